@@ -1,0 +1,30 @@
+using System.Diagnostics;
+using ExplainCluster.Contracts;
+
+namespace ExplainCluster.Client;
+
+/// <summary>Submits a job to a cluster and follows it to the end with short status calls.</summary>
+public static class JobRunner
+{
+    public static readonly ActivitySource Activities = new("ExplainCluster.Client");
+
+    public static async Task<JobStatus> RunAsync(
+        IGrainFactory grains, JobSpec job, Action<JobStatus>? progress = null, TimeSpan? poll = null, CancellationToken ct = default)
+    {
+        using var activity = Activities.StartActivity("explain.run");
+        activity?.SetTag("explain.job.name", job.Name);
+        var jobId = $"{job.Name}-{Guid.NewGuid():N}";
+        activity?.SetTag("explain.job", jobId);
+        var grain = grains.GetGrain<IJobGrain>(jobId);
+        var status = await grain.StartAsync(job);
+        while (status.State is JobState.Running or JobState.Finalizing)
+        {
+            progress?.Invoke(status);
+            await Task.Delay(poll ?? TimeSpan.FromMilliseconds(200), ct);
+            status = await grain.GetStatusAsync();
+        }
+        progress?.Invoke(status);
+        if (status.State == JobState.Failed) activity?.SetStatus(ActivityStatusCode.Error, status.Error);
+        return status;
+    }
+}

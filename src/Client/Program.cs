@@ -1,0 +1,4 @@
+using System.CommandLine;
+using ExplainCluster.Client;
+
+return await Cli.Build().Parse(args).InvokeAsync();

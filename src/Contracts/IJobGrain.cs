@@ -1,0 +1,17 @@
+namespace ExplainCluster.Contracts;
+
+/// <summary>One explanation job, keyed by job id: plans shards, tracks them, merges their partials.</summary>
+public interface IJobGrain : IGrainWithStringKey
+{
+    /// <summary>Validates and plans the job, starts its shards and returns at once; poll <see cref="GetStatusAsync"/>.</summary>
+    Task<JobStatus> StartAsync(JobSpec job);
+
+    /// <summary>Progress and, once finished, the outcome.</summary>
+    Task<JobStatus> GetStatusAsync();
+
+    /// <summary>Called by a shard worker when its outputs are written.</summary>
+    Task ShardCompletedAsync(ShardPartial partial);
+
+    /// <summary>Called by a shard worker when its shard cannot be computed.</summary>
+    Task ShardFailedAsync(int shardIndex, string error);
+}

@@ -1,0 +1,42 @@
+namespace ExplainCluster.Contracts;
+
+/// <summary>A validated job: every location already resolved to an absolute path or URI.</summary>
+[GenerateSerializer, Immutable, Alias("ec.JobSpec")]
+public sealed record JobSpec(
+    [property: Id(0)] string Name,
+    [property: Id(1)] ModelSpec Model,
+    [property: Id(2)] DataSpec Data,
+    [property: Id(3)] MethodSpec[] Methods,
+    [property: Id(4)] TargetMode Target,
+    [property: Id(5)] int ShardSize,
+    [property: Id(6)] string Output,
+    [property: Id(7)] int BatchSize,
+    [property: Id(8)] string SourceJson);
+
+[GenerateSerializer, Immutable, Alias("ec.ModelSpec")]
+public sealed record ModelSpec([property: Id(0)] string Uri, [property: Id(1)] string[]? Classes);
+
+[GenerateSerializer, Immutable, Alias("ec.DataSpec")]
+public sealed record DataSpec(
+    [property: Id(0)] string Inputs,
+    [property: Id(1)] string? Labels,
+    [property: Id(2)] PreprocessSpec Preprocess);
+
+/// <summary>x = (raw · scale − mean[c]) / std[c], reshaped to <see cref="Shape"/> per sample.</summary>
+[GenerateSerializer, Immutable, Alias("ec.PreprocessSpec")]
+public sealed record PreprocessSpec(
+    [property: Id(0)] double Scale,
+    [property: Id(1)] double[]? Mean,
+    [property: Id(2)] double[]? Std,
+    [property: Id(3)] int[]? Shape);
+
+/// <summary>One explanation method by its registered name, with its options.</summary>
+[GenerateSerializer, Immutable, Alias("ec.MethodSpec")]
+public sealed record MethodSpec([property: Id(0)] string Name, [property: Id(1)] string? Layer);
+
+[GenerateSerializer, Alias("ec.TargetMode")]
+public enum TargetMode
+{
+    Predicted = 0,
+    Label = 1,
+}

@@ -1,0 +1,22 @@
+namespace ExplainCluster.Contracts;
+
+[GenerateSerializer, Alias("ec.JobState")]
+public enum JobState
+{
+    NotStarted = 0,
+    Running = 1,
+    Finalizing = 2,
+    Completed = 3,
+    Failed = 4,
+}
+
+[GenerateSerializer, Immutable, Alias("ec.JobStatus")]
+public sealed record JobStatus(
+    [property: Id(0)] JobState State,
+    [property: Id(1)] int ShardsTotal,
+    [property: Id(2)] int ShardsDone,
+    [property: Id(3)] long SamplesTotal,
+    [property: Id(4)] long SamplesDone,
+    [property: Id(5)] string? Error,
+    [property: Id(6)] string Output,
+    [property: Id(7)] string[] ShardSilos);

@@ -1,0 +1,56 @@
+namespace ExplainCluster.Contracts;
+
+/// <summary>A contiguous range of dataset indices [Start, Start + Count).</summary>
+[GenerateSerializer, Immutable, Alias("ec.ShardSpec")]
+public sealed record ShardSpec([property: Id(0)] int Index, [property: Id(1)] long Start, [property: Id(2)] long Count);
+
+[GenerateSerializer, Immutable, Alias("ec.ShardRequest")]
+public sealed record ShardRequest(
+    [property: Id(0)] string JobId,
+    [property: Id(1)] JobSpec Job,
+    [property: Id(2)] ShardSpec Shard);
+
+/// <summary>
+/// A shard's partial statistics: sums and counts only, so that partials merge by addition.
+/// Small by construction (classes × map size doubles per method), never tensors.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("ec.ShardPartial")]
+public sealed record ShardPartial(
+    [property: Id(0)] int ShardIndex,
+    [property: Id(1)] long Count,
+    [property: Id(2)] string Silo,
+    [property: Id(3)] double Seconds,
+    [property: Id(4)] long[] PredictedCounts,
+    [property: Id(5)] ErrorPartial? Errors,
+    [property: Id(6)] MethodPartial[] Methods,
+    [property: Id(7)] int[] InputShape,
+    [property: Id(8)] double[] InputClassSum,
+    [property: Id(9)] long[] InputClassCount);
+
+[GenerateSerializer, Immutable, Alias("ec.ErrorPartial")]
+public sealed record ErrorPartial(
+    [property: Id(0)] long[] Confusion,
+    [property: Id(1)] double SumNll,
+    [property: Id(2)] long[] BinCount,
+    [property: Id(3)] double[] BinConfidence,
+    [property: Id(4)] long[] BinCorrect,
+    [property: Id(5)] LossEntry[] TopLoss);
+
+[GenerateSerializer, Immutable, Alias("ec.LossEntry")]
+public sealed record LossEntry(
+    [property: Id(0)] long Index,
+    [property: Id(1)] double Loss,
+    [property: Id(2)] int Label,
+    [property: Id(3)] int Prediction,
+    [property: Id(4)] double Confidence,
+    [property: Id(5)] int Shard,
+    [property: Id(6)] int Row);
+
+/// <summary>Per target class: sample count, Σ attribution map and Σ |attribution map| (row-major).</summary>
+[GenerateSerializer, Immutable, Alias("ec.MethodPartial")]
+public sealed record MethodPartial(
+    [property: Id(0)] string Method,
+    [property: Id(1)] int[] MapShape,
+    [property: Id(2)] long[] ClassCounts,
+    [property: Id(3)] double[] ClassSum,
+    [property: Id(4)] double[] ClassAbsSum);

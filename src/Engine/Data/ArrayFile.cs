@@ -1,0 +1,122 @@
+using System.IO.Compression;
+using ExplainCluster.Engine.Storage;
+
+namespace ExplainCluster.Engine.Data;
+
+/// <summary>
+/// A [N, ...] array in a .npy or IDX file (raw or gzipped), read by sample ranges. Raw files are read
+/// with ranged reads; gzipped files are streamed and skipped, never held whole.
+/// </summary>
+public sealed class ArrayFile
+{
+    private ArrayFile(IBlob blob, ArrayHeader header)
+    {
+        Blob = blob;
+        Header = header;
+    }
+
+    public IBlob Blob { get; }
+
+    public ArrayHeader Header { get; }
+
+    public static async Task<ArrayFile> OpenAsync(IBlob blob, CancellationToken ct = default)
+    {
+        long length;
+        try
+        {
+            if (!await blob.ExistsAsync(ct)) throw new ExplainException($"{blob.Location} does not exist");
+            length = await blob.LengthAsync(ct);
+        }
+        catch (Exception e) when (e is not ExplainException)
+        {
+            throw new ExplainException($"{blob.Location} cannot be read: {e.Message.Split('\n')[0]}", e);
+        }
+        if (length == 0) throw new ExplainException($"{blob.Location} is empty");
+        var start = await blob.ReadRangeAsync(0, (int)Math.Min(length, 4096), ct);
+        ArrayHeader header;
+        if (start.Length >= 2 && start[0] == 0x1f && start[1] == 0x8b)
+        {
+            await using var stream = await blob.OpenReadAsync(ct);
+            await using var gz = new GZipStream(stream, CompressionMode.Decompress);
+            var head = new byte[4096];
+            var n = await gz.ReadAtLeastAsync(head, head.Length, throwOnEndOfStream: false, ct);
+            header = NpyFormat.HasMagic(head)
+                ? NpyFormat.ParseHeader(head[..n], blob.Location) with { Gzipped = true }
+                : IdxFormat.ParseHeader(head.AsSpan(0, n), blob.Location, gzipped: true);
+        }
+        else
+        {
+            header = NpyFormat.HasMagic(start)
+                ? NpyFormat.ParseHeader(start, blob.Location)
+                : IdxFormat.ParseHeader(start, blob.Location, gzipped: false);
+            var expected = header.DataOffset + header.Count * header.ItemBytes;
+            if (length < expected)
+                throw new ExplainException($"{blob.Location} is truncated: {length} bytes where its header promises {expected}");
+        }
+        if (header.Count == 0) throw new ExplainException($"{blob.Location} holds no samples (empty dataset)");
+        return new ArrayFile(blob, header);
+    }
+
+    /// <summary>The raw bytes of samples [start, start + count).</summary>
+    public async Task<byte[]> ReadBytesAsync(long start, int count, CancellationToken ct = default)
+    {
+        if (start < 0 || start + count > Header.Count)
+            throw new ArgumentOutOfRangeException(nameof(start), $"samples {start}..{start + count} outside 0..{Header.Count}");
+        var offset = Header.DataOffset + start * Header.ItemBytes;
+        var length = checked((int)(count * Header.ItemBytes));
+        if (!Header.Gzipped) return await Blob.ReadRangeAsync(offset, length, ct);
+
+        await using var stream = await Blob.OpenReadAsync(ct);
+        await using var gz = new GZipStream(stream, CompressionMode.Decompress);
+        var skip = new byte[1 << 16];
+        for (var left = offset; left > 0;)
+        {
+            var n = await gz.ReadAsync(skip.AsMemory(0, (int)Math.Min(left, skip.Length)), ct);
+            if (n == 0) throw new ExplainException($"{Blob.Location} is truncated");
+            left -= n;
+        }
+        var buffer = new byte[length];
+        await gz.ReadExactlyAsync(buffer, ct);
+        return buffer;
+    }
+
+    /// <summary>Samples [start, start + count) as float32, element values unchanged (uint8 0..255 stays 0..255).</summary>
+    public async Task<float[]> ReadFloatsAsync(long start, int count, CancellationToken ct = default)
+    {
+        var bytes = await ReadBytesAsync(start, count, ct);
+        return Header.Type switch
+        {
+            ElementType.UInt8 => Array.ConvertAll(bytes, b => (float)b),
+            ElementType.Int8 => Array.ConvertAll(bytes, b => (float)(sbyte)b),
+            ElementType.Float32 => Floats(bytes),
+            _ => throw new ExplainException($"{Blob.Location}: inputs must be uint8 or float32, not {Header.Type}"),
+        };
+    }
+
+    /// <summary>Samples [start, start + count) as integers (labels).</summary>
+    public async Task<long[]> ReadIntegersAsync(long start, int count, CancellationToken ct = default)
+    {
+        var bytes = await ReadBytesAsync(start, count, ct);
+        var values = new long[count];
+        for (var i = 0; i < count; i++)
+        {
+            values[i] = Header.Type switch
+            {
+                ElementType.UInt8 => bytes[i],
+                ElementType.Int8 => (sbyte)bytes[i],
+                ElementType.Int16 => BitConverter.ToInt16(bytes, i * 2),
+                ElementType.Int32 => BitConverter.ToInt32(bytes, i * 4),
+                ElementType.Int64 => BitConverter.ToInt64(bytes, i * 8),
+                _ => throw new ExplainException($"{Blob.Location}: labels must be integers, not {Header.Type}"),
+            };
+        }
+        return values;
+    }
+
+    private static float[] Floats(byte[] bytes)
+    {
+        var values = new float[bytes.Length / 4];
+        Buffer.BlockCopy(bytes, 0, values, 0, bytes.Length);
+        return values;
+    }
+}

@@ -1,0 +1,31 @@
+namespace ExplainCluster.Engine.Data;
+
+public enum ElementType
+{
+    UInt8,
+    Int8,
+    Int16,
+    Int32,
+    Int64,
+    Float32,
+}
+
+/// <summary>What a data file holds: element type, shape [N, ...], and where the elements start.</summary>
+public sealed record ArrayHeader(ElementType Type, long[] Shape, long DataOffset, bool Gzipped)
+{
+    public long Count => Shape[0];
+
+    public long[] ItemShape => Shape[1..];
+
+    public long ItemElements => ItemShape.Aggregate(1L, (a, b) => a * b);
+
+    public int ElementSize => Type switch
+    {
+        ElementType.UInt8 or ElementType.Int8 => 1,
+        ElementType.Int16 => 2,
+        ElementType.Int32 or ElementType.Float32 => 4,
+        _ => 8,
+    };
+
+    public long ItemBytes => ItemElements * ElementSize;
+}

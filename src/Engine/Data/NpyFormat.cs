@@ -1,0 +1,94 @@
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace ExplainCluster.Engine.Data;
+
+/// <summary>NumPy .npy version 1/2/3 headers: little-endian or byte dtypes, C order.</summary>
+public static partial class NpyFormat
+{
+    private static readonly byte[] Magic = [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
+
+    public static bool HasMagic(ReadOnlySpan<byte> start) => start.Length >= 6 && start[..6].SequenceEqual(Magic);
+
+    public static ArrayHeader ParseHeader(byte[] start, string location)
+    {
+        if (!HasMagic(start)) throw new ExplainException($"{location} is not a .npy file");
+        var major = start[6];
+        int headerLength, headerStart;
+        if (major == 1) { headerLength = BitConverter.ToUInt16(start, 8); headerStart = 10; }
+        else { headerLength = (int)BitConverter.ToUInt32(start, 8); headerStart = 12; }
+        if (headerStart + headerLength > start.Length)
+            throw new ExplainException($"{location}: .npy header longer than expected");
+        var header = Encoding.ASCII.GetString(start, headerStart, headerLength);
+        var descr = DescrPattern().Match(header);
+        var fortran = FortranPattern().Match(header);
+        var shape = ShapePattern().Match(header);
+        if (!descr.Success || !fortran.Success || !shape.Success)
+            throw new ExplainException($"{location}: unreadable .npy header");
+        if (fortran.Groups[1].Value == "True")
+            throw new ExplainException($"{location}: Fortran-order arrays are not supported; save with C order");
+        var type = descr.Groups[1].Value switch
+        {
+            "|u1" or "<u1" => ElementType.UInt8,
+            "|i1" or "<i1" => ElementType.Int8,
+            "<i2" => ElementType.Int16,
+            "<i4" => ElementType.Int32,
+            "<i8" => ElementType.Int64,
+            "<f4" => ElementType.Float32,
+            var other => throw new ExplainException($"{location}: dtype '{other}' is not supported (uint8, float32 or integer labels)"),
+        };
+        var dims = shape.Groups[1].Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(long.Parse).ToArray();
+        if (dims.Length == 0) throw new ExplainException($"{location}: a scalar array holds no samples");
+        return new ArrayHeader(type, dims, headerStart + headerLength, Gzipped: false);
+    }
+
+    /// <summary>A version 1.0 header for a float32 C-order array, padded to 64 bytes as NumPy does.</summary>
+    public static byte[] Header(IReadOnlyList<long> shape, string descr = "<f4")
+    {
+        var dims = shape.Count == 1 ? $"{shape[0]}," : string.Join(", ", shape);
+        var text = $"{{'descr': '{descr}', 'fortran_order': False, 'shape': ({dims}), }}";
+        var total = 10 + text.Length + 1;
+        var padded = (total + 63) / 64 * 64;
+        text = text.PadRight(padded - 10 - 1) + "\n";
+        var bytes = new byte[10 + text.Length];
+        Magic.CopyTo(bytes, 0);
+        bytes[6] = 1;
+        BitConverter.GetBytes((ushort)text.Length).CopyTo(bytes, 8);
+        Encoding.ASCII.GetBytes(text).CopyTo(bytes, 10);
+        return bytes;
+    }
+
+    public static byte[] Encode(float[] data, IReadOnlyList<long> shape)
+    {
+        var header = Header(shape);
+        var bytes = new byte[header.Length + data.Length * 4];
+        header.CopyTo(bytes, 0);
+        Buffer.BlockCopy(data, 0, bytes, header.Length, data.Length * 4);
+        return bytes;
+    }
+
+    public static byte[] Encode(byte[] data, IReadOnlyList<long> shape)
+    {
+        var header = Header(shape, "|u1");
+        return [.. header, .. data];
+    }
+
+    public static byte[] Encode(long[] data, IReadOnlyList<long> shape)
+    {
+        var header = Header(shape, "<i8");
+        var bytes = new byte[header.Length + data.Length * 8];
+        header.CopyTo(bytes, 0);
+        Buffer.BlockCopy(data, 0, bytes, header.Length, data.Length * 8);
+        return bytes;
+    }
+
+    [GeneratedRegex(@"'descr'\s*:\s*'([^']+)'")]
+    private static partial Regex DescrPattern();
+
+    [GeneratedRegex(@"'fortran_order'\s*:\s*(True|False)")]
+    private static partial Regex FortranPattern();
+
+    [GeneratedRegex(@"'shape'\s*:\s*\(([^)]*)\)")]
+    private static partial Regex ShapePattern();
+}

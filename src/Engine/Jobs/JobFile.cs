@@ -1,0 +1,144 @@
+using System.Text.Json;
+using ExplainCluster.Contracts;
+using ExplainCluster.Engine.Methods;
+using ExplainCluster.Engine.Storage;
+
+namespace ExplainCluster.Engine.Jobs;
+
+/// <summary>Reads a job file strictly: unknown fields and methods are errors that name the field.</summary>
+public static class JobFile
+{
+    public const int DefaultShardSize = 1024;
+    public const int MaxShardSize = 16384;
+    public const int DefaultBatchSize = 256;
+
+    public static JobSpec Load(string path, string? outputOverride = null)
+    {
+        string json;
+        try { json = File.ReadAllText(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ExplainException($"job file {path} cannot be read: {e.Message}");
+        }
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        return Parse(json, dir, outputOverride, Path.GetFileNameWithoutExtension(path));
+    }
+
+    public static JobSpec Parse(string json, string baseDirectory, string? outputOverride = null, string defaultName = "job")
+    {
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }); }
+        catch (JsonException e) { throw new ExplainException($"job file is not valid JSON: {e.Message}"); }
+        using (doc)
+        {
+            var root = Object(doc.RootElement, "(job)");
+            Known(root, "", "name", "model", "data", "methods", "target", "shardSize", "batchSize", "output");
+
+            var model = Object(Required(root, "model", ""), "model");
+            Known(model, "model.", "uri", "classes");
+            var classes = Optional(model, "classes") is { } c ? StringArray(c, "model.classes") : null;
+
+            var data = Object(Required(root, "data", ""), "data");
+            Known(data, "data.", "inputs", "labels", "preprocess");
+            var preprocess = ParsePreprocess(Optional(data, "preprocess"));
+
+            var target = Optional(root, "target") is { } t ? String(t, "target") switch
+            {
+                "predicted" => TargetMode.Predicted,
+                "label" => TargetMode.Label,
+                var other => throw new ExplainException($"target: '{other}' is neither \"predicted\" nor \"label\""),
+            } : TargetMode.Predicted;
+            var labels = Optional(data, "labels") is { } l ? String(l, "data.labels") : null;
+            if (target == TargetMode.Label && labels is null)
+                throw new ExplainException("target: \"label\" needs data.labels");
+
+            var output = outputOverride ?? (Optional(root, "output") is { } o ? String(o, "output") : null)
+                ?? throw new ExplainException("output: missing (or pass --out)");
+            var shardSize = Optional(root, "shardSize") is { } s ? Int(s, "shardSize", 1, MaxShardSize) : DefaultShardSize;
+            var batchSize = Optional(root, "batchSize") is { } b ? Int(b, "batchSize", 1, 65536) : DefaultBatchSize;
+
+            return new JobSpec(
+                Optional(root, "name") is { } n ? String(n, "name") : defaultName,
+                new ModelSpec(BlobLocator.Absolute(String(Required(model, "uri", "model."), "model.uri"), baseDirectory), classes),
+                new DataSpec(
+                    BlobLocator.Absolute(String(Required(data, "inputs", "data."), "data.inputs"), baseDirectory),
+                    labels is null ? null : BlobLocator.Absolute(labels, baseDirectory),
+                    preprocess),
+                ParseMethods(Required(root, "methods", "")),
+                target,
+                shardSize,
+                BlobLocator.Absolute(output, outputOverride is null ? baseDirectory : Environment.CurrentDirectory),
+                batchSize,
+                json);
+        }
+    }
+
+    private static PreprocessSpec ParsePreprocess(JsonElement? element)
+    {
+        if (element is null) return new PreprocessSpec(1.0, null, null, null);
+        var p = Object(element.Value, "data.preprocess");
+        Known(p, "data.preprocess.", "scale", "mean", "std", "shape");
+        var mean = Optional(p, "mean") is { } m ? DoubleArray(m, "data.preprocess.mean") : null;
+        var std = Optional(p, "std") is { } s ? DoubleArray(s, "data.preprocess.std") : null;
+        if ((mean is null) != (std is null)) throw new ExplainException("data.preprocess: mean and std go together");
+        if (mean is not null && mean.Length != std!.Length) throw new ExplainException("data.preprocess: mean and std differ in length");
+        if (std is not null && std.Any(v => v <= 0)) throw new ExplainException("data.preprocess.std: every value must be > 0");
+        var shape = Optional(p, "shape") is { } sh
+            ? [.. DoubleArray(sh, "data.preprocess.shape").Select(v => v >= 1 && v == Math.Floor(v) ? (int)v
+                : throw new ExplainException("data.preprocess.shape: dimensions must be positive integers"))]
+            : (int[]?)null;
+        var scale = Optional(p, "scale") is { } sc ? Double(sc, "data.preprocess.scale") : 1.0;
+        return new PreprocessSpec(scale, mean, std, shape);
+    }
+
+    private static MethodSpec[] ParseMethods(JsonElement element)
+    {
+        var methods = new List<MethodSpec>();
+        foreach (var property in Object(element, "methods").EnumerateObject())
+        {
+            var path = $"methods.{property.Name}";
+            if (!MethodRegistry.TryGet(property.Name, out var descriptor))
+                throw new ExplainException($"{path}: unknown method (known: {string.Join(", ", MethodRegistry.Names)})");
+            var options = Object(property.Value, path);
+            Known(options, path + ".", descriptor.NeedsLayer ? ["layer"] : []);
+            string? layer = null;
+            if (descriptor.NeedsLayer) layer = String(Required(options, "layer", path + "."), path + ".layer");
+            methods.Add(new MethodSpec(property.Name, layer));
+        }
+        return [.. methods];
+    }
+
+    private static JsonElement Object(JsonElement e, string path) =>
+        e.ValueKind == JsonValueKind.Object ? e : throw new ExplainException($"{path}: expected an object");
+
+    private static void Known(JsonElement obj, string prefix, params string[] names)
+    {
+        foreach (var p in obj.EnumerateObject())
+            if (!names.Contains(p.Name)) throw new ExplainException($"{prefix}{p.Name}: unknown field");
+    }
+
+    private static JsonElement Required(JsonElement obj, string name, string prefix) =>
+        obj.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? v
+            : throw new ExplainException($"{prefix}{name}: missing");
+
+    private static JsonElement? Optional(JsonElement obj, string name) =>
+        obj.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
+
+    private static string String(JsonElement e, string path) =>
+        e.ValueKind == JsonValueKind.String && e.GetString() is { Length: > 0 } s ? s : throw new ExplainException($"{path}: expected a non-empty string");
+
+    private static double Double(JsonElement e, string path) =>
+        e.ValueKind == JsonValueKind.Number && double.IsFinite(e.GetDouble()) ? e.GetDouble() : throw new ExplainException($"{path}: expected a number");
+
+    private static int Int(JsonElement e, string path, int min, int max) =>
+        e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out var v) && v >= min && v <= max ? v
+            : throw new ExplainException($"{path}: expected an integer from {min} to {max}");
+
+    private static double[] DoubleArray(JsonElement e, string path) =>
+        e.ValueKind == JsonValueKind.Array && e.GetArrayLength() > 0 ? [.. e.EnumerateArray().Select(x => Double(x, path))]
+            : throw new ExplainException($"{path}: expected a non-empty array of numbers");
+
+    private static string[] StringArray(JsonElement e, string path) =>
+        e.ValueKind == JsonValueKind.Array && e.GetArrayLength() > 0 ? [.. e.EnumerateArray().Select(x => String(x, path))]
+            : throw new ExplainException($"{path}: expected a non-empty array of strings");
+}

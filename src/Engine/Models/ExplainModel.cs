@@ -1,0 +1,115 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ExplainCluster.Engine.Models;
+
+/// <summary>
+/// A TorchScript model saved by <c>torch.jit.save</c>, in eval mode on one device. Not thread-safe:
+/// the model host uses it from its own threads only.
+/// </summary>
+public sealed class ExplainModel : IDisposable
+{
+    private readonly jit.ScriptModule _module;
+    private readonly Dictionary<string, ILayerSplit> _splits = new(StringComparer.Ordinal);
+
+    private ExplainModel(jit.ScriptModule module, Device device, string location)
+    {
+        _module = module;
+        Device = device;
+        Location = location;
+    }
+
+    public Device Device { get; }
+
+    public string Location { get; }
+
+    /// <summary>Loads a TorchScript file; any other file is an <see cref="ExplainException"/>.</summary>
+    public static ExplainModel Load(string localPath, Device device, string location)
+    {
+        jit.ScriptModule module;
+        try
+        {
+            module = jit.load(localPath, device);
+        }
+        catch (Exception e) when (e is System.Runtime.InteropServices.ExternalException or IOException)
+        {
+            throw new ExplainException($"model {location} is not a TorchScript file that torch.jit.load can read ({FirstLine(e.Message)})", e);
+        }
+        module.eval();
+        foreach (var p in module.parameters()) p.requires_grad = false;
+        return new ExplainModel(module, device, location);
+    }
+
+    /// <summary>Logits [n, classes] for a batch [n, ...].</summary>
+    public Tensor Forward(Tensor input) => Invoke(() => (Tensor)_module.call(input));
+
+    /// <summary>
+    /// The split at <paramref name="layer"/>: <c>forward_features</c> for the timm convention, else the
+    /// name of a top-level child of a model whose forward chains its children (nn.Sequential exports).
+    /// </summary>
+    public ILayerSplit Split(string layer)
+    {
+        if (_splits.TryGetValue(layer, out var known)) return known;
+        ILayerSplit split;
+        if (layer == TimmSplit.LayerName)
+        {
+            split = new TimmSplit(_module);
+        }
+        else
+        {
+            var children = _module.named_children().Select(c => (c.name, module: (jit.ScriptModule)c.module)).ToList();
+            var at = children.FindIndex(c => c.name == layer);
+            if (at < 0)
+            {
+                var names = children.Count == 0 ? "none" : string.Join(", ", children.Select(c => $"\"{c.name}\""));
+                throw new ExplainException(
+                    $"unknown Grad-CAM layer \"{layer}\": use a top-level child of a model whose forward chains its children " +
+                    $"(this model's children: {names}), or \"forward_features\" for a model exporting forward_features/forward_head");
+            }
+            split = new ChildSplit(layer, [.. children.Select(c => c.module)], at);
+        }
+        _splits[layer] = split;
+        return split;
+    }
+
+    /// <summary>Checks once per layer that features then head give the model's own logits.</summary>
+    public void VerifySplit(ILayerSplit split, Tensor probe)
+    {
+        if (split.Verified) return;
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var whole = Forward(probe);
+        Tensor chained;
+        try
+        {
+            chained = split.Head(split.Features(probe));
+        }
+        catch (Exception e) when (e is System.Runtime.InteropServices.ExternalException)
+        {
+            throw new ExplainException(
+                $"Grad-CAM layer \"{split.Layer}\": {FirstLine(e.Message)}; export forward_features/forward_head (timm convention) " +
+                "or use an nn.Sequential-style model whose forward chains its children");
+        }
+        if (!chained.allclose(whole, rtol: 1e-4, atol: 1e-5))
+            throw new ExplainException(
+                $"Grad-CAM layer \"{split.Layer}\": this model's forward does not chain its top-level children, so the layer " +
+                "cannot be isolated; export forward_features/forward_head (timm convention)");
+        split.Verified = true;
+    }
+
+    public void Dispose() => _module.Dispose();
+
+    internal static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
+
+    private Tensor Invoke(Func<Tensor> call)
+    {
+        try
+        {
+            return call();
+        }
+        catch (Exception e) when (e is System.Runtime.InteropServices.ExternalException)
+        {
+            throw new ExplainException($"input does not fit model {Location}: {FirstLine(e.Message)}", e);
+        }
+    }
+}

@@ -1,0 +1,56 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using ExplainCluster.Contracts;
+
+namespace ExplainCluster.Engine.Output;
+
+/// <summary>manifest.json: what ran, on what, and whether it finished. <c>completed</c> is written last.</summary>
+public sealed record Manifest(
+    string Job,
+    string JobId,
+    string Status,
+    string? Error,
+    string Model,
+    string? ModelSha256,
+    string Inputs,
+    string? InputsSha256,
+    string? Labels,
+    string? LabelsSha256,
+    long Samples,
+    int[] SampleShape,
+    int Classes,
+    string[] Methods,
+    string Target,
+    int ShardSize,
+    ManifestShard[] Shards,
+    Dictionary<string, string> Versions,
+    DateTimeOffset Started,
+    DateTimeOffset? Finished,
+    double? Seconds,
+    JsonElement JobFile)
+{
+    public const string Running = "running";
+    public const string Completed = "completed";
+    public const string Failed = "failed";
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+    };
+
+    public static Dictionary<string, string> SoftwareVersions() => new()
+    {
+        ["explaincluster"] = typeof(Manifest).Assembly.GetName().Version?.ToString() ?? "unknown",
+        ["torchsharp"] = typeof(TorchSharp.torch).Assembly.GetName().Version?.ToString() ?? "unknown",
+        ["libtorch"] = "2.10.0",
+        ["orleans"] = typeof(IGrainFactory).Assembly.GetName().Version?.ToString() ?? "unknown",
+        ["dotnet"] = Environment.Version.ToString(),
+    };
+
+    public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, Json);
+}
+
+public sealed record ManifestShard(int Index, long Start, long Count, string? Silo, double? Seconds);

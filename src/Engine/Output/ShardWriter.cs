@@ -1,0 +1,64 @@
+using ExplainCluster.Engine.Data;
+using ExplainCluster.Engine.Jobs;
+using ExplainCluster.Engine.Storage;
+using Parquet;
+using Parquet.Schema;
+
+namespace ExplainCluster.Engine.Output;
+
+/// <summary>Writes one shard's parquet part, logits and attribution maps under the output location.</summary>
+public static class ShardWriter
+{
+    public static async Task WriteAsync(IBlob output, int shard, ShardResult result, CancellationToken ct = default)
+    {
+        foreach (var method in result.Methods)
+        {
+            long[] shape = [result.Count, .. method.MapShape.Select(d => (long)d)];
+            await output.Child(OutputLayout.AttributionPart(method.Name, shard)).WriteAsync(NpyFormat.Encode(method.Maps, shape), ct);
+        }
+        await output.Child(OutputLayout.LogitsPart(shard)).WriteAsync(NpyFormat.Encode(result.Logits, [result.Count, result.Classes]), ct);
+        await output.Child(OutputLayout.SamplesPart(shard)).WriteAsync(await ParquetAsync(result, ct), ct);
+    }
+
+    private static async Task<byte[]> ParquetAsync(ShardResult r, CancellationToken ct)
+    {
+        var index = new DataField<long>("index");
+        var label = new DataField<int?>("label");
+        var prediction = new DataField<int>("prediction");
+        var confidence = new DataField<float>("confidence");
+        var loss = new DataField<float?>("loss");
+        var correct = new DataField<bool?>("correct");
+        var scalars = r.Methods.SelectMany(m => new[]
+        {
+            (field: new DataField<float>($"{m.Name}_mean_abs"), values: m.MeanAbs),
+            (field: new DataField<float>($"{m.Name}_max"), values: m.Max),
+        }).ToArray();
+        var schema = new ParquetSchema([index, label, prediction, confidence, loss, correct, .. scalars.Select(s => (Field)s.field)]);
+
+        var n = r.Count;
+        var labels = new int?[n];
+        var losses = new float?[n];
+        var corrects = new bool?[n];
+        for (var i = 0; i < n; i++)
+        {
+            if (r.Labels is null) continue;
+            labels[i] = (int)r.Labels[i];
+            losses[i] = r.Loss![i];
+            corrects[i] = r.Labels[i] == r.Predictions[i];
+        }
+
+        using var stream = new MemoryStream();
+        await using (var writer = await ParquetWriter.CreateAsync(schema, stream, cancellationToken: ct))
+        {
+            using var group = writer.CreateRowGroup();
+            await group.WriteAsync(index, new ReadOnlyMemory<long>([.. Enumerable.Range(0, n).Select(i => r.Start + i)]), cancellationToken: ct);
+            await group.WriteAsync(label, new ReadOnlyMemory<int?>(labels), cancellationToken: ct);
+            await group.WriteAsync(prediction, new ReadOnlyMemory<int>(r.Predictions), cancellationToken: ct);
+            await group.WriteAsync(confidence, new ReadOnlyMemory<float>(r.Confidence), cancellationToken: ct);
+            await group.WriteAsync(loss, new ReadOnlyMemory<float?>(losses), cancellationToken: ct);
+            await group.WriteAsync(correct, new ReadOnlyMemory<bool?>(corrects), cancellationToken: ct);
+            foreach (var (field, values) in scalars) await group.WriteAsync(field, new ReadOnlyMemory<float>(values), cancellationToken: ct);
+        }
+        return stream.ToArray();
+    }
+}

@@ -1,0 +1,194 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using ExplainCluster.Engine.Data;
+using ExplainCluster.Engine.Output;
+using ExplainCluster.Engine.Stats;
+using ExplainCluster.Engine.Storage;
+
+namespace ExplainCluster.Engine.Report;
+
+/// <summary>
+/// Renders OUT/report.html (self-contained: plots inlined) and OUT/plots/*.png from the written
+/// outputs alone, so a report can be made again at any time from manifest.json and summary.json.
+/// </summary>
+public sealed class ReportWriter(BlobLocator locator)
+{
+    private const int TopSamples = 8;
+
+    public async Task WriteAsync(string outputLocation, CancellationToken ct = default)
+    {
+        var output = locator.Resolve(outputLocation);
+        var manifest = await ReadJsonAsync<Manifest>(output.Child(OutputLayout.Manifest), ct);
+        var summary = await ReadJsonAsync<Summary>(output.Child(OutputLayout.Summary), ct);
+        var plots = new List<(string Section, string Caption, string Name, byte[] Png)>();
+
+        if (summary.ErrorAnalysis is { } errors)
+        {
+            plots.Add(("Error analysis", "Confusion matrix (rows: label, columns: prediction)", "confusion-matrix", Confusion(errors, summary.Classes)));
+            plots.Add(("Error analysis", $"Reliability diagram (ECE {errors.ExpectedCalibrationError:F4}, 15 bins)", "reliability", Reliability(errors)));
+            plots.Add(("Error analysis", "Per-class accuracy (recall)", "per-class-accuracy", PerClassAccuracy(errors)));
+        }
+
+        var input = summary.Inputs;
+        var (height, width) = (input.Shape[^2], input.Shape[^1]);
+        var channels = input.Shape.Length == 3 ? input.Shape[0] : 1;
+        foreach (var (method, stats) in summary.Methods)
+        {
+            var (mh, mw) = (stats.MapShape[^2], stats.MapShape[^1]);
+            foreach (var c in stats.PerClass.Where(c => c.Count > 0))
+            {
+                var baseImage = ChannelMean(input.PerClass[c.Class].MeanMap, channels, height * width);
+                var map = ChannelMean(c.MeanMap, stats.MapShape.Length == 3 ? stats.MapShape[0] : 1, mh * mw);
+                plots.Add(($"Class-mean {method}", $"{c.Name} (n={c.Count})", $"class-mean-{method}-{c.Class}",
+                    Heatmaps.Overlay(baseImage, height, width, map, mh, mw)));
+            }
+        }
+
+        if (summary.ErrorAnalysis is { } top)
+        {
+            var inputs = await ArrayFile.OpenAsync(locator.Resolve(manifest.Inputs), ct);
+            foreach (var entry in top.HighestLoss.Take(TopSamples))
+            {
+                var image = ChannelMean(Array.ConvertAll(await inputs.ReadFloatsAsync(entry.Index, 1, ct), v => (double)v), channels, height * width);
+                var caption = $"#{entry.Index}: label {summary.Classes[entry.Label]}, predicted {summary.Classes[entry.Prediction]} ({entry.Confidence:P0}), loss {entry.Loss:F2}";
+                plots.Add(("Highest-loss samples", caption + " — input", $"top-loss-{entry.Index}-input", Heatmaps.Grey(image, height, width)));
+                foreach (var (method, stats) in summary.Methods)
+                {
+                    var (mh, mw) = (stats.MapShape[^2], stats.MapShape[^1]);
+                    var mapChannels = stats.MapShape.Length == 3 ? stats.MapShape[0] : 1;
+                    var row = await ReadRowAsync(output.Child(OutputLayout.AttributionPart(method, entry.Shard)), entry.Row, ct);
+                    plots.Add(("Highest-loss samples", caption + $" — {method}", $"top-loss-{entry.Index}-{method}",
+                        Heatmaps.Overlay(image, height, width, ChannelMean(row, mapChannels, mh * mw), mh, mw)));
+                }
+            }
+        }
+
+        foreach (var plot in plots) await output.Child(OutputLayout.Plot(plot.Name)).WriteAsync(plot.Png, ct);
+        await output.Child(OutputLayout.Report).WriteAsync(Encoding.UTF8.GetBytes(Html(manifest, summary, plots)), ct);
+    }
+
+    private static async Task<T> ReadJsonAsync<T>(IBlob blob, CancellationToken ct)
+    {
+        if (!await blob.ExistsAsync(ct)) throw new ExplainException($"{blob.Location} does not exist; is this a job's output?");
+        await using var stream = await blob.OpenReadAsync(ct);
+        return await JsonSerializer.DeserializeAsync<T>(stream, Manifest.Json, ct)
+            ?? throw new ExplainException($"{blob.Location} is empty");
+    }
+
+    private static async Task<double[]> ReadRowAsync(IBlob part, int row, CancellationToken ct)
+    {
+        var file = await ArrayFile.OpenAsync(part, ct);
+        return Array.ConvertAll(await file.ReadFloatsAsync(row, 1, ct), v => (double)v);
+    }
+
+    private static double[] ChannelMean(double[] values, int channels, int plane)
+    {
+        if (channels == 1) return values;
+        var mean = new double[plane];
+        for (var c = 0; c < channels; c++)
+            for (var i = 0; i < plane; i++) mean[i] += values[c * plane + i] / channels;
+        return mean;
+    }
+
+    private static byte[] Confusion(ErrorAnalysis errors, string[] classes)
+    {
+        var n = classes.Length;
+        var data = new double[n, n];
+        for (var r = 0; r < n; r++)
+            for (var c = 0; c < n; c++) data[r, c] = errors.Confusion[r][c];
+        var plot = new ScottPlot.Plot();
+        var heatmap = plot.Add.Heatmap(data);
+        heatmap.Colormap = new ScottPlot.Colormaps.Viridis();
+        plot.Add.ColorBar(heatmap);
+        plot.Axes.Left.TickGenerator = Ticks(classes, reversed: true);
+        plot.Axes.Bottom.TickGenerator = Ticks(classes, reversed: false);
+        plot.Axes.Bottom.TickLabelStyle.Rotation = 45;
+        plot.Axes.Bottom.TickLabelStyle.Alignment = ScottPlot.Alignment.MiddleLeft;
+        plot.YLabel("label");
+        plot.XLabel("prediction");
+        return plot.GetImageBytes(640, 560, ScottPlot.ImageFormat.Png);
+    }
+
+    private static ScottPlot.TickGenerators.NumericManual Ticks(string[] names, bool reversed)
+    {
+        var ticks = new ScottPlot.TickGenerators.NumericManual();
+        for (var i = 0; i < names.Length; i++) ticks.AddMajor(reversed ? names.Length - 1 - i : i, names[i]);
+        return ticks;
+    }
+
+    private static byte[] Reliability(ErrorAnalysis errors)
+    {
+        var plot = new ScottPlot.Plot();
+        var bars = errors.Reliability.Select(b => new ScottPlot.Bar
+        {
+            Position = (b.Lower + b.Upper) / 2,
+            Value = b.Accuracy,
+            Size = b.Upper - b.Lower,
+            FillColor = b.Count == 0 ? ScottPlot.Colors.LightGray : ScottPlot.Colors.SteelBlue,
+        }).ToArray();
+        plot.Add.Bars(bars);
+        var diagonal = plot.Add.Line(0, 0, 1, 1);
+        diagonal.LineColor = ScottPlot.Colors.Red;
+        diagonal.LinePattern = ScottPlot.LinePattern.Dashed;
+        plot.XLabel("confidence");
+        plot.YLabel("accuracy");
+        plot.Axes.SetLimits(0, 1, 0, 1);
+        return plot.GetImageBytes(560, 420, ScottPlot.ImageFormat.Png);
+    }
+
+    private static byte[] PerClassAccuracy(ErrorAnalysis errors)
+    {
+        var plot = new ScottPlot.Plot();
+        plot.Add.Bars(errors.PerClass.Select(c => c.Accuracy).ToArray());
+        var ticks = new ScottPlot.TickGenerators.NumericManual();
+        foreach (var c in errors.PerClass) ticks.AddMajor(c.Class, c.Name);
+        plot.Axes.Bottom.TickGenerator = ticks;
+        plot.Axes.Bottom.TickLabelStyle.Rotation = 45;
+        plot.Axes.Bottom.TickLabelStyle.Alignment = ScottPlot.Alignment.MiddleLeft;
+        plot.Axes.SetLimitsY(0, 1);
+        plot.YLabel("accuracy");
+        return plot.GetImageBytes(640, 420, ScottPlot.ImageFormat.Png);
+    }
+
+    private static string Html(Manifest manifest, Summary summary, List<(string Section, string Caption, string Name, byte[] Png)> plots)
+    {
+        static string E(string s) => WebUtility.HtmlEncode(s);
+        var inv = CultureInfo.InvariantCulture;
+        var html = new StringBuilder();
+        html.Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>")
+            .Append(E(manifest.Job)).Append(" — ExplainCluster report</title><style>")
+            .Append("body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}")
+            .Append("figure{display:inline-block;margin:6px;vertical-align:top}figcaption{font-size:12px;max-width:240px}img{image-rendering:pixelated}")
+            .Append("</style></head><body>");
+        html.Append("<h1>").Append(E(manifest.Job)).Append("</h1><p>")
+            .Append(string.Create(inv, $"{manifest.Samples} samples, model <code>{E(manifest.Model)}</code> (sha256 {E(manifest.ModelSha256 ?? "?")}), "))
+            .Append(string.Create(inv, $"data <code>{E(manifest.Inputs)}</code>, methods {E(string.Join(", ", manifest.Methods))}, target {E(manifest.Target)}, status <b>{E(manifest.Status)}</b>."))
+            .Append("</p>");
+        if (summary.ErrorAnalysis is { } e)
+        {
+            html.Append(string.Create(inv, $"<h2>Error analysis</h2><p>Accuracy <b>{e.Accuracy:P2}</b>, mean NLL {e.MeanNll:F4}, expected calibration error {e.ExpectedCalibrationError:F4}.</p>"));
+            html.Append("<table><tr><th>class</th><th>support</th><th>precision</th><th>recall</th><th>F1</th></tr>");
+            foreach (var c in e.PerClass)
+                html.Append(string.Create(inv, $"<tr><td>{E(c.Name)}</td><td>{c.Support}</td><td>{c.Precision:F3}</td><td>{c.Recall:F3}</td><td>{c.F1:F3}</td></tr>"));
+            html.Append("</table><h3>Most confused pairs</h3><table><tr><th>label</th><th>predicted as</th><th>count</th></tr>");
+            foreach (var p in e.MostConfused)
+                html.Append(string.Create(inv, $"<tr><td>{E(p.LabelName)}</td><td>{E(p.PredictionName)}</td><td>{p.Count}</td></tr>"));
+            html.Append("</table>");
+        }
+        html.Append("<h2>Methods</h2><table><tr><th>method</th><th>map shape</th><th>mean |attribution|</th></tr>");
+        foreach (var (name, m) in summary.Methods)
+            html.Append(string.Create(inv, $"<tr><td>{E(name)}</td><td>[{string.Join(", ", m.MapShape)}]</td><td>{m.MeanAbs:G4}</td></tr>"));
+        html.Append("</table>");
+        foreach (var section in plots.GroupBy(p => p.Section))
+        {
+            html.Append("<h2>").Append(E(section.Key)).Append("</h2>");
+            foreach (var p in section)
+                html.Append("<figure><img alt=\"").Append(E(p.Caption)).Append("\" src=\"data:image/png;base64,")
+                    .Append(Convert.ToBase64String(p.Png)).Append("\"><figcaption>").Append(E(p.Caption)).Append("</figcaption></figure>");
+        }
+        html.Append("</body></html>");
+        return html.ToString();
+    }
+}

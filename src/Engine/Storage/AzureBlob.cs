@@ -1,0 +1,41 @@
+using Azure;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+
+namespace ExplainCluster.Engine.Storage;
+
+public sealed class AzureBlob(BlobContainerClient container, string name, string location) : IBlob
+{
+    private readonly BlobClient _blob = container.GetBlobClient(name);
+
+    public string Location { get; } = location;
+
+    public async Task<bool> ExistsAsync(CancellationToken ct = default) => (await _blob.ExistsAsync(ct)).Value;
+
+    public async Task<long> LengthAsync(CancellationToken ct = default) =>
+        (await _blob.GetPropertiesAsync(cancellationToken: ct)).Value.ContentLength;
+
+    public async Task<byte[]> ReadRangeAsync(long offset, int count, CancellationToken ct = default)
+    {
+        var options = new BlobDownloadOptions { Range = new HttpRange(offset, count) };
+        var content = await _blob.DownloadContentAsync(options, ct);
+        var bytes = content.Value.Content.ToArray();
+        if (bytes.Length != count) throw new EndOfStreamException($"{Location} ends before byte {offset + count}");
+        return bytes;
+    }
+
+    public async Task<Stream> OpenReadAsync(CancellationToken ct = default) =>
+        await _blob.OpenReadAsync(new BlobOpenReadOptions(allowModifications: false), ct);
+
+    public async Task WriteAsync(ReadOnlyMemory<byte> content, CancellationToken ct = default)
+    {
+        await container.CreateIfNotExistsAsync(cancellationToken: ct);
+        await _blob.UploadAsync(new BinaryData(content), overwrite: true, ct);
+    }
+
+    public IBlob Child(string relativePath)
+    {
+        var childName = name.Length == 0 ? relativePath : name.TrimEnd('/') + "/" + relativePath;
+        return new AzureBlob(container, childName, Location.TrimEnd('/') + "/" + relativePath);
+    }
+}

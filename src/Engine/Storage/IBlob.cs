@@ -1,0 +1,24 @@
+namespace ExplainCluster.Engine.Storage;
+
+/// <summary>One object in a store (a local file or an Azure blob): ranged reads, whole writes.</summary>
+public interface IBlob
+{
+    /// <summary>Where it is, as the user would write it.</summary>
+    string Location { get; }
+
+    Task<bool> ExistsAsync(CancellationToken ct = default);
+
+    Task<long> LengthAsync(CancellationToken ct = default);
+
+    /// <summary>Reads exactly <paramref name="count"/> bytes from <paramref name="offset"/>.</summary>
+    Task<byte[]> ReadRangeAsync(long offset, int count, CancellationToken ct = default);
+
+    /// <summary>A forward-only stream over the whole object.</summary>
+    Task<Stream> OpenReadAsync(CancellationToken ct = default);
+
+    /// <summary>Writes the object whole, replacing any earlier version.</summary>
+    Task WriteAsync(ReadOnlyMemory<byte> content, CancellationToken ct = default);
+
+    /// <summary>The object at <paramref name="relativePath"/> under this one, taken as a folder.</summary>
+    IBlob Child(string relativePath);
+}

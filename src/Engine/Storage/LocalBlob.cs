@@ -1,0 +1,38 @@
+namespace ExplainCluster.Engine.Storage;
+
+public sealed class LocalBlob(string path) : IBlob
+{
+    public string Location { get; } = Path.GetFullPath(path);
+
+    public Task<bool> ExistsAsync(CancellationToken ct = default) => Task.FromResult(File.Exists(Location));
+
+    public Task<long> LengthAsync(CancellationToken ct = default) => Task.FromResult(new FileInfo(Location).Length);
+
+    public async Task<byte[]> ReadRangeAsync(long offset, int count, CancellationToken ct = default)
+    {
+        using var handle = File.OpenHandle(Location, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
+        var buffer = new byte[count];
+        var read = 0;
+        while (read < count)
+        {
+            var n = await RandomAccess.ReadAsync(handle, buffer.AsMemory(read), offset + read, ct);
+            if (n == 0) throw new EndOfStreamException($"{Location} ends before byte {offset + count}");
+            read += n;
+        }
+        return buffer;
+    }
+
+    public Task<Stream> OpenReadAsync(CancellationToken ct = default) =>
+        Task.FromResult<Stream>(new FileStream(Location, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true));
+
+    public async Task WriteAsync(ReadOnlyMemory<byte> content, CancellationToken ct = default)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Location)!);
+        // Write beside, then rename: a reader never sees half a file.
+        var temp = Location + ".tmp-" + Guid.NewGuid().ToString("N");
+        await File.WriteAllBytesAsync(temp, content.ToArray(), ct);
+        File.Move(temp, Location, overwrite: true);
+    }
+
+    public IBlob Child(string relativePath) => new LocalBlob(Path.Combine(Location, relativePath));
+}

@@ -1,0 +1,28 @@
+using ExplainCluster.Engine.Jobs;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Trace;
+
+namespace ExplainCluster.Grains.Hosting;
+
+public static class Tracing
+{
+    /// <summary>The activity sources of one job's trace: CLI → job grain → shard → model batches.</summary>
+    public static readonly string[] Sources =
+    [
+        "ExplainCluster.Client", JobGrain.Activities.Name, ShardExplainer.Activities.Name,
+        "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application",
+    ];
+
+    /// <summary>OpenTelemetry tracing; an OTLP exporter only when <c>OpenTelemetry:Otlp:Endpoint</c> is set.</summary>
+    public static IServiceCollection AddExplainTracing(this IServiceCollection services, IConfiguration configuration)
+    {
+        var endpoint = configuration["OpenTelemetry:Otlp:Endpoint"];
+        services.AddOpenTelemetry().WithTracing(tracing =>
+        {
+            tracing.AddSource(Sources);
+            if (!string.IsNullOrWhiteSpace(endpoint)) tracing.AddOtlpExporter(o => o.Endpoint = new Uri(endpoint));
+        });
+        return services;
+    }
+}

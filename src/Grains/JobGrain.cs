@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using ExplainCluster.Contracts;
+using ExplainCluster.Engine;
+using ExplainCluster.Engine.Jobs;
+using ExplainCluster.Engine.Output;
+using ExplainCluster.Engine.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace ExplainCluster.Grains;
+
+/// <summary>Plans a job's shards, hands them to shard grains, merges their partials and finishes the outputs.</summary>
+public sealed partial class JobGrain(BlobLocator locator, IGrainFactory grains, ILogger<JobGrain> logger) : Grain, IJobGrain
+{
+    public static readonly ActivitySource Activities = new("ExplainCluster.Grains");
+
+    private readonly Dictionary<int, ShardPartial> _done = [];
+    private readonly JobOutputs _outputs = new(locator);
+    private JobSpec? _job;
+    private ShardSpec[] _shards = [];
+    private Manifest? _manifest;
+    private JobState _state = JobState.NotStarted;
+    private string? _error;
+
+    async Task<JobStatus> IJobGrain.StartAsync(JobSpec job)
+    {
+        if (_state != JobState.NotStarted) return Status();
+        using var activity = Activities.StartActivity("job.start");
+        activity?.SetTag("explain.job", this.GetPrimaryKeyString());
+        _job = job;
+        _state = JobState.Running;
+        try
+        {
+            var dataset = await Dataset.OpenAsync(job, locator);
+            if (!await locator.Resolve(job.Model.Uri).ExistsAsync()) throw new ExplainException($"model {job.Model.Uri} does not exist");
+            _shards = Dataset.Plan(dataset.Count, job.ShardSize);
+            _manifest = _outputs.NewManifest(this.GetPrimaryKeyString(), job, dataset, _shards);
+            await _outputs.WriteManifestAsync(job, _manifest);
+        }
+        catch (Exception e) when (e is ExplainException or IOException or Azure.RequestFailedException)
+        {
+            _state = JobState.Failed;
+            _error = e.Message.Split('\n')[0];
+            return Status();
+        }
+        LogStarted(logger, this.GetPrimaryKeyString(), _shards.Length);
+        await Task.WhenAll(_shards.Select(s =>
+            grains.GetGrain<IShardGrain>($"{this.GetPrimaryKeyString()}/{s.Index}").StartAsync(new ShardRequest(this.GetPrimaryKeyString(), job, s))));
+        return Status();
+    }
+
+    Task<JobStatus> IJobGrain.GetStatusAsync() => Task.FromResult(Status());
+
+    Task IJobGrain.ShardCompletedAsync(ShardPartial partial)
+    {
+        if (_state != JobState.Running || !_done.TryAdd(partial.ShardIndex, partial)) return Task.CompletedTask;
+        if (_done.Count == _shards.Length)
+        {
+            _state = JobState.Finalizing;
+            _ = FinishAsync();
+        }
+        return Task.CompletedTask;
+    }
+
+    async Task IJobGrain.ShardFailedAsync(int shardIndex, string error)
+    {
+        if (_state != JobState.Running) return;
+        await FailAsync(error);
+    }
+
+    private async Task FinishAsync()
+    {
+        try
+        {
+            // Merging, hashing and plotting are CPU work: keep them off the grain's scheduler.
+            var (job, manifest, partials) = (_job!, _manifest!, _done.Values.ToArray());
+            await Task.Run(() => _outputs.CompleteAsync(job, manifest, partials));
+            _state = JobState.Completed;
+            LogCompleted(logger, this.GetPrimaryKeyString());
+        }
+        catch (Exception e)
+        {
+            await FailAsync(e is ExplainException ? e.Message : $"finishing the job failed: {e.GetType().Name}: {e.Message.Split('\n')[0]}");
+        }
+    }
+
+    private async Task FailAsync(string error)
+    {
+        _state = JobState.Failed;
+        _error = error;
+        LogFailed(logger, this.GetPrimaryKeyString(), error);
+        try { await _outputs.FailAsync(_job!, _manifest!, error); }
+        catch (ExplainException) { /* the output cannot be written; the status still carries the error */ }
+    }
+
+    private JobStatus Status() => new(
+        _state, _shards.Length, _done.Count, _shards.Sum(s => s.Count), _done.Values.Sum(p => p.Count), _error,
+        _job?.Output ?? "", [.. _done.Values.OrderBy(p => p.ShardIndex).Select(p => p.Silo)]);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} started with {Shards} shards")]
+    private static partial void LogStarted(ILogger logger, string jobId, int shards);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} completed")]
+    private static partial void LogCompleted(ILogger logger, string jobId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} failed: {Error}")]
+    private static partial void LogFailed(ILogger logger, string jobId, string error);
+}

@@ -1,0 +1,125 @@
+#!/usr/bin/python3
+"""Makes the TorchScript fixtures and the bundled demo model (Debian's python3-torch, 1.13).
+
+Run once from the repository root:  /usr/bin/python3 tools/make_models.py
+It writes tests/fixtures/*.pt (tiny models with fixed weights, small enough to check by hand) and
+samples/fashion-mnist/model.pt (a small CNN trained on the Fashion-MNIST training set). The outputs
+are committed so that neither tests nor users need Python.
+"""
+import gzip
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+from torch import nn
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIXTURES = os.path.join(ROOT, "tests", "fixtures")
+SAMPLE = os.path.join(ROOT, "samples", "fashion-mnist")
+FMNIST = "/usr/share/datasets/fashion-mnist"
+
+
+def tiny_linear():
+    """logits = W x + b, W = [[1,-2,3,-4],[0.5,0.5,-1,2],[-3,1,0,1]], b = [0.1,-0.2,0.3]."""
+    m = nn.Sequential(nn.Linear(4, 3))
+    with torch.no_grad():
+        m[0].weight.copy_(torch.tensor([[1.0, -2.0, 3.0, -4.0], [0.5, 0.5, -1.0, 2.0], [-3.0, 1.0, 0.0, 1.0]]))
+        m[0].bias.copy_(torch.tensor([0.1, -0.2, 0.3]))
+    return m
+
+
+def tiny_cnn_layers():
+    """[1,3,3] input -> 1x1 conv (2 channels: w=[1,-1], b=[0,0.5]) -> ReLU -> flatten -> Linear(18, 2)."""
+    conv = nn.Conv2d(1, 2, kernel_size=1)
+    head = nn.Linear(18, 2)
+    with torch.no_grad():
+        conv.weight.copy_(torch.tensor([1.0, -1.0]).view(2, 1, 1, 1))
+        conv.bias.copy_(torch.tensor([0.0, 0.5]))
+        head.weight.copy_(torch.arange(36, dtype=torch.float32).view(2, 18) / 10.0 - 1.5)
+        head.bias.copy_(torch.tensor([0.25, -0.25]))
+    return conv, head
+
+
+class TimmStyle(nn.Module):
+    """The timm convention: forward = forward_head(forward_features(x))."""
+
+    def __init__(self, conv, head):
+        super().__init__()
+        self.conv = conv
+        self.head = head
+
+    @torch.jit.export
+    def forward_features(self, x):
+        return torch.relu(self.conv(x))
+
+    @torch.jit.export
+    def forward_head(self, features):
+        return self.head(torch.flatten(features, 1))
+
+    def forward(self, x):
+        return self.forward_head(self.forward_features(x))
+
+
+class NoConvention(nn.Module):
+    def __init__(self, conv, head):
+        super().__init__()
+        self.conv = conv
+        self.head = head
+
+    def forward(self, x):
+        return self.head(torch.flatten(torch.relu(self.conv(x)), 1))
+
+
+def demo_cnn():
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # 0 1 2  -> 16x14x14
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 3 4 5  -> 32x7x7
+        nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),                   # 6 7    -> 32x7x7 (Grad-CAM layer "7")
+        nn.Flatten(), nn.Linear(32 * 7 * 7, 10))                     # 8 9
+
+
+def read_idx(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    dims = data[3]
+    shape = struct.unpack(">" + "I" * dims, data[4:4 + 4 * dims])
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def train_demo():
+    torch.manual_seed(0)
+    x = torch.from_numpy(read_idx(os.path.join(FMNIST, "train-images-idx3-ubyte.gz")).copy()).float()
+    y = torch.from_numpy(read_idx(os.path.join(FMNIST, "train-labels-idx1-ubyte.gz")).astype(np.int64))
+    x = ((x / 255.0 - 0.286) / 0.353).unsqueeze(1)
+    model = demo_cnn()
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    for epoch in range(2):
+        perm = torch.randperm(len(x))
+        for i in range(0, len(x), 128):
+            idx = perm[i:i + 128]
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
+            loss.backward()
+            opt.step()
+        print(f"epoch {epoch}: last batch loss {loss.item():.3f}", file=sys.stderr)
+    model.eval()
+    return model
+
+
+def main():
+    os.makedirs(FIXTURES, exist_ok=True)
+    torch.jit.save(torch.jit.script(tiny_linear()), os.path.join(FIXTURES, "tiny_linear.pt"))
+    conv, head = tiny_cnn_layers()
+    torch.jit.save(torch.jit.script(nn.Sequential(conv, nn.ReLU(), nn.Flatten(), head)),
+                   os.path.join(FIXTURES, "tiny_cnn_sequential.pt"))
+    torch.jit.save(torch.jit.script(TimmStyle(conv, head)), os.path.join(FIXTURES, "tiny_cnn_timm.pt"))
+    torch.jit.save(torch.jit.script(NoConvention(conv, head)), os.path.join(FIXTURES, "tiny_cnn_plain.pt"))
+    if "--fixtures-only" not in sys.argv:
+        os.makedirs(SAMPLE, exist_ok=True)
+        torch.jit.save(torch.jit.script(train_demo()), os.path.join(SAMPLE, "model.pt"))
+
+
+if __name__ == "__main__":
+    main()
