@@ -8,7 +8,7 @@ using Microsoft.Build.Utilities;
 /// Sets VER_FLG_WEAK (0x2) on the ELF64 little-endian .gnu.version_r auxiliary entry named
 /// <see cref="VersionName"/> in each file. Files already patched, or without that entry, are left alone.
 /// </summary>
-public sealed class MarkGlibcxxVersionWeak : Task
+public sealed class MarkGlibcxxVersionWeak : Microsoft.Build.Utilities.Task
 {
     private const uint ShtGnuVerneed = 0x6ffffffe;
     private const ushort VerFlgWeak = 0x2;

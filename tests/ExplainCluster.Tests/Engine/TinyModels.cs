@@ -1,0 +1,53 @@
+using ExplainCluster.Engine.Methods;
+using ExplainCluster.Engine.Models;
+using ExplainCluster.Tests.Infrastructure;
+using static TorchSharp.torch;
+
+namespace ExplainCluster.Tests.Engine;
+
+/// <summary>The fixtures of tools/make_models.py and their weights, for computing expected values by hand.</summary>
+public static class TinyModels
+{
+    public static readonly float[,] LinearW = { { 1, -2, 3, -4 }, { 0.5f, 0.5f, -1, 2 }, { -3, 1, 0, 1 } };
+    public static readonly float[] LinearB = [0.1f, -0.2f, 0.3f];
+
+    /// <summary>Conv 1×1: channel 0 = x, channel 1 = 0.5 − x; head W[c, k·9 + p] = (18c + 9k + p)/10 − 1.5.</summary>
+    public static float HeadW(int c, int k, int p) => (18 * c + 9 * k + p) / 10f - 1.5f;
+
+    public static readonly float[] HeadB = [0.25f, -0.25f];
+
+    public static ExplainModel Load(string name) => ExplainModel.Load(TestPaths.Fixture(name), CPU, name);
+
+    public static float[] Attribute(IAttributionMethod method, ExplainModel model, Tensor input, long[]? labels = null)
+    {
+        using var scope = NewDisposeScope();
+        var split = method.Layer is null ? null : model.Split(method.Layer);
+        var batch = GradientBatch.Compute(model, input, labels is null ? null : tensor(labels), split, needGradients: true);
+        return method.Attribute(batch).data<float>().ToArray();
+    }
+
+    /// <summary>Activations of the tiny CNN's ReLU layer: A[k, p].</summary>
+    public static float[,] Activations(float[] x)
+    {
+        var a = new float[2, 9];
+        for (var p = 0; p < 9; p++)
+        {
+            a[0, p] = Math.Max(0, x[p]);
+            a[1, p] = Math.Max(0, 0.5f - x[p]);
+        }
+        return a;
+    }
+
+    public static float[] CnnLogits(float[] x)
+    {
+        var a = Activations(x);
+        var logits = new float[2];
+        for (var c = 0; c < 2; c++)
+        {
+            logits[c] = HeadB[c];
+            for (var k = 0; k < 2; k++)
+                for (var p = 0; p < 9; p++) logits[c] += HeadW(c, k, p) * a[k, p];
+        }
+        return logits;
+    }
+}

@@ -1,0 +1,28 @@
+using ExplainCluster.Grains.Hosting;
+using Orleans.TestingHost;
+
+namespace ExplainCluster.Tests.Infrastructure;
+
+/// <summary>Real Orleans silos in this process, each with its own model host.</summary>
+public abstract class ClusterFixture(short silos) : IAsyncLifetime
+{
+    public InProcessTestCluster Cluster { get; private set; } = null!;
+
+    public IGrainFactory Grains => Cluster.Client;
+
+    public async Task InitializeAsync()
+    {
+        var builder = new InProcessTestClusterBuilder(silos);
+        builder.ConfigureSiloHost((_, host) => host.Configuration["ModelHost:IntraOpThreads"] = "1");
+        builder.ConfigureSilo((_, silo) => silo.AddExplainCluster(silo.Configuration));
+        builder.ConfigureClient(client => client.AddActivityPropagation());
+        Cluster = builder.Build();
+        await Cluster.DeployAsync();
+    }
+
+    public async Task DisposeAsync() => await Cluster.DisposeAsync();
+}
+
+public sealed class OneSiloCluster() : ClusterFixture(1);
+
+public sealed class ThreeSiloCluster() : ClusterFixture(3);
