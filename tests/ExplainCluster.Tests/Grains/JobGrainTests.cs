@@ -1,0 +1,98 @@
+using ExplainCluster.Contracts;
+using ExplainCluster.Engine.Data;
+using ExplainCluster.Engine.Storage;
+using ExplainCluster.Tests.Infrastructure;
+
+namespace ExplainCluster.Tests.Grains;
+
+public class JobGrainTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
+{
+    [Fact]
+    public async Task Run_ShardedAndSingleShard_GiveSameOutputs()
+    {
+        var folder = TestPaths.NewFolder();
+        var (images, labels) = await TestPaths.FashionMnistNpyAsync(folder, 600);
+        var single = Path.Combine(folder, "single");
+        var sharded = Path.Combine(folder, "sharded");
+        var a = await Jobs.RunAsync(one.Grains, TestPaths.FashionJob(images, labels, single, shardSize: 600), folder);
+        var b = await Jobs.RunAsync(one.Grains, TestPaths.FashionJob(images, labels, sharded, shardSize: 128), folder);
+        Assert.Equal(JobState.Completed, a.State);
+        Assert.Equal(JobState.Completed, b.State);
+        Assert.Equal(1, a.ShardsTotal);
+        Assert.Equal(5, b.ShardsTotal);
+
+        using var sa = Jobs.ReadJson(Path.Combine(single, "summary.json"));
+        using var sb = Jobs.ReadJson(Path.Combine(sharded, "summary.json"));
+        var ea = sa.RootElement.GetProperty("errorAnalysis");
+        var eb = sb.RootElement.GetProperty("errorAnalysis");
+        Assert.Equal(ea.GetProperty("confusion").ToString(), eb.GetProperty("confusion").ToString());
+        Assert.Equal(ea.GetProperty("accuracy").GetDouble(), eb.GetProperty("accuracy").GetDouble());
+        Assert.Equal(ea.GetProperty("meanNll").GetDouble(), eb.GetProperty("meanNll").GetDouble(), 6);
+        Assert.Equal(ea.GetProperty("expectedCalibrationError").GetDouble(), eb.GetProperty("expectedCalibrationError").GetDouble(), 6);
+        Assert.Equal(ea.GetProperty("highestLoss").EnumerateArray().Select(e => e.GetProperty("index").GetInt64()),
+                     eb.GetProperty("highestLoss").EnumerateArray().Select(e => e.GetProperty("index").GetInt64()));
+        foreach (var method in new[] { "saliency", "grad-x-input", "grad-cam" })
+        {
+            var ma = sa.RootElement.GetProperty("methods").GetProperty(method).GetProperty("perClass");
+            var mb = sb.RootElement.GetProperty("methods").GetProperty(method).GetProperty("perClass");
+            foreach (var (ca, cb) in ma.EnumerateArray().Zip(mb.EnumerateArray()))
+            {
+                Assert.Equal(ca.GetProperty("count").GetInt64(), cb.GetProperty("count").GetInt64());
+                var va = ca.GetProperty("meanMap").EnumerateArray().Select(v => v.GetDouble()).ToArray();
+                var vb = cb.GetProperty("meanMap").EnumerateArray().Select(v => v.GetDouble()).ToArray();
+                for (var i = 0; i < va.Length; i++) Assert.Equal(va[i], vb[i], 9);
+            }
+        }
+
+        // The per-sample maps agree too: the single part equals the five parts concatenated.
+        var whole = await ReadAllFloatsAsync(Path.Combine(single, "attributions", "grad-cam", "part-00000.npy"));
+        var parts = new List<float>();
+        for (var s = 0; s < 5; s++) parts.AddRange(await ReadAllFloatsAsync(Path.Combine(sharded, "attributions", "grad-cam", $"part-{s:D5}.npy")));
+        Assert.Equal(600 * 49, whole.Length);
+        for (var i = 0; i < whole.Length; i++) Assert.Equal(whole[i], parts[i], 4);
+    }
+
+    [Fact]
+    public async Task Run_Completed_WritesTheDocumentedLayout()
+    {
+        var folder = TestPaths.NewFolder();
+        var (images, labels) = await TestPaths.FashionMnistNpyAsync(folder, 300);
+        var output = Path.Combine(folder, "out");
+        var status = await Jobs.RunAsync(one.Grains, TestPaths.FashionJob(images, labels, output, shardSize: 200), folder);
+        Assert.Equal(JobState.Completed, status.State);
+
+        using var manifest = Jobs.ReadJson(Path.Combine(output, "manifest.json"));
+        var root = manifest.RootElement;
+        Assert.Equal("completed", root.GetProperty("status").GetString());
+        Assert.Equal(300, root.GetProperty("samples").GetInt64());
+        Assert.Equal(64, root.GetProperty("modelSha256").GetString()!.Length);
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(images))), root.GetProperty("inputsSha256").GetString());
+        Assert.Equal(new[] { (0L, 200L), (200L, 100L) },
+            root.GetProperty("shards").EnumerateArray().Select(s => (s.GetProperty("start").GetInt64(), s.GetProperty("count").GetInt64())));
+
+        foreach (var part in new[] { "part-00000", "part-00001" })
+        {
+            Assert.True(File.Exists(Path.Combine(output, "samples", part + ".parquet")));
+            foreach (var method in new[] { "saliency", "grad-x-input", "grad-cam" })
+                Assert.True(File.Exists(Path.Combine(output, "attributions", method, part + ".npy")));
+        }
+        var saliency = await ArrayFile.OpenAsync(new LocalBlob(Path.Combine(output, "attributions", "saliency", "part-00001.npy")));
+        Assert.Equal(new long[] { 100, 1, 28, 28 }, saliency.Header.Shape);
+        var cam = await ArrayFile.OpenAsync(new LocalBlob(Path.Combine(output, "attributions", "grad-cam", "part-00000.npy")));
+        Assert.Equal(new long[] { 200, 7, 7 }, cam.Header.Shape);
+
+        var rows = await ParquetRows.ReadAsync(Path.Combine(output, "samples", "part-00001.parquet"));
+        Assert.Equal(Enumerable.Range(200, 100).Select(i => (long)i), rows.Index);
+        var labelValues = await new ArrayFile[] { await ArrayFile.OpenAsync(new LocalBlob(labels)) }[0].ReadIntegersAsync(200, 100);
+        Assert.Equal(labelValues.Select(l => (int?)l), rows.Label);
+        Assert.Equal(rows.Label.Zip(rows.Prediction).Select(p => (bool?)(p.First == p.Second)), rows.Correct);
+        Assert.True(File.Exists(Path.Combine(output, "report.html")));
+        Assert.True(File.Exists(Path.Combine(output, "plots", "confusion-matrix.png")));
+    }
+
+    private static async Task<float[]> ReadAllFloatsAsync(string path)
+    {
+        var file = await ArrayFile.OpenAsync(new LocalBlob(path));
+        return await file.ReadFloatsAsync(0, (int)file.Header.Count);
+    }
+}

@@ -1,0 +1,25 @@
+using Parquet;
+
+namespace ExplainCluster.Tests.Infrastructure;
+
+public sealed record ParquetRows(long[] Index, int?[] Label, int[] Prediction, bool?[] Correct, string[] Columns)
+{
+    public static async Task<ParquetRows> ReadAsync(string path)
+    {
+        await using var stream = File.OpenRead(path);
+        await using var reader = await ParquetReader.CreateAsync(stream);
+        using var group = reader.OpenRowGroupReader(0);
+        var fields = reader.Schema.GetDataFields();
+        var n = (int)group.RowCount;
+        Parquet.Schema.DataField Field(string name) => fields.Single(f => f.Name == name);
+        var index = new long[n];
+        await group.ReadAsync(Field("index"), index.AsMemory());
+        var label = new int?[n];
+        await group.ReadAsync(Field("label"), label.AsMemory());
+        var prediction = new int[n];
+        await group.ReadAsync(Field("prediction"), prediction.AsMemory());
+        var correct = new bool?[n];
+        await group.ReadAsync(Field("correct"), correct.AsMemory());
+        return new ParquetRows(index, label, prediction, correct, [.. fields.Select(f => f.Name)]);
+    }
+}
