@@ -1,0 +1,185 @@
+using ExplainCluster.Client;
+using ExplainCluster.Contracts;
+using ExplainCluster.Engine;
+using ExplainCluster.Engine.Data;
+using ExplainCluster.Engine.Jobs;
+using ExplainCluster.Tests.Infrastructure;
+
+namespace ExplainCluster.Tests.Grains;
+
+/// <summary>Each bad input: a one-line error naming the problem, nothing marked completed, and the silo still serves.</summary>
+public class BadInputTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
+{
+    private async Task<(JobStatus Status, string Output)> RunBadAsync(Func<string, Task<string>> makeJob)
+    {
+        var folder = TestPaths.NewFolder();
+        var json = await makeJob(folder);
+        var job = JobFile.Parse(json, folder);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var status = await JobRunner.RunAsync(one.Grains, job, poll: TimeSpan.FromMilliseconds(50), ct: timeout.Token);
+        Assert.Equal(JobState.Failed, status.State);
+        Assert.NotNull(status.Error);
+        Assert.DoesNotContain('\n', status.Error);
+        var manifest = Path.Combine(job.Output, "manifest.json");
+        if (File.Exists(manifest))
+        {
+            using var doc = Jobs.ReadJson(manifest);
+            Assert.NotEqual("completed", doc.RootElement.GetProperty("status").GetString());
+        }
+        await SiloStillServesAsync();
+        return (status, job.Output);
+    }
+
+    private async Task SiloStillServesAsync()
+    {
+        var folder = TestPaths.NewFolder();
+        var (images, labels) = await TestPaths.FashionMnistNpyAsync(folder, 40);
+        var status = await Jobs.RunAsync(one.Grains, TestPaths.FashionJob(images, labels, Path.Combine(folder, "ok")), folder);
+        Assert.Equal(JobState.Completed, status.State);
+    }
+
+    private static async Task<string> GoodJobAsync(string folder, int count = 40, string? model = null, string layer = "7", string? output = null)
+    {
+        var (images, labels) = await TestPaths.FashionMnistNpyAsync(folder, count);
+        return TestPaths.FashionJob(images, labels, output ?? Path.Combine(folder, "out"), model: model, layer: layer);
+    }
+
+    [Fact]
+    public async Task Run_MissingModel_NamesTheModel()
+    {
+        var (status, _) = await RunBadAsync(f => GoodJobAsync(f, model: Path.Combine(f, "nope.pt")));
+        Assert.Matches("model .*nope.pt does not exist", status.Error);
+    }
+
+    [Fact]
+    public async Task Run_ModelThatIsNotTorchScript_SaysSo()
+    {
+        var (status, output) = await RunBadAsync(async f =>
+        {
+            var fake = Path.Combine(f, "fake.pt");
+            await File.WriteAllTextAsync(fake, "this is not a model");
+            return await GoodJobAsync(f, model: fake);
+        });
+        Assert.Contains("is not a TorchScript file", status.Error);
+        using var manifest = Jobs.ReadJson(Path.Combine(output, "manifest.json"));
+        Assert.Equal("failed", manifest.RootElement.GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task Run_MissingData_NamesTheFile()
+    {
+        var (status, _) = await RunBadAsync(f => Task.FromResult(TestPaths.FashionJob(Path.Combine(f, "none.npy"), null, Path.Combine(f, "out"))));
+        Assert.Matches("none.npy does not exist", status.Error);
+    }
+
+    [Fact]
+    public async Task Run_InputShapeThatDoesNotFit_SaysInputDoesNotFit()
+    {
+        var (status, _) = await RunBadAsync(async f =>
+        {
+            var path = Path.Combine(f, "small.npy");
+            await File.WriteAllBytesAsync(path, NpyFormat.Encode(new float[10 * 14 * 14], [10, 14, 14]));
+            return TestPaths.FashionJob(path, null, Path.Combine(f, "out"));
+        });
+        Assert.Contains("input does not fit model", status.Error);
+    }
+
+    [Fact]
+    public async Task Run_LabelCountDiffers_SaysBothCounts()
+    {
+        var (status, _) = await RunBadAsync(async f =>
+        {
+            var (images, _) = await TestPaths.FashionMnistNpyAsync(f, 40);
+            var labels = Path.Combine(f, "short.npy");
+            await File.WriteAllBytesAsync(labels, NpyFormat.Encode(new long[39], [39]));
+            return TestPaths.FashionJob(images, labels, Path.Combine(f, "out"));
+        });
+        Assert.Equal("label count 39 differs from input count 40", status.Error);
+    }
+
+    [Fact]
+    public async Task Run_LabelOutsideClasses_NamesLabelAndSample()
+    {
+        var (status, _) = await RunBadAsync(async f =>
+        {
+            var (images, _) = await TestPaths.FashionMnistNpyAsync(f, 40);
+            var values = new long[40];
+            values[17] = 12;
+            var labels = Path.Combine(f, "bad-labels.npy");
+            await File.WriteAllBytesAsync(labels, NpyFormat.Encode(values, [40]));
+            return TestPaths.FashionJob(images, labels, Path.Combine(f, "out"));
+        });
+        Assert.Equal("label 12 at sample 17 is outside the model's classes 0..9", status.Error);
+    }
+
+    [Fact]
+    public async Task Run_NaNInInputs_NamesTheSample()
+    {
+        var (status, _) = await RunBadAsync(async f =>
+        {
+            var data = new float[30 * 28 * 28];
+            data[23 * 784 + 5] = float.NaN;
+            var path = Path.Combine(f, "nan.npy");
+            await File.WriteAllBytesAsync(path, NpyFormat.Encode(data, [30, 28, 28]));
+            return TestPaths.FashionJob(path, null, Path.Combine(f, "out"));
+        });
+        Assert.Equal("inputs contain NaN or Inf at sample 23", status.Error);
+    }
+
+    [Fact]
+    public async Task Run_EmptyDataset_SaysEmpty()
+    {
+        var (status, _) = await RunBadAsync(async f =>
+        {
+            var path = Path.Combine(f, "empty.npy");
+            await File.WriteAllBytesAsync(path, NpyFormat.Encode(Array.Empty<float>(), [0, 28, 28]));
+            return TestPaths.FashionJob(path, null, Path.Combine(f, "out"));
+        });
+        Assert.Contains("holds no samples (empty dataset)", status.Error);
+    }
+
+    [Fact]
+    public async Task Run_UnknownGradCamLayer_NamesTheLayer()
+    {
+        var (status, _) = await RunBadAsync(f => GoodJobAsync(f, layer: "features"));
+        Assert.StartsWith("unknown Grad-CAM layer \"features\"", status.Error);
+    }
+
+    [Fact]
+    public async Task Run_OutputThatCannotBeWritten_SaysSo()
+    {
+        var (status, _) = await RunBadAsync(async f =>
+        {
+            var blocker = Path.Combine(f, "blocker");
+            await File.WriteAllTextAsync(blocker, "a file where a folder should be");
+            return await GoodJobAsync(f, output: Path.Combine(blocker, "out"));
+        });
+        Assert.Contains("cannot be written", status.Error);
+    }
+
+    [Theory]
+    [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": {}, \"output\": \"o\", \"shards\": 3 }", "shards: unknown field")]
+    [InlineData("{ \"model\": { \"uri\": \"m.pt\", \"clases\": [] }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": {}, \"output\": \"o\" }", "model.clases: unknown field")]
+    [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": { \"shap\": {} }, \"output\": \"o\" }", "methods.shap: unknown method")]
+    [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": { \"grad-cam\": {} }, \"output\": \"o\" }", "methods.grad-cam.layer: missing")]
+    [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": {}, \"output\": \"o\", \"shardSize\": 0 }", "shardSize: expected an integer")]
+    [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": {}, \"output\": \"o\", \"target\": \"label\" }", "target: \"label\" needs data.labels")]
+    [InlineData("{ \"model\": { }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": {}, \"output\": \"o\" }", "model.uri: missing")]
+    [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, ", "job file is not valid JSON")]
+    public async Task Cli_MalformedJob_ExitsNonZeroNamingTheField(string json, string expected)
+    {
+        var folder = TestPaths.NewFolder();
+        var path = Path.Combine(folder, "job.json");
+        await File.WriteAllTextAsync(path, json);
+        var error = new StringWriter();
+        var previous = Console.Error;
+        Console.SetError(error);
+        int exit;
+        try { exit = await Cli.Build().Parse(["run", path]).InvokeAsync(); }
+        finally { Console.SetError(previous); }
+        Assert.Equal(1, exit);
+        Assert.StartsWith("error: " + expected, error.ToString());
+        Assert.Single(error.ToString().TrimEnd().Split('\n'));
+        Assert.Throws<ExplainException>(() => JobFile.Parse(json, folder));
+    }
+}
