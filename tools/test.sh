@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian 12 machine and runs every test. Ends with: tests: N passed, N failed
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+if ! fc-list 2>/dev/null | grep -qi dejavu; then
+  # Report plots need one font; Debian's smallest.
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq fonts-dejavu-core >/dev/null
+fi
+# Azurite (a real Azure Blob endpoint) for the storage tests; the tests start and stop it themselves.
+[ -x node_modules/.bin/azurite-blob ] || npm ci --no-audit --no-fund --silent
+
+dotnet restore ExplainCluster.sln >/dev/null || { echo "tests: 0 passed, 1 failed"; exit 1; }
+dotnet build ExplainCluster.sln -c Release --no-restore -v quiet -nologo || { echo "tests: 0 passed, 1 failed"; exit 1; }
+
+results=$(mktemp -d)
+dotnet test ExplainCluster.sln -c Release --no-build --logger "trx;LogFileName=results.trx" --results-directory "$results"
+status=$?
+trx=$(find "$results" -name '*.trx' | head -n 1)
+if [ -z "$trx" ]; then
+  echo "tests: 0 passed, 1 failed"
+  exit 1
+fi
+passed=$(grep -o 'passed="[0-9]*"' "$trx" | head -n 1 | tr -dc 0-9)
+failed=$(grep -o 'failed="[0-9]*"' "$trx" | head -n 1 | tr -dc 0-9)
+echo "tests: ${passed:-0} passed, ${failed:-0} failed"
+[ "$status" -eq 0 ] && [ "${failed:-0}" -eq 0 ]
