@@ -43,8 +43,15 @@ public sealed partial class JobGrain(BlobLocator locator, IGrainFactory grains, 
             return Status();
         }
         LogStarted(logger, this.GetPrimaryKeyString(), _shards.Length);
-        await Task.WhenAll(_shards.Select(s =>
-            grains.GetGrain<IShardGrain>($"{this.GetPrimaryKeyString()}/{s.Index}").StartAsync(new ShardRequest(this.GetPrimaryKeyString(), job, s))));
+        try
+        {
+            await Task.WhenAll(_shards.Select(s =>
+                grains.GetGrain<IShardGrain>($"{this.GetPrimaryKeyString()}/{s.Index}").StartAsync(new ShardRequest(this.GetPrimaryKeyString(), job, s))));
+        }
+        catch (OrleansException e)
+        {
+            await FailAsync($"shards could not be started: {e.Message.Split('\n')[0]}");
+        }
         return Status();
     }
 

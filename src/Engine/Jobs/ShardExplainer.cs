@@ -93,9 +93,11 @@ public static class ShardExplainer
         ErrorPartial? errors = null;
         if (data.Labels is not null) errors = ErrorStatistics.Partial(shard.Index, data.Start, data.Labels, predictions, confidence, loss!, classes);
         var methodOutputs = outputs.Select(o => o.Output()).ToArray();
+        var methodPartials = outputs.Select(o => o.Partial()).ToArray();
+        foreach (var o in outputs) o.Dispose();
         var partial = new ShardPartial(
             shard.Index, n, silo, watch.Elapsed.TotalSeconds, accumulator.PredictedCounts, errors,
-            [.. outputs.Select(o => o.Partial())], data.SampleShape, accumulator.InputClassSum, accumulator.InputClassCount);
+            methodPartials, data.SampleShape, accumulator.InputClassSum, accumulator.InputClassCount);
         return new ShardResult(data.Start, n, classes, data.Labels, logits, predictions, confidence, loss, methodOutputs, partial);
     }
 
@@ -120,8 +122,8 @@ public static class ShardExplainer
             throw new ExplainException($"model.classes has {names.Length} names but the model outputs {classes} logits");
     }
 
-    /// <summary>Collects one method's maps over a shard and its per-class sums.</summary>
-    private sealed class MethodAccumulator(string name, int samples, int classes)
+    /// <summary>Collects one method's maps over a shard; per-sample scalars and per-class sums are tensor reductions.</summary>
+    private sealed class MethodAccumulator(string name, int samples, int classes) : IDisposable
     {
         private int[] _mapShape = [];
         private int _mapSize;
@@ -129,8 +131,8 @@ public static class ShardExplainer
         private readonly float[] _meanAbs = new float[samples];
         private readonly float[] _max = new float[samples];
         private readonly long[] _classCounts = new long[classes];
-        private double[] _classSum = [];
-        private double[] _classAbsSum = [];
+        private Tensor? _classSum;
+        private Tensor? _classAbsSum;
 
         public void Add(int start, Tensor maps, long[] targets)
         {
@@ -139,36 +141,30 @@ public static class ShardExplainer
                 _mapShape = [.. maps.shape.Skip(1).Select(d => (int)d)];
                 _mapSize = _mapShape.Aggregate(1, (a, b) => a * b);
                 _maps = new float[(long)samples * _mapSize];
-                _classSum = new double[(long)classes * _mapSize];
-                _classAbsSum = new double[(long)classes * _mapSize];
+                _classSum = zeros([classes, _mapSize], float64).DetachFromDisposeScope();
+                _classAbsSum = zeros([classes, _mapSize], float64).DetachFromDisposeScope();
             }
             var count = (int)maps.shape[0];
-            var values = maps.data<float>();
-            values.CopyTo(_maps.AsSpan(start * _mapSize, count * _mapSize));
-            for (var i = 0; i < count; i++)
-            {
-                var row = _maps.AsSpan((start + i) * _mapSize, _mapSize);
-                var target = (int)targets[i];
-                _classCounts[target]++;
-                var sum = _classSum.AsSpan(target * _mapSize, _mapSize);
-                var abs = _classAbsSum.AsSpan(target * _mapSize, _mapSize);
-                double absTotal = 0;
-                var max = float.NegativeInfinity;
-                for (var j = 0; j < row.Length; j++)
-                {
-                    var v = row[j];
-                    sum[j] += v;
-                    abs[j] += Math.Abs(v);
-                    absTotal += Math.Abs(v);
-                    if (v > max) max = v;
-                }
-                _meanAbs[start + i] = (float)(absTotal / _mapSize);
-                _max[start + i] = max;
-            }
+            var flat = maps.reshape(count, _mapSize);
+            flat.data<float>().CopyTo(_maps.AsSpan(start * _mapSize, count * _mapSize));
+            var abs = flat.abs();
+            abs.mean([1]).data<float>().CopyTo(_meanAbs.AsSpan(start, count));
+            flat.amax([1]).data<float>().CopyTo(_max.AsSpan(start, count));
+            var index = tensor(targets);
+            _classSum!.index_add_(0, index, flat.to(float64), 1.0);
+            _classAbsSum!.index_add_(0, index, abs.to(float64), 1.0);
+            foreach (var t in targets) _classCounts[t]++;
         }
 
         public MethodOutput Output() => new(name, _mapShape, _maps, _meanAbs, _max);
 
-        public MethodPartial Partial() => new(name, _mapShape, _classCounts, _classSum, _classAbsSum);
+        public MethodPartial Partial() => new(name, _mapShape, _classCounts,
+            _classSum?.data<double>().ToArray() ?? [], _classAbsSum?.data<double>().ToArray() ?? []);
+
+        public void Dispose()
+        {
+            _classSum?.Dispose();
+            _classAbsSum?.Dispose();
+        }
     }
 }

@@ -93,6 +93,8 @@ public sealed class ModelHost : IDisposable
 
     private void Loop()
     {
+        // libtorch's intra-op setting is per thread (OpenMP): set it on each thread that runs tensor work.
+        if (_options.IntraOpThreads > 0) torch.set_num_threads(_options.IntraOpThreads);
         foreach (var work in _work.GetConsumingEnumerable()) work();
     }
 }

@@ -19,6 +19,7 @@ public static class ExplainSiloExtensions
     {
         var hostsModels = configuration.GetValue("ModelHost:Enabled", true);
         silo.UseSiloMetadata(new Dictionary<string, string> { [ModelHostPlacement.MetadataKey] = hostsModels ? "true" : "false" });
+        silo.Services.AddSingleton(new LocalModelHost(hostsModels));
         silo.AddPlacementDirector<ModelHostPlacement, ModelHostPlacementDirector>();
         silo.AddActivityPropagation();
 
