@@ -1,4 +1,3 @@
-using ExplainCluster.Engine.Jobs;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Trace;
@@ -10,7 +9,9 @@ public static class Tracing
     /// <summary>The activity sources of one job's trace: CLI → job grain → shard → model batches.</summary>
     public static readonly string[] Sources =
     [
-        "ExplainCluster.Client", JobGrain.Activities.Name, ShardExplainer.Activities.Name,
+        // Literal names: a listener asked about a source while that source is being created must not
+        // re-enter the static initialisers that create them.
+        "ExplainCluster.Client", "ExplainCluster.Grains", "ExplainCluster.Engine",
         "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application",
     ];
 

@@ -1,0 +1,51 @@
+using System.Text.Json;
+using ExplainCluster.Contracts;
+using ExplainCluster.Engine.Output;
+using ExplainCluster.Engine.Stats;
+
+namespace ExplainCluster.Tests.Engine;
+
+public class SummaryBuilderTests
+{
+    private static ShardPartial Partial(int shard, long start, long[] labels, int[] predictions, float[] confidence, double[] map)
+    {
+        var errors = ErrorStatistics.Partial(shard, start, labels, predictions, confidence, [.. confidence.Select(c => (float)-Math.Log(c))], 2);
+        var counts = new long[2];
+        foreach (var p in predictions) counts[p]++;
+        var method = new MethodPartial("saliency", [2], counts, map, [.. map.Select(Math.Abs)]);
+        return new ShardPartial(shard, labels.Length, "silo", 0, counts, errors, [method], [2], [1, 2, 3, 4], counts);
+    }
+
+    [Fact]
+    public void Build_HandExample_GivesAccuracyConfusionAndEce()
+    {
+        // confidences 0.95, 0.65 | 0.7, 0.9 fall in bins 14, 9, 10, 13 (one sample each);
+        // ECE = (|1−0.95| + |1−0.65| + |0−0.7| + |1−0.9|) / 4 = 0.3.
+        var summary = SummaryBuilder.Build(
+            [Partial(0, 0, [0, 1], [0, 1], [0.95f, 0.65f], [1, 2, 3, 4]), Partial(1, 2, [1, 0], [0, 0], [0.7f, 0.9f], [5, 6, 0, 0])],
+            ["a", "b"]);
+        var e = summary.ErrorAnalysis!;
+        Assert.Equal(0.75, e.Accuracy);
+        Assert.Equal([[2L, 0L], [1L, 1L]], e.Confusion);
+        Assert.Equal(0.3, e.ExpectedCalibrationError, 6);
+        Assert.Equal(2.0 / 3, e.PerClass[0].Precision, 9);
+        Assert.Equal(0.5, e.PerClass[1].Recall, 9);
+        Assert.Equal(2.0 / 3, e.PerClass[1].F1, 9);
+        Assert.Equal(1, e.HighestLoss[0].Index); // loss −ln 0.65 is the largest
+        Assert.Equal(new[] { 14, 9, 10, 13 }.Order(), e.Reliability.Where(b => b.Count == 1).Select(b => b.Bin));
+        Assert.Equal(new ConfusedPair(1, 0, "b", "a", 1), Assert.Single(e.MostConfused));
+        // Class 0 was predicted 3 times: map sums [1,2] + [5,6] over counts [1 + 2].
+        Assert.Equal(new[] { 6.0 / 3, 8.0 / 3 }, summary.Methods["saliency"].PerClass[0].MeanMap);
+    }
+
+    [Fact]
+    public void Build_PartialsInAnyOrder_GiveIdenticalSummary()
+    {
+        var a = Partial(0, 0, [0, 1], [0, 1], [0.95f, 0.65f], [0.1, 0.2, 0.3, 0.4]);
+        var b = Partial(1, 2, [1, 0], [0, 0], [0.7f, 0.9f], [1e-17, 7, 0.3, 1e16]);
+        var c = Partial(2, 4, [0, 0], [1, 0], [0.55f, 0.51f], [3, 1e-9, 2, 5]);
+        string Json(params ShardPartial[] parts) => JsonSerializer.Serialize(SummaryBuilder.Build(parts, null), Manifest.Json);
+        Assert.Equal(Json(a, b, c), Json(c, a, b));
+        Assert.Equal(Json(a, b, c), Json(b, c, a));
+    }
+}
