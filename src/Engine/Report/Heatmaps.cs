@@ -11,7 +11,6 @@ public static class Heatmaps
     {
         var (baseLo, baseHi) = Range(baseImage ?? [0.0]);
         var (mapLo, mapHi) = Range(map);
-        mapLo = Math.Min(mapLo, 0);
         using var bitmap = new SKBitmap(width * zoom, height * zoom);
         for (var y = 0; y < height; y++)
             for (var x = 0; x < width; x++)
