@@ -45,7 +45,7 @@ public static class Cli
             Console.WriteLine($"report: {reportPath}");
             return 0;
         }
-        catch (ExplainException e)
+        catch (Exception e) when (e is ExplainException or Microsoft.Extensions.Options.OptionsValidationException)
         {
             return Fail(e.Message);
         }

@@ -24,11 +24,18 @@ public static class ExplainSiloExtensions
         silo.AddActivityPropagation();
 
         var services = silo.Services;
-        services.AddOptions<ModelHostOptions>().BindConfiguration(ModelHostOptions.Section)
-            .Validate(o => o.Validate() is null, "invalid ModelHost settings").ValidateOnStart();
+        services.AddOptions<ModelHostOptions>().BindConfiguration(ModelHostOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ModelHostOptions>, ModelHostOptionsValidator>();
         services.AddSingleton(sp => new BlobLocator(sp.GetRequiredService<IConfiguration>()["Storage:ConnectionString"]));
         services.AddSingleton(sp => new ModelHost(sp.GetRequiredService<IOptions<ModelHostOptions>>().Value, sp.GetRequiredService<BlobLocator>()));
         services.AddSingleton(sp => new ShardPipeline(sp.GetRequiredService<ModelHost>(), sp.GetRequiredService<BlobLocator>()));
         return silo;
     }
+}
+
+/// <summary>Stops the silo at start-up with a message naming the wrong key.</summary>
+internal sealed class ModelHostOptionsValidator : IValidateOptions<ModelHostOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ModelHostOptions options) =>
+        options.Validate() is { } problem ? ValidateOptionsResult.Fail(problem) : ValidateOptionsResult.Success;
 }
