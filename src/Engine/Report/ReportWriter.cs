@@ -104,8 +104,7 @@ public sealed class ReportWriter(BlobLocator locator)
         plot.Add.ColorBar(heatmap);
         plot.Axes.Left.TickGenerator = Ticks(classes, reversed: true);
         plot.Axes.Bottom.TickGenerator = Ticks(classes, reversed: false);
-        plot.Axes.Bottom.TickLabelStyle.Rotation = 45;
-        plot.Axes.Bottom.TickLabelStyle.Alignment = ScottPlot.Alignment.MiddleLeft;
+        RotateBottomLabels(plot);
         plot.YLabel("label");
         plot.XLabel("prediction");
         return plot.GetImageBytes(640, 560, ScottPlot.ImageFormat.Png);
@@ -116,6 +115,13 @@ public sealed class ReportWriter(BlobLocator locator)
         var ticks = new ScottPlot.TickGenerators.NumericManual();
         for (var i = 0; i < names.Length; i++) ticks.AddMajor(reversed ? names.Length - 1 - i : i, names[i]);
         return ticks;
+    }
+
+    private static void RotateBottomLabels(ScottPlot.Plot plot)
+    {
+        plot.Axes.Bottom.TickLabelStyle.Rotation = -45;
+        plot.Axes.Bottom.TickLabelStyle.Alignment = ScottPlot.Alignment.MiddleRight;
+        plot.Axes.Bottom.MinimumSize = 110;
     }
 
     private static byte[] Reliability(ErrorAnalysis errors)
@@ -145,8 +151,7 @@ public sealed class ReportWriter(BlobLocator locator)
         var ticks = new ScottPlot.TickGenerators.NumericManual();
         foreach (var c in errors.PerClass) ticks.AddMajor(c.Class, c.Name);
         plot.Axes.Bottom.TickGenerator = ticks;
-        plot.Axes.Bottom.TickLabelStyle.Rotation = 45;
-        plot.Axes.Bottom.TickLabelStyle.Alignment = ScottPlot.Alignment.MiddleLeft;
+        RotateBottomLabels(plot);
         plot.Axes.SetLimitsY(0, 1);
         plot.YLabel("accuracy");
         return plot.GetImageBytes(640, 420, ScottPlot.ImageFormat.Png);
