@@ -18,6 +18,7 @@ public sealed partial class JobGrain(BlobLocator locator, IGrainFactory grains, 
     private JobSpec? _job;
     private ShardSpec[] _shards = [];
     private Manifest? _manifest;
+    private Task<InputHashes>? _hashes;
     private JobState _state = JobState.NotStarted;
     private string? _error;
 
@@ -35,6 +36,7 @@ public sealed partial class JobGrain(BlobLocator locator, IGrainFactory grains, 
             _shards = Dataset.Plan(dataset.Count, job.ShardSize);
             _manifest = _outputs.NewManifest(this.GetPrimaryKeyString(), job, dataset, _shards);
             await _outputs.WriteManifestAsync(job, _manifest);
+            _hashes = Task.Run(() => _outputs.HashAsync(job));
         }
         catch (Exception e) when (e is ExplainException or IOException or Azure.RequestFailedException)
         {
@@ -79,8 +81,8 @@ public sealed partial class JobGrain(BlobLocator locator, IGrainFactory grains, 
         try
         {
             // Merging, hashing and plotting are CPU work: keep them off the grain's scheduler.
-            var (job, manifest, partials) = (_job!, _manifest!, _done.Values.ToArray());
-            await Task.Run(() => _outputs.CompleteAsync(job, manifest, partials));
+            var (job, manifest, partials, hashes) = (_job!, _manifest!, _done.Values.ToArray(), _hashes!);
+            await Task.Run(async () => await _outputs.CompleteAsync(job, manifest, partials, await hashes));
             _state = JobState.Completed;
             LogCompleted(logger, this.GetPrimaryKeyString());
         }

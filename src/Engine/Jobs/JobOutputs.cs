@@ -32,8 +32,15 @@ public sealed class JobOutputs(BlobLocator locator)
         }
     }
 
+    /// <summary>SHA-256 of the model, the inputs and the labels (streamed; started while the shards run).</summary>
+    public async Task<InputHashes> HashAsync(JobSpec job, CancellationToken ct = default) => new(
+        await Sha256Async(job.Model.Uri, ct),
+        await Sha256Async(job.Data.Inputs, ct),
+        job.Data.Labels is null ? null : await Sha256Async(job.Data.Labels, ct));
+
     /// <summary>Merges the partials, writes summary.json and the report, then marks the manifest completed.</summary>
-    public async Task<Manifest> CompleteAsync(JobSpec job, Manifest manifest, IReadOnlyCollection<ShardPartial> partials, CancellationToken ct = default)
+    public async Task<Manifest> CompleteAsync(
+        JobSpec job, Manifest manifest, IReadOnlyCollection<ShardPartial> partials, InputHashes hashes, CancellationToken ct = default)
     {
         var summary = SummaryBuilder.Build(partials, job.Model.Classes);
         var output = locator.Resolve(job.Output);
@@ -44,9 +51,9 @@ public sealed class JobOutputs(BlobLocator locator)
         {
             Status = Manifest.Completed,
             Classes = summary.Classes.Length,
-            ModelSha256 = await Sha256Async(job.Model.Uri, ct),
-            InputsSha256 = await Sha256Async(job.Data.Inputs, ct),
-            LabelsSha256 = job.Data.Labels is null ? null : await Sha256Async(job.Data.Labels, ct),
+            ModelSha256 = hashes.Model,
+            InputsSha256 = hashes.Inputs,
+            LabelsSha256 = hashes.Labels,
             Shards = [.. manifest.Shards.Select(s => s with { Silo = bySilo[s.Index].Silo, Seconds = bySilo[s.Index].Seconds })],
             Finished = finished,
             Seconds = (finished - manifest.Started).TotalSeconds,
@@ -73,3 +80,5 @@ public sealed class JobOutputs(BlobLocator locator)
         return Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, ct));
     }
 }
+
+public sealed record InputHashes(string Model, string Inputs, string? Labels);

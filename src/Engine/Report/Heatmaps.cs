@@ -11,7 +11,7 @@ public static class Heatmaps
     {
         var (baseLo, baseHi) = Range(baseImage ?? [0.0]);
         var (mapLo, mapHi) = Range(map);
-        using var bitmap = new SKBitmap(width * zoom, height * zoom);
+        var pixels = new SKColor[width * zoom * height * zoom];
         for (var y = 0; y < height; y++)
             for (var x = 0; x < width; x++)
             {
@@ -23,28 +23,34 @@ public static class Heatmaps
                     (byte)(255 * (alpha * r + (1 - alpha) * grey)),
                     (byte)(255 * (alpha * g + (1 - alpha) * grey)),
                     (byte)(255 * (alpha * b + (1 - alpha) * grey)));
-                for (var dy = 0; dy < zoom; dy++)
-                    for (var dx = 0; dx < zoom; dx++) bitmap.SetPixel(x * zoom + dx, y * zoom + dy, colour);
+                Fill(pixels, width * zoom, x, y, zoom, colour);
             }
-        return Encode(bitmap);
+        return Encode(pixels, width * zoom, height * zoom);
     }
 
     public static byte[] Grey(double[] image, int height, int width, int zoom = 4)
     {
         var (lo, hi) = Range(image);
-        using var bitmap = new SKBitmap(width * zoom, height * zoom);
+        var pixels = new SKColor[width * zoom * height * zoom];
         for (var y = 0; y < height; y++)
             for (var x = 0; x < width; x++)
             {
                 var v = (byte)(255 * Normalise(image[y * width + x], lo, hi));
-                for (var dy = 0; dy < zoom; dy++)
-                    for (var dx = 0; dx < zoom; dx++) bitmap.SetPixel(x * zoom + dx, y * zoom + dy, new SKColor(v, v, v));
+                Fill(pixels, width * zoom, x, y, zoom, new SKColor(v, v, v));
             }
-        return Encode(bitmap);
+        return Encode(pixels, width * zoom, height * zoom);
     }
 
-    private static byte[] Encode(SKBitmap bitmap)
+    /// <summary>One source pixel as a zoom × zoom block.</summary>
+    private static void Fill(SKColor[] pixels, int stride, int x, int y, int zoom, SKColor colour)
     {
+        for (var dy = 0; dy < zoom; dy++)
+            pixels.AsSpan((y * zoom + dy) * stride + x * zoom, zoom).Fill(colour);
+    }
+
+    private static byte[] Encode(SKColor[] pixels, int width, int height)
+    {
+        using var bitmap = new SKBitmap(width, height) { Pixels = pixels };
         using var image = SKImage.FromBitmap(bitmap);
         using var data = image.Encode(SKEncodedImageFormat.Png, 100);
         return data.ToArray();

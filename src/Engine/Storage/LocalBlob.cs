@@ -30,7 +30,8 @@ public sealed class LocalBlob(string path) : IBlob
         Directory.CreateDirectory(Path.GetDirectoryName(Location)!);
         // Write beside, then rename: a reader never sees half a file.
         var temp = Location + ".tmp-" + Guid.NewGuid().ToString("N");
-        await File.WriteAllBytesAsync(temp, content.ToArray(), ct);
+        await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
+            await file.WriteAsync(content, ct);
         File.Move(temp, Location, overwrite: true);
     }
 
