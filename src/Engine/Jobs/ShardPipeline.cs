@@ -5,10 +5,37 @@ using ExplainCluster.Engine.Storage;
 
 namespace ExplainCluster.Engine.Jobs;
 
-/// <summary>One shard end to end: ranged read, tensor work on the model host, outputs written, partial returned.</summary>
+/// <summary>
+/// One shard end to end: ranged read, tensor work on the model host, outputs written, partial returned.
+/// At most one shard per host thread plus one more (reading or writing) is admitted at a time, so a
+/// silo holds a bounded number of shards in memory however many a job hands it.
+/// </summary>
 public sealed class ShardPipeline(ModelHost host, BlobLocator locator)
 {
+    private readonly SemaphoreSlim _admission = new(host.WorkerThreads + 1);
+    private int _inFlight;
+    private int _peakInFlight;
+
+    /// <summary>The most shards this pipeline has held at once.</summary>
+    public int PeakInFlight => Volatile.Read(ref _peakInFlight);
+
     public async Task<ShardPartial> RunAsync(JobSpec job, ShardSpec shard, string silo, CancellationToken ct = default)
+    {
+        await _admission.WaitAsync(ct);
+        var now = Interlocked.Increment(ref _inFlight);
+        for (var peak = PeakInFlight; now > peak; peak = PeakInFlight) Interlocked.CompareExchange(ref _peakInFlight, now, peak);
+        try
+        {
+            return await RunAdmittedAsync(job, shard, silo, ct);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+            _admission.Release();
+        }
+    }
+
+    private async Task<ShardPartial> RunAdmittedAsync(JobSpec job, ShardSpec shard, string silo, CancellationToken ct)
     {
         using var activity = ShardExplainer.Activities.StartActivity("shard.run");
         activity?.SetTag("explain.shard", shard.Index);

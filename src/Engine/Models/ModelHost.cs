@@ -32,6 +32,8 @@ public sealed class ModelHost : IDisposable
 
     public torch.Device Device { get; }
 
+    public int WorkerThreads => _threads.Length;
+
     /// <summary>Runs synchronous tensor work on a host thread.</summary>
     public Task<T> RunAsync<T>(Func<T> work)
     {
