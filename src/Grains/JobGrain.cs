@@ -78,6 +78,7 @@ public sealed partial class JobGrain(BlobLocator locator, IGrainFactory grains, 
 
     private async Task FinishAsync()
     {
+        using var activity = Activities.StartActivity("job.finish");
         try
         {
             // Merging, hashing and plotting are CPU work: keep them off the grain's scheduler.

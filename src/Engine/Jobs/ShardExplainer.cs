@@ -39,6 +39,10 @@ public static class ShardExplainer
         var outputs = new MethodAccumulator[methods.Length];
         var classes = 0;
 
+        // The shard's samples as one tensor, checked once; batches are views of it.
+        using var shardRaw = tensor(data.Raw, [n, .. data.SampleShape.Select(d => (long)d)]);
+        CheckFinite(shardRaw, data.Start);
+
         for (var start = 0; start < n; start += batchSize)
         {
             var count = Math.Min(batchSize, n - start);
@@ -47,9 +51,7 @@ public static class ShardExplainer
             activity?.SetTag("explain.batch.size", count);
             using var scope = NewDisposeScope();
 
-            var raw = tensor(data.Raw.AsSpan(start * sampleElements, count * sampleElements).ToArray(), [count, .. data.SampleShape.Select(d => (long)d)]);
-            CheckFinite(raw, data.Start + start);
-            var input = preprocess.Apply(raw).to(model.Device);
+            var input = preprocess.Apply(shardRaw.narrow(0, start, count)).to(model.Device);
             var labelSlice = data.Labels?.AsSpan(start, count).ToArray();
             var labelTensor = labelSlice is null ? null : tensor(labelSlice).to(model.Device);
 
@@ -103,9 +105,9 @@ public static class ShardExplainer
 
     private static void CheckFinite(Tensor raw, long firstIndex)
     {
-        var finite = isfinite(raw).flatten(1).all(1);
-        if (finite.all().item<bool>()) return;
-        var bad = (~finite).nonzero()[0, 0].item<long>();
+        using var scope = NewDisposeScope();
+        if (isfinite(raw).all().item<bool>()) return;
+        var bad = (~isfinite(raw).flatten(1).all(1)).nonzero()[0, 0].item<long>();
         throw new ExplainException($"inputs contain NaN or Inf at sample {firstIndex + bad}");
     }
 
