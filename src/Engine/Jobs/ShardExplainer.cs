@@ -2,7 +2,6 @@ using System.Diagnostics;
 using ExplainCluster.Contracts;
 using ExplainCluster.Engine.Methods;
 using ExplainCluster.Engine.Models;
-using ExplainCluster.Engine.Stats;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -17,7 +16,7 @@ public static class ShardExplainer
 {
     public static readonly ActivitySource Activities = new("ExplainCluster.Engine");
 
-    public static ShardResult Compute(ExplainModel model, JobSpec job, ShardSpec shard, ShardData data, string silo)
+    public static ShardResult Compute(ExplainModel model, JobSpec job, ShardData data)
     {
         var watch = Stopwatch.StartNew();
         var methods = job.Methods.Select(MethodRegistry.Create).ToArray();
@@ -27,7 +26,6 @@ public static class ShardExplainer
         var explainLabels = job.Target == TargetMode.Label;
 
         var n = data.Count;
-        var sampleElements = data.SampleShape.Aggregate(1, (a, b) => a * b);
         var preprocess = Preprocessor.Create(job.Data.Preprocess, data.SampleShape);
         var batchSize = job.BatchSize;
 
@@ -36,7 +34,7 @@ public static class ShardExplainer
         var confidence = new float[n];
         var loss = data.Labels is null ? null : new float[n];
         var targets = new long[n];
-        var outputs = new MethodAccumulator[methods.Length];
+        var outputs = new MapCollector[methods.Length];
         var classes = 0;
 
         // The shard's samples as one tensor, checked once; batches are views of it.
@@ -63,7 +61,7 @@ public static class ShardExplainer
                 classes = (int)batch.Logits.shape[1];
                 ValidateClasses(job, classes);
                 logits = new float[(long)n * classes];
-                for (var m = 0; m < methods.Length; m++) outputs[m] = new MethodAccumulator(methods[m].Name, n, classes);
+                for (var m = 0; m < methods.Length; m++) outputs[m] = new MapCollector(methods[m].Name, n);
             }
             if (labelSlice is not null) CheckLabels(labelSlice, classes, data.Start + start);
 
@@ -85,22 +83,12 @@ public static class ShardExplainer
             for (var m = 0; m < methods.Length; m++)
             {
                 var maps = methods[m].Attribute(batch).detach().cpu().contiguous();
-                outputs[m].Add(start, maps, batchTargets);
+                outputs[m].Add(start, maps);
             }
         }
 
-        var accumulator = new PartialAccumulator(classes, sampleElements);
-        accumulator.AddPredictions(predictions);
-        accumulator.AddInputs(data.Raw, targets, job.Data.Preprocess.Scale);
-        ErrorPartial? errors = null;
-        if (data.Labels is not null) errors = ErrorStatistics.Partial(shard.Index, data.Start, data.Labels, predictions, confidence, loss!, classes);
-        var methodOutputs = outputs.Select(o => o.Output()).ToArray();
-        var methodPartials = outputs.Select(o => o.Partial()).ToArray();
-        foreach (var o in outputs) o.Dispose();
-        var partial = new ShardPartial(
-            shard.Index, n, silo, watch.Elapsed.TotalSeconds, accumulator.PredictedCounts, errors,
-            methodPartials, data.SampleShape, accumulator.InputClassSum, accumulator.InputClassCount);
-        return new ShardResult(data.Start, n, classes, data.Labels, logits, predictions, confidence, loss, methodOutputs, partial);
+        return new ShardResult(data.Start, n, classes, data.Labels, targets, logits, predictions, confidence, loss,
+            [.. outputs.Select(o => o.Output())], watch.Elapsed.TotalSeconds);
     }
 
     private static void CheckFinite(Tensor raw, long firstIndex)
@@ -124,49 +112,24 @@ public static class ShardExplainer
             throw new ExplainException($"model.classes has {names.Length} names but the model outputs {classes} logits");
     }
 
-    /// <summary>Collects one method's maps over a shard; per-sample scalars and per-class sums are tensor reductions.</summary>
-    private sealed class MethodAccumulator(string name, int samples, int classes) : IDisposable
+    /// <summary>Collects one method's maps over a shard into one row-major array.</summary>
+    private sealed class MapCollector(string name, int samples)
     {
         private int[] _mapShape = [];
         private int _mapSize;
         private float[] _maps = [];
-        private readonly float[] _meanAbs = new float[samples];
-        private readonly float[] _max = new float[samples];
-        private readonly long[] _classCounts = new long[classes];
-        private Tensor? _classSum;
-        private Tensor? _classAbsSum;
 
-        public void Add(int start, Tensor maps, long[] targets)
+        public void Add(int start, Tensor maps)
         {
             if (_mapSize == 0)
             {
                 _mapShape = [.. maps.shape.Skip(1).Select(d => (int)d)];
                 _mapSize = _mapShape.Aggregate(1, (a, b) => a * b);
                 _maps = new float[(long)samples * _mapSize];
-                _classSum = zeros([classes, _mapSize], float64).DetachFromDisposeScope();
-                _classAbsSum = zeros([classes, _mapSize], float64).DetachFromDisposeScope();
             }
-            var count = (int)maps.shape[0];
-            var flat = maps.reshape(count, _mapSize);
-            flat.data<float>().CopyTo(_maps.AsSpan(start * _mapSize, count * _mapSize));
-            var abs = flat.abs();
-            abs.mean([1]).data<float>().CopyTo(_meanAbs.AsSpan(start, count));
-            flat.amax([1]).data<float>().CopyTo(_max.AsSpan(start, count));
-            var index = tensor(targets);
-            _classSum!.index_add_(0, index, flat.to(float64), 1.0);
-            _classAbsSum!.index_add_(0, index, abs.to(float64), 1.0);
-            foreach (var t in targets) _classCounts[t]++;
+            maps.data<float>().CopyTo(_maps.AsSpan(start * _mapSize, (int)maps.shape[0] * _mapSize));
         }
 
-        public MethodOutput Output() => new(name, _mapShape, _maps, _meanAbs, _max);
-
-        public MethodPartial Partial() => new(name, _mapShape, _classCounts,
-            _classSum?.data<double>().ToArray() ?? [], _classAbsSum?.data<double>().ToArray() ?? []);
-
-        public void Dispose()
-        {
-            _classSum?.Dispose();
-            _classAbsSum?.Dispose();
-        }
+        public MethodMaps Output() => new(name, _mapShape, _maps);
     }
 }

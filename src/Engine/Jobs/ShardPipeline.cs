@@ -1,6 +1,7 @@
 using ExplainCluster.Contracts;
 using ExplainCluster.Engine.Models;
 using ExplainCluster.Engine.Output;
+using ExplainCluster.Engine.Stats;
 using ExplainCluster.Engine.Storage;
 
 namespace ExplainCluster.Engine.Jobs;
@@ -47,9 +48,10 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator)
         var result = await host.RunAsync(() =>
         {
             System.Diagnostics.Activity.Current = parent;
-            return ShardExplainer.Compute(model, job, shard, data, silo);
+            return ShardExplainer.Compute(model, job, data);
         });
-        await ShardWriter.WriteAsync(locator.Resolve(job.Output), shard.Index, result, ct);
-        return result.Partial;
+        var (partial, scalars) = ShardStatistics.Build(shard, result, data, job.Data.Preprocess.Scale, silo);
+        await ShardWriter.WriteAsync(locator.Resolve(job.Output), shard.Index, result, scalars, ct);
+        return partial;
     }
 }

@@ -1,19 +1,21 @@
-using ExplainCluster.Contracts;
-
 namespace ExplainCluster.Engine.Jobs;
 
-/// <summary>A computed shard: per-sample rows, attribution maps and the partial statistics to merge.</summary>
+/// <summary>A computed shard, as plain arrays: per-sample predictions and each method's maps.</summary>
 public sealed record ShardResult(
     long Start,
     int Count,
     int Classes,
     long[]? Labels,
+    long[] Targets,
     float[] Logits,
     int[] Predictions,
     float[] Confidence,
     float[]? Loss,
-    IReadOnlyList<MethodOutput> Methods,
-    ShardPartial Partial);
+    IReadOnlyList<MethodMaps> Methods,
+    double Seconds);
 
-/// <summary>One method's maps for a shard, [Count, ..MapShape] row-major, and its scalar columns.</summary>
-public sealed record MethodOutput(string Name, int[] MapShape, float[] Maps, float[] MeanAbs, float[] Max);
+/// <summary>One method's maps for a shard, [Count, ..MapShape] row-major.</summary>
+public sealed record MethodMaps(string Name, int[] MapShape, float[] Maps)
+{
+    public int MapSize => MapShape.Aggregate(1, (a, b) => a * b);
+}

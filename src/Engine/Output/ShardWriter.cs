@@ -1,5 +1,6 @@
 using ExplainCluster.Engine.Data;
 using ExplainCluster.Engine.Jobs;
+using ExplainCluster.Engine.Stats;
 using ExplainCluster.Engine.Storage;
 using Parquet;
 using Parquet.Schema;
@@ -9,7 +10,7 @@ namespace ExplainCluster.Engine.Output;
 /// <summary>Writes one shard's parquet part, logits and attribution maps under the output location.</summary>
 public static class ShardWriter
 {
-    public static async Task WriteAsync(IBlob output, int shard, ShardResult result, CancellationToken ct = default)
+    public static async Task WriteAsync(IBlob output, int shard, ShardResult result, IReadOnlyList<MethodScalars> scalars, CancellationToken ct = default)
     {
         foreach (var method in result.Methods)
         {
@@ -17,10 +18,10 @@ public static class ShardWriter
             await output.Child(OutputLayout.AttributionPart(method.Name, shard)).WriteAsync(NpyFormat.Encode(method.Maps, shape), ct);
         }
         await output.Child(OutputLayout.LogitsPart(shard)).WriteAsync(NpyFormat.Encode(result.Logits, [result.Count, result.Classes]), ct);
-        await output.Child(OutputLayout.SamplesPart(shard)).WriteAsync(await ParquetAsync(result, ct), ct);
+        await output.Child(OutputLayout.SamplesPart(shard)).WriteAsync(await ParquetAsync(result, scalars, ct), ct);
     }
 
-    private static async Task<byte[]> ParquetAsync(ShardResult r, CancellationToken ct)
+    private static async Task<byte[]> ParquetAsync(ShardResult r, IReadOnlyList<MethodScalars> methodScalars, CancellationToken ct)
     {
         var index = new DataField<long>("index");
         var label = new DataField<int?>("label");
@@ -28,7 +29,7 @@ public static class ShardWriter
         var confidence = new DataField<float>("confidence");
         var loss = new DataField<float?>("loss");
         var correct = new DataField<bool?>("correct");
-        var scalars = r.Methods.SelectMany(m => new[]
+        var scalars = methodScalars.SelectMany(m => new[]
         {
             (field: new DataField<float>($"{m.Name}_mean_abs"), values: m.MeanAbs),
             (field: new DataField<float>($"{m.Name}_max"), values: m.Max),

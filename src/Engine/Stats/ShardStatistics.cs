@@ -1,0 +1,79 @@
+using ExplainCluster.Contracts;
+using ExplainCluster.Engine.Jobs;
+
+namespace ExplainCluster.Engine.Stats;
+
+/// <summary>Per-sample scalar columns of one method: mean |attribution| and max attribution.</summary>
+public sealed record MethodScalars(string Name, float[] MeanAbs, float[] Max);
+
+/// <summary>
+/// A computed shard's statistics, in plain C# over its arrays: kept off the model host's threads so that
+/// tensor work never waits for them. Sums run in sample order in double, so they are reproducible.
+/// </summary>
+public static class ShardStatistics
+{
+    public static (ShardPartial Partial, MethodScalars[] Scalars) Build(ShardSpec shard, ShardResult r, ShardData data, double scale, string silo)
+    {
+        var classes = r.Classes;
+        var predicted = new long[classes];
+        foreach (var p in r.Predictions) predicted[p]++;
+
+        var sampleElements = data.SampleShape.Aggregate(1, (a, b) => a * b);
+        var inputCounts = new long[classes];
+        var inputSums = new double[(long)classes * sampleElements];
+        for (var i = 0; i < r.Count; i++)
+        {
+            var c = (int)r.Targets[i];
+            inputCounts[c]++;
+            Accumulate(data.Raw.AsSpan(i * sampleElements, sampleElements), inputSums.AsSpan(c * sampleElements, sampleElements), [], scale);
+        }
+
+        var partials = new MethodPartial[r.Methods.Count];
+        var scalars = new MethodScalars[r.Methods.Count];
+        for (var m = 0; m < r.Methods.Count; m++)
+        {
+            var method = r.Methods[m];
+            var size = method.MapSize;
+            var counts = new long[classes];
+            var sums = new double[(long)classes * size];
+            var absSums = new double[(long)classes * size];
+            var meanAbs = new float[r.Count];
+            var max = new float[r.Count];
+            for (var i = 0; i < r.Count; i++)
+            {
+                var c = (int)r.Targets[i];
+                counts[c]++;
+                var row = method.Maps.AsSpan(i * size, size);
+                var (absTotal, rowMax) = Accumulate(row, sums.AsSpan(c * size, size), absSums.AsSpan(c * size, size), 1.0);
+                meanAbs[i] = (float)(absTotal / size);
+                max[i] = rowMax;
+            }
+            partials[m] = new MethodPartial(method.Name, method.MapShape, counts, sums, absSums);
+            scalars[m] = new MethodScalars(method.Name, meanAbs, max);
+        }
+
+        var errors = data.Labels is null ? null
+            : ErrorStatistics.Partial(shard.Index, data.Start, data.Labels, r.Predictions, r.Confidence, r.Loss!, classes);
+        var partial = new ShardPartial(shard.Index, r.Count, silo, r.Seconds, predicted, errors, partials,
+            data.SampleShape, inputSums, inputCounts);
+        return (partial, scalars);
+    }
+
+    /// <summary>sum += row · scale (and absSum += |row| when given); returns Σ |row| and max(row).</summary>
+    private static (double AbsTotal, float Max) Accumulate(ReadOnlySpan<float> row, Span<double> sum, Span<double> absSum, double scale)
+    {
+        double total = 0;
+        var max = float.NegativeInfinity;
+        var withAbs = absSum.Length > 0;
+        for (var j = 0; j < row.Length; j++)
+        {
+            var v = row[j];
+            sum[j] += v * scale;
+            double a = Math.Abs(v);
+            if (withAbs) absSum[j] += a;
+            total += a;
+            if (v > max) max = v;
+        }
+        return (total, max);
+    }
+}
