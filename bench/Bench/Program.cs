@@ -18,7 +18,7 @@ var threadCounts = args.Length > 0 ? args.Select(int.Parse).ToArray() : [1, 2];
 var sample = Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist");
 const int Batch = 256;
 var WarmUp = int.Parse(Environment.GetEnvironmentVariable("BENCH_WARMUP") ?? "4");
-const int Rounds = 4;
+var Rounds = int.Parse(Environment.GetEnvironmentVariable("BENCH_ROUNDS") ?? "8");
 var inv = CultureInfo.InvariantCulture;
 var (raw, labels) = await LoadAsync(sample);
 

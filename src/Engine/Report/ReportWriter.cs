@@ -22,13 +22,14 @@ public sealed class ReportWriter(BlobLocator locator)
         var output = locator.Resolve(outputLocation);
         var manifest = await ReadJsonAsync<Manifest>(output.Child(OutputLayout.Manifest), ct);
         var summary = await ReadJsonAsync<Summary>(output.Child(OutputLayout.Summary), ct);
-        var plots = new List<(string Section, string Caption, string Name, byte[] Png)>();
+        // Everything to draw is gathered first, then rendered in parallel: the plots are independent.
+        var pending = new List<(string Section, string Caption, string Name, Func<byte[]> Render)>();
 
         if (summary.ErrorAnalysis is { } errors)
         {
-            plots.Add(("Error analysis", "Confusion matrix (rows: label, columns: prediction)", "confusion-matrix", Confusion(errors, summary.Classes)));
-            plots.Add(("Error analysis", $"Reliability diagram (ECE {errors.ExpectedCalibrationError:F4}, 15 bins)", "reliability", Reliability(errors)));
-            plots.Add(("Error analysis", "Per-class accuracy (recall)", "per-class-accuracy", PerClassAccuracy(errors)));
+            pending.Add(("Error analysis", "Confusion matrix (rows: label, columns: prediction)", "confusion-matrix", () => Confusion(errors, summary.Classes)));
+            pending.Add(("Error analysis", $"Reliability diagram (ECE {errors.ExpectedCalibrationError:F4}, 15 bins)", "reliability", () => Reliability(errors)));
+            pending.Add(("Error analysis", "Per-class accuracy (recall)", "per-class-accuracy", () => PerClassAccuracy(errors)));
         }
 
         var input = summary.Inputs;
@@ -41,8 +42,8 @@ public sealed class ReportWriter(BlobLocator locator)
             {
                 var baseImage = ChannelMean(input.PerClass[c.Class].MeanMap, channels, height * width);
                 var map = ChannelMean(c.MeanMap, stats.MapShape.Length == 3 ? stats.MapShape[0] : 1, mh * mw);
-                plots.Add(($"Class-mean {method}", $"{c.Name} (n={c.Count})", $"class-mean-{method}-{c.Class}",
-                    Heatmaps.Overlay(baseImage, height, width, map, mh, mw)));
+                pending.Add(($"Class-mean {method}", $"{c.Name} (n={c.Count})", $"class-mean-{method}-{c.Class}",
+                    () => Heatmaps.Overlay(baseImage, height, width, map, mh, mw)));
             }
         }
 
@@ -53,19 +54,21 @@ public sealed class ReportWriter(BlobLocator locator)
             {
                 var image = ChannelMean(Array.ConvertAll(await inputs.ReadFloatsAsync(entry.Index, 1, ct), v => (double)v), channels, height * width);
                 var caption = $"#{entry.Index}: label {summary.Classes[entry.Label]}, predicted {summary.Classes[entry.Prediction]} ({entry.Confidence:P0}), loss {entry.Loss:F2}";
-                plots.Add(("Highest-loss samples", caption + " — input", $"top-loss-{entry.Index}-input", Heatmaps.Grey(image, height, width)));
+                pending.Add(("Highest-loss samples", caption + " — input", $"top-loss-{entry.Index}-input", () => Heatmaps.Grey(image, height, width)));
                 foreach (var (method, stats) in summary.Methods)
                 {
                     var (mh, mw) = (stats.MapShape[^2], stats.MapShape[^1]);
                     var mapChannels = stats.MapShape.Length == 3 ? stats.MapShape[0] : 1;
-                    var row = await ReadRowAsync(output.Child(OutputLayout.AttributionPart(method, entry.Shard)), entry.Row, ct);
-                    plots.Add(("Highest-loss samples", caption + $" — {method}", $"top-loss-{entry.Index}-{method}",
-                        Heatmaps.Overlay(image, height, width, ChannelMean(row, mapChannels, mh * mw), mh, mw)));
+                    var map = ChannelMean(await ReadRowAsync(output.Child(OutputLayout.AttributionPart(method, entry.Shard)), entry.Row, ct), mapChannels, mh * mw);
+                    pending.Add(("Highest-loss samples", caption + $" — {method}", $"top-loss-{entry.Index}-{method}",
+                        () => Heatmaps.Overlay(image, height, width, map, mh, mw)));
                 }
             }
         }
 
-        foreach (var plot in plots) await output.Child(OutputLayout.Plot(plot.Name)).WriteAsync(plot.Png, ct);
+        var pngs = await Task.WhenAll(pending.Select(p => Task.Run(p.Render, ct)));
+        var plots = pending.Select((p, i) => (p.Section, p.Caption, p.Name, Png: pngs[i])).ToList();
+        await Task.WhenAll(plots.Select(p => output.Child(OutputLayout.Plot(p.Name)).WriteAsync(p.Png, ct)));
         await output.Child(OutputLayout.Report).WriteAsync(Encoding.UTF8.GetBytes(Html(manifest, summary, plots)), ct);
     }
 
