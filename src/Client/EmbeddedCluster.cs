@@ -17,6 +17,9 @@ public sealed class EmbeddedCluster : IAsyncDisposable
 
     public IGrainFactory Grains => _host.Services.GetRequiredService<IGrainFactory>();
 
+    /// <summary>The embedded silo's services (its model host, for one).</summary>
+    public IServiceProvider Services => _host.Services;
+
     public static async Task<EmbeddedCluster> StartAsync(string[]? settings = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = settings ?? [], DisableDefaults = false });

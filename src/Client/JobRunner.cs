@@ -3,13 +3,16 @@ using ExplainCluster.Contracts;
 
 namespace ExplainCluster.Client;
 
-/// <summary>Submits a job to a cluster and follows it to the end with short status calls.</summary>
+/// <summary>Submits a job to a cluster and follows it to the end with long polls (short calls that return on news).</summary>
 public static class JobRunner
 {
     public static readonly ActivitySource Activities = new("ExplainCluster.Client");
 
+    /// <summary>Longest single wait for news from the job grain: well under Orleans' 30 s response timeout.</summary>
+    private static readonly TimeSpan LongPoll = TimeSpan.FromSeconds(5);
+
     public static async Task<JobStatus> RunAsync(
-        IGrainFactory grains, JobSpec job, Action<JobStatus>? progress = null, TimeSpan? poll = null, CancellationToken ct = default)
+        IGrainFactory grains, JobSpec job, Action<JobStatus>? progress = null, CancellationToken ct = default)
     {
         using var activity = Activities.StartActivity("explain.run");
         activity?.SetTag("explain.job.name", job.Name);
@@ -20,8 +23,8 @@ public static class JobRunner
         while (status.State is JobState.Running or JobState.Finalizing)
         {
             progress?.Invoke(status);
-            await Task.Delay(poll ?? TimeSpan.FromMilliseconds(200), ct);
-            status = await grain.GetStatusAsync();
+            ct.ThrowIfCancellationRequested();
+            status = await grain.WaitForChangeAsync(LongPoll);
         }
         progress?.Invoke(status);
         if (status.State == JobState.Failed) activity?.SetStatus(ActivityStatusCode.Error, status.Error);

@@ -1,3 +1,5 @@
+using Orleans.Concurrency;
+
 namespace ExplainCluster.Contracts;
 
 /// <summary>One explanation job, keyed by job id: plans shards, tracks them, merges their partials.</summary>
@@ -8,6 +10,13 @@ public interface IJobGrain : IGrainWithStringKey
 
     /// <summary>Progress and, once finished, the outcome.</summary>
     Task<JobStatus> GetStatusAsync();
+
+    /// <summary>
+    /// Long poll: returns as soon as the job's progress changes (a shard finished, the job completed or
+    /// failed), or after <paramref name="maxWait"/> (keep it well under the 30 s response timeout).
+    /// </summary>
+    [AlwaysInterleave]
+    Task<JobStatus> WaitForChangeAsync(TimeSpan maxWait);
 
     /// <summary>Called by a shard worker when its outputs are written.</summary>
     Task ShardCompletedAsync(ShardPartial partial);

@@ -21,6 +21,7 @@ public sealed partial class JobGrain(BlobLocator locator, IGrainFactory grains, 
     private Task<InputHashes>? _hashes;
     private JobState _state = JobState.NotStarted;
     private string? _error;
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     async Task<JobStatus> IJobGrain.StartAsync(JobSpec job)
     {
@@ -59,6 +60,20 @@ public sealed partial class JobGrain(BlobLocator locator, IGrainFactory grains, 
 
     Task<JobStatus> IJobGrain.GetStatusAsync() => Task.FromResult(Status());
 
+    async Task<JobStatus> IJobGrain.WaitForChangeAsync(TimeSpan maxWait)
+    {
+        if (_state is JobState.Running or JobState.Finalizing) await Task.WhenAny(_changed.Task, Task.Delay(maxWait));
+        return Status();
+    }
+
+    /// <summary>Wakes every pending <see cref="IJobGrain.WaitForChangeAsync"/>.</summary>
+    private void Changed()
+    {
+        var changed = _changed;
+        _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        changed.SetResult();
+    }
+
     Task IJobGrain.ShardCompletedAsync(ShardPartial partial)
     {
         if (_state != JobState.Running || !_done.TryAdd(partial.ShardIndex, partial)) return Task.CompletedTask;
@@ -67,6 +82,7 @@ public sealed partial class JobGrain(BlobLocator locator, IGrainFactory grains, 
             _state = JobState.Finalizing;
             _ = FinishAsync();
         }
+        Changed();
         return Task.CompletedTask;
     }
 
@@ -85,6 +101,7 @@ public sealed partial class JobGrain(BlobLocator locator, IGrainFactory grains, 
             var (job, manifest, partials, hashes) = (_job!, _manifest!, _done.Values.ToArray(), _hashes!);
             await Task.Run(async () => await _outputs.CompleteAsync(job, manifest, partials, await hashes));
             _state = JobState.Completed;
+            Changed();
             LogCompleted(logger, this.GetPrimaryKeyString());
         }
         catch (Exception e)
@@ -97,6 +114,7 @@ public sealed partial class JobGrain(BlobLocator locator, IGrainFactory grains, 
     {
         _state = JobState.Failed;
         _error = error;
+        Changed();
         LogFailed(logger, this.GetPrimaryKeyString(), error);
         try { await _outputs.FailAsync(_job!, _manifest!, error); }
         catch (ExplainException) { /* the output cannot be written; the status still carries the error */ }

@@ -11,7 +11,7 @@ public static class Jobs
     {
         var job = JobFile.Parse(json, folder);
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-        return await JobRunner.RunAsync(grains, job, poll: TimeSpan.FromMilliseconds(50), ct: timeout.Token);
+        return await JobRunner.RunAsync(grains, job, ct: timeout.Token);
     }
 
     public static JsonDocument ReadJson(string path) => JsonDocument.Parse(File.ReadAllBytes(path));

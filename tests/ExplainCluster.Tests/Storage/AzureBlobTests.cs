@@ -61,12 +61,12 @@ public class AzureBlobTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixtu
         await using var cluster = await EmbeddedCluster.StartAsync([$"--Storage:ConnectionString={azurite.ConnectionString}"]);
         var remote = JobFile.Parse(TestPaths.FashionJob($"az://{container.Name}/data/images.npy", labelsUrl, remoteOut,
             shardSize: 128, model: $"az://{container.Name}/model.pt"), folder);
-        var status = await JobRunner.RunAsync(cluster.Grains, remote, poll: TimeSpan.FromMilliseconds(50));
+        var status = await JobRunner.RunAsync(cluster.Grains, remote);
         Assert.True(status.State == JobState.Completed, status.Error);
 
         var localOut = Path.Combine(folder, "local");
         var local = JobFile.Parse(TestPaths.FashionJob(images, labels, localOut, shardSize: 128), folder);
-        Assert.Equal(JobState.Completed, (await JobRunner.RunAsync(cluster.Grains, local, poll: TimeSpan.FromMilliseconds(50))).State);
+        Assert.Equal(JobState.Completed, (await JobRunner.RunAsync(cluster.Grains, local)).State);
 
         var summary = (await container.GetBlobClient("out/summary.json").DownloadContentAsync()).Value.Content.ToString();
         Assert.Equal(Jobs.Summary(localOut), summary);
