@@ -13,10 +13,14 @@ using static TorchSharp.torch;
 // Throughput of saliency + Grad-CAM end to end through an embedded cluster, beside a plain
 // forward+backward (cross-entropy loss, parameter gradients) of the same model on the same data,
 // measured in the same process, on the silo's own model-host thread, with the same intra-op threads.
-//   dotnet run --project bench/Bench -c Release -- [threads...]   (default: 1 2)
+//   dotnet run --project bench/Bench -c Release -- [threads | WORKERSxTHREADS ...]   (default: 1 2 2x1)
 // Both sides are warmed up first (TorchScript's profiling executor specialises over the first runs of
 // each batch shape), then measured in alternation; each figure is the best of the measured rounds.
-var threadCounts = args.Length > 0 ? args.Select(int.Parse).ToArray() : [1, 2];
+// Configurations as (model-host threads, intra-op threads each): by default one host thread with 1
+// and with 2 intra-op threads, and two host threads with 1 intra-op thread each (two shards at once).
+var configs = args.Length > 0
+    ? args.Select(a => a.Split('x') is [var w, var t] ? (int.Parse(w), int.Parse(t)) : (1, int.Parse(a))).ToArray()
+    : [(1, 1), (1, 2), (2, 1)];
 var sample = Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist");
 const int Batch = 256;
 var WarmUp = int.Parse(Environment.GetEnvironmentVariable("BENCH_WARMUP") ?? "2");
@@ -35,33 +39,41 @@ File.Copy(Path.Combine(sample, "model.pt"), Path.Combine(data, "model.pt"), over
 Console.WriteLine($"{labels.Length} samples (the Fashion-MNIST test set × {tile}), batch {Batch}, shardSize 2048, {WarmUp} warm-up and {Rounds} measured rounds");
 Console.WriteLine();
 
-Console.WriteLine("| intra-op threads | plain forward+backward (samples/s) | saliency + Grad-CAM end to end through the cluster (samples/s) | ratio | shard tensor work only (samples/s) | ratio |");
-Console.WriteLine("|---|---|---|---|---|---|");
-foreach (var threads in threadCounts)
+Console.WriteLine("| model-host threads × intra-op threads | plain forward+backward (samples/s) | saliency + Grad-CAM end to end through the cluster (samples/s) | ratio | shard tensor work only, per host thread (samples/s) |");
+Console.WriteLine("|---|---|---|---|---|");
+foreach (var (workers, threads) in configs)
 {
-    await using var cluster = await EmbeddedCluster.StartAsync([$"--ModelHost:IntraOpThreads={threads}"]);
-    // The plain pass runs where the job's tensor work runs: on the silo's model-host thread.
+    await using var cluster = await EmbeddedCluster.StartAsync([$"--ModelHost:WorkerThreads={workers}", $"--ModelHost:IntraOpThreads={threads}"]);
+    // The plain pass runs where the job's tensor work runs: on the silo's model-host threads, one model
+    // copy and one pass over the data per host thread, all at once.
     var modelHost = cluster.Services.GetRequiredService<ModelHost>();
-    using var model = await modelHost.RunAsync(() =>
+    var models = await Task.WhenAll(Enumerable.Range(0, workers).Select(_ => modelHost.RunAsync(() =>
     {
         var m = jit.load(Path.Combine(sample, "model.pt"));
         m.eval();
         return m;
-    });
+    })));
+    async Task<double> PlainAsync()
+    {
+        var watch = Stopwatch.StartNew();
+        await Task.WhenAll(models.Select(m => modelHost.RunAsync(() => PlainForwardBackward(m, raw, labels))));
+        return models.Length * labels.Length / watch.Elapsed.TotalSeconds;
+    }
     for (var i = 0; i < WarmUp; i++)
     {
         await ThroughCluster(cluster, data);
-        await modelHost.RunAsync(() => PlainForwardBackward(model, raw, labels));
+        await PlainAsync();
     }
     double bestPlain = 0, bestCluster = 0, bestCompute = 0;
     for (var i = 0; i < Rounds; i++)
     {
-        bestPlain = Math.Max(bestPlain, await modelHost.RunAsync(() => PlainForwardBackward(model, raw, labels)));
+        bestPlain = Math.Max(bestPlain, await PlainAsync());
         var (endToEnd, compute) = await ThroughCluster(cluster, data);
         (bestCluster, bestCompute) = (Math.Max(bestCluster, endToEnd), Math.Max(bestCompute, compute));
     }
+    foreach (var m in models) m.Dispose();
     Console.WriteLine(string.Create(inv,
-        $"| {threads} | {bestPlain:F0} | {bestCluster:F0} | {bestCluster / bestPlain:F2} | {bestCompute:F0} | {bestCompute / bestPlain:F2} |"));
+        $"| {workers} × {threads} | {bestPlain:F0} | {bestCluster:F0} | {bestCluster / bestPlain:F2} | {bestCompute:F0} |"));
 }
 
 static async Task<(float[] Raw, long[] Labels)> LoadAsync(string sample)
@@ -100,9 +112,12 @@ static async Task<(double EndToEnd, double ShardCompute)> ThroughCluster(Embedde
           "shardSize": 2048, "batchSize": {{Batch}}, "output": "{{output}}" }
         """;
     var job = JobFile.Parse(json, folder);
+    var (gen2, pause) = (GC.CollectionCount(2), GC.GetTotalPauseDuration());
     var watch = Stopwatch.StartNew();
     var status = await JobRunner.RunAsync(cluster.Grains, job);
     var seconds = watch.Elapsed.TotalSeconds;
+    if (Environment.GetEnvironmentVariable("BENCH_GC") == "1")
+        Console.Error.WriteLine($"job {seconds:F2} s: gen2 collections {GC.CollectionCount(2) - gen2}, GC pauses {(GC.GetTotalPauseDuration() - pause).TotalMilliseconds:F0} ms");
     if (status.State != JobState.Completed) throw new InvalidOperationException(status.Error);
     using var manifest = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(Path.Combine(output, "manifest.json")));
     var computeSeconds = manifest.RootElement.GetProperty("shards").EnumerateArray().Sum(s => s.GetProperty("seconds").GetDouble());

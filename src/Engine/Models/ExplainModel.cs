@@ -4,13 +4,13 @@ using static TorchSharp.torch;
 namespace ExplainCluster.Engine.Models;
 
 /// <summary>
-/// A TorchScript model saved by <c>torch.jit.save</c>, in eval mode on one device. Not thread-safe:
-/// the model host uses it from its own threads only.
+/// A TorchScript model saved by <c>torch.jit.save</c>, in eval mode on one device, shared by the model
+/// host's threads: TorchScript modules run concurrent forward/backward passes, each with its own graph.
 /// </summary>
 public sealed class ExplainModel : IDisposable
 {
     private readonly jit.ScriptModule _module;
-    private readonly Dictionary<string, ILayerSplit> _splits = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ILayerSplit> _splits = new(StringComparer.Ordinal);
 
     private ExplainModel(jit.ScriptModule module, Device device, string location)
     {
@@ -68,8 +68,7 @@ public sealed class ExplainModel : IDisposable
             }
             split = new ChildSplit(layer, [.. children.Select(c => c.module)], at);
         }
-        _splits[layer] = split;
-        return split;
+        return _splits.GetOrAdd(layer, split);
     }
 
     /// <summary>Checks once per layer that features then head give the model's own logits.</summary>

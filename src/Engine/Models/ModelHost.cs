@@ -25,8 +25,7 @@ public sealed class ModelHost : IDisposable
         if (options.Device == "cuda" && !torch.cuda.is_available())
             throw new ExplainException($"{ModelHostOptions.Section}:Device is \"cuda\" but CUDA is not available in this libtorch build or machine");
         Device = torch.device(options.Device);
-        if (options.IntraOpThreads > 0) torch.set_num_threads(options.IntraOpThreads);
-        _threads = [.. Enumerable.Range(0, options.WorkerThreads).Select(i => new Thread(Loop) { IsBackground = true, Name = $"model-host-{i}" })];
+        _threads = [.. Enumerable.Range(0, options.EffectiveWorkerThreads).Select(i => new Thread(Loop) { IsBackground = true, Name = $"model-host-{i}" })];
         foreach (var t in _threads) t.Start();
     }
 
@@ -96,7 +95,7 @@ public sealed class ModelHost : IDisposable
     private void Loop()
     {
         // libtorch's intra-op setting is per thread (OpenMP): set it on each thread that runs tensor work.
-        if (_options.IntraOpThreads > 0) torch.set_num_threads(_options.IntraOpThreads);
+        if (_options.EffectiveIntraOpThreads > 0) torch.set_num_threads(_options.EffectiveIntraOpThreads);
         foreach (var work in _work.GetConsumingEnumerable()) work();
     }
 }

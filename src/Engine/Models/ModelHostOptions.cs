@@ -8,11 +8,23 @@ public sealed class ModelHostOptions
     /// <summary>"cpu" or "cuda" (the latter needs a CUDA build of libtorch and a GPU).</summary>
     public string Device { get; set; } = "cpu";
 
-    /// <summary>Threads this silo owns for tensor work; each runs one batch at a time.</summary>
-    public int WorkerThreads { get; set; } = 1;
+    /// <summary>
+    /// Threads this silo owns for tensor work, each computing one shard at a time. 0 (the default) means
+    /// one per core on the CPU and one on a GPU: on CPU, shards side by side with one intra-op thread
+    /// each scale better than one shard with many intra-op threads (docs/benchmarks.md).
+    /// </summary>
+    public int WorkerThreads { get; set; }
 
-    /// <summary>libtorch intra-op threads (torch.set_num_threads); 0 keeps libtorch's default.</summary>
+    /// <summary>libtorch intra-op threads per worker (torch.set_num_threads). 0 (the default) shares the
+    /// cores among the workers on the CPU and keeps libtorch's default on a GPU.</summary>
     public int IntraOpThreads { get; set; }
+
+    /// <summary>The worker count in effect.</summary>
+    public int EffectiveWorkerThreads => WorkerThreads > 0 ? WorkerThreads : Device == "cpu" ? Environment.ProcessorCount : 1;
+
+    /// <summary>The intra-op thread count in effect; 0 leaves libtorch's default.</summary>
+    public int EffectiveIntraOpThreads =>
+        IntraOpThreads > 0 ? IntraOpThreads : Device == "cpu" ? Math.Max(1, Environment.ProcessorCount / EffectiveWorkerThreads) : 0;
 
     /// <summary>Folder where models fetched from blob storage are cached for torch.jit.load.</summary>
     public string CacheDirectory { get; set; } = Path.Combine(Path.GetTempPath(), "explaincluster-models");
@@ -20,7 +32,7 @@ public sealed class ModelHostOptions
     public string? Validate()
     {
         if (Device is not ("cpu" or "cuda")) return $"{Section}:Device must be \"cpu\" or \"cuda\", not \"{Device}\"";
-        if (WorkerThreads is < 1 or > 64) return $"{Section}:WorkerThreads must be from 1 to 64";
+        if (WorkerThreads is < 0 or > 64) return $"{Section}:WorkerThreads must be from 0 (one per core) to 64";
         if (IntraOpThreads is < 0 or > 1024) return $"{Section}:IntraOpThreads must be from 0 to 1024";
         return null;
     }
