@@ -18,13 +18,15 @@ public static class ShardStatistics
         var predicted = new long[classes];
         foreach (var p in r.Predictions) predicted[p]++;
 
+        // Inputs and every method are grouped by the same target class, so one count serves them all.
+        var targetCounts = new long[classes];
+        foreach (var t in r.Targets) targetCounts[t]++;
+
         var sampleElements = data.SampleShape.Aggregate(1, (a, b) => a * b);
-        var inputCounts = new long[classes];
         var inputSums = new double[(long)classes * sampleElements];
         for (var i = 0; i < r.Count; i++)
         {
             var c = (int)r.Targets[i];
-            inputCounts[c]++;
             Accumulate(data.Raw.AsSpan(i * sampleElements, sampleElements), inputSums.AsSpan(c * sampleElements, sampleElements), [], scale);
         }
 
@@ -34,7 +36,6 @@ public static class ShardStatistics
         {
             var method = r.Methods[m];
             var size = method.MapSize;
-            var counts = new long[classes];
             var sums = new double[(long)classes * size];
             var absSums = new double[(long)classes * size];
             var meanAbs = new float[r.Count];
@@ -42,20 +43,19 @@ public static class ShardStatistics
             for (var i = 0; i < r.Count; i++)
             {
                 var c = (int)r.Targets[i];
-                counts[c]++;
                 var row = method.Maps.AsSpan(i * size, size);
                 var (absTotal, rowMax) = Accumulate(row, sums.AsSpan(c * size, size), absSums.AsSpan(c * size, size), 1.0);
                 meanAbs[i] = (float)(absTotal / size);
                 max[i] = rowMax;
             }
-            partials[m] = new MethodPartial(method.Name, method.MapShape, counts, sums, absSums);
+            partials[m] = new MethodPartial(method.Name, method.MapShape, targetCounts, sums, absSums);
             scalars[m] = new MethodScalars(method.Name, meanAbs, max);
         }
 
         var errors = data.Labels is null ? null
             : ErrorStatistics.Partial(shard.Index, data.Start, data.Labels, r.Predictions, r.Confidence, r.Loss!, classes);
         var partial = new ShardPartial(shard.Index, r.Count, silo, r.Seconds, predicted, errors, partials,
-            data.SampleShape, inputSums, inputCounts);
+            data.SampleShape, inputSums, targetCounts);
         return (partial, scalars);
     }
 
