@@ -18,9 +18,13 @@ using static TorchSharp.torch;
 // each batch shape), then measured in alternation; each figure is the best of the measured rounds.
 // Configurations as (model-host threads, intra-op threads each): by default one host thread with 1
 // and with 2 intra-op threads, and two host threads with 1 intra-op thread each (two shards at once).
-var configs = args.Length > 0
-    ? args.Select(a => a.Split('x') is [var w, var t] ? (int.Parse(w), int.Parse(t)) : (1, int.Parse(a))).ToArray()
-    : [(1, 1), (1, 2), (2, 1)];
+// A configuration may end in "-contiguous" to run the job with ModelHost:MemoryFormat=contiguous (NCHW).
+var configs = (args.Length > 0 ? args : ["1", "2", "2x1"]).Select(a =>
+{
+    var format = a.EndsWith("-contiguous", StringComparison.Ordinal) ? "contiguous" : "channels-last";
+    var shape = a.Split('-')[0];
+    return shape.Split('x') is [var w, var t] ? (int.Parse(w), int.Parse(t), format) : (1, int.Parse(shape), format);
+}).ToArray();
 var sample = Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist");
 const int Batch = 256;
 var WarmUp = int.Parse(Environment.GetEnvironmentVariable("BENCH_WARMUP") ?? "2");
@@ -39,11 +43,12 @@ File.Copy(Path.Combine(sample, "model.pt"), Path.Combine(data, "model.pt"), over
 Console.WriteLine($"{labels.Length} samples (the Fashion-MNIST test set × {tile}), batch {Batch}, shardSize 2048, {WarmUp} warm-up and {Rounds} measured rounds");
 Console.WriteLine();
 
-Console.WriteLine("| model-host threads × intra-op threads | plain forward+backward (samples/s) | saliency + Grad-CAM end to end through the cluster (samples/s) | ratio | shard tensor work only, per host thread (samples/s) |");
-Console.WriteLine("|---|---|---|---|---|");
-foreach (var (workers, threads) in configs)
+Console.WriteLine("| model-host threads × intra-op threads, job memory format | plain forward+backward, NCHW (samples/s) | plain forward+backward, channels-last (samples/s) | saliency + Grad-CAM end to end through the cluster (samples/s) | ratio to the faster plain pass | shard tensor work only, per host thread (samples/s) |");
+Console.WriteLine("|---|---|---|---|---|---|");
+foreach (var (workers, threads, format) in configs)
 {
-    await using var cluster = await EmbeddedCluster.StartAsync([$"--ModelHost:WorkerThreads={workers}", $"--ModelHost:IntraOpThreads={threads}"]);
+    await using var cluster = await EmbeddedCluster.StartAsync(
+        [$"--ModelHost:WorkerThreads={workers}", $"--ModelHost:IntraOpThreads={threads}", $"--ModelHost:MemoryFormat={format}"]);
     // The plain pass runs where the job's tensor work runs: on the silo's model-host threads, one model
     // copy and one pass over the data per host thread, all at once.
     var modelHost = cluster.Services.GetRequiredService<ModelHost>();
@@ -53,27 +58,29 @@ foreach (var (workers, threads) in configs)
         m.eval();
         return m;
     })));
-    async Task<double> PlainAsync()
+    async Task<double> PlainAsync(bool channelsLast)
     {
         var watch = Stopwatch.StartNew();
-        await Task.WhenAll(models.Select(m => modelHost.RunAsync(() => PlainForwardBackward(m, raw, labels))));
+        await Task.WhenAll(models.Select(m => modelHost.RunAsync(() => PlainForwardBackward(m, raw, labels, channelsLast))));
         return models.Length * labels.Length / watch.Elapsed.TotalSeconds;
     }
     for (var i = 0; i < WarmUp; i++)
     {
         await ThroughCluster(cluster, data);
-        await PlainAsync();
+        await PlainAsync(channelsLast: false);
+        await PlainAsync(channelsLast: true);
     }
-    double bestPlain = 0, bestCluster = 0, bestCompute = 0;
+    double bestPlain = 0, bestPlainLast = 0, bestCluster = 0, bestCompute = 0;
     for (var i = 0; i < Rounds; i++)
     {
-        bestPlain = Math.Max(bestPlain, await PlainAsync());
+        bestPlain = Math.Max(bestPlain, await PlainAsync(channelsLast: false));
         var (endToEnd, compute) = await ThroughCluster(cluster, data);
         (bestCluster, bestCompute) = (Math.Max(bestCluster, endToEnd), Math.Max(bestCompute, compute));
+        bestPlainLast = Math.Max(bestPlainLast, await PlainAsync(channelsLast: true));
     }
     foreach (var m in models) m.Dispose();
     Console.WriteLine(string.Create(inv,
-        $"| {workers} × {threads} | {bestPlain:F0} | {bestCluster:F0} | {bestCluster / bestPlain:F2} | {bestCompute:F0} |"));
+        $"| {workers} × {threads}, {format} | {bestPlain:F0} | {bestPlainLast:F0} | {bestCluster:F0} | {bestCluster / Math.Max(bestPlain, bestPlainLast):F2} | {bestCompute:F0} |"));
 }
 
 static async Task<(float[] Raw, long[] Labels)> LoadAsync(string sample)
@@ -84,7 +91,9 @@ static async Task<(float[] Raw, long[] Labels)> LoadAsync(string sample)
     return (await images.ReadFloatsAsync(0, n), await labels.ReadIntegersAsync(0, n));
 }
 
-static double PlainForwardBackward(jit.ScriptModule model, float[] raw, long[] y)
+// The plain pass as a PyTorch user writes it: NCHW batches, or channels-last ones (the same values with
+// strides [c·h·w, 1, w·c, c]) when channelsLast is set.
+static double PlainForwardBackward(jit.ScriptModule model, float[] raw, long[] y, bool channelsLast)
 {
     var n = y.Length;
     var watch = Stopwatch.StartNew();
@@ -93,6 +102,7 @@ static double PlainForwardBackward(jit.ScriptModule model, float[] raw, long[] y
         using var scope = NewDisposeScope();
         var count = Math.Min(Batch, n - start);
         var x = (tensor(raw.AsSpan(start * 784, count * 784).ToArray(), [count, 1, 28, 28]) / 255.0 - 0.286) / 0.353;
+        if (channelsLast) x = empty_strided(x.shape, [784, 1, 28, 1]).copy_(x);
         var logits = (Tensor)model.call(x);
         var loss = nn.functional.cross_entropy(logits, tensor(y.AsSpan(start, count).ToArray()));
         model.zero_grad();

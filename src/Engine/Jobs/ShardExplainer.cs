@@ -49,7 +49,7 @@ public static class ShardExplainer
             activity?.SetTag("explain.batch.size", count);
             using var scope = NewDisposeScope();
 
-            var input = preprocess.Apply(shardRaw.narrow(0, start, count)).to(model.Device);
+            var input = model.PrepareInput(preprocess.Apply(shardRaw.narrow(0, start, count)));
             var labelSlice = data.Labels?.AsSpan(start, count).ToArray();
             var labelTensor = labelSlice is null ? null : tensor(labelSlice).to(model.Device);
 

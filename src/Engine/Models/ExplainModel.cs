@@ -12,19 +12,24 @@ public sealed class ExplainModel : IDisposable
     private readonly jit.ScriptModule _module;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ILayerSplit> _splits = new(StringComparer.Ordinal);
 
-    private ExplainModel(jit.ScriptModule module, Device device, string location)
+    private ExplainModel(jit.ScriptModule module, Device device, string location, bool channelsLast)
     {
         _module = module;
         Device = device;
         Location = location;
+        ChannelsLast = channelsLast;
     }
 
     public Device Device { get; }
 
+    /// <summary>Whether image batches are laid out channels-last (NHWC) for this model.</summary>
+    public bool ChannelsLast { get; }
+
     public string Location { get; }
 
     /// <summary>Loads a TorchScript file; any other file is an <see cref="ExplainException"/>.</summary>
-    public static ExplainModel Load(string localPath, Device device, string location)
+    /// <param name="channelsLast">Lay image batches out channels-last (see <see cref="ModelHostOptions.MemoryFormat"/>).</param>
+    public static ExplainModel Load(string localPath, Device device, string location, bool channelsLast = true)
     {
         jit.ScriptModule module;
         try
@@ -37,7 +42,22 @@ public sealed class ExplainModel : IDisposable
         }
         module.eval();
         foreach (var p in module.parameters()) p.requires_grad = false;
-        return new ExplainModel(module, device, location);
+        return new ExplainModel(module, device, location, channelsLast);
+    }
+
+    /// <summary>
+    /// A batch as this model takes it: on the model's device and, for image batches [n, c, h, w] when
+    /// <see cref="ChannelsLast"/> is set, with channels-last strides [c·h·w, 1, w·c, c]. The values and
+    /// the shape are unchanged; gradients with respect to the result come back with the same strides.
+    /// </summary>
+    public Tensor PrepareInput(Tensor batch)
+    {
+        var x = batch.to(Device);
+        if (!ChannelsLast || x.dim() != 4) return x;
+        var (c, h, w) = (x.shape[1], x.shape[2], x.shape[3]);
+        var laidOut = empty_strided(x.shape, [c * h * w, 1, w * c, c], x.dtype, x.device);
+        laidOut.copy_(x);
+        return laidOut;
     }
 
     /// <summary>Logits [n, classes] for a batch [n, ...].</summary>

@@ -76,7 +76,7 @@ public sealed class ModelHost : IDisposable
         catch (Exception e) when (e is not ExplainException) { throw new ExplainException($"model {location} cannot be read: {e.Message.Split('\n')[0]}", e); }
         if (!exists) throw new ExplainException($"model {location} does not exist");
         var path = blob is LocalBlob local ? local.Location : await DownloadAsync(blob, ct);
-        return await RunAsync(() => ExplainModel.Load(path, Device, location));
+        return await RunAsync(() => ExplainModel.Load(path, Device, location, _options.MemoryFormat == ModelHostOptions.ChannelsLast));
     }
 
     private async Task<string> DownloadAsync(IBlob blob, CancellationToken ct)

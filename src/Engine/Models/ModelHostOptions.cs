@@ -26,12 +26,26 @@ public sealed class ModelHostOptions
     public int EffectiveIntraOpThreads =>
         IntraOpThreads > 0 ? IntraOpThreads : Device == "cpu" ? Math.Max(1, Environment.ProcessorCount / EffectiveWorkerThreads) : 0;
 
+    /// <summary>
+    /// Memory layout of image batches ([n, c, h, w]): "channels-last" (the default) or "contiguous".
+    /// Channels-last lets oneDNN run every convolution and its input gradient in NHWC without reordering to
+    /// its blocked layout; in NCHW the input gradient of a 1- or 3-channel first convolution is computed
+    /// padded to 16 channels (docs/benchmarks.md). Other inputs are passed as they are.
+    /// </summary>
+    public string MemoryFormat { get; set; } = ChannelsLast;
+
+    public const string ChannelsLast = "channels-last";
+
+    public const string Contiguous = "contiguous";
+
     /// <summary>Folder where models fetched from blob storage are cached for torch.jit.load.</summary>
     public string CacheDirectory { get; set; } = Path.Combine(Path.GetTempPath(), "explaincluster-models");
 
     public string? Validate()
     {
         if (Device is not ("cpu" or "cuda")) return $"{Section}:Device must be \"cpu\" or \"cuda\", not \"{Device}\"";
+        if (MemoryFormat is not (ChannelsLast or Contiguous))
+            return $"{Section}:MemoryFormat must be \"{ChannelsLast}\" or \"{Contiguous}\", not \"{MemoryFormat}\"";
         if (WorkerThreads is < 0 or > 64) return $"{Section}:WorkerThreads must be from 0 (one per core) to 64";
         if (IntraOpThreads is < 0 or > 1024) return $"{Section}:IntraOpThreads must be from 0 to 1024";
         return null;
