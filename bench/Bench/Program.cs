@@ -118,7 +118,7 @@ static async Task<(double EndToEnd, double ShardCompute)> ThroughCluster(Embedde
         { "name": "bench", "model": { "uri": "model.pt" },
           "data": { "inputs": "images.npy", "labels": "labels.npy",
                     "preprocess": { "scale": 0.00392156862745098, "mean": [0.286], "std": [0.353] } },
-          "methods": { "saliency": {}, "grad-cam": { "layer": "7" } },
+          "methods": { "saliency": {}, "grad-cam": { "layer": "10" } },
           "shardSize": 2048, "batchSize": {{Batch}}, "output": "{{output}}" }
         """;
     var job = JobFile.Parse(json, folder);

@@ -38,7 +38,7 @@ public class BadInputTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
         Assert.Equal(JobState.Completed, status.State);
     }
 
-    private static async Task<string> GoodJobAsync(string folder, int count = 40, string? model = null, string layer = "7", string? output = null)
+    private static async Task<string> GoodJobAsync(string folder, int count = 40, string? model = null, string layer = "10", string? output = null)
     {
         var (images, labels) = await TestPaths.FashionMnistNpyAsync(folder, count);
         return TestPaths.FashionJob(images, labels, output ?? Path.Combine(folder, "out"), model: model, layer: layer);
@@ -77,8 +77,10 @@ public class BadInputTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
     {
         var (status, _) = await RunBadAsync(async f =>
         {
-            var path = Path.Combine(f, "small.npy");
-            await File.WriteAllBytesAsync(path, NpyFormat.Encode(new float[10 * 14 * 14], [10, 14, 14]));
+            // Three channels where the model's first convolution takes one. (A smaller image would fit: the
+            // demo model pools globally.)
+            var path = Path.Combine(f, "rgb.npy");
+            await File.WriteAllBytesAsync(path, NpyFormat.Encode(new float[10 * 3 * 28 * 28], [10, 3, 28, 28]));
             return TestPaths.FashionJob(path, null, Path.Combine(f, "out"));
         });
         Assert.Contains("input does not fit model", status.Error);

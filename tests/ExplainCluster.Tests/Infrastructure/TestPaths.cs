@@ -27,7 +27,7 @@ public static class TestPaths
         return (imagePath, labelPath);
     }
 
-    public static string FashionJob(string images, string? labels, string output, int shardSize = 1024, string extra = "", string? model = null, string layer = "7") => $$"""
+    public static string FashionJob(string images, string? labels, string output, int shardSize = 1024, string extra = "", string? model = null, string layer = "10") => $$"""
         {
           "name": "fmnist-test",
           "model": { "uri": "{{model ?? Sample("model.pt")}}", "classes": ["T-shirt/top","Trouser","Pullover","Dress","Coat","Sandal","Shirt","Sneaker","Bag","Ankle boot"] },
