@@ -172,7 +172,7 @@ public sealed class ReportWriter(BlobLocator locator)
             .Append("</style></head><body>");
         html.Append("<h1>").Append(E(manifest.Job)).Append("</h1><p>")
             .Append(string.Create(inv, $"{manifest.Samples} samples, model <code>{E(manifest.Model)}</code> (sha256 {E(manifest.ModelSha256 ?? "?")}), "))
-            .Append(string.Create(inv, $"data <code>{E(manifest.Inputs)}</code>, methods {E(string.Join(", ", manifest.Methods))}, target {E(manifest.Target)}, status <b>{E(manifest.Status)}</b>."))
+            .Append(string.Create(inv, $"data <code>{E(manifest.Inputs)}</code>, methods {E(string.Join(", ", manifest.Methods))}, target {E(manifest.Target)}."))
             .Append("</p>");
         if (summary.ErrorAnalysis is { } e)
         {

@@ -1,0 +1,77 @@
+using System.Text.RegularExpressions;
+using ExplainCluster.Contracts;
+using ExplainCluster.Engine.Report;
+using ExplainCluster.Engine.Storage;
+using ExplainCluster.Tests.Infrastructure;
+
+namespace ExplainCluster.Tests.Grains;
+
+/// <summary>The report a job writes: what it shows, that its pictures are the plot files, and that it can be made again.</summary>
+public partial class ReportTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
+{
+    private static readonly string[] Methods = ["saliency", "grad-x-input", "grad-cam"];
+
+    [Fact]
+    public async Task Report_ShowsTheSummaryAndInlinesEveryPlotFile()
+    {
+        var (output, status) = await RunAsync(300);
+        Assert.Equal(JobState.Completed, status.State);
+        var html = await File.ReadAllTextAsync(Path.Combine(output, "report.html"));
+        using var summary = Jobs.ReadJson(Path.Combine(output, "summary.json"));
+        var errors = summary.RootElement.GetProperty("errorAnalysis");
+
+        // Self-contained: every picture is inline, and the inline pictures are exactly the PNG files in plots/.
+        Assert.DoesNotMatch("src=\"(?!data:image/png;base64,)", html);
+        var inline = InlinePng().Matches(html).Select(m => m.Groups[1].Value).Order(StringComparer.Ordinal).ToArray();
+        var files = Directory.GetFiles(Path.Combine(output, "plots"), "*.png")
+            .Select(f => Convert.ToBase64String(File.ReadAllBytes(f))).Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(files, inline);
+        Assert.All(files, f => Assert.StartsWith("iVBORw0KGgo", f)); // the PNG signature
+
+        // What the issue lists: error analysis plots, class-mean maps of every method for every class present,
+        // and the eight highest-loss samples, each with its input and one map per method.
+        var present = errors.GetProperty("perClass").EnumerateArray().Count(c => c.GetProperty("support").GetInt64() > 0);
+        foreach (var plot in new[] { "confusion-matrix", "reliability", "per-class-accuracy" })
+            Assert.True(File.Exists(Path.Combine(output, "plots", plot + ".png")), plot);
+        foreach (var method in Methods)
+            Assert.Equal(present, Directory.GetFiles(Path.Combine(output, "plots"), $"class-mean-{method}-*.png").Length);
+        var top = errors.GetProperty("highestLoss").EnumerateArray().Take(8).Select(e => e.GetProperty("index").GetInt64()).ToArray();
+        Assert.Equal(8, top.Length);
+        var captions = TopLossCaption().Matches(html).Select(m => long.Parse(m.Groups[1].Value)).Distinct().ToArray();
+        Assert.Equal(top, captions);
+        Assert.Equal(8 * (1 + Methods.Length), Directory.GetFiles(Path.Combine(output, "plots"), "top-loss-*.png").Length);
+
+        var accuracy = errors.GetProperty("accuracy").GetDouble();
+        Assert.Contains($"Accuracy <b>{accuracy.ToString("P2", System.Globalization.CultureInfo.InvariantCulture)}</b>", html);
+        // The job renders its report before it marks the manifest completed, so the report states no status.
+        Assert.DoesNotContain("running", html);
+    }
+
+    [Fact]
+    public async Task Report_MadeAgainFromTheOutputs_IsTheSame()
+    {
+        var (output, status) = await RunAsync(200);
+        Assert.Equal(JobState.Completed, status.State);
+        var first = await File.ReadAllBytesAsync(Path.Combine(output, "report.html"));
+        File.Delete(Path.Combine(output, "report.html"));
+        Directory.Delete(Path.Combine(output, "plots"), recursive: true);
+
+        await new ReportWriter(new BlobLocator(null)).WriteAsync(output);
+
+        Assert.Equal(first, await File.ReadAllBytesAsync(Path.Combine(output, "report.html")));
+    }
+
+    private async Task<(string Output, JobStatus Status)> RunAsync(int samples)
+    {
+        var folder = TestPaths.NewFolder();
+        var (images, labels) = await TestPaths.FashionMnistNpyAsync(folder, samples);
+        var output = Path.Combine(folder, "out");
+        return (output, await Jobs.RunAsync(one.Grains, TestPaths.FashionJob(images, labels, output, shardSize: 128), folder));
+    }
+
+    [GeneratedRegex("src=\"data:image/png;base64,([A-Za-z0-9+/=]+)\"")]
+    private static partial Regex InlinePng();
+
+    [GeneratedRegex("<figcaption>#(\\d+): ")]
+    private static partial Regex TopLossCaption();
+}
