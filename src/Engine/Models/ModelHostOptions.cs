@@ -28,9 +28,9 @@ public sealed class ModelHostOptions
 
     /// <summary>
     /// Memory layout of image batches ([n, c, h, w]): "channels-last" (the default) or "contiguous".
-    /// Channels-last lets oneDNN run every convolution and its input gradient in NHWC without reordering to
-    /// its blocked layout; in NCHW the input gradient of a 1- or 3-channel first convolution is computed
-    /// padded to 16 channels (docs/benchmarks.md). Other inputs are passed as they are.
+    /// Channels-last lets oneDNN run its NHWC convolution kernels directly; in NCHW it reorders every
+    /// activation and activation gradient into its blocked layout and back (docs/benchmarks.md). Other
+    /// inputs are passed as they are.
     /// </summary>
     public string MemoryFormat { get; set; } = ChannelsLast;
 
