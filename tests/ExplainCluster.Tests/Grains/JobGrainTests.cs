@@ -90,6 +90,37 @@ public class JobGrainTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
         Assert.True(File.Exists(Path.Combine(output, "plots", "confusion-matrix.png")));
     }
 
+    [Fact]
+    public async Task Run_WithoutLabels_ExplainsPredictionsAndLeavesErrorAnalysisOut()
+    {
+        // Production audits usually have no labels: predictions and maps, but no accuracy to claim.
+        var folder = TestPaths.NewFolder();
+        var (images, labels) = await TestPaths.FashionMnistNpyAsync(folder, 300);
+        var unlabelled = Path.Combine(folder, "unlabelled");
+        var labelled = Path.Combine(folder, "labelled");
+        Assert.Equal(JobState.Completed, (await Jobs.RunAsync(one.Grains, TestPaths.FashionJob(images, null, unlabelled, shardSize: 128), folder)).State);
+        Assert.Equal(JobState.Completed, (await Jobs.RunAsync(one.Grains, TestPaths.FashionJob(images, labels, labelled, shardSize: 128), folder)).State);
+
+        using var summary = Jobs.ReadJson(Path.Combine(unlabelled, "summary.json"));
+        Assert.False(summary.RootElement.TryGetProperty("errorAnalysis", out var errors) && errors.ValueKind != System.Text.Json.JsonValueKind.Null);
+        var rows = new List<ParquetRows>();
+        foreach (var part in Directory.GetFiles(Path.Combine(unlabelled, "samples"), "*.parquet").Order()) rows.Add(await ParquetRows.ReadAsync(part));
+        Assert.All(rows.SelectMany(r => r.Label), l => Assert.Null(l));
+        Assert.All(rows.SelectMany(r => r.Correct), c => Assert.Null(c));
+        // Per-class statistics group by the predicted class, so their counts are the prediction counts.
+        var predicted = rows.SelectMany(r => r.Prediction).GroupBy(p => p).ToDictionary(g => g.Key, g => (long)g.Count());
+        foreach (var c in summary.RootElement.GetProperty("methods").GetProperty("saliency").GetProperty("perClass").EnumerateArray())
+            Assert.Equal(predicted.GetValueOrDefault(c.GetProperty("class").GetInt32()), c.GetProperty("count").GetInt64());
+        // The maps explain the prediction either way, so they match the labelled run's.
+        Assert.Equal(await ReadAllFloatsAsync(Path.Combine(labelled, "attributions", "grad-cam", "part-00001.npy")),
+                     await ReadAllFloatsAsync(Path.Combine(unlabelled, "attributions", "grad-cam", "part-00001.npy")));
+
+        var html = await File.ReadAllTextAsync(Path.Combine(unlabelled, "report.html"));
+        Assert.DoesNotContain("Error analysis", html);
+        Assert.DoesNotContain("Highest-loss samples", html);
+        Assert.Contains("Class-mean grad-cam", html);
+    }
+
     private static async Task<float[]> ReadAllFloatsAsync(string path)
     {
         var file = await ArrayFile.OpenAsync(new LocalBlob(path));
