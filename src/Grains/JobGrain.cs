@@ -3,6 +3,7 @@ using ExplainCluster.Contracts;
 using ExplainCluster.Engine;
 using ExplainCluster.Engine.Jobs;
 using ExplainCluster.Engine.Output;
+using ExplainCluster.Engine.Stats;
 using ExplainCluster.Engine.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -13,7 +14,10 @@ public sealed partial class JobGrain(BlobLocator locator, IGrainFactory grains, 
 {
     public static readonly ActivitySource Activities = new("ExplainCluster.Grains");
 
-    private readonly Dictionary<int, ShardPartial> _done = [];
+    // Finished shards, and their partials folded in shard order: the grain holds only the running sums and
+    // the partials that arrived ahead of an earlier shard, not one partial per shard.
+    private readonly Dictionary<int, ShardRun> _done = [];
+    private readonly SummaryBuilder _summary = new();
     private readonly JobOutputs _outputs = new(locator);
     private JobSpec? _job;
     private ShardSpec[] _shards = [];
@@ -76,7 +80,9 @@ public sealed partial class JobGrain(BlobLocator locator, IGrainFactory grains, 
 
     Task IJobGrain.ShardCompletedAsync(ShardPartial partial)
     {
-        if (_state != JobState.Running || !_done.TryAdd(partial.ShardIndex, partial)) return Task.CompletedTask;
+        if (_state != JobState.Running || !_done.TryAdd(partial.ShardIndex, new ShardRun(partial.Count, partial.Silo, partial.Seconds)))
+            return Task.CompletedTask;
+        _summary.Add(partial);
         if (_done.Count == _shards.Length)
         {
             _state = JobState.Finalizing;
@@ -98,8 +104,9 @@ public sealed partial class JobGrain(BlobLocator locator, IGrainFactory grains, 
         try
         {
             // Merging, hashing and plotting are CPU work: keep them off the grain's scheduler.
-            var (job, manifest, partials, hashes) = (_job!, _manifest!, _done.Values.ToArray(), _hashes!);
-            await Task.Run(async () => await _outputs.CompleteAsync(job, manifest, partials, await hashes));
+            var (job, manifest, shards, hashes) = (_job!, _manifest!, new Dictionary<int, ShardRun>(_done), _hashes!);
+            var summary = _summary.Build(job.Model.Classes);
+            await Task.Run(async () => await _outputs.CompleteAsync(job, manifest, summary, shards, await hashes));
             _state = JobState.Completed;
             Changed();
             LogCompleted(logger, this.GetPrimaryKeyString());
@@ -122,7 +129,7 @@ public sealed partial class JobGrain(BlobLocator locator, IGrainFactory grains, 
 
     private JobStatus Status() => new(
         _state, _shards.Length, _done.Count, _shards.Sum(s => s.Count), _done.Values.Sum(p => p.Count), _error,
-        _job?.Output ?? "", [.. _done.Values.OrderBy(p => p.ShardIndex).Select(p => p.Silo)]);
+        _job?.Output ?? "", [.. _done.OrderBy(p => p.Key).Select(p => p.Value.Silo)]);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} started with {Shards} shards")]
     private static partial void LogStarted(ILogger logger, string jobId, int shards);

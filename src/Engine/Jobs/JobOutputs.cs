@@ -38,14 +38,14 @@ public sealed class JobOutputs(BlobLocator locator)
         await Sha256Async(job.Data.Inputs, ct),
         job.Data.Labels is null ? null : await Sha256Async(job.Data.Labels, ct));
 
-    /// <summary>Merges the partials, writes summary.json and the report, then marks the manifest completed.</summary>
+    /// <summary>Writes summary.json and the report, then marks the manifest completed.</summary>
+    /// <param name="shards">Where each shard ran and its tensor time in seconds, by shard index.</param>
     public async Task<Manifest> CompleteAsync(
-        JobSpec job, Manifest manifest, IReadOnlyCollection<ShardPartial> partials, InputHashes hashes, CancellationToken ct = default)
+        JobSpec job, Manifest manifest, Summary summary, IReadOnlyDictionary<int, ShardRun> shards, InputHashes hashes, CancellationToken ct = default)
     {
-        var summary = SummaryBuilder.Build(partials, job.Model.Classes);
         var output = locator.Resolve(job.Output);
         await output.Child(OutputLayout.Summary).WriteAsync(JsonSerializer.SerializeToUtf8Bytes(summary, Manifest.Json), ct);
-        var bySilo = partials.ToDictionary(p => p.ShardIndex);
+        var bySilo = shards;
         var finished = DateTimeOffset.UtcNow;
         var done = manifest with
         {
@@ -82,3 +82,6 @@ public sealed class JobOutputs(BlobLocator locator)
 }
 
 public sealed record InputHashes(string Model, string Inputs, string? Labels);
+
+/// <summary>One finished shard as the manifest records it.</summary>
+public sealed record ShardRun(long Count, string Silo, double Seconds);

@@ -3,45 +3,131 @@ using ExplainCluster.Contracts;
 namespace ExplainCluster.Engine.Stats;
 
 /// <summary>
-/// Merges shard partials into the global summary. Partials are summed in shard order, so the result is
-/// the same bit for bit whichever silos ran the shards and in whatever order they finished.
+/// Merges shard partials into the global summary by folding them into running sums in shard order: a
+/// partial that arrives before its predecessors waits until they are folded. The result is the same bit
+/// for bit whichever silos ran the shards and in whatever order they finished, and only partials that
+/// arrived out of order are held, so a job's memory does not grow with its shard count.
 /// </summary>
-public static class SummaryBuilder
+public sealed class SummaryBuilder
 {
+    private readonly Dictionary<int, ShardPartial> _waiting = [];
+    private readonly List<(string Name, int[] MapShape, long[] Counts, double[] Sums, double[] AbsSums)> _methods = [];
+    private int _next;
+    private long _samples;
+    private long[] _predicted = [];
+    private int[] _inputShape = [];
+    private long[] _inputCounts = [];
+    private double[] _inputSums = [];
+    private ErrorPartial? _errors;
+    private double _sumNll;
+    private LossEntry[] _top = [];
+
+    /// <summary>Partials folded so far: shards 0 .. Folded−1.</summary>
+    public int Folded => _next;
+
+    /// <summary>Partials held because an earlier shard has not arrived yet.</summary>
+    public int Waiting => _waiting.Count;
+
     public static Summary Build(IEnumerable<ShardPartial> partials, string[]? classNames)
     {
-        var ordered = partials.OrderBy(p => p.ShardIndex).ToArray();
-        if (ordered.Length == 0) throw new ArgumentException("no partials to merge", nameof(partials));
-        var classes = ordered[0].PredictedCounts.Length;
-        var names = classNames ?? [.. Enumerable.Range(0, classes).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+        var builder = new SummaryBuilder();
+        foreach (var p in partials) builder.Add(p);
+        return builder.Build(classNames);
+    }
 
-        var predicted = Sum(ordered.Select(p => p.PredictedCounts));
-        var inputs = new InputSummary(ordered[0].InputShape,
-            ClassMeans(Sum(ordered.Select(p => p.InputClassCount)), Sum(ordered.Select(p => p.InputClassSum)), names));
-
-        var methods = new Dictionary<string, MethodSummary>(StringComparer.Ordinal);
-        foreach (var name in ordered[0].Methods.Select(m => m.Method))
+    public void Add(ShardPartial partial)
+    {
+        if (partial.ShardIndex < _next || !_waiting.TryAdd(partial.ShardIndex, partial))
+            throw new ArgumentException($"shard {partial.ShardIndex} was already merged", nameof(partial));
+        while (_waiting.Remove(_next, out var next))
         {
-            var parts = ordered.Select(p => p.Methods.Single(m => m.Method == name)).ToArray();
-            var counts = Sum(parts.Select(m => m.ClassCounts));
-            var absSum = Sum(parts.Select(m => m.ClassAbsSum));
-            var mapSize = parts[0].MapShape.Aggregate(1, (a, b) => a * b);
+            Fold(next);
+            _next++;
+        }
+    }
+
+    public Summary Build(string[]? classNames)
+    {
+        if (_waiting.Count > 0) throw new InvalidOperationException($"shard {_next} is missing");
+        if (_next == 0) throw new InvalidOperationException("no partials to merge");
+        var classes = _predicted.Length;
+        var names = classNames ?? [.. Enumerable.Range(0, classes).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+        var inputs = new InputSummary(_inputShape, ClassMeans(_inputCounts, _inputSums, names));
+        var methods = new Dictionary<string, MethodSummary>(StringComparer.Ordinal);
+        foreach (var (name, mapShape, counts, sums, absSums) in _methods)
+        {
+            var mapSize = mapShape.Aggregate(1, (a, b) => a * b);
             var total = counts.Sum();
             var meanAbsMap = new double[mapSize];
             for (var c = 0; c < classes; c++)
-                for (var j = 0; j < mapSize; j++) meanAbsMap[j] += absSum[c * mapSize + j];
+                for (var j = 0; j < mapSize; j++) meanAbsMap[j] += absSums[c * mapSize + j];
             for (var j = 0; j < mapSize; j++) meanAbsMap[j] /= total;
-            methods[name] = new MethodSummary(parts[0].MapShape, meanAbsMap.Average(), meanAbsMap,
-                ClassMeans(counts, Sum(parts.Select(m => m.ClassSum)), names));
+            methods[name] = new MethodSummary(mapShape, meanAbsMap.Average(), meanAbsMap, ClassMeans(counts, sums, names));
         }
-
-        var errors = ordered[0].Errors is null ? null : Errors([.. ordered.Select(p => p.Errors!)], classes, names);
-        return new Summary(ordered.Sum(p => p.Count), names, predicted, errors, methods, inputs);
+        var errors = _errors is null ? null : Errors(_errors, _sumNll, _top, classes, names);
+        return new Summary(_samples, names, (long[])_predicted.Clone(), errors, methods, inputs);
     }
 
-    private static ErrorAnalysis Errors(ErrorPartial[] parts, int classes, string[] names)
+    private void Fold(ShardPartial p)
     {
-        var confusion = Sum(parts.Select(p => p.Confusion));
+        _samples += p.Count;
+        if (_next == 0)
+        {
+            _predicted = (long[])p.PredictedCounts.Clone();
+            _inputShape = p.InputShape;
+            _inputCounts = (long[])p.InputClassCount.Clone();
+            _inputSums = (double[])p.InputClassSum.Clone();
+            foreach (var m in p.Methods)
+                _methods.Add((m.Method, m.MapShape, (long[])m.ClassCounts.Clone(), (double[])m.ClassSum.Clone(), (double[])m.ClassAbsSum.Clone()));
+            if (p.Errors is { } e)
+            {
+                _errors = e with
+                {
+                    Confusion = (long[])e.Confusion.Clone(), BinCount = (long[])e.BinCount.Clone(),
+                    BinConfidence = (double[])e.BinConfidence.Clone(), BinCorrect = (long[])e.BinCorrect.Clone(), TopLoss = [],
+                };
+                _sumNll = e.SumNll;
+                _top = Top(e.TopLoss);
+            }
+            return;
+        }
+        AddTo(_predicted, p.PredictedCounts);
+        AddTo(_inputCounts, p.InputClassCount);
+        AddTo(_inputSums, p.InputClassSum);
+        foreach (var (name, _, counts, sums, absSums) in _methods)
+        {
+            var m = p.Methods.Single(x => x.Method == name);
+            AddTo(counts, m.ClassCounts);
+            AddTo(sums, m.ClassSum);
+            AddTo(absSums, m.ClassAbsSum);
+        }
+        if (_errors is { } total && p.Errors is { } e2)
+        {
+            AddTo(total.Confusion, e2.Confusion);
+            AddTo(total.BinCount, e2.BinCount);
+            AddTo(total.BinConfidence, e2.BinConfidence);
+            AddTo(total.BinCorrect, e2.BinCorrect);
+            _sumNll += e2.SumNll;
+            _top = Top(_top.Concat(e2.TopLoss));
+        }
+    }
+
+    private static LossEntry[] Top(IEnumerable<LossEntry> entries) =>
+        [.. entries.OrderBy(e => e, ErrorStatistics.TopLossOrder.Instance).Take(ErrorStatistics.TopLossCount)];
+
+    private static void AddTo(long[] total, long[] part)
+    {
+        for (var i = 0; i < part.Length; i++) total[i] += part[i];
+    }
+
+    private static void AddTo(double[] total, double[] part)
+    {
+        for (var i = 0; i < part.Length; i++) total[i] += part[i];
+    }
+
+    private static ErrorAnalysis Errors(ErrorPartial sums, double sumNll, LossEntry[] topLoss, int classes, string[] names)
+    {
+        var confusion = sums.Confusion;
         var n = confusion.Sum();
         long correct = 0;
         for (var c = 0; c < classes; c++) correct += confusion[c * classes + c];
@@ -61,9 +147,7 @@ public static class SummaryBuilder
             perClass[c] = new ClassMetrics(c, names[c], support, recall, precision, recall, f1);
         }
 
-        var binCount = Sum(parts.Select(p => p.BinCount));
-        var binConfidence = Sum(parts.Select(p => p.BinConfidence));
-        var binCorrect = Sum(parts.Select(p => p.BinCorrect));
+        var (binCount, binConfidence, binCorrect) = (sums.BinCount, sums.BinConfidence, sums.BinCorrect);
         var reliability = new ReliabilityBin[ErrorStatistics.CalibrationBins];
         double ece = 0;
         for (var b = 0; b < reliability.Length; b++)
@@ -75,9 +159,7 @@ public static class SummaryBuilder
             ece += (double)count / n * Math.Abs(accuracy - meanConfidence);
         }
 
-        var top = parts.SelectMany(p => p.TopLoss).OrderBy(e => e, ErrorStatistics.TopLossOrder.Instance)
-            .Take(ErrorStatistics.TopLossCount)
-            .Select(e => new TopLoss(e.Index, e.Loss, e.Label, e.Prediction, e.Confidence, e.Shard, e.Row)).ToArray();
+        var top = topLoss.Select(e => new TopLoss(e.Index, e.Loss, e.Label, e.Prediction, e.Confidence, e.Shard, e.Row)).ToArray();
         var confused = new List<ConfusedPair>();
         for (var l = 0; l < classes; l++)
             for (var p = 0; p < classes; p++)
@@ -85,7 +167,7 @@ public static class SummaryBuilder
                     confused.Add(new ConfusedPair(l, p, names[l], names[p], confusion[l * classes + p]));
         var mostConfused = confused.OrderByDescending(c => c.Count).ThenBy(c => c.Label).ThenBy(c => c.Prediction).Take(10).ToArray();
         var matrix = Enumerable.Range(0, classes).Select(r => confusion.AsSpan(r * classes, classes).ToArray()).ToArray();
-        return new ErrorAnalysis((double)correct / n, parts.Sum(p => p.SumNll) / n, matrix, perClass, ece, reliability, top, mostConfused);
+        return new ErrorAnalysis((double)correct / n, sumNll / n, matrix, perClass, ece, reliability, top, mostConfused);
     }
 
     private static ClassMap[] ClassMeans(long[] counts, double[] sums, string[] names)
@@ -93,20 +175,5 @@ public static class SummaryBuilder
         var size = counts.Length == 0 ? 0 : sums.Length / counts.Length;
         return [.. Enumerable.Range(0, counts.Length).Select(c => new ClassMap(c, names[c], counts[c],
             [.. sums.AsSpan(c * size, size).ToArray().Select(v => counts[c] == 0 ? 0 : v / counts[c])]))];
-    }
-
-    private static long[] Sum(IEnumerable<long[]> arrays) => Sum(arrays, (a, b) => a + b);
-
-    private static double[] Sum(IEnumerable<double[]> arrays) => Sum(arrays, (a, b) => a + b);
-
-    private static T[] Sum<T>(IEnumerable<T[]> arrays, Func<T, T, T> add)
-    {
-        T[]? total = null;
-        foreach (var a in arrays)
-        {
-            if (total is null) { total = (T[])a.Clone(); continue; }
-            for (var i = 0; i < a.Length; i++) total[i] = add(total[i], a[i]);
-        }
-        return total ?? [];
     }
 }

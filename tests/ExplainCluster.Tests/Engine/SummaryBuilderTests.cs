@@ -48,4 +48,26 @@ public class SummaryBuilderTests
         Assert.Equal(Json(a, b, c), Json(c, a, b));
         Assert.Equal(Json(a, b, c), Json(b, c, a));
     }
+
+    [Fact]
+    public void Add_InShardOrder_HoldsNoPartial_OutOfOrder_HoldsOnlyThoseAhead()
+    {
+        var parts = Enumerable.Range(0, 5).Select(i => Partial(i, 2 * i, [0, 1], [0, 1], [0.9f, 0.6f], [i, 1, 2, 3])).ToArray();
+        var inOrder = new SummaryBuilder();
+        foreach (var p in parts)
+        {
+            inOrder.Add(p);
+            Assert.Equal((p.ShardIndex + 1, 0), (inOrder.Folded, inOrder.Waiting));
+        }
+        var late = new SummaryBuilder();
+        foreach (var i in new[] { 1, 2, 4 }) late.Add(parts[i]);
+        Assert.Equal((0, 3), (late.Folded, late.Waiting));
+        Assert.Equal("shard 0 is missing", Assert.Throws<InvalidOperationException>(() => late.Build(null)).Message);
+        late.Add(parts[0]);
+        Assert.Equal((3, 1), (late.Folded, late.Waiting));
+        late.Add(parts[3]);
+        Assert.Equal((5, 0), (late.Folded, late.Waiting));
+        Assert.Throws<ArgumentException>(() => late.Add(parts[2]));
+        Assert.Equal(JsonSerializer.Serialize(inOrder.Build(null), Manifest.Json), JsonSerializer.Serialize(late.Build(null), Manifest.Json));
+    }
 }
