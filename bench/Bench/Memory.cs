@@ -6,7 +6,8 @@ using ExplainCluster.Engine.Storage;
 /// <summary>
 /// Peak resident memory of <c>explain run</c> (a process of its own, embedded silo and all) on the demo job
 /// over datasets of growing size: the Fashion-MNIST test set tiled to each size.
-///   explain-bench memory [SAMPLES ...]   (default: 10000 50000 200000)
+///   explain-bench memory [SAMPLES ...]   (default: 10000 50000 200000; BENCH_KEEP=1 keeps the datasets
+///   and outputs in $TMPDIR/explain-bench-memory)
 /// </summary>
 internal static class Memory
 {
@@ -45,7 +46,7 @@ internal static class Memory
             var written = Directory.EnumerateFiles(output, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {count} | {tiled.Length / 1e6:F0} | {written / 1e6:F0} | {peak / 1e6:F0} | {seconds:F1} | {count / seconds:F0} |"));
-            Directory.Delete(folder, recursive: true);
+            if (Environment.GetEnvironmentVariable("BENCH_KEEP") != "1") Directory.Delete(folder, recursive: true);
         }
     }
 
