@@ -103,7 +103,7 @@ public sealed partial class JobGrain(BlobLocator locator, IGrainFactory grains, 
         using var activity = Activities.StartActivity("job.finish");
         try
         {
-            // Merging, hashing and plotting are CPU work: keep them off the grain's scheduler.
+            // Writing and plotting are CPU and I/O work: keep them off the grain's scheduler.
             var (job, manifest, shards, hashes) = (_job!, _manifest!, new Dictionary<int, ShardRun>(_done), _hashes!);
             var summary = _summary.Build(job.Model.Classes);
             await Task.Run(async () => await _outputs.CompleteAsync(job, manifest, summary, shards, await hashes));

@@ -45,7 +45,6 @@ public sealed class JobOutputs(BlobLocator locator)
     {
         var output = locator.Resolve(job.Output);
         await output.Child(OutputLayout.Summary).WriteAsync(JsonSerializer.SerializeToUtf8Bytes(summary, Manifest.Json), ct);
-        var bySilo = shards;
         var finished = DateTimeOffset.UtcNow;
         var done = manifest with
         {
@@ -54,7 +53,7 @@ public sealed class JobOutputs(BlobLocator locator)
             ModelSha256 = hashes.Model,
             InputsSha256 = hashes.Inputs,
             LabelsSha256 = hashes.Labels,
-            Shards = [.. manifest.Shards.Select(s => s with { Silo = bySilo[s.Index].Silo, Seconds = bySilo[s.Index].Seconds })],
+            Shards = [.. manifest.Shards.Select(s => s with { Silo = shards[s.Index].Silo, Seconds = shards[s.Index].Seconds })],
             Finished = finished,
             Seconds = (finished - manifest.Started).TotalSeconds,
         };
