@@ -107,7 +107,7 @@ static double PlainForwardBackward(jit.ScriptModule model, float[] raw, long[] y
         using var scope = NewDisposeScope();
         var count = Math.Min(Batch, n - start);
         var x = (tensor(raw.AsSpan(start * 784, count * 784).ToArray(), [count, 1, 28, 28]) / 255.0 - 0.286) / 0.353;
-        if (channelsLast) x = empty_strided(x.shape, [784, 1, 28, 1]).copy_(x);
+        if (channelsLast) x = ExplainModel.ToChannelsLast(x);
         var logits = (Tensor)model.call(x);
         var loss = nn.functional.cross_entropy(logits, tensor(y.AsSpan(start, count).ToArray()));
         model.zero_grad();

@@ -53,7 +53,15 @@ public sealed class ExplainModel : IDisposable
     public Tensor PrepareInput(Tensor batch)
     {
         var x = batch.to(Device);
-        if (!ChannelsLast || x.dim() != 4) return x;
+        return ChannelsLast && x.dim() == 4 ? ToChannelsLast(x) : x;
+    }
+
+    /// <summary>
+    /// A copy of an image batch [n, c, h, w] with channels-last strides [c·h·w, 1, w·c, c], as PyTorch's
+    /// <c>x.contiguous(memory_format=torch.channels_last)</c> makes it (TorchSharp 0.107 has no memory_format).
+    /// </summary>
+    public static Tensor ToChannelsLast(Tensor x)
+    {
         var (c, h, w) = (x.shape[1], x.shape[2], x.shape[3]);
         var laidOut = empty_strided(x.shape, [c * h * w, 1, w * c, c], x.dtype, x.device);
         laidOut.copy_(x);
