@@ -104,7 +104,8 @@ public sealed partial class JobGrain(BlobLocator locator, IGrainFactory grains, 
         try
         {
             // Writing and plotting are CPU and I/O work: keep them off the grain's scheduler.
-            var (job, manifest, shards, hashes) = (_job!, _manifest!, new Dictionary<int, ShardRun>(_done), _hashes!);
+            // _done no longer changes: shards reported after the last one are ignored once the job is finalizing.
+            var (job, manifest, shards, hashes) = (_job!, _manifest!, _done, _hashes!);
             var summary = _summary.Build(job.Model.Classes);
             await Task.Run(async () => await _outputs.CompleteAsync(job, manifest, summary, shards, await hashes));
             _state = JobState.Completed;
