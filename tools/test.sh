@@ -8,6 +8,11 @@ if ! fc-list 2>/dev/null | grep -qi dejavu; then
   sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq fonts-dejavu-core >/dev/null
 fi
+# redis-server (Debian package) for the cluster tests: membership, job records and reminders; the tests start their own.
+if ! command -v redis-server >/dev/null && [ ! -x /usr/bin/redis-server ]; then
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq redis-server >/dev/null
+fi
 # Azurite (a real Azure Blob endpoint) for the storage tests; the tests start and stop it themselves.
 [ -x node_modules/.bin/azurite-blob ] || npm ci --no-audit --no-fund --silent
 

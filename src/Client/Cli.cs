@@ -1,49 +1,80 @@
 using System.CommandLine;
+using System.Text.Json;
 using ExplainCluster.Contracts;
 using ExplainCluster.Engine;
 using ExplainCluster.Engine.Jobs;
 using ExplainCluster.Engine.Output;
 using ExplainCluster.Engine.Report;
 using ExplainCluster.Engine.Storage;
-using Spectre.Console;
 
 namespace ExplainCluster.Client;
 
-/// <summary>The <c>explain</c> command line: run, demo, report.</summary>
+/// <summary>
+/// The <c>explain</c> command line. Embedded (no services): run, demo, report. Against a running cluster
+/// (Orleans client, Redis membership): submit, status, watch, cancel.
+/// </summary>
 public static class Cli
 {
+    /// <summary>Exit codes of <c>watch</c> (and of run and demo, which follow the job the same way).</summary>
+    public const int Completed = 0, Failed = 1, Usage = 2, Cancelled = 3;
+
     public static RootCommand Build()
     {
+        var verbose = new Option<bool>("--verbose") { Description = "show every log line, with exception details", Recursive = true };
+
         var jobFile = new Argument<string>("job") { Description = "the job file (JSON)" };
         var outOption = new Option<string?>("--out") { Description = "output location (overrides the job's \"output\")" };
         var run = new Command("run", "run a job on an embedded cluster") { jobFile, outOption };
-        run.SetAction((result, ct) => RunAsync(result.GetValue(jobFile)!, result.GetValue(outOption), ct));
+        run.SetAction((result, ct) => RunAsync(result.GetValue(jobFile)!, result.GetValue(outOption), result.GetValue(verbose), ct));
 
         var demoOut = new Option<string?>("--out") { Description = "output folder (default: ./explain-demo)" };
         var demo = new Command("demo", "explain the bundled Fashion-MNIST sample end to end") { demoOut };
         demo.SetAction((result, ct) => RunAsync(
             Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist", "job.json"),
-            result.GetValue(demoOut) ?? "explain-demo", ct));
+            result.GetValue(demoOut) ?? "explain-demo", result.GetValue(verbose), ct));
 
         var outputArg = new Argument<string>("output") { Description = "a job's output location" };
         var report = new Command("report", "render the report again from a job's outputs") { outputArg };
         report.SetAction((result, ct) => ReportAsync(result.GetValue(outputArg)!, ct));
 
-        return new RootCommand("ExplainCluster: explain a neural network over a whole dataset") { run, demo, report };
+        var cluster = new Option<string?>("--cluster") { Description = "the cluster's Redis connection string (default: environment Cluster__Redis)" };
+        var clusterId = new Option<string?>("--cluster-id") { Description = "the cluster id (default: explaincluster)" };
+        var idOption = new Option<string?>("--id") { Description = "the job id; submitting the same id again is the same job" };
+        var submitOut = new Option<string?>("--out") { Description = "output location (overrides the job's \"output\"); the silos must reach it" };
+        var submit = new Command("submit", "submit a job to a running cluster; prints its id last") { jobFile, cluster, clusterId, idOption, submitOut };
+        submit.SetAction((r, ct) => WithClusterAsync(r.GetValue(cluster), r.GetValue(clusterId), r.GetValue(verbose), ct,
+            grains => SubmitAsync(grains, r.GetValue(jobFile)!, r.GetValue(idOption), r.GetValue(submitOut))));
+
+        var jobId = new Argument<string>("id") { Description = "the job id that submit printed" };
+        var json = new Option<bool>("--json") { Description = "one JSON object, for scripts" };
+        var status = new Command("status", "a job's state and progress") { jobId, cluster, clusterId, json };
+        status.SetAction((r, ct) => WithClusterAsync(r.GetValue(cluster), r.GetValue(clusterId), r.GetValue(verbose), ct,
+            grains => StatusAsync(grains, r.GetValue(jobId)!, r.GetValue(json))));
+
+        var watch = new Command("watch", "follow a job until it ends: exit 0 completed, 1 failed, 3 cancelled") { jobId, cluster, clusterId };
+        watch.SetAction((r, ct) => WithClusterAsync(r.GetValue(cluster), r.GetValue(clusterId), r.GetValue(verbose), ct,
+            grains => WatchAsync(grains, r.GetValue(jobId)!, ct)));
+
+        var cancel = new Command("cancel", "stop a job: no new shards start, running ones stop at their next batch") { jobId, cluster, clusterId };
+        cancel.SetAction((r, ct) => WithClusterAsync(r.GetValue(cluster), r.GetValue(clusterId), r.GetValue(verbose), ct,
+            grains => CancelAsync(grains, r.GetValue(jobId)!)));
+
+        return new RootCommand("ExplainCluster: explain a neural network over a whole dataset")
+        {
+            verbose, run, demo, report, submit, status, watch, cancel,
+        };
     }
 
-    private static async Task<int> RunAsync(string jobPath, string? output, CancellationToken ct)
+    private static async Task<int> RunAsync(string jobPath, string? output, bool verbose, CancellationToken ct)
     {
         try
         {
             var job = JobFile.Load(jobPath, output);
-            await using var cluster = await EmbeddedCluster.StartAsync();
-            var status = await WithProgressAsync(cluster.Grains, job, ct);
-            if (status.State != JobState.Completed) return Fail(status.Error ?? "the job did not complete");
-            var reportPath = BlobLocator.IsRemote(job.Output) ? $"{job.Output.TrimEnd('/')}/{OutputLayout.Report}" : Path.Combine(job.Output, OutputLayout.Report);
-            Console.WriteLine($"completed: {status.SamplesDone} samples in {status.ShardsTotal} shards");
-            Console.WriteLine($"report: {reportPath}");
-            return 0;
+            await using var cluster = await EmbeddedCluster.StartAsync(verbose: verbose);
+            var jobId = JobRunner.NewId(job);
+            var status = await cluster.Grains.GetGrain<IJobGrain>(jobId).StartAsync(job);
+            status = await Progress.FollowAsync(cluster.Grains, jobId, status, ct);
+            return Outcome(status);
         }
         catch (Exception e) when (e is ExplainException or Microsoft.Extensions.Options.OptionsValidationException)
         {
@@ -51,32 +82,101 @@ public static class Cli
         }
     }
 
-    private static async Task<JobStatus> WithProgressAsync(IGrainFactory grains, JobSpec job, CancellationToken ct)
+    private static async Task<int> WithClusterAsync(string? redis, string? clusterId, bool verbose, CancellationToken ct, Func<IGrainFactory, Task<int>> command)
     {
-        if (!AnsiConsole.Profile.Capabilities.Interactive)
+        try
         {
-            var lastShown = -1;
-            return await JobRunner.RunAsync(grains, job, s =>
-            {
-                var percent = s.SamplesTotal == 0 ? 0 : (int)(100 * s.SamplesDone / s.SamplesTotal) / 10 * 10;
-                if (percent == lastShown || s.State == JobState.Failed) return;
-                lastShown = percent;
-                Console.WriteLine($"{percent,3}% ({s.ShardsDone}/{s.ShardsTotal} shards)");
-            }, ct: ct);
+            await using var cluster = await RemoteCluster.ConnectAsync(redis, clusterId, verbose, ct);
+            return await command(cluster.Grains);
         }
-        JobStatus? final = null;
-        await AnsiConsole.Progress().AutoClear(false).StartAsync(async context =>
+        catch (ExplainException e)
         {
-            var task = context.AddTask(job.Name);
-            final = await JobRunner.RunAsync(grains, job, s =>
-            {
-                task.MaxValue = Math.Max(1, s.SamplesTotal);
-                task.Value = s.SamplesDone;
-                task.Description = $"{job.Name} {s.ShardsDone}/{s.ShardsTotal} shards {(s.State == JobState.Finalizing ? "(report)" : "")}";
-            }, ct: ct);
-        });
-        return final!;
+            return Fail(e.Message);
+        }
+        catch (Exception e) when (e is OrleansException or TimeoutException)
+        {
+            return Fail($"the cluster did not answer: {e.Message.Split('\n')[0]}");
+        }
     }
+
+    private static async Task<int> SubmitAsync(IGrainFactory grains, string jobPath, string? id, string? output)
+    {
+        var job = JobFile.Load(jobPath, output);
+        id ??= JobRunner.NewId(job);
+        if (id.Length == 0 || id.Length > 200 || id.Any(c => char.IsControl(c) || c == '/'))
+            throw new ExplainException($"--id must be 1 to 200 characters without '/' or control characters");
+        var status = await JobRunner.CallAsync(() => grains.GetGrain<IJobGrain>(id).StartAsync(job));
+        if (status.State == JobState.Failed) return Fail(status.Error ?? "the job failed");
+        Console.WriteLine($"submitted: {status.ShardsTotal} shards, {status.SamplesTotal} samples");
+        Console.WriteLine(id);
+        return Completed;
+    }
+
+    private static async Task<int> StatusAsync(IGrainFactory grains, string id, bool json)
+    {
+        var status = await JobRunner.CallAsync(() => grains.GetGrain<IJobGrain>(id).GetStatusAsync());
+        if (status.State == JobState.NotStarted) return Fail($"no job {id} on this cluster");
+        if (json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                id, name = status.Name, state = StateName(status.State), status.ShardsDone, status.ShardsTotal, status.SamplesDone,
+                status.SamplesTotal, status.Attempts, status.Error, status.Output, silos = status.ShardSilos.Distinct().Order().ToArray(),
+            }, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.CamelCase }));
+            return Completed;
+        }
+        Console.WriteLine($"{id}: {StateName(status.State)}");
+        Console.WriteLine($"shards: {status.ShardsDone}/{status.ShardsTotal} ({status.Attempts} attempts)");
+        Console.WriteLine($"samples: {status.SamplesDone}/{status.SamplesTotal}");
+        Console.WriteLine($"silos: {string.Join(", ", status.ShardSilos.Distinct().Order())}");
+        Console.WriteLine($"output: {status.Output}");
+        if (status.Error is not null) Console.WriteLine($"error: {status.Error}");
+        return Completed;
+    }
+
+    private static async Task<int> WatchAsync(IGrainFactory grains, string id, CancellationToken ct)
+    {
+        var status = await JobRunner.CallAsync(() => grains.GetGrain<IJobGrain>(id).GetStatusAsync());
+        if (status.State == JobState.NotStarted) return Fail($"no job {id} on this cluster");
+        return Outcome(await Progress.FollowAsync(grains, id, status, ct));
+    }
+
+    private static async Task<int> CancelAsync(IGrainFactory grains, string id)
+    {
+        var status = await JobRunner.CallAsync(() => grains.GetGrain<IJobGrain>(id).GetStatusAsync());
+        if (status.State == JobState.NotStarted) return Fail($"no job {id} on this cluster");
+        status = await JobRunner.CallAsync(() => grains.GetGrain<IJobGrain>(id).CancelAsync());
+        Console.WriteLine($"{id}: {StateName(status.State)}");
+        return status.State == JobState.Cancelled ? Completed : Fail($"job {id} had already ended ({StateName(status.State)})");
+    }
+
+    /// <summary>What run, demo and watch print when the job ends, and their exit code.</summary>
+    private static int Outcome(JobStatus status)
+    {
+        switch (status.State)
+        {
+            case JobState.Completed:
+                var reportPath = BlobLocator.IsRemote(status.Output) ? $"{status.Output.TrimEnd('/')}/{OutputLayout.Report}" : Path.Combine(status.Output, OutputLayout.Report);
+                Console.WriteLine($"completed: {status.SamplesDone} samples in {status.ShardsTotal} shards");
+                Console.WriteLine($"report: {reportPath}");
+                return Completed;
+            case JobState.Cancelled:
+                Console.Error.WriteLine("cancelled");
+                return Cancelled;
+            default:
+                return Fail(status.Error ?? "the job did not complete");
+        }
+    }
+
+    public static string StateName(JobState state) => state switch
+    {
+        JobState.NotStarted => "unknown",
+        JobState.Running => "running",
+        JobState.Finalizing => "finalizing",
+        JobState.Completed => Manifest.Completed,
+        JobState.Failed => Manifest.Failed,
+        _ => Manifest.Cancelled,
+    };
 
     private static async Task<int> ReportAsync(string output, CancellationToken ct)
     {
@@ -97,6 +197,6 @@ public static class Cli
     private static int Fail(string message)
     {
         Console.Error.WriteLine($"error: {message}");
-        return 1;
+        return Failed;
     }
 }

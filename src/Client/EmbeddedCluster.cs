@@ -20,11 +20,13 @@ public sealed class EmbeddedCluster : IAsyncDisposable
     /// <summary>The embedded silo's services (its model host, for one).</summary>
     public IServiceProvider Services => _host.Services;
 
-    public static async Task<EmbeddedCluster> StartAsync(string[]? settings = null)
+    /// <param name="verbose">Log everything, with exception details; otherwise warnings and above, one line each, on stderr.</param>
+    public static async Task<EmbeddedCluster> StartAsync(string[]? settings = null, bool verbose = false)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = settings ?? [], DisableDefaults = false });
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.Logging.AddFilter("Orleans", LogLevel.Error);
+        builder.Logging.ClearProviders().AddStderr(verbose);
+        // The job's outcome is the CLI's own one-line error; the job grain's warning would say it twice.
+        if (!verbose) builder.Logging.AddFilter("ExplainCluster.Grains.JobGrain", LogLevel.Error);
         builder.Services.AddExplainTracing(builder.Configuration);
         builder.UseOrleans(silo => silo
             .UseLocalhostClustering(FreePort(), FreePort())

@@ -18,9 +18,15 @@ public interface IJobGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<JobStatus> WaitForChangeAsync(TimeSpan maxWait);
 
-    /// <summary>Called by a shard worker when its outputs are written.</summary>
+    /// <summary>No new shards start, running ones stop at their next batch; the manifest says cancelled.</summary>
+    Task<JobStatus> CancelAsync();
+
+    /// <summary>Called by a shard attempt when its outputs are staged; ignored unless it is the shard's current attempt.</summary>
     Task ShardCompletedAsync(ShardPartial partial);
 
-    /// <summary>Called by a shard worker when its shard cannot be computed.</summary>
-    Task ShardFailedAsync(int shardIndex, string error);
+    /// <summary>
+    /// Called by a shard attempt that cannot finish. A data fault (<paramref name="retryable"/> false) fails
+    /// the job at once; an infrastructure fault runs the shard again, a few times at most.
+    /// </summary>
+    Task ShardFailedAsync(int shardIndex, int attempt, string error, bool retryable);
 }

@@ -8,6 +8,7 @@ public enum JobState
     Finalizing = 2,
     Completed = 3,
     Failed = 4,
+    Cancelled = 5,
 }
 
 [GenerateSerializer, Immutable, Alias("ec.JobStatus")]
@@ -19,4 +20,6 @@ public sealed record JobStatus(
     [property: Id(4)] long SamplesDone,
     [property: Id(5)] string? Error,
     [property: Id(6)] string Output,
-    [property: Id(7)] string[] ShardSilos);
+    [property: Id(7)] string[] ShardSilos,
+    [property: Id(8)] int Attempts = 0,
+    [property: Id(9)] string Name = "");

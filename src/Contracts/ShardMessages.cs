@@ -4,11 +4,13 @@ namespace ExplainCluster.Contracts;
 [GenerateSerializer, Immutable, Alias("ec.ShardSpec")]
 public sealed record ShardSpec([property: Id(0)] int Index, [property: Id(1)] long Start, [property: Id(2)] long Count);
 
+/// <summary>One attempt at one shard. Attempts are numbered from 1; the job accepts only its current attempt.</summary>
 [GenerateSerializer, Immutable, Alias("ec.ShardRequest")]
 public sealed record ShardRequest(
     [property: Id(0)] string JobId,
     [property: Id(1)] JobSpec Job,
-    [property: Id(2)] ShardSpec Shard);
+    [property: Id(2)] ShardSpec Shard,
+    [property: Id(3)] int Attempt);
 
 /// <summary>
 /// A shard's partial statistics: sums and counts only, so that partials merge by addition.
@@ -25,7 +27,8 @@ public sealed record ShardPartial(
     [property: Id(6)] MethodPartial[] Methods,
     [property: Id(7)] int[] InputShape,
     [property: Id(8)] double[] InputClassSum,
-    [property: Id(9)] long[] InputClassCount);
+    [property: Id(9)] long[] InputClassCount,
+    [property: Id(10)] int Attempt);
 
 [GenerateSerializer, Immutable, Alias("ec.ErrorPartial")]
 public sealed record ErrorPartial(

@@ -6,40 +6,101 @@ using ExplainCluster.Engine.Output;
 using ExplainCluster.Engine.Stats;
 using ExplainCluster.Engine.Storage;
 using Microsoft.Extensions.Logging;
+using Orleans.Runtime;
 
 namespace ExplainCluster.Grains;
 
-/// <summary>Plans a job's shards, hands them to shard grains, merges their partials and finishes the outputs.</summary>
-public sealed partial class JobGrain(BlobLocator locator, IGrainFactory grains, ILogger<JobGrain> logger) : Grain, IJobGrain
+/// <summary>
+/// Plans a job's shards, hands each to a shard grain as a numbered attempt, merges the partials of the
+/// attempts it accepts and finishes the outputs. A shard whose silo leaves the cluster runs again on a
+/// live one (checked every <see cref="LeaseCheck"/> against membership); results of superseded attempts are ignored.
+/// The plan and every shard's attempts are persisted ("jobs" grain storage), and a reminder wakes the job
+/// after its silo is lost, so it carries on wherever it reactivates without recomputing finished shards.
+/// </summary>
+public sealed partial class JobGrain(
+    [PersistentState("job", JobGrain.Storage)] IPersistentState<JobRecord> record,
+    BlobLocator locator, IGrainFactory grains, IClusterMembershipService membership, ILogger<JobGrain> logger)
+    : Grain, IJobGrain, IRemindable
 {
+    /// <summary>The grain storage that holds job records: Redis on a real cluster, memory when embedded.</summary>
+    public const string Storage = "jobs";
+
+    private const string Resume = "resume";
+
     public static readonly ActivitySource Activities = new("ExplainCluster.Grains");
 
-    // Finished shards, and their partials folded in shard order: the grain holds only the running sums and
-    // the partials that arrived ahead of an earlier shard, not one partial per shard.
-    private readonly Dictionary<int, ShardRun> _done = [];
+    /// <summary>How often running attempts are checked against membership: adds at most this to the time a lost shard waits.</summary>
+    public static readonly TimeSpan LeaseCheck = TimeSpan.FromSeconds(1);
+
+    /// <summary>Every this many lease checks, running attempts are asked whether they still run.</summary>
+    private const int ProbeEvery = 10;
+
+    private int _checks;
+
+    // Partials are folded in shard order: the grain holds only the running sums and the partials that
+    // arrived ahead of an earlier shard, not one partial per shard.
     private readonly SummaryBuilder _summary = new();
     private readonly JobOutputs _outputs = new(locator);
+    private ShardBook _book = new([]);
+    private IGrainReminder? _resume;
     private JobSpec? _job;
-    private ShardSpec[] _shards = [];
     private Manifest? _manifest;
     private Task<InputHashes>? _hashes;
+    private IGrainTimer? _leases;
     private JobState _state = JobState.NotStarted;
     private string? _error;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private string Id => this.GetPrimaryKeyString();
+
+    /// <summary>A job that was running when its grain was lost picks up where its record says it was.</summary>
+    public override async Task OnActivateAsync(CancellationToken ct)
+    {
+        var saved = record.State;
+        (_job, _state, _error, _book) = (saved.Job, saved.State, saved.Error, new ShardBook(saved.Shards));
+        if (_job is null || IsOver()) return;
+        try
+        {
+            _manifest = await _outputs.ReadManifestAsync(_job, ct);
+            foreach (var (shard, run) in _book.Done) _summary.Add(await _outputs.ReadPartialAsync(_job, shard, run.Attempt, ct));
+        }
+        catch (Exception e) when (e is IOException or Azure.RequestFailedException or System.Text.Json.JsonException or ExplainException)
+        {
+            await FailAsync($"the job cannot resume: {e.Message.Split('\n')[0]}");
+            return;
+        }
+        _hashes = Task.Run(() => _outputs.HashAsync(_job));
+        LogResumed(logger, Id, _book.DoneCount, _book.Shards.Length);
+        if (_state == JobState.Finalizing)
+        {
+            _ = FinishAsync();
+            return;
+        }
+        StartLeases();
+        // Attempts started but never recorded as placed were lost with the old activation: start them again.
+        foreach (var shard in _book.Lost(_ => false, unplaced: true)) await StartAttemptAsync(shard);
+        await SaveAsync();
+    }
+
+    Task IRemindable.ReceiveReminder(string reminderName, TickStatus status) =>
+        // Arriving is the point: it activated this grain (see OnActivateAsync). A job that has ended needs it no more.
+        IsOver() ? StopResumingAsync() : Task.CompletedTask;
+
+    private bool IsOver() => _state is not (JobState.Running or JobState.Finalizing);
 
     async Task<JobStatus> IJobGrain.StartAsync(JobSpec job)
     {
         if (_state != JobState.NotStarted) return Status();
         using var activity = Activities.StartActivity("job.start");
-        activity?.SetTag("explain.job", this.GetPrimaryKeyString());
+        activity?.SetTag("explain.job", Id);
         _job = job;
         _state = JobState.Running;
         try
         {
             var dataset = await Dataset.OpenAsync(job, locator);
             if (!await locator.Resolve(job.Model.Uri).ExistsAsync()) throw new ExplainException($"model {job.Model.Uri} does not exist");
-            _shards = Dataset.Plan(dataset.Count, job.ShardSize);
-            _manifest = _outputs.NewManifest(this.GetPrimaryKeyString(), job, dataset, _shards);
+            _book = ShardBook.Plan(Dataset.Plan(dataset.Count, job.ShardSize));
+            _manifest = _outputs.NewManifest(Id, job, dataset, _book.Shards);
             await _outputs.WriteManifestAsync(job, _manifest);
             _hashes = Task.Run(() => _outputs.HashAsync(job));
         }
@@ -47,18 +108,15 @@ public sealed partial class JobGrain(BlobLocator locator, IGrainFactory grains, 
         {
             _state = JobState.Failed;
             _error = e.Message.Split('\n')[0];
+            await SaveAsync();
             return Status();
         }
-        LogStarted(logger, this.GetPrimaryKeyString(), _shards.Length);
-        try
-        {
-            await Task.WhenAll(_shards.Select(s =>
-                grains.GetGrain<IShardGrain>($"{this.GetPrimaryKeyString()}/{s.Index}").StartAsync(new ShardRequest(this.GetPrimaryKeyString(), job, s))));
-        }
-        catch (OrleansException e)
-        {
-            await FailAsync($"shards could not be started: {e.Message.Split('\n')[0]}");
-        }
+        LogStarted(logger, Id, _book.Shards.Length);
+        await SaveAsync();
+        _resume = await this.RegisterOrUpdateReminder(Resume, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+        StartLeases();
+        await Task.WhenAll(_book.Shards.Select(s => StartAttemptAsync(s.Index)));
+        await SaveAsync();
         return Status();
     }
 
@@ -70,32 +128,100 @@ public sealed partial class JobGrain(BlobLocator locator, IGrainFactory grains, 
         return Status();
     }
 
-    /// <summary>Wakes every pending <see cref="IJobGrain.WaitForChangeAsync"/>.</summary>
-    private void Changed()
+    async Task<JobStatus> IJobGrain.CancelAsync()
     {
-        var changed = _changed;
-        _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        changed.SetResult();
+        if (_state != JobState.Running) return Status();
+        _state = JobState.Cancelled;
+        StopLeases();
+        foreach (var (shard, attempt) in _book.Running())
+            _ = grains.GetGrain<IShardGrain>(ShardKey(shard, attempt)).CancelAsync();
+        LogCancelled(logger, Id);
+        await SaveAsync();
+        Changed();
+        await EndOutputsAsync(null);
+        return Status();
     }
 
-    Task IJobGrain.ShardCompletedAsync(ShardPartial partial)
+    async Task IJobGrain.ShardCompletedAsync(ShardPartial partial)
     {
-        if (_state != JobState.Running || !_done.TryAdd(partial.ShardIndex, new ShardRun(partial.Count, partial.Silo, partial.Seconds)))
-            return Task.CompletedTask;
+        if (_state != JobState.Running || !_book.Accept(partial))
+        {
+            if (_state == JobState.Running) LogSuperseded(logger, Id, partial.ShardIndex, partial.Attempt);
+            return;
+        }
         _summary.Add(partial);
-        if (_done.Count == _shards.Length)
+        if (_book.Complete)
         {
             _state = JobState.Finalizing;
-            _ = FinishAsync();
+            StopLeases();
         }
+        await SaveAsync();
+        if (_state == JobState.Finalizing) _ = FinishAsync();
         Changed();
-        return Task.CompletedTask;
     }
 
-    async Task IJobGrain.ShardFailedAsync(int shardIndex, string error)
+    async Task IJobGrain.ShardFailedAsync(int shardIndex, int attempt, string error, bool retryable)
+    {
+        if (_state != JobState.Running || !_book.IsCurrent(shardIndex, attempt)) return;
+        if (!retryable) await FailAsync(error);
+        else await RetryAsync(shardIndex, error);
+    }
+
+    /// <summary>Starts the shard's next attempt; the placement picks a live model-host silo.</summary>
+    private async Task StartAttemptAsync(int shard)
+    {
+        var attempt = _book.NewAttempt(shard);
+        try
+        {
+            var silo = await grains.GetGrain<IShardGrain>(ShardKey(shard, attempt)).StartAsync(new ShardRequest(Id, _job!, _book.Shards[shard], attempt));
+            _book.Placed(shard, attempt, silo);
+        }
+        catch (Exception e) when (e is OrleansException or TimeoutException)
+        {
+            await RetryAsync(shard, $"shard {shard} could not be started: {e.Message.Split('\n')[0]}");
+        }
+    }
+
+    private async Task RetryAsync(int shard, string error)
     {
         if (_state != JobState.Running) return;
-        await FailAsync(error);
+        if (_book.AttemptsOf(shard) >= ShardBook.MaxAttempts)
+        {
+            await FailAsync($"{error} (after {ShardBook.MaxAttempts} attempts)");
+            return;
+        }
+        LogRetry(logger, Id, shard, error);
+        await StartAttemptAsync(shard);
+        await SaveAsync();
+        Changed();
+    }
+
+    /// <summary>
+    /// Runs again every shard whose attempt was placed on a silo that membership declared dead, and every
+    /// <see cref="ProbeEvery"/> checks, each attempt whose shard grain says it is not running it any more.
+    /// </summary>
+    private async Task CheckLeasesAsync(CancellationToken ct)
+    {
+        if (_state != JobState.Running) return;
+        var snapshot = membership.CurrentSnapshot;
+        var lost = _book.Lost(silo => snapshot.GetSiloStatus(silo) is SiloStatus.Dead or SiloStatus.None).ToHashSet();
+        if (++_checks % ProbeEvery == 0)
+        {
+            var running = _book.Running().Where(r => !lost.Contains(r.Shard)).ToArray();
+            var alive = await Task.WhenAll(running.Select(async r =>
+            {
+                try { return await grains.GetGrain<IShardGrain>(ShardKey(r.Shard, r.Attempt)).IsRunningAsync().WaitAsync(TimeSpan.FromSeconds(5), ct); }
+                catch (Exception e) when (e is OrleansException or TimeoutException) { return true; /* ask again next time */ }
+            }));
+            lost.UnionWith(running.Where((r, i) => !alive[i] && _book.IsCurrent(r.Shard, r.Attempt)).Select(r => r.Shard));
+        }
+        foreach (var shard in lost.Order())
+        {
+            LogLost(logger, Id, shard);
+            await StartAttemptAsync(shard);
+            await SaveAsync();
+            Changed();
+        }
     }
 
     private async Task FinishAsync()
@@ -103,14 +229,16 @@ public sealed partial class JobGrain(BlobLocator locator, IGrainFactory grains, 
         using var activity = Activities.StartActivity("job.finish");
         try
         {
-            // Writing and plotting are CPU and I/O work: keep them off the grain's scheduler.
-            // _done no longer changes: shards reported after the last one are ignored once the job is finalizing.
-            var (job, manifest, shards, hashes) = (_job!, _manifest!, _done, _hashes!);
+            // Moving files, writing and plotting are I/O and CPU work: keep them off the grain's scheduler.
+            // The book no longer changes: shards reported after the last one are ignored once the job is finalizing.
+            var (job, manifest, shards, hashes) = (_job!, _manifest!, _book.Done, _hashes!);
             var summary = _summary.Build(job.Model.Classes);
             await Task.Run(async () => await _outputs.CompleteAsync(job, manifest, summary, shards, await hashes));
             _state = JobState.Completed;
+            await SaveAsync();
+            await StopResumingAsync();
             Changed();
-            LogCompleted(logger, this.GetPrimaryKeyString());
+            LogCompleted(logger, Id);
         }
         catch (Exception e)
         {
@@ -122,22 +250,84 @@ public sealed partial class JobGrain(BlobLocator locator, IGrainFactory grains, 
     {
         _state = JobState.Failed;
         _error = error;
+        StopLeases();
+        foreach (var (shard, attempt) in _book.Running())
+            _ = grains.GetGrain<IShardGrain>(ShardKey(shard, attempt)).CancelAsync();
+        await SaveAsync();
         Changed();
-        LogFailed(logger, this.GetPrimaryKeyString(), error);
-        try { await _outputs.FailAsync(_job!, _manifest!, error); }
-        catch (ExplainException) { /* the output cannot be written; the status still carries the error */ }
+        LogFailed(logger, Id, error);
+        await EndOutputsAsync(error);
     }
 
+    private async Task EndOutputsAsync(string? error)
+    {
+        await StopResumingAsync();
+        if (_manifest is null) return;
+        try { await _outputs.EndAsync(_job!, _manifest, error); }
+        catch (Exception e) when (e is ExplainException or IOException or Azure.RequestFailedException) { /* the output cannot be written; the status still carries the outcome */ }
+    }
+
+    private async Task SaveAsync()
+    {
+        (record.State.Job, record.State.State, record.State.Error, record.State.Shards) = (_job, _state, _error, _book.Records);
+        await record.WriteStateAsync();
+    }
+
+    private async Task StopResumingAsync()
+    {
+        try
+        {
+            _resume ??= await this.GetReminder(Resume);
+            if (_resume is not null) await this.UnregisterReminder(_resume);
+            _resume = null;
+        }
+        catch (Exception e) when (e is OrleansException or TimeoutException) { /* it fires once more and finds the job over */ }
+    }
+
+    private void StartLeases() =>
+        _leases = this.RegisterGrainTimer(CheckLeasesAsync, new GrainTimerCreationOptions(LeaseCheck, LeaseCheck) { KeepAlive = true });
+
+    /// <summary>Wakes every pending <see cref="IJobGrain.WaitForChangeAsync"/>.</summary>
+    private void Changed()
+    {
+        var changed = _changed;
+        _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        changed.SetResult();
+    }
+
+    private void StopLeases()
+    {
+        _leases?.Dispose();
+        _leases = null;
+    }
+
+    private string ShardKey(int shard, int attempt) => $"{Id}/{shard}/{attempt}";
+
     private JobStatus Status() => new(
-        _state, _shards.Length, _done.Count, _shards.Sum(s => s.Count), _done.Values.Sum(p => p.Count), _error,
-        _job?.Output ?? "", [.. _done.OrderBy(p => p.Key).Select(p => p.Value.Silo)]);
+        _state, _book.Shards.Length, _book.DoneCount, _book.Shards.Sum(s => s.Count), _book.SamplesDone, _error,
+        _job?.Output ?? "", [.. _book.Done.OrderBy(p => p.Key).Select(p => p.Value.Silo)], _book.Attempts, _job?.Name ?? "");
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} started with {Shards} shards")]
     private static partial void LogStarted(ILogger logger, string jobId, int shards);
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} resumed: {Done} of {Shards} shards were done")]
+    private static partial void LogResumed(ILogger logger, string jobId, int done, int shards);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} completed")]
     private static partial void LogCompleted(ILogger logger, string jobId);
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} cancelled")]
+    private static partial void LogCancelled(ILogger logger, string jobId);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} failed: {Error}")]
     private static partial void LogFailed(ILogger logger, string jobId, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} shard {Shard}: its silo left the cluster; running it again")]
+    private static partial void LogLost(ILogger logger, string jobId, int shard);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} shard {Shard}: {Error}; running it again")]
+    private static partial void LogRetry(ILogger logger, string jobId, int shard, string error);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} shard {Shard}: attempt {Attempt} was superseded; its result is ignored")]
+    private static partial void LogSuperseded(ILogger logger, string jobId, int shard, int attempt);
 }

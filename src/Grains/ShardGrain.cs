@@ -7,39 +7,108 @@ using Orleans.Runtime;
 
 namespace ExplainCluster.Grains;
 
-/// <summary>Runs one shard off the Orleans scheduler and reports the outcome to its job.</summary>
+/// <summary>Runs one attempt at one shard off the Orleans scheduler and reports the outcome to its job.</summary>
 [ModelHostPlacement]
 public sealed partial class ShardGrain(ShardPipeline pipeline, ILocalSiloDetails silo, IGrainFactory grains, ILogger<ShardGrain> logger)
     : Grain, IShardGrain
 {
-    Task IShardGrain.StartAsync(ShardRequest request)
+    /// <summary>How long an outcome is offered to the job grain: long enough for it to reactivate elsewhere after its silo died.</summary>
+    private static readonly TimeSpan ReportFor = TimeSpan.FromMinutes(2);
+
+    private readonly CancellationTokenSource _cancel = new();
+    private int _running;
+
+    Task<SiloAddress> IShardGrain.StartAsync(ShardRequest request)
     {
         // The shard may take minutes: start it on the thread pool (its tensor work goes on to the model
         // host's threads) and return at once; the job grain hears back through its own methods.
-        _ = Task.Run(() => RunAsync(request));
+        if (Interlocked.Exchange(ref _running, 1) == 0)
+            _ = Task.Run(async () =>
+            {
+                try { await RunAsync(request, _cancel.Token); }
+                finally { Volatile.Write(ref _running, 0); }
+            });
+        return Task.FromResult(silo.SiloAddress);
+    }
+
+    Task<bool> IShardGrain.IsRunningAsync() => Task.FromResult(Volatile.Read(ref _running) == 1);
+
+    Task IShardGrain.CancelAsync()
+    {
+        _cancel.Cancel();
         return Task.CompletedTask;
     }
 
-    private async Task RunAsync(ShardRequest request)
+    private async Task RunAsync(ShardRequest request, CancellationToken ct)
     {
         var job = grains.GetGrain<IJobGrain>(request.JobId);
+        ShardPartial partial;
         try
         {
-            var partial = await pipeline.RunAsync(request.Job, request.Shard, silo.SiloAddress.ToString());
-            await job.ShardCompletedAsync(partial);
+            partial = await pipeline.RunAsync(request.Job, request.Shard, request.Attempt, silo.SiloAddress.ToString(), ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            LogCancelled(logger, request.JobId, request.Shard.Index, request.Attempt);
+            return;
         }
         catch (Exception e)
         {
-            var message = e is ExplainException ? e.Message : $"shard {request.Shard.Index} failed: {e.GetType().Name}: {e.Message.Split('\n')[0]}";
-            LogShardFailed(logger, e, request.JobId, request.Shard.Index);
-            try { await job.ShardFailedAsync(request.Shard.Index, message); }
-            catch (Exception report) { LogReportFailed(logger, report, request.JobId, request.Shard.Index); }
+            // A data fault is deterministic and named by an ExplainException: one line, no stack trace, no retry.
+            var dataFault = e is ExplainException;
+            var message = dataFault ? e.Message : $"shard {request.Shard.Index} failed: {e.GetType().Name}: {e.Message.Split('\n')[0]}";
+            if (dataFault) LogDataFault(logger, request.JobId, request.Shard.Index, message);
+            else LogShardFailed(logger, e, request.JobId, request.Shard.Index);
+            await ReportAsync(request, () => job.ShardFailedAsync(request.Shard.Index, request.Attempt, message, retryable: IsInfrastructure(e)), ct);
+            return;
+        }
+        await ReportAsync(request, () => job.ShardCompletedAsync(partial), ct);
+    }
+
+    /// <summary>
+    /// Delivers an outcome to the job grain, retrying while its silo is being replaced; if it cannot, the
+    /// job's lease check finds this attempt no longer running and starts another.
+    /// </summary>
+    private async Task ReportAsync(ShardRequest request, Func<Task> report, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + ReportFor;
+        for (var delay = TimeSpan.FromMilliseconds(250); ; delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks)))
+        {
+            try
+            {
+                await report();
+                return;
+            }
+            catch (Exception e) when (e is OrleansException or TimeoutException && DateTime.UtcNow + delay < deadline && !ct.IsCancellationRequested)
+            {
+                LogReportRetry(logger, request.JobId, request.Shard.Index, e.GetType().Name);
+                await Task.Delay(delay, CancellationToken.None);
+            }
+            catch (Exception e)
+            {
+                LogReportFailed(logger, e, request.JobId, request.Shard.Index);
+                return;
+            }
         }
     }
+
+    /// <summary>Faults of the machine or the network, worth another attempt; anything else would fail the same way again.</summary>
+    private static bool IsInfrastructure(Exception e) =>
+        e is IOException or TimeoutException or OrleansException or HttpRequestException or System.Net.Sockets.SocketException
+            or Azure.RequestFailedException or OutOfMemoryException;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} shard {Shard}: {Error}")]
+    private static partial void LogDataFault(ILogger logger, string jobId, int shard, string error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} shard {Shard} failed")]
     private static partial void LogShardFailed(ILogger logger, Exception error, string jobId, int shard);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Job {JobId} shard {Shard}: could not report the failure to the job")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} shard {Shard} attempt {Attempt} cancelled")]
+    private static partial void LogCancelled(ILogger logger, string jobId, int shard, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} shard {Shard}: the job did not take the outcome ({Error}); trying again")]
+    private static partial void LogReportRetry(ILogger logger, string jobId, int shard, string error);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Job {JobId} shard {Shard}: could not report the outcome to the job")]
     private static partial void LogReportFailed(ILogger logger, Exception error, string jobId, int shard);
 }

@@ -16,7 +16,7 @@ public sealed class JobOutputs(BlobLocator locator)
         job.Model.Uri, null, job.Data.Inputs, null, job.Data.Labels, null,
         dataset.Count, dataset.SampleShape, job.Model.Classes?.Length ?? 0,
         [.. job.Methods.Select(m => m.Name)], job.Target == TargetMode.Label ? "label" : "predicted", job.ShardSize,
-        [.. shards.Select(s => new ManifestShard(s.Index, s.Start, s.Count, null, null))],
+        [.. shards.Select(s => new ManifestShard(s.Index, s.Start, s.Count, null, null, null, null))],
         Manifest.SoftwareVersions(), DateTimeOffset.UtcNow, null, null,
         JsonDocument.Parse(job.SourceJson).RootElement.Clone());
 
@@ -32,18 +32,53 @@ public sealed class JobOutputs(BlobLocator locator)
         }
     }
 
+    /// <summary>The manifest written when the job started, for a job that carries on after its grain moved.</summary>
+    public async Task<Manifest> ReadManifestAsync(JobSpec job, CancellationToken ct = default)
+    {
+        await using var stream = await locator.Resolve(job.Output).Child(OutputLayout.Manifest).OpenReadAsync(ct);
+        return await JsonSerializer.DeserializeAsync<Manifest>(stream, Manifest.Json, ct)
+            ?? throw new ExplainException($"{job.Output}/{OutputLayout.Manifest} is empty");
+    }
+
+    /// <summary>The partial statistics an accepted attempt staged.</summary>
+    public async Task<ShardPartial> ReadPartialAsync(JobSpec job, int shard, int attempt, CancellationToken ct = default)
+    {
+        await using var stream = await locator.Resolve(job.Output).Child(OutputLayout.Partial(shard, attempt)).OpenReadAsync(ct);
+        return await JsonSerializer.DeserializeAsync<ShardPartial>(stream, PartialJson, ct)
+            ?? throw new ExplainException($"shard {shard} attempt {attempt}: empty partial");
+    }
+
+    /// <summary>Doubles round-trip exactly through System.Text.Json, so a resumed job's summary is the same bytes.</summary>
+    public static byte[] EncodePartial(ShardPartial partial) => JsonSerializer.SerializeToUtf8Bytes(partial, PartialJson);
+
+    private static readonly JsonSerializerOptions PartialJson = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
     /// <summary>SHA-256 of the model, the inputs and the labels (streamed; started while the shards run).</summary>
     public async Task<InputHashes> HashAsync(JobSpec job, CancellationToken ct = default) => new(
         await Sha256Async(job.Model.Uri, ct),
         await Sha256Async(job.Data.Inputs, ct),
         job.Data.Labels is null ? null : await Sha256Async(job.Data.Labels, ct));
 
-    /// <summary>Writes summary.json and the report, then marks the manifest completed.</summary>
-    /// <param name="shards">Where each shard ran and its tensor time in seconds, by shard index.</param>
+    /// <summary>
+    /// Moves each shard's accepted attempt into place, deletes every other attempt's staged files, writes
+    /// summary.json and the report, then marks the manifest completed. Repeatable: a job that stopped
+    /// half-way through this carries on where it was (files already moved are not staged any more).
+    /// </summary>
+    /// <param name="shards">The accepted attempt of each shard, where it ran and its tensor time, by shard index.</param>
     public async Task<Manifest> CompleteAsync(
         JobSpec job, Manifest manifest, Summary summary, IReadOnlyDictionary<int, ShardRun> shards, InputHashes hashes, CancellationToken ct = default)
     {
         var output = locator.Resolve(job.Output);
+        var methods = job.Methods.Select(m => m.Name).ToArray();
+        await Parallel.ForEachAsync(shards, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = ct }, async (shard, token) =>
+        {
+            var staged = output.Child(OutputLayout.Attempt(shard.Key, shard.Value.Attempt));
+            foreach (var file in OutputLayout.ShardFiles(methods, shard.Key))
+            {
+                if (!await staged.Child(file).MoveToAsync(output.Child(file), token) && !await output.Child(file).ExistsAsync(token))
+                    throw new ExplainException($"shard {shard.Key} attempt {shard.Value.Attempt} left no {file}");
+            }
+        });
         await output.Child(OutputLayout.Summary).WriteAsync(JsonSerializer.SerializeToUtf8Bytes(summary, Manifest.Json), ct);
         var finished = DateTimeOffset.UtcNow;
         var done = manifest with
@@ -53,7 +88,10 @@ public sealed class JobOutputs(BlobLocator locator)
             ModelSha256 = hashes.Model,
             InputsSha256 = hashes.Inputs,
             LabelsSha256 = hashes.Labels,
-            Shards = [.. manifest.Shards.Select(s => s with { Silo = shards[s.Index].Silo, Seconds = shards[s.Index].Seconds })],
+            Shards = [.. manifest.Shards.Select(s => s with
+            {
+                Silo = shards[s.Index].Silo, Seconds = shards[s.Index].Seconds, Attempt = shards[s.Index].Attempt, Attempts = shards[s.Index].Attempts,
+            })],
             Finished = finished,
             Seconds = (finished - manifest.Started).TotalSeconds,
         };
@@ -61,16 +99,22 @@ public sealed class JobOutputs(BlobLocator locator)
         await WriteManifestAsync(job, done with { Status = Manifest.Running }, ct);
         await new ReportWriter(locator).WriteAsync(job.Output, ct);
         await WriteManifestAsync(job, done, ct);
+        // The staged partials go last, so a job that stops before this point can still rebuild its summary;
+        // the attempts' own files were all moved above.
+        await output.Child(OutputLayout.Attempts).DeleteTreeAsync(ct);
         return done;
     }
 
-    public Task FailAsync(JobSpec job, Manifest manifest, string error, CancellationToken ct = default)
+    /// <summary>Marks the manifest failed (with <paramref name="error"/>) or cancelled (error null); staged attempts are deleted.</summary>
+    public async Task EndAsync(JobSpec job, Manifest manifest, string? error, CancellationToken ct = default)
     {
         var finished = DateTimeOffset.UtcNow;
-        return WriteManifestAsync(job, manifest with
+        await WriteManifestAsync(job, manifest with
         {
-            Status = Manifest.Failed, Error = error, Finished = finished, Seconds = (finished - manifest.Started).TotalSeconds,
+            Status = error is null ? Manifest.Cancelled : Manifest.Failed, Error = error, Finished = finished, Seconds = (finished - manifest.Started).TotalSeconds,
         }, ct);
+        try { await locator.Resolve(job.Output).Child(OutputLayout.Attempts).DeleteTreeAsync(ct); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Azure.RequestFailedException) { /* staging only; the manifest says what happened */ }
     }
 
     private async Task<string> Sha256Async(string location, CancellationToken ct)
@@ -82,5 +126,5 @@ public sealed class JobOutputs(BlobLocator locator)
 
 public sealed record InputHashes(string Model, string Inputs, string? Labels);
 
-/// <summary>One finished shard as the manifest records it.</summary>
-public sealed record ShardRun(long Count, string Silo, double Seconds);
+/// <summary>One finished shard as the manifest records it: the attempt accepted, and how many were started.</summary>
+public sealed record ShardRun(long Count, string Silo, double Seconds, int Attempt, int Attempts);

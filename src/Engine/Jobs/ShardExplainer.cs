@@ -16,7 +16,7 @@ public static class ShardExplainer
 {
     public static readonly ActivitySource Activities = new("ExplainCluster.Engine");
 
-    public static ShardResult Compute(ExplainModel model, JobSpec job, ShardData data)
+    public static ShardResult Compute(ExplainModel model, JobSpec job, ShardData data, CancellationToken ct = default)
     {
         var watch = Stopwatch.StartNew();
         var methods = job.Methods.Select(MethodRegistry.Create).ToArray();
@@ -43,6 +43,8 @@ public static class ShardExplainer
 
         for (var start = 0; start < n; start += batchSize)
         {
+            // A cancelled job (or a superseded attempt) stops here, between batches.
+            ct.ThrowIfCancellationRequested();
             var count = Math.Min(batchSize, n - start);
             using var activity = Activities.StartActivity("model.batch");
             activity?.SetTag("explain.batch.start", data.Start + start);

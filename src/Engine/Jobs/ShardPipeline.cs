@@ -20,14 +20,18 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator)
     /// <summary>The most shards this pipeline has held at once.</summary>
     public int PeakInFlight => Volatile.Read(ref _peakInFlight);
 
-    public async Task<ShardPartial> RunAsync(JobSpec job, ShardSpec shard, string silo, CancellationToken ct = default)
+    /// <summary>
+    /// Computes attempt <paramref name="attempt"/> at <paramref name="shard"/> and stages its files under
+    /// <see cref="OutputLayout.Attempt"/>; the job moves the accepted attempt's files into place when it completes.
+    /// </summary>
+    public async Task<ShardPartial> RunAsync(JobSpec job, ShardSpec shard, int attempt, string silo, CancellationToken ct = default)
     {
         await _admission.WaitAsync(ct);
         var now = Interlocked.Increment(ref _inFlight);
         for (var peak = PeakInFlight; now > peak; peak = PeakInFlight) Interlocked.CompareExchange(ref _peakInFlight, now, peak);
         try
         {
-            return await RunAdmittedAsync(job, shard, silo, ct);
+            return await RunAdmittedAsync(job, shard, attempt, silo, ct);
         }
         finally
         {
@@ -36,11 +40,12 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator)
         }
     }
 
-    private async Task<ShardPartial> RunAdmittedAsync(JobSpec job, ShardSpec shard, string silo, CancellationToken ct)
+    private async Task<ShardPartial> RunAdmittedAsync(JobSpec job, ShardSpec shard, int attempt, string silo, CancellationToken ct)
     {
         using var activity = ShardExplainer.Activities.StartActivity("shard.run");
         activity?.SetTag("explain.shard", shard.Index);
         activity?.SetTag("explain.silo", silo);
+        activity?.SetTag("explain.attempt", attempt);
         var model = await host.GetModelAsync(job.Model.Uri, ct);
         var dataset = await Dataset.OpenAsync(job, locator, ct);
         var data = await dataset.ReadAsync(shard, ct);
@@ -48,10 +53,14 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator)
         var result = await host.RunAsync(() =>
         {
             System.Diagnostics.Activity.Current = parent;
-            return ShardExplainer.Compute(model, job, data);
+            return ShardExplainer.Compute(model, job, data, ct);
         });
         var (partial, scalars) = ShardStatistics.Build(shard, result, data, job.Data.Preprocess.Scale, silo);
-        await ShardWriter.WriteAsync(locator.Resolve(job.Output), shard.Index, result, scalars, ct);
+        var output = locator.Resolve(job.Output);
+        await ShardWriter.WriteAsync(output.Child(OutputLayout.Attempt(shard.Index, attempt)), shard.Index, result, scalars, ct);
+        partial = partial with { Attempt = attempt };
+        // Last: a partial on disk means the attempt's files are all there.
+        await output.Child(OutputLayout.Partial(shard.Index, attempt)).WriteAsync(JobOutputs.EncodePartial(partial), ct);
         return partial;
     }
 }

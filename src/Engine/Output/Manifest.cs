@@ -32,6 +32,7 @@ public sealed record Manifest(
     public const string Running = "running";
     public const string Completed = "completed";
     public const string Failed = "failed";
+    public const string Cancelled = "cancelled";
 
     public static readonly JsonSerializerOptions Json = new()
     {
@@ -53,4 +54,5 @@ public sealed record Manifest(
     public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, Json);
 }
 
-public sealed record ManifestShard(int Index, long Start, long Count, string? Silo, double? Seconds);
+/// <summary>One shard: its range, and once the job completed, the silo and attempt that produced its files and how many attempts it took.</summary>
+public sealed record ManifestShard(int Index, long Start, long Count, string? Silo, double? Seconds, int? Attempt, int? Attempts);

@@ -16,5 +16,19 @@ public static class OutputLayout
     public static string AttributionPart(string method, int shard) =>
         $"attributions/{method}/part-{shard.ToString("D5", CultureInfo.InvariantCulture)}.npy";
 
+    /// <summary>Where one attempt at a shard stages its files (the same layout below it) until the job accepts it.</summary>
+    public static string Attempt(int shard, int attempt) =>
+        $"{Attempts}/shard-{shard.ToString("D5", CultureInfo.InvariantCulture)}-a{attempt.ToString(CultureInfo.InvariantCulture)}";
+
+    /// <summary>An attempt's partial statistics (JSON), read back when a job resumes on another silo.</summary>
+    public static string Partial(int shard, int attempt) => $"{Attempt(shard, attempt)}/partial.json";
+
+    /// <summary>The staging folder of every attempt; gone once the job has completed.</summary>
+    public const string Attempts = "_attempts";
+
+    /// <summary>The files one shard writes, relative to the output (or to its attempt's staging folder).</summary>
+    public static IEnumerable<string> ShardFiles(IEnumerable<string> methods, int shard) =>
+        [.. methods.Select(m => AttributionPart(m, shard)), LogitsPart(shard), SamplesPart(shard)];
+
     public static string Plot(string name) => $"plots/{name}.png";
 }

@@ -55,7 +55,7 @@ public static class ShardStatistics
         var errors = data.Labels is null ? null
             : ErrorStatistics.Partial(shard.Index, data.Start, data.Labels, r.Predictions, r.Confidence, r.Loss!, classes);
         var partial = new ShardPartial(shard.Index, r.Count, silo, r.Seconds, predicted, errors, partials,
-            data.SampleShape, inputSums, targetCounts);
+            data.SampleShape, inputSums, targetCounts, 0);
         return (partial, scalars);
     }
 

@@ -33,6 +33,26 @@ public sealed class AzureBlob(BlobContainerClient container, string name, string
         await _blob.UploadAsync(new BinaryData(content), overwrite: true, ct);
     }
 
+    public async Task<bool> MoveToAsync(IBlob destination, CancellationToken ct = default)
+    {
+        if (destination is not AzureBlob target) throw new ArgumentException("a blob moves within its own store", nameof(destination));
+        if (!await ExistsAsync(ct)) return false;
+        // A server-side copy within the account (no bytes through this process), then the source goes.
+        var copy = await target._blob.StartCopyFromUriAsync(_blob.Uri, cancellationToken: ct);
+        await copy.WaitForCompletionAsync(ct);
+        await _blob.DeleteIfExistsAsync(cancellationToken: ct);
+        return true;
+    }
+
+    public async Task DeleteTreeAsync(CancellationToken ct = default)
+    {
+        if (!await container.ExistsAsync(ct)) return;
+        await _blob.DeleteIfExistsAsync(cancellationToken: ct);
+        var prefix = name.Length == 0 ? "" : name.TrimEnd('/') + "/";
+        await foreach (var item in container.GetBlobsAsync(new GetBlobsOptions { Prefix = prefix }, ct))
+            await container.DeleteBlobIfExistsAsync(item.Name, cancellationToken: ct);
+    }
+
     public IBlob Child(string relativePath)
     {
         var childName = name.Length == 0 ? relativePath : name.TrimEnd('/') + "/" + relativePath;

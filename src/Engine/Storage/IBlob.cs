@@ -19,6 +19,15 @@ public interface IBlob
     /// <summary>Writes the object whole, replacing any earlier version.</summary>
     Task WriteAsync(ReadOnlyMemory<byte> content, CancellationToken ct = default);
 
+    /// <summary>
+    /// Moves this object to <paramref name="destination"/> (same store), replacing it; false when this
+    /// object does not exist (already moved: moving is repeatable).
+    /// </summary>
+    Task<bool> MoveToAsync(IBlob destination, CancellationToken ct = default);
+
+    /// <summary>Deletes this object and, taken as a folder, everything under it.</summary>
+    Task DeleteTreeAsync(CancellationToken ct = default);
+
     /// <summary>The object at <paramref name="relativePath"/> under this one, taken as a folder.</summary>
     IBlob Child(string relativePath);
 }

@@ -35,5 +35,20 @@ public sealed class LocalBlob(string path) : IBlob
         File.Move(temp, Location, overwrite: true);
     }
 
+    public Task<bool> MoveToAsync(IBlob destination, CancellationToken ct = default)
+    {
+        if (!File.Exists(Location)) return Task.FromResult(false);
+        Directory.CreateDirectory(Path.GetDirectoryName(destination.Location)!);
+        File.Move(Location, destination.Location, overwrite: true);
+        return Task.FromResult(true);
+    }
+
+    public Task DeleteTreeAsync(CancellationToken ct = default)
+    {
+        if (File.Exists(Location)) File.Delete(Location);
+        if (Directory.Exists(Location)) Directory.Delete(Location, recursive: true);
+        return Task.CompletedTask;
+    }
+
     public IBlob Child(string relativePath) => new LocalBlob(Path.Combine(Location, relativePath));
 }

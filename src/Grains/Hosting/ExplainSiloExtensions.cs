@@ -5,7 +5,10 @@ using ExplainCluster.Grains.Placement;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 using Orleans.Runtime.MembershipService.SiloMetadata;
+using Orleans.Serialization;
+using Orleans.Storage;
 
 namespace ExplainCluster.Grains.Hosting;
 
@@ -22,6 +25,7 @@ public static class ExplainSiloExtensions
         silo.Services.AddSingleton(new LocalModelHost(hostsModels));
         silo.AddPlacementDirector<ModelHostPlacement, ModelHostPlacementDirector>();
         silo.AddActivityPropagation();
+        silo.AddJobStorage(configuration.ClusterSettings());
 
         var services = silo.Services;
         services.AddOptions<ModelHostOptions>().BindConfiguration(ModelHostOptions.Section).ValidateOnStart();
@@ -29,6 +33,31 @@ public static class ExplainSiloExtensions
         services.AddSingleton(sp => new BlobLocator(sp.GetRequiredService<IConfiguration>()["Storage:ConnectionString"]));
         services.AddSingleton(sp => new ModelHost(sp.GetRequiredService<IOptions<ModelHostOptions>>().Value, sp.GetRequiredService<BlobLocator>()));
         services.AddSingleton(sp => new ShardPipeline(sp.GetRequiredService<ModelHost>(), sp.GetRequiredService<BlobLocator>()));
+        return silo;
+    }
+}
+
+public static class JobStorageExtensions
+{
+    /// <summary>
+    /// Where job grains keep their records and reminders: Redis on a real cluster (they outlive every silo),
+    /// memory on the embedded and test clusters. Records use Orleans' own serializer, like grain messages.
+    /// </summary>
+    public static ISiloBuilder AddJobStorage(this ISiloBuilder silo, ClusterSettings cluster)
+    {
+        if (cluster.Provider == ClusterSettings.RedisProvider)
+        {
+            silo.AddRedisGrainStorage(JobGrain.Storage, options => options.Configure<Serializer>((o, serializer) =>
+                (o.ConfigurationOptions, o.GrainStorageSerializer) = (ClusteringExtensions.RedisOptions(cluster), new OrleansGrainStorageSerializer(serializer))));
+            silo.UseRedisReminderService(o => o.ConfigurationOptions = ClusteringExtensions.RedisOptions(cluster));
+        }
+        else
+        {
+            silo.AddMemoryGrainStorage(JobGrain.Storage);
+            silo.Services.AddOptions<MemoryGrainStorageOptions>(JobGrain.Storage)
+                .Configure<Serializer>((o, serializer) => o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer));
+            silo.UseInMemoryReminderService();
+        }
         return silo;
     }
 }

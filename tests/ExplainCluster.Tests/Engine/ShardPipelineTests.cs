@@ -18,7 +18,7 @@ public class ShardPipelineTests
         var pipeline = new ShardPipeline(host, locator);
 
         var shards = Dataset.Plan(480, 40);
-        var partials = await Task.WhenAll(shards.Select(s => Task.Run(() => pipeline.RunAsync(job, s, "local"))));
+        var partials = await Task.WhenAll(shards.Select(s => Task.Run(() => pipeline.RunAsync(job, s, 1, "local"))));
 
         Assert.Equal(12, partials.Length);
         Assert.Equal(Enumerable.Range(0, 12), partials.Select(p => p.ShardIndex).Order());

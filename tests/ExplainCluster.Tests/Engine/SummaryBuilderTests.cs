@@ -13,7 +13,7 @@ public class SummaryBuilderTests
         var counts = new long[2];
         foreach (var p in predictions) counts[p]++;
         var method = new MethodPartial("saliency", [2], counts, map, [.. map.Select(Math.Abs)]);
-        return new ShardPartial(shard, labels.Length, "silo", 0, counts, errors, [method], [2], [1, 2, 3, 4], counts);
+        return new ShardPartial(shard, labels.Length, "silo", 0, counts, errors, [method], [2], [1, 2, 3, 4], counts, 1);
     }
 
     [Fact]

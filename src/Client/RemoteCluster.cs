@@ -1,0 +1,58 @@
+using ExplainCluster.Engine;
+using ExplainCluster.Grains.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace ExplainCluster.Client;
+
+/// <summary>The CLI as an Orleans client of a running cluster, found through its Redis membership table.</summary>
+public sealed class RemoteCluster : IAsyncDisposable
+{
+    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(60);
+    private readonly IHost _host;
+
+    private RemoteCluster(IHost host) => _host = host;
+
+    public IGrainFactory Grains => _host.Services.GetRequiredService<IClusterClient>();
+
+    /// <param name="redis">The cluster's Redis connection string (<c>--cluster</c>, or environment <c>Cluster__Redis</c>).</param>
+    public static async Task<RemoteCluster> ConnectAsync(string? redis, string? clusterId, bool verbose, CancellationToken ct)
+    {
+        redis = string.IsNullOrWhiteSpace(redis) ? Environment.GetEnvironmentVariable("Cluster__Redis") : redis;
+        if (string.IsNullOrWhiteSpace(redis)) throw new ExplainException("--cluster is required: the cluster's Redis connection string (or set Cluster__Redis)");
+        var settings = new ClusterSettings
+        {
+            Provider = ClusterSettings.RedisProvider,
+            Redis = redis,
+            ClusterId = clusterId ?? Environment.GetEnvironmentVariable("Cluster__ClusterId") ?? "explaincluster",
+        };
+        if (settings.Validate() is { } problem) throw new ExplainException(problem.Replace("Cluster:Redis", "--cluster", StringComparison.Ordinal));
+
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], DisableDefaults = true });
+        builder.Logging.ClearProviders().AddStderr(verbose);
+        builder.UseOrleansClient(client => client.UseExplainClustering(settings).AddActivityPropagation());
+        var host = builder.Build();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(ConnectTimeout);
+        try
+        {
+            await host.StartAsync(timeout.Token);
+        }
+        catch (Exception e) when (e is not ExplainException)
+        {
+            host.Dispose();
+            var why = e is OperationCanceledException ? $"no silo answered within {ConnectTimeout.TotalSeconds:0} s" : e.Message.Split('\n')[0];
+            throw new ExplainException($"cannot connect to the cluster at {redis}: {why}");
+        }
+        return new RemoteCluster(host);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try { await _host.StopAsync(stop.Token); }
+        catch (OperationCanceledException) { /* leaving anyway */ }
+        _host.Dispose();
+    }
+}

@@ -1,0 +1,181 @@
+using System.Text.Json;
+using ExplainCluster.Tests.Infrastructure;
+
+namespace ExplainCluster.Tests.Cluster;
+
+/// <summary>
+/// Real processes on loopback: redis-server, three <c>explain-silo</c> processes and the <c>explain</c> CLI.
+/// Silos are killed with SIGKILL mid-job; the job must still explain every sample exactly once and give
+/// the same summary.json, byte for byte, as a fault-free run on one embedded silo.
+/// </summary>
+[Collection(ProcessCollection.Name)]
+public class SiloLossTests(ClusterData data) : IClassFixture<ClusterData>
+{
+    private static readonly TimeSpan Watch = TimeSpan.FromMinutes(4);
+
+    [Fact]
+    public async Task Submit_KillWorkerSiloMidJob_CompletesExactlyOnceAndMatchesOneSiloRun()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var silos = await StartSilosAsync(redis, 3);
+        try
+        {
+            var output = data.NewOutput();
+            var submit = await CliResult.RunAsync(TimeSpan.FromMinutes(1), "submit", data.JobPath, "--cluster", redis.ConnectionString, "--out", output);
+            Assert.True(submit.ExitCode == 0, submit.ToString());
+            var id = submit.LastLine;
+
+            await data.WaitForShardsAsync(output, 5);
+            var holder = silos.Single(s => s.Log.Contains($"Job {id} started", StringComparison.Ordinal));
+            var victim = silos.First(s => s != holder);
+            victim.Kill();
+
+            var watch = await CliResult.RunAsync(Watch, "watch", id, "--cluster", redis.ConnectionString);
+            Assert.True(watch.ExitCode == 0, watch + string.Join("\n---\n", silos.Select(s => s.Log)));
+            var shards = await data.AssertExactlyOnceAsync(output);
+            Assert.Contains(shards, s => s.Attempts > 1);
+            Assert.DoesNotContain(shards, s => s.Attempts > 1 && s.Silo.StartsWith(victim.AddressPrefix, StringComparison.Ordinal));
+            Assert.Equal(await data.ReferenceSummaryAsync(), File.ReadAllText(Path.Combine(output, "summary.json")));
+        }
+        finally
+        {
+            foreach (var silo in silos) await silo.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Submit_KillSiloHoldingTheJob_JobCarriesOnElsewhere()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var silos = await StartSilosAsync(redis, 3);
+        try
+        {
+            var output = data.NewOutput();
+            var submit = await CliResult.RunAsync(TimeSpan.FromMinutes(1), "submit", data.JobPath, "--cluster", redis.ConnectionString, "--out", output, "--id", "held");
+            Assert.True(submit.ExitCode == 0, submit.ToString());
+            Assert.Equal("held", submit.LastLine);
+
+            await data.WaitForShardsAsync(output, 5);
+            var holder = silos.Single(s => s.Log.Contains("Job held started", StringComparison.Ordinal));
+            holder.Kill();
+
+            var watch = await CliResult.RunAsync(Watch, "watch", "held", "--cluster", redis.ConnectionString);
+            Assert.True(watch.ExitCode == 0, watch + string.Join("\n---\n", silos.Select(s => s.Log)));
+            Assert.Contains(silos.Where(s => s != holder), s => s.Log.Contains("Job held resumed", StringComparison.Ordinal));
+            await data.AssertExactlyOnceAsync(output);
+            Assert.Equal(await data.ReferenceSummaryAsync(), File.ReadAllText(Path.Combine(output, "summary.json")));
+        }
+        finally
+        {
+            foreach (var silo in silos) await silo.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Submit_KillEverySiloThenStartTwo_ResumesWithoutRecomputingFinishedShards()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var first = await StartSilosAsync(redis, 3);
+        var second = new List<SiloProcess>();
+        try
+        {
+            var output = data.NewOutput();
+            var submit = await CliResult.RunAsync(TimeSpan.FromMinutes(1), "submit", data.JobPath, "--cluster", redis.ConnectionString, "--out", output, "--id", "restart");
+            Assert.True(submit.ExitCode == 0, submit.ToString());
+
+            await data.WaitForShardsAsync(output, 8);
+            foreach (var silo in first) silo.Kill();
+            second.AddRange(await StartSilosAsync(redis, 2));
+
+            var watch = await CliResult.RunAsync(Watch, "watch", "restart", "--cluster", redis.ConnectionString);
+            Assert.True(watch.ExitCode == 0, watch + string.Join("\n---\n", second.Select(s => s.Log)));
+            var shards = await data.AssertExactlyOnceAsync(output);
+            // Shards that finished before the restart keep the first silos' names and their first attempt:
+            // they were not computed again.
+            var kept = shards.Where(s => first.Any(f => s.Silo.StartsWith(f.AddressPrefix, StringComparison.Ordinal))).ToArray();
+            Assert.True(kept.Length >= 8, $"{kept.Length} shards kept from before the restart");
+            Assert.All(kept, s => Assert.Equal(1, s.Attempts));
+            Assert.Contains(shards, s => second.Any(f => s.Silo.StartsWith(f.AddressPrefix, StringComparison.Ordinal)));
+            Assert.Equal(await data.ReferenceSummaryAsync(), File.ReadAllText(Path.Combine(output, "summary.json")));
+        }
+        finally
+        {
+            foreach (var silo in first.Concat(second)) await silo.DisposeAsync();
+        }
+    }
+
+    private static async Task<SiloProcess[]> StartSilosAsync(RedisServer redis, int count) =>
+        await Task.WhenAll(Enumerable.Range(0, count).Select(_ => SiloProcess.StartAsync(redis.ConnectionString)));
+}
+
+/// <summary>Cluster tests start processes and use both cores: one class at a time.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ProcessCollection
+{
+    public const string Name = "processes";
+}
+
+/// <summary>The Fashion-MNIST job the process tests submit, and its fault-free summary from one embedded silo.</summary>
+public sealed class ClusterData : IAsyncLifetime
+{
+    private Task<string>? _reference;
+
+    public string Folder { get; } = TestPaths.NewFolder();
+
+    public string JobPath => Path.Combine(Folder, "job.json");
+
+    public const int Shards = 50;
+
+    public async Task InitializeAsync()
+    {
+        var (images, labels) = await TestPaths.FashionMnistNpyAsync(Folder, 10000);
+        await File.WriteAllTextAsync(JobPath, TestPaths.FashionJob(images, labels, "out", shardSize: 200));
+    }
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    public string NewOutput() => Path.Combine(Folder, Guid.NewGuid().ToString("N"));
+
+    /// <summary>summary.json of the same job through <c>explain run</c> (one embedded silo, no faults).</summary>
+    public Task<string> ReferenceSummaryAsync() => _reference ??= Task.Run(async () =>
+    {
+        var output = NewOutput();
+        var run = await CliResult.RunAsync(TimeSpan.FromMinutes(3), "run", JobPath, "--out", output);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        return await File.ReadAllTextAsync(Path.Combine(output, "summary.json"));
+    });
+
+    /// <summary>Waits until at least <paramref name="count"/> attempts have staged their partials.</summary>
+    public async Task WaitForShardsAsync(string output, int count)
+    {
+        var staging = Path.Combine(output, "_attempts");
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+        while (!(Directory.Exists(staging) && Directory.EnumerateFiles(staging, "partial.json", SearchOption.AllDirectories).Count() >= count))
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"fewer than {count} shards finished in 2 minutes");
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>
+    /// The manifest says completed; the output holds exactly one samples part per shard, each dataset
+    /// index appears exactly once across them, and nothing is left of any attempt's staging.
+    /// </summary>
+    public async Task<ShardOutcome[]> AssertExactlyOnceAsync(string output)
+    {
+        using var manifest = Jobs.ReadJson(Path.Combine(output, "manifest.json"));
+        Assert.Equal("completed", manifest.RootElement.GetProperty("status").GetString());
+        Assert.False(Directory.Exists(Path.Combine(output, "_attempts")), "staged attempts left behind");
+        var parts = Directory.GetFiles(Path.Combine(output, "samples"), "*.parquet");
+        Assert.Equal(Shards, parts.Length);
+        var indices = new List<long>();
+        foreach (var part in parts) indices.AddRange((await ParquetRows.ReadAsync(part)).Index);
+        Assert.Equal(Enumerable.Range(0, 10000).Select(i => (long)i), indices.Order());
+        foreach (var folder in new[] { "logits", "attributions/saliency", "attributions/grad-x-input", "attributions/grad-cam" })
+            Assert.Equal(Shards, Directory.GetFiles(Path.Combine(output, folder)).Length);
+        return [.. manifest.RootElement.GetProperty("shards").EnumerateArray().Select(s => new ShardOutcome(
+            s.GetProperty("index").GetInt32(), s.GetProperty("silo").GetString()!, s.GetProperty("attempt").GetInt32(), s.GetProperty("attempts").GetInt32()))];
+    }
+}
+
+public sealed record ShardOutcome(int Index, string Silo, int Attempt, int Attempts);

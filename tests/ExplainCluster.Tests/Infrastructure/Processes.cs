@@ -1,0 +1,201 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+
+namespace ExplainCluster.Tests.Infrastructure;
+
+/// <summary>The built programs of this repository (explain, explain-silo) and free loopback ports.</summary>
+public static class Programs
+{
+    /// <summary>The apphost of a project under src/, from the build of the same configuration as these tests.</summary>
+    public static string Path(string project, string assembly)
+    {
+        var configuration = AppContext.BaseDirectory.Contains($"{System.IO.Path.DirectorySeparatorChar}Debug{System.IO.Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Debug" : "Release";
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (!File.Exists(System.IO.Path.Combine(dir.FullName, "ExplainCluster.sln"))) continue;
+            var candidate = System.IO.Path.Combine(dir.FullName, "src", project, "bin", configuration, "net10.0", assembly);
+            if (File.Exists(candidate)) return candidate;
+            throw new InvalidOperationException($"{candidate} is not built; build the solution first");
+        }
+        throw new InvalidOperationException("ExplainCluster.sln not found above the tests");
+    }
+
+    public static string Silo => Path("Silo", "explain-silo");
+
+    public static string Cli => Path("Client", "explain");
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public static async Task WaitForPortAsync(int port, Process process, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            try
+            {
+                using var client = new TcpClient();
+                await client.ConnectAsync(IPAddress.Loopback, port);
+                return;
+            }
+            catch (SocketException) when (DateTime.UtcNow < deadline && !process.HasExited)
+            {
+                await Task.Delay(100);
+            }
+        }
+    }
+}
+
+/// <summary>A real redis-server (Debian package) on a free loopback port, with nothing saved to disk.</summary>
+public sealed class RedisServer : IAsyncDisposable
+{
+    private readonly Process _process;
+
+    private RedisServer(Process process, int port) => (_process, Port) = (process, port);
+
+    public int Port { get; }
+
+    public string ConnectionString => $"127.0.0.1:{Port.ToString(CultureInfo.InvariantCulture)}";
+
+    public static async Task<RedisServer> StartAsync()
+    {
+        var executable = new[] { "/usr/bin/redis-server", "/usr/local/bin/redis-server" }.FirstOrDefault(File.Exists)
+            ?? throw new InvalidOperationException("redis-server is not installed; run the README's test command (it installs the Debian package)");
+        var port = Programs.FreePort();
+        var start = new ProcessStartInfo(executable)
+        {
+            ArgumentList = { "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", TestPaths.NewFolder() },
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        var process = Process.Start(start) ?? throw new InvalidOperationException("redis-server did not start");
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        await Programs.WaitForPortAsync(port, process, TimeSpan.FromSeconds(20));
+        return new RedisServer(process, port);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        _process.WaitForExit(5000);
+        _process.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>One <c>explain-silo</c> process on loopback, joined to a Redis cluster; its log lines are kept.</summary>
+public sealed class SiloProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly ConcurrentQueue<string> _lines = new();
+
+    private SiloProcess(Process process, int siloPort, int gatewayPort)
+    {
+        (_process, SiloPort, GatewayPort) = (process, siloPort, gatewayPort);
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) _lines.Enqueue(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _lines.Enqueue(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    public int SiloPort { get; }
+
+    public int GatewayPort { get; }
+
+    /// <summary>How the silo names itself in manifests and statuses ("S127.0.0.1:PORT:…").</summary>
+    public string AddressPrefix => $"S127.0.0.1:{SiloPort.ToString(CultureInfo.InvariantCulture)}:";
+
+    public bool HasExited => _process.HasExited;
+
+    public IReadOnlyCollection<string> Lines => _lines;
+
+    public string Log => string.Join('\n', _lines);
+
+    /// <summary>Starts a worker silo (one model-host thread, one intra-op thread) and waits for its gateway.</summary>
+    public static async Task<SiloProcess> StartAsync(string redis, params (string Key, string Value)[] settings)
+    {
+        var siloPort = Programs.FreePort();
+        var gatewayPort = Programs.FreePort();
+        var start = new ProcessStartInfo(Programs.Silo) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = TestPaths.NewFolder() };
+        var environment = new Dictionary<string, string>
+        {
+            ["Cluster__Provider"] = "redis",
+            ["Cluster__Redis"] = redis,
+            ["Cluster__SiloPort"] = siloPort.ToString(CultureInfo.InvariantCulture),
+            ["Cluster__GatewayPort"] = gatewayPort.ToString(CultureInfo.InvariantCulture),
+            ["ModelHost__WorkerThreads"] = "1",
+            ["ModelHost__IntraOpThreads"] = "1",
+            ["Logging__LogLevel__Default"] = "Information",
+            ["Logging__LogLevel__Orleans"] = "Warning",
+            ["Logging__LogLevel__Orleans.Runtime.MembershipService.MembershipAgent"] = "Information",
+            ["Logging__LogLevel__Microsoft"] = "Warning",
+            ["Logging__LogLevel__Polly"] = "Warning",
+        };
+        foreach (var (key, value) in settings) environment[key] = value;
+        foreach (var (key, value) in environment) start.Environment[key] = value;
+        var process = Process.Start(start) ?? throw new InvalidOperationException("explain-silo did not start");
+        var silo = new SiloProcess(process, siloPort, gatewayPort);
+        // Active in the membership table: joined, not only listening.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+        while (!silo.Lines.Any(l => l.Contains("Finished BecomeActive", StringComparison.Ordinal)))
+        {
+            if (process.HasExited) throw new InvalidOperationException($"explain-silo exited with {process.ExitCode}:\n{silo.Log}");
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"explain-silo did not join in 90 s:\n{silo.Log}");
+            await Task.Delay(100);
+        }
+        return silo;
+    }
+
+    /// <summary>kill -9: no shutdown, no goodbye to the cluster.</summary>
+    public void Kill()
+    {
+        if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        _process.WaitForExit(10000);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Kill();
+        _process.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>One run of the <c>explain</c> CLI: exit code, stdout and stderr.</summary>
+public sealed record CliResult(int ExitCode, string Stdout, string Stderr)
+{
+    public string LastLine => Stdout.TrimEnd().Split('\n')[^1].Trim();
+
+    public static async Task<CliResult> RunAsync(TimeSpan timeout, params string[] args)
+    {
+        var start = new ProcessStartInfo(Programs.Cli) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        foreach (var arg in args) start.ArgumentList.Add(arg);
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("explain did not start");
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"explain {string.Join(' ', args)} ran past {timeout}; stdout so far:\n{await stdout}\nstderr:\n{await stderr}");
+        }
+        return new CliResult(process.ExitCode, await stdout, await stderr);
+    }
+
+    public override string ToString() => $"exit {ExitCode}\nstdout:\n{Stdout}\nstderr:\n{Stderr}";
+}
