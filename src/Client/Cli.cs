@@ -145,6 +145,7 @@ public static class Cli
     {
         var status = await JobRunner.CallAsync(() => grains.GetGrain<IJobGrain>(id).GetStatusAsync());
         if (status.State == JobState.NotStarted) return Fail($"no job {id} on this cluster");
+        if (status.State is JobState.Completed or JobState.Failed) return Fail($"job {id} had already ended ({StateName(status.State)})");
         status = await JobRunner.CallAsync(() => grains.GetGrain<IJobGrain>(id).CancelAsync());
         Console.WriteLine($"{id}: {StateName(status.State)}");
         return status.State == JobState.Cancelled ? Completed : Fail($"job {id} had already ended ({StateName(status.State)})");

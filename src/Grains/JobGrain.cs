@@ -133,8 +133,7 @@ public sealed partial class JobGrain(
         if (_state != JobState.Running) return Status();
         _state = JobState.Cancelled;
         StopLeases();
-        foreach (var (shard, attempt) in _book.Running())
-            _ = grains.GetGrain<IShardGrain>(ShardKey(shard, attempt)).CancelAsync();
+        await StopAttemptsAsync();
         LogCancelled(logger, Id);
         await SaveAsync();
         Changed();
@@ -251,12 +250,21 @@ public sealed partial class JobGrain(
         _state = JobState.Failed;
         _error = error;
         StopLeases();
-        foreach (var (shard, attempt) in _book.Running())
-            _ = grains.GetGrain<IShardGrain>(ShardKey(shard, attempt)).CancelAsync();
+        await StopAttemptsAsync();
         await SaveAsync();
         Changed();
         LogFailed(logger, Id, error);
         await EndOutputsAsync(error);
+    }
+
+    /// <summary>Stops every running attempt and waits (boundedly) until they no longer write, so their staging can go.</summary>
+    private async Task StopAttemptsAsync()
+    {
+        await Task.WhenAll(_book.Running().Select(async r =>
+        {
+            try { await grains.GetGrain<IShardGrain>(ShardKey(r.Shard, r.Attempt)).CancelAsync().WaitAsync(TimeSpan.FromSeconds(15)); }
+            catch (Exception e) when (e is OrleansException or TimeoutException) { /* its silo is gone or slow: nothing more it can write here */ }
+        }));
     }
 
     private async Task EndOutputsAsync(string? error)

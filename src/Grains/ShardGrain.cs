@@ -17,6 +17,7 @@ public sealed partial class ShardGrain(ShardPipeline pipeline, ILocalSiloDetails
 
     private readonly CancellationTokenSource _cancel = new();
     private int _running;
+    private Task _work = Task.CompletedTask;
 
     Task<SiloAddress> IShardGrain.StartAsync(ShardRequest request)
     {
@@ -33,10 +34,12 @@ public sealed partial class ShardGrain(ShardPipeline pipeline, ILocalSiloDetails
 
     Task<bool> IShardGrain.IsRunningAsync() => Task.FromResult(Volatile.Read(ref _running) == 1);
 
-    Task IShardGrain.CancelAsync()
+    /// <summary>Stops the attempt and returns once it has stopped writing (at its next batch), or after 10 s.</summary>
+    async Task IShardGrain.CancelAsync()
     {
         _cancel.Cancel();
-        return Task.CompletedTask;
+        try { await _work.WaitAsync(TimeSpan.FromSeconds(10)); }
+        catch (Exception) { /* stopped (cancelled or failed), or still stopping: the job goes on either way */ }
     }
 
     private async Task RunAsync(ShardRequest request, CancellationToken ct)
@@ -45,7 +48,9 @@ public sealed partial class ShardGrain(ShardPipeline pipeline, ILocalSiloDetails
         ShardPartial partial;
         try
         {
-            partial = await pipeline.RunAsync(request.Job, request.Shard, request.Attempt, silo.SiloAddress.ToString(), ct);
+            var work = pipeline.RunAsync(request.Job, request.Shard, request.Attempt, silo.SiloAddress.ToString(), ct);
+            _work = work;
+            partial = await work;
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {

@@ -1,5 +1,10 @@
+using ExplainCluster.Engine.Models;
 using ExplainCluster.Grains.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -9,20 +14,32 @@ using Microsoft.Extensions.Options;
 //   Cluster:SiloPort (11111), Cluster:GatewayPort (30000), Cluster:AdvertisedAddress, Cluster:ProbeTimeout,
 //   Cluster:PrimarySilo (localhost only: host:port of the first silo), ModelHost:Enabled (true),
 //   ModelHost:Device (cpu|cuda), ModelHost:WorkerThreads, ModelHost:IntraOpThreads,
-//   Storage:ConnectionString, OpenTelemetry:Otlp:Endpoint.
+//   Storage:ConnectionString, OpenTelemetry:Otlp:Endpoint, Health:Port (8080; 0 for none).
 try
 {
-    var builder = Host.CreateApplicationBuilder(args);
+    var builder = WebApplication.CreateBuilder(args);
     var cluster = builder.Configuration.ClusterSettings();
+    var health = builder.Configuration.GetSection(HealthSettings.Section).Get<HealthSettings>() ?? new HealthSettings();
+    if (health.Validate() is { } problem) throw new ClusterSettingsException(problem);
+    // Checked here as well as at start-up, so a wrong value stops the silo before the host logs anything.
+    if (builder.Configuration.GetSection(ModelHostOptions.Section).Get<ModelHostOptions>()?.Validate() is { } hostProblem)
+        throw new ClusterSettingsException(hostProblem);
+    builder.WebHost.UseUrls(health.Port > 0 ? [$"http://0.0.0.0:{health.Port}"] : []);
     builder.Logging.AddSimpleConsole(o => (o.SingleLine, o.TimestampFormat) = (true, "HH:mm:ss.fff "));
     builder.Services.AddExplainTracing(builder.Configuration);
+    builder.Services.AddSingleton<SiloReadiness>();
     builder.UseOrleans(silo => silo
         .UseExplainClustering(cluster)
         .AddExplainCluster(builder.Configuration));
-    await builder.Build().RunAsync();
+
+    var app = builder.Build();
+    app.MapGet(HealthSettings.LivePath, () => Results.Text("live"));
+    app.MapGet(HealthSettings.ReadyPath, (SiloReadiness readiness) =>
+        readiness.NotReadyBecause() is { } why ? Results.Text(why, statusCode: StatusCodes.Status503ServiceUnavailable) : Results.Text("ready"));
+    await app.RunAsync();
     return 0;
 }
-catch (Exception e) when (e is ClusterSettingsException or OptionsValidationException)
+catch (Exception e) when (e is ClusterSettingsException or OptionsValidationException or InvalidOperationException { Source: "Microsoft.Extensions.Configuration.Binder" })
 {
     Console.Error.WriteLine($"error: {e.Message}");
     return 2;

@@ -55,6 +55,7 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator)
             System.Diagnostics.Activity.Current = parent;
             return ShardExplainer.Compute(model, job, data, ct);
         });
+        ct.ThrowIfCancellationRequested();
         var (partial, scalars) = ShardStatistics.Build(shard, result, data, job.Data.Preprocess.Scale, silo);
         var output = locator.Resolve(job.Output);
         await ShardWriter.WriteAsync(output.Child(OutputLayout.Attempt(shard.Index, attempt)), shard.Index, result, scalars, ct);

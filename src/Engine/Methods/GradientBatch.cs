@@ -58,8 +58,11 @@ public sealed class GradientBatch
         else
         {
             model.VerifySplit(split, input.narrow(0, 0, 1));
-            features = split.Features(x);
-            output = split.Head(features);
+            (features, output) = model.Invoke(x, () =>
+            {
+                var f = split.Features(x);
+                return (f, split.Head(f));
+            });
         }
         var targets = labels ?? output.detach().argmax(1);
         var selected = output.gather(1, targets.unsqueeze(1)).sum();

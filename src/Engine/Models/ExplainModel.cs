@@ -69,7 +69,7 @@ public sealed class ExplainModel : IDisposable
     }
 
     /// <summary>Logits [n, classes] for a batch [n, ...].</summary>
-    public Tensor Forward(Tensor input) => Invoke(() => (Tensor)_module.call(input));
+    public Tensor Forward(Tensor input) => Invoke(input, () => (Tensor)_module.call(input));
 
     /// <summary>
     /// The split at <paramref name="layer"/>: <c>forward_features</c> for the timm convention, else the
@@ -128,7 +128,20 @@ public sealed class ExplainModel : IDisposable
 
     internal static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
 
-    private Tensor Invoke(Func<Tensor> call)
+    /// <summary>
+    /// The line of a libtorch error that explains it. TorchScript wraps the real error in "The following
+    /// operation failed in the TorchScript interpreter." and a traceback; the explanation is the last
+    /// "…Error: " line ("expected input[256, 3, 28, 28] to have 1 channels, but got 3 channels instead").
+    /// </summary>
+    internal static string Explanation(string message)
+    {
+        var lines = message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var error = lines.LastOrDefault(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^[A-Za-z.]*(Error|Exception): "));
+        return error is null ? FirstLine(message) : error[(error.IndexOf(": ", StringComparison.Ordinal) + 2)..];
+    }
+
+    /// <summary>Runs model code on <paramref name="input"/>; a libtorch error becomes "input [shape] does not fit model …: why".</summary>
+    public T Invoke<T>(Tensor input, Func<T> call)
     {
         try
         {
@@ -136,7 +149,8 @@ public sealed class ExplainModel : IDisposable
         }
         catch (Exception e) when (e is System.Runtime.InteropServices.ExternalException)
         {
-            throw new ExplainException($"input does not fit model {Location}: {FirstLine(e.Message)}", e);
+            var sample = string.Join(", ", input.shape.Skip(1));
+            throw new ExplainException($"input [{sample}] does not fit model {Location}: {Explanation(e.Message)}", e);
         }
     }
 }

@@ -99,9 +99,9 @@ public sealed class SiloProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _lines = new();
 
-    private SiloProcess(Process process, int siloPort, int gatewayPort)
+    private SiloProcess(Process process, int siloPort, int gatewayPort, int healthPort)
     {
-        (_process, SiloPort, GatewayPort) = (process, siloPort, gatewayPort);
+        (_process, SiloPort, GatewayPort, HealthPort) = (process, siloPort, gatewayPort, healthPort);
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) _lines.Enqueue(e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _lines.Enqueue(e.Data); };
         process.BeginOutputReadLine();
@@ -111,6 +111,9 @@ public sealed class SiloProcess : IAsyncDisposable
     public int SiloPort { get; }
 
     public int GatewayPort { get; }
+
+    /// <summary>The health endpoint's HTTP port.</summary>
+    public int HealthPort { get; }
 
     /// <summary>How the silo names itself in manifests and statuses ("S127.0.0.1:PORT:…").</summary>
     public string AddressPrefix => $"S127.0.0.1:{SiloPort.ToString(CultureInfo.InvariantCulture)}:";
@@ -126,6 +129,7 @@ public sealed class SiloProcess : IAsyncDisposable
     {
         var siloPort = Programs.FreePort();
         var gatewayPort = Programs.FreePort();
+        var healthPort = Programs.FreePort();
         var start = new ProcessStartInfo(Programs.Silo) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = TestPaths.NewFolder() };
         var environment = new Dictionary<string, string>
         {
@@ -133,6 +137,7 @@ public sealed class SiloProcess : IAsyncDisposable
             ["Cluster__Redis"] = redis,
             ["Cluster__SiloPort"] = siloPort.ToString(CultureInfo.InvariantCulture),
             ["Cluster__GatewayPort"] = gatewayPort.ToString(CultureInfo.InvariantCulture),
+            ["Health__Port"] = healthPort.ToString(CultureInfo.InvariantCulture),
             ["ModelHost__WorkerThreads"] = "1",
             ["ModelHost__IntraOpThreads"] = "1",
             ["Logging__LogLevel__Default"] = "Information",
@@ -144,7 +149,7 @@ public sealed class SiloProcess : IAsyncDisposable
         foreach (var (key, value) in settings) environment[key] = value;
         foreach (var (key, value) in environment) start.Environment[key] = value;
         var process = Process.Start(start) ?? throw new InvalidOperationException("explain-silo did not start");
-        var silo = new SiloProcess(process, siloPort, gatewayPort);
+        var silo = new SiloProcess(process, siloPort, gatewayPort, healthPort);
         // Active in the membership table: joined, not only listening.
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
         while (!silo.Lines.Any(l => l.Contains("Finished BecomeActive", StringComparison.Ordinal)))
