@@ -24,7 +24,8 @@ try
     // Checked here as well as at start-up, so a wrong value stops the silo before the host logs anything.
     if (builder.Configuration.GetSection(ModelHostOptions.Section).Get<ModelHostOptions>()?.Validate() is { } hostProblem)
         throw new ClusterSettingsException(hostProblem);
-    builder.WebHost.UseUrls(health.Port > 0 ? [$"http://0.0.0.0:{health.Port}"] : []);
+    // Port 0: no endpoint to probe (a free loopback port, so that several silos fit on one machine).
+    builder.WebHost.UseUrls(health.Port > 0 ? $"http://0.0.0.0:{health.Port}" : "http://127.0.0.1:0");
     builder.Logging.AddSimpleConsole(o => (o.SingleLine, o.TimestampFormat) = (true, "HH:mm:ss.fff "));
     builder.Services.AddExplainTracing(builder.Configuration);
     builder.Services.AddSingleton<SiloReadiness>();
@@ -42,5 +43,10 @@ try
 catch (Exception e) when (e is ClusterSettingsException or OptionsValidationException or InvalidOperationException { Source: "Microsoft.Extensions.Configuration.Binder" })
 {
     Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
+catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+{
+    Console.Error.WriteLine($"error: {HealthSettings.Section}:Port: {e.Message.Split('\n')[0]}");
     return 2;
 }

@@ -16,7 +16,7 @@ public sealed class HealthSettings
     /// <summary>200 once the silo is an active cluster member and its model host (if any) is ready; 503 before.</summary>
     public const string ReadyPath = "/health/ready";
 
-    /// <summary>HTTP port of the endpoint (0: no endpoint).</summary>
+    /// <summary>HTTP port of the endpoint (0: none to probe; the server takes a free loopback port).</summary>
     public int Port { get; set; } = 8080;
 
     public string? Validate() => Port is < 0 or > 65535 ? $"{Section}:Port must be from 0 (no endpoint) to 65535, not {Port}" : null;

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Cluster benchmarks on real processes on loopback: redis-server, explain-silo processes and the explain CLI.
+#   bash bench/cluster.sh scale      1 vs 2 worker silo processes (1 model-host thread, 1 intra-op thread each)
+#   bash bench/cluster.sh recovery   3 silos, kill -9 one worker mid-job: time to the lost shards' re-run, job time vs fault-free
+#   bash bench/cluster.sh million    1,000,000 samples (the demo tiled ×100) through 2 silos: wall time, each process's peak RSS
+# Environment: BENCH_PIN=1 pins silo i to core i-1 (taskset), so one silo gets exactly one core;
+# BENCH_TILE (dataset = Fashion-MNIST test set × tile; default 5 for scale/recovery), BENCH_ROUNDS (default 2).
+# Needs a Release build (dotnet build ExplainCluster.sln -c Release) and redis-server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-scale}
+silo=src/Silo/bin/Release/net10.0/explain-silo
+cli=src/Client/bin/Release/net10.0/explain
+work=$(mktemp -d /tmp/explain-cluster-bench.XXXXXX)
+port=$((20000 + RANDOM % 10000))
+pids=()
+cleanup() { for p in "${pids[@]:-}"; do kill -9 "$p" 2>/dev/null || true; done; redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true; [ -n "${BENCH_KEEP:-}" ] || rm -rf "$work"; }
+trap cleanup EXIT
+
+tile=${BENCH_TILE:-5}; [ "$mode" = million ] && tile=${BENCH_TILE:-100}
+python3 - "$work" "$tile" <<'PY'
+import sys, struct
+work, tile = sys.argv[1], int(sys.argv[2])
+src = 'samples/fashion-mnist/'
+for name, header in (('t10k-images-idx3-ubyte', 16), ('t10k-labels-idx1-ubyte', 8)):
+    data = open(src + name, 'rb').read()
+    head, body = bytearray(data[:header]), data[header:]
+    struct.pack_into('>I', head, 4, struct.unpack_from('>I', head, 4)[0] * tile)
+    with open(f'{work}/{name}', 'wb') as f:
+        f.write(head)
+        for _ in range(tile): f.write(body)
+PY
+cp samples/fashion-mnist/model.pt "$work/"
+sed -e 's/"shardSize": *[0-9]*/"shardSize": 2048/' samples/fashion-mnist/job.json > "$work/job.json"
+samples=$((10000 * tile))
+
+redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes >/dev/null
+redis="127.0.0.1:$port"
+
+start_silos() { # count first-index
+  for i in $(seq "$2" $(($2 + $1 - 1))); do
+    pin=(); [ -n "${BENCH_PIN:-}" ] && pin=(taskset -c $(( (i - 1) % $(nproc) )))
+    "${pin[@]}" env Cluster__Provider=redis Cluster__Redis=$redis Cluster__SiloPort=$((port + 10 + i)) Cluster__GatewayPort=$((port + 40 + i)) \
+      Health__Port=0 ModelHost__WorkerThreads=1 ModelHost__IntraOpThreads=1 \
+      Logging__LogLevel__Default=Information Logging__LogLevel__Orleans=Warning Logging__LogLevel__Microsoft=Warning \
+      'Logging__LogLevel__Orleans.Runtime.MembershipService.MembershipAgent=Information' \
+      "$silo" > "$work/silo$i.log" 2>&1 &
+    pids+=($!); echo $! > "$work/silo$i.pid"
+  done
+  for i in $(seq "$2" $(($2 + $1 - 1))); do until grep -q "Finished BecomeActive" "$work/silo$i.log"; do sleep 0.2; done; done
+}
+stop_silos() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; pids=(); redis-cli -p "$port" flushall >/dev/null; sleep 1; }
+now() { date +%s.%N; }
+run_job() { # id -> seconds
+  local t0 t1; t0=$(now)
+  "$cli" submit "$work/job.json" --cluster "$redis" --id "$1" --out "$work/out-$1" >/dev/null
+  "$cli" watch "$1" --cluster "$redis" >/dev/null
+  t1=$(now); echo "$t1 - $t0" | bc -l
+}
+echo "$samples samples (Fashion-MNIST test set × $tile), saliency + grad-x-input + grad-cam, shardSize 2048"
+
+case "$mode" in
+scale)
+  rounds=${BENCH_ROUNDS:-2}
+  echo "| round | 1 silo (s) | 2 silos (s) | 1 silo (samples/s) | 2 silos (samples/s) | ratio |"
+  echo "|---|---|---|---|---|---|"
+  for r in $(seq 1 "$rounds"); do
+    start_silos 1 1; run_job "warm$r" >/dev/null; one=$(run_job "one$r"); stop_silos
+    start_silos 2 1; run_job "warm2$r" >/dev/null; two=$(run_job "two$r"); stop_silos
+    printf "| %d | %.2f | %.2f | %.0f | %.0f | %.2f |\n" "$r" "$one" "$two" "$(echo "$samples/$one" | bc -l)" "$(echo "$samples/$two" | bc -l)" "$(echo "$one/$two" | bc -l)"
+  done
+  ;;
+recovery)
+  start_silos 3 1
+  run_job warm >/dev/null
+  clean=$(run_job clean)
+  "$cli" submit "$work/job.json" --cluster "$redis" --id faulty --out "$work/out-faulty" >/dev/null
+  t0=$(now)
+  # Kill a worker that does not hold the job grain once a third of the shards are staged.
+  shards=$(( (samples + 2047) / 2048 ))
+  until [ "$(find "$work/out-faulty/_attempts" -name partial.json 2>/dev/null | wc -l)" -ge $((shards / 3)) ]; do sleep 0.05; done
+  holder=$(grep -l "Job faulty started" "$work"/silo*.log | head -1)
+  victim=$(ls "$work"/silo*.log | grep -v "$holder" | head -1)
+  kill -9 "$(cat "${victim%.log}.pid")"; killed=$(date +%H:%M:%S.%N | cut -c1-12)
+  "$cli" watch faulty --cluster "$redis" >/dev/null
+  total=$(echo "$(now) - $t0" | bc -l)
+  rerun=$(grep -h "left the cluster; running it again" "$work"/silo*.log | head -1 | cut -c1-12)
+  lost=$(grep -h "left the cluster; running it again" "$work"/silo*.log | wc -l)
+  secs() { echo "$1" | awk -F: '{ printf "%.3f", $1 * 3600 + $2 * 60 + $3 }'; }
+  printf "| fault-free job (s) | job with kill -9 (s) | ratio | kill -9 → lost shards running again (s) | shards re-run |\n|---|---|---|---|---|\n"
+  printf "| %.2f | %.2f | %.2f | %.2f | %d |\n" "$clean" "$total" "$(echo "$total/$clean" | bc -l)" "$(echo "$(secs "$rerun") - $(secs "$killed")" | bc -l)" "$lost"
+  cmp "$work/out-clean/summary.json" "$work/out-faulty/summary.json" && echo "summary.json: byte-identical to the fault-free run"
+  ;;
+million)
+  start_silos 2 1
+  "$cli" submit "$work/job.json" --cluster "$redis" --id million --out "$work/out-million" >/dev/null
+  t0=$(now)
+  peaks=()
+  while ! "$cli" status million --cluster "$redis" --json | grep -q '"state":"\(completed\|failed\)"'; do
+    for i in 1 2; do
+      rss=$(grep VmHWM "/proc/$(cat "$work/silo$i.pid")/status" | awk '{print $2}'); peaks[$i]=$rss
+    done
+    sleep 2
+  done
+  total=$(echo "$(now) - $t0" | bc -l)
+  "$cli" status million --cluster "$redis"
+  printf "| samples | wall time (s) | samples/s | silo 1 peak RSS (MB) | silo 2 peak RSS (MB) |\n|---|---|---|---|---|\n"
+  printf "| %d | %.1f | %.0f | %.0f | %.0f |\n" "$samples" "$total" "$(echo "$samples/$total" | bc -l)" "$(echo "${peaks[1]}/1024" | bc -l)" "$(echo "${peaks[2]}/1024" | bc -l)"
+  ;;
+esac
