@@ -78,7 +78,7 @@ public sealed partial class JobGrain(
         }
         StartLeases();
         // Attempts started but never recorded as placed were lost with the old activation: start them again.
-        foreach (var shard in _book.Lost(_ => false, unplaced: true)) await StartAttemptAsync(shard);
+        foreach (var shard in _book.Lost(_ => false, unplaced: true)) await StartAttemptAsync(shard, "unplaced");
         await SaveAsync();
     }
 
@@ -167,9 +167,10 @@ public sealed partial class JobGrain(
     }
 
     /// <summary>Starts the shard's next attempt; the placement picks a live model-host silo.</summary>
-    private async Task StartAttemptAsync(int shard)
+    private async Task StartAttemptAsync(int shard, string reason = "first")
     {
         var attempt = _book.NewAttempt(shard);
+        ExplainMetrics.Attempts.Add(1, new KeyValuePair<string, object?>("reason", reason));
         try
         {
             var silo = await grains.GetGrain<IShardGrain>(ShardKey(shard, attempt)).StartAsync(new ShardRequest(Id, _job!, _book.Shards[shard], attempt));
@@ -190,7 +191,7 @@ public sealed partial class JobGrain(
             return;
         }
         LogRetry(logger, Id, shard, error);
-        await StartAttemptAsync(shard);
+        await StartAttemptAsync(shard, "fault");
         await SaveAsync();
         Changed();
     }
@@ -217,7 +218,7 @@ public sealed partial class JobGrain(
         foreach (var shard in lost.Order())
         {
             LogLost(logger, Id, shard);
-            await StartAttemptAsync(shard);
+            await StartAttemptAsync(shard, "lost");
             await SaveAsync();
             Changed();
         }

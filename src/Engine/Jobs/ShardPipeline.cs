@@ -27,14 +27,21 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator)
     public async Task<ShardPartial> RunAsync(JobSpec job, ShardSpec shard, int attempt, string silo, CancellationToken ct = default)
     {
         await _admission.WaitAsync(ct);
+        var tag = new KeyValuePair<string, object?>("silo", silo);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        ExplainMetrics.InFlight.Add(1, tag);
         var now = Interlocked.Increment(ref _inFlight);
         for (var peak = PeakInFlight; now > peak; peak = PeakInFlight) Interlocked.CompareExchange(ref _peakInFlight, now, peak);
         try
         {
-            return await RunAdmittedAsync(job, shard, attempt, silo, ct);
+            var partial = await RunAdmittedAsync(job, shard, attempt, silo, ct);
+            ExplainMetrics.Samples.Add(partial.Count, tag);
+            ExplainMetrics.ShardDuration.Record(watch.Elapsed.TotalSeconds, tag);
+            return partial;
         }
         finally
         {
+            ExplainMetrics.InFlight.Add(-1, tag);
             Interlocked.Decrement(ref _inFlight);
             _admission.Release();
         }

@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using ExplainCluster.Engine;
+using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 
 namespace ExplainCluster.Grains.Hosting;
@@ -15,15 +17,24 @@ public static class Tracing
         "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application",
     ];
 
-    /// <summary>OpenTelemetry tracing; an OTLP exporter only when <c>OpenTelemetry:Otlp:Endpoint</c> is set.</summary>
+    /// <summary>
+    /// OpenTelemetry tracing and metrics (meter <see cref="ExplainMetrics.MeterName"/>); OTLP exporters only
+    /// when <c>OpenTelemetry:Otlp:Endpoint</c> is set.
+    /// </summary>
     public static IServiceCollection AddExplainTracing(this IServiceCollection services, IConfiguration configuration)
     {
         var endpoint = configuration["OpenTelemetry:Otlp:Endpoint"];
-        services.AddOpenTelemetry().WithTracing(tracing =>
-        {
-            tracing.AddSource(Sources);
-            if (!string.IsNullOrWhiteSpace(endpoint)) tracing.AddOtlpExporter(o => o.Endpoint = new Uri(endpoint));
-        });
+        services.AddOpenTelemetry()
+            .WithTracing(tracing =>
+            {
+                tracing.AddSource(Sources);
+                if (!string.IsNullOrWhiteSpace(endpoint)) tracing.AddOtlpExporter(o => o.Endpoint = new Uri(endpoint));
+            })
+            .WithMetrics(metrics =>
+            {
+                metrics.AddMeter(ExplainMetrics.MeterName);
+                if (!string.IsNullOrWhiteSpace(endpoint)) metrics.AddOtlpExporter(o => o.Endpoint = new Uri(endpoint));
+            });
         return services;
     }
 }

@@ -1,0 +1,76 @@
+using System.Net;
+using ExplainCluster.Contracts;
+using ExplainCluster.Grains;
+using Orleans.Runtime;
+
+namespace ExplainCluster.Tests.Grains;
+
+public class ShardBookTests
+{
+    private static readonly SiloAddress SiloA = SiloAddress.New(new IPEndPoint(IPAddress.Loopback, 1111), 1);
+    private static readonly SiloAddress SiloB = SiloAddress.New(new IPEndPoint(IPAddress.Loopback, 2222), 1);
+
+    private static ShardBook Book() => ShardBook.Plan([new ShardSpec(0, 0, 10), new ShardSpec(1, 10, 10), new ShardSpec(2, 20, 5)]);
+
+    private static ShardPartial Partial(int shard, int attempt, long count = 10) =>
+        new(shard, count, "silo", 1.5, [count], null, [], [1], [0], [count], attempt);
+
+    [Fact]
+    public void Accept_SupersededAttempt_IsIgnoredAndCurrentOneCounts()
+    {
+        var book = Book();
+        Assert.Equal(1, book.NewAttempt(0));
+        book.Placed(0, 1, SiloA);
+        Assert.Equal(2, book.NewAttempt(0));
+
+        Assert.False(book.Accept(Partial(0, 1)));
+        Assert.Equal(0, book.DoneCount);
+        Assert.True(book.Accept(Partial(0, 2)));
+        Assert.False(book.Accept(Partial(0, 2)));
+        Assert.Equal(1, book.DoneCount);
+        Assert.Equal(10, book.SamplesDone);
+        var run = book.Done[0];
+        Assert.Equal((2, 2, "silo"), (run.Attempt, run.Attempts, run.Silo));
+    }
+
+    [Fact]
+    public void Lost_AttemptOnGoneSilo_IsFoundUntilDone()
+    {
+        var book = Book();
+        for (var s = 0; s < 3; s++) book.NewAttempt(s);
+        book.Placed(0, 1, SiloA);
+        book.Placed(1, 1, SiloB);
+        book.Placed(2, 1, SiloA);
+        Assert.True(book.Accept(Partial(2, 1, 5)));
+
+        Assert.Equal([0], book.Lost(s => s.Equals(SiloA)));
+        Assert.Equal([0, 1], book.Lost(_ => true));
+        // A new attempt is not placed yet: it is not lost with its predecessor's silo.
+        book.NewAttempt(0);
+        Assert.Empty(book.Lost(s => s.Equals(SiloA)));
+        Assert.Equal([0], book.Lost(_ => false, unplaced: true));
+        // A placement that arrives for a superseded attempt does not move the current one.
+        book.Placed(0, 1, SiloA);
+        Assert.Empty(book.Lost(s => s.Equals(SiloA)));
+    }
+
+    [Fact]
+    public void Records_RoundTrip_KeepEveryShardWhereItStood()
+    {
+        var book = Book();
+        book.NewAttempt(0);
+        book.Placed(0, 1, SiloA);
+        book.NewAttempt(1);
+        book.NewAttempt(1);
+        Assert.True(book.Accept(Partial(1, 2)));
+
+        var again = new ShardBook(book.Records);
+        Assert.Equal(3, again.Attempts);
+        Assert.Equal(1, again.DoneCount);
+        Assert.Equal([(0, 1)], again.Running());
+        Assert.True(again.IsCurrent(0, 1));
+        Assert.False(again.IsCurrent(1, 2));
+        Assert.Equal([0], again.Lost(s => s.Equals(SiloA)));
+        Assert.False(again.Complete);
+    }
+}
