@@ -35,14 +35,31 @@ public sealed class BlobLocator(string? connectionString)
             var uri = new Uri(location);
             var parts = new BlobUriBuilder(uri);
             var container = ConnectionString is null || !string.IsNullOrEmpty(uri.Query)
-                ? new BlobContainerClient(new BlobUriBuilder(uri) { BlobName = "" }.ToUri())
+                ? new BlobContainerClient(new BlobUriBuilder(uri) { BlobName = "" }.ToUri(), Options)
                 : Service(location).GetBlobContainerClient(parts.BlobContainerName);
             return new AzureBlob(container, parts.BlobName, location);
         }
         return new LocalBlob(location);
     }
 
+    /// <summary>
+    /// Storage faults are retried with exponential backoff (0.25 s doubling to 4 s, 10 retries: about 30 s
+    /// in all), so a storage outage of 10 s delays a job instead of failing it. Past that, the shard's
+    /// attempt fails as an infrastructure fault and the job runs it again (up to 5 attempts).
+    /// </summary>
+    public static readonly BlobClientOptions Options = new()
+    {
+        Retry =
+        {
+            Mode = Azure.Core.RetryMode.Exponential,
+            MaxRetries = 10,
+            Delay = TimeSpan.FromMilliseconds(250),
+            MaxDelay = TimeSpan.FromSeconds(4),
+            NetworkTimeout = TimeSpan.FromSeconds(60),
+        },
+    };
+
     private BlobServiceClient Service(string location) =>
         new(ConnectionString ?? throw new ExplainException(
-            $"'{location}' needs the Azure connection string: set Storage:ConnectionString (env Storage__ConnectionString)"));
+            $"'{location}' needs the Azure connection string: set Storage:ConnectionString (env Storage__ConnectionString)"), Options);
 }

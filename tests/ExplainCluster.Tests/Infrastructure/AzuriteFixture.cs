@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Azure.Storage.Blobs;
 
 namespace ExplainCluster.Tests.Infrastructure;
@@ -24,9 +22,31 @@ public sealed class AzuriteFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var azurite = FindAzurite();
         _folder = TestPaths.NewFolder();
-        Port = FreePort();
+        Port = Programs.FreePort();
+        await StartAsync();
+    }
+
+    /// <summary>
+    /// Stops Azurite (SIGINT: it closes its store and saves its state; what still holds the process after
+    /// 5 s, such as idle keep-alive connections, is ended with SIGKILL). The port refuses connections until
+    /// <see cref="StartAsync"/>.
+    /// </summary>
+    public async Task StopAsync()
+    {
+        if (_process is null || _process.HasExited) return;
+        using (var kill = Process.Start("kill", ["-INT", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) await kill.WaitForExitAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try { await _process.WaitForExitAsync(timeout.Token); }
+        catch (OperationCanceledException) { _process.Kill(entireProcessTree: true); await _process.WaitForExitAsync(); }
+        _process.Dispose();
+        _process = null;
+    }
+
+    /// <summary>Starts Azurite on <see cref="Port"/> over the same storage folder.</summary>
+    public async Task StartAsync()
+    {
+        var azurite = FindAzurite();
         var start = new ProcessStartInfo(azurite)
         {
             ArgumentList = { "--blobHost", "127.0.0.1", "--blobPort", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--location", _folder, "--silent", "--skipApiVersionCheck", "--loose" },
@@ -38,20 +58,7 @@ public sealed class AzuriteFixture : IAsyncLifetime
         _process.ErrorDataReceived += (_, _) => { };
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            try
-            {
-                using var client = new TcpClient();
-                await client.ConnectAsync(IPAddress.Loopback, Port);
-                return;
-            }
-            catch (SocketException) when (DateTime.UtcNow < deadline && !_process.HasExited)
-            {
-                await Task.Delay(100);
-            }
-        }
+        await Programs.WaitForPortAsync(Port, _process, TimeSpan.FromSeconds(30));
     }
 
     public Task DisposeAsync()
@@ -70,12 +77,5 @@ public sealed class AzuriteFixture : IAsyncLifetime
             if (File.Exists(candidate)) return candidate;
         }
         throw new InvalidOperationException("azurite-blob not found in any node_modules above the tests; run the README's test command (it runs npm ci)");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -77,6 +77,7 @@ public class AzureBlobTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixtu
         Assert.Contains("out/samples/part-00002.parquet", names);
         Assert.Contains("out/attributions/grad-cam/part-00002.npy", names);
         Assert.Contains("out/report.html", names);
+        Assert.DoesNotContain(names, n => n.StartsWith("out/_attempts/", StringComparison.Ordinal));
         var cam = await ArrayFile.OpenAsync(new BlobLocator(azurite.ConnectionString).Resolve(remoteOut + "/attributions/grad-cam/part-00000.npy"));
         Assert.Equal(new long[] { 128, 7, 7 }, cam.Header.Shape);
     }
