@@ -8,13 +8,15 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Dashboard;
 
 // A standalone ExplainCluster silo. Settings (appsettings.json, environment with "__", command line):
 //   Cluster:Provider (localhost|redis), Cluster:Redis (connection string), Cluster:ClusterId (explaincluster),
 //   Cluster:SiloPort (11111), Cluster:GatewayPort (30000), Cluster:AdvertisedAddress, Cluster:ProbeTimeout,
 //   Cluster:PrimarySilo (localhost only: host:port of the first silo), ModelHost:Enabled (true),
 //   ModelHost:Device (cpu|cuda), ModelHost:WorkerThreads, ModelHost:IntraOpThreads,
-//   Storage:ConnectionString, OpenTelemetry:Otlp:Endpoint, Health:Port (8080; 0 for none).
+//   Storage:ConnectionString, OpenTelemetry:Otlp:Endpoint, Health:Port (8080; 0 for none),
+//   Dashboard:Enabled (false), Dashboard:Port (8081).
 try
 {
     var builder = WebApplication.CreateBuilder(args);
@@ -24,19 +26,25 @@ try
     // Checked here as well as at start-up, so a wrong value stops the silo before the host logs anything.
     if (builder.Configuration.GetSection(ModelHostOptions.Section).Get<ModelHostOptions>()?.Validate() is { } hostProblem)
         throw new ClusterSettingsException(hostProblem);
+    var dashboard = builder.Configuration.GetSection(DashboardSettings.Section).Get<DashboardSettings>() ?? new DashboardSettings();
+    if (dashboard.Validate() is { } dashboardProblem) throw new ClusterSettingsException(dashboardProblem);
     // Port 0: no endpoint to probe (a free loopback port, so that several silos fit on one machine).
-    builder.WebHost.UseUrls(health.Port > 0 ? $"http://0.0.0.0:{health.Port}" : "http://127.0.0.1:0");
+    string[] urls = [health.Port > 0 ? $"http://0.0.0.0:{health.Port}" : "http://127.0.0.1:0", .. dashboard.Enabled ? [$"http://0.0.0.0:{dashboard.Port}"] : Array.Empty<string>()];
+    builder.WebHost.UseUrls(urls);
     builder.Logging.AddSimpleConsole(o => (o.SingleLine, o.TimestampFormat) = (true, "HH:mm:ss.fff "));
     builder.Services.AddExplainTracing(builder.Configuration);
     builder.Services.AddSingleton<SiloReadiness>();
-    builder.UseOrleans(silo => silo
-        .UseExplainClustering(cluster)
-        .AddExplainCluster(builder.Configuration));
+    builder.UseOrleans(silo =>
+    {
+        silo.UseExplainClustering(cluster).AddExplainCluster(builder.Configuration);
+        if (dashboard.Enabled) silo.AddDashboard();
+    });
 
     var app = builder.Build();
     app.MapGet(HealthSettings.LivePath, () => Results.Text("live"));
     app.MapGet(HealthSettings.ReadyPath, (SiloReadiness readiness) =>
         readiness.NotReadyBecause() is { } why ? Results.Text(why, statusCode: StatusCodes.Status503ServiceUnavailable) : Results.Text("ready"));
+    if (dashboard.Enabled) app.MapOrleansDashboard().RequireHost($"*:{dashboard.Port}");
     await app.RunAsync();
     return 0;
 }

@@ -22,6 +22,18 @@ public sealed class HealthSettings
     public string? Validate() => Port is < 0 or > 65535 ? $"{Section}:Port must be from 0 (no endpoint) to 65535, not {Port}" : null;
 }
 
+/// <summary>The Orleans Dashboard (grains, silos, calls) on its own port. Section "Dashboard"; off by default.</summary>
+public sealed class DashboardSettings
+{
+    public const string Section = "Dashboard";
+
+    public bool Enabled { get; set; }
+
+    public int Port { get; set; } = 8081;
+
+    public string? Validate() => Enabled && Port is < 1 or > 65535 ? $"{Section}:Port must be from 1 to 65535, not {Port}" : null;
+}
+
 /// <summary>Whether this silo is ready for work: joined the membership as active, model host created.</summary>
 public sealed class SiloReadiness(IServiceProvider services)
 {

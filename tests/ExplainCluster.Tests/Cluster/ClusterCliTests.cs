@@ -13,10 +13,15 @@ public sealed class TwoSiloCluster : IAsyncLifetime
 
     public SiloProcess[] Silos { get; private set; } = [];
 
+    /// <summary>The first silo serves the Orleans Dashboard on this port.</summary>
+    public int DashboardPort { get; } = Programs.FreePort();
+
     public async Task InitializeAsync()
     {
         Redis = await RedisServer.StartAsync();
-        Silos = await Task.WhenAll(SiloProcess.StartAsync(Redis.ConnectionString), SiloProcess.StartAsync(Redis.ConnectionString));
+        Silos = await Task.WhenAll(
+            SiloProcess.StartAsync(Redis.ConnectionString, ("Dashboard__Enabled", "true"), ("Dashboard__Port", DashboardPort.ToString(System.Globalization.CultureInfo.InvariantCulture))),
+            SiloProcess.StartAsync(Redis.ConnectionString));
     }
 
     public async Task DisposeAsync()
@@ -154,6 +159,9 @@ public class ClusterCliTests(TwoSiloCluster cluster, ClusterData data) : IClassF
             Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
             Assert.Equal("ready", await ready.Content.ReadAsStringAsync());
         }
+        // Dashboard:Enabled on the first silo only.
+        var page = await http.GetStringAsync($"http://127.0.0.1:{cluster.DashboardPort}/");
+        Assert.Contains("<title>Orleans Dashboard</title>", page);
     }
 
     [Theory]

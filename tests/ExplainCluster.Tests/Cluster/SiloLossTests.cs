@@ -44,6 +44,35 @@ public class SiloLossTests(ClusterData data) : IClassFixture<ClusterData>
     }
 
     [Fact]
+    public async Task Submit_StopWorkerSiloGracefullyMidJob_ItsShardsRunElsewhereExactlyOnce()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var silos = await StartSilosAsync(redis, 3);
+        try
+        {
+            var output = data.NewOutput();
+            var submit = await CliResult.RunAsync(TimeSpan.FromMinutes(1), "submit", data.JobPath, "--cluster", redis.ConnectionString, "--out", output, "--id", "drain");
+            Assert.True(submit.ExitCode == 0, submit.ToString());
+
+            await data.WaitForShardsAsync(output, 5);
+            var holder = silos.Single(s => s.Log.Contains("Job drain started", StringComparison.Ordinal));
+            var stopped = silos.First(s => s != holder);
+            var took = await stopped.TerminateAsync();
+            Assert.True(took < TimeSpan.FromSeconds(30), $"the silo took {took} to stop");
+
+            var watch = await CliResult.RunAsync(Watch, "watch", "drain", "--cluster", redis.ConnectionString);
+            Assert.True(watch.ExitCode == 0, watch + string.Join("\n---\n", silos.Select(s => s.Log)));
+            var shards = await data.AssertExactlyOnceAsync(output);
+            Assert.Contains(shards, s => s.Attempts > 1);
+            Assert.Equal(await data.ReferenceSummaryAsync(), File.ReadAllText(Path.Combine(output, "summary.json")));
+        }
+        finally
+        {
+            foreach (var silo in silos) await silo.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task Submit_KillSiloHoldingTheJob_JobCarriesOnElsewhere()
     {
         await using var redis = await RedisServer.StartAsync();

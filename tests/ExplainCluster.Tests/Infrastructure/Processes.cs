@@ -158,7 +158,19 @@ public sealed class SiloProcess : IAsyncDisposable
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"explain-silo did not join in 90 s:\n{silo.Log}");
             await Task.Delay(100);
         }
+        // The web endpoints (health, dashboard) start after the silo has joined.
+        await Programs.WaitForPortAsync(healthPort, process, TimeSpan.FromSeconds(30));
         return silo;
+    }
+
+    /// <summary>SIGTERM, as Kubernetes stops a pod: the silo leaves the cluster and exits. Returns how long it took.</summary>
+    public async Task<TimeSpan> TerminateAsync()
+    {
+        var watch = Stopwatch.StartNew();
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)])) await kill.WaitForExitAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await _process.WaitForExitAsync(timeout.Token);
+        return watch.Elapsed;
     }
 
     /// <summary>kill -9: no shutdown, no goodbye to the cluster.</summary>
