@@ -1,4 +1,3 @@
-using System.Text.Json;
 using ExplainCluster.Tests.Infrastructure;
 
 namespace ExplainCluster.Tests.Cluster;
@@ -16,125 +15,101 @@ public class SiloLossTests(ClusterData data) : IClassFixture<ClusterData>
     [Fact]
     public async Task Submit_KillWorkerSiloMidJob_CompletesExactlyOnceAndMatchesOneSiloRun()
     {
-        await using var redis = await RedisServer.StartAsync();
-        var silos = await StartSilosAsync(redis, 3);
-        try
+        SiloProcess? victim = null;
+        var shards = await RunWithFaultAsync("worker", 5, silos =>
         {
-            var output = data.NewOutput();
-            var submit = await CliResult.RunAsync(TimeSpan.FromMinutes(1), "submit", data.JobPath, "--cluster", redis.ConnectionString, "--out", output);
-            Assert.True(submit.ExitCode == 0, submit.ToString());
-            var id = submit.LastLine;
-
-            await data.WaitForShardsAsync(output, 5);
-            var holder = silos.Single(s => s.Log.Contains($"Job {id} started", StringComparison.Ordinal));
-            var victim = silos.First(s => s != holder);
+            victim = silos.First(s => !s.Holds("worker"));
             victim.Kill();
-
-            var watch = await CliResult.RunAsync(Watch, "watch", id, "--cluster", redis.ConnectionString);
-            Assert.True(watch.ExitCode == 0, watch + string.Join("\n---\n", silos.Select(s => s.Log)));
-            var shards = await data.AssertExactlyOnceAsync(output);
-            Assert.Contains(shards, s => s.Attempts > 1);
-            Assert.DoesNotContain(shards, s => s.Attempts > 1 && s.Silo.StartsWith(victim.AddressPrefix, StringComparison.Ordinal));
-            Assert.Equal(await data.ReferenceSummaryAsync(), File.ReadAllText(Path.Combine(output, "summary.json")));
-        }
-        finally
-        {
-            foreach (var silo in silos) await silo.DisposeAsync();
-        }
+            return Task.CompletedTask;
+        });
+        Assert.Contains(shards, s => s.Attempts > 1);
+        Assert.DoesNotContain(shards, s => s.Attempts > 1 && s.Silo.StartsWith(victim!.AddressPrefix, StringComparison.Ordinal));
     }
 
     [Fact]
     public async Task Submit_StopWorkerSiloGracefullyMidJob_ItsShardsRunElsewhereExactlyOnce()
     {
-        await using var redis = await RedisServer.StartAsync();
-        var silos = await StartSilosAsync(redis, 3);
-        try
+        var shards = await RunWithFaultAsync("drain", 5, async silos =>
         {
-            var output = data.NewOutput();
-            var submit = await CliResult.RunAsync(TimeSpan.FromMinutes(1), "submit", data.JobPath, "--cluster", redis.ConnectionString, "--out", output, "--id", "drain");
-            Assert.True(submit.ExitCode == 0, submit.ToString());
-
-            await data.WaitForShardsAsync(output, 5);
-            var holder = silos.Single(s => s.Log.Contains("Job drain started", StringComparison.Ordinal));
-            var stopped = silos.First(s => s != holder);
-            var took = await stopped.TerminateAsync();
+            var took = await silos.First(s => !s.Holds("drain")).TerminateAsync();
             Assert.True(took < TimeSpan.FromSeconds(30), $"the silo took {took} to stop");
-
-            var watch = await CliResult.RunAsync(Watch, "watch", "drain", "--cluster", redis.ConnectionString);
-            Assert.True(watch.ExitCode == 0, watch + string.Join("\n---\n", silos.Select(s => s.Log)));
-            var shards = await data.AssertExactlyOnceAsync(output);
-            Assert.Contains(shards, s => s.Attempts > 1);
-            Assert.Equal(await data.ReferenceSummaryAsync(), File.ReadAllText(Path.Combine(output, "summary.json")));
-        }
-        finally
-        {
-            foreach (var silo in silos) await silo.DisposeAsync();
-        }
+        });
+        Assert.Contains(shards, s => s.Attempts > 1);
     }
 
     [Fact]
     public async Task Submit_KillSiloHoldingTheJob_JobCarriesOnElsewhere()
     {
-        await using var redis = await RedisServer.StartAsync();
-        var silos = await StartSilosAsync(redis, 3);
-        try
+        SiloProcess[] all = [];
+        await RunWithFaultAsync("held", 5, silos =>
         {
-            var output = data.NewOutput();
-            var submit = await CliResult.RunAsync(TimeSpan.FromMinutes(1), "submit", data.JobPath, "--cluster", redis.ConnectionString, "--out", output, "--id", "held");
-            Assert.True(submit.ExitCode == 0, submit.ToString());
-            Assert.Equal("held", submit.LastLine);
-
-            await data.WaitForShardsAsync(output, 5);
-            var holder = silos.Single(s => s.Log.Contains("Job held started", StringComparison.Ordinal));
-            holder.Kill();
-
-            var watch = await CliResult.RunAsync(Watch, "watch", "held", "--cluster", redis.ConnectionString);
-            Assert.True(watch.ExitCode == 0, watch + string.Join("\n---\n", silos.Select(s => s.Log)));
-            Assert.Contains(silos.Where(s => s != holder), s => s.Log.Contains("Job held resumed", StringComparison.Ordinal));
-            await data.AssertExactlyOnceAsync(output);
-            Assert.Equal(await data.ReferenceSummaryAsync(), File.ReadAllText(Path.Combine(output, "summary.json")));
-        }
-        finally
-        {
-            foreach (var silo in silos) await silo.DisposeAsync();
-        }
+            all = silos;
+            silos.Single(s => s.Holds("held")).Kill();
+            return Task.CompletedTask;
+        });
+        Assert.Contains(all.Where(s => !s.Holds("held")), s => s.Log.Contains("Job held resumed", StringComparison.Ordinal));
     }
 
     [Fact]
     public async Task Submit_KillEverySiloThenStartTwo_ResumesWithoutRecomputingFinishedShards()
     {
-        await using var redis = await RedisServer.StartAsync();
-        var first = await StartSilosAsync(redis, 3);
+        SiloProcess[] first = [];
         var second = new List<SiloProcess>();
+        var shards = await RunWithFaultAsync("restart", 8, async silos =>
+        {
+            first = silos;
+            foreach (var silo in silos) silo.Kill();
+            second.AddRange(await StartSilosAsync(silos[0].Redis, 2));
+            return second;
+        });
+        // Shards that finished before the restart keep the first silos' names and their first attempt:
+        // they were not computed again.
+        var kept = shards.Where(s => first.Any(f => s.Silo.StartsWith(f.AddressPrefix, StringComparison.Ordinal))).ToArray();
+        Assert.True(kept.Length >= 8, $"{kept.Length} shards kept from before the restart");
+        Assert.All(kept, s => Assert.Equal(1, s.Attempts));
+        Assert.Contains(shards, s => second.Any(f => s.Silo.StartsWith(f.AddressPrefix, StringComparison.Ordinal)));
+    }
+
+    /// <summary>
+    /// Starts redis-server and three silos, submits the job as <paramref name="id"/>, applies the fault once
+    /// <paramref name="after"/> shards are staged, and follows the job with <c>explain watch</c>; then checks
+    /// the invariants: completed, every index exactly once, the fault-free summary byte for byte.
+    /// </summary>
+    private Task<ShardOutcome[]> RunWithFaultAsync(string id, int after, Func<SiloProcess[], Task> fault) =>
+        RunWithFaultAsync(id, after, async silos => { await fault(silos); return []; });
+
+    private async Task<ShardOutcome[]> RunWithFaultAsync(string id, int after, Func<SiloProcess[], Task<List<SiloProcess>>> fault)
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var silos = await StartSilosAsync(redis, 3);
+        var added = new List<SiloProcess>();
         try
         {
             var output = data.NewOutput();
-            var submit = await CliResult.RunAsync(TimeSpan.FromMinutes(1), "submit", data.JobPath, "--cluster", redis.ConnectionString, "--out", output, "--id", "restart");
+            var submit = await CliResult.RunAsync(TimeSpan.FromMinutes(1), "submit", data.JobPath, "--cluster", redis.ConnectionString, "--out", output, "--id", id);
             Assert.True(submit.ExitCode == 0, submit.ToString());
+            Assert.Equal(id, submit.LastLine);
 
-            await data.WaitForShardsAsync(output, 8);
-            foreach (var silo in first) silo.Kill();
-            second.AddRange(await StartSilosAsync(redis, 2));
+            await data.WaitForShardsAsync(output, after);
+            added.AddRange(await fault(silos));
 
-            var watch = await CliResult.RunAsync(Watch, "watch", "restart", "--cluster", redis.ConnectionString);
-            Assert.True(watch.ExitCode == 0, watch + string.Join("\n---\n", second.Select(s => s.Log)));
+            var watch = await CliResult.RunAsync(Watch, "watch", id, "--cluster", redis.ConnectionString);
+            Assert.True(watch.ExitCode == 0, watch + string.Join("\n---\n", silos.Concat(added).Select(s => s.Log)));
             var shards = await data.AssertExactlyOnceAsync(output);
-            // Shards that finished before the restart keep the first silos' names and their first attempt:
-            // they were not computed again.
-            var kept = shards.Where(s => first.Any(f => s.Silo.StartsWith(f.AddressPrefix, StringComparison.Ordinal))).ToArray();
-            Assert.True(kept.Length >= 8, $"{kept.Length} shards kept from before the restart");
-            Assert.All(kept, s => Assert.Equal(1, s.Attempts));
-            Assert.Contains(shards, s => second.Any(f => s.Silo.StartsWith(f.AddressPrefix, StringComparison.Ordinal)));
             Assert.Equal(await data.ReferenceSummaryAsync(), File.ReadAllText(Path.Combine(output, "summary.json")));
+            return shards;
         }
         finally
         {
-            foreach (var silo in first.Concat(second)) await silo.DisposeAsync();
+            foreach (var silo in silos.Concat(added)) await silo.DisposeAsync();
         }
     }
 
     private static async Task<SiloProcess[]> StartSilosAsync(RedisServer redis, int count) =>
-        await Task.WhenAll(Enumerable.Range(0, count).Select(_ => SiloProcess.StartAsync(redis.ConnectionString)));
+        await StartSilosAsync(redis.ConnectionString, count);
+
+    private static async Task<SiloProcess[]> StartSilosAsync(string redis, int count) =>
+        await Task.WhenAll(Enumerable.Range(0, count).Select(_ => SiloProcess.StartAsync(redis)));
 }
 
 /// <summary>Cluster tests start processes and use both cores: one class at a time.</summary>

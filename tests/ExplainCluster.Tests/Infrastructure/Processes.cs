@@ -99,14 +99,17 @@ public sealed class SiloProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _lines = new();
 
-    private SiloProcess(Process process, int siloPort, int gatewayPort, int healthPort)
+    private SiloProcess(Process process, string redis, int siloPort, int gatewayPort, int healthPort)
     {
-        (_process, SiloPort, GatewayPort, HealthPort) = (process, siloPort, gatewayPort, healthPort);
+        (_process, Redis, SiloPort, GatewayPort, HealthPort) = (process, redis, siloPort, gatewayPort, healthPort);
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) _lines.Enqueue(e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _lines.Enqueue(e.Data); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
     }
+
+    /// <summary>The Redis connection string of the cluster it joined.</summary>
+    public string Redis { get; }
 
     public int SiloPort { get; }
 
@@ -123,6 +126,9 @@ public sealed class SiloProcess : IAsyncDisposable
     public IReadOnlyCollection<string> Lines => _lines;
 
     public string Log => string.Join('\n', _lines);
+
+    /// <summary>Whether job <paramref name="jobId"/> started on this silo (its job grain was placed here).</summary>
+    public bool Holds(string jobId) => _lines.Any(l => l.Contains($"Job {jobId} started", StringComparison.Ordinal));
 
     /// <summary>Starts a worker silo (one model-host thread, one intra-op thread) and waits for its gateway.</summary>
     public static async Task<SiloProcess> StartAsync(string redis, params (string Key, string Value)[] settings)
@@ -149,7 +155,7 @@ public sealed class SiloProcess : IAsyncDisposable
         foreach (var (key, value) in settings) environment[key] = value;
         foreach (var (key, value) in environment) start.Environment[key] = value;
         var process = Process.Start(start) ?? throw new InvalidOperationException("explain-silo did not start");
-        var silo = new SiloProcess(process, siloPort, gatewayPort, healthPort);
+        var silo = new SiloProcess(process, redis, siloPort, gatewayPort, healthPort);
         // Active in the membership table: joined, not only listening.
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
         while (!silo.Lines.Any(l => l.Contains("Finished BecomeActive", StringComparison.Ordinal)))
