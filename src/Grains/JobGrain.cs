@@ -6,6 +6,7 @@ using ExplainCluster.Engine.Output;
 using ExplainCluster.Engine.Stats;
 using ExplainCluster.Engine.Storage;
 using Microsoft.Extensions.Logging;
+using ExplainCluster.Grains.Placement;
 using Orleans.Runtime;
 
 namespace ExplainCluster.Grains;
@@ -19,7 +20,7 @@ namespace ExplainCluster.Grains;
 /// </summary>
 public sealed partial class JobGrain(
     [PersistentState("job", JobGrain.Storage)] IPersistentState<JobRecord> record,
-    BlobLocator locator, IGrainFactory grains, IClusterMembershipService membership, ILogger<JobGrain> logger)
+    BlobLocator locator, IGrainFactory grains, IClusterMembershipService membership, Workers workers, ILogger<JobGrain> logger)
     : Grain, IJobGrain, IRemindable
 {
     /// <summary>The grain storage that holds job records: Redis on a real cluster, memory when embedded.</summary>
@@ -36,6 +37,9 @@ public sealed partial class JobGrain(
     private const int ProbeEvery = 10;
 
     private int _checks;
+
+    // Why a waiting shard waits (for the attempts metric); not persisted: a resumed job calls it "lost".
+    private readonly Dictionary<int, string> _why = [];
 
     // Partials are folded in shard order: the grain holds only the running sums and the partials that
     // arrived ahead of an earlier shard, not one partial per shard.
@@ -78,7 +82,12 @@ public sealed partial class JobGrain(
         }
         StartLeases();
         // Attempts started but never recorded as placed were lost with the old activation: start them again.
-        foreach (var shard in _book.Lost(_ => false, unplaced: true)) await StartAttemptAsync(shard, "unplaced");
+        foreach (var shard in _book.Lost(_ => false, unplaced: true))
+        {
+            _why[shard] = "unplaced";
+            _book.Wait(shard);
+        }
+        await DispatchAsync();
         await SaveAsync();
     }
 
@@ -115,7 +124,7 @@ public sealed partial class JobGrain(
         await SaveAsync();
         _resume = await this.RegisterOrUpdateReminder(Resume, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
         StartLeases();
-        await Task.WhenAll(_book.Shards.Select(s => StartAttemptAsync(s.Index)));
+        await DispatchAsync();
         await SaveAsync();
         return Status();
     }
@@ -154,6 +163,10 @@ public sealed partial class JobGrain(
             _state = JobState.Finalizing;
             StopLeases();
         }
+        else
+        {
+            await DispatchAsync();
+        }
         await SaveAsync();
         if (_state == JobState.Finalizing) _ = FinishAsync();
         Changed();
@@ -166,11 +179,32 @@ public sealed partial class JobGrain(
         else await RetryAsync(shardIndex, error);
     }
 
-    /// <summary>Starts the shard's next attempt; the placement picks a live model-host silo.</summary>
-    private async Task StartAttemptAsync(int shard, string reason = "first")
+    /// <summary>
+    /// Hands waiting shards to silos with room. Each model-host silo works on at most its capacity of this
+    /// job's shards at once, so a silo that frees a slot sooner (faster, or idler) is handed the next shard,
+    /// and no silo holds a queue that the others would wait on at the end.
+    /// </summary>
+    private async Task DispatchAsync()
     {
+        if (_state != JobState.Running) return;
+        var inFlight = _book.InFlight();
+        var free = workers.Now().ToDictionary(w => w.Silo, w => w.Capacity - inFlight.GetValueOrDefault(w.Silo));
+        foreach (var shard in _book.Waiting().ToArray())
+        {
+            var (silo, room) = free.OrderByDescending(f => f.Value).FirstOrDefault();
+            if (silo is null || room <= 0 || _state != JobState.Running) break;
+            free[silo] = room - 1;
+            await StartAttemptAsync(shard, silo);
+        }
+    }
+
+    /// <summary>Starts the shard's next attempt on <paramref name="target"/> (the placement falls back to another model-host silo if it has gone).</summary>
+    private async Task StartAttemptAsync(int shard, SiloAddress target)
+    {
+        var reason = _book.AttemptsOf(shard) == 0 ? "first" : _why.Remove(shard, out var why) ? why : "lost";
         var attempt = _book.NewAttempt(shard);
         ExplainMetrics.Attempts.Add(1, new KeyValuePair<string, object?>("reason", reason));
+        RequestContext.Set(ModelHostPlacement.TargetKey, target.ToParsableString());
         try
         {
             var silo = await grains.GetGrain<IShardGrain>(ShardKey(shard, attempt)).StartAsync(new ShardRequest(Id, _job!, _book.Shards[shard], attempt));
@@ -178,27 +212,40 @@ public sealed partial class JobGrain(
         }
         catch (Exception e) when (e is OrleansException or TimeoutException)
         {
-            await RetryAsync(shard, $"shard {shard} could not be started: {e.Message.Split('\n')[0]}");
+            await GiveUpOrWaitAsync(shard, $"shard {shard} could not be started: {e.Message.Split('\n')[0]}");
+        }
+        finally
+        {
+            RequestContext.Remove(ModelHostPlacement.TargetKey);
         }
     }
 
+    /// <summary>An infrastructure fault: the shard waits for another attempt, unless it has had them all.</summary>
     private async Task RetryAsync(int shard, string error)
     {
         if (_state != JobState.Running) return;
+        await GiveUpOrWaitAsync(shard, error);
+        await DispatchAsync();
+        await SaveAsync();
+        Changed();
+    }
+
+    private async Task GiveUpOrWaitAsync(int shard, string error)
+    {
         if (_book.AttemptsOf(shard) >= ShardBook.MaxAttempts)
         {
             await FailAsync($"{error} (after {ShardBook.MaxAttempts} attempts)");
             return;
         }
         LogRetry(logger, Id, shard, error);
-        await StartAttemptAsync(shard, "fault");
-        await SaveAsync();
-        Changed();
+        _why[shard] = "fault";
+        _book.Wait(shard);
     }
 
     /// <summary>
-    /// Runs again every shard whose attempt was placed on a silo that membership declared dead, and every
-    /// <see cref="ProbeEvery"/> checks, each attempt whose shard grain says it is not running it any more.
+    /// Every <see cref="LeaseCheck"/>: shards whose attempt was placed on a silo that membership declared dead
+    /// (and, every <see cref="ProbeEvery"/> checks, attempts whose shard grain says it no longer runs them)
+    /// wait for a new attempt; then waiting shards go to silos with room, including silos that just joined.
     /// </summary>
     private async Task CheckLeasesAsync(CancellationToken ct)
     {
@@ -218,7 +265,12 @@ public sealed partial class JobGrain(
         foreach (var shard in lost.Order())
         {
             LogLost(logger, Id, shard);
-            await StartAttemptAsync(shard, "lost");
+            _book.Wait(shard);
+        }
+        var waiting = _book.Waiting().Count();
+        await DispatchAsync();
+        if (lost.Count > 0 || _book.Waiting().Count() != waiting)
+        {
             await SaveAsync();
             Changed();
         }

@@ -14,7 +14,7 @@ public sealed class ShardBook(ShardRecord[] records)
     /// <summary>Attempts at one shard before an infrastructure fault fails the job.</summary>
     public const int MaxAttempts = 5;
 
-    public static ShardBook Plan(ShardSpec[] shards) => new([.. shards.Select(s => new ShardRecord { Spec = s })]);
+    public static ShardBook Plan(ShardSpec[] shards) => new([.. shards.Select(s => new ShardRecord { Spec = s, Waiting = true })]);
 
     public ShardRecord[] Records { get; } = records;
 
@@ -39,8 +39,24 @@ public sealed class ShardBook(ShardRecord[] records)
     public int NewAttempt(int shard)
     {
         Records[shard].Silo = null;
+        Records[shard].Waiting = false;
         return ++Records[shard].Attempt;
     }
+
+    /// <summary>Marks a shard as needing a new attempt as soon as a silo has room (its current one, if any, stays current until then).</summary>
+    public void Wait(int shard)
+    {
+        if (Records[shard].Done) return;
+        Records[shard].Waiting = true;
+        Records[shard].Silo = null;
+    }
+
+    /// <summary>Shards waiting for an attempt, in shard order.</summary>
+    public IEnumerable<int> Waiting() => Records.Where(r => r.Waiting && !r.Done).Select(r => r.Spec.Index);
+
+    /// <summary>Attempts running on each silo now (placed, unfinished, not waiting).</summary>
+    public Dictionary<SiloAddress, int> InFlight() =>
+        Records.Where(r => !r.Done && !r.Waiting && r.Silo is not null).GroupBy(r => r.Silo!).ToDictionary(g => g.Key, g => g.Count());
 
     /// <summary>Records where an attempt runs, unless it has been superseded meanwhile.</summary>
     public void Placed(int shard, int attempt, SiloAddress silo)
@@ -67,9 +83,9 @@ public sealed class ShardBook(ShardRecord[] records)
     public int[] Lost(Func<SiloAddress, bool> isGone, bool unplaced = false) =>
         [.. Records.Where(r => !r.Done && (r.Silo is { } silo ? isGone(silo) : unplaced)).Select(r => r.Spec.Index)];
 
-    /// <summary>The current attempts of unfinished shards that have been started.</summary>
+    /// <summary>The current attempts of unfinished shards that have been started (and not yet given up for a new one).</summary>
     public IEnumerable<(int Shard, int Attempt)> Running() =>
-        Records.Where(r => !r.Done && r.Attempt > 0).Select(r => (r.Spec.Index, r.Attempt));
+        Records.Where(r => !r.Done && !r.Waiting && r.Attempt > 0).Select(r => (r.Spec.Index, r.Attempt));
 }
 
 /// <summary>One shard as the job grain persists it.</summary>
@@ -89,6 +105,9 @@ public sealed class ShardRecord
     [Id(4)] public string? DoneSilo { get; set; }
 
     [Id(5)] public double Seconds { get; set; }
+
+    /// <summary>Needs a new attempt as soon as a silo has room: not started yet, or its attempt was lost or failed.</summary>
+    [Id(6)] public bool Waiting { get; set; }
 }
 
 /// <summary>Everything a job grain needs to carry on after it reactivates on any silo.</summary>

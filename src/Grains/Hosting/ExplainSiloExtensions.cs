@@ -21,8 +21,16 @@ public static class ExplainSiloExtensions
     public static ISiloBuilder AddExplainCluster(this ISiloBuilder silo, IConfiguration configuration)
     {
         var hostsModels = configuration.GetValue("ModelHost:Enabled", true);
-        silo.UseSiloMetadata(new Dictionary<string, string> { [ModelHostPlacement.MetadataKey] = hostsModels ? "true" : "false" });
-        silo.Services.AddSingleton(new LocalModelHost(hostsModels));
+        // Capacity: the shards this silo admits at once (its model-host threads + 1). Jobs hand a silo at most
+        // that many at a time, so a faster or idler silo, which frees its slots sooner, is given more.
+        var capacity = (configuration.GetSection(ModelHostOptions.Section).Get<ModelHostOptions>() ?? new ModelHostOptions()).EffectiveWorkerThreads + 1;
+        silo.UseSiloMetadata(new Dictionary<string, string>
+        {
+            [ModelHostPlacement.MetadataKey] = hostsModels ? "true" : "false",
+            [ModelHostPlacement.CapacityKey] = capacity.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
+        silo.Services.AddSingleton(new LocalModelHost(hostsModels, capacity));
+        silo.Services.AddSingleton<Workers>();
         silo.AddPlacementDirector<ModelHostPlacement, ModelHostPlacementDirector>();
         silo.AddActivityPropagation();
         silo.AddJobStorage(configuration.ClusterSettings());

@@ -179,6 +179,43 @@ public sealed class SiloProcess : IAsyncDisposable
         return watch.Elapsed;
     }
 
+    /// <summary>
+    /// Makes this silo a slow machine until the returned handle is disposed: stopped (SIGSTOP) for
+    /// <paramref name="stoppedMs"/> of every 100 ms. Probes still get answers well within their timeout.
+    /// </summary>
+    public IAsyncDisposable Throttle(int stoppedMs)
+    {
+        var stop = new CancellationTokenSource();
+        var pid = _process.Id;
+        var loop = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                _ = Signal(pid, SigStop);
+                await Task.Delay(stoppedMs, CancellationToken.None);
+                _ = Signal(pid, SigCont);
+                await Task.Delay(100 - stoppedMs, CancellationToken.None);
+            }
+        });
+        return new Throttled(stop, loop, pid);
+    }
+
+    private const int SigCont = 18, SigStop = 19;
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Signal(int pid, int signal);
+
+    private sealed class Throttled(CancellationTokenSource stop, Task loop, int pid) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await stop.CancelAsync();
+            await loop;
+            _ = Signal(pid, SigCont);
+            stop.Dispose();
+        }
+    }
+
     /// <summary>kill -9: no shutdown, no goodbye to the cluster.</summary>
     public void Kill()
     {
