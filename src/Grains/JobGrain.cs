@@ -66,6 +66,14 @@ public sealed partial class JobGrain(
         try
         {
             _manifest = await _outputs.ReadManifestAsync(_job, ct);
+            if (_manifest.Status == Manifest.Completed)
+            {
+                // The old activation finished the outputs but was lost before it could record so.
+                _state = JobState.Completed;
+                await SaveAsync();
+                await StopResumingAsync();
+                return;
+            }
             foreach (var (shard, run) in _book.Done) _summary.Add(await _outputs.ReadPartialAsync(_job, shard, run.Attempt, ct));
         }
         catch (Exception e) when (e is IOException or Azure.RequestFailedException or System.Text.Json.JsonException or ExplainException)

@@ -29,12 +29,17 @@ public class SiloLossTests(ClusterData data) : IClassFixture<ClusterData>
     [Fact]
     public async Task Submit_StopWorkerSiloGracefullyMidJob_ItsShardsRunElsewhereExactlyOnce()
     {
+        SiloProcess? stopped = null;
         var shards = await RunWithFaultAsync("drain", 5, async silos =>
         {
-            var took = await silos.First(s => !s.Holds("drain")).TerminateAsync();
+            stopped = silos.First(s => !s.Holds("drain"));
+            var took = await stopped.TerminateAsync();
             Assert.True(took < TimeSpan.FromSeconds(30), $"the silo took {took} to stop");
         });
-        Assert.Contains(shards, s => s.Attempts > 1);
+        // It stopped when about 5 of 50 shards were staged, holding at most its capacity (2) more: whatever it had
+        // running either finished while it drained or ran again elsewhere, and it got nothing after.
+        var byStopped = shards.Count(s => s.Silo.StartsWith(stopped!.AddressPrefix, StringComparison.Ordinal));
+        Assert.True(byStopped <= 10, $"the stopped silo did {byStopped} shards (a third, about 17, had it kept working)");
     }
 
     [Fact]
