@@ -11,13 +11,14 @@ public static class Progress
     {
         var clock = Stopwatch.StartNew();
         var firstDone = status.SamplesDone;
-        string Rate(JobStatus s)
+        // The bar has a time-left column of its own; plain lines carry it in the text.
+        string Rate(JobStatus s, bool withTimeLeft = true)
         {
             var seconds = clock.Elapsed.TotalSeconds;
             var rate = seconds < 0.5 ? 0 : (s.SamplesDone - firstDone) / seconds;
             if (rate <= 0) return "";
             var left = TimeSpan.FromSeconds(Math.Round((s.SamplesTotal - s.SamplesDone) / rate));
-            return $", {rate:0} samples/s, {left:hh\\:mm\\:ss} left";
+            return withTimeLeft ? $", {rate:0} samples/s, {left:hh\\:mm\\:ss} left" : $", {rate:0} samples/s";
         }
 
         if (!AnsiConsole.Profile.Capabilities.Interactive)
@@ -41,7 +42,7 @@ public static class Progress
                 {
                     task.MaxValue = Math.Max(1, s.SamplesTotal);
                     task.Value = s.SamplesDone;
-                    task.Description = $"{s.Name} {s.ShardsDone}/{s.ShardsTotal} shards{Rate(s)}{(s.State == JobState.Finalizing ? " (report)" : "")}";
+                    task.Description = $"{s.Name} {s.ShardsDone}/{s.ShardsTotal} shards{Rate(s, withTimeLeft: false)}{(s.State == JobState.Finalizing ? " (report)" : "")}";
                 }, ct);
             });
         return final;

@@ -5,8 +5,8 @@ using ExplainCluster.Engine.Jobs;
 using ExplainCluster.Engine.Output;
 using ExplainCluster.Engine.Stats;
 using ExplainCluster.Engine.Storage;
-using Microsoft.Extensions.Logging;
 using ExplainCluster.Grains.Placement;
+using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
 
 namespace ExplainCluster.Grains;
@@ -33,13 +33,6 @@ public sealed partial class JobGrain(
     /// <summary>How often running attempts are checked against membership: adds at most this to the time a lost shard waits.</summary>
     public static readonly TimeSpan LeaseCheck = TimeSpan.FromSeconds(1);
 
-    /// <summary>Every this many lease checks, running attempts are asked whether they still run.</summary>
-    private const int ProbeEvery = 10;
-
-    private int _checks;
-
-    // Why a waiting shard waits (for the attempts metric); not persisted: a resumed job calls it "lost".
-    private readonly Dictionary<int, string> _why = [];
 
     // Partials are folded in shard order: the grain holds only the running sums and the partials that
     // arrived ahead of an earlier shard, not one partial per shard.
@@ -56,6 +49,10 @@ public sealed partial class JobGrain(
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private string Id => this.GetPrimaryKeyString();
+
+    private ShardDispatcher? _dispatcherOrNull;
+
+    private ShardDispatcher Dispatcher => _dispatcherOrNull ??= new ShardDispatcher(Id, grains, workers, membership);
 
     /// <summary>A job that was running when its grain was lost picks up where its record says it was.</summary>
     public override async Task OnActivateAsync(CancellationToken ct)
@@ -92,7 +89,7 @@ public sealed partial class JobGrain(
         // Attempts started but never recorded as placed were lost with the old activation: start them again.
         foreach (var shard in _book.Lost(_ => false, unplaced: true))
         {
-            _why[shard] = "unplaced";
+            Dispatcher.Because(shard, "unplaced");
             _book.Wait(shard);
         }
         await DispatchAsync();
@@ -150,7 +147,7 @@ public sealed partial class JobGrain(
         if (_state != JobState.Running) return Status();
         _state = JobState.Cancelled;
         StopLeases();
-        await StopAttemptsAsync();
+        await Dispatcher.StopAsync(_book);
         LogCancelled(logger, Id);
         await SaveAsync();
         Changed();
@@ -187,45 +184,11 @@ public sealed partial class JobGrain(
         else await RetryAsync(shardIndex, error);
     }
 
-    /// <summary>
-    /// Hands waiting shards to silos with room. Each model-host silo works on at most its capacity of this
-    /// job's shards at once, so a silo that frees a slot sooner (faster, or idler) is handed the next shard,
-    /// and no silo holds a queue that the others would wait on at the end.
-    /// </summary>
+    /// <summary>Hands waiting shards to silos with room (<see cref="ShardDispatcher.DispatchAsync"/>); a start that fails is a fault.</summary>
     private async Task DispatchAsync()
     {
         if (_state != JobState.Running) return;
-        var inFlight = _book.InFlight();
-        var free = workers.Now().ToDictionary(w => w.Silo, w => w.Capacity - inFlight.GetValueOrDefault(w.Silo));
-        foreach (var shard in _book.Waiting().ToArray())
-        {
-            var (silo, room) = free.OrderByDescending(f => f.Value).FirstOrDefault();
-            if (silo is null || room <= 0 || _state != JobState.Running) break;
-            free[silo] = room - 1;
-            await StartAttemptAsync(shard, silo);
-        }
-    }
-
-    /// <summary>Starts the shard's next attempt on <paramref name="target"/> (the placement falls back to another model-host silo if it has gone).</summary>
-    private async Task StartAttemptAsync(int shard, SiloAddress target)
-    {
-        var reason = _book.AttemptsOf(shard) == 0 ? "first" : _why.Remove(shard, out var why) ? why : "lost";
-        var attempt = _book.NewAttempt(shard);
-        ExplainMetrics.Attempts.Add(1, new KeyValuePair<string, object?>("reason", reason));
-        RequestContext.Set(ModelHostPlacement.TargetKey, target.ToParsableString());
-        try
-        {
-            var silo = await grains.GetGrain<IShardGrain>(ShardKey(shard, attempt)).StartAsync(new ShardRequest(Id, _job!, _book.Shards[shard], attempt));
-            _book.Placed(shard, attempt, silo);
-        }
-        catch (Exception e) when (e is OrleansException or TimeoutException)
-        {
-            await GiveUpOrWaitAsync(shard, $"shard {shard} could not be started: {e.Message.Split('\n')[0]}");
-        }
-        finally
-        {
-            RequestContext.Remove(ModelHostPlacement.TargetKey);
-        }
+        foreach (var (shard, error) in await Dispatcher.DispatchAsync(_book, _job!)) await GiveUpOrWaitAsync(shard, error);
     }
 
     /// <summary>An infrastructure fault: the shard waits for another attempt, unless it has had them all.</summary>
@@ -240,44 +203,34 @@ public sealed partial class JobGrain(
 
     private async Task GiveUpOrWaitAsync(int shard, string error)
     {
+        if (_state != JobState.Running) return;
         if (_book.AttemptsOf(shard) >= ShardBook.MaxAttempts)
         {
             await FailAsync($"{error} (after {ShardBook.MaxAttempts} attempts)");
             return;
         }
         LogRetry(logger, Id, shard, error);
-        _why[shard] = "fault";
+        Dispatcher.Because(shard, "fault");
         _book.Wait(shard);
     }
 
     /// <summary>
-    /// Every <see cref="LeaseCheck"/>: shards whose attempt was placed on a silo that membership declared dead
-    /// (and, every <see cref="ProbeEvery"/> checks, attempts whose shard grain says it no longer runs them)
+    /// Every <see cref="LeaseCheck"/>: shards whose attempt was lost (<see cref="ShardDispatcher.FindLostAsync"/>)
     /// wait for a new attempt; then waiting shards go to silos with room, including silos that just joined.
     /// </summary>
     private async Task CheckLeasesAsync(CancellationToken ct)
     {
         if (_state != JobState.Running) return;
-        var snapshot = membership.CurrentSnapshot;
-        var lost = _book.Lost(silo => snapshot.GetSiloStatus(silo) is SiloStatus.Dead or SiloStatus.None).ToHashSet();
-        if (++_checks % ProbeEvery == 0)
-        {
-            var running = _book.Running().Where(r => !lost.Contains(r.Shard)).ToArray();
-            var alive = await Task.WhenAll(running.Select(async r =>
-            {
-                try { return await grains.GetGrain<IShardGrain>(ShardKey(r.Shard, r.Attempt)).IsRunningAsync().WaitAsync(TimeSpan.FromSeconds(5), ct); }
-                catch (Exception e) when (e is OrleansException or TimeoutException) { return true; /* ask again next time */ }
-            }));
-            lost.UnionWith(running.Where((r, i) => !alive[i] && _book.IsCurrent(r.Shard, r.Attempt)).Select(r => r.Shard));
-        }
-        foreach (var shard in lost.Order())
+        var lost = await Dispatcher.FindLostAsync(_book, ct);
+        foreach (var shard in lost)
         {
             LogLost(logger, Id, shard);
+            Dispatcher.Because(shard, "lost");
             _book.Wait(shard);
         }
         var waiting = _book.Waiting().Count();
         await DispatchAsync();
-        if (lost.Count > 0 || _book.Waiting().Count() != waiting)
+        if (lost.Length > 0 || _book.Waiting().Count() != waiting)
         {
             await SaveAsync();
             Changed();
@@ -311,21 +264,11 @@ public sealed partial class JobGrain(
         _state = JobState.Failed;
         _error = error;
         StopLeases();
-        await StopAttemptsAsync();
+        await Dispatcher.StopAsync(_book);
         await SaveAsync();
         Changed();
         LogFailed(logger, Id, error);
         await EndOutputsAsync(error);
-    }
-
-    /// <summary>Stops every running attempt and waits (boundedly) until they no longer write, so their staging can go.</summary>
-    private async Task StopAttemptsAsync()
-    {
-        await Task.WhenAll(_book.Running().Select(async r =>
-        {
-            try { await grains.GetGrain<IShardGrain>(ShardKey(r.Shard, r.Attempt)).CancelAsync().WaitAsync(TimeSpan.FromSeconds(15)); }
-            catch (Exception e) when (e is OrleansException or TimeoutException) { /* its silo is gone or slow: nothing more it can write here */ }
-        }));
     }
 
     private async Task EndOutputsAsync(string? error)
@@ -369,8 +312,6 @@ public sealed partial class JobGrain(
         _leases?.Dispose();
         _leases = null;
     }
-
-    private string ShardKey(int shard, int attempt) => $"{Id}/{shard}/{attempt}";
 
     private JobStatus Status() => new(
         _state, _book.Shards.Length, _book.DoneCount, _book.Shards.Sum(s => s.Count), _book.SamplesDone, _error,
