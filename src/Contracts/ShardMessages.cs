@@ -13,8 +13,9 @@ public sealed record ShardRequest(
     [property: Id(3)] int Attempt);
 
 /// <summary>
-/// A shard's partial statistics: sums and counts only, so that partials merge by addition.
-/// Small by construction (classes × map size doubles per method), never tensors.
+/// A shard's partial statistics: sums and counts only, so that partials merge by addition; never tensors.
+/// Classes × map size doubles per method: small for small models, sent by reference (<see cref="Reference"/>)
+/// when larger than the silo's <c>ModelHost:MaxInlinePartialBytes</c>.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("ec.ShardPartial")]
 public sealed record ShardPartial(
@@ -28,7 +29,24 @@ public sealed record ShardPartial(
     [property: Id(7)] int[] InputShape,
     [property: Id(8)] double[] InputClassSum,
     [property: Id(9)] long[] InputClassCount,
-    [property: Id(10)] int Attempt);
+    [property: Id(10)] int Attempt,
+    [property: Id(11)] bool Staged = false)
+{
+    /// <summary>About how many bytes the partial's arrays take in a message.</summary>
+    public long ApproxBytes =>
+        8L * (PredictedCounts.Length + InputClassSum.Length + InputClassCount.Length
+              + Methods.Sum(m => (long)m.ClassCounts.Length + m.ClassSum.Length + m.ClassAbsSum.Length)
+              + (Errors is null ? 0 : Errors.Confusion.Length + 3L * Errors.BinCount.Length + 7L * Errors.TopLoss.Length));
+
+    /// <summary>
+    /// The partial by reference: who, which attempt and how many samples, without the statistics, which the
+    /// job reads from the attempt's staged partial.json. Keeps wide models' partials out of grain messages.
+    /// </summary>
+    public ShardPartial Reference() => this with
+    {
+        PredictedCounts = [], Errors = null, Methods = [], InputClassSum = [], InputClassCount = [], Staged = true,
+    };
+}
 
 [GenerateSerializer, Immutable, Alias("ec.ErrorPartial")]
 public sealed record ErrorPartial(

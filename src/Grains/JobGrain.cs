@@ -157,6 +157,17 @@ public sealed partial class JobGrain(
 
     async Task IJobGrain.ShardCompletedAsync(ShardPartial partial)
     {
+        if (partial.Staged && _state == JobState.Running && _book.IsCurrent(partial.ShardIndex, partial.Attempt))
+        {
+            // Sent by reference: the statistics are in the attempt's staged partial.json (read off the scheduler).
+            var (job, reference) = (_job!, partial);
+            try { partial = await Task.Run(() => _outputs.ReadPartialAsync(job, reference.ShardIndex, reference.Attempt)); }
+            catch (Exception e) when (e is IOException or Azure.RequestFailedException or System.Text.Json.JsonException)
+            {
+                await RetryAsync(reference.ShardIndex, $"shard {reference.ShardIndex}: its partial statistics cannot be read: {e.Message.Split('\n')[0]}");
+                return;
+            }
+        }
         if (_state != JobState.Running || !_book.Accept(partial))
         {
             if (_state == JobState.Running) LogSuperseded(logger, Id, partial.ShardIndex, partial.Attempt);

@@ -2,14 +2,17 @@ using ExplainCluster.Contracts;
 using ExplainCluster.Engine;
 using ExplainCluster.Engine.Jobs;
 using ExplainCluster.Grains.Placement;
+using ExplainCluster.Engine.Models;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Runtime;
 
 namespace ExplainCluster.Grains;
 
 /// <summary>Runs one attempt at one shard off the Orleans scheduler and reports the outcome to its job.</summary>
 [ModelHostPlacement]
-public sealed partial class ShardGrain(ShardPipeline pipeline, ILocalSiloDetails silo, IGrainFactory grains, ILogger<ShardGrain> logger)
+public sealed partial class ShardGrain(
+    ShardPipeline pipeline, ILocalSiloDetails silo, IGrainFactory grains, IOptions<ModelHostOptions> options, ILogger<ShardGrain> logger)
     : Grain, IShardGrain
 {
     /// <summary>How long an outcome is offered to the job grain: long enough for it to reactivate elsewhere after its silo died.</summary>
@@ -67,7 +70,8 @@ public sealed partial class ShardGrain(ShardPipeline pipeline, ILocalSiloDetails
             await ReportAsync(request, () => job.ShardFailedAsync(request.Shard.Index, request.Attempt, message, retryable: IsInfrastructure(e)), ct);
             return;
         }
-        await ReportAsync(request, () => job.ShardCompletedAsync(partial), ct);
+        var outcome = partial.ApproxBytes > options.Value.MaxInlinePartialBytes ? partial.Reference() : partial;
+        await ReportAsync(request, () => job.ShardCompletedAsync(outcome), ct);
     }
 
     /// <summary>

@@ -41,8 +41,16 @@ public sealed class ModelHostOptions
     /// <summary>Folder where models fetched from blob storage are cached for torch.jit.load.</summary>
     public string CacheDirectory { get; set; } = Path.Combine(Path.GetTempPath(), "explaincluster-models");
 
+    /// <summary>
+    /// A shard's partial statistics larger than this (1 MiB by default) reach the job by reference: the job
+    /// reads them from the attempt's staged partial.json instead of a grain message (capped at 100 MB).
+    /// 0 sends every partial by reference.
+    /// </summary>
+    public long MaxInlinePartialBytes { get; set; } = 1 << 20;
+
     public string? Validate()
     {
+        if (MaxInlinePartialBytes < 0) return $"{Section}:MaxInlinePartialBytes must be 0 or more";
         if (Device is not ("cpu" or "cuda")) return $"{Section}:Device must be \"cpu\" or \"cuda\", not \"{Device}\"";
         if (MemoryFormat is not (ChannelsLast or Contiguous))
             return $"{Section}:MemoryFormat must be \"{ChannelsLast}\" or \"{Contiguous}\", not \"{MemoryFormat}\"";

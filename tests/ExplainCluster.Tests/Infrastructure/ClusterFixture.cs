@@ -4,7 +4,7 @@ using Orleans.TestingHost;
 namespace ExplainCluster.Tests.Infrastructure;
 
 /// <summary>Real Orleans silos in this process, each with its own model host.</summary>
-public abstract class ClusterFixture(short silos) : IAsyncLifetime
+public abstract class ClusterFixture(short silos, params (string Key, string Value)[] settings) : IAsyncLifetime
 {
     public InProcessTestCluster Cluster { get; private set; } = null!;
 
@@ -13,7 +13,11 @@ public abstract class ClusterFixture(short silos) : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var builder = new InProcessTestClusterBuilder(silos);
-        builder.ConfigureSiloHost((_, host) => host.Configuration["ModelHost:IntraOpThreads"] = "1");
+        builder.ConfigureSiloHost((_, host) =>
+        {
+            host.Configuration["ModelHost:IntraOpThreads"] = "1";
+            foreach (var (key, value) in settings) host.Configuration[key] = value;
+        });
         builder.ConfigureSilo((_, silo) => silo.AddExplainCluster(silo.Configuration));
         builder.ConfigureClient(client => client.AddActivityPropagation());
         Cluster = builder.Build();
@@ -26,3 +30,6 @@ public abstract class ClusterFixture(short silos) : IAsyncLifetime
 public sealed class OneSiloCluster() : ClusterFixture(1);
 
 public sealed class ThreeSiloCluster() : ClusterFixture(3);
+
+/// <summary>Two silos that send every shard's partial statistics by reference (through the output store).</summary>
+public sealed class ByReferenceCluster() : ClusterFixture(2, ("ModelHost:MaxInlinePartialBytes", "0"));
