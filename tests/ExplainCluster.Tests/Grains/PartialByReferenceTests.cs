@@ -17,16 +17,7 @@ public class PartialByReferenceTests(ByReferenceCluster byReference) : IClassFix
 
         // The same job with partials inline in the messages (the default limit, 1 MiB, is far above these).
         var inline = Path.Combine(folder, "inline");
-        var one = new OneSiloCluster();
-        await one.InitializeAsync();
-        try
-        {
-            Assert.Equal(JobState.Completed, (await Jobs.RunAsync(one.Grains, TestPaths.FashionJob(images, labels, inline, shardSize: 100), folder)).State);
-        }
-        finally
-        {
-            await one.DisposeAsync();
-        }
+        Assert.Equal(JobState.Completed, (await Jobs.RunOnFreshSiloAsync(TestPaths.FashionJob(images, labels, inline, shardSize: 100), folder)).State);
         Assert.Equal(Jobs.Summary(inline), Jobs.Summary(referenced));
     }
 

@@ -19,18 +19,9 @@ public class ThreeSiloTests(ThreeSiloCluster three) : IClassFixture<ThreeSiloClu
 
         // The same job on a one-silo cluster of its own gives the same summary, byte for byte.
         var oneOut = Path.Combine(folder, "one");
-        var one = new OneSiloCluster();
-        await one.InitializeAsync();
-        try
-        {
-            var single = await Jobs.RunAsync(one.Grains, TestPaths.FashionJob(images, labels, oneOut, shardSize: 100), folder);
-            Assert.Equal(JobState.Completed, single.State);
-            Assert.Single(single.ShardSilos.Distinct());
-        }
-        finally
-        {
-            await one.DisposeAsync();
-        }
+        var single = await Jobs.RunOnFreshSiloAsync(TestPaths.FashionJob(images, labels, oneOut, shardSize: 100), folder);
+        Assert.Equal(JobState.Completed, single.State);
+        Assert.Single(single.ShardSilos.Distinct());
         Assert.Equal(Jobs.Summary(oneOut), Jobs.Summary(threeOut));
     }
 }

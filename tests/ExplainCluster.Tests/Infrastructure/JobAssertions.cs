@@ -14,6 +14,21 @@ public static class Jobs
         return await JobRunner.RunAsync(grains, job, ct: timeout.Token);
     }
 
+    /// <summary>The same job on a one-silo cluster of its own: the fault-free, unsharded-silo reference for invariants.</summary>
+    public static async Task<JobStatus> RunOnFreshSiloAsync(string json, string folder)
+    {
+        var one = new OneSiloCluster();
+        await one.InitializeAsync();
+        try
+        {
+            return await RunAsync(one.Grains, json, folder);
+        }
+        finally
+        {
+            await one.DisposeAsync();
+        }
+    }
+
     public static JsonDocument ReadJson(string path) => JsonDocument.Parse(File.ReadAllBytes(path));
 
     /// <summary>summary.json without fields that legitimately differ between runs (none today: the whole file).</summary>
