@@ -20,6 +20,21 @@ public sealed class AzuriteFixture : IAsyncLifetime
 
     public BlobServiceClient Service => new(ConnectionString);
 
+    /// <summary>
+    /// A new container holding the demo model (<c>model.pt</c>) and the first <paramref name="count"/> Fashion-MNIST
+    /// test images and labels (<c>data/images.npy</c>, <c>data/labels.npy</c>); the same .npy files stay in <paramref name="folder"/>.
+    /// </summary>
+    public async Task<(BlobContainerClient Container, string Images, string Labels)> FashionContainerAsync(string folder, int count, string prefix)
+    {
+        var (images, labels) = await TestPaths.FashionMnistNpyAsync(folder, count);
+        var container = Service.GetBlobContainerClient($"{prefix}-{Guid.NewGuid():N}");
+        await container.CreateAsync();
+        await container.UploadBlobAsync("model.pt", File.OpenRead(TestPaths.Sample("model.pt")));
+        await container.UploadBlobAsync("data/images.npy", File.OpenRead(images));
+        await container.UploadBlobAsync("data/labels.npy", File.OpenRead(labels));
+        return (container, images, labels);
+    }
+
     public async Task InitializeAsync()
     {
         _folder = TestPaths.NewFolder();

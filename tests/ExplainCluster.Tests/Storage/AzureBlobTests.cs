@@ -49,12 +49,7 @@ public class AzureBlobTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixtu
     public async Task Run_JobOnAzurite_CompletesAndMatchesLocalRun()
     {
         var folder = TestPaths.NewFolder();
-        var (images, labels) = await TestPaths.FashionMnistNpyAsync(folder, 300);
-        var container = azurite.Service.GetBlobContainerClient($"fmnist-{Guid.NewGuid():N}");
-        await container.CreateAsync();
-        await container.UploadBlobAsync("model.pt", File.OpenRead(TestPaths.Sample("model.pt")));
-        await container.UploadBlobAsync("data/images.npy", File.OpenRead(images));
-        await container.UploadBlobAsync("data/labels.npy", File.OpenRead(labels));
+        var (container, images, labels) = await azurite.FashionContainerAsync(folder, 300, "fmnist");
         var labelsUrl = $"http://127.0.0.1:{azurite.Port}/devstoreaccount1/{container.Name}/data/labels.npy";
         var remoteOut = $"az://{container.Name}/out";
 

@@ -12,15 +12,10 @@ public class StorageOutageTests(AzuriteFixture azurite) : IClassFixture<AzuriteF
     public async Task Run_AzuriteStoppedForTenSecondsMidJob_CompletesWithTheSameSummary()
     {
         var folder = TestPaths.NewFolder();
-        var (images, labels) = await TestPaths.FashionMnistNpyAsync(folder, 3000);
-        var container = azurite.Service.GetBlobContainerClient($"outage-{Guid.NewGuid():N}");
-        await container.CreateAsync();
-        await container.UploadBlobAsync("model.pt", File.OpenRead(TestPaths.Sample("model.pt")));
-        await container.UploadBlobAsync("images.npy", File.OpenRead(images));
-        await container.UploadBlobAsync("labels.npy", File.OpenRead(labels));
+        var (container, images, labels) = await azurite.FashionContainerAsync(folder, 3000, "outage");
 
         await using var cluster = await EmbeddedCluster.StartAsync([$"--Storage:ConnectionString={azurite.ConnectionString}", "--ModelHost:WorkerThreads=1"]);
-        var job = JobFile.Parse(TestPaths.FashionJob($"az://{container.Name}/images.npy", $"az://{container.Name}/labels.npy",
+        var job = JobFile.Parse(TestPaths.FashionJob($"az://{container.Name}/data/images.npy", $"az://{container.Name}/data/labels.npy",
             $"az://{container.Name}/out", shardSize: 100, model: $"az://{container.Name}/model.pt"), folder);
         var run = JobRunner.RunAsync(cluster.Grains, job);
 
