@@ -15,8 +15,11 @@ namespace ExplainCluster.Client;
 /// </summary>
 public static class Cli
 {
-    /// <summary>Exit codes of <c>watch</c> (and of run and demo, which follow the job the same way).</summary>
-    public const int Completed = 0, Failed = 1, Usage = 2, Cancelled = 3;
+    /// <summary>
+    /// Exit codes of <c>watch</c> (and of run and demo, which follow the job the same way); 2 is the
+    /// command-line parser's, for arguments it refuses.
+    /// </summary>
+    public const int Completed = 0, Failed = 1, Cancelled = 3;
 
     public static RootCommand Build()
     {
@@ -112,10 +115,16 @@ public static class Cli
         return Completed;
     }
 
-    private static async Task<int> StatusAsync(IGrainFactory grains, string id, bool json)
+    /// <summary>The job's status; an <see cref="ExplainException"/> if the cluster has no job with this id.</summary>
+    private static async Task<JobStatus> FindAsync(IGrainFactory grains, string id)
     {
         var status = await JobRunner.CallAsync(() => grains.GetGrain<IJobGrain>(id).GetStatusAsync());
-        if (status.State == JobState.NotStarted) return Fail($"no job {id} on this cluster");
+        return status.State == JobState.NotStarted ? throw new ExplainException($"no job {id} on this cluster") : status;
+    }
+
+    private static async Task<int> StatusAsync(IGrainFactory grains, string id, bool json)
+    {
+        var status = await FindAsync(grains, id);
         if (json)
         {
             Console.WriteLine(JsonSerializer.Serialize(new
@@ -134,17 +143,12 @@ public static class Cli
         return Completed;
     }
 
-    private static async Task<int> WatchAsync(IGrainFactory grains, string id, CancellationToken ct)
-    {
-        var status = await JobRunner.CallAsync(() => grains.GetGrain<IJobGrain>(id).GetStatusAsync());
-        if (status.State == JobState.NotStarted) return Fail($"no job {id} on this cluster");
-        return Outcome(await Progress.FollowAsync(grains, id, status, ct));
-    }
+    private static async Task<int> WatchAsync(IGrainFactory grains, string id, CancellationToken ct) =>
+        Outcome(await Progress.FollowAsync(grains, id, await FindAsync(grains, id), ct));
 
     private static async Task<int> CancelAsync(IGrainFactory grains, string id)
     {
-        var status = await JobRunner.CallAsync(() => grains.GetGrain<IJobGrain>(id).GetStatusAsync());
-        if (status.State == JobState.NotStarted) return Fail($"no job {id} on this cluster");
+        var status = await FindAsync(grains, id);
         if (status.State is JobState.Completed or JobState.Failed) return Fail($"job {id} had already ended ({StateName(status.State)})");
         status = await JobRunner.CallAsync(() => grains.GetGrain<IJobGrain>(id).CancelAsync());
         Console.WriteLine($"{id}: {StateName(status.State)}");

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using ExplainCluster.Contracts;
+using ExplainCluster.Grains;
 
 namespace ExplainCluster.Client;
 
@@ -34,21 +35,7 @@ public static class JobRunner
     private static readonly TimeSpan RetryFor = TimeSpan.FromSeconds(60);
 
     /// <summary>Calls the cluster, retrying with backoff while a silo it needs is being replaced.</summary>
-    public static async Task<T> CallAsync<T>(Func<Task<T>> call, CancellationToken ct = default)
-    {
-        var deadline = DateTime.UtcNow + RetryFor;
-        for (var delay = TimeSpan.FromMilliseconds(250); ; delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks)))
-        {
-            try
-            {
-                return await call();
-            }
-            catch (Exception e) when (e is OrleansException or TimeoutException && DateTime.UtcNow + delay < deadline)
-            {
-                await Task.Delay(delay, ct);
-            }
-        }
-    }
+    public static Task<T> CallAsync<T>(Func<Task<T>> call, CancellationToken ct = default) => ClusterCalls.RetryAsync(call, RetryFor, ct: ct);
 
     /// <summary>Follows a started job until it ends, reporting each change.</summary>
     public static async Task<JobStatus> FollowAsync(

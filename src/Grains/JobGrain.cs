@@ -33,7 +33,6 @@ public sealed partial class JobGrain(
     /// <summary>How often running attempts are checked against membership: adds at most this to the time a lost shard waits.</summary>
     public static readonly TimeSpan LeaseCheck = TimeSpan.FromSeconds(1);
 
-
     // Partials are folded in shard order: the grain holds only the running sums and the partials that
     // arrived ahead of an earlier shard, not one partial per shard.
     private readonly SummaryBuilder _summary = new();

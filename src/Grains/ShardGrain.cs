@@ -1,8 +1,8 @@
 using ExplainCluster.Contracts;
 using ExplainCluster.Engine;
 using ExplainCluster.Engine.Jobs;
-using ExplainCluster.Grains.Placement;
 using ExplainCluster.Engine.Models;
+using ExplainCluster.Grains.Placement;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
@@ -80,24 +80,18 @@ public sealed partial class ShardGrain(
     /// </summary>
     private async Task ReportAsync(ShardRequest request, Func<Task> report, CancellationToken ct)
     {
-        var deadline = DateTime.UtcNow + ReportFor;
-        for (var delay = TimeSpan.FromMilliseconds(250); ; delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks)))
+        try
         {
-            try
-            {
-                await report();
-                return;
-            }
-            catch (Exception e) when (e is OrleansException or TimeoutException && DateTime.UtcNow + delay < deadline && !ct.IsCancellationRequested)
-            {
-                LogReportRetry(logger, request.JobId, request.Shard.Index, e.GetType().Name);
-                await Task.Delay(delay, CancellationToken.None);
-            }
-            catch (Exception e)
-            {
-                LogReportFailed(logger, e, request.JobId, request.Shard.Index);
-                return;
-            }
+            await ClusterCalls.RetryAsync(async () => { await report(); return true; }, ReportFor,
+                e => LogReportRetry(logger, request.JobId, request.Shard.Index, e.GetType().Name), ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Cancelled while waiting to report: the job no longer wants this outcome.
+        }
+        catch (Exception e)
+        {
+            LogReportFailed(logger, e, request.JobId, request.Shard.Index);
         }
     }
 

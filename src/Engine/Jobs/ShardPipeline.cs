@@ -13,7 +13,7 @@ namespace ExplainCluster.Engine.Jobs;
 /// </summary>
 public sealed class ShardPipeline(ModelHost host, BlobLocator locator)
 {
-    private readonly SemaphoreSlim _admission = new(host.WorkerThreads + 1);
+    private readonly SemaphoreSlim _admission = new(host.ShardCapacity);
     private int _inFlight;
     private int _peakInFlight;
 

@@ -33,6 +33,9 @@ public sealed class ModelHost : IDisposable
 
     public int WorkerThreads => _threads.Length;
 
+    /// <summary>Shards this silo holds at once (<see cref="ModelHostOptions.ShardCapacity"/>).</summary>
+    public int ShardCapacity => _options.ShardCapacity;
+
     /// <summary>Runs synchronous tensor work on a host thread.</summary>
     public Task<T> RunAsync<T>(Func<T> work)
     {

@@ -27,6 +27,12 @@ public sealed class ModelHostOptions
         IntraOpThreads > 0 ? IntraOpThreads : Device == "cpu" ? Math.Max(1, Environment.ProcessorCount / EffectiveWorkerThreads) : 0;
 
     /// <summary>
+    /// Shards a silo holds at once: one per host thread plus one being read or written. Its shard pipeline
+    /// admits this many, and it announces this capacity to jobs, which hand it no more at a time.
+    /// </summary>
+    public int ShardCapacity => EffectiveWorkerThreads + 1;
+
+    /// <summary>
     /// Memory layout of image batches ([n, c, h, w]): "channels-last" (the default) or "contiguous".
     /// Channels-last lets oneDNN run its NHWC convolution kernels directly; in NCHW it reorders every
     /// activation and activation gradient into its blocked layout and back (docs/benchmarks.md). Other

@@ -21,9 +21,9 @@ public static class ExplainSiloExtensions
     public static ISiloBuilder AddExplainCluster(this ISiloBuilder silo, IConfiguration configuration)
     {
         var hostsModels = configuration.GetValue("ModelHost:Enabled", true);
-        // Capacity: the shards this silo admits at once (its model-host threads + 1). Jobs hand a silo at most
-        // that many at a time, so a faster or idler silo, which frees its slots sooner, is given more.
-        var capacity = (configuration.GetSection(ModelHostOptions.Section).Get<ModelHostOptions>() ?? new ModelHostOptions()).EffectiveWorkerThreads + 1;
+        // Jobs hand a silo at most its capacity of shards at a time, so a faster or idler silo, which frees
+        // its slots sooner, is given more.
+        var capacity = (configuration.GetSection(ModelHostOptions.Section).Get<ModelHostOptions>() ?? new ModelHostOptions()).ShardCapacity;
         silo.UseSiloMetadata(new Dictionary<string, string>
         {
             [ModelHostPlacement.MetadataKey] = hostsModels ? "true" : "false",
