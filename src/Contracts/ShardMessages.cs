@@ -14,8 +14,10 @@ public sealed record ShardRequest(
 
 /// <summary>
 /// A shard's partial statistics: sums and counts only, so that partials merge by addition; never tensors.
-/// Classes × map size doubles per method: small for small models, sent by reference (<see cref="Reference"/>)
-/// when larger than the silo's <c>ModelHost:MaxInlinePartialBytes</c>.
+/// Per-class sums are kept only for the classes the shard has samples of (<see cref="ClassRows"/>), so a
+/// partial grows with min(classes, shard size) × map size, not with the model's class count. Small partials
+/// travel in the message; larger ones than the silo's <c>ModelHost:MaxInlinePartialBytes</c> by reference
+/// (<see cref="Reference"/>).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("ec.ShardPartial")]
 public sealed record ShardPartial(
@@ -35,8 +37,11 @@ public sealed record ShardPartial(
     /// <summary>About how many bytes the partial's arrays take in a message.</summary>
     public long ApproxBytes =>
         8L * (PredictedCounts.Length + InputClassSum.Length + InputClassCount.Length
-              + Methods.Sum(m => (long)m.ClassCounts.Length + m.ClassSum.Length + m.ClassAbsSum.Length)
+              + Methods.Sum(m => (long)m.ClassCounts.Length + m.ClassSum.Length + m.AbsSum.Length)
               + (Errors is null ? 0 : Errors.Confusion.Length + 3L * Errors.BinCount.Length + 7L * Errors.TopLoss.Length));
+
+    /// <summary>The classes with samples, in order: row r of a per-class sum belongs to class ClassRows(counts)[r].</summary>
+    public static int[] ClassRows(long[] counts) => [.. Enumerable.Range(0, counts.Length).Where(c => counts[c] > 0)];
 
     /// <summary>
     /// The partial by reference: who, which attempt and how many samples, without the statistics, which the
@@ -67,11 +72,14 @@ public sealed record LossEntry(
     [property: Id(5)] int Shard,
     [property: Id(6)] int Row);
 
-/// <summary>Per target class: sample count, Σ attribution map and Σ |attribution map| (row-major).</summary>
+/// <summary>
+/// One method's sums over a shard: the sample count per target class, Σ attribution map per class that has
+/// samples (rows in class order, <see cref="ShardPartial.ClassRows"/>), and Σ |attribution map| over all samples.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("ec.MethodPartial")]
 public sealed record MethodPartial(
     [property: Id(0)] string Method,
     [property: Id(1)] int[] MapShape,
     [property: Id(2)] long[] ClassCounts,
     [property: Id(3)] double[] ClassSum,
-    [property: Id(4)] double[] ClassAbsSum);
+    [property: Id(4)] double[] AbsSum);

@@ -93,12 +93,20 @@ public sealed class ArrayFile
         };
     }
 
-    /// <summary>Samples [start, start + count) as integers (labels).</summary>
+    /// <summary>Samples [start, start + count) as integers, every element in order (labels: one per sample).</summary>
     public async Task<long[]> ReadIntegersAsync(long start, int count, CancellationToken ct = default)
     {
+        var width = Header.Type switch
+        {
+            ElementType.UInt8 or ElementType.Int8 => 1,
+            ElementType.Int16 => 2,
+            ElementType.Int32 => 4,
+            ElementType.Int64 => 8,
+            _ => throw new ExplainException($"{Blob.Location}: labels must be integers, not {Header.Type}"),
+        };
         var bytes = await ReadBytesAsync(start, count, ct);
-        var values = new long[count];
-        for (var i = 0; i < count; i++)
+        var values = new long[bytes.Length / width];
+        for (var i = 0; i < values.Length; i++)
         {
             values[i] = Header.Type switch
             {
@@ -106,8 +114,7 @@ public sealed class ArrayFile
                 ElementType.Int8 => (sbyte)bytes[i],
                 ElementType.Int16 => BitConverter.ToInt16(bytes, i * 2),
                 ElementType.Int32 => BitConverter.ToInt32(bytes, i * 4),
-                ElementType.Int64 => BitConverter.ToInt64(bytes, i * 8),
-                _ => throw new ExplainException($"{Blob.Location}: labels must be integers, not {Header.Type}"),
+                _ => BitConverter.ToInt64(bytes, i * 8),
             };
         }
         return values;

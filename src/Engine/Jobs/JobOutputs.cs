@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using ExplainCluster.Contracts;
+using ExplainCluster.Engine.Data;
 using ExplainCluster.Engine.Output;
 using ExplainCluster.Engine.Report;
 using ExplainCluster.Engine.Stats;
@@ -66,7 +67,7 @@ public sealed class JobOutputs(BlobLocator locator)
     /// </summary>
     /// <param name="shards">The accepted attempt of each shard, where it ran and its tensor time, by shard index.</param>
     public async Task<Manifest> CompleteAsync(
-        JobSpec job, Manifest manifest, Summary summary, IReadOnlyDictionary<int, ShardRun> shards, InputHashes hashes, CancellationToken ct = default)
+        JobSpec job, Manifest manifest, SummaryOutput summary, IReadOnlyDictionary<int, ShardRun> shards, InputHashes hashes, CancellationToken ct = default)
     {
         var output = locator.Resolve(job.Output);
         var methods = job.Methods.Select(m => m.Name).ToArray();
@@ -79,12 +80,13 @@ public sealed class JobOutputs(BlobLocator locator)
                     throw new ExplainException($"shard {shard.Key} attempt {shard.Value.Attempt} left no {file}");
             }
         });
-        await output.Child(OutputLayout.Summary).WriteAsync(JsonSerializer.SerializeToUtf8Bytes(summary, Manifest.Json), ct);
+        foreach (var array in summary.Arrays) await output.Child(array.Path).WriteAsync(Npy(array), ct);
+        await output.Child(OutputLayout.Summary).WriteAsync(JsonSerializer.SerializeToUtf8Bytes(summary.Summary, Manifest.Json), ct);
         var finished = DateTimeOffset.UtcNow;
         var done = manifest with
         {
             Status = Manifest.Completed,
-            Classes = summary.Classes.Length,
+            Classes = summary.Summary.Classes.Length,
             ModelSha256 = hashes.Model,
             InputsSha256 = hashes.Inputs,
             LabelsSha256 = hashes.Labels,
@@ -116,6 +118,13 @@ public sealed class JobOutputs(BlobLocator locator)
         try { await locator.Resolve(job.Output).Child(OutputLayout.Attempts).DeleteTreeAsync(ct); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or Azure.RequestFailedException) { /* staging only; the manifest says what happened */ }
     }
+
+    private static byte[] Npy(SummaryArray array) => array.Values switch
+    {
+        float[] f => NpyFormat.Encode(f, array.Shape),
+        long[] l => NpyFormat.Encode(l, array.Shape),
+        _ => throw new ArgumentException($"{array.Path}: no .npy encoding for {array.Values.GetType().Name}", nameof(array)),
+    };
 
     private async Task<string> Sha256Async(string location, CancellationToken ct)
     {

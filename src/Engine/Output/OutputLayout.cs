@@ -9,6 +9,9 @@ public static class OutputLayout
     public const string Summary = "summary.json";
     public const string Report = "report.html";
 
+    /// <summary>A .npy file summary.json names: class means, mean |attribution| maps, the confusion matrix.</summary>
+    public static string SummaryArray(string name) => $"summary/{name}.npy";
+
     public static string SamplesPart(int shard) => $"samples/part-{shard.ToString("D5", CultureInfo.InvariantCulture)}.parquet";
 
     public static string LogitsPart(int shard) => $"logits/part-{shard.ToString("D5", CultureInfo.InvariantCulture)}.npy";

@@ -17,6 +17,9 @@ public sealed class ReportWriter(BlobLocator locator)
 {
     private const int TopSamples = 8;
 
+    /// <summary>Class-mean maps drawn per method, and class names written along an axis, at most.</summary>
+    private const int MaxClassMaps = 24;
+
     public async Task WriteAsync(string outputLocation, CancellationToken ct = default)
     {
         var output = locator.Resolve(outputLocation);
@@ -27,7 +30,9 @@ public sealed class ReportWriter(BlobLocator locator)
 
         if (summary.ErrorAnalysis is { } errors)
         {
-            pending.Add(("Error analysis", "Confusion matrix (rows: label, columns: prediction)", "confusion-matrix", () => Confusion(errors, summary.Classes)));
+            var classes = summary.Classes.Length;
+            var confusion = await (await ArrayFile.OpenAsync(output.Child(errors.Confusion), ct)).ReadIntegersAsync(0, classes, ct);
+            pending.Add(("Error analysis", "Confusion matrix (rows: label, columns: prediction)", "confusion-matrix", () => Confusion(confusion, summary.Classes)));
             pending.Add(("Error analysis", $"Reliability diagram (ECE {errors.ExpectedCalibrationError:F4}, 15 bins)", "reliability", () => Reliability(errors)));
             pending.Add(("Error analysis", "Per-class accuracy (recall)", "per-class-accuracy", () => PerClassAccuracy(errors)));
         }
@@ -35,14 +40,22 @@ public sealed class ReportWriter(BlobLocator locator)
         var input = summary.Inputs;
         var (height, width) = (input.Shape[^2], input.Shape[^1]);
         var channels = input.Shape.Length == 3 ? input.Shape[0] : 1;
+        var inputMeans = await ArrayFile.OpenAsync(output.Child(input.ClassMeans), ct);
+        var inputRows = input.PerClass.ToDictionary(c => c.Class, c => c.Row);
         foreach (var (method, stats) in summary.Methods)
         {
             var (mh, mw) = (stats.MapShape[^2], stats.MapShape[^1]);
-            foreach (var c in stats.PerClass.Where(c => c.Count > 0))
+            var mapChannels = stats.MapShape.Length == 3 ? stats.MapShape[0] : 1;
+            var means = await ArrayFile.OpenAsync(output.Child(stats.ClassMeans), ct);
+            var shown = ClassesShown(stats.PerClass);
+            var section = shown.Length == stats.PerClass.Length
+                ? $"Class-mean {method}"
+                : $"Class-mean {method}: the {shown.Length} classes with the most samples, of {stats.PerClass.Length}";
+            foreach (var c in shown)
             {
-                var baseImage = ChannelMean(input.PerClass[c.Class].MeanMap, channels, height * width);
-                var map = ChannelMean(c.MeanMap, stats.MapShape.Length == 3 ? stats.MapShape[0] : 1, mh * mw);
-                pending.Add(($"Class-mean {method}", $"{c.Name} (n={c.Count})", $"class-mean-{method}-{c.Class}",
+                var baseImage = ChannelMean(await ReadRowAsync(inputMeans, inputRows[c.Class], ct), channels, height * width);
+                var map = ChannelMean(await ReadRowAsync(means, c.Row, ct), mapChannels, mh * mw);
+                pending.Add((section, $"{c.Name} (n={c.Count})", $"class-mean-{method}-{c.Class}",
                     () => Heatmaps.Overlay(baseImage, height, width, map, mh, mw)));
             }
         }
@@ -59,7 +72,8 @@ public sealed class ReportWriter(BlobLocator locator)
                 {
                     var (mh, mw) = (stats.MapShape[^2], stats.MapShape[^1]);
                     var mapChannels = stats.MapShape.Length == 3 ? stats.MapShape[0] : 1;
-                    var map = ChannelMean(await ReadRowAsync(output.Child(OutputLayout.AttributionPart(method, entry.Shard)), entry.Row, ct), mapChannels, mh * mw);
+                    var part = await ArrayFile.OpenAsync(output.Child(OutputLayout.AttributionPart(method, entry.Shard)), ct);
+                    var map = ChannelMean(await ReadRowAsync(part, entry.Row, ct), mapChannels, mh * mw);
                     pending.Add(("Highest-loss samples", caption + $" — {method}", $"top-loss-{entry.Index}-{method}",
                         () => Heatmaps.Overlay(image, height, width, map, mh, mw)));
                 }
@@ -80,11 +94,18 @@ public sealed class ReportWriter(BlobLocator locator)
             ?? throw new ExplainException($"{blob.Location} is empty");
     }
 
-    private static async Task<double[]> ReadRowAsync(IBlob part, int row, CancellationToken ct)
-    {
-        var file = await ArrayFile.OpenAsync(part, ct);
-        return Array.ConvertAll(await file.ReadFloatsAsync(row, 1, ct), v => (double)v);
-    }
+    private static async Task<double[]> ReadRowAsync(ArrayFile file, int row, CancellationToken ct) =>
+        Array.ConvertAll(await file.ReadFloatsAsync(row, 1, ct), v => (double)v);
+
+    /// <summary>
+    /// The classes whose mean maps the report draws: all of them up to <see cref="MaxClassMaps"/>, else those
+    /// with the most samples (ties to the lower class), in class order. The files hold every class.
+    /// </summary>
+    private static ClassRow[] ClassesShown(ClassRow[] rows) => rows.Length <= MaxClassMaps ? rows
+        : [.. rows.OrderByDescending(c => c.Count).ThenBy(c => c.Class).Take(MaxClassMaps).OrderBy(c => c.Class)];
+
+    /// <summary>Axes name every class up to this many; beyond it the names would overlap.</summary>
+    private static bool NameClasses(int classes) => classes <= MaxClassMaps;
 
     private static double[] ChannelMean(double[] values, int channels, int plane)
     {
@@ -95,19 +116,22 @@ public sealed class ReportWriter(BlobLocator locator)
         return mean;
     }
 
-    private static byte[] Confusion(ErrorAnalysis errors, string[] classes)
+    private static byte[] Confusion(long[] confusion, string[] classes)
     {
         var n = classes.Length;
         var data = new double[n, n];
         for (var r = 0; r < n; r++)
-            for (var c = 0; c < n; c++) data[r, c] = errors.Confusion[r][c];
+            for (var c = 0; c < n; c++) data[r, c] = confusion[r * n + c];
         var plot = new ScottPlot.Plot();
         var heatmap = plot.Add.Heatmap(data);
         heatmap.Colormap = new ScottPlot.Colormaps.Viridis();
         plot.Add.ColorBar(heatmap);
-        plot.Axes.Left.TickGenerator = Ticks(classes, reversed: true);
-        plot.Axes.Bottom.TickGenerator = Ticks(classes, reversed: false);
-        RotateBottomLabels(plot);
+        if (NameClasses(n))
+        {
+            plot.Axes.Left.TickGenerator = Ticks(classes, reversed: true);
+            plot.Axes.Bottom.TickGenerator = Ticks(classes, reversed: false);
+            RotateBottomLabels(plot);
+        }
         plot.YLabel("label");
         plot.XLabel("prediction");
         return plot.GetImageBytes(640, 560, ScottPlot.ImageFormat.Png);
@@ -151,10 +175,13 @@ public sealed class ReportWriter(BlobLocator locator)
     {
         var plot = new ScottPlot.Plot();
         plot.Add.Bars(errors.PerClass.Select(c => c.Accuracy).ToArray());
-        var ticks = new ScottPlot.TickGenerators.NumericManual();
-        foreach (var c in errors.PerClass) ticks.AddMajor(c.Class, c.Name);
-        plot.Axes.Bottom.TickGenerator = ticks;
-        RotateBottomLabels(plot);
+        if (NameClasses(errors.PerClass.Length))
+        {
+            var ticks = new ScottPlot.TickGenerators.NumericManual();
+            foreach (var c in errors.PerClass) ticks.AddMajor(c.Class, c.Name);
+            plot.Axes.Bottom.TickGenerator = ticks;
+            RotateBottomLabels(plot);
+        }
         plot.Axes.SetLimitsY(0, 1);
         plot.YLabel("accuracy");
         return plot.GetImageBytes(640, 420, ScottPlot.ImageFormat.Png);

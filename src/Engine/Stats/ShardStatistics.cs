@@ -18,16 +18,21 @@ public static class ShardStatistics
         var predicted = new long[classes];
         foreach (var p in r.Predictions) predicted[p]++;
 
-        // Inputs and every method are grouped by the same target class, so one count serves them all.
+        // Inputs and every method are grouped by the same target class, so one count serves them all, and
+        // sums are kept only for the classes present: row[c] is class c's row, −1 for a class with no samples.
         var targetCounts = new long[classes];
         foreach (var t in r.Targets) targetCounts[t]++;
+        var classRows = ShardPartial.ClassRows(targetCounts);
+        var row = new int[classes];
+        Array.Fill(row, -1);
+        for (var k = 0; k < classRows.Length; k++) row[classRows[k]] = k;
 
         var sampleElements = data.SampleShape.Aggregate(1, (a, b) => a * b);
-        var inputSums = new double[(long)classes * sampleElements];
+        var inputSums = new double[(long)classRows.Length * sampleElements];
         for (var i = 0; i < r.Count; i++)
         {
-            var c = (int)r.Targets[i];
-            Accumulate(data.Raw.AsSpan(i * sampleElements, sampleElements), inputSums.AsSpan(c * sampleElements, sampleElements), [], scale);
+            var k = row[r.Targets[i]];
+            Accumulate(data.Raw.AsSpan(i * sampleElements, sampleElements), inputSums.AsSpan(k * sampleElements, sampleElements), [], scale);
         }
 
         var partials = new MethodPartial[r.Methods.Count];
@@ -36,15 +41,15 @@ public static class ShardStatistics
         {
             var method = r.Methods[m];
             var size = method.MapSize;
-            var sums = new double[(long)classes * size];
-            var absSums = new double[(long)classes * size];
+            var sums = new double[(long)classRows.Length * size];
+            var absSums = new double[size];
             var meanAbs = new float[r.Count];
             var max = new float[r.Count];
             for (var i = 0; i < r.Count; i++)
             {
-                var c = (int)r.Targets[i];
-                var row = method.Maps.AsSpan(i * size, size);
-                var (absTotal, rowMax) = Accumulate(row, sums.AsSpan(c * size, size), absSums.AsSpan(c * size, size), 1.0);
+                var k = row[r.Targets[i]];
+                var map = method.Maps.AsSpan(i * size, size);
+                var (absTotal, rowMax) = Accumulate(map, sums.AsSpan(k * size, size), absSums, 1.0);
                 meanAbs[i] = (float)(absTotal / size);
                 max[i] = rowMax;
             }

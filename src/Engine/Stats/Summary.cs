@@ -1,6 +1,10 @@
 namespace ExplainCluster.Engine.Stats;
 
-/// <summary>summary.json: error analysis and per-method global statistics (a documented contract).</summary>
+/// <summary>
+/// summary.json: error analysis and per-method global statistics (a documented contract). It holds scalars
+/// and tables that grow with the class count at most; maps and the confusion matrix are .npy files beside
+/// it (<see cref="SummaryArray"/>), named here by their path relative to the output.
+/// </summary>
 public sealed record Summary(
     long Samples,
     string[] Classes,
@@ -12,7 +16,7 @@ public sealed record Summary(
 public sealed record ErrorAnalysis(
     double Accuracy,
     double MeanNll,
-    long[][] Confusion,
+    string Confusion,
     ClassMetrics[] PerClass,
     double ExpectedCalibrationError,
     ReliabilityBin[] Reliability,
@@ -27,10 +31,21 @@ public sealed record TopLoss(long Index, double Loss, int Label, int Prediction,
 
 public sealed record ConfusedPair(int Label, int Prediction, string LabelName, string PredictionName, long Count);
 
-/// <summary>Per target class: how many samples, and the mean attribution map.</summary>
-public sealed record MethodSummary(int[] MapShape, double MeanAbs, double[] MeanAbsMap, ClassMap[] PerClass);
+/// <summary>
+/// One method over the whole job: the mean |attribution| (a number, and a map in <see cref="MeanAbsMap"/>,
+/// float32 shaped as a map) and the mean map per target class in <see cref="ClassMeans"/> (float32
+/// [classes with samples, ...map shape]; <see cref="PerClass"/> says which row is which class).
+/// </summary>
+public sealed record MethodSummary(int[] MapShape, double MeanAbs, string MeanAbsMap, string ClassMeans, ClassRow[] PerClass);
 
-public sealed record ClassMap(int Class, string Name, long Count, double[] MeanMap);
+/// <summary>A target class with samples: how many, and its row in the class-means file.</summary>
+public sealed record ClassRow(int Class, string Name, long Count, int Row);
 
-/// <summary>The mean scaled input per target class, for overlays.</summary>
-public sealed record InputSummary(int[] Shape, ClassMap[] PerClass);
+/// <summary>The mean scaled input per target class, for overlays: float32 [classes with samples, ...shape].</summary>
+public sealed record InputSummary(int[] Shape, string ClassMeans, ClassRow[] PerClass);
+
+/// <summary>A .npy file written beside summary.json: its path relative to the output, shape and values.</summary>
+public sealed record SummaryArray(string Path, long[] Shape, Array Values);
+
+/// <summary>What merging a job's partials gives: summary.json and the arrays it names.</summary>
+public sealed record SummaryOutput(Summary Summary, SummaryArray[] Arrays);

@@ -1,4 +1,5 @@
 using ExplainCluster.Contracts;
+using ExplainCluster.Engine.Output;
 
 namespace ExplainCluster.Engine.Stats;
 
@@ -6,18 +7,19 @@ namespace ExplainCluster.Engine.Stats;
 /// Merges shard partials into the global summary by folding them into running sums in shard order: a
 /// partial that arrives before its predecessors waits until they are folded. The result is the same bit
 /// for bit whichever silos ran the shards and in whatever order they finished, and only partials that
-/// arrived out of order are held, so a job's memory does not grow with its shard count.
+/// arrived out of order are held, so a job's memory does not grow with its shard count. Per-class sums are
+/// made for a class when its first sample arrives, so it holds maps only for the classes that have samples.
 /// </summary>
 public sealed class SummaryBuilder
 {
     private readonly Dictionary<int, ShardPartial> _waiting = [];
-    private readonly List<(string Name, int[] MapShape, long[] Counts, double[] Sums, double[] AbsSums)> _methods = [];
+    private readonly List<(string Name, int[] MapShape, long[] Counts, ClassSums Sums, double[] AbsSums)> _methods = [];
     private int _next;
     private long _samples;
     private long[] _predicted = [];
     private int[] _inputShape = [];
     private long[] _inputCounts = [];
-    private double[] _inputSums = [];
+    private ClassSums _inputSums = new(0, 0);
     private ErrorPartial? _errors;
     private double _sumNll;
     private LossEntry[] _top = [];
@@ -28,7 +30,7 @@ public sealed class SummaryBuilder
     /// <summary>Partials held because an earlier shard has not arrived yet.</summary>
     public int Waiting => _waiting.Count;
 
-    public static Summary Build(IEnumerable<ShardPartial> partials, string[]? classNames)
+    public static SummaryOutput Build(IEnumerable<ShardPartial> partials, string[]? classNames)
     {
         var builder = new SummaryBuilder();
         foreach (var p in partials) builder.Add(p);
@@ -46,26 +48,38 @@ public sealed class SummaryBuilder
         }
     }
 
-    public Summary Build(string[]? classNames)
+    public SummaryOutput Build(string[]? classNames)
     {
         if (_waiting.Count > 0) throw new InvalidOperationException($"shard {_next} is missing");
         if (_next == 0) throw new InvalidOperationException("no partials to merge");
         var classes = _predicted.Length;
         var names = classNames ?? [.. Enumerable.Range(0, classes).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
-        var inputs = new InputSummary(_inputShape, ClassMeans(_inputCounts, _inputSums, names));
+        var arrays = new List<SummaryArray>();
+
+        var inputFile = OutputLayout.SummaryArray("input-class-means");
+        arrays.Add(ClassMeans(inputFile, _inputShape, _inputCounts, _inputSums));
+        var inputs = new InputSummary(_inputShape, inputFile, Rows(_inputCounts, names));
+
         var methods = new Dictionary<string, MethodSummary>(StringComparer.Ordinal);
         foreach (var (name, mapShape, counts, sums, absSums) in _methods)
         {
-            var mapSize = mapShape.Aggregate(1, (a, b) => a * b);
             var total = counts.Sum();
-            var meanAbsMap = new double[mapSize];
-            for (var c = 0; c < classes; c++)
-                for (var j = 0; j < mapSize; j++) meanAbsMap[j] += absSums[c * mapSize + j];
-            for (var j = 0; j < mapSize; j++) meanAbsMap[j] /= total;
-            methods[name] = new MethodSummary(mapShape, meanAbsMap.Average(), meanAbsMap, ClassMeans(counts, sums, names));
+            var meanAbsMap = Array.ConvertAll(absSums, v => v / total);
+            var meanAbsFile = OutputLayout.SummaryArray($"{name}-mean-abs");
+            var classFile = OutputLayout.SummaryArray($"{name}-class-means");
+            arrays.Add(new SummaryArray(meanAbsFile, [.. mapShape.Select(d => (long)d)], Array.ConvertAll(meanAbsMap, v => (float)v)));
+            arrays.Add(ClassMeans(classFile, mapShape, counts, sums));
+            methods[name] = new MethodSummary(mapShape, meanAbsMap.Average(), meanAbsFile, classFile, Rows(counts, names));
         }
-        var errors = _errors is null ? null : Errors(_errors, _sumNll, _top, classes, names);
-        return new Summary(_samples, names, (long[])_predicted.Clone(), errors, methods, inputs);
+
+        ErrorAnalysis? errors = null;
+        if (_errors is not null)
+        {
+            var confusionFile = OutputLayout.SummaryArray("confusion");
+            arrays.Add(new SummaryArray(confusionFile, [classes, classes], (long[])_errors.Confusion.Clone()));
+            errors = Errors(_errors, _sumNll, _top, classes, names, confusionFile);
+        }
+        return new SummaryOutput(new Summary(_samples, names, (long[])_predicted.Clone(), errors, methods, inputs), [.. arrays]);
     }
 
     private void Fold(ShardPartial p)
@@ -73,33 +87,31 @@ public sealed class SummaryBuilder
         _samples += p.Count;
         if (_next == 0)
         {
-            _predicted = (long[])p.PredictedCounts.Clone();
+            var classes = p.PredictedCounts.Length;
+            _predicted = new long[classes];
             _inputShape = p.InputShape;
-            _inputCounts = (long[])p.InputClassCount.Clone();
-            _inputSums = (double[])p.InputClassSum.Clone();
+            _inputCounts = new long[classes];
+            _inputSums = new ClassSums(classes, p.InputShape.Aggregate(1, (a, b) => a * b));
             foreach (var m in p.Methods)
-                _methods.Add((m.Method, m.MapShape, (long[])m.ClassCounts.Clone(), (double[])m.ClassSum.Clone(), (double[])m.ClassAbsSum.Clone()));
+                _methods.Add((m.Method, m.MapShape, new long[classes], new ClassSums(classes, m.AbsSum.Length), new double[m.AbsSum.Length]));
             if (p.Errors is { } e)
             {
                 _errors = e with
                 {
-                    Confusion = (long[])e.Confusion.Clone(), BinCount = (long[])e.BinCount.Clone(),
-                    BinConfidence = (double[])e.BinConfidence.Clone(), BinCorrect = (long[])e.BinCorrect.Clone(), TopLoss = [],
+                    Confusion = new long[e.Confusion.Length], BinCount = new long[e.BinCount.Length], SumNll = 0,
+                    BinConfidence = new double[e.BinConfidence.Length], BinCorrect = new long[e.BinCorrect.Length], TopLoss = [],
                 };
-                _sumNll = e.SumNll;
-                _top = Top(e.TopLoss);
             }
-            return;
         }
         AddTo(_predicted, p.PredictedCounts);
         AddTo(_inputCounts, p.InputClassCount);
-        AddTo(_inputSums, p.InputClassSum);
+        _inputSums.Add(p.InputClassCount, p.InputClassSum);
         foreach (var (name, _, counts, sums, absSums) in _methods)
         {
             var m = p.Methods.Single(x => x.Method == name);
             AddTo(counts, m.ClassCounts);
-            AddTo(sums, m.ClassSum);
-            AddTo(absSums, m.ClassAbsSum);
+            sums.Add(m.ClassCounts, m.ClassSum);
+            AddTo(absSums, m.AbsSum);
         }
         if (_errors is { } total && p.Errors is { } e2)
         {
@@ -125,7 +137,7 @@ public sealed class SummaryBuilder
         for (var i = 0; i < part.Length; i++) total[i] += part[i];
     }
 
-    private static ErrorAnalysis Errors(ErrorPartial sums, double sumNll, LossEntry[] topLoss, int classes, string[] names)
+    private static ErrorAnalysis Errors(ErrorPartial sums, double sumNll, LossEntry[] topLoss, int classes, string[] names, string confusionFile)
     {
         var confusion = sums.Confusion;
         var n = confusion.Sum();
@@ -166,14 +178,51 @@ public sealed class SummaryBuilder
                 if (l != p && confusion[l * classes + p] > 0)
                     confused.Add(new ConfusedPair(l, p, names[l], names[p], confusion[l * classes + p]));
         var mostConfused = confused.OrderByDescending(c => c.Count).ThenBy(c => c.Label).ThenBy(c => c.Prediction).Take(10).ToArray();
-        var matrix = Enumerable.Range(0, classes).Select(r => confusion.AsSpan(r * classes, classes).ToArray()).ToArray();
-        return new ErrorAnalysis((double)correct / n, sumNll / n, matrix, perClass, ece, reliability, top, mostConfused);
+        return new ErrorAnalysis((double)correct / n, sumNll / n, confusionFile, perClass, ece, reliability, top, mostConfused);
     }
 
-    private static ClassMap[] ClassMeans(long[] counts, double[] sums, string[] names)
+    private static ClassRow[] Rows(long[] counts, string[] names)
     {
-        var size = counts.Length == 0 ? 0 : sums.Length / counts.Length;
-        return [.. Enumerable.Range(0, counts.Length).Select(c => new ClassMap(c, names[c], counts[c],
-            [.. sums.AsSpan(c * size, size).ToArray().Select(v => counts[c] == 0 ? 0 : v / counts[c])]))];
+        var present = ShardPartial.ClassRows(counts);
+        return [.. present.Select((c, row) => new ClassRow(c, names[c], counts[c], row))];
+    }
+
+    /// <summary>float32 [classes with samples, ...shape]: each present class's sum divided by its count.</summary>
+    private static SummaryArray ClassMeans(string path, int[] shape, long[] counts, ClassSums sums)
+    {
+        var present = ShardPartial.ClassRows(counts);
+        var size = sums.Size;
+        var means = new float[(long)present.Length * size];
+        for (var row = 0; row < present.Length; row++)
+        {
+            var c = present[row];
+            var sum = sums[c];
+            for (var j = 0; j < size; j++) means[(long)row * size + j] = (float)(sum[j] / counts[c]);
+        }
+        return new SummaryArray(path, [present.Length, .. shape.Select(d => (long)d)], means);
+    }
+
+    /// <summary>A sum per class, allocated when the class's first sample arrives.</summary>
+    private sealed class ClassSums(int classes, int size)
+    {
+        private readonly double[]?[] _sums = new double[classes][];
+
+        public int Size => size;
+
+        public double[] this[int c] => _sums[c] ?? throw new InvalidOperationException($"class {c} has no samples");
+
+        /// <summary>Adds a partial's rows: one per class with a non-zero count, in class order.</summary>
+        public void Add(long[] counts, double[] rows)
+        {
+            var row = 0;
+            for (var c = 0; c < counts.Length; c++)
+            {
+                if (counts[c] == 0) continue;
+                var sum = _sums[c] ??= new double[size];
+                var part = rows.AsSpan(row++ * size, size);
+                for (var j = 0; j < size; j++) sum[j] += part[j];
+            }
+            if (row * size != rows.Length) throw new ArgumentException($"{rows.Length} sums for {row} classes of {size} values", nameof(rows));
+        }
     }
 }

@@ -106,7 +106,7 @@ public class SiloLossTests(ClusterData data) : IClassFixture<ClusterData>
             var watch = await CliResult.RunAsync(Watch, "watch", id, "--cluster", redis.ConnectionString);
             Assert.True(watch.ExitCode == 0, watch + string.Join("\n---\n", silos.Concat(added).Select(s => s.Log)));
             var shards = await data.AssertExactlyOnceAsync(output);
-            Assert.Equal(await data.ReferenceSummaryAsync(), File.ReadAllText(Path.Combine(output, "summary.json")));
+            Assert.Equal(await data.ReferenceSummaryAsync(), Jobs.Summary(output));
             return shards;
         }
         finally
@@ -150,13 +150,13 @@ public sealed class ClusterData : IAsyncLifetime
 
     public string NewOutput() => Path.Combine(Folder, Guid.NewGuid().ToString("N"));
 
-    /// <summary>summary.json of the same job through <c>explain run</c> (one embedded silo, no faults).</summary>
+    /// <summary>The summary (<see cref="Jobs.Summary"/>) of the same job through <c>explain run</c> (one embedded silo, no faults).</summary>
     public Task<string> ReferenceSummaryAsync() => _reference ??= Task.Run(async () =>
     {
         var output = NewOutput();
         var run = await CliResult.RunAsync(TimeSpan.FromMinutes(3), "run", JobPath, "--out", output);
         Assert.True(run.ExitCode == 0, run.ToString());
-        return await File.ReadAllTextAsync(Path.Combine(output, "summary.json"));
+        return Jobs.Summary(output);
     });
 
     /// <summary>Waits until at least <paramref name="count"/> attempts have staged their partials.</summary>

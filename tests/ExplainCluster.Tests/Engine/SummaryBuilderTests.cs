@@ -7,14 +7,22 @@ namespace ExplainCluster.Tests.Engine;
 
 public class SummaryBuilderTests
 {
-    private static ShardPartial Partial(int shard, long start, long[] labels, int[] predictions, float[] confidence, double[] map)
+    /// <param name="map">Σ map per class, two values per class, dense; the partial keeps the rows of classes with samples.</param>
+    private static ShardPartial Partial(int shard, long start, long[] labels, int[] predictions, float[] confidence, double[] map, int classes = 2)
     {
-        var errors = ErrorStatistics.Partial(shard, start, labels, predictions, confidence, [.. confidence.Select(c => (float)-Math.Log(c))], 2);
-        var counts = new long[2];
+        var errors = ErrorStatistics.Partial(shard, start, labels, predictions, confidence, [.. confidence.Select(c => (float)-Math.Log(c))], classes);
+        var counts = new long[classes];
         foreach (var p in predictions) counts[p]++;
-        var method = new MethodPartial("saliency", [2], counts, map, [.. map.Select(Math.Abs)]);
-        return new ShardPartial(shard, labels.Length, "silo", 0, counts, errors, [method], [2], [1, 2, 3, 4], counts, 1);
+        double[] Rows(double[] dense) => [.. ShardPartial.ClassRows(counts).SelectMany(c => dense.Skip(2 * c).Take(2))];
+        var absSum = new double[2];
+        for (var c = 0; c < classes; c++)
+            for (var j = 0; j < 2; j++) absSum[j] += Math.Abs(map[2 * c + j]);
+        var method = new MethodPartial("saliency", [2], counts, Rows(map), absSum);
+        double[] input = [.. Enumerable.Range(1, 2 * classes).Select(v => (double)v)];
+        return new ShardPartial(shard, labels.Length, "silo", 0, counts, errors, [method], [2], Rows(input), counts, 1);
     }
+
+    private static T[] Values<T>(SummaryOutput output, string path) => (T[])output.Arrays.Single(a => a.Path == path).Values;
 
     [Fact]
     public void Build_HandExample_GivesAccuracyConfusionAndEce()
@@ -24,9 +32,10 @@ public class SummaryBuilderTests
         var summary = SummaryBuilder.Build(
             [Partial(0, 0, [0, 1], [0, 1], [0.95f, 0.65f], [1, 2, 3, 4]), Partial(1, 2, [1, 0], [0, 0], [0.7f, 0.9f], [5, 6, 0, 0])],
             ["a", "b"]);
-        var e = summary.ErrorAnalysis!;
+        var e = summary.Summary.ErrorAnalysis!;
         Assert.Equal(0.75, e.Accuracy);
-        Assert.Equal([[2L, 0L], [1L, 1L]], e.Confusion);
+        Assert.Equal("summary/confusion.npy", e.Confusion);
+        Assert.Equal([2L, 0L, 1L, 1L], Values<long>(summary, e.Confusion));
         Assert.Equal(0.3, e.ExpectedCalibrationError, 6);
         Assert.Equal(2.0 / 3, e.PerClass[0].Precision, 9);
         Assert.Equal(0.5, e.PerClass[1].Recall, 9);
@@ -34,8 +43,29 @@ public class SummaryBuilderTests
         Assert.Equal(1, e.HighestLoss[0].Index); // loss −ln 0.65 is the largest
         Assert.Equal(new[] { 14, 9, 10, 13 }.Order(), e.Reliability.Where(b => b.Count == 1).Select(b => b.Bin));
         Assert.Equal(new ConfusedPair(1, 0, "b", "a", 1), Assert.Single(e.MostConfused));
-        // Class 0 was predicted 3 times: map sums [1,2] + [5,6] over counts [1 + 2].
-        Assert.Equal(new[] { 6.0 / 3, 8.0 / 3 }, summary.Methods["saliency"].PerClass[0].MeanMap);
+        // Class 0 was predicted 3 times: map sums [1,2] + [5,6] over counts [1 + 2]; class 1 once: [3,4].
+        var saliency = summary.Summary.Methods["saliency"];
+        Assert.Equal([new ClassRow(0, "a", 3, 0), new ClassRow(1, "b", 1, 1)], saliency.PerClass);
+        Assert.Equal([6f / 3, 8f / 3, 3f, 4f], Values<float>(summary, saliency.ClassMeans));
+        // Mean |map| over the 4 samples: (|1|+|3|+|5|+|0|) / 4, (|2|+|4|+|6|+|0|) / 4.
+        Assert.Equal([9f / 4, 12f / 4], Values<float>(summary, saliency.MeanAbsMap));
+    }
+
+    [Fact]
+    public void Build_ClassWithoutSamples_HasNoRowInTheClassMeans()
+    {
+        // Three classes; class 1 is never predicted, so only classes 0 and 2 have rows (and inputs).
+        var summary = SummaryBuilder.Build(
+            [Partial(0, 0, [0, 2], [0, 2], [0.9f, 0.8f], [1, 2, 0, 0, 3, 4], classes: 3),
+             Partial(1, 2, [2, 2], [2, 0], [0.7f, 0.6f], [5, 6, 0, 0, 7, 8], classes: 3)],
+            null);
+        var saliency = summary.Summary.Methods["saliency"];
+        Assert.Equal([new ClassRow(0, "0", 2, 0), new ClassRow(2, "2", 2, 1)], saliency.PerClass);
+        var means = summary.Arrays.Single(a => a.Path == saliency.ClassMeans);
+        Assert.Equal([2L, 2L], means.Shape);
+        Assert.Equal([3f, 4f, 5f, 6f], (float[])means.Values);
+        // Input class means: the helper's input sums are 1..6 per class, so class 0 → [1,2]·2/2, class 2 → [5,6]·2/2.
+        Assert.Equal([1f, 2f, 5f, 6f], Values<float>(summary, summary.Summary.Inputs.ClassMeans));
     }
 
     [Fact]

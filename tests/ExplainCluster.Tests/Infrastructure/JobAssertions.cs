@@ -31,6 +31,29 @@ public static class Jobs
 
     public static JsonDocument ReadJson(string path) => JsonDocument.Parse(File.ReadAllBytes(path));
 
-    /// <summary>summary.json without fields that legitimately differ between runs (none today: the whole file).</summary>
-    public static string Summary(string output) => File.ReadAllText(Path.Combine(output, "summary.json"));
+    /// <summary>
+    /// A job's summary as the invariant tests compare it: summary.json whole, then each .npy file beside it by
+    /// name and SHA-256 (no field legitimately differs between runs).
+    /// </summary>
+    public static string Summary(string output)
+    {
+        var folder = Path.Combine(output, "summary");
+        var arrays = Directory.Exists(folder) ? Directory.GetFiles(folder).Order(StringComparer.Ordinal) : Enumerable.Empty<string>();
+        return SummaryDigest(File.ReadAllBytes(Path.Combine(output, "summary.json")),
+            arrays.Select(f => (Path.GetFileName(f), File.ReadAllBytes(f))));
+    }
+
+    /// <summary><see cref="Summary(string)"/> of a job whose output is <paramref name="prefix"/> in a blob container.</summary>
+    public static async Task<string> SummaryAsync(Azure.Storage.Blobs.BlobContainerClient container, string prefix)
+    {
+        async Task<byte[]> Download(string name) => (await container.GetBlobClient(name).DownloadContentAsync()).Value.Content.ToArray();
+        var arrays = new List<(string, byte[])>();
+        await foreach (var item in container.GetBlobsAsync(new Azure.Storage.Blobs.Models.GetBlobsOptions { Prefix = $"{prefix}/summary/" }))
+            arrays.Add((item.Name[(prefix.Length + "/summary/".Length)..], await Download(item.Name)));
+        return SummaryDigest(await Download($"{prefix}/summary.json"), arrays.OrderBy(a => a.Item1, StringComparer.Ordinal));
+    }
+
+    private static string SummaryDigest(byte[] json, IEnumerable<(string Name, byte[] Bytes)> arrays) =>
+        string.Join("\n", [System.Text.Encoding.UTF8.GetString(json),
+            .. arrays.Select(a => $"{a.Name} {Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(a.Bytes))}")]);
 }
