@@ -78,7 +78,7 @@ recovery)
   t0=$(now)
   # Kill a worker that does not hold the job grain once a third of the shards are staged.
   shards=$(( (samples + 2047) / 2048 ))
-  until [ "$(find "$work/out-faulty/_attempts" -name partial.json 2>/dev/null | wc -l)" -ge $((shards / 3)) ]; do sleep 0.05; done
+  until [ "$(find "$work/out-faulty/_attempts" -name partial.bin 2>/dev/null | wc -l)" -ge $((shards / 3)) ]; do sleep 0.05; done
   holder=$(grep -l "Job faulty started" "$work"/silo*.log | head -1)
   victim=$(ls "$work"/silo*.log | grep -v "$holder" | head -1)
   kill -9 "$(cat "${victim%.log}.pid")"; killed=$(date +%H:%M:%S.%N | cut -c1-12)

@@ -50,6 +50,55 @@ internal static class Memory
         }
     }
 
+    /// <summary>
+    /// Summary size and peak resident memory of <c>explain run</c> on models of growing width: tests/fixtures/
+    /// wide_{C}.pt (3×64×64 inputs, C classes), 2048 seeded random images with uniform labels, saliency,
+    /// grad-x-input and grad-cam, target = label, shardSize 256.
+    ///   explain-bench wide [CLASSES ...]   (default: 10 100 1000; BENCH_EXPLAIN=path/explain.dll runs another build)
+    /// </summary>
+    public static async Task WideAsync(string[] widths)
+    {
+        var explain = Environment.GetEnvironmentVariable("BENCH_EXPLAIN") ?? FindExplain();
+        var fixtures = Path.Combine(RepositoryRoot(), "tests", "fixtures");
+        const int Samples = 2048;
+        Console.WriteLine($"`explain run` ({explain}), {Samples} random 3×64×64 images, saliency + grad-x-input + grad-cam, target label, shardSize 256");
+        Console.WriteLine();
+        Console.WriteLine("| classes | classes with samples | summary.json (MB) | summary/*.npy (MB) | peak resident memory (MB) | seconds |");
+        Console.WriteLine("|---|---|---|---|---|---|");
+        foreach (var classes in (widths.Length > 0 ? widths : ["10", "100", "1000"]).Select(int.Parse))
+        {
+            var folder = Path.Combine(Path.GetTempPath(), "explain-bench-wide", classes.ToString(CultureInfo.InvariantCulture));
+            if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+            Directory.CreateDirectory(folder);
+            var random = new Random(classes);
+            var images = new byte[Samples * 3 * 64 * 64];
+            random.NextBytes(images);
+            var labels = Enumerable.Range(0, Samples).Select(_ => (long)random.Next(classes)).ToArray();
+            await File.WriteAllBytesAsync(Path.Combine(folder, "images.npy"), NpyFormat.Encode(images, [Samples, 3, 64, 64]));
+            await File.WriteAllBytesAsync(Path.Combine(folder, "labels.npy"), NpyFormat.Encode(labels, [Samples]));
+            var model = Path.GetFullPath(Path.Combine(fixtures, $"wide_{classes}.pt"));
+            await File.WriteAllTextAsync(Path.Combine(folder, "job.json"), $$"""
+                {
+                  "name": "wide-{{classes}}",
+                  "model": { "uri": "{{model}}" },
+                  "data": { "inputs": "images.npy", "labels": "labels.npy", "preprocess": { "scale": 0.00392156862745098 } },
+                  "methods": { "saliency": {}, "grad-x-input": {}, "grad-cam": { "layer": "3" } },
+                  "target": "label",
+                  "shardSize": 256,
+                  "output": "out"
+                }
+                """);
+            var output = Path.Combine(folder, "out");
+            var (peak, seconds) = await MeasureAsync(explain, Path.Combine(folder, "job.json"), output);
+            var summary = new FileInfo(Path.Combine(output, "summary.json")).Length;
+            var arrays = Directory.Exists(Path.Combine(output, "summary"))
+                ? Directory.EnumerateFiles(Path.Combine(output, "summary")).Sum(f => new FileInfo(f).Length) : 0;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {classes} | {labels.Distinct().Count()} | {summary / 1e6:F2} | {arrays / 1e6:F1} | {peak / 1e6:F0} | {seconds:F1} |"));
+            if (Environment.GetEnvironmentVariable("BENCH_KEEP") != "1") Directory.Delete(folder, recursive: true);
+        }
+    }
+
     /// <summary>Runs the CLI and samples its VmHWM (the kernel's peak resident set) until it exits.</summary>
     private static async Task<(long PeakBytes, double Seconds)> MeasureAsync(string explain, string job, string output)
     {
@@ -79,7 +128,7 @@ internal static class Memory
         try
         {
             var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-            return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+            return line is null ? 0 : long.Parse(line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
         }
         catch (IOException)
         {
@@ -89,13 +138,15 @@ internal static class Memory
 
     private static string FindExplain()
     {
+        var candidate = Path.Combine(RepositoryRoot(), "src", "Client", "bin", "Release", "net10.0", "explain.dll");
+        return File.Exists(candidate) ? candidate
+            : throw new InvalidOperationException($"build the CLI first: dotnet build src/Client -c Release ({candidate} is missing)");
+    }
+
+    private static string RepositoryRoot()
+    {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "src", "Client", "bin", "Release", "net10.0", "explain.dll");
-            if (File.Exists(Path.Combine(dir.FullName, "ExplainCluster.sln")))
-                return File.Exists(candidate) ? candidate
-                    : throw new InvalidOperationException($"build the CLI first: dotnet build src/Client -c Release ({candidate} is missing)");
-        }
+            if (File.Exists(Path.Combine(dir.FullName, "ExplainCluster.sln"))) return dir.FullName;
         throw new InvalidOperationException("run explain-bench from within the repository");
     }
 }

@@ -45,7 +45,7 @@ public sealed record ShardPartial(
 
     /// <summary>
     /// The partial by reference: who, which attempt and how many samples, without the statistics, which the
-    /// job reads from the attempt's staged partial.json. Keeps wide models' partials out of grain messages.
+    /// job reads from the attempt's staged partial.bin. Keeps wide models' partials out of grain messages.
     /// </summary>
     public ShardPartial Reference() => this with
     {

@@ -158,7 +158,7 @@ public sealed partial class JobGrain(
     {
         if (partial.Staged && _state == JobState.Running && _book.IsCurrent(partial.ShardIndex, partial.Attempt))
         {
-            // Sent by reference: the statistics are in the attempt's staged partial.json (read off the scheduler).
+            // Sent by reference: the statistics are in the attempt's staged partial.bin (read off the scheduler).
             var (job, reference) = (_job!, partial);
             try { partial = await Task.Run(() => _outputs.ReadPartialAsync(job, reference.ShardIndex, reference.Attempt)); }
             catch (Exception e) when (e is IOException or Azure.RequestFailedException or System.Text.Json.JsonException)

@@ -52,7 +52,7 @@ public sealed partial class ShardGrain(
         try
         {
             var work = pipeline.RunAsync(request.Job, request.Shard, request.Attempt, silo.SiloAddress.ToString(), ct);
-            _work = work;
+            _work = Stopped(work);
             partial = await work;
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -72,6 +72,16 @@ public sealed partial class ShardGrain(
         }
         var outcome = partial.ApproxBytes > options.Value.MaxInlinePartialBytes ? partial.Reference() : partial;
         await ReportAsync(request, () => job.ShardCompletedAsync(outcome), ct);
+    }
+
+    /// <summary>
+    /// Completes when <paramref name="work"/> does, without its result: the activation keeps this task, and a
+    /// wide model's partial statistics (tens of MB) must not live as long as the activation does.
+    /// </summary>
+    private static async Task Stopped(Task work)
+    {
+        try { await work; }
+        catch (Exception) { /* RunAsync handles the outcome; this only says when the work has stopped */ }
     }
 
     /// <summary>

@@ -44,15 +44,11 @@ public sealed class JobOutputs(BlobLocator locator)
     /// <summary>The partial statistics an accepted attempt staged.</summary>
     public async Task<ShardPartial> ReadPartialAsync(JobSpec job, int shard, int attempt, CancellationToken ct = default)
     {
-        await using var stream = await locator.Resolve(job.Output).Child(OutputLayout.Partial(shard, attempt)).OpenReadAsync(ct);
-        return await JsonSerializer.DeserializeAsync<ShardPartial>(stream, PartialJson, ct)
-            ?? throw new ExplainException($"shard {shard} attempt {attempt}: empty partial");
+        var blob = locator.Resolve(job.Output).Child(OutputLayout.Partial(shard, attempt));
+        await using var stream = await blob.OpenReadAsync(ct);
+        // Decoded straight from the store into the partial's arrays, on a pool thread: its reads block.
+        return await Task.Run(() => PartialCodec.Decode(new BufferedStream(stream, 1 << 20), blob.Location), ct);
     }
-
-    /// <summary>Doubles round-trip exactly through System.Text.Json, so a resumed job's summary is the same bytes.</summary>
-    public static byte[] EncodePartial(ShardPartial partial) => JsonSerializer.SerializeToUtf8Bytes(partial, PartialJson);
-
-    private static readonly JsonSerializerOptions PartialJson = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
     /// <summary>SHA-256 of the model, the inputs and the labels (streamed; started while the shards run).</summary>
     public async Task<InputHashes> HashAsync(JobSpec job, CancellationToken ct = default) => new(

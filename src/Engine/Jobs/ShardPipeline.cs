@@ -68,7 +68,7 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator)
         await ShardWriter.WriteAsync(output.Child(OutputLayout.Attempt(shard.Index, attempt)), shard.Index, result, scalars, ct);
         partial = partial with { Attempt = attempt };
         // Last: a partial on disk means the attempt's files are all there.
-        await output.Child(OutputLayout.Partial(shard.Index, attempt)).WriteAsync(JobOutputs.EncodePartial(partial), ct);
+        await output.Child(OutputLayout.Partial(shard.Index, attempt)).WriteAsync(PartialCodec.Encode(partial), ct);
         return partial;
     }
 }

@@ -49,7 +49,7 @@ public sealed class ModelHostOptions
 
     /// <summary>
     /// A shard's partial statistics larger than this (1 MiB by default) reach the job by reference: the job
-    /// reads them from the attempt's staged partial.json instead of a grain message (capped at 100 MB).
+    /// reads them from the attempt's staged partial.bin instead of a grain message (capped at 100 MB).
     /// 0 sends every partial by reference.
     /// </summary>
     public long MaxInlinePartialBytes { get; set; } = 1 << 20;

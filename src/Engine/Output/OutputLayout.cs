@@ -23,8 +23,8 @@ public static class OutputLayout
     public static string Attempt(int shard, int attempt) =>
         $"{Attempts}/shard-{shard.ToString("D5", CultureInfo.InvariantCulture)}-a{attempt.ToString(CultureInfo.InvariantCulture)}";
 
-    /// <summary>An attempt's partial statistics (JSON), read back when a job resumes on another silo.</summary>
-    public static string Partial(int shard, int attempt) => $"{Attempt(shard, attempt)}/partial.json";
+    /// <summary>An attempt's partial statistics (<see cref="Jobs.PartialCodec"/>), read when the job takes them by reference or resumes.</summary>
+    public static string Partial(int shard, int attempt) => $"{Attempt(shard, attempt)}/partial.bin";
 
     /// <summary>The staging folder of every attempt; gone once the job has completed.</summary>
     public const string Attempts = "_attempts";

@@ -164,7 +164,7 @@ public sealed class ClusterData : IAsyncLifetime
     {
         var staging = Path.Combine(output, "_attempts");
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
-        while (!(Directory.Exists(staging) && Directory.EnumerateFiles(staging, "partial.json", SearchOption.AllDirectories).Count() >= count))
+        while (!(Directory.Exists(staging) && Directory.EnumerateFiles(staging, "partial.bin", SearchOption.AllDirectories).Count() >= count))
         {
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"fewer than {count} shards finished in 2 minutes");
             await Task.Delay(50);

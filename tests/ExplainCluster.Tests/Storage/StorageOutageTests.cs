@@ -48,7 +48,7 @@ public class StorageOutageTests(AzuriteFixture azurite) : IClassFixture<AzuriteF
     private static async Task<bool> StagedAsync(Azure.Storage.Blobs.BlobContainerClient container)
     {
         await foreach (var item in container.GetBlobsAsync(new Azure.Storage.Blobs.Models.GetBlobsOptions { Prefix = "out/_attempts/" }))
-            if (item.Name.EndsWith("/partial.json", StringComparison.Ordinal)) return true;
+            if (item.Name.EndsWith("/partial.bin", StringComparison.Ordinal)) return true;
         return false;
     }
 }

@@ -1,0 +1,115 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using ExplainCluster.Contracts;
+
+namespace ExplainCluster.Engine.Jobs;
+
+/// <summary>
+/// A shard's staged partial statistics (partial.bin) as raw little-endian arrays. A wide model's partial is
+/// tens of MB of doubles: as JSON it took 2.5× the bytes and, with its growing buffers, several times that
+/// in transient memory per shard. Doubles are copied bit for bit, so a resumed job refolds exactly the sums
+/// the shard computed.
+/// </summary>
+public static class PartialCodec
+{
+    private const int Magic = 0x31504345; // "ECP1"
+
+    /// <summary>The encoded partial, in the buffer it was written to (no second copy of tens of MB).</summary>
+    public static ReadOnlyMemory<byte> Encode(ShardPartial p)
+    {
+        using var stream = new MemoryStream(checked((int)Math.Min(int.MaxValue, p.ApproxBytes + 4096)));
+        using (var w = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write(Magic);
+            w.Write(p.ShardIndex);
+            w.Write(p.Count);
+            w.Write(p.Silo);
+            w.Write(p.Seconds);
+            w.Write(p.Attempt);
+            w.Write(p.Staged);
+            Write(w, p.PredictedCounts);
+            Write(w, p.InputShape);
+            Write(w, p.InputClassSum);
+            Write(w, p.InputClassCount);
+            w.Write(p.Methods.Length);
+            foreach (var m in p.Methods)
+            {
+                w.Write(m.Method);
+                Write(w, m.MapShape);
+                Write(w, m.ClassCounts);
+                Write(w, m.ClassSum);
+                Write(w, m.AbsSum);
+            }
+            w.Write(p.Errors is not null);
+            if (p.Errors is { } e)
+            {
+                Write(w, e.Confusion);
+                w.Write(e.SumNll);
+                Write(w, e.BinCount);
+                Write(w, e.BinConfidence);
+                Write(w, e.BinCorrect);
+                w.Write(e.TopLoss.Length);
+                foreach (var t in e.TopLoss)
+                {
+                    w.Write(t.Index);
+                    w.Write(t.Loss);
+                    w.Write(t.Label);
+                    w.Write(t.Prediction);
+                    w.Write(t.Confidence);
+                    w.Write(t.Shard);
+                    w.Write(t.Row);
+                }
+            }
+        }
+        return stream.GetBuffer().AsMemory(0, (int)stream.Length);
+    }
+
+    /// <summary>Reads a partial from <paramref name="stream"/> with blocking reads: call it off the grain scheduler.</summary>
+    /// <param name="location">Named in the error when the bytes are not a partial.</param>
+    public static ShardPartial Decode(Stream stream, string location)
+    {
+        using var r = new BinaryReader(stream, Encoding.UTF8, leaveOpen: true);
+        try
+        {
+            if (r.ReadInt32() != Magic) throw new ExplainException($"{location} is not a staged partial");
+            var (shard, count, silo, seconds, attempt, staged) = (r.ReadInt32(), r.ReadInt64(), r.ReadString(), r.ReadDouble(), r.ReadInt32(), r.ReadBoolean());
+            var predicted = Read<long>(r);
+            var inputShape = Read<int>(r);
+            var inputSum = Read<double>(r);
+            var inputCount = Read<long>(r);
+            var methods = new MethodPartial[r.ReadInt32()];
+            for (var i = 0; i < methods.Length; i++)
+                methods[i] = new MethodPartial(r.ReadString(), Read<int>(r), Read<long>(r), Read<double>(r), Read<double>(r));
+            ErrorPartial? errors = null;
+            if (r.ReadBoolean())
+            {
+                var (confusion, sumNll, binCount, binConfidence, binCorrect) = (Read<long>(r), r.ReadDouble(), Read<long>(r), Read<double>(r), Read<long>(r));
+                var top = new LossEntry[r.ReadInt32()];
+                for (var i = 0; i < top.Length; i++)
+                    top[i] = new LossEntry(r.ReadInt64(), r.ReadDouble(), r.ReadInt32(), r.ReadInt32(), r.ReadDouble(), r.ReadInt32(), r.ReadInt32());
+                errors = new ErrorPartial(confusion, sumNll, binCount, binConfidence, binCorrect, top);
+            }
+            return new ShardPartial(shard, count, silo, seconds, predicted, errors, methods, inputShape, inputSum, inputCount, attempt, staged);
+        }
+        catch (EndOfStreamException e)
+        {
+            throw new ExplainException($"{location} is truncated", e);
+        }
+    }
+
+    private static void Write<T>(BinaryWriter w, T[] values) where T : unmanaged
+    {
+        w.Write(values.Length);
+        w.Write(MemoryMarshal.AsBytes(values.AsSpan()));
+    }
+
+    private static T[] Read<T>(BinaryReader r) where T : unmanaged
+    {
+        var length = r.ReadInt32();
+        if (length < 0) throw new EndOfStreamException();
+        var values = new T[length];
+        var bytes = MemoryMarshal.AsBytes(values.AsSpan());
+        r.BaseStream.ReadExactly(bytes); // a blob stream may return less than asked per read
+        return values;
+    }
+}
