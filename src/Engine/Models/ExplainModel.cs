@@ -73,30 +73,16 @@ public sealed class ExplainModel : IDisposable
 
     /// <summary>
     /// The split at <paramref name="layer"/>: <c>forward_features</c> for the timm convention, else the
-    /// name of a top-level child of a model whose forward chains its children (nn.Sequential exports).
+    /// name of a child of a model whose forward chains its children (nn.Sequential exports, torchvision's
+    /// ResNet, VGG, …), dotted to reach into nested containers ("layer4.1", "features.28").
     /// </summary>
     public ILayerSplit Split(string layer)
     {
         if (_splits.TryGetValue(layer, out var known)) return known;
-        ILayerSplit split;
-        if (layer == TimmSplit.LayerName)
-        {
-            split = new TimmSplit(_module);
-        }
-        else
-        {
-            var children = _module.named_children().Select(c => (c.name, module: (jit.ScriptModule)c.module)).ToList();
-            var at = children.FindIndex(c => c.name == layer);
-            if (at < 0)
-            {
-                var names = children.Count == 0 ? "none" : string.Join(", ", children.Select(c => $"\"{c.name}\""));
-                throw new ExplainException(
-                    $"unknown Grad-CAM layer \"{layer}\": use a top-level child of a model whose forward chains its children " +
-                    $"(this model's children: {names}), or \"forward_features\" for a model exporting forward_features/forward_head");
-            }
-            split = new ChildSplit(layer, [.. children.Select(c => c.module)], at);
-        }
-        return _splits.GetOrAdd(layer, split);
+        ILayerSplit split = layer == TimmSplit.LayerName ? new TimmSplit(_module) : ChildSplit.Resolve(_module, layer);
+        var kept = _splits.GetOrAdd(layer, split);
+        if (!ReferenceEquals(kept, split)) (split as IDisposable)?.Dispose();
+        return kept;
     }
 
     /// <summary>Checks once per layer that features then head give the model's own logits.</summary>
@@ -114,17 +100,21 @@ public sealed class ExplainModel : IDisposable
         catch (Exception e) when (e is System.Runtime.InteropServices.ExternalException)
         {
             throw new ExplainException(
-                $"Grad-CAM layer \"{split.Layer}\": {FirstLine(e.Message)}; export forward_features/forward_head (timm convention) " +
-                "or use an nn.Sequential-style model whose forward chains its children");
+                $"Grad-CAM layer \"{split.Layer}\": {Explanation(e.Message)}; export forward_features/forward_head (timm convention, " +
+                "e.g. with tools/explain_export.py) or use a model whose forward chains its children");
         }
         if (!chained.allclose(whole, rtol: 1e-4, atol: 1e-5))
             throw new ExplainException(
-                $"Grad-CAM layer \"{split.Layer}\": this model's forward does not chain its top-level children, so the layer " +
-                "cannot be isolated; export forward_features/forward_head (timm convention)");
+                $"Grad-CAM layer \"{split.Layer}\": this model's forward does not chain its children (flattening before a Linear), " +
+                "so the layer cannot be isolated; export forward_features/forward_head (timm convention), e.g. with tools/explain_export.py");
         split.Verified = true;
     }
 
-    public void Dispose() => _module.Dispose();
+    public void Dispose()
+    {
+        foreach (var split in _splits.Values) (split as IDisposable)?.Dispose();
+        _module.Dispose();
+    }
 
     internal static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
 

@@ -15,24 +15,6 @@ public interface ILayerSplit
     Tensor Head(Tensor features);
 }
 
-/// <summary>The nn.Sequential convention: run the top-level children one by one.</summary>
-internal sealed class ChildSplit(string layer, jit.ScriptModule[] children, int at) : ILayerSplit
-{
-    public string Layer { get; } = layer;
-
-    public bool Verified { get; set; }
-
-    public Tensor Features(Tensor input) => Chain(input, 0, at + 1);
-
-    public Tensor Head(Tensor features) => Chain(features, at + 1, children.Length);
-
-    private Tensor Chain(Tensor x, int from, int to)
-    {
-        for (var i = from; i < to; i++) x = (Tensor)children[i].call(x);
-        return x;
-    }
-}
-
 /// <summary>The timm convention: exported <c>forward_features</c> and <c>forward_head</c>.</summary>
 internal sealed class TimmSplit(jit.ScriptModule module) : ILayerSplit
 {
