@@ -5,6 +5,8 @@ using ExplainCluster.Engine;
 using ExplainCluster.Engine.Data;
 using ExplainCluster.Engine.Segmentation;
 using ExplainCluster.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Serialization;
 using Xunit.Abstractions;
 
 namespace ExplainCluster.Tests.Engine;
@@ -175,6 +177,15 @@ public class SegmentationTests(ITestOutputHelper output)
         Assert.Equal(SegmentsSpec.Slic(120, 0.5), Parse("""{"algorithm": "slic", "segments": 120, "compactness": 0.5}"""));
         Assert.Equal(SegmentsSpec.Grid(3, 2), Parse("""{"algorithm": "grid", "rows": 3, "cols": 2}"""));
         Assert.Equal(SegmentsSpec.Quickshift(2, 6, 0.5), Parse("""{"algorithm": "quickshift", "kernelSize": 2, "maxDist": 6, "ratio": 0.5}"""));
+    }
+
+    [Fact]
+    public void SegmentsSpec_OrleansSerializer_RoundTripsEveryOption()
+    {
+        using var services = new ServiceCollection().AddSerializer().BuildServiceProvider();
+        var serializer = services.GetRequiredService<Serializer>();
+        var spec = new SegmentsSpec("grid", 3, 150, 0.4, 60, 12, 3, 2);
+        Assert.Equal(spec, serializer.Deserialize<SegmentsSpec>(serializer.SerializeToArray(spec)));
     }
 
     [Theory]
