@@ -61,20 +61,22 @@ public sealed class Slic(int segments, double compactness) : ISegmenter
         if (spaceSize <= points) return [.. Enumerable.Repeat((0, 1), ndim)];
 
         var steps = Enumerable.Repeat(Math.Pow(spaceSize / points, 1.0 / ndim), ndim).ToArray();
-        if (sorted.Where((s, d) => s < steps[d]).Any())
+        if (!Fits(sorted, steps))
         {
             for (var d = 0; d < ndim - 1; d++)
             {
                 steps[d] = sorted[d];
                 var rest = sorted[(d + 1)..].Aggregate(1.0, (a, b) => a * b);
                 for (var e = d + 1; e < ndim; e++) steps[e] = Math.Pow(rest / points, 1.0 / (ndim - d - 1));
-                if (sorted.Where((s, e) => s < steps[e]).Any() == false) break;
+                if (Fits(sorted, steps)) break;
             }
         }
         var grid = new (int Start, int Step)[ndim];
         for (var d = 0; d < ndim; d++) grid[order[d]] = ((int)Math.Floor(steps[d] / 2), (int)Math.Round(steps[d], MidpointRounding.ToEven));
         return grid;
     }
+
+    private static bool Fits(double[] dims, double[] steps) => dims.Select((d, i) => d >= steps[i]).All(fits => fits);
 
     /// <summary>k-means in (row, col, colour) with the spatial term weighted by 1 / step²; returns each pixel's centre.</summary>
     private static int[] Cluster(double[] lab, int height, int width, (int Row, int Col) steps, double[] centres)
