@@ -1,10 +1,11 @@
 using System.Diagnostics.CodeAnalysis;
 using ExplainCluster.Contracts;
+using ExplainCluster.Engine.Options;
 
 namespace ExplainCluster.Engine.Segmentation;
 
 /// <summary>How an algorithm is named in job files, how its options are read, and how its segmenter is made.</summary>
-public sealed record SegmenterDescriptor(string Name, Func<SegmentsOptions.Reader, SegmentsSpec> Read, Func<SegmentsSpec, ISegmenter> Create);
+public sealed record SegmenterDescriptor(string Name, Func<OptionsReader, SegmentsSpec> Read, Func<SegmentsSpec, ISegmenter> Create);
 
 /// <summary>The segmentation algorithms a job may name. A new one is one more entry here and one small class.</summary>
 public static class SegmenterRegistry
@@ -19,11 +20,11 @@ public static class SegmenterRegistry
             s => new Quickshift(s.KernelSize, s.MaxDist, s.Ratio)),
         new(SegmentsSpec.SlicName,
             o => SegmentsSpec.Slic(
-                o.Integer("segments", SegmentsSpec.DefaultSegments),
+                o.Integer("segments", SegmentsSpec.DefaultSegments, max: SegmentsOptions.MaxCount),
                 o.Number("compactness", SegmentsSpec.DefaultCompactness, min: double.Epsilon, max: double.MaxValue, "a positive number")),
             s => new Slic(s.Segments, s.Compactness)),
         new(SegmentsSpec.GridName,
-            o => SegmentsSpec.Grid(o.Integer("rows", null), o.Integer("cols", null)),
+            o => SegmentsSpec.Grid(o.Integer("rows", null, max: SegmentsOptions.MaxCount), o.Integer("cols", null, max: SegmentsOptions.MaxCount)),
             s => new Grid(s.Rows, s.Cols)),
     }.ToDictionary(d => d.Name, StringComparer.Ordinal);
 
