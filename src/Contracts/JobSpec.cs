@@ -30,9 +30,12 @@ public sealed record PreprocessSpec(
     [property: Id(2)] double[]? Std,
     [property: Id(3)] int[]? Shape);
 
-/// <summary>One explanation method by its registered name, with its options.</summary>
+/// <summary>
+/// One explanation method by its registered name, with its options as the job file gave them (a JSON object's
+/// text, read by the method itself; checked when the job file is read) and the layer it splits, if any.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("ec.MethodSpec")]
-public sealed record MethodSpec([property: Id(0)] string Name, [property: Id(1)] string? Layer);
+public sealed record MethodSpec([property: Id(0)] string Name, [property: Id(1)] string? Layer, [property: Id(2)] string Options = "{}");
 
 [GenerateSerializer, Alias("ec.TargetMode")]
 public enum TargetMode

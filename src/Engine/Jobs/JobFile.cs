@@ -96,14 +96,9 @@ public static class JobFile
         var methods = new List<MethodSpec>();
         foreach (var property in Object(element, "methods").EnumerateObject())
         {
-            var path = $"methods.{property.Name}";
-            if (!MethodRegistry.TryGet(property.Name, out var descriptor))
-                throw new ExplainException($"{path}: unknown method (known: {string.Join(", ", MethodRegistry.Names)})");
-            var options = Object(property.Value, path);
-            Known(options, path + ".", descriptor.NeedsLayer ? ["layer"] : []);
-            string? layer = null;
-            if (descriptor.NeedsLayer) layer = String(Required(options, "layer", path + "."), path + ".layer");
-            methods.Add(new MethodSpec(property.Name, layer));
+            // The method reads (and so checks) its own options now, so a bad one fails the job file, not a shard.
+            var spec = new MethodSpec(property.Name, null, Object(property.Value, $"methods.{property.Name}").GetRawText());
+            methods.Add(spec with { Layer = MethodRegistry.Create(spec).Layer });
         }
         return [.. methods];
     }

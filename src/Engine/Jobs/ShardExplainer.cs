@@ -55,7 +55,7 @@ public static class ShardExplainer
             var labelSlice = data.Labels?.AsSpan(start, count).ToArray();
             var labelTensor = labelSlice is null ? null : tensor(labelSlice).to(model.Device);
 
-            var batch = GradientBatch.Compute(model, input, explainLabels ? labelTensor : null, split, methods.Length > 0);
+            var batch = GradientBatch.Compute(model, input, explainLabels ? labelTensor : null, split, methods.Any(m => m.UsesSharedGradients));
             if (batch.Logits.dim() != 2)
                 throw new ExplainException($"model output has shape [{string.Join(", ", batch.Logits.shape)}]; expected [batch, classes] logits");
             if (classes == 0)
@@ -63,7 +63,7 @@ public static class ShardExplainer
                 classes = (int)batch.Logits.shape[1];
                 ValidateClasses(job, classes);
                 logits = new float[(long)n * classes];
-                for (var m = 0; m < methods.Length; m++) outputs[m] = new MapCollector(methods[m].Name, n);
+                for (var m = 0; m < methods.Length; m++) outputs[m] = new MapCollector(methods[m], n);
             }
             if (labelSlice is not null) CheckLabels(labelSlice, classes, data.Start + start);
 
@@ -82,11 +82,10 @@ public static class ShardExplainer
             var batchTargets = batch.Targets.cpu().data<long>().ToArray();
             batchTargets.CopyTo(targets, start);
 
-            for (var m = 0; m < methods.Length; m++)
-            {
-                var maps = methods[m].Attribute(batch).detach().cpu().contiguous();
-                outputs[m].Add(start, maps);
-            }
+            var indices = new long[count];
+            for (var i = 0; i < count; i++) indices[i] = data.Start + start + i;
+            var methodBatch = new MethodBatch(model, batch, indices, batchSize);
+            for (var m = 0; m < methods.Length; m++) outputs[m].Add(start, methods[m].Attribute(methodBatch));
         }
 
         return new ShardResult(data.Start, n, classes, data.Labels, targets, logits, predictions, confidence, loss,
@@ -114,24 +113,31 @@ public static class ShardExplainer
             throw new ExplainException($"model.classes has {names.Length} names but the model outputs {classes} logits");
     }
 
-    /// <summary>Collects one method's maps over a shard into one row-major array.</summary>
-    private sealed class MapCollector(string name, int samples)
+    /// <summary>Collects one method's maps and columns over a shard into row-major arrays.</summary>
+    private sealed class MapCollector(IAttributionMethod method, int samples)
     {
+        private readonly float[][] _columns = [.. method.Columns.Select(_ => new float[samples])];
         private int[] _mapShape = [];
         private int _mapSize;
         private float[] _maps = [];
 
-        public void Add(int start, Tensor maps)
+        public void Add(int start, MethodOutput output)
         {
+            var maps = output.Maps.detach().cpu().contiguous();
             if (_mapSize == 0)
             {
                 _mapShape = [.. maps.shape.Skip(1).Select(d => (int)d)];
                 _mapSize = _mapShape.Aggregate(1, (a, b) => a * b);
                 _maps = new float[(long)samples * _mapSize];
             }
-            maps.data<float>().CopyTo(_maps.AsSpan(start * _mapSize, (int)maps.shape[0] * _mapSize));
+            var count = (int)maps.shape[0];
+            maps.data<float>().CopyTo(_maps.AsSpan(start * _mapSize, count * _mapSize));
+            if (output.Columns.Count != _columns.Length)
+                throw new InvalidOperationException($"{method.Name} gave {output.Columns.Count} columns, declared {_columns.Length}");
+            for (var c = 0; c < _columns.Length; c++)
+                output.Columns[c].detach().cpu().to(ScalarType.Float32).data<float>().CopyTo(_columns[c].AsSpan(start, count));
         }
 
-        public MethodMaps Output() => new(name, _mapShape, _maps);
+        public MethodMaps Output() => new(method.Name, _mapShape, _maps, [.. method.Columns.Select((name, c) => new SampleColumn(name, _columns[c]))]);
     }
 }

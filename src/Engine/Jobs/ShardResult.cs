@@ -14,8 +14,11 @@ public sealed record ShardResult(
     IReadOnlyList<MethodMaps> Methods,
     double Seconds);
 
-/// <summary>One method's maps for a shard, [Count, ..MapShape] row-major.</summary>
-public sealed record MethodMaps(string Name, int[] MapShape, float[] Maps)
+/// <summary>One method's maps for a shard, [Count, ..MapShape] row-major, and its own per-sample columns.</summary>
+public sealed record MethodMaps(string Name, int[] MapShape, float[] Maps, IReadOnlyList<SampleColumn> Columns)
 {
     public int MapSize => MapShape.Aggregate(1, (a, b) => a * b);
 }
+
+/// <summary>A per-sample column a method adds to the parquet part (snake_case), one value per sample.</summary>
+public sealed record SampleColumn(string Name, float[] Values);

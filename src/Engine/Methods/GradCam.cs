@@ -13,8 +13,9 @@ public sealed class GradCam(string layer) : IAttributionMethod
 
     public string? Layer { get; } = layer;
 
-    public Tensor Attribute(GradientBatch batch)
+    public MethodOutput Attribute(MethodBatch method)
     {
+        var batch = method.Shared;
         var activations = batch.Features!;
         if (activations.dim() != 4)
             throw new ExplainException(

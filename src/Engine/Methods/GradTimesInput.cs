@@ -3,11 +3,12 @@ using static TorchSharp.torch;
 namespace ExplainCluster.Engine.Methods;
 
 /// <summary>(∂y_target/∂x) · x, on the preprocessed input the model sees.</summary>
-public sealed class GradTimesInput : IAttributionMethod
+public sealed class GradTimesInput : IAttributionMethod, IInputAttribution
 {
     public string Name => "grad-x-input";
 
-    public string? Layer => null;
+    public MethodOutput Attribute(MethodBatch batch) => batch.Shared.InputGrad! * batch.Input;
 
-    public Tensor Attribute(GradientBatch batch) => batch.InputGrad! * batch.Input;
+    public Tensor AttributeAt(MethodBatch batch, Tensor x, Tensor targets) =>
+        TargetGradients.Compute(batch.Model, x, targets, batch.MaxRows).Grad * x;
 }

@@ -2,13 +2,57 @@ using static TorchSharp.torch;
 
 namespace ExplainCluster.Engine.Methods;
 
-/// <summary>One explanation method: turns a gradient batch into per-sample attribution maps [n, ...].</summary>
+/// <summary>
+/// One explanation method: turns a batch into per-sample attribution maps [n, ...] and, optionally, per-sample
+/// columns. A method owns its passes: the gradient methods read the batch's one shared forward/backward, the
+/// others (integrated gradients, smooth-grad) run their own through the shared pieces in this folder.
+/// </summary>
 public interface IAttributionMethod
 {
     string Name { get; }
 
     /// <summary>The layer this method needs split out of the model, if any.</summary>
-    string? Layer { get; }
+    string? Layer => null;
 
-    Tensor Attribute(GradientBatch batch);
+    /// <summary>Whether it reads the batch's shared gradients (<see cref="GradientBatch.InputGrad"/>, <see cref="GradientBatch.FeatureGrad"/>).</summary>
+    bool UsesSharedGradients => true;
+
+    /// <summary>The per-sample columns it adds to the parquet part (snake_case), in the order of <see cref="MethodOutput.Columns"/>.</summary>
+    IReadOnlyList<string> Columns => [];
+
+    MethodOutput Attribute(MethodBatch batch);
+}
+
+/// <summary>A method that attributes any input to given targets on its own, so smooth-grad can run it on noisy copies.</summary>
+public interface IInputAttribution
+{
+    /// <param name="x">Inputs as the model takes them, [m, ...].</param>
+    /// <param name="targets">[m] int64: the class each row is explained for.</param>
+    Tensor AttributeAt(MethodBatch batch, Tensor x, Tensor targets);
+}
+
+/// <summary>Maps [n, ...] and one [n] tensor per column the method declares.</summary>
+public sealed record MethodOutput(Tensor Maps, IReadOnlyList<Tensor> Columns)
+{
+    public static implicit operator MethodOutput(Tensor maps) => new(maps, []);
+}
+
+/// <summary>What a method may use for one batch: the model, the shared pass, and each row's dataset index (for seeds).</summary>
+public sealed class MethodBatch(ExplainCluster.Engine.Models.ExplainModel model, GradientBatch shared, long[] indices, int maxRows)
+{
+    public ExplainCluster.Engine.Models.ExplainModel Model => model;
+
+    public GradientBatch Shared => shared;
+
+    /// <summary>The preprocessed batch [n, ...], as the model takes it.</summary>
+    public Tensor Input => shared.Input;
+
+    /// <summary>[n] int64.</summary>
+    public Tensor Targets => shared.Targets;
+
+    /// <summary>The dataset index of each row: random methods seed each sample from it, so sharding changes nothing.</summary>
+    public IReadOnlyList<long> Indices => indices;
+
+    /// <summary>The most rows a method's own forward/backward passes may take at once (the job's batch size unless the method says).</summary>
+    public int MaxRows => maxRows;
 }

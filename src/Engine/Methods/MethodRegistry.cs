@@ -1,19 +1,38 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Text.Json;
 using ExplainCluster.Contracts;
+using ExplainCluster.Engine.Options;
 
 namespace ExplainCluster.Engine.Methods;
 
-/// <summary>How a method is named in job files and made from its options.</summary>
-public sealed record MethodDescriptor(string Name, bool NeedsLayer, Func<MethodSpec, IAttributionMethod> Create);
+/// <summary>How a method is named in job files and made from its options (read strictly: unknown fields are errors).</summary>
+public sealed record MethodDescriptor(string Name, Func<OptionsReader, IAttributionMethod> Create);
 
-/// <summary>The methods a job may name. A new method is one more line here and one small class.</summary>
+/// <summary>The methods a job may name. A new method is one more entry here and one small class.</summary>
 public static class MethodRegistry
 {
     private static readonly Dictionary<string, MethodDescriptor> Methods = new MethodDescriptor[]
     {
-        new("saliency", false, _ => new Saliency()),
-        new("grad-x-input", false, _ => new GradTimesInput()),
-        new("grad-cam", true, spec => new GradCam(spec.Layer!)),
+        new("saliency", _ => new Saliency()),
+        new("grad-x-input", _ => new GradTimesInput()),
+        new("grad-cam", o => new GradCam(o.Text("layer"))),
+        new(IntegratedGradients.MethodName, IntegratedGradientsFrom),
+        new(SmoothGrad.MethodName, o =>
+        {
+            var of = o.Choice("of", "saliency", "grad-x-input", IntegratedGradients.MethodName);
+            IInputAttribution inner = of switch
+            {
+                "grad-x-input" => new GradTimesInput(),
+                IntegratedGradients.MethodName => (IntegratedGradients)IntegratedGradientsFrom(o),
+                _ => new Saliency(),
+            };
+            return new SmoothGrad(inner,
+                o.Integer("samples", 25, 1, 10_000),
+                o.Number("stdev", 0.15, 0, 10, "a number from 0 to 10 (a fraction of each sample's max − min)"),
+                o.Choice("type", SmoothGrad.Types),
+                o.Integer("seed", 0, 0, int.MaxValue),
+                MaxRows(o));
+        }),
     }.ToDictionary(d => d.Name, StringComparer.Ordinal);
 
     public static IEnumerable<string> Names => Methods.Keys;
@@ -21,5 +40,39 @@ public static class MethodRegistry
     public static bool TryGet(string name, [NotNullWhen(true)] out MethodDescriptor? descriptor) =>
         Methods.TryGetValue(name, out descriptor);
 
-    public static IAttributionMethod Create(MethodSpec spec) => Methods[spec.Name].Create(spec);
+    /// <summary>The method a job names, its options read from <see cref="MethodSpec.Options"/>; a bad option is a one-line error.</summary>
+    public static IAttributionMethod Create(MethodSpec spec)
+    {
+        var prefix = $"methods.{spec.Name}.";
+        if (!TryGet(spec.Name, out var descriptor))
+            throw new ExplainException($"methods.{spec.Name}: unknown method (known: {string.Join(", ", Names)})");
+        var options = OptionsReader.Parse(spec.Options, prefix);
+        var method = descriptor.Create(options);
+        options.RejectUnread();
+        return method;
+    }
+
+    /// <summary>
+    /// Integrated gradients' options; smooth-grad of integrated gradients reads them too (steps, method,
+    /// baseline, sigma), beside its own.
+    /// </summary>
+    private static IAttributionMethod IntegratedGradientsFrom(OptionsReader o)
+    {
+        var rule = o.Choice("method", Quadrature.Rules);
+        var steps = o.Integer("steps", 50, rule == "riemann_trapezoid" ? 2 : 1, 10_000);
+        var baseline = o.Raw("baseline") switch
+        {
+            null => Baseline.Zero,
+            { ValueKind: JsonValueKind.Number } v when double.IsFinite(v.GetDouble()) => new Baseline("number", v.GetDouble(), 0),
+            { ValueKind: JsonValueKind.String } v when v.GetString() == "zero" => Baseline.Zero,
+            { ValueKind: JsonValueKind.String } v when v.GetString() == "blur" => new Baseline("blur", 0, 0),
+            _ => throw new ExplainException($"{o.Prefix}baseline: expected \"zero\", a number or \"blur\""),
+        };
+        var sigma = o.Number("sigma", 3, 0.1, 1000, "a number of pixels from 0.1 to 1000 (the blur baseline's σ)");
+        if (baseline.Kind == "blur") baseline = baseline with { Sigma = sigma };
+        return new IntegratedGradients(steps, rule, baseline, MaxRows(o));
+    }
+
+    /// <summary>Rows per forward/backward of a method's own passes; the job's batch size when absent.</summary>
+    private static int? MaxRows(OptionsReader o) => o.Raw("maxBatch") is null ? null : o.Integer("maxBatch", null, 1, 1 << 20);
 }

@@ -38,6 +38,15 @@ public sealed class OptionsReader(JsonElement options, string prefix, params str
             : throw new ExplainException($"{prefix}{name}: expected an integer from {min} to {max}");
     }
 
+    /// <summary>A non-empty string; required when <paramref name="fallback"/> is null.</summary>
+    public string Text(string name, string? fallback = null)
+    {
+        if (Value(name) is not { } v)
+            return fallback ?? throw new ExplainException($"{prefix}{name}: missing");
+        return v.ValueKind == JsonValueKind.String && v.GetString() is { Length: > 0 } s ? s
+            : throw new ExplainException($"{prefix}{name}: expected a non-empty string");
+    }
+
     /// <summary>One of <paramref name="choices"/> (the first is the default).</summary>
     public string Choice(string name, params string[] choices)
     {

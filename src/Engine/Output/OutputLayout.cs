@@ -33,5 +33,8 @@ public static class OutputLayout
     public static IEnumerable<string> ShardFiles(IEnumerable<string> methods, int shard) =>
         [.. methods.Select(m => AttributionPart(m, shard)), LogitsPart(shard), SamplesPart(shard)];
 
+    /// <summary>A method's name as a parquet column prefix: snake_case (grad-x-input → grad_x_input), so SQL engines and pandas need no quoting.</summary>
+    public static string Column(string method) => method.Replace('-', '_');
+
     public static string Plot(string name) => $"plots/{name}.png";
 }

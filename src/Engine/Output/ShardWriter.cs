@@ -31,9 +31,9 @@ public static class ShardWriter
         var correct = new DataField<bool?>("correct");
         var scalars = methodScalars.SelectMany(m => new[]
         {
-            (field: new DataField<float>($"{m.Name}_mean_abs"), values: m.MeanAbs),
-            (field: new DataField<float>($"{m.Name}_max"), values: m.Max),
-        }).ToArray();
+            (field: new DataField<float>($"{OutputLayout.Column(m.Name)}_mean_abs"), values: m.MeanAbs),
+            (field: new DataField<float>($"{OutputLayout.Column(m.Name)}_max"), values: m.Max),
+        }.Concat(m.Columns.Select(c => (field: new DataField<float>(c.Name), values: c.Values)))).ToArray();
         var schema = new ParquetSchema([index, label, prediction, confidence, loss, correct, .. scalars.Select(s => (Field)s.field)]);
 
         var n = r.Count;

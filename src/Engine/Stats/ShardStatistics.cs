@@ -3,8 +3,8 @@ using ExplainCluster.Engine.Jobs;
 
 namespace ExplainCluster.Engine.Stats;
 
-/// <summary>Per-sample scalar columns of one method: mean |attribution| and max attribution.</summary>
-public sealed record MethodScalars(string Name, float[] MeanAbs, float[] Max);
+/// <summary>Per-sample scalar columns of one method: mean |attribution|, max attribution, and the method's own columns.</summary>
+public sealed record MethodScalars(string Name, float[] MeanAbs, float[] Max, IReadOnlyList<SampleColumn> Columns);
 
 /// <summary>
 /// A computed shard's statistics, in plain C# over its arrays: kept off the model host's threads so that
@@ -54,7 +54,7 @@ public static class ShardStatistics
                 max[i] = rowMax;
             }
             partials[m] = new MethodPartial(method.Name, method.MapShape, targetCounts, sums, absSums);
-            scalars[m] = new MethodScalars(method.Name, meanAbs, max);
+            scalars[m] = new MethodScalars(method.Name, meanAbs, max, method.Columns);
         }
 
         var errors = data.Labels is null ? null

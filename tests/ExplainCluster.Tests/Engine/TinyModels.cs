@@ -18,12 +18,18 @@ public static class TinyModels
 
     public static ExplainModel Load(string name) => ExplainModel.Load(TestPaths.Fixture(name), CPU, name);
 
-    public static float[] Attribute(IAttributionMethod method, ExplainModel model, Tensor input, long[]? labels = null)
+    public static float[] Attribute(IAttributionMethod method, ExplainModel model, Tensor input, long[]? labels = null) =>
+        Run(method, model, input, labels).Maps;
+
+    /// <summary>One batch through a method as a shard runs it: rows are dataset indices <paramref name="firstIndex"/>.., at most <paramref name="maxRows"/> rows per pass.</summary>
+    public static (float[] Maps, float[][] Columns) Run(IAttributionMethod method, ExplainModel model, Tensor input, long[]? labels = null, long firstIndex = 0, int maxRows = 256)
     {
         using var scope = NewDisposeScope();
         var split = method.Layer is null ? null : model.Split(method.Layer);
         var batch = GradientBatch.Compute(model, input, labels is null ? null : tensor(labels), split, needGradients: true);
-        return method.Attribute(batch).data<float>().ToArray();
+        var indices = Enumerable.Range(0, (int)input.shape[0]).Select(i => firstIndex + i).ToArray();
+        var output = method.Attribute(new MethodBatch(model, batch, indices, maxRows));
+        return (output.Maps.contiguous().data<float>().ToArray(), [.. output.Columns.Select(c => c.data<float>().ToArray())]);
     }
 
     /// <summary>Activations of the tiny CNN's ReLU layer: A[k, p].</summary>

@@ -1,0 +1,17 @@
+namespace ExplainCluster.Engine.Methods;
+
+/// <summary>
+/// A random method's seed for one sample, from the job's seed and the sample's dataset index (SplitMix64), so
+/// a sample draws the same numbers whichever shard, batch or silo it lands in.
+/// </summary>
+public static class SampleSeeds
+{
+    public static ulong For(long seed, long index) => Mix((ulong)seed ^ Mix((ulong)index + 0x9E3779B97F4A7C15UL));
+
+    private static ulong Mix(ulong z)
+    {
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+}

@@ -1,0 +1,54 @@
+using ExplainCluster.Engine.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ExplainCluster.Engine.Methods;
+
+/// <summary>
+/// The gradient pass the methods with their own passes share: ∂y_target/∂x for every row of x, at most
+/// <c>maxRows</c> rows per forward/backward. Rows are independent in eval mode, so the gradient of Σᵢ yᵢ,tᵢ
+/// gives every row its own gradient.
+/// </summary>
+public static class TargetGradients
+{
+    /// <returns>The gradients, shaped as <paramref name="x"/>, and each row's target output y_t [m] (detached).</returns>
+    public static (Tensor Grad, Tensor Output) Compute(ExplainModel model, Tensor x, Tensor targets, int maxRows)
+    {
+        var rows = x.shape[0];
+        if (rows <= maxRows) return Chunk(model, x, targets);
+        var grads = new List<Tensor>();
+        var outputs = new List<Tensor>();
+        for (long start = 0; start < rows; start += maxRows)
+        {
+            var count = Math.Min(maxRows, rows - start);
+            var (g, o) = Chunk(model, x.narrow(0, start, count), targets.narrow(0, start, count));
+            grads.Add(g);
+            outputs.Add(o);
+        }
+        return (cat(grads, 0), cat(outputs, 0));
+    }
+
+    /// <summary>Each row's target output y_t [m], no gradients (baselines, perturbations), in chunks of <paramref name="maxRows"/>.</summary>
+    public static Tensor Outputs(ExplainModel model, Tensor x, Tensor targets, int maxRows)
+    {
+        using var noGrad = no_grad();
+        var rows = x.shape[0];
+        var outputs = new List<Tensor>();
+        for (long start = 0; start < rows; start += maxRows)
+        {
+            var count = Math.Min(maxRows, rows - start);
+            var logits = model.Forward(model.PrepareInput(x.narrow(0, start, count)));
+            outputs.Add(logits.gather(1, targets.narrow(0, start, count).unsqueeze(1)).squeeze(1));
+        }
+        return outputs.Count == 1 ? outputs[0] : cat(outputs, 0);
+    }
+
+    private static (Tensor Grad, Tensor Output) Chunk(ExplainModel model, Tensor x, Tensor targets)
+    {
+        using var grad = enable_grad();
+        var input = model.PrepareInput(x).detach().requires_grad_(true);
+        var selected = model.Forward(input).gather(1, targets.unsqueeze(1)).squeeze(1);
+        var g = autograd.grad([selected.sum()], [input], allow_unused: true)[0] ?? zeros_like(input);
+        return (g, selected.detach());
+    }
+}
