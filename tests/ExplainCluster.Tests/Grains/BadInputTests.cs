@@ -170,6 +170,12 @@ public class BadInputTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
     [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": {}, \"output\": \"o\", \"shardSize\": 0 }", "shardSize: expected an integer")]
     [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": {}, \"output\": \"o\", \"target\": \"label\" }", "target: \"label\" needs data.labels")]
     [InlineData("{ \"model\": { }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": {}, \"output\": \"o\" }", "model.uri: missing")]
+    [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": { \"integrated-gradients\": { \"steps\": 0 } }, \"output\": \"o\" }", "methods.integrated-gradients.steps: expected an integer from 1 to 10000")]
+    [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": { \"integrated-gradients\": { \"method\": \"simpson\" } }, \"output\": \"o\" }", "methods.integrated-gradients.method: expected one of \"gausslegendre\"")]
+    [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": { \"integrated-gradients\": { \"baseline\": \"black\" } }, \"output\": \"o\" }", "methods.integrated-gradients.baseline: expected \"zero\", a number or \"blur\"")]
+    [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": { \"smooth-grad\": { \"of\": \"grad-cam\" } }, \"output\": \"o\" }", "methods.smooth-grad.of: expected one of \"saliency\", \"grad-x-input\", \"integrated-gradients\"")]
+    [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": { \"smooth-grad\": { \"noise\": 0.2 } }, \"output\": \"o\" }", "methods.smooth-grad.noise: unknown field")]
+    [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": { \"saliency\": { \"layer\": \"3\" } }, \"output\": \"o\" }", "methods.saliency.layer: unknown field")]
     [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, ", "job file is not valid JSON")]
     public async Task Cli_MalformedJob_ExitsNonZeroNamingTheField(string json, string expected)
     {

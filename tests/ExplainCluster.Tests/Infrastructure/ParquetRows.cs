@@ -22,4 +22,15 @@ public sealed record ParquetRows(long[] Index, int?[] Label, int[] Prediction, b
         await group.ReadAsync(Field("correct"), correct.AsMemory());
         return new ParquetRows(index, label, prediction, correct, [.. fields.Select(f => f.Name)]);
     }
+
+    /// <summary>One float column of a part, by name.</summary>
+    public static async Task<float[]> ReadFloatsAsync(string path, string column)
+    {
+        await using var stream = File.OpenRead(path);
+        await using var reader = await ParquetReader.CreateAsync(stream);
+        using var group = reader.OpenRowGroupReader(0);
+        var values = new float[(int)group.RowCount];
+        await group.ReadAsync(reader.Schema.GetDataFields().Single(f => f.Name == column), values.AsMemory());
+        return values;
+    }
 }
