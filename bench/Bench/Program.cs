@@ -18,6 +18,11 @@ using static TorchSharp.torch;
 // each batch shape), then measured in alternation; each figure is the best of the measured rounds.
 // Configurations as (model-host threads, intra-op threads each): by default one host thread with 1
 // and with 2 intra-op threads, and two host threads with 1 intra-op thread each (two shards at once).
+if (args is ["methods", .. var methodArgs])
+{
+    await Methods.RunAsync(methodArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
+    return;
+}
 if (args is ["wide", .. var widths])
 {
     await Memory.WideAsync(widths);
