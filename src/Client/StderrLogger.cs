@@ -28,7 +28,7 @@ public sealed class StderrLoggerProvider(bool verbose) : ILoggerProvider
             var line = verbose && exception is not null
                 ? $"{Level(logLevel)}: {category}: {message}{Environment.NewLine}{exception}"
                 : $"{Level(logLevel)}: {message}{(exception is null ? "" : $" ({exception.GetType().Name}: {exception.Message.Split('\n')[0]})")}";
-            Console.Error.WriteLine(line);
+            Console.Error.WriteLine(Engine.Storage.Redaction.Text(line));
         }
 
         private static string Level(LogLevel level) => level switch

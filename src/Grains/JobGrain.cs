@@ -120,7 +120,7 @@ public sealed partial class JobGrain(
         catch (Exception e) when (e is ExplainException or IOException or Azure.RequestFailedException)
         {
             _state = JobState.Failed;
-            _error = e.Message.Split('\n')[0];
+            _error = Redaction.Text(e.Message.Split('\n')[0]);
             await SaveAsync();
             return Status();
         }
@@ -272,7 +272,7 @@ public sealed partial class JobGrain(
     private async Task FailAsync(string error)
     {
         _state = JobState.Failed;
-        _error = error;
+        _error = Redaction.Text(error);
         StopLeases();
         await Dispatcher.StopAsync(_book);
         await SaveAsync();
@@ -325,7 +325,7 @@ public sealed partial class JobGrain(
 
     private JobStatus Status() => new(
         _state, _book.Shards.Length, _book.DoneCount, _book.Shards.Sum(s => s.Count), _book.SamplesDone, _error,
-        _job?.Output ?? "", [.. _book.Done.OrderBy(p => p.Key).Select(p => p.Value.Silo)], _book.Attempts, _job?.Name ?? "");
+        Redaction.Location(_job?.Output ?? ""), [.. _book.Done.OrderBy(p => p.Key).Select(p => p.Value.Silo)], _book.Attempts, _job?.Name ?? "");
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} started with {Shards} shards")]
     private static partial void LogStarted(ILogger logger, string jobId, int shards);

@@ -2,6 +2,7 @@ using ExplainCluster.Contracts;
 using ExplainCluster.Engine;
 using ExplainCluster.Engine.Jobs;
 using ExplainCluster.Engine.Models;
+using ExplainCluster.Engine.Storage;
 using ExplainCluster.Grains.Placement;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -64,7 +65,7 @@ public sealed partial class ShardGrain(
         {
             // A data fault is deterministic and named by an ExplainException: one line, no stack trace, no retry.
             var dataFault = e is ExplainException;
-            var message = dataFault ? e.Message : $"shard {request.Shard.Index} failed: {e.GetType().Name}: {e.Message.Split('\n')[0]}";
+            var message = dataFault ? e.Message : Redaction.Text($"shard {request.Shard.Index} failed: {e.GetType().Name}: {e.Message.Split('\n')[0]}");
             if (dataFault) LogDataFault(logger, request.JobId, request.Shard.Index, message);
             else LogShardFailed(logger, e, request.JobId, request.Shard.Index);
             await ReportAsync(request, () => job.ShardFailedAsync(request.Shard.Index, request.Attempt, message, retryable: IsInfrastructure(e)), ct);

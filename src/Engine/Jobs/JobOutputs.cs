@@ -14,12 +14,13 @@ public sealed class JobOutputs(BlobLocator locator)
 {
     public Manifest NewManifest(string jobId, JobSpec job, Dataset dataset, ShardSpec[] shards) => new(
         job.Name, jobId, Manifest.Running, null,
-        job.Model.Uri, null, job.Data.Inputs, null, job.Data.Labels, null,
+        Redaction.Location(job.Model.Uri), null, Redaction.Location(job.Data.Inputs), null,
+        job.Data.Labels is null ? null : Redaction.Location(job.Data.Labels), null,
         dataset.Count, dataset.SampleShape, job.Model.Classes?.Length ?? 0,
         [.. job.Methods.Select(m => m.Name)], job.Target == TargetMode.Label ? "label" : "predicted", job.ShardSize,
         [.. shards.Select(s => new ManifestShard(s.Index, s.Start, s.Count, null, null, null, null))],
         Manifest.SoftwareVersions(), DateTimeOffset.UtcNow, null, null,
-        JsonDocument.Parse(job.SourceJson).RootElement.Clone());
+        Redaction.Json(job.SourceJson));
 
     public async Task WriteManifestAsync(JobSpec job, Manifest manifest, CancellationToken ct = default)
     {
@@ -95,7 +96,7 @@ public sealed class JobOutputs(BlobLocator locator)
         };
         // The report reads the manifest, so write it (still running) first; completed goes last.
         await WriteManifestAsync(job, done with { Status = Manifest.Running }, ct);
-        await new ReportWriter(locator).WriteAsync(job.Output, ct);
+        await new ReportWriter(locator).WriteAsync(job.Output, ct, job.Data.Inputs);
         await WriteManifestAsync(job, done, ct);
         // The staged partials go last, so a job that stops before this point can still rebuild its summary;
         // the attempts' own files were all moved above.

@@ -40,6 +40,8 @@ public sealed record Manifest(
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+        // Class names and redaction markers (…) as they are, not as \uXXXX escapes.
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.Create(System.Text.Unicode.UnicodeRanges.All),
     };
 
     public static Dictionary<string, string> SoftwareVersions() => new()

@@ -20,7 +20,9 @@ public sealed class ReportWriter(BlobLocator locator)
     /// <summary>Class-mean maps drawn per method, and class names written along an axis, at most.</summary>
     private const int MaxClassMaps = 24;
 
-    public async Task WriteAsync(string outputLocation, CancellationToken ct = default)
+    /// <param name="inputs">Where the job's inputs are, when known: manifest.json names them with any SAS token
+    /// redacted, so a report made again from the outputs alone cannot read such inputs and leaves their images out.</param>
+    public async Task WriteAsync(string outputLocation, CancellationToken ct = default, string? inputs = null)
     {
         var output = locator.Resolve(outputLocation);
         var manifest = await ReadJsonAsync<Manifest>(output.Child(OutputLayout.Manifest), ct);
@@ -60,12 +62,13 @@ public sealed class ReportWriter(BlobLocator locator)
             }
         }
 
-        if (summary.ErrorAnalysis is { } top)
+        inputs ??= manifest.Inputs.Contains(Redaction.Marker, StringComparison.Ordinal) ? null : manifest.Inputs;
+        if (summary.ErrorAnalysis is { } top && inputs is not null)
         {
-            var inputs = await ArrayFile.OpenAsync(locator.Resolve(manifest.Inputs), ct);
+            var inputFile = await ArrayFile.OpenAsync(locator.Resolve(inputs), ct);
             foreach (var entry in top.HighestLoss.Take(TopSamples))
             {
-                var image = ChannelMean(Array.ConvertAll(await inputs.ReadFloatsAsync(entry.Index, 1, ct), v => (double)v), channels, height * width);
+                var image = ChannelMean(Array.ConvertAll(await inputFile.ReadFloatsAsync(entry.Index, 1, ct), v => (double)v), channels, height * width);
                 var caption = $"#{entry.Index}: label {summary.Classes[entry.Label]}, predicted {summary.Classes[entry.Prediction]} ({entry.Confidence:P0}), loss {entry.Loss:F2}";
                 pending.Add(("Highest-loss samples", caption + " — input", $"top-loss-{entry.Index}-input", () => Heatmaps.Grey(image, height, width)));
                 foreach (var (method, stats) in summary.Methods)

@@ -4,11 +4,17 @@ using Azure.Storage.Blobs.Models;
 
 namespace ExplainCluster.Engine.Storage;
 
+/// <param name="location">As the user wrote it; shown with its query (a SAS token) redacted.</param>
 public sealed class AzureBlob(BlobContainerClient container, string name, string location) : IBlob
 {
     private readonly BlobClient _blob = container.GetBlobClient(name);
 
-    public string Location { get; } = location;
+    /// <summary>The location without its query, so children append paths to it.</summary>
+    private readonly string _path = location.Split('?')[0];
+
+    private readonly bool _hasQuery = location.Contains('?');
+
+    public string Location => _hasQuery ? _path + "?" + Redaction.Marker : _path;
 
     public async Task<bool> ExistsAsync(CancellationToken ct = default) => (await _blob.ExistsAsync(ct)).Value;
 
@@ -27,10 +33,21 @@ public sealed class AzureBlob(BlobContainerClient container, string name, string
     public async Task<Stream> OpenReadAsync(CancellationToken ct = default) =>
         await _blob.OpenReadAsync(new BlobOpenReadOptions(allowModifications: false), ct);
 
+    /// <summary>
+    /// Writes, creating the container only when it is missing: a SAS scoped to a container (how Azure users
+    /// share one) may write blobs but not create containers, and most writes need no container request at all.
+    /// </summary>
     public async Task WriteAsync(ReadOnlyMemory<byte> content, CancellationToken ct = default)
     {
-        await container.CreateIfNotExistsAsync(cancellationToken: ct);
-        await _blob.UploadAsync(new BinaryData(content), overwrite: true, ct);
+        try
+        {
+            await _blob.UploadAsync(new BinaryData(content), overwrite: true, ct);
+        }
+        catch (RequestFailedException e) when (e.ErrorCode == BlobErrorCode.ContainerNotFound)
+        {
+            await container.CreateIfNotExistsAsync(cancellationToken: ct);
+            await _blob.UploadAsync(new BinaryData(content), overwrite: true, ct);
+        }
     }
 
     public async Task<bool> MoveToAsync(IBlob destination, CancellationToken ct = default)
@@ -46,16 +63,22 @@ public sealed class AzureBlob(BlobContainerClient container, string name, string
 
     public async Task DeleteTreeAsync(CancellationToken ct = default)
     {
-        if (!await container.ExistsAsync(ct)) return;
-        await _blob.DeleteIfExistsAsync(cancellationToken: ct);
-        var prefix = name.Length == 0 ? "" : name.TrimEnd('/') + "/";
-        await foreach (var item in container.GetBlobsAsync(new GetBlobsOptions { Prefix = prefix }, ct))
-            await container.DeleteBlobIfExistsAsync(item.Name, cancellationToken: ct);
+        try
+        {
+            await _blob.DeleteIfExistsAsync(cancellationToken: ct);
+            var prefix = name.Length == 0 ? "" : name.TrimEnd('/') + "/";
+            await foreach (var item in container.GetBlobsAsync(new GetBlobsOptions { Prefix = prefix }, ct))
+                await container.DeleteBlobIfExistsAsync(item.Name, cancellationToken: ct);
+        }
+        catch (RequestFailedException e) when (e.ErrorCode == BlobErrorCode.ContainerNotFound)
+        {
+            // Nothing to delete. (Listing, not asking for the container's properties: a container SAS may not.)
+        }
     }
 
     public IBlob Child(string relativePath)
     {
         var childName = name.Length == 0 ? relativePath : name.TrimEnd('/') + "/" + relativePath;
-        return new AzureBlob(container, childName, Location.TrimEnd('/') + "/" + relativePath);
+        return new AzureBlob(container, childName, _path.TrimEnd('/') + "/" + relativePath + (_hasQuery ? "?" + Redaction.Marker : ""));
     }
 }

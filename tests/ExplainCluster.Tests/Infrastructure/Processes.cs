@@ -236,10 +236,14 @@ public sealed record CliResult(int ExitCode, string Stdout, string Stderr)
 {
     public string LastLine => Stdout.TrimEnd().Split('\n')[^1].Trim();
 
-    public static async Task<CliResult> RunAsync(TimeSpan timeout, params string[] args)
+    public static Task<CliResult> RunAsync(TimeSpan timeout, params string[] args) => RunAsync(timeout, new Dictionary<string, string>(), args);
+
+    /// <param name="environment">Variables set for this run only (settings such as OpenTelemetry__Otlp__Endpoint).</param>
+    public static async Task<CliResult> RunAsync(TimeSpan timeout, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var start = new ProcessStartInfo(Programs.Cli) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
         foreach (var arg in args) start.ArgumentList.Add(arg);
+        foreach (var (name, value) in environment) start.Environment[name] = value;
         using var process = Process.Start(start) ?? throw new InvalidOperationException("explain did not start");
         process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();
