@@ -73,7 +73,7 @@ public static class Cli
         try
         {
             var job = JobFile.Load(jobPath, output);
-            await using var cluster = await EmbeddedCluster.StartAsync(verbose: verbose);
+            await using var cluster = await EmbeddedCluster.StartAsync(LocalRoots(jobPath, job), verbose);
             var jobId = JobRunner.NewId(job);
             var status = await cluster.Grains.GetGrain<IJobGrain>(jobId).StartAsync(job);
             status = await Progress.FollowAsync(cluster.Grains, jobId, status, ct);
@@ -83,6 +83,17 @@ public static class Cli
         {
             return Fail(e.Message);
         }
+    }
+
+    /// <summary>
+    /// The embedded silo's Storage:LocalRoots, unless the environment sets them: the current folder, the job
+    /// file's folder and the job's output, so local use needs no settings and a job file cannot reach elsewhere.
+    /// </summary>
+    private static string[] LocalRoots(string jobPath, JobSpec job)
+    {
+        if (Environment.GetEnvironmentVariable("Storage__LocalRoots__0") is not null) return [];
+        string[] roots = [Environment.CurrentDirectory, Path.GetDirectoryName(Path.GetFullPath(jobPath))!, .. BlobLocator.IsRemote(job.Output) ? [] : new[] { job.Output }];
+        return [.. roots.Select((root, i) => $"--{LocationPolicy.LocalRootsKey}:{i}={root}")];
     }
 
     private static async Task<int> WithClusterAsync(string? redis, string? clusterId, bool verbose, CancellationToken ct, Func<IGrainFactory, Task<int>> command)

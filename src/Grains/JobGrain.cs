@@ -20,7 +20,7 @@ namespace ExplainCluster.Grains;
 /// </summary>
 public sealed partial class JobGrain(
     [PersistentState("job", JobGrain.Storage)] IPersistentState<JobRecord> record,
-    BlobLocator locator, IGrainFactory grains, IClusterMembershipService membership, Workers workers, ILogger<JobGrain> logger)
+    BlobLocator locator, LocationPolicy policy, IGrainFactory grains, IClusterMembershipService membership, Workers workers, ILogger<JobGrain> logger)
     : Grain, IJobGrain, IRemindable
 {
     /// <summary>The grain storage that holds job records: Redis on a real cluster, memory when embedded.</summary>
@@ -110,6 +110,7 @@ public sealed partial class JobGrain(
         _state = JobState.Running;
         try
         {
+            policy.Check(job);
             var dataset = await Dataset.OpenAsync(job, locator);
             if (!await locator.Resolve(job.Model.Uri).ExistsAsync()) throw new ExplainException($"model {job.Model.Uri} does not exist");
             _book = ShardBook.Plan(Dataset.Plan(dataset.Count, job.ShardSize));

@@ -16,7 +16,8 @@ using Orleans.Dashboard;
 //   Cluster:PrimarySilo (localhost only: host:port of the first silo), ModelHost:Enabled (true),
 //   ModelHost:Device (cpu|cuda), ModelHost:WorkerThreads, ModelHost:IntraOpThreads,
 //   Storage:ConnectionString, OpenTelemetry:Otlp:Endpoint, Health:Port (8080; 0 for none),
-//   Dashboard:Enabled (false), Dashboard:Port (8081).
+//   Dashboard:Enabled (false), Dashboard:Port (8081), Storage:LocalRoots:N (folders local paths must be under),
+//   ModelHost:ModelLocations:N (prefixes models must be under).
 try
 {
     var builder = WebApplication.CreateBuilder(args);
@@ -41,6 +42,8 @@ try
     });
 
     var app = builder.Build();
+    if (!ExplainSiloExtensions.LocationPolicyFrom(builder.Configuration).RestrictsLocalPaths)
+        app.Logger.LogWarning("Storage:LocalRoots is not set: jobs may read and write any local path this process can; set it on a shared cluster");
     app.MapGet(HealthSettings.LivePath, () => Results.Text("live"));
     app.MapGet(HealthSettings.ReadyPath, (SiloReadiness readiness) =>
         readiness.NotReadyBecause() is { } why ? Results.Text(why, statusCode: StatusCodes.Status503ServiceUnavailable) : Results.Text("ready"));

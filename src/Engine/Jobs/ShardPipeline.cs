@@ -11,7 +11,7 @@ namespace ExplainCluster.Engine.Jobs;
 /// At most one shard per host thread plus one more (reading or writing) is admitted at a time, so a
 /// silo holds a bounded number of shards in memory however many a job hands it.
 /// </summary>
-public sealed class ShardPipeline(ModelHost host, BlobLocator locator)
+public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationPolicy? policy = null)
 {
     private readonly SemaphoreSlim _admission = new(host.ShardCapacity);
     private int _inFlight;
@@ -53,6 +53,7 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator)
         activity?.SetTag("explain.shard", shard.Index);
         activity?.SetTag("explain.silo", silo);
         activity?.SetTag("explain.attempt", attempt);
+        (policy ?? LocationPolicy.Unrestricted).Check(job); // the job grain checked it too; a shard trusts no caller
         var model = await host.GetModelAsync(job.Model.Uri, ct);
         var dataset = await Dataset.OpenAsync(job, locator, ct);
         var data = await dataset.ReadAsync(shard, ct);

@@ -39,10 +39,16 @@ public static class ExplainSiloExtensions
         services.AddOptions<ModelHostOptions>().BindConfiguration(ModelHostOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ModelHostOptions>, ModelHostOptionsValidator>();
         services.AddSingleton(sp => new BlobLocator(sp.GetRequiredService<IConfiguration>()["Storage:ConnectionString"]));
+        services.AddSingleton(sp => LocationPolicyFrom(sp.GetRequiredService<IConfiguration>()));
         services.AddSingleton(sp => new ModelHost(sp.GetRequiredService<IOptions<ModelHostOptions>>().Value, sp.GetRequiredService<BlobLocator>()));
-        services.AddSingleton(sp => new ShardPipeline(sp.GetRequiredService<ModelHost>(), sp.GetRequiredService<BlobLocator>()));
+        services.AddSingleton(sp => new ShardPipeline(sp.GetRequiredService<ModelHost>(), sp.GetRequiredService<BlobLocator>(), sp.GetRequiredService<LocationPolicy>()));
         return silo;
     }
+
+    /// <summary>Storage:LocalRoots and ModelHost:ModelLocations, each a list (key:0, key:1, … or a JSON array in appsettings).</summary>
+    public static LocationPolicy LocationPolicyFrom(IConfiguration configuration) => new(
+        configuration.GetSection(LocationPolicy.LocalRootsKey).Get<string[]>(),
+        configuration.GetSection(LocationPolicy.ModelLocationsKey).Get<string[]>());
 }
 
 public static class JobStorageExtensions

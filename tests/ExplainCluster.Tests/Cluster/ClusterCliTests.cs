@@ -19,9 +19,11 @@ public sealed class TwoSiloCluster : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Redis = await RedisServer.StartAsync();
+        // Local paths only under the tests' own folder, as a shared cluster would be set up.
+        var roots = ("Storage__LocalRoots__0", TestPaths.Root);
         Silos = await Task.WhenAll(
-            SiloProcess.StartAsync(Redis.ConnectionString, ("Dashboard__Enabled", "true"), ("Dashboard__Port", DashboardPort.ToString(System.Globalization.CultureInfo.InvariantCulture))),
-            SiloProcess.StartAsync(Redis.ConnectionString));
+            SiloProcess.StartAsync(Redis.ConnectionString, roots, ("Dashboard__Enabled", "true"), ("Dashboard__Port", DashboardPort.ToString(System.Globalization.CultureInfo.InvariantCulture))),
+            SiloProcess.StartAsync(Redis.ConnectionString, roots));
     }
 
     public async Task DisposeAsync()
@@ -37,6 +39,37 @@ public sealed class TwoSiloCluster : IAsyncLifetime
 [Collection(ProcessCollection.Name)]
 public class ClusterCliTests(TwoSiloCluster cluster, ClusterData data) : IClassFixture<TwoSiloCluster>, IClassFixture<ClusterData>
 {
+    [Theory]
+    [InlineData("/etc/passwd", null, "data.inputs: /etc/passwd is outside Storage:LocalRoots")]
+    [InlineData(null, "../../../../../../etc/explain-out", "output: /etc/explain-out is outside Storage:LocalRoots")]
+    public async Task Submit_OutsideLocalRoots_RefusedInOneLine_AndTheSilosKeepServing(string? inputs, string? output, string expected)
+    {
+        var folder = TestPaths.NewFolder();
+        var job = Path.Combine(folder, "job.json");
+        var (images, labels) = await TestPaths.FashionMnistNpyAsync(folder, 10);
+        await File.WriteAllTextAsync(job, TestPaths.FashionJob(inputs ?? images, labels, output ?? "out"));
+        var submit = await cluster.ExplainAsync("submit", job);
+        Assert.Equal(1, submit.ExitCode);
+        Assert.StartsWith("error: " + expected, submit.Stderr);
+        Assert.Single(submit.Stderr.TrimEnd().Split('\n'));
+        Assert.False(Directory.Exists("/etc/explain-out"));
+
+        // A symbolic link inside the root that leads out is followed before the check.
+        var link = Path.Combine(folder, "etc-link");
+        File.CreateSymbolicLink(link, "/etc");
+        await File.WriteAllTextAsync(job, TestPaths.FashionJob(images, labels, Path.Combine(link, "explain-out")));
+        var viaLink = await cluster.ExplainAsync("submit", job);
+        Assert.Equal(1, viaLink.ExitCode);
+        Assert.StartsWith("error: output: ", viaLink.Stderr);
+        Assert.Contains("is outside Storage:LocalRoots", viaLink.Stderr);
+
+        // Inside the root, the same cluster runs the job.
+        await File.WriteAllTextAsync(job, TestPaths.FashionJob(images, labels, "out"));
+        var ok = await cluster.ExplainAsync("submit", job, "--id", $"inside-{Guid.NewGuid():N}");
+        Assert.True(ok.ExitCode == 0, ok.ToString());
+        Assert.True((await cluster.ExplainAsync("watch", ok.LastLine)).ExitCode == 0);
+    }
+
     [Fact]
     public async Task Submit_SameIdTwice_IsOneJobAndStatusJsonReportsIt()
     {

@@ -8,9 +8,12 @@ public static class TestPaths
 
     public static string Sample(string name) => Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist", name);
 
+    /// <summary>The folder every test's files go under.</summary>
+    public static string Root => Path.Combine(Path.GetTempPath(), "explaincluster-tests");
+
     public static string NewFolder()
     {
-        var path = Path.Combine(Path.GetTempPath(), "explaincluster-tests", Guid.NewGuid().ToString("N"));
+        var path = Path.Combine(Root, Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(path);
         return path;
     }

@@ -1,0 +1,89 @@
+using ExplainCluster.Engine;
+using ExplainCluster.Engine.Jobs;
+using ExplainCluster.Engine.Storage;
+using ExplainCluster.Tests.Infrastructure;
+
+namespace ExplainCluster.Tests.Storage;
+
+public class LocationPolicyTests
+{
+    private static ExplainCluster.Contracts.JobSpec Job(string folder, string inputs, string output, string? model = null) =>
+        JobFile.Parse(TestPaths.FashionJob(inputs, null, output, model: model), folder);
+
+    [Fact]
+    public void Check_LocalPaths_OnlyUnderTheRoots_AfterDotDotAndLinksAreResolved()
+    {
+        var root = TestPaths.NewFolder();
+        var policy = new LocationPolicy([root], null);
+        policy.Check(Job(root, "data/x.npy", "out"));
+        policy.Check(Job(root, "a/../x.npy", "out/deeper"));
+
+        string Refused(string inputs, string output) => Assert.Throws<ExplainException>(() => policy.Check(Job(root, inputs, output))).Message;
+        Assert.StartsWith("data.inputs: ", Refused("../x.npy", "out"));
+        Assert.Contains($"is outside Storage:LocalRoots ({LocationPolicy.RealPath(root)})", Refused("../x.npy", "out"));
+        Assert.StartsWith("output: /tmp/elsewhere is outside", Refused("x.npy", "/tmp/elsewhere"));
+        // A sibling whose name starts with the root's is not under it.
+        Assert.StartsWith("output: ", Refused("x.npy", root + "-sibling/out"));
+
+        // Links, to a folder or to a file, are followed before the check, at any depth of the path.
+        Directory.CreateSymbolicLink(Path.Combine(root, "up"), "/etc");
+        File.CreateSymbolicLink(Path.Combine(root, "passwd.npy"), "/etc/passwd");
+        Assert.StartsWith("data.inputs: ", Refused("up/passwd", "out"));
+        Assert.StartsWith("data.inputs: ", Refused("passwd.npy", "out"));
+        // A link that stays inside the root is fine.
+        Directory.CreateDirectory(Path.Combine(root, "real"));
+        Directory.CreateSymbolicLink(Path.Combine(root, "alias"), Path.Combine(root, "real"));
+        policy.Check(Job(root, "alias/x.npy", "alias/out"));
+    }
+
+    [Fact]
+    public void Check_Models_OnlyUnderTheListedPrefixes_AtPathBoundaries()
+    {
+        var root = TestPaths.NewFolder();
+        var models = Path.Combine(root, "models");
+        var policy = new LocationPolicy(null, ["az://models/", "https://acct.blob.core.windows.net/approved", models]);
+        policy.Check(Job(root, "x.npy", "out", "az://models/resnet.pt"));
+        policy.Check(Job(root, "x.npy", "out", "https://acct.blob.core.windows.net/approved/m.pt?sv=1&sig=s"));
+        policy.Check(Job(root, "x.npy", "out", Path.Combine(models, "m.pt")));
+
+        string Refused(string model) => Assert.Throws<ExplainException>(() => policy.Check(Job(root, "x.npy", "out", model))).Message;
+        Assert.StartsWith("model.uri: az://models-other/m.pt is not under ModelHost:ModelLocations", Refused("az://models-other/m.pt"));
+        Assert.StartsWith("model.uri: ", Refused("https://acct.blob.core.windows.net/approved-not/m.pt"));
+        Assert.StartsWith("model.uri: ", Refused(Path.Combine(models, "..", "m.pt")));
+        // The refusal names no secret of the location it refuses.
+        Assert.DoesNotContain("sig=secret", Refused("https://acct.blob.core.windows.net/other/m.pt?sig=secret"));
+    }
+
+    [Fact]
+    public void Unrestricted_AllowsAnything()
+    {
+        var folder = TestPaths.NewFolder();
+        LocationPolicy.Unrestricted.Check(Job(folder, "/etc/passwd", "/tmp/x", "az://any/m.pt"));
+        Assert.False(LocationPolicy.Unrestricted.RestrictsLocalPaths);
+    }
+}
+
+/// <summary>The embedded <c>explain run</c> allows the current folder, the job file's folder and the output, and nothing else.</summary>
+public class EmbeddedLocalRootsTests
+{
+    [Fact]
+    public async Task Run_InputsOutsideTheJobFolderCurrentFolderAndOutput_RefusedInOneLine()
+    {
+        var jobFolder = TestPaths.NewFolder();
+        var dataFolder = TestPaths.NewFolder();
+        var (images, labels) = await TestPaths.FashionMnistNpyAsync(dataFolder, 10);
+        var path = Path.Combine(jobFolder, "job.json");
+        await File.WriteAllTextAsync(path, TestPaths.FashionJob(images, labels, "out"));
+        var run = await CliResult.RunAsync(TimeSpan.FromMinutes(1), "run", path);
+        Assert.Equal(1, run.ExitCode);
+        Assert.StartsWith($"error: data.inputs: {images} is outside Storage:LocalRoots", run.Stderr);
+        Assert.Single(run.Stderr.TrimEnd().Split('\n'));
+        Assert.False(Directory.Exists(Path.Combine(jobFolder, "out", "samples")));
+
+        // The same data beside the job file is allowed.
+        var (inside, insideLabels) = await TestPaths.FashionMnistNpyAsync(jobFolder, 10);
+        await File.WriteAllTextAsync(path, TestPaths.FashionJob(inside, insideLabels, "out"));
+        var ok = await CliResult.RunAsync(TimeSpan.FromMinutes(1), "run", path);
+        Assert.True(ok.ExitCode == 0, ok.ToString());
+    }
+}
