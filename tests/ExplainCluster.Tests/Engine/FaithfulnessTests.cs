@@ -1,6 +1,7 @@
 using ExplainCluster.Contracts;
 using ExplainCluster.Engine;
 using ExplainCluster.Engine.Faithfulness;
+using ExplainCluster.Engine.Jobs;
 using ExplainCluster.Engine.Methods;
 using static TorchSharp.torch;
 
@@ -201,6 +202,18 @@ public class FaithfulnessTests
     [InlineData("""{"step": 5}""", "faithfulness.step: unknown field")]
     public void Options_Bad_AreOneLineErrorsNamingTheField(string json, string message) =>
         Assert.Equal(message, Assert.Throws<ExplainException>(() => FaithfulnessOptions.Read(json)).Message);
+
+    [Fact]
+    public void JobFile_Faithfulness_IsReadStrictlyIntoTheJobSpec()
+    {
+        static string Job(string faithfulness) => ExplainCluster.Tests.Infrastructure.TestPaths.FashionJob("images.npy", null, "out", extra: faithfulness);
+        Assert.Null(JobFile.Parse(Job(""), "/data").Faithfulness);
+        Assert.Equal(new FaithfulnessSpec(4, 0.5, 0), JobFile.Parse(Job(""", "faithfulness": { "steps": 4, "baseline": 0.5 }"""), "/data").Faithfulness);
+        Assert.Equal("faithfulness.seeds: unknown field",
+            Assert.Throws<ExplainException>(() => JobFile.Parse(Job(""", "faithfulness": { "seeds": 1 }"""), "/data")).Message);
+        Assert.Equal("faithfulness: expected an object",
+            Assert.Throws<ExplainException>(() => JobFile.Parse(Job(""", "faithfulness": 20"""), "/data")).Message);
+    }
 
     [Fact]
     public void Options_Given_AreRead()
