@@ -28,6 +28,11 @@ if (args is ["wide", .. var widths])
     await Memory.WideAsync(widths);
     return;
 }
+if (args is ["faithfulness", .. var faithfulnessArgs])
+{
+    await FaithfulnessCost.RunAsync(faithfulnessArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
+    return;
+}
 if (args is ["memory", .. var sizes])
 {
     await Memory.RunAsync(sizes, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));

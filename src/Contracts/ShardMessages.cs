@@ -32,13 +32,15 @@ public sealed record ShardPartial(
     [property: Id(8)] double[] InputClassSum,
     [property: Id(9)] long[] InputClassCount,
     [property: Id(10)] int Attempt,
-    [property: Id(11)] bool Staged = false)
+    [property: Id(11)] bool Staged = false,
+    [property: Id(12)] FaithfulnessPartial? Faithfulness = null)
 {
     /// <summary>About how many bytes the partial's arrays take in a message.</summary>
     public long ApproxBytes =>
         8L * (PredictedCounts.Length + InputClassSum.Length + InputClassCount.Length
               + Methods.Sum(m => (long)m.ClassCounts.Length + m.ClassSum.Length + m.AbsSum.Length)
-              + (Errors is null ? 0 : Errors.Confusion.Length + 3L * Errors.BinCount.Length + 7L * Errors.TopLoss.Length));
+              + (Errors is null ? 0 : Errors.Confusion.Length + 3L * Errors.BinCount.Length + 7L * Errors.TopLoss.Length)
+              + (Faithfulness?.ApproxValues ?? 0));
 
     /// <summary>The classes with samples, in order: row r of a per-class sum belongs to class ClassRows(counts)[r].</summary>
     public static int[] ClassRows(long[] counts) => [.. Enumerable.Range(0, counts.Length).Where(c => counts[c] > 0)];
@@ -49,7 +51,7 @@ public sealed record ShardPartial(
     /// </summary>
     public ShardPartial Reference() => this with
     {
-        PredictedCounts = [], Errors = null, Methods = [], InputClassSum = [], InputClassCount = [], Staged = true,
+        PredictedCounts = [], Errors = null, Methods = [], InputClassSum = [], InputClassCount = [], Staged = true, Faithfulness = null,
     };
 }
 
@@ -83,3 +85,27 @@ public sealed record MethodPartial(
     [property: Id(2)] long[] ClassCounts,
     [property: Id(3)] double[] ClassSum,
     [property: Id(4)] double[] AbsSum);
+
+/// <summary>
+/// The faithfulness sums of a shard: the sample count per target class (dense) and, per evaluated ordering
+/// (each map method, then <see cref="FaithfulnessSpec.Random"/>), Σ of the curves and Σ of the AUCs per class.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("ec.FaithfulnessPartial")]
+public sealed record FaithfulnessPartial(
+    [property: Id(0)] int Steps,
+    [property: Id(1)] long[] ClassCounts,
+    [property: Id(2)] CurveSums[] Methods)
+{
+    public long ApproxValues => ClassCounts.Length + Methods.Sum(m => (long)m.Deletion.Length + m.Insertion.Length + m.ClassAuc.Length);
+}
+
+/// <summary>
+/// One ordering's sums: Σ deletion and Σ insertion curve ([steps + 1] each) over the shard's samples, and
+/// Σ AUC per target class, dense, [classes × 2]: deletion then insertion for each class.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("ec.CurveSums")]
+public sealed record CurveSums(
+    [property: Id(0)] string Method,
+    [property: Id(1)] double[] Deletion,
+    [property: Id(2)] double[] Insertion,
+    [property: Id(3)] double[] ClassAuc);

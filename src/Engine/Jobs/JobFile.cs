@@ -1,5 +1,6 @@
 using System.Text.Json;
 using ExplainCluster.Contracts;
+using ExplainCluster.Engine.Faithfulness;
 using ExplainCluster.Engine.Methods;
 using ExplainCluster.Engine.Storage;
 
@@ -32,7 +33,7 @@ public static class JobFile
         using (doc)
         {
             var root = Object(doc.RootElement, "(job)");
-            Known(root, "", "name", "model", "data", "methods", "target", "shardSize", "batchSize", "output");
+            Known(root, "", "name", "model", "data", "methods", "target", "shardSize", "batchSize", "output", "faithfulness");
 
             var model = Object(Required(root, "model", ""), "model");
             Known(model, "model.", "uri", "classes");
@@ -69,7 +70,8 @@ public static class JobFile
                 shardSize,
                 BlobLocator.Absolute(output, outputOverride is null ? baseDirectory : Environment.CurrentDirectory),
                 batchSize,
-                json);
+                json,
+                Faithfulness: Optional(root, "faithfulness") is { } f ? FaithfulnessOptions.Read(Object(f, "faithfulness").GetRawText()) : null);
         }
     }
 

@@ -60,6 +60,18 @@ public static class PartialCodec
                     w.Write(t.Row);
                 }
             }
+            w.Write(p.Faithfulness is not null);
+            if (p.Faithfulness is { } f)
+            {
+                w.Write(f.Steps);
+                Write(w, f.ClassCounts);
+                w.Write(f.Methods.Length);
+                foreach (var m in f.Methods)
+                {
+                    w.Write(m.Method);
+                    foreach (var sums in new[] { m.Deletion, m.Insertion, m.ClassAuc }) Write(w, sums);
+                }
+            }
         }
         return stream.GetBuffer().AsMemory(0, (int)stream.Length);
     }
@@ -89,7 +101,16 @@ public static class PartialCodec
                     top[i] = new LossEntry(r.ReadInt64(), r.ReadDouble(), r.ReadInt32(), r.ReadInt32(), r.ReadDouble(), r.ReadInt32(), r.ReadInt32());
                 errors = new ErrorPartial(confusion, sumNll, binCount, binConfidence, binCorrect, top);
             }
-            return new ShardPartial(shard, count, silo, seconds, predicted, errors, methods, inputShape, inputSum, inputCount, attempt, staged);
+            // Partials staged before faithfulness existed end here.
+            FaithfulnessPartial? faithfulness = null;
+            if (r.BaseStream.ReadByte() == 1)
+            {
+                var (steps, classCounts) = (r.ReadInt32(), Read<long>(r));
+                var curves = new CurveSums[r.ReadInt32()];
+                for (var i = 0; i < curves.Length; i++) curves[i] = new CurveSums(r.ReadString(), Read<double>(r), Read<double>(r), Read<double>(r));
+                faithfulness = new FaithfulnessPartial(steps, classCounts, curves);
+            }
+            return new ShardPartial(shard, count, silo, seconds, predicted, errors, methods, inputShape, inputSum, inputCount, attempt, staged, faithfulness);
         }
         catch (EndOfStreamException e)
         {

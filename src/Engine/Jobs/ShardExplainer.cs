@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using ExplainCluster.Contracts;
+using ExplainCluster.Engine.Faithfulness;
 using ExplainCluster.Engine.Methods;
 using ExplainCluster.Engine.Models;
 using TorchSharp;
@@ -35,6 +36,7 @@ public static class ShardExplainer
         var loss = data.Labels is null ? null : new float[n];
         var targets = new long[n];
         var outputs = new MapCollector[methods.Length];
+        var faithfulness = job.Faithfulness is { } f ? new FaithfulnessRecorder(f, [.. methods.Select(m => m.Name)], n) : null;
         var classes = 0;
 
         // The shard's samples as one tensor, checked once; batches are views of it.
@@ -85,11 +87,18 @@ public static class ShardExplainer
             var indices = new long[count];
             for (var i = 0; i < count; i++) indices[i] = data.Start + start + i;
             var methodBatch = new MethodBatch(model, batch, indices, batchSize);
-            for (var m = 0; m < methods.Length; m++) outputs[m].Add(start, methods[m].Attribute(methodBatch));
+            var maps = new Tensor[methods.Length];
+            for (var m = 0; m < methods.Length; m++)
+            {
+                var output = methods[m].Attribute(methodBatch);
+                outputs[m].Add(start, output);
+                maps[m] = output.Maps;
+            }
+            faithfulness?.Add(start, methodBatch, maps);
         }
 
         return new ShardResult(data.Start, n, classes, data.Labels, targets, logits, predictions, confidence, loss,
-            [.. outputs.Select(o => o.Output())], watch.Elapsed.TotalSeconds);
+            [.. outputs.Select(o => o.Output())], watch.Elapsed.TotalSeconds, faithfulness?.Result());
     }
 
     private static void CheckFinite(Tensor raw, long firstIndex)

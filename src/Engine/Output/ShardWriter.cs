@@ -33,7 +33,8 @@ public static class ShardWriter
         {
             (field: new DataField<float>($"{OutputLayout.Column(m.Name)}_mean_abs"), values: m.MeanAbs),
             (field: new DataField<float>($"{OutputLayout.Column(m.Name)}_max"), values: m.Max),
-        }.Concat(m.Columns.Select(c => (field: new DataField<float>(c.Name), values: c.Values)))).ToArray();
+        }.Concat(m.Columns.Select(c => (field: new DataField<float>(c.Name), values: c.Values))))
+            .Concat((r.Faithfulness?.Columns ?? []).Select(c => (field: new DataField<float>(c.Name), values: c.Values))).ToArray();
         var schema = new ParquetSchema([index, label, prediction, confidence, loss, correct, .. scalars.Select(s => (Field)s.field)]);
 
         var n = r.Count;

@@ -83,6 +83,12 @@ public sealed class ReportWriter(BlobLocator locator)
             }
         }
 
+        if (summary.Faithfulness is { } faithfulness)
+        {
+            pending.Add(("Faithfulness curves", "Deletion curves (mean target probability)", "faithfulness-deletion", () => FaithfulnessPlots.Curves(faithfulness, deletion: true)));
+            pending.Add(("Faithfulness curves", "Insertion curves (mean target probability)", "faithfulness-insertion", () => FaithfulnessPlots.Curves(faithfulness, deletion: false)));
+        }
+
         var pngs = await Task.WhenAll(pending.Select(p => Task.Run(p.Render, ct)));
         var plots = pending.Select((p, i) => (p.Section, p.Caption, p.Name, Png: pngs[i])).ToList();
         await Task.WhenAll(plots.Select(p => output.Child(OutputLayout.Plot(p.Name)).WriteAsync(p.Png, ct)));
@@ -219,6 +225,7 @@ public sealed class ReportWriter(BlobLocator locator)
         foreach (var (name, m) in summary.Methods)
             html.Append(string.Create(inv, $"<tr><td>{E(name)}</td><td>[{string.Join(", ", m.MapShape)}]</td><td>{m.MeanAbs:G4}</td></tr>"));
         html.Append("</table>");
+        if (summary.Faithfulness is { } faithfulness) FaithfulnessPlots.Table(html, faithfulness);
         foreach (var section in plots.GroupBy(p => p.Section))
         {
             html.Append("<h2>").Append(E(section.Key)).Append("</h2>");

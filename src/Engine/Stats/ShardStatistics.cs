@@ -1,4 +1,5 @@
 using ExplainCluster.Contracts;
+using ExplainCluster.Engine.Faithfulness;
 using ExplainCluster.Engine.Jobs;
 
 namespace ExplainCluster.Engine.Stats;
@@ -60,7 +61,8 @@ public static class ShardStatistics
         var errors = data.Labels is null ? null
             : ErrorStatistics.Partial(shard.Index, data.Start, data.Labels, r.Predictions, r.Confidence, r.Loss!, classes);
         var partial = new ShardPartial(shard.Index, r.Count, silo, r.Seconds, predicted, errors, partials,
-            data.SampleShape, inputSums, targetCounts, 0);
+            data.SampleShape, inputSums, targetCounts, 0,
+            Faithfulness: r.Faithfulness is { } f ? FaithfulnessStatistics.Partial(f, r.Targets, classes) : null);
         return (partial, scalars);
     }
 

@@ -11,7 +11,8 @@ public sealed record Summary(
     long[] PredictedCounts,
     ErrorAnalysis? ErrorAnalysis,
     Dictionary<string, MethodSummary> Methods,
-    InputSummary Inputs);
+    InputSummary Inputs,
+    Faithfulness.FaithfulnessSummary? Faithfulness = null);
 
 public sealed record ErrorAnalysis(
     double Accuracy,

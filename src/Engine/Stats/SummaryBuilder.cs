@@ -1,4 +1,5 @@
 using ExplainCluster.Contracts;
+using ExplainCluster.Engine.Faithfulness;
 using ExplainCluster.Engine.Output;
 
 namespace ExplainCluster.Engine.Stats;
@@ -23,6 +24,7 @@ public sealed class SummaryBuilder
     private ErrorPartial? _errors;
     private double _sumNll;
     private LossEntry[] _top = [];
+    private FaithfulnessStatistics? _faithfulness;
 
     /// <summary>Partials folded so far: shards 0 .. Folded−1.</summary>
     public int Folded => _next;
@@ -79,7 +81,7 @@ public sealed class SummaryBuilder
             arrays.Add(new SummaryArray(confusionFile, [classes, classes], (long[])_errors.Confusion.Clone()));
             errors = Errors(_errors, _sumNll, _top, classes, names, confusionFile);
         }
-        return new SummaryOutput(new Summary(_samples, names, (long[])_predicted.Clone(), errors, methods, inputs), [.. arrays]);
+        return new SummaryOutput(new Summary(_samples, names, (long[])_predicted.Clone(), errors, methods, inputs, _faithfulness?.Summary(names)), [.. arrays]);
     }
 
     private void Fold(ShardPartial p)
@@ -122,6 +124,7 @@ public sealed class SummaryBuilder
             _sumNll += e2.SumNll;
             _top = Top(_top.Concat(e2.TopLoss));
         }
+        if (p.Faithfulness is { } f) _faithfulness = FaithfulnessStatistics.Fold(_faithfulness, f);
     }
 
     private static LossEntry[] Top(IEnumerable<LossEntry> entries) =>
