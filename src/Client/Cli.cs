@@ -111,6 +111,10 @@ public static class Cli
         {
             return Fail($"the cluster did not answer: {e.Message.Split('\n')[0]}");
         }
+        catch (UnauthorizedAccessException e)
+        {
+            return Fail(e.Message.Split('\n')[0]);
+        }
     }
 
     private static async Task<int> SubmitAsync(IGrainFactory grains, string jobPath, string? id, string? output)

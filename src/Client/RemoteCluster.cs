@@ -31,7 +31,12 @@ public sealed class RemoteCluster : IAsyncDisposable
 
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], DisableDefaults = true });
         builder.Logging.ClearProviders().AddStderr(verbose);
-        builder.UseOrleansClient(client => client.UseExplainClustering(settings).AddActivityPropagation());
+        var token = SubmitToken.FromEnvironment();
+        builder.UseOrleansClient(client =>
+        {
+            client.UseExplainClustering(settings).AddActivityPropagation();
+            if (token is not null) client.AddOutgoingGrainCallFilter(new ClientTokenFilter(token));
+        });
         var host = builder.Build();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(ConnectTimeout);

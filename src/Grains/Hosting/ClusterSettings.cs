@@ -37,6 +37,18 @@ public sealed class ClusterSettings
     /// </summary>
     public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>When set, every call to a job or shard grain must carry it (<see cref="SubmitToken"/>).</summary>
+    public string? SubmitToken { get; set; }
+
+    /// <summary>A file holding the submit token (a mounted Kubernetes Secret); used when <see cref="SubmitToken"/> is not set.</summary>
+    public string? SubmitTokenFile { get; set; }
+
+    /// <summary>The submit token this silo requires, if any.</summary>
+    public string? RequiredToken() =>
+        SubmitToken is { Length: > 0 } token ? token
+        : SubmitTokenFile is { Length: > 0 } file ? Hosting.SubmitToken.Read(file, $"{Section}:SubmitTokenFile")
+        : null;
+
     public string? Validate()
     {
         if (Provider is not (Localhost or RedisProvider)) return $"{Section}:Provider must be \"{Localhost}\" or \"{RedisProvider}\", not \"{Provider}\"";
@@ -53,6 +65,7 @@ public sealed class ClusterSettings
         if (AdvertisedAddress is { Length: > 0 } a && !IPAddress.TryParse(a, out _)) return $"{Section}:AdvertisedAddress must be an IP address, not \"{a}\"";
         if (PrimarySilo is { Length: > 0 } p && !IPEndPoint.TryParse(p, out _)) return $"{Section}:PrimarySilo must be host:port, not \"{p}\"";
         if (ProbeTimeout < TimeSpan.FromMilliseconds(200) || ProbeTimeout > TimeSpan.FromMinutes(1)) return $"{Section}:ProbeTimeout must be from 00:00:00.2 to 00:01:00";
+        if (SubmitTokenFile is { Length: > 0 } f && string.IsNullOrEmpty(SubmitToken) && !File.Exists(f)) return $"{Section}:SubmitTokenFile: {f} does not exist";
         return null;
     }
 }

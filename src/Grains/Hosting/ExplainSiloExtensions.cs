@@ -33,7 +33,14 @@ public static class ExplainSiloExtensions
         silo.Services.AddSingleton<Workers>();
         silo.AddPlacementDirector<ModelHostPlacement, ModelHostPlacementDirector>();
         silo.AddActivityPropagation();
-        silo.AddJobStorage(configuration.ClusterSettings());
+        var cluster = configuration.ClusterSettings();
+        silo.AddJobStorage(cluster);
+        if (cluster.RequiredToken() is { } token)
+        {
+            var filter = new SubmitTokenFilter(token);
+            silo.AddIncomingGrainCallFilter(filter);
+            silo.AddOutgoingGrainCallFilter(filter);
+        }
 
         var services = silo.Services;
         services.AddOptions<ModelHostOptions>().BindConfiguration(ModelHostOptions.Section).ValidateOnStart();

@@ -144,7 +144,7 @@ public class DeployFilesTests
         }
         Assert.True(found > 0, "no workload takes Storage__ConnectionString from the Secret");
         foreach (var (file, doc) in K8sObjects().Where(o => Kind(o.Doc) == "ConfigMap"))
-            Assert.DoesNotContain(Keys(Map(doc, "data")), k => k.StartsWith("Storage__", StringComparison.Ordinal));
+            Assert.DoesNotContain("Storage__ConnectionString", Keys(Map(doc, "data")));
     }
 
     [Fact]
@@ -156,15 +156,38 @@ public class DeployFilesTests
     }
 
     [Fact]
-    public void StorageSecret_ConnectionString_IsOnlyAPlaceholder()
+    public void Secrets_StorageConnectionStringAndSubmitToken_AreOnlyPlaceholders()
     {
-        var secrets = K8sObjects().Where(o => Kind(o.Doc) == "Secret").ToList();
-        var (file, secret) = Assert.Single(secrets);
-        Assert.Equal("explaincluster-storage", Scalar(Map(secret, "metadata"), "name"));
-        Assert.True(Get(secret, "data") is null, $"{file}: the Secret must hold only the stringData placeholder");
-        var data = Map(secret, "stringData");
-        Assert.Equal(["connectionString"], Keys(data));
-        Assert.Equal("REPLACE-ME", Scalar(data, "connectionString"));
+        var secrets = K8sObjects().Where(o => Kind(o.Doc) == "Secret").ToDictionary(o => Scalar(Map(o.Doc, "metadata"), "name")!, o => o);
+        Assert.Equal(["explaincluster-storage", "explaincluster-submit"], secrets.Keys.Order());
+        foreach (var (name, key) in new[] { ("explaincluster-storage", "connectionString"), ("explaincluster-submit", "token") })
+        {
+            var (file, secret) = secrets[name];
+            Assert.True(Get(secret, "data") is null, $"{file}: the Secret must hold only the stringData placeholder");
+            var data = Map(secret, "stringData");
+            Assert.Equal([key], Keys(data));
+            Assert.Equal("REPLACE-ME", Scalar(data, key));
+        }
+    }
+
+    [Fact]
+    public void SubmitToken_SilosAndCronJob_ReadTheSecretFileTheConfigMapNames()
+    {
+        var config = Map(K8sObjects().Single(o => Kind(o.Doc) == "ConfigMap").Doc, "data");
+        var tokenFile = Scalar(config, "Cluster__SubmitTokenFile")!;
+        // The base's workloads (the overlays patch the silo's device, not its volumes).
+        foreach (var (file, doc) in K8sObjects().Where(o => Kind(o.Doc) is "Deployment" or "CronJob" && o.File.Contains("/base/", StringComparison.Ordinal)))
+        {
+            if (Kind(doc) == "Deployment" && Scalar(Map(doc, "metadata"), "name") != "explaincluster-silo") continue;
+            var pod = PodSpec(doc);
+            var volume = Seq(pod, "volumes").OfType<YamlMappingNode>().Single(v => Get(v, "secret") is YamlMappingNode s && Scalar(s, "secretName") == "explaincluster-submit");
+            var container = Seq(pod, "containers").OfType<YamlMappingNode>().Single();
+            var mount = Seq(container, "volumeMounts").OfType<YamlMappingNode>().Single(m => Scalar(m, "name") == Scalar(volume, "name"));
+            Assert.Equal(Path.GetDirectoryName(tokenFile), Scalar(mount, "mountPath"));
+            Assert.Equal("token", Path.GetFileName(tokenFile));
+            if (Kind(doc) == "CronJob")
+                Assert.Contains(Seq(container, "env").OfType<YamlMappingNode>(), e => Scalar(e, "name") == "EXPLAIN_SUBMIT_TOKEN_FILE" && Scalar(e, "value") == tokenFile);
+        }
     }
 
     // ---- overlays ---------------------------------------------------------------------------------------
@@ -353,8 +376,8 @@ public class DeployFilesTests
         var known = section switch
         {
             ClusterSettings.Section => Settable(typeof(ClusterSettings), key),
-            ModelHostOptions.Section => key == "Enabled" || Settable(typeof(ModelHostOptions), key),
-            "Storage" => key == "ConnectionString",
+            ModelHostOptions.Section => key == "Enabled" || key.StartsWith("ModelLocations__", StringComparison.Ordinal) || Settable(typeof(ModelHostOptions), key),
+            "Storage" => key == "ConnectionString" || key.StartsWith("LocalRoots__", StringComparison.Ordinal),
             "OpenTelemetry" => key == "Otlp__Endpoint",
             HealthSettings.Section => Settable(typeof(HealthSettings), key),
             _ => (bool?)null,
