@@ -20,7 +20,7 @@ namespace ExplainCluster.Grains;
 /// </summary>
 public sealed partial class JobGrain(
     [PersistentState("job", JobGrain.Storage)] IPersistentState<JobRecord> record,
-    BlobLocator locator, LocationPolicy policy, IGrainFactory grains, IClusterMembershipService membership, Workers workers, ILogger<JobGrain> logger)
+    BlobLocator locator, LocationPolicy policy, Limits limits, IGrainFactory grains, IClusterMembershipService membership, Workers workers, ILogger<JobGrain> logger)
     : Grain, IJobGrain, IRemindable
 {
     /// <summary>The grain storage that holds job records: Redis on a real cluster, memory when embedded.</summary>
@@ -112,7 +112,9 @@ public sealed partial class JobGrain(
         {
             policy.Check(job);
             var dataset = await Dataset.OpenAsync(job, locator);
-            if (!await locator.Resolve(job.Model.Uri).ExistsAsync()) throw new ExplainException($"model {job.Model.Uri} does not exist");
+            var model = locator.Resolve(job.Model.Uri);
+            if (!await model.ExistsAsync()) throw new ExplainException($"model {job.Model.Uri} does not exist");
+            limits.Check(job, dataset, await model.LengthAsync());
             _book = ShardBook.Plan(Dataset.Plan(dataset.Count, job.ShardSize));
             _manifest = _outputs.NewManifest(Id, job, dataset, _book.Shards);
             await _outputs.WriteManifestAsync(job, _manifest);

@@ -17,7 +17,8 @@ using Orleans.Dashboard;
 //   ModelHost:Device (cpu|cuda), ModelHost:WorkerThreads, ModelHost:IntraOpThreads,
 //   Storage:ConnectionString, OpenTelemetry:Otlp:Endpoint, Health:Port (8080; 0 for none),
 //   Dashboard:Enabled (false), Dashboard:Port (8081), Storage:LocalRoots:N (folders local paths must be under),
-//   ModelHost:ModelLocations:N (prefixes models must be under).
+//   ModelHost:ModelLocations:N (prefixes models must be under), Limits:MaxSamples, Limits:MaxModelBytes,
+//   Limits:MaxSampleBytes, Cluster:SubmitToken, Cluster:SubmitTokenFile.
 try
 {
     var builder = WebApplication.CreateBuilder(args);
@@ -27,6 +28,7 @@ try
     // Checked here as well as at start-up, so a wrong value stops the silo before the host logs anything.
     if (builder.Configuration.GetSection(ModelHostOptions.Section).Get<ModelHostOptions>()?.Validate() is { } hostProblem)
         throw new ClusterSettingsException(hostProblem);
+    ExplainSiloExtensions.LimitsFrom(builder.Configuration); // a wrong limit stops the silo before it starts
     var dashboard = builder.Configuration.GetSection(DashboardSettings.Section).Get<DashboardSettings>() ?? new DashboardSettings();
     if (dashboard.Validate() is { } dashboardProblem) throw new ClusterSettingsException(dashboardProblem);
     // Port 0: no endpoint to probe (a free loopback port, so that several silos fit on one machine).

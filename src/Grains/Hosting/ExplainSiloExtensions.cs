@@ -47,9 +47,17 @@ public static class ExplainSiloExtensions
         services.AddSingleton<IValidateOptions<ModelHostOptions>, ModelHostOptionsValidator>();
         services.AddSingleton(sp => new BlobLocator(sp.GetRequiredService<IConfiguration>()["Storage:ConnectionString"]));
         services.AddSingleton(sp => LocationPolicyFrom(sp.GetRequiredService<IConfiguration>()));
+        services.AddSingleton(sp => LimitsFrom(sp.GetRequiredService<IConfiguration>()));
         services.AddSingleton(sp => new ModelHost(sp.GetRequiredService<IOptions<ModelHostOptions>>().Value, sp.GetRequiredService<BlobLocator>()));
         services.AddSingleton(sp => new ShardPipeline(sp.GetRequiredService<ModelHost>(), sp.GetRequiredService<BlobLocator>(), sp.GetRequiredService<LocationPolicy>()));
         return silo;
+    }
+
+    /// <summary>The Limits section; a wrong value stops the silo with the key named.</summary>
+    public static Limits LimitsFrom(IConfiguration configuration)
+    {
+        var limits = configuration.GetSection(Limits.Section).Get<Limits>() ?? new Limits();
+        return limits.Validate() is { } problem ? throw new ClusterSettingsException(problem) : limits;
     }
 
     /// <summary>Storage:LocalRoots and ModelHost:ModelLocations, each a list (key:0, key:1, … or a JSON array in appsettings).</summary>

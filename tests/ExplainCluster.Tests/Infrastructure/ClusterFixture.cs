@@ -33,3 +33,6 @@ public sealed class ThreeSiloCluster() : ClusterFixture(3);
 
 /// <summary>Two silos that send every shard's partial statistics by reference (through the output store).</summary>
 public sealed class ByReferenceCluster() : ClusterFixture(2, ("ModelHost:MaxInlinePartialBytes", "0"));
+
+/// <summary>One silo with small limits: 100 samples, 100 kB models, 10 kB samples (the demo model is 203 kB, its samples 3 kB).</summary>
+public sealed class LimitedCluster() : ClusterFixture(1, ("Limits:MaxSamples", "100"), ("Limits:MaxModelBytes", "100000"), ("Limits:MaxSampleBytes", "10000"));

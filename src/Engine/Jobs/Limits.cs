@@ -1,0 +1,43 @@
+using System.Globalization;
+using ExplainCluster.Contracts;
+
+namespace ExplainCluster.Engine.Jobs;
+
+/// <summary>
+/// What one job may ask of a shared cluster (configuration section <c>Limits</c>). Checked when the job is
+/// submitted, before any shard runs; each refusal names the limit, the value and the field.
+/// </summary>
+public sealed class Limits
+{
+    public const string Section = "Limits";
+
+    /// <summary>Samples in one job (default one billion).</summary>
+    public long MaxSamples { get; set; } = 1_000_000_000;
+
+    /// <summary>The model file's size (default 4 GiB: larger than any torchvision or timm classifier's weights).</summary>
+    public long MaxModelBytes { get; set; } = 4L << 30;
+
+    /// <summary>One sample as the model receives it, float32 after preprocessing (default 64 MiB: 3 × 2048 × 2048 is 48 MiB).</summary>
+    public long MaxSampleBytes { get; set; } = 64L << 20;
+
+    public string? Validate() =>
+        MaxSamples < 1 ? $"{Section}:MaxSamples must be at least 1"
+        : MaxModelBytes < 1 ? $"{Section}:MaxModelBytes must be at least 1"
+        : MaxSampleBytes < 1 ? $"{Section}:MaxSampleBytes must be at least 1"
+        : null;
+
+    /// <summary>Refuses a job whose dataset or model is over a limit.</summary>
+    public void Check(JobSpec job, Dataset dataset, long modelBytes)
+    {
+        if (dataset.Count > MaxSamples)
+            throw new ExplainException($"data.inputs: {N(dataset.Count)} samples exceed {Section}:MaxSamples ({N(MaxSamples)})");
+        if (modelBytes > MaxModelBytes)
+            throw new ExplainException($"model.uri: the model is {N(modelBytes)} bytes, above {Section}:MaxModelBytes ({N(MaxModelBytes)})");
+        var sampleBytes = 4L * dataset.SampleShape.Aggregate(1L, (a, b) => a * b);
+        if (sampleBytes > MaxSampleBytes)
+            throw new ExplainException(
+                $"data.inputs: one sample is {N(sampleBytes)} bytes as the model receives it ([{string.Join(", ", dataset.SampleShape)}] float32), above {Section}:MaxSampleBytes ({N(MaxSampleBytes)})");
+    }
+
+    private static string N(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
+}
