@@ -34,7 +34,7 @@ public static class Cli
         var demo = new Command("demo", "explain the bundled Fashion-MNIST sample end to end") { demoOut };
         demo.SetAction((result, ct) => RunAsync(
             Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist", "job.json"),
-            result.GetValue(demoOut) ?? "explain-demo", result.GetValue(verbose), ct));
+            result.GetValue(demoOut) ?? "explain-demo", result.GetValue(verbose), ct, overwrite: true));
 
         var outputArg = new Argument<string>("output") { Description = "a job's output location" };
         var report = new Command("report", "render the report again from a job's outputs") { outputArg };
@@ -68,11 +68,13 @@ public static class Cli
         };
     }
 
-    private static async Task<int> RunAsync(string jobPath, string? output, bool verbose, CancellationToken ct)
+    /// <param name="overwrite">Replace a completed job's output (the demo's own folder) whatever the job file says.</param>
+    private static async Task<int> RunAsync(string jobPath, string? output, bool verbose, CancellationToken ct, bool overwrite = false)
     {
         try
         {
             var job = JobFile.Load(jobPath, output);
+            if (overwrite) job = job with { Overwrite = true };
             await using var cluster = await EmbeddedCluster.StartAsync(LocalRoots(jobPath, job), verbose);
             var jobId = JobRunner.NewId(job);
             var status = await cluster.Grains.GetGrain<IJobGrain>(jobId).StartAsync(job);

@@ -12,7 +12,8 @@ public sealed record JobSpec(
     [property: Id(6)] string Output,
     [property: Id(7)] int BatchSize,
     [property: Id(8)] string SourceJson,
-    [property: Id(10)] FaithfulnessSpec? Faithfulness = null);
+    [property: Id(10)] FaithfulnessSpec? Faithfulness = null,
+    [property: Id(11)] bool Overwrite = false);
 
 [GenerateSerializer, Immutable, Alias("ec.ModelSpec")]
 public sealed record ModelSpec([property: Id(0)] string Uri, [property: Id(1)] string[]? Classes);

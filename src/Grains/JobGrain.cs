@@ -117,7 +117,8 @@ public sealed partial class JobGrain(
             limits.Check(job, dataset, await model.LengthAsync());
             _book = ShardBook.Plan(Dataset.Plan(dataset.Count, job.ShardSize));
             _manifest = _outputs.NewManifest(Id, job, dataset, _book.Shards);
-            await _outputs.WriteManifestAsync(job, _manifest);
+            await _outputs.ClaimAsync(job, _manifest, async other =>
+                other != Id && (await grains.GetGrain<IJobGrain>(other).GetStatusAsync()).State is JobState.Running or JobState.Finalizing);
             _hashes = Task.Run(() => _outputs.HashAsync(job));
         }
         catch (Exception e) when (e is ExplainException or IOException or Azure.RequestFailedException)

@@ -33,7 +33,7 @@ public static class JobFile
         using (doc)
         {
             var root = Object(doc.RootElement, "(job)");
-            Known(root, "", "name", "model", "data", "methods", "target", "shardSize", "batchSize", "output", "faithfulness");
+            Known(root, "", "name", "model", "data", "methods", "target", "shardSize", "batchSize", "output", "faithfulness", "overwrite");
 
             var model = Object(Required(root, "model", ""), "model");
             Known(model, "model.", "uri", "classes");
@@ -71,7 +71,9 @@ public static class JobFile
                 BlobLocator.Absolute(output, outputOverride is null ? baseDirectory : Environment.CurrentDirectory),
                 batchSize,
                 json,
-                Faithfulness: Optional(root, "faithfulness") is { } f ? FaithfulnessOptions.Read(Object(f, "faithfulness").GetRawText()) : null);
+                Faithfulness: Optional(root, "faithfulness") is { } f ? FaithfulnessOptions.Read(Object(f, "faithfulness").GetRawText()) : null,
+                Overwrite: Optional(root, "overwrite") is { } ow && (ow.ValueKind is JsonValueKind.True or JsonValueKind.False
+                    ? ow.GetBoolean() : throw new ExplainException("overwrite: expected true or false")));
         }
     }
 

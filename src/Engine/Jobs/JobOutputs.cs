@@ -34,6 +34,47 @@ public sealed class JobOutputs(BlobLocator locator)
         }
     }
 
+    /// <summary>
+    /// Writes the first manifest, making the output this job's: one job per output at a time. A new output is
+    /// claimed atomically (of two jobs given it at once, one gets it). An output holding a running job is
+    /// refused; one holding a completed job is refused unless the job says <c>"overwrite": true</c>; a failed
+    /// or cancelled job's output is taken over. Taking over deletes the earlier job's files first.
+    /// </summary>
+    /// <param name="stillRunning">Whether the cluster still runs a job, by id: a manifest left "running" by a job
+    /// the cluster no longer knows (an embedded run that was killed) does not hold its output.</param>
+    public async Task ClaimAsync(JobSpec job, Manifest manifest, Func<string, Task<bool>> stillRunning, CancellationToken ct = default)
+    {
+        var output = locator.Resolve(job.Output);
+        var blob = output.Child(OutputLayout.Manifest);
+        try
+        {
+            if (await blob.CreateAsync(manifest.ToJson(), ct)) return;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Azure.RequestFailedException)
+        {
+            throw new ExplainException($"output location {job.Output} cannot be written: {e.Message.Split('\n')[0]}", e);
+        }
+        var earlier = await ReadClaimedManifestAsync(job, ct);
+        if (earlier.JobId == manifest.JobId) return;
+        if (earlier.Status == Manifest.Running && await stillRunning(earlier.JobId))
+            throw new ExplainException($"output: {job.Output} is in use by job {earlier.JobId}, still running; give this job another output");
+        if (earlier.Status == Manifest.Completed && !job.Overwrite)
+            throw new ExplainException($"output: {job.Output} holds the completed job {earlier.JobId}; set \"overwrite\": true in the job file to replace it");
+        foreach (var folder in OutputLayout.Folders) await output.Child(folder).DeleteTreeAsync(ct);
+        await WriteManifestAsync(job, manifest, ct);
+    }
+
+    /// <summary>Another job's manifest, read again for up to a second while its writer may still be writing it.</summary>
+    private async Task<Manifest> ReadClaimedManifestAsync(JobSpec job, CancellationToken ct)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try { return await ReadManifestAsync(job, ct); }
+            catch (Exception e) when (e is JsonException or ExplainException && attempt < 10) { await Task.Delay(100, ct); }
+            catch (JsonException) { throw new ExplainException($"output: {job.Output} holds a manifest.json that is not ExplainCluster's; give the job another output"); }
+        }
+    }
+
     /// <summary>The manifest written when the job started, for a job that carries on after its grain moved.</summary>
     public async Task<Manifest> ReadManifestAsync(JobSpec job, CancellationToken ct = default)
     {

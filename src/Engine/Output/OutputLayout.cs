@@ -26,6 +26,9 @@ public static class OutputLayout
     /// <summary>An attempt's partial statistics (<see cref="Jobs.PartialCodec"/>), read when the job takes them by reference or resumes.</summary>
     public static string Partial(int shard, int attempt) => $"{Attempt(shard, attempt)}/partial.bin";
 
+    /// <summary>Everything a job writes besides manifest.json: what taking over an ended job's output deletes.</summary>
+    public static readonly string[] Folders = ["samples", "logits", "attributions", "segments", "summary", "plots", Summary, Report, "_attempts"];
+
     /// <summary>The staging folder of every attempt; gone once the job has completed.</summary>
     public const string Attempts = "_attempts";
 

@@ -50,6 +50,25 @@ public sealed class AzureBlob(BlobContainerClient container, string name, string
         }
     }
 
+    public async Task<bool> CreateAsync(ReadOnlyMemory<byte> content, CancellationToken ct = default)
+    {
+        var options = new BlobUploadOptions { Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All } };
+        try
+        {
+            try { await _blob.UploadAsync(new BinaryData(content), options, ct); }
+            catch (RequestFailedException e) when (e.ErrorCode == BlobErrorCode.ContainerNotFound)
+            {
+                await container.CreateIfNotExistsAsync(cancellationToken: ct);
+                await _blob.UploadAsync(new BinaryData(content), options, ct);
+            }
+            return true;
+        }
+        catch (RequestFailedException e) when (e.Status is 409 or 412)
+        {
+            return false;
+        }
+    }
+
     public async Task<bool> MoveToAsync(IBlob destination, CancellationToken ct = default)
     {
         if (destination is not AzureBlob target) throw new ArgumentException("a blob moves within its own store", nameof(destination));

@@ -19,6 +19,9 @@ public interface IBlob
     /// <summary>Writes the object whole, replacing any earlier version.</summary>
     Task WriteAsync(ReadOnlyMemory<byte> content, CancellationToken ct = default);
 
+    /// <summary>Writes the object only if it does not exist yet, atomically: false when it already did (two writers: one wins).</summary>
+    Task<bool> CreateAsync(ReadOnlyMemory<byte> content, CancellationToken ct = default);
+
     /// <summary>
     /// Moves this object to <paramref name="destination"/> (same store), replacing it; false when this
     /// object does not exist (already moved: moving is repeatable).

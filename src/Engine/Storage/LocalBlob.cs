@@ -35,6 +35,18 @@ public sealed class LocalBlob(string path) : IBlob
         File.Move(temp, Location, overwrite: true);
     }
 
+    public async Task<bool> CreateAsync(ReadOnlyMemory<byte> content, CancellationToken ct = default)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Location)!);
+        // O_CREAT | O_EXCL: of two writers exactly one creates the file. (File.Move without overwrite checks,
+        // then renames: two writers can both pass the check.) A reader may see it before it is whole.
+        FileStream file;
+        try { file = new FileStream(Location, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 1 << 16, useAsync: true); }
+        catch (IOException) when (File.Exists(Location)) { return false; }
+        await using (file) await file.WriteAsync(content, ct);
+        return true;
+    }
+
     public Task<bool> MoveToAsync(IBlob destination, CancellationToken ct = default)
     {
         if (!File.Exists(Location)) return Task.FromResult(false);

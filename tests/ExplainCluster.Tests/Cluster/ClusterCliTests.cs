@@ -39,6 +39,21 @@ public sealed class TwoSiloCluster : IAsyncLifetime
 [Collection(ProcessCollection.Name)]
 public class ClusterCliTests(TwoSiloCluster cluster, ClusterData data) : IClassFixture<TwoSiloCluster>, IClassFixture<ClusterData>
 {
+    [Fact]
+    public async Task Submit_TwoJobsOnOneOutputAtOnce_OneRunsTheOtherIsRefused()
+    {
+        var output = data.NewOutput();
+        var submits = await Task.WhenAll(
+            cluster.ExplainAsync("submit", data.JobPath, "--out", output, "--id", $"first-{Guid.NewGuid():N}"),
+            cluster.ExplainAsync("submit", data.JobPath, "--out", output, "--id", $"second-{Guid.NewGuid():N}"));
+        var winner = Assert.Single(submits, s => s.ExitCode == 0);
+        var loser = Assert.Single(submits, s => s.ExitCode != 0);
+        Assert.Equal(1, loser.ExitCode);
+        Assert.Matches("^error: output: .* is in use by job (first|second)-.*, still running; give this job another output$", loser.Stderr.TrimEnd());
+        Assert.True((await cluster.ExplainAsync("watch", winner.LastLine)).ExitCode == 0);
+        await data.AssertExactlyOnceAsync(output);
+    }
+
     [Theory]
     [InlineData("/etc/passwd", null, "data.inputs: /etc/passwd is outside Storage:LocalRoots")]
     [InlineData(null, "../../../../../../etc/explain-out", "output: /etc/explain-out is outside Storage:LocalRoots")]
