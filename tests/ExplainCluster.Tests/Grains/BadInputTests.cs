@@ -8,7 +8,7 @@ using ExplainCluster.Tests.Infrastructure;
 namespace ExplainCluster.Tests.Grains;
 
 /// <summary>Each bad input: a one-line error naming the problem, nothing marked completed, and the silo still serves.</summary>
-public class BadInputTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
+public partial class BadInputTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
 {
     private async Task<(JobStatus Status, string Output)> RunBadAsync(Func<string, Task<string>> makeJob)
     {
@@ -168,6 +168,10 @@ public class BadInputTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
     [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": { \"shap\": {} }, \"output\": \"o\" }", "methods.shap: unknown method")]
     [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": { \"grad-cam\": {} }, \"output\": \"o\" }", "methods.grad-cam.layer: missing")]
     [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": {}, \"output\": \"o\", \"shardSize\": 0 }", "shardSize: expected an integer")]
+    [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": {}, \"output\": \"o\", \"shardSize\": -4 }", "shardSize: expected an integer from 1 to 16384")]
+    [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": {}, \"output\": \"o\", \"batchSize\": 0 }", "batchSize: expected an integer from 1 to 65536")]
+    [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": {}, \"output\": \"o\", \"batchSize\": -1 }", "batchSize: expected an integer from 1 to 65536")]
+    [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": {}, \"output\": \"o\", \"batchSize\": 2.5 }", "batchSize: expected an integer from 1 to 65536")]
     [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": {}, \"output\": \"o\", \"target\": \"label\" }", "target: \"label\" needs data.labels")]
     [InlineData("{ \"model\": { }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": {}, \"output\": \"o\" }", "model.uri: missing")]
     [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": { \"integrated-gradients\": { \"steps\": 0 } }, \"output\": \"o\" }", "methods.integrated-gradients.steps: expected an integer from 1 to 10000")]
