@@ -1,4 +1,31 @@
+using System.Globalization;
+using System.Text;
+
 namespace ExplainCluster.Engine;
 
-/// <summary>A problem with the job or its inputs, stated in one line for the user.</summary>
-public sealed class ExplainException(string message, Exception? inner = null) : Exception(message, inner);
+/// <summary>
+/// A problem with the job or its inputs, stated in one line for the user: control characters and line
+/// separators that a message quotes from its input (a field name, a value) are escaped as in JSON.
+/// </summary>
+public sealed class ExplainException(string message, Exception? inner = null) : Exception(OneLine(message), inner)
+{
+    private static string OneLine(string message)
+    {
+        if (!message.Any(IsBreaking)) return message;
+        var line = new StringBuilder(message.Length + 8);
+        foreach (var c in message)
+        {
+            line.Append(c switch
+            {
+                '\n' => "\\n",
+                '\r' => "\\r",
+                '\t' => "\\t",
+                _ when IsBreaking(c) => "\\u" + ((int)c).ToString("x4", CultureInfo.InvariantCulture),
+                _ => c.ToString(),
+            });
+        }
+        return line.ToString();
+    }
+
+    private static bool IsBreaking(char c) => char.IsControl(c) || c is '\u2028' or '\u2029' or '\u0085';
+}

@@ -66,12 +66,18 @@ public sealed class ArrayFile
             throw new ExplainException($"{location}: shape {header.ShapeText} is absurd (more than 2^63 bytes); the file holds {length} bytes");
         if (!header.Gzipped && length < total)
             throw new ExplainException($"{location} is truncated: its header promises shape {header.ShapeText}, {total} bytes, but the file holds {length}");
+        if (header.Gzipped && total > length * MaxGzipRatio + 1024)
+            throw new ExplainException(
+                $"{location} is truncated: its header promises shape {header.ShapeText}, {total} bytes, more than a gzip stream of {length} bytes can hold");
         if (header.Count == 0) throw new ExplainException($"{location} holds no samples (empty dataset)");
         if (header.ItemShape.Contains(0))
             throw new ExplainException($"{location}: shape {header.ShapeText} has a zero dimension: its samples hold no elements");
         if (header.ItemBytes > MaxReadBytes)
             throw new ExplainException($"{location}: shape {header.ShapeText} has samples of {header.ItemBytes} bytes, more than {MaxReadBytes} (2 GB)");
     }
+
+    /// <summary>Deflate's limit: no gzip stream decompresses to more than about 1032 times its size.</summary>
+    private const long MaxGzipRatio = 1032;
 
     /// <summary>The most bytes one read returns: a .NET array.</summary>
     private const long MaxReadBytes = int.MaxValue;

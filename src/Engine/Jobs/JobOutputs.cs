@@ -19,7 +19,7 @@ public sealed class JobOutputs(BlobLocator locator)
         [.. job.Methods.Select(m => m.Name)], job.Target == TargetMode.Label ? "label" : "predicted", job.ShardSize,
         [.. shards.Select(s => new ManifestShard(s.Index, s.Start, s.Count, null, null, null, null))],
         Manifest.SoftwareVersions(), DateTimeOffset.UtcNow, null, null,
-        JsonDocument.Parse(job.SourceJson).RootElement.Clone());
+        JsonDocument.Parse(job.SourceJson, Options.JsonText.Options).RootElement.Clone());
 
     public async Task WriteManifestAsync(JobSpec job, Manifest manifest, CancellationToken ct = default)
     {

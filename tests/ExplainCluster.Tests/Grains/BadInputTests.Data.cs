@@ -70,6 +70,19 @@ public partial class BadInputTests
     }
 
     [Fact]
+    public async Task Cli_NegativeNpyDimension_ExitsOneWithOneErrorLine()
+    {
+        var folder = TestPaths.NewFolder();
+        var inputs = Path.Combine(folder, "bad.npy");
+        await File.WriteAllBytesAsync(inputs, Npy("|u1", "(-5, 28, 28)", 3920));
+        var job = Path.Combine(folder, "job.json");
+        await File.WriteAllTextAsync(job, TestPaths.FashionJob(inputs, null, Path.Combine(folder, "out")));
+        var (exit, _, error) = await ConsoleCollection.RunCliAsync("run", job);
+        Assert.Equal(1, exit);
+        Assert.Equal($"error: {inputs}: .npy shape (-5, 28, 28) has a negative dimension", error.TrimEnd());
+    }
+
+    [Fact]
     public async Task Run_IdxWithWrongMagic_SaysNeitherFormat()
     {
         byte[] bytes = [0x08, 0x03, 0, 0, .. Idx(10, 10)[4..]];
@@ -89,6 +102,16 @@ public partial class BadInputTests
         var gz = Gzip(Idx(300, 300));
         var error = await RunBadInputsAsync("bad.gz", gz[..(gz.Length * 6 / 10)]);
         Assert.Contains("bad.gz: the gzip stream ends before the 235216 bytes its header promises", error);
+    }
+
+    [Fact]
+    public async Task Run_GzipPromisingMoreThanDeflateCanHold_SaysTruncatedAtOnce()
+    {
+        var gz = Gzip(Idx(10, unchecked((int)0xFFFFFFFF)));
+        var error = await RunBadInputsAsync("bad.gz", gz);
+        Assert.EndsWith(
+            $"bad.gz is truncated: its header promises shape [4294967295, 28, 28], {16 + 4294967295L * 784} bytes, more than a gzip stream of {gz.Length} bytes can hold",
+            error);
     }
 
     [Fact]
