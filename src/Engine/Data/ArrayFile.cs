@@ -39,7 +39,9 @@ public sealed class ArrayFile
             await using var stream = await blob.OpenReadAsync(ct);
             await using var gz = new GZipStream(stream, CompressionMode.Decompress);
             var head = new byte[4096];
-            var n = await gz.ReadAtLeastAsync(head, head.Length, throwOnEndOfStream: false, ct);
+            int n;
+            try { n = await gz.ReadAtLeastAsync(head, head.Length, throwOnEndOfStream: false, ct); }
+            catch (InvalidDataException e) { throw Corrupt(blob.Location, e); }
             header = NpyFormat.HasMagic(head)
                 ? NpyFormat.ParseHeader(head[..n], blob.Location) with { Gzipped = true }
                 : IdxFormat.ParseHeader(head.AsSpan(0, n), blob.Location, gzipped: true);
@@ -49,13 +51,39 @@ public sealed class ArrayFile
             header = NpyFormat.HasMagic(start)
                 ? NpyFormat.ParseHeader(start, blob.Location)
                 : IdxFormat.ParseHeader(start, blob.Location, gzipped: false);
-            var expected = header.DataOffset + header.Count * header.ItemBytes;
-            if (length < expected)
-                throw new ExplainException($"{blob.Location} is truncated: {length} bytes where its header promises {expected}");
         }
-        if (header.Count == 0) throw new ExplainException($"{blob.Location} holds no samples (empty dataset)");
+        Check(header, blob.Location, length);
         return new ArrayFile(blob, header);
     }
+
+    /// <summary>
+    /// What a header promises, checked against itself and the file: a size that fits 64 bits, samples of at
+    /// least one element, at least one sample, and (uncompressed) a file that holds every byte.
+    /// </summary>
+    private static void Check(ArrayHeader header, string location, long length)
+    {
+        if (header.TotalBytes is not { } total)
+            throw new ExplainException($"{location}: shape {header.ShapeText} is absurd (more than 2^63 bytes); the file holds {length} bytes");
+        if (!header.Gzipped && length < total)
+            throw new ExplainException($"{location} is truncated: its header promises shape {header.ShapeText}, {total} bytes, but the file holds {length}");
+        if (header.Gzipped && total > length * MaxGzipRatio + 1024)
+            throw new ExplainException(
+                $"{location} is truncated: its header promises shape {header.ShapeText}, {total} bytes, more than a gzip stream of {length} bytes can hold");
+        if (header.Count == 0) throw new ExplainException($"{location} holds no samples (empty dataset)");
+        if (header.ItemShape.Contains(0))
+            throw new ExplainException($"{location}: shape {header.ShapeText} has a zero dimension: its samples hold no elements");
+        if (header.ItemBytes > MaxReadBytes)
+            throw new ExplainException($"{location}: shape {header.ShapeText} has samples of {header.ItemBytes} bytes, more than {MaxReadBytes} (2 GB)");
+    }
+
+    /// <summary>Deflate's limit: no gzip stream decompresses to more than about 1032 times its size.</summary>
+    private const long MaxGzipRatio = 1032;
+
+    /// <summary>The most bytes one read returns: a .NET array.</summary>
+    private const long MaxReadBytes = int.MaxValue;
+
+    private static ExplainException Corrupt(string location, Exception e) =>
+        new($"{location}: the gzip stream is corrupt ({e.Message.Split('\n')[0]})", e);
 
     /// <summary>The raw bytes of samples [start, start + count).</summary>
     public async Task<byte[]> ReadBytesAsync(long start, int count, CancellationToken ct = default)
@@ -63,21 +91,38 @@ public sealed class ArrayFile
         if (start < 0 || start + count > Header.Count)
             throw new ArgumentOutOfRangeException(nameof(start), $"samples {start}..{start + count} outside 0..{Header.Count}");
         var offset = Header.DataOffset + start * Header.ItemBytes;
-        var length = checked((int)(count * Header.ItemBytes));
+        if (count * Header.ItemBytes > MaxReadBytes)
+            throw new ExplainException(
+                $"{Blob.Location}: {count} samples of {Header.ItemBytes} bytes are more than one read holds (2 GB); lower shardSize");
+        var length = (int)(count * Header.ItemBytes);
         if (!Header.Gzipped) return await Blob.ReadRangeAsync(offset, length, ct);
 
         await using var stream = await Blob.OpenReadAsync(ct);
         await using var gz = new GZipStream(stream, CompressionMode.Decompress);
-        var skip = new byte[1 << 16];
-        for (var left = offset; left > 0;)
+        try
         {
-            var n = await gz.ReadAsync(skip.AsMemory(0, (int)Math.Min(left, skip.Length)), ct);
-            if (n == 0) throw new ExplainException($"{Blob.Location} is truncated");
-            left -= n;
+            var skip = new byte[1 << 16];
+            for (var left = offset; left > 0;)
+            {
+                var n = await gz.ReadAsync(skip.AsMemory(0, (int)Math.Min(left, skip.Length)), ct);
+                if (n == 0) throw new EndOfStreamException();
+                left -= n;
+            }
+            var buffer = new byte[length];
+            await gz.ReadExactlyAsync(buffer, ct);
+            // The last samples: the stream must end where its header says.
+            if (start + count == Header.Count && await gz.ReadAsync(new byte[1], ct) > 0)
+                throw new ExplainException($"{Blob.Location}: the gzip stream holds more than the {Header.TotalBytes} bytes its header promises");
+            return buffer;
         }
-        var buffer = new byte[length];
-        await gz.ReadExactlyAsync(buffer, ct);
-        return buffer;
+        catch (EndOfStreamException)
+        {
+            throw new ExplainException($"{Blob.Location}: the gzip stream ends before the {Header.TotalBytes} bytes its header promises");
+        }
+        catch (InvalidDataException e)
+        {
+            throw Corrupt(Blob.Location, e);
+        }
     }
 
     /// <summary>Samples [start, start + count) as float32, element values unchanged (uint8 0..255 stays 0..255).</summary>

@@ -28,4 +28,17 @@ public sealed record ArrayHeader(ElementType Type, long[] Shape, long DataOffset
     };
 
     public long ItemBytes => ItemElements * ElementSize;
+
+    /// <summary>The header and every element, in bytes; null when that overflows 64 bits (an absurd shape).</summary>
+    public long? TotalBytes
+    {
+        get
+        {
+            try { return checked(DataOffset + Shape.Aggregate((long)ElementSize, (a, b) => a * b)); }
+            catch (OverflowException) { return null; }
+        }
+    }
+
+    /// <summary>The shape as the messages print it: [10, 28, 28].</summary>
+    public string ShapeText => $"[{string.Join(", ", Shape)}]";
 }

@@ -18,7 +18,7 @@ public static class IdxFormat
         if (start.Length < 4 + 4 * dims) throw new ExplainException($"{location}: truncated IDX header");
         var shape = new long[dims];
         for (var i = 0; i < dims; i++)
-            shape[i] = (start[4 + 4 * i] << 24) | (start[5 + 4 * i] << 16) | (start[6 + 4 * i] << 8) | start[7 + 4 * i];
+            shape[i] = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(start[(4 + 4 * i)..]);
         return new ArrayHeader(type, shape, 4 + 4 * dims, gzipped);
     }
 }

@@ -13,13 +13,15 @@ public static partial class NpyFormat
     public static ArrayHeader ParseHeader(byte[] start, string location)
     {
         if (!HasMagic(start)) throw new ExplainException($"{location} is not a .npy file");
+        if (start.Length < 10) throw new ExplainException($"{location}: truncated .npy header");
         var major = start[6];
-        int headerLength, headerStart;
-        if (major == 1) { headerLength = BitConverter.ToUInt16(start, 8); headerStart = 10; }
-        else { headerLength = (int)BitConverter.ToUInt32(start, 8); headerStart = 12; }
+        if (major is < 1 or > 3) throw new ExplainException($"{location}: .npy version {major} is not supported (1, 2 or 3)");
+        var headerStart = major == 1 ? 10 : 12;
+        if (start.Length < headerStart) throw new ExplainException($"{location}: truncated .npy header");
+        long headerLength = major == 1 ? BitConverter.ToUInt16(start, 8) : BitConverter.ToUInt32(start, 8);
         if (headerStart + headerLength > start.Length)
             throw new ExplainException($"{location}: .npy header longer than expected");
-        var header = Encoding.ASCII.GetString(start, headerStart, headerLength);
+        var header = Encoding.ASCII.GetString(start, headerStart, (int)headerLength);
         var descr = DescrPattern().Match(header);
         var fortran = FortranPattern().Match(header);
         var shape = ShapePattern().Match(header);
@@ -35,12 +37,27 @@ public static partial class NpyFormat
             "<i4" => ElementType.Int32,
             "<i8" => ElementType.Int64,
             "<f4" => ElementType.Float32,
+            ['>', _, ..] and var other => throw new ExplainException(
+                $"{location}: big-endian dtype '{other}' is not supported; save little-endian (array.astype('<{other[1..]}'))"),
             var other => throw new ExplainException($"{location}: dtype '{other}' is not supported (uint8, float32 or integer labels)"),
         };
-        var dims = shape.Groups[1].Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(long.Parse).ToArray();
+        var dims = Dimensions(shape.Groups[1].Value, location);
         if (dims.Length == 0) throw new ExplainException($"{location}: a scalar array holds no samples");
         return new ArrayHeader(type, dims, headerStart + headerLength, Gzipped: false);
+    }
+
+    /// <summary>The dimensions of a shape tuple's text ("10, 28, 28"): each a non-negative 64-bit integer.</summary>
+    private static long[] Dimensions(string tuple, string location)
+    {
+        var parts = tuple.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var dims = new long[parts.Length];
+        for (var i = 0; i < parts.Length; i++)
+        {
+            if (!long.TryParse(parts[i], System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out dims[i]))
+                throw new ExplainException($"{location}: .npy shape ({tuple}) has '{parts[i]}', which is not a dimension");
+            if (dims[i] < 0) throw new ExplainException($"{location}: .npy shape ({tuple}) has a negative dimension");
+        }
+        return dims;
     }
 
     /// <summary>A version 1.0 header for a float32 C-order array, padded to 64 bytes as NumPy does.</summary>

@@ -27,10 +27,7 @@ public static class JobFile
 
     public static JobSpec Parse(string json, string baseDirectory, string? outputOverride = null, string defaultName = "job")
     {
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }); }
-        catch (JsonException e) { throw new ExplainException($"job file is not valid JSON: {e.Message}"); }
-        using (doc)
+        using (var doc = Options.JsonText.Parse(json, "job file"))
         {
             var root = Object(doc.RootElement, "(job)");
             Known(root, "", "name", "model", "data", "methods", "target", "shardSize", "batchSize", "output", "faithfulness", "overwrite");

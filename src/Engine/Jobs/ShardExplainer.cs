@@ -70,6 +70,7 @@ public static class ShardExplainer
             if (labelSlice is not null) CheckLabels(labelSlice, classes, data.Start + start);
 
             var cpuLogits = batch.Logits.cpu();
+            model.CheckFinite(cpuLogits, data.Start + start);
             cpuLogits.data<float>().CopyTo(logits.AsSpan(start * classes, count * classes));
             var logProbabilities = nn.functional.log_softmax(cpuLogits, 1);
             var (maxLog, argmax) = logProbabilities.max(1);

@@ -68,8 +68,38 @@ public sealed class ExplainModel : IDisposable
         return laidOut;
     }
 
-    /// <summary>Logits [n, classes] for a batch [n, ...].</summary>
-    public Tensor Forward(Tensor input) => Invoke(input, () => (Tensor)_module.call(input));
+    /// <summary>Logits [n, classes] for a batch [n, ...]; any other output is an <see cref="ExplainException"/> naming it.</summary>
+    public Tensor Forward(Tensor input) => Invoke(input, () => Logits(_module.call(input)));
+
+    private Tensor Logits(object? output) => output switch
+    {
+        Tensor { Dimensions: 2 } logits => logits,
+        Tensor other => throw new ExplainException(
+            $"model {Location} returned shape [{string.Join(", ", other.shape)}] from forward; expected logits [batch, classes]"),
+        _ => throw new ExplainException($"model {Location} returned {Describe(output)} from forward; expected one tensor of logits [batch, classes]"),
+    };
+
+    /// <summary>What a TorchScript forward returned, in the model author's words (never a .NET type name).</summary>
+    private static string Describe(object? output) => output switch
+    {
+        null => "None",
+        System.Runtime.CompilerServices.ITuple tuple => $"a tuple of {tuple.Length} values",
+        string => "a string",
+        System.Collections.IDictionary => "a dict",
+        System.Collections.ICollection list => $"a list of {list.Count} values",
+        bool => "a bool",
+        _ => "a number or other non-tensor value",
+    };
+
+    /// <summary>Fails on NaN or ±Inf logits [n, classes], naming the first such sample; <paramref name="firstIndex"/> is row 0's.</summary>
+    public void CheckFinite(Tensor logits, long firstIndex)
+    {
+        using var scope = NewDisposeScope();
+        var finite = isfinite(logits).all(1);
+        if (finite.all().item<bool>()) return;
+        var bad = (~finite).nonzero()[0, 0].item<long>();
+        throw new ExplainException($"model {Location} gave NaN or Inf logits for sample {firstIndex + bad}");
+    }
 
     /// <summary>
     /// The split at <paramref name="layer"/>: <c>forward_features</c> for the timm convention, else the
@@ -139,6 +169,9 @@ public sealed class ExplainModel : IDisposable
         }
         catch (Exception e) when (e is System.Runtime.InteropServices.ExternalException)
         {
+            // A TorchScript `raise` in the model's own code: its message, not a misfit of the input.
+            if (e.Message.Contains("prim.RaiseException(", StringComparison.Ordinal))
+                throw new ExplainException($"model {Location} raised in forward: {Explanation(e.Message)}", e);
             var sample = string.Join(", ", input.shape.Skip(1));
             throw new ExplainException($"input [{sample}] does not fit model {Location}: {Explanation(e.Message)}", e);
         }

@@ -15,7 +15,7 @@ public sealed class OptionsReader(JsonElement options, string prefix, params str
     /// <summary>The options of <paramref name="json"/> (an object's text), named <paramref name="prefix"/> in errors.</summary>
     public static OptionsReader Parse(string json, string prefix, params string[] readElsewhere)
     {
-        using var document = JsonDocument.Parse(json);
+        using var document = JsonText.Parse(json, prefix.TrimEnd('.'));
         var root = document.RootElement.Clone();
         return root.ValueKind == JsonValueKind.Object ? new OptionsReader(root, prefix, readElsewhere)
             : throw new ExplainException($"{prefix.TrimEnd('.')}: expected an object");

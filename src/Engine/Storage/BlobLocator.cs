@@ -15,9 +15,18 @@ public sealed class BlobLocator(string? connectionString)
         location.StartsWith("https://", StringComparison.OrdinalIgnoreCase) ||
         location.StartsWith("http://", StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>Makes a relative local path absolute against <paramref name="baseDirectory"/>; leaves URIs alone.</summary>
-    public static string Absolute(string location, string baseDirectory) =>
-        IsRemote(location) ? location : Path.GetFullPath(Path.Combine(baseDirectory, location));
+    /// <summary>
+    /// Makes a relative local path absolute against <paramref name="baseDirectory"/>; leaves URIs alone. A
+    /// location with control characters, or an http(s) one that is no URL, is an <see cref="ExplainException"/>.
+    /// </summary>
+    public static string Absolute(string location, string baseDirectory)
+    {
+        if (location.Any(char.IsControl)) throw new ExplainException($"location '{location}' holds control characters");
+        if (!IsRemote(location)) return Path.GetFullPath(Path.Combine(baseDirectory, location));
+        if (!location.StartsWith("az://", StringComparison.OrdinalIgnoreCase) && !Uri.TryCreate(location, UriKind.Absolute, out _))
+            throw new ExplainException($"location '{location}' is not a valid URL");
+        return location;
+    }
 
     public IBlob Resolve(string location)
     {

@@ -28,7 +28,7 @@ public static partial class Redaction
     /// <summary>A job file's JSON with every string value redacted as <see cref="Text"/>; its shape unchanged.</summary>
     public static JsonElement Json(string json)
     {
-        var node = JsonNode.Parse(json);
+        var node = JsonNode.Parse(json, null, Options.JsonText.Options); // the job file's dialect: comments, trailing commas
         var redacted = Redact(node);
         using var document = JsonDocument.Parse(redacted?.ToJsonString() ?? "null");
         return document.RootElement.Clone();

@@ -8,7 +8,8 @@ using ExplainCluster.Tests.Infrastructure;
 namespace ExplainCluster.Tests.Grains;
 
 /// <summary>Each bad input: a one-line error naming the problem, nothing marked completed, and the silo still serves.</summary>
-public class BadInputTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
+[Collection(ConsoleCollection.Name)]
+public partial class BadInputTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
 {
     private async Task<(JobStatus Status, string Output)> RunBadAsync(Func<string, Task<string>> makeJob)
     {
@@ -162,12 +163,29 @@ public class BadInputTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
         Assert.Contains("cannot be written", status.Error);
     }
 
+    [Fact]
+    public async Task Run_JobWithCommentsAndTrailingCommas_Completes()
+    {
+        // Found by the job-file fuzz test: the job file's dialect held for the job file but not for a method's options or the manifest's copy.
+        var folder = TestPaths.NewFolder();
+        var json = (await GoodJobAsync(folder))
+            .Replace("\"layer\": \"10\" }", "\"layer\": \"10\", /* the last block */ }")
+            .Replace("\"methods\":", "// saliency and friends\n  \"methods\":");
+        Assert.Contains("/* the last block */", json);
+        var status = await Jobs.RunAsync(one.Grains, json, folder);
+        Assert.Equal(JobState.Completed, status.State);
+    }
+
     [Theory]
     [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": {}, \"output\": \"o\", \"shards\": 3 }", "shards: unknown field")]
     [InlineData("{ \"model\": { \"uri\": \"m.pt\", \"clases\": [] }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": {}, \"output\": \"o\" }", "model.clases: unknown field")]
     [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": { \"shap\": {} }, \"output\": \"o\" }", "methods.shap: unknown method")]
     [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": { \"grad-cam\": {} }, \"output\": \"o\" }", "methods.grad-cam.layer: missing")]
     [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": {}, \"output\": \"o\", \"shardSize\": 0 }", "shardSize: expected an integer")]
+    [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": {}, \"output\": \"o\", \"shardSize\": -4 }", "shardSize: expected an integer from 1 to 16384")]
+    [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": {}, \"output\": \"o\", \"batchSize\": 0 }", "batchSize: expected an integer from 1 to 65536")]
+    [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": {}, \"output\": \"o\", \"batchSize\": -1 }", "batchSize: expected an integer from 1 to 65536")]
+    [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": {}, \"output\": \"o\", \"batchSize\": 2.5 }", "batchSize: expected an integer from 1 to 65536")]
     [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": {}, \"output\": \"o\", \"target\": \"label\" }", "target: \"label\" needs data.labels")]
     [InlineData("{ \"model\": { }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": {}, \"output\": \"o\" }", "model.uri: missing")]
     [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": { \"integrated-gradients\": { \"steps\": 0 } }, \"output\": \"o\" }", "methods.integrated-gradients.steps: expected an integer from 1 to 10000")]
@@ -182,15 +200,10 @@ public class BadInputTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
         var folder = TestPaths.NewFolder();
         var path = Path.Combine(folder, "job.json");
         await File.WriteAllTextAsync(path, json);
-        var error = new StringWriter();
-        var previous = Console.Error;
-        Console.SetError(error);
-        int exit;
-        try { exit = await Cli.Build().Parse(["run", path]).InvokeAsync(); }
-        finally { Console.SetError(previous); }
+        var (exit, _, error) = await ConsoleCollection.RunCliAsync("run", path);
         Assert.Equal(1, exit);
-        Assert.StartsWith("error: " + expected, error.ToString());
-        Assert.Single(error.ToString().TrimEnd().Split('\n'));
+        Assert.StartsWith("error: " + expected, error);
+        Assert.Single(error.TrimEnd().Split('\n'));
         Assert.Throws<ExplainException>(() => JobFile.Parse(json, folder));
     }
 }

@@ -1,0 +1,64 @@
+#!/usr/bin/python3
+"""Makes the bad-model fixtures of the bad-input tests (Debian's python3-torch, 1.13).
+
+Run once from the repository root:  /usr/bin/python3 tools/make_bad_models.py
+It writes tests/fixtures/bad/*.pt: models that take [n, 1, 28, 28] like the demo model but misbehave,
+each without parameters so the files stay a few KB. The outputs are committed.
+"""
+import os
+import zipfile
+from typing import Tuple
+
+import torch
+from torch import nn
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BAD = os.path.join(ROOT, "tests", "fixtures", "bad")
+
+
+def logits(x):
+    """Ten logits per sample: the first ten pixels."""
+    return torch.flatten(x, 1)[:, :10]
+
+
+class TupleOutput(nn.Module):
+    def forward(self, x) -> Tuple[torch.Tensor, torch.Tensor]:
+        return logits(x), logits(x)
+
+
+class ThreeDimOutput(nn.Module):
+    def forward(self, x):
+        return torch.flatten(x, 1)[:, :20].reshape(-1, 10, 2)
+
+
+class NonFiniteLogits(nn.Module):
+    """NaN logits for a sample whose first pixel is negative, +Inf for one whose first pixel is above 1000."""
+
+    def forward(self, x):
+        first = torch.flatten(x, 1)[:, :1]
+        nan = torch.where(first < 0, torch.full_like(first, float("nan")), torch.zeros_like(first))
+        inf = torch.where(first > 1000, torch.full_like(first, float("inf")), torch.zeros_like(first))
+        return logits(x) + nan + inf
+
+
+class RaisesInForward(nn.Module):
+    def forward(self, x):
+        if x.shape[0] > 0:
+            raise ValueError("this model refuses every batch")
+        return logits(x)
+
+
+def main():
+    os.makedirs(BAD, exist_ok=True)
+    for name, model in [("tuple_output", TupleOutput()), ("output_3d", ThreeDimOutput()),
+                        ("nonfinite_logits", NonFiniteLogits()), ("raises_in_forward", RaisesInForward())]:
+        torch.jit.save(torch.jit.script(model), os.path.join(BAD, name + ".pt"))
+    # A valid zip (torch.save's format) that is a pickled state dict, not TorchScript: the usual mistake.
+    torch.save({"weight": torch.zeros(2, 2)}, os.path.join(BAD, "state_dict.pt"))
+    # A valid zip that is nothing torch wrote.
+    with zipfile.ZipFile(os.path.join(BAD, "plain_zip.pt"), "w") as z:
+        z.writestr("readme.txt", "a zip file, not a model")
+
+
+if __name__ == "__main__":
+    main()
