@@ -36,10 +36,11 @@ public class SiloLossTests(ClusterData data) : IClassFixture<ClusterData>
             var took = await stopped.TerminateAsync();
             Assert.True(took < TimeSpan.FromSeconds(30), $"the silo took {took} to stop");
         });
-        // It stopped when about 5 of 50 shards were staged, holding at most its capacity (2) more: whatever it had
-        // running either finished while it drained or ran again elsewhere, and it got nothing after.
+        // It was told to stop once 5 of 50 shards were staged (on a loaded machine, a few more by the time the
+        // signal lands), holding at most its capacity (3) more: whatever it had running either finished while it
+        // drained or ran again elsewhere, and it got nothing after. 8 to 11 seen; 12 is clear of the 17 it would do working on.
         var byStopped = shards.Count(s => s.Silo.StartsWith(stopped!.AddressPrefix, StringComparison.Ordinal));
-        Assert.True(byStopped <= 10, $"the stopped silo did {byStopped} shards (a third, about 17, had it kept working)");
+        Assert.True(byStopped <= 12, $"the stopped silo did {byStopped} shards (a third, about 17, had it kept working)");
     }
 
     [Fact]
