@@ -11,7 +11,8 @@ public sealed record JobSpec(
     [property: Id(5)] int ShardSize,
     [property: Id(6)] string Output,
     [property: Id(7)] int BatchSize,
-    [property: Id(8)] string SourceJson);
+    [property: Id(8)] string SourceJson,
+    [property: Id(9)] SegmentsSpec? Segments = null);
 
 [GenerateSerializer, Immutable, Alias("ec.ModelSpec")]
 public sealed record ModelSpec([property: Id(0)] string Uri, [property: Id(1)] string[]? Classes);

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using ExplainCluster.Contracts;
 using ExplainCluster.Engine.Methods;
+using ExplainCluster.Engine.Segmentation;
 using ExplainCluster.Engine.Storage;
 
 namespace ExplainCluster.Engine.Jobs;
@@ -32,7 +33,7 @@ public static class JobFile
         using (doc)
         {
             var root = Object(doc.RootElement, "(job)");
-            Known(root, "", "name", "model", "data", "methods", "target", "shardSize", "batchSize", "output");
+            Known(root, "", "name", "model", "data", "methods", "target", "shardSize", "batchSize", "output", "segments");
 
             var model = Object(Required(root, "model", ""), "model");
             Known(model, "model.", "uri", "classes");
@@ -69,7 +70,8 @@ public static class JobFile
                 shardSize,
                 BlobLocator.Absolute(output, outputOverride is null ? baseDirectory : Environment.CurrentDirectory),
                 batchSize,
-                json);
+                json,
+                Optional(root, "segments") is { } seg ? SegmentsOptions.Parse(seg) : null);
         }
     }
 
