@@ -23,6 +23,11 @@ if (args is ["wide", .. var widths])
     await Memory.WideAsync(widths);
     return;
 }
+if (args is ["perturbation", .. var rest])
+{
+    await Perturbation.RunAsync(rest, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
+    return;
+}
 if (args is ["memory", .. var sizes])
 {
     await Memory.RunAsync(sizes, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
