@@ -33,6 +33,11 @@ if (args is ["faithfulness", .. var faithfulnessArgs])
     await FaithfulnessCost.RunAsync(faithfulnessArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
     return;
 }
+if (args is ["perturbation", .. var rest])
+{
+    await Perturbation.RunAsync(rest, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
+    return;
+}
 if (args is ["memory", .. var sizes])
 {
     await Memory.RunAsync(sizes, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));

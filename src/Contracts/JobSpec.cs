@@ -12,6 +12,7 @@ public sealed record JobSpec(
     [property: Id(6)] string Output,
     [property: Id(7)] int BatchSize,
     [property: Id(8)] string SourceJson,
+    [property: Id(9)] SegmentsSpec? Segments = null,
     [property: Id(10)] FaithfulnessSpec? Faithfulness = null,
     [property: Id(11)] bool Overwrite = false);
 

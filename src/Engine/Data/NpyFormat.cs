@@ -76,27 +76,21 @@ public static partial class NpyFormat
         return bytes;
     }
 
-    public static byte[] Encode(float[] data, IReadOnlyList<long> shape)
-    {
-        var header = Header(shape);
-        var bytes = new byte[header.Length + data.Length * 4];
-        header.CopyTo(bytes, 0);
-        Buffer.BlockCopy(data, 0, bytes, header.Length, data.Length * 4);
-        return bytes;
-    }
+    public static byte[] Encode(float[] data, IReadOnlyList<long> shape) => Encode<float>(data, shape, "<f4");
 
-    public static byte[] Encode(byte[] data, IReadOnlyList<long> shape)
-    {
-        var header = Header(shape, "|u1");
-        return [.. header, .. data];
-    }
+    public static byte[] Encode(byte[] data, IReadOnlyList<long> shape) => Encode<byte>(data, shape, "|u1");
 
-    public static byte[] Encode(long[] data, IReadOnlyList<long> shape)
+    public static byte[] Encode(int[] data, IReadOnlyList<long> shape) => Encode<int>(data, shape, "<i4");
+
+    public static byte[] Encode(long[] data, IReadOnlyList<long> shape) => Encode<long>(data, shape, "<i8");
+
+    private static byte[] Encode<T>(ReadOnlySpan<T> data, IReadOnlyList<long> shape, string descr) where T : unmanaged
     {
-        var header = Header(shape, "<i8");
-        var bytes = new byte[header.Length + data.Length * 8];
+        var header = Header(shape, descr);
+        var values = System.Runtime.InteropServices.MemoryMarshal.AsBytes(data);
+        var bytes = new byte[header.Length + values.Length];
         header.CopyTo(bytes, 0);
-        Buffer.BlockCopy(data, 0, bytes, header.Length, data.Length * 8);
+        values.CopyTo(bytes.AsSpan(header.Length));
         return bytes;
     }
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using ExplainCluster.Contracts;
 using ExplainCluster.Engine.Faithfulness;
 using ExplainCluster.Engine.Methods;
+using ExplainCluster.Engine.Segmentation;
 using ExplainCluster.Engine.Storage;
 
 namespace ExplainCluster.Engine.Jobs;
@@ -30,7 +31,7 @@ public static class JobFile
         using (var doc = Options.JsonText.Parse(json, "job file"))
         {
             var root = Object(doc.RootElement, "(job)");
-            Known(root, "", "name", "model", "data", "methods", "target", "shardSize", "batchSize", "output", "faithfulness", "overwrite");
+            Known(root, "", "name", "model", "data", "methods", "target", "shardSize", "batchSize", "output", "segments", "faithfulness", "overwrite");
 
             var model = Object(Required(root, "model", ""), "model");
             Known(model, "model.", "uri", "classes");
@@ -68,6 +69,7 @@ public static class JobFile
                 BlobLocator.Absolute(output, outputOverride is null ? baseDirectory : Environment.CurrentDirectory),
                 batchSize,
                 json,
+                Segments: Optional(root, "segments") is { } seg ? SegmentsOptions.Parse(seg) : null,
                 Faithfulness: Optional(root, "faithfulness") is { } f ? FaithfulnessOptions.Read(Object(f, "faithfulness").GetRawText()) : null,
                 Overwrite: Optional(root, "overwrite") is { } ow && (ow.ValueKind is JsonValueKind.True or JsonValueKind.False
                     ? ow.GetBoolean() : throw new ExplainException("overwrite: expected true or false")));

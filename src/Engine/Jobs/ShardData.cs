@@ -1,4 +1,9 @@
+using ExplainCluster.Engine.Segmentation;
+
 namespace ExplainCluster.Engine.Jobs;
 
-/// <summary>One shard's samples as read from storage: raw values, and labels when the job has them.</summary>
-public sealed record ShardData(long Start, int Count, float[] Raw, long[]? Labels, int[] SampleShape);
+/// <summary>
+/// One shard's samples as read from storage: raw values, labels when the job has them, and the samples'
+/// segments when a method of the job uses them (<see cref="JobSegments"/>).
+/// </summary>
+public sealed record ShardData(long Start, int Count, float[] Raw, long[]? Labels, int[] SampleShape, SegmentedBatch? Segments = null);

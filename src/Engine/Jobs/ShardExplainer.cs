@@ -25,6 +25,7 @@ public static class ShardExplainer
         if (layers.Length > 1) throw new ExplainException("methods: one split layer per job");
         var split = layers.Length == 1 ? model.Split(layers[0]) : null;
         var explainLabels = job.Target == TargetMode.Label;
+        var segments = data.Segments ?? (JobSegments.For(job) is { } spec ? JobSegments.Compute(spec, job.Data.Preprocess, data) : null);
 
         var n = data.Count;
         var preprocess = Preprocessor.Create(job.Data.Preprocess, data.SampleShape);
@@ -87,7 +88,7 @@ public static class ShardExplainer
 
             var indices = new long[count];
             for (var i = 0; i < count; i++) indices[i] = data.Start + start + i;
-            var methodBatch = new MethodBatch(model, batch, indices, batchSize);
+            var methodBatch = new MethodBatch(model, batch, indices, batchSize, segments is null ? null : BatchSegmentsOf(segments, start, count, model.Device));
             var maps = new Tensor[methods.Length];
             for (var m = 0; m < methods.Length; m++)
             {
@@ -99,7 +100,14 @@ public static class ShardExplainer
         }
 
         return new ShardResult(data.Start, n, classes, data.Labels, targets, logits, predictions, confidence, loss,
-            [.. outputs.Select(o => o.Output())], watch.Elapsed.TotalSeconds, faithfulness?.Result());
+            [.. outputs.Select(o => o.Output())], watch.Elapsed.TotalSeconds, faithfulness?.Result(), segments);
+    }
+
+    private static BatchSegments BatchSegmentsOf(Segmentation.SegmentedBatch segments, int start, int count, Device device)
+    {
+        var pixels = segments.Height * segments.Width;
+        var labels = tensor(segments.Labels.AsSpan(start * pixels, count * pixels).ToArray(), [count, segments.Height, segments.Width]);
+        return new BatchSegments(labels.to(ScalarType.Int64).to(device), segments.Counts.AsSpan(start, count).ToArray());
     }
 
     private static void CheckFinite(Tensor raw, long firstIndex)

@@ -57,6 +57,9 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
         var model = await host.GetModelAsync(job.Model.Uri, ct);
         var dataset = await Dataset.OpenAsync(job, locator, ct);
         var data = await dataset.ReadAsync(shard, ct);
+        // Segmentation needs no tensors: it runs on the thread pool, before the shard reaches the model host.
+        if (JobSegments.For(job) is { } segments)
+            data = data with { Segments = await Task.Run(() => JobSegments.Compute(segments, job.Data.Preprocess, data), ct) };
         var parent = System.Diagnostics.Activity.Current;
         var result = await host.RunAsync(() =>
         {

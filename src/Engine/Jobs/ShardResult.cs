@@ -13,7 +13,8 @@ public sealed record ShardResult(
     float[]? Loss,
     IReadOnlyList<MethodMaps> Methods,
     double Seconds,
-    Faithfulness.FaithfulnessResult? Faithfulness = null);
+    Faithfulness.FaithfulnessResult? Faithfulness = null,
+    ExplainCluster.Engine.Segmentation.SegmentedBatch? Segments = null);
 
 /// <summary>One method's maps for a shard, [Count, ..MapShape] row-major, and its own per-sample columns.</summary>
 public sealed record MethodMaps(string Name, int[] MapShape, float[] Maps, IReadOnlyList<SampleColumn> Columns)

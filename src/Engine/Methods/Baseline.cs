@@ -5,14 +5,19 @@ namespace ExplainCluster.Engine.Methods;
 /// <summary>
 /// The reference input x′ of integrated gradients, in the model's input space (after preprocessing, as
 /// Captum): zero, a constant, or x blurred by a Gaussian of σ pixels (kernel cut at 3σ, edges replicated).
+/// Lime and kernel-shap hide segments with one too, or with each segment's mean (<see cref="SegmentMean"/>,
+/// which only <see cref="SegmentMasker"/> can compute).
 /// </summary>
 public sealed record Baseline(string Kind, double Value, double Sigma)
 {
+    public const string SegmentMean = "mean";
+
     public static Baseline Zero { get; } = new("zero", 0, 0);
 
     public Tensor For(Tensor x) => Kind switch
     {
         "blur" => Blur(x, Sigma),
+        SegmentMean => throw new InvalidOperationException("the segment-mean baseline needs segments (SegmentMasker)"),
         _ => full_like(x, Value),
     };
 

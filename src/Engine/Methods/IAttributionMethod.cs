@@ -17,6 +17,9 @@ public interface IAttributionMethod
     /// <summary>Whether it reads the batch's shared gradients (<see cref="GradientBatch.InputGrad"/>, <see cref="GradientBatch.FeatureGrad"/>).</summary>
     bool UsesSharedGradients => true;
 
+    /// <summary>Whether it switches image segments on and off (lime, kernel-shap): the batch then carries <see cref="MethodBatch.Segments"/>.</summary>
+    bool UsesSegments => false;
+
     /// <summary>The per-sample columns it adds to the parquet part (snake_case), in the order of <see cref="MethodOutput.Columns"/>.</summary>
     IReadOnlyList<string> Columns => [];
 
@@ -38,7 +41,7 @@ public sealed record MethodOutput(Tensor Maps, IReadOnlyList<Tensor> Columns)
 }
 
 /// <summary>What a method may use for one batch: the model, the shared pass, and each row's dataset index (for seeds).</summary>
-public sealed class MethodBatch(ExplainCluster.Engine.Models.ExplainModel model, GradientBatch shared, long[] indices, int maxRows)
+public sealed class MethodBatch(ExplainCluster.Engine.Models.ExplainModel model, GradientBatch shared, long[] indices, int maxRows, BatchSegments? segments = null)
 {
     public ExplainCluster.Engine.Models.ExplainModel Model => model;
 
@@ -55,4 +58,24 @@ public sealed class MethodBatch(ExplainCluster.Engine.Models.ExplainModel model,
 
     /// <summary>The most rows a method's own forward/backward passes may take at once (the job's batch size unless the method says).</summary>
     public int MaxRows => maxRows;
+
+    /// <summary>The batch's segments when a method of the job uses them; null otherwise.</summary>
+    public BatchSegments? Segments => segments;
+}
+
+/// <summary>Each row's segment ids, [n, H, W] int64 on the model's device (ids 0..k−1), and each row's k.</summary>
+public sealed record BatchSegments(Tensor Labels, int[] Counts)
+{
+    /// <summary>The batch's largest k: coalitions are padded to it with absent features.</summary>
+    public int MaxCount => Counts.Max();
+
+    /// <summary>Each pixel given its segment's value: [n, K] values → [n, H, W] float32 maps.</summary>
+    public Tensor Paint(Tensor values) => values.gather(1, Labels.flatten(1)).view(Labels.shape).to(ScalarType.Float32);
+
+    /// <summary>[n, K] 1 where feature j is padding (j ≥ k of its sample), else 0, as <paramref name="dtype"/>.</summary>
+    public Tensor Absent(ScalarType dtype = ScalarType.Float64) =>
+        (arange(MaxCount, device: Labels.device).unsqueeze(0) >= CountTensor().unsqueeze(1)).to(dtype);
+
+    /// <summary>Each row's k, [n] int64 on the labels' device.</summary>
+    public Tensor CountTensor() => tensor(Counts.Select(c => (long)c).ToArray(), device: Labels.device);
 }

@@ -33,6 +33,20 @@ public static class MethodRegistry
                 o.Integer("seed", 0, 0, int.MaxValue),
                 MaxRows(o));
         }),
+        new(Lime.MethodName, o => new Lime(
+            o.Integer("samples", 1000, 2, 1_000_000),
+            o.Number("kernelWidth", 0.25, double.Epsilon, 1e6, "a positive number"),
+            o.Number("alpha", 1.0, 0, 1e12, "a number ≥ 0 (the ridge penalty)"),
+            BaselineFrom(o, "hide", Baseline.SegmentMean),
+            o.Choice("explain", "probability", "logit") == "probability",
+            o.Integer("seed", 0, 0, int.MaxValue),
+            MaxRows(o))),
+        new(KernelShap.MethodName, o => new KernelShap(
+            o.Integer("samples", 2048, 1, 1_000_000),
+            BaselineFrom(o, "hide", "zero"),
+            o.Choice("explain", "logit", "probability") == "probability",
+            o.Integer("seed", 0, 0, int.MaxValue),
+            MaxRows(o))),
     }.ToDictionary(d => d.Name, StringComparer.Ordinal);
 
     public static IEnumerable<string> Names => Methods.Keys;
@@ -60,17 +74,32 @@ public static class MethodRegistry
     {
         var rule = o.Choice("method", Quadrature.Rules);
         var steps = o.Integer("steps", 50, rule == "riemann_trapezoid" ? 2 : 1, 10_000);
-        var baseline = o.Raw("baseline") switch
-        {
-            null => Baseline.Zero,
-            { ValueKind: JsonValueKind.Number } v when double.IsFinite(v.GetDouble()) => new Baseline("number", v.GetDouble(), 0),
-            { ValueKind: JsonValueKind.String } v when v.GetString() == "zero" => Baseline.Zero,
-            { ValueKind: JsonValueKind.String } v when v.GetString() == "blur" => new Baseline("blur", 0, 0),
-            _ => throw new ExplainException($"{o.Prefix}baseline: expected \"zero\", a number or \"blur\""),
-        };
-        var sigma = o.Number("sigma", 3, 0.1, 1000, "a number of pixels from 0.1 to 1000 (the blur baseline's σ)");
-        if (baseline.Kind == "blur") baseline = baseline with { Sigma = sigma };
+        var baseline = BaselineFrom(o, "baseline", "zero");
         return new IntegratedGradients(steps, rule, baseline, MaxRows(o));
+    }
+
+    /// <summary>
+    /// A reference input named by <paramref name="field"/>: "zero", a number, "blur" (σ from <c>sigma</c>, 3 pixels
+    /// when absent) and, where <paramref name="fallback"/> or the field says so for segment methods, "mean".
+    /// </summary>
+    private static Baseline BaselineFrom(OptionsReader o, string field, string fallback)
+    {
+        var segmentMean = field == "hide";
+        var name = o.Raw(field) switch
+        {
+            null => fallback,
+            { ValueKind: JsonValueKind.Number } v when double.IsFinite(v.GetDouble()) => null,
+            { ValueKind: JsonValueKind.String } v when v.GetString() is "zero" or "blur" || (segmentMean && v.GetString() == Baseline.SegmentMean) => v.GetString(),
+            _ => throw new ExplainException($"{o.Prefix}{field}: expected {(segmentMean ? "\"mean\", " : "")}\"zero\", a number or \"blur\""),
+        };
+        var sigma = o.Number("sigma", 3, 0.1, 1000, "a number of pixels from 0.1 to 1000 (the blur's σ)");
+        return name switch
+        {
+            null => new Baseline("number", o.Raw(field)!.Value.GetDouble(), 0),
+            "blur" => new Baseline("blur", 0, sigma),
+            "zero" => Baseline.Zero,
+            _ => new Baseline(name, 0, 0),
+        };
     }
 
     /// <summary>Rows per forward/backward of a method's own passes; the job's batch size when absent.</summary>

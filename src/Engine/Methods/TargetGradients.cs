@@ -29,16 +29,25 @@ public static class TargetGradients
     }
 
     /// <summary>Each row's target output y_t [m], no gradients (baselines, perturbations), in chunks of <paramref name="maxRows"/>.</summary>
-    public static Tensor Outputs(ExplainModel model, Tensor x, Tensor targets, int maxRows)
+    public static Tensor Outputs(ExplainModel model, Tensor x, Tensor targets, int maxRows) =>
+        Outputs(model, x.shape[0], (start, count) => x.narrow(0, start, count), targets, maxRows);
+
+    /// <summary>
+    /// Each row's target output for <paramref name="rows"/> rows that <paramref name="make"/>(start, count) builds a
+    /// chunk at a time, so a large perturbation set never exists at once; each chunk's tensors are freed with it.
+    /// </summary>
+    /// <param name="probability">The target's softmax probability instead of its logit.</param>
+    public static Tensor Outputs(ExplainModel model, long rows, Func<long, long, Tensor> make, Tensor targets, int maxRows, bool probability = false)
     {
         using var noGrad = no_grad();
-        var rows = x.shape[0];
         var outputs = new List<Tensor>();
         for (long start = 0; start < rows; start += maxRows)
         {
+            using var chunk = NewDisposeScope();
             var count = Math.Min(maxRows, rows - start);
-            var logits = model.Forward(model.PrepareInput(x.narrow(0, start, count)));
-            outputs.Add(logits.gather(1, targets.narrow(0, start, count).unsqueeze(1)).squeeze(1));
+            var logits = model.Forward(model.PrepareInput(make(start, count)));
+            var scores = probability ? nn.functional.softmax(logits, 1) : logits;
+            outputs.Add(scores.gather(1, targets.narrow(0, start, count).unsqueeze(1)).squeeze(1).MoveToOuterDisposeScope());
         }
         return outputs.Count == 1 ? outputs[0] : cat(outputs, 0);
     }

@@ -32,9 +32,12 @@ public static class OutputLayout
     /// <summary>The staging folder of every attempt; gone once the job has completed.</summary>
     public const string Attempts = "_attempts";
 
+    /// <summary>Each sample's segment ids, int32 [n, H, W], when a method of the job uses segments.</summary>
+    public static string SegmentsPart(int shard) => $"segments/part-{shard.ToString("D5", CultureInfo.InvariantCulture)}.npy";
+
     /// <summary>The files one shard writes, relative to the output (or to its attempt's staging folder).</summary>
-    public static IEnumerable<string> ShardFiles(IEnumerable<string> methods, int shard) =>
-        [.. methods.Select(m => AttributionPart(m, shard)), LogitsPart(shard), SamplesPart(shard)];
+    public static IEnumerable<string> ShardFiles(IEnumerable<string> methods, int shard, bool segments = false) =>
+        [.. methods.Select(m => AttributionPart(m, shard)), LogitsPart(shard), SamplesPart(shard), .. segments ? [SegmentsPart(shard)] : Array.Empty<string>()];
 
     /// <summary>A method's name as a parquet column prefix: snake_case (grad-x-input → grad_x_input), so SQL engines and pandas need no quoting.</summary>
     public static string Column(string method) => method.Replace('-', '_');

@@ -17,6 +17,9 @@ public static class ShardWriter
             long[] shape = [result.Count, .. method.MapShape.Select(d => (long)d)];
             await output.Child(OutputLayout.AttributionPart(method.Name, shard)).WriteAsync(NpyFormat.Encode(method.Maps, shape), ct);
         }
+        if (result.Segments is { } segments)
+            await output.Child(OutputLayout.SegmentsPart(shard))
+                .WriteAsync(NpyFormat.Encode(segments.Labels, [result.Count, segments.Height, segments.Width]), ct);
         await output.Child(OutputLayout.LogitsPart(shard)).WriteAsync(NpyFormat.Encode(result.Logits, [result.Count, result.Classes]), ct);
         await output.Child(OutputLayout.SamplesPart(shard)).WriteAsync(await ParquetAsync(result, scalars, ct), ct);
     }

@@ -22,14 +22,29 @@ public static class TinyModels
         Run(method, model, input, labels).Maps;
 
     /// <summary>One batch through a method as a shard runs it: rows are dataset indices <paramref name="firstIndex"/>.., at most <paramref name="maxRows"/> rows per pass.</summary>
-    public static (float[] Maps, float[][] Columns) Run(IAttributionMethod method, ExplainModel model, Tensor input, long[]? labels = null, long firstIndex = 0, int maxRows = 256)
+    public static (float[] Maps, float[][] Columns) Run(
+        IAttributionMethod method, ExplainModel model, Tensor input, long[]? labels = null, long firstIndex = 0, int maxRows = 256, BatchSegments? segments = null)
     {
         using var scope = NewDisposeScope();
         var split = method.Layer is null ? null : model.Split(method.Layer);
         var batch = GradientBatch.Compute(model, input, labels is null ? null : tensor(labels), split, needGradients: true);
         var indices = Enumerable.Range(0, (int)input.shape[0]).Select(i => firstIndex + i).ToArray();
-        var output = method.Attribute(new MethodBatch(model, batch, indices, maxRows));
+        var output = method.Attribute(new MethodBatch(model, batch, indices, maxRows, segments));
         return (output.Maps.contiguous().data<float>().ToArray(), [.. output.Columns.Select(c => c.data<float>().ToArray())]);
+    }
+
+    /// <summary>tiny_flat.pt (tools/make_lime_fixture.py): Flatten + Linear(16, 2) on [1, 4, 4], W[c, p] = (16c + p)/8 − 2.</summary>
+    public static float FlatW(int c, int p) => (16 * c + p) / 8f - 2f;
+
+    public static readonly float[] FlatB = [0.5f, -0.5f];
+
+    /// <summary>The same <paramref name="rows"/> × <paramref name="cols"/> grid for <paramref name="n"/> images of h × w: segment ids [n, h, w].</summary>
+    public static BatchSegments Grid(int n, int h, int w, int rows, int cols)
+    {
+        var one = new int[h * w];
+        var k = new ExplainCluster.Engine.Segmentation.Grid(rows, cols).Segment(new float[h * w], 1, h, w, one);
+        var labels = Enumerable.Repeat(one, n).SelectMany(l => l).Select(l => (long)l).ToArray();
+        return new BatchSegments(tensor(labels, [n, h, w]), [.. Enumerable.Repeat(k, n)]);
     }
 
     /// <summary>Activations of the tiny CNN's ReLU layer: A[k, p].</summary>
