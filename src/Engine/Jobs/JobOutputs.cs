@@ -109,10 +109,11 @@ public sealed class JobOutputs(BlobLocator locator)
     {
         var output = locator.Resolve(job.Output);
         var methods = job.Methods.Select(m => m.Name).ToArray();
+        var subsetMethods = job.Methods.Where(m => !Methods.MethodRegistry.CreateWithSubset(m).Subset.IsAll).Select(m => m.Name).ToArray();
         await Parallel.ForEachAsync(shards, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = ct }, async (shard, token) =>
         {
             var staged = output.Child(OutputLayout.Attempt(shard.Key, shard.Value.Attempt));
-            foreach (var file in OutputLayout.ShardFiles(methods, shard.Key, JobSegments.For(job) is not null))
+            foreach (var file in OutputLayout.ShardFiles(methods, shard.Key, JobSegments.For(job) is not null, subsetMethods))
             {
                 if (!await staged.Child(file).MoveToAsync(output.Child(file), token) && !await output.Child(file).ExistsAsync(token))
                     throw new ExplainException($"shard {shard.Key} attempt {shard.Value.Attempt} left no {file}");

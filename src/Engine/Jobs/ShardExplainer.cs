@@ -20,7 +20,8 @@ public static class ShardExplainer
     public static ShardResult Compute(ExplainModel model, JobSpec job, ShardData data, CancellationToken ct = default)
     {
         var watch = Stopwatch.StartNew();
-        var methods = job.Methods.Select(MethodRegistry.Create).ToArray();
+        var configured = job.Methods.Select(MethodRegistry.CreateWithSubset).ToArray();
+        var methods = configured.Select(c => c.Method).ToArray();
         var layers = methods.Select(m => m.Layer).OfType<string>().Distinct().ToArray();
         if (layers.Length > 1) throw new ExplainException("methods: one split layer per job");
         var split = layers.Length == 1 ? model.Split(layers[0]) : null;
@@ -37,7 +38,9 @@ public static class ShardExplainer
         var loss = data.Labels is null ? null : new float[n];
         var targets = new long[n];
         var outputs = new MapCollector[methods.Length];
-        var faithfulness = job.Faithfulness is { } f ? new FaithfulnessRecorder(f, [.. methods.Select(m => m.Name)], n) : null;
+        // Faithfulness needs every sample's map: it evaluates the methods that explain all samples.
+        var everySample = configured.Where(c => c.Subset.IsAll).Select(c => c.Method.Name).ToArray();
+        var faithfulness = job.Faithfulness is { } f ? new FaithfulnessRecorder(f, everySample, n) : null;
         var classes = 0;
 
         // The shard's samples as one tensor, checked once; batches are views of it.
@@ -66,7 +69,7 @@ public static class ShardExplainer
                 classes = (int)batch.Logits.shape[1];
                 ValidateClasses(job, classes);
                 logits = new float[(long)n * classes];
-                for (var m = 0; m < methods.Length; m++) outputs[m] = new MapCollector(methods[m], n);
+                for (var m = 0; m < methods.Length; m++) outputs[m] = new MapCollector(methods[m], n, configured[m].Subset.IsAll);
             }
             if (labelSlice is not null) CheckLabels(labelSlice, classes, data.Start + start);
 
@@ -89,12 +92,19 @@ public static class ShardExplainer
             var indices = new long[count];
             for (var i = 0; i < count; i++) indices[i] = data.Start + start + i;
             var methodBatch = new MethodBatch(model, batch, indices, batchSize, segments is null ? null : BatchSegmentsOf(segments, start, count, model.Device));
-            var maps = new Tensor[methods.Length];
+            var maps = new List<Tensor>();
             for (var m = 0; m < methods.Length; m++)
             {
-                var output = methods[m].Attribute(methodBatch);
-                outputs[m].Add(start, output);
-                maps[m] = output.Maps;
+                var subset = configured[m].Subset;
+                if (subset.IsAll)
+                {
+                    var output = methods[m].Attribute(methodBatch);
+                    outputs[m].Add(start, output, null);
+                    maps.Add(output.Maps);
+                    continue;
+                }
+                var rows = Enumerable.Range(0, count).Where(i => subset.Includes(indices[i])).ToArray();
+                if (rows.Length > 0) outputs[m].Add(start, methods[m].Attribute(methodBatch.Select(rows)), rows);
             }
             faithfulness?.Add(start, methodBatch, maps);
         }
@@ -131,15 +141,20 @@ public static class ShardExplainer
             throw new ExplainException($"model.classes has {names.Length} names but the model outputs {classes} logits");
     }
 
-    /// <summary>Collects one method's maps and columns over a shard into row-major arrays.</summary>
-    private sealed class MapCollector(IAttributionMethod method, int samples)
+    /// <summary>
+    /// Collects one method's maps and columns over a shard into row-major arrays: a row per sample, or for a
+    /// method with a subset a row per sample it explained, in shard order, with their positions.
+    /// </summary>
+    private sealed class MapCollector(IAttributionMethod method, int samples, bool everySample)
     {
-        private readonly float[][] _columns = [.. method.Columns.Select(_ => new float[samples])];
+        private readonly float[][] _columns = [.. method.Columns.Select(_ => Enumerable.Repeat(float.NaN, samples).ToArray())];
+        private readonly List<int> _rows = [];
         private int[] _mapShape = [];
         private int _mapSize;
         private float[] _maps = [];
 
-        public void Add(int start, MethodOutput output)
+        /// <param name="rows">The batch positions the output's rows belong to; null for the whole batch.</param>
+        public void Add(int start, MethodOutput output, int[]? rows)
         {
             var maps = output.Maps.detach().cpu().contiguous();
             if (_mapSize == 0)
@@ -149,13 +164,19 @@ public static class ShardExplainer
                 _maps = new float[(long)samples * _mapSize];
             }
             var count = (int)maps.shape[0];
-            maps.data<float>().CopyTo(_maps.AsSpan(start * _mapSize, count * _mapSize));
+            maps.data<float>().CopyTo(_maps.AsSpan(_rows.Count * _mapSize, count * _mapSize));
+            var positions = rows?.Select(r => start + r).ToArray() ?? [.. Enumerable.Range(start, count)];
             if (output.Columns.Count != _columns.Length)
                 throw new InvalidOperationException($"{method.Name} gave {output.Columns.Count} columns, declared {_columns.Length}");
             for (var c = 0; c < _columns.Length; c++)
-                output.Columns[c].detach().cpu().to(ScalarType.Float32).data<float>().CopyTo(_columns[c].AsSpan(start, count));
+            {
+                var values = output.Columns[c].detach().cpu().to(ScalarType.Float32).data<float>().ToArray();
+                for (var k = 0; k < count; k++) _columns[c][positions[k]] = values[k];
+            }
+            _rows.AddRange(positions);
         }
 
-        public MethodMaps Output() => new(method.Name, _mapShape, _maps, [.. method.Columns.Select((name, c) => new SampleColumn(name, _columns[c]))]);
+        public MethodMaps Output() => new(method.Name, _mapShape, _maps.AsSpan(0, _rows.Count * _mapSize).ToArray(),
+            [.. method.Columns.Select((name, c) => new SampleColumn(name, _columns[c]))], everySample ? null : [.. _rows]);
     }
 }

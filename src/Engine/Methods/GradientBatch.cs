@@ -39,6 +39,11 @@ public sealed class GradientBatch
     public Tensor? FeatureGrad { get; }
 
     /// <param name="labels">Targets when the job explains the label; null to explain the prediction.</param>
+    /// <summary>The rows at <paramref name="rows"/> (int64 positions on the batch's device).</summary>
+    public GradientBatch Select(Tensor rows) => new(
+        Input.index_select(0, rows), Logits.index_select(0, rows), Targets.index_select(0, rows),
+        InputGrad?.index_select(0, rows), Features?.index_select(0, rows), FeatureGrad?.index_select(0, rows));
+
     public static GradientBatch Compute(ExplainModel model, Tensor input, Tensor? labels, ILayerSplit? split, bool needGradients)
     {
         if (!needGradients)

@@ -61,6 +61,14 @@ public sealed class MethodBatch(ExplainCluster.Engine.Models.ExplainModel model,
 
     /// <summary>The batch's segments when a method of the job uses them; null otherwise.</summary>
     public BatchSegments? Segments => segments;
+
+    /// <summary>The rows at <paramref name="rows"/> (positions in this batch) as a batch of their own: a method's subset.</summary>
+    public MethodBatch Select(int[] rows)
+    {
+        var index = tensor(rows.Select(r => (long)r).ToArray(), device: Input.device);
+        return new MethodBatch(model, shared.Select(index), [.. rows.Select(r => indices[r])], maxRows,
+            segments is null ? null : new BatchSegments(segments.Labels.index_select(0, index), [.. rows.Select(r => segments.Counts[r])]));
+    }
 }
 
 /// <summary>Each row's segment ids, [n, H, W] int64 on the model's device (ids 0..k−1), and each row's k.</summary>

@@ -55,15 +55,19 @@ public static class MethodRegistry
         Methods.TryGetValue(name, out descriptor);
 
     /// <summary>The method a job names, its options read from <see cref="MethodSpec.Options"/>; a bad option is a one-line error.</summary>
-    public static IAttributionMethod Create(MethodSpec spec)
+    public static IAttributionMethod Create(MethodSpec spec) => CreateWithSubset(spec).Method;
+
+    /// <summary>The method and the samples it explains (every method takes <c>subset</c>).</summary>
+    public static (IAttributionMethod Method, Subset Subset) CreateWithSubset(MethodSpec spec)
     {
         var prefix = $"methods.{spec.Name}.";
         if (!TryGet(spec.Name, out var descriptor))
             throw new ExplainException($"methods.{spec.Name}: unknown method (known: {string.Join(", ", Names)})");
         var options = OptionsReader.Parse(spec.Options, prefix);
+        var subset = Subset.Read(options);
         var method = descriptor.Create(options);
         options.RejectUnread();
-        return method;
+        return (method, subset);
     }
 
     /// <summary>

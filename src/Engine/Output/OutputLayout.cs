@@ -36,8 +36,14 @@ public static class OutputLayout
     public static string SegmentsPart(int shard) => $"segments/part-{shard.ToString("D5", CultureInfo.InvariantCulture)}.npy";
 
     /// <summary>The files one shard writes, relative to the output (or to its attempt's staging folder).</summary>
-    public static IEnumerable<string> ShardFiles(IEnumerable<string> methods, int shard, bool segments = false) =>
-        [.. methods.Select(m => AttributionPart(m, shard)), LogitsPart(shard), SamplesPart(shard), .. segments ? [SegmentsPart(shard)] : Array.Empty<string>()];
+    /// <param name="subsetMethods">The methods with a subset, which also write an index file.</param>
+    public static IEnumerable<string> ShardFiles(IEnumerable<string> methods, int shard, bool segments = false, IEnumerable<string>? subsetMethods = null) =>
+        [.. methods.Select(m => AttributionPart(m, shard)), .. (subsetMethods ?? []).Select(m => AttributionIndex(m, shard)),
+         LogitsPart(shard), SamplesPart(shard), .. segments ? [SegmentsPart(shard)] : Array.Empty<string>()];
+
+    /// <summary>For a method with a subset: int64 [rows], the dataset index each row of its part explains.</summary>
+    public static string AttributionIndex(string method, int shard) =>
+        $"attributions/{method}/index-{shard.ToString("D5", CultureInfo.InvariantCulture)}.npy";
 
     /// <summary>A method's name as a parquet column prefix: snake_case (grad-x-input → grad_x_input), so SQL engines and pandas need no quoting.</summary>
     public static string Column(string method) => method.Replace('-', '_');

@@ -14,8 +14,12 @@ public static class ShardWriter
     {
         foreach (var method in result.Methods)
         {
-            long[] shape = [result.Count, .. method.MapShape.Select(d => (long)d)];
+            long[] shape = [method.RowCount(result.Count), .. method.MapShape.Select(d => (long)d)];
             await output.Child(OutputLayout.AttributionPart(method.Name, shard)).WriteAsync(NpyFormat.Encode(method.Maps, shape), ct);
+            // A method with a subset: which dataset index each of its rows explains.
+            if (method.Rows is { } rows)
+                await output.Child(OutputLayout.AttributionIndex(method.Name, shard))
+                    .WriteAsync(NpyFormat.Encode([.. rows.Select(i => result.Start + i)], [rows.Length]), ct);
         }
         if (result.Segments is { } segments)
             await output.Child(OutputLayout.SegmentsPart(shard))
@@ -32,12 +36,14 @@ public static class ShardWriter
         var confidence = new DataField<float>("confidence");
         var loss = new DataField<float?>("loss");
         var correct = new DataField<bool?>("correct");
+        // A method's columns are nullable when it has a subset: null for the samples it did not explain.
         var scalars = methodScalars.SelectMany(m => new[]
         {
-            (field: new DataField<float>($"{OutputLayout.Column(m.Name)}_mean_abs"), values: m.MeanAbs),
-            (field: new DataField<float>($"{OutputLayout.Column(m.Name)}_max"), values: m.Max),
-        }.Concat(m.Columns.Select(c => (field: new DataField<float>(c.Name), values: c.Values))))
-            .Concat((r.Faithfulness?.Columns ?? []).Select(c => (field: new DataField<float>(c.Name), values: c.Values))).ToArray();
+            (name: $"{OutputLayout.Column(m.Name)}_mean_abs", values: m.MeanAbs, nullable: m.Nullable),
+            (name: $"{OutputLayout.Column(m.Name)}_max", values: m.Max, nullable: m.Nullable),
+        }.Concat(m.Columns.Select(c => (name: c.Name, values: c.Values, nullable: m.Nullable))))
+            .Concat((r.Faithfulness?.Columns ?? []).Select(c => (name: c.Name, values: c.Values, nullable: false)))
+            .Select(c => (field: c.nullable ? (DataField)new DataField<float?>(c.name) : new DataField<float>(c.name), c.values, c.nullable)).ToArray();
         var schema = new ParquetSchema([index, label, prediction, confidence, loss, correct, .. scalars.Select(s => (Field)s.field)]);
 
         var n = r.Count;
@@ -62,7 +68,11 @@ public static class ShardWriter
             await group.WriteAsync(confidence, new ReadOnlyMemory<float>(r.Confidence), cancellationToken: ct);
             await group.WriteAsync(loss, new ReadOnlyMemory<float?>(losses), cancellationToken: ct);
             await group.WriteAsync(correct, new ReadOnlyMemory<bool?>(corrects), cancellationToken: ct);
-            foreach (var (field, values) in scalars) await group.WriteAsync(field, new ReadOnlyMemory<float>(values), cancellationToken: ct);
+            foreach (var (field, values, nullable) in scalars)
+            {
+                if (nullable) await group.WriteAsync(field, new ReadOnlyMemory<float?>([.. values.Select(v => float.IsNaN(v) ? (float?)null : v)]), cancellationToken: ct);
+                else await group.WriteAsync(field, new ReadOnlyMemory<float>(values), cancellationToken: ct);
+            }
         }
         return stream.ToArray();
     }

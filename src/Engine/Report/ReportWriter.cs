@@ -46,6 +46,7 @@ public sealed class ReportWriter(BlobLocator locator)
         var inputRows = input.PerClass.ToDictionary(c => c.Class, c => c.Row);
         foreach (var (method, stats) in summary.Methods)
         {
+            if (stats.ClassMeans is null) continue; // its subset took no sample
             var (mh, mw) = (stats.MapShape[^2], stats.MapShape[^1]);
             var mapChannels = stats.MapShape.Length == 3 ? stats.MapShape[0] : 1;
             var means = await ArrayFile.OpenAsync(output.Child(stats.ClassMeans), ct);
@@ -73,10 +74,11 @@ public sealed class ReportWriter(BlobLocator locator)
                 pending.Add(("Highest-loss samples", caption + " — input", $"top-loss-{entry.Index}-input", () => Heatmaps.Grey(image, height, width)));
                 foreach (var (method, stats) in summary.Methods)
                 {
+                    if (await MapRowAsync(output, method, stats, entry, ct) is not { } row) continue; // outside the method's subset
                     var (mh, mw) = (stats.MapShape[^2], stats.MapShape[^1]);
                     var mapChannels = stats.MapShape.Length == 3 ? stats.MapShape[0] : 1;
                     var part = await ArrayFile.OpenAsync(output.Child(OutputLayout.AttributionPart(method, entry.Shard)), ct);
-                    var map = ChannelMean(await ReadRowAsync(part, entry.Row, ct), mapChannels, mh * mw);
+                    var map = ChannelMean(await ReadRowAsync(part, row, ct), mapChannels, mh * mw);
                     pending.Add(("Highest-loss samples", caption + $" — {method}", $"top-loss-{entry.Index}-{method}",
                         () => Heatmaps.Overlay(image, height, width, map, mh, mw)));
                 }
@@ -101,6 +103,20 @@ public sealed class ReportWriter(BlobLocator locator)
         await using var stream = await blob.OpenReadAsync(ct);
         return await JsonSerializer.DeserializeAsync<T>(stream, Manifest.Json, ct)
             ?? throw new ExplainException($"{blob.Location} is empty");
+    }
+
+    /// <summary>
+    /// The row of a sample's map in its shard's part: its row in the shard, or for a method with a subset its
+    /// position in the part's index file; null when the method did not explain the sample.
+    /// </summary>
+    private static async Task<int?> MapRowAsync(IBlob output, string method, MethodSummary stats, TopLoss entry, CancellationToken ct)
+    {
+        if (stats.ClassMeans is null) return null;
+        var index = output.Child(OutputLayout.AttributionIndex(method, entry.Shard));
+        if (!await index.ExistsAsync(ct)) return entry.Row;
+        var file = await ArrayFile.OpenAsync(index, ct);
+        var row = Array.IndexOf(await file.ReadIntegersAsync(0, (int)file.Header.Count, ct), entry.Index);
+        return row < 0 ? null : row;
     }
 
     private static async Task<double[]> ReadRowAsync(ArrayFile file, int row, CancellationToken ct) =>
@@ -221,9 +237,9 @@ public sealed class ReportWriter(BlobLocator locator)
                 html.Append(string.Create(inv, $"<tr><td>{E(p.LabelName)}</td><td>{E(p.PredictionName)}</td><td>{p.Count}</td></tr>"));
             html.Append("</table>");
         }
-        html.Append("<h2>Methods</h2><table><tr><th>method</th><th>map shape</th><th>mean |attribution|</th></tr>");
+        html.Append("<h2>Methods</h2><table><tr><th>method</th><th>samples explained</th><th>map shape</th><th>mean |attribution|</th></tr>");
         foreach (var (name, m) in summary.Methods)
-            html.Append(string.Create(inv, $"<tr><td>{E(name)}</td><td>[{string.Join(", ", m.MapShape)}]</td><td>{m.MeanAbs:G4}</td></tr>"));
+            html.Append(string.Create(inv, $"<tr><td>{E(name)}</td><td>{m.Samples} of {summary.Samples}</td><td>[{string.Join(", ", m.MapShape)}]</td><td>{m.MeanAbs:G4}</td></tr>"));
         html.Append("</table>");
         if (summary.Faithfulness is { } faithfulness) FaithfulnessPlots.Table(html, faithfulness);
         foreach (var section in plots.GroupBy(p => p.Section))

@@ -4,8 +4,11 @@ using ExplainCluster.Engine.Jobs;
 
 namespace ExplainCluster.Engine.Stats;
 
-/// <summary>Per-sample scalar columns of one method: mean |attribution|, max attribution, and the method's own columns.</summary>
-public sealed record MethodScalars(string Name, float[] MeanAbs, float[] Max, IReadOnlyList<SampleColumn> Columns);
+/// <summary>
+/// Per-sample scalar columns of one method: mean |attribution|, max attribution, and the method's own columns;
+/// NaN for a sample outside the method's subset, whose columns are then nullable (<see cref="Nullable"/>).
+/// </summary>
+public sealed record MethodScalars(string Name, float[] MeanAbs, float[] Max, IReadOnlyList<SampleColumn> Columns, bool Nullable = false);
 
 /// <summary>
 /// A computed shard's statistics, in plain C# over its arrays: kept off the model host's threads so that
@@ -42,20 +45,28 @@ public static class ShardStatistics
         {
             var method = r.Methods[m];
             var size = method.MapSize;
-            var sums = new double[(long)classRows.Length * size];
+            // A method with a subset explains some samples only: its own counts, rows for its own classes.
+            var positions = method.Rows ?? [.. Enumerable.Range(0, r.Count)];
+            var counts = method.Rows is null ? targetCounts : new long[classes];
+            if (method.Rows is not null) foreach (var i in positions) counts[r.Targets[i]]++;
+            var rowOf = new int[classes];
+            var present = ShardPartial.ClassRows(counts);
+            for (var k = 0; k < present.Length; k++) rowOf[present[k]] = k;
+            var sums = new double[(long)present.Length * size];
             var absSums = new double[size];
-            var meanAbs = new float[r.Count];
-            var max = new float[r.Count];
-            for (var i = 0; i < r.Count; i++)
+            var meanAbs = Enumerable.Repeat(float.NaN, r.Count).ToArray();
+            var max = Enumerable.Repeat(float.NaN, r.Count).ToArray();
+            for (var j = 0; j < positions.Length; j++)
             {
-                var k = row[r.Targets[i]];
-                var map = method.Maps.AsSpan(i * size, size);
+                var i = positions[j];
+                var k = rowOf[r.Targets[i]];
+                var map = method.Maps.AsSpan(j * size, size);
                 var (absTotal, rowMax) = Accumulate(map, sums.AsSpan(k * size, size), absSums, 1.0);
                 meanAbs[i] = (float)(absTotal / size);
                 max[i] = rowMax;
             }
-            partials[m] = new MethodPartial(method.Name, method.MapShape, targetCounts, sums, absSums);
-            scalars[m] = new MethodScalars(method.Name, meanAbs, max, method.Columns);
+            partials[m] = new MethodPartial(method.Name, method.MapShape, counts, sums, absSums);
+            scalars[m] = new MethodScalars(method.Name, meanAbs, max, method.Columns, Nullable: method.Rows is not null);
         }
 
         var errors = data.Labels is null ? null

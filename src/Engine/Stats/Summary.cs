@@ -37,7 +37,8 @@ public sealed record ConfusedPair(int Label, int Prediction, string LabelName, s
 /// float32 shaped as a map) and the mean map per target class in <see cref="ClassMeans"/> (float32
 /// [classes with samples, ...map shape]; <see cref="PerClass"/> says which row is which class).
 /// </summary>
-public sealed record MethodSummary(int[] MapShape, double MeanAbs, string MeanAbsMap, string ClassMeans, ClassRow[] PerClass);
+/// <see cref="Samples"/>: how many samples the method explained (all of them, or its subset's).
+public sealed record MethodSummary(int[] MapShape, double MeanAbs, string? MeanAbsMap, string? ClassMeans, ClassRow[] PerClass, long Samples);
 
 /// <summary>A target class with samples: how many, and its row in the class-means file.</summary>
 public sealed record ClassRow(int Class, string Name, long Count, int Row);

@@ -14,7 +14,7 @@ namespace ExplainCluster.Engine.Stats;
 public sealed class SummaryBuilder
 {
     private readonly Dictionary<int, ShardPartial> _waiting = [];
-    private readonly List<(string Name, int[] MapShape, long[] Counts, ClassSums Sums, double[] AbsSums)> _methods = [];
+    private readonly List<MethodSums> _methods = [];
     private int _next;
     private long _samples;
     private long[] _predicted = [];
@@ -66,12 +66,18 @@ public sealed class SummaryBuilder
         foreach (var (name, mapShape, counts, sums, absSums) in _methods)
         {
             var total = counts.Sum();
+            if (total == 0)
+            {
+                // A method whose subset took no sample of this job: it says so, and has no maps.
+                methods[name] = new MethodSummary(mapShape, 0, null, null, [], 0);
+                continue;
+            }
             var meanAbsMap = Array.ConvertAll(absSums, v => v / total);
             var meanAbsFile = OutputLayout.SummaryArray($"{name}-mean-abs");
             var classFile = OutputLayout.SummaryArray($"{name}-class-means");
             arrays.Add(new SummaryArray(meanAbsFile, [.. mapShape.Select(d => (long)d)], Array.ConvertAll(meanAbsMap, v => (float)v)));
             arrays.Add(ClassMeans(classFile, mapShape, counts, sums));
-            methods[name] = new MethodSummary(mapShape, meanAbsMap.Average(), meanAbsFile, classFile, Rows(counts, names));
+            methods[name] = new MethodSummary(mapShape, meanAbsMap.Average(), meanAbsFile, classFile, Rows(counts, names), total);
         }
 
         ErrorAnalysis? errors = null;
@@ -95,7 +101,7 @@ public sealed class SummaryBuilder
             _inputCounts = new long[classes];
             _inputSums = new ClassSums(classes, p.InputShape.Aggregate(1, (a, b) => a * b));
             foreach (var m in p.Methods)
-                _methods.Add((m.Method, m.MapShape, new long[classes], new ClassSums(classes, m.AbsSum.Length), new double[m.AbsSum.Length]));
+                _methods.Add(new MethodSums(m.Method, classes));
             if (p.Errors is { } e)
             {
                 _errors = e with
@@ -108,12 +114,12 @@ public sealed class SummaryBuilder
         AddTo(_predicted, p.PredictedCounts);
         AddTo(_inputCounts, p.InputClassCount);
         _inputSums.Add(p.InputClassCount, p.InputClassSum);
-        foreach (var (name, _, counts, sums, absSums) in _methods)
+        foreach (var entry in _methods)
         {
-            var m = p.Methods.Single(x => x.Method == name);
-            AddTo(counts, m.ClassCounts);
-            sums.Add(m.ClassCounts, m.ClassSum);
-            AddTo(absSums, m.AbsSum);
+            var m = p.Methods.Single(x => x.Method == entry.Name);
+            // A shard where a method's subset took no sample brings no map shape: the first that does sets it.
+            if (m.ClassCounts.Sum() == 0) continue;
+            entry.Add(m);
         }
         if (_errors is { } total && p.Errors is { } e2)
         {
@@ -227,5 +233,33 @@ public sealed class SummaryBuilder
             }
             if (row * size != rows.Length) throw new ArgumentException($"{rows.Length} sums for {row} classes of {size} values", nameof(rows));
         }
+    }
+
+    /// <summary>One method's running sums; its map shape comes with the first partial that has samples of it.</summary>
+    private sealed class MethodSums(string name, int classes)
+    {
+        public string Name => name;
+
+        public int[] MapShape { get; private set; } = [];
+
+        public long[] Counts { get; } = new long[classes];
+
+        public ClassSums Sums { get; private set; } = new(classes, 0);
+
+        public double[] AbsSums { get; private set; } = [];
+
+        public void Add(MethodPartial m)
+        {
+            if (AbsSums.Length == 0)
+            {
+                (MapShape, Sums, AbsSums) = (m.MapShape, new ClassSums(classes, m.AbsSum.Length), new double[m.AbsSum.Length]);
+            }
+            AddTo(Counts, m.ClassCounts);
+            Sums.Add(m.ClassCounts, m.ClassSum);
+            AddTo(AbsSums, m.AbsSum);
+        }
+
+        public void Deconstruct(out string n, out int[] shape, out long[] counts, out ClassSums sums, out double[] absSums) =>
+            (n, shape, counts, sums, absSums) = (Name, MapShape, Counts, Sums, AbsSums);
     }
 }

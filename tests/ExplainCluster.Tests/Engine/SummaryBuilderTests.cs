@@ -22,7 +22,7 @@ public class SummaryBuilderTests
         return new ShardPartial(shard, labels.Length, "silo", 0, counts, errors, [method], [2], Rows(input), counts, 1);
     }
 
-    private static T[] Values<T>(SummaryOutput output, string path) => (T[])output.Arrays.Single(a => a.Path == path).Values;
+    private static T[] Values<T>(SummaryOutput output, string? path) => (T[])output.Arrays.Single(a => a.Path == path).Values;
 
     [Fact]
     public void Build_HandExample_GivesAccuracyConfusionAndEce()

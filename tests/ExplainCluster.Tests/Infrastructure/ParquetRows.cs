@@ -26,12 +26,31 @@ public sealed record ParquetRows(long[] Index, int?[] Label, int[] Prediction, b
     /// <summary>One float column of a part, by name.</summary>
     public static async Task<float[]> ReadFloatsAsync(string path, string column)
     {
-        await using var stream = File.OpenRead(path);
-        await using var reader = await ParquetReader.CreateAsync(stream);
-        using var group = reader.OpenRowGroupReader(0);
-        var values = new float[(int)group.RowCount];
-        await group.ReadAsync(reader.Schema.GetDataFields().Single(f => f.Name == column), values.AsMemory());
-        return values;
+        var (reader, group, field) = await OpenColumnAsync(path, column);
+        using (group) await using (reader)
+        {
+            var values = new float[(int)group.RowCount];
+            await group.ReadAsync(field, values.AsMemory());
+            return values;
+        }
+    }
+
+    /// <summary>One nullable float column of a part (a method with a subset: null where it explained nothing).</summary>
+    public static async Task<float?[]> ReadNullableFloatsAsync(string path, string column)
+    {
+        var (reader, group, field) = await OpenColumnAsync(path, column);
+        using (group) await using (reader)
+        {
+            var values = new float?[(int)group.RowCount];
+            await group.ReadAsync(field, values.AsMemory());
+            return values;
+        }
+    }
+
+    private static async Task<(ParquetReader Reader, ParquetRowGroupReader Group, Parquet.Schema.DataField Field)> OpenColumnAsync(string path, string column)
+    {
+        var reader = await ParquetReader.CreateAsync(File.OpenRead(path));
+        return (reader, reader.OpenRowGroupReader(0), reader.Schema.GetDataFields().Single(f => f.Name == column));
     }
 }
 

@@ -1,0 +1,68 @@
+using ExplainCluster.Contracts;
+using ExplainCluster.Engine.Data;
+using ExplainCluster.Engine.Storage;
+using ExplainCluster.Tests.Infrastructure;
+
+namespace ExplainCluster.Tests.Grains;
+
+/// <summary>
+/// A method with a subset explains the samples its (seed, dataset index) choose, whatever the sharding: rows in
+/// its parts only for them, their indices beside, null in its columns for the others.
+/// </summary>
+public class SubsetTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
+{
+    [Fact]
+    public async Task Run_LimeOnAFraction_ShardedAndSingle_ExplainTheSameSamples_AndSayWhichOnes()
+    {
+        var folder = TestPaths.NewFolder();
+        var (images, labels) = await TestPaths.FashionMnistNpyAsync(folder, 120);
+        var single = Path.Combine(folder, "single");
+        var sharded = Path.Combine(folder, "sharded");
+        Assert.Equal(JobState.Completed, (await Jobs.RunAsync(one.Grains, Job(images, labels, single, 120), folder)).State);
+        Assert.Equal(JobState.Completed, (await Jobs.RunAsync(one.Grains, Job(images, labels, sharded, 25), folder)).State);
+
+        var chosen = await ReadLongsAsync(Path.Combine(single, "attributions", "lime", "index-00000.npy"));
+        Assert.InRange(chosen.Length, 12, 40); // a quarter of 120, give or take what a fair coin does
+        Assert.Equal(chosen.Order(), chosen); // in parquet order
+        var shardedChosen = new List<long>();
+        for (var s = 0; s < 5; s++) shardedChosen.AddRange(await ReadLongsAsync(Path.Combine(sharded, "attributions", "lime", $"index-{s:D5}.npy")));
+        Assert.Equal(chosen, shardedChosen);
+
+        // One map row per chosen sample, the same maps either way.
+        var maps = await ArrayFile.OpenAsync(new LocalBlob(Path.Combine(single, "attributions", "lime", "part-00000.npy")));
+        Assert.Equal(new long[] { chosen.Length, 28, 28 }, maps.Header.Shape);
+        var shardedRows = 0L;
+        for (var s = 0; s < 5; s++) shardedRows += (await ArrayFile.OpenAsync(new LocalBlob(Path.Combine(sharded, "attributions", "lime", $"part-{s:D5}.npy")))).Header.Count;
+        Assert.Equal(chosen.Length, shardedRows);
+
+        // The parquet: lime's columns hold values for the chosen samples and null for the rest; saliency's everywhere.
+        var r2 = await ParquetRows.ReadNullableFloatsAsync(Path.Combine(single, "samples", "part-00000.parquet"), "lime_r2");
+        Assert.Equal(chosen, Enumerable.Range(0, 120).Where(i => r2[i] is not null).Select(i => (long)i));
+        Assert.All(await ParquetRows.ReadFloatsAsync(Path.Combine(single, "samples", "part-00000.parquet"), "saliency_mean_abs"), v => Assert.False(float.IsNaN(v)));
+
+        // The summary says how many samples each method explained; the two runs agree.
+        using var summary = Jobs.ReadJson(Path.Combine(single, "summary.json"));
+        var methods = summary.RootElement.GetProperty("methods");
+        Assert.Equal(chosen.Length, methods.GetProperty("lime").GetProperty("samples").GetInt64());
+        Assert.Equal(120, methods.GetProperty("saliency").GetProperty("samples").GetInt64());
+        Assert.Equal(Jobs.ReadJson(Path.Combine(sharded, "summary.json")).RootElement.GetProperty("methods").GetProperty("lime").GetProperty("perClass").ToString(),
+            methods.GetProperty("lime").GetProperty("perClass").ToString());
+    }
+
+    private static string Job(string images, string labels, string output, int shardSize) => $$"""
+        {
+          "model": { "uri": "{{TestPaths.Sample("model.pt")}}" },
+          "data": { "inputs": "{{images}}", "labels": "{{labels}}", "preprocess": { "scale": 0.00392156862745098, "mean": [0.286], "std": [0.353] } },
+          "methods": { "saliency": {}, "lime": { "samples": 100, "subset": { "fraction": 0.25, "seed": 3 } } },
+          "segments": { "algorithm": "grid", "rows": 4, "cols": 4 },
+          "shardSize": {{shardSize}},
+          "output": "{{output}}"
+        }
+        """;
+
+    private static async Task<long[]> ReadLongsAsync(string path)
+    {
+        var file = await ArrayFile.OpenAsync(new LocalBlob(path));
+        return await file.ReadIntegersAsync(0, (int)file.Header.Count);
+    }
+}
