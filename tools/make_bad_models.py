@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """Makes the bad-model fixtures of the bad-input tests (Debian's python3-torch, 1.13).
 
-Run once from the repository root:  /usr/bin/python3 tools/make_bad_models.py
-It writes tests/fixtures/bad/*.pt: models that take [n, 1, 28, 28] like the demo model but misbehave,
-each without parameters so the files stay a few KB. The outputs are committed.
+Run once from the repository root:  /usr/bin/python3 tools/make_bad_models.py [NAME ...]
+It writes tests/fixtures/bad/*.pt (only NAME.pt, for each NAME given): models that take [n, 1, 28, 28] like
+the demo model but misbehave, each without parameters so the files stay a few KB. The outputs are committed;
+the zips hold the time they were written, so name the new fixture instead of rewriting the others.
 """
 import os
+import sys
 import zipfile
 from typing import Tuple
 
@@ -48,17 +50,49 @@ class RaisesInForward(nn.Module):
         return logits(x)
 
 
-def main():
-    os.makedirs(BAD, exist_ok=True)
-    for name, model in [("tuple_output", TupleOutput()), ("output_3d", ThreeDimOutput()),
-                        ("nonfinite_logits", NonFiniteLogits()), ("raises_in_forward", RaisesInForward())]:
-        torch.jit.save(torch.jit.script(model), os.path.join(BAD, name + ".pt"))
-    # A valid zip (torch.save's format) that is a pickled state dict, not TorchScript: the usual mistake.
-    torch.save({"weight": torch.zeros(2, 2)}, os.path.join(BAD, "state_dict.pt"))
-    # A valid zip that is nothing torch wrote.
-    with zipfile.ZipFile(os.path.join(BAD, "plain_zip.pt"), "w") as z:
+class SlowForward(nn.Module):
+    """A forward that takes long but ends: a million additions per unit of the first sample's first pixel
+    (0 in ordinary data: no delay), about 2.5 s per unit under TorchSharp's libtorch on one core."""
+
+    def forward(self, x):
+        rounds = int(float(torch.flatten(x, 1)[0, 0]) * 1000000.0)
+        spent = torch.zeros(1)
+        for _ in range(rounds):
+            spent = spent + 1.0
+        return logits(x) + spent * 0.0
+
+
+def state_dict(path):
+    """A valid zip (torch.save's format) that is a pickled state dict, not TorchScript: the usual mistake."""
+    torch.save({"weight": torch.zeros(2, 2)}, path)
+
+
+def plain_zip(path):
+    """A valid zip that is nothing torch wrote."""
+    with zipfile.ZipFile(path, "w") as z:
         z.writestr("readme.txt", "a zip file, not a model")
 
 
+def scripted(model):
+    return lambda path: torch.jit.save(torch.jit.script(model), path)
+
+
+FIXTURES = {
+    "tuple_output": scripted(TupleOutput()),
+    "output_3d": scripted(ThreeDimOutput()),
+    "nonfinite_logits": scripted(NonFiniteLogits()),
+    "raises_in_forward": scripted(RaisesInForward()),
+    "slow_forward": scripted(SlowForward()),
+    "state_dict": state_dict,
+    "plain_zip": plain_zip,
+}
+
+
+def main(names):
+    os.makedirs(BAD, exist_ok=True)
+    for name in names or FIXTURES:
+        FIXTURES[name](os.path.join(BAD, name + ".pt"))
+
+
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -21,6 +21,9 @@ public static class ExplainMetrics
     /// <summary>Shard attempts started by job grains. Tag: reason: first, lost (its silo died or it no longer runs), fault (an infrastructure fault), unplaced (lost while being started).</summary>
     public static readonly Counter<long> Attempts = Meter.CreateCounter<long>("explaincluster.shard.attempts", "{attempt}", "shard attempts started");
 
+    /// <summary>Batches that ran longer than Limits:BatchTimeout, each failing its shard and abandoning a model host thread (replaced at once). Tag: silo.</summary>
+    public static readonly Counter<long> BatchTimeouts = Meter.CreateCounter<long>("explaincluster.batch.timeouts", "{batch}", "batches over Limits:BatchTimeout");
+
     /// <summary>Shards admitted on a silo's pipeline right now. Tag: silo.</summary>
     public static readonly UpDownCounter<long> InFlight = Meter.CreateUpDownCounter<long>("explaincluster.shards.in_flight", "{shard}", "shards in flight on a silo");
 }

@@ -18,7 +18,7 @@ using Orleans.Dashboard;
 //   Storage:ConnectionString, OpenTelemetry:Otlp:Endpoint, Health:Port (8080; 0 for none),
 //   Dashboard:Enabled (false), Dashboard:Port (8081), Storage:LocalRoots:N (folders local paths must be under),
 //   ModelHost:ModelLocations:N (prefixes models must be under), Limits:MaxSamples, Limits:MaxModelBytes,
-//   Limits:MaxSampleBytes, Cluster:SubmitToken, Cluster:SubmitTokenFile.
+//   Limits:MaxSampleBytes, Limits:BatchTimeout (00:10:00), Cluster:SubmitToken, Cluster:SubmitTokenFile.
 try
 {
     var builder = WebApplication.CreateBuilder(args);

@@ -4,8 +4,9 @@ using ExplainCluster.Contracts;
 namespace ExplainCluster.Engine.Jobs;
 
 /// <summary>
-/// What one job may ask of a shared cluster (configuration section <c>Limits</c>). Checked when the job is
-/// submitted, before any shard runs; each refusal names the limit, the value and the field.
+/// What one job may ask of a shared cluster (configuration section <c>Limits</c>). The sizes are checked when the
+/// job is submitted, before any shard runs; <see cref="BatchTimeout"/> while its shards run. Each refusal names the
+/// limit and the value.
 /// </summary>
 public sealed class Limits
 {
@@ -20,11 +21,26 @@ public sealed class Limits
     /// <summary>One sample as the model receives it, float32 after preprocessing (default 64 MiB: 3 × 2048 × 2048 is 48 MiB).</summary>
     public long MaxSampleBytes { get; set; } = 64L << 20;
 
+    /// <summary>
+    /// How long one batch (forward, backward and the methods' work on it) may run (default 10 minutes: a large
+    /// model's batch takes seconds). A batch that runs longer fails its shard, and the job, with one line: a
+    /// forward that never returns holds a thread nobody can interrupt, and would hang again on a retry.
+    /// </summary>
+    public TimeSpan BatchTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>The longest <see cref="BatchTimeout"/> accepted.</summary>
+    public static readonly TimeSpan MaxBatchTimeout = TimeSpan.FromDays(1);
+
     public string? Validate() =>
         MaxSamples < 1 ? $"{Section}:MaxSamples must be at least 1"
         : MaxModelBytes < 1 ? $"{Section}:MaxModelBytes must be at least 1"
         : MaxSampleBytes < 1 ? $"{Section}:MaxSampleBytes must be at least 1"
+        : BatchTimeout <= TimeSpan.Zero || BatchTimeout > MaxBatchTimeout ? $"{Section}:BatchTimeout must be more than 0 and at most {MaxBatchTimeout:c}"
         : null;
+
+    /// <summary>The refusal of a shard one of whose batches ran longer than <see cref="BatchTimeout"/>.</summary>
+    public ExplainException BatchTimedOut(string model) =>
+        new($"model {model}: one batch ran longer than {Section}:BatchTimeout ({BatchTimeout:c}); its forward may never return");
 
     /// <summary>Refuses a job whose dataset or model is over a limit.</summary>
     public void Check(JobSpec job, Dataset dataset, long modelBytes)

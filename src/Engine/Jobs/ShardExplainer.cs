@@ -17,7 +17,8 @@ public static class ShardExplainer
 {
     public static readonly ActivitySource Activities = new("ExplainCluster.Engine");
 
-    public static ShardResult Compute(ExplainModel model, JobSpec job, ShardData data, CancellationToken ct = default)
+    /// <summary>The shard's results; <paramref name="clock"/>, if given, is ticked as each batch begins.</summary>
+    public static ShardResult Compute(ExplainModel model, JobSpec job, ShardData data, CancellationToken ct = default, BatchClock? clock = null)
     {
         var watch = Stopwatch.StartNew();
         var configured = job.Methods.Select(MethodRegistry.CreateWithSubset).ToArray();
@@ -51,6 +52,7 @@ public static class ShardExplainer
         {
             // A cancelled job (or a superseded attempt) stops here, between batches.
             ct.ThrowIfCancellationRequested();
+            clock?.Tick();
             var count = Math.Min(batchSize, n - start);
             using var activity = Activities.StartActivity("model.batch");
             activity?.SetTag("explain.batch.start", data.Start + start);

@@ -49,7 +49,8 @@ public static class ExplainSiloExtensions
         services.AddSingleton(sp => LocationPolicyFrom(sp.GetRequiredService<IConfiguration>()));
         services.AddSingleton(sp => LimitsFrom(sp.GetRequiredService<IConfiguration>()));
         services.AddSingleton(sp => new ModelHost(sp.GetRequiredService<IOptions<ModelHostOptions>>().Value, sp.GetRequiredService<BlobLocator>()));
-        services.AddSingleton(sp => new ShardPipeline(sp.GetRequiredService<ModelHost>(), sp.GetRequiredService<BlobLocator>(), sp.GetRequiredService<LocationPolicy>()));
+        services.AddSingleton(sp => new ShardPipeline(sp.GetRequiredService<ModelHost>(), sp.GetRequiredService<BlobLocator>(), sp.GetRequiredService<LocationPolicy>(),
+            sp.GetRequiredService<Limits>()));
         return silo;
     }
 

@@ -45,4 +45,35 @@ public class ModelHostTests
         Assert.All(models, m => Assert.Same(models[0], m));
         Assert.StartsWith("model-host-", await host.RunAsync(() => Thread.CurrentThread.Name));
     }
+
+    [Fact]
+    public async Task Abandon_StuckWorkInPoolOfOne_NextWorkRunsOnAReplacementThread()
+    {
+        using var host = new ModelHost(new ModelHostOptions { WorkerThreads = 1 }, new BlobLocator(null));
+        using var release = new ManualResetEventSlim();
+        var started = new TaskCompletionSource<Thread>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var stuckWork = host.RunAsync(() =>
+        {
+            started.SetResult(Thread.CurrentThread);
+            release.Wait();
+            return Thread.CurrentThread.Name;
+        });
+        var stuck = await started.Task;
+        var next = host.RunAsync(() => Thread.CurrentThread.Name);
+        await Assert.ThrowsAsync<TimeoutException>(() => next.WaitAsync(TimeSpan.FromMilliseconds(200))); // the one thread is taken
+
+        Assert.True(host.Abandon(stuck));
+        Assert.False(host.Abandon(stuck));
+        var replacement = await next.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.StartsWith("model-host-", replacement);
+        Assert.NotEqual(stuck.Name, replacement);
+        Assert.Equal((1, 1, 1), (host.WorkerThreads, host.AbandonedThreads, host.StuckThreads));
+
+        // The stuck work still ends (its caller decides what the result is worth), then its thread exits.
+        release.Set();
+        Assert.Equal(stuck.Name, await stuckWork);
+        Assert.True(stuck.Join(TimeSpan.FromSeconds(10)));
+        Assert.Equal((1, 1, 0), (host.WorkerThreads, host.AbandonedThreads, host.StuckThreads));
+        Assert.Equal(replacement, await host.RunAsync(() => Thread.CurrentThread.Name));
+    }
 }

@@ -1,4 +1,6 @@
+using ExplainCluster.Engine.Models;
 using ExplainCluster.Grains.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 
 namespace ExplainCluster.Tests.Infrastructure;
@@ -9,6 +11,9 @@ public abstract class ClusterFixture(short silos, params (string Key, string Val
     public InProcessTestCluster Cluster { get; private set; } = null!;
 
     public IGrainFactory Grains => Cluster.Client;
+
+    /// <summary>The model host of the first silo.</summary>
+    public ModelHost ModelHost => Cluster.Silos[0].ServiceProvider.GetRequiredService<ModelHost>();
 
     public async Task InitializeAsync()
     {
@@ -36,3 +41,6 @@ public sealed class ByReferenceCluster() : ClusterFixture(2, ("ModelHost:MaxInli
 
 /// <summary>One silo with small limits: 100 samples, 100 kB models, 10 kB samples (the demo model is 203 kB, its samples 3 kB).</summary>
 public sealed class LimitedCluster() : ClusterFixture(1, ("Limits:MaxSamples", "100"), ("Limits:MaxModelBytes", "100000"), ("Limits:MaxSampleBytes", "10000"));
+
+/// <summary>One silo with one model host thread and a 2 s Limits:BatchTimeout.</summary>
+public sealed class BatchTimeoutCluster() : ClusterFixture(1, ("ModelHost:WorkerThreads", "1"), ("Limits:BatchTimeout", "00:00:02"));
