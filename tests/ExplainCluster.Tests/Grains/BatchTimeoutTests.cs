@@ -10,12 +10,13 @@ namespace ExplainCluster.Tests.Grains;
 /// <summary>
 /// Limits:BatchTimeout (2 s here): a forward that does not return fails its job in one line naming the limit and its
 /// value, and the silo keeps its thread count. The stuck forward is tests/fixtures/bad/slow_forward.pt, which ends
-/// on its own (about 25 s on one core), so nothing outlives the test class for long.
+/// on its own (about 12 s on one core: long enough to outlast the second job, short enough not to hold a core of
+/// the suite's two for long).
 /// </summary>
 public class BatchTimeoutTests(BatchTimeoutCluster cluster) : IClassFixture<BatchTimeoutCluster>
 {
     /// <summary>The slow model's first-pixel value: a million additions per unit, about 2.5 s per unit on one core here.</summary>
-    private const float SlowUnits = 10;
+    private const float SlowUnits = 5;
 
     [Fact]
     public async Task Run_ForwardLongerThanBatchTimeout_FailsInOneLineAndTheSiloKeepsItsThread()
