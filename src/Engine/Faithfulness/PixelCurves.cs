@@ -72,6 +72,7 @@ public sealed class PixelCurves(int steps, double baseline, int maxRows)
         for (long start = 0; start < rows; start += maxRows)
         {
             var count = Math.Min(maxRows, rows - start);
+            using var chunk = NewDisposeScope(); // a chunk's masked images go with it; only its probabilities stay
             var s = sample.narrow(0, start, count);
             var replaced = rank.index_select(0, s) < counts.index_select(0, step.narrow(0, start, count)).unsqueeze(1);
             // Deletion keeps x where a pixel is not replaced yet; insertion keeps x where it is.
@@ -80,7 +81,7 @@ public sealed class PixelCurves(int steps, double baseline, int maxRows)
             var images = where(keep, xs, full_like(xs, baseline));
             var logits = model.Forward(model.PrepareInput(images));
             var log = nn.functional.log_softmax(logits.to(float64), 1);
-            probabilities.Add(log.gather(1, targets.index_select(0, s).unsqueeze(1)).squeeze(1).exp());
+            probabilities.Add(log.gather(1, targets.index_select(0, s).unsqueeze(1)).squeeze(1).exp().MoveToOuterDisposeScope());
         }
         var p = cat(probabilities, 0).view(2, n, points);
         return (p[0].MoveToOuterDisposeScope(), p[1].MoveToOuterDisposeScope());

@@ -45,11 +45,12 @@ public sealed class IntegratedGradients(int steps, string rule, Baseline baselin
         for (var first = 0; first < steps; first += perChunk)
         {
             var k = Math.Min(perChunk, steps - first);
+            using var chunk = NewDisposeScope(); // a chunk's points and gradients go with it; total accumulates in place
             var alpha = tensor(alphas.AsSpan(first, k).ToArray().Select(a => (float)a).ToArray(), device: x.device).view(StepShape(k));
             var weight = tensor(weights.AsSpan(first, k).ToArray().Select(w => (float)w).ToArray(), device: x.device).view(StepShape(k));
             var points = (reference.unsqueeze(1) + alpha * diff.unsqueeze(1)).flatten(0, 1);
             var grads = TargetGradients.Compute(batch.Model, points, targets.repeat_interleave(k), rows).Grad;
-            total += (grads.view([n, k, .. x.shape.Skip(1)]) * weight).sum(1);
+            total.add_((grads.view([n, k, .. x.shape.Skip(1)]) * weight).sum(1)); // in place: total outlives the chunk
         }
         return diff * total;
     }

@@ -34,13 +34,14 @@ public sealed class SmoothGrad(IInputAttribution inner, int samples, double stde
             for (var first = 0; first < samples; first += perChunk)
             {
                 var k = Math.Min(perChunk, samples - first);
+                using var chunk = NewDisposeScope(); // a chunk's noisy copies and maps go with it; the sums accumulate in place
                 // Row i·k + j is sample i's copy first + j.
                 var noise = stack(generators.SelectMany(g => Enumerable.Range(0, k).Select(_ => randn(sampleShape, generator: g, device: x.device))), 0);
                 var noisy = x.repeat_interleave(k, 0) + noise * sigma.repeat_interleave(k, 0);
                 var maps = inner.AttributeAt(batch, noisy, batch.Targets.repeat_interleave(k));
                 var perSample = maps.view([n, k, .. sampleShape]); // every wrapped method's map is input-shaped
-                sum += perSample.sum(1);
-                if (type != "smoothgrad") squares += perSample.square().sum(1);
+                sum.add_(perSample.sum(1)); // in place: the sums outlive the chunk
+                if (type != "smoothgrad") squares.add_(perSample.square().sum(1));
             }
             var mean = sum / samples;
             return type switch

@@ -52,12 +52,17 @@ public static class TargetGradients
         return outputs.Count == 1 ? outputs[0] : cat(outputs, 0);
     }
 
+    /// <summary>
+    /// One forward/backward in a dispose scope of its own: the graph (every activation of the chunk) goes when
+    /// the chunk ends, not with the caller's batch, so a method's k chunks never hold k graphs at once.
+    /// </summary>
     private static (Tensor Grad, Tensor Output) Chunk(ExplainModel model, Tensor x, Tensor targets)
     {
+        using var scope = NewDisposeScope();
         using var grad = enable_grad();
         var input = model.PrepareInput(x).detach().requires_grad_(true);
         var selected = model.Forward(input).gather(1, targets.unsqueeze(1)).squeeze(1);
         var g = autograd.grad([selected.sum()], [input], allow_unused: true)[0] ?? zeros_like(input);
-        return (g, selected.detach());
+        return (g.MoveToOuterDisposeScope(), selected.detach().MoveToOuterDisposeScope());
     }
 }
