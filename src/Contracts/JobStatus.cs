@@ -11,6 +11,7 @@ public enum JobState
     Cancelled = 5,
 }
 
+/// <param name="Waiting">Why a running job makes no progress, when it is waiting on the cluster (no silo to run shards); null otherwise.</param>
 [GenerateSerializer, Immutable, Alias("ec.JobStatus")]
 public sealed record JobStatus(
     [property: Id(0)] JobState State,
@@ -22,4 +23,5 @@ public sealed record JobStatus(
     [property: Id(6)] string Output,
     [property: Id(7)] string[] ShardSilos,
     [property: Id(8)] int Attempts = 0,
-    [property: Id(9)] string Name = "");
+    [property: Id(9)] string Name = "",
+    [property: Id(10)] string? Waiting = null);

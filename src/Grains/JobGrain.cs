@@ -329,7 +329,9 @@ public sealed partial class JobGrain(
 
     private JobStatus Status() => new(
         _state, _book.Shards.Length, _book.DoneCount, _book.Shards.Sum(s => s.Count), _book.SamplesDone, _error,
-        Redaction.Location(_job?.Output ?? ""), [.. _book.Done.OrderBy(p => p.Key).Select(p => p.Value.Silo)], _book.Attempts, _job?.Name ?? "");
+        Redaction.Location(_job?.Output ?? ""), [.. _book.Done.OrderBy(p => p.Key).Select(p => p.Value.Silo)], _book.Attempts, _job?.Name ?? "",
+        _state == JobState.Running && _book.Waiting().Any() && workers.Now().Length == 0
+            ? "no model-host silo is active (ModelHost:Enabled=true): the job's shards wait for one to join" : null);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} started with {Shards} shards")]
     private static partial void LogStarted(ILogger logger, string jobId, int shards);

@@ -44,3 +44,6 @@ public sealed class LimitedCluster() : ClusterFixture(1, ("Limits:MaxSamples", "
 
 /// <summary>One silo with one model host thread and a 2 s Limits:BatchTimeout.</summary>
 public sealed class BatchTimeoutCluster() : ClusterFixture(1, ("ModelHost:WorkerThreads", "1"), ("Limits:BatchTimeout", "00:00:02"));
+
+/// <summary>A coordinator-only silo: it holds job grains and runs no shards.</summary>
+public sealed class CoordinatorOnlyCluster() : ClusterFixture(1, ("ModelHost:Enabled", "false"));
