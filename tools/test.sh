@@ -13,6 +13,11 @@ if ! command -v redis-server >/dev/null && [ ! -x /usr/bin/redis-server ]; then
   sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq redis-server >/dev/null
 fi
+# Chromium renders the report in a test, as a reader's browser would.
+if ! command -v chromium >/dev/null && [ ! -x /usr/bin/chromium ]; then
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
+fi
 # Azurite (a real Azure Blob endpoint) for the storage tests; the tests start and stop it themselves.
 [ -x node_modules/.bin/azurite-blob ] || npm ci --no-audit --no-fund --silent
 

@@ -61,6 +61,41 @@ public partial class ReportTests(OneSiloCluster one) : IClassFixture<OneSiloClus
         Assert.Equal(first, await File.ReadAllBytesAsync(Path.Combine(output, "report.html")));
     }
 
+    [Fact]
+    public async Task Report_RenderedByHeadlessChromium_ShowsItsPlots()
+    {
+        var (output, status) = await RunAsync(300);
+        Assert.Equal(JobState.Completed, status.State);
+        var shot = Path.Combine(output, "screenshot.png");
+        var chromium = new[] { "/usr/bin/chromium", "/usr/bin/chromium-browser" }.FirstOrDefault(File.Exists)
+            ?? throw new InvalidOperationException("chromium is not installed (Debian package chromium; tools/test.sh installs it)");
+        var start = new System.Diagnostics.ProcessStartInfo(chromium)
+        {
+            ArgumentList = { "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", $"--screenshot={shot}", "--window-size=1280,6000", new Uri(Path.Combine(output, "report.html")).AbsoluteUri },
+            RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        using (var process = System.Diagnostics.Process.Start(start)!)
+        {
+            var stderr = process.StandardError.ReadToEndAsync();
+            await process.StandardOutput.ReadToEndAsync();
+            await process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
+            Assert.True(File.Exists(shot), $"chromium wrote no screenshot: {await stderr}");
+        }
+
+        // What a reader sees: a page of text and tables, and the plots, whose colour maps (viridis, the heatmap
+        // overlays) are the only strongly coloured pixels on it. A report whose pictures did not load has none.
+        using var bitmap = SkiaSharp.SKBitmap.Decode(shot);
+        Assert.Equal(1280, bitmap.Width);
+        long ink = 0, colour = 0;
+        foreach (var p in bitmap.Pixels)
+        {
+            if (p.Red + p.Green + p.Blue < 720) ink++;
+            if (Math.Max(p.Red, Math.Max(p.Green, p.Blue)) - Math.Min(p.Red, Math.Min(p.Green, p.Blue)) > 80) colour++;
+        }
+        Assert.True(ink > bitmap.Pixels.Length / 20, $"only {ink} of {bitmap.Pixels.Length} pixels are not white");
+        Assert.True(colour > 100_000, $"only {colour} strongly coloured pixels: the plots did not render");
+    }
+
     private async Task<(string Output, JobStatus Status)> RunAsync(int samples)
     {
         var folder = TestPaths.NewFolder();
