@@ -24,8 +24,12 @@ public static class Progress
         if (!AnsiConsole.Profile.Capabilities.Interactive)
         {
             var lastShown = -1;
+            string? lastWaiting = null;
             return await JobRunner.FollowAsync(grains, jobId, status, s =>
             {
+                // Why nothing moves, said once each time it changes (no model-host silo, for one).
+                if (s.Waiting != lastWaiting && s.Waiting is not null) Console.WriteLine($"waiting: {s.Waiting}");
+                lastWaiting = s.Waiting;
                 var percent = s.SamplesTotal == 0 ? 0 : (int)(100 * s.SamplesDone / s.SamplesTotal) / 10 * 10;
                 if (percent == lastShown || !JobRunner.IsRunning(s.State)) return;
                 lastShown = percent;
@@ -42,7 +46,8 @@ public static class Progress
                 {
                     task.MaxValue = Math.Max(1, s.SamplesTotal);
                     task.Value = s.SamplesDone;
-                    task.Description = $"{s.Name} {s.ShardsDone}/{s.ShardsTotal} shards{Rate(s, withTimeLeft: false)}{(s.State == JobState.Finalizing ? " (report)" : "")}";
+                    task.Description = s.Waiting is { } waiting ? $"{s.Name}: waiting: {waiting}"
+                        : $"{s.Name} {s.ShardsDone}/{s.ShardsTotal} shards{Rate(s, withTimeLeft: false)}{(s.State == JobState.Finalizing ? " (report)" : "")}";
                 }, ct);
             });
         return final;

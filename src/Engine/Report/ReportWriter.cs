@@ -34,9 +34,9 @@ public sealed class ReportWriter(BlobLocator locator)
         {
             var classes = summary.Classes.Length;
             var confusion = await (await ArrayFile.OpenAsync(output.Child(errors.Confusion), ct)).ReadIntegersAsync(0, classes, ct);
-            pending.Add(("Error analysis", "Confusion matrix (rows: label, columns: prediction)", "confusion-matrix", () => Confusion(confusion, summary.Classes)));
-            pending.Add(("Error analysis", $"Reliability diagram (ECE {errors.ExpectedCalibrationError:F4}, 15 bins)", "reliability", () => Reliability(errors)));
-            pending.Add(("Error analysis", "Per-class accuracy (recall)", "per-class-accuracy", () => PerClassAccuracy(errors)));
+            pending.Add(("Error analysis: plots", "Confusion matrix (rows: label, columns: prediction)", "confusion-matrix", () => Confusion(confusion, summary.Classes)));
+            pending.Add(("Error analysis: plots", $"Reliability diagram (ECE {errors.ExpectedCalibrationError:F4}, 15 bins)", "reliability", () => Reliability(errors)));
+            pending.Add(("Error analysis: plots", "Per-class accuracy (recall)", "per-class-accuracy", () => PerClassAccuracy(errors)));
         }
 
         var input = summary.Inputs;
