@@ -25,9 +25,9 @@ public class AttributionSuiteTests(OneSiloCluster one) : IClassFixture<OneSiloCl
 
         foreach (var method in new[] { "integrated-gradients", "smooth-grad" })
         {
-            var whole = await ReadFloatsAsync(Path.Combine(single, "attributions", method, "part-00000.npy"));
+            var whole = await NpyFiles.ReadFloatsAsync(Path.Combine(single, "attributions", method, "part-00000.npy"));
             var parts = new List<float>();
-            for (var s = 0; s < 4; s++) parts.AddRange(await ReadFloatsAsync(Path.Combine(sharded, "attributions", method, $"part-{s:D5}.npy")));
+            for (var s = 0; s < 4; s++) parts.AddRange(await NpyFiles.ReadFloatsAsync(Path.Combine(sharded, "attributions", method, $"part-{s:D5}.npy")));
             Assert.Equal(60 * 784, whole.Length);
             var scale = whole.Max(Math.Abs);
             for (var i = 0; i < whole.Length; i++) Assert.Equal(whole[i], parts[i], 1e-4 * scale);
@@ -55,10 +55,4 @@ public class AttributionSuiteTests(OneSiloCluster one) : IClassFixture<OneSiloCl
           "output": "{{output}}"
         }
         """;
-
-    private static async Task<float[]> ReadFloatsAsync(string path)
-    {
-        var file = await ArrayFile.OpenAsync(new LocalBlob(path));
-        return await file.ReadFloatsAsync(0, (int)file.Header.Count);
-    }
 }

@@ -39,17 +39,17 @@ public class JobGrainTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
             // Sums of a different grouping round differently in the last bits only.
             foreach (var file in new[] { "classMeans", "meanAbsMap" })
             {
-                var va = await ReadAllFloatsAsync(Path.Combine(single, ma.GetProperty(file).GetString()!));
-                var vb = await ReadAllFloatsAsync(Path.Combine(sharded, mb.GetProperty(file).GetString()!));
+                var va = await NpyFiles.ReadFloatsAsync(Path.Combine(single, ma.GetProperty(file).GetString()!));
+                var vb = await NpyFiles.ReadFloatsAsync(Path.Combine(sharded, mb.GetProperty(file).GetString()!));
                 Assert.Equal(va.Length, vb.Length);
                 for (var i = 0; i < va.Length; i++) Assert.Equal(va[i], vb[i], 1e-6 * Math.Max(1, Math.Abs(va[i])));
             }
         }
 
         // The per-sample maps agree too: the single part equals the five parts concatenated.
-        var whole = await ReadAllFloatsAsync(Path.Combine(single, "attributions", "grad-cam", "part-00000.npy"));
+        var whole = await NpyFiles.ReadFloatsAsync(Path.Combine(single, "attributions", "grad-cam", "part-00000.npy"));
         var parts = new List<float>();
-        for (var s = 0; s < 5; s++) parts.AddRange(await ReadAllFloatsAsync(Path.Combine(sharded, "attributions", "grad-cam", $"part-{s:D5}.npy")));
+        for (var s = 0; s < 5; s++) parts.AddRange(await NpyFiles.ReadFloatsAsync(Path.Combine(sharded, "attributions", "grad-cam", $"part-{s:D5}.npy")));
         Assert.Equal(600 * 49, whole.Length);
         for (var i = 0; i < whole.Length; i++) Assert.Equal(whole[i], parts[i], 4);
     }
@@ -126,18 +126,12 @@ public class JobGrainTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
         foreach (var c in summary.RootElement.GetProperty("methods").GetProperty("saliency").GetProperty("perClass").EnumerateArray())
             Assert.Equal(predicted.GetValueOrDefault(c.GetProperty("class").GetInt32()), c.GetProperty("count").GetInt64());
         // The maps explain the prediction either way, so they match the labelled run's.
-        Assert.Equal(await ReadAllFloatsAsync(Path.Combine(labelled, "attributions", "grad-cam", "part-00001.npy")),
-                     await ReadAllFloatsAsync(Path.Combine(unlabelled, "attributions", "grad-cam", "part-00001.npy")));
+        Assert.Equal(await NpyFiles.ReadFloatsAsync(Path.Combine(labelled, "attributions", "grad-cam", "part-00001.npy")),
+                     await NpyFiles.ReadFloatsAsync(Path.Combine(unlabelled, "attributions", "grad-cam", "part-00001.npy")));
 
         var html = await File.ReadAllTextAsync(Path.Combine(unlabelled, "report.html"));
         Assert.DoesNotContain("Error analysis", html);
         Assert.DoesNotContain("Highest-loss samples", html);
         Assert.Contains("Class-mean grad-cam", html);
-    }
-
-    private static async Task<float[]> ReadAllFloatsAsync(string path)
-    {
-        var file = await ArrayFile.OpenAsync(new LocalBlob(path));
-        return await file.ReadFloatsAsync(0, (int)file.Header.Count);
     }
 }

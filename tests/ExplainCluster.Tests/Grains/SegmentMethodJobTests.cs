@@ -39,9 +39,9 @@ public class SegmentMethodJobTests(OneSiloCluster one) : IClassFixture<OneSiloCl
 
         foreach (var method in new[] { "lime", "kernel-shap" })
         {
-            var whole = await ReadFloatsAsync(Path.Combine(single, "attributions", method, "part-00000.npy"));
+            var whole = await NpyFiles.ReadFloatsAsync(Path.Combine(single, "attributions", method, "part-00000.npy"));
             var parts = new List<float>();
-            for (var s = 0; s < 3; s++) parts.AddRange(await ReadFloatsAsync(Path.Combine(sharded, "attributions", method, $"part-{s:D5}.npy")));
+            for (var s = 0; s < 3; s++) parts.AddRange(await NpyFiles.ReadFloatsAsync(Path.Combine(sharded, "attributions", method, $"part-{s:D5}.npy")));
             Assert.Equal(Samples * 28 * 28, whole.Length);
             Assert.Contains(whole, v => v != 0);
             for (var i = 0; i < whole.Length; i++) Assert.Equal(whole[i], parts[i], 1e-4);
@@ -93,12 +93,6 @@ public class SegmentMethodJobTests(OneSiloCluster one) : IClassFixture<OneSiloCl
         Assert.Equal(SegmentsSpec.Slic(20), spec.Segments);
         Assert.Equal(SegmentsSpec.Slic(20), JobSegments.For(spec));
         Assert.Equal(SegmentsSpec.Default, JobSegments.For(JobFile.Parse(Job("in.npy", "out", 8), "/tmp")));
-    }
-
-    private static async Task<float[]> ReadFloatsAsync(string path)
-    {
-        var file = await ArrayFile.OpenAsync(new LocalBlob(path));
-        return await file.ReadFloatsAsync(0, (int)file.Header.Count);
     }
 
     /// <summary>An int32 .npy read by hand: its shape and values.</summary>

@@ -21,11 +21,11 @@ public class SubsetTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
         Assert.Equal(JobState.Completed, (await Jobs.RunAsync(one.Grains, Job(images, labels, single, 120), folder)).State);
         Assert.Equal(JobState.Completed, (await Jobs.RunAsync(one.Grains, Job(images, labels, sharded, 25), folder)).State);
 
-        var chosen = await ReadLongsAsync(Path.Combine(single, "attributions", "lime", "index-00000.npy"));
+        var chosen = await NpyFiles.ReadIntegersAsync(Path.Combine(single, "attributions", "lime", "index-00000.npy"));
         Assert.InRange(chosen.Length, 12, 40); // a quarter of 120, give or take what a fair coin does
         Assert.Equal(chosen.Order(), chosen); // in parquet order
         var shardedChosen = new List<long>();
-        for (var s = 0; s < 5; s++) shardedChosen.AddRange(await ReadLongsAsync(Path.Combine(sharded, "attributions", "lime", $"index-{s:D5}.npy")));
+        for (var s = 0; s < 5; s++) shardedChosen.AddRange(await NpyFiles.ReadIntegersAsync(Path.Combine(sharded, "attributions", "lime", $"index-{s:D5}.npy")));
         Assert.Equal(chosen, shardedChosen);
 
         // One map row per chosen sample, the same maps either way.
@@ -59,10 +59,4 @@ public class SubsetTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
           "output": "{{output}}"
         }
         """;
-
-    private static async Task<long[]> ReadLongsAsync(string path)
-    {
-        var file = await ArrayFile.OpenAsync(new LocalBlob(path));
-        return await file.ReadIntegersAsync(0, (int)file.Header.Count);
-    }
 }

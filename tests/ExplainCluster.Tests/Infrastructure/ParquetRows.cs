@@ -53,18 +53,3 @@ public sealed record ParquetRows(long[] Index, int?[] Label, int[] Prediction, b
         return (reader, reader.OpenRowGroupReader(0), reader.Schema.GetDataFields().Single(f => f.Name == column));
     }
 }
-
-public static class ParquetColumns
-{
-    /// <summary>The float column <paramref name="name"/> of a parquet part, and every column's name.</summary>
-    public static async Task<(float[] Values, string[] Columns)> ReadFloatsAsync(string path, string name)
-    {
-        await using var stream = File.OpenRead(path);
-        await using var reader = await ParquetReader.CreateAsync(stream);
-        using var group = reader.OpenRowGroupReader(0);
-        var fields = reader.Schema.GetDataFields();
-        var values = new float[group.RowCount];
-        await group.ReadAsync(fields.Single(f => f.Name == name), values.AsMemory());
-        return (values, [.. fields.Select(f => f.Name)]);
-    }
-}

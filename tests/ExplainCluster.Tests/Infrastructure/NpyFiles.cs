@@ -1,0 +1,20 @@
+using ExplainCluster.Engine.Data;
+using ExplainCluster.Engine.Storage;
+
+namespace ExplainCluster.Tests.Infrastructure;
+
+/// <summary>A local .npy output read whole, every element in order (the tests compare parts and summaries by value).</summary>
+public static class NpyFiles
+{
+    public static async Task<float[]> ReadFloatsAsync(string path)
+    {
+        var file = await ArrayFile.OpenAsync(new LocalBlob(path));
+        return await file.ReadFloatsAsync(0, (int)file.Header.Count);
+    }
+
+    public static async Task<long[]> ReadIntegersAsync(string path)
+    {
+        var file = await ArrayFile.OpenAsync(new LocalBlob(path));
+        return await file.ReadIntegersAsync(0, (int)file.Header.Count);
+    }
+}
