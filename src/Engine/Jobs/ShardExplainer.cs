@@ -163,9 +163,12 @@ public static class ShardExplainer
             {
                 _mapShape = [.. maps.shape.Skip(1).Select(d => (int)d)];
                 _mapSize = _mapShape.Aggregate(1, (a, b) => a * b);
-                _maps = new float[(long)samples * _mapSize];
             }
             var count = (int)maps.shape[0];
+            // Room for every sample at once when the method explains them all; a subset's buffer grows with its rows.
+            var needed = (long)(_rows.Count + count) * _mapSize;
+            if (_maps.Length < needed)
+                Array.Resize(ref _maps, (int)(everySample ? (long)samples * _mapSize : Math.Min((long)samples * _mapSize, Math.Max(needed, 2L * _maps.Length))));
             maps.data<float>().CopyTo(_maps.AsSpan(_rows.Count * _mapSize, count * _mapSize));
             var positions = rows?.Select(r => start + r).ToArray() ?? [.. Enumerable.Range(start, count)];
             if (output.Columns.Count != _columns.Length)
@@ -178,7 +181,8 @@ public static class ShardExplainer
             _rows.AddRange(positions);
         }
 
-        public MethodMaps Output() => new(method.Name, _mapShape, _maps.AsSpan(0, _rows.Count * _mapSize).ToArray(),
+        public MethodMaps Output() => new(method.Name, _mapShape,
+            _maps.Length == _rows.Count * _mapSize ? _maps : _maps.AsSpan(0, _rows.Count * _mapSize).ToArray(), // copied only when a subset's buffer has room to spare
             [.. method.Columns.Select((name, c) => new SampleColumn(name, _columns[c]))], everySample ? null : [.. _rows]);
     }
 }
