@@ -25,6 +25,8 @@ public sealed record Subset(double Fraction, long Seed)
             case null:
             case { ValueKind: JsonValueKind.String } s when s.GetString() == "all":
                 return All;
+            case { ValueKind: JsonValueKind.Object } o when o.TryGetProperty("perClass", out _):
+                throw new ExplainException($"{path}.perClass: a stratified subset is not available yet; use {{\"fraction\": f}}");
             case { ValueKind: JsonValueKind.Object } o:
                 var reader = new OptionsReader(o, path + ".");
                 var fraction = reader.Number("fraction", double.NaN, double.Epsilon, 1, "a number in (0, 1]");

@@ -15,7 +15,7 @@ public sealed class LocationPolicy(IReadOnlyList<string>? localRoots, IReadOnlyL
     public const string LocalRootsKey = "Storage:LocalRoots";
     public const string ModelLocationsKey = "ModelHost:ModelLocations";
 
-    private readonly string[]? _roots = localRoots is { Count: > 0 } ? [.. localRoots.Select(root => RealPath(root))] : null;
+    private readonly string[]? _roots = localRoots is { Count: > 0 } ? [.. localRoots.Select(root => RealPath(root)).Distinct(StringComparer.Ordinal)] : null;
     private readonly string[]? _models = modelLocations is { Count: > 0 } ? [.. modelLocations] : null;
 
     public static LocationPolicy Unrestricted { get; } = new(null, null);
