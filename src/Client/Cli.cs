@@ -147,7 +147,7 @@ public static class Cli
             Console.WriteLine(JsonSerializer.Serialize(new
             {
                 id, name = status.Name, state = StateName(status.State), status.ShardsDone, status.ShardsTotal, status.SamplesDone,
-                status.SamplesTotal, status.Attempts, status.Error, status.Waiting, status.Output, silos = status.ShardSilos.Distinct().Order().ToArray(),
+                status.SamplesTotal, status.Attempts, status.Error, status.Waiting, status.Stage, status.Output, silos = status.ShardSilos.Distinct().Order().ToArray(),
             }, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.CamelCase }));
             return Completed;
         }
@@ -158,6 +158,7 @@ public static class Cli
         Console.WriteLine($"output: {status.Output}");
         if (status.Error is not null) Console.WriteLine($"error: {status.Error}");
         if (status.Waiting is not null) Console.WriteLine($"waiting: {status.Waiting}");
+        if (status.Stage is not null) Console.WriteLine($"stage: {status.Stage}");
         return Completed;
     }
 

@@ -24,12 +24,15 @@ public static class Progress
         if (!AnsiConsole.Profile.Capabilities.Interactive)
         {
             var lastShown = -1;
-            string? lastWaiting = null;
+            string? lastWaiting = null, lastStage = null;
             return await JobRunner.FollowAsync(grains, jobId, status, s =>
             {
                 // Why nothing moves, said once each time it changes (no model-host silo, for one).
                 if (s.Waiting != lastWaiting && s.Waiting is not null) Console.WriteLine($"waiting: {s.Waiting}");
                 lastWaiting = s.Waiting;
+                // The selection pass of stratified subsets comes before any sample is explained.
+                if (s.Stage != lastStage && s.Stage is not null) Console.WriteLine($"stage: {s.Stage}");
+                lastStage = s.Stage;
                 var percent = s.SamplesTotal == 0 ? 0 : (int)(100 * s.SamplesDone / s.SamplesTotal) / 10 * 10;
                 if (percent == lastShown || !JobRunner.IsRunning(s.State)) return;
                 lastShown = percent;
@@ -47,6 +50,7 @@ public static class Progress
                     task.MaxValue = Math.Max(1, s.SamplesTotal);
                     task.Value = s.SamplesDone;
                     task.Description = s.Waiting is { } waiting ? $"{s.Name}: waiting: {waiting}"
+                        : s.Stage is { } stage ? $"{s.Name}: {stage}"
                         : $"{s.Name} {s.ShardsDone}/{s.ShardsTotal} shards{Rate(s, withTimeLeft: false)}{(s.State == JobState.Finalizing ? " (report)" : "")}";
                 }, ct);
             });

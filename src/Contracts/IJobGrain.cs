@@ -24,6 +24,9 @@ public interface IJobGrain : IGrainWithStringKey
     /// <summary>Called by a shard attempt when its outputs are staged; ignored unless it is the shard's current attempt.</summary>
     Task ShardCompletedAsync(ShardPartial partial);
 
+    /// <summary>Called by a selection attempt (<see cref="ShardPhase.Select"/>) with its candidates; ignored unless current.</summary>
+    Task ShardSelectedAsync(SelectionPartial partial);
+
     /// <summary>
     /// Called by a shard attempt that cannot finish. A data fault (<paramref name="retryable"/> false) fails
     /// the job at once; an infrastructure fault runs the shard again, a few times at most.

@@ -4,13 +4,19 @@ namespace ExplainCluster.Contracts;
 [GenerateSerializer, Immutable, Alias("ec.ShardSpec")]
 public sealed record ShardSpec([property: Id(0)] int Index, [property: Id(1)] long Start, [property: Id(2)] long Count);
 
-/// <summary>One attempt at one shard. Attempts are numbered from 1; the job accepts only its current attempt.</summary>
+/// <summary>
+/// One attempt at one shard. Attempts are numbered from 1; the job accepts only its current attempt.
+/// <see cref="Chosen"/>: for an explain attempt of a job with stratified subsets, each subset's chosen
+/// dataset indices within this shard (ascending), in the order of <see cref="SelectionPartial.Subsets"/>.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("ec.ShardRequest")]
 public sealed record ShardRequest(
     [property: Id(0)] string JobId,
     [property: Id(1)] JobSpec Job,
     [property: Id(2)] ShardSpec Shard,
-    [property: Id(3)] int Attempt);
+    [property: Id(3)] int Attempt,
+    [property: Id(4)] ShardPhase Phase = ShardPhase.Explain,
+    [property: Id(5)] long[][]? Chosen = null);
 
 /// <summary>
 /// A shard's partial statistics: sums and counts only, so that partials merge by addition; never tensors.
@@ -109,3 +115,31 @@ public sealed record CurveSums(
     [property: Id(1)] double[] Deletion,
     [property: Id(2)] double[] Insertion,
     [property: Id(3)] double[] ClassAuc);
+
+/// <summary>What a shard attempt computes: the selection pass of stratified subsets, or the shard's explanations.</summary>
+[GenerateSerializer, Alias("ec.ShardPhase")]
+public enum ShardPhase
+{
+    Explain = 0,
+    Select = 1,
+}
+
+/// <summary>
+/// A selection attempt's candidates, per stratified subset of the job (<c>subset: {"perClass": K, "seed": s}</c>,
+/// distinct (K, seed) in method order): in each stratum (target class × correct) the shard's K samples with the
+/// smallest keys. The job's choice is the K smallest of the union, so it does not depend on the sharding.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("ec.SelectionPartial")]
+public sealed record SelectionPartial(
+    [property: Id(0)] int ShardIndex,
+    [property: Id(1)] int Attempt,
+    [property: Id(2)] string Silo,
+    [property: Id(3)] double Seconds,
+    [property: Id(4)] StratumCandidate[][] Subsets);
+
+/// <summary>A sample that may be chosen: its stratum (target class · 2 + correct), its rank key and its dataset index.</summary>
+[GenerateSerializer, Immutable, Alias("ec.StratumCandidate")]
+public readonly record struct StratumCandidate(
+    [property: Id(0)] int Stratum,
+    [property: Id(1)] ulong Key,
+    [property: Id(2)] long Index);

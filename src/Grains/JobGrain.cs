@@ -47,17 +47,26 @@ public sealed partial class JobGrain(
     private string? _error;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    // Stratified subsets: a selection pass over every shard comes first (_book holds its attempts while
+    // _selecting), then the explain pass with the chosen samples (SampleSelection).
+    private Engine.Methods.Subset[] _subsets = [];
+    private bool _selecting;
+    private StratumCandidate[][]? _candidates;
+    private long[][]? _chosen;
+
     private string Id => this.GetPrimaryKeyString();
 
     private ShardDispatcher? _dispatcherOrNull;
 
-    private ShardDispatcher Dispatcher => _dispatcherOrNull ??= new ShardDispatcher(Id, grains, workers, membership);
+    private ShardDispatcher Dispatcher => _dispatcherOrNull ??=
+        new ShardDispatcher(Id, grains, workers, membership, _selecting ? ShardPhase.Select : ShardPhase.Explain, _chosen);
 
     /// <summary>A job that was running when its grain was lost picks up where its record says it was.</summary>
     public override async Task OnActivateAsync(CancellationToken ct)
     {
         var saved = record.State;
         (_job, _state, _error, _book) = (saved.Job, saved.State, saved.Error, new ShardBook(saved.Shards));
+        (_selecting, _candidates, _chosen) = (saved.Selecting, saved.Candidates, saved.Chosen);
         if (_job is null || IsOver()) return;
         try
         {
@@ -70,7 +79,9 @@ public sealed partial class JobGrain(
                 await StopResumingAsync();
                 return;
             }
-            foreach (var (shard, run) in _book.Done) _summary.Add(await _outputs.ReadPartialAsync(_job, shard, run.Attempt, ct));
+            _subsets = SampleSelection.Subsets(_job);
+            if (!_selecting)
+                foreach (var (shard, run) in _book.Done) _summary.Add(await _outputs.ReadPartialAsync(_job, shard, run.Attempt, ct));
         }
         catch (Exception e) when (e is IOException or Azure.RequestFailedException or System.Text.Json.JsonException or ExplainException)
         {
@@ -116,6 +127,8 @@ public sealed partial class JobGrain(
             if (!await model.ExistsAsync()) throw new ExplainException($"model {job.Model.Uri} does not exist");
             limits.Check(job, dataset, await model.LengthAsync());
             _book = ShardBook.Plan(Dataset.Plan(dataset.Count, job.ShardSize));
+            _subsets = SampleSelection.Subsets(job);
+            _selecting = _subsets.Length > 0;
             _manifest = _outputs.NewManifest(Id, job, dataset, _book.Shards);
             await _outputs.ClaimAsync(job, _manifest, async other =>
                 other != Id && (await grains.GetGrain<IJobGrain>(other).GetStatusAsync()).State is JobState.Running or JobState.Finalizing);
@@ -171,7 +184,7 @@ public sealed partial class JobGrain(
                 return;
             }
         }
-        if (_state != JobState.Running || !_book.Accept(partial))
+        if (_state != JobState.Running || _selecting || !_book.Accept(partial))
         {
             if (_state == JobState.Running) LogSuperseded(logger, Id, partial.ShardIndex, partial.Attempt);
             return;
@@ -188,6 +201,32 @@ public sealed partial class JobGrain(
         }
         await SaveAsync();
         if (_state == JobState.Finalizing) _ = FinishAsync();
+        Changed();
+    }
+
+    async Task IJobGrain.ShardSelectedAsync(SelectionPartial partial)
+    {
+        if (_state != JobState.Running || !_selecting || !_book.Accept(partial.ShardIndex, partial.Attempt, partial.Silo, partial.Seconds))
+        {
+            if (_state == JobState.Running) LogSuperseded(logger, Id, partial.ShardIndex, partial.Attempt);
+            return;
+        }
+        if (partial.Subsets.Length != _subsets.Length)
+        {
+            await FailAsync($"shard {partial.ShardIndex}: its selection has {partial.Subsets.Length} subsets, the job {_subsets.Length}");
+            return;
+        }
+        _candidates = SampleSelection.Merge(_candidates, partial.Subsets, _subsets);
+        if (_book.Complete)
+        {
+            // Every shard has offered its candidates: the choice is final, and the explain pass starts afresh.
+            _chosen = SampleSelection.Chosen(_candidates);
+            (_candidates, _selecting, _dispatcherOrNull) = (null, false, null);
+            _book = ShardBook.Plan(_book.Shards);
+            LogSelected(logger, Id, _chosen.Sum(c => c.Length));
+        }
+        await DispatchAsync();
+        await SaveAsync();
         Changed();
     }
 
@@ -296,6 +335,7 @@ public sealed partial class JobGrain(
     private async Task SaveAsync()
     {
         (record.State.Job, record.State.State, record.State.Error, record.State.Shards) = (_job, _state, _error, _book.Records);
+        (record.State.Selecting, record.State.Candidates, record.State.Chosen) = (_selecting, _candidates, _chosen);
         await record.WriteStateAsync();
     }
 
@@ -328,16 +368,20 @@ public sealed partial class JobGrain(
     }
 
     private JobStatus Status() => new(
-        _state, _book.Shards.Length, _book.DoneCount, _book.Shards.Sum(s => s.Count), _book.SamplesDone, _error,
+        _state, _book.Shards.Length, _selecting ? 0 : _book.DoneCount, _book.Shards.Sum(s => s.Count), _selecting ? 0 : _book.SamplesDone, _error,
         Redaction.Location(_job?.Output ?? ""), [.. _book.Done.OrderBy(p => p.Key).Select(p => p.Value.Silo)], _book.Attempts, _job?.Name ?? "",
         _state == JobState.Running && _book.Waiting().Any() && workers.Now().Length == 0
-            ? "no model-host silo is active (ModelHost:Enabled=true): the job's shards wait for one to join" : null);
+            ? "no model-host silo is active (ModelHost:Enabled=true): the job's shards wait for one to join" : null,
+        _selecting ? $"choosing the samples of stratified subsets (a forward pass): {_book.DoneCount} of {_book.Shards.Length} shards" : null);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} started with {Shards} shards")]
     private static partial void LogStarted(ILogger logger, string jobId, int shards);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} resumed: {Done} of {Shards} shards were done")]
     private static partial void LogResumed(ILogger logger, string jobId, int done, int shards);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: stratified subsets chose {Samples} samples; explaining")]
+    private static partial void LogSelected(ILogger logger, string jobId, int samples);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} completed")]
     private static partial void LogCompleted(ILogger logger, string jobId);

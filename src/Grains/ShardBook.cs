@@ -68,11 +68,13 @@ public sealed class ShardBook(ShardRecord[] records)
         shard >= 0 && shard < Records.Length && !Records[shard].Done && Records[shard].Attempt == attempt;
 
     /// <summary>Accepts a finished attempt if it is the shard's current one; false for a superseded or repeated report.</summary>
-    public bool Accept(ShardPartial partial)
+    public bool Accept(ShardPartial partial) => Accept(partial.ShardIndex, partial.Attempt, partial.Silo, partial.Seconds);
+
+    public bool Accept(int shard, int attempt, string silo, double seconds)
     {
-        if (!IsCurrent(partial.ShardIndex, partial.Attempt)) return false;
-        var record = Records[partial.ShardIndex];
-        (record.Done, record.DoneSilo, record.Seconds) = (true, partial.Silo, partial.Seconds);
+        if (!IsCurrent(shard, attempt)) return false;
+        var record = Records[shard];
+        (record.Done, record.DoneSilo, record.Seconds) = (true, silo, seconds);
         return true;
     }
 
@@ -121,4 +123,13 @@ public sealed class JobRecord
     [Id(2)] public string? Error { get; set; }
 
     [Id(3)] public ShardRecord[] Shards { get; set; } = [];
+
+    /// <summary>Whether <see cref="Shards"/> are the attempts of the selection pass (stratified subsets), which comes first.</summary>
+    [Id(4)] public bool Selecting { get; set; }
+
+    /// <summary>The selection pass's candidates kept so far, per stratified subset; null before any shard offered some.</summary>
+    [Id(5)] public StratumCandidate[][]? Candidates { get; set; }
+
+    /// <summary>Once the selection pass is over, each stratified subset's chosen dataset indices (ascending).</summary>
+    [Id(6)] public long[][]? Chosen { get; set; }
 }

@@ -9,7 +9,10 @@ namespace ExplainCluster.Grains;
 /// A job's dealings with its shard attempts, on the job grain's turn: hands waiting shards to silos with
 /// room, finds attempts that were lost, and stops running ones. The decisions (retry, fail) stay with the grain.
 /// </summary>
-public sealed class ShardDispatcher(string jobId, IGrainFactory grains, Workers workers, IClusterMembershipService membership)
+/// <param name="phase">Which pass of the job this dispatcher's attempts run; its attempts have shard grains of their own.</param>
+/// <param name="chosen">For the explain pass of a job with stratified subsets, the job's choice (<see cref="ShardRequest.Chosen"/> takes each shard's part).</param>
+public sealed class ShardDispatcher(string jobId, IGrainFactory grains, Workers workers, IClusterMembershipService membership,
+    ShardPhase phase = ShardPhase.Explain, long[][]? chosen = null)
 {
     /// <summary>Every this many lease checks, running attempts are asked whether they still run.</summary>
     public const int ProbeEvery = 10;
@@ -83,7 +86,9 @@ public sealed class ShardDispatcher(string jobId, IGrainFactory grains, Workers 
         RequestContext.Set(ModelHostPlacement.TargetKey, target.ToParsableString());
         try
         {
-            var silo = await Shard(shard, attempt).StartAsync(new ShardRequest(jobId, job, book.Shards[shard], attempt));
+            var spec = book.Shards[shard];
+            var within = chosen is null ? null : ExplainCluster.Engine.Jobs.SampleSelection.Within(chosen, spec.Start, spec.Count);
+            var silo = await Shard(shard, attempt).StartAsync(new ShardRequest(jobId, job, spec, attempt, phase, within));
             book.Placed(shard, attempt, silo);
             return null;
         }
@@ -97,5 +102,6 @@ public sealed class ShardDispatcher(string jobId, IGrainFactory grains, Workers 
         }
     }
 
-    private IShardGrain Shard(int shard, int attempt) => grains.GetGrain<IShardGrain>($"{jobId}/{shard}/{attempt}");
+    private IShardGrain Shard(int shard, int attempt) =>
+        grains.GetGrain<IShardGrain>(phase == ShardPhase.Select ? $"{jobId}/select/{shard}/{attempt}" : $"{jobId}/{shard}/{attempt}");
 }

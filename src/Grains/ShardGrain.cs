@@ -49,12 +49,24 @@ public sealed partial class ShardGrain(
     private async Task RunAsync(ShardRequest request, CancellationToken ct)
     {
         var job = grains.GetGrain<IJobGrain>(request.JobId);
-        ShardPartial partial;
+        Func<Task> report;
         try
         {
-            var work = pipeline.RunAsync(request.Job, request.Shard, request.Attempt, silo.SiloAddress.ToString(), ct);
-            _work = Stopped(work);
-            partial = await work;
+            if (request.Phase == ShardPhase.Select)
+            {
+                var selecting = pipeline.SelectAsync(request.Job, request.Shard, request.Attempt, silo.SiloAddress.ToString(), ct);
+                _work = Stopped(selecting);
+                var candidates = await selecting;
+                report = () => job.ShardSelectedAsync(candidates);
+            }
+            else
+            {
+                var work = pipeline.RunAsync(request.Job, request.Shard, request.Attempt, silo.SiloAddress.ToString(), ct, request.Chosen);
+                _work = Stopped(work);
+                var partial = await work;
+                var outcome = partial.ApproxBytes > options.Value.MaxInlinePartialBytes ? partial.Reference() : partial;
+                report = () => job.ShardCompletedAsync(outcome);
+            }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -71,8 +83,7 @@ public sealed partial class ShardGrain(
             await ReportAsync(request, () => job.ShardFailedAsync(request.Shard.Index, request.Attempt, message, retryable: IsInfrastructure(e)), ct);
             return;
         }
-        var outcome = partial.ApproxBytes > options.Value.MaxInlinePartialBytes ? partial.Reference() : partial;
-        await ReportAsync(request, () => job.ShardCompletedAsync(outcome), ct);
+        await ReportAsync(request, report, ct);
     }
 
     /// <summary>

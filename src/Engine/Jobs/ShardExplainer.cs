@@ -18,10 +18,24 @@ public static class ShardExplainer
     public static readonly ActivitySource Activities = new("ExplainCluster.Engine");
 
     /// <summary>The shard's results; <paramref name="clock"/>, if given, is ticked as each batch begins.</summary>
-    public static ShardResult Compute(ExplainModel model, JobSpec job, ShardData data, CancellationToken ct = default, BatchClock? clock = null)
+    /// <param name="chosen">
+    /// The samples of the job's stratified subsets (<see cref="SampleSelection"/>) within this shard, as the job chose
+    /// them; null to choose them from this shard alone (exact when the shard is the whole dataset).
+    /// </param>
+    public static ShardResult Compute(ExplainModel model, JobSpec job, ShardData data, CancellationToken ct = default, BatchClock? clock = null,
+        long[][]? chosen = null)
     {
         var watch = Stopwatch.StartNew();
         var configured = job.Methods.Select(MethodRegistry.CreateWithSubset).ToArray();
+        if (configured.Any(c => c.Subset.IsStratified))
+        {
+            var stratified = SampleSelection.Subsets(job);
+            chosen ??= SampleSelection.Chosen(SampleSelection.Compute(model, job, data, ct, clock));
+            if (chosen.Length != stratified.Length) throw new ArgumentException($"{chosen.Length} chosen sets for {stratified.Length} stratified subsets", nameof(chosen));
+            configured = [.. configured.Select(c => c.Subset.IsStratified
+                ? (c.Method, c.Subset with { Chosen = chosen[Array.FindIndex(stratified, s => (s.PerClass, s.Seed) == (c.Subset.PerClass, c.Subset.Seed))].ToHashSet() })
+                : c)];
+        }
         var methods = configured.Select(c => c.Method).ToArray();
         var layers = methods.Select(m => m.Layer).OfType<string>().Distinct().ToArray();
         if (layers.Length > 1) throw new ExplainException("methods: one split layer per job");
@@ -122,7 +136,7 @@ public static class ShardExplainer
         return new BatchSegments(labels.to(ScalarType.Int64).to(device), segments.Counts.AsSpan(start, count).ToArray());
     }
 
-    private static void CheckFinite(Tensor raw, long firstIndex)
+    internal static void CheckFinite(Tensor raw, long firstIndex)
     {
         using var scope = NewDisposeScope();
         if (isfinite(raw).all().item<bool>()) return;
@@ -130,7 +144,7 @@ public static class ShardExplainer
         throw new ExplainException($"inputs contain NaN or Inf at sample {firstIndex + bad}");
     }
 
-    private static void CheckLabels(long[] labels, int classes, long firstIndex)
+    internal static void CheckLabels(long[] labels, int classes, long firstIndex)
     {
         for (var i = 0; i < labels.Length; i++)
             if (labels[i] < 0 || labels[i] >= classes)

@@ -26,7 +26,30 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
     /// Computes attempt <paramref name="attempt"/> at <paramref name="shard"/> and stages its files under
     /// <see cref="OutputLayout.Attempt"/>; the job moves the accepted attempt's files into place when it completes.
     /// </summary>
-    public async Task<ShardPartial> RunAsync(JobSpec job, ShardSpec shard, int attempt, string silo, CancellationToken ct = default)
+    /// <param name="chosen">The job's choice for its stratified subsets within this shard (<see cref="ShardRequest.Chosen"/>).</param>
+    public async Task<ShardPartial> RunAsync(JobSpec job, ShardSpec shard, int attempt, string silo, CancellationToken ct = default, long[][]? chosen = null)
+    {
+        var partial = await AdmitAsync(silo, () => RunAdmittedAsync(job, shard, attempt, silo, chosen, ct), ct);
+        ExplainMetrics.Samples.Add(partial.Count, new KeyValuePair<string, object?>("silo", silo));
+        return partial;
+    }
+
+    /// <summary>The selection pass of a job's stratified subsets over one shard (<see cref="SampleSelection"/>): a forward pass, nothing written.</summary>
+    public Task<SelectionPartial> SelectAsync(JobSpec job, ShardSpec shard, int attempt, string silo, CancellationToken ct = default) =>
+        AdmitAsync(silo, async () =>
+        {
+            using var activity = ShardExplainer.Activities.StartActivity("shard.select");
+            activity?.SetTag("explain.shard", shard.Index);
+            activity?.SetTag("explain.silo", silo);
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            var (model, data) = await ReadAsync(job, shard, segments: false, ct);
+            var candidates = await OnHostAsync(model, silo, clock => SampleSelection.Compute(model, job, data, ct, clock));
+            ct.ThrowIfCancellationRequested();
+            return new SelectionPartial(shard.Index, attempt, silo, watch.Elapsed.TotalSeconds, candidates);
+        }, ct);
+
+    /// <summary>Runs <paramref name="work"/> once admitted, counted in the in-flight metric and the shard duration.</summary>
+    private async Task<T> AdmitAsync<T>(string silo, Func<Task<T>> work, CancellationToken ct)
     {
         await _admission.WaitAsync(ct);
         var tag = new KeyValuePair<string, object?>("silo", silo);
@@ -36,10 +59,9 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
         for (var peak = PeakInFlight; now > peak; peak = PeakInFlight) Interlocked.CompareExchange(ref _peakInFlight, now, peak);
         try
         {
-            var partial = await RunAdmittedAsync(job, shard, attempt, silo, ct);
-            ExplainMetrics.Samples.Add(partial.Count, tag);
+            var result = await work();
             ExplainMetrics.ShardDuration.Record(watch.Elapsed.TotalSeconds, tag);
-            return partial;
+            return result;
         }
         finally
         {
@@ -49,29 +71,14 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
         }
     }
 
-    private async Task<ShardPartial> RunAdmittedAsync(JobSpec job, ShardSpec shard, int attempt, string silo, CancellationToken ct)
+    private async Task<ShardPartial> RunAdmittedAsync(JobSpec job, ShardSpec shard, int attempt, string silo, long[][]? chosen, CancellationToken ct)
     {
         using var activity = ShardExplainer.Activities.StartActivity("shard.run");
         activity?.SetTag("explain.shard", shard.Index);
         activity?.SetTag("explain.silo", silo);
         activity?.SetTag("explain.attempt", attempt);
-        (policy ?? LocationPolicy.Unrestricted).Check(job); // the job grain checked it too; a shard trusts no caller
-        var model = await host.GetModelAsync(job.Model.Uri, ct);
-        var dataset = await Dataset.OpenAsync(job, locator, ct);
-        var data = await dataset.ReadAsync(shard, ct);
-        // Segmentation needs no tensors: it runs on the thread pool, before the shard reaches the model host.
-        if (JobSegments.For(job) is { } segments)
-            data = data with { Segments = await Task.Run(() => JobSegments.Compute(segments, job.Data.Preprocess, data), ct) };
-        var parent = System.Diagnostics.Activity.Current;
-        var clock = new BatchClock();
-        var work = host.RunAsync(() =>
-        {
-            System.Diagnostics.Activity.Current = parent;
-            clock.Tick(); // the shard's set-up counts towards its first batch
-            try { return ShardExplainer.Compute(model, job, data, ct, clock); }
-            finally { clock.Stop(); }
-        });
-        var result = await WatchAsync(work, clock, model.Location, silo);
+        var (model, data) = await ReadAsync(job, shard, segments: true, ct);
+        var result = await OnHostAsync(model, silo, clock => ShardExplainer.Compute(model, job, data, ct, clock, chosen));
         ct.ThrowIfCancellationRequested();
         var (partial, scalars) = ShardStatistics.Build(shard, result, data, job.Data.Preprocess.Scale, silo);
         var output = locator.Resolve(job.Output);
@@ -82,12 +89,40 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
         return partial;
     }
 
+    /// <summary>The job's model and the shard's data, with its segments when a method of the job uses them.</summary>
+    private async Task<(ExplainModel Model, ShardData Data)> ReadAsync(JobSpec job, ShardSpec shard, bool segments, CancellationToken ct)
+    {
+        (policy ?? LocationPolicy.Unrestricted).Check(job); // the job grain checked it too; a shard trusts no caller
+        var model = await host.GetModelAsync(job.Model.Uri, ct);
+        var dataset = await Dataset.OpenAsync(job, locator, ct);
+        var data = await dataset.ReadAsync(shard, ct);
+        // Segmentation needs no tensors: it runs on the thread pool, before the shard reaches the model host.
+        if (segments && JobSegments.For(job) is { } spec)
+            data = data with { Segments = await Task.Run(() => JobSegments.Compute(spec, job.Data.Preprocess, data), ct) };
+        return (model, data);
+    }
+
+    /// <summary>Tensor work on one of the model host's threads, watched batch by batch (<see cref="WatchAsync"/>).</summary>
+    private Task<T> OnHostAsync<T>(ExplainModel model, string silo, Func<BatchClock, T> compute)
+    {
+        var parent = System.Diagnostics.Activity.Current;
+        var clock = new BatchClock();
+        var work = host.RunAsync(() =>
+        {
+            System.Diagnostics.Activity.Current = parent;
+            clock.Tick(); // the shard's set-up counts towards its first batch
+            try { return compute(clock); }
+            finally { clock.Stop(); }
+        });
+        return WatchAsync(work, clock, model.Location, silo);
+    }
+
     /// <summary>
     /// The result of <paramref name="work"/>, unless one of its batches runs longer than the limit first: then the
     /// host gives the stuck thread up and starts another, the shard fails with one line (no retry: it would hang
     /// again), and whatever the work returns later is discarded.
     /// </summary>
-    private async Task<ShardResult> WatchAsync(Task<ShardResult> work, BatchClock clock, string model, string silo)
+    private async Task<T> WatchAsync<T>(Task<T> work, BatchClock clock, string model, string silo)
     {
         using var done = new CancellationTokenSource();
         // On the thread pool's timers: neither a model host thread nor the Orleans scheduler waits for it.

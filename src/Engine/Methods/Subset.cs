@@ -4,19 +4,33 @@ using ExplainCluster.Engine.Options;
 namespace ExplainCluster.Engine.Methods;
 
 /// <summary>
-/// Which samples an expensive method explains: all of them, or a fraction chosen by each sample's own
-/// (seed, dataset index), so the choice is the same whichever shard, batch or silo the sample is in. Samples
-/// outside a method's subset get null in its columns and no row in its map files.
+/// Which samples an expensive method explains: all of them; a fraction chosen by each sample's own (seed,
+/// dataset index); or <see cref="PerClass"/> samples of each stratum (target class × correct), those with the
+/// smallest (seed, dataset index) keys over the whole dataset, which a selection pass finds before the
+/// explanations (<see cref="Jobs.SampleSelection"/>) and hands over as <see cref="Chosen"/>. Either way the choice is the
+/// same whichever shard, batch or silo a sample is in. Samples outside a method's subset get null in its
+/// columns and no row in its map files.
 /// </summary>
-public sealed record Subset(double Fraction, long Seed)
+public sealed record Subset(double Fraction, long Seed, int PerClass = 0)
 {
     public static Subset All { get; } = new(1, 0);
 
-    public bool IsAll => Fraction >= 1;
+    public bool IsAll => PerClass == 0 && Fraction >= 1;
 
-    public bool Includes(long index) => IsAll || SampleSeeds.For(Seed, index) / 18446744073709551616.0 < Fraction;
+    /// <summary>Whether the choice needs the selection pass (a stratified subset).</summary>
+    public bool IsStratified => PerClass > 0;
 
-    /// <summary>Every method's <c>subset</c> option: <c>"all"</c> (the default) or <c>{"fraction": f, "seed": s}</c>.</summary>
+    /// <summary>A stratified subset's chosen dataset indices (this shard's at least), once selected.</summary>
+    public IReadOnlySet<long>? Chosen { get; init; }
+
+    public bool Includes(long index) => PerClass > 0
+        ? (Chosen ?? throw new InvalidOperationException("a stratified subset is used before its selection pass")).Contains(index)
+        : IsAll || SampleSeeds.For(Seed, index) / 18446744073709551616.0 < Fraction;
+
+    /// <summary>
+    /// Every method's <c>subset</c> option: <c>"all"</c> (the default), <c>{"fraction": f, "seed": s}</c> or
+    /// <c>{"perClass": K, "seed": s}</c>.
+    /// </summary>
     public static Subset Read(OptionsReader options)
     {
         var path = options.Prefix + "subset";
@@ -25,17 +39,19 @@ public sealed record Subset(double Fraction, long Seed)
             case null:
             case { ValueKind: JsonValueKind.String } s when s.GetString() == "all":
                 return All;
-            case { ValueKind: JsonValueKind.Object } o when o.TryGetProperty("perClass", out _):
-                throw new ExplainException($"{path}.perClass: a stratified subset is not available yet; use {{\"fraction\": f}}");
             case { ValueKind: JsonValueKind.Object } o:
                 var reader = new OptionsReader(o, path + ".");
-                var fraction = reader.Number("fraction", double.NaN, double.Epsilon, 1, "a number in (0, 1]");
-                if (double.IsNaN(fraction)) throw new ExplainException($"{path}.fraction: missing");
+                var stratified = o.TryGetProperty("perClass", out _);
+                if (stratified && o.TryGetProperty("fraction", out _))
+                    throw new ExplainException($"{path}: give either fraction or perClass, not both");
+                var perClass = stratified ? reader.Integer("perClass", 0, 1, int.MaxValue) : 0;
+                var fraction = stratified ? 1 : reader.Number("fraction", double.NaN, double.Epsilon, 1, "a number in (0, 1]");
+                if (double.IsNaN(fraction)) throw new ExplainException($"{path}: expected {{\"fraction\": f}} or {{\"perClass\": K}}");
                 var seed = reader.Integer("seed", 0, 0, int.MaxValue);
                 reader.RejectUnread();
-                return new Subset(fraction, seed);
+                return new Subset(fraction, seed, perClass);
             default:
-                throw new ExplainException($"{path}: expected \"all\" or {{\"fraction\": f}} (a stratified {{\"perClass\": K}} is not available yet)");
+                throw new ExplainException($"{path}: expected \"all\", {{\"fraction\": f}} or {{\"perClass\": K}}");
         }
     }
 }

@@ -194,7 +194,7 @@ public partial class BadInputTests(OneSiloCluster one) : IClassFixture<OneSiloCl
     [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": { \"smooth-grad\": { \"of\": \"grad-cam\" } }, \"output\": \"o\" }", "methods.smooth-grad.of: expected one of \"saliency\", \"grad-x-input\", \"integrated-gradients\"")]
     [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": { \"smooth-grad\": { \"noise\": 0.2 } }, \"output\": \"o\" }", "methods.smooth-grad.noise: unknown field")]
     [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": { \"saliency\": { \"layer\": \"3\" } }, \"output\": \"o\" }", "methods.saliency.layer: unknown field")]
-    [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": { \"lime\": { \"subset\": { \"perClass\": 5 } } }, \"output\": \"o\" }", "methods.lime.subset.perClass: a stratified subset is not available yet")]
+    [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": { \"lime\": { \"subset\": { \"perClass\": 5, \"fraction\": 0.5 } } }, \"output\": \"o\" }", "methods.lime.subset: give either fraction or perClass, not both")]
     [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, ", "job file is not valid JSON")]
     public async Task Cli_MalformedJob_ExitsNonZeroNamingTheField(string json, string expected)
     {

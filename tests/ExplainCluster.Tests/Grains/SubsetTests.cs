@@ -49,11 +49,47 @@ public class SubsetTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
             methods.GetProperty("lime").GetProperty("perClass").ToString());
     }
 
-    private static string Job(string images, string labels, string output, int shardSize) => $$"""
+    [Fact]
+    public async Task Run_LimePerClass_ChoosesTheSmallestKeysOfEachStratum_WhateverTheSharding()
+    {
+        var folder = TestPaths.NewFolder();
+        var (images, labels) = await TestPaths.FashionMnistNpyAsync(folder, 120);
+        var single = Path.Combine(folder, "single");
+        var sharded = Path.Combine(folder, "sharded");
+        const string perClass = "{ \"perClass\": 2, \"seed\": 5 }";
+        Assert.Equal(JobState.Completed, (await Jobs.RunAsync(one.Grains, Job(images, labels, single, 120, perClass), folder)).State);
+        Assert.Equal(JobState.Completed, (await Jobs.RunAsync(one.Grains, Job(images, labels, sharded, 25, perClass), folder)).State);
+
+        // The strata as the parquet tells them (target = prediction here, × correct), and in each the two samples
+        // with the smallest keys, computed here from the keys' definition: that is the choice, in either run.
+        var rows = await ParquetRows.ReadAsync(Path.Combine(single, "samples", "part-00000.parquet"));
+        var expected = Enumerable.Range(0, 120)
+            .GroupBy(i => (rows.Prediction[i], rows.Correct[i]))
+            .SelectMany(g => g.OrderBy(i => ExplainCluster.Engine.Methods.SampleSeeds.For(5, i)).Take(2))
+            .Select(i => (long)i).Order().ToArray();
+        var strata = Enumerable.Range(0, 120).Select(i => (rows.Prediction[i], rows.Correct[i])).Distinct().Count();
+        Assert.True(strata >= 10, $"{strata} strata"); // ten classes, some with errors: errors are represented
+        Assert.Equal(expected.Length, Enumerable.Range(0, 120).GroupBy(i => (rows.Prediction[i], rows.Correct[i])).Sum(g => Math.Min(2, g.Count())));
+
+        var chosen = await NpyFiles.ReadIntegersAsync(Path.Combine(single, "attributions", "lime", "index-00000.npy"));
+        Assert.Equal(expected, chosen);
+        var shardedChosen = new List<long>();
+        for (var s = 0; s < 5; s++) shardedChosen.AddRange(await NpyFiles.ReadIntegersAsync(Path.Combine(sharded, "attributions", "lime", $"index-{s:D5}.npy")));
+        Assert.Equal(expected, shardedChosen);
+
+        var r2 = await ParquetRows.ReadNullableFloatsAsync(Path.Combine(single, "samples", "part-00000.parquet"), "lime_r2");
+        Assert.Equal(expected, Enumerable.Range(0, 120).Where(i => r2[i] is not null).Select(i => (long)i));
+        using var summary = Jobs.ReadJson(Path.Combine(single, "summary.json"));
+        Assert.Equal(expected.Length, summary.RootElement.GetProperty("methods").GetProperty("lime").GetProperty("samples").GetInt64());
+        Assert.Equal(Jobs.ReadJson(Path.Combine(sharded, "summary.json")).RootElement.GetProperty("methods").GetProperty("lime").GetProperty("perClass").ToString(),
+            summary.RootElement.GetProperty("methods").GetProperty("lime").GetProperty("perClass").ToString());
+    }
+
+    private static string Job(string images, string labels, string output, int shardSize, string subset = "{ \"fraction\": 0.25, \"seed\": 3 }") => $$"""
         {
           "model": { "uri": "{{TestPaths.Sample("model.pt")}}" },
           "data": { "inputs": "{{images}}", "labels": "{{labels}}", "preprocess": { "scale": 0.00392156862745098, "mean": [0.286], "std": [0.353] } },
-          "methods": { "saliency": {}, "lime": { "samples": 100, "subset": { "fraction": 0.25, "seed": 3 } } },
+          "methods": { "saliency": {}, "lime": { "samples": 100, "subset": {{subset}} } },
           "segments": { "algorithm": "grid", "rows": 4, "cols": 4 },
           "shardSize": {{shardSize}},
           "output": "{{output}}"
