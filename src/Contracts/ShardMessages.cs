@@ -39,14 +39,15 @@ public sealed record ShardPartial(
     [property: Id(9)] long[] InputClassCount,
     [property: Id(10)] int Attempt,
     [property: Id(11)] bool Staged = false,
-    [property: Id(12)] FaithfulnessPartial? Faithfulness = null)
+    [property: Id(12)] FaithfulnessPartial? Faithfulness = null,
+    [property: Id(13)] SanityPartial? Sanity = null)
 {
     /// <summary>About how many bytes the partial's arrays take in a message.</summary>
     public long ApproxBytes =>
         8L * (PredictedCounts.Length + InputClassSum.Length + InputClassCount.Length
               + Methods.Sum(m => (long)m.ClassCounts.Length + m.ClassSum.Length + m.AbsSum.Length)
               + (Errors is null ? 0 : Errors.Confusion.Length + 3L * Errors.BinCount.Length + 7L * Errors.TopLoss.Length)
-              + (Faithfulness?.ApproxValues ?? 0));
+              + (Faithfulness?.ApproxValues ?? 0) + (Sanity?.ApproxValues ?? 0));
 
     /// <summary>The classes with samples, in order: row r of a per-class sum belongs to class ClassRows(counts)[r].</summary>
     public static int[] ClassRows(long[] counts) => [.. Enumerable.Range(0, counts.Length).Where(c => counts[c] > 0)];
@@ -57,7 +58,7 @@ public sealed record ShardPartial(
     /// </summary>
     public ShardPartial Reference() => this with
     {
-        PredictedCounts = [], Errors = null, Methods = [], InputClassSum = [], InputClassCount = [], Staged = true, Faithfulness = null,
+        PredictedCounts = [], Errors = null, Methods = [], InputClassSum = [], InputClassCount = [], Staged = true, Faithfulness = null, Sanity = null,
     };
 }
 

@@ -220,7 +220,7 @@ public sealed partial class JobGrain(
         if (_book.Complete)
         {
             // Every shard has offered its candidates: the choice is final, and the explain pass starts afresh.
-            _chosen = SampleSelection.Chosen(_candidates);
+            _chosen = SampleSelection.Chosen(_candidates, _subsets);
             (_candidates, _selecting, _dispatcherOrNull) = (null, false, null);
             _book = ShardBook.Plan(_book.Shards);
             LogSelected(logger, Id, _chosen.Sum(c => c.Length));

@@ -72,6 +72,28 @@ public static class PartialCodec
                     foreach (var sums in new[] { m.Deletion, m.Insertion, m.ClassAuc }) Write(w, sums);
                 }
             }
+            w.Write(p.Sanity is not null);
+            if (p.Sanity is { } s)
+            {
+                w.Write(s.Layers.Length);
+                foreach (var layer in s.Layers) w.Write(layer);
+                w.Write(s.Count);
+                w.Write(s.Methods.Length);
+                foreach (var m in s.Methods)
+                {
+                    w.Write(m.Method);
+                    Write(w, m.Spearman);
+                    Write(w, m.Ssim);
+                }
+                w.Write(s.Example is not null);
+                if (s.Example is { } example)
+                {
+                    w.Write(example.Index);
+                    w.Write(example.Height);
+                    w.Write(example.Width);
+                    Write(w, example.Scores);
+                }
+            }
         }
         return stream.GetBuffer().AsMemory(0, (int)stream.Length);
     }
@@ -110,7 +132,18 @@ public static class PartialCodec
                 for (var i = 0; i < curves.Length; i++) curves[i] = new CurveSums(r.ReadString(), Read<double>(r), Read<double>(r), Read<double>(r));
                 faithfulness = new FaithfulnessPartial(steps, classCounts, curves);
             }
-            return new ShardPartial(shard, count, silo, seconds, predicted, errors, methods, inputShape, inputSum, inputCount, attempt, staged, faithfulness);
+            SanityPartial? sanity = null;
+            if (r.BaseStream.ReadByte() == 1)
+            {
+                var layers = new string[r.ReadInt32()];
+                for (var i = 0; i < layers.Length; i++) layers[i] = r.ReadString();
+                var samples = r.ReadInt64();
+                var sums = new SanitySums[r.ReadInt32()];
+                for (var i = 0; i < sums.Length; i++) sums[i] = new SanitySums(r.ReadString(), Read<double>(r), Read<double>(r));
+                var example = r.ReadBoolean() ? new SanityExample(r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), Read<float>(r)) : null;
+                sanity = new SanityPartial(layers, samples, sums, example);
+            }
+            return new ShardPartial(shard, count, silo, seconds, predicted, errors, methods, inputShape, inputSum, inputCount, attempt, staged, faithfulness, sanity);
         }
         catch (EndOfStreamException e)
         {

@@ -14,9 +14,21 @@ namespace ExplainCluster.Engine.Jobs;
 /// </summary>
 public static class SampleSelection
 {
-    /// <summary>The job's distinct stratified subsets, in method order: the order of <see cref="SelectionPartial.Subsets"/>.</summary>
+    /// <summary>
+    /// The job's distinct stratified subsets, in method order, then the sanity check's sample (<see cref="SanitySample"/>):
+    /// the order of <see cref="SelectionPartial.Subsets"/>.
+    /// </summary>
     public static Subset[] Subsets(JobSpec job) =>
-        [.. job.Methods.Select(m => MethodRegistry.CreateWithSubset(m).Subset).Where(s => s.IsStratified).DistinctBy(s => (s.PerClass, s.Seed))];
+        [.. job.Methods.Select(m => MethodRegistry.CreateWithSubset(m).Subset).Where(s => s.IsStratified)
+            .Concat(job.Sanity is { } sanity ? [SanitySample(sanity)] : [])
+            .DistinctBy(s => (s.PerClass, s.Seed, s.Total))];
+
+    /// <summary>The sanity check's stratified sample: <c>samples</c> in all, spread over the strata in rounds.</summary>
+    public static Subset SanitySample(SanitySpec sanity) => new(1, sanity.Seed, sanity.Samples, sanity.Samples);
+
+    /// <summary>Where <paramref name="subset"/>'s choice is in <see cref="Subsets"/>' order.</summary>
+    public static int IndexOf(Subset[] subsets, Subset subset) =>
+        Array.FindIndex(subsets, s => (s.PerClass, s.Seed, s.Total) == (subset.PerClass, subset.Seed, subset.Total));
 
     public static int Stratum(long target, bool correct) => checked((int)target * 2 + (correct ? 1 : 0));
 
@@ -63,8 +75,19 @@ public static class SampleSelection
     public static StratumCandidate[][] Merge(StratumCandidate[][]? kept, StratumCandidate[][] shard, IReadOnlyList<Subset> subsets) =>
         kept is null ? shard : [.. subsets.Select((s, i) => Smallest(kept[i].Concat(shard[i]), s.PerClass))];
 
-    /// <summary>Each subset's chosen dataset indices, ascending.</summary>
-    public static long[][] Chosen(StratumCandidate[][] kept) => [.. kept.Select(k => k.Select(c => c.Index).Order().ToArray())];
+    /// <summary>Each subset's chosen dataset indices, ascending; a capped subset (<see cref="Subset.Total"/>) takes its strata in rounds.</summary>
+    public static long[][] Chosen(StratumCandidate[][] kept, IReadOnlyList<Subset> subsets) =>
+        [.. kept.Select((k, i) => (subsets[i].Total > 0 ? InRounds(k, subsets[i].Total) : k).Select(c => c.Index).Order().ToArray())];
+
+    /// <summary>
+    /// Round r takes each stratum's r-th smallest key (strata in order) until <paramref name="total"/> are taken, so
+    /// every stratum is represented before any has two, and a small one gives all it has.
+    /// </summary>
+    private static IEnumerable<StratumCandidate> InRounds(StratumCandidate[] kept, int total) =>
+        kept.GroupBy(c => c.Stratum)
+            .SelectMany(g => g.OrderBy(c => c.Key).ThenBy(c => c.Index).Select((c, rank) => (c, rank)))
+            .OrderBy(x => x.rank).ThenBy(x => x.c.Stratum)
+            .Take(total).Select(x => x.c);
 
     /// <summary>The chosen indices in [start, start + count), per subset.</summary>
     public static long[][] Within(long[][] chosen, long start, long count) =>

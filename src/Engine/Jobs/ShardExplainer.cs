@@ -27,13 +27,13 @@ public static class ShardExplainer
     {
         var watch = Stopwatch.StartNew();
         var configured = job.Methods.Select(MethodRegistry.CreateWithSubset).ToArray();
-        if (configured.Any(c => c.Subset.IsStratified))
+        var stratified = SampleSelection.Subsets(job);
+        if (stratified.Length > 0)
         {
-            var stratified = SampleSelection.Subsets(job);
-            chosen ??= SampleSelection.Chosen(SampleSelection.Compute(model, job, data, ct, clock));
+            chosen ??= SampleSelection.Chosen(SampleSelection.Compute(model, job, data, ct, clock), stratified);
             if (chosen.Length != stratified.Length) throw new ArgumentException($"{chosen.Length} chosen sets for {stratified.Length} stratified subsets", nameof(chosen));
             configured = [.. configured.Select(c => c.Subset.IsStratified
-                ? (c.Method, c.Subset with { Chosen = chosen[Array.FindIndex(stratified, s => (s.PerClass, s.Seed) == (c.Subset.PerClass, c.Subset.Seed))].ToHashSet() })
+                ? (c.Method, c.Subset with { Chosen = chosen[SampleSelection.IndexOf(stratified, c.Subset)].ToHashSet() })
                 : c)];
         }
         var methods = configured.Select(c => c.Method).ToArray();
@@ -125,8 +125,34 @@ public static class ShardExplainer
             faithfulness?.Add(start, methodBatch, maps);
         }
 
+        var sanity = job.Sanity is { } check ? Sanity(model, job, check, methods, data, shardRaw, preprocess, targets, segments,
+            chosen![SampleSelection.IndexOf(stratified, SampleSelection.SanitySample(check))], ct, clock) : null;
         return new ShardResult(data.Start, n, classes, data.Labels, targets, logits, predictions, confidence, loss,
-            [.. outputs.Select(o => o.Output())], watch.Elapsed.TotalSeconds, faithfulness?.Result(), segments);
+            [.. outputs.Select(o => o.Output())], watch.Elapsed.TotalSeconds, faithfulness?.Result(), segments, sanity);
+    }
+
+    /// <summary>The sanity check on this shard's part of the sanity sample (<paramref name="chosen"/>); null when it has none.</summary>
+    private static Sanity.SanityResult? Sanity(ExplainModel model, JobSpec job, SanitySpec check, IAttributionMethod[] methods, ShardData data,
+        Tensor shardRaw, Preprocessor preprocess, long[] targets, Segmentation.SegmentedBatch? segments, long[] chosen, CancellationToken ct, BatchClock? clock)
+    {
+        if (chosen.Length == 0) return null;
+        ct.ThrowIfCancellationRequested();
+        clock?.Tick();
+        using var activity = Activities.StartActivity("model.sanity");
+        activity?.SetTag("explain.sanity.samples", chosen.Length);
+        using var scope = NewDisposeScope();
+        var rows = chosen.Select(i => (int)(i - data.Start)).ToArray();
+        var index = tensor(rows.Select(r => (long)r).ToArray());
+        var input = model.PrepareInput(preprocess.Apply(shardRaw.index_select(0, index)));
+        BatchSegments? rowSegments = null;
+        if (segments is not null)
+        {
+            var pixels = segments.Height * segments.Width;
+            var labels = rows.SelectMany(r => segments.Labels.AsSpan(r * pixels, pixels).ToArray()).ToArray();
+            rowSegments = new BatchSegments(tensor(labels, [rows.Length, segments.Height, segments.Width]).to(ScalarType.Int64).to(model.Device),
+                [.. rows.Select(r => segments.Counts[r])]);
+        }
+        return ExplainCluster.Engine.Sanity.SanityCheck.Run(model, methods, input, [.. rows.Select(r => targets[r])], chosen, rowSegments, job.BatchSize, check.Seed);
     }
 
     private static BatchSegments BatchSegmentsOf(Segmentation.SegmentedBatch segments, int start, int count, Device device)

@@ -14,7 +14,8 @@ public sealed record ShardResult(
     IReadOnlyList<MethodMaps> Methods,
     double Seconds,
     Faithfulness.FaithfulnessResult? Faithfulness = null,
-    ExplainCluster.Engine.Segmentation.SegmentedBatch? Segments = null);
+    ExplainCluster.Engine.Segmentation.SegmentedBatch? Segments = null,
+    Sanity.SanityResult? Sanity = null);
 
 /// <summary>
 /// One method's maps for a shard, [rows, ..MapShape] row-major, and its own per-sample columns (NaN where it

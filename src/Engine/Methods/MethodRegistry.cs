@@ -16,6 +16,7 @@ public static class MethodRegistry
         new("saliency", _ => new Saliency()),
         new("grad-x-input", _ => new GradTimesInput()),
         new("grad-cam", o => new GradCam(o.Text("layer"))),
+        new(InputMap.MethodName, _ => new InputMap()),
         new(IntegratedGradients.MethodName, IntegratedGradientsFrom),
         new(SmoothGrad.MethodName, o =>
         {

@@ -11,7 +11,9 @@ namespace ExplainCluster.Engine.Methods;
 /// same whichever shard, batch or silo a sample is in. Samples outside a method's subset get null in its
 /// columns and no row in its map files.
 /// </summary>
-public sealed record Subset(double Fraction, long Seed, int PerClass = 0)
+/// <param name="Total">For a stratified subset, at most this many samples in all (0: no cap): the sanity check's
+/// sample takes the strata's smallest keys in rounds, one per stratum per round, until it has them.</param>
+public sealed record Subset(double Fraction, long Seed, int PerClass = 0, int Total = 0)
 {
     public static Subset All { get; } = new(1, 0);
 

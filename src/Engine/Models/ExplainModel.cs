@@ -12,9 +12,10 @@ public sealed class ExplainModel : IDisposable
     private readonly jit.ScriptModule _module;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ILayerSplit> _splits = new(StringComparer.Ordinal);
 
-    private ExplainModel(jit.ScriptModule module, Device device, string location, bool channelsLast)
+    private ExplainModel(jit.ScriptModule module, Device device, string location, bool channelsLast, string localPath)
     {
         _module = module;
+        LocalPath = localPath;
         Device = device;
         Location = location;
         ChannelsLast = channelsLast;
@@ -26,6 +27,22 @@ public sealed class ExplainModel : IDisposable
     public bool ChannelsLast { get; }
 
     public string Location { get; }
+
+    /// <summary>The file it was loaded from (a downloaded model's cached copy).</summary>
+    public string LocalPath { get; }
+
+    /// <summary>A separate copy, loaded again from <see cref="LocalPath"/>: changing its parameters leaves this model as it is.</summary>
+    public ExplainModel LoadCopy() => Load(LocalPath, Device, Location, ChannelsLast);
+
+    /// <summary>
+    /// The modules that hold parameters, in the order the model defines them, each with its parameter tensors
+    /// (the module's own, not copies: writing to them changes the model).
+    /// </summary>
+    public IReadOnlyList<(string Layer, Tensor[] Parameters)> ParameterLayers() =>
+        [.. _module.named_parameters()
+            .Select(p => (Layer: p.name.Contains('.') ? p.name[..p.name.LastIndexOf('.')] : "", p.parameter))
+            .GroupBy(p => p.Layer)
+            .Select(g => (g.Key, g.Select(p => (Tensor)p.parameter).ToArray()))];
 
     /// <summary>Loads a TorchScript file; any other file is an <see cref="ExplainException"/>.</summary>
     /// <param name="channelsLast">Lay image batches out channels-last (see <see cref="ModelHostOptions.MemoryFormat"/>).</param>
@@ -42,7 +59,7 @@ public sealed class ExplainModel : IDisposable
         }
         module.eval();
         foreach (var p in module.parameters()) p.requires_grad = false;
-        return new ExplainModel(module, device, location, channelsLast);
+        return new ExplainModel(module, device, location, channelsLast, localPath);
     }
 
     /// <summary>

@@ -91,6 +91,30 @@ public sealed class ReportWriter(BlobLocator locator)
             pending.Add(("Faithfulness curves", "Insertion curves (mean target probability)", "faithfulness-insertion", () => FaithfulnessPlots.Curves(faithfulness, deletion: false)));
         }
 
+        if (summary.Sanity is { } sanity)
+        {
+            const string section = "Sanity check: curves";
+            pending.Add((section, "Rank correlation with the original maps as layers are re-initialised (dashed: the threshold)", "sanity-spearman",
+                () => SanityPlots.Curves(sanity, spearman: true)));
+            pending.Add((section, "SSIM with the original maps", "sanity-ssim", () => SanityPlots.Curves(sanity, spearman: false)));
+            if (sanity.Cascade is { } file)
+            {
+                // The paper's figure: one sample's map of each method after each step of the cascade.
+                var cascade = await ArrayFile.OpenAsync(output.Child(file), ct);
+                var (steps, mh, mw) = ((int)cascade.Header.Shape[1], (int)cascade.Header.Shape[2], (int)cascade.Header.Shape[3]);
+                var methodNames = sanity.Methods.Keys.ToArray();
+                var all = Array.ConvertAll(await cascade.ReadFloatsAsync(0, methodNames.Length, ct), v => (double)v);
+                for (var k = 0; k < methodNames.Length; k++)
+                    for (var step = 0; step < steps; step++)
+                    {
+                        var scores = all.AsSpan((k * steps + step) * mh * mw, mh * mw).ToArray();
+                        var caption = step == 0 ? $"#{sanity.ExampleIndex} {methodNames[k]}: original model" : $"{methodNames[k]}: re-initialised down to {sanity.Layers[step - 1]}";
+                        pending.Add(("Sanity check: one sample along the cascade", caption, $"sanity-cascade-{methodNames[k]}-{step}",
+                            () => Heatmaps.Overlay(null, mh, mw, scores, mh, mw)));
+                    }
+            }
+        }
+
         var pngs = await Task.WhenAll(pending.Select(p => Task.Run(p.Render, ct)));
         var plots = pending.Select((p, i) => (p.Section, p.Caption, p.Name, Png: pngs[i])).ToList();
         await Task.WhenAll(plots.Select(p => output.Child(OutputLayout.Plot(p.Name)).WriteAsync(p.Png, ct)));
@@ -242,6 +266,7 @@ public sealed class ReportWriter(BlobLocator locator)
             html.Append(string.Create(inv, $"<tr><td>{E(name)}</td><td>{m.Samples} of {summary.Samples}</td><td>[{string.Join(", ", m.MapShape)}]</td><td>{m.MeanAbs:G4}</td></tr>"));
         html.Append("</table>");
         if (summary.Faithfulness is { } faithfulness) FaithfulnessPlots.Table(html, faithfulness);
+        if (summary.Sanity is { } sanity) SanityPlots.Table(html, sanity);
         foreach (var section in plots.GroupBy(p => p.Section))
         {
             html.Append("<h2>").Append(E(section.Key)).Append("</h2>");

@@ -73,7 +73,8 @@ public static class ShardStatistics
             : ErrorStatistics.Partial(shard.Index, data.Start, data.Labels, r.Predictions, r.Confidence, r.Loss!, classes);
         var partial = new ShardPartial(shard.Index, r.Count, silo, r.Seconds, predicted, errors, partials,
             data.SampleShape, inputSums, targetCounts, 0,
-            Faithfulness: r.Faithfulness is { } f ? FaithfulnessStatistics.Partial(f, r.Targets, classes) : null);
+            Faithfulness: r.Faithfulness is { } f ? FaithfulnessStatistics.Partial(f, r.Targets, classes) : null,
+            Sanity: r.Sanity?.Partial());
         return (partial, scalars);
     }
 

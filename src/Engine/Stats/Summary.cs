@@ -12,7 +12,8 @@ public sealed record Summary(
     ErrorAnalysis? ErrorAnalysis,
     Dictionary<string, MethodSummary> Methods,
     InputSummary Inputs,
-    Faithfulness.FaithfulnessSummary? Faithfulness = null);
+    Faithfulness.FaithfulnessSummary? Faithfulness = null,
+    Sanity.SanitySummary? Sanity = null);
 
 public sealed record ErrorAnalysis(
     double Accuracy,

@@ -25,6 +25,7 @@ public sealed class SummaryBuilder
     private double _sumNll;
     private LossEntry[] _top = [];
     private FaithfulnessStatistics? _faithfulness;
+    private Sanity.SanityStatistics? _sanity;
 
     /// <summary>Partials folded so far: shards 0 .. Folded−1.</summary>
     public int Folded => _next;
@@ -87,7 +88,10 @@ public sealed class SummaryBuilder
             arrays.Add(new SummaryArray(confusionFile, [classes, classes], (long[])_errors.Confusion.Clone()));
             errors = Errors(_errors, _sumNll, _top, classes, names, confusionFile);
         }
-        return new SummaryOutput(new Summary(_samples, names, (long[])_predicted.Clone(), errors, methods, inputs, _faithfulness?.Summary(names)), [.. arrays]);
+        var sanity = _sanity?.Summary();
+        if (sanity?.Example is { } cascade) arrays.Add(cascade);
+        return new SummaryOutput(new Summary(_samples, names, (long[])_predicted.Clone(), errors, methods, inputs, _faithfulness?.Summary(names), sanity?.Summary),
+            [.. arrays]);
     }
 
     private void Fold(ShardPartial p)
@@ -131,6 +135,7 @@ public sealed class SummaryBuilder
             _top = Top(_top.Concat(e2.TopLoss));
         }
         if (p.Faithfulness is { } f) _faithfulness = FaithfulnessStatistics.Fold(_faithfulness, f);
+        if (p.Sanity is { } s) _sanity = Sanity.SanityStatistics.Fold(_sanity, s);
     }
 
     private static LossEntry[] Top(IEnumerable<LossEntry> entries) =>

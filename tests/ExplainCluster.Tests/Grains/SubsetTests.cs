@@ -14,12 +14,7 @@ public class SubsetTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
     [Fact]
     public async Task Run_LimeOnAFraction_ShardedAndSingle_ExplainTheSameSamples_AndSayWhichOnes()
     {
-        var folder = TestPaths.NewFolder();
-        var (images, labels) = await TestPaths.FashionMnistNpyAsync(folder, 120);
-        var single = Path.Combine(folder, "single");
-        var sharded = Path.Combine(folder, "sharded");
-        Assert.Equal(JobState.Completed, (await Jobs.RunAsync(one.Grains, Job(images, labels, single, 120), folder)).State);
-        Assert.Equal(JobState.Completed, (await Jobs.RunAsync(one.Grains, Job(images, labels, sharded, 25), folder)).State);
+        var (single, sharded) = await Jobs.RunSingleAndShardedAsync(one.Grains, 120, 25, (images, labels, output, size) => Job(images, labels, output, size));
 
         var chosen = await NpyFiles.ReadIntegersAsync(Path.Combine(single, "attributions", "lime", "index-00000.npy"));
         Assert.InRange(chosen.Length, 12, 40); // a quarter of 120, give or take what a fair coin does
@@ -52,13 +47,8 @@ public class SubsetTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
     [Fact]
     public async Task Run_LimePerClass_ChoosesTheSmallestKeysOfEachStratum_WhateverTheSharding()
     {
-        var folder = TestPaths.NewFolder();
-        var (images, labels) = await TestPaths.FashionMnistNpyAsync(folder, 120);
-        var single = Path.Combine(folder, "single");
-        var sharded = Path.Combine(folder, "sharded");
-        const string perClass = "{ \"perClass\": 2, \"seed\": 5 }";
-        Assert.Equal(JobState.Completed, (await Jobs.RunAsync(one.Grains, Job(images, labels, single, 120, perClass), folder)).State);
-        Assert.Equal(JobState.Completed, (await Jobs.RunAsync(one.Grains, Job(images, labels, sharded, 25, perClass), folder)).State);
+        var (single, sharded) = await Jobs.RunSingleAndShardedAsync(one.Grains, 120, 25,
+            (images, labels, output, size) => Job(images, labels, output, size, "{ \"perClass\": 2, \"seed\": 5 }"));
 
         // The strata as the parquet tells them (target = prediction here, × correct), and in each the two samples
         // with the smallest keys, computed here from the keys' definition: that is the choice, in either run.

@@ -29,6 +29,22 @@ public static class Jobs
         }
     }
 
+    /// <summary>
+    /// The same job on <paramref name="count"/> Fashion-MNIST samples twice: as one shard, and in shards of
+    /// <paramref name="shardSize"/>; both must complete. <paramref name="job"/> makes the job file from
+    /// (images, labels, output, shard size). Returns the two outputs.
+    /// </summary>
+    public static async Task<(string Single, string Sharded)> RunSingleAndShardedAsync(
+        IGrainFactory grains, int count, int shardSize, Func<string, string, string, int, string> job)
+    {
+        var folder = TestPaths.NewFolder();
+        var (images, labels) = await TestPaths.FashionMnistNpyAsync(folder, count);
+        var (single, sharded) = (Path.Combine(folder, "single"), Path.Combine(folder, "sharded"));
+        Assert.Equal(JobState.Completed, (await RunAsync(grains, job(images, labels, single, count), folder)).State);
+        Assert.Equal(JobState.Completed, (await RunAsync(grains, job(images, labels, sharded, shardSize), folder)).State);
+        return (single, sharded);
+    }
+
     public static JsonDocument ReadJson(string path) => JsonDocument.Parse(File.ReadAllBytes(path));
 
     /// <summary>
