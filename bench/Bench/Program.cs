@@ -23,6 +23,11 @@ if (args is ["methods", .. var methodArgs])
     await Methods.RunAsync(methodArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
     return;
 }
+if (args is ["sanity", .. var sanityArgs])
+{
+    await SanityCost.RunAsync(sanityArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
+    return;
+}
 if (args is ["wide", .. var widths])
 {
     await Memory.WideAsync(widths);

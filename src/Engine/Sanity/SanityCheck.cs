@@ -27,6 +27,8 @@ public static class SanityCheck
         var (height, width) = ((int)input.shape[^2], (int)input.shape[^1]);
         var pixels = height * width;
         var original = Scores(model, methods, input, targets, indices, segments, batchSize);
+        // The original maps' ranks, once: each step compares against them.
+        var originalRanks = original.Select(scores => Enumerable.Range(0, m).Select(i => Ranks(scores.AsSpan(i * pixels, pixels))).ToArray()).ToArray();
         var spearman = methods.Select(_ => new double[layers.Length]).ToArray();
         var ssim = methods.Select(_ => new double[layers.Length]).ToArray();
         var example = new float[methods.Count * (layers.Length + 1) * pixels];
@@ -41,7 +43,7 @@ public static class SanityCheck
             for (var k = 0; k < methods.Count; k++)
             {
                 for (var i = 0; i < m; i++)
-                    spearman[k][step] += Spearman(original[k].AsSpan(i * pixels, pixels), randomised[k].AsSpan(i * pixels, pixels));
+                    spearman[k][step] += Correlation(originalRanks[k][i], Ranks(randomised[k].AsSpan(i * pixels, pixels)));
                 ssim[k][step] += Ssim(original[k], randomised[k], m, height, width).Sum();
                 randomised[k].AsSpan(0, pixels).CopyTo(example.AsSpan((k * (layers.Length + 1) + step + 1) * pixels));
             }
@@ -101,10 +103,12 @@ public static class SanityCheck
     }
 
     /// <summary>Spearman's rank correlation of two equally long score lists (average ranks for ties); 0 if either is constant.</summary>
-    public static double Spearman(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    public static double Spearman(ReadOnlySpan<float> a, ReadOnlySpan<float> b) => Correlation(Ranks(a), Ranks(b));
+
+    /// <summary>Pearson correlation of two rank lists (ranks 1..n, so both have mean (n + 1)/2); 0 if either is constant.</summary>
+    private static double Correlation(double[] ra, double[] rb)
     {
-        var (ra, rb) = (Ranks(a), Ranks(b));
-        var mean = (a.Length + 1) / 2.0;
+        var mean = (ra.Length + 1) / 2.0;
         double sab = 0, saa = 0, sbb = 0;
         for (var i = 0; i < ra.Length; i++)
         {
