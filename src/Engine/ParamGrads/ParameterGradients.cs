@@ -1,0 +1,298 @@
+using ExplainCluster.Engine.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ExplainCluster.Engine.ParamGrads;
+
+/// <summary>
+/// Per-sample parameter gradients: for each sample i, the gradient of CE(logitsᵢ, targetᵢ) with respect to the
+/// model's parameters, as the squared L2 norm of each layer's gradient (weight and bias together) and, with a
+/// projection, the whole flattened gradient times a Gaussian sketch (<see cref="GaussianSketch"/>).
+/// <para>
+/// One forward (the model's code interpreted, <see cref="ModuleProgram"/>) records each layer's input and output,
+/// one backward of Σᵢ CEᵢ gives the gradient at every output, and <see cref="PerSampleRules"/> turn (input,
+/// output gradient) into per-sample gradients for Conv2d, Linear and eval-mode BatchNorm. A layer of another
+/// kind, or inside a module that runs as itself, falls back to a loop over samples for its unit alone. The
+/// interpreted forward is verified once (first batch) against the model's own forward; if it differs or fails,
+/// the whole model is one unit and every layer falls back.
+/// </para>
+/// The model is this object's own copy, its parameters requiring gradients; the engine's shared model is not touched.
+/// </summary>
+public sealed class ParameterGradients : IDisposable
+{
+    private readonly jit.ScriptModule _module;
+    private readonly ModuleProgram _program;
+    private readonly GaussianSketch? _sketch;
+    private readonly ModuleNode[] _selected;
+    private readonly Dictionary<ModuleNode, int> _column;
+    private readonly long _memoryBytes;
+    private readonly Lock _lock = new();
+    private ParameterLayer[] _layers;
+    private string? _wholeModel; // why the whole model falls back; null while interpreted
+    private bool _verified;
+
+    private ParameterGradients(jit.ScriptModule module, ModuleProgram program, ModuleNode[] selected, GaussianSketch? sketch, Device device, long memoryBytes)
+    {
+        _module = module;
+        _program = program;
+        _selected = selected;
+        _sketch = sketch;
+        Device = device;
+        _memoryBytes = memoryBytes;
+        _column = selected.Select((n, i) => (n, i)).ToDictionary(p => p.n, p => p.i);
+        _layers = [.. selected.Select(n => Describe(n, StaticFallback(n)))];
+    }
+
+    public Device Device { get; }
+
+    /// <summary>
+    /// The selected layers (modules that hold parameters), in module order, each with its parameter count and
+    /// whether it is vectorised. Settled by the first <see cref="Compute"/> (verification); before it, the plan.
+    /// </summary>
+    public IReadOnlyList<ParameterLayer> Layers => _layers;
+
+    /// <summary>Total parameters of the selected layers: the rows of the projection.</summary>
+    public long TotalParameters => _selected.Sum(Count);
+
+    /// <param name="localModelPath">A TorchScript file.</param>
+    /// <param name="layers">Null or ["all"] for every module that holds parameters; else their dotted names.</param>
+    /// <param name="projection">Also project each sample's flattened gradient to <c>Dims</c> dimensions (seeded sketch).</param>
+    /// <param name="memoryBytes">Bound on the per-sample gradients formed at once (per layer, in chunks of samples), and on the kept sketch.</param>
+    public static ParameterGradients Create(string localModelPath, Device device, IReadOnlyList<string>? layers = null,
+        (int Dims, long Seed)? projection = null, long memoryBytes = 256L << 20)
+    {
+        if (projection is { Dims: < 1 }) throw new ExplainException("param-grads projection dims must be at least 1");
+        jit.ScriptModule module;
+        try
+        {
+            module = jit.load(localModelPath, device);
+        }
+        catch (Exception e) when (e is System.Runtime.InteropServices.ExternalException or IOException)
+        {
+            throw new ExplainException($"model {localModelPath} is not a TorchScript file that torch.jit.load can read ({ExplainModel.FirstLine(e.Message)})", e);
+        }
+        module.eval();
+        foreach (var p in module.parameters()) p.requires_grad = true;
+        var program = ModuleProgram.Build(localModelPath, module);
+        try
+        {
+            var selected = Select(program, layers);
+            var sketch = projection is { } p2 ? new GaussianSketch(p2.Dims, p2.Seed, device, memoryBytes) : null;
+            return new ParameterGradients(module, program, selected, sketch, device, memoryBytes);
+        }
+        catch
+        {
+            program.Dispose();
+            module.Dispose();
+            throw;
+        }
+    }
+
+    private static ModuleNode[] Select(ModuleProgram program, IReadOnlyList<string>? layers)
+    {
+        var all = program.Nodes;
+        if (layers is null || layers is ["all"]) return [.. all];
+        var known = all.ToDictionary(n => n.Path, StringComparer.Ordinal);
+        foreach (var name in layers)
+        {
+            if (known.ContainsKey(name)) continue;
+            var some = string.Join(", ", all.Take(6).Select(n => $"\"{n.Path}\"")) + (all.Count > 6 ? $", … ({all.Count} in all)" : "");
+            throw new ExplainException($"unknown param-grads layer \"{name}\": use \"all\" or names of modules that hold parameters ({some})");
+        }
+        var wanted = new HashSet<string>(layers, StringComparer.Ordinal);
+        return [.. all.Where(n => wanted.Contains(n.Path))];
+    }
+
+    private static long Count(ModuleNode node) => node.Parameters.Sum(p => p.Tensor.numel());
+
+    private static ParameterLayer Describe(ModuleNode node, string? fallback) =>
+        new(node.Path, Count(node), fallback is null, fallback is null ? $"{node.Kind}, vectorised" : $"{node.Kind}, per-sample loop: {fallback}");
+
+    /// <summary>Why <paramref name="node"/> falls back as the code reads; null when it runs as a vectorised leaf.</summary>
+    private string? StaticFallback(ModuleNode node)
+    {
+        var path = new List<ModuleNode>();
+        for (var n = _program.Tree; ; )
+        {
+            path.Add(n);
+            if (n == node) break;
+            var rest = node.Path[(n.Path.Length == 0 ? 0 : n.Path.Length + 1)..];
+            n = n.Children[rest.Split('.')[0]];
+        }
+        if (path.FirstOrDefault(n => n != node && n.Opaque is not null) is { } outer)
+            return $"inside \"{outer}\", which runs as itself ({outer.Opaque})";
+        if (PerSampleRules.Handles(node.Leaf)) return null;
+        return node.Opaque ?? $"no vectorised rule for {node.Kind}";
+    }
+
+    /// <summary>
+    /// Per-sample gradients of CE(logitsᵢ, targetsᵢ) for a batch: squared L2 norms per selected layer [n, L]
+    /// (float32, layer order of <see cref="Layers"/>) and, with a projection, the projected gradients [n, D]
+    /// (float32). Call inside a dispose scope; the results belong to it.
+    /// </summary>
+    public ParameterGradientResult Compute(Tensor input, Tensor targets)
+    {
+        var x = input.to(Device);
+        var y = targets.to(Device);
+        Verify(x);
+        using var scope = NewDisposeScope();
+        using var grad = enable_grad();
+        var n = x.shape[0];
+        var calls = new List<ModuleCall>();
+        Tensor logits;
+        if (_wholeModel is null) logits = (Tensor)_program.Run(x, calls)!;
+        else
+        {
+            logits = (Tensor)_module.call(x);
+            calls.Add(new ModuleCall(_program.Tree, "forward", [x], logits));
+        }
+        var norms = zeros([n, _selected.Length], ScalarType.Float32, Device);
+        var projected = _sketch is null ? null : zeros([n, _sketch.Dims], ScalarType.Float32, Device);
+        var units = calls.Where(c => Covered(c).Any(_column.ContainsKey)).ToList();
+        if (units.Count > 0)
+        {
+            var loss = nn.functional.cross_entropy(logits, y, reduction: nn.Reduction.Sum);
+            var outputGrads = autograd.grad([loss], [.. units.Select(u => u.Output)], allow_unused: true);
+            for (var u = 0; u < units.Count; u++)
+            {
+                var g = outputGrads[u] ?? zeros_like(units[u].Output);
+                if (_wholeModel is null && PerSampleRules.Handles(units[u].Node.Leaf)) Vectorised(units[u], g, norms, projected);
+                else PerSample(units[u], g, norms, projected);
+            }
+        }
+        return new ParameterGradientResult(norms.MoveToOuterDisposeScope(), projected?.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>The explicit projection P [total parameters, D] of the selected layers (small models: checks).</summary>
+    public Tensor ProjectionMatrix()
+    {
+        if (_sketch is null) throw new InvalidOperationException("no projection");
+        return cat(_selected.Select(n => _sketch.Block(n.Path, Count(n))).ToList(), 0);
+    }
+
+    private IEnumerable<ModuleNode> Covered(ModuleCall call) =>
+        call.Node.Leaf is not null && _wholeModel is null ? [call.Node] : _program.Nodes.Where(n => Within(n, call.Node));
+
+    private static bool Within(ModuleNode node, ModuleNode unit) =>
+        unit.Path.Length == 0 || node.Path == unit.Path || node.Path.StartsWith(unit.Path + ".", StringComparison.Ordinal);
+
+    private void Vectorised(ModuleCall call, Tensor g, Tensor norms, Tensor? projected)
+    {
+        var node = call.Node;
+        var a = ((Tensor)call.Inputs[0]!).detach();
+        var column = _column[node];
+        if (projected is null && PerSampleRules.SquaredNorms(node, a, g) is { } direct)
+        {
+            norms[.., column] = direct;
+            return;
+        }
+        var n = a.shape[0];
+        var chunk = Math.Max(1, _memoryBytes / PerSampleRules.BytesPerSample(node, a, g));
+        for (long start = 0; start < n; start += chunk)
+        {
+            using var scope = NewDisposeScope();
+            var count = Math.Min(chunk, n - start);
+            Accumulate(node, start, PerSampleRules.Rows(node, a, g, start, count), norms, projected);
+        }
+    }
+
+    /// <summary>The fallback: each sample through the unit alone, its output gradient row back to the unit's selected parameters.</summary>
+    private void PerSample(ModuleCall call, Tensor g, Tensor norms, Tensor? projected)
+    {
+        var layers = Covered(call).Where(_column.ContainsKey).ToList();
+        var parameters = layers.SelectMany(l => l.Parameters.Select(p => p.Tensor)).ToList();
+        var n = g.shape[0];
+        var perSample = layers.Sum(Count) * sizeof(float) * 2;
+        var chunk = Math.Max(1, _memoryBytes / Math.Max(1, perSample));
+        for (long start = 0; start < n; start += chunk)
+        {
+            using var scope = NewDisposeScope();
+            var count = Math.Min(chunk, n - start);
+            var rows = new List<Tensor>[layers.Count];
+            for (var l = 0; l < layers.Count; l++) rows[l] = [];
+            for (var i = start; i < start + count; i++)
+            {
+                using var sample = NewDisposeScope();
+                var args = call.Inputs.Select(v => v is Tensor t ? t.narrow(0, i, 1).detach() : v).ToArray();
+                var output = call.Method == "forward" ? call.Node.Module.call(args) : call.Node.Module.invoke(call.Method, args);
+                var grads = autograd.grad([(Tensor)output], parameters, [g.narrow(0, i, 1)], allow_unused: true);
+                var k = 0;
+                for (var l = 0; l < layers.Count; l++)
+                {
+                    var flat = layers[l].Parameters.Select(p => grads[k++] is { } pg ? pg.reshape(1, -1) : zeros([1, p.Tensor.numel()], device: Device)).ToList();
+                    rows[l].Add(cat(flat, 1).MoveToOuterDisposeScope());
+                }
+            }
+            for (var l = 0; l < layers.Count; l++) Accumulate(layers[l], start, cat(rows[l], 0), norms, projected);
+        }
+    }
+
+    private void Accumulate(ModuleNode node, long start, Tensor rows, Tensor norms, Tensor? projected)
+    {
+        var count = rows.shape[0];
+        norms[TensorIndex.Slice(start, start + count), _column[node]] = rows.square().sum(1);
+        if (projected is null) return;
+        var total = rows.shape[1];
+        var sum = projected.narrow(0, start, count);
+        for (long chunk = 0; chunk * GaussianSketch.ChunkRows < total; chunk++)
+        {
+            var from = chunk * GaussianSketch.ChunkRows;
+            var length = Math.Min(GaussianSketch.ChunkRows, total - from);
+            sum.add_(rows.narrow(1, from, length).matmul(_sketch!.Rows(node.Path, chunk, length)));
+        }
+    }
+
+    /// <summary>
+    /// Once per model, on the first rows of the first batch: the interpreted forward must give the model's own
+    /// logits (allclose rtol 1e-4, atol 1e-5) and run each layer at most once; else the whole model falls back.
+    /// </summary>
+    private void Verify(Tensor x)
+    {
+        lock (_lock)
+        {
+            if (_verified) return;
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            var probe = x.narrow(0, 0, Math.Min(4, x.shape[0]));
+            var expected = _module.call(probe) as Tensor
+                ?? throw new ExplainException("param-grads: the model's forward does not return one tensor of logits");
+            var calls = new List<ModuleCall>();
+            try
+            {
+                var actual = _program.Run(probe, calls) as Tensor;
+                if (actual is null || !actual.shape.SequenceEqual(expected.shape) || !actual.allclose(expected, rtol: 1e-4, atol: 1e-5))
+                    _wholeModel = "the interpreted forward does not give the model's logits";
+            }
+            catch (Exception e) when (e is InvalidOperationException or KeyNotFoundException or InvalidCastException or System.Runtime.InteropServices.ExternalException)
+            {
+                _wholeModel = $"the interpreted forward failed ({ExplainModel.FirstLine(e.Message)})";
+            }
+            if (_wholeModel is null)
+            {
+                var runs = calls.SelectMany(Covered).GroupBy(n => n).FirstOrDefault(g => g.Count() > 1);
+                if (runs is not null) _wholeModel = $"module \"{runs.Key}\" runs more than once in forward";
+            }
+            if (_wholeModel is not null) _layers = [.. _selected.Select(n => Describe(n, $"whole model as one unit: {_wholeModel}"))];
+            else
+            {
+                var units = calls.SelectMany(c => Covered(c).Select(n => (n, c))).ToDictionary(p => p.n, p => p.c);
+                _layers = [.. _selected.Select(n => !units.TryGetValue(n, out var c) ? Describe(n, "not run by forward (gradient zero)")
+                    : Describe(n, c.Node == n && PerSampleRules.Handles(n.Leaf) ? null : StaticFallback(n) ?? $"runs inside \"{c.Node}\""))];
+            }
+            _verified = true;
+        }
+    }
+
+    public void Dispose()
+    {
+        _sketch?.Dispose();
+        _program.Dispose();
+        _module.Dispose();
+    }
+}
+
+/// <summary>A selected layer: its module name, parameter count, and whether it is vectorised (else why it loops over samples).</summary>
+public sealed record ParameterLayer(string Name, long Parameters, bool Vectorised, string How);
+
+/// <summary>Squared L2 norms per sample and layer [n, L] (float32), and the projected gradients [n, D] (float32) when asked.</summary>
+public sealed record ParameterGradientResult(Tensor SquaredNorms, Tensor? Projected);
