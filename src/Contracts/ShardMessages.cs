@@ -40,14 +40,15 @@ public sealed record ShardPartial(
     [property: Id(10)] int Attempt,
     [property: Id(11)] bool Staged = false,
     [property: Id(12)] FaithfulnessPartial? Faithfulness = null,
-    [property: Id(13)] SanityPartial? Sanity = null)
+    [property: Id(13)] SanityPartial? Sanity = null,
+    [property: Id(14)] ParamGradPartial? ParamGrads = null)
 {
     /// <summary>About how many bytes the partial's arrays take in a message.</summary>
     public long ApproxBytes =>
         8L * (PredictedCounts.Length + InputClassSum.Length + InputClassCount.Length
               + Methods.Sum(m => (long)m.ClassCounts.Length + m.ClassSum.Length + m.AbsSum.Length)
               + (Errors is null ? 0 : Errors.Confusion.Length + 3L * Errors.BinCount.Length + 7L * Errors.TopLoss.Length)
-              + (Faithfulness?.ApproxValues ?? 0) + (Sanity?.ApproxValues ?? 0));
+              + (Faithfulness?.ApproxValues ?? 0) + (Sanity?.ApproxValues ?? 0) + (ParamGrads?.ApproxValues ?? 0));
 
     /// <summary>The classes with samples, in order: row r of a per-class sum belongs to class ClassRows(counts)[r].</summary>
     public static int[] ClassRows(long[] counts) => [.. Enumerable.Range(0, counts.Length).Where(c => counts[c] > 0)];
@@ -58,7 +59,7 @@ public sealed record ShardPartial(
     /// </summary>
     public ShardPartial Reference() => this with
     {
-        PredictedCounts = [], Errors = null, Methods = [], InputClassSum = [], InputClassCount = [], Staged = true, Faithfulness = null, Sanity = null,
+        PredictedCounts = [], Errors = null, Methods = [], InputClassSum = [], InputClassCount = [], Staged = true, Faithfulness = null, Sanity = null, ParamGrads = null,
     };
 }
 
@@ -144,3 +145,42 @@ public readonly record struct StratumCandidate(
     [property: Id(0)] int Stratum,
     [property: Id(1)] ulong Key,
     [property: Id(2)] long Index);
+
+/// <summary>
+/// A shard's param-grads statistics: the layers as its silo's engine ran them, per (class, correct) cell the
+/// count, Σ norm and a histogram of log10 norm (<see cref="Bins"/> bins), and the shard's largest norms.
+/// Cells are dense: cell = target class · 2 + correct (1 when the prediction equals the label, or with no labels).
+/// </summary>
+[GenerateSerializer, Immutable, Alias("ec.ParamGradPartial")]
+public sealed record ParamGradPartial(
+    [property: Id(0)] ParamGradLayer[] Layers,
+    [property: Id(1)] long[] CellCounts,
+    [property: Id(2)] double[] CellNormSums,
+    [property: Id(3)] long[] CellHistograms,
+    [property: Id(4)] NormEntry[] Largest)
+{
+    /// <summary>Histogram bins over log10 of the norm, from <see cref="LogLow"/> to <see cref="LogHigh"/>; values outside fall in the end bins.</summary>
+    public const int Bins = 40;
+
+    public const double LogLow = -6, LogHigh = 4;
+
+    public long ApproxValues => CellCounts.Length * (2L + Bins) + 6L * Largest.Length;
+}
+
+/// <summary>One parameter-holding module: its name, parameter count, and whether its per-sample gradients are vectorised (else how they are computed).</summary>
+[GenerateSerializer, Immutable, Alias("ec.ParamGradLayer")]
+public sealed record ParamGradLayer(
+    [property: Id(0)] string Name,
+    [property: Id(1)] long Parameters,
+    [property: Id(2)] bool Vectorised,
+    [property: Id(3)] string How);
+
+/// <summary>A sample with a large whole-gradient norm: a candidate label error.</summary>
+[GenerateSerializer, Immutable, Alias("ec.NormEntry")]
+public sealed record NormEntry(
+    [property: Id(0)] long Index,
+    [property: Id(1)] double Norm,
+    [property: Id(2)] int Label,
+    [property: Id(3)] int Prediction,
+    [property: Id(4)] int Shard,
+    [property: Id(5)] int Row);

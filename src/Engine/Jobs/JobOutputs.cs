@@ -108,8 +108,10 @@ public sealed class JobOutputs(BlobLocator locator)
         JobSpec job, Manifest manifest, SummaryOutput summary, IReadOnlyDictionary<int, ShardRun> shards, InputHashes hashes, CancellationToken ct = default)
     {
         var output = locator.Resolve(job.Output);
-        var methods = job.Methods.Select(m => m.Name).ToArray();
-        var subsetMethods = job.Methods.Where(m => !Methods.MethodRegistry.CreateWithSubset(m).Subset.IsAll).Select(m => m.Name).ToArray();
+        // Each method's maps, and the extra maps some write beside them under their own names (param-grads-projected).
+        var configured = job.Methods.Select(Methods.MethodRegistry.CreateWithSubset).ToArray();
+        var methods = configured.SelectMany(c => c.Method.ExtraMaps.Prepend(c.Method.Name)).ToArray();
+        var subsetMethods = configured.Where(c => !c.Subset.IsAll).SelectMany(c => c.Method.ExtraMaps.Prepend(c.Method.Name)).ToArray();
         await Parallel.ForEachAsync(shards, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = ct }, async (shard, token) =>
         {
             var staged = output.Child(OutputLayout.Attempt(shard.Key, shard.Value.Attempt));
@@ -135,6 +137,7 @@ public sealed class JobOutputs(BlobLocator locator)
             })],
             Finished = finished,
             Seconds = (finished - manifest.Started).TotalSeconds,
+            ParamGradLayers = summary.Summary.ParamGrads?.Layers.Select(l => new ParamGradLayer(l.Name, l.Parameters, l.Vectorised, l.How)).ToArray(),
         };
         // The report reads the manifest, so write it (still running) first; completed goes last.
         await WriteManifestAsync(job, done with { Status = Manifest.Running }, ct);

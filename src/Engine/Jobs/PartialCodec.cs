@@ -94,6 +94,31 @@ public static class PartialCodec
                     Write(w, example.Scores);
                 }
             }
+            w.Write(p.ParamGrads is not null);
+            if (p.ParamGrads is { } g)
+            {
+                w.Write(g.Layers.Length);
+                foreach (var l in g.Layers)
+                {
+                    w.Write(l.Name);
+                    w.Write(l.Parameters);
+                    w.Write(l.Vectorised);
+                    w.Write(l.How);
+                }
+                Write(w, g.CellCounts);
+                Write(w, g.CellNormSums);
+                Write(w, g.CellHistograms);
+                w.Write(g.Largest.Length);
+                foreach (var entry in g.Largest)
+                {
+                    w.Write(entry.Index);
+                    w.Write(entry.Norm);
+                    w.Write(entry.Label);
+                    w.Write(entry.Prediction);
+                    w.Write(entry.Shard);
+                    w.Write(entry.Row);
+                }
+            }
         }
         return stream.GetBuffer().AsMemory(0, (int)stream.Length);
     }
@@ -143,7 +168,18 @@ public static class PartialCodec
                 var example = r.ReadBoolean() ? new SanityExample(r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), Read<float>(r)) : null;
                 sanity = new SanityPartial(layers, samples, sums, example);
             }
-            return new ShardPartial(shard, count, silo, seconds, predicted, errors, methods, inputShape, inputSum, inputCount, attempt, staged, faithfulness, sanity);
+            ParamGradPartial? paramGrads = null;
+            if (r.BaseStream.ReadByte() == 1)
+            {
+                var layers = new ParamGradLayer[r.ReadInt32()];
+                for (var i = 0; i < layers.Length; i++) layers[i] = new ParamGradLayer(r.ReadString(), r.ReadInt64(), r.ReadBoolean(), r.ReadString());
+                var (counts, sums, histograms) = (Read<long>(r), Read<double>(r), Read<long>(r));
+                var largest = new NormEntry[r.ReadInt32()];
+                for (var i = 0; i < largest.Length; i++)
+                    largest[i] = new NormEntry(r.ReadInt64(), r.ReadDouble(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32());
+                paramGrads = new ParamGradPartial(layers, counts, sums, histograms, largest);
+            }
+            return new ShardPartial(shard, count, silo, seconds, predicted, errors, methods, inputShape, inputSum, inputCount, attempt, staged, faithfulness, sanity, paramGrads);
         }
         catch (EndOfStreamException e)
         {

@@ -52,9 +52,10 @@ public static class ShardExplainer
         var confidence = new float[n];
         var loss = data.Labels is null ? null : new float[n];
         var targets = new long[n];
-        var outputs = new MapCollector[methods.Length];
-        // Faithfulness needs every sample's map: it evaluates the methods that explain all samples.
-        var everySample = configured.Where(c => c.Subset.IsAll).Select(c => c.Method.Name).ToArray();
+        var outputs = new MapCollector[methods.Length][];
+        // Faithfulness needs every sample's map over the pixels: it evaluates the pixel methods that explain all samples.
+        var scored = configured.Select(c => c.Subset.IsAll && c.Method.MapsPixels).ToArray();
+        var everySample = configured.Where((c, m) => scored[m]).Select(c => c.Method.Name).ToArray();
         var faithfulness = job.Faithfulness is { } f ? new FaithfulnessRecorder(f, everySample, n) : null;
         var classes = 0;
 
@@ -85,7 +86,9 @@ public static class ShardExplainer
                 classes = (int)batch.Logits.shape[1];
                 ValidateClasses(job, classes);
                 logits = new float[(long)n * classes];
-                for (var m = 0; m < methods.Length; m++) outputs[m] = new MapCollector(methods[m], n, configured[m].Subset.IsAll);
+                for (var m = 0; m < methods.Length; m++)
+                    outputs[m] = [new MapCollector(methods[m].Name, methods[m].Columns, n, configured[m].Subset.IsAll),
+                        .. methods[m].ExtraMaps.Select(name => new MapCollector(name, [], n, configured[m].Subset.IsAll))];
             }
             if (labelSlice is not null) CheckLabels(labelSlice, classes, data.Start + start);
 
@@ -107,28 +110,36 @@ public static class ShardExplainer
 
             var indices = new long[count];
             for (var i = 0; i < count; i++) indices[i] = data.Start + start + i;
-            var methodBatch = new MethodBatch(model, batch, indices, batchSize, segments is null ? null : BatchSegmentsOf(segments, start, count, model.Device));
+            var methodBatch = new MethodBatch(model, batch, indices, batchSize,
+                segments is null ? null : BatchSegmentsOf(segments, start, count, model.Device), labelTensor);
             var maps = new List<Tensor>();
             for (var m = 0; m < methods.Length; m++)
             {
                 var subset = configured[m].Subset;
-                if (subset.IsAll)
+                int[]? rows = null;
+                if (!subset.IsAll)
                 {
-                    var output = methods[m].Attribute(methodBatch);
-                    outputs[m].Add(start, output, null);
-                    maps.Add(output.Maps);
-                    continue;
+                    rows = [.. Enumerable.Range(0, count).Where(i => subset.Includes(indices[i]))];
+                    if (rows.Length == 0) continue;
                 }
-                var rows = Enumerable.Range(0, count).Where(i => subset.Includes(indices[i])).ToArray();
-                if (rows.Length > 0) outputs[m].Add(start, methods[m].Attribute(methodBatch.Select(rows)), rows);
+                var output = methods[m].Attribute(rows is null ? methodBatch : methodBatch.Select(rows));
+                var extra = output.Extra ?? [];
+                if (extra.Count != outputs[m].Length - 1)
+                    throw new InvalidOperationException($"{methods[m].Name} gave {extra.Count} extra maps, declared {outputs[m].Length - 1}");
+                outputs[m][0].Add(start, output.Maps, output.Columns, rows);
+                for (var e = 0; e < extra.Count; e++) outputs[m][e + 1].Add(start, extra[e], [], rows);
+                if (scored[m]) maps.Add(output.Maps);
             }
             faithfulness?.Add(start, methodBatch, maps);
         }
 
-        var sanity = job.Sanity is { } check ? Sanity(model, job, check, methods, data, shardRaw, preprocess, targets, segments,
+        var sanity = job.Sanity is { } check ? Sanity(model, job, check, [.. methods.Where(m => m.MapsPixels)], data, shardRaw, preprocess, targets, segments,
             chosen![SampleSelection.IndexOf(stratified, SampleSelection.SanitySample(check))], ct, clock) : null;
+        // Param-grads says which layers it ran and how (vectorised, or a per-sample loop and why) for the manifest and summary.
+        var paramLayers = methods.OfType<ParamGradsMethod>().FirstOrDefault()?.For(model).Layers
+            .Select(l => new ParamGradLayer(l.Name, l.Parameters, l.Vectorised, l.How)).ToArray();
         return new ShardResult(data.Start, n, classes, data.Labels, targets, logits, predictions, confidence, loss,
-            [.. outputs.Select(o => o.Output())], watch.Elapsed.TotalSeconds, faithfulness?.Result(), segments, sanity);
+            [.. outputs.SelectMany(o => o).Select(o => o.Output())], watch.Elapsed.TotalSeconds, faithfulness?.Result(), segments, sanity, paramLayers);
     }
 
     /// <summary>The sanity check on this shard's part of the sanity sample (<paramref name="chosen"/>); null when it has none.</summary>
@@ -187,18 +198,18 @@ public static class ShardExplainer
     /// Collects one method's maps and columns over a shard into row-major arrays: a row per sample, or for a
     /// method with a subset a row per sample it explained, in shard order, with their positions.
     /// </summary>
-    private sealed class MapCollector(IAttributionMethod method, int samples, bool everySample)
+    private sealed class MapCollector(string name, IReadOnlyList<string> columns, int samples, bool everySample)
     {
-        private readonly float[][] _columns = [.. method.Columns.Select(_ => Enumerable.Repeat(float.NaN, samples).ToArray())];
+        private readonly float[][] _columns = [.. columns.Select(_ => Enumerable.Repeat(float.NaN, samples).ToArray())];
         private readonly List<int> _rows = [];
         private int[] _mapShape = [];
         private int _mapSize;
         private float[] _maps = [];
 
         /// <param name="rows">The batch positions the output's rows belong to; null for the whole batch.</param>
-        public void Add(int start, MethodOutput output, int[]? rows)
+        public void Add(int start, Tensor batchMaps, IReadOnlyList<Tensor> batchColumns, int[]? rows)
         {
-            var maps = output.Maps.detach().cpu().contiguous();
+            var maps = batchMaps.detach().to(ScalarType.Float32).cpu().contiguous();
             if (_mapSize == 0)
             {
                 _mapShape = [.. maps.shape.Skip(1).Select(d => (int)d)];
@@ -211,18 +222,18 @@ public static class ShardExplainer
                 Array.Resize(ref _maps, (int)(everySample ? (long)samples * _mapSize : Math.Min((long)samples * _mapSize, Math.Max(needed, 2L * _maps.Length))));
             maps.data<float>().CopyTo(_maps.AsSpan(_rows.Count * _mapSize, count * _mapSize));
             var positions = rows?.Select(r => start + r).ToArray() ?? [.. Enumerable.Range(start, count)];
-            if (output.Columns.Count != _columns.Length)
-                throw new InvalidOperationException($"{method.Name} gave {output.Columns.Count} columns, declared {_columns.Length}");
+            if (batchColumns.Count != _columns.Length)
+                throw new InvalidOperationException($"{name} gave {batchColumns.Count} columns, declared {_columns.Length}");
             for (var c = 0; c < _columns.Length; c++)
             {
-                var values = output.Columns[c].detach().cpu().to(ScalarType.Float32).data<float>().ToArray();
+                var values = batchColumns[c].detach().cpu().to(ScalarType.Float32).data<float>().ToArray();
                 for (var k = 0; k < count; k++) _columns[c][positions[k]] = values[k];
             }
             _rows.AddRange(positions);
         }
 
-        public MethodMaps Output() => new(method.Name, _mapShape,
+        public MethodMaps Output() => new(name, _mapShape,
             _maps.Length == _rows.Count * _mapSize ? _maps : _maps.AsSpan(0, _rows.Count * _mapSize).ToArray(), // copied only when a subset's buffer has room to spare
-            [.. method.Columns.Select((name, c) => new SampleColumn(name, _columns[c]))], everySample ? null : [.. _rows]);
+            [.. columns.Select((column, c) => new SampleColumn(column, _columns[c]))], everySample ? null : [.. _rows]);
     }
 }

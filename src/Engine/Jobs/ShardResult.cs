@@ -15,7 +15,8 @@ public sealed record ShardResult(
     double Seconds,
     Faithfulness.FaithfulnessResult? Faithfulness = null,
     ExplainCluster.Engine.Segmentation.SegmentedBatch? Segments = null,
-    Sanity.SanityResult? Sanity = null);
+    Sanity.SanityResult? Sanity = null,
+    ExplainCluster.Contracts.ParamGradLayer[]? ParamGradLayers = null);
 
 /// <summary>
 /// One method's maps for a shard, [rows, ..MapShape] row-major, and its own per-sample columns (NaN where it

@@ -23,6 +23,18 @@ public interface IAttributionMethod
     /// <summary>The per-sample columns it adds to the parquet part (snake_case), in the order of <see cref="MethodOutput.Columns"/>.</summary>
     IReadOnlyList<string> Columns => [];
 
+    /// <summary>
+    /// Whether its maps lie over the input's pixels (input-shaped, a layer's grid, or [H, W]): only such maps are
+    /// scored for faithfulness, checked for sanity and drawn over images. Param-grads' per-layer norms are not.
+    /// </summary>
+    bool MapsPixels => true;
+
+    /// <summary>
+    /// Further per-sample arrays it writes beside its maps, each under its own name as if another method's
+    /// (<c>attributions/&lt;name&gt;/</c>, summary statistics included), in the order of <see cref="MethodOutput.Extra"/>.
+    /// </summary>
+    IReadOnlyList<string> ExtraMaps => [];
+
     MethodOutput Attribute(MethodBatch batch);
 }
 
@@ -34,14 +46,16 @@ public interface IInputAttribution
     Tensor AttributeAt(MethodBatch batch, Tensor x, Tensor targets);
 }
 
-/// <summary>Maps [n, ...] and one [n] tensor per column the method declares.</summary>
-public sealed record MethodOutput(Tensor Maps, IReadOnlyList<Tensor> Columns)
+/// <summary>Maps [n, ...], one [n] tensor per column the method declares, and one [n, ...] per extra map it declares.</summary>
+public sealed record MethodOutput(Tensor Maps, IReadOnlyList<Tensor> Columns, IReadOnlyList<Tensor>? Extra = null)
 {
     public static implicit operator MethodOutput(Tensor maps) => new(maps, []);
 }
 
 /// <summary>What a method may use for one batch: the model, the shared pass, and each row's dataset index (for seeds).</summary>
-public sealed class MethodBatch(ExplainCluster.Engine.Models.ExplainModel model, GradientBatch shared, long[] indices, int maxRows, BatchSegments? segments = null)
+/// <param name="labels">[n] int64, the batch's labels when the job has them.</param>
+public sealed class MethodBatch(ExplainCluster.Engine.Models.ExplainModel model, GradientBatch shared, long[] indices, int maxRows, BatchSegments? segments = null,
+    Tensor? labels = null)
 {
     public ExplainCluster.Engine.Models.ExplainModel Model => model;
 
@@ -62,12 +76,16 @@ public sealed class MethodBatch(ExplainCluster.Engine.Models.ExplainModel model,
     /// <summary>The batch's segments when a method of the job uses them; null otherwise.</summary>
     public BatchSegments? Segments => segments;
 
+    /// <summary>[n] int64 labels on the model's device when the job has labels; null otherwise.</summary>
+    public Tensor? Labels => labels;
+
     /// <summary>The rows at <paramref name="rows"/> (positions in this batch) as a batch of their own: a method's subset.</summary>
     public MethodBatch Select(int[] rows)
     {
         var index = tensor(rows.Select(r => (long)r).ToArray(), device: Input.device);
         return new MethodBatch(model, shared.Select(index), [.. rows.Select(r => indices[r])], maxRows,
-            segments is null ? null : new BatchSegments(segments.Labels.index_select(0, index), [.. rows.Select(r => segments.Counts[r])]));
+            segments is null ? null : new BatchSegments(segments.Labels.index_select(0, index), [.. rows.Select(r => segments.Counts[r])]),
+            labels?.index_select(0, index));
     }
 }
 

@@ -17,6 +17,7 @@ public static class MethodRegistry
         new("grad-x-input", _ => new GradTimesInput()),
         new("grad-cam", o => new GradCam(o.Text("layer"))),
         new(InputMap.MethodName, _ => new InputMap()),
+        new(ParamGradsMethod.MethodName, ParamGradsMethod.Read),
         new(IntegratedGradients.MethodName, IntegratedGradientsFrom),
         new(SmoothGrad.MethodName, o =>
         {

@@ -11,6 +11,7 @@ public sealed class ExplainModel : IDisposable
 {
     private readonly jit.ScriptModule _module;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ILayerSplit> _splits = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<IDisposable>> _companions = new(StringComparer.Ordinal);
 
     private ExplainModel(jit.ScriptModule module, Device device, string location, bool channelsLast, string localPath)
     {
@@ -157,8 +158,23 @@ public sealed class ExplainModel : IDisposable
         split.Verified = true;
     }
 
+    /// <summary>
+    /// An object tied to this model and shared by the shards that use it (param-grads' own copy of the model), made
+    /// once per key on first use and disposed with the model. A failure to make it is kept: it would fail again.
+    /// </summary>
+    public T Companion<T>(string key, Func<T> create) where T : class, IDisposable =>
+        (T)_companions.GetOrAdd(key, _ => new Lazy<IDisposable>(() =>
+        {
+            // Made on some batch's thread, inside its dispose scope: what it keeps (parameters, buffers) must outlive that batch.
+            using var scope = NewDisposeScope();
+            var made = create();
+            scope.Detach(scope.DisposablesView.ToArray());
+            return made;
+        })).Value;
+
     public void Dispose()
     {
+        foreach (var companion in _companions.Values.Where(c => c.IsValueCreated)) companion.Value.Dispose();
         foreach (var split in _splits.Values) (split as IDisposable)?.Dispose();
         _module.Dispose();
     }

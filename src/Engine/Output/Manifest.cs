@@ -4,7 +4,10 @@ using ExplainCluster.Contracts;
 
 namespace ExplainCluster.Engine.Output;
 
-/// <summary>manifest.json: what ran, on what, and whether it finished. <c>completed</c> is written last.</summary>
+/// <summary>
+/// manifest.json: what ran, on what, and whether it finished. <c>completed</c> is written last.
+/// <see cref="ParamGradLayers"/>: with param-grads, its layers (the columns of its maps) and how each was computed.
+/// </summary>
 public sealed record Manifest(
     string Job,
     string JobId,
@@ -27,7 +30,8 @@ public sealed record Manifest(
     DateTimeOffset Started,
     DateTimeOffset? Finished,
     double? Seconds,
-    JsonElement JobFile)
+    JsonElement JobFile,
+    ParamGradLayer[]? ParamGradLayers = null)
 {
     public const string Running = "running";
     public const string Completed = "completed";

@@ -46,7 +46,7 @@ public sealed class ReportWriter(BlobLocator locator)
         var inputRows = input.PerClass.ToDictionary(c => c.Class, c => c.Row);
         foreach (var (method, stats) in summary.Methods)
         {
-            if (stats.ClassMeans is null) continue; // its subset took no sample
+            if (stats.ClassMeans is null || !OverPixels(stats)) continue; // its subset took no sample, or its maps are not images
             var (mh, mw) = (stats.MapShape[^2], stats.MapShape[^1]);
             var mapChannels = stats.MapShape.Length == 3 ? stats.MapShape[0] : 1;
             var means = await ArrayFile.OpenAsync(output.Child(stats.ClassMeans), ct);
@@ -64,25 +64,40 @@ public sealed class ReportWriter(BlobLocator locator)
         }
 
         inputs ??= manifest.Inputs.Contains(Redaction.Marker, StringComparison.Ordinal) ? null : manifest.Inputs;
-        if (summary.ErrorAnalysis is { } top && inputs is not null)
+        var inputFile = inputs is null ? null : await ArrayFile.OpenAsync(locator.Resolve(inputs), ct);
+
+        // A sample drawn as its input, then each pixel method's map over it (where the method explained it).
+        async Task AddSampleAsync(string section, string name, string caption, long index, int shard, int shardRow)
         {
-            var inputFile = await ArrayFile.OpenAsync(locator.Resolve(inputs), ct);
-            foreach (var entry in top.HighestLoss.Take(TopSamples))
+            var image = ChannelMean(Array.ConvertAll(await inputFile!.ReadFloatsAsync(index, 1, ct), v => (double)v), channels, height * width);
+            pending.Add((section, caption + " — input", $"{name}-{index}-input", () => Heatmaps.Grey(image, height, width)));
+            foreach (var (method, stats) in summary.Methods)
             {
-                var image = ChannelMean(Array.ConvertAll(await inputFile.ReadFloatsAsync(entry.Index, 1, ct), v => (double)v), channels, height * width);
-                var caption = $"#{entry.Index}: label {summary.Classes[entry.Label]}, predicted {summary.Classes[entry.Prediction]} ({entry.Confidence:P0}), loss {entry.Loss:F2}";
-                pending.Add(("Highest-loss samples", caption + " — input", $"top-loss-{entry.Index}-input", () => Heatmaps.Grey(image, height, width)));
-                foreach (var (method, stats) in summary.Methods)
-                {
-                    if (await MapRowAsync(output, method, stats, entry, ct) is not { } row) continue; // outside the method's subset
-                    var (mh, mw) = (stats.MapShape[^2], stats.MapShape[^1]);
-                    var mapChannels = stats.MapShape.Length == 3 ? stats.MapShape[0] : 1;
-                    var part = await ArrayFile.OpenAsync(output.Child(OutputLayout.AttributionPart(method, entry.Shard)), ct);
-                    var map = ChannelMean(await ReadRowAsync(part, row, ct), mapChannels, mh * mw);
-                    pending.Add(("Highest-loss samples", caption + $" — {method}", $"top-loss-{entry.Index}-{method}",
-                        () => Heatmaps.Overlay(image, height, width, map, mh, mw)));
-                }
+                if (!OverPixels(stats) || await MapRowAsync(output, method, stats, index, shard, shardRow, ct) is not { } row) continue; // outside the method's subset
+                var (mh, mw) = (stats.MapShape[^2], stats.MapShape[^1]);
+                var mapChannels = stats.MapShape.Length == 3 ? stats.MapShape[0] : 1;
+                var part = await ArrayFile.OpenAsync(output.Child(OutputLayout.AttributionPart(method, shard)), ct);
+                var map = ChannelMean(await ReadRowAsync(part, row, ct), mapChannels, mh * mw);
+                pending.Add((section, caption + $" — {method}", $"{name}-{index}-{method}", () => Heatmaps.Overlay(image, height, width, map, mh, mw)));
             }
+        }
+
+        if (summary.ErrorAnalysis is { } top && inputFile is not null)
+            foreach (var entry in top.HighestLoss.Take(TopSamples))
+                await AddSampleAsync("Highest-loss samples", "top-loss",
+                    $"#{entry.Index}: label {summary.Classes[entry.Label]}, predicted {summary.Classes[entry.Prediction]} ({entry.Confidence:P0}), loss {entry.Loss:F2}",
+                    entry.Index, entry.Shard, entry.Row);
+
+        if (summary.ParamGrads is { } paramGrads)
+        {
+            pending.Add(("Per-sample parameter gradients: plots", "Whole-gradient norm, correct and misclassified samples", "param-grads-histogram",
+                () => ParamGradPlots.Histogram(paramGrads)));
+            pending.Add(("Per-sample parameter gradients: plots", "Mean gradient norm per layer", "param-grads-layers", () => ParamGradPlots.Layers(paramGrads)));
+            if (inputFile is not null)
+                foreach (var entry in paramGrads.Largest.Take(TopSamples))
+                    await AddSampleAsync("Largest parameter gradients (candidate label errors)", "param-grads-largest",
+                        $"#{entry.Index}: label {(entry.Label < 0 ? "none" : summary.Classes[entry.Label])}, predicted {summary.Classes[entry.Prediction]}, gradient norm {entry.Norm:G3}",
+                        entry.Index, entry.Shard, entry.Row);
         }
 
         if (summary.Faithfulness is { } faithfulness)
@@ -133,15 +148,18 @@ public sealed class ReportWriter(BlobLocator locator)
     /// The row of a sample's map in its shard's part: its row in the shard, or for a method with a subset its
     /// position in the part's index file; null when the method did not explain the sample.
     /// </summary>
-    private static async Task<int?> MapRowAsync(IBlob output, string method, MethodSummary stats, TopLoss entry, CancellationToken ct)
+    private static async Task<int?> MapRowAsync(IBlob output, string method, MethodSummary stats, long sample, int shard, int shardRow, CancellationToken ct)
     {
         if (stats.ClassMeans is null) return null;
-        var index = output.Child(OutputLayout.AttributionIndex(method, entry.Shard));
-        if (!await index.ExistsAsync(ct)) return entry.Row;
+        var index = output.Child(OutputLayout.AttributionIndex(method, shard));
+        if (!await index.ExistsAsync(ct)) return shardRow;
         var file = await ArrayFile.OpenAsync(index, ct);
-        var row = Array.IndexOf(await file.ReadIntegersAsync(0, (int)file.Header.Count, ct), entry.Index);
+        var row = Array.IndexOf(await file.ReadIntegersAsync(0, (int)file.Header.Count, ct), sample);
         return row < 0 ? null : row;
     }
+
+    /// <summary>Whether a method's maps are images to draw ([h, w] or [c, h, w]); param-grads' per-layer norms are not.</summary>
+    private static bool OverPixels(MethodSummary stats) => stats.MapShape.Length >= 2;
 
     private static async Task<double[]> ReadRowAsync(ArrayFile file, int row, CancellationToken ct) =>
         Array.ConvertAll(await file.ReadFloatsAsync(row, 1, ct), v => (double)v);
@@ -267,6 +285,7 @@ public sealed class ReportWriter(BlobLocator locator)
         html.Append("</table>");
         if (summary.Faithfulness is { } faithfulness) FaithfulnessPlots.Table(html, faithfulness);
         if (summary.Sanity is { } sanity) SanityPlots.Table(html, sanity);
+        if (summary.ParamGrads is { } paramGrads) ParamGradPlots.Table(html, paramGrads);
         foreach (var section in plots.GroupBy(p => p.Section))
         {
             html.Append("<h2>").Append(E(section.Key)).Append("</h2>");

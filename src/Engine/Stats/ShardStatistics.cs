@@ -74,7 +74,8 @@ public static class ShardStatistics
         var partial = new ShardPartial(shard.Index, r.Count, silo, r.Seconds, predicted, errors, partials,
             data.SampleShape, inputSums, targetCounts, 0,
             Faithfulness: r.Faithfulness is { } f ? FaithfulnessStatistics.Partial(f, r.Targets, classes) : null,
-            Sanity: r.Sanity?.Partial());
+            Sanity: r.Sanity?.Partial(),
+            ParamGrads: r.ParamGradLayers is { } layers ? ParamGrads.ParamGradStatistics.Partial(layers, r, shard.Index) : null);
         return (partial, scalars);
     }
 

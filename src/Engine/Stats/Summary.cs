@@ -13,7 +13,8 @@ public sealed record Summary(
     Dictionary<string, MethodSummary> Methods,
     InputSummary Inputs,
     Faithfulness.FaithfulnessSummary? Faithfulness = null,
-    Sanity.SanitySummary? Sanity = null);
+    Sanity.SanitySummary? Sanity = null,
+    ParamGrads.ParamGradSummary? ParamGrads = null);
 
 public sealed record ErrorAnalysis(
     double Accuracy,

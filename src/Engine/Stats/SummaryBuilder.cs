@@ -26,6 +26,7 @@ public sealed class SummaryBuilder
     private LossEntry[] _top = [];
     private FaithfulnessStatistics? _faithfulness;
     private Sanity.SanityStatistics? _sanity;
+    private ParamGrads.ParamGradStatistics? _paramGrads;
 
     /// <summary>Partials folded so far: shards 0 .. Folded−1.</summary>
     public int Folded => _next;
@@ -90,8 +91,10 @@ public sealed class SummaryBuilder
         }
         var sanity = _sanity?.Summary();
         if (sanity?.Example is { } cascade) arrays.Add(cascade);
-        return new SummaryOutput(new Summary(_samples, names, (long[])_predicted.Clone(), errors, methods, inputs, _faithfulness?.Summary(names), sanity?.Summary),
-            [.. arrays]);
+        var layerMeans = _methods.FirstOrDefault(m => m.Name == Methods.ParamGradsMethod.MethodName) is { } pg && pg.Counts.Sum() > 0
+            ? Array.ConvertAll(pg.AbsSums, v => v / pg.Counts.Sum()) : null;
+        return new SummaryOutput(new Summary(_samples, names, (long[])_predicted.Clone(), errors, methods, inputs, _faithfulness?.Summary(names), sanity?.Summary,
+            _paramGrads?.Summary(names, layerMeans)), [.. arrays]);
     }
 
     private void Fold(ShardPartial p)
@@ -136,6 +139,7 @@ public sealed class SummaryBuilder
         }
         if (p.Faithfulness is { } f) _faithfulness = FaithfulnessStatistics.Fold(_faithfulness, f);
         if (p.Sanity is { } s) _sanity = Sanity.SanityStatistics.Fold(_sanity, s);
+        if (p.ParamGrads is { } g) _paramGrads = ParamGrads.ParamGradStatistics.Fold(_paramGrads, g);
     }
 
     private static LossEntry[] Top(IEnumerable<LossEntry> entries) =>
