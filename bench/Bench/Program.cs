@@ -23,6 +23,11 @@ if (args is ["methods", .. var methodArgs])
     await Methods.RunAsync(methodArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
     return;
 }
+if (args is ["paramgrads", .. var paramGradArgs])
+{
+    await ParamGrads.RunAsync(paramGradArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
+    return;
+}
 if (args is ["wide", .. var widths])
 {
     await Memory.WideAsync(widths);
