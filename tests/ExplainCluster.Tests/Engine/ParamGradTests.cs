@@ -136,6 +136,23 @@ public class ParamGradTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Compute_CreatedInAnEndedScope_KeepsWorkingInLaterScopes()
+    {
+        ParameterGradients grads;
+        using (NewDisposeScope()) grads = ParameterGradients.Create(TestPaths.Fixture("paramgrad_grouped.pt"), CPU);
+        using (grads)
+        {
+            using var scope = NewDisposeScope();
+            var (x, y) = RandomImages(3, 3, 12, 5);
+            float[] first;
+            using (NewDisposeScope()) first = grads.Compute(x, y).SquaredNorms.data<float>().ToArray();
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            using (NewDisposeScope()) Assert.Equal(first, grads.Compute(x, y).SquaredNorms.data<float>().ToArray());
+        }
+    }
+
+    [Fact]
     public void Compute_MemoryBudgetOfOneSample_GivesTheSameRows()
     {
         // A budget below one sample's gradients forms them one sample at a time (and keeps no sketch chunk).
