@@ -10,6 +10,10 @@ It writes tests/fixtures/paramgrad_grouped.pt: a scripted model, input [n, 3, 12
   norm   GroupNorm(2, 8)                                              no vectorised rule: per-sample loop
   fc     Linear(8, 5)                                                 vectorised
 Weights are random with a fixed seed; PReLU's and GroupNorm's parameters are moved off their defaults.
+
+And two small models, input [n, 4, 6], 3 classes, for the other paths:
+  paramgrad_tokens.pt   Linear(6, 8) on [n, 4, 6] (a Linear over extra dims), ReLU, flatten, Linear(32, 3): all vectorised
+  paramgrad_shared.pt   the same, with one Linear(8, 8) applied twice in forward: the whole model is one unit (per-sample loop)
 """
 import os
 
@@ -38,6 +42,23 @@ class GroupedNet(nn.Module):
         return self.fc(torch.flatten(self.pool(x), 1))
 
 
+class Tokens(nn.Module):
+    def __init__(self, shared):
+        super().__init__()
+        self.shared = shared
+        self.embed = nn.Linear(6, 8)
+        self.mix = nn.Linear(8, 8)
+        self.head = nn.Linear(32, 3)
+
+    def forward(self, x):
+        h = torch.relu(self.embed(x))
+        if self.shared:
+            h = torch.relu(self.mix(torch.relu(self.mix(h))))
+        else:
+            h = torch.relu(self.mix(h))
+        return self.head(torch.flatten(h, 1))
+
+
 def main():
     torch.manual_seed(0)
     model = GroupedNet()
@@ -47,6 +68,12 @@ def main():
         model.norm.bias.uniform_(-0.5, 0.5)
     model.eval()
     torch.jit.save(torch.jit.script(model), os.path.join(FIXTURES, "paramgrad_grouped.pt"))
+    for shared, name in ((False, "paramgrad_tokens.pt"), (True, "paramgrad_shared.pt")):
+        torch.manual_seed(1)
+        tokens = Tokens(shared).eval()
+        # Traced, so that the flag's branch is fixed in the code (scripting keeps the `if` and its attribute).
+        traced = torch.jit.trace(tokens, torch.randn(2, 4, 6))
+        torch.jit.save(traced, os.path.join(FIXTURES, name))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ internal sealed class ModuleProgram : IDisposable
     };
 
     private readonly jit.ScriptModule _root;
-    private readonly List<jit.ScriptModule> _handles = [];
+    private readonly List<IDisposable> _handles = [];
 
     private ModuleProgram(jit.ScriptModule root, ModuleNode tree, IReadOnlyList<ModuleNode> nodes)
     {
@@ -53,7 +53,7 @@ internal sealed class ModuleProgram : IDisposable
             unreadable = $"the archive's code cannot be read ({e.Message})";
         }
         var modules = new Dictionary<string, jit.ScriptModule>(StringComparer.Ordinal) { [""] = root };
-        var handles = new List<jit.ScriptModule>();
+        var handles = new List<IDisposable>();
         foreach (var (name, module) in root.named_modules())
         {
             if (name.Length == 0) continue;
@@ -62,13 +62,21 @@ internal sealed class ModuleProgram : IDisposable
         }
         var nodes = modules.ToDictionary(m => m.Key, m => new ModuleNode(m.Key, m.Value), StringComparer.Ordinal);
         var order = new List<ModuleNode>();
+        // The parameter and buffer tensors live as long as the program, whatever dispose scope builds it.
         foreach (var (name, parameter) in root.named_parameters())
         {
+            parameter.DetachFromDisposeScope();
+            handles.Add(parameter);
             var node = nodes[Parent(name)];
             node.Parameters.Add((name[(name.LastIndexOf('.') + 1)..], parameter));
             if (!order.Contains(node)) order.Add(node);
         }
-        foreach (var (name, buffer) in root.named_buffers()) nodes[Parent(name)].Buffers[name[(name.LastIndexOf('.') + 1)..]] = buffer;
+        foreach (var (name, buffer) in root.named_buffers())
+        {
+            buffer.DetachFromDisposeScope();
+            handles.Add(buffer);
+            nodes[Parent(name)].Buffers[name[(name.LastIndexOf('.') + 1)..]] = buffer;
+        }
         foreach (var node in nodes.Values)
         {
             if (node.Path.Length > 0) nodes[Parent(node.Path)].Children[node.Path[(node.Path.LastIndexOf('.') + 1)..]] = node;

@@ -223,22 +223,39 @@ public sealed class ParameterGradients : IDisposable
                     rows[l].Add(cat(flat, 1).MoveToOuterDisposeScope());
                 }
             }
-            for (var l = 0; l < layers.Count; l++) Accumulate(layers[l], start, cat(rows[l], 0), norms, projected);
+            for (var l = 0; l < layers.Count; l++) Accumulate(layers[l], start, [cat(rows[l], 0)], norms, projected);
         }
     }
 
-    private void Accumulate(ModuleNode node, long start, Tensor rows, Tensor norms, Tensor? projected)
+    /// <summary>
+    /// Adds samples [start, start + count) of one layer: <paramref name="parts"/> are its per-sample gradients
+    /// [count, …], one after another in the layer's flattened order (one per parameter, or the whole layer).
+    /// </summary>
+    private void Accumulate(ModuleNode node, long start, IReadOnlyList<Tensor> parts, Tensor norms, Tensor? projected)
     {
-        var count = rows.shape[0];
-        norms[TensorIndex.Slice(start, start + count), _column[node]] = rows.square().sum(1);
-        if (projected is null) return;
-        var total = rows.shape[1];
-        var sum = projected.narrow(0, start, count);
-        for (long chunk = 0; chunk * GaussianSketch.ChunkRows < total; chunk++)
+        var count = parts[0].shape[0];
+        Tensor? squares = null;
+        foreach (var part in parts)
         {
-            var from = chunk * GaussianSketch.ChunkRows;
-            var length = Math.Min(GaussianSketch.ChunkRows, total - from);
-            sum.add_(rows.narrow(1, from, length).matmul(_sketch!.Rows(node.Path, chunk, length)));
+            var norm = linalg.vector_norm(part, 2, [.. Enumerable.Range(1, (int)part.dim() - 1).Select(d => (long)d)]).square();
+            squares = squares is null ? norm : squares.add_(norm);
+        }
+        norms[TensorIndex.Slice(start, start + count), _column[node]] = squares!;
+        if (projected is null) return;
+        var sum = projected.narrow(0, start, count);
+        var (offset, total) = (0L, Count(node));
+        foreach (var part in parts)
+        {
+            var flat = part.reshape(count, -1);
+            var end = offset + flat.shape[1];
+            for (var chunk = offset / GaussianSketch.ChunkRows; chunk * GaussianSketch.ChunkRows < end; chunk++)
+            {
+                var first = chunk * GaussianSketch.ChunkRows;
+                var (from, to) = (Math.Max(offset, first), Math.Min(end, first + GaussianSketch.ChunkRows));
+                var sketch = _sketch!.Rows(node.Path, chunk, Math.Min(GaussianSketch.ChunkRows, total - first));
+                sum.add_(flat.narrow(1, from - offset, to - from).matmul(sketch.narrow(0, from - first, to - from)));
+            }
+            offset = end;
         }
     }
 

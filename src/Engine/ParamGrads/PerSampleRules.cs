@@ -9,7 +9,7 @@ namespace ExplainCluster.Engine.ParamGrads;
 /// <list type="bullet">
 /// <item>Linear, y = a Wᵀ + b: ∇W = Σₜ gₜ ⊗ aₜ, ∇b = Σₜ gₜ (t over the extra dims of [n, *, in]); for [n, in],
 /// ‖∇W‖² = ‖g‖²‖a‖² without forming ∇W.</item>
-/// <item>Conv2d: a unfolded to columns [n, C·kh·kw, L] (stride, padding, dilation), per group ∇W = g·colsᵀ, ∇b = Σ_L g.</item>
+/// <item>Conv2d (stride, padding, dilation, groups): ∇W per sample and group = g · unfolded inputᵀ, formed as a convolution of the input with g (see <see cref="ConvWeights"/>); ∇b = Σ g over positions.</item>
 /// <item>BatchNorm (eval), y = γ x̂ + β with x̂ from the running statistics: ∇γ = Σ g·x̂, ∇β = Σ g over all but the channel dim.</item>
 /// </list>
 /// </summary>
@@ -36,15 +36,18 @@ internal static class PerSampleRules
         if (node.Leaf!.Kind == LeafConfig.Conv2d)
         {
             var w = Parameter(node, "weight")!;
-            var kernel = w.shape[2] * w.shape[3];
-            var columns = a.shape[1] * kernel * (g.shape[2] * g.shape[3]);
-            return (2 * columns + 2 * parameters) * sizeof(float);
+            var positions = g.shape[2] * g.shape[3];
+            var working = positions > 16 ? a[0].numel() + g[0].numel() : a.shape[1] * w.shape[2] * w.shape[3] * positions;
+            return (2 * working + 4 * parameters) * sizeof(float);
         }
         return (2 * parameters + a[0].numel() + g[0].numel()) * sizeof(float);
     }
 
-    /// <summary>Per-sample gradients of samples [start, start + count): [count, P], parameters in the module's order, each flattened.</summary>
-    public static Tensor Rows(ModuleNode node, Tensor a, Tensor g, long start, long count)
+    /// <summary>
+    /// Per-sample gradients of samples [start, start + count), one tensor [count, …] per parameter in the module's
+    /// order, each in its parameter's element order (possibly a strided view: flatten with reshape).
+    /// </summary>
+    public static IReadOnlyList<Tensor> Rows(ModuleNode node, Tensor a, Tensor g, long start, long count)
     {
         var x = a.narrow(0, start, count);
         var gy = g.narrow(0, start, count);
@@ -61,18 +64,9 @@ internal static class PerSampleRules
                 break;
             }
             case LeafConfig.Conv2d:
-            {
-                var w = Parameter(node, "weight")!;
-                var (o, cg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3]);
-                var groups = leaf.Groups;
-                var columns = nn.functional.unfold(x, (kh, kw), (leaf.Dilation[0], leaf.Dilation[1]), (leaf.Padding[0], leaf.Padding[1]), (leaf.Stride[0], leaf.Stride[1]));
-                var l = columns.shape[2];
-                var perGroup = columns.view(count, groups, cg * kh * kw, l);
-                var outputs = gy.reshape(count, groups, o / groups, l);
-                grads["weight"] = outputs.matmul(perGroup.transpose(2, 3));
+                grads["weight"] = ConvWeights(leaf, Parameter(node, "weight")!, x, gy);
                 grads["bias"] = gy.sum([2, 3]);
                 break;
-            }
             case LeafConfig.BatchNorm:
             {
                 var shape = Enumerable.Repeat(1L, (int)x.dim()).ToArray();
@@ -87,7 +81,31 @@ internal static class PerSampleRules
             default:
                 throw new InvalidOperationException($"no per-sample rule for {leaf.Kind}");
         }
-        return cat(node.Parameters.Select(p => grads[p.Name].reshape(count, -1)).ToList(), 1);
+        return [.. node.Parameters.Select(p => grads[p.Name])];
+    }
+
+    /// <summary>
+    /// Per-sample ∇W of a convolution [n, O, C/G, kh, kw]. Where the output has more than 16 positions, as a
+    /// convolution itself (the way libtorch forms ∇W, one group per sample and conv group): the input as
+    /// [C/G, n·G, H, W] correlated with g as n·O kernels [1, Ho, Wo], stride and dilation swapped, cut to kh × kw.
+    /// Else from the unfolded input: per group, g [O/G, L] · colsᵀ [L, C/G·kh·kw].
+    /// </summary>
+    private static Tensor ConvWeights(LeafConfig leaf, Tensor w, Tensor x, Tensor g)
+    {
+        var (n, groups) = (x.shape[0], leaf.Groups);
+        var (o, cg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3]);
+        var (ho, wo) = (g.shape[2], g.shape[3]);
+        if (ho * wo > 16)
+        {
+            var (h, wi) = (x.shape[2], x.shape[3]);
+            var inputs = x.reshape(n, groups, cg, h, wi).permute(2, 0, 1, 3, 4).reshape(cg, n * groups, h, wi);
+            var kernels = g.reshape(n * o, 1, ho, wo);
+            var full = nn.functional.conv2d(inputs, kernels, null, leaf.Dilation, leaf.Padding, leaf.Stride, n * groups);
+            return full.narrow(2, 0, kh).narrow(3, 0, kw).reshape(cg, n, o, kh, kw).permute(1, 2, 0, 3, 4);
+        }
+        var columns = nn.functional.unfold(x, (kh, kw), (leaf.Dilation[0], leaf.Dilation[1]), (leaf.Padding[0], leaf.Padding[1]), (leaf.Stride[0], leaf.Stride[1]));
+        var perGroup = columns.view(n, groups, cg * kh * kw, columns.shape[2]);
+        return g.reshape(n, groups, o / groups, ho * wo).matmul(perGroup.transpose(2, 3));
     }
 
     private static Tensor? Parameter(ModuleNode node, string name) => node.Parameters.FirstOrDefault(p => p.Name == name).Tensor;

@@ -71,13 +71,43 @@ public class ParamGradTests(ITestOutputHelper output)
         Assert.Contains("PReLU", grads.Layers[2].How);
     }
 
-    [Theory]
-    [InlineData("tiny_cnn_sequential.pt", 9)]
-    [InlineData("paramgrad_grouped.pt", 12)]
-    public void Projection_EqualsTheSketchTimesTheLoopGradients(string model, int side)
+    [Fact]
+    public void SquaredNorms_LinearOverExtraDims_AreVectorisedAndMatchTheLoop()
     {
         using var scope = NewDisposeScope();
-        var (x, y) = model == "tiny_cnn_sequential.pt" ? RandomImages(5, 1, 3, 2) : RandomImages(5, 3, side, 5);
+        var (x, y) = Inputs("paramgrad_tokens.pt", 6);
+        var path = TestPaths.Fixture("paramgrad_tokens.pt");
+        using var grads = ParameterGradients.Create(path, CPU);
+        var result = grads.Compute(x, y);
+        AssertClose(Loop(path, x, y, grads.Layers).Norms, result.SquaredNorms, "tokens");
+        Assert.Equal(["embed", "mix", "head"], grads.Layers.Select(l => l.Name));
+        Assert.All(grads.Layers, l => Assert.True(l.Vectorised, $"{l.Name}: {l.How}"));
+    }
+
+    [Fact]
+    public void SquaredNorms_ModuleRunTwice_WholeModelLoopsOverSamplesAndMatchesTheLoop()
+    {
+        // mix runs twice in forward: its gradient is the sum of two calls', which no single call's rule gives.
+        using var scope = NewDisposeScope();
+        var (x, y) = Inputs("paramgrad_shared.pt", 6);
+        var path = TestPaths.Fixture("paramgrad_shared.pt");
+        using var grads = ParameterGradients.Create(path, CPU);
+        var result = grads.Compute(x, y);
+        foreach (var l in grads.Layers) output.WriteLine($"{l.Name}: {l.Parameters} {l.How}");
+        AssertClose(Loop(path, x, y, grads.Layers).Norms, result.SquaredNorms, "shared");
+        Assert.All(grads.Layers, l => Assert.False(l.Vectorised));
+        Assert.Contains("module \"mix\" runs more than once", grads.Layers[0].How);
+    }
+
+    [Theory]
+    [InlineData("tiny_cnn_sequential.pt")]
+    [InlineData("paramgrad_grouped.pt")]
+    [InlineData("paramgrad_tokens.pt")]
+    [InlineData("paramgrad_shared.pt")]
+    public void Projection_EqualsTheSketchTimesTheLoopGradients(string model)
+    {
+        using var scope = NewDisposeScope();
+        var (x, y) = Inputs(model, 5);
         var path = TestPaths.Fixture(model);
         using var grads = ParameterGradients.Create(path, CPU, projection: (16, 42));
         var result = grads.Compute(x, y);
@@ -103,6 +133,37 @@ public class ParamGradTests(ITestOutputHelper output)
         var second = grads.Compute(x[3..], y[3..]);
         AssertClose(whole.SquaredNorms, cat([first.SquaredNorms, second.SquaredNorms], 0), "norms in halves");
         AssertClose(whole.Projected!, cat([first.Projected!, second.Projected!], 0), "projection in halves");
+    }
+
+    [Fact]
+    public void Compute_CreatedInAnEndedScope_KeepsWorkingInLaterScopes()
+    {
+        ParameterGradients grads;
+        using (NewDisposeScope()) grads = ParameterGradients.Create(TestPaths.Fixture("paramgrad_grouped.pt"), CPU);
+        using (grads)
+        {
+            using var scope = NewDisposeScope();
+            var (x, y) = RandomImages(3, 3, 12, 5);
+            float[] first;
+            using (NewDisposeScope()) first = grads.Compute(x, y).SquaredNorms.data<float>().ToArray();
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            using (NewDisposeScope()) Assert.Equal(first, grads.Compute(x, y).SquaredNorms.data<float>().ToArray());
+        }
+    }
+
+    [Fact]
+    public void Compute_MemoryBudgetOfOneSample_GivesTheSameRows()
+    {
+        // A budget below one sample's gradients forms them one sample at a time (and keeps no sketch chunk).
+        using var scope = NewDisposeScope();
+        var (x, y) = RandomImages(5, 3, 12, 5);
+        var path = TestPaths.Fixture("paramgrad_grouped.pt");
+        using var roomy = ParameterGradients.Create(path, CPU, projection: (8, 1));
+        using var tight = ParameterGradients.Create(path, CPU, projection: (8, 1), memoryBytes: 1);
+        var (a, b) = (roomy.Compute(x, y), tight.Compute(x, y));
+        AssertClose(a.SquaredNorms, b.SquaredNorms, "norms, one sample at a time");
+        AssertClose(a.Projected!, b.Projected!, "projection, one sample at a time");
     }
 
     [Fact]
@@ -150,6 +211,13 @@ public class ParamGradTests(ITestOutputHelper output)
         Assert.Contains("\"conv1\", \"bn1\", \"layer1.0.conv1\"", error.Message);
         Assert.DoesNotContain('\n', error.Message);
     }
+
+    private static (Tensor X, Tensor Y) Inputs(string model, int n) => model switch
+    {
+        "tiny_cnn_sequential.pt" => RandomImages(n, 1, 3, 2),
+        "paramgrad_grouped.pt" => RandomImages(n, 3, 12, 5),
+        _ => (randn([n, 4, 6], generator: new Generator(3)), randint(3, [n], generator: new Generator(4))),
+    };
 
     private static (Tensor X, Tensor Y) RandomImages(int n, int channels, int side, int classes)
     {
