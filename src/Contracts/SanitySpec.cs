@@ -6,9 +6,11 @@ namespace ExplainCluster.Contracts;
 /// model whose parameterised layers are re-initialised cumulatively from the output layer down.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("ec.SanitySpec")]
+/// <param name="Methods">The methods to check (null: every method whose maps lie over the pixels).</param>
 public sealed record SanitySpec(
     [property: Id(0)] int Samples = SanitySpec.DefaultSamples,
-    [property: Id(1)] int Seed = 0)
+    [property: Id(1)] int Seed = 0,
+    [property: Id(2)] string[]? Methods = null)
 {
     public const int DefaultSamples = 256;
 

@@ -55,6 +55,7 @@ public static class JobFile
                 ?? throw new ExplainException("output: missing (or pass --out)");
             var shardSize = Optional(root, "shardSize") is { } s ? Int(s, "shardSize", 1, MaxShardSize) : DefaultShardSize;
             var batchSize = Optional(root, "batchSize") is { } b ? Int(b, "batchSize", 1, 65536) : DefaultBatchSize;
+            var methods = ParseMethods(Required(root, "methods", ""));
 
             return new JobSpec(
                 Optional(root, "name") is { } n ? String(n, "name") : defaultName,
@@ -63,7 +64,7 @@ public static class JobFile
                     BlobLocator.Absolute(String(Required(data, "inputs", "data."), "data.inputs"), baseDirectory),
                     labels is null ? null : BlobLocator.Absolute(labels, baseDirectory),
                     preprocess),
-                ParseMethods(Required(root, "methods", "")),
+                methods,
                 target,
                 shardSize,
                 BlobLocator.Absolute(output, outputOverride is null ? baseDirectory : Environment.CurrentDirectory),
@@ -71,7 +72,7 @@ public static class JobFile
                 json,
                 Segments: Optional(root, "segments") is { } seg ? SegmentsOptions.Parse(seg) : null,
                 Faithfulness: Optional(root, "faithfulness") is { } f ? FaithfulnessOptions.Read(Object(f, "faithfulness").GetRawText()) : null,
-                Sanity: Optional(root, "sanity") is { } sanity ? Sanity.SanityOptions.Read(Object(sanity, "sanity").GetRawText()) : null,
+                Sanity: Optional(root, "sanity") is { } sanity ? Sanity.SanityOptions.Read(Object(sanity, "sanity").GetRawText(), methods) : null,
                 Overwrite: Optional(root, "overwrite") is { } ow && (ow.ValueKind is JsonValueKind.True or JsonValueKind.False
                     ? ow.GetBoolean() : throw new ExplainException("overwrite: expected true or false")));
         }

@@ -133,7 +133,7 @@ public static class ShardExplainer
             faithfulness?.Add(start, methodBatch, maps);
         }
 
-        var sanity = job.Sanity is { } check ? Sanity(model, job, check, [.. methods.Where(m => m.MapsPixels)], data, shardRaw, preprocess, targets, segments,
+        var sanity = job.Sanity is { } check ? Sanity(model, job, check, [.. methods.Where(m => m.MapsPixels && (check.Methods is null || check.Methods.Contains(m.Name)))], data, shardRaw, preprocess, targets, segments,
             chosen![SampleSelection.IndexOf(stratified, SampleSelection.SanitySample(check))], ct, clock) : null;
         // Param-grads says which layers it ran and how (vectorised, or a per-sample loop and why) for the manifest and summary.
         var paramLayers = methods.OfType<ParamGradsMethod>().FirstOrDefault()?.For(model).Layers

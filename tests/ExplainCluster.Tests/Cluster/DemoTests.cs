@@ -18,10 +18,15 @@ public class DemoTests
 
         using var summary = Jobs.ReadJson(Path.Combine(output, "summary.json"));
         var methods = summary.RootElement.GetProperty("methods");
-        foreach (var method in new[] { "saliency", "smooth-grad", "grad-cam", "integrated-gradients" })
+        foreach (var method in new[] { "saliency", "smooth-grad", "grad-cam", "integrated-gradients", "param-grads" })
             Assert.Equal(10000, methods.GetProperty(method).GetProperty("samples").GetInt64());
         foreach (var method in new[] { "lime", "kernel-shap" })
-            Assert.InRange(methods.GetProperty(method).GetProperty("samples").GetInt64(), 50, 150); // 1%
+            Assert.InRange(methods.GetProperty(method).GetProperty("samples").GetInt64(), 60, 100); // 5 per (class × correct), all of a smaller stratum
+        // The sanity check ran on the gradient methods, and none of them explains the input alone.
+        var sanity = summary.RootElement.GetProperty("sanity");
+        Assert.Equal(64, sanity.GetProperty("samples").GetInt64());
+        Assert.Equal(["grad-cam", "integrated-gradients", "saliency", "smooth-grad"], sanity.GetProperty("methods").EnumerateObject().Select(p => p.Name).Order());
+        Assert.All(sanity.GetProperty("methods").EnumerateObject(), m => Assert.False(m.Value.GetProperty("insensitive").GetBoolean(), m.Name));
         Assert.True(summary.RootElement.GetProperty("errorAnalysis").GetProperty("accuracy").GetDouble() > 0.85);
         var faithfulness = summary.RootElement.GetProperty("faithfulness").GetProperty("methods");
         Assert.Equal(["grad-cam", "integrated-gradients", "random", "saliency", "smooth-grad"], faithfulness.EnumerateObject().Select(p => p.Name).Order());
@@ -30,5 +35,7 @@ public class DemoTests
         foreach (var method in new[] { "saliency", "smooth-grad", "grad-cam", "integrated-gradients", "lime", "kernel-shap" })
             Assert.Contains($"<h2>Class-mean {method}</h2>", html);
         Assert.Contains("Faithfulness curves", html);
+        Assert.Contains("<h2>Sanity check: model randomisation</h2>", html);
+        Assert.Contains("<h2>Per-sample parameter gradients</h2>", html);
     }
 }

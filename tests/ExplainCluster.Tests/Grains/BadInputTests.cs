@@ -195,6 +195,10 @@ public partial class BadInputTests(OneSiloCluster one) : IClassFixture<OneSiloCl
     [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": { \"smooth-grad\": { \"noise\": 0.2 } }, \"output\": \"o\" }", "methods.smooth-grad.noise: unknown field")]
     [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": { \"saliency\": { \"layer\": \"3\" } }, \"output\": \"o\" }", "methods.saliency.layer: unknown field")]
     [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": { \"lime\": { \"subset\": { \"perClass\": 5, \"fraction\": 0.5 } } }, \"output\": \"o\" }", "methods.lime.subset: give either fraction or perClass, not both")]
+    [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": { \"saliency\": {} }, \"sanity\": { \"methods\": [\"lime\"] }, \"output\": \"o\" }", "sanity.methods: \"lime\" is not a method of this job (saliency)")]
+    [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": { \"param-grads\": {} }, \"sanity\": { \"methods\": [\"param-grads\"] }, \"output\": \"o\" }", "sanity.methods: \"param-grads\" has no maps over the pixels to compare")]
+    [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": { \"param-grads\": { \"projection\": { \"dims\": 0 } } }, \"output\": \"o\" }", "methods.param-grads.projection.dims: expected an integer from 1 to 65536")]
+    [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, \"data\": { \"inputs\": \"x.npy\" }, \"methods\": { \"param-grads\": { \"layers\": 3 } }, \"output\": \"o\" }", "methods.param-grads.layers: expected \"all\" or a list of module names")]
     [InlineData("{ \"model\": { \"uri\": \"m.pt\" }, ", "job file is not valid JSON")]
     public async Task Cli_MalformedJob_ExitsNonZeroNamingTheField(string json, string expected)
     {
