@@ -41,14 +41,17 @@ public sealed record ShardPartial(
     [property: Id(11)] bool Staged = false,
     [property: Id(12)] FaithfulnessPartial? Faithfulness = null,
     [property: Id(13)] SanityPartial? Sanity = null,
-    [property: Id(14)] ParamGradPartial? ParamGrads = null)
+    [property: Id(14)] ParamGradPartial? ParamGrads = null,
+    [property: Id(15)] WeightsPartial? Weights = null,
+    [property: Id(16)] ActivationsPartial? Activations = null)
 {
     /// <summary>About how many bytes the partial's arrays take in a message.</summary>
     public long ApproxBytes =>
         8L * (PredictedCounts.Length + InputClassSum.Length + InputClassCount.Length
               + Methods.Sum(m => (long)m.ClassCounts.Length + m.ClassSum.Length + m.AbsSum.Length)
               + (Errors is null ? 0 : Errors.Confusion.Length + 3L * Errors.BinCount.Length + 7L * Errors.TopLoss.Length)
-              + (Faithfulness?.ApproxValues ?? 0) + (Sanity?.ApproxValues ?? 0) + (ParamGrads?.ApproxValues ?? 0));
+              + (Faithfulness?.ApproxValues ?? 0) + (Sanity?.ApproxValues ?? 0) + (ParamGrads?.ApproxValues ?? 0)
+              + (Activations?.ApproxValues ?? 0) + (Weights?.Parameters.Sum(p => ParameterStatistics.Bins + 8L) ?? 0) + (Weights?.FirstConvFilters.Length ?? 0) / 2);
 
     /// <summary>The classes with samples, in order: row r of a per-class sum belongs to class ClassRows(counts)[r].</summary>
     public static int[] ClassRows(long[] counts) => [.. Enumerable.Range(0, counts.Length).Where(c => counts[c] > 0)];
@@ -59,7 +62,7 @@ public sealed record ShardPartial(
     /// </summary>
     public ShardPartial Reference() => this with
     {
-        PredictedCounts = [], Errors = null, Methods = [], InputClassSum = [], InputClassCount = [], Staged = true, Faithfulness = null, Sanity = null, ParamGrads = null,
+        PredictedCounts = [], Errors = null, Methods = [], InputClassSum = [], InputClassCount = [], Staged = true, Faithfulness = null, Sanity = null, ParamGrads = null, Weights = null, Activations = null,
     };
 }
 

@@ -119,6 +119,36 @@ public static class PartialCodec
                     w.Write(entry.Row);
                 }
             }
+            w.Write(p.Weights is not null);
+            if (p.Weights is { } weights)
+            {
+                w.Write(weights.Parameters.Length);
+                foreach (var stats in weights.Parameters)
+                {
+                    w.Write(stats.Name);
+                    Write(w, stats.Shape);
+                    foreach (var v in new[] { stats.Norm, stats.Mean, stats.Std, stats.NearZero, stats.Min, stats.Max }) w.Write(v);
+                    Write(w, stats.Histogram);
+                }
+                w.Write(weights.FirstConv ?? "");
+                Write(w, weights.FirstConvShape);
+                Write(w, weights.FirstConvFilters);
+            }
+            w.Write(p.Activations is not null);
+            if (p.Activations is { } activations)
+            {
+                w.Write(activations.Layers.Length);
+                foreach (var l in activations.Layers)
+                {
+                    w.Write(l.Layer);
+                    w.Write(l.Channels);
+                    Write(w, l.ClassCounts);
+                    Write(w, l.ClassSums);
+                    Write(w, l.Fired);
+                    w.Write(l.NonPositive);
+                    w.Write(l.Elements);
+                }
+            }
         }
         return stream.GetBuffer().AsMemory(0, (int)stream.Length);
     }
@@ -179,7 +209,26 @@ public static class PartialCodec
                     largest[i] = new NormEntry(r.ReadInt64(), r.ReadDouble(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32());
                 paramGrads = new ParamGradPartial(layers, counts, sums, histograms, largest);
             }
-            return new ShardPartial(shard, count, silo, seconds, predicted, errors, methods, inputShape, inputSum, inputCount, attempt, staged, faithfulness, sanity, paramGrads);
+            WeightsPartial? weights = null;
+            if (r.BaseStream.ReadByte() == 1)
+            {
+                var parameters = new ParameterStatistics[r.ReadInt32()];
+                for (var i = 0; i < parameters.Length; i++)
+                    parameters[i] = new ParameterStatistics(r.ReadString(), Read<long>(r), r.ReadDouble(), r.ReadDouble(), r.ReadDouble(), r.ReadDouble(),
+                        r.ReadDouble(), r.ReadDouble(), Read<long>(r));
+                var firstConv = r.ReadString();
+                weights = new WeightsPartial(parameters, firstConv.Length == 0 ? null : firstConv, Read<int>(r), Read<float>(r));
+            }
+            ActivationsPartial? activations = null;
+            if (r.BaseStream.ReadByte() == 1)
+            {
+                var layers = new LayerActivationSums[r.ReadInt32()];
+                for (var i = 0; i < layers.Length; i++)
+                    layers[i] = new LayerActivationSums(r.ReadString(), r.ReadInt32(), Read<long>(r), Read<double>(r), Read<long>(r), r.ReadInt64(), r.ReadInt64());
+                activations = new ActivationsPartial(layers);
+            }
+            return new ShardPartial(shard, count, silo, seconds, predicted, errors, methods, inputShape, inputSum, inputCount, attempt, staged, faithfulness, sanity, paramGrads,
+                weights, activations);
         }
         catch (EndOfStreamException e)
         {

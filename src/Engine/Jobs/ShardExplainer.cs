@@ -42,6 +42,7 @@ public static class ShardExplainer
         var split = layers.Length == 1 ? model.Split(layers[0]) : null;
         var explainLabels = job.Target == TargetMode.Label;
         var segments = data.Segments ?? (JobSegments.For(job) is { } spec ? JobSegments.Compute(spec, job.Data.Preprocess, data) : null);
+        var activations = ActivationsOf(model, job);
 
         var n = data.Count;
         var preprocess = Preprocessor.Create(job.Data.Preprocess, data.SampleShape);
@@ -78,7 +79,8 @@ public static class ShardExplainer
             var labelSlice = data.Labels?.AsSpan(start, count).ToArray();
             var labelTensor = labelSlice is null ? null : tensor(labelSlice).to(model.Device);
 
-            var batch = GradientBatch.Compute(model, input, explainLabels ? labelTensor : null, split, methods.Any(m => m.UsesSharedGradients));
+            var batch = GradientBatch.Compute(model, input, explainLabels ? labelTensor : null, split, methods.Any(m => m.UsesSharedGradients),
+                activations?.Capture);
             if (batch.Logits.dim() != 2)
                 throw new ExplainException($"model output has shape [{string.Join(", ", batch.Logits.shape)}]; expected [batch, classes] logits");
             if (classes == 0)
@@ -105,6 +107,7 @@ public static class ShardExplainer
                 var nll = -logProbabilities.gather(1, labelTensor.cpu().unsqueeze(1)).squeeze(1);
                 nll.data<float>().CopyTo(loss.AsSpan(start, count));
             }
+            activations?.Add(batch.Targets, classes);
             var batchTargets = batch.Targets.cpu().data<long>().ToArray();
             batchTargets.CopyTo(targets, start);
 
@@ -138,8 +141,23 @@ public static class ShardExplainer
         // Param-grads says which layers it ran and how (vectorised, or a per-sample loop and why) for the manifest and summary.
         var paramLayers = methods.OfType<ParamGradsMethod>().FirstOrDefault()?.For(model).Layers
             .Select(l => new ParamGradLayer(l.Name, l.Parameters, l.Vectorised, l.How)).ToArray();
+        // The weights view is the model's, not the data's: the shard that starts the dataset computes it, once per job.
+        var weights = Views.ViewsOptions.Find(job, Views.ViewsOptions.Weights) is not null && data.Start == 0 ? Views.WeightStatistics.Compute(model) : null;
         return new ShardResult(data.Start, n, classes, data.Labels, targets, logits, predictions, confidence, loss,
-            [.. outputs.SelectMany(o => o).Select(o => o.Output())], watch.Elapsed.TotalSeconds, faithfulness?.Result(), segments, sanity, paramLayers);
+            [.. outputs.SelectMany(o => o).Select(o => o.Output())], watch.Elapsed.TotalSeconds, faithfulness?.Result(), segments, sanity, paramLayers,
+            weights, activations?.Partial());
+    }
+
+    /// <summary>The activations view's recorder, its layers checked against the model's top-level children; null without the view.</summary>
+    private static Views.ActivationRecorder? ActivationsOf(ExplainModel model, JobSpec job)
+    {
+        if (Views.ViewsOptions.Find(job, Views.ViewsOptions.Activations) is not { } view) return null;
+        var children = model.TopLevelChildren();
+        var layers = Views.ViewsOptions.ReadActivations(view) ?? children;
+        foreach (var layer in layers)
+            if (!children.Contains(layer))
+                throw new ExplainException($"views.activations.layers: \"{layer}\" is not a top-level child of the model ({string.Join(", ", children.Take(12))})");
+        return new Views.ActivationRecorder(layers);
     }
 
     /// <summary>The sanity check on this shard's part of the sanity sample (<paramref name="chosen"/>); null when it has none.</summary>

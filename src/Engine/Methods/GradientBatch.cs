@@ -44,19 +44,30 @@ public sealed class GradientBatch
         Input.index_select(0, rows), Logits.index_select(0, rows), Targets.index_select(0, rows),
         InputGrad?.index_select(0, rows), Features?.index_select(0, rows), FeatureGrad?.index_select(0, rows));
 
-    public static GradientBatch Compute(ExplainModel model, Tensor input, Tensor? labels, ILayerSplit? split, bool needGradients)
+    /// <param name="capture">Layers whose outputs the pass also keeps (the <c>activations</c> view); the pass then runs child by child.</param>
+    public static GradientBatch Compute(ExplainModel model, Tensor input, Tensor? labels, ILayerSplit? split, bool needGradients,
+        Views.ActivationCapture? capture = null)
     {
+        capture?.Clear();
+        // With a capture, the forward runs as a chain of children: the split's if it is one, else the top-level children.
+        var chain = capture is null ? null : split as ChildSplit ?? (split is null ? Views.ActivationCapture.TopLevel(model, input) : null);
         if (!needGradients)
         {
             using var noGrad = no_grad();
-            var logits = model.Forward(input);
+            var logits = chain is null ? model.Forward(input)
+                : model.Invoke(input, () => chain.Run(chain.Run(input, head: false, capture!.Record), head: true, capture!.Record));
+            capture?.Complete(model, input);
             return new GradientBatch(input, logits, labels ?? logits.argmax(1), null, null, null);
         }
         using var grad = enable_grad();
         var x = input.detach().requires_grad_(true);
         Tensor? features = null;
         Tensor output;
-        if (split is null)
+        if (split is null && chain is not null)
+        {
+            output = model.Invoke(x, () => chain.Run(x, head: false, capture!.Record));
+        }
+        else if (split is null)
         {
             output = model.Forward(x);
         }
@@ -65,10 +76,11 @@ public sealed class GradientBatch
             model.VerifySplit(split, input.narrow(0, 0, 1));
             (features, output) = model.Invoke(x, () =>
             {
-                var f = split.Features(x);
-                return (f, split.Head(f));
+                var f = chain is null ? split.Features(x) : chain.Run(x, head: false, capture!.Record);
+                return (f, chain is null ? split.Head(f) : chain.Run(f, head: true, capture!.Record));
             });
         }
+        capture?.Complete(model, input);
         var targets = labels ?? output.detach().argmax(1);
         var selected = output.gather(1, targets.unsqueeze(1)).sum();
         var wrt = features is null ? new[] { x } : new[] { x, features };

@@ -30,18 +30,24 @@ internal sealed class ChildSplit : ILayerSplit, IDisposable
 
     public Tensor Head(Tensor features) => Chain(features, _at + 1, _steps.Length);
 
+    /// <summary>The modules the chain runs, by dotted name: top-level children, and along the split's path the children of its containers.</summary>
+    public IReadOnlyList<string> Steps => [.. _steps.Select(s => s.Name)];
+
+    /// <summary><see cref="Features"/> or <see cref="Head"/> (<paramref name="head"/>), handing each step's output to <paramref name="record"/>.</summary>
+    public Tensor Run(Tensor x, bool head, Action<string, Tensor> record) => Chain(x, head ? _at + 1 : 0, head ? _steps.Length : _at + 1, record);
+
     /// <summary>The chain of <paramref name="root"/>'s children split after the module <paramref name="layer"/> names.</summary>
     public static ChildSplit Resolve(jit.ScriptModule root, string layer)
     {
-        var chain = new List<jit.ScriptModule>();
+        var chain = new List<(string Name, jit.ScriptModule Module)>();
         try
         {
             var at = Expand(root, layer.Split('.'), 0, layer, chain);
-            return new ChildSplit(layer, [.. chain.Select(m => new Step(m, LinearInputs(m)))], at);
+            return new ChildSplit(layer, [.. chain.Select(m => new Step(m.Name, m.Module, LinearInputs(m.Module)))], at);
         }
         catch (ExplainException)
         {
-            foreach (var module in chain) module.Dispose();
+            foreach (var (_, module) in chain) module.Dispose();
             throw;
         }
     }
@@ -51,32 +57,34 @@ internal sealed class ChildSplit : ILayerSplit, IDisposable
         foreach (var step in _steps) step.Module.Dispose();
     }
 
-    private Tensor Chain(Tensor x, int from, int to)
+    private Tensor Chain(Tensor x, int from, int to, Action<string, Tensor>? record = null)
     {
         for (var i = from; i < to; i++)
         {
             var step = _steps[i];
             if (step.NeedsFlat(x)) x = x.flatten(1);
             x = (Tensor)step.Module.call(x);
+            record?.Invoke(step.Name, x);
         }
         return x;
     }
 
     /// <summary>Appends the chain for path[depth..] under <paramref name="parent"/>; returns the index of the named module.</summary>
-    private static int Expand(jit.ScriptModule parent, string[] path, int depth, string layer, List<jit.ScriptModule> chain)
+    private static int Expand(jit.ScriptModule parent, string[] path, int depth, string layer, List<(string Name, jit.ScriptModule Module)> chain)
     {
-        var children = parent.named_children().Select(c => (c.name, module: (jit.ScriptModule)c.module)).ToList();
-        var i = children.FindIndex(c => c.name == path[depth]);
+        var prefix = depth == 0 ? "" : string.Join('.', path[..depth]) + ".";
+        var children = parent.named_children().Select(c => (name: prefix + c.name, module: (jit.ScriptModule)c.module)).ToList();
+        var i = children.FindIndex(c => c.name == prefix + path[depth]);
         if (i < 0)
         {
             foreach (var (_, module) in children) module.Dispose();
-            throw Unknown(layer, string.Join('.', path[..depth]), children.Select(c => c.name));
+            throw Unknown(layer, string.Join('.', path[..depth]), children.Select(c => c.name[prefix.Length..]));
         }
-        chain.AddRange(children[..i].Select(c => c.module));
+        chain.AddRange(children[..i]);
         int at;
         if (depth == path.Length - 1)
         {
-            chain.Add(children[i].module);
+            chain.Add(children[i]);
             at = chain.Count - 1;
         }
         else
@@ -84,7 +92,7 @@ internal sealed class ChildSplit : ILayerSplit, IDisposable
             using var container = children[i].module;
             at = Expand(container, path, depth + 1, layer, chain);
         }
-        chain.AddRange(children[(i + 1)..].Select(c => c.module));
+        chain.AddRange(children[(i + 1)..]);
         return at;
     }
 
@@ -107,7 +115,7 @@ internal sealed class ChildSplit : ILayerSplit, IDisposable
         return first is { } weight && weight.dim() == 2 ? weight.shape[1] : null;
     }
 
-    private sealed record Step(jit.ScriptModule Module, long? InFeatures)
+    private sealed record Step(string Name, jit.ScriptModule Module, long? InFeatures)
     {
         /// <summary>Whether x [n, …] must be flattened to [n, in] first: its last dim is not <c>in</c> but the rest flattens to it.</summary>
         public bool NeedsFlat(Tensor x) =>

@@ -133,6 +133,27 @@ public sealed class ExplainModel : IDisposable
         return kept;
     }
 
+    /// <summary>The full names of a parameter-holding module's own parameters ("features.0.weight"), in the order of <see cref="ParameterLayers"/>.</summary>
+    public IReadOnlyList<string> ParameterNames(string layer) =>
+        [.. _module.named_parameters().Select(p => p.name)
+            .Where(n => (n.Contains('.') ? n[..n.LastIndexOf('.')] : "") == layer)];
+
+    /// <summary>The names of the model's top-level children, in order.</summary>
+    public IReadOnlyList<string> TopLevelChildren()
+    {
+        var children = _module.named_children().ToArray();
+        foreach (var (_, module) in children) module.Dispose();
+        return [.. children.Select(c => c.name)];
+    }
+
+    /// <summary>The model as the chain of its top-level children (split after the last one), checked against its forward once.</summary>
+    internal ChildSplit TopLevelChain()
+    {
+        var children = TopLevelChildren();
+        if (children.Count == 0) throw new ExplainException($"model {Location} has no child modules to take activations from");
+        return (ChildSplit)Split(children[^1]);
+    }
+
     /// <summary>Checks once per layer that features then head give the model's own logits.</summary>
     public void VerifySplit(ILayerSplit split, Tensor probe)
     {

@@ -130,6 +130,35 @@ public sealed class ReportWriter(BlobLocator locator)
             }
         }
 
+        if (summary.Views is { } views)
+        {
+            if (views.Weights is { FirstConvFilters: { } filterFile } weights)
+            {
+                // Each filter as a small image (the mean over its input channels), at most 32.
+                var shape = weights.FirstConvShape;
+                var filters = await ArrayFile.OpenAsync(output.Child(filterFile), ct);
+                for (var f = 0; f < Math.Min(shape[0], 32); f++)
+                {
+                    var filter = ChannelMean(await ReadRowAsync(filters, f, ct), shape[1], shape[2] * shape[3]);
+                    pending.Add(("Weights: the first convolution's filters", $"{weights.FirstConv} filter {f}", $"weights-filter-{f}",
+                        () => Heatmaps.Overlay(null, shape[2], shape[3], filter, shape[2], shape[3], zoom: 12)));
+                }
+            }
+            if (views.Activations is { } activations)
+            {
+                // The classes separating as they go deeper: every layer's PCA, and the last layer's cosine similarities.
+                foreach (var layer in activations.Layers)
+                    pending.Add(("Activations: class means by layer", $"layer {layer.Layer}: class means, first two principal components", $"activations-pca-{layer.Layer}",
+                        () => ViewPlots.Pca(layer)));
+                var last = activations.Layers[^1];
+                var cosineFile = await ArrayFile.OpenAsync(output.Child(last.Cosine), ct);
+                var cosine = await cosineFile.ReadFloatsAsync(0, (int)cosineFile.Header.Count, ct);
+                var names = last.Pca.Select(p => p.Name).ToArray();
+                pending.Add(("Activations: class means by layer", $"layer {last.Layer}: cosine similarity between class means", $"activations-cosine-{last.Layer}",
+                    () => ViewPlots.Cosine(cosine, names)));
+            }
+        }
+
         var pngs = await Task.WhenAll(pending.Select(p => Task.Run(p.Render, ct)));
         var plots = pending.Select((p, i) => (p.Section, p.Caption, p.Name, Png: pngs[i])).ToList();
         await Task.WhenAll(plots.Select(p => output.Child(OutputLayout.Plot(p.Name)).WriteAsync(p.Png, ct)));
@@ -286,6 +315,7 @@ public sealed class ReportWriter(BlobLocator locator)
         if (summary.Faithfulness is { } faithfulness) FaithfulnessPlots.Table(html, faithfulness);
         if (summary.Sanity is { } sanity) SanityPlots.Table(html, sanity);
         if (summary.ParamGrads is { } paramGrads) ParamGradPlots.Table(html, paramGrads);
+        if (summary.Views is { } views) ViewPlots.Tables(html, views);
         foreach (var section in plots.GroupBy(p => p.Section))
         {
             html.Append("<h2>").Append(E(section.Key)).Append("</h2>");

@@ -75,7 +75,8 @@ public static class ShardStatistics
             data.SampleShape, inputSums, targetCounts, 0,
             Faithfulness: r.Faithfulness is { } f ? FaithfulnessStatistics.Partial(f, r.Targets, classes) : null,
             Sanity: r.Sanity?.Partial(),
-            ParamGrads: r.ParamGradLayers is { } layers ? ParamGrads.ParamGradStatistics.Partial(layers, r, shard.Index) : null);
+            ParamGrads: r.ParamGradLayers is { } layers ? ParamGrads.ParamGradStatistics.Partial(layers, r, shard.Index) : null,
+            Weights: r.Weights, Activations: r.Activations);
         return (partial, scalars);
     }
 

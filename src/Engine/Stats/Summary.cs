@@ -14,7 +14,8 @@ public sealed record Summary(
     InputSummary Inputs,
     Faithfulness.FaithfulnessSummary? Faithfulness = null,
     Sanity.SanitySummary? Sanity = null,
-    ParamGrads.ParamGradSummary? ParamGrads = null);
+    ParamGrads.ParamGradSummary? ParamGrads = null,
+    Views.ViewsSummary? Views = null);
 
 public sealed record ErrorAnalysis(
     double Accuracy,

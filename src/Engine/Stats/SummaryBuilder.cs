@@ -27,6 +27,8 @@ public sealed class SummaryBuilder
     private FaithfulnessStatistics? _faithfulness;
     private Sanity.SanityStatistics? _sanity;
     private ParamGrads.ParamGradStatistics? _paramGrads;
+    private WeightsPartial? _weights;
+    private Views.ActivationStatistics? _activations;
 
     /// <summary>Partials folded so far: shards 0 .. Folded−1.</summary>
     public int Folded => _next;
@@ -93,8 +95,17 @@ public sealed class SummaryBuilder
         if (sanity?.Example is { } cascade) arrays.Add(cascade);
         var layerMeans = _methods.FirstOrDefault(m => m.Name == Methods.ParamGradsMethod.MethodName) is { } pg && pg.Counts.Sum() > 0
             ? Array.ConvertAll(pg.AbsSums, v => v / pg.Counts.Sum()) : null;
+        Views.ViewsSummary? views = null;
+        if (_weights is not null || _activations is not null)
+        {
+            var weights = _weights is null ? ((Views.WeightsSummary, SummaryArray?)?)null : Views.WeightsSummary.Of(_weights);
+            if (weights?.Item2 is { } filters) arrays.Add(filters);
+            var activations = _activations?.Summary(names);
+            if (activations is { } a) arrays.AddRange(a.Arrays);
+            views = new Views.ViewsSummary(weights?.Item1, activations?.Summary);
+        }
         return new SummaryOutput(new Summary(_samples, names, (long[])_predicted.Clone(), errors, methods, inputs, _faithfulness?.Summary(names), sanity?.Summary,
-            _paramGrads?.Summary(names, layerMeans)), [.. arrays]);
+            _paramGrads?.Summary(names, layerMeans), views), [.. arrays]);
     }
 
     private void Fold(ShardPartial p)
@@ -140,6 +151,8 @@ public sealed class SummaryBuilder
         if (p.Faithfulness is { } f) _faithfulness = FaithfulnessStatistics.Fold(_faithfulness, f);
         if (p.Sanity is { } s) _sanity = Sanity.SanityStatistics.Fold(_sanity, s);
         if (p.ParamGrads is { } g) _paramGrads = ParamGrads.ParamGradStatistics.Fold(_paramGrads, g);
+        _weights ??= p.Weights;
+        if (p.Activations is { } act) _activations = Views.ActivationStatistics.Fold(_activations, act);
     }
 
     private static LossEntry[] Top(IEnumerable<LossEntry> entries) =>
@@ -199,14 +212,14 @@ public sealed class SummaryBuilder
         return new ErrorAnalysis((double)correct / n, sumNll / n, confusionFile, perClass, ece, reliability, top, mostConfused);
     }
 
-    private static ClassRow[] Rows(long[] counts, string[] names)
+    internal static ClassRow[] Rows(long[] counts, string[] names)
     {
         var present = ShardPartial.ClassRows(counts);
         return [.. present.Select((c, row) => new ClassRow(c, names[c], counts[c], row))];
     }
 
     /// <summary>float32 [classes with samples, ...shape]: each present class's sum divided by its count.</summary>
-    private static SummaryArray ClassMeans(string path, int[] shape, long[] counts, ClassSums sums)
+    internal static SummaryArray ClassMeans(string path, int[] shape, long[] counts, ClassSums sums)
     {
         var present = ShardPartial.ClassRows(counts);
         var size = sums.Size;
@@ -221,7 +234,7 @@ public sealed class SummaryBuilder
     }
 
     /// <summary>A sum per class, allocated when the class's first sample arrives.</summary>
-    private sealed class ClassSums(int classes, int size)
+    internal sealed class ClassSums(int classes, int size)
     {
         private readonly double[]?[] _sums = new double[classes][];
 
