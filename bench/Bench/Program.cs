@@ -23,6 +23,11 @@ if (args is ["methods", .. var methodArgs])
     await Methods.RunAsync(methodArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
     return;
 }
+if (args is ["views", .. var viewArgs])
+{
+    await ViewsCost.RunAsync(viewArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
+    return;
+}
 if (args is ["sanity", .. var sanityArgs])
 {
     await SanityCost.RunAsync(sanityArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));

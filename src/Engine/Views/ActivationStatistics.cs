@@ -24,17 +24,18 @@ public sealed class ActivationRecorder(IReadOnlyList<string> layers)
         foreach (var t in targets.cpu().data<long>().ToArray()) _counts[t]++;
         foreach (var layer in _layers)
         {
-            var a = Capture[layer.Name].to(float64);
+            // One pass each over the activations in their own dtype; only [n, C] means and [C] counts go further.
+            var a = Capture[layer.Name];
             var flat = a.dim() > 2 ? a.flatten(2) : a.unsqueeze(2);
-            var means = flat.mean([2]);
+            var means = flat.mean([2]).to(float64);
             var channels = (int)means.shape[1];
             layer.Start(channels, classes);
             var sums = zeros([classes, channels], float64, a.device).index_add_(0, targets, means, 1).cpu().data<double>().ToArray();
             for (var j = 0; j < sums.Length; j++) layer.Sums[j] += sums[j];
-            // Counted in float64 on the device (exact up to 2^53), so only [channels] values travel.
-            var fired = (flat > 0).to(float64).amax([2]).sum([0]).cpu().data<double>().ToArray();
-            for (var c = 0; c < channels; c++) layer.Fired[c] += (long)fired[c];
-            layer.NonPositive += (long)(a <= 0).to(float64).sum().item<double>();
+            var positive = flat.gt(0);
+            var fired = positive.any(2).count_nonzero([0]).cpu().data<long>().ToArray();
+            for (var c = 0; c < channels; c++) layer.Fired[c] += fired[c];
+            layer.NonPositive += a.numel() - positive.count_nonzero().item<long>();
             layer.Elements += a.numel();
         }
     }
@@ -216,20 +217,38 @@ public sealed class ActivationStatistics
         return result;
     }
 
-    /// <summary>Gram–Schmidt, twice for accuracy; a column that vanishes is replaced by zeros.</summary>
+    /// <summary>
+    /// Gram–Schmidt, twice for accuracy. A column (numerically) in the span of the earlier ones is replaced by the
+    /// first unit vector that is not, so the block keeps exploring; if none is left it becomes zeros.
+    /// </summary>
     private static void Orthonormalise(double[][] columns)
     {
-        for (var pass = 0; pass < 2; pass++)
-            for (var d = 0; d < columns.Length; d++)
+        for (var d = 0; d < columns.Length; d++)
+        {
+            var n = columns[d].Length;
+            for (var candidate = -1; candidate < n; candidate++)
             {
-                for (var e = 0; e < d; e++)
+                if (candidate >= 0)
                 {
-                    var dot = Dot(columns[d], columns[e]);
-                    for (var a = 0; a < columns[d].Length; a++) columns[d][a] -= dot * columns[e][a];
+                    Array.Clear(columns[d]);
+                    columns[d][candidate] = 1;
                 }
+                var before = Math.Sqrt(Dot(columns[d], columns[d]));
+                for (var pass = 0; pass < 2; pass++)
+                    for (var e = 0; e < d; e++)
+                    {
+                        var dot = Dot(columns[d], columns[e]);
+                        for (var a = 0; a < n; a++) columns[d][a] -= dot * columns[e][a];
+                    }
                 var norm = Math.Sqrt(Dot(columns[d], columns[d]));
-                for (var a = 0; a < columns[d].Length; a++) columns[d][a] = norm > 1e-300 ? columns[d][a] / norm : 0;
+                if (before > 0 && norm > 1e-10 * before)
+                {
+                    for (var a = 0; a < n; a++) columns[d][a] /= norm;
+                    break;
+                }
+                if (candidate == n - 1) Array.Clear(columns[d]);
             }
+        }
     }
 
     /// <summary>Eigenvalues and eigenvectors (columns) of a small symmetric matrix by cyclic Jacobi rotations.</summary>
