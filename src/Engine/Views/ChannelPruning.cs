@@ -75,8 +75,10 @@ public static class ChannelPruning
         ExplainModel model, ILayerSplit split, Tensor inputs, Tensor? labels, Tensor targets, Tensor masks, int maxRows)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 1);
-        using var _ = no_grad();
         var n = inputs.shape[0];
+        if (targets.shape is not [var t0] || t0 != n || labels is not null && (labels.shape is not [var l0] || l0 != n))
+            throw new ArgumentException($"targets and labels must be [{n}], one per sample");
+        using var _ = no_grad();
         var configurations = (int)masks.shape[0];
         var correct = new long[configurations];
         var probability = new double[configurations];

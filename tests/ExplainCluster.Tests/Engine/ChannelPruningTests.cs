@@ -90,6 +90,26 @@ public class ChannelPruningTests
     }
 
     [Fact]
+    public void Importance_LinearFeaturesLayer_EqualsTheConvLayerItPools()
+    {
+        // Layer "3" (Flatten) gives [n, 4]: zeroing pooled channel c is zeroing conv channel c, the pool being per channel.
+        using var model = Tiny();
+        using var scope = NewDisposeScope();
+        var conv = ChannelPruning.Importance(model, "1", Inputs(), tensor(Labels), tensor(Labels), maxRows: 7);
+        var pooled = ChannelPruning.Importance(model, "3", Inputs(), tensor(Labels), tensor(Labels), maxRows: 7);
+        Assert.Equal(conv.Correct, pooled.Correct);
+        Assert.All(conv.Probability.Zip(pooled.Probability), p => Assert.Equal(p.First, p.Second, 5));
+    }
+
+    [Fact]
+    public void Importance_TargetsOfAnotherLength_Throws()
+    {
+        using var model = Tiny();
+        using var scope = NewDisposeScope();
+        Assert.Throws<ArgumentException>(() => ChannelPruning.Importance(model, "1", Inputs(), null, tensor(new long[] { 1, 0 }), maxRows: 16));
+    }
+
+    [Fact]
     public void Importance_NoLabels_RanksByTargetProbabilityDrop()
     {
         using var model = Tiny();
