@@ -33,6 +33,11 @@ if (args is ["sanity", .. var sanityArgs])
     await SanityCost.RunAsync(sanityArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
     return;
 }
+if (args is ["pruning", .. var pruningArgs])
+{
+    await PruningCost.RunAsync(pruningArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
+    return;
+}
 if (args is ["paramgrads", .. var paramGradArgs])
 {
     await ParamGrads.RunAsync(paramGradArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
