@@ -28,6 +28,11 @@ if (args is ["sanity", .. var sanityArgs])
     await SanityCost.RunAsync(sanityArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
     return;
 }
+if (args is ["maximisation", .. var maximisationArgs])
+{
+    MaximisationCost.Run(maximisationArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
+    return;
+}
 if (args is ["paramgrads", .. var paramGradArgs])
 {
     await ParamGrads.RunAsync(paramGradArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
