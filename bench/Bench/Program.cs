@@ -38,6 +38,11 @@ if (args is ["pruning", .. var pruningArgs])
     await PruningCost.RunAsync(pruningArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
     return;
 }
+if (args is ["maximisation", .. var maximisationArgs])
+{
+    MaximisationCost.Run(maximisationArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
+    return;
+}
 if (args is ["paramgrads", .. var paramGradArgs])
 {
     await ParamGrads.RunAsync(paramGradArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
