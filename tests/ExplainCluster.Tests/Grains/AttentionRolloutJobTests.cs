@@ -10,7 +10,7 @@ public class AttentionRolloutJobTests(OneSiloCluster one) : IClassFixture<OneSil
     [Fact]
     public async Task Run_VitFixture_ShardedAndSingle_GiveTheSameGridMapsAndClassMeans()
     {
-        var (single, sharded) = await Jobs.RunSingleAndShardedAsync(one.Grains, 120, 50, Job);
+        var (single, sharded) = await Jobs.RunSingleAndShardedAsync(one.Grains, 120, 50, (images, labels, output, size) => Job(images, labels, output, size));
 
         var whole = await NpyFiles.ReadFloatsAsync(Path.Combine(single, "attributions", "attention-rollout", "part-00000.npy"));
         var maps = await ArrayFile.OpenAsync(new LocalBlob(Path.Combine(single, "attributions", "attention-rollout", "part-00000.npy")));
@@ -40,12 +40,26 @@ public class AttentionRolloutJobTests(OneSiloCluster one) : IClassFixture<OneSil
         Assert.InRange(faithfulness.GetProperty("deletionAuc").GetDouble(), 0, 1);
     }
 
-    private static string Job(string images, string labels, string output, int shardSize) => $$"""
+    [Fact]
+    public async Task Run_VitFixtureWithSanity_RandomisingTheModelChangesTheRollout()
+    {
+        var (single, _) = await Jobs.RunSingleAndShardedAsync(one.Grains, 40, 20,
+            (images, labels, output, size) => Job(images, labels, output, size, "\"sanity\": { \"samples\": 8 },"));
+        using var summary = Jobs.ReadJson(Path.Combine(single, "summary.json"));
+        var sanity = summary.RootElement.GetProperty("sanity").GetProperty("methods").GetProperty("attention-rollout");
+        var spearman = sanity.GetProperty("spearman").EnumerateArray().Select(v => v.GetDouble()).ToArray();
+        Assert.NotEmpty(spearman);
+        // Every parameter layer re-drawn, the attention no longer follows the trained model's.
+        Assert.True(spearman[^1] < 0.9, $"spearman after the cascade {spearman[^1]}");
+    }
+
+    private static string Job(string images, string labels, string output, int shardSize, string extra = "") => $$"""
         {
           "model": { "uri": "{{TestPaths.Fixture("vit_fashion.pt")}}" },
           "data": { "inputs": "{{images}}", "labels": "{{labels}}", "preprocess": { "scale": 0.00392156862745098, "mean": [0.286], "std": [0.353] } },
           "methods": { "attention-rollout": {} },
           "faithfulness": { "steps": 4 },
+          {{extra}}
           "shardSize": {{shardSize}},
           "output": "{{output}}"
         }
