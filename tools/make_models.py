@@ -4,7 +4,8 @@
 Run once from the repository root:  /usr/bin/python3 tools/make_models.py
 It writes tests/fixtures/*.pt (tiny models with fixed weights, small enough to check by hand) and
 samples/fashion-mnist/model.pt (a small CNN trained on the Fashion-MNIST training set). The outputs
-are committed so that neither tests nor users need Python.
+are committed so that neither tests nor users need Python. tools/make_vit.py (called at the end) writes the
+attention-rollout fixtures.
 """
 import gzip
 import os
@@ -132,6 +133,8 @@ def main():
     if "--fixtures-only" not in sys.argv:
         os.makedirs(SAMPLE, exist_ok=True)
         torch.jit.save(torch.jit.script(train_demo()), os.path.join(SAMPLE, "model.pt"))
+    import make_vit  # the attention-rollout fixtures: tiny_attention.pt and the small ViT vit_fashion.pt
+    make_vit.main("--fixtures-only" in sys.argv)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,10 @@ public static class MethodRegistry
         new(InputMap.MethodName, _ => new InputMap()),
         new(ParamGradsMethod.MethodName, ParamGradsMethod.Read),
         new(IntegratedGradients.MethodName, IntegratedGradientsFrom),
+        new(AttentionRollout.MethodName, o => new AttentionRollout(
+            o.Choice("heads", AttentionRollout.HeadFusions),
+            o.Number("discard", 0, 0, 0.99, "a fraction from 0 to 0.99 (of each layer's attention weights to drop)"),
+            MaxRows(o))),
         new(SmoothGrad.MethodName, o =>
         {
             var of = o.Choice("of", "saliency", "grad-x-input", IntegratedGradients.MethodName);

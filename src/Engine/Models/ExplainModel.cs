@@ -89,6 +89,33 @@ public sealed class ExplainModel : IDisposable
     /// <summary>Logits [n, classes] for a batch [n, ...]; any other output is an <see cref="ExplainException"/> naming it.</summary>
     public Tensor Forward(Tensor input) => Invoke(input, () => Logits(_module.call(input)));
 
+    /// <summary>
+    /// Each block's attention softmax, [n, heads, tokens, tokens] per layer, from the model's exported
+    /// <c>attention_maps(x)</c>; a model without that export is an <see cref="ExplainException"/> saying how to add it.
+    /// </summary>
+    public Tensor[] AttentionMaps(Tensor input) => Invoke(input, () =>
+    {
+        object? output;
+        try
+        {
+            output = _module.invoke(AttentionMapsMethod, input);
+        }
+        catch (Exception e) when (e is System.Runtime.InteropServices.ExternalException && e.Message.Contains($"'{AttentionMapsMethod}'", StringComparison.Ordinal)
+            && !e.Message.Contains("TorchScript interpreter", StringComparison.Ordinal))
+        {
+            throw new ExplainException(
+                $"model {Location} does not export {AttentionMapsMethod}(x); see README, \"Adding attention_maps to a vision transformer\"", e);
+        }
+        return output switch
+        {
+            Tensor[] maps => maps,
+            Tensor one => [one],
+            _ => throw new ExplainException($"model {Location} returned {Describe(output)} from {AttentionMapsMethod}(x); expected a list of [n, heads, tokens, tokens] tensors"),
+        };
+    });
+
+    private const string AttentionMapsMethod = "attention_maps";
+
     private Tensor Logits(object? output) => output switch
     {
         Tensor { Dimensions: 2 } logits => logits,
