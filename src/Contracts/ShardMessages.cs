@@ -16,7 +16,8 @@ public sealed record ShardRequest(
     [property: Id(2)] ShardSpec Shard,
     [property: Id(3)] int Attempt,
     [property: Id(4)] ShardPhase Phase = ShardPhase.Explain,
-    [property: Id(5)] long[][]? Chosen = null);
+    [property: Id(5)] long[][]? Chosen = null,
+    [property: Id(6)] PostWork? Post = null);
 
 /// <summary>
 /// A shard's partial statistics: sums and counts only, so that partials merge by addition; never tensors.
@@ -43,7 +44,9 @@ public sealed record ShardPartial(
     [property: Id(13)] SanityPartial? Sanity = null,
     [property: Id(14)] ParamGradPartial? ParamGrads = null,
     [property: Id(15)] WeightsPartial? Weights = null,
-    [property: Id(16)] ActivationsPartial? Activations = null)
+    [property: Id(16)] ActivationsPartial? Activations = null,
+    [property: Id(17)] PruningImportancePartial? Pruning = null,
+    [property: Id(18)] double[]? ChannelWeightSums = null)
 {
     /// <summary>About how many bytes the partial's arrays take in a message.</summary>
     public long ApproxBytes =>
@@ -62,7 +65,7 @@ public sealed record ShardPartial(
     /// </summary>
     public ShardPartial Reference() => this with
     {
-        PredictedCounts = [], Errors = null, Methods = [], InputClassSum = [], InputClassCount = [], Staged = true, Faithfulness = null, Sanity = null, ParamGrads = null, Weights = null, Activations = null,
+        PredictedCounts = [], Errors = null, Methods = [], InputClassSum = [], InputClassCount = [], Staged = true, Faithfulness = null, Sanity = null, ParamGrads = null, Weights = null, Activations = null, Pruning = null, ChannelWeightSums = null,
     };
 }
 
@@ -127,6 +130,9 @@ public enum ShardPhase
 {
     Explain = 0,
     Select = 1,
+
+    /// <summary>After every shard's explanations: the pruning curve and the maximisation images (<see cref="PostWork"/>).</summary>
+    Post = 2,
 }
 
 /// <summary>

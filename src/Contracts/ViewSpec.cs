@@ -57,3 +57,60 @@ public sealed record LayerActivationSums(
     [property: Id(4)] long[] Fired,
     [property: Id(5)] long NonPositive,
     [property: Id(6)] long Elements);
+
+/// <summary>
+/// The <c>pruning</c> view's first pass over a shard's part of its stratified sample: with nothing zeroed and with each
+/// channel of the layer zeroed alone, how many samples the model still gets right (labels given) and Σ of the
+/// target class's softmax probability. Sums that add across shards.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("ec.PruningImportancePartial")]
+public sealed record PruningImportancePartial(
+    [property: Id(0)] bool Labelled,
+    [property: Id(1)] long Samples,
+    [property: Id(2)] long BaselineCorrect,
+    [property: Id(3)] double BaselineProbability,
+    [property: Id(4)] long[] Correct,
+    [property: Id(5)] double[] Probability);
+
+/// <summary>The <c>pruning</c> view's second pass: for each count k in <see cref="Removed"/>, the same sums with the k least important channels zeroed together.</summary>
+[GenerateSerializer, Immutable, Alias("ec.PruningCurvePartial")]
+public sealed record PruningCurvePartial(
+    [property: Id(0)] bool Labelled,
+    [property: Id(1)] long Samples,
+    [property: Id(2)] int[] Removed,
+    [property: Id(3)] long[] Correct,
+    [property: Id(4)] double[] Probability);
+
+/// <summary>What the job hands a shard after its explanations (<see cref="ShardPhase.Post"/>): the pruning ranking to run the curve with, and the maximisation objectives it computes.</summary>
+[GenerateSerializer, Immutable, Alias("ec.PostWork")]
+public sealed record PostWork(
+    [property: Id(0)] int[]? PruningOrder,
+    [property: Id(1)] int[] PruningRemoved,
+    [property: Id(2)] MaximisationObjective[] Objectives);
+
+/// <summary>A class logit (<see cref="Layer"/> null) or a channel of a layer to maximise.</summary>
+[GenerateSerializer, Immutable, Alias("ec.MaximisationObjective")]
+public sealed record MaximisationObjective(
+    [property: Id(0)] int Class,
+    [property: Id(1)] string? Layer,
+    [property: Id(2)] int Channel);
+
+/// <summary>One objective's maximising input (model input space, [C, H, W] row-major), its trajectory, final value and class probability.</summary>
+[GenerateSerializer, Immutable, Alias("ec.MaximisationImage")]
+public sealed record MaximisationImage(
+    [property: Id(0)] MaximisationObjective Objective,
+    [property: Id(1)] int[] Shape,
+    [property: Id(2)] float[] Input,
+    [property: Id(3)] float[] Trajectory,
+    [property: Id(4)] float Value,
+    [property: Id(5)] float? Probability);
+
+/// <summary>A post attempt's results: the pruning curve's sums over its part of the sample, and its maximisation images.</summary>
+[GenerateSerializer, Immutable, Alias("ec.PostPartial")]
+public sealed record PostPartial(
+    [property: Id(0)] int ShardIndex,
+    [property: Id(1)] int Attempt,
+    [property: Id(2)] string Silo,
+    [property: Id(3)] double Seconds,
+    [property: Id(4)] PruningCurvePartial? Curve,
+    [property: Id(5)] MaximisationImage[] Images);

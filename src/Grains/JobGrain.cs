@@ -5,6 +5,7 @@ using ExplainCluster.Engine.Jobs;
 using ExplainCluster.Engine.Output;
 using ExplainCluster.Engine.Stats;
 using ExplainCluster.Engine.Storage;
+using ExplainCluster.Engine.Views;
 using ExplainCluster.Grains.Placement;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
@@ -54,12 +55,18 @@ public sealed partial class JobGrain(
     private StratumCandidate[][]? _candidates;
     private long[][]? _chosen;
 
+    // The post pass (pruning's curve, maximisation): once every shard is explained, _book holds the post attempts
+    // and _explained the explain pass's; the post pass is not persisted: a resumed job plans and runs it again.
+    private ShardBook? _explained;
+    private PostWork[]? _postWork;
+
     private string Id => this.GetPrimaryKeyString();
 
     private ShardDispatcher? _dispatcherOrNull;
 
     private ShardDispatcher Dispatcher => _dispatcherOrNull ??=
-        new ShardDispatcher(Id, grains, workers, membership, _selecting ? ShardPhase.Select : ShardPhase.Explain, _chosen);
+        new ShardDispatcher(Id, grains, workers, membership,
+            _selecting ? ShardPhase.Select : _explained is not null ? ShardPhase.Post : ShardPhase.Explain, _chosen, _postWork);
 
     /// <summary>A job that was running when its grain was lost picks up where its record says it was.</summary>
     public override async Task OnActivateAsync(CancellationToken ct)
@@ -96,6 +103,12 @@ public sealed partial class JobGrain(
             return;
         }
         StartLeases();
+        if (!_selecting && _book.Complete)
+        {
+            // Every shard was explained; the post pass (if the job has one) starts again from its plan.
+            await AfterExplanationsAsync();
+            return;
+        }
         // Attempts started but never recorded as placed were lost with the old activation: start them again.
         foreach (var shard in _book.Lost(_ => false, unplaced: true))
         {
@@ -173,7 +186,7 @@ public sealed partial class JobGrain(
 
     async Task IJobGrain.ShardCompletedAsync(ShardPartial partial)
     {
-        if (partial.Staged && _state == JobState.Running && _book.IsCurrent(partial.ShardIndex, partial.Attempt))
+        if (partial.Staged && _state == JobState.Running && !_selecting && _explained is null && _book.IsCurrent(partial.ShardIndex, partial.Attempt))
         {
             // Sent by reference: the statistics are in the attempt's staged partial.bin (read off the scheduler).
             var (job, reference) = (_job!, partial);
@@ -184,7 +197,7 @@ public sealed partial class JobGrain(
                 return;
             }
         }
-        if (_state != JobState.Running || _selecting || !_book.Accept(partial))
+        if (_state != JobState.Running || _selecting || _explained is not null || !_book.Accept(partial))
         {
             if (_state == JobState.Running) LogSuperseded(logger, Id, partial.ShardIndex, partial.Attempt);
             return;
@@ -192,15 +205,54 @@ public sealed partial class JobGrain(
         _summary.Add(partial);
         if (_book.Complete)
         {
-            _state = JobState.Finalizing;
-            StopLeases();
+            await AfterExplanationsAsync();
+            return;
         }
-        else
-        {
-            await DispatchAsync();
-        }
+        await DispatchAsync();
         await SaveAsync();
-        if (_state == JobState.Finalizing) _ = FinishAsync();
+        Changed();
+    }
+
+    /// <summary>Every shard is explained: the post pass if the job has one (<see cref="PostPlan"/>), else the outputs.</summary>
+    private async Task AfterExplanationsAsync()
+    {
+        _postWork = PostPlan.For(_job!, _summary, _book.Shards.Length);
+        if (_postWork is not null)
+        {
+            (_explained, _book, _dispatcherOrNull) = (_book, ShardBook.Plan(_book.Shards), null);
+            LogPosting(logger, Id);
+            await DispatchAsync();
+            await SaveAsync();
+            Changed();
+            return;
+        }
+        await FinalizeAsync();
+    }
+
+    private async Task FinalizeAsync()
+    {
+        _state = JobState.Finalizing;
+        StopLeases();
+        await SaveAsync();
+        _ = FinishAsync();
+        Changed();
+    }
+
+    async Task IJobGrain.ShardPostedAsync(PostPartial partial)
+    {
+        if (_state != JobState.Running || _explained is null || !_book.Accept(partial.ShardIndex, partial.Attempt, partial.Silo, partial.Seconds))
+        {
+            if (_state == JobState.Running) LogSuperseded(logger, Id, partial.ShardIndex, partial.Attempt);
+            return;
+        }
+        _summary.AddPost(partial);
+        if (_book.Complete)
+        {
+            (_book, _explained, _postWork, _dispatcherOrNull) = (_explained, null, null, null);
+            await FinalizeAsync();
+            return;
+        }
+        await DispatchAsync();
         Changed();
     }
 
@@ -334,7 +386,7 @@ public sealed partial class JobGrain(
 
     private async Task SaveAsync()
     {
-        (record.State.Job, record.State.State, record.State.Error, record.State.Shards) = (_job, _state, _error, _book.Records);
+        (record.State.Job, record.State.State, record.State.Error, record.State.Shards) = (_job, _state, _error, (_explained ?? _book).Records);
         (record.State.Selecting, record.State.Candidates, record.State.Chosen) = (_selecting, _candidates, _chosen);
         await record.WriteStateAsync();
     }
@@ -367,12 +419,15 @@ public sealed partial class JobGrain(
         _leases = null;
     }
 
-    private JobStatus Status() => new(
-        _state, _book.Shards.Length, _selecting ? 0 : _book.DoneCount, _book.Shards.Sum(s => s.Count), _selecting ? 0 : _book.SamplesDone, _error,
-        Redaction.Location(_job?.Output ?? ""), [.. _book.Done.OrderBy(p => p.Key).Select(p => p.Value.Silo)], _book.Attempts, _job?.Name ?? "",
+    private JobStatus Status() => Status(_explained ?? _book);
+
+    private JobStatus Status(ShardBook explain) => new(
+        _state, explain.Shards.Length, _selecting ? 0 : explain.DoneCount, explain.Shards.Sum(s => s.Count), _selecting ? 0 : explain.SamplesDone, _error,
+        Redaction.Location(_job?.Output ?? ""), [.. explain.Done.OrderBy(p => p.Key).Select(p => p.Value.Silo)], explain.Attempts, _job?.Name ?? "",
         _state == JobState.Running && _book.Waiting().Any() && workers.Now().Length == 0
             ? "no model-host silo is active (ModelHost:Enabled=true): the job's shards wait for one to join" : null,
-        _selecting ? $"choosing the samples of stratified subsets (a forward pass): {_book.DoneCount} of {_book.Shards.Length} shards" : null);
+        _selecting ? $"choosing the samples of stratified subsets (a forward pass): {_book.DoneCount} of {_book.Shards.Length} shards"
+            : _explained is not null ? $"pruning curve and maximisation: {_book.DoneCount} of {_book.Shards.Length} shards" : null);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} started with {Shards} shards")]
     private static partial void LogStarted(ILogger logger, string jobId, int shards);
@@ -382,6 +437,9 @@ public sealed partial class JobGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: stratified subsets chose {Samples} samples; explaining")]
     private static partial void LogSelected(ILogger logger, string jobId, int samples);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: every shard explained; the post pass (pruning curve, maximisation) starts")]
+    private static partial void LogPosting(ILogger logger, string jobId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} completed")]
     private static partial void LogCompleted(ILogger logger, string jobId);

@@ -11,8 +11,9 @@ namespace ExplainCluster.Grains;
 /// </summary>
 /// <param name="phase">Which pass of the job this dispatcher's attempts run; its attempts have shard grains of their own.</param>
 /// <param name="chosen">For the explain pass of a job with stratified subsets, the job's choice (<see cref="ShardRequest.Chosen"/> takes each shard's part).</param>
+/// <param name="post">For the post pass, each shard's work.</param>
 public sealed class ShardDispatcher(string jobId, IGrainFactory grains, Workers workers, IClusterMembershipService membership,
-    ShardPhase phase = ShardPhase.Explain, long[][]? chosen = null)
+    ShardPhase phase = ShardPhase.Explain, long[][]? chosen = null, IReadOnlyList<PostWork>? post = null)
 {
     /// <summary>Every this many lease checks, running attempts are asked whether they still run.</summary>
     public const int ProbeEvery = 10;
@@ -88,7 +89,7 @@ public sealed class ShardDispatcher(string jobId, IGrainFactory grains, Workers 
         {
             var spec = book.Shards[shard];
             var within = chosen is null ? null : ExplainCluster.Engine.Jobs.SampleSelection.Within(chosen, spec.Start, spec.Count);
-            var silo = await Shard(shard, attempt).StartAsync(new ShardRequest(jobId, job, spec, attempt, phase, within));
+            var silo = await Shard(shard, attempt).StartAsync(new ShardRequest(jobId, job, spec, attempt, phase, within, post?[shard]));
             book.Placed(shard, attempt, silo);
             return null;
         }
@@ -103,5 +104,10 @@ public sealed class ShardDispatcher(string jobId, IGrainFactory grains, Workers 
     }
 
     private IShardGrain Shard(int shard, int attempt) =>
-        grains.GetGrain<IShardGrain>(phase == ShardPhase.Select ? $"{jobId}/select/{shard}/{attempt}" : $"{jobId}/{shard}/{attempt}");
+        grains.GetGrain<IShardGrain>(phase switch
+        {
+            ShardPhase.Select => $"{jobId}/select/{shard}/{attempt}",
+            ShardPhase.Post => $"{jobId}/post/{shard}/{attempt}",
+            _ => $"{jobId}/{shard}/{attempt}",
+        });
 }

@@ -52,7 +52,14 @@ public sealed partial class ShardGrain(
         Func<Task> report;
         try
         {
-            if (request.Phase == ShardPhase.Select)
+            if (request.Phase == ShardPhase.Post)
+            {
+                var posting = pipeline.PostAsync(request.Job, request.Shard, request.Attempt, silo.SiloAddress.ToString(), request.Post!, request.Chosen, ct);
+                _work = Stopped(posting);
+                var results = await posting;
+                report = () => job.ShardPostedAsync(results);
+            }
+            else if (request.Phase == ShardPhase.Select)
             {
                 var selecting = pipeline.SelectAsync(request.Job, request.Shard, request.Attempt, silo.SiloAddress.ToString(), ct);
                 _work = Stopped(selecting);

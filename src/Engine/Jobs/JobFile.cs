@@ -73,7 +73,7 @@ public static class JobFile
                 Segments: Optional(root, "segments") is { } seg ? SegmentsOptions.Parse(seg) : null,
                 Faithfulness: Optional(root, "faithfulness") is { } f ? FaithfulnessOptions.Read(Object(f, "faithfulness").GetRawText()) : null,
                 Sanity: Optional(root, "sanity") is { } sanity ? Sanity.SanityOptions.Read(Object(sanity, "sanity").GetRawText(), methods) : null,
-                Views: Optional(root, "views") is { } views ? Views.ViewsOptions.Read(views) : null,
+                Views: Optional(root, "views") is { } views ? Views.ViewsOptions.Read(views, methods) : null,
                 Overwrite: Optional(root, "overwrite") is { } ow && (ow.ValueKind is JsonValueKind.True or JsonValueKind.False
                     ? ow.GetBoolean() : throw new ExplainException("overwrite: expected true or false")));
         }

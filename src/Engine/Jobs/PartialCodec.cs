@@ -149,6 +149,18 @@ public static class PartialCodec
                     w.Write(l.Elements);
                 }
             }
+            w.Write(p.Pruning is not null);
+            if (p.Pruning is { } pruning)
+            {
+                w.Write(pruning.Labelled);
+                w.Write(pruning.Samples);
+                w.Write(pruning.BaselineCorrect);
+                w.Write(pruning.BaselineProbability);
+                Write(w, pruning.Correct);
+                Write(w, pruning.Probability);
+            }
+            w.Write(p.ChannelWeightSums is not null);
+            if (p.ChannelWeightSums is { } channelWeights) Write(w, channelWeights);
         }
         return stream.GetBuffer().AsMemory(0, (int)stream.Length);
     }
@@ -227,8 +239,11 @@ public static class PartialCodec
                     layers[i] = new LayerActivationSums(r.ReadString(), r.ReadInt32(), Read<long>(r), Read<double>(r), Read<long>(r), r.ReadInt64(), r.ReadInt64());
                 activations = new ActivationsPartial(layers);
             }
+            var pruning = r.BaseStream.ReadByte() == 1
+                ? new PruningImportancePartial(r.ReadBoolean(), r.ReadInt64(), r.ReadInt64(), r.ReadDouble(), Read<long>(r), Read<double>(r)) : null;
+            var channelWeights = r.BaseStream.ReadByte() == 1 ? Read<double>(r) : null;
             return new ShardPartial(shard, count, silo, seconds, predicted, errors, methods, inputShape, inputSum, inputCount, attempt, staged, faithfulness, sanity, paramGrads,
-                weights, activations);
+                weights, activations, pruning, channelWeights);
         }
         catch (EndOfStreamException e)
         {

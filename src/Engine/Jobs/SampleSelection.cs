@@ -21,10 +21,18 @@ public static class SampleSelection
     public static Subset[] Subsets(JobSpec job) =>
         [.. job.Methods.Select(m => MethodRegistry.CreateWithSubset(m).Subset).Where(s => s.IsStratified)
             .Concat(job.Sanity is { } sanity ? [SanitySample(sanity)] : [])
+            .Concat(PruningOf(job) is { } pruning ? [PruningSample(pruning)] : [])
             .DistinctBy(s => (s.PerClass, s.Seed, s.Total))];
 
     /// <summary>The sanity check's stratified sample: <c>samples</c> in all, spread over the strata in rounds.</summary>
     public static Subset SanitySample(SanitySpec sanity) => new(1, sanity.Seed, sanity.Samples, sanity.Samples);
+
+    /// <summary>The pruning view's options, when the job has it.</summary>
+    public static Views.PruningOptions? PruningOf(JobSpec job) =>
+        Views.ViewsOptions.Find(job, Views.ViewsOptions.Pruning) is { } view ? Views.ViewsOptions.ReadPruning(view, job.Methods) : null;
+
+    /// <summary>The pruning view's stratified sample: <c>samples</c> in all, spread over the strata in rounds, as the sanity check's.</summary>
+    public static Subset PruningSample(Views.PruningOptions pruning) => new(1, pruning.Seed, pruning.Samples, pruning.Samples);
 
     /// <summary>Where <paramref name="subset"/>'s choice is in <see cref="Subsets"/>' order.</summary>
     public static int IndexOf(Subset[] subsets, Subset subset) =>

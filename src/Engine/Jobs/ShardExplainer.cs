@@ -42,7 +42,7 @@ public static class ShardExplainer
         var split = layers.Length == 1 ? model.Split(layers[0]) : null;
         var explainLabels = job.Target == TargetMode.Label;
         var segments = data.Segments ?? (JobSegments.For(job) is { } spec ? JobSegments.Compute(spec, job.Data.Preprocess, data) : null);
-        var activations = ActivationsOf(model, job);
+        var views = Views.ShardViews.For(model, job);
 
         var n = data.Count;
         var preprocess = Preprocessor.Create(job.Data.Preprocess, data.SampleShape);
@@ -80,7 +80,7 @@ public static class ShardExplainer
             var labelTensor = labelSlice is null ? null : tensor(labelSlice).to(model.Device);
 
             var batch = GradientBatch.Compute(model, input, explainLabels ? labelTensor : null, split, methods.Any(m => m.UsesSharedGradients),
-                activations?.Capture);
+                views?.Capture);
             if (batch.Logits.dim() != 2)
                 throw new ExplainException($"model output has shape [{string.Join(", ", batch.Logits.shape)}]; expected [batch, classes] logits");
             if (classes == 0)
@@ -107,7 +107,7 @@ public static class ShardExplainer
                 var nll = -logProbabilities.gather(1, labelTensor.cpu().unsqueeze(1)).squeeze(1);
                 nll.data<float>().CopyTo(loss.AsSpan(start, count));
             }
-            activations?.Add(batch.Targets, classes);
+            views?.Add(batch, classes);
             var batchTargets = batch.Targets.cpu().data<long>().ToArray();
             batchTargets.CopyTo(targets, start);
 
@@ -141,24 +141,16 @@ public static class ShardExplainer
         // Param-grads says which layers it ran and how (vectorised, or a per-sample loop and why) for the manifest and summary.
         var paramLayers = methods.OfType<ParamGradsMethod>().FirstOrDefault()?.For(model).Layers
             .Select(l => new ParamGradLayer(l.Name, l.Parameters, l.Vectorised, l.How)).ToArray();
-        // The weights view is the model's, not the data's: the shard that starts the dataset computes it, once per job.
-        var weights = Views.ViewsOptions.Find(job, Views.ViewsOptions.Weights) is not null && data.Start == 0 ? Views.WeightStatistics.Compute(model) : null;
+        var pruningRows = SampleSelection.PruningOf(job) is { } pruning ? chosen![SampleSelection.IndexOf(stratified, SampleSelection.PruningSample(pruning))] : null;
+        var viewParts = views?.Finish(model, data, indices => RowsOf(model, data, shardRaw, preprocess, indices), targets, pruningRows);
         return new ShardResult(data.Start, n, classes, data.Labels, targets, logits, predictions, confidence, loss,
             [.. outputs.SelectMany(o => o).Select(o => o.Output())], watch.Elapsed.TotalSeconds, faithfulness?.Result(), segments, sanity, paramLayers,
-            weights, activations?.Partial());
+            viewParts);
     }
 
-    /// <summary>The activations view's recorder, its layers checked against the model's top-level children; null without the view.</summary>
-    private static Views.ActivationRecorder? ActivationsOf(ExplainModel model, JobSpec job)
-    {
-        if (Views.ViewsOptions.Find(job, Views.ViewsOptions.Activations) is not { } view) return null;
-        var children = model.TopLevelChildren();
-        var layers = Views.ViewsOptions.ReadActivations(view) ?? children;
-        foreach (var layer in layers)
-            if (!children.Contains(layer))
-                throw new ExplainException($"views.activations.layers: \"{layer}\" is not a top-level child of the model ({string.Join(", ", children.Take(12))})");
-        return new Views.ActivationRecorder(layers);
-    }
+    /// <summary>Given dataset indices of this shard, preprocessed as the model takes them.</summary>
+    private static Tensor RowsOf(ExplainModel model, ShardData data, Tensor shardRaw, Preprocessor preprocess, long[] indices) =>
+        model.PrepareInput(preprocess.Apply(shardRaw.index_select(0, tensor(indices.Select(i => i - data.Start).ToArray()))));
 
     /// <summary>The sanity check on this shard's part of the sanity sample (<paramref name="chosen"/>); null when it has none.</summary>
     private static Sanity.SanityResult? Sanity(ExplainModel model, JobSpec job, SanitySpec check, IAttributionMethod[] methods, ShardData data,

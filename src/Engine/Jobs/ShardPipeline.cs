@@ -48,6 +48,24 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
             return new SelectionPartial(shard.Index, attempt, silo, watch.Elapsed.TotalSeconds, candidates);
         }, ct);
 
+    /// <summary>A shard's work after the job's explanations (<see cref="PostWorker"/>): nothing written, results in the partial.</summary>
+    /// <param name="chosen">The job's stratified choices within this shard (the pruning sample among them).</param>
+    public Task<PostPartial> PostAsync(JobSpec job, ShardSpec shard, int attempt, string silo, PostWork work, long[][]? chosen, CancellationToken ct = default) =>
+        AdmitAsync(silo, async () =>
+        {
+            using var activity = ShardExplainer.Activities.StartActivity("shard.post");
+            activity?.SetTag("explain.shard", shard.Index);
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            var pruning = SampleSelection.PruningOf(job);
+            var rows = pruning is null || chosen is null ? null : chosen[SampleSelection.IndexOf(SampleSelection.Subsets(job), SampleSelection.PruningSample(pruning))];
+            if (work.Objectives.Length == 0 && rows is not { Length: > 0 })
+                return new PostPartial(shard.Index, attempt, silo, 0, null, []); // nothing of this job's post work is here
+            var (model, data) = await ReadAsync(job, shard, segments: false, ct);
+            var (curve, images) = await OnHostAsync(model, silo, clock => Views.PostWorker.Compute(model, job, data, work, rows, ct, clock));
+            ct.ThrowIfCancellationRequested();
+            return new PostPartial(shard.Index, attempt, silo, watch.Elapsed.TotalSeconds, curve, images);
+        }, ct);
+
     /// <summary>Runs <paramref name="work"/> once admitted, counted in the in-flight metric and the shard duration.</summary>
     private async Task<T> AdmitAsync<T>(string silo, Func<Task<T>> work, CancellationToken ct)
     {

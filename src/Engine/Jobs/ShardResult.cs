@@ -17,8 +17,7 @@ public sealed record ShardResult(
     ExplainCluster.Engine.Segmentation.SegmentedBatch? Segments = null,
     Sanity.SanityResult? Sanity = null,
     ExplainCluster.Contracts.ParamGradLayer[]? ParamGradLayers = null,
-    ExplainCluster.Contracts.WeightsPartial? Weights = null,
-    ExplainCluster.Contracts.ActivationsPartial? Activations = null);
+    Views.ShardViewsResult? Views = null);
 
 /// <summary>
 /// One method's maps for a shard, [rows, ..MapShape] row-major, and its own per-sample columns (NaN where it

@@ -144,6 +144,29 @@ public sealed class ReportWriter(BlobLocator locator)
                         () => Heatmaps.Overlay(null, shape[2], shape[3], filter, shape[2], shape[3], zoom: 12)));
                 }
             }
+            if (views.Pruning is { Removed.Length: > 0 } pruning)
+                pending.Add(("Pruning", "The least important channels zeroed together (dashed: the most that cost under one point)", "pruning-curve",
+                    () => ViewPlots.PruningCurve(pruning)));
+            if (views.Maximisation is { } maximisation)
+            {
+                var shape = maximisation.Shape;
+                var (inputChannels, pixels) = (shape.Length == 3 ? shape[0] : 1, shape[^2] * shape[^1]);
+                foreach (var (file, captions, section) in new[]
+                {
+                    (maximisation.ClassInputs, maximisation.Classes.Select(c => $"{c.Name}: logit {c.Logit:F1}, p = {c.Probability:P0}").ToArray(), "Activation maximisation: classes"),
+                    (maximisation.ChannelInputs, maximisation.Channels.Select(c => $"layer {c.Layer} channel {c.Channel}: mean activation {c.Activation:F2}").ToArray(), "Activation maximisation: Grad-CAM channels"),
+                })
+                {
+                    if (file is null || shape.Length < 2) continue;
+                    var maximised = await ArrayFile.OpenAsync(output.Child(file), ct);
+                    for (var i = 0; i < captions.Length; i++)
+                    {
+                        var image = ChannelMean(await ReadRowAsync(maximised, i, ct), inputChannels, pixels);
+                        pending.Add((section, captions[i], $"{(section.EndsWith("classes", StringComparison.Ordinal) ? "maximisation-class" : "maximisation-channel")}-{i}",
+                            () => Heatmaps.Grey(image, shape[^2], shape[^1])));
+                    }
+                }
+            }
             if (views.Activations is { } activations)
             {
                 // The classes separating as they go deeper: every layer's PCA, and the last layer's cosine similarities.

@@ -45,9 +45,53 @@ public static class ViewPlots
         return plot.GetImageBytes(460, 400, ScottPlot.ImageFormat.Png);
     }
 
+    /// <summary>Accuracy (or the target's mean probability without labels) against the number of least important channels zeroed.</summary>
+    public static byte[] PruningCurve(PruningView pruning)
+    {
+        var plot = new ScottPlot.Plot();
+        var xs = pruning.Removed.Select(k => (double)k).ToArray();
+        var ys = pruning.Accuracy ?? pruning.MeanProbability!;
+        plot.Add.Scatter(xs, ys);
+        if (pruning.MaxRemovable is { } k)
+        {
+            var line = plot.Add.VerticalLine(k);
+            line.LinePattern = ScottPlot.LinePattern.Dashed;
+            line.Color = ScottPlot.Colors.Gray;
+        }
+        plot.XLabel("least important channels zeroed");
+        plot.YLabel(pruning.Accuracy is null ? "mean target probability" : "accuracy");
+        return plot.GetImageBytes(560, 400, ScottPlot.ImageFormat.Png);
+    }
+
     public static void Tables(StringBuilder html, ViewsSummary views)
     {
         var inv = CultureInfo.InvariantCulture;
+        if (views.Pruning is { } pruning)
+        {
+            var measure = pruning.Labelled ? "accuracy" : "target probability";
+            html.Append("<h2>Pruning: how much of the layer the decisions need</h2><p>")
+                .Append(string.Create(inv, $"Each channel of the layer zeroed alone on {pruning.Samples} samples (stratified by class and correctness), "))
+                .Append(string.Create(inv, $"and the drop in {measure} it causes; then the least important channels zeroed together. "))
+                .Append(pruning.MaxRemovable is { } k
+                    ? string.Create(inv, $"<b>{k} of {pruning.Order.Length}</b> channels can be zeroed for under one point of {measure} lost ")
+                      + string.Create(inv, $"(from {(pruning.BaselineAccuracy ?? pruning.BaselineProbability):P2}).")
+                    : "")
+                .Append("</p><table><tr><th>rank</th><th>channel</th><th>drop when zeroed alone</th></tr>");
+            var shown = pruning.Order.Length <= 12 ? pruning.Order.Select((c, r) => (c, r))
+                : pruning.Order.Select((c, r) => (c, r)).Take(5).Concat(pruning.Order.Select((c, r) => (c, r)).TakeLast(5));
+            foreach (var (channel, rank) in shown)
+                html.Append(string.Create(inv, $"<tr><td>{rank + 1}</td><td>{channel}</td><td>{pruning.Drop[channel]:P2}</td></tr>"));
+            html.Append("</table>");
+        }
+        if (views.Maximisation is { } maximisation)
+        {
+            html.Append("<h2>Activation maximisation</h2><p>For each class, the input the model finds most typical of it: gradient ascent on the ")
+                .Append("class logit from seeded noise, kept smooth by jitter, blur and penalties (Olah et al., 2017). Stripes and textures rather ")
+                .Append("than objects mean the model keys on local patterns. Pictures below.</p><table><tr><th>class</th><th>logit at the start</th><th>logit at the end</th><th>probability</th></tr>");
+            foreach (var c in maximisation.Classes)
+                html.Append(string.Create(inv, $"<tr><td>{WebUtility.HtmlEncode(c.Name)}</td><td>{c.StartLogit:F2}</td><td>{c.Logit:F2}</td><td>{c.Probability:P1}</td></tr>"));
+            html.Append("</table>");
+        }
         if (views.Weights is { } weights)
         {
             html.Append("<h2>Weights</h2><p>Every parameter tensor of the model: its size, norm and spread, and the share of weights near zero ")

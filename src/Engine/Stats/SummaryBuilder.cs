@@ -28,7 +28,31 @@ public sealed class SummaryBuilder
     private Sanity.SanityStatistics? _sanity;
     private ParamGrads.ParamGradStatistics? _paramGrads;
     private WeightsPartial? _weights;
+    private Views.ImportanceSums? _pruning;
+    private double[]? _channelWeights;
+    private Views.CurveSums? _curve;
+    private readonly List<MaximisationImage> _images = [];
     private Views.ActivationStatistics? _activations;
+
+    /// <summary>Pruning's first pass over the whole sample, once every shard is folded; null without pruning.</summary>
+    public Views.ImportanceSums? PruningImportance => _pruning;
+
+    /// <summary>The Grad-CAM layer's α per channel summed over every sample; null unless maximisation asked for channels.</summary>
+    public double[]? ChannelWeights => _channelWeights;
+
+    /// <summary>The model's classes (known once a partial is folded).</summary>
+    public int Classes => _predicted.Length;
+
+    /// <summary>A post attempt's results (pruning's curve sums, maximisation images): order does not matter.</summary>
+    public void AddPost(PostPartial post)
+    {
+        if (post.Curve is { } c)
+        {
+            var sums = new Views.CurveSums(c.Labelled, c.Samples, c.Removed, c.Correct, c.Probability);
+            _curve = _curve is null ? sums : _curve.Add(sums);
+        }
+        _images.AddRange(post.Images);
+    }
 
     /// <summary>Partials folded so far: shards 0 .. Folded−1.</summary>
     public int Folded => _next;
@@ -96,13 +120,16 @@ public sealed class SummaryBuilder
         var layerMeans = _methods.FirstOrDefault(m => m.Name == Methods.ParamGradsMethod.MethodName) is { } pg && pg.Counts.Sum() > 0
             ? Array.ConvertAll(pg.AbsSums, v => v / pg.Counts.Sum()) : null;
         Views.ViewsSummary? views = null;
-        if (_weights is not null || _activations is not null)
+        if (_weights is not null || _activations is not null || _pruning is not null || _images.Count > 0)
         {
             var weights = _weights is null ? ((Views.WeightsSummary, SummaryArray?)?)null : Views.WeightsSummary.Of(_weights);
             if (weights?.Item2 is { } filters) arrays.Add(filters);
             var activations = _activations?.Summary(names);
             if (activations is { } a) arrays.AddRange(a.Arrays);
-            views = new Views.ViewsSummary(weights?.Item1, activations?.Summary);
+            var pruning = _pruning is null ? null : Views.PruningView.Of(_pruning, _curve);
+            (Views.MaximisationView Summary, SummaryArray[] Arrays)? maximisation = _images.Count == 0 ? null : Views.MaximisationView.Of(_images, names);
+            if (maximisation is { } m) arrays.AddRange(m.Arrays);
+            views = new Views.ViewsSummary(weights?.Item1, activations?.Summary, pruning, maximisation?.Summary);
         }
         return new SummaryOutput(new Summary(_samples, names, (long[])_predicted.Clone(), errors, methods, inputs, _faithfulness?.Summary(names), sanity?.Summary,
             _paramGrads?.Summary(names, layerMeans), views), [.. arrays]);
@@ -152,6 +179,16 @@ public sealed class SummaryBuilder
         if (p.Sanity is { } s) _sanity = Sanity.SanityStatistics.Fold(_sanity, s);
         if (p.ParamGrads is { } g) _paramGrads = ParamGrads.ParamGradStatistics.Fold(_paramGrads, g);
         _weights ??= p.Weights;
+        if (p.Pruning is { } pr)
+        {
+            var sums = new Views.ImportanceSums(pr.Labelled, pr.Samples, pr.BaselineCorrect, pr.BaselineProbability, pr.Correct, pr.Probability);
+            _pruning = _pruning is null ? sums : _pruning.Add(sums);
+        }
+        if (p.ChannelWeightSums is { } cw)
+        {
+            _channelWeights ??= new double[cw.Length];
+            for (var c = 0; c < cw.Length; c++) _channelWeights[c] += cw[c];
+        }
         if (p.Activations is { } act) _activations = Views.ActivationStatistics.Fold(_activations, act);
     }
 

@@ -310,7 +310,7 @@ public sealed record LayerActivations(string Layer, int Channels, double DeadFra
 public sealed record ClassPoint(int Class, string Name, long Count, double[] Coordinates);
 
 /// <summary>summary.json's <c>views</c>.</summary>
-public sealed record ViewsSummary(WeightsSummary? Weights, ActivationsSummary? Activations);
+public sealed record ViewsSummary(WeightsSummary? Weights, ActivationsSummary? Activations, PruningView? Pruning = null, MaximisationView? Maximisation = null);
 
 /// <summary>summary.json's <c>views.weights</c>: every parameter tensor's statistics, and the first convolution's filters as a file ([out, in, kh, kw] float32).</summary>
 public sealed record WeightsSummary(ParameterStatistics[] Parameters, string? FirstConv, int[] FirstConvShape, string? FirstConvFilters)

@@ -12,10 +12,13 @@ public static class ViewsOptions
 {
     public const string Weights = "weights";
     public const string Activations = "activations";
+    public const string Pruning = "pruning";
+    public const string Maximisation = "maximisation";
 
-    public static readonly string[] Names = [Weights, Activations];
+    public static readonly string[] Names = [Weights, Activations, Pruning, Maximisation];
 
-    public static ViewSpec[] Read(JsonElement views)
+    /// <param name="methods">The job's methods: pruning's layer defaults to Grad-CAM's.</param>
+    public static ViewSpec[] Read(JsonElement views, IReadOnlyList<MethodSpec> methods)
     {
         if (views.ValueKind != JsonValueKind.Object) throw new ExplainException("views: expected an object of views");
         var specs = new List<ViewSpec>();
@@ -28,7 +31,9 @@ public static class ViewsOptions
             _ = view.Name switch
             {
                 Weights => ReadWeights(spec) as object,
-                _ => ReadActivations(spec),
+                Activations => ReadActivations(spec),
+                Pruning => ReadPruning(spec, methods),
+                _ => MaximisationOptions.Read(spec.Options),
             };
             specs.Add(spec);
         }
@@ -42,6 +47,22 @@ public static class ViewsOptions
     {
         OptionsReader.Parse(spec.Options, "views.weights.").RejectUnread();
         return true;
+    }
+
+    /// <summary>
+    /// <c>pruning</c>: <c>layer</c> [the job's Grad-CAM layer], <c>samples</c> [2048] in a stratified sample chosen from
+    /// <c>seed</c> [0] as the sanity check's is, <c>maxRows</c> [256] rows per head pass.
+    /// </summary>
+    public static PruningOptions ReadPruning(ViewSpec spec, IReadOnlyList<MethodSpec> methods)
+    {
+        var o = OptionsReader.Parse(spec.Options, "views.pruning.");
+        var layer = o.Raw("layer") is null
+            ? methods.Select(m => m.Layer).OfType<string>().FirstOrDefault()
+              ?? throw new ExplainException("views.pruning.layer: missing (no Grad-CAM layer in the job to default to)")
+            : o.Text("layer");
+        var options = new PruningOptions(layer, o.Integer("samples", 2048, 1, 1_000_000), o.Integer("seed", 0, 0, int.MaxValue), o.Integer("maxRows", 256, 1, 65536));
+        o.RejectUnread();
+        return options;
     }
 
     /// <summary><c>activations</c>: <c>layers</c> [every top-level child of the model], names of top-level children (null: all).</summary>
@@ -59,3 +80,6 @@ public static class ViewsOptions
         return layers;
     }
 }
+
+/// <summary>The <c>pruning</c> view's options: the layer whose channels are zeroed, the sample, and the rows per head pass.</summary>
+public sealed record PruningOptions(string Layer, int Samples, int Seed, int MaxRows);

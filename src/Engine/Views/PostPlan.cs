@@ -1,0 +1,33 @@
+using ExplainCluster.Contracts;
+using ExplainCluster.Engine.Jobs;
+using ExplainCluster.Engine.Stats;
+
+namespace ExplainCluster.Engine.Views;
+
+/// <summary>
+/// What each shard does in the post pass, from what the explain pass merged: pruning's global ranking (and the counts
+/// its curve is taken at), and the maximisation objectives (every class, then the Grad-CAM layer's channels with the
+/// largest mean α over the dataset), dealt out in turn to the shards so the work is split across silos.
+/// </summary>
+public static class PostPlan
+{
+    /// <returns>One <see cref="PostWork"/> per shard; null when the job has no post work.</returns>
+    public static PostWork[]? For(JobSpec job, SummaryBuilder merged, int shards)
+    {
+        var pruning = SampleSelection.PruningOf(job) is not null && merged.PruningImportance is { } importance ? importance : null;
+        var maximisation = ViewsOptions.Find(job, ViewsOptions.Maximisation) is { } view ? MaximisationOptions.Read(view.Options) : null;
+        if (pruning is null && maximisation is null) return null;
+        var order = pruning is null ? null : PruningSummary.Rank(pruning).Order;
+        var removed = pruning is null ? [] : PruningSummary.CurvePoints(pruning.Channels);
+        var objectives = new List<MaximisationObjective>();
+        if (maximisation is not null)
+        {
+            objectives.AddRange(Enumerable.Range(0, merged.Classes).Select(c => new MaximisationObjective(c, null, -1)));
+            if (maximisation.Channels > 0 && merged.ChannelWeights is { } weights && job.Methods.Select(m => m.Layer).OfType<string>().FirstOrDefault() is { } layer)
+                objectives.AddRange(ChannelImportance.Top([.. weights.Select(w => (float)w)], maximisation.Channels)
+                    .Select(c => new MaximisationObjective(-1, layer, c)));
+        }
+        return [.. Enumerable.Range(0, shards).Select(s =>
+            new PostWork(order, removed, [.. objectives.Where((_, j) => j % shards == s)]))];
+    }
+}

@@ -1,0 +1,56 @@
+using ExplainCluster.Tests.Infrastructure;
+
+namespace ExplainCluster.Tests.Grains;
+
+/// <summary>
+/// The views that need the whole job before they can finish, pruning (its curve follows the global ranking) and
+/// maximisation (the Grad-CAM channels with the largest mean α): a post pass over the shards after the explanations.
+/// Sharded, the ranking, the curve's counts and every image are those of one shard.
+/// </summary>
+public class PostViewsJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
+{
+    [Fact]
+    public async Task Run_PruningAndMaximisation_ShardedEqualsSingle_AndTheReportShowsThem()
+    {
+        var (single, sharded) = await Jobs.RunSingleAndShardedAsync(one.Grains, 120, 25, Job);
+        using var a = Jobs.ReadJson(Path.Combine(single, "summary.json"));
+        using var b = Jobs.ReadJson(Path.Combine(sharded, "summary.json"));
+        var (pa, pb) = (a.RootElement.GetProperty("views").GetProperty("pruning"), b.RootElement.GetProperty("views").GetProperty("pruning"));
+        Assert.Equal(60, pa.GetProperty("samples").GetInt64());
+        Assert.Equal(128, pa.GetProperty("order").GetArrayLength()); // layer 10's channels
+        foreach (var field in new[] { "order", "removed", "accuracy", "maxRemovable", "baselineAccuracy" })
+            Assert.Equal(pa.GetProperty(field).ToString(), pb.GetProperty(field).ToString());
+        // The curve starts at the model's accuracy on the sample and ends with the whole layer zeroed.
+        var accuracy = pa.GetProperty("accuracy").EnumerateArray().Select(v => v.GetDouble()).ToArray();
+        Assert.Equal(pa.GetProperty("baselineAccuracy").GetDouble(), accuracy[0], 12);
+        Assert.True(accuracy[^1] < accuracy[0]);
+        var removable = pa.GetProperty("maxRemovable").GetInt32();
+        Assert.True(accuracy[Array.IndexOf(pa.GetProperty("removed").EnumerateArray().Select(v => v.GetInt32()).ToArray(), removable)] >= accuracy[0] - 0.01);
+
+        var (ma, mb) = (a.RootElement.GetProperty("views").GetProperty("maximisation"), b.RootElement.GetProperty("views").GetProperty("maximisation"));
+        Assert.Equal(ma.ToString(), mb.ToString()); // classes and channels, logits and probabilities: the same, whichever silo ran each
+        var classes = ma.GetProperty("classes").EnumerateArray().ToArray();
+        Assert.Equal(10, classes.Length);
+        Assert.All(classes, c => Assert.True(c.GetProperty("logit").GetDouble() > c.GetProperty("startLogit").GetDouble() + 2, c.GetProperty("name").GetString()));
+        Assert.Equal(2, ma.GetProperty("channels").GetArrayLength());
+        Assert.Equal(await File.ReadAllBytesAsync(Path.Combine(single, "summary", "maximisation-classes.npy")),
+            await File.ReadAllBytesAsync(Path.Combine(sharded, "summary", "maximisation-classes.npy")));
+
+        var html = await File.ReadAllTextAsync(Path.Combine(single, "report.html"));
+        Assert.Contains("<h2>Pruning: how much of the layer the decisions need</h2>", html);
+        Assert.Contains("<h2>Activation maximisation</h2>", html);
+        Assert.True(File.Exists(Path.Combine(single, "plots", "pruning-curve.png")));
+        Assert.True(File.Exists(Path.Combine(single, "plots", "maximisation-class-9.png")));
+    }
+
+    private static string Job(string images, string labels, string output, int shardSize) => $$"""
+        {
+          "model": { "uri": "{{TestPaths.Sample("model.pt")}}" },
+          "data": { "inputs": "{{images}}", "labels": "{{labels}}", "preprocess": { "scale": 0.00392156862745098, "mean": [0.286], "std": [0.353] } },
+          "methods": { "grad-cam": { "layer": "10" } },
+          "views": { "pruning": { "samples": 60 }, "maximisation": { "steps": 32, "channels": 2 } },
+          "shardSize": {{shardSize}},
+          "output": "{{output}}"
+        }
+        """;
+}
