@@ -46,14 +46,15 @@ public sealed record ShardPartial(
     [property: Id(15)] WeightsPartial? Weights = null,
     [property: Id(16)] ActivationsPartial? Activations = null,
     [property: Id(17)] PruningImportancePartial? Pruning = null,
-    [property: Id(18)] double[]? ChannelWeightSums = null)
+    [property: Id(18)] double[]? ChannelWeightSums = null,
+    [property: Id(19)] EmbeddingPartial? Embedding = null)
 {
     /// <summary>About how many bytes the partial's arrays take in a message.</summary>
     public long ApproxBytes =>
         8L * (PredictedCounts.Length + InputClassSum.Length + InputClassCount.Length
               + Methods.Sum(m => (long)m.ClassCounts.Length + m.ClassSum.Length + m.AbsSum.Length)
               + (Errors is null ? 0 : Errors.Confusion.Length + 3L * Errors.BinCount.Length + 7L * Errors.TopLoss.Length)
-              + (Faithfulness?.ApproxValues ?? 0) + (Sanity?.ApproxValues ?? 0) + (ParamGrads?.ApproxValues ?? 0)
+              + (Faithfulness?.ApproxValues ?? 0) + (Sanity?.ApproxValues ?? 0) + (ParamGrads?.ApproxValues ?? 0) + (Embedding?.Cross.Length ?? 0)
               + (Activations?.ApproxValues ?? 0) + (Weights?.Parameters.Sum(p => ParameterStatistics.Bins + 8L) ?? 0) + (Weights?.FirstConvFilters.Length ?? 0) / 2);
 
     /// <summary>The classes with samples, in order: row r of a per-class sum belongs to class ClassRows(counts)[r].</summary>
@@ -65,7 +66,7 @@ public sealed record ShardPartial(
     /// </summary>
     public ShardPartial Reference() => this with
     {
-        PredictedCounts = [], Errors = null, Methods = [], InputClassSum = [], InputClassCount = [], Staged = true, Faithfulness = null, Sanity = null, ParamGrads = null, Weights = null, Activations = null, Pruning = null, ChannelWeightSums = null,
+        PredictedCounts = [], Errors = null, Methods = [], InputClassSum = [], InputClassCount = [], Staged = true, Faithfulness = null, Sanity = null, ParamGrads = null, Weights = null, Activations = null, Pruning = null, ChannelWeightSums = null, Embedding = null,
     };
 }
 

@@ -86,7 +86,8 @@ public sealed record PruningCurvePartial(
 public sealed record PostWork(
     [property: Id(0)] int[]? PruningOrder,
     [property: Id(1)] int[] PruningRemoved,
-    [property: Id(2)] MaximisationObjective[] Objectives);
+    [property: Id(2)] MaximisationObjective[] Objectives,
+    [property: Id(3)] EmbeddingBasis? Embedding = null);
 
 /// <summary>A class logit (<see cref="Layer"/> null) or a channel of a layer to maximise.</summary>
 [GenerateSerializer, Immutable, Alias("ec.MaximisationObjective")]
@@ -114,3 +115,23 @@ public sealed record PostPartial(
     [property: Id(3)] double Seconds,
     [property: Id(4)] PruningCurvePartial? Curve,
     [property: Id(5)] MaximisationImage[] Images);
+
+/// <summary>
+/// The <c>embedding</c> view's sums over a shard: each sample's features at the layer (flattened, d values), as
+/// Σ x [d] and Σ x xᵀ [d × d] (row-major), over <see cref="Count"/> samples; the job's exact PCA comes from them.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("ec.EmbeddingPartial")]
+public sealed record EmbeddingPartial(
+    [property: Id(0)] string Layer,
+    [property: Id(1)] long Count,
+    [property: Id(2)] double[] Sum,
+    [property: Id(3)] double[] Cross);
+
+/// <summary>The embedding's PCA for the post pass: the layer, the features' mean [d] and the components [dims × d]; where the shard's accepted explain attempt staged its files.</summary>
+[GenerateSerializer, Immutable, Alias("ec.EmbeddingBasis")]
+public sealed record EmbeddingBasis(
+    [property: Id(0)] string Layer,
+    [property: Id(1)] double[] Mean,
+    [property: Id(2)] double[] Components,
+    [property: Id(3)] int Dims,
+    [property: Id(4)] int ExplainAttempt);

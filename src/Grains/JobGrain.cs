@@ -216,7 +216,7 @@ public sealed partial class JobGrain(
     /// <summary>Every shard is explained: the post pass if the job has one (<see cref="PostPlan"/>), else the outputs.</summary>
     private async Task AfterExplanationsAsync()
     {
-        _postWork = PostPlan.For(_job!, _summary, _book.Shards.Length);
+        _postWork = PostPlan.For(_job!, _summary, [.. _book.Done.OrderBy(p => p.Key).Select(p => p.Value.Attempt)]);
         if (_postWork is not null)
         {
             (_explained, _book, _dispatcherOrNull) = (_book, ShardBook.Plan(_book.Shards), null);
@@ -350,6 +350,7 @@ public sealed partial class JobGrain(
             // Moving files, writing and plotting are I/O and CPU work: keep them off the grain's scheduler.
             // The book no longer changes: shards reported after the last one are ignored once the job is finalizing.
             var (job, manifest, shards, hashes) = (_job!, _manifest!, _book.Done, _hashes!);
+            if (ViewsOptions.Find(job, ViewsOptions.Embedding) is { } embedding) _summary.EmbeddingDims = ViewsOptions.ReadEmbedding(embedding).Dims;
             var summary = _summary.Build(job.Model.Classes);
             await Task.Run(async () => await _outputs.CompleteAsync(job, manifest, summary, shards, await hashes));
             _state = JobState.Completed;

@@ -115,7 +115,8 @@ public sealed class JobOutputs(BlobLocator locator)
         await Parallel.ForEachAsync(shards, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = ct }, async (shard, token) =>
         {
             var staged = output.Child(OutputLayout.Attempt(shard.Key, shard.Value.Attempt));
-            foreach (var file in OutputLayout.ShardFiles(methods, shard.Key, JobSegments.For(job) is not null, subsetMethods))
+            foreach (var file in OutputLayout.ShardFiles(methods, shard.Key, JobSegments.For(job) is not null, subsetMethods,
+                Views.ViewsOptions.Find(job, Views.ViewsOptions.Embedding) is not null))
             {
                 if (!await staged.Child(file).MoveToAsync(output.Child(file), token) && !await output.Child(file).ExistsAsync(token))
                     throw new ExplainException($"shard {shard.Key} attempt {shard.Value.Attempt} left no {file}");

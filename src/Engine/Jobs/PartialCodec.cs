@@ -161,6 +161,14 @@ public static class PartialCodec
             }
             w.Write(p.ChannelWeightSums is not null);
             if (p.ChannelWeightSums is { } channelWeights) Write(w, channelWeights);
+            w.Write(p.Embedding is not null);
+            if (p.Embedding is { } embedding)
+            {
+                w.Write(embedding.Layer);
+                w.Write(embedding.Count);
+                Write(w, embedding.Sum);
+                Write(w, embedding.Cross);
+            }
         }
         return stream.GetBuffer().AsMemory(0, (int)stream.Length);
     }
@@ -242,8 +250,9 @@ public static class PartialCodec
             var pruning = r.BaseStream.ReadByte() == 1
                 ? new PruningImportancePartial(r.ReadBoolean(), r.ReadInt64(), r.ReadInt64(), r.ReadDouble(), Read<long>(r), Read<double>(r)) : null;
             var channelWeights = r.BaseStream.ReadByte() == 1 ? Read<double>(r) : null;
+            var embedded = r.BaseStream.ReadByte() == 1 ? new EmbeddingPartial(r.ReadString(), r.ReadInt64(), Read<double>(r), Read<double>(r)) : null;
             return new ShardPartial(shard, count, silo, seconds, predicted, errors, methods, inputShape, inputSum, inputCount, attempt, staged, faithfulness, sanity, paramGrads,
-                weights, activations, pruning, channelWeights);
+                weights, activations, pruning, channelWeights, embedded);
         }
         catch (EndOfStreamException e)
         {

@@ -1,4 +1,5 @@
 using ExplainCluster.Contracts;
+using ExplainCluster.Engine.Data;
 using ExplainCluster.Engine.Models;
 using ExplainCluster.Engine.Output;
 using ExplainCluster.Engine.Stats;
@@ -58,11 +59,15 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
             var watch = System.Diagnostics.Stopwatch.StartNew();
             var pruning = SampleSelection.PruningOf(job);
             var rows = pruning is null || chosen is null ? null : chosen[SampleSelection.IndexOf(SampleSelection.Subsets(job), SampleSelection.PruningSample(pruning))];
-            if (work.Objectives.Length == 0 && rows is not { Length: > 0 })
+            if (work.Objectives.Length == 0 && rows is not { Length: > 0 } && work.Embedding is null)
                 return new PostPartial(shard.Index, attempt, silo, 0, null, []); // nothing of this job's post work is here
             var (model, data) = await ReadAsync(job, shard, segments: false, ct);
-            var (curve, images) = await OnHostAsync(model, silo, clock => Views.PostWorker.Compute(model, job, data, work, rows, ct, clock));
+            var (curve, images, coordinates) = await OnHostAsync(model, silo, clock => Views.PostWorker.Compute(model, job, data, work, rows, ct, clock));
             ct.ThrowIfCancellationRequested();
+            if (coordinates is not null && work.Embedding is { } basis)
+                // Beside the shard's other files, in the staging of its accepted explain attempt: they move into place together.
+                await locator.Resolve(job.Output).Child(OutputLayout.Attempt(shard.Index, basis.ExplainAttempt)).Child(OutputLayout.EmbeddingPart(shard.Index))
+                    .WriteAsync(NpyFormat.Encode(coordinates, [data.Count, basis.Dims]), ct);
             return new PostPartial(shard.Index, attempt, silo, watch.Elapsed.TotalSeconds, curve, images);
         }, ct);
 

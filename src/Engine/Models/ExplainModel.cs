@@ -173,6 +173,26 @@ public sealed class ExplainModel : IDisposable
         return [.. children.Select(c => c.name)];
     }
 
+    /// <summary>The top-level child before the last one that takes 2-D input (a Linear, or a container starting with one): the embedding's default.</summary>
+    public string? ChildBeforeLastLinear()
+    {
+        var children = _module.named_children().ToArray();
+        try
+        {
+            for (var i = children.Length - 1; i > 0; i--)
+            {
+                using var scope = NewDisposeScope();
+                if (((jit.ScriptModule)children[i].module).named_parameters().Select(p => p.parameter).FirstOrDefault() is { } w && w.dim() == 2)
+                    return children[i - 1].name;
+            }
+            return null;
+        }
+        finally
+        {
+            foreach (var (_, module) in children) module.Dispose();
+        }
+    }
+
     /// <summary>The model as the chain of its top-level children (split after the last one), checked against its forward once.</summary>
     internal ChildSplit TopLevelChain()
     {

@@ -27,19 +27,24 @@ public static class OutputLayout
     public static string Partial(int shard, int attempt) => $"{Attempt(shard, attempt)}/partial.bin";
 
     /// <summary>Everything a job writes besides manifest.json: what taking over an ended job's output deletes.</summary>
-    public static readonly string[] Folders = ["samples", "logits", "attributions", "segments", "summary", "plots", Summary, Report, "_attempts"];
+    public static readonly string[] Folders = ["samples", "logits", "attributions", "segments", "embedding", "summary", "plots", Summary, Report, "_attempts"];
 
     /// <summary>The staging folder of every attempt; gone once the job has completed.</summary>
     public const string Attempts = "_attempts";
 
     /// <summary>Each sample's segment ids, int32 [n, H, W], when a method of the job uses segments.</summary>
+    public static string EmbeddingPart(int shard) => $"embedding/part-{shard.ToString("D5", CultureInfo.InvariantCulture)}.npy";
+
     public static string SegmentsPart(int shard) => $"segments/part-{shard.ToString("D5", CultureInfo.InvariantCulture)}.npy";
 
     /// <summary>The files one shard writes, relative to the output (or to its attempt's staging folder).</summary>
     /// <param name="subsetMethods">The methods with a subset, which also write an index file.</param>
-    public static IEnumerable<string> ShardFiles(IEnumerable<string> methods, int shard, bool segments = false, IEnumerable<string>? subsetMethods = null) =>
+    /// <param name="embedding">Whether the job's post pass wrote the shard's embedding coordinates.</param>
+    public static IEnumerable<string> ShardFiles(IEnumerable<string> methods, int shard, bool segments = false, IEnumerable<string>? subsetMethods = null,
+        bool embedding = false) =>
         [.. methods.Select(m => AttributionPart(m, shard)), .. (subsetMethods ?? []).Select(m => AttributionIndex(m, shard)),
-         LogitsPart(shard), SamplesPart(shard), .. segments ? [SegmentsPart(shard)] : Array.Empty<string>()];
+         LogitsPart(shard), SamplesPart(shard), .. segments ? [SegmentsPart(shard)] : Array.Empty<string>(),
+         .. embedding ? [EmbeddingPart(shard)] : Array.Empty<string>()];
 
     /// <summary>For a method with a subset: int64 [rows], the dataset index each row of its part explains.</summary>
     public static string AttributionIndex(string method, int shard) =>

@@ -167,6 +167,30 @@ public sealed class ReportWriter(BlobLocator locator)
                     }
                 }
             }
+            if (views.Embedding is { Dims: >= 2 } embedding)
+            {
+                // Up to 4000 samples from the first shards: each at its coordinates, coloured by predicted class, errors crossed.
+                var points = new List<(double X, double Y, int Predicted, bool Wrong)>();
+                var labelsFile = manifest.Labels is { } labels && !labels.Contains(Redaction.Marker, StringComparison.Ordinal)
+                    ? await ArrayFile.OpenAsync(locator.Resolve(labels), ct) : null;
+                foreach (var shard in manifest.Shards)
+                {
+                    if (points.Count >= 4000) break;
+                    var coordinates = await ArrayFile.OpenAsync(output.Child(OutputLayout.EmbeddingPart(shard.Index)), ct);
+                    var n = (int)Math.Min(shard.Count, 4000 - points.Count);
+                    var xy = await coordinates.ReadFloatsAsync(0, n, ct);
+                    var logits = await (await ArrayFile.OpenAsync(output.Child(OutputLayout.LogitsPart(shard.Index)), ct)).ReadFloatsAsync(0, n, ct);
+                    var truth = labelsFile is null ? null : await labelsFile.ReadIntegersAsync(shard.Start, n, ct);
+                    var classes = summary.Classes.Length;
+                    for (var i = 0; i < n; i++)
+                    {
+                        var predicted = Enumerable.Range(0, classes).MaxBy(c => logits[i * classes + c]);
+                        points.Add((xy[i * embedding.Dims], xy[i * embedding.Dims + 1], predicted, truth is not null && truth[i] != predicted));
+                    }
+                }
+                pending.Add(("Embedding", $"layer {embedding.Layer}: samples on the first two principal components (colour: predicted class; black cross: misclassified)",
+                    "embedding-scatter", () => ViewPlots.Embedding(embedding, points, summary.Classes)));
+            }
             if (views.Activations is { } activations)
             {
                 // The classes separating as they go deeper: every layer's PCA, and the last layer's cosine similarities.

@@ -63,9 +63,38 @@ public static class ViewPlots
         return plot.GetImageBytes(560, 400, ScottPlot.ImageFormat.Png);
     }
 
+    /// <summary>Samples on the embedding's first two components, one colour per predicted class, misclassified ones crossed.</summary>
+    public static byte[] Embedding(EmbeddingView embedding, IReadOnlyList<(double X, double Y, int Predicted, bool Wrong)> points, string[] classes)
+    {
+        var plot = new ScottPlot.Plot();
+        foreach (var group in points.GroupBy(p => p.Predicted).OrderBy(g => g.Key))
+        {
+            var markers = plot.Add.Markers(group.Select(p => p.X).ToArray(), group.Select(p => p.Y).ToArray());
+            markers.MarkerSize = 4;
+            markers.LegendText = classes[group.Key];
+        }
+        var wrong = points.Where(p => p.Wrong).ToArray();
+        if (wrong.Length > 0)
+        {
+            var crosses = plot.Add.Markers(wrong.Select(p => p.X).ToArray(), wrong.Select(p => p.Y).ToArray(), ScottPlot.MarkerShape.Eks, 6, ScottPlot.Colors.Black);
+            crosses.LegendText = "misclassified";
+        }
+        plot.ShowLegend(ScottPlot.Alignment.UpperRight);
+        var inv = CultureInfo.InvariantCulture;
+        plot.XLabel(string.Create(inv, $"PC1 ({embedding.Explained[0]:P0} of the variance)"));
+        plot.YLabel(string.Create(inv, $"PC2 ({embedding.Explained[1]:P0})"));
+        return plot.GetImageBytes(640, 520, ScottPlot.ImageFormat.Png);
+    }
+
     public static void Tables(StringBuilder html, ViewsSummary views)
     {
         var inv = CultureInfo.InvariantCulture;
+        if (views.Embedding is { } embedding)
+            html.Append("<h2>Embedding</h2><p>")
+                .Append(string.Create(inv, $"Every sample's features at layer <code>{WebUtility.HtmlEncode(embedding.Layer)}</code>, projected on their principal components "))
+                .Append(string.Create(inv, $"(exact, over all {embedding.Samples} samples; the first {embedding.Dims} explain {embedding.Explained.Sum():P0} of the variance). "))
+                .Append("Classes the model keeps apart form separate clouds; a misclassified sample sitting inside another class's cloud is one the ")
+                .Append("model sees as that class, and a candidate for a label error. Coordinates per sample: <code>embedding/part-NNNNN.npy</code>.</p>");
         if (views.Pruning is { } pruning)
         {
             var measure = pruning.Labelled ? "accuracy" : "target probability";

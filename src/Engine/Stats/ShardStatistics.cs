@@ -76,7 +76,8 @@ public static class ShardStatistics
             Faithfulness: r.Faithfulness is { } f ? FaithfulnessStatistics.Partial(f, r.Targets, classes) : null,
             Sanity: r.Sanity?.Partial(),
             ParamGrads: r.ParamGradLayers is { } layers ? ParamGrads.ParamGradStatistics.Partial(layers, r, shard.Index) : null,
-            Weights: r.Views?.Weights, Activations: r.Views?.Activations, Pruning: r.Views?.Pruning, ChannelWeightSums: r.Views?.ChannelWeightSums);
+            Weights: r.Views?.Weights, Activations: r.Views?.Activations, Pruning: r.Views?.Pruning, ChannelWeightSums: r.Views?.ChannelWeightSums,
+            Embedding: r.Views?.Embedding);
         return (partial, scalars);
     }
 

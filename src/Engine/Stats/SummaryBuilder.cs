@@ -31,6 +31,7 @@ public sealed class SummaryBuilder
     private Views.ImportanceSums? _pruning;
     private double[]? _channelWeights;
     private Views.CurveSums? _curve;
+    private EmbeddingPartial? _embedding;
     private readonly List<MaximisationImage> _images = [];
     private Views.ActivationStatistics? _activations;
 
@@ -39,6 +40,9 @@ public sealed class SummaryBuilder
 
     /// <summary>The Grad-CAM layer's α per channel summed over every sample; null unless maximisation asked for channels.</summary>
     public double[]? ChannelWeights => _channelWeights;
+
+    /// <summary>The embedding's PCA with <paramref name="dims"/> components, once every shard is folded; null without the view.</summary>
+    public Views.EmbeddingPca? Embedding(int dims) => _embedding is null ? null : Views.EmbeddingPca.Of(_embedding, dims);
 
     /// <summary>The model's classes (known once a partial is folded).</summary>
     public int Classes => _predicted.Length;
@@ -53,6 +57,9 @@ public sealed class SummaryBuilder
         }
         _images.AddRange(post.Images);
     }
+
+    /// <summary>The embedding view's components (set by the job from its options before building).</summary>
+    public int EmbeddingDims { get; set; } = 2;
 
     /// <summary>Partials folded so far: shards 0 .. Folded−1.</summary>
     public int Folded => _next;
@@ -120,7 +127,7 @@ public sealed class SummaryBuilder
         var layerMeans = _methods.FirstOrDefault(m => m.Name == Methods.ParamGradsMethod.MethodName) is { } pg && pg.Counts.Sum() > 0
             ? Array.ConvertAll(pg.AbsSums, v => v / pg.Counts.Sum()) : null;
         Views.ViewsSummary? views = null;
-        if (_weights is not null || _activations is not null || _pruning is not null || _images.Count > 0)
+        if (_weights is not null || _activations is not null || _pruning is not null || _images.Count > 0 || _embedding is not null)
         {
             var weights = _weights is null ? ((Views.WeightsSummary, SummaryArray?)?)null : Views.WeightsSummary.Of(_weights);
             if (weights?.Item2 is { } filters) arrays.Add(filters);
@@ -129,7 +136,9 @@ public sealed class SummaryBuilder
             var pruning = _pruning is null ? null : Views.PruningView.Of(_pruning, _curve);
             (Views.MaximisationView Summary, SummaryArray[] Arrays)? maximisation = _images.Count == 0 ? null : Views.MaximisationView.Of(_images, names);
             if (maximisation is { } m) arrays.AddRange(m.Arrays);
-            views = new Views.ViewsSummary(weights?.Item1, activations?.Summary, pruning, maximisation?.Summary);
+            var embedding = _embedding is null ? null : Views.EmbeddingPca.Of(_embedding, EmbeddingDims);
+            views = new Views.ViewsSummary(weights?.Item1, activations?.Summary, pruning, maximisation?.Summary,
+                embedding is null ? null : new Views.EmbeddingView(embedding.Layer, embedding.Samples, embedding.Components.Length, embedding.Variance, embedding.Explained));
         }
         return new SummaryOutput(new Summary(_samples, names, (long[])_predicted.Clone(), errors, methods, inputs, _faithfulness?.Summary(names), sanity?.Summary,
             _paramGrads?.Summary(names, layerMeans), views), [.. arrays]);
@@ -184,6 +193,7 @@ public sealed class SummaryBuilder
             var sums = new Views.ImportanceSums(pr.Labelled, pr.Samples, pr.BaselineCorrect, pr.BaselineProbability, pr.Correct, pr.Probability);
             _pruning = _pruning is null ? sums : _pruning.Add(sums);
         }
+        if (p.Embedding is { } em) _embedding = Views.EmbeddingPca.Add(_embedding, em);
         if (p.ChannelWeightSums is { } cw)
         {
             _channelWeights ??= new double[cw.Length];

@@ -9,12 +9,13 @@ namespace ExplainCluster.Engine.Views;
 /// The <c>activations</c> view over a shard: each batch's captured layer outputs reduced on the device to
 /// per-sample channel means, which channels fired, and how many activations were ≤ 0, then summed per target class.
 /// </summary>
-public sealed class ActivationRecorder(IReadOnlyList<string> layers)
+/// <param name="capture">The pass's capture, which takes at least <paramref name="layers"/>.</param>
+public sealed class ActivationRecorder(IReadOnlyList<string> layers, ActivationCapture capture)
 {
     private readonly Layer[] _layers = [.. layers.Select(l => new Layer(l))];
     private long[] _counts = [];
 
-    public ActivationCapture Capture { get; } = new(layers);
+    public ActivationCapture Capture => capture;
 
     /// <summary>After a batch's pass: <paramref name="targets"/> [n] int64 on the model's device, each row's target class.</summary>
     public void Add(Tensor targets, int classes)
@@ -159,7 +160,25 @@ public sealed class ActivationStatistics
         var explained = new double[dims];
         if (m == 0 || total == 0) return (coordinates, explained);
 
-        // A deterministic start that is not orthogonal to the data: the columns of G itself (plus a ramp for ties).
+        var (values, vectors) = TopEigen(gram, m);
+        for (var d = 0; d < m; d++)
+        {
+            var (lambda, u) = (Math.Max(values[d], 0), vectors[d]);
+            for (var a = 0; a < k; a++) coordinates[a][d] = u[a] * Math.Sqrt(lambda);
+            explained[d] = lambda / total;
+        }
+        return (coordinates, explained);
+    }
+
+    /// <summary>
+    /// The <paramref name="m"/> largest eigenvalues of a symmetric positive semi-definite matrix and their unit
+    /// eigenvectors: block power iteration (re-orthonormalised every step, until the subspace stops moving), then the
+    /// exact eigenvectors within it (Jacobi on Qᵀ G Q), largest first, each with its largest-magnitude entry positive.
+    /// </summary>
+    public static (double[] Values, double[][] Vectors) TopEigen(double[,] gram, int m)
+    {
+        var k = gram.GetLength(0);
+        // A deterministic start that is not orthogonal to the data: columns of G itself (plus a small ramp for ties).
         var q = new double[m][];
         for (var d = 0; d < m; d++) q[d] = [.. Enumerable.Range(0, k).Select(a => gram[a, (d * 7919) % k] + 1e-3 * Math.Sin(a + 1.0 + d))];
         Orthonormalise(q);
@@ -182,23 +201,21 @@ public sealed class ActivationStatistics
             q = next;
             if (moved < 1e-12) break;
         }
-        // Rayleigh–Ritz: the exact eigenvectors of G within span(q).
         var small = new double[m, m];
         for (var a = 0; a < m; a++)
             for (var b = 0; b < m; b++) small[a, b] = Dot(q[a], Multiply(gram, q[b]));
         var (values, vectors) = Jacobi(small);
         var order = Enumerable.Range(0, m).OrderByDescending(i => values[i]).ToArray();
+        var result = new double[m][];
         for (var d = 0; d < m; d++)
         {
-            var (lambda, w) = (Math.Max(values[order[d]], 0), order[d]);
             var u = new double[k];
             for (var a = 0; a < k; a++)
-                for (var b = 0; b < m; b++) u[a] += q[b][a] * vectors[b, w];
+                for (var b = 0; b < m; b++) u[a] += q[b][a] * vectors[b, order[d]];
             var sign = u.MaxBy(Math.Abs) < 0 ? -1 : 1;
-            for (var a = 0; a < k; a++) coordinates[a][d] = sign * u[a] * Math.Sqrt(lambda);
-            explained[d] = lambda / total;
+            result[d] = [.. u.Select(v => sign * v)];
         }
-        return (coordinates, explained);
+        return ([.. order.Select(i => values[i])], result);
     }
 
     private static double Dot(double[] a, double[] b)
@@ -310,7 +327,8 @@ public sealed record LayerActivations(string Layer, int Channels, double DeadFra
 public sealed record ClassPoint(int Class, string Name, long Count, double[] Coordinates);
 
 /// <summary>summary.json's <c>views</c>.</summary>
-public sealed record ViewsSummary(WeightsSummary? Weights, ActivationsSummary? Activations, PruningView? Pruning = null, MaximisationView? Maximisation = null);
+public sealed record ViewsSummary(WeightsSummary? Weights, ActivationsSummary? Activations, PruningView? Pruning = null, MaximisationView? Maximisation = null,
+    EmbeddingView? Embedding = null);
 
 /// <summary>summary.json's <c>views.weights</c>: every parameter tensor's statistics, and the first convolution's filters as a file ([out, in, kh, kw] float32).</summary>
 public sealed record WeightsSummary(ParameterStatistics[] Parameters, string? FirstConv, int[] FirstConvShape, string? FirstConvFilters)

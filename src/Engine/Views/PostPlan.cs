@@ -12,11 +12,14 @@ namespace ExplainCluster.Engine.Views;
 public static class PostPlan
 {
     /// <returns>One <see cref="PostWork"/> per shard; null when the job has no post work.</returns>
-    public static PostWork[]? For(JobSpec job, SummaryBuilder merged, int shards)
+    /// <param name="explainAttempts">Each shard's accepted explain attempt, where its files are staged (the embedding's coordinates join them).</param>
+    public static PostWork[]? For(JobSpec job, SummaryBuilder merged, int[] explainAttempts)
     {
+        var shards = explainAttempts.Length;
         var pruning = SampleSelection.PruningOf(job) is not null && merged.PruningImportance is { } importance ? importance : null;
         var maximisation = ViewsOptions.Find(job, ViewsOptions.Maximisation) is { } view ? MaximisationOptions.Read(view.Options) : null;
-        if (pruning is null && maximisation is null) return null;
+        var embedding = ViewsOptions.Find(job, ViewsOptions.Embedding) is { } e ? merged.Embedding(ViewsOptions.ReadEmbedding(e).Dims) : null;
+        if (pruning is null && maximisation is null && embedding is null) return null;
         var order = pruning is null ? null : PruningSummary.Rank(pruning).Order;
         var removed = pruning is null ? [] : PruningSummary.CurvePoints(pruning.Channels);
         var objectives = new List<MaximisationObjective>();
@@ -28,6 +31,6 @@ public static class PostPlan
                     .Select(c => new MaximisationObjective(-1, layer, c)));
         }
         return [.. Enumerable.Range(0, shards).Select(s =>
-            new PostWork(order, removed, [.. objectives.Where((_, j) => j % shards == s)]))];
+            new PostWork(order, removed, [.. objectives.Where((_, j) => j % shards == s)], embedding?.Basis(explainAttempts[s])))];
     }
 }

@@ -13,7 +13,8 @@ namespace ExplainCluster.Engine.Views;
 public static class PostWorker
 {
     /// <param name="pruningRows">This shard's part of the pruning sample (ascending dataset indices); null without pruning.</param>
-    public static (PruningCurvePartial? Curve, MaximisationImage[] Images) Compute(
+    /// <returns>The curve's sums, the images, and with an embedding every sample's coordinates [n, dims] row-major.</returns>
+    public static (PruningCurvePartial? Curve, MaximisationImage[] Images, float[]? Embedding) Compute(
         ExplainModel model, JobSpec job, ShardData data, PostWork work, long[]? pruningRows, CancellationToken ct = default, BatchClock? clock = null)
     {
         var preprocess = Preprocessor.Create(job.Data.Preprocess, data.SampleShape);
@@ -51,7 +52,29 @@ public static class PostWorker
                 images.Add(new MaximisationImage(objective, result.Shape, result.Input, result.Trajectory, result.Value, result.Probability));
             }
         }
-        return (curve, [.. images]);
+        float[]? coordinates = null;
+        if (work.Embedding is { } basis)
+        {
+            // A second forward over the shard, the embedding's layer taken and projected on the job's components.
+            coordinates = new float[data.Count * basis.Dims];
+            var capture = new ActivationCapture([basis.Layer]);
+            using var noGrad = no_grad();
+            using var components = tensor(basis.Components, [basis.Dims, basis.Mean.Length]).to(model.Device);
+            using var mean = tensor(basis.Mean).to(model.Device);
+            for (var start = 0; start < data.Count; start += job.BatchSize)
+            {
+                ct.ThrowIfCancellationRequested();
+                clock?.Tick();
+                using var scope = NewDisposeScope();
+                var count = Math.Min(job.BatchSize, data.Count - start);
+                var x = model.PrepareInput(preprocess.Apply(shardRaw.narrow(0, start, count)));
+                capture.Clear();
+                capture.Complete(model, x);
+                var projected = (capture[basis.Layer].flatten(1).to(float64) - mean).mm(components.t()).to(float32).cpu();
+                projected.data<float>().CopyTo(coordinates.AsSpan(start * basis.Dims, count * basis.Dims));
+            }
+        }
+        return (curve, [.. images], coordinates);
     }
 
     /// <summary>The largest raw value the preprocessing expects: 255 for 8-bit images scaled by 1/255, else 1/scale (1 when unscaled).</summary>

@@ -14,41 +14,66 @@ public sealed class ShardViews
 {
     private readonly JobSpec _job;
     private readonly ActivationRecorder? _activations;
+    private readonly string? _embedding;
     private readonly bool _channelWeights;
     private double[]? _channelWeightSums;
+    private (long Count, double[] Sum, double[] Cross)? _embedded;
 
-    private ShardViews(JobSpec job, ActivationRecorder? activations, bool channelWeights)
+    private ShardViews(JobSpec job, ActivationCapture? capture, ActivationRecorder? activations, string? embedding, bool channelWeights)
     {
-        (_job, _activations, _channelWeights) = (job, activations, channelWeights);
+        (_job, Capture, _activations, _embedding, _channelWeights) = (job, capture, activations, embedding, channelWeights);
     }
 
-    /// <summary>The layers the shared pass must keep for the activations view; null without it.</summary>
-    public ActivationCapture? Capture => _activations?.Capture;
+    /// <summary>The layers the shared pass must keep (activations, the embedding's layer); null when none.</summary>
+    public ActivationCapture? Capture { get; }
 
     /// <summary>Null when the job has no views.</summary>
     public static ShardViews? For(ExplainModel model, JobSpec job)
     {
         if (job.Views is not { Length: > 0 }) return null;
         var maximisation = ViewsOptions.Find(job, ViewsOptions.Maximisation) is { } m ? MaximisationOptions.Read(m.Options) : null;
-        return new ShardViews(job, Activations(model, job), maximisation is { Channels: > 0 } && job.Methods.Any(x => x.Layer is not null));
+        var children = model.TopLevelChildren();
+        var activations = ViewsOptions.Find(job, ViewsOptions.Activations) is { } view ? Checked(ViewsOptions.ReadActivations(view) ?? children, children, "views.activations.layers") : null;
+        var embedding = EmbeddingLayer(model, job, children);
+        string[] taken = [.. (activations ?? []).Concat(embedding is null ? [] : [embedding]).Distinct()];
+        var capture = taken.Length == 0 ? null : new ActivationCapture(taken);
+        return new ShardViews(job, capture, activations is null ? null : new ActivationRecorder(activations, capture!), embedding,
+            maximisation is { Channels: > 0 } && job.Methods.Any(x => x.Layer is not null));
     }
 
-    /// <summary>The activations view's recorder, its layers checked against the model's top-level children; null without the view.</summary>
-    private static ActivationRecorder? Activations(ExplainModel model, JobSpec job)
+    /// <summary>The embedding view's layer, checked; null without the view.</summary>
+    public static string? EmbeddingLayer(ExplainModel model, JobSpec job, IReadOnlyList<string> children)
     {
-        if (ViewsOptions.Find(job, ViewsOptions.Activations) is not { } view) return null;
-        var children = model.TopLevelChildren();
-        var layers = ViewsOptions.ReadActivations(view) ?? children;
+        if (ViewsOptions.Find(job, ViewsOptions.Embedding) is not { } view) return null;
+        var layer = ViewsOptions.ReadEmbedding(view).Layer ?? model.ChildBeforeLastLinear()
+            ?? throw new ExplainException("views.embedding.layer: missing, and the model has no top-level Linear to take the input of");
+        return Checked([layer], children, "views.embedding.layer")[0];
+    }
+
+    private static IReadOnlyList<string> Checked(IReadOnlyList<string> layers, IReadOnlyList<string> children, string path)
+    {
         foreach (var layer in layers)
             if (!children.Contains(layer))
-                throw new ExplainException($"views.activations.layers: \"{layer}\" is not a top-level child of the model ({string.Join(", ", children.Take(12))})");
-        return new ActivationRecorder(layers);
+                throw new ExplainException($"{path}: \"{layer}\" is not a top-level child of the model ({string.Join(", ", children.Take(12))})");
+        return layers;
     }
 
     /// <summary>After a batch's shared pass.</summary>
     public void Add(GradientBatch batch, int classes)
     {
         _activations?.Add(batch.Targets, classes);
+        if (_embedding is not null)
+        {
+            // Σ x and Σ x xᵀ of the flattened features, on the device: only d + d² values come back per batch.
+            using var features = NewDisposeScope();
+            var x = Capture![_embedding].flatten(1).to(float64);
+            var sum = x.sum([0]).cpu().data<double>().ToArray();
+            var cross = x.t().mm(x).cpu().data<double>().ToArray();
+            var (count, totals, crosses) = _embedded ?? (0, new double[sum.Length], new double[cross.Length]);
+            for (var j = 0; j < sum.Length; j++) totals[j] += sum[j];
+            for (var j = 0; j < cross.Length; j++) crosses[j] += cross[j];
+            _embedded = (count + x.shape[0], totals, crosses);
+        }
         if (!_channelWeights || batch.FeatureGrad is not { } grad || grad.dim() != 4) return;
         // Grad-CAM's α_k (the spatial mean of ∂y/∂A_k), summed over samples: maximisation visualises the largest channels.
         using var scope = NewDisposeScope();
@@ -72,7 +97,8 @@ public sealed class ShardViews
             var sums = ChannelPruning.Importance(model, options.Layer, x, labels, target, options.MaxRows);
             pruning = new PruningImportancePartial(sums.Labelled, sums.Samples, sums.BaselineCorrect, sums.BaselineProbability, sums.Correct, sums.Probability);
         }
-        return new ShardViewsResult(weights, _activations?.Partial(), pruning, _channelWeightSums);
+        return new ShardViewsResult(weights, _activations?.Partial(), pruning, _channelWeightSums,
+            _embedded is { } e ? new EmbeddingPartial(_embedding!, e.Count, e.Sum, e.Cross) : null);
     }
 
     /// <summary>The inputs, labels (when the data has them) and targets of the given dataset indices of this shard.</summary>
@@ -85,4 +111,5 @@ public sealed class ShardViews
 }
 
 /// <summary>The views' parts of a shard's partial.</summary>
-public sealed record ShardViewsResult(WeightsPartial? Weights, ActivationsPartial? Activations, PruningImportancePartial? Pruning, double[]? ChannelWeightSums);
+public sealed record ShardViewsResult(WeightsPartial? Weights, ActivationsPartial? Activations, PruningImportancePartial? Pruning, double[]? ChannelWeightSums,
+    EmbeddingPartial? Embedding);

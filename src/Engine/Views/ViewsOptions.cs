@@ -14,8 +14,9 @@ public static class ViewsOptions
     public const string Activations = "activations";
     public const string Pruning = "pruning";
     public const string Maximisation = "maximisation";
+    public const string Embedding = "embedding";
 
-    public static readonly string[] Names = [Weights, Activations, Pruning, Maximisation];
+    public static readonly string[] Names = [Weights, Activations, Pruning, Maximisation, Embedding];
 
     /// <param name="methods">The job's methods: pruning's layer defaults to Grad-CAM's.</param>
     public static ViewSpec[] Read(JsonElement views, IReadOnlyList<MethodSpec> methods)
@@ -33,6 +34,7 @@ public static class ViewsOptions
                 Weights => ReadWeights(spec) as object,
                 Activations => ReadActivations(spec),
                 Pruning => ReadPruning(spec, methods),
+                Embedding => ReadEmbedding(spec),
                 _ => MaximisationOptions.Read(spec.Options),
             };
             specs.Add(spec);
@@ -65,6 +67,18 @@ public static class ViewsOptions
         return options;
     }
 
+    /// <summary>
+    /// <c>embedding</c>: <c>layer</c> [the input of the model's last top-level Linear: the child before it], a top-level
+    /// child whose output (flattened) is the embedding; <c>dims</c> [2] principal components.
+    /// </summary>
+    public static EmbeddingOptions ReadEmbedding(ViewSpec spec)
+    {
+        var o = OptionsReader.Parse(spec.Options, "views.embedding.");
+        var options = new EmbeddingOptions(o.Raw("layer") is null ? null : o.Text("layer"), o.Integer("dims", 2, 1, 16));
+        o.RejectUnread();
+        return options;
+    }
+
     /// <summary><c>activations</c>: <c>layers</c> [every top-level child of the model], names of top-level children (null: all).</summary>
     public static string[]? ReadActivations(ViewSpec spec)
     {
@@ -83,3 +97,6 @@ public static class ViewsOptions
 
 /// <summary>The <c>pruning</c> view's options: the layer whose channels are zeroed, the sample, and the rows per head pass.</summary>
 public sealed record PruningOptions(string Layer, int Samples, int Seed, int MaxRows);
+
+/// <summary>The <c>embedding</c> view's options: the top-level child whose output is embedded (null: the one before the last Linear), and how many components.</summary>
+public sealed record EmbeddingOptions(string? Layer, int Dims);

@@ -39,10 +39,10 @@ public class DemoTests
         Assert.Contains("<h2>Per-sample parameter gradients</h2>", html);
         // Every view that applies to a CNN: weights, activations, pruning and maximisation (attention needs a transformer).
         var views = summary.RootElement.GetProperty("views");
-        Assert.Equal(["activations", "maximisation", "pruning", "weights"], views.EnumerateObject().Where(v => v.Value.ValueKind != System.Text.Json.JsonValueKind.Null).Select(v => v.Name).Order());
+        Assert.Equal(["activations", "embedding", "maximisation", "pruning", "weights"], views.EnumerateObject().Where(v => v.Value.ValueKind != System.Text.Json.JsonValueKind.Null).Select(v => v.Name).Order());
         Assert.Equal(10, views.GetProperty("maximisation").GetProperty("classes").GetArrayLength());
         Assert.Equal(1024, views.GetProperty("pruning").GetProperty("samples").GetInt64());
-        foreach (var heading in new[] { "Weights", "Activations: the path of each class through the layers", "Pruning: how much of the layer the decisions need", "Activation maximisation" })
+        foreach (var heading in new[] { "Weights", "Activations: the path of each class through the layers", "Pruning: how much of the layer the decisions need", "Activation maximisation", "Embedding" })
             Assert.Contains($"<h2>{heading}</h2>", html);
     }
 }

@@ -43,12 +43,47 @@ public class PostViewsJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluste
         Assert.True(File.Exists(Path.Combine(single, "plots", "maximisation-class-9.png")));
     }
 
-    private static string Job(string images, string labels, string output, int shardSize) => $$"""
+    [Fact]
+    public async Task Run_Embedding_CoordinatesAreAnExactPca_ShardedEqualsSingle()
+    {
+        var (single, sharded) = await Jobs.RunSingleAndShardedAsync(one.Grains, 120, 25, (images, labels, output, size) => Job(images, labels, output, size,
+            "\"methods\": { \"saliency\": {} }, \"views\": { \"embedding\": {} }"));
+        using var summary = Jobs.ReadJson(Path.Combine(single, "summary.json"));
+        var embedding = summary.RootElement.GetProperty("views").GetProperty("embedding");
+        Assert.Equal("12", embedding.GetProperty("layer").GetString()); // the input of the demo model's last Linear ("13"): Flatten's output, 128 values
+        var variance = embedding.GetProperty("variance").EnumerateArray().Select(v => v.GetDouble()).ToArray();
+        var coordinates = await NpyFiles.ReadFloatsAsync(Path.Combine(single, "embedding", "part-00000.npy"));
+        Assert.Equal(240, coordinates.Length);
+
+        // An exact PCA: the coordinates are centred, each component's variance is its eigenvalue, and the two are uncorrelated.
+        double Mean(Func<int, double> f) => Enumerable.Range(0, 120).Average(f);
+        for (var d = 0; d < 2; d++)
+        {
+            var component = d;
+            Assert.Equal(0, Mean(i => coordinates[2 * i + component]), 1e-4 * Math.Sqrt(variance[d]));
+            Assert.Equal(variance[d], Mean(i => (double)coordinates[2 * i + component] * coordinates[2 * i + component]), 1e-4 * variance[d]);
+        }
+        Assert.Equal(0, Mean(i => (double)coordinates[2 * i] * coordinates[2 * i + 1]), 1e-4 * Math.Sqrt(variance[0] * variance[1]));
+        Assert.True(variance[0] > variance[1]);
+
+        var shardedCoordinates = new List<float>();
+        for (var s = 0; s < 5; s++) shardedCoordinates.AddRange(await NpyFiles.ReadFloatsAsync(Path.Combine(sharded, "embedding", $"part-{s:D5}.npy")));
+        Assert.Equal(coordinates.Length, shardedCoordinates.Count);
+        for (var i = 0; i < coordinates.Length; i++) Assert.Equal(coordinates[i], shardedCoordinates[i], 1e-3 * Math.Sqrt(variance[0]));
+
+        var html = await File.ReadAllTextAsync(Path.Combine(single, "report.html"));
+        Assert.Contains("<h2>Embedding</h2>", html);
+        Assert.True(File.Exists(Path.Combine(single, "plots", "embedding-scatter.png")));
+    }
+
+    private static string Job(string images, string labels, string output, int shardSize) => Job(images, labels, output, shardSize,
+        "\"methods\": { \"grad-cam\": { \"layer\": \"10\" } }, \"views\": { \"pruning\": { \"samples\": 60 }, \"maximisation\": { \"steps\": 32, \"channels\": 2 } }");
+
+    private static string Job(string images, string labels, string output, int shardSize, string methodsAndViews) => $$"""
         {
           "model": { "uri": "{{TestPaths.Sample("model.pt")}}" },
           "data": { "inputs": "{{images}}", "labels": "{{labels}}", "preprocess": { "scale": 0.00392156862745098, "mean": [0.286], "std": [0.353] } },
-          "methods": { "grad-cam": { "layer": "10" } },
-          "views": { "pruning": { "samples": 60 }, "maximisation": { "steps": 32, "channels": 2 } },
+          {{methodsAndViews}},
           "shardSize": {{shardSize}},
           "output": "{{output}}"
         }

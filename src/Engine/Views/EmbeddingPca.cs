@@ -1,0 +1,40 @@
+using ExplainCluster.Contracts;
+
+namespace ExplainCluster.Engine.Views;
+
+/// <summary>
+/// The embedding view's exact PCA: from Σ x and Σ x xᵀ over every sample, the mean and the covariance
+/// (Σ x xᵀ − n μ μᵀ)/n, and its top eigenvectors; each sample's coordinates (x − μ)·componentᵢ come from the post pass.
+/// </summary>
+public sealed record EmbeddingPca(string Layer, long Samples, double[] Mean, double[][] Components, double[] Variance, double[] Explained)
+{
+    public static EmbeddingPca Of(EmbeddingPartial sums, int dims)
+    {
+        var d = sums.Sum.Length;
+        var n = sums.Count;
+        var mean = sums.Sum.Select(v => v / n).ToArray();
+        var covariance = new double[d, d];
+        for (var a = 0; a < d; a++)
+            for (var b = 0; b < d; b++) covariance[a, b] = (sums.Cross[a * d + b] - n * mean[a] * mean[b]) / n;
+        var total = Enumerable.Range(0, d).Sum(a => covariance[a, a]);
+        var m = Math.Min(dims, d);
+        var (values, vectors) = ActivationStatistics.TopEigen(covariance, m);
+        return new EmbeddingPca(sums.Layer, n, mean, vectors, values, [.. values.Select(v => total > 0 ? Math.Max(v, 0) / total : 0)]);
+    }
+
+    public static EmbeddingPartial Add(EmbeddingPartial? total, EmbeddingPartial part)
+    {
+        if (total is null) return part with { Sum = (double[])part.Sum.Clone(), Cross = (double[])part.Cross.Clone() };
+        if (total.Layer != part.Layer || total.Sum.Length != part.Sum.Length) throw new ArgumentException("embedding partials of different layers", nameof(part));
+        for (var j = 0; j < part.Sum.Length; j++) total.Sum[j] += part.Sum[j];
+        for (var j = 0; j < part.Cross.Length; j++) total.Cross[j] += part.Cross[j];
+        return total with { Count = total.Count + part.Count };
+    }
+
+    /// <summary>The basis a post attempt projects with; <paramref name="explainAttempt"/> is where its shard's files are staged.</summary>
+    public EmbeddingBasis Basis(int explainAttempt) =>
+        new(Layer, Mean, [.. Components.SelectMany(c => c)], Components.Length, explainAttempt);
+}
+
+/// <summary>summary.json's <c>views.embedding</c>: the layer, how many samples, and the variance (and share of it) each component explains; coordinates in <c>embedding/part-NNNNN.npy</c>.</summary>
+public sealed record EmbeddingView(string Layer, long Samples, int Dims, double[] Variance, double[] Explained);
