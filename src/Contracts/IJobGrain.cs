@@ -34,5 +34,6 @@ public interface IJobGrain : IGrainWithStringKey
     /// Called by a shard attempt that cannot finish. A data fault (<paramref name="retryable"/> false) fails
     /// the job at once; an infrastructure fault runs the shard again, a few times at most.
     /// </summary>
-    Task ShardFailedAsync(int shardIndex, int attempt, string error, bool retryable);
+    /// <param name="phase">The pass the attempt belonged to: a report from another pass than the job's current one is ignored.</param>
+    Task ShardFailedAsync(int shardIndex, int attempt, string error, bool retryable, ShardPhase phase = ShardPhase.Explain);
 }

@@ -64,9 +64,9 @@ public sealed partial class JobGrain(
 
     private ShardDispatcher? _dispatcherOrNull;
 
-    private ShardDispatcher Dispatcher => _dispatcherOrNull ??=
-        new ShardDispatcher(Id, grains, workers, membership,
-            _selecting ? ShardPhase.Select : _explained is not null ? ShardPhase.Post : ShardPhase.Explain, _chosen, _postWork);
+    private ShardPhase Phase => _selecting ? ShardPhase.Select : _explained is not null ? ShardPhase.Post : ShardPhase.Explain;
+
+    private ShardDispatcher Dispatcher => _dispatcherOrNull ??= new ShardDispatcher(Id, grains, workers, membership, Phase, _chosen, _postWork);
 
     /// <summary>A job that was running when its grain was lost picks up where its record says it was.</summary>
     public override async Task OnActivateAsync(CancellationToken ct)
@@ -282,9 +282,10 @@ public sealed partial class JobGrain(
         Changed();
     }
 
-    async Task IJobGrain.ShardFailedAsync(int shardIndex, int attempt, string error, bool retryable)
+    async Task IJobGrain.ShardFailedAsync(int shardIndex, int attempt, string error, bool retryable, ShardPhase phase)
     {
-        if (_state != JobState.Running || !_book.IsCurrent(shardIndex, attempt)) return;
+        // Each pass numbers its attempts from 1: only a failure of the current pass's current attempt counts.
+        if (_state != JobState.Running || phase != Phase || !_book.IsCurrent(shardIndex, attempt)) return;
         if (!retryable) await FailAsync(error);
         else await RetryAsync(shardIndex, error);
     }

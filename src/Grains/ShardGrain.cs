@@ -87,7 +87,7 @@ public sealed partial class ShardGrain(
             var message = dataFault ? e.Message : Redaction.Text($"shard {request.Shard.Index} failed: {e.GetType().Name}: {e.Message.Split('\n')[0]}");
             if (dataFault) LogDataFault(logger, request.JobId, request.Shard.Index, message);
             else LogShardFailed(logger, e, request.JobId, request.Shard.Index);
-            await ReportAsync(request, () => job.ShardFailedAsync(request.Shard.Index, request.Attempt, message, retryable: IsInfrastructure(e)), ct);
+            await ReportAsync(request, () => job.ShardFailedAsync(request.Shard.Index, request.Attempt, message, IsInfrastructure(e), request.Phase), ct);
             return;
         }
         await ReportAsync(request, report, ct);

@@ -94,7 +94,16 @@ public sealed class ShardViews
         {
             using var scope = NewDisposeScope();
             var (x, labels, target) = Rows(model, data, rows, targets, chosen);
-            var sums = ChannelPruning.Importance(model, options.Layer, x, labels, target, options.MaxRows);
+            ImportanceSums sums;
+            try
+            {
+                sums = ChannelPruning.Importance(model, options.Layer, x, labels, target, options.MaxRows);
+            }
+            catch (ExplainException error) when (error.Message.StartsWith("unknown Grad-CAM layer", StringComparison.Ordinal) || error.Message.StartsWith("Grad-CAM layer", StringComparison.Ordinal))
+            {
+                // The layer split speaks of Grad-CAM, its first user: say which option named the layer.
+                throw new ExplainException("views.pruning.layer: " + error.Message.Replace("unknown Grad-CAM layer", "unknown layer").Replace("Grad-CAM layer", "layer"), error);
+            }
             pruning = new PruningImportancePartial(sums.Labelled, sums.Samples, sums.BaselineCorrect, sums.BaselineProbability, sums.Correct, sums.Probability);
         }
         return new ShardViewsResult(weights, _activations?.Partial(), pruning, _channelWeightSums,

@@ -20,7 +20,7 @@ public partial class BadInputTests(OneSiloCluster one) : IClassFixture<OneSiloCl
         var status = await JobRunner.RunAsync(one.Grains, job, ct: timeout.Token);
         Assert.Equal(JobState.Failed, status.State);
         Assert.NotNull(status.Error);
-        Assert.DoesNotContain('\n', status.Error);
+        Assert.DoesNotContain('\n', status.Error!);
         var manifest = Path.Combine(job.Output, "manifest.json");
         if (File.Exists(manifest))
         {
@@ -149,6 +149,18 @@ public partial class BadInputTests(OneSiloCluster one) : IClassFixture<OneSiloCl
     {
         var (status, _) = await RunBadAsync(f => GoodJobAsync(f, layer: "features"));
         Assert.StartsWith("unknown Grad-CAM layer \"features\"", status.Error);
+    }
+
+    [Fact]
+    public async Task Run_UnknownPruningLayer_FailsTheJobNamingTheOption()
+    {
+        var (status, _) = await RunBadAsync(async f =>
+        {
+            var (images, labels) = await TestPaths.FashionMnistNpyAsync(f, 40);
+            return TestPaths.FashionJob(images, labels, Path.Combine(f, "out"), extra: ", \"views\": { \"pruning\": { \"layer\": \"99\", \"samples\": 10 } }");
+        });
+        Assert.StartsWith("views.pruning.layer: unknown layer \"99\"", status.Error);
+        Assert.DoesNotContain('\n', status.Error!);
     }
 
     [Fact]
