@@ -125,7 +125,10 @@ public sealed record EmbeddingPartial(
     [property: Id(0)] string Layer,
     [property: Id(1)] long Count,
     [property: Id(2)] double[] Sum,
-    [property: Id(3)] double[] Cross);
+    [property: Id(3)] double[] Cross,
+    [property: Id(4)] long[]? SubsetIndex = null,
+    [property: Id(5)] long[]? SubsetLabels = null,
+    [property: Id(6)] float[]? SubsetFeatures = null);
 
 /// <summary>The embedding's PCA for the post pass: the layer, the features' mean [d] and the components [dims × d]; where the shard's accepted explain attempt staged its files.</summary>
 [GenerateSerializer, Immutable, Alias("ec.EmbeddingBasis")]

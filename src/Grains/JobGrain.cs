@@ -351,8 +351,10 @@ public sealed partial class JobGrain(
             // Moving files, writing and plotting are I/O and CPU work: keep them off the grain's scheduler.
             // The book no longer changes: shards reported after the last one are ignored once the job is finalizing.
             var (job, manifest, shards, hashes) = (_job!, _manifest!, _book.Done, _hashes!);
-            if (ViewsOptions.Find(job, ViewsOptions.Embedding) is { } embedding) _summary.EmbeddingDims = ViewsOptions.ReadEmbedding(embedding).Dims;
-            var summary = _summary.Build(job.Model.Classes);
+            if (ViewsOptions.Find(job, ViewsOptions.Embedding) is { } embedding)
+                (_summary.EmbeddingDims, _summary.EmbeddingNeighbours) = (ViewsOptions.ReadEmbedding(embedding).Dims, ViewsOptions.ReadEmbedding(embedding).K);
+            // Merging is CPU work too (the PCAs, the label vote): the summary builder no longer changes either.
+            var summary = await Task.Run(() => _summary.Build(job.Model.Classes));
             await Task.Run(async () => await _outputs.CompleteAsync(job, manifest, summary, shards, await hashes));
             _state = JobState.Completed;
             await SaveAsync();

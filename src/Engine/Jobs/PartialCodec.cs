@@ -168,6 +168,9 @@ public static class PartialCodec
                 w.Write(embedding.Count);
                 Write(w, embedding.Sum);
                 Write(w, embedding.Cross);
+                Write(w, embedding.SubsetIndex ?? []);
+                Write(w, embedding.SubsetLabels ?? []);
+                Write(w, embedding.SubsetFeatures ?? []);
             }
         }
         return stream.GetBuffer().AsMemory(0, (int)stream.Length);
@@ -250,7 +253,8 @@ public static class PartialCodec
             var pruning = r.BaseStream.ReadByte() == 1
                 ? new PruningImportancePartial(r.ReadBoolean(), r.ReadInt64(), r.ReadInt64(), r.ReadDouble(), Read<long>(r), Read<double>(r)) : null;
             var channelWeights = r.BaseStream.ReadByte() == 1 ? Read<double>(r) : null;
-            var embedded = r.BaseStream.ReadByte() == 1 ? new EmbeddingPartial(r.ReadString(), r.ReadInt64(), Read<double>(r), Read<double>(r)) : null;
+            var embedded = r.BaseStream.ReadByte() == 1
+                ? new EmbeddingPartial(r.ReadString(), r.ReadInt64(), Read<double>(r), Read<double>(r), Read<long>(r), Read<long>(r), Read<float>(r)) : null;
             return new ShardPartial(shard, count, silo, seconds, predicted, errors, methods, inputShape, inputSum, inputCount, attempt, staged, faithfulness, sanity, paramGrads,
                 weights, activations, pruning, channelWeights, embedded);
         }

@@ -22,6 +22,7 @@ public static class SampleSelection
         [.. job.Methods.Select(m => MethodRegistry.CreateWithSubset(m).Subset).Where(s => s.IsStratified)
             .Concat(job.Sanity is { } sanity ? [SanitySample(sanity)] : [])
             .Concat(PruningOf(job) is { } pruning ? [PruningSample(pruning)] : [])
+            .Concat(KnnOf(job) is { } knn ? [KnnSample(knn)] : [])
             .DistinctBy(s => (s.PerClass, s.Seed, s.Total))];
 
     /// <summary>The sanity check's stratified sample: <c>samples</c> in all, spread over the strata in rounds.</summary>
@@ -33,6 +34,14 @@ public static class SampleSelection
 
     /// <summary>The pruning view's stratified sample: <c>samples</c> in all, spread over the strata in rounds, as the sanity check's.</summary>
     public static Subset PruningSample(Views.PruningOptions pruning) => new(1, pruning.Seed, pruning.Samples, pruning.Samples);
+
+    /// <summary>The embedding view's options when it votes on labels (labels given, <c>knnSamples</c> &gt; 0).</summary>
+    public static Views.EmbeddingOptions? KnnOf(JobSpec job) =>
+        job.Data.Labels is not null && Views.ViewsOptions.Find(job, Views.ViewsOptions.Embedding) is { } view
+            && Views.ViewsOptions.ReadEmbedding(view) is { KnnSamples: > 0 } options ? options : null;
+
+    /// <summary>The embedding's label-vote subset: stratified, in rounds, as the sanity check's.</summary>
+    public static Subset KnnSample(Views.EmbeddingOptions knn) => new(1, knn.Seed, knn.KnnSamples, knn.KnnSamples);
 
     /// <summary>Where <paramref name="subset"/>'s choice is in <see cref="Subsets"/>' order.</summary>
     public static int IndexOf(Subset[] subsets, Subset subset) =>

@@ -42,7 +42,7 @@ public static class ShardExplainer
         var split = layers.Length == 1 ? model.Split(layers[0]) : null;
         var explainLabels = job.Target == TargetMode.Label;
         var segments = data.Segments ?? (JobSegments.For(job) is { } spec ? JobSegments.Compute(spec, job.Data.Preprocess, data) : null);
-        var views = Views.ShardViews.For(model, job);
+        var views = Views.ShardViews.For(model, job, SampleSelection.KnnOf(job) is { } knn ? chosen![SampleSelection.IndexOf(stratified, SampleSelection.KnnSample(knn))].ToHashSet() : null);
 
         var n = data.Count;
         var preprocess = Preprocessor.Create(job.Data.Preprocess, data.SampleShape);
@@ -107,7 +107,7 @@ public static class ShardExplainer
                 var nll = -logProbabilities.gather(1, labelTensor.cpu().unsqueeze(1)).squeeze(1);
                 nll.data<float>().CopyTo(loss.AsSpan(start, count));
             }
-            views?.Add(batch, classes);
+            views?.Add(batch, classes, [.. Enumerable.Range(0, count).Select(i => data.Start + start + i)], labelSlice);
             var batchTargets = batch.Targets.cpu().data<long>().ToArray();
             batchTargets.CopyTo(targets, start);
 

@@ -95,6 +95,15 @@ public static class ViewPlots
                 .Append(string.Create(inv, $"(exact, over all {embedding.Samples} samples; the first {embedding.Dims} explain {embedding.Explained.Sum():P0} of the variance). "))
                 .Append("Classes the model keeps apart form separate clouds; a misclassified sample sitting inside another class's cloud is one the ")
                 .Append("model sees as that class, and a candidate for a label error. Coordinates per sample: <code>embedding/part-NNNNN.npy</code>.</p>");
+        if (views.Embedding?.Knn is { } knn)
+        {
+            html.Append(string.Create(inv, $"<h3>Label vote</h3><p>On {knn.Samples} samples (stratified by class and correctness), each sample's {knn.K} nearest "))
+                .Append(string.Create(inv, $"neighbours in the embedding's full feature space vote on its label: they agree with it {knn.MeanAgreement:P1} of the time on average. "))
+                .Append("The samples they disagree with most, candidates for a label error:</p><table><tr><th>sample</th><th>label</th><th>neighbours say</th><th>agreement</th></tr>");
+            foreach (var low in knn.Lowest)
+                html.Append(string.Create(inv, $"<tr><td>#{low.Index}</td><td>{low.Label}</td><td>{low.NeighboursSay}</td><td>{low.Agreement:P0}</td></tr>"));
+            html.Append("</table>");
+        }
         if (views.Pruning is { } pruning)
         {
             var measure = pruning.Labelled ? "accuracy" : "target probability";

@@ -47,6 +47,24 @@ public sealed class SummaryBuilder
     /// <summary>The model's classes (known once a partial is folded).</summary>
     public int Classes => _predicted.Length;
 
+    /// <summary>The embedding's label vote over its subset (sorted by dataset index), its arrays added; null without one.</summary>
+    private Views.KnnVote? Vote(List<SummaryArray> arrays, string[] names)
+    {
+        if (_embedding is not { SubsetIndex: { Length: > 0 } index } e) return null;
+        var d = e.SubsetFeatures!.Length / index.Length;
+        var order = Enumerable.Range(0, index.Length).OrderBy(i => index[i]).ToArray();
+        var sortedIndex = order.Select(i => index[i]).ToArray();
+        var labels = order.Select(i => e.SubsetLabels![i]).ToArray();
+        var features = order.SelectMany(i => e.SubsetFeatures.AsSpan(i * d, d).ToArray()).ToArray();
+        var (agreement, majority) = Views.LabelVote.Of(sortedIndex, labels, features, EmbeddingNeighbours);
+        var (indexFile, agreementFile) = (OutputLayout.SummaryArray("embedding-knn-index"), OutputLayout.SummaryArray("embedding-knn-agreement"));
+        arrays.Add(new SummaryArray(indexFile, [sortedIndex.Length], sortedIndex));
+        arrays.Add(new SummaryArray(agreementFile, [agreement.Length], Array.ConvertAll(agreement, v => (float)v)));
+        var lowest = Enumerable.Range(0, agreement.Length).OrderBy(i => agreement[i]).ThenBy(i => sortedIndex[i]).Take(16)
+            .Select(i => new Views.Disagreement(sortedIndex[i], labels[i], majority[i], agreement[i])).ToArray();
+        return new Views.KnnVote(EmbeddingNeighbours, agreement.Length, agreement.Average(), lowest, indexFile, agreementFile);
+    }
+
     /// <summary>A post attempt's results (pruning's curve sums, maximisation images): order does not matter.</summary>
     public void AddPost(PostPartial post)
     {
@@ -60,6 +78,9 @@ public sealed class SummaryBuilder
 
     /// <summary>The embedding view's components (set by the job from its options before building).</summary>
     public int EmbeddingDims { get; set; } = 2;
+
+    /// <summary>The embedding's label vote's k (set by the job from its options before building).</summary>
+    public int EmbeddingNeighbours { get; set; } = 10;
 
     /// <summary>Partials folded so far: shards 0 .. Folded−1.</summary>
     public int Folded => _next;
@@ -138,7 +159,8 @@ public sealed class SummaryBuilder
             if (maximisation is { } m) arrays.AddRange(m.Arrays);
             var embedding = _embedding is null ? null : Views.EmbeddingPca.Of(_embedding, EmbeddingDims);
             views = new Views.ViewsSummary(weights?.Item1, activations?.Summary, pruning, maximisation?.Summary,
-                embedding is null ? null : new Views.EmbeddingView(embedding.Layer, embedding.Samples, embedding.Components.Length, embedding.Variance, embedding.Explained));
+                embedding is null ? null : new Views.EmbeddingView(embedding.Layer, embedding.Samples, embedding.Components.Length, embedding.Variance, embedding.Explained,
+                    Vote(arrays, names)));
         }
         return new SummaryOutput(new Summary(_samples, names, (long[])_predicted.Clone(), errors, methods, inputs, _faithfulness?.Summary(names), sanity?.Summary,
             _paramGrads?.Summary(names, layerMeans), views), [.. arrays]);

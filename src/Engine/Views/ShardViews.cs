@@ -18,17 +18,20 @@ public sealed class ShardViews
     private readonly bool _channelWeights;
     private double[]? _channelWeightSums;
     private (long Count, double[] Sum, double[] Cross)? _embedded;
+    private readonly IReadOnlySet<long>? _knn;
+    private readonly List<(long Index, long Label, float[] Features)> _voters = [];
 
-    private ShardViews(JobSpec job, ActivationCapture? capture, ActivationRecorder? activations, string? embedding, bool channelWeights)
+    private ShardViews(JobSpec job, ActivationCapture? capture, ActivationRecorder? activations, string? embedding, bool channelWeights, IReadOnlySet<long>? knn)
     {
-        (_job, Capture, _activations, _embedding, _channelWeights) = (job, capture, activations, embedding, channelWeights);
+        (_job, Capture, _activations, _embedding, _channelWeights, _knn) = (job, capture, activations, embedding, channelWeights, knn);
     }
 
     /// <summary>The layers the shared pass must keep (activations, the embedding's layer); null when none.</summary>
     public ActivationCapture? Capture { get; }
 
     /// <summary>Null when the job has no views.</summary>
-    public static ShardViews? For(ExplainModel model, JobSpec job)
+    /// <param name="knn">This shard's part of the embedding's label-vote subset (dataset indices), when it has one.</param>
+    public static ShardViews? For(ExplainModel model, JobSpec job, IReadOnlySet<long>? knn = null)
     {
         if (job.Views is not { Length: > 0 }) return null;
         var maximisation = ViewsOptions.Find(job, ViewsOptions.Maximisation) is { } m ? MaximisationOptions.Read(m.Options) : null;
@@ -38,7 +41,7 @@ public sealed class ShardViews
         string[] taken = [.. (activations ?? []).Concat(embedding is null ? [] : [embedding]).Distinct()];
         var capture = taken.Length == 0 ? null : new ActivationCapture(taken);
         return new ShardViews(job, capture, activations is null ? null : new ActivationRecorder(activations, capture!), embedding,
-            maximisation is { Channels: > 0 } && job.Methods.Any(x => x.Layer is not null));
+            maximisation is { Channels: > 0 } && job.Methods.Any(x => x.Layer is not null), embedding is null ? null : knn);
     }
 
     /// <summary>The embedding view's layer, checked; null without the view.</summary>
@@ -59,7 +62,9 @@ public sealed class ShardViews
     }
 
     /// <summary>After a batch's shared pass.</summary>
-    public void Add(GradientBatch batch, int classes)
+    /// <param name="indices">The batch rows' dataset indices.</param>
+    /// <param name="labels">The batch rows' labels, when the data has them.</param>
+    public void Add(GradientBatch batch, int classes, IReadOnlyList<long> indices, long[]? labels)
     {
         _activations?.Add(batch.Targets, classes);
         if (_embedding is not null)
@@ -73,6 +78,17 @@ public sealed class ShardViews
             for (var j = 0; j < sum.Length; j++) totals[j] += sum[j];
             for (var j = 0; j < cross.Length; j++) crosses[j] += cross[j];
             _embedded = (count + x.shape[0], totals, crosses);
+            if (_knn is not null && labels is not null)
+            {
+                // The label-vote subset's samples keep their whole feature vector: the job finds their neighbours.
+                var rows = Enumerable.Range(0, indices.Count).Where(i => _knn.Contains(indices[i])).ToArray();
+                if (rows.Length > 0)
+                {
+                    var kept = x.index_select(0, tensor(rows.Select(r => (long)r).ToArray()).to(x.device)).to(float32).cpu().data<float>().ToArray();
+                    var d = (int)x.shape[1];
+                    for (var j = 0; j < rows.Length; j++) _voters.Add((indices[rows[j]], labels[rows[j]], kept[(j * d)..((j + 1) * d)]));
+                }
+            }
         }
         if (!_channelWeights || batch.FeatureGrad is not { } grad || grad.dim() != 4) return;
         // Grad-CAM's α_k (the spatial mean of ∂y/∂A_k), summed over samples: maximisation visualises the largest channels.
@@ -107,7 +123,8 @@ public sealed class ShardViews
             pruning = new PruningImportancePartial(sums.Labelled, sums.Samples, sums.BaselineCorrect, sums.BaselineProbability, sums.Correct, sums.Probability);
         }
         return new ShardViewsResult(weights, _activations?.Partial(), pruning, _channelWeightSums,
-            _embedded is { } e ? new EmbeddingPartial(_embedding!, e.Count, e.Sum, e.Cross) : null);
+            _embedded is { } e ? new EmbeddingPartial(_embedding!, e.Count, e.Sum, e.Cross,
+                [.. _voters.Select(v => v.Index)], [.. _voters.Select(v => v.Label)], [.. _voters.SelectMany(v => v.Features)]) : null);
     }
 
     /// <summary>The inputs, labels (when the data has them) and targets of the given dataset indices of this shard.</summary>

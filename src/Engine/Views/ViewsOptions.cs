@@ -74,7 +74,8 @@ public static class ViewsOptions
     public static EmbeddingOptions ReadEmbedding(ViewSpec spec)
     {
         var o = OptionsReader.Parse(spec.Options, "views.embedding.");
-        var options = new EmbeddingOptions(o.Raw("layer") is null ? null : o.Text("layer"), o.Integer("dims", 2, 1, 16));
+        var options = new EmbeddingOptions(o.Raw("layer") is null ? null : o.Text("layer"), o.Integer("dims", 2, 1, 16),
+            o.Integer("knnSamples", 1024, 0, 100_000), o.Integer("k", 10, 1, 1000), o.Integer("seed", 0, 0, int.MaxValue));
         o.RejectUnread();
         return options;
     }
@@ -99,4 +100,6 @@ public static class ViewsOptions
 public sealed record PruningOptions(string Layer, int Samples, int Seed, int MaxRows);
 
 /// <summary>The <c>embedding</c> view's options: the top-level child whose output is embedded (null: the one before the last Linear), and how many components.</summary>
-public sealed record EmbeddingOptions(string? Layer, int Dims);
+/// <param name="KnnSamples">The stratified subset on which each sample's k nearest neighbours (in the embedding's full
+/// feature space) vote on its label (0: none); needs labels.</param>
+public sealed record EmbeddingOptions(string? Layer, int Dims, int KnnSamples = 1024, int K = 10, int Seed = 0);

@@ -100,3 +100,19 @@ public class ViewsTests
 
     private static double Norm(double[] v) => Math.Sqrt(v.Sum(x => x * x));
 }
+
+public class LabelVoteTests
+{
+    [Fact]
+    public void Vote_PointsOnALine_CountsNeighboursWithTheSameLabel()
+    {
+        // Five points on a line at 0, 1, 2, 10, 11 with labels a a b b b; k = 2.
+        long[] index = [0, 1, 2, 3, 4];
+        long[] labels = [0, 0, 1, 1, 1];
+        float[] features = [0, 1, 2, 10, 11];
+        var (agreement, majority) = ExplainCluster.Engine.Views.LabelVote.Of(index, labels, features, 2);
+        // 0: neighbours 1 (a), 2 (b) → ½. 1: 0 (a), 2 (b) → ½. 2: 1 (a), 0 (a) → 0, they say a. 3: 4, 2 → 1. 4: 3, 2 → 1.
+        Assert.Equal([0.5, 0.5, 0, 1, 1], agreement);
+        Assert.Equal([0L, 0, 0, 1, 1], majority); // a tie of one each goes to the lower label
+    }
+}

@@ -47,7 +47,7 @@ public class PostViewsJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluste
     public async Task Run_Embedding_CoordinatesAreAnExactPca_ShardedEqualsSingle()
     {
         var (single, sharded) = await Jobs.RunSingleAndShardedAsync(one.Grains, 120, 25, (images, labels, output, size) => Job(images, labels, output, size,
-            "\"methods\": { \"saliency\": {} }, \"views\": { \"embedding\": {} }"));
+            "\"methods\": { \"saliency\": {} }, \"views\": { \"embedding\": { \"knnSamples\": 40, \"k\": 5 } }"));
         using var summary = Jobs.ReadJson(Path.Combine(single, "summary.json"));
         var embedding = summary.RootElement.GetProperty("views").GetProperty("embedding");
         Assert.Equal("12", embedding.GetProperty("layer").GetString()); // the input of the demo model's last Linear ("13"): Flatten's output, 128 values
@@ -71,8 +71,21 @@ public class PostViewsJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluste
         Assert.Equal(coordinates.Length, shardedCoordinates.Count);
         for (var i = 0; i < coordinates.Length; i++) Assert.Equal(coordinates[i], shardedCoordinates[i], 1e-3 * Math.Sqrt(variance[0]));
 
+        // The label vote: 40 samples of the stratified subset, the same however sharded, shares of 5 neighbours.
+        var knn = embedding.GetProperty("knn");
+        Assert.Equal(40, knn.GetProperty("samples").GetInt32());
+        Assert.Equal(knn.ToString(), Jobs.ReadJson(Path.Combine(sharded, "summary.json")).RootElement.GetProperty("views").GetProperty("embedding").GetProperty("knn").ToString());
+        var agreement = await NpyFiles.ReadFloatsAsync(Path.Combine(single, knn.GetProperty("agreementFile").GetString()!));
+        Assert.Equal(40, agreement.Length);
+        Assert.All(agreement, v => Assert.Contains(v, new[] { 0f, 0.2f, 0.4f, 0.6f, 0.8f, 1f }));
+        Assert.Equal(agreement.Average(), knn.GetProperty("meanAgreement").GetDouble(), 1e-6);
+        // About 4 samples per class (half of them misclassified, as the strata ask), so at most 3 of 5 neighbours can share a
+        // label: 0.36 measured, well above the 0.1 of neighbours drawn at random from ten classes.
+        Assert.True(knn.GetProperty("meanAgreement").GetDouble() > 0.2);
+
         var html = await File.ReadAllTextAsync(Path.Combine(single, "report.html"));
         Assert.Contains("<h2>Embedding</h2>", html);
+        Assert.Contains("<h3>Label vote</h3>", html);
         Assert.True(File.Exists(Path.Combine(single, "plots", "embedding-scatter.png")));
     }
 
