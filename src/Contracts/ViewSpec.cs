@@ -87,7 +87,9 @@ public sealed record PostWork(
     [property: Id(0)] int[]? PruningOrder,
     [property: Id(1)] int[] PruningRemoved,
     [property: Id(2)] MaximisationObjective[] Objectives,
-    [property: Id(3)] EmbeddingBasis? Embedding = null);
+    [property: Id(3)] EmbeddingBasis? Embedding = null,
+    [property: Id(4)] long[]? VoteIndex = null,
+    [property: Id(5)] float[]? VoteAgreement = null);
 
 /// <summary>A class logit (<see cref="Layer"/> null) or a channel of a layer to maximise.</summary>
 [GenerateSerializer, Immutable, Alias("ec.MaximisationObjective")]

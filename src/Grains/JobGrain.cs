@@ -216,7 +216,9 @@ public sealed partial class JobGrain(
     /// <summary>Every shard is explained: the post pass if the job has one (<see cref="PostPlan"/>), else the outputs.</summary>
     private async Task AfterExplanationsAsync()
     {
-        _postWork = PostPlan.For(_job!, _summary, [.. _book.Done.OrderBy(p => p.Key).Select(p => p.Value.Attempt)]);
+        // The plan merges (the embedding's PCA and label vote): CPU work, off the scheduler.
+        var (job, attempts) = (_job!, _book.Done.OrderBy(p => p.Key).Select(p => p.Value.Attempt).ToArray());
+        _postWork = await Task.Run(() => PostPlan.For(job, _summary, attempts));
         if (_postWork is not null)
         {
             (_explained, _book, _dispatcherOrNull) = (_book, ShardBook.Plan(_book.Shards), null);

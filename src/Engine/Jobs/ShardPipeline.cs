@@ -65,9 +65,29 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
             var (curve, images, coordinates) = await OnHostAsync(model, silo, clock => Views.PostWorker.Compute(model, job, data, work, rows, ct, clock));
             ct.ThrowIfCancellationRequested();
             if (coordinates is not null && work.Embedding is { } basis)
+            {
                 // Beside the shard's other files, in the staging of its accepted explain attempt: they move into place together.
-                await locator.Resolve(job.Output).Child(OutputLayout.Attempt(shard.Index, basis.ExplainAttempt)).Child(OutputLayout.EmbeddingPart(shard.Index))
-                    .WriteAsync(NpyFormat.Encode(coordinates, [data.Count, basis.Dims]), ct);
+                var staged = locator.Resolve(job.Output).Child(OutputLayout.Attempt(shard.Index, basis.ExplainAttempt));
+                await staged.Child(OutputLayout.EmbeddingPart(shard.Index)).WriteAsync(NpyFormat.Encode(coordinates, [data.Count, basis.Dims]), ct);
+                // And as parquet columns: embedding_0.., and knn_agreement for the label vote's samples (null for the others).
+                var columns = Enumerable.Range(0, basis.Dims)
+                    .Select(d => ($"embedding_{d}", Enumerable.Range(0, data.Count).Select(i => (float?)coordinates[i * basis.Dims + d]).ToArray())).ToList();
+                if (work.VoteIndex is { } voted)
+                {
+                    var agreement = new float?[data.Count];
+                    for (var j = 0; j < voted.Length; j++) agreement[voted[j] - data.Start] = work.VoteAgreement![j];
+                    columns.Add(("knn_agreement", agreement));
+                }
+                var part = staged.Child(OutputLayout.SamplesPart(shard.Index));
+                byte[] bytes;
+                await using (var stream = await part.OpenReadAsync(ct))
+                using (var buffer = new MemoryStream())
+                {
+                    await stream.CopyToAsync(buffer, ct);
+                    bytes = buffer.ToArray();
+                }
+                await part.WriteAsync(await ParquetColumns.WithAsync(bytes, columns, ct), ct);
+            }
             return new PostPartial(shard.Index, attempt, silo, watch.Elapsed.TotalSeconds, curve, images);
         }, ct);
 

@@ -50,6 +50,19 @@ public sealed class SummaryBuilder
     /// <summary>The embedding's label vote over its subset (sorted by dataset index), its arrays added; null without one.</summary>
     private Views.KnnVote? Vote(List<SummaryArray> arrays, string[] names)
     {
+        if (LabelVote() is not { } vote) return null;
+        var (sortedIndex, labels, agreement, majority) = vote;
+        var (indexFile, agreementFile) = (OutputLayout.SummaryArray("embedding-knn-index"), OutputLayout.SummaryArray("embedding-knn-agreement"));
+        arrays.Add(new SummaryArray(indexFile, [sortedIndex.Length], sortedIndex));
+        arrays.Add(new SummaryArray(agreementFile, [agreement.Length], Array.ConvertAll(agreement, v => (float)v)));
+        var lowest = Enumerable.Range(0, agreement.Length).OrderBy(i => agreement[i]).ThenBy(i => sortedIndex[i]).Take(16)
+            .Select(i => new Views.Disagreement(sortedIndex[i], labels[i], majority[i], agreement[i])).ToArray();
+        return new Views.KnnVote(EmbeddingNeighbours, agreement.Length, agreement.Average(), lowest, indexFile, agreementFile);
+    }
+
+    /// <summary>The embedding's label vote over its subset, by dataset index (computed each call: call it off the grain's scheduler); null without one.</summary>
+    public (long[] Index, long[] Labels, double[] Agreement, long[] Majority)? LabelVote()
+    {
         if (_embedding is not { SubsetIndex: { Length: > 0 } index } e) return null;
         var d = e.SubsetFeatures!.Length / index.Length;
         var order = Enumerable.Range(0, index.Length).OrderBy(i => index[i]).ToArray();
@@ -57,12 +70,7 @@ public sealed class SummaryBuilder
         var labels = order.Select(i => e.SubsetLabels![i]).ToArray();
         var features = order.SelectMany(i => e.SubsetFeatures.AsSpan(i * d, d).ToArray()).ToArray();
         var (agreement, majority) = Views.LabelVote.Of(sortedIndex, labels, features, EmbeddingNeighbours);
-        var (indexFile, agreementFile) = (OutputLayout.SummaryArray("embedding-knn-index"), OutputLayout.SummaryArray("embedding-knn-agreement"));
-        arrays.Add(new SummaryArray(indexFile, [sortedIndex.Length], sortedIndex));
-        arrays.Add(new SummaryArray(agreementFile, [agreement.Length], Array.ConvertAll(agreement, v => (float)v)));
-        var lowest = Enumerable.Range(0, agreement.Length).OrderBy(i => agreement[i]).ThenBy(i => sortedIndex[i]).Take(16)
-            .Select(i => new Views.Disagreement(sortedIndex[i], labels[i], majority[i], agreement[i])).ToArray();
-        return new Views.KnnVote(EmbeddingNeighbours, agreement.Length, agreement.Average(), lowest, indexFile, agreementFile);
+        return (sortedIndex, labels, agreement, majority);
     }
 
     /// <summary>A post attempt's results (pruning's curve sums, maximisation images): order does not matter.</summary>

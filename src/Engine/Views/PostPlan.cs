@@ -18,7 +18,11 @@ public static class PostPlan
         var shards = explainAttempts.Length;
         var pruning = SampleSelection.PruningOf(job) is not null && merged.PruningImportance is { } importance ? importance : null;
         var maximisation = ViewsOptions.Find(job, ViewsOptions.Maximisation) is { } view ? MaximisationOptions.Read(view.Options) : null;
-        var embedding = ViewsOptions.Find(job, ViewsOptions.Embedding) is { } e ? merged.Embedding(ViewsOptions.ReadEmbedding(e).Dims) : null;
+        var embeddingOptions = ViewsOptions.Find(job, ViewsOptions.Embedding) is { } e ? ViewsOptions.ReadEmbedding(e) : null;
+        var embedding = embeddingOptions is null ? null : merged.Embedding(embeddingOptions.Dims);
+        if (embeddingOptions is not null) merged.EmbeddingNeighbours = embeddingOptions.K;
+        // The label vote goes into the parquet parts with the coordinates: each shard gets its own samples' shares.
+        var vote = embedding is null ? null : merged.LabelVote();
         if (pruning is null && maximisation is null && embedding is null) return null;
         var order = pruning is null ? null : PruningSummary.Rank(pruning).Order;
         var removed = pruning is null ? [] : PruningSummary.CurvePoints(pruning.Channels);
@@ -30,7 +34,12 @@ public static class PostPlan
                 objectives.AddRange(ChannelImportance.Top([.. weights.Select(w => (float)w)], maximisation.Channels)
                     .Select(c => new MaximisationObjective(-1, layer, c)));
         }
+        var plan = job.ShardSize;
         return [.. Enumerable.Range(0, shards).Select(s =>
-            new PostWork(order, removed, [.. objectives.Where((_, j) => j % shards == s)], embedding?.Basis(explainAttempts[s])))];
+        {
+            var mine = vote is { } v ? Enumerable.Range(0, v.Index.Length).Where(i => v.Index[i] / plan == s).ToArray() : [];
+            return new PostWork(order, removed, [.. objectives.Where((_, j) => j % shards == s)], embedding?.Basis(explainAttempts[s]),
+                vote is { } w ? [.. mine.Select(i => w.Index[i])] : null, vote is { } x ? [.. mine.Select(i => (float)x.Agreement[i])] : null);
+        })];
     }
 }

@@ -83,6 +83,18 @@ public class PostViewsJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluste
         // label: 0.36 measured, well above the 0.1 of neighbours drawn at random from ten classes.
         Assert.True(knn.GetProperty("meanAgreement").GetDouble() > 0.2);
 
+        // The same values as parquet columns: the coordinates for every sample, the vote's share for its samples only.
+        var partPath = Path.Combine(single, "samples", "part-00000.parquet");
+        var x = await ParquetRows.ReadNullableFloatsAsync(partPath, "embedding_0");
+        var y = await ParquetRows.ReadNullableFloatsAsync(partPath, "embedding_1");
+        Assert.Equal(Enumerable.Range(0, 120).Select(i => (float?)coordinates[2 * i]), x);
+        Assert.Equal(Enumerable.Range(0, 120).Select(i => (float?)coordinates[2 * i + 1]), y);
+        var voted = await NpyFiles.ReadIntegersAsync(Path.Combine(single, knn.GetProperty("indexFile").GetString()!));
+        var shares = await ParquetRows.ReadNullableFloatsAsync(partPath, "knn_agreement");
+        Assert.Equal(voted, Enumerable.Range(0, 120).Where(i => shares[i] is not null).Select(i => (long)i));
+        Assert.Equal(agreement, voted.Select(i => shares[i]!.Value));
+        Assert.Contains("saliency_mean_abs", (await ParquetRows.ReadAsync(partPath)).Columns); // the part's own columns are still there
+
         var html = await File.ReadAllTextAsync(Path.Combine(single, "report.html"));
         Assert.Contains("<h2>Embedding</h2>", html);
         Assert.Contains("<h3>Label vote</h3>", html);
