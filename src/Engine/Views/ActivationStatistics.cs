@@ -33,10 +33,11 @@ public sealed class ActivationRecorder(IReadOnlyList<string> layers, ActivationC
             layer.Start(channels, classes);
             var sums = zeros([classes, channels], float64, a.device).index_add_(0, targets, means, 1).cpu().data<double>().ToArray();
             for (var j = 0; j < sums.Length; j++) layer.Sums[j] += sums[j];
-            var positive = flat.gt(0);
-            var fired = positive.any(2).count_nonzero([0]).cpu().data<long>().ToArray();
+            // Each (sample, channel)'s count of positive activations: one pass over the comparison, then small tensors only.
+            var positive = flat.gt(0).sum([2], false, ScalarType.Int64);
+            var fired = positive.gt(0).count_nonzero([0]).cpu().data<long>().ToArray();
             for (var c = 0; c < channels; c++) layer.Fired[c] += fired[c];
-            layer.NonPositive += a.numel() - positive.count_nonzero().item<long>();
+            layer.NonPositive += a.numel() - positive.sum().item<long>();
             layer.Elements += a.numel();
         }
     }
