@@ -30,7 +30,7 @@ public sealed class SummaryBuilder
     private WeightsPartial? _weights;
     private Views.ImportanceSums? _pruning;
     private double[]? _channelWeights;
-    private Views.CurveSums? _curve;
+    private readonly SortedDictionary<int, PruningCurvePartial> _curves = [];
     private EmbeddingPartial? _embedding;
     private readonly List<MaximisationImage> _images = [];
     private Views.ActivationStatistics? _activations;
@@ -73,16 +73,17 @@ public sealed class SummaryBuilder
         return (sortedIndex, labels, agreement, majority);
     }
 
-    /// <summary>A post attempt's results (pruning's curve sums, maximisation images): order does not matter.</summary>
+    /// <summary>A post attempt's results (pruning's curve sums, maximisation images); the sums are added in shard order when the summary is built.</summary>
     public void AddPost(PostPartial post)
     {
-        if (post.Curve is { } c)
-        {
-            var sums = new Views.CurveSums(c.Labelled, c.Samples, c.Removed, c.Correct, c.Probability);
-            _curve = _curve is null ? sums : _curve.Add(sums);
-        }
+        if (post.Curve is { } c) _curves[post.ShardIndex] = c;
         _images.AddRange(post.Images);
     }
+
+    /// <summary>The curve's sums, added in shard order, so they are the same bit for bit whatever order the post attempts finished in.</summary>
+    private Views.CurveSums? Curve() => _curves.Values
+        .Select(c => new Views.CurveSums(c.Labelled, c.Samples, c.Removed, c.Correct, c.Probability))
+        .Aggregate((Views.CurveSums?)null, (total, sums) => total is null ? sums : total.Add(sums));
 
     /// <summary>The embedding view's components (set by the job from its options before building).</summary>
     public int EmbeddingDims { get; set; } = 2;
@@ -162,7 +163,7 @@ public sealed class SummaryBuilder
             if (weights?.Item2 is { } filters) arrays.Add(filters);
             var activations = _activations?.Summary(names);
             if (activations is { } a) arrays.AddRange(a.Arrays);
-            var pruning = _pruning is null ? null : Views.PruningView.Of(_pruning, _curve);
+            var pruning = _pruning is null ? null : Views.PruningView.Of(_pruning, Curve());
             (Views.MaximisationView Summary, SummaryArray[] Arrays)? maximisation = _images.Count == 0 ? null : Views.MaximisationView.Of(_images, names);
             if (maximisation is { } m) arrays.AddRange(m.Arrays);
             var embedding = _embedding is null ? null : Views.EmbeddingPca.Of(_embedding, EmbeddingDims);

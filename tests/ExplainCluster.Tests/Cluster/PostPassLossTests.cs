@@ -1,0 +1,58 @@
+using ExplainCluster.Tests.Infrastructure;
+
+namespace ExplainCluster.Tests.Cluster;
+
+/// <summary>
+/// Real processes on loopback: the silo that holds a job is killed (SIGKILL) while the job is in its post pass
+/// (pruning's curve, maximisation, the embedding's projection). The job reactivates elsewhere, plans the post pass
+/// again and completes with the same summary, byte for byte, as a fault-free run on one embedded silo.
+/// </summary>
+[Collection(ProcessCollection.Name)]
+public class PostPassLossTests
+{
+    [Fact]
+    public async Task Submit_KillSiloHoldingTheJobInItsPostPass_ReplansItAndMatchesOneSiloRun()
+    {
+        var folder = TestPaths.NewFolder();
+        var (images, labels) = await TestPaths.FashionMnistNpyAsync(folder, 2000);
+        var jobPath = Path.Combine(folder, "job.json");
+        await File.WriteAllTextAsync(jobPath, TestPaths.FashionJob(images, labels, "out", shardSize: 200,
+            extra: ", \"views\": { \"pruning\": { \"samples\": 200 }, \"maximisation\": { \"steps\": 1500, \"channels\": 2 }, \"embedding\": { \"knnSamples\": 100 } }"));
+
+        // The reference: one embedded silo, no faults.
+        var reference = Path.Combine(folder, "reference");
+        var run = await CliResult.RunAsync(TimeSpan.FromMinutes(3), "run", jobPath, "--out", reference);
+        Assert.True(run.ExitCode == 0, run.ToString());
+
+        await using var redis = await RedisServer.StartAsync();
+        var silos = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => SiloProcess.StartAsync(redis.ConnectionString)));
+        try
+        {
+            var output = Path.Combine(folder, "cluster");
+            var submit = await CliResult.RunAsync(TimeSpan.FromMinutes(1), "submit", jobPath, "--cluster", redis.ConnectionString, "--out", output, "--id", "post");
+            Assert.True(submit.ExitCode == 0, submit.ToString());
+
+            // The post pass has begun once an embedding part is staged; then the job's own silo goes.
+            var staging = Path.Combine(output, "_attempts");
+            var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
+            while (!(Directory.Exists(staging) && Directory.EnumerateFiles(staging, "part-*.npy", SearchOption.AllDirectories).Any(f => f.Contains("embedding", StringComparison.Ordinal))))
+            {
+                if (DateTime.UtcNow > deadline) throw new TimeoutException("the post pass did not begin in 3 minutes");
+                await Task.Delay(50);
+            }
+            var holder = silos.Single(s => s.Holds("post"));
+            holder.Kill();
+
+            var watch = await CliResult.RunAsync(TimeSpan.FromMinutes(4), "watch", "post", "--cluster", redis.ConnectionString);
+            Assert.True(watch.ExitCode == 0, watch + string.Join("\n---\n", silos.Select(s => s.Log)));
+            Assert.Contains(silos.Where(s => s != holder), s => s.Log.Contains("Job post resumed", StringComparison.Ordinal));
+            Assert.Equal(Jobs.Summary(reference), Jobs.Summary(output));
+            Assert.Equal(10, Directory.GetFiles(Path.Combine(output, "embedding")).Length);
+            Assert.False(Directory.Exists(staging), "staged attempts left behind");
+        }
+        finally
+        {
+            foreach (var silo in silos) await silo.DisposeAsync();
+        }
+    }
+}
