@@ -3,13 +3,49 @@ using ExplainCluster.Tests.Infrastructure;
 namespace ExplainCluster.Tests.Cluster;
 
 /// <summary>
-/// Real processes on loopback: the silo that holds a job is killed (SIGKILL) while the job is in its post pass
-/// (pruning's curve, maximisation, the embedding's projection). The job reactivates elsewhere, plans the post pass
-/// again and completes with the same summary, byte for byte, as a fault-free run on one embedded silo.
+/// Real processes on loopback: the silo that holds a job is killed (SIGKILL) while the job is in its selection pass
+/// (stratified samples) or its post pass (pruning's curve, maximisation, the embedding's projection). The job
+/// reactivates elsewhere, carries on (the selection's candidates are in its record; the post pass is planned again)
+/// and completes with the same summary, byte for byte, as a fault-free run on one embedded silo.
 /// </summary>
 [Collection(ProcessCollection.Name)]
 public class PostPassLossTests
 {
+    [Fact]
+    public async Task Submit_KillSiloHoldingTheJobInItsSelectionPass_ResumesItAndMatchesOneSiloRun()
+    {
+        var folder = TestPaths.NewFolder();
+        var (images, labels) = await TestPaths.FashionMnistNpyAsync(folder, 4000);
+        var jobPath = Path.Combine(folder, "job.json");
+        await File.WriteAllTextAsync(jobPath, TestPaths.FashionJob(images, labels, "out", shardSize: 200,
+            extra: ", \"sanity\": { \"samples\": 40, \"methods\": [\"saliency\"] }"));
+        var reference = Path.Combine(folder, "reference");
+        var run = await CliResult.RunAsync(TimeSpan.FromMinutes(3), "run", jobPath, "--out", reference);
+        Assert.True(run.ExitCode == 0, run.ToString());
+
+        await using var redis = await RedisServer.StartAsync();
+        var silos = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => SiloProcess.StartAsync(redis.ConnectionString)));
+        try
+        {
+            var output = Path.Combine(folder, "cluster");
+            var submit = await CliResult.RunAsync(TimeSpan.FromMinutes(1), "submit", jobPath, "--cluster", redis.ConnectionString, "--out", output, "--id", "select");
+            Assert.True(submit.ExitCode == 0, submit.ToString());
+            // The job starts in its selection pass (nothing is staged until it ends): its silo goes at once.
+            Assert.False(Directory.Exists(Path.Combine(output, "_attempts")) && Directory.EnumerateFiles(Path.Combine(output, "_attempts"), "partial.bin", SearchOption.AllDirectories).Any());
+            var holder = silos.Single(s => s.Holds("select"));
+            holder.Kill();
+
+            var watch = await CliResult.RunAsync(TimeSpan.FromMinutes(4), "watch", "select", "--cluster", redis.ConnectionString);
+            Assert.True(watch.ExitCode == 0, watch + string.Join("\n---\n", silos.Select(s => s.Log)));
+            Assert.Contains(silos.Where(s => s != holder), s => s.Log.Contains("Job select resumed", StringComparison.Ordinal));
+            Assert.Equal(Jobs.Summary(reference), Jobs.Summary(output));
+        }
+        finally
+        {
+            foreach (var silo in silos) await silo.DisposeAsync();
+        }
+    }
+
     [Fact]
     public async Task Submit_KillSiloHoldingTheJobInItsPostPass_ReplansItAndMatchesOneSiloRun()
     {
