@@ -26,6 +26,9 @@ public sealed class ShardViews
         (_job, Capture, _activations, _embedding, _channelWeights, _knn) = (job, capture, activations, embedding, channelWeights, knn);
     }
 
+    /// <summary>The widest embedding: its Σ x xᵀ is this squared, in doubles, per shard (32 MB at 2048).</summary>
+    public const int MaxEmbeddingFeatures = 2048;
+
     /// <summary>The layers the shared pass must keep (activations, the embedding's layer); null when none.</summary>
     public ActivationCapture? Capture { get; }
 
@@ -72,6 +75,10 @@ public sealed class ShardViews
             // Σ x and Σ x xᵀ of the flattened features, on the device: only d + d² values come back per batch.
             using var features = NewDisposeScope();
             var x = Capture![_embedding].flatten(1).to(float64);
+            if (x.shape[1] > MaxEmbeddingFeatures)
+                throw new ExplainException(
+                    $"views.embedding.layer: \"{_embedding}\" gives {x.shape[1]} features per sample; at most {MaxEmbeddingFeatures} (their covariance is " +
+                    "features² values): name a later, narrower layer");
             var sum = x.sum([0]).cpu().data<double>().ToArray();
             var cross = x.t().mm(x).cpu().data<double>().ToArray();
             var (count, totals, crosses) = _embedded ?? (0, new double[sum.Length], new double[cross.Length]);

@@ -164,6 +164,21 @@ public partial class BadInputTests(OneSiloCluster one) : IClassFixture<OneSiloCl
     }
 
     [Fact]
+    public async Task Run_EmbeddingOfAWideLayer_FailsTheJobNamingTheOption_AndTheSiloCarriesOn()
+    {
+        // Layer "10" of the demo model: 128 channels × 7 × 7 = 6272 features, too wide for a covariance.
+        var (status, _) = await RunBadAsync(async f =>
+        {
+            var (images, labels) = await TestPaths.FashionMnistNpyAsync(f, 40);
+            return TestPaths.FashionJob(images, labels, Path.Combine(f, "out"), extra: ", \"views\": { \"embedding\": { \"layer\": \"10\" } }");
+        });
+        Assert.Equal("views.embedding.layer: \"10\" gives 6272 features per sample; at most 2048 (their covariance is features² values): name a later, narrower layer", status.Error);
+        // The silo that failed it runs the next job as usual.
+        var folder = TestPaths.NewFolder();
+        Assert.Equal(JobState.Completed, (await Jobs.RunAsync(one.Grains, await GoodJobAsync(folder), folder)).State);
+    }
+
+    [Fact]
     public async Task Run_OutputThatCannotBeWritten_SaysSo()
     {
         var (status, _) = await RunBadAsync(async f =>
