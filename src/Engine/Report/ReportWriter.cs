@@ -145,7 +145,7 @@ public sealed class ReportWriter(BlobLocator locator)
                 }
             }
             if (views.Pruning is { Removed.Length: > 0 } pruning)
-                pending.Add(("Pruning", "The least important channels zeroed together (dashed: the most that cost under one point)", "pruning-curve",
+                pending.Add(("Pruning: the curve", "The least important channels zeroed together (dashed: the most that cost under one point)", "pruning-curve",
                     () => ViewPlots.PruningCurve(pruning)));
             if (views.Maximisation is { } maximisation)
             {
@@ -188,7 +188,7 @@ public sealed class ReportWriter(BlobLocator locator)
                         points.Add((xy[i * embedding.Dims], xy[i * embedding.Dims + 1], predicted, truth is not null && truth[i] != predicted));
                     }
                 }
-                pending.Add(("Embedding", $"layer {embedding.Layer}: samples on the first two principal components (colour: predicted class; black cross: misclassified)",
+                pending.Add(("Embedding: the samples", $"layer {embedding.Layer}: samples on the first two principal components (colour: predicted class; black cross: misclassified)",
                     "embedding-scatter", () => ViewPlots.Embedding(embedding, points, summary.Classes)));
             }
             if (views.Activations is { } activations)
@@ -362,7 +362,7 @@ public sealed class ReportWriter(BlobLocator locator)
         if (summary.Faithfulness is { } faithfulness) FaithfulnessPlots.Table(html, faithfulness);
         if (summary.Sanity is { } sanity) SanityPlots.Table(html, sanity);
         if (summary.ParamGrads is { } paramGrads) ParamGradPlots.Table(html, paramGrads);
-        if (summary.Views is { } views) ViewPlots.Tables(html, views);
+        if (summary.Views is { } views) ViewPlots.Tables(html, views, summary.Classes);
         foreach (var section in plots.GroupBy(p => p.Section))
         {
             html.Append("<h2>").Append(E(section.Key)).Append("</h2>");
@@ -371,6 +371,25 @@ public sealed class ReportWriter(BlobLocator locator)
                     .Append(Convert.ToBase64String(p.Png)).Append("\"><figcaption>").Append(E(p.Caption)).Append("</figcaption></figure>");
         }
         html.Append("</body></html>");
-        return html.ToString();
+        return WithContents(html.ToString());
+    }
+
+    /// <summary>
+    /// The report is long (every method, view and check): a list of its sections, linked, goes under the title.
+    /// Each &lt;h2&gt; gets an anchor before it, in document order.
+    /// </summary>
+    private static string WithContents(string html)
+    {
+        var sections = new List<string>();
+        var numbered = System.Text.RegularExpressions.Regex.Replace(html, "<h2>(.*?)</h2>", m =>
+        {
+            sections.Add(m.Groups[1].Value);
+            return $"<a id=\"section-{sections.Count}\"></a><h2>{m.Groups[1].Value}</h2>";
+        });
+        var contents = new StringBuilder("<nav><h3>Contents</h3><ol>");
+        for (var i = 0; i < sections.Count; i++) contents.Append($"<li><a href=\"#section-{i + 1}\">{sections[i]}</a></li>");
+        contents.Append("</ol></nav>");
+        var at = numbered.IndexOf("<a id=\"section-1\">", StringComparison.Ordinal);
+        return at < 0 ? numbered : numbered.Insert(at, contents.ToString());
     }
 }

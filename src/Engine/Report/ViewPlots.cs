@@ -86,7 +86,8 @@ public static class ViewPlots
         return plot.GetImageBytes(640, 520, ScottPlot.ImageFormat.Png);
     }
 
-    public static void Tables(StringBuilder html, ViewsSummary views)
+    /// <param name="classes">The class names, for the label vote's table.</param>
+    public static void Tables(StringBuilder html, ViewsSummary views, string[] classes)
     {
         var inv = CultureInfo.InvariantCulture;
         if (views.Embedding is { } embedding)
@@ -101,7 +102,7 @@ public static class ViewPlots
                 .Append(string.Create(inv, $"neighbours in the embedding's full feature space vote on its label: they agree with it {knn.MeanAgreement:P1} of the time on average. "))
                 .Append("The samples they disagree with most, candidates for a label error:</p><table><tr><th>sample</th><th>label</th><th>neighbours say</th><th>agreement</th></tr>");
             foreach (var low in knn.Lowest)
-                html.Append(string.Create(inv, $"<tr><td>#{low.Index}</td><td>{low.Label}</td><td>{low.NeighboursSay}</td><td>{low.Agreement:P0}</td></tr>"));
+                html.Append(string.Create(inv, $"<tr><td>#{low.Index}</td><td>{WebUtility.HtmlEncode(classes[low.Label])}</td><td>{WebUtility.HtmlEncode(classes[low.NeighboursSay])}</td><td>{low.Agreement:P0}</td></tr>"));
             html.Append("</table>");
         }
         if (views.Pruning is { } pruning)

@@ -39,6 +39,12 @@ public class PostViewsJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluste
         var html = await File.ReadAllTextAsync(Path.Combine(single, "report.html"));
         Assert.Contains("<h2>Pruning: how much of the layer the decisions need</h2>", html);
         Assert.Contains("<h2>Activation maximisation</h2>", html);
+        // A list of the sections under the title, each linked to its heading.
+        var headings = System.Text.RegularExpressions.Regex.Matches(html, "<h2>(.*?)</h2>").Select(m => m.Groups[1].Value).ToArray();
+        Assert.Contains("<nav><h3>Contents</h3><ol><li><a href=\"#section-1\">Error analysis</a></li>", html);
+        for (var i = 0; i < headings.Length; i++)
+            Assert.Contains($"<li><a href=\"#section-{i + 1}\">{headings[i]}</a></li>", html);
+        Assert.Equal(headings.Length, System.Text.RegularExpressions.Regex.Matches(html, "<a id=\"section-\\d+\"></a><h2>").Count);
         Assert.True(File.Exists(Path.Combine(single, "plots", "pruning-curve.png")));
         Assert.True(File.Exists(Path.Combine(single, "plots", "maximisation-class-9.png")));
     }
