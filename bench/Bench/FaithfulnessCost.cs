@@ -19,9 +19,7 @@ internal static class FaithfulnessCost
         var steps = args is [var s, ..] ? int.Parse(s, inv) : 20;
         var count = args is [_, var n, ..] ? int.Parse(n, inv) : 1024;
         var rounds = int.Parse(Environment.GetEnvironmentVariable("BENCH_ROUNDS") ?? "3", inv);
-        var images = await ArrayFile.OpenAsync(new LocalBlob(Path.Combine(sample, "t10k-images-idx3-ubyte")));
-        var labels = await ArrayFile.OpenAsync(new LocalBlob(Path.Combine(sample, "t10k-labels-idx1-ubyte")));
-        var data = new ShardData(0, count, await images.ReadFloatsAsync(0, count), await labels.ReadIntegersAsync(0, count), [1, 28, 28]);
+        var data = await DemoImages.LoadAsync(sample, count);
         set_num_threads(1);
         using var model = ExplainModel.Load(Path.Combine(sample, "model.pt"), CPU, "model.pt");
         var faithfulness = $$""", "faithfulness": { "steps": {{steps}} }""";

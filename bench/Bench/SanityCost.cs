@@ -28,9 +28,7 @@ internal static class SanityCost
     {
         set_num_threads(1);
         var samples = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 256;
-        var file = await ArrayFile.OpenAsync(new LocalBlob(Path.Combine(sample, "t10k-images-idx3-ubyte")));
-        var labels = await (await ArrayFile.OpenAsync(new LocalBlob(Path.Combine(sample, "t10k-labels-idx1-ubyte")))).ReadIntegersAsync(0, samples);
-        var data = new ShardData(0, samples, await file.ReadFloatsAsync(0, samples), labels, [1, 28, 28]);
+        var data = await DemoImages.LoadAsync(sample, samples);
         using var model = ExplainModel.Load(Path.Combine(sample, "model.pt"), CPU, "model.pt");
         var layers = model.ParameterLayers().Count;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{samples} demo images, all in the sanity sample, {layers} cascade steps, batch 256, 1 thread"));

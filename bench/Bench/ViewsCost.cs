@@ -27,9 +27,7 @@ internal static class ViewsCost
     {
         set_num_threads(1);
         var samples = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 4096;
-        var file = await ArrayFile.OpenAsync(new LocalBlob(Path.Combine(sample, "t10k-images-idx3-ubyte")));
-        var labels = await (await ArrayFile.OpenAsync(new LocalBlob(Path.Combine(sample, "t10k-labels-idx1-ubyte")))).ReadIntegersAsync(0, samples);
-        var data = new ShardData(0, samples, await file.ReadFloatsAsync(0, samples), labels, [1, 28, 28]);
+        var data = await DemoImages.LoadAsync(sample, samples);
         using var model = ExplainModel.Load(Path.Combine(sample, "model.pt"), CPU, "model.pt");
         var jobs = Cases.Select(c => JobFile.Parse($$"""
             { "model": { "uri": "{{Path.Combine(sample, "model.pt")}}" }, "data": { "inputs": "x.npy",

@@ -149,7 +149,7 @@ public static class ShardExplainer
     }
 
     /// <summary>Given dataset indices of this shard, preprocessed as the model takes them.</summary>
-    private static Tensor RowsOf(ExplainModel model, ShardData data, Tensor shardRaw, Preprocessor preprocess, long[] indices) =>
+    internal static Tensor RowsOf(ExplainModel model, ShardData data, Tensor shardRaw, Preprocessor preprocess, long[] indices) =>
         model.PrepareInput(preprocess.Apply(shardRaw.index_select(0, tensor(indices.Select(i => i - data.Start).ToArray()))));
 
     /// <summary>The sanity check on this shard's part of the sanity sample (<paramref name="chosen"/>); null when it has none.</summary>
@@ -163,8 +163,7 @@ public static class ShardExplainer
         activity?.SetTag("explain.sanity.samples", chosen.Length);
         using var scope = NewDisposeScope();
         var rows = chosen.Select(i => (int)(i - data.Start)).ToArray();
-        var index = tensor(rows.Select(r => (long)r).ToArray());
-        var input = model.PrepareInput(preprocess.Apply(shardRaw.index_select(0, index)));
+        var input = RowsOf(model, data, shardRaw, preprocess, chosen);
         BatchSegments? rowSegments = null;
         if (segments is not null)
         {

@@ -60,8 +60,21 @@ public sealed class SummaryBuilder
         return new Views.KnnVote(EmbeddingNeighbours, agreement.Length, agreement.Average(), lowest, indexFile, agreementFile);
     }
 
-    /// <summary>The embedding's label vote over its subset, by dataset index (computed each call: call it off the grain's scheduler); null without one.</summary>
+    /// <summary>
+    /// The embedding's label vote over its subset, by dataset index; null without one. Kept until another partial is
+    /// folded or k changes (the post pass plans with it, the summary reports it): call it off the grain's scheduler.
+    /// </summary>
     public (long[] Index, long[] Labels, double[] Agreement, long[] Majority)? LabelVote()
+    {
+        if (_vote is { } kept && kept.K == EmbeddingNeighbours) return kept.Vote;
+        var vote = ComputeLabelVote();
+        _vote = (EmbeddingNeighbours, vote);
+        return vote;
+    }
+
+    private (int K, (long[] Index, long[] Labels, double[] Agreement, long[] Majority)? Vote)? _vote;
+
+    private (long[] Index, long[] Labels, double[] Agreement, long[] Majority)? ComputeLabelVote()
     {
         if (_embedding is not { SubsetIndex: { Length: > 0 } index } e) return null;
         var d = e.SubsetFeatures!.Length / index.Length;
@@ -224,7 +237,7 @@ public sealed class SummaryBuilder
             var sums = new Views.ImportanceSums(pr.Labelled, pr.Samples, pr.BaselineCorrect, pr.BaselineProbability, pr.Correct, pr.Probability);
             _pruning = _pruning is null ? sums : _pruning.Add(sums);
         }
-        if (p.Embedding is { } em) _embedding = Views.EmbeddingPca.Add(_embedding, em);
+        if (p.Embedding is { } em) (_embedding, _vote) = (Views.EmbeddingPca.Add(_embedding, em), null);
         if (p.ChannelWeightSums is { } cw)
         {
             _channelWeights ??= new double[cw.Length];

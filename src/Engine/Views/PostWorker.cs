@@ -19,8 +19,7 @@ public static class PostWorker
     {
         var preprocess = Preprocessor.Create(job.Data.Preprocess, data.SampleShape);
         using var shardRaw = tensor(data.Raw, [data.Count, .. data.SampleShape.Select(d => (long)d)]);
-        Tensor Rows(long[] indices) =>
-            model.PrepareInput(preprocess.Apply(shardRaw.index_select(0, tensor(indices.Select(i => i - data.Start).ToArray()))));
+        Tensor Rows(long[] indices) => ShardExplainer.RowsOf(model, data, shardRaw, preprocess, indices);
 
         PruningCurvePartial? curve = null;
         if (work.PruningOrder is { } order && SampleSelection.PruningOf(job) is { } pruning && pruningRows is { Length: > 0 })

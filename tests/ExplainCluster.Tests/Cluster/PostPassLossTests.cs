@@ -12,50 +12,47 @@ namespace ExplainCluster.Tests.Cluster;
 public class PostPassLossTests
 {
     [Fact]
-    public async Task Submit_KillSiloHoldingTheJobInItsSelectionPass_ResumesItAndMatchesOneSiloRun()
-    {
-        var folder = TestPaths.NewFolder();
-        var (images, labels) = await TestPaths.FashionMnistNpyAsync(folder, 4000);
-        var jobPath = Path.Combine(folder, "job.json");
-        await File.WriteAllTextAsync(jobPath, TestPaths.FashionJob(images, labels, "out", shardSize: 200,
-            extra: ", \"sanity\": { \"samples\": 40, \"methods\": [\"saliency\"] }"));
-        var reference = Path.Combine(folder, "reference");
-        var run = await CliResult.RunAsync(TimeSpan.FromMinutes(3), "run", jobPath, "--out", reference);
-        Assert.True(run.ExitCode == 0, run.ToString());
-
-        await using var redis = await RedisServer.StartAsync();
-        var silos = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => SiloProcess.StartAsync(redis.ConnectionString)));
-        try
+    public async Task Submit_KillSiloHoldingTheJobInItsSelectionPass_ResumesItAndMatchesOneSiloRun() =>
+        await KillHolderAndCompareAsync("select", 4000, ", \"sanity\": { \"samples\": 40, \"methods\": [\"saliency\"] }", output =>
         {
-            var output = Path.Combine(folder, "cluster");
-            var submit = await CliResult.RunAsync(TimeSpan.FromMinutes(1), "submit", jobPath, "--cluster", redis.ConnectionString, "--out", output, "--id", "select");
-            Assert.True(submit.ExitCode == 0, submit.ToString());
             // The job starts in its selection pass (nothing is staged until it ends): its silo goes at once.
-            Assert.False(Directory.Exists(Path.Combine(output, "_attempts")) && Directory.EnumerateFiles(Path.Combine(output, "_attempts"), "partial.bin", SearchOption.AllDirectories).Any());
-            var holder = silos.Single(s => s.Holds("select"));
-            holder.Kill();
-
-            var watch = await CliResult.RunAsync(TimeSpan.FromMinutes(4), "watch", "select", "--cluster", redis.ConnectionString);
-            Assert.True(watch.ExitCode == 0, watch + string.Join("\n---\n", silos.Select(s => s.Log)));
-            Assert.Contains(silos.Where(s => s != holder), s => s.Log.Contains("Job select resumed", StringComparison.Ordinal));
-            Assert.Equal(Jobs.Summary(reference), Jobs.Summary(output));
-        }
-        finally
-        {
-            foreach (var silo in silos) await silo.DisposeAsync();
-        }
-    }
+            Assert.False(Directory.Exists(Path.Combine(output, "_attempts"))
+                && Directory.EnumerateFiles(Path.Combine(output, "_attempts"), "partial.bin", SearchOption.AllDirectories).Any());
+            return Task.CompletedTask;
+        });
 
     [Fact]
     public async Task Submit_KillSiloHoldingTheJobInItsPostPass_ReplansItAndMatchesOneSiloRun()
     {
-        var folder = TestPaths.NewFolder();
-        var (images, labels) = await TestPaths.FashionMnistNpyAsync(folder, 2000);
-        var jobPath = Path.Combine(folder, "job.json");
-        await File.WriteAllTextAsync(jobPath, TestPaths.FashionJob(images, labels, "out", shardSize: 200,
-            extra: ", \"views\": { \"pruning\": { \"samples\": 200 }, \"maximisation\": { \"steps\": 1500, \"channels\": 2 }, \"embedding\": { \"knnSamples\": 100 } }"));
+        var output = await KillHolderAndCompareAsync("post", 2000,
+            ", \"views\": { \"pruning\": { \"samples\": 200 }, \"maximisation\": { \"steps\": 1500, \"channels\": 2 }, \"embedding\": { \"knnSamples\": 100 } }",
+            async output =>
+            {
+                // The post pass has begun once an embedding part is staged; then the job's own silo goes.
+                var staging = Path.Combine(output, "_attempts");
+                var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
+                while (!(Directory.Exists(staging) && Directory.EnumerateFiles(staging, "part-*.npy", SearchOption.AllDirectories).Any(f => f.Contains("embedding", StringComparison.Ordinal))))
+                {
+                    if (DateTime.UtcNow > deadline) throw new TimeoutException("the post pass did not begin in 3 minutes");
+                    await Task.Delay(50);
+                }
+            });
+        Assert.Equal(10, Directory.GetFiles(Path.Combine(output, "embedding")).Length);
+        Assert.False(Directory.Exists(Path.Combine(output, "_attempts")), "staged attempts left behind");
+    }
 
-        // The reference: one embedded silo, no faults.
+    /// <summary>
+    /// The Fashion-MNIST job (<paramref name="samples"/> images, shards of 200, <paramref name="extra"/> in its file) run
+    /// once on one embedded silo, then submitted as <paramref name="id"/> to three silo processes; once
+    /// <paramref name="untilFault"/> returns, the silo holding the job is killed. The job must complete, resumed on another
+    /// silo, with the reference's summary byte for byte. Returns the cluster run's output.
+    /// </summary>
+    private static async Task<string> KillHolderAndCompareAsync(string id, int samples, string extra, Func<string, Task> untilFault)
+    {
+        var folder = TestPaths.NewFolder();
+        var (images, labels) = await TestPaths.FashionMnistNpyAsync(folder, samples);
+        var jobPath = Path.Combine(folder, "job.json");
+        await File.WriteAllTextAsync(jobPath, TestPaths.FashionJob(images, labels, "out", shardSize: 200, extra: extra));
         var reference = Path.Combine(folder, "reference");
         var run = await CliResult.RunAsync(TimeSpan.FromMinutes(3), "run", jobPath, "--out", reference);
         Assert.True(run.ExitCode == 0, run.ToString());
@@ -65,26 +62,17 @@ public class PostPassLossTests
         try
         {
             var output = Path.Combine(folder, "cluster");
-            var submit = await CliResult.RunAsync(TimeSpan.FromMinutes(1), "submit", jobPath, "--cluster", redis.ConnectionString, "--out", output, "--id", "post");
+            var submit = await CliResult.RunAsync(TimeSpan.FromMinutes(1), "submit", jobPath, "--cluster", redis.ConnectionString, "--out", output, "--id", id);
             Assert.True(submit.ExitCode == 0, submit.ToString());
-
-            // The post pass has begun once an embedding part is staged; then the job's own silo goes.
-            var staging = Path.Combine(output, "_attempts");
-            var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
-            while (!(Directory.Exists(staging) && Directory.EnumerateFiles(staging, "part-*.npy", SearchOption.AllDirectories).Any(f => f.Contains("embedding", StringComparison.Ordinal))))
-            {
-                if (DateTime.UtcNow > deadline) throw new TimeoutException("the post pass did not begin in 3 minutes");
-                await Task.Delay(50);
-            }
-            var holder = silos.Single(s => s.Holds("post"));
+            await untilFault(output);
+            var holder = silos.Single(s => s.Holds(id));
             holder.Kill();
 
-            var watch = await CliResult.RunAsync(TimeSpan.FromMinutes(4), "watch", "post", "--cluster", redis.ConnectionString);
+            var watch = await CliResult.RunAsync(TimeSpan.FromMinutes(4), "watch", id, "--cluster", redis.ConnectionString);
             Assert.True(watch.ExitCode == 0, watch + string.Join("\n---\n", silos.Select(s => s.Log)));
-            Assert.Contains(silos.Where(s => s != holder), s => s.Log.Contains("Job post resumed", StringComparison.Ordinal));
+            Assert.Contains(silos.Where(s => s != holder), s => s.Log.Contains($"Job {id} resumed", StringComparison.Ordinal));
             Assert.Equal(Jobs.Summary(reference), Jobs.Summary(output));
-            Assert.Equal(10, Directory.GetFiles(Path.Combine(output, "embedding")).Length);
-            Assert.False(Directory.Exists(staging), "staged attempts left behind");
+            return output;
         }
         finally
         {
