@@ -20,12 +20,12 @@ public sealed record ShardRequest(
     [property: Id(6)] PostWork? Post = null);
 
 /// <summary>
-/// A shard's partial statistics: sums and counts only, so that partials merge by addition; never tensors.
-/// Per-class sums are kept only for the classes the shard has samples of (<see cref="ClassRows"/>), so a
-/// partial grows with min(classes, shard size) × map size, not with the model's class count. Small partials
-/// travel in the message; larger ones than the silo's <c>ModelHost:MaxInlinePartialBytes</c> by reference
-/// (<see cref="Reference"/>).
+/// A shard's partial statistics: sums and counts only, so that partials merge by addition; never tensors. Each
+/// feature's statistics travel as that feature's own encoding (<see cref="Features"/>; the engine's feature
+/// registry reads them), so the contract does not change when a feature is added. Small partials travel in the
+/// message; larger ones than the silo's <c>ModelHost:MaxInlinePartialBytes</c> by reference (<see cref="Reference"/>).
 /// </summary>
+/// <param name="PredictedCounts">Samples per predicted class (its length is the model's class count).</param>
 [GenerateSerializer, Immutable, Alias("ec.ShardPartial")]
 public sealed record ShardPartial(
     [property: Id(0)] int ShardIndex,
@@ -33,29 +33,12 @@ public sealed record ShardPartial(
     [property: Id(2)] string Silo,
     [property: Id(3)] double Seconds,
     [property: Id(4)] long[] PredictedCounts,
-    [property: Id(5)] ErrorPartial? Errors,
-    [property: Id(6)] MethodPartial[] Methods,
-    [property: Id(7)] int[] InputShape,
-    [property: Id(8)] double[] InputClassSum,
-    [property: Id(9)] long[] InputClassCount,
-    [property: Id(10)] int Attempt,
-    [property: Id(11)] bool Staged = false,
-    [property: Id(12)] FaithfulnessPartial? Faithfulness = null,
-    [property: Id(13)] SanityPartial? Sanity = null,
-    [property: Id(14)] ParamGradPartial? ParamGrads = null,
-    [property: Id(15)] WeightsPartial? Weights = null,
-    [property: Id(16)] ActivationsPartial? Activations = null,
-    [property: Id(17)] PruningImportancePartial? Pruning = null,
-    [property: Id(18)] double[]? ChannelWeightSums = null,
-    [property: Id(19)] EmbeddingPartial? Embedding = null)
+    [property: Id(5)] FeaturePartial[] Features,
+    [property: Id(6)] int Attempt,
+    [property: Id(7)] bool Staged = false)
 {
-    /// <summary>About how many bytes the partial's arrays take in a message.</summary>
-    public long ApproxBytes =>
-        8L * (PredictedCounts.Length + InputClassSum.Length + InputClassCount.Length
-              + Methods.Sum(m => (long)m.ClassCounts.Length + m.ClassSum.Length + m.AbsSum.Length)
-              + (Errors is null ? 0 : Errors.Confusion.Length + 3L * Errors.BinCount.Length + 7L * Errors.TopLoss.Length)
-              + (Faithfulness?.ApproxValues ?? 0) + (Sanity?.ApproxValues ?? 0) + (ParamGrads?.ApproxValues ?? 0) + (Embedding?.Cross.Length ?? 0)
-              + (Activations?.ApproxValues ?? 0) + (Weights?.Parameters.Sum(p => ParameterStatistics.Bins + 8L) ?? 0) + (Weights?.FirstConvFilters.Length ?? 0) / 2);
+    /// <summary>How many bytes the partial's statistics take in a message.</summary>
+    public long ApproxBytes => 8L * PredictedCounts.Length + Features.Sum(f => (long)f.Data.Length + f.Feature.Length);
 
     /// <summary>The classes with samples, in order: row r of a per-class sum belongs to class ClassRows(counts)[r].</summary>
     public static int[] ClassRows(long[] counts) => [.. Enumerable.Range(0, counts.Length).Where(c => counts[c] > 0)];
@@ -64,11 +47,12 @@ public sealed record ShardPartial(
     /// The partial by reference: who, which attempt and how many samples, without the statistics, which the
     /// job reads from the attempt's staged partial.bin. Keeps wide models' partials out of grain messages.
     /// </summary>
-    public ShardPartial Reference() => this with
-    {
-        PredictedCounts = [], Errors = null, Methods = [], InputClassSum = [], InputClassCount = [], Staged = true, Faithfulness = null, Sanity = null, ParamGrads = null, Weights = null, Activations = null, Pruning = null, ChannelWeightSums = null, Embedding = null,
-    };
+    public ShardPartial Reference() => this with { PredictedCounts = [], Features = [], Staged = true };
 }
+
+/// <summary>One feature's statistics over a shard, as the feature encoded them.</summary>
+[GenerateSerializer, Immutable, Alias("ec.FeaturePartial")]
+public sealed record FeaturePartial([property: Id(0)] string Feature, [property: Id(1)] byte[] Data);
 
 [GenerateSerializer, Immutable, Alias("ec.ErrorPartial")]
 public sealed record ErrorPartial(

@@ -3,6 +3,7 @@ using System.Text.Json;
 using ExplainCluster.Contracts;
 using ExplainCluster.Engine.Data;
 using ExplainCluster.Engine.Output;
+using ExplainCluster.Engine.ParamGrads;
 using ExplainCluster.Engine.Report;
 using ExplainCluster.Engine.Stats;
 using ExplainCluster.Engine.Storage;

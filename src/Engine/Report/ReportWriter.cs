@@ -3,9 +3,13 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using ExplainCluster.Engine.Data;
+using ExplainCluster.Engine.Faithfulness;
 using ExplainCluster.Engine.Output;
+using ExplainCluster.Engine.ParamGrads;
+using ExplainCluster.Engine.Sanity;
 using ExplainCluster.Engine.Stats;
 using ExplainCluster.Engine.Storage;
+using ExplainCluster.Engine.Views;
 
 namespace ExplainCluster.Engine.Report;
 

@@ -1,5 +1,5 @@
 using ExplainCluster.Contracts;
-using ExplainCluster.Engine.Faithfulness;
+using ExplainCluster.Engine.Features;
 using ExplainCluster.Engine.Jobs;
 
 namespace ExplainCluster.Engine.Stats;
@@ -23,21 +23,9 @@ public static class ShardStatistics
         foreach (var p in r.Predictions) predicted[p]++;
 
         // Inputs and every method are grouped by the same target class, so one count serves them all, and
-        // sums are kept only for the classes present: row[c] is class c's row, −1 for a class with no samples.
+        // sums are kept only for the classes present.
         var targetCounts = new long[classes];
         foreach (var t in r.Targets) targetCounts[t]++;
-        var classRows = ShardPartial.ClassRows(targetCounts);
-        var row = new int[classes];
-        Array.Fill(row, -1);
-        for (var k = 0; k < classRows.Length; k++) row[classRows[k]] = k;
-
-        var sampleElements = data.SampleShape.Aggregate(1, (a, b) => a * b);
-        var inputSums = new double[(long)classRows.Length * sampleElements];
-        for (var i = 0; i < r.Count; i++)
-        {
-            var k = row[r.Targets[i]];
-            Accumulate(data.Raw.AsSpan(i * sampleElements, sampleElements), inputSums.AsSpan(k * sampleElements, sampleElements), [], scale);
-        }
 
         var partials = new MethodPartial[r.Methods.Count];
         var scalars = new MethodScalars[r.Methods.Count];
@@ -61,7 +49,7 @@ public static class ShardStatistics
                 var i = positions[j];
                 var k = rowOf[r.Targets[i]];
                 var map = method.Maps.AsSpan(j * size, size);
-                var (absTotal, rowMax) = Accumulate(map, sums.AsSpan(k * size, size), absSums, 1.0);
+                var (absTotal, rowMax) = Accumulate(map, sums.AsSpan(k * size, size), absSums);
                 meanAbs[i] = (float)(absTotal / size);
                 max[i] = rowMax;
             }
@@ -69,30 +57,23 @@ public static class ShardStatistics
             scalars[m] = new MethodScalars(method.Name, meanAbs, max, method.Columns, Nullable: method.Rows is not null);
         }
 
-        var errors = data.Labels is null ? null
-            : ErrorStatistics.Partial(shard.Index, data.Start, data.Labels, r.Predictions, r.Confidence, r.Loss!, classes);
-        var partial = new ShardPartial(shard.Index, r.Count, silo, r.Seconds, predicted, errors, partials,
-            data.SampleShape, inputSums, targetCounts, 0,
-            Faithfulness: r.Faithfulness is { } f ? FaithfulnessStatistics.Partial(f, r.Targets, classes) : null,
-            Sanity: r.Sanity?.Partial(),
-            ParamGrads: r.ParamGradLayers is { } layers ? ParamGrads.ParamGradStatistics.Partial(layers, r, shard.Index) : null,
-            Weights: r.Views?.Weights, Activations: r.Views?.Activations, Pruning: r.Views?.Pruning, ChannelWeightSums: r.Views?.ChannelWeightSums,
-            Embedding: r.Views?.Embedding);
-        return (partial, scalars);
+        // Every feature's partial, as the feature encodes it (the methods' sums made above among them).
+        var outcome = new ShardOutcome(shard, r, data, scale, partials, targetCounts);
+        var features = FeatureRegistry.All.Select(f => f.Partial(outcome) is { } bytes ? new FeaturePartial(f.Name, bytes) : null).OfType<FeaturePartial>();
+        return (new ShardPartial(shard.Index, r.Count, silo, r.Seconds, predicted, [.. features], 0), scalars);
     }
 
-    /// <summary>sum += row · scale (and absSum += |row| when given); returns Σ |row| and max(row).</summary>
-    private static (double AbsTotal, float Max) Accumulate(ReadOnlySpan<float> row, Span<double> sum, Span<double> absSum, double scale)
+    /// <summary>sum += row and absSum += |row|; returns Σ |row| and max(row).</summary>
+    private static (double AbsTotal, float Max) Accumulate(ReadOnlySpan<float> row, Span<double> sum, Span<double> absSum)
     {
         double total = 0;
         var max = float.NegativeInfinity;
-        var withAbs = absSum.Length > 0;
         for (var j = 0; j < row.Length; j++)
         {
             var v = row[j];
-            sum[j] += v * scale;
+            sum[j] += v;
             double a = Math.Abs(v);
-            if (withAbs) absSum[j] += a;
+            absSum[j] += a;
             total += a;
             if (v > max) max = v;
         }

@@ -1,21 +1,43 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using ExplainCluster.Engine.Output;
+
 namespace ExplainCluster.Engine.Stats;
 
 /// <summary>
-/// summary.json: error analysis and per-method global statistics (a documented contract). It holds scalars
-/// and tables that grow with the class count at most; maps and the confusion matrix are .npy files beside
-/// it (<see cref="SummaryArray"/>), named here by their path relative to the output.
+/// summary.json (a documented contract): how many samples, the classes and the predictions per class, then one section
+/// per feature (<see cref="Features.FeatureRegistry"/>, in its order; null for a feature that did not run), each read
+/// through the feature's own accessor (<c>summary.Methods</c>, <c>summary.Faithfulness</c>, …). It holds scalars and
+/// tables that grow with the class count at most; maps and the confusion matrix are .npy files beside it
+/// (<see cref="SummaryArray"/>), named here by their path relative to the output.
 /// </summary>
-public sealed record Summary(
-    long Samples,
-    string[] Classes,
-    long[] PredictedCounts,
-    ErrorAnalysis? ErrorAnalysis,
-    Dictionary<string, MethodSummary> Methods,
-    InputSummary Inputs,
-    Faithfulness.FaithfulnessSummary? Faithfulness = null,
-    Sanity.SanitySummary? Sanity = null,
-    ParamGrads.ParamGradSummary? ParamGrads = null,
-    Views.ViewsSummary? Views = null);
+public sealed record Summary(long Samples, string[] Classes, long[] PredictedCounts)
+{
+    private readonly Dictionary<string, object?> _read = new(StringComparer.Ordinal);
+
+    /// <summary>The features' sections by name, in order: typed when built, JSON when read from summary.json.</summary>
+    [JsonExtensionData]
+    public Dictionary<string, object?> Sections { get; init; } = new(StringComparer.Ordinal);
+
+    /// <summary>The section <paramref name="name"/> as <typeparamref name="T"/>; null when absent or null.</summary>
+    public T? Section<T>(string name) where T : class
+    {
+        lock (_read)
+        {
+            if (_read.TryGetValue(name, out var cached)) return (T?)cached;
+            var value = Sections.GetValueOrDefault(name) switch
+            {
+                null => null,
+                T typed => typed,
+                JsonElement { ValueKind: JsonValueKind.Null } => null,
+                JsonElement element => element.Deserialize<T>(Manifest.Json),
+                var other => JsonSerializer.SerializeToElement(other, Manifest.Json).Deserialize<T>(Manifest.Json),
+            };
+            _read[name] = value;
+            return value;
+        }
+    }
+}
 
 public sealed record ErrorAnalysis(
     double Accuracy,
@@ -54,3 +76,19 @@ public sealed record SummaryArray(string Path, long[] Shape, Array Values);
 
 /// <summary>What merging a job's partials gives: summary.json and the arrays it names.</summary>
 public sealed record SummaryOutput(Summary Summary, SummaryArray[] Arrays);
+
+/// <summary>Each feature's section of a summary, read as its record.</summary>
+public static class SummarySections
+{
+    extension(Summary summary)
+    {
+        /// <summary>summary.json's <c>errorAnalysis</c>; null without labels.</summary>
+        public ErrorAnalysis? ErrorAnalysis => summary.Section<ErrorAnalysis>("errorAnalysis");
+
+        /// <summary>summary.json's <c>methods</c>.</summary>
+        public Dictionary<string, MethodSummary> Methods => summary.Section<Dictionary<string, MethodSummary>>("methods") ?? [];
+
+        /// <summary>summary.json's <c>inputs</c>.</summary>
+        public InputSummary Inputs => summary.Section<InputSummary>("inputs") ?? throw new InvalidOperationException("summary.json has no inputs");
+    }
+}

@@ -75,14 +75,14 @@ public sealed class ActivationRecorder(IReadOnlyList<string> layers, ActivationC
 /// </summary>
 public sealed class ActivationStatistics
 {
-    private readonly List<(LayerActivationSums First, long[] Counts, SummaryBuilder.ClassSums Sums, long[] Fired)> _layers = [];
+    private readonly List<(LayerActivationSums First, long[] Counts, ClassSums Sums, long[] Fired)> _layers = [];
     private readonly long[] _nonPositive;
     private readonly long[] _elements;
 
     private ActivationStatistics(ActivationsPartial first)
     {
         foreach (var l in first.Layers)
-            _layers.Add((l, new long[l.ClassCounts.Length], new SummaryBuilder.ClassSums(l.ClassCounts.Length, l.Channels), new long[l.Channels]));
+            _layers.Add((l, new long[l.ClassCounts.Length], new ClassSums(l.ClassCounts.Length, l.Channels), new long[l.Channels]));
         (_nonPositive, _elements) = (new long[_layers.Count], new long[_layers.Count]);
     }
 
@@ -113,7 +113,7 @@ public sealed class ActivationStatistics
             var channels = first.Channels;
             var means = present.Select(c => sums[c].Select(v => v / counts[c]).ToArray()).ToArray();
             var file = OutputLayout.SummaryArray($"activations-{FileName(first.Layer)}-class-means");
-            arrays.Add(SummaryBuilder.ClassMeans(file, [channels], counts, sums));
+            arrays.Add(ClassTables.ClassMeans(file, [channels], counts, sums));
             var cosine = Cosine(means);
             var cosineFile = OutputLayout.SummaryArray($"activations-{FileName(first.Layer)}-cosine");
             arrays.Add(new SummaryArray(cosineFile, [present.Length, present.Length], Array.ConvertAll(cosine, v => (float)v)));

@@ -19,8 +19,9 @@ public class FaithfulnessStatisticsTests
         var counts = new long[3];
         foreach (var t in targets) counts[t]++;
         var inputRows = ShardPartial.ClassRows(counts).Select(_ => 1.0).ToArray();
-        return new ShardPartial(index, targets.Length, "silo", 0, counts, null, [], [1], inputRows, counts, 1,
-            Faithfulness: FaithfulnessStatistics.Partial(result, targets, 3));
+        return new ShardPartial(index, targets.Length, "silo", 0, counts,
+            [MethodsFeature.Instance.Pack([]), InputsFeature.Instance.Pack(new InputPartial([1], counts, inputRows)),
+             FaithfulnessFeature.Instance.Pack(FaithfulnessStatistics.Partial(result, targets, 3))], 1);
     }
 
     private static readonly ShardPartial A = Shard(0, [0, 2], [[0.9, 0.5, 0.1], [0.8, 0.4, 0.2]], [0.5, 0.45]);
@@ -60,8 +61,9 @@ public class FaithfulnessStatisticsTests
     [Fact]
     public void Codec_PartialWithFaithfulness_RoundTripsBitForBit()
     {
-        var decoded = PartialCodec.Decode(new MemoryStream(PartialCodec.Encode(B).ToArray()), "test").Faithfulness!;
-        var original = B.Faithfulness!;
+        var faithfulness = FaithfulnessFeature.Instance;
+        var decoded = faithfulness.In(PartialCodec.Decode(new MemoryStream(PartialCodec.Encode(B).ToArray()), "test"))!;
+        var original = faithfulness.In(B)!;
         Assert.Equal(original.Steps, decoded.Steps);
         Assert.Equal(original.ClassCounts, decoded.ClassCounts);
         var (o, d) = (Assert.Single(original.Methods), Assert.Single(decoded.Methods));
@@ -69,7 +71,8 @@ public class FaithfulnessStatisticsTests
         Assert.Equal(o.Deletion, d.Deletion);
         Assert.Equal(o.Insertion, d.Insertion);
         Assert.Equal(o.ClassAuc, d.ClassAuc);
-        Assert.Null(PartialCodec.Decode(new MemoryStream(PartialCodec.Encode(B with { Faithfulness = null }).ToArray()), "test").Faithfulness);
-        Assert.Null(B.Reference().Faithfulness);
+        var without = B with { Features = [.. B.Features.Where(f => f.Feature != faithfulness.Name)] };
+        Assert.Null(faithfulness.In(PartialCodec.Decode(new MemoryStream(PartialCodec.Encode(without).ToArray()), "test")));
+        Assert.Null(faithfulness.In(B.Reference()));
     }
 }

@@ -87,23 +87,24 @@ public class SanityTests
     public void Partials_RoundTripThroughTheCodec_AndFoldToMeans_KeepingTheSmallestIndexExample()
     {
         static ShardPartial Shard(int index, long count, double[] spearman, long example) =>
-            new(index, count, "s", 0, [count], null, [], [1], [0.0], [count], 1,
-                Sanity: new SanityPartial(["fc", "conv"], count, [new SanitySums("saliency", spearman, [.. spearman.Select(v => v / 2)])],
-                    new SanityExample(example, 1, 2, [example, -example])));
+            new(index, count, "s", 0, [count], [SanityFeature.Instance.Pack(new SanityPartial(["fc", "conv"], count,
+                [new SanitySums("saliency", spearman, [.. spearman.Select(v => v / 2)])], new SanityExample(example, 1, 2, [example, -example])))], 1);
+        static SanityPartial? Sanity(ShardPartial partial) => SanityFeature.Instance.In(partial);
         var (a, b) = (Shard(0, 2, [1.5, 0.25], 40), Shard(1, 3, [1.8, 1.65], 7));
-        var decoded = PartialCodec.Decode(new MemoryStream(PartialCodec.Encode(b).ToArray()), "test").Sanity!;
-        Assert.Equal(b.Sanity!.Layers, decoded.Layers);
-        Assert.Equal(b.Sanity.Methods[0].Spearman, decoded.Methods[0].Spearman);
-        Assert.Equal(b.Sanity.Methods[0].Ssim, decoded.Methods[0].Ssim);
-        Assert.Equal(b.Sanity.Example!.Scores, decoded.Example!.Scores);
-        Assert.Null(PartialCodec.Decode(new MemoryStream(PartialCodec.Encode(b with { Sanity = null }).ToArray()), "test").Sanity);
+        var decoded = Sanity(PartialCodec.Decode(new MemoryStream(PartialCodec.Encode(b).ToArray()), "test"))!;
+        var original = Sanity(b)!;
+        Assert.Equal(original.Layers, decoded.Layers);
+        Assert.Equal(original.Methods[0].Spearman, decoded.Methods[0].Spearman);
+        Assert.Equal(original.Methods[0].Ssim, decoded.Methods[0].Ssim);
+        Assert.Equal(original.Example!.Scores, decoded.Example!.Scores);
+        Assert.Null(Sanity(PartialCodec.Decode(new MemoryStream(PartialCodec.Encode(b with { Features = [] }).ToArray()), "test")));
 
-        var (summary, cascade) = SanityStatistics.Fold(SanityStatistics.Fold(null, a.Sanity!), decoded).Summary();
+        var (summary, cascade) = SanityStatistics.Fold(SanityStatistics.Fold(null, Sanity(a)!), decoded).Summary();
         Assert.Equal(5, summary.Samples);
         var saliency = summary.Methods["saliency"];
         Assert.Equal([(1.5 + 1.8) / 5, (0.25 + 1.65) / 5], saliency.Spearman);
         Assert.False(saliency.Insensitive); // 0.38 after the last step
-        Assert.True(SanityStatistics.Fold(null, b.Sanity).Summary().Summary.Methods["saliency"].Insensitive); // 0.55
+        Assert.True(SanityStatistics.Fold(null, original).Summary().Summary.Methods["saliency"].Insensitive); // 0.55
         Assert.Equal(7, summary.ExampleIndex);
         Assert.Equal(new long[] { 1, 3, 1, 2 }, cascade!.Shape);
     }

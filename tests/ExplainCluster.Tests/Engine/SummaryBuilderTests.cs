@@ -19,7 +19,8 @@ public class SummaryBuilderTests
             for (var j = 0; j < 2; j++) absSum[j] += Math.Abs(map[2 * c + j]);
         var method = new MethodPartial("saliency", [2], counts, Rows(map), absSum);
         double[] input = [.. Enumerable.Range(1, 2 * classes).Select(v => (double)v)];
-        return new ShardPartial(shard, labels.Length, "silo", 0, counts, errors, [method], [2], Rows(input), counts, 1);
+        return new ShardPartial(shard, labels.Length, "silo", 0, counts,
+            [ErrorsFeature.Instance.Pack(errors), MethodsFeature.Instance.Pack([method]), InputsFeature.Instance.Pack(new InputPartial([2], counts, Rows(input)))], 1);
     }
 
     private static T[] Values<T>(SummaryOutput output, string? path) => (T[])output.Arrays.Single(a => a.Path == path).Values;

@@ -1,4 +1,5 @@
 using ExplainCluster.Contracts;
+using ExplainCluster.Engine.Stats;
 using ExplainCluster.Tests.Infrastructure;
 
 namespace ExplainCluster.Tests.Grains;
@@ -24,9 +25,10 @@ public class PartialByReferenceTests(ByReferenceCluster byReference) : IClassFix
     [Fact]
     public void Reference_KeepsWhoAndHowManyOnly()
     {
-        var partial = new ShardPartial(3, 100, "silo", 1.5, [60, 40], null,
-            [new MethodPartial("saliency", [1, 2, 2], [60, 40], new double[8], new double[8])], [1, 2, 2], new double[8], [60, 40], 2);
-        Assert.Equal(8 * (2 + 8 + 2 + 2 + 8 + 8), partial.ApproxBytes);
+        var methods = MethodsFeature.Instance.Pack([new MethodPartial("saliency", [1, 2, 2], [60, 40], new double[8], new double[8])]);
+        var partial = new ShardPartial(3, 100, "silo", 1.5, [60, 40], [methods], 2);
+        // The predicted counts, and the feature's name and bytes: "saliency", then (length, values) for 3 + 2 + 8 + 8 numbers.
+        Assert.Equal(8 * 2 + "methods".Length + 4 + 1 + "saliency".Length + 4 * 4 + 4 * 3 + 8 * (2 + 8 + 8), partial.ApproxBytes);
         var reference = partial.Reference();
         Assert.True(reference.Staged);
         Assert.Equal((3, 100L, 2, "silo"), (reference.ShardIndex, reference.Count, reference.Attempt, reference.Silo));

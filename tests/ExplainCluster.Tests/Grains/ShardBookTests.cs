@@ -13,7 +13,7 @@ public class ShardBookTests
     private static ShardBook Book() => ShardBook.Plan([new ShardSpec(0, 0, 10), new ShardSpec(1, 10, 10), new ShardSpec(2, 20, 5)]);
 
     private static ShardPartial Partial(int shard, int attempt, long count = 10) =>
-        new(shard, count, "silo", 1.5, [count], null, [], [1], [0], [count], attempt);
+        new(shard, count, "silo", 1.5, [count], [], attempt);
 
     [Fact]
     public void Accept_SupersededAttempt_IsIgnoredAndCurrentOneCounts()
