@@ -110,14 +110,13 @@ public sealed class JobOutputs(BlobLocator locator)
     {
         var output = locator.Resolve(job.Output);
         // Each method's maps, and the extra maps some write beside them under their own names (param-grads-projected).
-        var configured = job.Methods.Select(Methods.MethodRegistry.CreateWithSubset).ToArray();
-        var methods = configured.SelectMany(c => c.Method.ExtraMaps.Prepend(c.Method.Name)).ToArray();
-        var subsetMethods = configured.Where(c => !c.Subset.IsAll).SelectMany(c => c.Method.ExtraMaps.Prepend(c.Method.Name)).ToArray();
+        var plan = JobPlan.Of(job);
+        var methods = plan.Methods.SelectMany(c => c.Method.ExtraMaps.Prepend(c.Method.Name)).ToArray();
+        var subsetMethods = plan.Methods.Where(c => !c.Subset.IsAll).SelectMany(c => c.Method.ExtraMaps.Prepend(c.Method.Name)).ToArray();
         await Parallel.ForEachAsync(shards, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = ct }, async (shard, token) =>
         {
             var staged = output.Child(OutputLayout.Attempt(shard.Key, shard.Value.Attempt));
-            foreach (var file in OutputLayout.ShardFiles(methods, shard.Key, JobSegments.For(job) is not null, subsetMethods,
-                Views.ViewsOptions.Find(job, Views.ViewsOptions.Embedding) is not null))
+            foreach (var file in OutputLayout.ShardFiles(methods, shard.Key, plan.Segments is not null, subsetMethods, plan.Embedding is not null))
             {
                 if (!await staged.Child(file).MoveToAsync(output.Child(file), token) && !await output.Child(file).ExistsAsync(token))
                     throw new ExplainException($"shard {shard.Key} attempt {shard.Value.Attempt} left no {file}");

@@ -11,8 +11,7 @@ namespace ExplainCluster.Engine.Jobs;
 public static class JobSegments
 {
     /// <summary>The job's segmentation when one of its methods uses segments (lime's quickshift when the job names none); else null.</summary>
-    public static SegmentsSpec? For(JobSpec job) =>
-        job.Methods.Any(m => MethodRegistry.Create(m).UsesSegments) ? job.Segments ?? SegmentsSpec.Default : null;
+    public static SegmentsSpec? For(JobSpec job) => JobPlan.Of(job).Segments;
 
     /// <summary>Segments every sample of <paramref name="data"/>: raw · scale clamped to [0, 1], shaped as the model takes it.</summary>
     public static SegmentedBatch Compute(SegmentsSpec spec, PreprocessSpec preprocess, ShardData data)

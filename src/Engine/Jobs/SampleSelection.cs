@@ -15,37 +15,10 @@ namespace ExplainCluster.Engine.Jobs;
 public static class SampleSelection
 {
     /// <summary>
-    /// The job's distinct stratified subsets, in method order, then the sanity check's sample (<see cref="SanitySample"/>):
-    /// the order of <see cref="SelectionPartial.Subsets"/>.
+    /// The job's stratified samples (<see cref="JobPlan.Samples"/>), in the order of <see cref="SelectionPartial.Subsets"/>
+    /// and of the job's choices.
     /// </summary>
-    public static Subset[] Subsets(JobSpec job) =>
-        [.. job.Methods.Select(m => MethodRegistry.CreateWithSubset(m).Subset).Where(s => s.IsStratified)
-            .Concat(job.Sanity is { } sanity ? [SanitySample(sanity)] : [])
-            .Concat(PruningOf(job) is { } pruning ? [PruningSample(pruning)] : [])
-            .Concat(KnnOf(job) is { } knn ? [KnnSample(knn)] : [])
-            .DistinctBy(s => (s.PerClass, s.Seed, s.Total))];
-
-    /// <summary>The sanity check's stratified sample: <c>samples</c> in all, spread over the strata in rounds.</summary>
-    public static Subset SanitySample(SanitySpec sanity) => new(1, sanity.Seed, sanity.Samples, sanity.Samples);
-
-    /// <summary>The pruning view's options, when the job has it.</summary>
-    public static Views.PruningOptions? PruningOf(JobSpec job) =>
-        Views.ViewsOptions.Find(job, Views.ViewsOptions.Pruning) is { } view ? Views.ViewsOptions.ReadPruning(view, job.Methods) : null;
-
-    /// <summary>The pruning view's stratified sample: <c>samples</c> in all, spread over the strata in rounds, as the sanity check's.</summary>
-    public static Subset PruningSample(Views.PruningOptions pruning) => new(1, pruning.Seed, pruning.Samples, pruning.Samples);
-
-    /// <summary>The embedding view's options when it votes on labels (labels given, <c>knnSamples</c> &gt; 0).</summary>
-    public static Views.EmbeddingOptions? KnnOf(JobSpec job) =>
-        job.Data.Labels is not null && Views.ViewsOptions.Find(job, Views.ViewsOptions.Embedding) is { } view
-            && Views.ViewsOptions.ReadEmbedding(view) is { KnnSamples: > 0 } options ? options : null;
-
-    /// <summary>The embedding's label-vote subset: stratified, in rounds, as the sanity check's.</summary>
-    public static Subset KnnSample(Views.EmbeddingOptions knn) => new(1, knn.Seed, knn.KnnSamples, knn.KnnSamples);
-
-    /// <summary>Where <paramref name="subset"/>'s choice is in <see cref="Subsets"/>' order.</summary>
-    public static int IndexOf(Subset[] subsets, Subset subset) =>
-        Array.FindIndex(subsets, s => (s.PerClass, s.Seed, s.Total) == (subset.PerClass, subset.Seed, subset.Total));
+    public static Subset[] Subsets(JobSpec job) => [.. JobPlan.Of(job).Samples.Select(s => s.Subset)];
 
     public static int Stratum(long target, bool correct) => checked((int)target * 2 + (correct ? 1 : 0));
 

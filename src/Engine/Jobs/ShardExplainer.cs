@@ -26,23 +26,17 @@ public static class ShardExplainer
         long[][]? chosen = null)
     {
         var watch = Stopwatch.StartNew();
-        var configured = job.Methods.Select(MethodRegistry.CreateWithSubset).ToArray();
-        var stratified = SampleSelection.Subsets(job);
-        if (stratified.Length > 0)
-        {
-            chosen ??= SampleSelection.Chosen(SampleSelection.Compute(model, job, data, ct, clock), stratified);
-            if (chosen.Length != stratified.Length) throw new ArgumentException($"{chosen.Length} chosen sets for {stratified.Length} stratified subsets", nameof(chosen));
-            configured = [.. configured.Select(c => c.Subset.IsStratified
-                ? (c.Method, c.Subset with { Chosen = chosen[SampleSelection.IndexOf(stratified, c.Subset)].ToHashSet() })
-                : c)];
-        }
+        var plan = JobPlan.Of(job);
+        if (plan.Samples.Length > 0)
+            chosen ??= SampleSelection.Chosen(SampleSelection.Compute(model, job, data, ct, clock), [.. plan.Samples.Select(s => s.Subset)]);
+        var configured = plan.Methods.Select(m => (m.Method, Subset: plan.SubsetOf(m, chosen))).ToArray();
         var methods = configured.Select(c => c.Method).ToArray();
         var layers = methods.Select(m => m.Layer).OfType<string>().Distinct().ToArray();
         if (layers.Length > 1) throw new ExplainException("methods: one split layer per job");
         var split = layers.Length == 1 ? model.Split(layers[0]) : null;
         var explainLabels = job.Target == TargetMode.Label;
-        var segments = data.Segments ?? (JobSegments.For(job) is { } spec ? JobSegments.Compute(spec, job.Data.Preprocess, data) : null);
-        var views = Views.ShardViews.For(model, job, SampleSelection.KnnOf(job) is { } knn ? chosen![SampleSelection.IndexOf(stratified, SampleSelection.KnnSample(knn))].ToHashSet() : null);
+        var segments = data.Segments ?? (plan.Segments is { } spec ? JobSegments.Compute(spec, job.Data.Preprocess, data) : null);
+        var views = Views.ShardViews.For(model, plan, plan.KnnSample is { } knn ? plan.Chosen(chosen, knn).ToHashSet() : null);
 
         var n = data.Count;
         var preprocess = Preprocessor.Create(job.Data.Preprocess, data.SampleShape);
@@ -137,11 +131,11 @@ public static class ShardExplainer
         }
 
         var sanity = job.Sanity is { } check ? Sanity(model, job, check, [.. methods.Where(m => m.MapsPixels && (check.Methods is null || check.Methods.Contains(m.Name)))], data, shardRaw, preprocess, targets, segments,
-            chosen![SampleSelection.IndexOf(stratified, SampleSelection.SanitySample(check))], ct, clock) : null;
+            plan.Chosen(chosen, plan.SanitySample!), ct, clock) : null;
         // Param-grads says which layers it ran and how (vectorised, or a per-sample loop and why) for the manifest and summary.
         var paramLayers = methods.OfType<ParamGradsMethod>().FirstOrDefault()?.For(model).Layers
             .Select(l => new ParamGradLayer(l.Name, l.Parameters, l.Vectorised, l.How)).ToArray();
-        var pruningRows = SampleSelection.PruningOf(job) is { } pruning ? chosen![SampleSelection.IndexOf(stratified, SampleSelection.PruningSample(pruning))] : null;
+        var pruningRows = plan.PruningSample is { } pruning ? plan.Chosen(chosen, pruning) : null;
         var viewParts = views?.Finish(model, data, indices => RowsOf(model, data, shardRaw, preprocess, indices), targets, pruningRows);
         return new ShardResult(data.Start, n, classes, data.Labels, targets, logits, predictions, confidence, loss,
             [.. outputs.SelectMany(o => o).Select(o => o.Output())], watch.Elapsed.TotalSeconds, faithfulness?.Result(), segments, sanity, paramLayers,

@@ -57,8 +57,8 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
             using var activity = ShardExplainer.Activities.StartActivity("shard.post");
             activity?.SetTag("explain.shard", shard.Index);
             var watch = System.Diagnostics.Stopwatch.StartNew();
-            var pruning = SampleSelection.PruningOf(job);
-            var rows = pruning is null || chosen is null ? null : chosen[SampleSelection.IndexOf(SampleSelection.Subsets(job), SampleSelection.PruningSample(pruning))];
+            var plan = JobPlan.Of(job);
+            var rows = plan.PruningSample is not { } pruning || chosen is null ? null : plan.Chosen(chosen, pruning);
             if (work.Objectives.Length == 0 && rows is not { Length: > 0 } && work.Embedding is null)
                 return new PostPartial(shard.Index, attempt, silo, 0, null, []); // nothing of this job's post work is here
             var (model, data) = await ReadAsync(job, shard, segments: false, ct);
@@ -140,7 +140,7 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
         var dataset = await Dataset.OpenAsync(job, locator, ct);
         var data = await dataset.ReadAsync(shard, ct);
         // Segmentation needs no tensors: it runs on the thread pool, before the shard reaches the model host.
-        if (segments && JobSegments.For(job) is { } spec)
+        if (segments && JobPlan.Of(job).Segments is { } spec)
             data = data with { Segments = await Task.Run(() => JobSegments.Compute(spec, job.Data.Preprocess, data), ct) };
         return (model, data);
     }

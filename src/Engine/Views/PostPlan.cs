@@ -15,10 +15,10 @@ public static class PostPlan
     /// <param name="explainAttempts">Each shard's accepted explain attempt, where its files are staged (the embedding's coordinates join them).</param>
     public static PostWork[]? For(JobSpec job, SummaryBuilder merged, int[] explainAttempts)
     {
-        var shards = explainAttempts.Length;
-        var pruning = SampleSelection.PruningOf(job) is not null && merged.PruningImportance is { } importance ? importance : null;
-        var maximisation = ViewsOptions.Find(job, ViewsOptions.Maximisation) is { } view ? MaximisationOptions.Read(view.Options) : null;
-        var embeddingOptions = ViewsOptions.Find(job, ViewsOptions.Embedding) is { } e ? ViewsOptions.ReadEmbedding(e) : null;
+        var (shards, plan) = (explainAttempts.Length, JobPlan.Of(job));
+        var pruning = plan.Pruning is not null && merged.PruningImportance is { } importance ? importance : null;
+        var maximisation = plan.Maximisation;
+        var embeddingOptions = plan.Embedding;
         var embedding = embeddingOptions is null ? null : merged.Embedding(embeddingOptions.Dims);
         if (embeddingOptions is not null) merged.EmbeddingNeighbours = embeddingOptions.K;
         // The label vote goes into the parquet parts with the coordinates: each shard gets its own samples' shares.
@@ -30,14 +30,14 @@ public static class PostPlan
         if (maximisation is not null)
         {
             objectives.AddRange(Enumerable.Range(0, merged.Classes).Select(c => new MaximisationObjective(c, null, -1)));
-            if (maximisation.Channels > 0 && merged.ChannelWeights is { } weights && job.Methods.Select(m => m.Layer).OfType<string>().FirstOrDefault() is { } layer)
+            if (maximisation.Channels > 0 && merged.ChannelWeights is { } weights && plan.SplitLayer is { } layer)
                 objectives.AddRange(ChannelImportance.Top([.. weights.Select(w => (float)w)], maximisation.Channels)
                     .Select(c => new MaximisationObjective(-1, layer, c)));
         }
-        var plan = job.ShardSize;
+        var shardSize = job.ShardSize;
         return [.. Enumerable.Range(0, shards).Select(s =>
         {
-            var mine = vote is { } v ? Enumerable.Range(0, v.Index.Length).Where(i => v.Index[i] / plan == s).ToArray() : [];
+            var mine = vote is { } v ? Enumerable.Range(0, v.Index.Length).Where(i => v.Index[i] / shardSize == s).ToArray() : [];
             return new PostWork(order, removed, [.. objectives.Where((_, j) => j % shards == s)], embedding?.Basis(explainAttempts[s]),
                 vote is { } w ? [.. mine.Select(i => w.Index[i])] : null, vote is { } x ? [.. mine.Select(i => (float)x.Agreement[i])] : null);
         })];

@@ -22,7 +22,7 @@ public static class PostWorker
         Tensor Rows(long[] indices) => ShardExplainer.RowsOf(model, data, shardRaw, preprocess, indices);
 
         PruningCurvePartial? curve = null;
-        if (work.PruningOrder is { } order && SampleSelection.PruningOf(job) is { } pruning && pruningRows is { Length: > 0 })
+        if (work.PruningOrder is { } order && JobPlan.Of(job).Pruning is { } pruning && pruningRows is { Length: > 0 })
         {
             clock?.Tick();
             using var scope = NewDisposeScope();
@@ -36,9 +36,8 @@ public static class PostWorker
         }
 
         var images = new List<MaximisationImage>();
-        if (work.Objectives.Length > 0 && ViewsOptions.Find(job, ViewsOptions.Maximisation) is { } view)
+        if (work.Objectives.Length > 0 && JobPlan.Of(job).Maximisation is { } options)
         {
-            var options = MaximisationOptions.Read(view.Options);
             using var scope = NewDisposeScope();
             var shape = Rows([data.Start]).shape.Skip(1).Select(d => (int)d).ToArray();
             var bounds = shape.Length == 3 ? InputBounds.For(job.Data.Preprocess, shape[0], 0, RawHigh(job.Data.Preprocess)) : null;

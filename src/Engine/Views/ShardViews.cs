@@ -12,7 +12,7 @@ namespace ExplainCluster.Engine.Views;
 /// </summary>
 public sealed class ShardViews
 {
-    private readonly JobSpec _job;
+    private readonly JobPlan _plan;
     private readonly ActivationRecorder? _activations;
     private readonly string? _embedding;
     private readonly bool _channelWeights;
@@ -21,9 +21,9 @@ public sealed class ShardViews
     private readonly IReadOnlySet<long>? _knn;
     private readonly List<(long Index, long Label, float[] Features)> _voters = [];
 
-    private ShardViews(JobSpec job, ActivationCapture? capture, ActivationRecorder? activations, string? embedding, bool channelWeights, IReadOnlySet<long>? knn)
+    private ShardViews(JobPlan plan, ActivationCapture? capture, ActivationRecorder? activations, string? embedding, bool channelWeights, IReadOnlySet<long>? knn)
     {
-        (_job, Capture, _activations, _embedding, _channelWeights, _knn) = (job, capture, activations, embedding, channelWeights, knn);
+        (_plan, Capture, _activations, _embedding, _channelWeights, _knn) = (plan, capture, activations, embedding, channelWeights, knn);
     }
 
     /// <summary>The widest embedding: its Σ x xᵀ is this squared, in doubles, per shard (32 MB at 2048).</summary>
@@ -34,24 +34,25 @@ public sealed class ShardViews
 
     /// <summary>Null when the job has no views.</summary>
     /// <param name="knn">This shard's part of the embedding's label-vote subset (dataset indices), when it has one.</param>
-    public static ShardViews? For(ExplainModel model, JobSpec job, IReadOnlySet<long>? knn = null)
+    public static ShardViews? For(ExplainModel model, JobPlan plan, IReadOnlySet<long>? knn = null)
     {
+        var job = plan.Job;
         if (job.Views is not { Length: > 0 }) return null;
-        var maximisation = ViewsOptions.Find(job, ViewsOptions.Maximisation) is { } m ? MaximisationOptions.Read(m.Options) : null;
+        var maximisation = plan.Maximisation;
         var children = model.TopLevelChildren();
-        var activations = ViewsOptions.Find(job, ViewsOptions.Activations) is { } view ? Checked(ViewsOptions.ReadActivations(view) ?? children, children, "views.activations.layers") : null;
-        var embedding = EmbeddingLayer(model, job, children);
+        var activations = plan.Activations is { } view ? Checked(view.Layers ?? children, children, "views.activations.layers") : null;
+        var embedding = EmbeddingLayer(model, plan, children);
         string[] taken = [.. (activations ?? []).Concat(embedding is null ? [] : [embedding]).Distinct()];
         var capture = taken.Length == 0 ? null : new ActivationCapture(taken);
-        return new ShardViews(job, capture, activations is null ? null : new ActivationRecorder(activations, capture!), embedding,
+        return new ShardViews(plan, capture, activations is null ? null : new ActivationRecorder(activations, capture!), embedding,
             maximisation is { Channels: > 0 } && job.Methods.Any(x => x.Layer is not null), embedding is null ? null : knn);
     }
 
     /// <summary>The embedding view's layer, checked; null without the view.</summary>
-    public static string? EmbeddingLayer(ExplainModel model, JobSpec job, IReadOnlyList<string> children)
+    public static string? EmbeddingLayer(ExplainModel model, JobPlan plan, IReadOnlyList<string> children)
     {
-        if (ViewsOptions.Find(job, ViewsOptions.Embedding) is not { } view) return null;
-        var layer = ViewsOptions.ReadEmbedding(view).Layer ?? model.ChildBeforeLastLinear()
+        if (plan.Embedding is not { } view) return null;
+        var layer = view.Layer ?? model.ChildBeforeLastLinear()
             ?? throw new ExplainException("views.embedding.layer: missing, and the model has no top-level Linear to take the input of");
         return Checked([layer], children, "views.embedding.layer")[0];
     }
@@ -111,9 +112,9 @@ public sealed class ShardViews
     public ShardViewsResult Finish(ExplainModel model, ShardData data, Func<long[], Tensor> rows, long[] targets, long[]? chosen)
     {
         // The weights view is the model's, not the data's: the shard that starts the dataset computes it, once per job.
-        var weights = ViewsOptions.Find(_job, ViewsOptions.Weights) is not null && data.Start == 0 ? WeightStatistics.Compute(model) : null;
+        var weights = _plan.Weights && data.Start == 0 ? WeightStatistics.Compute(model) : null;
         PruningImportancePartial? pruning = null;
-        if (SampleSelection.PruningOf(_job) is { } options && chosen is { Length: > 0 })
+        if (_plan.Pruning is { } options && chosen is { Length: > 0 })
         {
             using var scope = NewDisposeScope();
             var (x, labels, target) = Rows(model, data, rows, targets, chosen);
