@@ -1,0 +1,116 @@
+using System.Globalization;
+using System.Text;
+using ExplainCluster.Engine.Faithfulness;
+using ExplainCluster.Engine.ParamGrads;
+using ExplainCluster.Engine.Sanity;
+using ExplainCluster.Engine.Stats;
+using ExplainCluster.Engine.Views;
+using static ExplainCluster.Engine.Report.ReportHtml;
+
+namespace ExplainCluster.Engine.Report.Sections;
+
+/// <summary>Error analysis (with labels): accuracy and calibration, per-class metrics and the most confused pairs; the confusion matrix, reliability diagram and per-class accuracy.</summary>
+public sealed class ErrorAnalysisSection : IReportSection
+{
+    public ReportText? Text(ReportContext report)
+    {
+        if (report.Summary.ErrorAnalysis is not { } e) return null;
+        var inv = CultureInfo.InvariantCulture;
+        var html = new StringBuilder();
+        html.Append(string.Create(inv, $"<p>Accuracy <b>{e.Accuracy:P2}</b>, mean NLL {e.MeanNll:F4}, expected calibration error {e.ExpectedCalibrationError:F4}.</p>"));
+        html.Append("<table><tr><th>class</th><th>support</th><th>precision</th><th>recall</th><th>F1</th></tr>");
+        foreach (var c in e.PerClass)
+            html.Append(string.Create(inv, $"<tr><td>{E(c.Name)}</td><td>{c.Support}</td><td>{c.Precision:F3}</td><td>{c.Recall:F3}</td><td>{c.F1:F3}</td></tr>"));
+        html.Append("</table><h3>Most confused pairs</h3><table><tr><th>label</th><th>predicted as</th><th>count</th></tr>");
+        foreach (var p in e.MostConfused)
+            html.Append(string.Create(inv, $"<tr><td>{E(p.LabelName)}</td><td>{E(p.PredictionName)}</td><td>{p.Count}</td></tr>"));
+        return new ReportText("Error analysis", html.Append("</table>").ToString());
+    }
+
+    public async Task<IReadOnlyList<FigureGroup>> FiguresAsync(ReportContext report, CancellationToken ct)
+    {
+        if (report.Summary.ErrorAnalysis is not { } errors) return [];
+        var classes = report.Summary.Classes;
+        var confusion = await (await report.OpenAsync(errors.Confusion, ct)).ReadIntegersAsync(0, classes.Length, ct);
+        return [new("Error analysis: plots",
+        [
+            new("confusion-matrix", "Confusion matrix (rows: label, columns: prediction)", () => Confusion(confusion, classes)),
+            new("reliability", $"Reliability diagram (ECE {errors.ExpectedCalibrationError:F4}, 15 bins)", () => Reliability(errors)),
+            new("per-class-accuracy", "Per-class accuracy (recall)", () => PerClassAccuracy(errors)),
+        ])];
+    }
+
+    /// <summary>Axes name every class up to this many; beyond it the names would overlap.</summary>
+    private static bool NameClasses(int classes) => classes <= ReportContext.MaxClasses;
+
+    private static byte[] Confusion(long[] confusion, string[] classes)
+    {
+        var n = classes.Length;
+        var data = new double[n, n];
+        for (var r = 0; r < n; r++)
+            for (var c = 0; c < n; c++) data[r, c] = confusion[r * n + c];
+        var plot = new ScottPlot.Plot();
+        var heatmap = plot.Add.Heatmap(data);
+        heatmap.Colormap = new ScottPlot.Colormaps.Viridis();
+        plot.Add.ColorBar(heatmap);
+        if (NameClasses(n))
+        {
+            plot.Axes.Left.TickGenerator = Ticks(classes, reversed: true);
+            plot.Axes.Bottom.TickGenerator = Ticks(classes, reversed: false);
+            RotateBottomLabels(plot);
+        }
+        plot.YLabel("label");
+        plot.XLabel("prediction");
+        return plot.GetImageBytes(640, 560, ScottPlot.ImageFormat.Png);
+    }
+
+    private static ScottPlot.TickGenerators.NumericManual Ticks(string[] names, bool reversed)
+    {
+        var ticks = new ScottPlot.TickGenerators.NumericManual();
+        for (var i = 0; i < names.Length; i++) ticks.AddMajor(reversed ? names.Length - 1 - i : i, names[i]);
+        return ticks;
+    }
+
+    private static void RotateBottomLabels(ScottPlot.Plot plot)
+    {
+        plot.Axes.Bottom.TickLabelStyle.Rotation = -45;
+        plot.Axes.Bottom.TickLabelStyle.Alignment = ScottPlot.Alignment.MiddleRight;
+        plot.Axes.Bottom.MinimumSize = 110;
+    }
+
+    private static byte[] Reliability(ErrorAnalysis errors)
+    {
+        var plot = new ScottPlot.Plot();
+        var bars = errors.Reliability.Select(b => new ScottPlot.Bar
+        {
+            Position = (b.Lower + b.Upper) / 2,
+            Value = b.Accuracy,
+            Size = b.Upper - b.Lower,
+            FillColor = b.Count == 0 ? ScottPlot.Colors.LightGray : ScottPlot.Colors.SteelBlue,
+        }).ToArray();
+        plot.Add.Bars(bars);
+        var diagonal = plot.Add.Line(0, 0, 1, 1);
+        diagonal.LineColor = ScottPlot.Colors.Red;
+        diagonal.LinePattern = ScottPlot.LinePattern.Dashed;
+        plot.XLabel("confidence");
+        plot.YLabel("accuracy");
+        plot.Axes.SetLimits(0, 1, 0, 1);
+        return plot.GetImageBytes(560, 420, ScottPlot.ImageFormat.Png);
+    }
+
+    private static byte[] PerClassAccuracy(ErrorAnalysis errors)
+    {
+        var plot = new ScottPlot.Plot();
+        plot.Add.Bars(errors.PerClass.Select(c => c.Accuracy).ToArray());
+        if (NameClasses(errors.PerClass.Length))
+        {
+            var ticks = new ScottPlot.TickGenerators.NumericManual();
+            foreach (var c in errors.PerClass) ticks.AddMajor(c.Class, c.Name);
+            plot.Axes.Bottom.TickGenerator = ticks;
+            RotateBottomLabels(plot);
+        }
+        plot.Axes.SetLimitsY(0, 1);
+        plot.YLabel("accuracy");
+        return plot.GetImageBytes(640, 420, ScottPlot.ImageFormat.Png);
+    }
+}

@@ -1,0 +1,54 @@
+using System.Globalization;
+using System.Text;
+using ExplainCluster.Contracts;
+using ExplainCluster.Engine.Faithfulness;
+using ExplainCluster.Engine.ParamGrads;
+using ExplainCluster.Engine.Sanity;
+using ExplainCluster.Engine.Stats;
+using ExplainCluster.Engine.Views;
+using static ExplainCluster.Engine.Report.ReportHtml;
+
+namespace ExplainCluster.Engine.Report.Sections;
+
+/// <summary>Faithfulness: a table of mean AUCs, and one plot per curve kind with every method's mean curve against random.</summary>
+public sealed class FaithfulnessSection : IReportSection
+{
+    public ReportText? Text(ReportContext report)
+    {
+        if (report.Summary.Faithfulness is not { } summary) return null;
+        var inv = CultureInfo.InvariantCulture;
+        var html = new StringBuilder(string.Create(inv, $"<p>Mean AUC over all samples, {summary.Steps} steps; deletion: lower is better, insertion: higher is better.</p>"))
+            .Append("<table><tr><th>method</th><th>deletion AUC</th><th>insertion AUC</th></tr>");
+        foreach (var (method, m) in summary.Methods)
+            html.Append(string.Create(inv, $"<tr><td>{E(method)}</td><td>{m.DeletionAuc:F4}</td><td>{m.InsertionAuc:F4}</td></tr>"));
+        return new ReportText("Faithfulness", html.Append("</table>").ToString());
+    }
+
+    public Task<IReadOnlyList<FigureGroup>> FiguresAsync(ReportContext report, CancellationToken ct) =>
+        Task.FromResult<IReadOnlyList<FigureGroup>>(report.Summary.Faithfulness is not { } faithfulness ? [] : [new("Faithfulness curves",
+        [
+            new("faithfulness-deletion", "Deletion curves (mean target probability)", () => Curves(faithfulness, deletion: true)),
+            new("faithfulness-insertion", "Insertion curves (mean target probability)", () => Curves(faithfulness, deletion: false)),
+        ])]);
+
+    private static byte[] Curves(FaithfulnessSummary summary, bool deletion)
+    {
+        var plot = new ScottPlot.Plot();
+        var xs = Enumerable.Range(0, summary.Steps + 1).Select(k => (double)k / summary.Steps).ToArray();
+        foreach (var (method, m) in summary.Methods)
+        {
+            var line = plot.Add.Scatter(xs, deletion ? m.DeletionCurve : m.InsertionCurve);
+            line.LegendText = $"{method} (AUC {(deletion ? m.DeletionAuc : m.InsertionAuc).ToString("F3", CultureInfo.InvariantCulture)})";
+            if (method == FaithfulnessSpec.Random)
+            {
+                line.Color = ScottPlot.Colors.Gray;
+                line.LinePattern = ScottPlot.LinePattern.Dashed;
+            }
+        }
+        plot.ShowLegend();
+        plot.XLabel(deletion ? "fraction of pixels deleted" : "fraction of pixels inserted");
+        plot.YLabel("target probability");
+        plot.Axes.SetLimits(0, 1, 0, 1);
+        return plot.GetImageBytes(560, 420, ScottPlot.ImageFormat.Png);
+    }
+}

@@ -1,0 +1,75 @@
+using System.Globalization;
+using System.Text;
+using ExplainCluster.Engine.Faithfulness;
+using ExplainCluster.Engine.ParamGrads;
+using ExplainCluster.Engine.Sanity;
+using ExplainCluster.Engine.Stats;
+using ExplainCluster.Engine.Views;
+using static ExplainCluster.Engine.Report.ReportHtml;
+
+namespace ExplainCluster.Engine.Report.Sections;
+
+/// <summary>Per-sample parameter gradients: what ran per layer, the norm's distribution (overall, correct vs misclassified, per class), and the samples with the largest.</summary>
+public sealed class ParamGradsSection : IReportSection
+{
+    public ReportText? Text(ReportContext report)
+    {
+        if (report.Summary.ParamGrads is not { } summary) return null;
+        var inv = CultureInfo.InvariantCulture;
+        var html = new StringBuilder("<p>For each sample, the gradient of its loss (cross-entropy against its label, or its ")
+            .Append("prediction without labels) with respect to the model's parameters. Samples the model finds hard or mislabelled have large ")
+            .Append(string.Create(inv, $"gradients: the mean norm is {summary.Correct.MeanNorm:G3} over {summary.Correct.Count} correct samples and "))
+            .Append(string.Create(inv, $"{summary.Incorrect.MeanNorm:G3} over {summary.Incorrect.Count} misclassified ones. The largest are drawn below.</p>"))
+            .Append("<table><tr><th>layer</th><th>parameters</th><th>mean gradient norm</th><th>computed</th></tr>");
+        foreach (var l in summary.Layers)
+            html.Append(string.Create(inv, $"<tr><td>{E(l.Name)}</td><td>{l.Parameters}</td><td>{l.MeanNorm:G4}</td><td>{E(l.How)}</td></tr>"));
+        html.Append("</table><h3>Per target class</h3><table><tr><th>class</th><th>samples</th><th>mean norm</th><th>mean norm, correct</th><th>mean norm, misclassified</th></tr>");
+        foreach (var c in summary.PerClass)
+            html.Append(string.Create(inv, $"<tr><td>{E(c.Name)}</td><td>{c.All.Count}</td><td>{c.All.MeanNorm:G4}</td><td>{c.Correct.MeanNorm:G4}</td><td>{c.Incorrect.MeanNorm:G4}</td></tr>"));
+        return new ReportText("Per-sample parameter gradients", html.Append("</table>").ToString());
+    }
+
+    public async Task<IReadOnlyList<FigureGroup>> FiguresAsync(ReportContext report, CancellationToken ct)
+    {
+        if (report.Summary.ParamGrads is not { } paramGrads) return [];
+        var classes = report.Summary.Classes;
+        var largest = await report.SamplesAsync("param-grads-largest", paramGrads.Largest.Select(e =>
+            ($"#{e.Index}: label {(e.Label < 0 ? "none" : classes[e.Label])}, predicted {classes[e.Prediction]}, gradient norm {e.Norm:G3}", e.Index, e.Shard, e.Row)), ct);
+        return
+        [
+            new("Per-sample parameter gradients: plots",
+            [
+                new("param-grads-histogram", "Whole-gradient norm, correct and misclassified samples", () => Histogram(paramGrads)),
+                new("param-grads-layers", "Mean gradient norm per layer", () => Layers(paramGrads)),
+            ]),
+            new("Largest parameter gradients (candidate label errors)", largest),
+        ];
+    }
+
+    private static byte[] Histogram(ParamGradSummary summary)
+    {
+        var plot = new ScottPlot.Plot();
+        var centres = Enumerable.Range(0, summary.Log10Edges.Length - 1).Select(b => (summary.Log10Edges[b] + summary.Log10Edges[b + 1]) / 2).ToArray();
+        foreach (var (group, label) in new[] { (summary.Correct, "correct"), (summary.Incorrect, "misclassified") })
+        {
+            if (group.Count == 0) continue;
+            var line = plot.Add.Scatter(centres, group.Histogram.Select(c => (double)c / group.Count).ToArray());
+            line.LegendText = string.Create(CultureInfo.InvariantCulture, $"{label} (n={group.Count}, mean {group.MeanNorm:G3})");
+        }
+        plot.ShowLegend();
+        plot.XLabel("log10 of the whole-gradient norm");
+        plot.YLabel("fraction of samples");
+        return plot.GetImageBytes(560, 420, ScottPlot.ImageFormat.Png);
+    }
+
+    private static byte[] Layers(ParamGradSummary summary)
+    {
+        var plot = new ScottPlot.Plot();
+        plot.Add.Bars(summary.Layers.Select(l => l.MeanNorm ?? 0).ToArray());
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+            [.. summary.Layers.Select((l, i) => (double)i)], [.. summary.Layers.Select(l => l.Name)]);
+        plot.XLabel("layer (module name)");
+        plot.YLabel("mean gradient norm");
+        return plot.GetImageBytes(Math.Max(560, 24 * summary.Layers.Length), 420, ScottPlot.ImageFormat.Png);
+    }
+}

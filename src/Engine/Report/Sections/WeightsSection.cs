@@ -1,0 +1,44 @@
+using System.Globalization;
+using System.Text;
+using ExplainCluster.Engine.Faithfulness;
+using ExplainCluster.Engine.ParamGrads;
+using ExplainCluster.Engine.Sanity;
+using ExplainCluster.Engine.Stats;
+using ExplainCluster.Engine.Views;
+using static ExplainCluster.Engine.Report.ReportHtml;
+
+namespace ExplainCluster.Engine.Report.Sections;
+
+/// <summary>The weights view: every parameter tensor's size, norm, spread and share near zero, and the first convolution's filters.</summary>
+public sealed class WeightsSection : IReportSection
+{
+    /// <summary>Filters drawn at most.</summary>
+    private const int MaxFilters = 32;
+
+    public ReportText? Text(ReportContext report)
+    {
+        if (report.Summary.Views?.Weights is not { } weights) return null;
+        var inv = CultureInfo.InvariantCulture;
+        var html = new StringBuilder("<p>Every parameter tensor of the model: its size, norm and spread, and the share of weights near zero ")
+            .Append("(|w| under a thousandth of the tensor's largest), which pruning could remove. The first convolution's filters are drawn below.</p>")
+            .Append("<table><tr><th>parameter</th><th>shape</th><th>L2 norm</th><th>mean</th><th>std</th><th>near zero</th></tr>");
+        foreach (var p in weights.Parameters)
+            html.Append(string.Create(inv, $"<tr><td>{E(p.Name)}</td><td>[{string.Join(", ", p.Shape)}]</td><td>{p.Norm:G4}</td><td>{p.Mean:G3}</td><td>{p.Std:G3}</td><td>{p.NearZero:P1}</td></tr>"));
+        return new ReportText("Weights", html.Append("</table>").ToString());
+    }
+
+    public async Task<IReadOnlyList<FigureGroup>> FiguresAsync(ReportContext report, CancellationToken ct)
+    {
+        if (report.Summary.Views?.Weights is not { FirstConvFilters: { } filterFile } weights) return [];
+        // Each filter as a small image (the mean over its input channels).
+        var shape = weights.FirstConvShape;
+        var filters = await report.OpenAsync(filterFile, ct);
+        var figures = new List<Figure>();
+        for (var f = 0; f < Math.Min(shape[0], MaxFilters); f++)
+        {
+            var filter = ReportContext.ChannelMean(await ReportContext.ReadRowAsync(filters, f, ct), shape[1], shape[2] * shape[3]);
+            figures.Add(new($"weights-filter-{f}", $"{weights.FirstConv} filter {f}", () => Heatmaps.Overlay(null, shape[2], shape[3], filter, shape[2], shape[3], zoom: 12)));
+        }
+        return [new("Weights: the first convolution's filters", figures)];
+    }
+}
