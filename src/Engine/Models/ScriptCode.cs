@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.IO.Compression;
 using System.Text;
 
@@ -8,7 +7,9 @@ namespace ExplainCluster.Engine.Models;
 /// The module classes of a TorchScript archive as <c>torch.jit.save</c> writes them: <c>code/__torch__/….py</c>
 /// holds each class's header (submodule types, <c>Final</c> constants) and its methods as straight-line Python,
 /// and <c>data.pkl</c> names the root class. Only what <see cref="ModuleProgram"/> interprets is parsed: a method
-/// with control flow or any other statement is kept as unsupported, with the reason.
+/// with control flow or any other statement is kept as unsupported, with the reason; a class the reader cannot
+/// read at all is kept with its <see cref="ScriptClass.Problem"/>. Reading never fails for the code's sake: only
+/// an archive that is not a zip, or one without a root class, is a <see cref="FormatException"/>.
 /// </summary>
 internal sealed class ScriptCode
 {
@@ -62,7 +63,8 @@ internal sealed class ScriptCode
         return parts[0] + "." + parts[1];
     }
 
-    private static IEnumerable<ScriptClass> ParseFile(string module, string text)
+    /// <summary>The module classes of one code file; a class whose text the reader fails on is kept with the reason.</summary>
+    internal static IEnumerable<ScriptClass> ParseFile(string module, string text)
     {
         var lines = text.Split('\n');
         for (var i = 0; i < lines.Length;)
@@ -76,8 +78,22 @@ internal sealed class ScriptCode
             var end = i + 1;
             while (end < lines.Length && (lines[end].StartsWith(' ') || lines[end].Length == 0)) end++;
             var open = header.IndexOf('(');
-            var isModule = header.EndsWith("(Module):", StringComparison.Ordinal);
-            if (isModule) yield return ParseClass(module + "." + header[6..open].Trim(), lines[(i + 1)..end]);
+            if (open > 6 && header.EndsWith("(Module):", StringComparison.Ordinal))
+            {
+                var name = module + "." + header[6..open].Trim();
+                ScriptClass cls;
+                try
+                {
+                    cls = ParseClass(name, lines[(i + 1)..end]);
+                }
+                catch (Exception e) when (e is FormatException or ArgumentException or IndexOutOfRangeException or InvalidOperationException)
+                {
+                    // ArgumentException covers ArgumentOutOfRangeException: a reader bug on text it did not expect.
+                    cls = new ScriptClass(name, [], new Dictionary<string, object?>(), new Dictionary<string, ScriptMethod>(),
+                        $"code the reader cannot read ({e.GetType().Name}: {ExplainModel.FirstLine(e.Message)})");
+                }
+                yield return cls;
+            }
             i = end;
         }
     }
@@ -104,7 +120,8 @@ internal sealed class ScriptCode
             {
                 // __annotations__["0"] = __torch__.torch.nn.modules.conv.Conv2d
                 var close = body.IndexOf("\"]", StringComparison.Ordinal);
-                var eq = body.IndexOf('=', close);
+                var eq = close < 0 ? -1 : body.IndexOf('=', close);
+                if (eq < 0) throw new FormatException($"unsupported annotation \"{body}\"");
                 attributes.Add((body[17..close], body[(eq + 1)..].Trim()));
                 continue;
             }
@@ -120,7 +137,7 @@ internal sealed class ScriptCode
             }
             else attributes.Add((attribute, type));
         }
-        return new ScriptClass(name, name[(name.LastIndexOf('.') + 1)..], attributes, finals, methods);
+        return new ScriptClass(name, attributes, finals, methods);
     }
 
     /// <summary>A constant expression's value: numbers, strings, bools, None, tuples and lists of them.</summary>
@@ -137,15 +154,24 @@ internal sealed class ScriptCode
         var signature = new StringBuilder(lines[at].Trim());
         var i = at + 1;
         while (!signature.ToString().EndsWith(':') && i < lines.Length) signature.Append(' ').Append(lines[i++].Trim());
-        var text = signature.ToString();
-        var name = text[4..text.IndexOf('(')];
-        var parameters = SplitTopLevel(text[(text.IndexOf('(') + 1)..ClosingParen(text, text.IndexOf('('))])
-            .Select(p => p.Split(':', '=')[0].Trim()).Where(p => p.Length > 0).ToArray();
         var body = new List<string>();
         while (i < lines.Length && (lines[i].StartsWith("    ", StringComparison.Ordinal) || lines[i].Trim().Length == 0))
         {
             if (lines[i].Trim().Length > 0) body.Add(lines[i]);
             i++;
+        }
+        var text = signature.ToString();
+        var open = text.IndexOf('(');
+        var name = open > 4 ? text[4..open].Trim() : text[4..].TrimEnd(':').Trim();
+        string[] parameters;
+        try
+        {
+            if (open < 0) throw new FormatException("a signature without parameters");
+            parameters = [.. SplitTopLevel(text[(open + 1)..ClosingParen(text, open)]).Select(p => p.Split(':', '=')[0].Trim()).Where(p => p.Length > 0)];
+        }
+        catch (FormatException e)
+        {
+            return (new ScriptMethod(name, [], [], $"a signature the reader cannot read ({e.Message})"), i);
         }
         var statements = new List<Statement>();
         string? unsupported = null;
@@ -171,51 +197,42 @@ internal sealed class ScriptCode
         if (line.Length > 4 && line[4] == ' ') throw new FormatException("control flow");
         var text = line.Trim();
         if (Keywords.Any(k => text.StartsWith(k, StringComparison.Ordinal))) throw new FormatException("control flow");
-        if (text.StartsWith("return ", StringComparison.Ordinal)) return new Statement(null, ExpressionParser.Parse(text[7..]));
+        if (text.StartsWith("return ", StringComparison.Ordinal)) return new Statement([], ExpressionParser.Parse(text[7..]), IsReturn: true);
         var eq = AssignmentAt(text);
-        if (eq < 0) return new Statement(null, ExpressionParser.Parse(text), IsReturn: false);
-        var target = text[..eq].Trim();
-        if (!target.All(c => char.IsLetterOrDigit(c) || c == '_')) throw new FormatException("assignment to something other than a name");
-        return new Statement(target, ExpressionParser.Parse(text[(eq + 1)..]), IsReturn: false);
+        if (eq < 0) return new Statement([], ExpressionParser.Parse(text), IsReturn: false);
+        // "x = …", or tuple unpacking "a, b = …" (the printer writes "a, b, = …")
+        var targets = text[..eq].Split(',').Select(t => t.Trim()).ToList();
+        if (targets.Count > 1 && targets[^1].Length == 0) targets.RemoveAt(targets.Count - 1);
+        if (targets.Count == 0 || targets.Any(t => t.Length == 0 || !t.All(c => char.IsLetterOrDigit(c) || c == '_')))
+            throw new FormatException("assignment to something other than names");
+        return new Statement([.. targets], ExpressionParser.Parse(text[(eq + 1)..]), IsReturn: false);
     }
 
-    /// <summary>The '=' of "name = …" (not "==", not inside brackets or strings); -1 for none.</summary>
+    /// <summary>The '=' of "name = …" (not "==", "+=" and the like, nor inside brackets or strings); -1 for none.</summary>
     private static int AssignmentAt(string text)
     {
-        var depth = 0;
-        var quoted = false;
-        for (var i = 0; i < text.Length; i++)
+        foreach (var (i, c, depth) in Outside(text))
         {
-            var c = text[i];
-            if (c == '"') quoted = !quoted;
-            if (quoted) continue;
-            if (c is '(' or '[' or '{') depth++;
-            else if (c is ')' or ']' or '}') depth--;
-            else if (c == '=' && depth == 0 && (i + 1 >= text.Length || text[i + 1] != '=') && (i == 0 || "=!<>".IndexOf(text[i - 1]) < 0)) return i;
+            if (c == '=' && depth == 0 && (i + 1 >= text.Length || text[i + 1] != '=') && (i == 0 || "=!<>+-*/%&|^@".IndexOf(text[i - 1]) < 0)) return i;
         }
         return -1;
     }
 
     private static int ClosingParen(string text, int open)
     {
-        var depth = 0;
-        for (var i = open; i < text.Length; i++)
+        foreach (var (i, c, depth) in Outside(text, open))
         {
-            if (text[i] is '(' or '[') depth++;
-            else if (text[i] is ')' or ']' && --depth == 0) return i;
+            if (c is ')' or ']' && depth == 0) return i;
         }
         throw new FormatException("unbalanced parentheses");
     }
 
     private static IEnumerable<string> SplitTopLevel(string text)
     {
-        var depth = 0;
         var start = 0;
-        for (var i = 0; i < text.Length; i++)
+        foreach (var (i, c, depth) in Outside(text))
         {
-            if (text[i] is '(' or '[') depth++;
-            else if (text[i] is ')' or ']') depth--;
-            else if (text[i] == ',' && depth == 0)
+            if (c == ',' && depth == 0)
             {
                 yield return text[start..i];
                 start = i + 1;
@@ -223,186 +240,32 @@ internal sealed class ScriptCode
         }
         yield return text[start..];
     }
-}
 
-/// <summary>A module class: its attributes in header order (submodules among them), Final constants and methods.</summary>
-internal sealed record ScriptClass(
-    string Name, string Kind, IReadOnlyList<(string Name, string Type)> Attributes,
-    IReadOnlyDictionary<string, object?> Finals, IReadOnlyDictionary<string, ScriptMethod> Methods)
-{
-    public long[]? Pair(string final) => Finals.TryGetValue(final, out var v) ? v switch
+    /// <summary>
+    /// The characters of <paramref name="text"/> from <paramref name="from"/> that are outside string literals
+    /// (with their backslash escapes), each with the bracket depth after an opening bracket and before a closing one.
+    /// </summary>
+    private static IEnumerable<(int At, char Char, int Depth)> Outside(string text, int from = 0)
     {
-        long one => [one, one],
-        object?[] { Length: 2 } two when two.All(x => x is long) => [(long)two[0]!, (long)two[1]!],
-        _ => null,
-    } : null;
-}
-
-/// <summary>A method's parameters (self first) and straight-line body; <see cref="Unsupported"/> says why it cannot be interpreted.</summary>
-internal sealed record ScriptMethod(string Name, string[] Parameters, IReadOnlyList<Statement> Body, string? Unsupported);
-
-/// <summary><c>target = value</c>, a bare expression (no target), or <c>return value</c>.</summary>
-internal sealed record Statement(string? Target, Expr Value, bool IsReturn = true);
-
-internal abstract record Expr;
-
-internal sealed record Name(string Id) : Expr;
-
-internal sealed record Attribute(Expr Target, string Name) : Expr;
-
-internal sealed record Call(Expr Function, Expr[] Args, (string Name, Expr Value)[] Keywords) : Expr;
-
-internal sealed record Const(object? Value) : Expr;
-
-internal sealed record ListExpr(Expr[] Items) : Expr;
-
-/// <summary>Recursive descent over the expressions TorchScript's printer writes: names, attributes, calls, literals, lists and tuples.</summary>
-internal sealed class ExpressionParser
-{
-    private readonly string _text;
-    private int _at;
-
-    private ExpressionParser(string text) => _text = text;
-
-    public static Expr Parse(string text)
-    {
-        var parser = new ExpressionParser(text);
-        var e = parser.Expression();
-        parser.Skip();
-        if (parser._at != text.Length) throw new FormatException("unsupported expression");
-        return e;
-    }
-
-    private Expr Expression()
-    {
-        Skip();
-        if (Peek('-'))
+        var depth = 0;
+        var quoted = false;
+        for (var i = from; i < text.Length; i++)
         {
-            _at++;
-            return Primary() switch
+            var c = text[i];
+            if (quoted)
             {
-                Const { Value: long l } => new Const(-l),
-                Const { Value: double d } => new Const(-d),
-                _ => throw new FormatException("unsupported negation"),
-            };
-        }
-        var e = Primary();
-        while (true)
-        {
-            Skip();
-            if (Peek('.'))
-            {
-                _at++;
-                e = new Attribute(e, Identifier());
+                if (c == '\\') i++;
+                else if (c == '"') quoted = false;
+                continue;
             }
-            else if (Peek('('))
+            if (c == '"')
             {
-                _at++;
-                var (args, keywords) = Arguments(')');
-                e = new Call(e, args, keywords);
+                quoted = true;
+                continue;
             }
-            else return e;
+            if (c is ')' or ']' or '}') depth--;
+            yield return (i, c, depth);
+            if (c is '(' or '[' or '{') depth++;
         }
-    }
-
-    private Expr Primary()
-    {
-        Skip();
-        if (_at >= _text.Length) throw new FormatException("expression cut short");
-        var c = _text[_at];
-        if (c == '(')
-        {
-            _at++;
-            var (items, _) = Arguments(')');
-            var tuple = _text[.._at].TrimEnd(')').TrimEnd().EndsWith(',');
-            return items.Length == 1 && !tuple ? items[0] : new ListExpr(items);
-        }
-        if (c == '[')
-        {
-            _at++;
-            return new ListExpr(Arguments(']').Args);
-        }
-        if (c == '"') return new Const(StringLiteral());
-        if (char.IsDigit(c)) return Number();
-        var id = Identifier();
-        return id switch
-        {
-            "None" => new Const(null),
-            "True" => new Const(true),
-            "False" => new Const(false),
-            _ => new Name(id),
-        };
-    }
-
-    private (Expr[] Args, (string, Expr)[] Keywords) Arguments(char close)
-    {
-        var args = new List<Expr>();
-        var keywords = new List<(string, Expr)>();
-        while (true)
-        {
-            Skip();
-            if (Peek(close))
-            {
-                _at++;
-                return ([.. args], [.. keywords]);
-            }
-            var save = _at;
-            if (char.IsLetter(_text[_at]) || _text[_at] == '_')
-            {
-                var id = Identifier();
-                Skip();
-                if (Peek('=') && !(_at + 1 < _text.Length && _text[_at + 1] == '='))
-                {
-                    _at++;
-                    keywords.Add((id, Expression()));
-                    goto next;
-                }
-                _at = save;
-            }
-            args.Add(Expression());
-        next:
-            Skip();
-            if (Peek(',')) _at++;
-            else if (!Peek(close)) throw new FormatException("unsupported expression");
-        }
-    }
-
-    private string Identifier()
-    {
-        var start = _at;
-        while (_at < _text.Length && (char.IsLetterOrDigit(_text[_at]) || _text[_at] == '_')) _at++;
-        if (_at == start) throw new FormatException("unsupported expression");
-        return _text[start.._at];
-    }
-
-    private Const Number()
-    {
-        var start = _at;
-        while (_at < _text.Length && (char.IsDigit(_text[_at]) || _text[_at] is '.' or 'e' or 'E' ||
-            (_text[_at] is '-' or '+' && _text[_at - 1] is 'e' or 'E'))) _at++;
-        var s = _text[start.._at];
-        return s.Contains('.') || s.Contains('e') || s.Contains('E')
-            ? new Const(double.Parse(s, CultureInfo.InvariantCulture))
-            : new Const(long.Parse(s, CultureInfo.InvariantCulture));
-    }
-
-    private string StringLiteral()
-    {
-        var text = new StringBuilder();
-        _at++;
-        while (_at < _text.Length && _text[_at] != '"')
-        {
-            if (_text[_at] == '\\' && _at + 1 < _text.Length) _at++;
-            text.Append(_text[_at++]);
-        }
-        _at++;
-        return text.ToString();
-    }
-
-    private bool Peek(char c) => _at < _text.Length && _text[_at] == c;
-
-    private void Skip()
-    {
-        while (_at < _text.Length && _text[_at] == ' ') _at++;
     }
 }

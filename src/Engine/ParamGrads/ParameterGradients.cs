@@ -13,12 +13,14 @@ namespace ExplainCluster.Engine.ParamGrads;
 /// one backward of Σᵢ CEᵢ gives the gradient at every output, and <see cref="PerSampleRules"/> turn (input,
 /// output gradient) into per-sample gradients for Conv2d, Linear and eval-mode BatchNorm. A layer of another
 /// kind, or inside a module that runs as itself, falls back to a loop over samples for its unit alone. The
-/// interpreted forward is verified once (first batch) against the model's own forward; if it differs or fails,
-/// the whole model is one unit and every layer falls back.
+/// interpreted path is verified once, on the first batch (<see cref="Verify"/>): its logits against the model's own
+/// forward, and its per-sample gradients of two rows against a per-sample loop over the model itself; if either
+/// differs, or the code cannot be read or run, the whole model is one unit and every layer falls back, the reason in
+/// its <see cref="ParameterLayer.How"/>. Nothing the reader or the interpreter does fails a job.
 /// </para>
 /// The model is this object's own copy, its parameters requiring gradients; the engine's shared model is not touched.
 /// </summary>
-public sealed class ParameterGradients : IDisposable
+public sealed partial class ParameterGradients : IDisposable
 {
     private readonly jit.ScriptModule _module;
     private readonly ModuleProgram _program;
@@ -30,6 +32,7 @@ public sealed class ParameterGradients : IDisposable
     private ParameterLayer[] _layers;
     private string? _wholeModel; // why the whole model falls back; null while interpreted
     private bool _verified;
+    private Func<Tensor, Tensor>? _distortForTests; // applied to each vectorised layer's squared norms: a wrong fast path
 
     private ParameterGradients(jit.ScriptModule module, ModuleProgram program, ModuleNode[] selected, GaussianSketch? sketch, Device device, long memoryBytes)
     {
@@ -59,7 +62,12 @@ public sealed class ParameterGradients : IDisposable
     /// <param name="projection">Also project each sample's flattened gradient to <c>Dims</c> dimensions (seeded sketch).</param>
     /// <param name="memoryBytes">Bound on the per-sample gradients formed at once (per layer, in chunks of samples), and on the kept sketch.</param>
     public static ParameterGradients Create(string localModelPath, Device device, IReadOnlyList<string>? layers = null,
-        (int Dims, long Seed)? projection = null, long memoryBytes = 256L << 20)
+        (int Dims, long Seed)? projection = null, long memoryBytes = 256L << 20) =>
+        Create(localModelPath, device, layers, projection, memoryBytes, distortForTests: null);
+
+    /// <param name="distortForTests">Applied to each vectorised layer's squared norms [n]: a fast path made wrong, which verification must catch.</param>
+    internal static ParameterGradients Create(string localModelPath, Device device, IReadOnlyList<string>? layers,
+        (int Dims, long Seed)? projection, long memoryBytes, Func<Tensor, Tensor>? distortForTests)
     {
         if (projection is { Dims: < 1 }) throw new ExplainException("param-grads projection dims must be at least 1");
         jit.ScriptModule module;
@@ -78,7 +86,7 @@ public sealed class ParameterGradients : IDisposable
         {
             var selected = Select(program, layers);
             var sketch = projection is { } p2 ? new GaussianSketch(p2.Dims, p2.Seed, device, memoryBytes) : null;
-            return new ParameterGradients(module, program, selected, sketch, device, memoryBytes);
+            return new ParameterGradients(module, program, selected, sketch, device, memoryBytes) { _distortForTests = distortForTests };
         }
         catch
         {
@@ -134,13 +142,30 @@ public sealed class ParameterGradients : IDisposable
     {
         var x = input.to(Device);
         var y = targets.to(Device);
-        Verify(x);
+        Verify(x, y);
+        if (_wholeModel is null)
+        {
+            try
+            {
+                return Run(x, y, interpreted: true);
+            }
+            catch (Exception e) when (IsInterpretationFailure(e))
+            {
+                lock (_lock) FallBack($"the interpreted path failed on a later batch ({e.GetType().Name}: {ExplainModel.FirstLine(e.Message)})");
+            }
+        }
+        return Run(x, y, interpreted: false);
+    }
+
+    /// <summary>One batch through the interpreted program (layers as units) or through the model itself (one unit).</summary>
+    private ParameterGradientResult Run(Tensor x, Tensor y, bool interpreted)
+    {
         using var scope = NewDisposeScope();
         using var grad = enable_grad();
         var n = x.shape[0];
         var calls = new List<ModuleCall>();
         Tensor logits;
-        if (_wholeModel is null) logits = (Tensor)_program.Run(x, calls)!;
+        if (interpreted) logits = _program.Run(x, calls) as Tensor ?? throw new InvalidOperationException("the interpreted forward gave no tensor");
         else
         {
             logits = (Tensor)_module.call(x);
@@ -148,7 +173,7 @@ public sealed class ParameterGradients : IDisposable
         }
         var norms = zeros([n, _selected.Length], ScalarType.Float32, Device);
         var projected = _sketch is null ? null : zeros([n, _sketch.Dims], ScalarType.Float32, Device);
-        var units = calls.Where(c => Covered(c).Any(_column.ContainsKey)).ToList();
+        var units = calls.Where(c => Covered(c, interpreted).Any(_column.ContainsKey)).ToList();
         if (units.Count > 0)
         {
             var loss = nn.functional.cross_entropy(logits, y, reduction: nn.Reduction.Sum);
@@ -156,8 +181,8 @@ public sealed class ParameterGradients : IDisposable
             for (var u = 0; u < units.Count; u++)
             {
                 var g = outputGrads[u] ?? zeros_like(units[u].Output);
-                if (_wholeModel is null && PerSampleRules.Handles(units[u].Node.Leaf)) Vectorised(units[u], g, norms, projected);
-                else PerSample(units[u], g, norms, projected);
+                if (interpreted && PerSampleRules.Handles(units[u].Node.Leaf)) Vectorised(units[u], g, norms, projected);
+                else PerSample(units[u], g, interpreted, norms, projected);
             }
         }
         return new ParameterGradientResult(norms.MoveToOuterDisposeScope(), projected?.MoveToOuterDisposeScope());
@@ -170,8 +195,8 @@ public sealed class ParameterGradients : IDisposable
         return cat(_selected.Select(n => _sketch.Block(n.Path, Count(n))).ToList(), 0);
     }
 
-    private IEnumerable<ModuleNode> Covered(ModuleCall call) =>
-        call.Node.Leaf is not null && _wholeModel is null ? [call.Node] : _program.Nodes.Where(n => Within(n, call.Node));
+    private IEnumerable<ModuleNode> Covered(ModuleCall call, bool interpreted) =>
+        call.Node.Leaf is not null && interpreted ? [call.Node] : _program.Nodes.Where(n => Within(n, call.Node));
 
     private static bool Within(ModuleNode node, ModuleNode unit) =>
         unit.Path.Length == 0 || node.Path == unit.Path || node.Path.StartsWith(unit.Path + ".", StringComparison.Ordinal);
@@ -183,7 +208,7 @@ public sealed class ParameterGradients : IDisposable
         var column = _column[node];
         if (projected is null && PerSampleRules.SquaredNorms(node, a, g) is { } direct)
         {
-            norms[.., column] = direct;
+            norms[.., column] = _distortForTests?.Invoke(direct) ?? direct;
             return;
         }
         var n = a.shape[0];
@@ -194,12 +219,13 @@ public sealed class ParameterGradients : IDisposable
             var count = Math.Min(chunk, n - start);
             Accumulate(node, start, PerSampleRules.Rows(node, a, g, start, count), norms, projected);
         }
+        if (_distortForTests is { } distort) norms[.., column] = distort(norms[.., column]);
     }
 
     /// <summary>The fallback: each sample through the unit alone, its output gradient row back to the unit's selected parameters.</summary>
-    private void PerSample(ModuleCall call, Tensor g, Tensor norms, Tensor? projected)
+    private void PerSample(ModuleCall call, Tensor g, bool interpreted, Tensor norms, Tensor? projected)
     {
-        var layers = Covered(call).Where(_column.ContainsKey).ToList();
+        var layers = Covered(call, interpreted).Where(_column.ContainsKey).ToList();
         var parameters = layers.SelectMany(l => l.Parameters.Select(p => p.Tensor)).ToList();
         var n = g.shape[0];
         var perSample = layers.Sum(Count) * sizeof(float) * 2;
@@ -256,47 +282,6 @@ public sealed class ParameterGradients : IDisposable
                 sum.add_(flat.narrow(1, from - offset, to - from).matmul(sketch.narrow(0, from - first, to - from)));
             }
             offset = end;
-        }
-    }
-
-    /// <summary>
-    /// Once per model, on the first rows of the first batch: the interpreted forward must give the model's own
-    /// logits (allclose rtol 1e-4, atol 1e-5) and run each layer at most once; else the whole model falls back.
-    /// </summary>
-    private void Verify(Tensor x)
-    {
-        lock (_lock)
-        {
-            if (_verified) return;
-            using var scope = NewDisposeScope();
-            using var noGrad = no_grad();
-            var probe = x.narrow(0, 0, Math.Min(4, x.shape[0]));
-            var expected = _module.call(probe) as Tensor
-                ?? throw new ExplainException("param-grads: the model's forward does not return one tensor of logits");
-            var calls = new List<ModuleCall>();
-            try
-            {
-                var actual = _program.Run(probe, calls) as Tensor;
-                if (actual is null || !actual.shape.SequenceEqual(expected.shape) || !actual.allclose(expected, rtol: 1e-4, atol: 1e-5))
-                    _wholeModel = "the interpreted forward does not give the model's logits";
-            }
-            catch (Exception e) when (e is InvalidOperationException or KeyNotFoundException or InvalidCastException or System.Runtime.InteropServices.ExternalException)
-            {
-                _wholeModel = $"the interpreted forward failed ({ExplainModel.FirstLine(e.Message)})";
-            }
-            if (_wholeModel is null)
-            {
-                var runs = calls.SelectMany(Covered).GroupBy(n => n).FirstOrDefault(g => g.Count() > 1);
-                if (runs is not null) _wholeModel = $"module \"{runs.Key}\" runs more than once in forward";
-            }
-            if (_wholeModel is not null) _layers = [.. _selected.Select(n => Describe(n, $"whole model as one unit: {_wholeModel}"))];
-            else
-            {
-                var units = calls.SelectMany(c => Covered(c).Select(n => (n, c))).ToDictionary(p => p.n, p => p.c);
-                _layers = [.. _selected.Select(n => !units.TryGetValue(n, out var c) ? Describe(n, "not run by forward (gradient zero)")
-                    : Describe(n, c.Node == n && PerSampleRules.Handles(n.Leaf) ? null : StaticFallback(n) ?? $"runs inside \"{c.Node}\""))];
-            }
-            _verified = true;
         }
     }
 
