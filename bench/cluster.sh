@@ -4,7 +4,8 @@
 #   bash bench/cluster.sh recovery   3 silos, kill -9 one worker mid-job: time to the lost shards' re-run, job time vs fault-free
 #   bash bench/cluster.sh million    1,000,000 samples (the demo tiled ×100) through 2 silos: wall time, each process's peak RSS
 # Environment: BENCH_PIN=1 pins silo i to core i-1 (taskset), so one silo gets exactly one core;
-# BENCH_TILE (dataset = Fashion-MNIST test set × tile; default 5 for scale/recovery), BENCH_ROUNDS (default 2).
+# BENCH_TILE (dataset = Fashion-MNIST test set × tile; default 5 for scale/recovery), BENCH_ROUNDS (default 2),
+# BENCH_JOB (the job file; default bench/jobs/cluster.json: saliency + grad-x-input + grad-cam, shardSize 2048).
 # Needs a Release build (dotnet build ExplainCluster.sln -c Release) and redis-server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +32,9 @@ for name, header in (('t10k-images-idx3-ubyte', 16), ('t10k-labels-idx1-ubyte', 
         for _ in range(tile): f.write(body)
 PY
 cp samples/fashion-mnist/model.pt "$work/"
-sed -e 's/"shardSize": *[0-9]*/"shardSize": 2048/' samples/fashion-mnist/job.json > "$work/job.json"
+# The benchmark's own job (bench/jobs/cluster.json), not the demo's, which runs the whole suite: the line below says what it runs.
+job=${BENCH_JOB:-bench/jobs/cluster.json}
+cp "$job" "$work/job.json"
 samples=$((10000 * tile))
 
 redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes >/dev/null
@@ -57,7 +60,8 @@ run_job() { # id -> seconds
   "$cli" watch "$1" --cluster "$redis" >/dev/null
   t1=$(now); echo "$t1 - $t0" | bc -l
 }
-echo "$samples samples (Fashion-MNIST test set × $tile), saliency + grad-x-input + grad-cam, shardSize 2048"
+shard_size=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["shardSize"])' "$job")
+echo "$samples samples (Fashion-MNIST test set × $tile), $job: $(python3 -c 'import json,sys; print(" + ".join(json.load(open(sys.argv[1]))["methods"]))' "$job"), shardSize $shard_size"
 
 case "$mode" in
 scale)
@@ -77,7 +81,7 @@ recovery)
   "$cli" submit "$work/job.json" --cluster "$redis" --id faulty --out "$work/out-faulty" >/dev/null
   t0=$(now)
   # Kill a worker that does not hold the job grain once a third of the shards are staged.
-  shards=$(( (samples + 2047) / 2048 ))
+  shards=$(( (samples + shard_size - 1) / shard_size ))
   until [ "$(find "$work/out-faulty/_attempts" -name partial.bin 2>/dev/null | wc -l)" -ge $((shards / 3)) ]; do sleep 0.05; done
   holder=$(grep -l "Job faulty started" "$work"/silo*.log | head -1)
   victim=$(ls "$work"/silo*.log | grep -v "$holder" | head -1)

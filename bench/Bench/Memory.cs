@@ -4,8 +4,9 @@ using ExplainCluster.Engine.Data;
 using ExplainCluster.Engine.Storage;
 
 /// <summary>
-/// Peak resident memory of <c>explain run</c> (a process of its own, embedded silo and all) on the demo job
-/// over datasets of growing size: the Fashion-MNIST test set tiled to each size.
+/// Peak resident memory of <c>explain run</c> (a process of its own, embedded silo and all) on the benchmark's own
+/// job (bench/jobs/memory.json: saliency, grad-x-input, grad-cam; shardSize 1024) over datasets of growing size: the
+/// Fashion-MNIST test set tiled to each size.
 ///   explain-bench memory [SAMPLES ...]   (default: 10000 50000 200000; BENCH_KEEP=1 keeps the datasets
 ///   and outputs in $TMPDIR/explain-bench-memory)
 /// </summary>
@@ -17,7 +18,7 @@ internal static class Memory
         var counts = sizes.Length > 0 ? sizes.Select(long.Parse).ToArray() : [10_000L, 50_000, 200_000];
         var images = await (await ArrayFile.OpenAsync(new LocalBlob(Path.Combine(sample, "t10k-images-idx3-ubyte")))).ReadBytesAsync(0, 10_000);
         var labels = await (await ArrayFile.OpenAsync(new LocalBlob(Path.Combine(sample, "t10k-labels-idx1-ubyte")))).ReadIntegersAsync(0, 10_000);
-        Console.WriteLine($"`explain run` ({explain}) on the demo job (saliency, grad-x-input, grad-cam), shardSize 1024, default silo settings");
+        Console.WriteLine($"`explain run` ({explain}) on bench/jobs/memory.json (saliency, grad-x-input, grad-cam), shardSize 1024, default silo settings");
         Console.WriteLine();
         Console.WriteLine("| samples | input file (MB) | outputs written (MB) | peak resident memory (MB) | seconds | samples/s |");
         Console.WriteLine("|---|---|---|---|---|---|");
@@ -34,7 +35,7 @@ internal static class Memory
             }
             await File.WriteAllBytesAsync(Path.Combine(folder, "images.npy"), NpyFormat.Encode(tiled, [count, 28, 28]));
             await File.WriteAllBytesAsync(Path.Combine(folder, "labels.npy"), NpyFormat.Encode(tiledLabels, [count]));
-            var job = File.ReadAllText(Path.Combine(sample, "job.json"))
+            var job = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "jobs", "memory.json"))
                 .Replace("\"t10k-images-idx3-ubyte\"", "\"images.npy\"", StringComparison.Ordinal)
                 .Replace("\"t10k-labels-idx1-ubyte\"", "\"labels.npy\"", StringComparison.Ordinal)
                 .Replace("\"model.pt\"", $"\"{Path.Combine(sample, "model.pt")}\"", StringComparison.Ordinal);
