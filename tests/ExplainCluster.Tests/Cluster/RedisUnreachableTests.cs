@@ -79,6 +79,18 @@ public class RedisUnreachableTests
         Assert.DoesNotContain("   at ", silo.Log);
     }
 
+    [Fact]
+    public async Task Silo_StoppedWhileWaitingForRedis_ExitsZeroQuietly()
+    {
+        var closed = ClosedPort();
+        await using var silo = SiloProcess.Launch(closed, ("Cluster__ConnectTimeout", "00:01:00"));
+        await silo.WaitForLineAsync($"Waiting for Cluster:Redis at {closed}", TimeSpan.FromSeconds(60));
+        var took = await silo.TerminateAsync();
+        Assert.True(silo.ExitCode == 0, silo.Log);
+        Assert.Empty(silo.Errors);
+        Assert.True(took < TimeSpan.FromSeconds(10), $"took {took} to stop");
+    }
+
     [Theory]
     [InlineData("Cluster__SiloPort", "Cluster:SiloPort: port {0} on 127.0.0.1 is in use by another process")]
     [InlineData("Health__Port", "Health:Port: port {0} on 0.0.0.0 is in use by another process")]
