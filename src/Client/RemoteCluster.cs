@@ -9,7 +9,7 @@ namespace ExplainCluster.Client;
 /// <summary>The CLI as an Orleans client of a running cluster, found through its Redis membership table.</summary>
 public sealed class RemoteCluster : IAsyncDisposable
 {
-    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(60), ProbeTimeout = TimeSpan.FromSeconds(5);
     private readonly IHost _host;
 
     private RemoteCluster(IHost host) => _host = host;
@@ -28,9 +28,15 @@ public sealed class RemoteCluster : IAsyncDisposable
             ClusterId = clusterId ?? Environment.GetEnvironmentVariable("Cluster__ClusterId") ?? "explaincluster",
         };
         if (settings.Validate() is { } problem) throw new ExplainException(problem.Replace("Cluster:Redis", "--cluster", StringComparison.Ordinal));
+        // Asked first, so that a typo in --cluster or a Redis not yet up is one line, not the Orleans client's timeout.
+        var address = RedisProbe.Address(redis);
+        if (await RedisProbe.ProblemAsync(redis, ProbeTimeout, ct) is { } unreachable)
+            throw new ExplainException($"cannot reach the cluster's Redis at {address} ({unreachable}); check --cluster or Cluster__Redis");
 
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], DisableDefaults = true });
         builder.Logging.ClearProviders().AddStderr(verbose);
+        // A failed connection is the one "error:" line below; the host's own report of it would say it again.
+        if (!verbose) builder.Logging.AddFilter(StartupFailure.HostCategory, LogLevel.Critical);
         var token = SubmitToken.FromEnvironment();
         builder.UseOrleansClient(client =>
         {
@@ -48,7 +54,7 @@ public sealed class RemoteCluster : IAsyncDisposable
         {
             host.Dispose();
             var why = e is OperationCanceledException ? $"no silo answered within {ConnectTimeout.TotalSeconds:0} s" : e.Message.Split('\n')[0];
-            throw new ExplainException($"cannot connect to the cluster at {redis}: {why}");
+            throw new ExplainException($"cannot connect to the cluster at {address}: {why}");
         }
         return new RemoteCluster(host);
     }

@@ -1,3 +1,4 @@
+using System.Net;
 using ExplainCluster.Engine.Models;
 using ExplainCluster.Grains.Hosting;
 using Microsoft.AspNetCore.Builder;
@@ -7,7 +8,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 using Orleans.Dashboard;
 
 // A standalone ExplainCluster silo. Settings (appsettings.json, environment with "__", command line):
@@ -18,7 +18,10 @@ using Orleans.Dashboard;
 //   Storage:ConnectionString, OpenTelemetry:Otlp:Endpoint, Health:Port (8080; 0 for none),
 //   Dashboard:Enabled (false), Dashboard:Port (8081), Storage:LocalRoots:N (folders local paths must be under),
 //   ModelHost:ModelLocations:N (prefixes models must be under), Limits:MaxSamples, Limits:MaxModelBytes,
-//   Limits:MaxSampleBytes, Limits:BatchTimeout (00:10:00), Cluster:SubmitToken, Cluster:SubmitTokenFile.
+//   Limits:MaxSampleBytes, Limits:BatchTimeout (00:10:00), Cluster:SubmitToken, Cluster:SubmitTokenFile,
+//   Cluster:ConnectTimeout (00:01:00: how long a starting silo waits for its Redis).
+// Any start-up failure (a wrong setting, a port in use, Redis not answering in time) is one line on stderr, exit 1.
+var stopping = CancellationToken.None;
 try
 {
     var builder = WebApplication.CreateBuilder(args);
@@ -31,10 +34,15 @@ try
     ExplainSiloExtensions.LimitsFrom(builder.Configuration); // a wrong limit stops the silo before it starts
     var dashboard = builder.Configuration.GetSection(DashboardSettings.Section).Get<DashboardSettings>() ?? new DashboardSettings();
     if (dashboard.Validate() is { } dashboardProblem) throw new ClusterSettingsException(dashboardProblem);
+    ClusteringExtensions.EnsurePortsFree(cluster);
+    PortCheck.EnsureFree(IPAddress.Any, health.Port, $"{HealthSettings.Section}:Port");
+    if (dashboard.Enabled) PortCheck.EnsureFree(IPAddress.Any, dashboard.Port, $"{DashboardSettings.Section}:Port");
     // Port 0: no endpoint to probe (a free loopback port, so that several silos fit on one machine).
     string[] urls = [health.Port > 0 ? $"http://0.0.0.0:{health.Port}" : "http://127.0.0.1:0", .. dashboard.Enabled ? [$"http://0.0.0.0:{dashboard.Port}"] : Array.Empty<string>()];
     builder.WebHost.UseUrls(urls);
     builder.Logging.AddSimpleConsole(o => (o.SingleLine, o.TimestampFormat) = (true, "HH:mm:ss.fff "));
+    // A failed start is the one "error:" line below; the host's own report of it would repeat it with a stack trace.
+    builder.Logging.AddFilter(StartupFailure.HostCategory, LogLevel.Critical);
     builder.Services.AddExplainTracing(builder.Configuration);
     builder.Services.AddSingleton<SiloReadiness>();
     builder.UseOrleans(silo =>
@@ -42,8 +50,10 @@ try
         silo.UseExplainClustering(cluster).AddExplainCluster(builder.Configuration);
         if (dashboard.Enabled) silo.AddDashboard();
     });
+    builder.Services.StartAfterMembershipStore(cluster);
 
     var app = builder.Build();
+    stopping = app.Lifetime.ApplicationStopping;
     if (!ExplainSiloExtensions.LocationPolicyFrom(builder.Configuration).RestrictsLocalPaths)
         app.Logger.LogWarning("Storage:LocalRoots is not set: jobs may read and write any local path this process can; set it on a shared cluster");
     app.MapGet(HealthSettings.LivePath, () => Results.Text("live"));
@@ -53,13 +63,13 @@ try
     await app.RunAsync();
     return 0;
 }
-catch (Exception e) when (e is ClusterSettingsException or OptionsValidationException or InvalidOperationException { Source: "Microsoft.Extensions.Configuration.Binder" })
+catch (OperationCanceledException) when (stopping.IsCancellationRequested)
 {
-    Console.Error.WriteLine($"error: {e.Message}");
-    return 2;
+    // Asked to stop (SIGTERM) while still starting, e.g. waiting for Redis: a stop, not a failure.
+    return 0;
 }
-catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+catch (Exception e)
 {
-    Console.Error.WriteLine($"error: {HealthSettings.Section}:Port: {e.Message.Split('\n')[0]}");
-    return 2;
+    Console.Error.WriteLine($"error: {StartupFailure.Describe(e)}");
+    return 1;
 }

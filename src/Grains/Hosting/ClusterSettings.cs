@@ -37,6 +37,12 @@ public sealed class ClusterSettings
     /// </summary>
     public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// How long a starting silo retries its Redis (the membership store) before it gives up with one line:
+    /// Redis coming up after the silos is normal when a cluster starts (compose, Kubernetes).
+    /// </summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
     /// <summary>When set, every call to a job or shard grain must carry it (<see cref="SubmitToken"/>).</summary>
     public string? SubmitToken { get; set; }
 
@@ -65,6 +71,7 @@ public sealed class ClusterSettings
         if (AdvertisedAddress is { Length: > 0 } a && !IPAddress.TryParse(a, out _)) return $"{Section}:AdvertisedAddress must be an IP address, not \"{a}\"";
         if (PrimarySilo is { Length: > 0 } p && !IPEndPoint.TryParse(p, out _)) return $"{Section}:PrimarySilo must be host:port, not \"{p}\"";
         if (ProbeTimeout < TimeSpan.FromMilliseconds(200) || ProbeTimeout > TimeSpan.FromMinutes(1)) return $"{Section}:ProbeTimeout must be from 00:00:00.2 to 00:01:00";
+        if (ConnectTimeout < TimeSpan.FromSeconds(1) || ConnectTimeout > TimeSpan.FromHours(1)) return $"{Section}:ConnectTimeout must be from 00:00:01 to 01:00:00, not {ConnectTimeout}";
         if (SubmitTokenFile is { Length: > 0 } f && string.IsNullOrEmpty(SubmitToken) && !File.Exists(f)) return $"{Section}:SubmitTokenFile: {f} does not exist";
         return null;
     }

@@ -34,7 +34,7 @@ public static class ClusteringExtensions
             var primary = settings.PrimarySilo is { Length: > 0 } p ? IPEndPoint.Parse(p) : null;
             return silo.UseLocalhostClustering(settings.SiloPort, settings.GatewayPort, primary, settings.ClusterId, settings.ClusterId);
         }
-        var advertised = settings.AdvertisedAddress is { Length: > 0 } a ? IPAddress.Parse(a) : IPAddress.Loopback;
+        var advertised = Advertised(settings);
         silo.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (settings.ClusterId, settings.ClusterId));
         silo.ConfigureEndpoints(advertised, settings.SiloPort, settings.GatewayPort, listenOnAnyHostAddress: !advertised.Equals(IPAddress.Loopback));
         silo.UseRedisClustering(o => o.ConfigurationOptions = RedisOptions(settings));
@@ -51,6 +51,18 @@ public static class ClusteringExtensions
         });
         return silo;
     }
+
+    /// <summary>Stops the silo with one line naming the setting when another process holds its silo or gateway port.</summary>
+    public static void EnsurePortsFree(ClusterSettings settings)
+    {
+        var advertised = settings.Provider == Hosting.ClusterSettings.Localhost ? IPAddress.Loopback : Advertised(settings);
+        var listening = advertised.Equals(IPAddress.Loopback) ? advertised : IPAddress.Any;
+        PortCheck.EnsureFree(listening, settings.SiloPort, $"{Hosting.ClusterSettings.Section}:SiloPort");
+        PortCheck.EnsureFree(listening, settings.GatewayPort, $"{Hosting.ClusterSettings.Section}:GatewayPort");
+    }
+
+    private static IPAddress Advertised(ClusterSettings settings) =>
+        settings.AdvertisedAddress is { Length: > 0 } a ? IPAddress.Parse(a) : IPAddress.Loopback;
 
     /// <summary>The CLI's connection to a running cluster through its Redis membership table.</summary>
     public static IClientBuilder UseExplainClustering(this IClientBuilder client, ClusterSettings settings)

@@ -34,12 +34,13 @@ public sealed class DashboardSettings
     public string? Validate() => Enabled && Port is < 1 or > 65535 ? $"{Section}:Port must be from 1 to 65535, not {Port}" : null;
 }
 
-/// <summary>Whether this silo is ready for work: joined the membership as active, model host created.</summary>
+/// <summary>Whether this silo is ready for work: its Redis answered, it joined the membership as active, model host created.</summary>
 public sealed class SiloReadiness(IServiceProvider services)
 {
     /// <summary>Null when ready; otherwise what it waits for.</summary>
     public string? NotReadyBecause()
     {
+        if (services.GetService<MembershipStoreGate>()?.WaitingFor is { } waiting) return waiting;
         var local = services.GetRequiredService<ILocalSiloDetails>().SiloAddress;
         var status = services.GetRequiredService<IClusterMembershipService>().CurrentSnapshot.GetSiloStatus(local);
         if (status != SiloStatus.Active) return $"silo is {status}, not active in the cluster";

@@ -230,7 +230,7 @@ public class ClusterCliTests(TwoSiloCluster cluster, ClusterData data) : IClassF
         var stdout = process.StandardOutput.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await process.WaitForExitAsync(timeout.Token);
-        Assert.Equal(2, process.ExitCode);
+        Assert.Equal(1, process.ExitCode);
         var line = Assert.Single((await stderr).Trim().Split('\n'));
         Assert.StartsWith("error: ", line);
         Assert.Contains(expected, line);

@@ -64,14 +64,15 @@ public sealed class RedisServer : IAsyncDisposable
 
     public string ConnectionString => $"127.0.0.1:{Port.ToString(CultureInfo.InvariantCulture)}";
 
-    public static async Task<RedisServer> StartAsync()
+    /// <param name="port">The port to listen on (one a silo was already told to use); default: a free one.</param>
+    public static async Task<RedisServer> StartAsync(int? port = null)
     {
         var executable = new[] { "/usr/bin/redis-server", "/usr/local/bin/redis-server" }.FirstOrDefault(File.Exists)
             ?? throw new InvalidOperationException("redis-server is not installed; run the README's test command (it installs the Debian package)");
-        var port = Programs.FreePort();
+        port ??= Programs.FreePort();
         var start = new ProcessStartInfo(executable)
         {
-            ArgumentList = { "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", TestPaths.NewFolder() },
+            ArgumentList = { "--port", port.Value.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", TestPaths.NewFolder() },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
@@ -80,8 +81,8 @@ public sealed class RedisServer : IAsyncDisposable
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        await Programs.WaitForPortAsync(port, process, TimeSpan.FromSeconds(20));
-        return new RedisServer(process, port);
+        await Programs.WaitForPortAsync(port.Value, process, TimeSpan.FromSeconds(20));
+        return new RedisServer(process, port.Value);
     }
 
     public ValueTask DisposeAsync()
@@ -97,13 +98,18 @@ public sealed class RedisServer : IAsyncDisposable
 public sealed class SiloProcess : IAsyncDisposable
 {
     private readonly Process _process;
-    private readonly ConcurrentQueue<string> _lines = new();
+    private readonly ConcurrentQueue<string> _lines = new(), _errors = new();
 
     private SiloProcess(Process process, string redis, int siloPort, int gatewayPort, int healthPort)
     {
         (_process, Redis, SiloPort, GatewayPort, HealthPort) = (process, redis, siloPort, gatewayPort, healthPort);
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) _lines.Enqueue(e.Data); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _lines.Enqueue(e.Data); };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            _lines.Enqueue(e.Data);
+            _errors.Enqueue(e.Data);
+        };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
     }
@@ -125,13 +131,26 @@ public sealed class SiloProcess : IAsyncDisposable
 
     public IReadOnlyCollection<string> Lines => _lines;
 
+    /// <summary>Its stderr lines only (also in <see cref="Lines"/>).</summary>
+    public IReadOnlyCollection<string> Errors => _errors;
+
+    public int ExitCode => _process.ExitCode;
+
     public string Log => string.Join('\n', _lines);
 
     /// <summary>Whether job <paramref name="jobId"/> started on this silo (its job grain was placed here).</summary>
     public bool Holds(string jobId) => _lines.Any(l => l.Contains($"Job {jobId} started", StringComparison.Ordinal));
 
-    /// <summary>Starts a worker silo (one model-host thread, one intra-op thread) and waits for its gateway.</summary>
+    /// <summary>Starts a worker silo (one model-host thread, one intra-op thread) and waits until it has joined.</summary>
     public static async Task<SiloProcess> StartAsync(string redis, params (string Key, string Value)[] settings)
+    {
+        var silo = Launch(redis, settings);
+        await silo.JoinedAsync(TimeSpan.FromSeconds(90));
+        return silo;
+    }
+
+    /// <summary>Starts a worker silo and returns at once; <see cref="JoinedAsync"/> waits for it to join.</summary>
+    public static SiloProcess Launch(string redis, params (string Key, string Value)[] settings)
     {
         var siloPort = Programs.FreePort();
         var gatewayPort = Programs.FreePort();
@@ -155,18 +174,36 @@ public sealed class SiloProcess : IAsyncDisposable
         foreach (var (key, value) in settings) environment[key] = value;
         foreach (var (key, value) in environment) start.Environment[key] = value;
         var process = Process.Start(start) ?? throw new InvalidOperationException("explain-silo did not start");
-        var silo = new SiloProcess(process, redis, siloPort, gatewayPort, healthPort);
-        // Active in the membership table: joined, not only listening.
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
-        while (!silo.Lines.Any(l => l.Contains("Finished BecomeActive", StringComparison.Ordinal)))
+        return new SiloProcess(process, redis, siloPort, gatewayPort, healthPort);
+    }
+
+    /// <summary>Waits until the silo is active in the membership table (joined, not only listening) and its health port answers.</summary>
+    public async Task JoinedAsync(TimeSpan timeout)
+    {
+        await WaitForLineAsync("Finished BecomeActive", timeout);
+        await HealthPortOpenAsync(TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>Waits until the health endpoint listens (it starts at once, beside the silo's own start).</summary>
+    public Task HealthPortOpenAsync(TimeSpan timeout) => Programs.WaitForPortAsync(HealthPort, _process, timeout);
+
+    /// <summary>Waits for a log line containing <paramref name="text"/>; throws with the log if the silo exits first.</summary>
+    public async Task WaitForLineAsync(string text, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!_lines.Any(l => l.Contains(text, StringComparison.Ordinal)))
         {
-            if (process.HasExited) throw new InvalidOperationException($"explain-silo exited with {process.ExitCode}:\n{silo.Log}");
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"explain-silo did not join in 90 s:\n{silo.Log}");
+            if (_process.HasExited) throw new InvalidOperationException($"explain-silo exited with {_process.ExitCode}:\n{Log}");
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"explain-silo logged no \"{text}\" in {timeout.TotalSeconds:0} s:\n{Log}");
             await Task.Delay(100);
         }
-        // The web endpoints (health, dashboard) start after the silo has joined.
-        await Programs.WaitForPortAsync(healthPort, process, TimeSpan.FromSeconds(30));
-        return silo;
+    }
+
+    /// <summary>Waits for the process to exit by itself; its output is read to the end.</summary>
+    public async Task WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cts.Token);
     }
 
     /// <summary>SIGTERM, as Kubernetes stops a pod: the silo leaves the cluster and exits. Returns how long it took.</summary>
