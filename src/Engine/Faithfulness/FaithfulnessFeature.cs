@@ -48,7 +48,7 @@ public sealed class FaithfulnessFeature : Feature<FaithfulnessPartial, Faithfuln
 }
 
 /// <summary>summary.json's <c>faithfulness</c>, read as its record.</summary>
-public static class FaithfulnessSection
+public static class SummaryFaithfulness
 {
     extension(Stats.Summary summary)
     {

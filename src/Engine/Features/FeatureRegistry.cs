@@ -25,6 +25,7 @@ public static class FeatureRegistry
         PruningFeature.Instance,
         MaximisationFeature.Instance,
         EmbeddingFeature.Instance,
+        Verdicts.VerdictsFeature.Instance,
     ];
 
     private static readonly Dictionary<string, IFeature> ByName = All.ToDictionary(f => f.Name, StringComparer.Ordinal);

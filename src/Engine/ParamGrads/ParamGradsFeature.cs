@@ -68,7 +68,7 @@ public sealed class ParamGradsFeature : Feature<ParamGradPartial, ParamGradsFeat
 }
 
 /// <summary>summary.json's <c>paramGrads</c>, read as its record.</summary>
-public static class ParamGradsSection
+public static class SummaryParamGrads
 {
     extension(Summary summary)
     {

@@ -15,6 +15,7 @@ public static class ReportSections
     private static readonly IReportSection HighestLoss = new HighestLossSection();
     private static readonly IReportSection Faithfulness = new FaithfulnessSection();
     private static readonly IReportSection Sanity = new SanitySection();
+    private static readonly IReportSection Verdicts = new VerdictsSection();
     private static readonly IReportSection ParamGrads = new ParamGradsSection();
     private static readonly IReportSection Embedding = new EmbeddingSection();
     private static readonly IReportSection Pruning = new PruningSection();
@@ -24,7 +25,7 @@ public static class ReportSections
 
     /// <summary>The first half of the report: the sections' text and tables, in this order.</summary>
     public static IReadOnlyList<IReportSection> Text { get; } =
-        [Header, ErrorAnalysis, Methods, Faithfulness, Sanity, ParamGrads, Embedding, Pruning, Maximisation, Weights, Activations];
+        [Header, ErrorAnalysis, Methods, Faithfulness, Sanity, Verdicts, ParamGrads, Embedding, Pruning, Maximisation, Weights, Activations];
 
     /// <summary>The second half: the sections' figures, in this order.</summary>
     public static IReadOnlyList<IReportSection> Figures { get; } =

@@ -55,6 +55,9 @@ public sealed class SanityFeature : Feature<SanityPartial, SanityFeature.Sums>
 
         public override void Fold(SanityPartial partial) => _total = SanityStatistics.Fold(_total, partial);
 
+        /// <summary>The check's result so far (for the features that read it), without its arrays.</summary>
+        public SanitySummary? Result => _total?.Summary().Summary;
+
         public override object? Summarise(SummaryDraft draft)
         {
             if (_total?.Summary() is not { } summary) return null;
@@ -65,7 +68,7 @@ public sealed class SanityFeature : Feature<SanityPartial, SanityFeature.Sums>
 }
 
 /// <summary>summary.json's <c>sanity</c>, read as its record.</summary>
-public static class SanitySection
+public static class SummarySanity
 {
     extension(Stats.Summary summary)
     {

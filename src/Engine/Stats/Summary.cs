@@ -78,7 +78,7 @@ public sealed record SummaryArray(string Path, long[] Shape, Array Values);
 public sealed record SummaryOutput(Summary Summary, SummaryArray[] Arrays);
 
 /// <summary>Each feature's section of a summary, read as its record.</summary>
-public static class SummarySections
+public static class SummaryParts
 {
     extension(Summary summary)
     {

@@ -92,7 +92,7 @@ public sealed class EmbeddingFeature : Feature<EmbeddingPartial, EmbeddingFeatur
 }
 
 /// <summary>summary.json's <c>views</c>, read as its record.</summary>
-public static class ViewsSection
+public static class SummaryViews
 {
     extension(Summary summary)
     {

@@ -51,7 +51,11 @@ public class MemoryFormatTests
         Assert.Equal(b.Predictions, a.Predictions);
         AssertClose(b.Logits, a.Logits);
         Assert.Equal(b.Methods.Select(m => (m.Name, string.Join("x", m.MapShape))), a.Methods.Select(m => (m.Name, string.Join("x", m.MapShape))));
-        foreach (var (x, y) in b.Methods.Zip(a.Methods)) AssertClose(x.Maps, y.Maps);
+        // Gradient maps of a ReLU network are not continuous in the inputs' rounding: where a pre-activation sits within
+        // a rounding error of zero, the two layouts' convolutions can put it on either side, and that sample's gradient
+        // jumps. Measured on this model: 61 of 235,200 saliency values (0.03 %, from a few samples), relative L2 error
+        // 5e-4. So: nearly every value agrees to 1e-4 of the largest, and the maps as a whole to 1e-3.
+        foreach (var (x, y) in b.Methods.Zip(a.Methods)) AssertMostlyClose(x.Name, x.Maps, y.Maps);
         // Not vacuous: the maps carry signal.
         Assert.All(a.Methods, m => Assert.True(m.Maps.Max(Math.Abs) > 1e-3f, m.Name));
     }
@@ -61,6 +65,17 @@ public class MemoryFormatTests
     {
         var error = Assert.Throws<ExplainException>(() => new ModelHost(new ModelHostOptions { MemoryFormat = "nhwc" }, new BlobLocator(null)));
         Assert.StartsWith("ModelHost:MemoryFormat", error.Message);
+    }
+
+    private static void AssertMostlyClose(string method, float[] expected, float[] actual)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        var scale = expected.Max(Math.Abs);
+        var apart = Enumerable.Range(0, expected.Length).Count(i => Math.Abs(expected[i] - actual[i]) > 1e-4f * scale + 1e-6f);
+        Assert.True(apart <= expected.Length / 1000, $"{method}: {apart} of {expected.Length} values differ by more than 1e-4 of the largest");
+        double difference = 0, norm = 0;
+        for (var i = 0; i < expected.Length; i++) (difference, norm) = (difference + Math.Pow(expected[i] - actual[i], 2), norm + Math.Pow(expected[i], 2));
+        Assert.True(Math.Sqrt(difference / norm) < 1e-3, $"{method}: relative L2 difference {Math.Sqrt(difference / norm):G3}");
     }
 
     private static void AssertClose(float[] expected, float[] actual)

@@ -42,7 +42,7 @@ public partial class ReportContentsTests(OneSiloCluster one) : IClassFixture<One
               "output": "{{into}}"
             }
             """);
-        string[] text = ["Error analysis", "Methods", "Faithfulness", "Sanity check: model randomisation", "Per-sample parameter gradients", "Weights"];
+        string[] text = ["Error analysis", "Methods", "Faithfulness", "Sanity check: model randomisation", "Verdicts", "Per-sample parameter gradients", "Weights"];
         string[] maps = ["Error analysis: plots", "Class-mean saliency", "Class-mean grad-cam"]; // param-grads' norms are not drawn as maps
         const string HighestLoss = "Highest-loss samples", ParamGrads = "Per-sample parameter gradients: plots", Largest = "Largest parameter gradients (candidate label errors)";
         string[] checks = ["Faithfulness curves", "Sanity check: curves", "Sanity check: one sample along the cascade", "Weights: the first convolution's filters"];
