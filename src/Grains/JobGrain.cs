@@ -38,7 +38,7 @@ public sealed partial class JobGrain(
     private ShardDispatcher? _dispatcher;
     private IGrainReminder? _resume;
     private IGrainTimer? _leases;
-    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ChangeSignal _changed = new();
 
     private JobRecord State => record.State;
 
@@ -46,33 +46,28 @@ public sealed partial class JobGrain(
 
     private ShardDispatcher Dispatcher => _dispatcher ??= new ShardDispatcher(Id, grains, workers, membership, _pass!, logger);
 
-    /// <summary>A job that was running when its grain was lost picks up where its record says it was.</summary>
+    /// <summary>A job that was running when its grain was lost picks up where its record says it was (<see cref="JobContext.ResumeAsync"/>).</summary>
     public override async Task OnActivateAsync(CancellationToken ct)
     {
         if (State.Job is null || State.IsOver) return;
         _job = new JobContext(State, locator);
-        try
-        {
-            if (await _job.ResumeAsync(ct) is not var (pass, redo))
-            {
-                await CompletedAsync(); // the old activation finished the outputs, but was lost before it could record so
-                return;
-            }
-            _pass = pass;
-            LogResumed(logger, Id, State.Pass, State.Book.DoneCount, State.Shards.Length);
-            // Lost while finalizing: it finishes, unless its last pass's results were not kept; then that pass runs again.
-            if (State.State == JobState.Finalizing && !redo)
-            {
-                _ = FinishAsync();
-                return;
-            }
-        }
+        try { _pass = await _job.ResumeAsync(ct); }
         catch (Exception e) when (e is IOException or Azure.RequestFailedException or System.Text.Json.JsonException or ExplainException)
         {
             await FailAsync($"the job cannot resume: {e.Message.Split('\n')[0]}");
             return;
         }
-        State.State = JobState.Running;
+        if (_pass is null)
+        {
+            await CompletedAsync();
+            return;
+        }
+        LogResumed(logger, Id, State.Pass, State.Book.DoneCount, State.Shards.Length);
+        if (State.State == JobState.Finalizing)
+        {
+            _ = FinishAsync();
+            return;
+        }
         StartLeases();
         if (State.Book.Complete)
         {
@@ -118,7 +113,7 @@ public sealed partial class JobGrain(
 
     async Task<JobStatus> IJobGrain.WaitForChangeAsync(TimeSpan maxWait)
     {
-        if (!State.IsOver) await Task.WhenAny(_changed.Task, Task.Delay(maxWait));
+        if (!State.IsOver) await _changed.WaitAsync(maxWait);
         return Status();
     }
 
@@ -176,7 +171,7 @@ public sealed partial class JobGrain(
         StopLeases();
         await SaveAsync();
         _ = FinishAsync();
-        Changed();
+        _changed.Raise();
     }
 
     private async Task BeginAsync(IJobPass pass)
@@ -191,7 +186,7 @@ public sealed partial class JobGrain(
     {
         await DispatchAsync();
         await SaveAsync();
-        Changed();
+        _changed.Raise();
     }
 
     /// <summary>Waiting shards go to silos with room (<see cref="ShardDispatcher.DispatchAsync"/>).</summary>
@@ -217,7 +212,7 @@ public sealed partial class JobGrain(
         else if (changed)
         {
             await SaveAsync();
-            Changed();
+            _changed.Raise();
         }
     }
 
@@ -240,7 +235,7 @@ public sealed partial class JobGrain(
         State.State = JobState.Completed;
         await SaveAsync();
         await StopResumingAsync();
-        Changed();
+        _changed.Raise();
     }
 
     private Task FailAsync(string error) => EndAsync(JobState.Failed, error);
@@ -252,7 +247,7 @@ public sealed partial class JobGrain(
         StopLeases();
         if (_pass is not null) await Dispatcher.StopAsync(State.Book);
         await SaveAsync();
-        Changed();
+        _changed.Raise();
         if (error is null) LogCancelled(logger, Id);
         else LogFailed(logger, Id, error);
         await StopResumingAsync();
@@ -279,14 +274,6 @@ public sealed partial class JobGrain(
     {
         _leases?.Dispose();
         _leases = null;
-    }
-
-    /// <summary>Wakes every pending <see cref="IJobGrain.WaitForChangeAsync"/>.</summary>
-    private void Changed()
-    {
-        var changed = _changed;
-        _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        changed.SetResult();
     }
 
     private JobStatus Status() => State.Status(_pass, workers.Now().Length == 0);

@@ -68,17 +68,20 @@ public sealed class JobContext(JobRecord record, BlobLocator locator)
     }
 
     /// <summary>
-    /// After the job's grain reactivated: reads its manifest and rebuilds what each pass merged (<see cref="JobPasses.ResumeAsync"/>).
-    /// Null when the outputs were completed already (the old activation was lost before it could record so).
+    /// After the job's grain reactivated: reads its manifest and rebuilds what each pass merged (<see cref="JobPasses.ResumeAsync"/>),
+    /// returning the record's pass. A job lost while finalizing whose last pass's results were not kept runs again (the shards
+    /// of that pass it had finished run again). Null when the outputs were completed already (the old activation was lost
+    /// before it could record so).
     /// </summary>
-    public async Task<(IJobPass Pass, bool Redo)?> ResumeAsync(CancellationToken ct)
+    public async Task<IJobPass?> ResumeAsync(CancellationToken ct)
     {
         var job = Record.Job!;
         Manifest = await Outputs.ReadManifestAsync(job, ct);
         if (Manifest.Status == Manifest.Completed) return null;
-        var resumed = await JobPasses.ResumeAsync(this);
+        var (pass, redo) = await JobPasses.ResumeAsync(this);
+        if (redo) Record.State = JobState.Running;
         Hashes = Task.Run(() => Outputs.HashAsync(job));
-        return resumed;
+        return pass;
     }
 
     /// <summary>The explain pass's accepted attempt of each shard, in shard order.</summary>

@@ -31,6 +31,8 @@ public static class JobPasses
     /// </summary>
     public static async Task<(IJobPass Pass, bool Redo)> ResumeAsync(JobContext job)
     {
+        // A record written before passes were explicit (no book for its pass) cannot say where the job stood.
+        if (!job.Record.Books.ContainsKey(job.Record.Pass)) throw new Engine.ExplainException("its record has no shard attempts for its pass; submit the job again");
         for (JobPass? kind = First; kind is { } next; )
         {
             var pass = Create(next, job);
