@@ -51,6 +51,14 @@ public sealed class ShardBook(ShardRecord[] records)
         Records[shard].Silo = null;
     }
 
+    /// <summary>Puts every finished shard back to waiting, for a pass whose results were not kept; attempt numbers go on. Returns how many.</summary>
+    public int Reopen()
+    {
+        var done = Records.Where(r => r.Done).ToArray();
+        foreach (var record in done) (record.Done, record.DoneSilo, record.Seconds, record.Silo, record.Waiting) = (false, null, 0, null, true);
+        return done.Length;
+    }
+
     /// <summary>Shards waiting for an attempt, in shard order.</summary>
     public IEnumerable<int> Waiting() => Records.Where(r => r.Waiting && !r.Done).Select(r => r.Spec.Index);
 
@@ -110,26 +118,4 @@ public sealed class ShardRecord
 
     /// <summary>Needs a new attempt as soon as a silo has room: not started yet, or its attempt was lost or failed.</summary>
     [Id(6)] public bool Waiting { get; set; }
-}
-
-/// <summary>Everything a job grain needs to carry on after it reactivates on any silo.</summary>
-[GenerateSerializer, Alias("ec.JobRecord")]
-public sealed class JobRecord
-{
-    [Id(0)] public JobSpec? Job { get; set; }
-
-    [Id(1)] public JobState State { get; set; }
-
-    [Id(2)] public string? Error { get; set; }
-
-    [Id(3)] public ShardRecord[] Shards { get; set; } = [];
-
-    /// <summary>Whether <see cref="Shards"/> are the attempts of the selection pass (stratified subsets), which comes first.</summary>
-    [Id(4)] public bool Selecting { get; set; }
-
-    /// <summary>The selection pass's candidates kept so far, per stratified subset; null before any shard offered some.</summary>
-    [Id(5)] public StratumCandidate[][]? Candidates { get; set; }
-
-    /// <summary>Once the selection pass is over, each stratified subset's chosen dataset indices (ascending).</summary>
-    [Id(6)] public long[][]? Chosen { get; set; }
 }

@@ -1,19 +1,19 @@
 using ExplainCluster.Contracts;
 using ExplainCluster.Engine;
+using ExplainCluster.Grains.Passes;
 using ExplainCluster.Grains.Placement;
+using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
 
 namespace ExplainCluster.Grains;
 
 /// <summary>
-/// A job's dealings with its shard attempts, on the job grain's turn: hands waiting shards to silos with
-/// room, finds attempts that were lost, and stops running ones. The decisions (retry, fail) stay with the grain.
+/// A job's dealings with the shard attempts of one pass, on the job grain's turn: hands waiting shards to silos with
+/// room, finds attempts that were lost, gives a faulted shard another attempt (a few at most), and stops running ones.
+/// Whatever fails the job is returned to the grain, which decides.
 /// </summary>
-/// <param name="phase">Which pass of the job this dispatcher's attempts run; its attempts have shard grains of their own.</param>
-/// <param name="chosen">For the explain pass of a job with stratified subsets, the job's choice (<see cref="ShardRequest.Chosen"/> takes each shard's part).</param>
-/// <param name="post">For the post pass, each shard's work.</param>
-public sealed class ShardDispatcher(string jobId, IGrainFactory grains, Workers workers, IClusterMembershipService membership,
-    ShardPhase phase = ShardPhase.Explain, long[][]? chosen = null, IReadOnlyList<PostWork>? post = null)
+/// <param name="pass">The pass whose attempts these are: it makes their requests and keys their shard grains.</param>
+public sealed partial class ShardDispatcher(string jobId, IGrainFactory grains, Workers workers, IClusterMembershipService membership, IJobPass pass, ILogger logger)
 {
     /// <summary>Every this many lease checks, running attempts are asked whether they still run.</summary>
     public const int ProbeEvery = 10;
@@ -23,18 +23,47 @@ public sealed class ShardDispatcher(string jobId, IGrainFactory grains, Workers 
     // Why a waiting shard waits (for the attempts metric); not persisted: a resumed job calls it "lost".
     private readonly Dictionary<int, string> _why = [];
 
-    /// <summary>Records why a shard waits for a new attempt: "fault", "lost" or "unplaced".</summary>
-    public void Because(int shard, string reason) => _why[shard] = reason;
+    /// <summary>Makes a shard wait for a new attempt, and records why: "fault", "lost" or "unplaced".</summary>
+    public void Requeue(ShardBook book, int shard, string reason)
+    {
+        _why[shard] = reason;
+        book.Wait(shard);
+    }
+
+    /// <summary>An infrastructure fault: the shard waits for another attempt; unless it has had them all, then the error that fails the job.</summary>
+    public string? Fault(ShardBook book, int shard, string error)
+    {
+        if (book.AttemptsOf(shard) >= ShardBook.MaxAttempts) return $"{error} (after {ShardBook.MaxAttempts} attempts)";
+        LogRetry(logger, jobId, shard, error);
+        Requeue(book, shard, "fault");
+        return null;
+    }
+
+    /// <summary>
+    /// A lease check: shards whose attempt was lost (<see cref="FindLostAsync"/>) wait for a new attempt; then waiting shards
+    /// go to silos with room, including silos that just joined. Returns whether the book changed, and an error that fails the job.
+    /// </summary>
+    public async Task<(bool Changed, string? Fatal)> CheckAsync(ShardBook book, CancellationToken ct)
+    {
+        var lost = await FindLostAsync(book, ct);
+        foreach (var shard in lost)
+        {
+            LogLost(logger, jobId, shard);
+            Requeue(book, shard, "lost");
+        }
+        var waiting = book.Waiting().Count();
+        var fatal = await DispatchAsync(book);
+        return (lost.Length > 0 || book.Waiting().Count() != waiting, fatal);
+    }
 
     /// <summary>
     /// Hands waiting shards to silos with room. Each model-host silo works on at most its capacity of this
     /// job's shards at once, so a silo that frees a slot sooner (faster, or idler) is handed the next shard,
     /// and no silo holds a queue that the others would wait on at the end.
     /// </summary>
-    /// <returns>The shards whose attempt could not be started, with why.</returns>
-    public async Task<List<(int Shard, string Error)>> DispatchAsync(ShardBook book, JobSpec job)
+    /// <returns>The error that fails the job: a shard that could not be started had had all its attempts (<see cref="Fault"/>).</returns>
+    public async Task<string?> DispatchAsync(ShardBook book)
     {
-        var failed = new List<(int, string)>();
         var inFlight = book.InFlight();
         var free = workers.Now().ToDictionary(w => w.Silo, w => w.Capacity - inFlight.GetValueOrDefault(w.Silo));
         foreach (var shard in book.Waiting().ToArray())
@@ -42,9 +71,9 @@ public sealed class ShardDispatcher(string jobId, IGrainFactory grains, Workers 
             var (silo, room) = free.OrderByDescending(f => f.Value).FirstOrDefault();
             if (silo is null || room <= 0) break;
             free[silo] = room - 1;
-            if (await StartAsync(book, job, shard, silo) is { } error) failed.Add((shard, error));
+            if (await StartAsync(book, shard, silo) is { } error && Fault(book, shard, error) is { } fatal) return fatal;
         }
-        return failed;
+        return null;
     }
 
     /// <summary>
@@ -79,7 +108,7 @@ public sealed class ShardDispatcher(string jobId, IGrainFactory grains, Workers 
     }
 
     /// <summary>Starts the shard's next attempt on <paramref name="target"/> (the placement falls back to another model-host silo if it has gone).</summary>
-    private async Task<string?> StartAsync(ShardBook book, JobSpec job, int shard, SiloAddress target)
+    private async Task<string?> StartAsync(ShardBook book, int shard, SiloAddress target)
     {
         var reason = book.AttemptsOf(shard) == 0 ? "first" : _why.Remove(shard, out var why) ? why : "lost";
         var attempt = book.NewAttempt(shard);
@@ -87,9 +116,7 @@ public sealed class ShardDispatcher(string jobId, IGrainFactory grains, Workers 
         RequestContext.Set(ModelHostPlacement.TargetKey, target.ToParsableString());
         try
         {
-            var spec = book.Shards[shard];
-            var within = chosen is null ? null : ExplainCluster.Engine.Jobs.SampleSelection.Within(chosen, spec.Start, spec.Count);
-            var silo = await Shard(shard, attempt).StartAsync(new ShardRequest(jobId, job, spec, attempt, phase, within, post?[shard]));
+            var silo = await Shard(shard, attempt).StartAsync(pass.Request(jobId, book.Shards[shard], attempt));
             book.Placed(shard, attempt, silo);
             return null;
         }
@@ -103,11 +130,11 @@ public sealed class ShardDispatcher(string jobId, IGrainFactory grains, Workers 
         }
     }
 
-    private IShardGrain Shard(int shard, int attempt) =>
-        grains.GetGrain<IShardGrain>(phase switch
-        {
-            ShardPhase.Select => $"{jobId}/select/{shard}/{attempt}",
-            ShardPhase.Post => $"{jobId}/post/{shard}/{attempt}",
-            _ => $"{jobId}/{shard}/{attempt}",
-        });
+    private IShardGrain Shard(int shard, int attempt) => grains.GetGrain<IShardGrain>(pass.ShardKey(jobId, shard, attempt));
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} shard {Shard}: its silo left the cluster; running it again")]
+    private static partial void LogLost(ILogger logger, string jobId, int shard);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} shard {Shard}: {Error}; running it again")]
+    private static partial void LogRetry(ILogger logger, string jobId, int shard, string error);
 }

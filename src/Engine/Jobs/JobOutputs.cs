@@ -105,22 +105,30 @@ public sealed class JobOutputs(BlobLocator locator)
     /// half-way through this carries on where it was (files already moved are not staged any more).
     /// </summary>
     /// <param name="shards">The accepted attempt of each shard, where it ran and its tensor time, by shard index.</param>
+    /// <param name="posted">The accepted post-pass attempt of each shard, by shard index, when the job had a post pass: its
+    /// embedding part moves into place, and its per-sample columns are joined to the explain attempt's samples part.</param>
     public async Task<Manifest> CompleteAsync(
-        JobSpec job, Manifest manifest, SummaryOutput summary, IReadOnlyDictionary<int, ShardRun> shards, InputHashes hashes, CancellationToken ct = default)
+        JobSpec job, Manifest manifest, SummaryOutput summary, IReadOnlyDictionary<int, ShardRun> shards, InputHashes hashes,
+        IReadOnlyDictionary<int, int>? posted = null, CancellationToken ct = default)
     {
         var output = locator.Resolve(job.Output);
         // Each method's maps, and the extra maps some write beside them under their own names (param-grads-projected).
         var plan = JobPlan.Of(job);
         var methods = plan.Methods.SelectMany(c => c.Method.ExtraMaps.Prepend(c.Method.Name)).ToArray();
         var subsetMethods = plan.Methods.Where(c => !c.Subset.IsAll).SelectMany(c => c.Method.ExtraMaps.Prepend(c.Method.Name)).ToArray();
+        var embedding = plan.Embedding is not null;
         await Parallel.ForEachAsync(shards, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = ct }, async (shard, token) =>
         {
             var staged = output.Child(OutputLayout.Attempt(shard.Key, shard.Value.Attempt));
-            foreach (var file in OutputLayout.ShardFiles(methods, shard.Key, plan.Segments is not null, subsetMethods, plan.Embedding is not null))
+            // The embedding's post attempt staged the shard's coordinates and their per-sample columns apart.
+            var post = !embedding ? null : posted?.TryGetValue(shard.Key, out var attempt) == true ? output.Child(OutputLayout.PostAttempt(shard.Key, attempt))
+                : throw new ExplainException($"shard {shard.Key} has no post attempt for its embedding");
+            foreach (var file in OutputLayout.ShardFiles(methods, shard.Key, plan.Segments is not null, subsetMethods))
             {
-                if (!await staged.Child(file).MoveToAsync(output.Child(file), token) && !await output.Child(file).ExistsAsync(token))
-                    throw new ExplainException($"shard {shard.Key} attempt {shard.Value.Attempt} left no {file}");
+                if (post is not null && file == OutputLayout.SamplesPart(shard.Key)) await JoinAsync(staged.Child(file), post.Child(OutputLayout.SampleColumns), output.Child(file), token);
+                else await MoveAsync(staged, file, output, $"shard {shard.Key} attempt {shard.Value.Attempt}", token);
             }
+            if (post is not null) await MoveAsync(post, OutputLayout.EmbeddingPart(shard.Key), output, $"shard {shard.Key} post attempt {posted![shard.Key]}", token);
         });
         foreach (var array in summary.Arrays) await output.Child(array.Path).WriteAsync(Npy(array), ct);
         await output.Child(OutputLayout.Summary).WriteAsync(JsonSerializer.SerializeToUtf8Bytes(summary.Summary, Manifest.Json), ct);
@@ -148,6 +156,36 @@ public sealed class JobOutputs(BlobLocator locator)
         // the attempts' own files were all moved above.
         await output.Child(OutputLayout.Attempts).DeleteTreeAsync(ct);
         return done;
+    }
+
+    private static async Task MoveAsync(IBlob staged, string file, IBlob output, string attempt, CancellationToken ct)
+    {
+        if (!await staged.Child(file).MoveToAsync(output.Child(file), ct) && !await output.Child(file).ExistsAsync(ct))
+            throw new ExplainException($"{attempt} left no {file}");
+    }
+
+    /// <summary>
+    /// The shard's samples part, written once: the explain attempt's part with the post attempt's columns joined
+    /// (<see cref="ParquetColumns.WithAsync"/>); then the staged part goes, so a job that carries on finds it done.
+    /// </summary>
+    private static async Task JoinAsync(IBlob part, IBlob columns, IBlob target, CancellationToken ct)
+    {
+        if (!await part.ExistsAsync(ct))
+        {
+            if (await target.ExistsAsync(ct)) return;
+            throw new ExplainException($"{part.Location} is missing");
+        }
+        var joined = await ParquetColumns.WithAsync(await ReadAllAsync(part, ct), await ParquetColumns.ReadAsync(await ReadAllAsync(columns, ct), ct), ct);
+        await target.WriteAsync(joined, ct);
+        await part.DeleteTreeAsync(ct);
+    }
+
+    private static async Task<byte[]> ReadAllAsync(IBlob blob, CancellationToken ct)
+    {
+        await using var stream = await blob.OpenReadAsync(ct);
+        using var buffer = new MemoryStream();
+        await stream.CopyToAsync(buffer, ct);
+        return buffer.ToArray();
     }
 
     /// <summary>Marks the manifest failed (with <paramref name="error"/>) or cancelled (error null); staged attempts are deleted.</summary>

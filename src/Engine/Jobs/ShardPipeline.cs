@@ -66,10 +66,10 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
             ct.ThrowIfCancellationRequested();
             if (coordinates is not null && work.Embedding is { } basis)
             {
-                // Beside the shard's other files, in the staging of its accepted explain attempt: they move into place together.
-                var staged = locator.Resolve(job.Output).Child(OutputLayout.Attempt(shard.Index, basis.ExplainAttempt));
+                // In this attempt's own staging (never the explain pass's): the job moves and joins them when it completes.
+                var staged = locator.Resolve(job.Output).Child(OutputLayout.PostAttempt(shard.Index, attempt));
                 await staged.Child(OutputLayout.EmbeddingPart(shard.Index)).WriteAsync(NpyFormat.Encode(coordinates, [data.Count, basis.Dims]), ct);
-                // And as parquet columns: embedding_0.., and knn_agreement for the label vote's samples (null for the others).
+                // And as parquet columns for the samples part: embedding_0.., and knn_agreement for the label vote's samples (null for the others).
                 var columns = Enumerable.Range(0, basis.Dims)
                     .Select(d => ($"embedding_{d}", Enumerable.Range(0, data.Count).Select(i => (float?)coordinates[i * basis.Dims + d]).ToArray())).ToList();
                 if (work.VoteIndex is { } voted)
@@ -78,15 +78,7 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
                     for (var j = 0; j < voted.Length; j++) agreement[voted[j] - data.Start] = work.VoteAgreement![j];
                     columns.Add(("knn_agreement", agreement));
                 }
-                var part = staged.Child(OutputLayout.SamplesPart(shard.Index));
-                byte[] bytes;
-                await using (var stream = await part.OpenReadAsync(ct))
-                using (var buffer = new MemoryStream())
-                {
-                    await stream.CopyToAsync(buffer, ct);
-                    bytes = buffer.ToArray();
-                }
-                await part.WriteAsync(await ParquetColumns.WithAsync(bytes, columns, ct), ct);
+                await staged.Child(OutputLayout.SampleColumns).WriteAsync(await ParquetColumns.WriteAsync(columns, ct), ct);
             }
             return new PostPartial(shard.Index, attempt, silo, watch.Elapsed.TotalSeconds, curve, images);
         }, ct);

@@ -23,6 +23,16 @@ public static class OutputLayout
     public static string Attempt(int shard, int attempt) =>
         $"{Attempts}/shard-{shard.ToString("D5", CultureInfo.InvariantCulture)}-a{attempt.ToString(CultureInfo.InvariantCulture)}";
 
+    /// <summary>
+    /// Where one attempt of the post pass stages its files (the embedding's coordinates, <see cref="SampleColumns"/>): apart from
+    /// the explain pass's attempts, which it never writes into; the job joins them when it completes.
+    /// </summary>
+    public static string PostAttempt(int shard, int attempt) =>
+        $"{Attempts}/post/shard-{shard.ToString("D5", CultureInfo.InvariantCulture)}-a{attempt.ToString(CultureInfo.InvariantCulture)}";
+
+    /// <summary>In a post attempt's staging: its per-sample columns (<see cref="ParquetColumns"/>), joined to the shard's samples part at commit.</summary>
+    public const string SampleColumns = "sample-columns.parquet";
+
     /// <summary>An attempt's partial statistics (<see cref="Jobs.PartialCodec"/>), read when the job takes them by reference or resumes.</summary>
     public static string Partial(int shard, int attempt) => $"{Attempt(shard, attempt)}/partial.bin";
 
@@ -37,14 +47,11 @@ public static class OutputLayout
 
     public static string SegmentsPart(int shard) => $"segments/part-{shard.ToString("D5", CultureInfo.InvariantCulture)}.npy";
 
-    /// <summary>The files one shard writes, relative to the output (or to its attempt's staging folder).</summary>
+    /// <summary>The files one shard's explain attempt writes, relative to the output (or to its attempt's staging folder).</summary>
     /// <param name="subsetMethods">The methods with a subset, which also write an index file.</param>
-    /// <param name="embedding">Whether the job's post pass wrote the shard's embedding coordinates.</param>
-    public static IEnumerable<string> ShardFiles(IEnumerable<string> methods, int shard, bool segments = false, IEnumerable<string>? subsetMethods = null,
-        bool embedding = false) =>
+    public static IEnumerable<string> ShardFiles(IEnumerable<string> methods, int shard, bool segments = false, IEnumerable<string>? subsetMethods = null) =>
         [.. methods.Select(m => AttributionPart(m, shard)), .. (subsetMethods ?? []).Select(m => AttributionIndex(m, shard)),
-         LogitsPart(shard), SamplesPart(shard), .. segments ? [SegmentsPart(shard)] : Array.Empty<string>(),
-         .. embedding ? [EmbeddingPart(shard)] : Array.Empty<string>()];
+         LogitsPart(shard), SamplesPart(shard), .. segments ? [SegmentsPart(shard)] : Array.Empty<string>()];
 
     /// <summary>For a method with a subset: int64 [rows], the dataset index each row of its part explains.</summary>
     public static string AttributionIndex(string method, int shard) =>

@@ -5,10 +5,41 @@ namespace ExplainCluster.Engine.Output;
 
 /// <summary>
 /// Adds float columns to a written parquet part (one row group), replacing any of the same names, so a pass that
-/// runs after the part was written (the embedding's post pass) can put its per-sample values beside the others.
+/// runs after the part was written (the embedding's post pass) can put its per-sample values beside the others. The pass
+/// stages its columns on their own (<see cref="WriteAsync"/>); the job joins them to the part once, when it completes.
 /// </summary>
 public static class ParquetColumns
 {
+    /// <summary>A parquet file (one row group) of nullable float columns only: a pass's per-sample values, staged apart.</summary>
+    public static async Task<byte[]> WriteAsync(IReadOnlyList<(string Name, float?[] Values)> columns, CancellationToken ct = default)
+    {
+        var fields = columns.Select(c => new DataField<float?>(c.Name)).ToArray();
+        using var output = new MemoryStream();
+        await using (var writer = await ParquetWriter.CreateAsync(new ParquetSchema(fields), output, cancellationToken: ct))
+        {
+            using var group = writer.CreateRowGroup();
+            for (var i = 0; i < fields.Length; i++) await group.WriteAsync(fields[i], new ReadOnlyMemory<float?>(columns[i].Values), cancellationToken: ct);
+        }
+        return output.ToArray();
+    }
+
+    /// <summary>The columns <see cref="WriteAsync"/> wrote, in order, with their values as written.</summary>
+    public static async Task<(string Name, float?[] Values)[]> ReadAsync(byte[] file, CancellationToken ct = default)
+    {
+        using var input = new MemoryStream(file);
+        await using var reader = await ParquetReader.CreateAsync(input, cancellationToken: ct);
+        using var group = reader.OpenRowGroupReader(0);
+        var columns = new List<(string, float?[])>();
+        foreach (var field in reader.Schema.GetDataFields())
+        {
+            if (field.ClrType != typeof(float) || !field.IsNullable) throw new NotSupportedException($"parquet column {field.Name}: staged columns are nullable floats");
+            var values = new float?[(int)group.RowCount];
+            await group.ReadAsync(field, values.AsMemory(), cancellationToken: ct);
+            columns.Add((field.Name, values));
+        }
+        return [.. columns];
+    }
+
     public static async Task<byte[]> WithAsync(byte[] part, IReadOnlyList<(string Name, float?[] Values)> columns, CancellationToken ct = default)
     {
         using var input = new MemoryStream(part);

@@ -1,0 +1,116 @@
+using ExplainCluster.Contracts;
+using ExplainCluster.Engine;
+using ExplainCluster.Engine.Jobs;
+using ExplainCluster.Engine.Output;
+using ExplainCluster.Engine.Stats;
+using ExplainCluster.Engine.Storage;
+using ExplainCluster.Engine.Views;
+
+namespace ExplainCluster.Grains.Passes;
+
+/// <summary>
+/// What a job's passes and its commit share besides its record: the running merge of the accepted partials (folded in
+/// shard order), the output files, and the manifest and input hashes. Rebuilt when the job's grain activates, from the
+/// record and the staged outputs; none of it is persisted.
+/// </summary>
+public sealed class JobContext(JobRecord record, BlobLocator locator)
+{
+    public JobRecord Record => record;
+
+    public JobOutputs Outputs { get; } = new(locator);
+
+    public SummaryBuilder Summary { get; } = new();
+
+    public Manifest? Manifest { get; set; }
+
+    public Task<InputHashes>? Hashes { get; set; }
+
+    /// <summary>
+    /// Checks a new job (its locations, its model, its limits), plans its shards into the record, claims its output with the
+    /// first manifest and plans its first pass. A fault of the job or its locations throws (<see cref="ExplainException"/>).
+    /// </summary>
+    /// <param name="stillRunning">Whether another job, by id, still runs (<see cref="JobOutputs.ClaimAsync"/>).</param>
+    public async Task<IJobPass> StartAsync(string jobId, LocationPolicy policy, Limits limits, Func<string, Task<bool>> stillRunning)
+    {
+        var job = Record.Job!;
+        policy.Check(job);
+        var dataset = await Dataset.OpenAsync(job, locator);
+        var model = locator.Resolve(job.Model.Uri);
+        if (!await model.ExistsAsync()) throw new ExplainException($"model {job.Model.Uri} does not exist");
+        limits.Check(job, dataset, await model.LengthAsync());
+        Record.Shards = Dataset.Plan(dataset.Count, job.ShardSize);
+        var first = await BeginAsync();
+        Manifest = Outputs.NewManifest(jobId, job, dataset, Record.Shards);
+        await Outputs.ClaimAsync(job, Manifest, stillRunning);
+        Hashes = Task.Run(() => Outputs.HashAsync(job));
+        return first;
+    }
+
+    /// <summary>The job's first pass with work (the explain pass always has some), planned and recorded as the job's pass.</summary>
+    public async Task<IJobPass> BeginAsync()
+    {
+        var first = await JobPasses.PlanAsync(JobPasses.First, this) ?? throw new InvalidOperationException("the explain pass always has work");
+        Record.Pass = first.Kind;
+        return first;
+    }
+
+    /// <summary>
+    /// Every shard of <paramref name="current"/> is merged: it concludes (<see cref="IJobPass.Complete"/>), and the next pass
+    /// with work for the job is planned and becomes the record's pass; when none is left, the job is finalizing (null).
+    /// </summary>
+    public async Task<IJobPass?> AdvanceAsync(IJobPass current)
+    {
+        current.Complete();
+        var next = await JobPasses.PlanAsync(current.Next, this);
+        if (next is null) Record.State = JobState.Finalizing;
+        else Record.Pass = next.Kind;
+        return next;
+    }
+
+    /// <summary>
+    /// After the job's grain reactivated: reads its manifest and rebuilds what each pass merged (<see cref="JobPasses.ResumeAsync"/>),
+    /// returning the record's pass. A job lost while finalizing whose last pass's results were not kept runs again (the shards
+    /// of that pass it had finished run again). Null when the outputs were completed already (the old activation was lost
+    /// before it could record so).
+    /// </summary>
+    public async Task<IJobPass?> ResumeAsync(CancellationToken ct)
+    {
+        var job = Record.Job!;
+        Manifest = await Outputs.ReadManifestAsync(job, ct);
+        if (Manifest.Status == Manifest.Completed) return null;
+        var (pass, redo) = await JobPasses.ResumeAsync(this);
+        if (redo) Record.State = JobState.Running;
+        Hashes = Task.Run(() => Outputs.HashAsync(job));
+        return pass;
+    }
+
+    /// <summary>The explain pass's accepted attempt of each shard, in shard order.</summary>
+    public int[] ExplainAttempts() => [.. (Record.BookOf(JobPass.Explain)?.Done ?? []).Select(p => p.Value.Attempt)];
+
+    /// <summary>
+    /// Merges the summary and moves each shard's accepted attempts into place (<see cref="JobOutputs.CompleteAsync"/>): the
+    /// explain pass's files, with the post pass's per-sample columns joined to each samples part there. Off the scheduler.
+    /// </summary>
+    public Task CommitAsync()
+    {
+        // The record no longer changes once the job is finalizing; read it here, on the grain's turn, all the same.
+        var (job, manifest, hashes) = (Record.Job!, Manifest!, Hashes!);
+        var shards = Record.BookOf(JobPass.Explain)!.Done;
+        var posted = Record.BookOf(JobPass.Post)?.Done.ToDictionary(p => p.Key, p => p.Value.Attempt);
+        if (JobPlan.Of(job).Embedding is { } embedding) (Summary.EmbeddingDims, Summary.EmbeddingNeighbours) = (embedding.Dims, embedding.K);
+        return Task.Run(async () =>
+        {
+            // Merging is CPU work (the PCAs, the label vote); moving files, writing and plotting are I/O and CPU work.
+            var summary = Summary.Build(job.Model.Classes);
+            await Outputs.CompleteAsync(job, manifest, summary, shards, await hashes, posted);
+        });
+    }
+
+    /// <summary>Marks the manifest failed (<paramref name="error"/>) or cancelled (null), if the job got so far as to write one.</summary>
+    public async Task EndAsync(string? error)
+    {
+        if (Manifest is null) return;
+        try { await Outputs.EndAsync(Record.Job!, Manifest, error); }
+        catch (Exception e) when (e is ExplainException or IOException or Azure.RequestFailedException) { /* the output cannot be written; the status still carries the outcome */ }
+    }
+}

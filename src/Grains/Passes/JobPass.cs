@@ -1,0 +1,19 @@
+namespace ExplainCluster.Grains.Passes;
+
+/// <summary>
+/// The pass a job is in, persisted in its <see cref="JobRecord"/>: each pass runs every shard once (as numbered
+/// attempts of its own) and merges the results before the next one is planned. A pass with nothing to do for a
+/// job (no stratified subsets, no post work) is skipped. After the last, the job finalizes (<see cref="Contracts.JobState.Finalizing"/>).
+/// </summary>
+[GenerateSerializer, Alias("ec.JobPass")]
+public enum JobPass
+{
+    /// <summary>Stratified subsets' selection (<see cref="SelectPass"/>): a forward pass over every shard.</summary>
+    Select = 0,
+
+    /// <summary>The shards' explanations and statistics (<see cref="ExplainPass"/>).</summary>
+    Explain = 1,
+
+    /// <summary>After every shard's explanations: pruning's curve, maximisation, the embedding's projection (<see cref="PostPass"/>).</summary>
+    Post = 2,
+}

@@ -1,0 +1,46 @@
+using ExplainCluster.Contracts;
+using ExplainCluster.Engine.Jobs;
+
+namespace ExplainCluster.Grains.Passes;
+
+/// <summary>
+/// Stratified subsets' selection: every shard offers its candidates (a forward pass, nothing written), merged into the
+/// record as they arrive; once all have, the choice is final (<see cref="JobRecord.Chosen"/>). Skipped without subsets.
+/// </summary>
+public sealed class SelectPass(JobContext job) : IJobPass<SelectionPartial>
+{
+    private readonly Engine.Methods.Subset[] _subsets = SampleSelection.Subsets(job.Record.Job!);
+
+    public JobPass Kind => JobPass.Select;
+
+    public ShardPhase Phase => ShardPhase.Select;
+
+    public JobPass? Next => JobPass.Explain;
+
+    public Task<bool> PlanAsync()
+    {
+        if (_subsets.Length == 0) return Task.FromResult(false);
+        job.Record.Books[Kind] = ShardBook.Plan(job.Record.Shards).Records;
+        return Task.FromResult(true);
+    }
+
+    /// <summary>The candidates merged so far are in the record.</summary>
+    public Task<bool> ResumeAsync() => Task.FromResult(false);
+
+    public string? Merge(SelectionPartial result)
+    {
+        if (result.Subsets.Length != _subsets.Length)
+            return $"shard {result.ShardIndex}: its selection has {result.Subsets.Length} subsets, the job {_subsets.Length}";
+        job.Record.Candidates = SampleSelection.Merge(job.Record.Candidates, result.Subsets, _subsets);
+        return null;
+    }
+
+    public void Complete() => (job.Record.Chosen, job.Record.Candidates) = (SampleSelection.Chosen(job.Record.Candidates!, _subsets), null);
+
+    public ShardRequest Request(string jobId, ShardSpec shard, int attempt) => new(jobId, job.Record.Job!, shard, attempt, Phase);
+
+    public string ShardKey(string jobId, int shard, int attempt) => $"{jobId}/select/{shard}/{attempt}";
+
+    public string? Describe(ShardBook book) =>
+        $"choosing the samples of stratified subsets (a forward pass): {book.DoneCount} of {book.Shards.Length} shards";
+}

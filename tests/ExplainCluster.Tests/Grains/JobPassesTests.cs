@@ -1,0 +1,157 @@
+using ExplainCluster.Contracts;
+using ExplainCluster.Engine.Stats;
+using ExplainCluster.Engine.Jobs;
+using ExplainCluster.Engine.Output;
+using ExplainCluster.Engine.Storage;
+using ExplainCluster.Grains;
+using ExplainCluster.Grains.Passes;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Serialization;
+
+namespace ExplainCluster.Tests.Grains;
+
+/// <summary>
+/// A job's passes as its grain drives them, without a cluster: the record says which pass the job is in at every step
+/// (select → explain → post → finalizing), and a record written mid-pass and read back (through the Orleans serializer,
+/// as grain storage keeps it) resumes that same pass with what it had merged.
+/// </summary>
+public sealed class JobPassesTests : IDisposable
+{
+    private static readonly ShardSpec[] Shards = [new(0, 0, 10), new(1, 10, 10)];
+
+    private readonly string _output = Path.Combine(Path.GetTempPath(), $"passes-{Guid.NewGuid():N}");
+    private readonly BlobLocator _locator = new(null);
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_output)) Directory.Delete(_output, recursive: true);
+    }
+
+    [Fact]
+    public async Task Passes_SubsetsAndPostView_RecordSelectExplainPostThenFinalizing()
+    {
+        var job = new JobContext(NewRecord(Job(subset: true, post: true)), _locator);
+
+        var pass = await job.BeginAsync();
+        Assert.Equal((JobPass.Select, JobPass.Select), (pass.Kind, job.Record.Pass));
+        Assert.Equal("choosing the samples of stratified subsets (a forward pass): 0 of 2 shards", job.Record.Status(pass, noWorker: false).Stage);
+        await FinishAsync(job, pass);
+        Assert.Null(job.Record.Chosen);
+
+        pass = (await job.AdvanceAsync(pass))!;
+        Assert.Equal((JobPass.Explain, JobPass.Explain), (pass.Kind, job.Record.Pass));
+        Assert.Null(job.Record.Candidates);
+        Assert.Equal([[2L, 13L]], job.Record.Chosen!); // each stratum's smallest key over both shards, by dataset index
+        Assert.Equal([[2L]], ((ExplainPass)pass).Request("j", Shards[0], 1).Chosen!);
+        Assert.Equal("j/0/1", pass.ShardKey("j", 0, 1));
+        await FinishAsync(job, pass);
+
+        pass = (await job.AdvanceAsync(pass))!;
+        Assert.Equal((JobPass.Post, JobPass.Post, JobState.Running), (pass.Kind, job.Record.Pass, job.Record.State));
+        Assert.Equal("j/post/1/1", pass.ShardKey("j", 1, 1));
+        Assert.Single(pass.Request("j", Shards[0], 1).Post!.Objectives); // one class, dealt to shard 0
+        await FinishAsync(job, pass);
+
+        Assert.Null(await job.AdvanceAsync(pass));
+        Assert.Equal((JobPass.Post, JobState.Finalizing), (job.Record.Pass, job.Record.State));
+        Assert.Equal([JobPass.Select, JobPass.Explain, JobPass.Post], job.Record.Books.Keys.Order());
+        Assert.All(job.Record.Books.Values, book => Assert.True(new ShardBook(book).Complete));
+    }
+
+    [Fact]
+    public async Task Passes_NoSubsetsNoPostWork_SkipSelectAndPost()
+    {
+        var job = new JobContext(NewRecord(Job(subset: false, post: false)), _locator);
+        var pass = await job.BeginAsync();
+        Assert.Equal(JobPass.Explain, job.Record.Pass);
+        await FinishAsync(job, pass);
+        Assert.Null(await job.AdvanceAsync(pass));
+        Assert.Equal(JobState.Finalizing, job.Record.State);
+        Assert.Equal([JobPass.Explain], job.Record.Books.Keys);
+    }
+
+    [Fact]
+    public async Task Resume_RecordReloadedMidPass_ResumesThatPassWithWhatItMerged()
+    {
+        var job = new JobContext(NewRecord(Job(subset: true, post: true)), _locator);
+        var pass = await job.BeginAsync();
+        await AcceptAsync(job, pass, 0);
+
+        // Mid-selection: the candidates are in the record.
+        var (resumed, redo) = await JobPasses.ResumeAsync(job = new JobContext(Reload(job.Record), _locator));
+        Assert.Equal((JobPass.Select, false), (resumed.Kind, redo));
+        Assert.Equal((1, 0, 2), (job.Record.Book.DoneCount, job.Record.Book.AttemptsOf(1), job.Record.Candidates!.Single().Length));
+        await AcceptAsync(job, resumed, 1);
+        pass = (await job.AdvanceAsync(resumed))!;
+        Assert.Equal([[2L, 13L]], job.Record.Chosen!);
+
+        // Mid-explanation: the accepted partial is read back from its staging and folded again.
+        await AcceptAsync(job, pass, 0);
+        (resumed, redo) = await JobPasses.ResumeAsync(job = new JobContext(Reload(job.Record), _locator));
+        Assert.Equal((JobPass.Explain, false, 1), (resumed.Kind, redo, job.Summary.Folded));
+        await AcceptAsync(job, resumed, 1);
+        pass = (await job.AdvanceAsync(resumed))!;
+        Assert.Equal(JobPass.Post, pass.Kind);
+
+        // Mid-post: planned again from the merged explanations; its finished shard runs again, its attempts numbered on.
+        await AcceptAsync(job, pass, 0);
+        (resumed, redo) = await JobPasses.ResumeAsync(job = new JobContext(Reload(job.Record), _locator));
+        Assert.Equal((JobPass.Post, true), (resumed.Kind, redo));
+        Assert.Equal((0, 1), (job.Record.Book.DoneCount, job.Record.Book.AttemptsOf(0)));
+        Assert.Equal([0, 1], job.Record.Book.Waiting());
+        Assert.Equal(2, job.Record.Book.NewAttempt(0));
+        Assert.Single(resumed.Request("j", Shards[0], 2).Post!.Objectives);
+    }
+
+    private JobRecord NewRecord(JobSpec spec) => new() { Job = spec, State = JobState.Running, Shards = Shards };
+
+    private JobSpec Job(bool subset, bool post) => JobFile.Parse($$"""
+        {
+          "model": { "uri": "model.pt" },
+          "data": { "inputs": "images.npy" },
+          "methods": { "saliency": { {{(subset ? "\"subset\": { \"perClass\": 1, \"seed\": 1 }" : "")}} } },
+          {{(post ? "\"views\": { \"maximisation\": { \"steps\": 10, \"channels\": 0 } }," : "")}}
+          "shardSize": 10,
+          "output": "{{_output}}"
+        }
+        """, _output);
+
+    /// <summary>Every shard of the pass: a first attempt, accepted and merged.</summary>
+    private static async Task FinishAsync(JobContext job, IJobPass pass)
+    {
+        foreach (var shard in Shards) await AcceptAsync(job, pass, shard.Index);
+        Assert.True(job.Record.Book.Complete);
+    }
+
+    /// <summary>The shard's next attempt, accepted as the grain does, with a result of the pass's kind (an explain partial is staged too).</summary>
+    private static async Task AcceptAsync(JobContext job, IJobPass pass, int shard)
+    {
+        var attempt = job.Record.Book.NewAttempt(shard);
+        Assert.True(job.Record.Book.Accept(shard, attempt, "silo", 1));
+        var error = pass switch
+        {
+            IJobPass<SelectionPartial> select => select.Merge(new SelectionPartial(shard, attempt, "silo", 1,
+                [[new StratumCandidate(0, (ulong)(10 - shard * 5), 3 + shard * 10), new StratumCandidate(1, (ulong)(5 + shard), 2 + shard * 10)]])),
+            IJobPass<ShardPartial> explain => explain.Merge(await StagedAsync(job, new ShardPartial(shard, 10, "silo", 1, [10],
+                [MethodsFeature.Instance.Pack([]), InputsFeature.Instance.Pack(new InputPartial([1], [10], [0]))], attempt))),
+            IJobPass<PostPartial> post => post.Merge(new PostPartial(shard, attempt, "silo", 1, null, [])),
+            _ => throw new InvalidOperationException(pass.Kind.ToString()),
+        };
+        Assert.Null(error);
+    }
+
+    private static async Task<ShardPartial> StagedAsync(JobContext job, ShardPartial partial)
+    {
+        var output = new BlobLocator(null).Resolve(job.Record.Job!.Output);
+        await output.Child(OutputLayout.Partial(partial.ShardIndex, partial.Attempt)).WriteAsync(PartialCodec.Encode(partial));
+        return partial;
+    }
+
+    /// <summary>The record as grain storage gives it back: serialized and read again.</summary>
+    private static JobRecord Reload(JobRecord record)
+    {
+        using var services = new ServiceCollection().AddSerializer(s => s.AddAssembly(typeof(JobRecord).Assembly)).BuildServiceProvider();
+        var serializer = services.GetRequiredService<Serializer>();
+        return serializer.Deserialize<JobRecord>(serializer.SerializeToArray(record)) ?? throw new InvalidOperationException("no record");
+    }
+}
