@@ -31,7 +31,11 @@ public sealed class JobPlan
     private JobPlan(JobSpec job)
     {
         Job = job;
-        Methods = [.. job.Methods.Select(m => MethodRegistry.CreateWithSubset(m) is var (method, subset) ? new PlannedMethod(m, method, subset) : null!)];
+        Methods = [.. job.Methods.Select(m =>
+        {
+            var (method, subset) = MethodRegistry.CreateWithSubset(m);
+            return new PlannedMethod(m, method, subset);
+        })];
         Pruning = ViewsOptions.Find(job, ViewsOptions.Pruning) is { } pruning ? ViewsOptions.ReadPruning(pruning, job.Methods) : null;
         Embedding = ViewsOptions.Find(job, ViewsOptions.Embedding) is { } embedding ? ViewsOptions.ReadEmbedding(embedding) : null;
         Maximisation = ViewsOptions.Find(job, ViewsOptions.Maximisation) is { } maximisation ? MaximisationOptions.Read(maximisation.Options) : null;
@@ -49,6 +53,7 @@ public sealed class JobPlan
         if (Knn is { } k) users.Add(("views.embedding", InRounds(k.Seed, k.KnnSamples)));
         Samples = [.. users.GroupBy(u => IdOf(u.Subset)).Select(g => new StratifiedSample(g.Key, g.First().Subset, [.. g.Select(u => u.User)]))];
         _sampleIndex = Samples.Select((s, i) => (s.Id, i)).ToDictionary(x => x.Id, x => x.i, StringComparer.Ordinal);
+        SampleSubsets = [.. Samples.Select(s => s.Subset)];
     }
 
     /// <summary>The plan of <paramref name="job"/>, resolved once per spec (a bad option is a one-line <see cref="ExplainException"/>).</summary>
@@ -60,6 +65,9 @@ public sealed class JobPlan
 
     /// <summary>The stratified samples the selection pass chooses (empty: the job has no selection pass).</summary>
     public StratifiedSample[] Samples { get; }
+
+    /// <summary>Each of <see cref="Samples"/>' subset, in their order (the selection pass's candidates and the job's choices).</summary>
+    public Subset[] SampleSubsets { get; }
 
     public PruningOptions? Pruning { get; }
 

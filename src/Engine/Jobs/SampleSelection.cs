@@ -18,7 +18,7 @@ public static class SampleSelection
     /// The job's stratified samples (<see cref="JobPlan.Samples"/>), in the order of <see cref="SelectionPartial.Subsets"/>
     /// and of the job's choices.
     /// </summary>
-    public static Subset[] Subsets(JobSpec job) => [.. JobPlan.Of(job).Samples.Select(s => s.Subset)];
+    public static Subset[] Subsets(JobSpec job) => JobPlan.Of(job).SampleSubsets;
 
     public static int Stratum(long target, bool correct) => checked((int)target * 2 + (correct ? 1 : 0));
 

@@ -28,7 +28,7 @@ public static class ShardExplainer
         var watch = Stopwatch.StartNew();
         var plan = JobPlan.Of(job);
         if (plan.Samples.Length > 0)
-            chosen ??= SampleSelection.Chosen(SampleSelection.Compute(model, job, data, ct, clock), [.. plan.Samples.Select(s => s.Subset)]);
+            chosen ??= SampleSelection.Chosen(SampleSelection.Compute(model, job, data, ct, clock), plan.SampleSubsets);
         var configured = plan.Methods.Select(m => (m.Method, Subset: plan.SubsetOf(m, chosen))).ToArray();
         var methods = configured.Select(c => c.Method).ToArray();
         var layers = methods.Select(m => m.Layer).OfType<string>().Distinct().ToArray();

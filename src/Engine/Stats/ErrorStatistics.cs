@@ -27,11 +27,12 @@ public static class ErrorStatistics
             if (labels[i] == predictions[i]) binCorrect[bin]++;
             sumNll += loss[i];
         }
-        var top = Enumerable.Range(0, labels.Length)
-            .Select(i => new LossEntry(start + i, loss[i], (int)labels[i], predictions[i], confidence[i], shard, i))
-            .OrderBy(e => e, TopLossOrder.Instance).Take(TopLossCount).ToArray();
+        var top = Top(Enumerable.Range(0, labels.Length).Select(i => new LossEntry(start + i, loss[i], (int)labels[i], predictions[i], confidence[i], shard, i)));
         return new ErrorPartial(confusion, sumNll, binCount, binConfidence, binCorrect, top);
     }
+
+    /// <summary>The <see cref="TopLossCount"/> highest losses of <paramref name="entries"/>, in <see cref="TopLossOrder"/>.</summary>
+    public static LossEntry[] Top(IEnumerable<LossEntry> entries) => [.. entries.OrderBy(e => e, TopLossOrder.Instance).Take(TopLossCount)];
 
     /// <summary>Highest loss first; equal losses by dataset index, so merges are order-independent.</summary>
     public sealed class TopLossOrder : IComparer<LossEntry>

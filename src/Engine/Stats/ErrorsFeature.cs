@@ -63,7 +63,7 @@ public sealed class ErrorsFeature : Feature<ErrorPartial, ErrorsFeature.Sums>
             Totals.Add(_binConfidence, e.BinConfidence);
             Totals.Add(_binCorrect, e.BinCorrect);
             _sumNll += e.SumNll;
-            _top = [.. _top.Concat(e.TopLoss).OrderBy(t => t, ErrorStatistics.TopLossOrder.Instance).Take(ErrorStatistics.TopLossCount)];
+            _top = ErrorStatistics.Top(_top.Concat(e.TopLoss));
         }
 
         public override object? Summarise(SummaryDraft draft)

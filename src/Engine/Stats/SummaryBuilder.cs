@@ -128,7 +128,8 @@ public sealed class SummaryBuilder
     private IFeatureSums? SumsOf(IFeature feature, bool create = false)
     {
         if (_sums.TryGetValue(feature, out var sums)) return sums;
-        if (!create && feature.NewSums(Classes) is not IPostFeatureSums) return null;
-        return _sums[feature] = feature.NewSums(Classes);
+        sums = feature.NewSums(Classes);
+        // Without a partial of its own, only a feature that takes post results gets sums (maximisation's images).
+        return create || sums is IPostFeatureSums ? _sums[feature] = sums : null;
     }
 }

@@ -72,10 +72,12 @@ public sealed class VerdictsFeature : Feature<VerdictPartial, VerdictsFeature.Su
 
         public override void Fold(VerdictPartial partial)
         {
+            // Every shard evaluates the same methods in the same order (the job's map methods).
             _total ??= [.. partial.Methods.Select(m => new PairedSums(m.Method, 0, 0, 0, 0, 0))];
-            _total = [.. _total.Select(t => partial.Methods.Single(m => m.Method == t.Method) is var m
-                ? new PairedSums(t.Method, t.Count + m.Count, t.DeletionSum + m.DeletionSum, t.DeletionSquares + m.DeletionSquares,
-                    t.InsertionSum + m.InsertionSum, t.InsertionSquares + m.InsertionSquares) : t)];
+            if (!partial.Methods.Select(m => m.Method).SequenceEqual(_total.Select(t => t.Method)))
+                throw new ArgumentException("verdict partials of different methods", nameof(partial));
+            _total = [.. _total.Zip(partial.Methods, (t, m) => new PairedSums(t.Method, t.Count + m.Count, t.DeletionSum + m.DeletionSum,
+                t.DeletionSquares + m.DeletionSquares, t.InsertionSum + m.InsertionSum, t.InsertionSquares + m.InsertionSquares))];
         }
 
         public override object? Summarise(SummaryDraft draft)

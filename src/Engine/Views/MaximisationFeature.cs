@@ -33,7 +33,7 @@ public sealed class MaximisationFeature : Feature<double[], MaximisationFeature.
         public override void Fold(double[] partial)
         {
             ChannelWeights ??= new double[partial.Length];
-            for (var c = 0; c < partial.Length; c++) ChannelWeights[c] += partial[c];
+            Totals.Add(ChannelWeights, partial);
         }
 
         public void AddPost(PostPartial post) => _images.AddRange(post.Images);

@@ -1,9 +1,5 @@
 using System.Globalization;
 using System.Text;
-using ExplainCluster.Engine.Faithfulness;
-using ExplainCluster.Engine.ParamGrads;
-using ExplainCluster.Engine.Sanity;
-using ExplainCluster.Engine.Stats;
 using ExplainCluster.Engine.Views;
 using static ExplainCluster.Engine.Report.ReportHtml;
 

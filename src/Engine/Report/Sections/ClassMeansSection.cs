@@ -1,8 +1,4 @@
-using ExplainCluster.Engine.Faithfulness;
-using ExplainCluster.Engine.ParamGrads;
-using ExplainCluster.Engine.Sanity;
 using ExplainCluster.Engine.Stats;
-using ExplainCluster.Engine.Views;
 
 namespace ExplainCluster.Engine.Report.Sections;
 

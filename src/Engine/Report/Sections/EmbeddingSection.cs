@@ -1,11 +1,7 @@
 using System.Globalization;
 using System.Text;
 using ExplainCluster.Engine.Data;
-using ExplainCluster.Engine.Faithfulness;
 using ExplainCluster.Engine.Output;
-using ExplainCluster.Engine.ParamGrads;
-using ExplainCluster.Engine.Sanity;
-using ExplainCluster.Engine.Stats;
 using ExplainCluster.Engine.Storage;
 using ExplainCluster.Engine.Views;
 using static ExplainCluster.Engine.Report.ReportHtml;
