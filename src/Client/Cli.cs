@@ -27,8 +27,9 @@ public static class Cli
 
         var jobFile = new Argument<string>("job") { Description = "the job file (JSON)" };
         var outOption = new Option<string?>("--out") { Description = "output location (overrides the job's \"output\")" };
-        var run = new Command("run", "run a job on an embedded cluster") { jobFile, outOption };
-        run.SetAction((result, ct) => RunAsync(result.GetValue(jobFile)!, result.GetValue(outOption), result.GetValue(verbose), ct));
+        var pdf = new Option<bool>("--pdf") { Description = "also print the report to report.pdf beside report.html (needs Chromium)" };
+        var run = new Command("run", "run a job on an embedded cluster") { jobFile, outOption, pdf };
+        run.SetAction((result, ct) => RunAsync(result.GetValue(jobFile)!, result.GetValue(outOption), result.GetValue(verbose), ct, pdf: result.GetValue(pdf)));
 
         var demoOut = new Option<string?>("--out") { Description = "output folder (default: ./explain-demo)" };
         var demo = new Command("demo", "explain the bundled Fashion-MNIST sample end to end") { demoOut };
@@ -37,8 +38,8 @@ public static class Cli
             result.GetValue(demoOut) ?? "explain-demo", result.GetValue(verbose), ct, overwrite: true));
 
         var outputArg = new Argument<string>("output") { Description = "a job's output location" };
-        var report = new Command("report", "render the report again from a job's outputs") { outputArg };
-        report.SetAction((result, ct) => ReportAsync(result.GetValue(outputArg)!, ct));
+        var report = new Command("report", "render the report again from a job's outputs") { outputArg, pdf };
+        report.SetAction((result, ct) => ReportAsync(result.GetValue(outputArg)!, result.GetValue(pdf), ct));
 
         var cluster = new Option<string?>("--cluster") { Description = "the cluster's Redis connection string (default: environment Cluster__Redis)" };
         var clusterId = new Option<string?>("--cluster-id") { Description = "the cluster id (default: explaincluster)" };
@@ -69,7 +70,8 @@ public static class Cli
     }
 
     /// <param name="overwrite">Replace a completed job's output (the demo's own folder) whatever the job file says.</param>
-    private static async Task<int> RunAsync(string jobPath, string? output, bool verbose, CancellationToken ct, bool overwrite = false)
+    /// <param name="pdf">Print the completed job's report to report.pdf too.</param>
+    private static async Task<int> RunAsync(string jobPath, string? output, bool verbose, CancellationToken ct, bool overwrite = false, bool pdf = false)
     {
         try
         {
@@ -79,7 +81,9 @@ public static class Cli
             var jobId = JobRunner.NewId(job);
             var status = await cluster.Grains.GetGrain<IJobGrain>(jobId).StartAsync(job);
             status = await Progress.FollowAsync(cluster.Grains, jobId, status, ct);
-            return Outcome(status);
+            var outcome = Outcome(status);
+            if (pdf && outcome == Completed) await PrintAsync(status.Output, ct);
+            return outcome;
         }
         catch (Exception e) when (e is ExplainException or Microsoft.Extensions.Options.OptionsValidationException)
         {
@@ -202,14 +206,14 @@ public static class Cli
         _ => Manifest.Cancelled,
     };
 
-    private static async Task<int> ReportAsync(string output, CancellationToken ct)
+    private static async Task<int> ReportAsync(string output, bool pdf, CancellationToken ct)
     {
         try
         {
-            var locator = new BlobLocator(Environment.GetEnvironmentVariable("Storage__ConnectionString"));
             var location = BlobLocator.Absolute(output, Environment.CurrentDirectory);
-            await new ReportWriter(locator).WriteAsync(location, ct);
+            await new ReportWriter(Locator()).WriteAsync(location, ct);
             Console.WriteLine($"report: {(BlobLocator.IsRemote(location) ? location.TrimEnd('/') + "/" + OutputLayout.Report : Path.Combine(location, OutputLayout.Report))}");
+            if (pdf) await PrintAsync(location, ct);
             return 0;
         }
         catch (ExplainException e)
@@ -217,6 +221,13 @@ public static class Cli
             return Fail(e.Message);
         }
     }
+
+    /// <summary>report.pdf beside the report at <paramref name="output"/>; prints where it went.</summary>
+    private static async Task PrintAsync(string output, CancellationToken ct) =>
+        Console.WriteLine($"pdf: {Redaction.Text(await new ReportPdf(Locator()).WriteAsync(output, ct))}");
+
+    /// <summary>Where outputs are read and written: local folders, and blob storage with the environment's Storage__ConnectionString.</summary>
+    private static BlobLocator Locator() => new(Environment.GetEnvironmentVariable("Storage__ConnectionString"));
 
     private static int Fail(string message)
     {

@@ -20,9 +20,10 @@ public sealed record ReportText(string? Title, string Html);
 
 /// <summary>
 /// A plot: written to plots/<paramref name="Name"/>.png and inlined in the report as a figure with <paramref name="Caption"/> (plain text).
-/// <paramref name="Render"/> makes the PNG from what the section read; it may run on any thread.
+/// <paramref name="Render"/> makes the PNG from what the section read; it may run on any thread. <paramref name="Alt"/> is its
+/// text for a reader who cannot see it: what it shows in numbers (not the caption again); the caption stands in without one.
 /// </summary>
-public sealed record Figure(string Name, string Caption, Func<byte[]> Render);
+public sealed record Figure(string Name, string Caption, Func<byte[]> Render, string? Alt = null);
 
 /// <summary>Figures under one &lt;h2&gt; (<paramref name="Title"/>, plain text); a group without figures is left out of the report.</summary>
 public sealed record FigureGroup(string Title, IReadOnlyList<Figure> Figures);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using ExplainCluster.Engine.Data;
 using ExplainCluster.Engine.Output;
@@ -12,9 +13,6 @@ namespace ExplainCluster.Engine.Report;
 /// </summary>
 public sealed class ReportContext
 {
-    /// <summary>Samples drawn per list of samples (the highest losses, the largest parameter gradients).</summary>
-    public const int TopSamples = 8;
-
     /// <summary>Class-mean maps drawn per method, and class names written along an axis, at most.</summary>
     public const int MaxClasses = 24;
 
@@ -59,33 +57,48 @@ public sealed class ReportContext
     public Task<ArrayFile> OpenAsync(string path, CancellationToken ct) => ArrayFile.OpenAsync(Output.Child(path), ct);
 
     /// <summary>
-    /// A sample drawn as its input, then each pixel method's map over it (where the method explained it): the figures
-    /// <paramref name="name"/>-INDEX-input and <paramref name="name"/>-INDEX-METHOD. None when the inputs cannot be read.
+    /// A list of samples (the highest losses, the largest parameter gradients), every one drawn as one figure
+    /// <paramref name="name"/>-INDEX: its input, then each pixel method's map in one row ("not explained" outside the method's
+    /// subset). Each method's maps share one <see cref="MapScale"/> over the whole list, so a column reads the same in every
+    /// figure, with its bar and units under each map. The caption ends with the sample's shard part and row. None when the
+    /// inputs cannot be read.
     /// </summary>
-    public async Task<IReadOnlyList<Figure>> SampleAsync(string name, string caption, long index, int shard, int shardRow, CancellationToken ct)
+    public async Task<IReadOnlyList<Figure>> SamplesAsync(string name, IEnumerable<(string Caption, long Index, int Shard, int Row)> samples, CancellationToken ct)
     {
         if (Inputs is null) return [];
         var (height, width) = (Height, Width);
-        var image = ChannelMean(Array.ConvertAll(await Inputs.ReadFloatsAsync(index, 1, ct), v => (double)v), InputChannels, height * width);
-        var figures = new List<Figure> { new($"{name}-{index}-input", caption + " — input", () => Heatmaps.Grey(image, height, width)) };
-        foreach (var (method, stats) in Summary.Methods)
+        var methods = Summary.Methods.Where(m => OverPixels(m.Value)).ToArray();
+        var drawn = new List<(string Caption, long Index, int Shard, int Row, double[] Image, double[]?[] Maps)>();
+        foreach (var (caption, index, shard, row) in samples)
         {
-            if (!OverPixels(stats) || await MapRowAsync(method, stats, index, shard, shardRow, ct) is not { } row) continue; // outside the method's subset
-            var (mapChannels, mh, mw) = Planes(stats.MapShape);
-            var part = await OpenAsync(OutputLayout.AttributionPart(method, shard), ct);
-            var map = ChannelMean(await ReadRowAsync(part, row, ct), mapChannels, mh * mw);
-            figures.Add(new($"{name}-{index}-{method}", caption + $" — {method}", () => Heatmaps.Overlay(image, height, width, map, mh, mw)));
+            var image = ChannelMean(Array.ConvertAll(await Inputs.ReadFloatsAsync(index, 1, ct), v => (double)v), InputChannels, height * width);
+            var maps = new double[]?[methods.Length];
+            for (var k = 0; k < methods.Length; k++)
+            {
+                var (method, stats) = methods[k];
+                if (await MapRowAsync(method, stats, index, shard, row, ct) is not { } mapRow) continue; // outside the method's subset
+                var (mapChannels, mh, mw) = Planes(stats.MapShape);
+                maps[k] = ChannelMean(await ReadRowAsync(await OpenAsync(OutputLayout.AttributionPart(method, shard), ct), mapRow, ct), mapChannels, mh * mw);
+            }
+            drawn.Add((caption, index, shard, row, image, maps));
         }
-        return figures;
-    }
-
-    /// <summary>The first <see cref="TopSamples"/> of a list of samples, each drawn by <see cref="SampleAsync"/>, one after another.</summary>
-    public async Task<IReadOnlyList<Figure>> SamplesAsync(string name, IEnumerable<(string Caption, long Index, int Shard, int Row)> samples, CancellationToken ct)
-    {
-        var figures = new List<Figure>();
-        foreach (var (caption, index, shard, row) in samples.Take(TopSamples))
-            figures.AddRange(await SampleAsync(name, caption, index, shard, row, ct));
-        return figures;
+        var scales = Enumerable.Range(0, methods.Length).Select(k => MapScale.Of(drawn.Select(d => d.Maps[k]).OfType<double[]>())).ToArray();
+        var units = methods.Select(m => MapUnits.Of(m.Key, Manifest.JobFile)).ToArray();
+        var inv = CultureInfo.InvariantCulture;
+        return [.. drawn.Select(d =>
+        {
+            var tiles = new List<Tile> { new("input", d.Image, height, width) };
+            for (var k = 0; k < methods.Length; k++)
+            {
+                var (_, mh, mw) = Planes(methods[k].Value.MapShape);
+                tiles.Add(new(methods[k].Key, d.Maps[k], mh, mw, scales[k], units[k]));
+            }
+            var caption = string.Create(inv, $"{d.Caption} — shard {d.Shard}, row {d.Row} of {OutputLayout.SamplesPart(d.Shard)}. ")
+                + string.Create(inv, $"Input in grey; each method's maps on one scale for all {drawn.Count} samples here (its bar: the 99th percentile of |value|).");
+            var alt = string.Create(inv, $"Sample #{d.Index}: its input and {d.Maps.Count(m => m is not null)} of {methods.Length} maps. ")
+                + string.Join(" ", methods.Select((m, k) => d.Maps[k] is { } map ? MapText.Describe(m.Key, map, Planes(m.Value.MapShape), scales[k]) : $"{m.Key}: not explained."));
+            return new Figure($"{name}-{d.Index}", caption, () => Heatmaps.Grid(tiles, tiles.Count, height, width), alt);
+        })];
     }
 
     /// <summary>Whether a method's maps are images to draw ([h, w] or [c, h, w]); param-grads' per-layer norms are not.</summary>

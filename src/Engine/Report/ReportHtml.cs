@@ -22,10 +22,7 @@ public static class ReportHtml
         var titles = parts.Where(p => p.Title is not null).Select(p => p.Title!).ToList();
         var html = new StringBuilder();
         html.Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>")
-            .Append(E(job)).Append(" — ExplainCluster report</title><style>")
-            .Append("body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}")
-            .Append("figure{display:inline-block;margin:6px;vertical-align:top}figcaption{font-size:12px;max-width:240px}img{image-rendering:pixelated}")
-            .Append("</style></head><body>");
+            .Append(E(job)).Append(" — ExplainCluster report</title><style>").Append(Css).Append("</style></head><body>");
         var number = 0;
         foreach (var (title, write) in parts)
         {
@@ -38,6 +35,19 @@ public static class ReportHtml
         }
         return html.Append("</body></html>").ToString();
     }
+
+    /// <summary>
+    /// The page's style, on screen and in print. A figure is as wide as its picture and its caption wraps under it; in print
+    /// (A4, numbered "page N of M" at the foot of each page, nothing else there) a figure, a table row and a short table are never
+    /// split across pages, a heading never ends one, and a table's header row (its &lt;thead&gt;) repeats on every page it spans.
+    /// </summary>
+    private const string Css =
+        "body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+        + "figure{display:inline-table;margin:6px;vertical-align:top}figcaption{display:table-caption;caption-side:bottom;font-size:12px}"
+        + "img{image-rendering:pixelated;max-width:100%;height:auto}"
+        + "thead{display:table-header-group}h1,h2,h3{break-after:avoid}figure,tr,table{break-inside:avoid}"
+        + "@page{size:A4;margin:14mm 12mm 16mm;@bottom-center{content:\"page \" counter(page) \" of \" counter(pages);font:9pt sans-serif;color:#444}}"
+        + "@media print{body{margin:0;max-width:none;font-size:10pt}a{color:inherit;text-decoration:none}figure{margin:4px 2px}}";
 
     /// <summary>The id of the <paramref name="number"/>th titled part (counted from 1).</summary>
     public static string Anchor(int number) => $"section-{number}";
@@ -54,7 +64,7 @@ public static class ReportHtml
     private static void Figures(StringBuilder html, FigureGroup group, byte[][] pngs)
     {
         for (var i = 0; i < pngs.Length; i++)
-            html.Append("<figure><img alt=\"").Append(E(group.Figures[i].Caption)).Append("\" src=\"data:image/png;base64,")
+            html.Append("<figure><img alt=\"").Append(E(group.Figures[i].Alt ?? group.Figures[i].Caption)).Append("\" src=\"data:image/png;base64,")
                 .Append(Convert.ToBase64String(pngs[i])).Append("\"><figcaption>").Append(E(group.Figures[i].Caption)).Append("</figcaption></figure>");
     }
 }

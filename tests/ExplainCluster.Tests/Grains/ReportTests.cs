@@ -28,18 +28,23 @@ public partial class ReportTests(OneSiloCluster one) : IClassFixture<OneSiloClus
         Assert.Equal(files, inline);
         Assert.All(files, f => Assert.StartsWith("iVBORw0KGgo", f)); // the PNG signature
 
-        // What the issue lists: error analysis plots, class-mean maps of every method for every class present,
-        // and the eight highest-loss samples, each with its input and one map per method.
+        // What the issue lists: error analysis plots, one grid of class-mean maps per method with every class present,
+        // and every listed highest-loss sample, each one figure (its input and one map per method) naming its shard part and row.
         var present = errors.GetProperty("perClass").EnumerateArray().Count(c => c.GetProperty("support").GetInt64() > 0);
         foreach (var plot in new[] { "confusion-matrix", "reliability", "per-class-accuracy" })
             Assert.True(File.Exists(Path.Combine(output, "plots", plot + ".png")), plot);
         foreach (var method in Methods)
-            Assert.Equal(present, Directory.GetFiles(Path.Combine(output, "plots"), $"class-mean-{method}-*.png").Length);
-        var top = errors.GetProperty("highestLoss").EnumerateArray().Take(8).Select(e => e.GetProperty("index").GetInt64()).ToArray();
-        Assert.Equal(8, top.Length);
-        var captions = TopLossCaption().Matches(html).Select(m => long.Parse(m.Groups[1].Value)).Distinct().ToArray();
-        Assert.Equal(top, captions);
-        Assert.Equal(8 * (1 + Methods.Length), Directory.GetFiles(Path.Combine(output, "plots"), "top-loss-*.png").Length);
+        {
+            Assert.True(File.Exists(Path.Combine(output, "plots", $"class-mean-{method}.png")), method);
+            Assert.Contains("alt=\"" + ReportHtml.E($"Mean {method} maps of {present} classes, "), html);
+        }
+        var listed = errors.GetProperty("highestLoss").EnumerateArray().ToArray();
+        Assert.Equal(16, listed.Length);
+        var captions = TopLossCaption().Matches(html).Select(m => long.Parse(m.Groups[1].Value)).ToArray();
+        Assert.Equal(listed.Select(e => e.GetProperty("index").GetInt64()), captions);
+        Assert.Equal(listed.Length, Directory.GetFiles(Path.Combine(output, "plots"), "top-loss-*.png").Length);
+        foreach (var e in listed)
+            Assert.Contains($"shard {e.GetProperty("shard").GetInt32()}, row {e.GetProperty("row").GetInt32()} of samples/part-{e.GetProperty("shard").GetInt32():D5}.parquet", html);
 
         var accuracy = errors.GetProperty("accuracy").GetDouble();
         Assert.Contains($"Accuracy <b>{accuracy.ToString("P2", System.Globalization.CultureInfo.InvariantCulture)}</b>", html);

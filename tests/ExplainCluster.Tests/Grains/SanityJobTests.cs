@@ -49,7 +49,7 @@ public class SanityJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
         Assert.Matches("<tr><td>input</td><td>1.000</td><td>1.000</td><td><b>flagged: insensitive to the model's parameters</b></td></tr>", html);
         Assert.Matches("<tr><td>grad-cam</td><td>[-0-9.]+</td><td>[-0-9.]+</td><td>depends on the model</td></tr>", html);
         Assert.True(File.Exists(Path.Combine(single, "plots", "sanity-spearman.png")));
-        Assert.Equal(3 * 8, Directory.GetFiles(Path.Combine(single, "plots"), "sanity-cascade-*.png").Length);
+        Assert.Equal(3, Directory.GetFiles(Path.Combine(single, "plots"), "sanity-cascade-*.png").Length); // one row of 8 maps per method
     }
 
     private static string Job(string images, string labels, string output, int shardSize) => $$"""

@@ -49,7 +49,7 @@ public class ViewsJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
         Assert.Contains("<h2>Weights</h2>", html);
         Assert.Contains("<h2>Activations: the path of each class through the layers</h2>", html);
         Assert.True(File.Exists(Path.Combine(single, "plots", "activations-pca-13.png")));
-        Assert.True(File.Exists(Path.Combine(single, "plots", "weights-filter-15.png")));
+        Assert.True(File.Exists(Path.Combine(single, "plots", "weights-filters.png"))); // every filter in one grid on one scale
     }
 
     private static string Job(string images, string labels, string output, int shardSize) => $$"""

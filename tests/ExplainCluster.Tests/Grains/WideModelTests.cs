@@ -62,8 +62,10 @@ public class WideModelTests(ThreeSiloCluster three) : IClassFixture<ThreeSiloClu
         }
 
         // The report draws the classes with the most samples, not a thousand maps per method.
-        Assert.Equal(24, Directory.GetFiles(Path.Combine(output, "plots"), "class-mean-saliency-*.png").Length);
-        Assert.Contains($"the 24 classes with the most samples, of {present.Length}", await File.ReadAllTextAsync(Path.Combine(output, "report.html")));
+        var report = await File.ReadAllTextAsync(Path.Combine(output, "report.html"));
+        Assert.True(File.Exists(Path.Combine(output, "plots", "class-mean-saliency.png")));
+        Assert.Contains("alt=\"Mean saliency maps of 24 classes, ", report);
+        Assert.Contains($"the 24 classes with the most samples, of {present.Length}", report);
 
         // Sharded over three silos, partials by reference: the same summary as one silo's run.
         var oneOut = Path.Combine(folder, "one");

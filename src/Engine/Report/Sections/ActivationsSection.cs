@@ -27,14 +27,24 @@ public sealed class ActivationsSection : IReportSection
         if (report.Summary.Views?.Activations is not { } activations) return [];
         // The classes separating as they go deeper: every layer's PCA, and the last layer's cosine similarities.
         var figures = activations.Layers
-            .Select(layer => new Figure($"activations-pca-{layer.Layer}", $"layer {layer.Layer}: class means, first two principal components", () => Pca(layer)))
+            .Select(layer => new Figure($"activations-pca-{layer.Layer}", $"layer {layer.Layer}: class means, first two principal components", () => Pca(layer),
+                string.Create(CultureInfo.InvariantCulture, $"{layer.Pca.Length} class means at layer {layer.Layer} on two principal components holding {layer.Explained.Sum():P0} of the variance.")))
             .ToList();
         var last = activations.Layers[^1];
         var cosineFile = await report.OpenAsync(last.Cosine, ct);
         var cosine = await cosineFile.ReadFloatsAsync(0, (int)cosineFile.Header.Count, ct);
         var names = last.Pca.Select(p => p.Name).ToArray();
-        figures.Add(new($"activations-cosine-{last.Layer}", $"layer {last.Layer}: cosine similarity between class means", () => Cosine(cosine, names)));
+        figures.Add(new($"activations-cosine-{last.Layer}", $"layer {last.Layer}: cosine similarity between class means", () => Cosine(cosine, names), CosineText(cosine, names, last.Layer)));
         return [new("Activations: class means by layer", figures)];
+    }
+
+    /// <summary>The matrix in numbers: its size and the most similar pair of different classes.</summary>
+    private static string CosineText(float[] cosine, string[] names, string layer)
+    {
+        var k = names.Length;
+        var pair = Enumerable.Range(0, k * k).Where(i => i / k < i % k).DefaultIfEmpty(-1).MaxBy(i => i < 0 ? float.MinValue : cosine[i]);
+        return string.Create(CultureInfo.InvariantCulture, $"{k}×{k} cosine similarities between class means at layer {layer}, on viridis from −1 to 1")
+            + (pair < 0 ? "." : string.Create(CultureInfo.InvariantCulture, $"; most similar: {names[pair / k]} and {names[pair % k]}, {cosine[pair]:F3}."));
     }
 
     /// <summary>The classes' class-mean activations at one layer, in the plane of their first two principal components.</summary>

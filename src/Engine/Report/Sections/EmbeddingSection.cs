@@ -59,7 +59,8 @@ public sealed class EmbeddingSection : IReportSection
         }
         return [new("Embedding: the samples", [new("embedding-scatter",
             $"layer {embedding.Layer}: samples on the first two principal components (colour: predicted class; black cross: misclassified)",
-            () => Scatter(embedding, points, classes))])];
+            () => Scatter(embedding, points, classes),
+            string.Create(CultureInfo.InvariantCulture, $"Scatter plot of {points.Count} samples in {points.Select(p => p.Predicted).Distinct().Count()} predicted classes on PC1 ({embedding.Explained[0]:P0} of the variance) and PC2 ({embedding.Explained[1]:P0}); {points.Count(p => p.Wrong)} misclassified, crossed."))])];
     }
 
     /// <summary>Samples on the embedding's first two components, one colour per predicted class, misclassified ones crossed.</summary>

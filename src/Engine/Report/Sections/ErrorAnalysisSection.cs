@@ -28,17 +28,37 @@ public sealed class ErrorAnalysisSection : IReportSection
         if (report.Summary.ErrorAnalysis is not { } errors) return [];
         var classes = report.Summary.Classes;
         var confusion = await (await report.OpenAsync(errors.Confusion, ct)).ReadIntegersAsync(0, classes.Length, ct);
+        var inv = CultureInfo.InvariantCulture;
+        var worst = errors.PerClass.Where(c => c.Support > 0).MinBy(c => c.Accuracy);
+        var best = errors.PerClass.Where(c => c.Support > 0).MaxBy(c => c.Accuracy);
+        var gap = errors.Reliability.Where(b => b.Count > 0).MaxBy(b => Math.Abs(b.Accuracy - b.MeanConfidence));
         return [new("Error analysis: plots",
         [
-            new("confusion-matrix", "Confusion matrix (rows: label, columns: prediction)", () => Confusion(confusion, classes)),
-            new("reliability", $"Reliability diagram (ECE {errors.ExpectedCalibrationError:F4}, 15 bins)", () => Reliability(errors)),
-            new("per-class-accuracy", "Per-class accuracy (recall)", () => PerClassAccuracy(errors)),
+            new("confusion-matrix", "Confusion matrix (rows: label, columns: prediction; each cell its count of samples)", () => Confusion(confusion, classes), ConfusionText(confusion, classes)),
+            new("reliability", string.Create(inv, $"Reliability diagram (ECE {errors.ExpectedCalibrationError:F4}, {errors.Reliability.Length} bins; grey: empty bins)"), () => Reliability(errors),
+                string.Create(inv, $"Reliability diagram, {errors.Reliability.Length} confidence bins, {errors.Reliability.Count(b => b.Count > 0)} with samples, ECE {errors.ExpectedCalibrationError:F4}")
+                + (gap is null ? "." : string.Create(inv, $"; largest gap in bin {gap.Lower:F2}–{gap.Upper:F2}: confidence {gap.MeanConfidence:F3}, accuracy {gap.Accuracy:F3} over {gap.Count} samples."))),
+            new("per-class-accuracy", "Per-class accuracy (recall)", () => PerClassAccuracy(errors),
+                best is null || worst is null ? string.Create(inv, $"Per-class accuracy of {errors.PerClass.Length} classes, none with samples.")
+                : string.Create(inv, $"Per-class accuracy of {errors.PerClass.Length} classes: lowest {worst.Name} {worst.Accuracy:P1} (of {worst.Support}), highest {best.Name} {best.Accuracy:P1} (of {best.Support}).")),
         ])];
+    }
+
+    /// <summary>The confusion matrix in numbers: its size, how many on the diagonal, and the largest confusion.</summary>
+    private static string ConfusionText(long[] confusion, string[] classes)
+    {
+        var n = classes.Length;
+        var (total, diagonal) = (confusion.Sum(), Enumerable.Range(0, n).Sum(i => confusion[i * n + i]));
+        var off = Enumerable.Range(0, n * n).Where(i => i / n != i % n).DefaultIfEmpty(-1).MaxBy(i => i < 0 ? -1 : confusion[i]);
+        var text = string.Create(CultureInfo.InvariantCulture, $"Confusion matrix, {n} classes, {total} samples, {diagonal} on the diagonal ({(total == 0 ? 0 : (double)diagonal / total):P1})");
+        return off < 0 || confusion[off] == 0 ? text + "; no sample confused."
+            : text + string.Create(CultureInfo.InvariantCulture, $"; largest off-diagonal: {classes[off / n]}→{classes[off % n]} {confusion[off]}.");
     }
 
     /// <summary>Axes name every class up to this many; beyond it the names would overlap.</summary>
     private static bool NameClasses(int classes) => classes <= ReportContext.MaxClasses;
 
+    /// <summary>The matrix on viridis with each cell's count written in it (white on the dark half, black on the light), every class named up to <see cref="ReportContext.MaxClasses"/>.</summary>
     private static byte[] Confusion(long[] confusion, string[] classes)
     {
         var n = classes.Length;
@@ -48,16 +68,26 @@ public sealed class ErrorAnalysisSection : IReportSection
         var plot = new ScottPlot.Plot();
         var heatmap = plot.Add.Heatmap(data);
         heatmap.Colormap = new ScottPlot.Colormaps.Viridis();
-        plot.Add.ColorBar(heatmap);
+        var bar = plot.Add.ColorBar(heatmap);
+        bar.Label = "samples";
+        var max = Math.Max(1, confusion.Max());
         if (NameClasses(n))
         {
+            for (var r = 0; r < n; r++)
+                for (var c = 0; c < n; c++)
+                {
+                    var count = plot.Add.Text(confusion[r * n + c].ToString(CultureInfo.InvariantCulture), c, n - 1 - r);
+                    count.LabelAlignment = ScottPlot.Alignment.MiddleCenter;
+                    count.LabelFontSize = n <= 12 ? 12 : 9;
+                    count.LabelFontColor = confusion[r * n + c] > 0.6 * max ? ScottPlot.Colors.Black : ScottPlot.Colors.White;
+                }
             plot.Axes.Left.TickGenerator = Ticks(classes, reversed: true);
             plot.Axes.Bottom.TickGenerator = Ticks(classes, reversed: false);
-            RotateBottomLabels(plot);
+            RotateBottomLabels(plot, classes);
         }
         plot.YLabel("label");
         plot.XLabel("prediction");
-        return plot.GetImageBytes(640, 560, ScottPlot.ImageFormat.Png);
+        return plot.GetImageBytes(720, 640, ScottPlot.ImageFormat.Png);
     }
 
     private static ScottPlot.TickGenerators.NumericManual Ticks(string[] names, bool reversed)
@@ -67,11 +97,12 @@ public sealed class ErrorAnalysisSection : IReportSection
         return ticks;
     }
 
-    private static void RotateBottomLabels(ScottPlot.Plot plot)
+    /// <summary>Class names slanted under the axis, with room for the longest so none is clipped.</summary>
+    private static void RotateBottomLabels(ScottPlot.Plot plot, IEnumerable<string> names)
     {
         plot.Axes.Bottom.TickLabelStyle.Rotation = -45;
         plot.Axes.Bottom.TickLabelStyle.Alignment = ScottPlot.Alignment.MiddleRight;
-        plot.Axes.Bottom.MinimumSize = 110;
+        plot.Axes.Bottom.MinimumSize = 30 + 6.5f * names.Max(n => n.Length);
     }
 
     private static byte[] Reliability(ErrorAnalysis errors)
@@ -103,7 +134,7 @@ public sealed class ErrorAnalysisSection : IReportSection
             var ticks = new ScottPlot.TickGenerators.NumericManual();
             foreach (var c in errors.PerClass) ticks.AddMajor(c.Class, c.Name);
             plot.Axes.Bottom.TickGenerator = ticks;
-            RotateBottomLabels(plot);
+            RotateBottomLabels(plot, errors.PerClass.Select(c => c.Name));
         }
         plot.Axes.SetLimitsY(0, 1);
         plot.YLabel("accuracy");

@@ -23,9 +23,15 @@ public sealed class FaithfulnessSection : IReportSection
     public Task<IReadOnlyList<FigureGroup>> FiguresAsync(ReportContext report, CancellationToken ct) =>
         Task.FromResult<IReadOnlyList<FigureGroup>>(report.Summary.Faithfulness is not { } faithfulness ? [] : [new("Faithfulness curves",
         [
-            new("faithfulness-deletion", "Deletion curves (mean target probability)", () => Curves(faithfulness, deletion: true)),
-            new("faithfulness-insertion", "Insertion curves (mean target probability)", () => Curves(faithfulness, deletion: false)),
+            new("faithfulness-deletion", "Deletion curves (mean target probability)", () => Curves(faithfulness, deletion: true), CurvesText(faithfulness, deletion: true)),
+            new("faithfulness-insertion", "Insertion curves (mean target probability)", () => Curves(faithfulness, deletion: false), CurvesText(faithfulness, deletion: false)),
         ])]);
+
+    /// <summary>The curves in numbers: each method's AUC and where its curve ends.</summary>
+    private static string CurvesText(FaithfulnessSummary summary, bool deletion) =>
+        string.Create(CultureInfo.InvariantCulture, $"{(deletion ? "Deletion" : "Insertion")} curves of {summary.Methods.Count} orderings over {summary.Steps} steps, mean target probability; AUC ")
+        + string.Join(", ", summary.Methods.Select(m => string.Create(CultureInfo.InvariantCulture,
+            $"{m.Key} {(deletion ? m.Value.DeletionAuc : m.Value.InsertionAuc):F3} (from {(deletion ? m.Value.DeletionCurve : m.Value.InsertionCurve)[0]:F3} to {(deletion ? m.Value.DeletionCurve : m.Value.InsertionCurve)[^1]:F3})"))) + ".";
 
     private static byte[] Curves(FaithfulnessSummary summary, bool deletion)
     {

@@ -38,7 +38,8 @@ public sealed class MaximisationSection : IReportSection
             for (var i = 0; i < captions.Length; i++)
             {
                 var image = ReportContext.ChannelMean(await ReportContext.ReadRowAsync(maximised, i, ct), channels, height * width);
-                figures.Add(new($"{name}-{i}", captions[i], () => Heatmaps.Grey(image, height, width)));
+                figures.Add(new($"{name}-{i}", captions[i], () => Heatmaps.Grey(image, height, width),
+                    string.Create(CultureInfo.InvariantCulture, $"A {height}×{width} grey image, values {image.Min():G3} (black) to {image.Max():G3} (white): {captions[i]}.")));
             }
             groups.Add(new(title, figures));
         }

@@ -35,11 +35,20 @@ public sealed class ParamGradsSection : IReportSection
         [
             new("Per-sample parameter gradients: plots",
             [
-                new("param-grads-histogram", "Whole-gradient norm, correct and misclassified samples", () => Histogram(paramGrads)),
-                new("param-grads-layers", "Mean gradient norm per layer", () => Layers(paramGrads)),
+                new("param-grads-histogram", "Whole-gradient norm, correct and misclassified samples", () => Histogram(paramGrads),
+                    string.Create(CultureInfo.InvariantCulture, $"Histogram of log10 whole-gradient norms in {paramGrads.Log10Edges.Length - 1} bins: {paramGrads.Correct.Count} correct samples, mean norm {paramGrads.Correct.MeanNorm:G3}; {paramGrads.Incorrect.Count} misclassified, mean norm {paramGrads.Incorrect.MeanNorm:G3}.")),
+                new("param-grads-layers", "Mean gradient norm per layer", () => Layers(paramGrads), LayersText(paramGrads)),
             ]),
             new("Largest parameter gradients (candidate label errors)", largest),
         ];
+    }
+
+    /// <summary>The bars in numbers: how many layers, and the largest.</summary>
+    private static string LayersText(ParamGradSummary summary)
+    {
+        var largest = summary.Layers.Where(l => l.MeanNorm is not null).MaxBy(l => l.MeanNorm);
+        return string.Create(CultureInfo.InvariantCulture, $"Bars of the mean gradient norm of {summary.Layers.Length} layers")
+            + (largest is null ? "." : string.Create(CultureInfo.InvariantCulture, $"; largest {largest.Name} at {largest.MeanNorm:G3}."));
     }
 
     private static byte[] Histogram(ParamGradSummary summary)

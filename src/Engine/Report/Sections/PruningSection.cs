@@ -29,7 +29,16 @@ public sealed class PruningSection : IReportSection
 
     public Task<IReadOnlyList<FigureGroup>> FiguresAsync(ReportContext report, CancellationToken ct) =>
         Task.FromResult<IReadOnlyList<FigureGroup>>(report.Summary.Views?.Pruning is not { Removed.Length: > 0 } pruning ? [] : [new("Pruning: the curve",
-            [new("pruning-curve", "The least important channels zeroed together (dashed: the most that cost under one point)", () => Curve(pruning))])]);
+            [new("pruning-curve", "The least important channels zeroed together (dashed: the most that cost under one point)", () => Curve(pruning), CurveText(pruning))])]);
+
+    /// <summary>The curve in numbers: where it starts and ends, and the dashed line.</summary>
+    private static string CurveText(PruningView pruning)
+    {
+        var ys = pruning.Accuracy ?? pruning.MeanProbability!;
+        var measure = pruning.Accuracy is null ? "mean target probability" : "accuracy";
+        return string.Create(CultureInfo.InvariantCulture, $"Curve of {measure} against channels zeroed, {pruning.Removed.Length} points: {ys[0]:F3} with {pruning.Removed[0]} zeroed, {ys[^1]:F3} with {pruning.Removed[^1]}")
+            + (pruning.MaxRemovable is { } k ? string.Create(CultureInfo.InvariantCulture, $"; dashed line at {k} channels.") : ".");
+    }
 
     /// <summary>Accuracy (or the target's mean probability without labels) against the number of least important channels zeroed.</summary>
     private static byte[] Curve(PruningView pruning)

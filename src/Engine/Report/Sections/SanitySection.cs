@@ -30,29 +30,46 @@ public sealed class SanitySection : IReportSection
         {
             new("Sanity check: curves",
             [
-                new("sanity-spearman", "Rank correlation with the original maps as layers are re-initialised (dashed: the threshold)", () => Curves(sanity, spearman: true)),
-                new("sanity-ssim", "SSIM with the original maps", () => Curves(sanity, spearman: false)),
+                new("sanity-spearman", "Rank correlation with the original maps as layers are re-initialised (dashed: the threshold)", () => Curves(sanity, spearman: true), CurvesText(sanity, spearman: true)),
+                new("sanity-ssim", "SSIM with the original maps", () => Curves(sanity, spearman: false), CurvesText(sanity, spearman: false)),
             ]),
         };
         if (sanity.Cascade is { } file)
         {
-            // The paper's figure: one sample's map of each method after each step of the cascade.
+            // The paper's figure: one sample's map of each method after each step of the cascade, one row per method.
             var cascade = await report.OpenAsync(file, ct);
             var (steps, mh, mw) = ((int)cascade.Header.Shape[1], (int)cascade.Header.Shape[2], (int)cascade.Header.Shape[3]);
             var methodNames = sanity.Methods.Keys.ToArray();
             var all = Array.ConvertAll(await cascade.ReadFloatsAsync(0, methodNames.Length, ct), v => (double)v);
             var figures = new List<Figure>();
+            var inv = CultureInfo.InvariantCulture;
             for (var k = 0; k < methodNames.Length; k++)
-                for (var step = 0; step < steps; step++)
-                {
-                    var scores = all.AsSpan((k * steps + step) * mh * mw, mh * mw).ToArray();
-                    var caption = step == 0 ? $"#{sanity.ExampleIndex} {methodNames[k]}: original model" : $"{methodNames[k]}: re-initialised down to {sanity.Layers[step - 1]}";
-                    figures.Add(new($"sanity-cascade-{methodNames[k]}-{step}", caption, () => Heatmaps.Overlay(null, mh, mw, scores, mh, mw)));
-                }
+            {
+                var maps = Enumerable.Range(0, steps).Select(step => all.AsSpan((k * steps + step) * mh * mw, mh * mw).ToArray()).ToArray();
+                // Each map on its own scale: the check compares ranks, and a re-initialised model's maps can be orders of magnitude apart.
+                var signed = MapScale.Of(maps).Signed;
+                var scales = maps.Select(m => MapScale.Of([m]) with { Signed = signed }).ToArray();
+                var tiles = maps.Select((m, step) => new Tile(step == 0 ? "original" : $"to {sanity.Layers[step - 1]}", m, mh, mw, scales[step])).ToArray();
+                var relative = new MapScale(signed, 1);
+                var method = methodNames[k];
+                var caption = $"#{sanity.ExampleIndex} {method}: the original model's map, then after re-initialising the layers from the output down to each one; "
+                    + "each map scaled to its own 99th percentile of |value| (the check compares ranks).";
+                var alt = string.Create(inv, $"Sample #{sanity.ExampleIndex}, {method}, {steps} maps of {mh}×{mw} along the cascade; Spearman with the original after all layers {sanity.Methods[method].Spearman[^1]:F3}. ")
+                    + string.Join(" ", Enumerable.Range(0, steps).Select(step => MapText.Describe(tiles[step].Label, maps[step], (1, mh, mw), scales[step])));
+                figures.Add(new($"sanity-cascade-{method}", caption,
+                    () => Heatmaps.Grid(tiles, Math.Min(steps, 8), mh, mw, new GridBar(relative, $"{method} × each map's own 99th percentile of |value|")), alt));
+            }
             groups.Add(new("Sanity check: one sample along the cascade", figures));
         }
         return groups;
     }
+
+    /// <summary>The curves in numbers: each method's similarity after the first layer and after all of them.</summary>
+    private static string CurvesText(SanitySummary summary, bool spearman) =>
+        string.Create(CultureInfo.InvariantCulture, $"{(spearman ? "Spearman rank correlation" : "SSIM")} with the original maps over {summary.Layers.Length} re-initialisation steps")
+        + (spearman ? string.Create(CultureInfo.InvariantCulture, $", threshold {summary.Threshold}") : "") + ": "
+        + string.Join("; ", summary.Methods.Select(m => string.Create(CultureInfo.InvariantCulture,
+            $"{m.Key} {(spearman ? m.Value.Spearman : m.Value.Ssim)[0]:F3} after one layer, {(spearman ? m.Value.Spearman : m.Value.Ssim)[^1]:F3} after all{(m.Value.Insensitive ? " (flagged)" : "")}"))) + ".";
 
     /// <param name="spearman">The rank correlation curves, else the SSIM curves.</param>
     private static byte[] Curves(SanitySummary summary, bool spearman)

@@ -26,15 +26,24 @@ public sealed class WeightsSection : IReportSection
     public async Task<IReadOnlyList<FigureGroup>> FiguresAsync(ReportContext report, CancellationToken ct)
     {
         if (report.Summary.Views?.Weights is not { FirstConvFilters: { } filterFile } weights) return [];
-        // Each filter as a small image (the mean over its input channels).
+        // Each filter as a small image (the mean over its input channels), all on one scale.
         var shape = weights.FirstConvShape;
         var filters = await report.OpenAsync(filterFile, ct);
-        var figures = new List<Figure>();
-        for (var f = 0; f < Math.Min(shape[0], MaxFilters); f++)
+        var shown = Math.Min(shape[0], MaxFilters);
+        var values = new List<double[]>();
+        for (var f = 0; f < shown; f++)
+            values.Add(ReportContext.ChannelMean(await ReportContext.ReadRowAsync(filters, f, ct), shape[1], shape[2] * shape[3]));
+        var scale = MapScale.Of(values);
+        var tiles = values.Select((v, f) => new Tile(string.Create(CultureInfo.InvariantCulture, $"filter {f}"), v, shape[2], shape[3], scale)).ToArray();
+        var strongest = Enumerable.Range(0, shown).MaxBy(f => values[f].Sum(w => w * w));
+        var caption = string.Create(CultureInfo.InvariantCulture, $"{weights.FirstConv}: {shown} of its {shape[0]} filters, each the mean over its {shape[1]} input channels; ")
+            + $"all on one scale, {scale.Describe()}: the 99th percentile of |weight|.";
+        var alt = string.Create(CultureInfo.InvariantCulture, $"{shown} filters of {shape[2]}×{shape[3]} weights on one scale ({scale.Describe()}); the largest by L2 norm: ")
+            + MapText.Describe($"filter {strongest}", values[strongest], (1, shape[2], shape[3]), scale);
+        var figures = new List<Figure>
         {
-            var filter = ReportContext.ChannelMean(await ReportContext.ReadRowAsync(filters, f, ct), shape[1], shape[2] * shape[3]);
-            figures.Add(new($"weights-filter-{f}", $"{weights.FirstConv} filter {f}", () => Heatmaps.Overlay(null, shape[2], shape[3], filter, shape[2], shape[3], zoom: 12)));
-        }
+            new("weights-filters", caption, () => Heatmaps.Grid(tiles, Math.Min(shown, 8), shape[2], shape[3], new GridBar(scale, "weight (mean over input channels)"), zoom: Math.Max(1, 96 / Math.Max(shape[2], shape[3])))),
+        };
         return [new("Weights: the first convolution's filters", figures)];
     }
 }
