@@ -13,10 +13,15 @@ if ! command -v redis-server >/dev/null && [ ! -x /usr/bin/redis-server ]; then
   sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq redis-server >/dev/null
 fi
-# Chromium renders the report in a test, as a reader's browser would.
+# Chromium renders the report in a test, as a reader's browser would, and prints report.pdf (explain report --pdf).
 if ! command -v chromium >/dev/null && [ ! -x /usr/bin/chromium ]; then
   sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
+fi
+# poppler-utils (pdfinfo, pdftotext) read report.pdf back in the PDF tests: its pages, their size and their text.
+if ! command -v pdftotext >/dev/null; then
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq poppler-utils >/dev/null
 fi
 # Azurite (a real Azure Blob endpoint) for the storage tests; the tests start and stop it themselves.
 [ -x node_modules/.bin/azurite-blob ] || npm ci --no-audit --no-fund --silent
