@@ -58,3 +58,15 @@ public sealed class Colormap
 
     private static byte Byte(string hex, int at) => byte.Parse(hex.AsSpan(at, 2), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
 }
+
+/// <summary>A <see cref="Colormap"/> for ScottPlot's heatmaps (the cosine similarities, signed, on <see cref="Colormap.RdBu"/>).</summary>
+public sealed class PlotColormap(Colormap map) : ScottPlot.IColormap
+{
+    public string Name => map.Name;
+
+    public ScottPlot.Color GetColor(double position)
+    {
+        var c = map.At(position);
+        return new ScottPlot.Color(c.Red, c.Green, c.Blue);
+    }
+}

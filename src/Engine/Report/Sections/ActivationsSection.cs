@@ -43,7 +43,7 @@ public sealed class ActivationsSection : IReportSection
     {
         var k = names.Length;
         var pair = Enumerable.Range(0, k * k).Where(i => i / k < i % k).DefaultIfEmpty(-1).MaxBy(i => i < 0 ? float.MinValue : cosine[i]);
-        return string.Create(CultureInfo.InvariantCulture, $"{k}×{k} cosine similarities between class means at layer {layer}, on viridis from −1 to 1")
+        return string.Create(CultureInfo.InvariantCulture, $"{k}×{k} cosine similarities between class means at layer {layer}, on a diverging scale from −1 (blue) through 0 (grey) to 1 (red)")
             + (pair < 0 ? "." : string.Create(CultureInfo.InvariantCulture, $"; most similar: {names[pair / k]} and {names[pair % k]}, {cosine[pair]:F3}."));
     }
 
@@ -64,7 +64,7 @@ public sealed class ActivationsSection : IReportSection
         return plot.GetImageBytes(420, 360, ScottPlot.ImageFormat.Png);
     }
 
-    /// <summary>The cosine similarity between class means, [k, k] row-major, as a heatmap from −1 to 1.</summary>
+    /// <summary>The cosine similarity between class means, [k, k] row-major, as a heatmap from −1 to 1 on RdBu.</summary>
     private static byte[] Cosine(float[] cosine, string[] names)
     {
         var k = names.Length;
@@ -73,7 +73,7 @@ public sealed class ActivationsSection : IReportSection
         for (var a = 0; a < k; a++)
             for (var b = 0; b < k; b++) data[a, b] = cosine[a * k + b];
         var map = plot.Add.Heatmap(data);
-        map.Colormap = new ScottPlot.Colormaps.Viridis();
+        map.Colormap = new PlotColormap(Colormap.RdBu); // signed: −1 blue, 0 grey, +1 red
         map.ManualRange = new ScottPlot.Range(-1, 1);
         plot.Add.ColorBar(map);
         if (k <= ReportContext.MaxClasses)
