@@ -39,7 +39,8 @@ public static class ReportHtml
     /// <summary>
     /// The page's style, on screen and in print. A figure is as wide as its picture and its caption wraps under it; in print
     /// (A4, numbered "page N of M" at the foot of each page, nothing else there) a figure, a table row and a short table are never
-    /// split across pages, a heading never ends one, and a table's header row (its &lt;thead&gt;) repeats on every page it spans.
+    /// split across pages, a heading never ends one, a table's header row (its &lt;thead&gt;) repeats on every page it spans, and a
+    /// picture is at most 100 mm high, so two grids share a page.
     /// </summary>
     private const string Css =
         "body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
@@ -47,7 +48,7 @@ public static class ReportHtml
         + "img{image-rendering:pixelated;max-width:100%;height:auto}"
         + "thead{display:table-header-group}h1,h2,h3{break-after:avoid}figure,tr,table{break-inside:avoid}"
         + "@page{size:A4;margin:14mm 12mm 16mm;@bottom-center{content:\"page \" counter(page) \" of \" counter(pages);font:9pt sans-serif;color:#444}}"
-        + "@media print{body{margin:0;max-width:none;font-size:10pt}a{color:inherit;text-decoration:none}figure{margin:4px 2px}}";
+        + "@media print{body{margin:0;max-width:none;font-size:10pt}a{color:inherit;text-decoration:none}figure{margin:4px 2px}img{max-height:100mm}}";
 
     /// <summary>The id of the <paramref name="number"/>th titled part (counted from 1).</summary>
     public static string Anchor(int number) => $"section-{number}";

@@ -55,7 +55,8 @@ public sealed class SanitySection : IReportSection
                 var caption = $"#{sanity.ExampleIndex} {method}: the original model's map, then after re-initialising the layers from the output down to each one; "
                     + "each map scaled to its own 99th percentile of |value| (the check compares ranks).";
                 var alt = string.Create(inv, $"Sample #{sanity.ExampleIndex}, {method}, {steps} maps of {mh}×{mw} along the cascade; Spearman with the original after all layers {sanity.Methods[method].Spearman[^1]:F3}. ")
-                    + string.Join(" ", Enumerable.Range(0, steps).Select(step => MapText.Describe(tiles[step].Label, maps[step], (1, mh, mw), scales[step])));
+                    + MapText.Describe("Original", maps[0], (1, mh, mw), scales[0]) + " "
+                    + MapText.Describe($"Re-initialised {tiles[^1].Label}", maps[^1], (1, mh, mw), scales[^1]);
                 figures.Add(new($"sanity-cascade-{method}", caption,
                     () => Heatmaps.Grid(tiles, Math.Min(steps, 8), mh, mw, new GridBar(relative, $"{method} × each map's own 99th percentile of |value|")), alt));
             }
