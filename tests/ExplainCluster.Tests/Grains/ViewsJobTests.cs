@@ -50,6 +50,7 @@ public class ViewsJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
         Assert.Contains("<h2>Activations: the path of each class through the layers</h2>", html);
         Assert.True(File.Exists(Path.Combine(single, "plots", "activations-pca-13.png")));
         Assert.True(File.Exists(Path.Combine(single, "plots", "weights-filters.png"))); // every filter in one grid on one scale
+        Assert.Contains("<img alt=\"" + ExplainCluster.Engine.Report.ReportHtml.E("16 filters of 3×3 weights on one scale (RdBu, symmetric ±"), html);
     }
 
     private static string Job(string images, string labels, string output, int shardSize) => $$"""

@@ -42,7 +42,7 @@ public sealed class WeightsSection : IReportSection
             + MapText.Describe($"filter {strongest}", values[strongest], (1, shape[2], shape[3]), scale);
         var figures = new List<Figure>
         {
-            new("weights-filters", caption, () => Heatmaps.Grid(tiles, Math.Min(shown, 8), shape[2], shape[3], new GridBar(scale, "weight (mean over input channels)"), zoom: Math.Max(1, 96 / Math.Max(shape[2], shape[3])))),
+            new("weights-filters", caption, () => Heatmaps.Grid(tiles, Math.Min(shown, 8), shape[2], shape[3], new GridBar(scale, "weight (mean over input channels)"), zoom: Math.Max(1, 96 / Math.Max(shape[2], shape[3]))), alt),
         };
         return [new("Weights: the first convolution's filters", figures)];
     }
