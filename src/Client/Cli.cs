@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using ExplainCluster.Contracts;
 using ExplainCluster.Engine;
+using ExplainCluster.Engine.History;
 using ExplainCluster.Engine.Jobs;
 using ExplainCluster.Engine.Output;
 using ExplainCluster.Engine.Report;
@@ -94,7 +95,8 @@ public static class Cli
     private static string[] LocalRoots(string jobPath, JobSpec job)
     {
         if (Environment.GetEnvironmentVariable("Storage__LocalRoots__0") is not null) return [];
-        string[] roots = [Environment.CurrentDirectory, Path.GetDirectoryName(Path.GetFullPath(jobPath))!, .. BlobLocator.IsRemote(job.Output) ? [] : new[] { job.Output }];
+        string[] roots = [Environment.CurrentDirectory, Path.GetDirectoryName(Path.GetFullPath(jobPath))!,
+            .. new[] { OutputTemplate.Root(job.Output), job.History }.OfType<string>().Where(l => !BlobLocator.IsRemote(l))];
         return [.. roots.Select((root, i) => $"--{LocationPolicy.LocalRootsKey}:{i}={root}")];
     }
 

@@ -31,7 +31,7 @@ public static class JobFile
         using (var doc = Options.JsonText.Parse(json, "job file"))
         {
             var root = Object(doc.RootElement, "(job)");
-            Known(root, "", "name", "model", "data", "methods", "target", "shardSize", "batchSize", "output", "segments", "faithfulness", "sanity", "views", "overwrite");
+            Known(root, "", "name", "model", "data", "methods", "target", "shardSize", "batchSize", "output", "segments", "faithfulness", "sanity", "views", "overwrite", "history");
 
             var model = Object(Required(root, "model", ""), "model");
             Known(model, "model.", "uri", "classes");
@@ -53,6 +53,8 @@ public static class JobFile
 
             var output = outputOverride ?? (Optional(root, "output") is { } o ? String(o, "output") : null)
                 ?? throw new ExplainException("output: missing (or pass --out)");
+            History.OutputTemplate.Check(output);
+            var history = Optional(root, "history") is { } h ? String(h, "history") : null;
             var shardSize = Optional(root, "shardSize") is { } s ? Int(s, "shardSize", 1, MaxShardSize) : DefaultShardSize;
             var batchSize = Optional(root, "batchSize") is { } b ? Int(b, "batchSize", 1, 65536) : DefaultBatchSize;
             var methods = ParseMethods(Required(root, "methods", ""));
@@ -75,7 +77,8 @@ public static class JobFile
                 Sanity: Optional(root, "sanity") is { } sanity ? Sanity.SanityOptions.Read(Object(sanity, "sanity").GetRawText(), methods) : null,
                 Views: Optional(root, "views") is { } views ? Views.ViewsOptions.Read(views, methods) : null,
                 Overwrite: Optional(root, "overwrite") is { } ow && (ow.ValueKind is JsonValueKind.True or JsonValueKind.False
-                    ? ow.GetBoolean() : throw new ExplainException("overwrite: expected true or false")));
+                    ? ow.GetBoolean() : throw new ExplainException("overwrite: expected true or false")),
+                History: history is null ? null : BlobLocator.Absolute(history, baseDirectory));
         }
     }
 

@@ -2,10 +2,12 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using ExplainCluster.Contracts;
 using ExplainCluster.Engine.Data;
+using ExplainCluster.Engine.History;
 using ExplainCluster.Engine.Output;
 using ExplainCluster.Engine.ParamGrads;
 using ExplainCluster.Engine.Report;
 using ExplainCluster.Engine.Stats;
+using ExplainCluster.Engine.Verdicts;
 using ExplainCluster.Engine.Storage;
 
 namespace ExplainCluster.Engine.Jobs;
@@ -151,12 +153,22 @@ public sealed class JobOutputs(BlobLocator locator)
         // The report reads the manifest, so write it (still running) first; completed goes last.
         await WriteManifestAsync(job, done with { Status = Manifest.Running }, ct);
         await new ReportWriter(locator).WriteAsync(job.Output, ct, job.Data.Inputs);
+        // The history's row goes in before completed: a job that stops between the two adds it again (replacing it).
+        if (job.History is { } history) await new RunCatalogue(locator.Resolve(history)).AddAsync(Row(job, done, summary.Summary), ct);
         await WriteManifestAsync(job, done, ct);
         // The staged partials go last, so a job that stops before this point can still rebuild its summary;
         // the attempts' own files were all moved above.
         await output.Child(OutputLayout.Attempts).DeleteTreeAsync(ct);
         return done;
     }
+
+    /// <summary>The completed run as its history's catalogue lists it.</summary>
+    public static RunRow Row(JobSpec job, Manifest done, Summary summary) => new(
+        done.JobId, done.Job, Redaction.Location(job.Output), done.Started, done.Finished ?? done.Started, done.Seconds ?? 0,
+        done.Model, done.ModelSha256, done.InputsSha256, done.LabelsSha256, done.Samples,
+        summary.ErrorAnalysis?.Accuracy,
+        summary.Verdicts?.Methods.ToDictionary(m => m.Key, m => m.Value.Faithfulness),
+        summary.Verdicts?.Methods.Where(m => m.Value.Sanity is not null).ToDictionary(m => m.Key, m => m.Value.Sanity!) is { Count: > 0 } sanity ? sanity : null);
 
     private static async Task MoveAsync(IBlob staged, string file, IBlob output, string attempt, CancellationToken ct)
     {
@@ -211,6 +223,13 @@ public sealed class JobOutputs(BlobLocator locator)
     {
         await using var stream = await locator.Resolve(location).OpenReadAsync(ct);
         return Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, ct));
+    }
+
+    /// <summary>SHA-256 of one input (<paramref name="what"/> names it in the error when it cannot be read).</summary>
+    public async Task<string> Sha256Async(string location, string what, CancellationToken ct = default)
+    {
+        if (!await locator.Resolve(location).ExistsAsync(ct)) throw new ExplainException($"{what} {location} does not exist");
+        return await Sha256Async(location, ct);
     }
 }
 

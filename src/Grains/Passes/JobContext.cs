@@ -1,5 +1,6 @@
 using ExplainCluster.Contracts;
 using ExplainCluster.Engine;
+using ExplainCluster.Engine.History;
 using ExplainCluster.Engine.Jobs;
 using ExplainCluster.Engine.Output;
 using ExplainCluster.Engine.Stats;
@@ -34,6 +35,13 @@ public sealed class JobContext(JobRecord record, BlobLocator locator)
     {
         var job = Record.Job!;
         policy.Check(job);
+        if (OutputTemplate.HasPlaceholders(job.Output))
+        {
+            // Expanded once and recorded: the job keeps this folder wherever it runs next.
+            var sha = OutputTemplate.NeedsModelHash(job.Output) ? await Outputs.Sha256Async(job.Model.Uri, "model") : null;
+            Record.Job = job = job with { Output = OutputTemplate.Expand(job.Output, job.Name, jobId, DateTimeOffset.UtcNow, sha) };
+            policy.Check(job);
+        }
         var dataset = await Dataset.OpenAsync(job, locator);
         var model = locator.Resolve(job.Model.Uri);
         if (!await model.ExistsAsync()) throw new ExplainException($"model {job.Model.Uri} does not exist");

@@ -304,6 +304,9 @@ public class DeployFilesTests
         Assert.True(data.TryGetValue("job.json", out var json), "the ConfigMap has no job.json");
         var job = JobFile.Parse(json, "/config");
         Assert.StartsWith("az://", job.Output, StringComparison.Ordinal);
+        // Each night its own folder, and a history that lists them (the second night is not refused, the first not erased).
+        Assert.Contains("{date}", job.Output, StringComparison.Ordinal);
+        Assert.StartsWith("az://", job.History, StringComparison.Ordinal);
         Assert.Equal("redis", data["Cluster__Provider"]);
         Assert.Equal("redis:6379", data["Cluster__Redis"]);
         Assert.Equal(new ClusterSettings().ClusterId, data["Cluster__ClusterId"]);
