@@ -21,7 +21,8 @@ public sealed record RunRow(
     long Samples,
     double? Accuracy,
     Dictionary<string, string>? Faithfulness,
-    Dictionary<string, string>? Sanity);
+    Dictionary<string, string>? Sanity,
+    string[]? Drift = null);
 
 /// <summary>runs.json: the catalogue's schema name and its runs, oldest first.</summary>
 public sealed record RunsFile(string Schema, RunRow[] Runs)
@@ -108,6 +109,7 @@ public sealed class RunCatalogue(IBlob folder)
             ("model", r => r.Model), ("modelSha256", r => r.ModelSha256), ("inputsSha256", r => r.InputsSha256), ("labelsSha256", r => r.LabelsSha256),
             ("faithfulness", r => r.Faithfulness is null ? null : JsonSerializer.Serialize(r.Faithfulness, Manifest.Json)),
             ("sanity", r => r.Sanity is null ? null : JsonSerializer.Serialize(r.Sanity, Manifest.Json)),
+            ("drift", r => r.Drift is null ? null : string.Join("\n", r.Drift)),
         };
         var textFields = text.Select(c => new DataField<string>(c.Name, true)).ToArray();
         var seconds = new DataField<double>("seconds");

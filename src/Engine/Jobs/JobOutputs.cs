@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using ExplainCluster.Contracts;
+using ExplainCluster.Engine.Compare;
 using ExplainCluster.Engine.Data;
 using ExplainCluster.Engine.History;
 using ExplainCluster.Engine.Output;
@@ -153,6 +154,12 @@ public sealed class JobOutputs(BlobLocator locator)
         // The report reads the manifest, so write it (still running) first; completed goes last.
         await WriteManifestAsync(job, done with { Status = Manifest.Running }, ct);
         await new ReportWriter(locator).WriteAsync(job.Output, ct, job.Data.Inputs);
+        if (job.Compare is { } compare && await BaselineAsync(job, compare, done.JobId, ct) is { } baseline)
+        {
+            var comparison = await new Comparer(locator).CompareAsync(baseline, job.Output, compare.Fail, candidateFinishing: true, ct);
+            await ComparisonOutput.WriteAsync(output.Child(ComparisonOutput.JobFolder), comparison, ct);
+            done = done with { Drift = comparison.Drift };
+        }
         // The history's row goes in before completed: a job that stops between the two adds it again (replacing it).
         if (job.History is { } history) await new RunCatalogue(locator.Resolve(history)).AddAsync(Row(job, done, summary.Summary), ct);
         await WriteManifestAsync(job, done, ct);
@@ -162,13 +169,25 @@ public sealed class JobOutputs(BlobLocator locator)
         return done;
     }
 
+    /// <summary>
+    /// The run a job compares itself with: its <c>compare.baseline</c>, or for <c>previous</c> the latest other run of its history;
+    /// null when the history has none yet (the first run has nothing to compare with).
+    /// </summary>
+    private async Task<string?> BaselineAsync(JobSpec job, CompareSpec compare, string jobId, CancellationToken ct)
+    {
+        if (compare.Baseline != CompareSpec.Previous) return compare.Baseline;
+        var rows = await new RunCatalogue(locator.Resolve(job.History!)).ReadAsync(ct);
+        return rows.LastOrDefault(r => r.JobId != jobId)?.Output;
+    }
+
     /// <summary>The completed run as its history's catalogue lists it.</summary>
     public static RunRow Row(JobSpec job, Manifest done, Summary summary) => new(
         done.JobId, done.Job, Redaction.Location(job.Output), done.Started, done.Finished ?? done.Started, done.Seconds ?? 0,
         done.Model, done.ModelSha256, done.InputsSha256, done.LabelsSha256, done.Samples,
         summary.ErrorAnalysis?.Accuracy,
         summary.Verdicts?.Methods.ToDictionary(m => m.Key, m => m.Value.Faithfulness),
-        summary.Verdicts?.Methods.Where(m => m.Value.Sanity is not null).ToDictionary(m => m.Key, m => m.Value.Sanity!) is { Count: > 0 } sanity ? sanity : null);
+        summary.Verdicts?.Methods.Where(m => m.Value.Sanity is not null).ToDictionary(m => m.Key, m => m.Value.Sanity!) is { Count: > 0 } sanity ? sanity : null,
+        done.Drift is { Length: > 0 } drift ? drift : null);
 
     private static async Task MoveAsync(IBlob staged, string file, IBlob output, string attempt, CancellationToken ct)
     {

@@ -6,6 +6,7 @@ namespace ExplainCluster.Engine.Output;
 
 /// <summary>
 /// manifest.json: what ran, on what, and whether it finished. <c>completed</c> is written last.
+/// <see cref="Drift"/>: with a <c>compare</c> gate, the thresholds the comparison crossed (the job still completed).
 /// <see cref="ParamGradLayers"/>: with param-grads, its layers (the columns of its maps) and how each was computed.
 /// </summary>
 public sealed record Manifest(
@@ -31,7 +32,8 @@ public sealed record Manifest(
     DateTimeOffset? Finished,
     double? Seconds,
     JsonElement JobFile,
-    ParamGradLayer[]? ParamGradLayers = null)
+    ParamGradLayer[]? ParamGradLayers = null,
+    string[]? Drift = null)
 {
     public const string Running = "running";
     public const string Completed = "completed";

@@ -37,7 +37,7 @@ public static class OutputLayout
     public static string Partial(int shard, int attempt) => $"{Attempt(shard, attempt)}/partial.bin";
 
     /// <summary>Everything a job writes besides manifest.json: what taking over an ended job's output deletes.</summary>
-    public static readonly string[] Folders = ["samples", "logits", "attributions", "segments", "embedding", "summary", "plots", Summary, Report, "_attempts"];
+    public static readonly string[] Folders = ["samples", "logits", "attributions", "segments", "embedding", "summary", "plots", "compare", Summary, Report, "_attempts"];
 
     /// <summary>The staging folder of every attempt; gone once the job has completed.</summary>
     public const string Attempts = "_attempts";

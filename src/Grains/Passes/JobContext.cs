@@ -85,7 +85,11 @@ public sealed class JobContext(JobRecord record, BlobLocator locator)
     {
         var job = Record.Job!;
         Manifest = await Outputs.ReadManifestAsync(job, ct);
-        if (Manifest.Status == Manifest.Completed) return null;
+        if (Manifest.Status == Manifest.Completed)
+        {
+            Record.Drift = Manifest.Drift is { Length: > 0 } drift ? drift : null;
+            return null;
+        }
         var (pass, redo) = await JobPasses.ResumeAsync(this);
         if (redo) Record.State = JobState.Running;
         Hashes = Task.Run(() => Outputs.HashAsync(job));
@@ -99,7 +103,8 @@ public sealed class JobContext(JobRecord record, BlobLocator locator)
     /// Merges the summary and moves each shard's accepted attempts into place (<see cref="JobOutputs.CompleteAsync"/>): the
     /// explain pass's files, with the post pass's per-sample columns joined to each samples part there. Off the scheduler.
     /// </summary>
-    public Task CommitAsync()
+    /// <returns>The completed manifest (with the comparison's drift, when the job has a gate).</returns>
+    public Task<Manifest> CommitAsync()
     {
         // The record no longer changes once the job is finalizing; read it here, on the grain's turn, all the same.
         var (job, manifest, hashes) = (Record.Job!, Manifest!, Hashes!);
@@ -110,7 +115,7 @@ public sealed class JobContext(JobRecord record, BlobLocator locator)
         {
             // Merging is CPU work (the PCAs, the label vote); moving files, writing and plotting are I/O and CPU work.
             var summary = Summary.Build(job.Model.Classes);
-            await Outputs.CompleteAsync(job, manifest, summary, shards, await hashes, posted);
+            return await Outputs.CompleteAsync(job, manifest, summary, shards, await hashes, posted);
         });
     }
 

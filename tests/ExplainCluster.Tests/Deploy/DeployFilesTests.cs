@@ -291,6 +291,11 @@ public class DeployFilesTests
         Assert.Equal("submit", command[1]);
         Assert.Equal("/config/job.json", command[2]);
         Assert.Equal("redis:6379", command[command.IndexOf("--cluster") + 1]);
+        // It follows the job, and drift (exit 4) fails the Job at once: a retry would only submit the night again.
+        Assert.Contains("--watch", command);
+        var rule = Assert.Single(Seq(Map(Map(Map(Map(cronJob, "spec"), "jobTemplate"), "spec"), "podFailurePolicy"), "rules").OfType<YamlMappingNode>());
+        Assert.Equal("FailJob", Scalar(rule, "action"));
+        Assert.Equal(["4"], Seq(Map(rule, "onExitCodes"), "values").Select(n => ((YamlScalarNode)n).Value));
 
         var mount = Assert.Single(Seq(container, "volumeMounts").OfType<YamlMappingNode>(), m => Scalar(m, "mountPath") == "/config");
         var volume = Assert.Single(Seq(spec, "volumes").OfType<YamlMappingNode>(), v => Scalar(v, "name") == Scalar(mount, "name"));
