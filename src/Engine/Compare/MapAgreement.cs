@@ -7,21 +7,12 @@ namespace ExplainCluster.Engine.Compare;
 /// </summary>
 public static class MapAgreement
 {
-    /// <summary>Spearman's ρ of |a| and |b| (average ranks for ties); 1 when both are constant (nothing to rank differs), 0 when one is.</summary>
+    /// <summary>Spearman's ρ of |a| and |b| (average ranks for ties, as the sanity check's); 1 when both are constant (nothing to rank differs), 0 when one is.</summary>
     public static double Spearman(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {
         if (a.Length != b.Length) throw new ArgumentException($"maps of {a.Length} and {b.Length} values");
-        var (ra, rb) = (AbsRanks(a), AbsRanks(b));
-        double mean = (a.Length + 1) / 2.0, sab = 0, saa = 0, sbb = 0;
-        for (var i = 0; i < ra.Length; i++)
-        {
-            var (da, db) = (ra[i] - mean, rb[i] - mean);
-            sab += da * db;
-            saa += da * da;
-            sbb += db * db;
-        }
-        if (saa == 0 && sbb == 0) return 1;
-        return saa == 0 || sbb == 0 ? 0 : sab / Math.Sqrt(saa * sbb);
+        var (absA, absB) = (Abs(a), Abs(b));
+        return Constant(absA) && Constant(absB) ? 1 : Sanity.SanityCheck.Spearman(absA, absB);
     }
 
     /// <summary>|top(a) ∩ top(b)| / |top(a) ∪ top(b)|, top being the ⌈fraction · n⌉ largest |v| (ties to the lower index).</summary>
@@ -79,28 +70,18 @@ public static class MapAgreement
         return order;
     }
 
-    private static double[] AbsRanks(ReadOnlySpan<float> values)
+    private static float[] Abs(ReadOnlySpan<float> values)
     {
         var abs = new float[values.Length];
         for (var i = 0; i < abs.Length; i++) abs[i] = Math.Abs(values[i]);
-        var order = Enumerable.Range(0, abs.Length).ToArray();
-        Array.Sort(order, (x, y) => abs[x].CompareTo(abs[y]));
-        var ranks = new double[abs.Length];
-        for (var i = 0; i < order.Length;)
-        {
-            var j = i;
-            while (j + 1 < order.Length && abs[order[j + 1]] == abs[order[i]]) j++;
-            var rank = (i + j) / 2.0 + 1;
-            for (var t = i; t <= j; t++) ranks[order[t]] = rank;
-            i = j + 1;
-        }
-        return ranks;
+        return abs;
     }
+
+    private static bool Constant(float[] values) => values.AsSpan().IndexOfAnyExcept(values[0]) < 0;
 
     private static bool[] Top(ReadOnlySpan<float> values, int k)
     {
-        var abs = new float[values.Length];
-        for (var i = 0; i < abs.Length; i++) abs[i] = Math.Abs(values[i]);
+        var abs = Abs(values);
         var order = Enumerable.Range(0, abs.Length).ToArray();
         Array.Sort(order, (x, y) => abs[y].CompareTo(abs[x]) is var c && c != 0 ? c : x.CompareTo(y));
         var top = new bool[abs.Length];
