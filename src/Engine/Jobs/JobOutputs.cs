@@ -4,6 +4,7 @@ using ExplainCluster.Contracts;
 using ExplainCluster.Engine.Compare;
 using ExplainCluster.Engine.Data;
 using ExplainCluster.Engine.History;
+using ExplainCluster.Engine.Models;
 using ExplainCluster.Engine.Output;
 using ExplainCluster.Engine.ParamGrads;
 using ExplainCluster.Engine.Report;
@@ -24,7 +25,10 @@ public sealed class JobOutputs(BlobLocator locator)
         [.. job.Methods.Select(m => m.Name)], job.Target == TargetMode.Label ? "label" : "predicted", job.ShardSize,
         [.. shards.Select(s => new ManifestShard(s.Index, s.Start, s.Count, null, null, null, null))],
         Manifest.SoftwareVersions(), DateTimeOffset.UtcNow, null, null,
-        Redaction.Json(job.SourceJson));
+        Redaction.Json(job.SourceJson),
+        Seeds: JobSeeds.Of(job),
+        // The job's start runs in its trace when the cluster is traced (OpenTelemetry): the id that finds its spans.
+        TraceId: System.Diagnostics.Activity.Current?.TraceId.ToHexString());
 
     public async Task WriteManifestAsync(JobSpec job, Manifest manifest, CancellationToken ct = default)
     {
@@ -96,11 +100,33 @@ public sealed class JobOutputs(BlobLocator locator)
         return await Task.Run(() => PartialCodec.Decode(new BufferedStream(stream, 1 << 20), blob.Location), ct);
     }
 
-    /// <summary>SHA-256 of the model, the inputs and the labels (streamed; started while the shards run).</summary>
+    /// <summary>
+    /// SHA-256 of the model, the inputs and the labels (streamed; started while the shards run), and the model's
+    /// architecture (<see cref="ArchitectureReader"/>; a remote model is read from a temporary copy).
+    /// </summary>
     public async Task<InputHashes> HashAsync(JobSpec job, CancellationToken ct = default) => new(
         await Sha256Async(job.Model.Uri, ct),
         await Sha256Async(job.Data.Inputs, ct),
-        job.Data.Labels is null ? null : await Sha256Async(job.Data.Labels, ct));
+        job.Data.Labels is null ? null : await Sha256Async(job.Data.Labels, ct),
+        await ArchitectureAsync(job, ct));
+
+    private async Task<ModelArchitecture> ArchitectureAsync(JobSpec job, CancellationToken ct)
+    {
+        var shown = Redaction.Location(job.Model.Uri);
+        if (locator.Resolve(job.Model.Uri) is LocalBlob local) return await Task.Run(() => ArchitectureReader.Read(local.Location, shown), ct);
+        var copy = Path.Combine(Path.GetTempPath(), $"explaincluster-model-{Guid.NewGuid():N}.pt");
+        try
+        {
+            await using (var source = await locator.Resolve(job.Model.Uri).OpenReadAsync(ct))
+            await using (var file = File.Create(copy))
+                await source.CopyToAsync(file, ct);
+            return await Task.Run(() => ArchitectureReader.Read(copy, shown), ct);
+        }
+        finally
+        {
+            File.Delete(copy);
+        }
+    }
 
     /// <summary>
     /// Moves each shard's accepted attempt into place, deletes every other attempt's staged files, writes
@@ -150,6 +176,8 @@ public sealed class JobOutputs(BlobLocator locator)
             Finished = finished,
             Seconds = (finished - manifest.Started).TotalSeconds,
             ParamGradLayers = summary.Summary.ParamGrads?.Layers.Select(l => new ParamGradLayer(l.Name, l.Parameters, l.Vectorised, l.How)).ToArray(),
+            Architecture = hashes.Architecture,
+            Silos = [.. manifest.Shards.Select(s => shards[s.Index].Silo).Distinct(StringComparer.Ordinal)],
         };
         // The report reads the manifest, so write it (still running) first; completed goes last.
         await WriteManifestAsync(job, done with { Status = Manifest.Running }, ct);
@@ -252,7 +280,8 @@ public sealed class JobOutputs(BlobLocator locator)
     }
 }
 
-public sealed record InputHashes(string Model, string Inputs, string? Labels);
+/// <summary>What the job reads of its inputs besides the shards: their hashes, and the model's architecture (null: not read).</summary>
+public sealed record InputHashes(string Model, string Inputs, string? Labels, ModelArchitecture? Architecture = null);
 
 /// <summary>One finished shard as the manifest records it: the attempt accepted, and how many were started.</summary>
 public sealed record ShardRun(long Count, string Silo, double Seconds, int Attempt, int Attempts);
