@@ -111,6 +111,7 @@ public sealed class AppendixSection : IReportSection
             case "loss": return "cross-entropy against the label (null without labels)";
             case "correct": return "prediction = label (null without labels)";
             case "knn_agreement": return "share of its nearest neighbours in the embedding that share its label";
+            case "param_grad_norm": return "the L2 norm of the sample's whole parameter gradient (param-grads)";
         }
         if (column.StartsWith("embedding_", StringComparison.Ordinal)) return "its embedding coordinate on that principal component";
         foreach (var method in methods.OrderByDescending(m => m.Length))

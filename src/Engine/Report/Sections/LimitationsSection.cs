@@ -21,7 +21,7 @@ public sealed class LimitationsSection : IReportSection
         var sampled = new List<string>();
         foreach (var (name, m) in summary.Methods.Where(m => m.Value.Samples < summary.Samples))
             sampled.Add(string.Create(inv, $"{name} explained {m.Samples} of the {summary.Samples} samples ({Subset(JobFileValues.At(manifest.JobFile, "methods", name, "subset"))}); ")
-                + "its class means, faithfulness and verdict are over those samples only.");
+                + "its class means are over those samples only, and it has no faithfulness score or verdict (those need every sample).");
         if (summary.Sanity is { } sanity)
             sampled.Add(string.Create(inv, $"The sanity check re-ran {string.Join(", ", sanity.Methods.Keys)} on {sanity.Samples} samples, spread over the (class × correct) strata; its verdict is over those."));
         if (summary.Views?.Pruning is { } pruning)
