@@ -181,13 +181,14 @@ public sealed class JobOutputs(BlobLocator locator)
         };
         // The report reads the manifest, so write it (still running) first; completed goes last.
         await WriteManifestAsync(job, done with { Status = Manifest.Running }, ct);
-        await new ReportWriter(locator).WriteAsync(job.Output, ct, job.Data.Inputs);
+        // Compared before the report is made, so the report says what changed.
         if (job.Compare is { } compare && await BaselineAsync(job, compare, done.JobId, ct) is { } baseline)
         {
             var comparison = await new Comparer(locator).CompareAsync(baseline, job.Output, compare.Fail, candidateFinishing: true, ct);
             await ComparisonOutput.WriteAsync(output.Child(ComparisonOutput.JobFolder), comparison, ct);
             done = done with { Drift = comparison.Drift };
         }
+        await new ReportWriter(locator).WriteAsync(job.Output, ct, job.Data.Inputs);
         // The history's row goes in before completed: a job that stops between the two adds it again (replacing it).
         if (job.History is { } history) await new RunCatalogue(locator.Resolve(history)).AddAsync(Row(job, done, summary.Summary), ct);
         await WriteManifestAsync(job, done, ct);

@@ -17,6 +17,7 @@ public static class ReportSections
     public static IReadOnlyList<ReportChapter> Chapters { get; } =
     [
         new("Summary", [new SummarySection()]),
+        new("Changes since the previous model", [new ChangesSection()]),
         new("Scope and provenance", [new ProvenanceSection()]),
         new("Performance", [new ErrorAnalysisSection(), new HighestLossSection()]),
         new("Explanations", [new MethodsSection(new ClassMeansSection())]),

@@ -88,6 +88,7 @@ public class CompareJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
         var first = await Jobs.RunAsync(one.Grains, Job(TestPaths.Sample("model.pt")), folder);
         Assert.Equal(JobState.Completed, first.State);
         Assert.False(Directory.Exists(Path.Combine(first.Output, ComparisonOutput.JobFolder)), "the first run had nothing to compare with");
+        Assert.DoesNotContain("Changes since the previous model", File.ReadAllText(Path.Combine(first.Output, OutputLayout.Report)));
 
         var second = await Jobs.RunAsync(one.Grains, Job(TestPaths.Sample("model.pt")), folder);
         Assert.Equal(JobState.Completed, second.State);
@@ -100,6 +101,11 @@ public class CompareJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
         Assert.Equal(JobState.Completed, third.State);
         var drift = Assert.Single(third.Drift!);
         Assert.StartsWith("accuracyDrop: accuracy fell by ", drift);
+        // The new run's report says what changed, and that the gate was crossed.
+        var report = File.ReadAllText(Path.Combine(third.Output, OutputLayout.Report));
+        Assert.Contains("Changes since the previous model", report);
+        Assert.Contains("Drift gate: crossed", report);
+        Assert.Contains("The largest change is in Shirt", report);
         var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(third.Output, OutputLayout.Manifest))).RootElement;
         Assert.Equal(drift, manifest.GetProperty("drift")[0].GetString());
         var rows = await new RunCatalogue(new LocalBlob(Path.Combine(folder, "runs"))).ReadAsync();
