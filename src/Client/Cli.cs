@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using ExplainCluster.Contracts;
 using ExplainCluster.Engine;
+using ExplainCluster.Engine.History;
 using ExplainCluster.Engine.Jobs;
 using ExplainCluster.Engine.Output;
 using ExplainCluster.Engine.Report;
@@ -17,9 +18,10 @@ public static class Cli
 {
     /// <summary>
     /// Exit codes of <c>watch</c> (and of run and demo, which follow the job the same way); 2 is the
-    /// command-line parser's, for arguments it refuses.
+    /// command-line parser's, for arguments it refuses; 4 a completed job (or <c>compare</c>) whose comparison crossed a
+    /// drift threshold.
     /// </summary>
-    public const int Completed = 0, Failed = 1, Cancelled = 3;
+    public const int Completed = 0, Failed = 1, Cancelled = 3, Drifted = 4;
 
     public static RootCommand Build()
     {
@@ -41,13 +43,25 @@ public static class Cli
         var report = new Command("report", "render the report again from a job's outputs") { outputArg, pdf };
         report.SetAction((result, ct) => ReportAsync(result.GetValue(outputArg)!, result.GetValue(pdf), ct));
 
+        var baselineArg = new Argument<string>("baseline") { Description = "the earlier run's output (A)" };
+        var candidateArg = new Argument<string>("candidate") { Description = "the later run's output (B)" };
+        var compareOut = new Option<string?>("--out") { Description = "where comparison.json and compare.html go (default: CANDIDATE/compare)" };
+        var failOption = new Option<string?>("--fail") { Description = "drift thresholds as JSON, e.g. '{\"accuracyDrop\": 0.01, \"ndcg\": 0.9}': exit 4 when one is crossed" };
+        var compare = new Command("compare", "what changed from one run to another: predictions and, on the same inputs, explanations") { baselineArg, candidateArg, compareOut, failOption };
+        compare.SetAction((r, ct) => CompareAsync(r.GetValue(baselineArg)!, r.GetValue(candidateArg)!, r.GetValue(compareOut), r.GetValue(failOption), ct));
+
         var cluster = new Option<string?>("--cluster") { Description = "the cluster's Redis connection string (default: environment Cluster__Redis)" };
         var clusterId = new Option<string?>("--cluster-id") { Description = "the cluster id (default: explaincluster)" };
         var idOption = new Option<string?>("--id") { Description = "the job id; submitting the same id again is the same job" };
         var submitOut = new Option<string?>("--out") { Description = "output location (overrides the job's \"output\"); the silos must reach it" };
-        var submit = new Command("submit", "submit a job to a running cluster; prints its id last") { jobFile, cluster, clusterId, idOption, submitOut };
+        var follow = new Option<bool>("--watch") { Description = "then follow it as watch does (exit 0 completed, 1 failed, 3 cancelled, 4 drift)" };
+        var submit = new Command("submit", "submit a job to a running cluster; prints its id last") { jobFile, cluster, clusterId, idOption, submitOut, follow };
         submit.SetAction((r, ct) => WithClusterAsync(r.GetValue(cluster), r.GetValue(clusterId), r.GetValue(verbose), ct,
-            grains => SubmitAsync(grains, r.GetValue(jobFile)!, r.GetValue(idOption), r.GetValue(submitOut))));
+            async grains =>
+            {
+                var (exit, id) = await SubmitAsync(grains, r.GetValue(jobFile)!, r.GetValue(idOption), r.GetValue(submitOut));
+                return exit != Completed || !r.GetValue(follow) ? exit : await WatchAsync(grains, id!, ct);
+            }));
 
         var jobId = new Argument<string>("id") { Description = "the job id that submit printed" };
         var json = new Option<bool>("--json") { Description = "one JSON object, for scripts" };
@@ -65,7 +79,7 @@ public static class Cli
 
         return new RootCommand("ExplainCluster: explain a neural network over a whole dataset")
         {
-            verbose, run, demo, report, submit, status, watch, cancel,
+            verbose, run, demo, report, compare, submit, status, watch, cancel,
         };
     }
 
@@ -98,7 +112,8 @@ public static class Cli
     private static string[] LocalRoots(string jobPath, JobSpec job)
     {
         if (Environment.GetEnvironmentVariable("Storage__LocalRoots__0") is not null) return [];
-        string[] roots = [Environment.CurrentDirectory, Path.GetDirectoryName(Path.GetFullPath(jobPath))!, .. BlobLocator.IsRemote(job.Output) ? [] : new[] { job.Output }];
+        string[] roots = [Environment.CurrentDirectory, Path.GetDirectoryName(Path.GetFullPath(jobPath))!,
+            .. new[] { OutputTemplate.Root(job.Output), job.History }.OfType<string>().Where(l => !BlobLocator.IsRemote(l))];
         return [.. roots.Select((root, i) => $"--{LocationPolicy.LocalRootsKey}:{i}={root}")];
     }
 
@@ -123,17 +138,17 @@ public static class Cli
         }
     }
 
-    private static async Task<int> SubmitAsync(IGrainFactory grains, string jobPath, string? id, string? output)
+    private static async Task<(int Exit, string? Id)> SubmitAsync(IGrainFactory grains, string jobPath, string? id, string? output)
     {
         var job = JobFile.Load(jobPath, output);
         id ??= JobRunner.NewId(job);
         if (id.Length == 0 || id.Length > 200 || id.Any(c => char.IsControl(c) || c == '/'))
             throw new ExplainException($"--id must be 1 to 200 characters without '/' or control characters");
         var status = await JobRunner.CallAsync(() => grains.GetGrain<IJobGrain>(id).StartAsync(job));
-        if (status.State == JobState.Failed) return Fail(status.Error ?? "the job failed");
+        if (status.State == JobState.Failed) return (Fail(status.Error ?? "the job failed"), null);
         Console.WriteLine($"submitted: {status.ShardsTotal} shards, {status.SamplesTotal} samples");
         Console.WriteLine(id);
-        return Completed;
+        return (Completed, id);
     }
 
     /// <summary>The job's status; an <see cref="ExplainException"/> if the cluster has no job with this id.</summary>
@@ -187,7 +202,9 @@ public static class Cli
                 var reportPath = BlobLocator.IsRemote(status.Output) ? $"{status.Output.TrimEnd('/')}/{OutputLayout.Report}" : Path.Combine(status.Output, OutputLayout.Report);
                 Console.WriteLine($"completed: {status.SamplesDone} samples in {status.ShardsTotal} shards");
                 Console.WriteLine($"report: {reportPath}");
-                return Completed;
+                if (status.Drift is not { Length: > 0 } drift) return Completed;
+                foreach (var line in drift) Console.Error.WriteLine($"drift: {line}");
+                return Drifted;
             case JobState.Cancelled:
                 Console.Error.WriteLine("cancelled");
                 return Cancelled;
@@ -228,6 +245,33 @@ public static class Cli
 
     /// <summary>Where outputs are read and written: local folders, and blob storage with the environment's Storage__ConnectionString.</summary>
     private static BlobLocator Locator() => new(Environment.GetEnvironmentVariable("Storage__ConnectionString"));
+
+    private static async Task<int> CompareAsync(string baseline, string candidate, string? output, string? fail, CancellationToken ct)
+    {
+        try
+        {
+            CompareGate? gate = null;
+            if (fail is not null)
+            {
+                using var json = Engine.Options.JsonText.Parse(fail, "--fail");
+                gate = JobFile.ParseGate(json.RootElement, "--fail");
+            }
+            var locator = new BlobLocator(Environment.GetEnvironmentVariable("Storage__ConnectionString"));
+            var (a, b) = (BlobLocator.Absolute(baseline, Environment.CurrentDirectory), BlobLocator.Absolute(candidate, Environment.CurrentDirectory));
+            var folder = output is null ? locator.Resolve(b).Child(Engine.Compare.ComparisonOutput.JobFolder) : locator.Resolve(BlobLocator.Absolute(output, Environment.CurrentDirectory));
+            var comparison = await new Engine.Compare.Comparer(locator).CompareAsync(a, b, gate, ct: ct);
+            await Engine.Compare.ComparisonOutput.WriteAsync(folder, comparison, ct);
+            foreach (var finding in comparison.Findings) Console.WriteLine(finding);
+            Console.WriteLine($"comparison: {folder.Child(Engine.Compare.ComparisonOutput.Html).Location}");
+            if (comparison.Drift.Length == 0) return Completed;
+            foreach (var line in comparison.Drift) Console.Error.WriteLine($"drift: {line}");
+            return Drifted;
+        }
+        catch (ExplainException e)
+        {
+            return Fail(e.Message);
+        }
+    }
 
     private static int Fail(string message)
     {

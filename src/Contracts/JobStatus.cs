@@ -11,6 +11,7 @@ public enum JobState
     Cancelled = 5,
 }
 
+/// <param name="Drift">A completed job whose comparison crossed its <c>compare.fail</c> thresholds: one line per threshold crossed.</param>
 /// <param name="Stage">What a running job does before its shards' explanations, e.g. the selection pass of stratified subsets; null otherwise.</param>
 /// <param name="Waiting">Why a running job makes no progress, when it is waiting on the cluster (no silo to run shards); null otherwise.</param>
 [GenerateSerializer, Immutable, Alias("ec.JobStatus")]
@@ -26,4 +27,5 @@ public sealed record JobStatus(
     [property: Id(8)] int Attempts = 0,
     [property: Id(9)] string Name = "",
     [property: Id(10)] string? Waiting = null,
-    [property: Id(11)] string? Stage = null);
+    [property: Id(11)] string? Stage = null,
+    [property: Id(12)] string[]? Drift = null);

@@ -220,7 +220,7 @@ public sealed partial class JobGrain(
     {
         using var activity = Activities.StartActivity("job.finish");
         // Shards reported after the last one are ignored once the job is finalizing: the record no longer changes.
-        try { await _job!.CommitAsync(); }
+        try { State.Drift = (await _job!.CommitAsync()).Drift is { Length: > 0 } drift ? drift : null; }
         catch (Exception e)
         {
             await FailAsync(e is ExplainException ? e.Message : $"finishing the job failed: {e.GetType().Name}: {e.Message.Split('\n')[0]}");

@@ -34,6 +34,9 @@ public sealed class JobRecord
     /// <summary>The job's shards, planned when it started; every pass runs each of them.</summary>
     [Id(9)] public ShardSpec[] Shards { get; set; } = [];
 
+    /// <summary>A completed job's drift: the comparison gate's crossed thresholds (manifest.json's <c>drift</c>); null when none.</summary>
+    [Id(10)] public string[]? Drift { get; set; }
+
     /// <summary>The current pass's attempts.</summary>
     public ShardBook Book => new(Books.GetValueOrDefault(Pass) ?? []);
 
@@ -56,6 +59,7 @@ public sealed class JobRecord
             Redaction.Location(Job?.Output ?? ""), [.. explain.Done.OrderBy(p => p.Key).Select(p => p.Value.Silo)], explain.Attempts, Job?.Name ?? "",
             State == JobState.Running && current.Waiting().Any() && noWorker
                 ? "no model-host silo is active (ModelHost:Enabled=true): the job's shards wait for one to join" : null,
-            State is JobState.Finalizing or JobState.Completed || !Books.ContainsKey(Pass) ? null : pass?.Describe(current));
+            State is JobState.Finalizing or JobState.Completed || !Books.ContainsKey(Pass) ? null : pass?.Describe(current),
+            State == JobState.Completed ? Drift : null);
     }
 }

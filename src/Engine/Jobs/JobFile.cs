@@ -31,7 +31,7 @@ public static class JobFile
         using (var doc = Options.JsonText.Parse(json, "job file"))
         {
             var root = Object(doc.RootElement, "(job)");
-            Known(root, "", "name", "model", "data", "methods", "target", "shardSize", "batchSize", "output", "segments", "faithfulness", "sanity", "views", "overwrite");
+            Known(root, "", "name", "model", "data", "methods", "target", "shardSize", "batchSize", "output", "segments", "faithfulness", "sanity", "views", "overwrite", "history", "compare");
 
             var model = Object(Required(root, "model", ""), "model");
             Known(model, "model.", "uri", "classes");
@@ -53,6 +53,8 @@ public static class JobFile
 
             var output = outputOverride ?? (Optional(root, "output") is { } o ? String(o, "output") : null)
                 ?? throw new ExplainException("output: missing (or pass --out)");
+            History.OutputTemplate.Check(output);
+            var history = Optional(root, "history") is { } h ? String(h, "history") : null;
             var shardSize = Optional(root, "shardSize") is { } s ? Int(s, "shardSize", 1, MaxShardSize) : DefaultShardSize;
             var batchSize = Optional(root, "batchSize") is { } b ? Int(b, "batchSize", 1, 65536) : DefaultBatchSize;
             var methods = ParseMethods(Required(root, "methods", ""));
@@ -75,8 +77,33 @@ public static class JobFile
                 Sanity: Optional(root, "sanity") is { } sanity ? Sanity.SanityOptions.Read(Object(sanity, "sanity").GetRawText(), methods) : null,
                 Views: Optional(root, "views") is { } views ? Views.ViewsOptions.Read(views, methods) : null,
                 Overwrite: Optional(root, "overwrite") is { } ow && (ow.ValueKind is JsonValueKind.True or JsonValueKind.False
-                    ? ow.GetBoolean() : throw new ExplainException("overwrite: expected true or false")));
+                    ? ow.GetBoolean() : throw new ExplainException("overwrite: expected true or false")),
+                History: history is null ? null : BlobLocator.Absolute(history, baseDirectory),
+                Compare: Optional(root, "compare") is { } cmp ? ParseCompare(cmp, history is not null, baseDirectory) : null);
         }
+    }
+
+    /// <summary>The <c>compare</c> block: a baseline (<c>previous</c>, which needs a history, or a job output's location) and the gate.</summary>
+    private static CompareSpec ParseCompare(JsonElement element, bool hasHistory, string baseDirectory)
+    {
+        var compare = Object(element, "compare");
+        Known(compare, "compare.", "baseline", "fail");
+        var baseline = String(Required(compare, "baseline", "compare."), "compare.baseline");
+        if (baseline == CompareSpec.Previous && !hasHistory)
+            throw new ExplainException("compare.baseline: \"previous\" is the latest run of the job's history; set \"history\" too");
+        return new CompareSpec(baseline == CompareSpec.Previous ? baseline : BlobLocator.Absolute(baseline, baseDirectory),
+            Optional(compare, "fail") is { } fail ? ParseGate(fail, "compare.fail") : new CompareGate());
+    }
+
+    /// <summary>The drift gate's thresholds (<c>compare.fail</c>, or <c>explain compare --fail</c>).</summary>
+    public static CompareGate ParseGate(JsonElement element, string path)
+    {
+        var fail = Object(element, path);
+        Known(fail, path + ".", "accuracyDrop", "ndcg", "medianMapCorrelation");
+        double? Bounded(string name, double min, double max) => Optional(fail, name) is { } v
+            ? Double(v, $"{path}.{name}") is var x && x >= min && x <= max ? x : throw new ExplainException($"{path}.{name}: expected a number from {min} to {max}")
+            : null;
+        return new CompareGate(Bounded("accuracyDrop", 0, 1), Bounded("ndcg", 0, 1), Bounded("medianMapCorrelation", -1, 1));
     }
 
     private static PreprocessSpec ParsePreprocess(JsonElement? element)

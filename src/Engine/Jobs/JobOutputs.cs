@@ -1,11 +1,15 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using ExplainCluster.Contracts;
+using ExplainCluster.Engine.Compare;
 using ExplainCluster.Engine.Data;
+using ExplainCluster.Engine.History;
+using ExplainCluster.Engine.Models;
 using ExplainCluster.Engine.Output;
 using ExplainCluster.Engine.ParamGrads;
 using ExplainCluster.Engine.Report;
 using ExplainCluster.Engine.Stats;
+using ExplainCluster.Engine.Verdicts;
 using ExplainCluster.Engine.Storage;
 
 namespace ExplainCluster.Engine.Jobs;
@@ -21,7 +25,10 @@ public sealed class JobOutputs(BlobLocator locator)
         [.. job.Methods.Select(m => m.Name)], job.Target == TargetMode.Label ? "label" : "predicted", job.ShardSize,
         [.. shards.Select(s => new ManifestShard(s.Index, s.Start, s.Count, null, null, null, null))],
         Manifest.SoftwareVersions(), DateTimeOffset.UtcNow, null, null,
-        Redaction.Json(job.SourceJson));
+        Redaction.Json(job.SourceJson),
+        Seeds: JobSeeds.Of(job),
+        // The job's start runs in its trace when the cluster is traced (OpenTelemetry): the id that finds its spans.
+        TraceId: System.Diagnostics.Activity.Current?.TraceId.ToHexString());
 
     public async Task WriteManifestAsync(JobSpec job, Manifest manifest, CancellationToken ct = default)
     {
@@ -93,11 +100,33 @@ public sealed class JobOutputs(BlobLocator locator)
         return await Task.Run(() => PartialCodec.Decode(new BufferedStream(stream, 1 << 20), blob.Location), ct);
     }
 
-    /// <summary>SHA-256 of the model, the inputs and the labels (streamed; started while the shards run).</summary>
+    /// <summary>
+    /// SHA-256 of the model, the inputs and the labels (streamed; started while the shards run), and the model's
+    /// architecture (<see cref="ArchitectureReader"/>; a remote model is read from a temporary copy).
+    /// </summary>
     public async Task<InputHashes> HashAsync(JobSpec job, CancellationToken ct = default) => new(
         await Sha256Async(job.Model.Uri, ct),
         await Sha256Async(job.Data.Inputs, ct),
-        job.Data.Labels is null ? null : await Sha256Async(job.Data.Labels, ct));
+        job.Data.Labels is null ? null : await Sha256Async(job.Data.Labels, ct),
+        await ArchitectureAsync(job, ct));
+
+    private async Task<ModelArchitecture> ArchitectureAsync(JobSpec job, CancellationToken ct)
+    {
+        var shown = Redaction.Location(job.Model.Uri);
+        if (locator.Resolve(job.Model.Uri) is LocalBlob local) return await Task.Run(() => ArchitectureReader.Read(local.Location, shown), ct);
+        var copy = Path.Combine(Path.GetTempPath(), $"explaincluster-model-{Guid.NewGuid():N}.pt");
+        try
+        {
+            await using (var source = await locator.Resolve(job.Model.Uri).OpenReadAsync(ct))
+            await using (var file = File.Create(copy))
+                await source.CopyToAsync(file, ct);
+            return await Task.Run(() => ArchitectureReader.Read(copy, shown), ct);
+        }
+        finally
+        {
+            File.Delete(copy);
+        }
+    }
 
     /// <summary>
     /// Moves each shard's accepted attempt into place, deletes every other attempt's staged files, writes
@@ -147,16 +176,47 @@ public sealed class JobOutputs(BlobLocator locator)
             Finished = finished,
             Seconds = (finished - manifest.Started).TotalSeconds,
             ParamGradLayers = summary.Summary.ParamGrads?.Layers.Select(l => new ParamGradLayer(l.Name, l.Parameters, l.Vectorised, l.How)).ToArray(),
+            Architecture = hashes.Architecture,
+            Silos = [.. manifest.Shards.Select(s => shards[s.Index].Silo).Distinct(StringComparer.Ordinal)],
         };
         // The report reads the manifest, so write it (still running) first; completed goes last.
         await WriteManifestAsync(job, done with { Status = Manifest.Running }, ct);
+        // Compared before the report is made, so the report says what changed.
+        if (job.Compare is { } compare && await BaselineAsync(job, compare, done.JobId, ct) is { } baseline)
+        {
+            var comparison = await new Comparer(locator).CompareAsync(baseline, job.Output, compare.Fail, candidateFinishing: true, ct);
+            await ComparisonOutput.WriteAsync(output.Child(ComparisonOutput.JobFolder), comparison, ct);
+            done = done with { Drift = comparison.Drift };
+        }
         await new ReportWriter(locator).WriteAsync(job.Output, ct, job.Data.Inputs);
+        // The history's row goes in before completed: a job that stops between the two adds it again (replacing it).
+        if (job.History is { } history) await new RunCatalogue(locator.Resolve(history)).AddAsync(Row(job, done, summary.Summary), ct);
         await WriteManifestAsync(job, done, ct);
         // The staged partials go last, so a job that stops before this point can still rebuild its summary;
         // the attempts' own files were all moved above.
         await output.Child(OutputLayout.Attempts).DeleteTreeAsync(ct);
         return done;
     }
+
+    /// <summary>
+    /// The run a job compares itself with: its <c>compare.baseline</c>, or for <c>previous</c> the latest other run of its history;
+    /// null when the history has none yet (the first run has nothing to compare with).
+    /// </summary>
+    private async Task<string?> BaselineAsync(JobSpec job, CompareSpec compare, string jobId, CancellationToken ct)
+    {
+        if (compare.Baseline != CompareSpec.Previous) return compare.Baseline;
+        var rows = await new RunCatalogue(locator.Resolve(job.History!)).ReadAsync(ct);
+        return rows.LastOrDefault(r => r.JobId != jobId)?.Output;
+    }
+
+    /// <summary>The completed run as its history's catalogue lists it.</summary>
+    public static RunRow Row(JobSpec job, Manifest done, Summary summary) => new(
+        done.JobId, done.Job, Redaction.Location(job.Output), done.Started, done.Finished ?? done.Started, done.Seconds ?? 0,
+        done.Model, done.ModelSha256, done.InputsSha256, done.LabelsSha256, done.Samples,
+        summary.ErrorAnalysis?.Accuracy,
+        summary.Verdicts?.Methods.ToDictionary(m => m.Key, m => m.Value.Faithfulness),
+        summary.Verdicts?.Methods.Where(m => m.Value.Sanity is not null).ToDictionary(m => m.Key, m => m.Value.Sanity!) is { Count: > 0 } sanity ? sanity : null,
+        done.Drift is { Length: > 0 } drift ? drift : null);
 
     private static async Task MoveAsync(IBlob staged, string file, IBlob output, string attempt, CancellationToken ct)
     {
@@ -212,9 +272,17 @@ public sealed class JobOutputs(BlobLocator locator)
         await using var stream = await locator.Resolve(location).OpenReadAsync(ct);
         return Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, ct));
     }
+
+    /// <summary>SHA-256 of one input (<paramref name="what"/> names it in the error when it cannot be read).</summary>
+    public async Task<string> Sha256Async(string location, string what, CancellationToken ct = default)
+    {
+        if (!await locator.Resolve(location).ExistsAsync(ct)) throw new ExplainException($"{what} {location} does not exist");
+        return await Sha256Async(location, ct);
+    }
 }
 
-public sealed record InputHashes(string Model, string Inputs, string? Labels);
+/// <summary>What the job reads of its inputs besides the shards: their hashes, and the model's architecture (null: not read).</summary>
+public sealed record InputHashes(string Model, string Inputs, string? Labels, ModelArchitecture? Architecture = null);
 
 /// <summary>One finished shard as the manifest records it: the attempt accepted, and how many were started.</summary>
 public sealed record ShardRun(long Count, string Silo, double Seconds, int Attempt, int Attempts);

@@ -35,6 +35,9 @@ public interface IAttributionMethod
     /// </summary>
     IReadOnlyList<string> ExtraMaps => [];
 
+    /// <summary>The seed its random draws start from (each sample's from this seed and its dataset index); null for a method that draws nothing.</summary>
+    long? Seed => null;
+
     MethodOutput Attribute(MethodBatch batch);
 }
 

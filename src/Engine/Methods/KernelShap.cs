@@ -13,6 +13,8 @@ public sealed class KernelShap(int samples, Baseline hide, bool probability, lon
 {
     public const string MethodName = "kernel-shap";
 
+    public long? Seed => seed;
+
     public string Name => MethodName;
 
     public bool UsesSharedGradients => false;

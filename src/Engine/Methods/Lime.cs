@@ -13,6 +13,8 @@ public sealed class Lime(int samples, double kernelWidth, double alpha, Baseline
 {
     public const string MethodName = "lime";
 
+    public long? Seed => seed;
+
     public string Name => MethodName;
 
     public bool UsesSharedGradients => false;

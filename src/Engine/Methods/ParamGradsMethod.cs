@@ -27,6 +27,9 @@ public sealed class ParamGradsMethod(string[]? layers, (int Dims, long Seed)? pr
 
     public IReadOnlyList<string> ExtraMaps { get; } = projection is null ? [] : [Projected];
 
+    /// <summary>The projection's seed (its Gaussian sketch); null without a projection.</summary>
+    public long? Seed => projection?.Seed;
+
     /// <summary>The engine for this model and these options: made once per model host and shared by its shards.</summary>
     public ParameterGradients For(Models.ExplainModel model) => model.Companion(
         $"{MethodName}:{(layers is null ? "all" : string.Join(',', layers))}:{projection}",

@@ -12,6 +12,8 @@ namespace ExplainCluster.Engine.Methods;
 public sealed class SmoothGrad(IInputAttribution inner, int samples, double stdev, string type, long seed, int? maxRows) : IAttributionMethod
 {
     public const string MethodName = "smooth-grad";
+
+    public long? Seed => seed;
     public static readonly string[] Types = ["smoothgrad", "smoothgrad_sq", "vargrad"];
 
     public string Name => MethodName;

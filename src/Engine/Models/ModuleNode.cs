@@ -27,13 +27,8 @@ internal sealed class ModuleNode(string path, jit.ScriptModule module)
     /// <summary>Why this module runs as itself; null when it is a leaf or an interpreted container.</summary>
     public string? Opaque { get; set; }
 
-    /// <summary>
-    /// What the manifest calls the module: PyTorch's short name for its own classes ("Conv2d"), the qualified name
-    /// for any other ("__torch__.Linear": a user's class that only shares the name).
-    /// </summary>
-    public string Kind => Class is null ? "module"
-        : Class.Qualified.StartsWith("__torch__.torch.", StringComparison.Ordinal) || Class.Qualified.StartsWith("__torch__.torchvision.", StringComparison.Ordinal)
-            ? Class.Kind : Class.Qualified;
+    /// <summary>What the manifest calls the module (<see cref="ScriptClass.Shown"/>); "module" when its class is not in the archive's code.</summary>
+    public string Kind => Class?.Shown ?? "module";
 
     public override string ToString() => Path.Length == 0 ? "(model)" : Path;
 }

@@ -15,6 +15,13 @@ internal sealed partial record ScriptClass(
     public string Kind => Name[(Name.LastIndexOf('.') + 1)..];
 
     /// <summary>
+    /// What people are shown (the manifest, the report): PyTorch's short name for its own classes ("Conv2d"), the qualified
+    /// name for any other ("__torch__.Linear": a user's class that only shares the name).
+    /// </summary>
+    public string Shown => Qualified.StartsWith("__torch__.torch.", StringComparison.Ordinal) || Qualified.StartsWith("__torch__.torchvision.", StringComparison.Ordinal)
+        ? Kind : Qualified;
+
+    /// <summary>
     /// The class as Python qualifies it, TorchScript's mangling removed: <c>__torch__.torch.nn.modules.linear.Linear</c>.
     /// A user's own class named <c>Linear</c> is <c>__torch__.Linear</c> or <c>__torch__.mymodels.Linear</c>.
     /// </summary>

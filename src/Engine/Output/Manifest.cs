@@ -6,7 +6,12 @@ namespace ExplainCluster.Engine.Output;
 
 /// <summary>
 /// manifest.json: what ran, on what, and whether it finished. <c>completed</c> is written last.
+/// <see cref="Drift"/>: with a <c>compare</c> gate, the thresholds the comparison crossed (the job still completed).
 /// <see cref="ParamGradLayers"/>: with param-grads, its layers (the columns of its maps) and how each was computed.
+/// The provenance fields after Drift were added later (optional, so older manifests still read): <see cref="Architecture"/>,
+/// the model's parameter count and modules (read when the job starts, written at completion); <see cref="Seeds"/>, every
+/// seed the job's random choices use, by where it is set in the job file (defaults included); <see cref="Silos"/>, the
+/// silos whose attempts made the outputs; <see cref="TraceId"/>, the job's distributed trace when it was traced.
 /// </summary>
 public sealed record Manifest(
     string Job,
@@ -31,7 +36,12 @@ public sealed record Manifest(
     DateTimeOffset? Finished,
     double? Seconds,
     JsonElement JobFile,
-    ParamGradLayer[]? ParamGradLayers = null)
+    ParamGradLayer[]? ParamGradLayers = null,
+    string[]? Drift = null,
+    ModelArchitecture? Architecture = null,
+    Dictionary<string, long>? Seeds = null,
+    string[]? Silos = null,
+    string? TraceId = null)
 {
     public const string Running = "running";
     public const string Completed = "completed";
@@ -62,3 +72,9 @@ public sealed record Manifest(
 
 /// <summary>One shard: its range, and once the job completed, the silo and attempt that produced its files and how many attempts it took.</summary>
 public sealed record ManifestShard(int Index, long Start, long Count, string? Silo, double? Seconds, int? Attempt, int? Attempts);
+
+/// <summary>The model as the job read it: its file format, its parameter count and every module (the model itself first, as name "").</summary>
+public sealed record ModelArchitecture(string Format, long Parameters, ModelLayer[] Layers);
+
+/// <summary>A module by its dotted name ("features.0"), its class ("Conv2d"; "module" when unknown) and the parameters it holds itself.</summary>
+public sealed record ModelLayer(string Name, string Type, long Parameters);

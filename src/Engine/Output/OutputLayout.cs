@@ -12,6 +12,9 @@ public static class OutputLayout
     /// <summary>The report printed (<c>explain report OUT --pdf</c>, <c>explain run --pdf</c>).</summary>
     public const string Pdf = "report.pdf";
 
+    /// <summary>The report's findings, verdicts, intervals and provenance as data (docs/evidence.md), written beside it.</summary>
+    public const string Evidence = "evidence.json";
+
     /// <summary>A .npy file summary.json names: class means, mean |attribution| maps, the confusion matrix.</summary>
     public static string SummaryArray(string name) => $"summary/{name}.npy";
 
@@ -40,7 +43,7 @@ public static class OutputLayout
     public static string Partial(int shard, int attempt) => $"{Attempt(shard, attempt)}/partial.bin";
 
     /// <summary>Everything a job writes besides manifest.json: what taking over an ended job's output deletes.</summary>
-    public static readonly string[] Folders = ["samples", "logits", "attributions", "segments", "embedding", "summary", "plots", Summary, Report, Pdf, "_attempts"];
+    public static readonly string[] Folders = ["samples", "logits", "attributions", "segments", "embedding", "summary", "plots", "compare", Summary, Report, Pdf, Evidence, "_attempts"];
 
     /// <summary>The staging folder of every attempt; gone once the job has completed.</summary>
     public const string Attempts = "_attempts";

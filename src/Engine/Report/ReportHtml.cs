@@ -3,35 +3,44 @@ using System.Text;
 
 namespace ExplainCluster.Engine.Report;
 
-/// <summary>The page around the sections: its head, the linked list of contents under the title, the headings and the inlined figures.</summary>
+/// <summary>The page around the chapters: its head, the linked list of contents under the title, the headings and the inlined figures.</summary>
 public static class ReportHtml
 {
     /// <summary>Text as HTML: every section escapes what it writes with this.</summary>
     public static string E(string text) => WebUtility.HtmlEncode(text);
 
     /// <summary>
-    /// The whole page of the job named <paramref name="job"/>: <paramref name="text"/> then the <paramref name="figures"/> (each with its PNGs, in order). Each titled
-    /// part gets the anchor section-N (N counting them in document order) before its &lt;h2&gt;, and the list of contents,
-    /// linked to those anchors, goes before the first of them.
+    /// The whole page of the job named <paramref name="job"/>: <paramref name="top"/> (the header), the list of contents
+    /// (one entry per chapter), then each chapter: the anchor section-N (N counting the chapters) and its &lt;h2&gt;, then its
+    /// parts, each titled part under an &lt;h3&gt;, a figure group with its PNGs from <paramref name="pngs"/>.
     /// </summary>
-    public static string Document(string job, IReadOnlyList<ReportText> text, IReadOnlyList<(FigureGroup Group, byte[][] Pngs)> figures)
+    public static string Document(string job, ReportText? top, IReadOnlyList<(string Title, IReadOnlyList<ReportPart> Parts)> chapters,
+        IReadOnlyDictionary<FigureGroup, byte[][]> pngs)
     {
-        var parts = text.Select(t => (Title: t.Title, Write: (Action<StringBuilder>)(html => html.Append(t.Html))))
-            .Concat(figures.Select(f => (Title: (string?)f.Group.Title, Write: (Action<StringBuilder>)(html => Figures(html, f.Group, f.Pngs)))))
-            .ToList();
-        var titles = parts.Where(p => p.Title is not null).Select(p => p.Title!).ToList();
         var html = new StringBuilder();
         html.Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>")
             .Append(E(job)).Append(" — ExplainCluster report</title><style>").Append(Css).Append("</style></head><body>");
-        var number = 0;
-        foreach (var (title, write) in parts)
+        if (top is not null) html.Append(top.Html);
+        html.Append("<nav><h3>Contents</h3><ol>");
+        for (var i = 0; i < chapters.Count; i++)
+            html.Append("<li><a href=\"#").Append(Anchor(i + 1)).Append("\">").Append(E(chapters[i].Title)).Append("</a></li>");
+        html.Append("</ol></nav>");
+        for (var i = 0; i < chapters.Count; i++)
         {
-            if (title is not null)
+            html.Append("<a id=\"").Append(Anchor(i + 1)).Append("\"></a><h2>").Append(E(chapters[i].Title)).Append("</h2>");
+            foreach (var part in chapters[i].Parts)
             {
-                if (++number == 1) Contents(html, titles);
-                html.Append("<a id=\"").Append(Anchor(number)).Append("\"></a><h2>").Append(E(title)).Append("</h2>");
+                if (part.Heading is { } heading) html.Append("<h3>").Append(E(heading)).Append("</h3>");
+                switch (part)
+                {
+                    case ReportText text:
+                        html.Append(text.Html);
+                        break;
+                    case FigureGroup group:
+                        Figures(html, group, pngs[group]);
+                        break;
+                }
             }
-            write(html);
         }
         return html.Append("</body></html>").ToString();
     }
@@ -48,19 +57,11 @@ public static class ReportHtml
         + "img{image-rendering:pixelated;max-width:100%;height:auto}"
         + "thead{display:table-header-group}h1,h2,h3{break-after:avoid}figure,tr,table{break-inside:avoid}"
         + "@page{size:A4;margin:14mm 12mm 16mm;@bottom-center{content:\"page \" counter(page) \" of \" counter(pages);font:9pt sans-serif;color:#444}}"
+        + "td.l,th.l{text-align:left}pre{background:#f6f6f6;padding:6px;overflow-x:auto}"
         + "@media print{body{margin:0;max-width:none;font-size:10pt}a{color:inherit;text-decoration:none}figure{margin:4px 2px}img{max-height:100mm}}";
 
-    /// <summary>The id of the <paramref name="number"/>th titled part (counted from 1).</summary>
+    /// <summary>The id of the <paramref name="number"/>th chapter (counted from 1).</summary>
     public static string Anchor(int number) => $"section-{number}";
-
-    /// <summary>The report is long (every method, view and check): a list of its sections, linked, goes under the title.</summary>
-    private static void Contents(StringBuilder html, IReadOnlyList<string> titles)
-    {
-        html.Append("<nav><h3>Contents</h3><ol>");
-        for (var i = 0; i < titles.Count; i++)
-            html.Append("<li><a href=\"#").Append(Anchor(i + 1)).Append("\">").Append(E(titles[i])).Append("</a></li>");
-        html.Append("</ol></nav>");
-    }
 
     private static void Figures(StringBuilder html, FigureGroup group, byte[][] pngs)
     {

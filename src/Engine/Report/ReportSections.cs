@@ -3,31 +3,27 @@ using ExplainCluster.Engine.Report.Sections;
 namespace ExplainCluster.Engine.Report;
 
 /// <summary>
-/// Every section of the report, in its order: first each section's text and tables, then each section's figures.
-/// A new section is a class in Sections/ and a line in one list or both.
+/// The report's order: the header under the title, then one chapter per topic in the order of a model card (Mitchell et
+/// al., 2019) and of the EU AI Act's technical documentation: what was found, what was explained on what, how well the
+/// model does, what the explanations show, whether they can be trusted, the model as a whole, what the report cannot
+/// say, and how to get from it to the rows. Each section stands in one chapter only, its text followed by its figures.
+/// A new section is a class in Sections/ and a line in one chapter.
 /// </summary>
 public static class ReportSections
 {
-    private static readonly IReportSection Header = new HeaderSection();
-    private static readonly IReportSection ErrorAnalysis = new ErrorAnalysisSection();
-    private static readonly IReportSection Methods = new MethodsSection();
-    private static readonly IReportSection ClassMeans = new ClassMeansSection();
-    private static readonly IReportSection HighestLoss = new HighestLossSection();
-    private static readonly IReportSection Faithfulness = new FaithfulnessSection();
-    private static readonly IReportSection Sanity = new SanitySection();
-    private static readonly IReportSection Verdicts = new VerdictsSection();
-    private static readonly IReportSection ParamGrads = new ParamGradsSection();
-    private static readonly IReportSection Embedding = new EmbeddingSection();
-    private static readonly IReportSection Pruning = new PruningSection();
-    private static readonly IReportSection Maximisation = new MaximisationSection();
-    private static readonly IReportSection Weights = new WeightsSection();
-    private static readonly IReportSection Activations = new ActivationsSection();
+    /// <summary>Above the contents: the job's name and id.</summary>
+    public static IReportSection Header { get; } = new HeaderSection();
 
-    /// <summary>The first half of the report: the sections' text and tables, in this order.</summary>
-    public static IReadOnlyList<IReportSection> Text { get; } =
-        [Header, ErrorAnalysis, Methods, Faithfulness, Sanity, Verdicts, ParamGrads, Embedding, Pruning, Maximisation, Weights, Activations];
-
-    /// <summary>The second half: the sections' figures, in this order.</summary>
-    public static IReadOnlyList<IReportSection> Figures { get; } =
-        [ErrorAnalysis, ClassMeans, HighestLoss, ParamGrads, Faithfulness, Sanity, Weights, Pruning, Maximisation, Embedding, Activations];
+    public static IReadOnlyList<ReportChapter> Chapters { get; } =
+    [
+        new("Summary", [new SummarySection()]),
+        new("Changes since the previous model", [new ChangesSection()]),
+        new("Scope and provenance", [new ProvenanceSection()]),
+        new("Performance", [new ErrorAnalysisSection(), new HighestLossSection()]),
+        new("Explanations", [new MethodsSection(new ClassMeansSection())]),
+        new("Trust", [new VerdictsSection(), new FaithfulnessSection(), new SanitySection()]),
+        new("Global views", [new WeightsSection(), new ActivationsSection(), new PruningSection(), new MaximisationSection(), new EmbeddingSection(), new ParamGradsSection()]),
+        new("Limitations", [new LimitationsSection()]),
+        new("Appendix: the output files", [new AppendixSection()]),
+    ];
 }

@@ -28,6 +28,8 @@ public sealed class LocationPolicy(IReadOnlyList<string>? localRoots, IReadOnlyL
         CheckLocal("data.inputs", job.Data.Inputs);
         if (job.Data.Labels is { } labels) CheckLocal("data.labels", labels);
         CheckLocal("output", job.Output);
+        if (job.History is { } history) CheckLocal("history", history);
+        if (job.Compare is { Baseline: not CompareSpec.Previous } compare) CheckLocal("compare.baseline", compare.Baseline);
         CheckModel(job.Model.Uri);
     }
 

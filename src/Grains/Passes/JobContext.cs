@@ -1,5 +1,6 @@
 using ExplainCluster.Contracts;
 using ExplainCluster.Engine;
+using ExplainCluster.Engine.History;
 using ExplainCluster.Engine.Jobs;
 using ExplainCluster.Engine.Output;
 using ExplainCluster.Engine.Stats;
@@ -34,6 +35,13 @@ public sealed class JobContext(JobRecord record, BlobLocator locator)
     {
         var job = Record.Job!;
         policy.Check(job);
+        if (OutputTemplate.HasPlaceholders(job.Output))
+        {
+            // Expanded once and recorded: the job keeps this folder wherever it runs next.
+            var sha = OutputTemplate.NeedsModelHash(job.Output) ? await Outputs.Sha256Async(job.Model.Uri, "model") : null;
+            Record.Job = job = job with { Output = OutputTemplate.Expand(job.Output, job.Name, jobId, DateTimeOffset.UtcNow, sha) };
+            policy.Check(job);
+        }
         var dataset = await Dataset.OpenAsync(job, locator);
         var model = locator.Resolve(job.Model.Uri);
         if (!await model.ExistsAsync()) throw new ExplainException($"model {job.Model.Uri} does not exist");
@@ -77,7 +85,11 @@ public sealed class JobContext(JobRecord record, BlobLocator locator)
     {
         var job = Record.Job!;
         Manifest = await Outputs.ReadManifestAsync(job, ct);
-        if (Manifest.Status == Manifest.Completed) return null;
+        if (Manifest.Status == Manifest.Completed)
+        {
+            Record.Drift = Manifest.Drift is { Length: > 0 } drift ? drift : null;
+            return null;
+        }
         var (pass, redo) = await JobPasses.ResumeAsync(this);
         if (redo) Record.State = JobState.Running;
         Hashes = Task.Run(() => Outputs.HashAsync(job));
@@ -91,7 +103,8 @@ public sealed class JobContext(JobRecord record, BlobLocator locator)
     /// Merges the summary and moves each shard's accepted attempts into place (<see cref="JobOutputs.CompleteAsync"/>): the
     /// explain pass's files, with the post pass's per-sample columns joined to each samples part there. Off the scheduler.
     /// </summary>
-    public Task CommitAsync()
+    /// <returns>The completed manifest (with the comparison's drift, when the job has a gate).</returns>
+    public Task<Manifest> CommitAsync()
     {
         // The record no longer changes once the job is finalizing; read it here, on the grain's turn, all the same.
         var (job, manifest, hashes) = (Record.Job!, Manifest!, Hashes!);
@@ -102,7 +115,7 @@ public sealed class JobContext(JobRecord record, BlobLocator locator)
         {
             // Merging is CPU work (the PCAs, the label vote); moving files, writing and plotting are I/O and CPU work.
             var summary = Summary.Build(job.Model.Classes);
-            await Outputs.CompleteAsync(job, manifest, summary, shards, await hashes, posted);
+            return await Outputs.CompleteAsync(job, manifest, summary, shards, await hashes, posted);
         });
     }
 

@@ -33,16 +33,16 @@ public class DemoTests
 
         var html = await File.ReadAllTextAsync(Path.Combine(output, "report.html"));
         foreach (var method in new[] { "saliency", "smooth-grad", "grad-cam", "integrated-gradients", "lime", "kernel-shap" })
-            Assert.Contains($"<h2>Class-mean {method}</h2>", html);
+            Assert.Contains($"<h3>Class-mean {method}</h3>", html);
         Assert.Contains("Faithfulness curves", html);
-        Assert.Contains("<h2>Sanity check: model randomisation</h2>", html);
-        Assert.Contains("<h2>Per-sample parameter gradients</h2>", html);
+        Assert.Contains("<h3>Sanity check: model randomisation</h3>", html);
+        Assert.Contains("<h3>Per-sample parameter gradients</h3>", html);
         // Every view that applies to a CNN: weights, activations, pruning and maximisation (attention needs a transformer).
         var views = summary.RootElement.GetProperty("views");
         Assert.Equal(["activations", "embedding", "maximisation", "pruning", "weights"], views.EnumerateObject().Where(v => v.Value.ValueKind != System.Text.Json.JsonValueKind.Null).Select(v => v.Name).Order());
         Assert.Equal(10, views.GetProperty("maximisation").GetProperty("classes").GetArrayLength());
         Assert.Equal(1024, views.GetProperty("pruning").GetProperty("samples").GetInt64());
         foreach (var heading in new[] { "Weights", "Activations: the path of each class through the layers", "Pruning: how much of the layer the decisions need", "Activation maximisation", "Embedding" })
-            Assert.Contains($"<h2>{heading}</h2>", html);
+            Assert.Contains($"<h3>{heading}</h3>", html);
     }
 }

@@ -291,6 +291,11 @@ public class DeployFilesTests
         Assert.Equal("submit", command[1]);
         Assert.Equal("/config/job.json", command[2]);
         Assert.Equal("redis:6379", command[command.IndexOf("--cluster") + 1]);
+        // It follows the job, and drift (exit 4) fails the Job at once: a retry would only submit the night again.
+        Assert.Contains("--watch", command);
+        var rule = Assert.Single(Seq(Map(Map(Map(Map(cronJob, "spec"), "jobTemplate"), "spec"), "podFailurePolicy"), "rules").OfType<YamlMappingNode>());
+        Assert.Equal("FailJob", Scalar(rule, "action"));
+        Assert.Equal(["4"], Seq(Map(rule, "onExitCodes"), "values").Select(n => ((YamlScalarNode)n).Value));
 
         var mount = Assert.Single(Seq(container, "volumeMounts").OfType<YamlMappingNode>(), m => Scalar(m, "mountPath") == "/config");
         var volume = Assert.Single(Seq(spec, "volumes").OfType<YamlMappingNode>(), v => Scalar(v, "name") == Scalar(mount, "name"));
@@ -304,6 +309,9 @@ public class DeployFilesTests
         Assert.True(data.TryGetValue("job.json", out var json), "the ConfigMap has no job.json");
         var job = JobFile.Parse(json, "/config");
         Assert.StartsWith("az://", job.Output, StringComparison.Ordinal);
+        // Each night its own folder, and a history that lists them (the second night is not refused, the first not erased).
+        Assert.Contains("{date}", job.Output, StringComparison.Ordinal);
+        Assert.StartsWith("az://", job.History, StringComparison.Ordinal);
         Assert.Equal("redis", data["Cluster__Provider"]);
         Assert.Equal("redis:6379", data["Cluster__Redis"]);
         Assert.Equal(new ClusterSettings().ClusterId, data["Cluster__ClusterId"]);

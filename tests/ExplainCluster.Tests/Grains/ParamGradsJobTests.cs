@@ -67,7 +67,7 @@ public class ParamGradsJobTests(OneSiloCluster one) : IClassFixture<OneSiloClust
         Assert.Equal(top.i, largest[0].GetProperty("index").GetInt64());
 
         var html = await File.ReadAllTextAsync(Path.Combine(single, "report.html"));
-        Assert.Contains("<h2>Per-sample parameter gradients</h2>", html);
+        Assert.Contains("<h3>Per-sample parameter gradients</h3>", html);
         Assert.Contains($"#{top.i}: label", html);
     }
 

@@ -37,11 +37,11 @@ public class PostViewsJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluste
             await File.ReadAllBytesAsync(Path.Combine(sharded, "summary", "maximisation-classes.npy")));
 
         var html = await File.ReadAllTextAsync(Path.Combine(single, "report.html"));
-        Assert.Contains("<h2>Pruning: how much of the layer the decisions need</h2>", html);
-        Assert.Contains("<h2>Activation maximisation</h2>", html);
-        // A list of the sections under the title, each linked to its heading.
+        Assert.Contains("<h3>Pruning: how much of the layer the decisions need</h3>", html);
+        Assert.Contains("<h3>Activation maximisation</h3>", html);
+        // A list of the chapters under the title, each linked to its heading.
         var headings = System.Text.RegularExpressions.Regex.Matches(html, "<h2>(.*?)</h2>").Select(m => m.Groups[1].Value).ToArray();
-        Assert.Contains("<nav><h3>Contents</h3><ol><li><a href=\"#section-1\">Error analysis</a></li>", html);
+        Assert.Contains("<nav><h3>Contents</h3><ol><li><a href=\"#section-1\">Summary</a></li>", html);
         for (var i = 0; i < headings.Length; i++)
             Assert.Contains($"<li><a href=\"#section-{i + 1}\">{headings[i]}</a></li>", html);
         Assert.Equal(headings.Length, System.Text.RegularExpressions.Regex.Matches(html, "<a id=\"section-\\d+\"></a><h2>").Count);
@@ -102,7 +102,7 @@ public class PostViewsJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluste
         Assert.Contains("saliency_mean_abs", (await ParquetRows.ReadAsync(partPath)).Columns); // the part's own columns are still there
 
         var html = await File.ReadAllTextAsync(Path.Combine(single, "report.html"));
-        Assert.Contains("<h2>Embedding</h2>", html);
+        Assert.Contains("<h3>Embedding</h3>", html);
         Assert.Contains("<h3>Label vote</h3>", html);
         Assert.True(File.Exists(Path.Combine(single, "plots", "embedding-scatter.png")));
     }

@@ -9,26 +9,31 @@ using ExplainCluster.Tests.Infrastructure;
 namespace ExplainCluster.Tests.Grains;
 
 /// <summary>
-/// The report made from its sections: its list of contents names exactly the sections that drew something, in the
-/// report's order (every section's text, then every section's figures), each entry linked to the one anchor before its
-/// heading; for a job with only map methods, one with several features, and each made again without the job's inputs
-/// (the sample sections then draw nothing and leave neither heading nor entry).
+/// The report made from its chapters: its list of contents names exactly the chapters that hold something, in model-card
+/// order, each entry linked to the one anchor before its heading; inside a chapter each section's text is followed by its
+/// own figures, and no topic appears twice. For a job with only map methods, one with several features, and each made
+/// again without the job's inputs (the sample figures are then left out, their chapter stays).
 /// </summary>
 public partial class ReportContentsTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
 {
     [Fact]
-    public async Task Contents_MapMethodsOnly_NamesTheirSectionsInOrder_AndNoSamplesWithoutInputs()
+    public async Task Contents_MapMethodsOnly_NamesTheChaptersInOrder_EachTopicOnce()
     {
         var output = await RunAsync((images, labels, into) => TestPaths.FashionJob(images, labels, into, shardSize: 64));
-        string[] maps = ["Class-mean saliency", "Class-mean grad-x-input", "Class-mean grad-cam"];
+        string[] chapters = ["Summary", "Scope and provenance", "Performance", "Explanations", "Limitations", "Appendix: the output files"];
+        string[] explanations = ["Methods that ran", "saliency", "Class-mean saliency", "grad-x-input", "Class-mean grad-x-input", "grad-cam", "Class-mean grad-cam"];
 
-        AssertContents(output, ["Error analysis", "Methods", "Error analysis: plots", .. maps, "Highest-loss samples"]);
+        AssertContents(output, chapters);
+        AssertParts(output, "Performance", ["Error analysis", "Most confused pairs", "Error analysis: plots", "Highest-loss samples"]);
+        AssertParts(output, "Explanations", explanations);
         await RemakeWithoutInputsAsync(output);
-        AssertContents(output, ["Error analysis", "Methods", "Error analysis: plots", .. maps]);
+        AssertContents(output, chapters);
+        AssertParts(output, "Performance", ["Error analysis", "Most confused pairs", "Error analysis: plots"]);
+        AssertParts(output, "Explanations", explanations);
     }
 
     [Fact]
-    public async Task Contents_WithFeatures_NamesEachFeaturesTextThenItsFigures_AndNoSamplesWithoutInputs()
+    public async Task Contents_WithFeatures_EachSectionsTextThenItsFigures_InItsChapter()
     {
         var output = await RunAsync((images, labels, into) => $$"""
             {
@@ -42,27 +47,36 @@ public partial class ReportContentsTests(OneSiloCluster one) : IClassFixture<One
               "output": "{{into}}"
             }
             """);
-        string[] text = ["Error analysis", "Methods", "Faithfulness", "Sanity check: model randomisation", "Verdicts", "Per-sample parameter gradients", "Weights"];
-        string[] maps = ["Error analysis: plots", "Class-mean saliency", "Class-mean grad-cam"]; // param-grads' norms are not drawn as maps
-        const string HighestLoss = "Highest-loss samples", ParamGrads = "Per-sample parameter gradients: plots", Largest = "Largest parameter gradients (candidate label errors)";
-        string[] checks = ["Faithfulness curves", "Sanity check: curves", "Sanity check: one sample along the cascade", "Weights: the first convolution's filters"];
+        string[] chapters = ["Summary", "Scope and provenance", "Performance", "Explanations", "Trust", "Global views", "Limitations", "Appendix: the output files"];
+        // param-grads' norms are not drawn as maps; the projection is written as a method of its own. Sections' own
+        // sub-headings (the most confused pairs, per target class) are headings of the same level as the parts.
+        string[] explanations = ["Methods that ran", "saliency", "Class-mean saliency", "grad-cam", "Class-mean grad-cam", "param-grads", "param-grads-projected"];
+        string[] trust = ["Verdicts", "Faithfulness", "Faithfulness curves", "Sanity check: model randomisation", "Sanity check: curves", "Sanity check: one sample along the cascade"];
+        string[] views = ["Weights", "Weights: the first convolution's filters", "Per-sample parameter gradients", "Per target class", "Per-sample parameter gradients: plots"];
+        const string Largest = "Largest parameter gradients (candidate label errors)";
 
-        AssertContents(output, [.. text, .. maps, HighestLoss, ParamGrads, Largest, .. checks]);
+        AssertContents(output, chapters);
+        AssertParts(output, "Explanations", explanations);
+        AssertParts(output, "Trust", trust);
+        AssertParts(output, "Global views", [.. views, Largest]);
         await RemakeWithoutInputsAsync(output);
-        AssertContents(output, [.. text, .. maps, ParamGrads, .. checks]);
+        AssertContents(output, chapters);
+        AssertParts(output, "Global views", views);
     }
 
     [Fact]
-    public void Document_TitlesWithMarkup_AreEscapedOnce_AndUntitledTextPrecedesTheContents()
+    public void Document_TitlesWithMarkup_AreEscapedOnce_AndTheHeaderPrecedesTheContents()
     {
-        var html = ReportHtml.Document("a <job>",
-            [new ReportText(null, "<h1>top</h1>"), new ReportText("A & B", "<p>text</p>")],
-            [(new FigureGroup("<plots>", [new Figure("f", "x < y", () => [])]), [[1, 2, 3]])]);
+        var group = new FigureGroup("<plots>", [new Figure("f", "x < y", () => [])]);
+        var html = ReportHtml.Document("a <job>", new ReportText(null, "<h1>top</h1>"),
+            [("A & B", [new ReportText("t", "<p>text</p>"), group]), ("C", [new ReportText(null, "<p>c</p>")])],
+            new Dictionary<FigureGroup, byte[][]>(ReferenceEqualityComparer.Instance) { [group] = [[1, 2, 3]] });
 
         Assert.Contains("<title>a &lt;job&gt; — ExplainCluster report</title>", html);
-        Assert.Contains("<body><h1>top</h1><nav><h3>Contents</h3><ol><li><a href=\"#section-1\">A &amp; B</a></li>"
-            + "<li><a href=\"#section-2\">&lt;plots&gt;</a></li></ol></nav><a id=\"section-1\"></a><h2>A &amp; B</h2><p>text</p>"
-            + "<a id=\"section-2\"></a><h2>&lt;plots&gt;</h2><figure><img alt=\"x &lt; y\" src=\"data:image/png;base64,AQID\"><figcaption>x &lt; y</figcaption></figure></body>", html);
+        Assert.EndsWith("<body><h1>top</h1><nav><h3>Contents</h3><ol><li><a href=\"#section-1\">A &amp; B</a></li>"
+            + "<li><a href=\"#section-2\">C</a></li></ol></nav><a id=\"section-1\"></a><h2>A &amp; B</h2><h3>t</h3><p>text</p>"
+            + "<h3>&lt;plots&gt;</h3><figure><img alt=\"x &lt; y\" src=\"data:image/png;base64,AQID\"><figcaption>x &lt; y</figcaption></figure>"
+            + "<a id=\"section-2\"></a><h2>C</h2><p>c</p></body></html>", html);
     }
 
     /// <summary>Runs the job that <paramref name="job"/> writes (from images, labels and output) on 100 Fashion-MNIST samples; returns its output.</summary>
@@ -95,6 +109,19 @@ public partial class ReportContentsTests(OneSiloCluster one) : IClassFixture<One
         Assert.True(html.IndexOf("</h1>", StringComparison.Ordinal) < nav.Index && nav.Index < html.IndexOf("<h2>", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// The titled parts (&lt;h3&gt;) of <paramref name="chapter"/> are <paramref name="expected"/>, in order; and no part's title
+    /// appears twice in the whole report (a topic is in one chapter only, its text and its figures together).
+    /// </summary>
+    private static void AssertParts(string output, string chapter, string[] expected)
+    {
+        var html = File.ReadAllText(Path.Combine(output, "report.html"));
+        var chapters = Chapter().Matches(html).ToDictionary(m => m.Groups[1].Value, m => m.Groups[2].Value);
+        Assert.Equal(expected.Select(WebUtility.HtmlEncode), Part().Matches(chapters[WebUtility.HtmlEncode(chapter)]).Select(m => m.Groups[1].Value));
+        var all = Part().Matches(html[html.IndexOf("</nav>", StringComparison.Ordinal)..]).Select(m => m.Groups[1].Value).ToArray();
+        Assert.Equal(all.Length, all.Distinct().Count());
+    }
+
     /// <summary>Marks the inputs in manifest.json redacted (as a job on SAS-signed inputs writes it) and makes the report again.</summary>
     private static async Task RemakeWithoutInputsAsync(string output)
     {
@@ -114,4 +141,11 @@ public partial class ReportContentsTests(OneSiloCluster one) : IClassFixture<One
 
     [GeneratedRegex("<a id=\"([^\"]+)\"></a><h2>(.*?)</h2>")]
     private static partial Regex Heading();
+
+    /// <summary>A chapter: its title and everything up to the next chapter or the end of the page.</summary>
+    [GeneratedRegex("<h2>(.*?)</h2>(.*?)(?=<a id=\"section-|</body>)", RegexOptions.Singleline)]
+    private static partial Regex Chapter();
+
+    [GeneratedRegex("<h3>(.*?)</h3>")]
+    private static partial Regex Part();
 }

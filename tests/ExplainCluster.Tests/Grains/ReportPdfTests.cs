@@ -76,8 +76,9 @@ public partial class ReportPdfTests(OneSiloCluster one) : IClassFixture<OneSiloC
     {
         var output = TestPaths.NewFolder();
         var rows = string.Concat(Enumerable.Range(0, 150).Select(i => $"<tr><td>row-{i:D3}</td><td>{i * 7}</td></tr>"));
-        var html = ReportHtml.Document("long table",
-            [new ReportText(null, "<h1>long table</h1>"), new ReportText("A table", $"<table><thead><tr><th scope=\"col\">HEADNAME</th><th scope=\"col\">value</th></tr></thead>{rows}</table>")], []);
+        var html = ReportHtml.Document("long table", new ReportText(null, "<h1>long table</h1>"),
+            [("A chapter", [new ReportText("A table", $"<table><thead><tr><th scope=\"col\">HEADNAME</th><th scope=\"col\">value</th></tr></thead>{rows}</table>")])],
+            new Dictionary<FigureGroup, byte[][]>());
         await File.WriteAllTextAsync(Path.Combine(output, "report.html"), html);
 
         await new ReportPdf(new BlobLocator(null)).WriteAsync(output);

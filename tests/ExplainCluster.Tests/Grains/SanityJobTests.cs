@@ -45,7 +45,7 @@ public class SanityJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
 
         // The report: the verdicts in a table, the curves, and the example's maps along the cascade.
         var html = await File.ReadAllTextAsync(Path.Combine(single, "report.html"));
-        Assert.Contains("<h2>Sanity check: model randomisation</h2>", html);
+        Assert.Contains("<h3>Sanity check: model randomisation</h3>", html);
         Assert.Matches("<tr><td>input</td><td>1.000</td><td>1.000</td><td><b>flagged: insensitive to the model's parameters</b></td></tr>", html);
         Assert.Matches("<tr><td>grad-cam</td><td>[-0-9.]+</td><td>[-0-9.]+</td><td>depends on the model</td></tr>", html);
         Assert.True(File.Exists(Path.Combine(single, "plots", "sanity-spearman.png")));

@@ -46,8 +46,8 @@ public class ViewsJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
         for (var i = 0; i < means.Length; i++) Assert.Equal(means[i], otherMeans[i], Math.Max(1e-5f, Math.Abs(means[i]) * 1e-5f));
 
         var html = await File.ReadAllTextAsync(Path.Combine(single, "report.html"));
-        Assert.Contains("<h2>Weights</h2>", html);
-        Assert.Contains("<h2>Activations: the path of each class through the layers</h2>", html);
+        Assert.Contains("<h3>Weights</h3>", html);
+        Assert.Contains("<h3>Activations: the path of each class through the layers</h3>", html);
         Assert.True(File.Exists(Path.Combine(single, "plots", "activations-pca-13.png")));
         Assert.True(File.Exists(Path.Combine(single, "plots", "weights-filters.png"))); // every filter in one grid on one scale
         Assert.Contains("<img alt=\"" + ExplainCluster.Engine.Report.ReportHtml.E("16 filters of 3×3 weights on one scale (RdBu, symmetric ±"), html);

@@ -1,19 +1,19 @@
 using System.Globalization;
-using ExplainCluster.Engine.Stats;
 using static ExplainCluster.Engine.Report.ReportHtml;
 
 namespace ExplainCluster.Engine.Report.Sections;
 
-/// <summary>The top of the report: the job's name, and what ran on what (from the manifest). It has no heading of its own.</summary>
+/// <summary>The top of the report, above the contents: the job's name and id, and how to read the pack. It has no heading of its own.</summary>
 public sealed class HeaderSection : IReportSection
 {
     public ReportText? Text(ReportContext report)
     {
-        var (manifest, inv) = (report.Manifest, CultureInfo.InvariantCulture);
+        var manifest = report.Manifest;
         return new ReportText(null, string.Concat(
             "<h1>", E(manifest.Job), "</h1><p>",
-            string.Create(inv, $"{manifest.Samples} samples, model <code>{E(manifest.Model)}</code> (sha256 {E(manifest.ModelSha256 ?? "?")}), "),
-            string.Create(inv, $"data <code>{E(manifest.Inputs)}</code>, methods {E(string.Join(", ", manifest.Methods))}, target {E(manifest.Target)}."),
-            "</p>"));
+            string.Create(CultureInfo.InvariantCulture, $"Evidence pack of job <code>{E(manifest.JobId)}</code>: {manifest.Samples} samples explained with {E(string.Join(", ", manifest.Methods))}. "),
+            "Every number here comes from manifest.json and summary.json beside this file; evidence.json holds the findings, verdicts and ",
+            "provenance in a documented form. The chapters follow a model card: findings, scope and provenance, performance, explanations, ",
+            "trust, global views, limitations, and an appendix on the files.</p>"));
     }
 }

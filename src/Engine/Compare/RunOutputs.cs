@@ -1,0 +1,124 @@
+using System.Text.Json;
+using ExplainCluster.Engine.Data;
+using ExplainCluster.Engine.Output;
+using ExplainCluster.Engine.Stats;
+using ExplainCluster.Engine.Storage;
+using Parquet;
+
+namespace ExplainCluster.Engine.Compare;
+
+/// <summary>A completed job's outputs, read for a comparison: its manifest and summary, its predictions and its maps by sample.</summary>
+public sealed class RunOutputs
+{
+    private RunOutputs(IBlob folder, Manifest manifest, Summary summary) => (Folder, Manifest, Summary) = (folder, manifest, summary);
+
+    public IBlob Folder { get; }
+
+    public Manifest Manifest { get; }
+
+    public Summary Summary { get; }
+
+    /// <param name="side">"baseline" or "candidate": the errors say which of the two is wrong.</param>
+    /// <param name="finishing">The run is the job now completing: its manifest still says running.</param>
+    public static async Task<RunOutputs> OpenAsync(BlobLocator locator, string location, string side, CancellationToken ct = default, bool finishing = false)
+    {
+        var folder = locator.Resolve(location);
+        var manifest = await ReadAsync<Manifest>(folder.Child(OutputLayout.Manifest), side, ct);
+        if (manifest.Status != Manifest.Completed && !finishing)
+            throw new ExplainException($"{side}: {Redaction.Location(location)} holds a job that is {manifest.Status}, not completed");
+        var summary = await ReadAsync<Summary>(folder.Child(OutputLayout.Summary), side, ct);
+        return new RunOutputs(folder, manifest, summary);
+    }
+
+    /// <summary>Every sample's prediction and label (−1 without one), in sample order.</summary>
+    public async Task<(int[] Prediction, int[] Label)> PredictionsAsync(CancellationToken ct = default)
+    {
+        var (prediction, label) = (new int[Manifest.Samples], new int[Manifest.Samples]);
+        foreach (var shard in Manifest.Shards)
+        {
+            await using var stream = await Folder.Child(OutputLayout.SamplesPart(shard.Index)).OpenReadAsync(ct);
+            using var copy = new MemoryStream();
+            await stream.CopyToAsync(copy, ct);
+            copy.Position = 0;
+            await using var reader = await ParquetReader.CreateAsync(copy, cancellationToken: ct);
+            using var group = reader.OpenRowGroupReader(0);
+            var fields = reader.Schema.GetDataFields();
+            var n = (int)group.RowCount;
+            var (predictions, labels) = (new int[n], new int?[n]);
+            await group.ReadAsync(fields.Single(f => f.Name == "prediction"), predictions.AsMemory(), cancellationToken: ct);
+            await group.ReadAsync(fields.Single(f => f.Name == "label"), labels.AsMemory(), cancellationToken: ct);
+            predictions.CopyTo(prediction, shard.Start);
+            for (var i = 0; i < n; i++) label[shard.Start + i] = labels[i] ?? -1;
+        }
+        return (prediction, label);
+    }
+
+    /// <summary>A method's maps by sample, read a shard's part at a time (samples asked for in ascending order read each part once).</summary>
+    public async Task<MapRows> MapsAsync(string method, CancellationToken ct = default)
+    {
+        var stats = Summary.Methods[method];
+        Dictionary<long, (int Shard, int Row)>? rows = null;
+        if (await Folder.Child(OutputLayout.AttributionIndex(method, Manifest.Shards[0].Index)).ExistsAsync(ct))
+        {
+            // A method with a subset: each part's index file says which samples its rows are.
+            rows = [];
+            foreach (var shard in Manifest.Shards)
+            {
+                var blob = Folder.Child(OutputLayout.AttributionIndex(method, shard.Index));
+                if (!await blob.ExistsAsync(ct)) continue;
+                var file = await ArrayFile.OpenAsync(blob, ct);
+                var indices = await file.ReadIntegersAsync(0, (int)file.Header.Count, ct);
+                for (var r = 0; r < indices.Length; r++) rows[indices[r]] = (shard.Index, r);
+            }
+        }
+        return new MapRows(this, method, stats.MapShape.Aggregate(1, (a, b) => a * b), rows);
+    }
+
+    private static async Task<T> ReadAsync<T>(IBlob blob, string side, CancellationToken ct)
+    {
+        if (!await blob.ExistsAsync(ct)) throw new ExplainException($"{side}: {Redaction.Location(blob.Location)} does not exist; is this a job's output?");
+        await using var stream = await blob.OpenReadAsync(ct);
+        try
+        {
+            return await JsonSerializer.DeserializeAsync<T>(stream, Manifest.Json, ct) ?? throw new ExplainException($"{side}: {Redaction.Location(blob.Location)} is empty");
+        }
+        catch (JsonException e)
+        {
+            throw new ExplainException($"{side}: {Redaction.Location(blob.Location)} is not ExplainCluster's ({e.Message.Split('\n')[0]})");
+        }
+    }
+
+    /// <summary>One method's maps of one run, by sample index.</summary>
+    public sealed class MapRows(RunOutputs run, string method, int size, Dictionary<long, (int Shard, int Row)>? subset)
+    {
+        private readonly long[] _starts = [.. run.Manifest.Shards.Select(s => s.Start)];
+        private int _shard = -1;
+        private float[] _part = [];
+
+        /// <summary>Values per map.</summary>
+        public int Size => size;
+
+        /// <summary>The sample's map; null when the method did not explain it (outside its subset).</summary>
+        public async Task<ReadOnlyMemory<float>?> RowAsync(long sample, CancellationToken ct = default)
+        {
+            int shard, row;
+            if (subset is not null)
+            {
+                if (!subset.TryGetValue(sample, out var at)) return null;
+                (shard, row) = at;
+            }
+            else
+            {
+                var found = Array.BinarySearch(_starts, sample);
+                var s = run.Manifest.Shards[found >= 0 ? found : ~found - 1];
+                (shard, row) = (s.Index, (int)(sample - s.Start));
+            }
+            if (shard != _shard)
+            {
+                var file = await ArrayFile.OpenAsync(run.Folder.Child(OutputLayout.AttributionPart(method, shard)), ct);
+                (_part, _shard) = (await file.ReadFloatsAsync(0, (int)file.Header.Count, ct), shard);
+            }
+            return _part.AsMemory(row * size, size);
+        }
+    }
+}

@@ -1,0 +1,37 @@
+namespace ExplainCluster.Engine.Report;
+
+/// <summary>How to read a method's maps: what they show, and their sign and scale (what a high value means).</summary>
+public sealed record MethodReading(string Shows, string Read);
+
+/// <summary>The reading of each method the registry knows, by its name in job files; a method not listed here gets a plain default.</summary>
+public static class MethodGuide
+{
+    private static readonly Dictionary<string, MethodReading> Readings = new(StringComparer.Ordinal)
+    {
+        ["saliency"] = new("The absolute gradient of the explained class's logit with respect to each input value: where a small change of the input would move the output most.",
+            "Unsigned (|gradient|): high means sensitive, not necessarily important; it says nothing about the direction of the effect, and gradients are noisy and saturate."),
+        ["grad-x-input"] = new("The gradient times the (preprocessed) input: a first-order estimate of each input value's contribution to the logit.",
+            "Signed: positive values push towards the explained class, negative away from it; inputs at zero after preprocessing get zero whatever their role."),
+        ["grad-cam"] = new("Grad-CAM at the chosen layer: that layer's channels weighted by their mean gradient, summed, and clipped at zero.",
+            "Non-negative, at the layer's resolution (coarse; upsampled over the pixels): high means the region's features support the explained class. It cannot show what argues against it."),
+        ["input"] = new("The input itself, as the model takes it: a control that ignores the model.",
+            "A reference only: a method whose maps look like this one shows the input's edges rather than the model's reasons, which the sanity check is there to catch."),
+        ["integrated-gradients"] = new("Integrated gradients: the gradients averaged along the straight path from a baseline to the input, times (input − baseline).",
+            "Signed: positive supports the explained class; the values sum to the logit's change from the baseline (the delta column says how closely). Depends on the baseline chosen."),
+        ["smooth-grad"] = new("SmoothGrad: the wrapped method averaged over noisy copies of the input (or their squares, or their variance).",
+            "As the wrapped method (signed unless squared or a variance), with the noise averaged out; high means consistently important under small perturbations."),
+        ["lime"] = new("LIME: a weighted linear model fitted to the model's output on random on/off combinations of image segments; each pixel gets its segment's weight.",
+            "Signed, per segment: positive segments raise the explained output. Only as good as the segmentation and the fit (the lime_r2 column); random, seeded per sample."),
+        ["kernel-shap"] = new("KernelSHAP: Shapley values of the image segments, estimated from coalitions sampled by the Shapley kernel; each pixel gets its segment's value.",
+            "Signed, per segment, in units of the explained output: the values sum to f(x) − f(baseline) (the delta column). Depends on the segmentation and the hiding baseline."),
+        ["attention-rollout"] = new("Attention rollout: the attention of the class token to each image patch, multiplied through the transformer's layers.",
+            "Non-negative, at the patch grid's resolution: high means the class token drew much from that patch. Attention is not attribution: it ignores the values and the MLPs."),
+        ["param-grads"] = new("Per-sample gradient norms of the loss with respect to each layer's parameters: how much each sample would move the model.",
+            "Norms (non-negative), per layer, not over pixels: large means a hard, atypical or mislabelled sample; see the global views."),
+        ["param-grads-projected"] = new("Each sample's whole parameter gradient projected to a few dimensions by a seeded random sketch.",
+            "Coordinates for comparing samples' gradients (influence-style similarity); not an image."),
+    };
+
+    public static MethodReading For(string method) => Readings.GetValueOrDefault(method)
+        ?? new($"The maps method {method} wrote.", "See the method's documentation in the README for its sign and scale.");
+}

@@ -1,0 +1,80 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using static ExplainCluster.Engine.Report.ReportHtml;
+
+namespace ExplainCluster.Engine.Report.Sections;
+
+/// <summary>
+/// Scope and provenance: the model (its file as the job named it, hash, format, parameter count, every module), the data
+/// (locations, hashes, counts, label source, preprocessing) and the job (id, dates, duration, shards, silos, seeds,
+/// versions, trace), all from manifest.json. Locations are the job file's (<see cref="JobFileValues"/>), never the paths
+/// the machine that ran it resolved.
+/// </summary>
+public sealed class ProvenanceSection : IReportSection
+{
+    public ReportText? Text(ReportContext report)
+    {
+        var (m, inv) = (report.Manifest, CultureInfo.InvariantCulture);
+        var job = m.JobFile;
+        var html = new StringBuilder("<h4>Model</h4><table>");
+        Row(html, "file", JobFileValues.LocationAt(job, "model", "uri") ?? JobFileValues.Location(m.Model));
+        Row(html, "sha256", m.ModelSha256 ?? "not computed");
+        Row(html, "format", m.Architecture?.Format ?? "TorchScript");
+        Row(html, "parameters", m.Architecture is { } a ? a.Parameters.ToString("N0", inv) : "not read");
+        Row(html, "classes", string.Create(inv, $"{report.Summary.Classes.Length}: {string.Join(", ", report.Summary.Classes)}"));
+        html.Append("</table>");
+        if (m.Architecture is { } architecture)
+        {
+            html.Append(string.Create(inv, $"<details><summary>Its {architecture.Layers.Length} modules (name, class, parameters held directly)</summary>"))
+                .Append("<table><tr><th class=\"l\">module</th><th class=\"l\">class</th><th>parameters</th></tr>");
+            foreach (var layer in architecture.Layers)
+                html.Append("<tr><td class=\"l\"><code>").Append(E(layer.Name.Length == 0 ? "(model)" : layer.Name)).Append("</code></td><td class=\"l\">")
+                    .Append(E(layer.Type)).Append("</td><td>").Append(layer.Parameters.ToString("N0", inv)).Append("</td></tr>");
+            html.Append("</table></details>");
+        }
+
+        html.Append("<h4>Data</h4><table>");
+        Row(html, "inputs", JobFileValues.LocationAt(job, "data", "inputs") ?? JobFileValues.Location(m.Inputs));
+        Row(html, "inputs sha256", m.InputsSha256 ?? "not computed");
+        Row(html, "samples", string.Create(inv, $"{m.Samples:N0}, each [{string.Join(", ", m.SampleShape)}]"));
+        if (m.Labels is not null)
+        {
+            Row(html, "labels", JobFileValues.LocationAt(job, "data", "labels") ?? JobFileValues.Location(m.Labels));
+            Row(html, "labels sha256", m.LabelsSha256 ?? "not computed");
+            Row(html, "label source", "the labels file above: one class index per sample, in the inputs' order");
+        }
+        else Row(html, "label source", "none: no error analysis, and every explanation is for the predicted class");
+        Row(html, "explained class", m.Target == "label" ? "each sample's label" : "each sample's predicted class");
+        Row(html, "preprocessing", Preprocessing(JobFileValues.At(job, "data", "preprocess")));
+        html.Append("</table>");
+
+        html.Append("<h4>Job</h4><table>");
+        Row(html, "name", m.Job);
+        Row(html, "id", m.JobId);
+        Row(html, "started", m.Started.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss 'UTC'", inv));
+        if (m.Finished is { } finished) Row(html, "finished", finished.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss 'UTC'", inv));
+        if (m.Seconds is { } seconds) Row(html, "duration", string.Create(inv, $"{seconds:F1} s"));
+        var attempts = m.Shards.Sum(s => s.Attempts ?? 1);
+        Row(html, "shards", string.Create(inv, $"{m.Shards.Length} of up to {m.ShardSize:N0} samples; {attempts} attempts ({attempts - m.Shards.Length} retried)"));
+        var silos = m.Silos ?? [.. m.Shards.Select(s => s.Silo).OfType<string>().Distinct(StringComparer.Ordinal)];
+        Row(html, "silos", silos.Length == 0 ? "not recorded" : string.Join(", ", silos));
+        Row(html, "seeds", m.Seeds is null ? "not recorded" : m.Seeds.Count == 0 ? "none: nothing in this job draws at random"
+            : string.Join(", ", m.Seeds.Select(s => string.Create(inv, $"{s.Key} = {s.Value}"))));
+        Row(html, "versions", string.Join(", ", m.Versions.Select(v => $"{v.Key} {v.Value}")));
+        if (m.TraceId is { } trace) Row(html, "trace id", trace);
+        if (JobFileValues.LocationAt(job, "output") is { } output) Row(html, "output", output);
+        return new ReportText(null, html.Append("</table>").ToString());
+    }
+
+    /// <summary>The job file's <c>data.preprocess</c> as the formula it stands for.</summary>
+    private static string Preprocessing(JsonElement? preprocess)
+    {
+        string Value(string key, string otherwise) => preprocess is { } p && JobFileValues.At(p, key) is { } v ? v.GetRawText() : otherwise;
+        return $"x = (raw · scale − mean[c]) / std[c], scale {Value("scale", "1")}, mean {Value("mean", "none (0)")}, std {Value("std", "none (1)")}"
+            + (preprocess is { } q && JobFileValues.At(q, "shape") is { } shape ? $", reshaped to {shape.GetRawText()}" : "");
+    }
+
+    private static void Row(StringBuilder html, string name, string value) =>
+        html.Append("<tr><th class=\"l\">").Append(E(name)).Append("</th><td class=\"l\">").Append(E(value)).Append("</td></tr>");
+}

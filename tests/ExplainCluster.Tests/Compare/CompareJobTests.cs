@@ -1,0 +1,134 @@
+using System.Text.Json;
+using ExplainCluster.Contracts;
+using ExplainCluster.Engine.Compare;
+using ExplainCluster.Engine.History;
+using ExplainCluster.Engine.Output;
+using ExplainCluster.Engine.Storage;
+using ExplainCluster.Tests.Infrastructure;
+
+namespace ExplainCluster.Tests.Compare;
+
+/// <summary>
+/// Two runs of real models on the same Fashion-MNIST images, compared: with itself (nothing changed), with a retraining
+/// (the flips are the two runs' predictions), with a model whose Shirt evidence was scrambled (Shirt named first), however
+/// the runs were sharded; and a job that compares itself with its history's previous run and flags drift.
+/// </summary>
+public class CompareJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
+{
+    private const int Samples = 300;
+
+    [Fact]
+    public async Task Compare_RunWithItself_NothingChanged()
+    {
+        var (folder, images, labels) = await DataAsync();
+        var a = await RunAsync(folder, images, labels, "a", TestPaths.Sample("model.pt"), 100);
+        var c = await new Comparer(new BlobLocator(null)).CompareAsync(a, a, new CompareGate(0, 1, 1));
+        Assert.True(c.SameInputs);
+        Assert.Equal(0, c.Predictions.Accuracy.Value);
+        Assert.Equal((0L, 0L, 0L), (c.Predictions.BecameWrong!.Value, c.Predictions.BecameRight!.Value, c.Predictions.PredictionChanged!.Value));
+        Assert.Equal(1, c.Predictions.McNemarP);
+        var flips = c.Predictions.Flips!;
+        for (var i = 0; i < flips.Length; i++)
+            for (var j = 0; j < flips.Length; j++) if (i != j) Assert.Equal(0, flips[i][j]);
+        Assert.All(c.Classes, k => Assert.Equal(0, k.Recall.Value));
+        Assert.Equal(["grad-cam", "grad-x-input", "saliency"], c.Methods.Select(m => m.Method));
+        Assert.All(c.Methods, m =>
+        {
+            Assert.Equal(Samples, m.Samples);
+            Assert.Equal((1.0, 1.0, 1.0), (m.Spearman.Median, m.Spearman.P10, m.TopOverlap.Median));
+            Assert.Equal(1, m.Ndcg, 12);
+            Assert.All(m.ClassMeanCorrelation, k => Assert.Equal(1, k.Correlation, 9));
+        });
+        // The strictest gate passes: nothing fell, nothing moved.
+        Assert.Empty(c.Drift);
+    }
+
+    [Fact]
+    public async Task Compare_Retrained_FlipsAreTheTwoRunsPredictions_AndShardingChangesNothing()
+    {
+        var (folder, images, labels) = await DataAsync();
+        var a = await RunAsync(folder, images, labels, "a", TestPaths.Sample("model.pt"), 300);
+        var sharded = await RunAsync(folder, images, labels, "b-sharded", TestPaths.Fixture("compare/seed1.pt"), 70);
+        var single = await RunAsync(folder, images, labels, "b-single", TestPaths.Fixture("compare/seed1.pt"), 300);
+        var comparer = new Comparer(new BlobLocator(null));
+        var c = await comparer.CompareAsync(a, sharded);
+
+        var predA = await PredictionsAsync(a);
+        var predB = await PredictionsAsync(sharded);
+        var expected = new long[10, 10];
+        for (var i = 0; i < Samples; i++) expected[predA[i], predB[i]]++;
+        for (var i = 0; i < 10; i++)
+            for (var j = 0; j < 10; j++) Assert.Equal(expected[i, j], c.Predictions.Flips![i][j]);
+        Assert.Equal(predA.Zip(predB).Count(p => p.First != p.Second), c.Predictions.PredictionChanged);
+        Assert.True(c.Predictions.PredictionChanged > 0, "a retraining with another seed changed no prediction");
+        Assert.All(c.Methods, m => Assert.InRange(m.Spearman.Median, -1, 0.9999));
+
+        // Every statistic the same whichever way B was sharded.
+        var d = await comparer.CompareAsync(a, single);
+        Assert.Equal(Json(c with { Candidate = d.Candidate }), Json(d));
+    }
+
+    [Fact]
+    public async Task Compare_OneClassScrambled_NamesThatClassFirst()
+    {
+        var (folder, images, labels) = await DataAsync();
+        var a = await RunAsync(folder, images, labels, "a", TestPaths.Sample("model.pt"), 150);
+        var b = await RunAsync(folder, images, labels, "b", TestPaths.Fixture("compare/shirt_permuted.pt"), 150);
+        var c = await new Comparer(new BlobLocator(null)).CompareAsync(a, b);
+        Assert.Equal("Shirt", c.Classes[0].Name);
+        Assert.Contains("The largest change is in Shirt", c.Findings[1]);
+    }
+
+    [Fact]
+    public async Task Job_ComparesWithItsHistorysPreviousRun_AndFlagsDrift()
+    {
+        var (folder, images, labels) = await DataAsync();
+        string Job(string model) => TestPaths.FashionJob(images, labels, "runs/{id}", shardSize: 100, model: model,
+            extra: """, "history": "runs", "compare": { "baseline": "previous", "fail": { "accuracyDrop": 0.01 } }""");
+        var first = await Jobs.RunAsync(one.Grains, Job(TestPaths.Sample("model.pt")), folder);
+        Assert.Equal(JobState.Completed, first.State);
+        Assert.False(Directory.Exists(Path.Combine(first.Output, ComparisonOutput.JobFolder)), "the first run had nothing to compare with");
+        Assert.DoesNotContain("Changes since the previous model", File.ReadAllText(Path.Combine(first.Output, OutputLayout.Report)));
+
+        var second = await Jobs.RunAsync(one.Grains, Job(TestPaths.Sample("model.pt")), folder);
+        Assert.Equal(JobState.Completed, second.State);
+        Assert.Null(second.Drift);
+        var compared = JsonSerializer.Deserialize<Comparison>(File.ReadAllText(Path.Combine(second.Output, "compare", ComparisonOutput.Json)), Manifest.Json)!;
+        Assert.Equal(first.Output, compared.Baseline.Output);
+        Assert.Equal(0, compared.Predictions.Accuracy.Value);
+
+        var third = await Jobs.RunAsync(one.Grains, Job(TestPaths.Fixture("compare/shirt_permuted.pt")), folder);
+        Assert.Equal(JobState.Completed, third.State);
+        var drift = Assert.Single(third.Drift!);
+        Assert.StartsWith("accuracyDrop: accuracy fell by ", drift);
+        // The new run's report says what changed, and that the gate was crossed.
+        var report = File.ReadAllText(Path.Combine(third.Output, OutputLayout.Report));
+        Assert.Contains("Changes since the previous model", report);
+        Assert.Contains("Drift gate: crossed", report);
+        Assert.Contains("The largest change is in Shirt", report);
+        var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(third.Output, OutputLayout.Manifest))).RootElement;
+        Assert.Equal(drift, manifest.GetProperty("drift")[0].GetString());
+        var rows = await new RunCatalogue(new LocalBlob(Path.Combine(folder, "runs"))).ReadAsync();
+        Assert.Equal([null, null, drift], rows.Select(r => r.Drift?.Single()));
+    }
+
+    private static async Task<(string Folder, string Images, string Labels)> DataAsync()
+    {
+        var folder = TestPaths.NewFolder();
+        var (images, labels) = await TestPaths.FashionMnistNpyAsync(folder, Samples);
+        return (folder, images, labels);
+    }
+
+    private async Task<string> RunAsync(string folder, string images, string labels, string name, string model, int shardSize)
+    {
+        var output = Path.Combine(folder, name);
+        var status = await Jobs.RunAsync(one.Grains, TestPaths.FashionJob(images, labels, output, shardSize, model: model), folder);
+        Assert.Equal(JobState.Completed, status.State);
+        return output;
+    }
+
+    private static async Task<int[]> PredictionsAsync(string output) =>
+        [.. (await Task.WhenAll(Directory.GetFiles(Path.Combine(output, "samples")).Order().Select(ParquetRows.ReadAsync))).SelectMany(r => r.Prediction)];
+
+    private static string Json(Comparison c) => JsonSerializer.Serialize(c, Manifest.Json);
+}
