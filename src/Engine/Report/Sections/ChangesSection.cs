@@ -25,7 +25,7 @@ public sealed class ChangesSection : IReportSection
         var html = new StringBuilder(string.Create(inv, $"<p>Compared with job {E(c.Baseline.JobId)} ({E(c.Baseline.Job)}, model sha256 {E(c.Baseline.ModelSha256?[..12] ?? "unknown")}")) 
             .Append(c.Baseline.Finished is { } f ? string.Create(inv, $", finished {f:yyyy-MM-dd HH:mm} UTC") : "")
             .Append("). The whole comparison is in <code>").Append(ComparisonOutput.JobFolder).Append('/').Append(ComparisonOutput.Html)
-            .Append("</code> beside this report, with comparison.json (plain text, not a link: a printed report would carry the machine's path).</p><ul>");
+            .Append("</code> beside this report, with comparison.json.</p><ul>");
         foreach (var finding in c.Findings) html.Append("<li>").Append(E(finding)).Append("</li>");
         html.Append("</ul>");
         html.Append(c.Drift.Length == 0 ? "<p><b>Drift gate: passed.</b></p>" : "<p><b>Drift gate: crossed</b> — the run completed and its exit code is 4.</p>");
