@@ -74,4 +74,10 @@ public sealed class SummarySettings
 
     /// <summary>The embedding's label vote's k.</summary>
     public int EmbeddingNeighbours { get; set; } = 10;
+
+    /// <summary>The confidence of every interval and verdict (the job's <c>verdicts.confidence</c>).</summary>
+    public double Confidence { get; set; } = Stats.Intervals.DefaultConfidence;
+
+    /// <summary>The sanity check fails a method whose maps' mean rank correlation after full randomisation is above this (<c>verdicts.sanityMaxSimilarity</c>).</summary>
+    public double SanityMaxSimilarity { get; set; } = Contracts.SanitySpec.Threshold;
 }

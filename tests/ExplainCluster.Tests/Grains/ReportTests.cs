@@ -41,8 +41,11 @@ public partial class ReportTests(OneSiloCluster one) : IClassFixture<OneSiloClus
         Assert.Equal(top, captions);
         Assert.Equal(8 * (1 + Methods.Length), Directory.GetFiles(Path.Combine(output, "plots"), "top-loss-*.png").Length);
 
-        var accuracy = errors.GetProperty("accuracy").GetDouble();
-        Assert.Contains($"Accuracy <b>{accuracy.ToString("P2", System.Globalization.CultureInfo.InvariantCulture)}</b>", html);
+        // The accuracy with its Wilson interval, as summary.json has them.
+        var accuracy = errors.GetProperty("accuracyInterval");
+        Assert.Equal(errors.GetProperty("accuracy").GetDouble(), accuracy.GetProperty("value").GetDouble());
+        string Percent(string name) => (100 * accuracy.GetProperty(name).GetDouble()).ToString("F2", System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Contains($"Accuracy <b>{Percent("value")} % ({Percent("low")}–{Percent("high")} %)</b>", html);
         // The job renders its report before it marks the manifest completed, so the report states no status.
         Assert.DoesNotContain("running", html);
     }
