@@ -16,7 +16,8 @@ public sealed record JobSpec(
     [property: Id(10)] FaithfulnessSpec? Faithfulness = null,
     [property: Id(11)] bool Overwrite = false,
     [property: Id(12)] SanitySpec? Sanity = null,
-    [property: Id(13)] ViewSpec[]? Views = null);
+    [property: Id(13)] ViewSpec[]? Views = null,
+    [property: Id(14)] VerdictsSpec? Verdicts = null);
 
 [GenerateSerializer, Immutable, Alias("ec.ModelSpec")]
 public sealed record ModelSpec([property: Id(0)] string Uri, [property: Id(1)] string[]? Classes);

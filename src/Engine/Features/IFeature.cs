@@ -75,9 +75,12 @@ public sealed class SummarySettings
     /// <summary>The embedding's label vote's k.</summary>
     public int EmbeddingNeighbours { get; set; } = 10;
 
-    /// <summary>The confidence of every interval and verdict (the job's <c>verdicts.confidence</c>).</summary>
-    public double Confidence { get; set; } = Stats.Intervals.DefaultConfidence;
+    /// <summary>The job's <c>verdicts</c>: the thresholds of the verdicts, and the confidence of every interval.</summary>
+    public VerdictsSpec Verdicts { get; private set; } = new();
 
-    /// <summary>The sanity check fails a method whose maps' mean rank correlation after full randomisation is above this (<c>verdicts.sanityMaxSimilarity</c>).</summary>
-    public double SanityMaxSimilarity { get; set; } = Contracts.SanitySpec.Threshold;
+    /// <summary>The confidence of every interval and verdict (<c>verdicts.confidence</c>).</summary>
+    public double Confidence => Verdicts.Confidence;
+
+    /// <summary>Takes the job's <c>verdicts</c> (null: the defaults).</summary>
+    public void Use(VerdictsSpec? verdicts) => Verdicts = verdicts ?? new VerdictsSpec();
 }

@@ -48,10 +48,10 @@ public static class ShardExplainer
         var loss = data.Labels is null ? null : new float[n];
         var targets = new long[n];
         var outputs = new MapCollector[methods.Length][];
-        // Faithfulness needs every sample's map over the pixels: it evaluates the pixel methods that explain all samples.
-        var scored = configured.Select(c => c.Subset.IsAll && c.Method.MapsPixels).ToArray();
-        var everySample = configured.Where((c, m) => scored[m]).Select(c => c.Method.Name).ToArray();
-        var faithfulness = job.Faithfulness is { } f ? new FaithfulnessRecorder(f, everySample, n) : null;
+        // Faithfulness evaluates every method whose maps lie over the pixels, on the samples it explains (a subset's too).
+        var scored = configured.Select(c => c.Method.MapsPixels).ToArray();
+        var position = scored.Select((s, m) => scored.Take(m).Count(x => x)).ToArray();
+        var faithfulness = job.Faithfulness is { } f ? new FaithfulnessRecorder(f, [.. configured.Where((c, m) => scored[m]).Select(c => c.Method.Name)], n) : null;
         var classes = 0;
 
         // The shard's samples as one tensor, checked once; batches are views of it.
@@ -109,7 +109,7 @@ public static class ShardExplainer
             for (var i = 0; i < count; i++) indices[i] = data.Start + start + i;
             var methodBatch = new MethodBatch(model, batch, indices, batchSize,
                 segments is null ? null : BatchSegmentsOf(segments, start, count, model.Device), labelTensor);
-            var maps = new List<Tensor>();
+            var maps = new List<(int, Tensor, int[]?)>();
             for (var m = 0; m < methods.Length; m++)
             {
                 var subset = configured[m].Subset;
@@ -125,7 +125,7 @@ public static class ShardExplainer
                     throw new InvalidOperationException($"{methods[m].Name} gave {extra.Count} extra maps, declared {outputs[m].Length - 1}");
                 outputs[m][0].Add(start, output.Maps, output.Columns, rows);
                 for (var e = 0; e < extra.Count; e++) outputs[m][e + 1].Add(start, extra[e], [], rows);
-                if (scored[m]) maps.Add(output.Maps);
+                if (scored[m]) maps.Add((position[m], output.Maps, rows));
             }
             faithfulness?.Add(start, methodBatch, maps);
         }

@@ -60,7 +60,7 @@ public sealed class SanityFeature : Feature<SanityPartial, SanityFeature.Sums>
 
         public override object? Summarise(SummaryDraft draft)
         {
-            if (_total?.Summary() is not { } summary) return null;
+            if (_total?.Summary(draft.Settings.Verdicts.SanityMaxSimilarity) is not { } summary) return null;
             if (summary.Example is { } cascade) draft.Arrays.Add(cascade);
             return summary.Summary;
         }

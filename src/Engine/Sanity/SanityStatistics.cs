@@ -37,14 +37,15 @@ public sealed class SanityStatistics
     }
 
     /// <summary>summary.json's <c>sanity</c>, and the example's cascade as an array beside it.</summary>
-    public (SanitySummary Summary, SummaryArray? Example) Summary()
+    /// <param name="threshold">A method whose last mean correlation is above it is flagged (the job's <c>verdicts.sanityMaxSimilarity</c>).</param>
+    public (SanitySummary Summary, SummaryArray? Example) Summary(double threshold = SanitySpec.Threshold)
     {
         var methods = new Dictionary<string, SanityMethod>(StringComparer.Ordinal);
         foreach (var m in _sums)
         {
             var spearman = Array.ConvertAll(m.Spearman, v => _count == 0 ? double.NaN : v / _count);
             var ssim = Array.ConvertAll(m.Ssim, v => _count == 0 ? double.NaN : v / _count);
-            methods[m.Method] = new SanityMethod(spearman, ssim, spearman.Length > 0 && spearman[^1] > SanitySpec.Threshold);
+            methods[m.Method] = new SanityMethod(spearman, ssim, spearman.Length > 0 && spearman[^1] > threshold);
         }
         SummaryArray? example = null;
         string? file = null;
@@ -53,7 +54,7 @@ public sealed class SanityStatistics
             file = OutputLayout.SummaryArray("sanity-cascade");
             example = new SummaryArray(file, [_sums.Length, _layers.Length + 1, e.Height, e.Width], e.Scores);
         }
-        return (new SanitySummary(_count, SanitySpec.Threshold, _layers, methods, _example?.Index, file), example);
+        return (new SanitySummary(_count, threshold, _layers, methods, _example?.Index, file), example);
     }
 }
 

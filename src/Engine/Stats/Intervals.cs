@@ -18,7 +18,7 @@ public sealed record Estimate(double? Value, double? Low, double? High, long N)
 /// </summary>
 public static class Intervals
 {
-    public const double DefaultConfidence = 0.95;
+    public const double DefaultConfidence = Contracts.VerdictsSpec.DefaultConfidence;
 
     /// <summary>The two-sided normal quantile of <paramref name="confidence"/> (1.959964 at 0.95).</summary>
     public static double Z(double confidence)
@@ -58,8 +58,10 @@ public static class Intervals
     /// <summary>
     /// The mean over the dataset estimated from a subset drawn by stratum: each stratum's subset mean weighted by the
     /// stratum's share of the dataset, W_h = N_h / N (the same as weighting each sample by N_h / n_h), with the
-    /// stratified variance Σ W_h² s_h² / n_h. A stratum with one sample takes the pooled within-stratum variance; strata
-    /// the subset missed are left out and the weights renormalised over those it has.
+    /// stratified variance Σ W_h² s_h² / n_h. A stratum with one sample takes the pooled within-stratum variance, or when
+    /// every stratum has one (a subset of one per stratum) the subset's whole variance, which the differences between
+    /// strata make larger (so the interval errs wide); strata the subset missed are left out and the weights renormalised
+    /// over those it has.
     /// </summary>
     /// <param name="subset">Per stratum, the subset's (n, Σx, Σx²).</param>
     /// <param name="dataset">Per stratum, how many samples of the dataset it has (N_h).</param>
@@ -71,8 +73,9 @@ public static class Intervals
         if (covered.Length == 0) return new Estimate(null, null, null, n);
         double total = covered.Sum(h => dataset[h]);
         var pooledDegrees = covered.Sum(h => subset[h].Count - 1);
-        var pooled = pooledDegrees == 0 ? double.NaN
-            : covered.Sum(h => Math.Max(0, subset[h].Squares - subset[h].Sum * subset[h].Sum / subset[h].Count)) / pooledDegrees;
+        var all = covered.Aggregate(default(MomentSums), (a, h) => a.Add(subset[h]));
+        var pooled = pooledDegrees > 0 ? covered.Sum(h => Math.Max(0, subset[h].Squares - subset[h].Sum * subset[h].Sum / subset[h].Count)) / pooledDegrees
+            : all.Count > 1 ? Variance(all.Count, all.Sum, all.Squares) : double.NaN;
         double mean = 0, variance = 0;
         foreach (var h in covered)
         {

@@ -54,6 +54,15 @@ public class IntervalsTests
     }
 
     [Fact]
+    public void Reweighted_OneSamplePerStratum_TakesTheSubsetsWholeVariance()
+    {
+        // 1 (N 30), 3 (N 10): mean 0.75·1 + 0.25·3 = 1.5; s² of {1, 3} = 2, so variance (0.75² + 0.25²) · 2 / 1 = 1.25.
+        var e = Intervals.Reweighted([new(1, 1, 1), new(1, 3, 9)], [30, 10]);
+        Assert.Equal(1.5, e.Value!.Value, 12);
+        Assert.Equal(1.5 + 1.959963984540054 * Math.Sqrt(1.25), e.High!.Value, 8);
+    }
+
+    [Fact]
     public void ReweightedProportion_TwoStrata_IsWilsonAtKishsEffectiveN()
     {
         // A (90): 1 of 2; B (10): 2 of 2 → 0.9·0.5 + 0.1·1 = 0.55 (the subset's plain share is 0.75);
