@@ -130,8 +130,8 @@ public static class ShardExplainer
             faithfulness?.Add(start, methodBatch, maps);
         }
 
-        var sanity = job.Sanity is { } check ? Sanity(model, job, check, [.. methods.Where(m => m.MapsPixels && (check.Methods is null || check.Methods.Contains(m.Name)))], data, shardRaw, preprocess, targets, segments,
-            plan.Chosen(chosen, plan.SanitySample!), ct, clock) : null;
+        var sanity = job.Sanity is { } check ? Sanity(model, job, check, [.. methods.Where(m => m.MapsPixels && (check.Methods is null || check.Methods.Contains(m.Name)))], data, shardRaw, preprocess, targets, predictions, classes,
+            segments, plan.Chosen(chosen, plan.SanitySample!), ct, clock) : null;
         // Param-grads says which layers it ran and how (vectorised, or a per-sample loop and why) for the manifest and summary.
         var paramLayers = methods.OfType<ParamGradsMethod>().FirstOrDefault()?.For(model).Layers
             .Select(l => new ParamGradLayer(l.Name, l.Parameters, l.Vectorised, l.How)).ToArray();
@@ -148,7 +148,8 @@ public static class ShardExplainer
 
     /// <summary>The sanity check on this shard's part of the sanity sample (<paramref name="chosen"/>); null when it has none.</summary>
     private static Sanity.SanityResult? Sanity(ExplainModel model, JobSpec job, SanitySpec check, IAttributionMethod[] methods, ShardData data,
-        Tensor shardRaw, Preprocessor preprocess, long[] targets, Segmentation.SegmentedBatch? segments, long[] chosen, CancellationToken ct, BatchClock? clock)
+        Tensor shardRaw, Preprocessor preprocess, long[] targets, int[] predictions, int classes, Segmentation.SegmentedBatch? segments, long[] chosen,
+        CancellationToken ct, BatchClock? clock)
     {
         if (chosen.Length == 0) return null;
         ct.ThrowIfCancellationRequested();
@@ -166,7 +167,10 @@ public static class ShardExplainer
             rowSegments = new BatchSegments(tensor(labels, [rows.Length, segments.Height, segments.Width]).to(ScalarType.Int64).to(model.Device),
                 [.. rows.Select(r => segments.Counts[r])]);
         }
-        return ExplainCluster.Engine.Sanity.SanityCheck.Run(model, methods, input, [.. rows.Select(r => targets[r])], chosen, rowSegments, job.BatchSize, check.Seed);
+        // Each sample's stratum, as the sample was drawn by: its weight in the summary is its stratum's share of the dataset.
+        var strata = rows.Select(r => SampleSelection.Stratum(targets[r], data.Labels is { } l && l[r] == predictions[r])).ToArray();
+        return ExplainCluster.Engine.Sanity.SanityCheck.Run(model, methods, input, [.. rows.Select(r => targets[r])], chosen, rowSegments, job.BatchSize, check.Seed,
+            strata, 2 * classes);
     }
 
     private static BatchSegments BatchSegmentsOf(Segmentation.SegmentedBatch segments, int start, int count, Device device)

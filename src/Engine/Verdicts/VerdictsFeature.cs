@@ -100,7 +100,7 @@ public sealed class VerdictsFeature : Feature<VerdictPartial, VerdictsFeature.Su
         {
             if (_total is null || _strata is null) return null;
             var rules = draft.Settings.Verdicts;
-            var sanity = draft.Sums<SanityFeature.Sums>()?.Result;
+            var sanity = draft.Sums<SanityFeature.Sums>()?.Result(draft);
             var samples = _strata.Sum();
             return new VerdictsSummary(rules.Confidence, new Dictionary<string, MethodVerdict>(_total.Select(m =>
             {
@@ -109,8 +109,7 @@ public sealed class VerdictsFeature : Feature<VerdictPartial, VerdictsFeature.Su
                 Interval Of(MomentSums[] strata) => Interval.From(reweighted ? Intervals.Reweighted(strata, _strata, rules.Confidence)
                     : Total(strata) is var all ? Intervals.Mean(all.Count, all.Sum, all.Squares, rules.Confidence) : Estimate.None);
                 var (deletion, insertion) = (Of(m.Deletion), Of(m.Insertion));
-                var check = sanity?.Methods.GetValueOrDefault(m.Method) is { Spearman.Length: > 0 } s
-                    ? (s.Spearman[^1] > rules.SanityMaxSimilarity ? SanityFailed : SanityPassed) : null;
+                var check = sanity?.Methods.GetValueOrDefault(m.Method) is { Spearman.Length: > 0 } s ? (s.Insensitive ? SanityFailed : SanityPassed) : null;
                 return KeyValuePair.Create(m.Method, new MethodVerdict(Judge(deletion, insertion, rules.MinDifference), deletion, insertion, check, reweighted));
             }), StringComparer.Ordinal), rules.MinDifference, rules.SanityMaxSimilarity, samples);
         }
