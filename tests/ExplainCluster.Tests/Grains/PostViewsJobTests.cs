@@ -100,6 +100,11 @@ public class PostViewsJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluste
         // About 4 samples per class (half of them misclassified, as the strata ask), so at most 3 of 5 neighbours can share a
         // label: 0.36 measured, well above the 0.1 of neighbours drawn at random from ten classes.
         Assert.True(knn.GetProperty("meanAgreement").GetDouble() > 0.2);
+        // Reweighted to the dataset's strata (the subset is half errors, the dataset is not), with its interval over the 40.
+        var reweighted = knn.GetProperty("agreement");
+        Assert.Equal(40, reweighted.GetProperty("n").GetInt64());
+        Assert.InRange(reweighted.GetProperty("value").GetDouble(), reweighted.GetProperty("low").GetDouble(), reweighted.GetProperty("high").GetDouble());
+        Assert.Contains("reweighted to the dataset", await File.ReadAllTextAsync(Path.Combine(single, "report.html")));
 
         // The same values as parquet columns: the coordinates for every sample, the vote's share for its samples only.
         var partPath = Path.Combine(single, "samples", "part-00000.parquet");
