@@ -33,11 +33,14 @@ public sealed record SanityPartial(
     public long ApproxValues => Methods.Sum(m => 2L * m.Spearman.Length) + (Example?.Scores.Length ?? 0) / 2;
 }
 
+/// <param name="LastByStratum">The last step's Spearman per stratum of the samples (target class × correct) as
+/// [strata × 3]: n, Σ, Σ² for each, so that the summary reweights the stratified sample to the dataset; null when not kept.</param>
 [GenerateSerializer, Immutable, Alias("ec.SanitySums")]
 public sealed record SanitySums(
     [property: Id(0)] string Method,
     [property: Id(1)] double[] Spearman,
-    [property: Id(2)] double[] Ssim);
+    [property: Id(2)] double[] Ssim,
+    [property: Id(3)] double[]? LastByStratum = null);
 
 /// <summary>One sample's per-pixel scores |map| along the cascade: [methods, steps + 1, height, width], step 0 the original model.</summary>
 [GenerateSerializer, Immutable, Alias("ec.SanityExample")]

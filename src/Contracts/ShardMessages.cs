@@ -99,15 +99,18 @@ public sealed record FaithfulnessPartial(
 }
 
 /// <summary>
-/// One ordering's sums: Σ deletion and Σ insertion curve ([steps + 1] each) over the shard's samples, and
-/// Σ AUC per target class, dense, [classes × 2]: deletion then insertion for each class.
+/// One ordering's sums: Σ deletion and Σ insertion curve ([steps + 1] each) over the shard's samples it evaluated,
+/// Σ AUC and Σ AUC² per target class, dense, [classes × 2]: deletion then insertion for each class, and how many samples
+/// of each class it evaluated (fewer than <see cref="FaithfulnessPartial.ClassCounts"/> for a method with a subset).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("ec.CurveSums")]
 public sealed record CurveSums(
     [property: Id(0)] string Method,
     [property: Id(1)] double[] Deletion,
     [property: Id(2)] double[] Insertion,
-    [property: Id(3)] double[] ClassAuc);
+    [property: Id(3)] double[] ClassAuc,
+    [property: Id(4)] long[] Counts,
+    [property: Id(5)] double[] ClassSquares);
 
 /// <summary>What a shard attempt computes: the selection pass of stratified subsets, or the shard's explanations.</summary>
 [GenerateSerializer, Alias("ec.ShardPhase")]

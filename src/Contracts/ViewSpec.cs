@@ -130,7 +130,8 @@ public sealed record EmbeddingPartial(
     [property: Id(3)] double[] Cross,
     [property: Id(4)] long[]? SubsetIndex = null,
     [property: Id(5)] long[]? SubsetLabels = null,
-    [property: Id(6)] float[]? SubsetFeatures = null);
+    [property: Id(6)] float[]? SubsetFeatures = null,
+    [property: Id(7)] int[]? SubsetStrata = null);
 
 /// <summary>The embedding's PCA for the post pass: the layer, the features' mean [d] and the components [dims × d]; where the shard's accepted explain attempt staged its files.</summary>
 [GenerateSerializer, Immutable, Alias("ec.EmbeddingBasis")]

@@ -24,6 +24,8 @@ public sealed class FaithfulnessFeature : Feature<FaithfulnessPartial, Faithfuln
         {
             w.Write(m.Method);
             foreach (var sums in new[] { m.Deletion, m.Insertion, m.ClassAuc }) WriteArray(w, sums);
+            WriteArray(w, m.Counts);
+            WriteArray(w, m.ClassSquares);
         }
     }
 
@@ -31,7 +33,7 @@ public sealed class FaithfulnessFeature : Feature<FaithfulnessPartial, Faithfuln
     {
         var (steps, classCounts) = (r.ReadInt32(), ReadArray<long>(r));
         var curves = new CurveSums[r.ReadInt32()];
-        for (var i = 0; i < curves.Length; i++) curves[i] = new CurveSums(r.ReadString(), ReadArray<double>(r), ReadArray<double>(r), ReadArray<double>(r));
+        for (var i = 0; i < curves.Length; i++) curves[i] = new CurveSums(r.ReadString(), ReadArray<double>(r), ReadArray<double>(r), ReadArray<double>(r), ReadArray<long>(r), ReadArray<double>(r));
         return new FaithfulnessPartial(steps, classCounts, curves);
     }
 
@@ -43,7 +45,7 @@ public sealed class FaithfulnessFeature : Feature<FaithfulnessPartial, Faithfuln
 
         public override void Fold(FaithfulnessPartial partial) => _total = FaithfulnessStatistics.Fold(_total, partial);
 
-        public override object? Summarise(SummaryDraft draft) => _total?.Summary(draft.Names);
+        public override object? Summarise(SummaryDraft draft) => _total?.Summary(draft.Names, draft.Settings.Confidence);
     }
 }
 

@@ -8,50 +8,76 @@ namespace ExplainCluster.Engine.Faithfulness;
 
 /// <summary>
 /// Evaluates every map of a shard's batches, and a random ordering, by deletion and insertion, and keeps
-/// each sample's curves and AUCs as plain arrays.
+/// each sample's curves and AUCs as plain arrays; a sample a method did not explain (outside its subset) has NaN in
+/// that method's.
 /// </summary>
 public sealed class FaithfulnessRecorder(FaithfulnessSpec spec, IReadOnlyList<string> methods, int samples)
 {
     private readonly OrderingCurves[] _orderings =
         [.. methods.Append(FaithfulnessSpec.Random).Select(m => new OrderingCurves(m, samples, spec.Steps + 1))];
 
-    /// <summary>One batch: <paramref name="maps"/> are the methods' maps in the order of their names, each [n, ...].</summary>
-    public void Add(int start, MethodBatch batch, IReadOnlyList<Tensor> maps)
+    /// <summary>
+    /// One batch: each entry of <paramref name="maps"/> is a method's position in the recorder's list, its maps [r, ...]
+    /// and the batch rows they belong to (null: every row).
+    /// </summary>
+    public void Add(int start, MethodBatch batch, IReadOnlyList<(int Method, Tensor Maps, int[]? Rows)> maps)
     {
         using var scope = NewDisposeScope();
         var curves = new PixelCurves(spec.Steps, spec.Baseline, batch.MaxRows);
         var input = batch.Input;
-        for (var m = 0; m < maps.Count; m++)
+        foreach (var (m, map, rows) in maps)
         {
-            var order = PixelCurves.Order(PixelScores.For(maps[m].detach(), input));
-            _orderings[m].Add(start, curves.Curves(batch.Model, input, batch.Targets, order));
+            var (x, targets) = rows is null ? (input, batch.Targets)
+                : (input.index_select(0, tensor(rows.Select(r => (long)r).ToArray(), device: input.device)),
+                   batch.Targets.index_select(0, tensor(rows.Select(r => (long)r).ToArray(), device: batch.Targets.device)));
+            var order = PixelCurves.Order(PixelScores.For(map.detach(), x));
+            _orderings[m].Add(start, curves.Curves(batch.Model, x, targets, order), rows);
         }
         var pixels = input.shape[^2] * input.shape[^1];
         var random = PixelCurves.RandomOrder(batch.Indices, spec.Seed, pixels, input.device);
-        _orderings[^1].Add(start, curves.Curves(batch.Model, input, batch.Targets, random));
+        _orderings[^1].Add(start, curves.Curves(batch.Model, input, batch.Targets, random), null);
     }
 
     public FaithfulnessResult Result() => new(spec.Steps, [.. _orderings.Select(o => o.Result())]);
 
-    private sealed class OrderingCurves(string method, int samples, int points)
+    private sealed class OrderingCurves
     {
-        private readonly double[] _deletion = new double[(long)samples * points];
-        private readonly double[] _insertion = new double[(long)samples * points];
-        private readonly double[] _deletionAuc = new double[samples];
-        private readonly double[] _insertionAuc = new double[samples];
+        private readonly string _method;
+        private readonly int _points;
+        private readonly double[] _deletion, _insertion, _deletionAuc, _insertionAuc;
 
-        public void Add(int start, (Tensor Deletion, Tensor Insertion) curves)
+        public OrderingCurves(string method, int samples, int points)
         {
-            var count = (int)curves.Deletion.shape[0];
-            Copy(curves.Deletion, _deletion.AsSpan(start * points, count * points));
-            Copy(curves.Insertion, _insertion.AsSpan(start * points, count * points));
-            Copy(PixelCurves.Auc(curves.Deletion), _deletionAuc.AsSpan(start, count));
-            Copy(PixelCurves.Auc(curves.Insertion), _insertionAuc.AsSpan(start, count));
+            (_method, _points) = (method, points);
+            (_deletion, _insertion) = (Unevaluated((long)samples * points), Unevaluated((long)samples * points));
+            (_deletionAuc, _insertionAuc) = (Unevaluated(samples), Unevaluated(samples));
         }
 
-        public OrderingResult Result() => new(method, _deletion, _insertion, _deletionAuc, _insertionAuc);
+        /// <param name="rows">The batch rows of the curves' rows; null: the whole batch, in order.</param>
+        public void Add(int start, (Tensor Deletion, Tensor Insertion) curves, int[]? rows)
+        {
+            var count = (int)curves.Deletion.shape[0];
+            var (deletion, insertion) = (Values(curves.Deletion), Values(curves.Insertion));
+            var (deletionAuc, insertionAuc) = (Values(PixelCurves.Auc(curves.Deletion)), Values(PixelCurves.Auc(curves.Insertion)));
+            for (var j = 0; j < count; j++)
+            {
+                var i = start + (rows?[j] ?? j);
+                deletion.AsSpan(j * _points, _points).CopyTo(_deletion.AsSpan(i * _points, _points));
+                insertion.AsSpan(j * _points, _points).CopyTo(_insertion.AsSpan(i * _points, _points));
+                (_deletionAuc[i], _insertionAuc[i]) = (deletionAuc[j], insertionAuc[j]);
+            }
+        }
 
-        private static void Copy(Tensor values, Span<double> to) => values.cpu().contiguous().data<double>().CopyTo(to);
+        public OrderingResult Result() => new(_method, _deletion, _insertion, _deletionAuc, _insertionAuc);
+
+        private static double[] Unevaluated(long length)
+        {
+            var values = new double[length];
+            Array.Fill(values, double.NaN);
+            return values;
+        }
+
+        private static double[] Values(Tensor values) => values.cpu().contiguous().data<double>().ToArray();
     }
 }
 
@@ -66,5 +92,5 @@ public sealed record FaithfulnessResult(int Steps, IReadOnlyList<OrderingResult>
     });
 }
 
-/// <summary>One ordering's curves, [samples × (steps + 1)] row-major, and AUCs [samples].</summary>
+/// <summary>One ordering's curves, [samples × (steps + 1)] row-major, and AUCs [samples]; NaN for a sample it did not evaluate.</summary>
 public sealed record OrderingResult(string Method, double[] Deletion, double[] Insertion, double[] DeletionAuc, double[] InsertionAuc);

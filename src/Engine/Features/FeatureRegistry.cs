@@ -17,6 +17,7 @@ public static class FeatureRegistry
         ErrorsFeature.Instance,
         MethodsFeature.Instance,
         InputsFeature.Instance,
+        StrataFeature.Instance,
         FaithfulnessFeature.Instance,
         SanityFeature.Instance,
         ParamGradsFeature.Instance,

@@ -74,4 +74,13 @@ public sealed class SummarySettings
 
     /// <summary>The embedding's label vote's k.</summary>
     public int EmbeddingNeighbours { get; set; } = 10;
+
+    /// <summary>The job's <c>verdicts</c>: the thresholds of the verdicts, and the confidence of every interval.</summary>
+    public VerdictsSpec Verdicts { get; private set; } = new();
+
+    /// <summary>The confidence of every interval and verdict (<c>verdicts.confidence</c>).</summary>
+    public double Confidence => Verdicts.Confidence;
+
+    /// <summary>Takes the job's <c>verdicts</c> (null: the defaults).</summary>
+    public void Use(VerdictsSpec? verdicts) => Verdicts = verdicts ?? new VerdictsSpec();
 }

@@ -49,7 +49,7 @@ public sealed class JobPlan
         var users = new List<(string User, Subset Subset)>();
         users.AddRange(Methods.Where(m => m.Subset.IsStratified).Select(m => ($"methods.{m.Name}", m.Subset)));
         if (job.Sanity is { } sanity) users.Add(("sanity", InRounds(sanity.Seed, sanity.Samples)));
-        if (Pruning is { } p) users.Add(("views.pruning", InRounds(p.Seed, p.Samples)));
+        if (Pruning is { } p) users.Add(("views.pruning", InProportion(p.Seed, p.Samples)));
         if (Knn is { } k) users.Add(("views.embedding", InRounds(k.Seed, k.KnnSamples)));
         Samples = [.. users.GroupBy(u => IdOf(u.Subset)).Select(g => new StratifiedSample(g.Key, g.First().Subset, [.. g.Select(u => u.User)]))];
         _sampleIndex = Samples.Select((s, i) => (s.Id, i)).ToDictionary(x => x.Id, x => x.i, StringComparer.Ordinal);
@@ -94,7 +94,7 @@ public sealed class JobPlan
 
     public StratifiedSample? SanitySample => Job.Sanity is { } s ? Sample(InRounds(s.Seed, s.Samples)) : null;
 
-    public StratifiedSample? PruningSample => Pruning is { } p ? Sample(InRounds(p.Seed, p.Samples)) : null;
+    public StratifiedSample? PruningSample => Pruning is { } p ? Sample(InProportion(p.Seed, p.Samples)) : null;
 
     public StratifiedSample? KnnSample => Knn is { } k ? Sample(InRounds(k.Seed, k.KnnSamples)) : null;
 
@@ -113,7 +113,13 @@ public sealed class JobPlan
     /// <summary>A capped stratified sample (the sanity check's, pruning's, the vote's): <paramref name="samples"/> in all, spread over the strata in rounds.</summary>
     private static Subset InRounds(long seed, int samples) => new(1, seed, samples, samples);
 
-    private static string IdOf(Subset s) => $"perClass={s.PerClass},seed={s.Seed},total={s.Total}";
+    /// <summary>
+    /// A sample in the dataset's proportions (pruning's): <paramref name="samples"/> at random, not by stratum, so that its
+    /// accuracy estimates the dataset's (a stratified one is half errors).
+    /// </summary>
+    private static Subset InProportion(long seed, int samples) => new(1, seed, samples, samples, Proportional: true);
+
+    private static string IdOf(Subset s) => $"perClass={s.PerClass},seed={s.Seed},total={s.Total},proportional={s.Proportional}";
 }
 
 /// <summary>The <c>activations</c> view: the layers it takes (null: every top-level child).</summary>

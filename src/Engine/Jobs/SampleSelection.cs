@@ -10,7 +10,8 @@ namespace ExplainCluster.Engine.Jobs;
 /// class and whether the model got the sample right (errors are always represented; without labels, the target
 /// class alone). Each shard runs the model forward once and offers, per stratum, its K samples with the smallest
 /// keys (<see cref="SampleSeeds.For"/> of the seed and the dataset index, ties by index); the job keeps the K
-/// smallest of all offers, which are the K smallest of the stratum however the dataset was sharded.
+/// smallest of all offers, which are the K smallest of the stratum however the dataset was sharded. A proportional
+/// subset (<see cref="Subset.Proportional"/>) has one stratum, the whole dataset.
 /// </summary>
 public static class SampleSelection
 {
@@ -53,7 +54,7 @@ public static class SampleSelection
             }
         }
         return [.. subsets.Select(s => Smallest(
-            Enumerable.Range(0, n).Select(i => new StratumCandidate(strata[i], SampleSeeds.For(s.Seed, data.Start + i), data.Start + i)), s.PerClass))];
+            Enumerable.Range(0, n).Select(i => new StratumCandidate(s.Proportional ? 0 : strata[i], SampleSeeds.For(s.Seed, data.Start + i), data.Start + i)), s.PerClass))];
     }
 
     /// <summary>Per stratum, the <paramref name="perClass"/> candidates with the smallest keys (ties by index), by stratum then key.</summary>

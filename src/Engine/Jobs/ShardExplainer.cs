@@ -48,10 +48,10 @@ public static class ShardExplainer
         var loss = data.Labels is null ? null : new float[n];
         var targets = new long[n];
         var outputs = new MapCollector[methods.Length][];
-        // Faithfulness needs every sample's map over the pixels: it evaluates the pixel methods that explain all samples.
-        var scored = configured.Select(c => c.Subset.IsAll && c.Method.MapsPixels).ToArray();
-        var everySample = configured.Where((c, m) => scored[m]).Select(c => c.Method.Name).ToArray();
-        var faithfulness = job.Faithfulness is { } f ? new FaithfulnessRecorder(f, everySample, n) : null;
+        // Faithfulness evaluates every method whose maps lie over the pixels, on the samples it explains (a subset's too).
+        var scored = configured.Select(c => c.Method.MapsPixels).ToArray();
+        var position = scored.Select((s, m) => scored.Take(m).Count(x => x)).ToArray();
+        var faithfulness = job.Faithfulness is { } f ? new FaithfulnessRecorder(f, [.. configured.Where((c, m) => scored[m]).Select(c => c.Method.Name)], n) : null;
         var classes = 0;
 
         // The shard's samples as one tensor, checked once; batches are views of it.
@@ -109,7 +109,7 @@ public static class ShardExplainer
             for (var i = 0; i < count; i++) indices[i] = data.Start + start + i;
             var methodBatch = new MethodBatch(model, batch, indices, batchSize,
                 segments is null ? null : BatchSegmentsOf(segments, start, count, model.Device), labelTensor);
-            var maps = new List<Tensor>();
+            var maps = new List<(int, Tensor, int[]?)>();
             for (var m = 0; m < methods.Length; m++)
             {
                 var subset = configured[m].Subset;
@@ -125,13 +125,13 @@ public static class ShardExplainer
                     throw new InvalidOperationException($"{methods[m].Name} gave {extra.Count} extra maps, declared {outputs[m].Length - 1}");
                 outputs[m][0].Add(start, output.Maps, output.Columns, rows);
                 for (var e = 0; e < extra.Count; e++) outputs[m][e + 1].Add(start, extra[e], [], rows);
-                if (scored[m]) maps.Add(output.Maps);
+                if (scored[m]) maps.Add((position[m], output.Maps, rows));
             }
             faithfulness?.Add(start, methodBatch, maps);
         }
 
-        var sanity = job.Sanity is { } check ? Sanity(model, job, check, [.. methods.Where(m => m.MapsPixels && (check.Methods is null || check.Methods.Contains(m.Name)))], data, shardRaw, preprocess, targets, segments,
-            plan.Chosen(chosen, plan.SanitySample!), ct, clock) : null;
+        var sanity = job.Sanity is { } check ? Sanity(model, job, check, [.. methods.Where(m => m.MapsPixels && (check.Methods is null || check.Methods.Contains(m.Name)))], data, shardRaw, preprocess, targets, predictions, classes,
+            segments, plan.Chosen(chosen, plan.SanitySample!), ct, clock) : null;
         // Param-grads says which layers it ran and how (vectorised, or a per-sample loop and why) for the manifest and summary.
         var paramLayers = methods.OfType<ParamGradsMethod>().FirstOrDefault()?.For(model).Layers
             .Select(l => new ParamGradLayer(l.Name, l.Parameters, l.Vectorised, l.How)).ToArray();
@@ -148,7 +148,8 @@ public static class ShardExplainer
 
     /// <summary>The sanity check on this shard's part of the sanity sample (<paramref name="chosen"/>); null when it has none.</summary>
     private static Sanity.SanityResult? Sanity(ExplainModel model, JobSpec job, SanitySpec check, IAttributionMethod[] methods, ShardData data,
-        Tensor shardRaw, Preprocessor preprocess, long[] targets, Segmentation.SegmentedBatch? segments, long[] chosen, CancellationToken ct, BatchClock? clock)
+        Tensor shardRaw, Preprocessor preprocess, long[] targets, int[] predictions, int classes, Segmentation.SegmentedBatch? segments, long[] chosen,
+        CancellationToken ct, BatchClock? clock)
     {
         if (chosen.Length == 0) return null;
         ct.ThrowIfCancellationRequested();
@@ -166,7 +167,10 @@ public static class ShardExplainer
             rowSegments = new BatchSegments(tensor(labels, [rows.Length, segments.Height, segments.Width]).to(ScalarType.Int64).to(model.Device),
                 [.. rows.Select(r => segments.Counts[r])]);
         }
-        return ExplainCluster.Engine.Sanity.SanityCheck.Run(model, methods, input, [.. rows.Select(r => targets[r])], chosen, rowSegments, job.BatchSize, check.Seed);
+        // Each sample's stratum, as the sample was drawn by: its weight in the summary is its stratum's share of the dataset.
+        var strata = rows.Select(r => SampleSelection.Stratum(targets[r], data.Labels is { } l && l[r] == predictions[r])).ToArray();
+        return ExplainCluster.Engine.Sanity.SanityCheck.Run(model, methods, input, [.. rows.Select(r => targets[r])], chosen, rowSegments, job.BatchSize, check.Seed,
+            strata, 2 * classes);
     }
 
     private static BatchSegments BatchSegmentsOf(Segmentation.SegmentedBatch segments, int start, int count, Device device)

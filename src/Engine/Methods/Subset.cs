@@ -13,7 +13,10 @@ namespace ExplainCluster.Engine.Methods;
 /// </summary>
 /// <param name="Total">For a stratified subset, at most this many samples in all (0: no cap): the sanity check's
 /// sample takes the strata's smallest keys in rounds, one per stratum per round, until it has them.</param>
-public sealed record Subset(double Fraction, long Seed, int PerClass = 0, int Total = 0)
+/// <param name="Proportional">Drawn in the dataset's proportions rather than by stratum: the <see cref="Total"/> smallest
+/// keys over the whole dataset (one stratum), a simple random sample that is the same however the dataset was sharded
+/// (pruning's, whose accuracy must be the dataset's).</param>
+public sealed record Subset(double Fraction, long Seed, int PerClass = 0, int Total = 0, bool Proportional = false)
 {
     public static Subset All { get; } = new(1, 0);
 

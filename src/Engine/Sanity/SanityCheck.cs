@@ -19,8 +19,10 @@ public static class SanityCheck
     /// <param name="input">The sanity samples as the model takes them, [m, ...], in dataset-index order.</param>
     /// <param name="targets">The class each is explained for (the original model's, kept for every step).</param>
     /// <param name="indices">Their dataset indices: the first one's cascade is kept as the shard's example.</param>
+    /// <param name="strata">Each sample's stratum (target class × correct) of <paramref name="strataCount"/>, to keep the last
+    /// step's correlations per stratum (<see cref="SanitySums.LastByStratum"/>); null to keep none.</param>
     public static SanityResult Run(ExplainModel model, IReadOnlyList<IAttributionMethod> methods, Tensor input, long[] targets, long[] indices,
-        BatchSegments? segments, int batchSize, int seed)
+        BatchSegments? segments, int batchSize, int seed, int[]? strata = null, int strataCount = 0)
     {
         var layers = model.ParameterLayers().Select(l => l.Layer).Reverse().ToArray();
         var m = targets.Length;
@@ -31,6 +33,7 @@ public static class SanityCheck
         var originalRanks = original.Select(scores => Enumerable.Range(0, m).Select(i => Ranks(scores.AsSpan(i * pixels, pixels))).ToArray()).ToArray();
         var spearman = methods.Select(_ => new double[layers.Length]).ToArray();
         var ssim = methods.Select(_ => new double[layers.Length]).ToArray();
+        var last = methods.Select(_ => strata is null ? null : new double[3 * strataCount]).ToArray();
         var example = new float[methods.Count * (layers.Length + 1) * pixels];
         for (var k = 0; k < methods.Count; k++) original[k].AsSpan(0, pixels).CopyTo(example.AsSpan(k * (layers.Length + 1) * pixels));
 
@@ -43,12 +46,18 @@ public static class SanityCheck
             for (var k = 0; k < methods.Count; k++)
             {
                 for (var i = 0; i < m; i++)
-                    spearman[k][step] += Correlation(originalRanks[k][i], Ranks(randomised[k].AsSpan(i * pixels, pixels)));
+                {
+                    var r = Correlation(originalRanks[k][i], Ranks(randomised[k].AsSpan(i * pixels, pixels)));
+                    spearman[k][step] += r;
+                    if (last[k] is not { } byStratum || step != layers.Length - 1) continue;
+                    var h = 3 * strata![i];
+                    (byStratum[h], byStratum[h + 1], byStratum[h + 2]) = (byStratum[h] + 1, byStratum[h + 1] + r, byStratum[h + 2] + r * r);
+                }
                 ssim[k][step] += Ssim(original[k], randomised[k], m, height, width).Sum();
                 randomised[k].AsSpan(0, pixels).CopyTo(example.AsSpan((k * (layers.Length + 1) + step + 1) * pixels));
             }
         }
-        return new SanityResult(layers, m, [.. methods.Select((method, k) => new SanitySums(method.Name, spearman[k], ssim[k]))],
+        return new SanityResult(layers, m, [.. methods.Select((method, k) => new SanitySums(method.Name, spearman[k], ssim[k], last[k]))],
             new SanityExample(indices[0], height, width, example));
     }
 

@@ -25,6 +25,7 @@ public sealed class SanityFeature : Feature<SanityPartial, SanityFeature.Sums>
             w.Write(m.Method);
             WriteArray(w, m.Spearman);
             WriteArray(w, m.Ssim);
+            WriteArray(w, m.LastByStratum ?? []);
         }
         w.Write(s.Example is not null);
         if (s.Example is { } example)
@@ -42,7 +43,7 @@ public sealed class SanityFeature : Feature<SanityPartial, SanityFeature.Sums>
         for (var i = 0; i < layers.Length; i++) layers[i] = r.ReadString();
         var samples = r.ReadInt64();
         var sums = new SanitySums[r.ReadInt32()];
-        for (var i = 0; i < sums.Length; i++) sums[i] = new SanitySums(r.ReadString(), ReadArray<double>(r), ReadArray<double>(r));
+        for (var i = 0; i < sums.Length; i++) sums[i] = new SanitySums(r.ReadString(), ReadArray<double>(r), ReadArray<double>(r), ReadArray<double>(r) is { Length: > 0 } last ? last : null);
         var example = r.ReadBoolean() ? new SanityExample(r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), ReadArray<float>(r)) : null;
         return new SanityPartial(layers, samples, sums, example);
     }
@@ -55,12 +56,15 @@ public sealed class SanityFeature : Feature<SanityPartial, SanityFeature.Sums>
 
         public override void Fold(SanityPartial partial) => _total = SanityStatistics.Fold(_total, partial);
 
-        /// <summary>The check's result so far (for the features that read it), without its arrays.</summary>
-        public SanitySummary? Result => _total?.Summary().Summary;
+        /// <summary>The check's result (for the features that read it), without its arrays, as <see cref="Summarise"/> has it.</summary>
+        public SanitySummary? Result(SummaryDraft draft) => _total?.Summary(draft.Settings.Verdicts.SanityMaxSimilarity, Strata(draft), draft.Settings.Confidence).Summary;
+
+        /// <summary>The dataset's count per stratum, to reweight the stratified sample; null without it.</summary>
+        private static long[]? Strata(SummaryDraft draft) => draft.Sums<Stats.StrataFeature.Sums>()?.Counts;
 
         public override object? Summarise(SummaryDraft draft)
         {
-            if (_total?.Summary() is not { } summary) return null;
+            if (_total?.Summary(draft.Settings.Verdicts.SanityMaxSimilarity, Strata(draft), draft.Settings.Confidence) is not { } summary) return null;
             if (summary.Example is { } cascade) draft.Arrays.Add(cascade);
             return summary.Summary;
         }

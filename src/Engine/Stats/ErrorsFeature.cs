@@ -70,11 +70,12 @@ public sealed class ErrorsFeature : Feature<ErrorPartial, ErrorsFeature.Sums>
         {
             var confusionFile = OutputLayout.SummaryArray("confusion");
             draft.Arrays.Add(new SummaryArray(confusionFile, [classes, classes], (long[])_confusion.Clone()));
-            return ErrorAnalysisOf(new ErrorPartial(_confusion, _sumNll, _binCount, _binConfidence, _binCorrect, _top), classes, draft.Names, confusionFile);
+            return ErrorAnalysisOf(new ErrorPartial(_confusion, _sumNll, _binCount, _binConfidence, _binCorrect, _top), classes, draft.Names, confusionFile,
+                draft.Settings.Confidence);
         }
     }
 
-    private static ErrorAnalysis ErrorAnalysisOf(ErrorPartial sums, int classes, string[] names, string confusionFile)
+    private static ErrorAnalysis ErrorAnalysisOf(ErrorPartial sums, int classes, string[] names, string confusionFile, double confidence)
     {
         var confusion = sums.Confusion;
         var n = confusion.Sum();
@@ -93,7 +94,8 @@ public sealed class ErrorsFeature : Feature<ErrorPartial, ErrorsFeature.Sums>
             var precision = predictedAs == 0 ? 0 : (double)tp / predictedAs;
             var recall = support == 0 ? 0 : (double)tp / support;
             var f1 = precision + recall == 0 ? 0 : 2 * precision * recall / (precision + recall);
-            perClass[c] = new ClassMetrics(c, names[c], support, recall, precision, recall, f1);
+            perClass[c] = new ClassMetrics(c, names[c], support, recall, precision, recall, f1,
+                Intervals.Wilson(tp, support, confidence), Intervals.Wilson(tp, predictedAs, confidence));
         }
 
         var (binCount, binConfidence, binCorrect) = (sums.BinCount, sums.BinConfidence, sums.BinCorrect);
@@ -104,7 +106,8 @@ public sealed class ErrorsFeature : Feature<ErrorPartial, ErrorsFeature.Sums>
             var count = binCount[b];
             var meanConfidence = count == 0 ? 0 : binConfidence[b] / count;
             var accuracy = count == 0 ? 0 : (double)binCorrect[b] / count;
-            reliability[b] = new ReliabilityBin(b, (double)b / reliability.Length, (double)(b + 1) / reliability.Length, count, meanConfidence, accuracy);
+            reliability[b] = new ReliabilityBin(b, (double)b / reliability.Length, (double)(b + 1) / reliability.Length, count, meanConfidence, accuracy,
+                Intervals.Wilson(binCorrect[b], count, confidence));
             ece += (double)count / n * Math.Abs(accuracy - meanConfidence);
         }
 
@@ -115,6 +118,7 @@ public sealed class ErrorsFeature : Feature<ErrorPartial, ErrorsFeature.Sums>
                 if (l != p && confusion[l * classes + p] > 0)
                     confused.Add(new ConfusedPair(l, p, names[l], names[p], confusion[l * classes + p]));
         var mostConfused = confused.OrderByDescending(c => c.Count).ThenBy(c => c.Label).ThenBy(c => c.Prediction).Take(10).ToArray();
-        return new ErrorAnalysis((double)correct / n, sums.SumNll / n, confusionFile, perClass, ece, reliability, top, mostConfused);
+        return new ErrorAnalysis((double)correct / n, sums.SumNll / n, confusionFile, perClass, ece, reliability, top, mostConfused,
+            Intervals.Wilson(correct, n, confidence), confidence);
     }
 }

@@ -39,6 +39,8 @@ public sealed record Summary(long Samples, string[] Classes, long[] PredictedCou
     }
 }
 
+/// <param name="AccuracyInterval">The accuracy with its Wilson interval at <see cref="Confidence"/> over every labelled sample.</param>
+/// <param name="Confidence">The intervals' confidence (the job's <c>verdicts.confidence</c>, 0.95 unless set).</param>
 public sealed record ErrorAnalysis(
     double Accuracy,
     double MeanNll,
@@ -47,11 +49,17 @@ public sealed record ErrorAnalysis(
     double ExpectedCalibrationError,
     ReliabilityBin[] Reliability,
     TopLoss[] HighestLoss,
-    ConfusedPair[] MostConfused);
+    ConfusedPair[] MostConfused,
+    Estimate AccuracyInterval,
+    double Confidence);
 
-public sealed record ClassMetrics(int Class, string Name, long Support, double Accuracy, double Precision, double Recall, double F1);
+/// <param name="RecallInterval">Recall's Wilson interval; n is the class's support (labelled as the class).</param>
+/// <param name="PrecisionInterval">Precision's Wilson interval; n is the samples predicted as the class.</param>
+public sealed record ClassMetrics(int Class, string Name, long Support, double Accuracy, double Precision, double Recall, double F1,
+    Estimate RecallInterval, Estimate PrecisionInterval);
 
-public sealed record ReliabilityBin(int Bin, double Lower, double Upper, long Count, double MeanConfidence, double Accuracy);
+/// <param name="AccuracyInterval">The bin's accuracy with its Wilson interval over the bin's <see cref="Count"/> samples.</param>
+public sealed record ReliabilityBin(int Bin, double Lower, double Upper, long Count, double MeanConfidence, double Accuracy, Estimate AccuracyInterval);
 
 public sealed record TopLoss(long Index, double Loss, int Label, int Prediction, double Confidence, int Shard, int Row);
 

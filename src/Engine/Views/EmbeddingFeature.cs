@@ -17,7 +17,11 @@ public sealed class EmbeddingFeature : Feature<EmbeddingPartial, EmbeddingFeatur
 
     public override string Section => "views.embedding";
 
-    public override EmbeddingPartial? Compute(ShardOutcome s) => s.Result.Views?.Embedding;
+    /// <summary>The shard's sums, and each voter's stratum (target class × correct), by which the vote's subset was drawn.</summary>
+    public override EmbeddingPartial? Compute(ShardOutcome s) => s.Result.Views?.Embedding is { } e
+        ? e with { SubsetStrata = e.SubsetIndex is { } index ? [.. index.Select(i => (int)(i - s.Result.Start)).Select(r =>
+            Jobs.SampleSelection.Stratum(s.Result.Targets[r], s.Result.Labels is { } l && l[r] == s.Result.Predictions[r]))] : null }
+        : null;
 
     public override void Write(BinaryWriter w, EmbeddingPartial embedding)
     {
@@ -28,10 +32,11 @@ public sealed class EmbeddingFeature : Feature<EmbeddingPartial, EmbeddingFeatur
         WriteArray(w, embedding.SubsetIndex ?? []);
         WriteArray(w, embedding.SubsetLabels ?? []);
         WriteArray(w, embedding.SubsetFeatures ?? []);
+        WriteArray(w, embedding.SubsetStrata ?? []);
     }
 
     public override EmbeddingPartial Read(BinaryReader r) =>
-        new(r.ReadString(), r.ReadInt64(), ReadArray<double>(r), ReadArray<double>(r), ReadArray<long>(r), ReadArray<long>(r), ReadArray<float>(r));
+        new(r.ReadString(), r.ReadInt64(), ReadArray<double>(r), ReadArray<double>(r), ReadArray<long>(r), ReadArray<long>(r), ReadArray<float>(r), ReadArray<int>(r));
 
     public override Sums NewSums(int classes) => new(this);
 
@@ -86,7 +91,23 @@ public sealed class EmbeddingFeature : Feature<EmbeddingPartial, EmbeddingFeatur
             draft.Arrays.Add(new SummaryArray(agreementFile, [agreement.Length], Array.ConvertAll(agreement, v => (float)v)));
             var lowest = Enumerable.Range(0, agreement.Length).OrderBy(i => agreement[i]).ThenBy(i => sortedIndex[i]).Take(16)
                 .Select(i => new Disagreement(sortedIndex[i], labels[i], majority[i], agreement[i])).ToArray();
-            return new KnnVote(k, agreement.Length, agreement.Average(), lowest, indexFile, agreementFile);
+            return new KnnVote(k, agreement.Length, agreement.Average(), lowest, indexFile, agreementFile, Reweighted(draft));
+        }
+
+        /// <summary>
+        /// The mean agreement reweighted to the dataset's strata (<see cref="StrataFeature"/>), with its interval; null
+        /// without the voters' strata.
+        /// </summary>
+        private Estimate? Reweighted(SummaryDraft draft)
+        {
+            if (_total is not { SubsetStrata: { Length: > 0 } strata, SubsetIndex: { } index } || draft.Sums<StrataFeature.Sums>()?.Counts is not { } dataset
+                || LabelVote(draft.Settings.EmbeddingNeighbours) is not { } vote) return null;
+            // The vote is by sorted dataset index; the voters' strata are in fold order.
+            var stratumOf = index.Zip(strata).ToDictionary(p => p.First, p => p.Second);
+            var moments = new MomentSums[dataset.Length];
+            for (var i = 0; i < vote.Index.Length; i++)
+                moments[stratumOf[vote.Index[i]]] = moments[stratumOf[vote.Index[i]]].Add(vote.Agreement[i]);
+            return Intervals.Reweighted(moments, dataset, draft.Settings.Confidence);
         }
     }
 }

@@ -1,3 +1,4 @@
+using ExplainCluster.Engine.Stats;
 using ExplainCluster.Contracts;
 
 namespace ExplainCluster.Engine.Views;
@@ -34,6 +35,7 @@ public sealed record EmbeddingPca(string Layer, long Samples, double[] Mean, dou
             SubsetIndex = [.. total.SubsetIndex ?? [], .. part.SubsetIndex ?? []],
             SubsetLabels = [.. total.SubsetLabels ?? [], .. part.SubsetLabels ?? []],
             SubsetFeatures = [.. total.SubsetFeatures ?? [], .. part.SubsetFeatures ?? []],
+            SubsetStrata = [.. total.SubsetStrata ?? [], .. part.SubsetStrata ?? []],
         };
     }
 
@@ -83,7 +85,9 @@ public static class LabelVote
 public sealed record Disagreement(long Index, long Label, long NeighboursSay, double Agreement);
 
 /// <summary>summary.json's <c>views.embedding.knn</c>: the vote's k, subset size, mean agreement, the samples with the lowest, and the per-sample arrays.</summary>
-public sealed record KnnVote(int K, int Samples, double MeanAgreement, Disagreement[] Lowest, string IndexFile, string AgreementFile);
+/// <param name="Agreement">The mean agreement over the dataset: the stratified subset's reweighted to the dataset's strata
+/// (target class × correct; the subset over-represents errors, whose neighbours agree less), with its interval and n.</param>
+public sealed record KnnVote(int K, int Samples, double MeanAgreement, Disagreement[] Lowest, string IndexFile, string AgreementFile, Estimate? Agreement = null);
 
 /// <summary>summary.json's <c>views.embedding</c>: the layer, how many samples, and the variance (and share of it) each component explains; coordinates in <c>embedding/part-NNNNN.npy</c>.</summary>
 public sealed record EmbeddingView(string Layer, long Samples, int Dims, double[] Variance, double[] Explained, KnnVote? Knn = null);

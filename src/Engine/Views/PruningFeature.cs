@@ -55,6 +55,6 @@ public sealed class PruningFeature : Feature<PruningImportancePartial, PruningFe
             .Select(c => new CurveSums(c.Labelled, c.Samples, c.Removed, c.Correct, c.Probability))
             .Aggregate((CurveSums?)null, (total, sums) => total is null ? sums : total.Add(sums));
 
-        public override object? Summarise(SummaryDraft draft) => Importance is null ? null : PruningView.Of(Importance, Curve());
+        public override object? Summarise(SummaryDraft draft) => Importance is null ? null : PruningView.Of(Importance, Curve(), draft.Settings.Confidence);
     }
 }

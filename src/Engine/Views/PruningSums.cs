@@ -41,11 +41,12 @@ public sealed record CurveSums(bool Labelled, long Samples, int[] Removed, long[
 }
 
 /// <summary>
-/// Channels ordered least important first, and each channel's drop (indexed by channel): the accuracy drop
-/// (baseline accuracy − accuracy with the channel zeroed, a fraction) with labels, else the drop in mean target
-/// probability; <see cref="ProbabilityDrop"/> is the latter in both cases.
+/// Channels ordered least important first (the curve zeroes them in this order), the same channels most important first
+/// (<see cref="ByHarm"/>: the largest drop first, ties by probability drop, then by the lower index), and each channel's
+/// drop (indexed by channel): the accuracy drop (baseline accuracy − accuracy with the channel zeroed, a fraction) with
+/// labels, else the drop in mean target probability; <see cref="ProbabilityDrop"/> is the latter in both cases.
 /// </summary>
-public sealed record ChannelRanking(int[] Order, double[] Drop, double[] ProbabilityDrop);
+public sealed record ChannelRanking(int[] Order, double[] Drop, double[] ProbabilityDrop, int[] ByHarm);
 
 /// <summary>
 /// The pruning curve: for each k in <see cref="Removed"/>, the accuracy (null without labels) and mean target
@@ -95,7 +96,12 @@ public static class PruningSummary
             .ThenBy(c => probabilityDrop[c])
             .ThenBy(c => c)
             .ToArray();
-        return new ChannelRanking(order, drop, probabilityDrop);
+        var byHarm = Enumerable.Range(0, sums.Channels)
+            .OrderByDescending(c => sums.Labelled ? sums.BaselineCorrect - sums.Correct[c] : 0)
+            .ThenByDescending(c => probabilityDrop[c])
+            .ThenBy(c => c)
+            .ToArray();
+        return new ChannelRanking(order, drop, probabilityDrop, byHarm);
     }
 
     public static PruningCurve Summarize(CurveSums sums)

@@ -5,20 +5,26 @@ using ExplainCluster.Engine.Stats;
 namespace ExplainCluster.Engine.Views;
 
 /// <summary>
-/// summary.json's <c>views.pruning</c>: channels ranked least important first by the drop in accuracy (with labels) or
-/// in the target class's mean probability when each is zeroed alone, on <see cref="Samples"/> stratified samples; the
-/// curve with the k least important zeroed together; and the most that can go for under one point of accuracy.
+/// summary.json's <c>views.pruning</c>, measured on <see cref="Samples"/> samples drawn at random in the dataset's
+/// proportions (so the baseline estimates the dataset's accuracy): channels ranked least important first
+/// (<see cref="Order"/>, the curve's order) and most important first (<see cref="ByHarm"/>) by the drop in accuracy (with
+/// labels) or in the target class's mean probability when each is zeroed alone; <see cref="Change"/> is the signed change
+/// per channel (zeroed − baseline: negative when the removal hurts, −<see cref="Drop"/>); the curve with the k least
+/// important zeroed together; and the most that can go for under one point of accuracy.
 /// </summary>
+/// <param name="BaselineInterval">The baseline accuracy with its Wilson interval over the samples; null without labels.</param>
 public sealed record PruningView(long Samples, bool Labelled, double? BaselineAccuracy, double BaselineProbability, int[] Order, double[] Drop,
-    int[] Removed, double[]? Accuracy, double[]? MeanProbability, int? MaxRemovable)
+    int[] Removed, double[]? Accuracy, double[]? MeanProbability, int? MaxRemovable, Estimate? BaselineInterval, double[] Change, int[] ByHarm)
 {
-    public static PruningView Of(ImportanceSums importance, CurveSums? curveSums)
+    public static PruningView Of(ImportanceSums importance, CurveSums? curveSums, double confidence)
     {
         var ranking = PruningSummary.Rank(importance);
         var curve = curveSums is null ? null : PruningSummary.Summarize(curveSums);
         return new PruningView(importance.Samples, importance.Labelled,
             importance.Labelled ? (double)importance.BaselineCorrect / importance.Samples : null, importance.BaselineProbability / importance.Samples,
-            ranking.Order, ranking.Drop, curve?.Removed ?? [], curve?.Accuracy, curve?.MeanProbability, curve?.MaxRemovable);
+            ranking.Order, ranking.Drop, curve?.Removed ?? [], curve?.Accuracy, curve?.MeanProbability, curve?.MaxRemovable,
+            importance.Labelled ? Intervals.Wilson(importance.BaselineCorrect, importance.Samples, confidence) : null,
+            Array.ConvertAll(ranking.Drop, d => -d), ranking.ByHarm);
     }
 }
 

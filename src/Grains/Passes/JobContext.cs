@@ -111,6 +111,7 @@ public sealed class JobContext(JobRecord record, BlobLocator locator)
         var shards = Record.BookOf(JobPass.Explain)!.Done;
         var posted = Record.BookOf(JobPass.Post)?.Done.ToDictionary(p => p.Key, p => p.Value.Attempt);
         if (JobPlan.Of(job).Embedding is { } embedding) (Summary.EmbeddingDims, Summary.EmbeddingNeighbours) = (embedding.Dims, embedding.K);
+        Summary.Settings.Use(job.Verdicts);
         return Task.Run(async () =>
         {
             // Merging is CPU work (the PCAs, the label vote); moving files, writing and plotting are I/O and CPU work.

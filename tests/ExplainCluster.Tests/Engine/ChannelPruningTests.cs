@@ -1,6 +1,7 @@
 using ExplainCluster.Engine.Data;
 using ExplainCluster.Engine.Models;
 using ExplainCluster.Engine.Storage;
+using ExplainCluster.Engine.Stats;
 using ExplainCluster.Engine.Views;
 using ExplainCluster.Tests.Infrastructure;
 using static TorchSharp.torch;
@@ -87,6 +88,12 @@ public class ChannelPruningTests
         Assert.Equal(KnownOrder, ranking.Order);
         Assert.Equal([2 / 9.0, 0, 5 / 9.0, 1 / 9.0], ranking.Drop);
         Assert.Equal(0, ranking.ProbabilityDrop[1]);
+        Assert.Equal([2, 0, 3, 1], ranking.ByHarm); // the largest drop first: the most important channel leads
+
+        // The summary's signed change (negative: zeroing hurts) and the baseline's Wilson interval over the 9 samples.
+        var view = PruningView.Of(sums, null, 0.95);
+        Assert.Equal([-2 / 9.0, 0, -5 / 9.0, -1 / 9.0], view.Change);
+        Assert.Equal(Intervals.Wilson(8, 9), view.BaselineInterval);
     }
 
     [Fact]

@@ -47,6 +47,26 @@ public class FaithfulnessStatisticsTests
         Assert.Equal((0.5 + 0.325) / 2, m.PerClass[0].DeletionAuc, 12);
         Assert.Equal((0.45 + 0.55 + 0.3) / 3, m.PerClass[1].DeletionAuc, 12);
         Assert.Equal(1 - (0.45 + 0.55 + 0.3) / 3, m.PerClass[1].InsertionAuc, 12);
+        // The mean AUC's 95 % interval from Σx and Σx²: sample sd 0.108972, half-width 1.959964 · 0.108972 / √5 = 0.095517.
+        Assert.Equal(5, m.Deletion.N);
+        Assert.Equal(0.425 - 0.09551682940272122, m.Deletion.Low!.Value, 10);
+        Assert.Equal(0.425 + 0.09551682940272122, m.Deletion.High!.Value, 10);
+        Assert.Equal(5, m.Samples);
+    }
+
+    [Fact]
+    public void Build_SamplesOutsideAMethodsSubset_AreLeftOutOfItsSums()
+    {
+        // The middle sample was not explained by the method (NaN, as the recorder leaves it): four samples count.
+        var shard = Shard(0, [0, 2, 2, 0, 2], [[0.9, 0.5, 0.1], [double.NaN, double.NaN, double.NaN], [0.7, 0.7, 0.1], [0.6, 0.2, 0.2], [1.0, 0.1, 0.1]],
+            [0.5, double.NaN, 0.55, 0.3, 0.325]);
+        var f = SummaryBuilder.Build([shard], null).Summary.Faithfulness!;
+        var m = f.Methods["m"];
+        Assert.Equal(4, m.Samples);
+        Assert.Equal(5, f.Samples);
+        Assert.Equal((0.5 + 0.55 + 0.3 + 0.325) / 4, m.DeletionAuc, 12);
+        Assert.Equal((0.9 + 0.7 + 0.6 + 1.0) / 4, m.DeletionCurve[0], 12);
+        Assert.Equal([2L, 2L], m.PerClass.Select(c => c.Count));
     }
 
     [Fact]
@@ -71,6 +91,8 @@ public class FaithfulnessStatisticsTests
         Assert.Equal(o.Deletion, d.Deletion);
         Assert.Equal(o.Insertion, d.Insertion);
         Assert.Equal(o.ClassAuc, d.ClassAuc);
+        Assert.Equal(o.Counts, d.Counts);
+        Assert.Equal(o.ClassSquares, d.ClassSquares);
         var without = B with { Features = [.. B.Features.Where(f => f.Feature != faithfulness.Name)] };
         Assert.Null(faithfulness.In(PartialCodec.Decode(new MemoryStream(PartialCodec.Encode(without).ToArray()), "test")));
         Assert.Null(faithfulness.In(B.Reference()));

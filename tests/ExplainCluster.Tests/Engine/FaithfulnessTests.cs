@@ -61,7 +61,7 @@ public class FaithfulnessTests
         var batch = GradientBatch.Compute(model, input, full(inputs.Length, Target, int64), null, needGradients: false);
         var recorder = new FaithfulnessRecorder(spec, ["fake"], inputs.Length);
         var indices = Enumerable.Range(0, inputs.Length).Select(i => firstIndex + i).ToArray();
-        recorder.Add(0, new MethodBatch(model, batch, indices, maxRows), [tensor(scores.SelectMany(v => v).ToArray()).view(inputs.Length, 1, 3, 3)]);
+        recorder.Add(0, new MethodBatch(model, batch, indices, maxRows), [(0, tensor(scores.SelectMany(v => v).ToArray()).view(inputs.Length, 1, 3, 3), null)]);
         return recorder.Result();
     }
 

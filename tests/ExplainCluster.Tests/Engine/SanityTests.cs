@@ -109,6 +109,26 @@ public class SanityTests
         Assert.Equal(new long[] { 1, 3, 1, 2 }, cascade!.Shape);
     }
 
+    [Fact]
+    public void Summary_StratifiedSample_IsReweightedToTheDatasetsStrata_AndJudgedSo()
+    {
+        // Last step: two errors (stratum 0) at 0.9, 0.7 and two correct (stratum 1) at 0.1, 0.3. The sample's plain mean
+        // is 0.5, above a threshold of 0.4; the dataset is 10 % errors: 0.1 · 0.8 + 0.9 · 0.2 = 0.26, below it.
+        var partial = new SanityPartial(["fc"], 4, [new SanitySums("saliency", [2.0], [1.0], [2, 1.6, 1.3, 2, 0.4, 0.1])], null);
+        var statistics = SanityStatistics.Fold(null, partial);
+        var plain = statistics.Summary(0.4).Summary.Methods["saliency"];
+        Assert.Equal(0.5, plain.Last!.Value!.Value, 12);
+        Assert.True(plain.Insensitive);
+        Assert.False(plain.Reweighted);
+        var reweighted = statistics.Summary(0.4, [10, 90]).Summary.Methods["saliency"];
+        Assert.Equal(0.26, reweighted.Last!.Value!.Value, 12);
+        Assert.True(reweighted.Reweighted);
+        Assert.False(reweighted.Insensitive);
+        // Variance 0.1² · 0.02 / 2 + 0.9² · 0.02 / 2 (each stratum's s² is 0.02).
+        Assert.Equal(0.26 + 1.959963984540054 * Math.Sqrt(0.01 * 0.01 + 0.81 * 0.01), reweighted.Last.High!.Value, 10);
+        Assert.Equal(4, reweighted.Last.N);
+    }
+
     private static (double[] Weight, double[] Bias) Randomised(long[] weight, long[] bias, int layer)
     {
         using var scope = NewDisposeScope();

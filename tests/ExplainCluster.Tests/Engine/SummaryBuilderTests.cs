@@ -35,6 +35,19 @@ public class SummaryBuilderTests
             ["a", "b"]);
         var e = summary.Summary.ErrorAnalysis!;
         Assert.Equal(0.75, e.Accuracy);
+        // 3 of 4 correct: Wilson's 95 % interval by hand (IntervalsTests), n the labelled samples.
+        Assert.Equal(0.300641842582402, e.AccuracyInterval.Low!.Value, 8);
+        Assert.Equal(0.9544127391902995, e.AccuracyInterval.High!.Value, 8);
+        Assert.Equal(4, e.AccuracyInterval.N);
+        // Class 0: precision 2 of its 3 predictions, recall 2 of its 2 labels; class 1's recall 1 of 2.
+        var (precision, recall) = (e.PerClass[0].PrecisionInterval, e.PerClass[1].RecallInterval);
+        Assert.Equal(0.20765960080204782, precision.Low!.Value, 8);
+        Assert.Equal(0.9385080552796038, precision.High!.Value, 8);
+        Assert.Equal(3, precision.N);
+        Assert.Equal(0.09453120573423074, recall.Low!.Value, 8);
+        Assert.Equal(0.9054687942657693, recall.High!.Value, 8);
+        Assert.Equal(2, recall.N);
+        Assert.All(e.Reliability.Where(b => b.Count == 1), b => Assert.Equal(1, b.AccuracyInterval.N));
         Assert.Equal("summary/confusion.npy", e.Confusion);
         Assert.Equal([2L, 0L, 1L, 1L], Values<long>(summary, e.Confusion));
         Assert.Equal(0.3, e.ExpectedCalibrationError, 6);

@@ -82,10 +82,46 @@ public class FaithfulnessJobTests(OneSiloCluster one) : IClassFixture<OneSiloClu
         foreach (var method in Orderings)
         {
             var m = summary.RootElement.GetProperty("faithfulness").GetProperty("methods").GetProperty(method);
-            var row = string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"<tr><td>{method}</td><td>{m.GetProperty("deletionAuc").GetDouble():F4}</td><td>{m.GetProperty("insertionAuc").GetDouble():F4}</td></tr>");
+            // The mean AUCs with their intervals and the samples behind them.
+            string Mean(string kind) => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{m.GetProperty(kind).GetProperty("value").GetDouble():F4} ({m.GetProperty(kind).GetProperty("low").GetDouble():F4} to {m.GetProperty(kind).GetProperty("high").GetDouble():F4})");
+            Assert.Equal(m.GetProperty("deletionAuc").GetDouble(), m.GetProperty("deletion").GetProperty("value").GetDouble());
+            var row = $"<tr><td>{method}</td><td>100</td><td>{Mean("deletion")}</td><td>{Mean("insertion")}</td></tr>";
             Assert.Contains(row, html);
         }
+    }
+
+    [Fact]
+    public async Task Run_LimeOnAStratifiedSubset_GetsFaithfulnessAndAReweightedVerdict_ShardedEqualsSingle()
+    {
+        const string methods = """{ "saliency": {}, "lime": { "samples": 64, "subset": { "perClass": 1, "seed": 3 } } }""";
+        var (single, sharded) = await Jobs.RunSingleAndShardedAsync(one.Grains, 120, 40, (images, labels, output, size) =>
+            TestPaths.FashionJob(images, labels, output, size, Faithfulness + """, "verdicts": { "confidence": 0.9 }""")
+                .Replace("""{ "saliency": {}, "grad-x-input": {}, "grad-cam": { "layer": "10" } }""", methods, StringComparison.Ordinal));
+        // The subset is the same however the job was sharded, so are its statistics (sums of another grouping: to rounding).
+        using var summary = Jobs.ReadJson(Path.Combine(single, "summary.json"));
+        using var other = Jobs.ReadJson(Path.Combine(sharded, "summary.json"));
+        var (va, vb) = (summary.RootElement.GetProperty("verdicts").GetProperty("methods"), other.RootElement.GetProperty("verdicts").GetProperty("methods"));
+        foreach (var method in new[] { "saliency", "lime" })
+        {
+            Assert.Equal(va.GetProperty(method).GetProperty("faithfulness").GetString(), vb.GetProperty(method).GetProperty("faithfulness").GetString());
+            foreach (var kind in new[] { "deletion", "insertion" })
+                foreach (var field in new[] { "count", "mean", "low", "high" })
+                    Assert.Equal(va.GetProperty(method).GetProperty(kind).GetProperty(field).GetDouble(), vb.GetProperty(method).GetProperty(kind).GetProperty(field).GetDouble(), 9);
+        }
+
+        var lime = summary.RootElement.GetProperty("faithfulness").GetProperty("methods").GetProperty("lime");
+        var explained = summary.RootElement.GetProperty("methods").GetProperty("lime").GetProperty("samples").GetInt64();
+        Assert.Equal(explained, lime.GetProperty("samples").GetInt64()); // evaluated on exactly the samples it explained
+        Assert.Equal(explained, lime.GetProperty("deletion").GetProperty("n").GetInt64());
+        Assert.InRange(explained, 2, 40);
+        var verdicts = summary.RootElement.GetProperty("verdicts");
+        Assert.Equal(0.9, verdicts.GetProperty("confidence").GetDouble());
+        Assert.True(verdicts.GetProperty("methods").GetProperty("lime").GetProperty("reweighted").GetBoolean());
+        Assert.False(verdicts.GetProperty("methods").GetProperty("saliency").GetProperty("reweighted").GetBoolean());
+        var html = await File.ReadAllTextAsync(Path.Combine(single, "report.html"));
+        Assert.Contains($"<td>{explained} (subset, reweighted)</td>", html);
+        Assert.Contains("with its 90 % interval", html);
     }
 
     [Fact]

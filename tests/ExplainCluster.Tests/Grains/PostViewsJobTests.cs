@@ -18,8 +18,18 @@ public class PostViewsJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluste
         var (pa, pb) = (a.RootElement.GetProperty("views").GetProperty("pruning"), b.RootElement.GetProperty("views").GetProperty("pruning"));
         Assert.Equal(60, pa.GetProperty("samples").GetInt64());
         Assert.Equal(128, pa.GetProperty("order").GetArrayLength()); // layer 10's channels
-        foreach (var field in new[] { "order", "removed", "accuracy", "maxRemovable", "baselineAccuracy" })
+        foreach (var field in new[] { "order", "removed", "accuracy", "maxRemovable", "baselineAccuracy", "baselineInterval", "change", "byHarm" })
             Assert.Equal(pa.GetProperty(field).ToString(), pb.GetProperty(field).ToString());
+        // The sample is drawn in the dataset's proportions, not by stratum: its baseline estimates the dataset's accuracy,
+        // which lies within the baseline's interval (a stratified sample, half errors, missed it by 33 points in the demo).
+        var interval = pa.GetProperty("baselineInterval");
+        var dataset = a.RootElement.GetProperty("errorAnalysis").GetProperty("accuracy").GetDouble();
+        Assert.InRange(dataset, interval.GetProperty("low").GetDouble(), interval.GetProperty("high").GetDouble());
+        Assert.Equal(60, interval.GetProperty("n").GetInt64());
+        // Most important first: the first channel's removal costs the most.
+        var change = pa.GetProperty("change").EnumerateArray().Select(v => v.GetDouble()).ToArray();
+        var byHarm = pa.GetProperty("byHarm").EnumerateArray().Select(v => v.GetInt32()).ToArray();
+        Assert.Equal(change.Min(), change[byHarm[0]]);
         // The curve starts at the model's accuracy on the sample and ends with the whole layer zeroed.
         var accuracy = pa.GetProperty("accuracy").EnumerateArray().Select(v => v.GetDouble()).ToArray();
         Assert.Equal(pa.GetProperty("baselineAccuracy").GetDouble(), accuracy[0], 12);
@@ -38,6 +48,8 @@ public class PostViewsJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluste
 
         var html = await File.ReadAllTextAsync(Path.Combine(single, "report.html"));
         Assert.Contains("<h3>Pruning: how much of the layer the decisions need</h3>", html);
+        Assert.Contains("60 samples drawn at random in the dataset's proportions", html);
+        Assert.Contains("<th>rank (most important first)</th>", html);
         Assert.Contains("<h3>Activation maximisation</h3>", html);
         // A list of the chapters under the title, each linked to its heading.
         var headings = System.Text.RegularExpressions.Regex.Matches(html, "<h2>(.*?)</h2>").Select(m => m.Groups[1].Value).ToArray();
@@ -88,6 +100,11 @@ public class PostViewsJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluste
         // About 4 samples per class (half of them misclassified, as the strata ask), so at most 3 of 5 neighbours can share a
         // label: 0.36 measured, well above the 0.1 of neighbours drawn at random from ten classes.
         Assert.True(knn.GetProperty("meanAgreement").GetDouble() > 0.2);
+        // Reweighted to the dataset's strata (the subset is half errors, the dataset is not), with its interval over the 40.
+        var reweighted = knn.GetProperty("agreement");
+        Assert.Equal(40, reweighted.GetProperty("n").GetInt64());
+        Assert.InRange(reweighted.GetProperty("value").GetDouble(), reweighted.GetProperty("low").GetDouble(), reweighted.GetProperty("high").GetDouble());
+        Assert.Contains("reweighted to the dataset", await File.ReadAllTextAsync(Path.Combine(single, "report.html")));
 
         // The same values as parquet columns: the coordinates for every sample, the vote's share for its samples only.
         var partPath = Path.Combine(single, "samples", "part-00000.parquet");

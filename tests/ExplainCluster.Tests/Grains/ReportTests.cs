@@ -46,8 +46,11 @@ public partial class ReportTests(OneSiloCluster one) : IClassFixture<OneSiloClus
         foreach (var e in listed)
             Assert.Contains($"shard {e.GetProperty("shard").GetInt32()}, row {e.GetProperty("row").GetInt32()} of samples/part-{e.GetProperty("shard").GetInt32():D5}.parquet", html);
 
-        var accuracy = errors.GetProperty("accuracy").GetDouble();
-        Assert.Contains($"Accuracy <b>{accuracy.ToString("P2", System.Globalization.CultureInfo.InvariantCulture)}</b>", html);
+        // The accuracy with its Wilson interval, as summary.json has them.
+        var accuracy = errors.GetProperty("accuracyInterval");
+        Assert.Equal(errors.GetProperty("accuracy").GetDouble(), accuracy.GetProperty("value").GetDouble());
+        string Percent(string name) => (100 * accuracy.GetProperty(name).GetDouble()).ToString("F2", System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Contains($"Accuracy <b>{Percent("value")} % ({Percent("low")}–{Percent("high")} %)</b>", html);
         // The job renders its report before it marks the manifest completed, so the report states no status.
         Assert.DoesNotContain("running", html);
     }

@@ -27,6 +27,12 @@ public class SanityJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
         var gradCam = methods.GetProperty("grad-cam");
         Assert.False(gradCam.GetProperty("insensitive").GetBoolean());
         Assert.True(gradCam.GetProperty("spearman").EnumerateArray().Last().GetDouble() < SanitySpec.Threshold);
+        // The last step's correlation over the dataset: the stratified sample reweighted to the dataset's strata, with its interval.
+        var last = gradCam.GetProperty("last");
+        Assert.True(gradCam.GetProperty("reweighted").GetBoolean());
+        Assert.Equal(30, last.GetProperty("n").GetInt64());
+        Assert.InRange(last.GetProperty("value").GetDouble(), last.GetProperty("low").GetDouble(), last.GetProperty("high").GetDouble());
+        Assert.Equal(120, summary.RootElement.GetProperty("strata").GetProperty("counts").EnumerateArray().Sum(c => c.GetInt64()));
 
         // Sharded: the same sample, and the same means up to the order of the sums and of each batch's arithmetic.
         using var other = Jobs.ReadJson(Path.Combine(sharded, "summary.json"));
@@ -38,6 +44,8 @@ public class SanityJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
                 var (a, b) = (methods.GetProperty(method).GetProperty(metric), otherSanity.GetProperty("methods").GetProperty(method).GetProperty(metric));
                 Assert.Equal(a.EnumerateArray().Select(v => Math.Round(v.GetDouble(), 4)), b.EnumerateArray().Select(v => Math.Round(v.GetDouble(), 4)));
             }
+        Assert.Equal(gradCam.GetProperty("last").GetProperty("value").GetDouble(),
+            otherSanity.GetProperty("methods").GetProperty("grad-cam").GetProperty("last").GetProperty("value").GetDouble(), 4);
 
         // The cascade of the example sample: [methods, steps + 1, 28, 28], its first step the original model's map.
         var cascade = await ArrayFile.OpenAsync(new LocalBlob(Path.Combine(single, sanity.GetProperty("cascade").GetString()!)));
@@ -46,8 +54,8 @@ public class SanityJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
         // The report: the verdicts in a table, the curves, and the example's maps along the cascade.
         var html = await File.ReadAllTextAsync(Path.Combine(single, "report.html"));
         Assert.Contains("<h3>Sanity check: model randomisation</h3>", html);
-        Assert.Matches("<tr><td>input</td><td>1.000</td><td>1.000</td><td><b>flagged: insensitive to the model's parameters</b></td></tr>", html);
-        Assert.Matches("<tr><td>grad-cam</td><td>[-0-9.]+</td><td>[-0-9.]+</td><td>depends on the model</td></tr>", html);
+        Assert.Matches(@"<tr><td>input</td><td>1\.000 \(1\.000 to 1\.000\)</td><td>30 \(reweighted\)</td><td>1\.000</td><td><b>flagged: insensitive to the model's parameters</b></td></tr>", html);
+        Assert.Matches(@"<tr><td>grad-cam</td><td>[-0-9.]+ \([-0-9.]+ to [-0-9.]+\)</td><td>30 \(reweighted\)</td><td>[-0-9.]+</td><td>depends on the model</td></tr>", html);
         Assert.True(File.Exists(Path.Combine(single, "plots", "sanity-spearman.png")));
         Assert.Equal(3, Directory.GetFiles(Path.Combine(single, "plots"), "sanity-cascade-*.png").Length); // one row of 8 maps per method
     }

@@ -26,7 +26,10 @@ public sealed class EmbeddingSection : IReportSection
         if (embedding.Knn is { } knn)
         {
             html.Append(string.Create(inv, $"<h3>Label vote</h3><p>On {knn.Samples} samples (stratified by class and correctness), each sample's {knn.K} nearest "))
-                .Append(string.Create(inv, $"neighbours in the embedding's full feature space vote on its label: they agree with it {knn.MeanAgreement:P1} of the time on average. "))
+                .Append(string.Create(inv, $"neighbours in the embedding's full feature space vote on its label: they agree with it {knn.MeanAgreement:P1} of the time on the subset, "))
+                .Append(knn.Agreement is { } reweighted
+                    ? $"<b>{EstimateText.Percent(reweighted)}</b> reweighted to the dataset (each stratum weighs its share of the dataset, not of the subset, which over-represents errors). "
+                    : "a figure of the subset, whose strata are not the dataset's. ")
                 .Append("The samples they disagree with most, candidates for a label error:</p><table><tr><th>sample</th><th>label</th><th>neighbours say</th><th>agreement</th></tr>");
             foreach (var low in knn.Lowest)
                 html.Append(string.Create(inv, $"<tr><td>#{low.Index}</td><td>{E(classes[low.Label])}</td><td>{E(classes[low.NeighboursSay])}</td><td>{low.Agreement:P0}</td></tr>"));

@@ -13,10 +13,17 @@ public sealed class ErrorAnalysisSection : IReportSection
         if (report.Summary.ErrorAnalysis is not { } e) return null;
         var inv = CultureInfo.InvariantCulture;
         var html = new StringBuilder();
-        html.Append(string.Create(inv, $"<p>Accuracy <b>{e.Accuracy:P2}</b>, mean NLL {e.MeanNll:F4}, expected calibration error {e.ExpectedCalibrationError:F4}.</p>"));
-        html.Append("<table><tr><th>class</th><th>support</th><th>precision</th><th>recall</th><th>F1</th></tr>");
+        var level = EstimateText.Level(e.Confidence);
+        html.Append(string.Create(inv, $"<p>Accuracy <b>{EstimateText.Percent(e.AccuracyInterval)}</b> on {e.AccuracyInterval.N} labelled samples, "))
+            .Append(string.Create(inv, $"mean NLL {e.MeanNll:F4}, expected calibration error {e.ExpectedCalibrationError:F4}. "))
+            .Append(string.Create(inv, $"Brackets are {level} Wilson intervals; n is the samples each proportion counts (recall: the class's labels, precision: its predictions).</p>"));
+        html.Append("<table><tr><th>class</th><th>support</th><th>precision</th><th>n</th><th>recall</th><th>F1</th></tr>");
         foreach (var c in e.PerClass)
-            html.Append(string.Create(inv, $"<tr><td>{E(c.Name)}</td><td>{c.Support}</td><td>{c.Precision:F3}</td><td>{c.Recall:F3}</td><td>{c.F1:F3}</td></tr>"));
+            html.Append(string.Create(inv, $"<tr><td>{E(c.Name)}</td><td>{c.Support}</td><td>{EstimateText.Percent(c.PrecisionInterval)}</td><td>{c.PrecisionInterval.N}</td>"))
+                .Append(string.Create(inv, $"<td>{EstimateText.Percent(c.RecallInterval)}</td><td>{c.F1:F3}</td></tr>"));
+        html.Append("</table><h3>Calibration bins</h3><table><tr><th>confidence</th><th>n</th><th>mean confidence</th><th>accuracy</th></tr>");
+        foreach (var b in e.Reliability.Where(b => b.Count > 0))
+            html.Append(string.Create(inv, $"<tr><td>{b.Lower:F3}–{b.Upper:F3}</td><td>{b.Count}</td><td>{b.MeanConfidence:F3}</td><td>{EstimateText.Percent(b.AccuracyInterval)}</td></tr>"));
         html.Append("</table><h3>Most confused pairs</h3><table><tr><th>label</th><th>predicted as</th><th>count</th></tr>");
         foreach (var p in e.MostConfused)
             html.Append(string.Create(inv, $"<tr><td>{E(p.LabelName)}</td><td>{E(p.PredictionName)}</td><td>{p.Count}</td></tr>"));

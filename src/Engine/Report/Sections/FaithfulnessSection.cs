@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using ExplainCluster.Contracts;
 using ExplainCluster.Engine.Faithfulness;
+using ExplainCluster.Engine.Verdicts;
 using static ExplainCluster.Engine.Report.ReportHtml;
 
 namespace ExplainCluster.Engine.Report.Sections;
@@ -13,10 +14,14 @@ public sealed class FaithfulnessSection : IReportSection
     {
         if (report.Summary.Faithfulness is not { } summary) return null;
         var inv = CultureInfo.InvariantCulture;
-        var html = new StringBuilder(string.Create(inv, $"<p>Mean AUC over all samples, {summary.Steps} steps; deletion: lower is better, insertion: higher is better.</p>"))
-            .Append("<table><tr><th>method</th><th>deletion AUC</th><th>insertion AUC</th></tr>");
+        var level = EstimateText.Level(report.Summary.Verdicts?.Confidence ?? Stats.Intervals.DefaultConfidence);
+        var html = new StringBuilder(string.Create(inv, $"<p>Mean AUC with its {level} interval over the samples each method explained, {summary.Steps} steps; "))
+            .Append("deletion: lower is better, insertion: higher is better. A method with a subset is evaluated on its subset only, ")
+            .Append("whose strata (target class × correct) are not the dataset's: its means here are the subset's, and the verdicts reweight them.</p>")
+            .Append("<table><tr><th>method</th><th>samples</th><th>deletion AUC</th><th>insertion AUC</th></tr>");
         foreach (var (method, m) in summary.Methods)
-            html.Append(string.Create(inv, $"<tr><td>{E(method)}</td><td>{m.DeletionAuc:F4}</td><td>{m.InsertionAuc:F4}</td></tr>"));
+            html.Append(string.Create(inv, $"<tr><td>{E(method)}</td><td>{m.Samples}{(m.Samples < summary.Samples ? " (subset)" : "")}</td>"))
+                .Append(string.Create(inv, $"<td>{EstimateText.Number(m.Deletion)}</td><td>{EstimateText.Number(m.Insertion)}</td></tr>"));
         return new ReportText("Faithfulness", html.Append("</table>").ToString());
     }
 

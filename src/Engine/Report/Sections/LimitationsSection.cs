@@ -21,13 +21,14 @@ public sealed class LimitationsSection : IReportSection
         var sampled = new List<string>();
         foreach (var (name, m) in summary.Methods.Where(m => m.Value.Samples < summary.Samples))
             sampled.Add(string.Create(inv, $"{name} explained {m.Samples} of the {summary.Samples} samples ({Subset(JobFileValues.At(manifest.JobFile, "methods", name, "subset"))}); ")
-                + "its class means are over those samples only, and it has no faithfulness score or verdict (those need every sample).");
+                + "its class means are over those samples only and are not reweighted (a subset stratified by class × correct holds far more errors than the data does); "
+                + "its faithfulness figures and verdict are over the same samples, reweighted to the dataset's class × correct proportions.");
         if (summary.Sanity is { } sanity)
-            sampled.Add(string.Create(inv, $"The sanity check re-ran {string.Join(", ", sanity.Methods.Keys)} on {sanity.Samples} samples, spread over the (class × correct) strata; its verdict is over those."));
+            sampled.Add(string.Create(inv, $"The sanity check re-ran {string.Join(", ", sanity.Methods.Keys)} on {sanity.Samples} samples, spread over the (class × correct) strata; its figures are reweighted to the dataset's proportions of those strata."));
         if (summary.Views?.Pruning is { } pruning)
-            sampled.Add(string.Create(inv, $"Pruning measured each channel on {pruning.Samples} stratified samples, not the whole dataset."));
+            sampled.Add(string.Create(inv, $"Pruning measured each channel on {pruning.Samples} samples drawn at random in the dataset's proportions, not on the whole dataset: its accuracies carry that sample's uncertainty."));
         if (summary.Views?.Embedding?.Knn is { } knn)
-            sampled.Add(string.Create(inv, $"The label vote ran on {knn.Samples} stratified samples; the embedding's scatter plot draws the samples of the first shards only."));
+            sampled.Add(string.Create(inv, $"The label vote ran on {knn.Samples} stratified samples (its agreement is reweighted to the dataset's strata); the embedding's scatter plot draws the samples of the first shards only."));
         if (summary.ErrorAnalysis is { } errors)
             sampled.Add(string.Create(inv, $"The report draws all {errors.HighestLoss.Length} of summary.json's highest-loss samples, and class-mean maps of at most {ReportContext.MaxClasses} classes per method (the files hold them all)."));
 

@@ -62,7 +62,7 @@ public sealed partial class MethodsSection(IReportSection classMeans) : IReportS
         if (report.Summary.Verdicts?.Methods.GetValueOrDefault(name) is not { } verdict)
             return !ReportContext.OverPixels(report.Summary.Methods[name]) ? "Its maps are not over pixels: no faithfulness or sanity check applies."
                 : report.Summary.Verdicts is null ? "Its faithfulness was not evaluated (the job asked for none)."
-                : "It has no faithfulness verdict: faithfulness scores the map methods that explain every sample, and this one explained a subset.";
+                : "It has no faithfulness verdict.";
         var sanity = verdict.Sanity switch
         {
             VerdictsFeature.SanityPassed => "it passed the sanity check (its maps change when the model is randomised)",

@@ -21,9 +21,12 @@ public sealed class ParamGradsSection : IReportSection
             html.Append(string.Create(inv, $"<tr><td>{E(l.Name)}</td><td>{l.Parameters}</td><td>{l.MeanNorm:G4}</td><td>{E(l.How)}</td></tr>"));
         html.Append("</table><h3>Per target class</h3><table><tr><th>class</th><th>samples</th><th>mean norm</th><th>mean norm, correct</th><th>mean norm, misclassified</th></tr>");
         foreach (var c in summary.PerClass)
-            html.Append(string.Create(inv, $"<tr><td>{E(c.Name)}</td><td>{c.All.Count}</td><td>{c.All.MeanNorm:G4}</td><td>{c.Correct.MeanNorm:G4}</td><td>{c.Incorrect.MeanNorm:G4}</td></tr>"));
+            html.Append(string.Create(inv, $"<tr><td>{E(c.Name)}</td><td>{c.All.Count}</td><td>{c.All.MeanNorm:G4}</td><td>{Mean(c.Correct)}</td><td>{Mean(c.Incorrect)}</td></tr>"));
         return new ReportText("Per-sample parameter gradients", html.Append("</table>").ToString());
     }
+
+    /// <summary>A group's mean norm with the samples behind it, so that a mean over two samples does not read as one over two thousand.</summary>
+    private static string Mean(Group g) => g.MeanNorm is { } mean ? string.Create(CultureInfo.InvariantCulture, $"{mean:G4} (n = {g.Count})") : "–";
 
     public async Task<IReadOnlyList<FigureGroup>> FiguresAsync(ReportContext report, CancellationToken ct)
     {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using ExplainCluster.Engine.Stats;
 using ExplainCluster.Engine.Views;
 
 namespace ExplainCluster.Engine.Report.Sections;
@@ -12,18 +13,22 @@ public sealed class PruningSection : IReportSection
         if (report.Summary.Views?.Pruning is not { } pruning) return null;
         var inv = CultureInfo.InvariantCulture;
         var measure = pruning.Labelled ? "accuracy" : "target probability";
+        var baseline = pruning.BaselineInterval is { } b
+            ? $"{EstimateText.Percent(b)}, a {EstimateText.Level(report.Summary.ErrorAnalysis?.Confidence ?? Stats.Intervals.DefaultConfidence)} Wilson interval"
+            : string.Create(inv, $"{pruning.BaselineProbability:P2}, no interval (no labels)");
         var html = new StringBuilder("<p>")
-            .Append(string.Create(inv, $"Each channel of the layer zeroed alone on {pruning.Samples} samples (stratified by class and correctness), "))
-            .Append(string.Create(inv, $"and the drop in {measure} it causes; then the least important channels zeroed together. "))
+            .Append(string.Create(inv, $"Each channel of the layer zeroed alone on {pruning.Samples} samples drawn at random in the dataset's proportions "))
+            .Append(string.Create(inv, $"(baseline {measure} {baseline}"))
+            .Append(report.Summary.ErrorAnalysis is { } e ? string.Create(inv, $"; on the whole dataset {e.Accuracy:P2}") : "")
+            .Append(string.Create(inv, $"), and the change in {measure} it causes (negative: the removal hurts); then the least important channels zeroed together. "))
             .Append(pruning.MaxRemovable is { } k
-                ? string.Create(inv, $"<b>{k} of {pruning.Order.Length}</b> channels can be zeroed for under one point of {measure} lost ")
-                  + string.Create(inv, $"(from {(pruning.BaselineAccuracy ?? pruning.BaselineProbability):P2}).")
+                ? string.Create(inv, $"<b>{k} of {pruning.Order.Length}</b> channels can be zeroed for under one point of {measure} lost.")
                 : "")
-            .Append("</p><table><tr><th>rank</th><th>channel</th><th>drop when zeroed alone</th></tr>");
-        var shown = pruning.Order.Length <= 12 ? pruning.Order.Select((c, r) => (c, r))
-            : pruning.Order.Select((c, r) => (c, r)).Take(5).Concat(pruning.Order.Select((c, r) => (c, r)).TakeLast(5));
+            .Append("</p><table><tr><th>rank (most important first)</th><th>channel</th><th>change when zeroed alone</th></tr>");
+        var ranked = pruning.ByHarm.Select((c, r) => (c, r)).ToArray();
+        var shown = ranked.Length <= 12 ? ranked : [.. ranked.Take(5), .. ranked.TakeLast(5)];
         foreach (var (channel, rank) in shown)
-            html.Append(string.Create(inv, $"<tr><td>{rank + 1}</td><td>{channel}</td><td>{pruning.Drop[channel]:P2}</td></tr>"));
+            html.Append(string.Create(inv, $"<tr><td>{rank + 1}</td><td>{channel}</td><td>{100 * pruning.Change[channel]:+0.00;−0.00;0.00} points</td></tr>"));
         return new ReportText("Pruning: how much of the layer the decisions need", html.Append("</table>").ToString());
     }
 

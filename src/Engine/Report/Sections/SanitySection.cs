@@ -12,13 +12,17 @@ public sealed class SanitySection : IReportSection
     {
         if (report.Summary.Sanity is not { } summary) return null;
         var inv = CultureInfo.InvariantCulture;
+        var reweighted = summary.Methods.Values.Any(m => m.Reweighted);
         var html = new StringBuilder(string.Create(inv, $"<p>Every map method ran again on {summary.Samples} samples "))
-            .Append("(stratified by target class and correctness) after re-initialising the model's layers one by one from the output down ")
+            .Append("(stratified by target class and correctness")
+            .Append(reweighted ? ", so errors are over-represented: the correlation after every layer is re-initialised is reweighted to the dataset's strata, with its interval" : "")
+            .Append(") after re-initialising the model's layers one by one from the output down ")
             .Append("(Adebayo et al., 2018). A map that explains the model must change as its weights are destroyed: a rank correlation with ")
             .Append(string.Create(inv, $"the original maps still above {summary.Threshold} after every layer is re-initialised means the method shows "))
-            .Append("the input, not what the model learned.</p><table><tr><th>method</th><th>Spearman, all layers re-initialised</th><th>SSIM</th><th>verdict</th></tr>");
+            .Append("the input, not what the model learned.</p><table><tr><th>method</th><th>Spearman, all layers re-initialised</th><th>n</th><th>SSIM</th><th>verdict</th></tr>");
         foreach (var (method, m) in summary.Methods)
-            html.Append(string.Create(inv, $"<tr><td>{E(method)}</td><td>{m.Spearman[^1]:F3}</td><td>{m.Ssim[^1]:F3}</td><td>"))
+            html.Append(string.Create(inv, $"<tr><td>{E(method)}</td><td>{(m.Last is { } last ? EstimateText.Number(last, "F3") : m.Spearman[^1].ToString("F3", inv))}</td>"))
+                .Append(string.Create(inv, $"<td>{m.Last?.N ?? summary.Samples}{(m.Reweighted ? " (reweighted)" : "")}</td><td>{m.Ssim[^1]:F3}</td><td>"))
                 .Append(m.Insensitive ? "<b>flagged: insensitive to the model's parameters</b>" : "depends on the model").Append("</td></tr>");
         return new ReportText("Sanity check: model randomisation", html.Append("</table>").ToString());
     }

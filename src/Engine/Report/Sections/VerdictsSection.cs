@@ -12,13 +12,17 @@ public sealed class VerdictsSection : IReportSection
     {
         if (report.Summary.Verdicts is not { } verdicts) return null;
         var inv = CultureInfo.InvariantCulture;
-        var html = new StringBuilder(string.Create(inv, $"<p>Each method's per-sample AUC minus the random ordering's on the same sample, averaged, with its {verdicts.Confidence:P0} interval. "))
-            .Append("Faithful: deletion below zero and insertion above zero, both beyond their intervals; not faithful: either worse than random beyond its interval; ")
-            .Append("otherwise inconclusive. Sanity: whether the maps changed as the model's layers were re-initialised.</p>")
+        var html = new StringBuilder(string.Create(inv, $"<p>Each method's per-sample AUC minus the random ordering's on the same sample, averaged, with its {EstimateText.Level(verdicts.Confidence)} interval. "))
+            .Append(string.Create(inv, $"Faithful: deletion below −{verdicts.MinDifference:0.####} and insertion above +{verdicts.MinDifference:0.####}, both beyond their intervals; "))
+            .Append("not faithful: either worse than random beyond its interval; otherwise inconclusive. ")
+            .Append(string.Create(inv, $"A method explained on a subset (fewer than the dataset's {verdicts.Samples} samples) is reweighted to the dataset's strata "))
+            .Append("(target class × correct: each stratum weighs its share of the dataset, not of the subset). ")
+            .Append(string.Create(inv, $"Sanity: failed when the maps' mean rank correlation with the original model's stays above {verdicts.SanityMaxSimilarity:0.###} after every layer is re-initialised. "))
+            .Append("These thresholds are the job's <code>verdicts</code>.</p>")
             .Append("<table><tr><th>method</th><th>faithfulness</th><th>deletion − random</th><th>insertion − random</th><th>samples</th><th>sanity check</th></tr>");
         foreach (var (method, v) in verdicts.Methods)
             html.Append(string.Create(inv,
-                $"<tr><td>{E(method)}</td><td><b>{E(v.Faithfulness)}</b></td><td>{Format(v.Deletion)}</td><td>{Format(v.Insertion)}</td><td>{v.Deletion.Count}</td><td>{E(v.Sanity ?? "not run")}</td></tr>"));
+                $"<tr><td>{E(method)}</td><td><b>{E(v.Faithfulness)}</b></td><td>{Format(v.Deletion)}</td><td>{Format(v.Insertion)}</td><td>{v.Deletion.Count}{(v.Reweighted ? " (subset, reweighted)" : "")}</td><td>{E(v.Sanity ?? "not run")}</td></tr>"));
         return new ReportText("Verdicts", html.Append("</table>").ToString());
     }
 
