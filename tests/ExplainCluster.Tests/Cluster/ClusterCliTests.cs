@@ -199,9 +199,14 @@ public class ClusterCliTests(TwoSiloCluster cluster, ClusterData data) : IClassF
     [Fact]
     public async Task Watch_CtrlC_StopsWatchingOnly_AndTheJobGoesOnInTheCluster()
     {
-        var output = data.NewOutput();
+        // A job of minutes, so that it still runs after the watch has gone.
+        var folder = TestPaths.NewFolder();
+        var (images, labels) = await TestPaths.FashionMnistNpyAsync(folder, 10000);
+        var job = Path.Combine(folder, "ig.json");
+        await File.WriteAllTextAsync(job, InterruptData.IntegratedGradientsJob(images, labels));
+        var output = Path.Combine(folder, "out");
         var id = $"watched-{Guid.NewGuid():N}";
-        var submit = await cluster.ExplainAsync("submit", data.JobPath, "--id", id, "--out", output);
+        var submit = await cluster.ExplainAsync("submit", job, "--id", id, "--out", output);
         Assert.True(submit.ExitCode == 0, submit.ToString());
         await using var watch = CliProcess.Start("watch", id, "--cluster", cluster.Redis.ConnectionString);
         await watch.WaitForStdoutAsync(" shards", TimeSpan.FromMinutes(1));
