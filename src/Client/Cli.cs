@@ -17,11 +17,21 @@ namespace ExplainCluster.Client;
 public static class Cli
 {
     /// <summary>
-    /// Exit codes of <c>watch</c> (and of run and demo, which follow the job the same way); 2 is the
-    /// command-line parser's, for arguments it refuses; 4 a completed job (or <c>compare</c>) whose comparison crossed a
-    /// drift threshold.
+    /// Exit codes (the README's table): a job completed (or a command did what it said), failed, a command line the
+    /// parser refused, a job cancelled, a completed job (or <c>compare</c>) whose comparison crossed a drift threshold;
+    /// 130 and 143 (<see cref="Interrupts"/>) for a command stopped by Ctrl-C or SIGTERM.
     /// </summary>
-    public const int Completed = 0, Failed = 1, Cancelled = 3, Drifted = 4;
+    public const int Completed = 0, Failed = 1, Usage = 2, Cancelled = 3, Drifted = 4;
+
+    /// <summary>Parses and runs a command line; returns its exit code.</summary>
+    public static async Task<int> InvokeAsync(string[] args)
+    {
+        var parsed = Build().Parse(args);
+        // Signals are the commands' own (Interrupts): the parser's handler would cancel the token and return 130 after
+        // 2 s, whatever the command still had to stop.
+        var exit = await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+        return parsed.Errors.Count > 0 ? Usage : exit;
+    }
 
     public static RootCommand Build()
     {
@@ -31,13 +41,13 @@ public static class Cli
         var outOption = new Option<string?>("--out") { Description = "output location (overrides the job's \"output\")" };
         var pdf = new Option<bool>("--pdf") { Description = "also print the report to report.pdf beside report.html (needs Chromium)" };
         var run = new Command("run", "run a job on an embedded cluster") { jobFile, outOption, pdf };
-        run.SetAction((result, ct) => RunAsync(result.GetValue(jobFile)!, result.GetValue(outOption), result.GetValue(verbose), ct, pdf: result.GetValue(pdf)));
+        run.SetAction((result, _) => RunAsync(result.GetValue(jobFile)!, result.GetValue(outOption), result.GetValue(verbose), pdf: result.GetValue(pdf)));
 
         var demoOut = new Option<string?>("--out") { Description = "output folder (default: ./explain-demo)" };
         var demo = new Command("demo", "explain the bundled Fashion-MNIST sample end to end") { demoOut };
-        demo.SetAction((result, ct) => RunAsync(
+        demo.SetAction((result, _) => RunAsync(
             Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist", "job.json"),
-            result.GetValue(demoOut) ?? "explain-demo", result.GetValue(verbose), ct, overwrite: true));
+            result.GetValue(demoOut) ?? "explain-demo", result.GetValue(verbose), overwrite: true));
 
         var outputArg = new Argument<string>("output") { Description = "a job's output location" };
         var report = new Command("report", "render the report again from a job's outputs") { outputArg, pdf };
@@ -56,26 +66,26 @@ public static class Cli
         var submitOut = new Option<string?>("--out") { Description = "output location (overrides the job's \"output\"); the silos must reach it" };
         var follow = new Option<bool>("--watch") { Description = "then follow it as watch does (exit 0 completed, 1 failed, 3 cancelled, 4 drift)" };
         var submit = new Command("submit", "submit a job to a running cluster; prints its id last") { jobFile, cluster, clusterId, idOption, submitOut, follow };
-        submit.SetAction((r, ct) => WithClusterAsync(r.GetValue(cluster), r.GetValue(clusterId), r.GetValue(verbose), ct,
-            async grains =>
+        submit.SetAction((r, _) => WithClusterAsync(r.GetValue(cluster), r.GetValue(clusterId), r.GetValue(verbose),
+            async (grains, interrupts) =>
             {
-                var (exit, id) = await SubmitAsync(grains, r.GetValue(jobFile)!, r.GetValue(idOption), r.GetValue(submitOut));
-                return exit != Completed || !r.GetValue(follow) ? exit : await WatchAsync(grains, id!, ct);
+                var (exit, id) = await SubmitAsync(grains, r.GetValue(jobFile)!, r.GetValue(idOption), r.GetValue(submitOut), interrupts);
+                return exit != Completed || !r.GetValue(follow) ? exit : await WatchAsync(grains, id!, interrupts);
             }));
 
         var jobId = new Argument<string>("id") { Description = "the job id that submit printed" };
         var json = new Option<bool>("--json") { Description = "one JSON object, for scripts" };
         var status = new Command("status", "a job's state and progress") { jobId, cluster, clusterId, json };
-        status.SetAction((r, ct) => WithClusterAsync(r.GetValue(cluster), r.GetValue(clusterId), r.GetValue(verbose), ct,
-            grains => StatusAsync(grains, r.GetValue(jobId)!, r.GetValue(json))));
+        status.SetAction((r, _) => WithClusterAsync(r.GetValue(cluster), r.GetValue(clusterId), r.GetValue(verbose),
+            (grains, interrupts) => StatusAsync(grains, r.GetValue(jobId)!, r.GetValue(json), interrupts.Token)));
 
-        var watch = new Command("watch", "follow a job until it ends: exit 0 completed, 1 failed, 3 cancelled") { jobId, cluster, clusterId };
-        watch.SetAction((r, ct) => WithClusterAsync(r.GetValue(cluster), r.GetValue(clusterId), r.GetValue(verbose), ct,
-            grains => WatchAsync(grains, r.GetValue(jobId)!, ct)));
+        var watch = new Command("watch", "follow a job until it ends: exit 0 completed, 1 failed, 3 cancelled; Ctrl-C stops watching, not the job") { jobId, cluster, clusterId };
+        watch.SetAction((r, _) => WithClusterAsync(r.GetValue(cluster), r.GetValue(clusterId), r.GetValue(verbose),
+            (grains, interrupts) => WatchAsync(grains, r.GetValue(jobId)!, interrupts)));
 
         var cancel = new Command("cancel", "stop a job: no new shards start, running ones stop at their next batch") { jobId, cluster, clusterId };
-        cancel.SetAction((r, ct) => WithClusterAsync(r.GetValue(cluster), r.GetValue(clusterId), r.GetValue(verbose), ct,
-            grains => CancelAsync(grains, r.GetValue(jobId)!)));
+        cancel.SetAction((r, _) => WithClusterAsync(r.GetValue(cluster), r.GetValue(clusterId), r.GetValue(verbose),
+            (grains, interrupts) => CancelAsync(grains, r.GetValue(jobId)!, interrupts.Token)));
 
         return new RootCommand("ExplainCluster: explain a neural network over a whole dataset")
         {
@@ -83,26 +93,53 @@ public static class Cli
         };
     }
 
+    /// <summary>
+    /// Runs a job on an embedded cluster and follows it. The first Ctrl-C or SIGTERM cancels the job as <c>explain cancel</c>
+    /// does (<see cref="StopAsync"/>); a second ends the process at once, and the next run takes the output over.
+    /// </summary>
     /// <param name="overwrite">Replace a completed job's output (the demo's own folder) whatever the job file says.</param>
     /// <param name="pdf">Print the completed job's report to report.pdf too.</param>
-    private static async Task<int> RunAsync(string jobPath, string? output, bool verbose, CancellationToken ct, bool overwrite = false, bool pdf = false)
+    private static async Task<int> RunAsync(string jobPath, string? output, bool verbose, bool overwrite = false, bool pdf = false)
     {
+        using var interrupts = new Interrupts();
         try
         {
             var job = JobFile.Load(jobPath, output);
             if (overwrite) job = job with { Overwrite = true };
             await using var cluster = await EmbeddedCluster.StartAsync(LocalRoots(jobPath, job), verbose);
+            if (interrupts.Interrupted) return Interrupted(interrupts, "before the job started; nothing was written");
             var jobId = JobRunner.NewId(job);
             var status = await cluster.Grains.GetGrain<IJobGrain>(jobId).StartAsync(job);
-            status = await Progress.FollowAsync(cluster.Grains, jobId, status, ct);
+            try { status = await Progress.FollowAsync(cluster.Grains, jobId, status, interrupts.Token); }
+            catch (OperationCanceledException) when (interrupts.Interrupted) { return await StopAsync(cluster.Grains, jobId, interrupts); }
             var outcome = Outcome(status);
-            if (pdf && outcome == Completed) await PrintAsync(status.Output, ct);
+            if (pdf && outcome == Completed) await PrintAsync(status.Output, interrupts.Token);
             return outcome;
         }
         catch (Exception e) when (e is ExplainException or Microsoft.Extensions.Options.OptionsValidationException)
         {
             return Fail(e.Message);
         }
+    }
+
+    /// <summary>
+    /// After the first interrupt of run or demo: cancels the job (no new shards, running ones stop at their next batch,
+    /// staging removed, manifest.json cancelled) and says so in one line. A job already writing its outputs finishes.
+    /// </summary>
+    private static async Task<int> StopAsync(IGrainFactory grains, string jobId, Interrupts interrupts)
+    {
+        var status = await grains.GetGrain<IJobGrain>(jobId).CancelAsync();
+        if (status.State == JobState.Finalizing) status = await JobRunner.FollowAsync(grains, jobId, status);
+        if (status.State != JobState.Cancelled) return Outcome(status);
+        Console.Error.WriteLine($"cancelled by {interrupts.Name} after {status.ShardsDone} of {status.ShardsTotal} shards; staging removed, manifest.json says cancelled");
+        return interrupts.ExitCode;
+    }
+
+    /// <summary>A command stopped by an interrupt: one line saying where it stood (<paramref name="when"/>), exit 130 or 143.</summary>
+    private static int Interrupted(Interrupts interrupts, string? when = null)
+    {
+        Console.Error.WriteLine(when is null ? $"interrupted by {interrupts.Name}" : $"interrupted by {interrupts.Name} {when}");
+        return interrupts.ExitCode;
     }
 
     /// <summary>
@@ -117,12 +154,18 @@ public static class Cli
         return [.. roots.Select((root, i) => $"--{LocationPolicy.LocalRootsKey}:{i}={root}")];
     }
 
-    private static async Task<int> WithClusterAsync(string? redis, string? clusterId, bool verbose, CancellationToken ct, Func<IGrainFactory, Task<int>> command)
+    /// <summary>Connects to the cluster and runs <paramref name="command"/>; an interrupt the command left to this stops it with one line.</summary>
+    private static async Task<int> WithClusterAsync(string? redis, string? clusterId, bool verbose, Func<IGrainFactory, Interrupts, Task<int>> command)
     {
+        using var interrupts = new Interrupts();
         try
         {
-            await using var cluster = await RemoteCluster.ConnectAsync(redis, clusterId, verbose, ct);
-            return await command(cluster.Grains);
+            await using var cluster = await RemoteCluster.ConnectAsync(redis, clusterId, verbose, interrupts.Token);
+            return await command(cluster.Grains, interrupts);
+        }
+        catch (OperationCanceledException) when (interrupts.Interrupted)
+        {
+            return Interrupted(interrupts);
         }
         catch (ExplainException e)
         {
@@ -138,29 +181,35 @@ public static class Cli
         }
     }
 
-    private static async Task<(int Exit, string? Id)> SubmitAsync(IGrainFactory grains, string jobPath, string? id, string? output)
+    /// <summary>
+    /// Submits a job. Never half: an interrupt before the job is sent submits nothing; once it is sent, the submission
+    /// completes (its id printed last, as always) and the line on stderr says how to stop the job.
+    /// </summary>
+    private static async Task<(int Exit, string? Id)> SubmitAsync(IGrainFactory grains, string jobPath, string? id, string? output, Interrupts interrupts)
     {
         var job = JobFile.Load(jobPath, output);
         id ??= JobRunner.NewId(job);
         if (id.Length == 0 || id.Length > 200 || id.Any(c => char.IsControl(c) || c == '/'))
             throw new ExplainException($"--id must be 1 to 200 characters without '/' or control characters");
+        if (interrupts.Interrupted) return (Interrupted(interrupts, "before the job was sent; nothing was submitted"), null);
         var status = await JobRunner.CallAsync(() => grains.GetGrain<IJobGrain>(id).StartAsync(job));
         if (status.State == JobState.Failed) return (Fail(status.Error ?? "the job failed"), null);
         Console.WriteLine($"submitted: {status.ShardsTotal} shards, {status.SamplesTotal} samples");
         Console.WriteLine(id);
-        return (Completed, id);
+        if (!interrupts.Interrupted) return (Completed, id);
+        return (Interrupted(interrupts, $"after the job was sent: job {id} runs in the cluster; explain cancel {id} stops it"), null);
     }
 
     /// <summary>The job's status; an <see cref="ExplainException"/> if the cluster has no job with this id.</summary>
-    private static async Task<JobStatus> FindAsync(IGrainFactory grains, string id)
+    private static async Task<JobStatus> FindAsync(IGrainFactory grains, string id, CancellationToken ct)
     {
-        var status = await JobRunner.CallAsync(() => grains.GetGrain<IJobGrain>(id).GetStatusAsync());
+        var status = await JobRunner.CallAsync(() => grains.GetGrain<IJobGrain>(id).GetStatusAsync(), ct);
         return status.State == JobState.NotStarted ? throw new ExplainException($"no job {id} on this cluster") : status;
     }
 
-    private static async Task<int> StatusAsync(IGrainFactory grains, string id, bool json)
+    private static async Task<int> StatusAsync(IGrainFactory grains, string id, bool json, CancellationToken ct)
     {
-        var status = await FindAsync(grains, id);
+        var status = await FindAsync(grains, id, ct);
         if (json)
         {
             Console.WriteLine(JsonSerializer.Serialize(new
@@ -181,12 +230,21 @@ public static class Cli
         return Completed;
     }
 
-    private static async Task<int> WatchAsync(IGrainFactory grains, string id, CancellationToken ct) =>
-        Outcome(await Progress.FollowAsync(grains, id, await FindAsync(grains, id), ct));
-
-    private static async Task<int> CancelAsync(IGrainFactory grains, string id)
+    /// <summary>Follows a job to its end; an interrupt stops the watching only, and says how to stop the job.</summary>
+    private static async Task<int> WatchAsync(IGrainFactory grains, string id, Interrupts interrupts)
     {
-        var status = await FindAsync(grains, id);
+        var status = await FindAsync(grains, id, interrupts.Token);
+        try { return Outcome(await Progress.FollowAsync(grains, id, status, interrupts.Token)); }
+        catch (OperationCanceledException) when (interrupts.Interrupted)
+        {
+            Console.Error.WriteLine($"stopped watching: job {id} goes on in the cluster; explain cancel {id} stops it");
+            return interrupts.ExitCode;
+        }
+    }
+
+    private static async Task<int> CancelAsync(IGrainFactory grains, string id, CancellationToken ct)
+    {
+        var status = await FindAsync(grains, id, ct);
         if (status.State is JobState.Completed or JobState.Failed) return Fail($"job {id} had already ended ({StateName(status.State)})");
         status = await JobRunner.CallAsync(() => grains.GetGrain<IJobGrain>(id).CancelAsync());
         Console.WriteLine($"{id}: {StateName(status.State)}");

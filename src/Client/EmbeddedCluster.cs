@@ -27,7 +27,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         builder.Logging.ClearProviders().AddStderr(verbose);
         // The job's outcome is the CLI's own one-line error; the job grain's warning would say it twice.
         if (!verbose) builder.Logging.AddFilter("ExplainCluster.Grains.JobGrain", LogLevel.Error);
-        builder.Services.AddExplainTracing(builder.Configuration);
+        builder.Services.AddExplainTracing(builder.Configuration).AddCliLifetime();
         builder.UseOrleans(silo => silo
             .UseLocalhostClustering(FreePort(), FreePort())
             .AddExplainCluster(builder.Configuration));

@@ -1,4 +1,3 @@
-using System.CommandLine;
 using ExplainCluster.Client;
 
-return await Cli.Build().Parse(args).InvokeAsync();
+return await Cli.InvokeAsync(args);

@@ -37,6 +37,7 @@ public sealed class RemoteCluster : IAsyncDisposable
         builder.Logging.ClearProviders().AddStderr(verbose);
         // A failed connection is the one "error:" line below; the host's own report of it would say it again.
         if (!verbose) builder.Logging.AddFilter(StartupFailure.HostCategory, LogLevel.Critical);
+        builder.Services.AddCliLifetime();
         var token = SubmitToken.FromEnvironment();
         builder.UseOrleansClient(client =>
         {
@@ -53,6 +54,7 @@ public sealed class RemoteCluster : IAsyncDisposable
         catch (Exception e) when (e is not ExplainException)
         {
             host.Dispose();
+            ct.ThrowIfCancellationRequested(); // interrupted: the command says so
             var why = e is OperationCanceledException ? $"no silo answered within {ConnectTimeout.TotalSeconds:0} s" : e.Message.Split('\n')[0];
             throw new ExplainException($"cannot connect to the cluster at {address}: {why}");
         }

@@ -4,7 +4,7 @@ namespace ExplainCluster.Client;
 
 /// <summary>
 /// The CLI's log output: stderr only (stdout carries results and progress), one line per entry. Quiet
-/// mode shows warnings and above without exception details; verbose shows everything with them.
+/// mode shows warnings and above with an exception's first line only (no type, no stack); verbose shows everything with them.
 /// </summary>
 public sealed class StderrLoggerProvider(bool verbose) : ILoggerProvider
 {
@@ -27,7 +27,7 @@ public sealed class StderrLoggerProvider(bool verbose) : ILoggerProvider
             var message = formatter(state, exception).ReplaceLineEndings(" ");
             var line = verbose && exception is not null
                 ? $"{Level(logLevel)}: {category}: {message}{Environment.NewLine}{exception}"
-                : $"{Level(logLevel)}: {message}{(exception is null ? "" : $" ({exception.GetType().Name}: {exception.Message.Split('\n')[0]})")}";
+                : $"{Level(logLevel)}: {message}{(exception is null ? "" : $" ({exception.Message.Split('\n')[0]})")}";
             Console.Error.WriteLine(Engine.Storage.Redaction.Text(line));
         }
 

@@ -14,7 +14,8 @@ public static class ClusterCalls
         {
             try
             {
-                return await call();
+                // An interrupted caller stops waiting at once (a long poll would hold it for seconds); the call ends by itself.
+                return await call().WaitAsync(ct);
             }
             catch (Exception e) when (e is OrleansException or TimeoutException && DateTime.UtcNow + delay < deadline && !ct.IsCancellationRequested)
             {

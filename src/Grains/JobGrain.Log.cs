@@ -24,6 +24,9 @@ public sealed partial class JobGrain
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} failed: {Error}")]
     private static partial void LogFailed(ILogger logger, string jobId, string error);
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: finishing failed")]
+    private static partial void LogFinishFailed(ILogger logger, Exception error, string jobId);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} shard {Shard}: attempt {Attempt} was superseded; its result is ignored")]
     private static partial void LogSuperseded(ILogger logger, string jobId, int shard, int attempt);
 }

@@ -40,6 +40,9 @@ public sealed partial class JobGrain(
     private IGrainTimer? _leases;
     private readonly ChangeSignal _changed = new();
 
+    // While the job fails or is cancelled (EndAsync): done once its outputs say so.
+    private Task? _ending;
+
     private JobRecord State => record.State;
 
     private string Id => this.GetPrimaryKeyString();
@@ -95,7 +98,7 @@ public sealed partial class JobGrain(
             first = await _job.StartAsync(Id, policy, limits, async other =>
                 other != Id && (await grains.GetGrain<IJobGrain>(other).GetStatusAsync()).State is JobState.Running or JobState.Finalizing);
         }
-        catch (Exception e) when (e is ExplainException or IOException or Azure.RequestFailedException)
+        catch (Exception e) when (e is ExplainException or IOException or UnauthorizedAccessException or Azure.RequestFailedException)
         {
             (State.State, State.Error) = (JobState.Failed, Redaction.Text(e.Message.Split('\n')[0]));
             await SaveAsync();
@@ -114,6 +117,9 @@ public sealed partial class JobGrain(
     async Task<JobStatus> IJobGrain.WaitForChangeAsync(TimeSpan maxWait)
     {
         if (!State.IsOver) await _changed.WaitAsync(maxWait);
+        // A job that has just failed or been cancelled answers once its staging is gone and its manifest says so: an
+        // embedded run (explain run) that stops its silo on this answer leaves nothing half done.
+        if (_ending is { } ending) await ending;
         return Status();
     }
 
@@ -223,7 +229,13 @@ public sealed partial class JobGrain(
         try { State.Drift = (await _job!.CommitAsync()).Drift is { Length: > 0 } drift ? drift : null; }
         catch (Exception e)
         {
-            await FailAsync(e is ExplainException ? e.Message : $"finishing the job failed: {e.GetType().Name}: {e.Message.Split('\n')[0]}");
+            LogFinishFailed(logger, e, Id);
+            await FailAsync(e switch
+            {
+                ExplainException => e.Message,
+                _ when StorageFault.Cause(e) is { } cause => $"output {State.Job!.Output}: {cause} (finishing the job)",
+                _ => $"finishing the job failed: {e.Message.Split('\n')[0]}",
+            });
             return;
         }
         await CompletedAsync();
@@ -243,15 +255,24 @@ public sealed partial class JobGrain(
     /// <summary>Fails (with <paramref name="error"/>) or cancels the job: running attempts stop, the manifest says so, staging goes.</summary>
     private async Task EndAsync(JobState state, string? error)
     {
-        (State.State, State.Error) = (state, error is null ? null : Redaction.Text(error));
-        StopLeases();
-        if (_pass is not null) await Dispatcher.StopAsync(State.Book);
-        await SaveAsync();
-        _changed.Raise();
-        if (error is null) LogCancelled(logger, Id);
-        else LogFailed(logger, Id, error);
-        await StopResumingAsync();
-        if (_job is not null) await _job.EndAsync(error);
+        var ended = new TaskCompletionSource();
+        _ending = ended.Task;
+        try
+        {
+            (State.State, State.Error) = (state, error is null ? null : Redaction.Text(error));
+            StopLeases();
+            if (_pass is not null) await Dispatcher.StopAsync(State.Book);
+            await SaveAsync();
+            _changed.Raise();
+            if (error is null) LogCancelled(logger, Id);
+            else LogFailed(logger, Id, error);
+            await StopResumingAsync();
+            if (_job is not null) await _job.EndAsync(error);
+        }
+        finally
+        {
+            ended.SetResult();
+        }
     }
 
     private Task SaveAsync() => record.WriteStateAsync();

@@ -83,11 +83,13 @@ public sealed partial class ShardGrain(
         catch (Exception e)
         {
             // A data fault is deterministic and named by an ExplainException: one line, no stack trace, no retry.
+            // The exception's type stays in the log (with --verbose on the CLI), never in the job's error.
             var dataFault = e is ExplainException;
-            var message = dataFault ? e.Message : Redaction.Text($"shard {request.Shard.Index} failed: {e.GetType().Name}: {e.Message.Split('\n')[0]}");
+            var message = dataFault ? e.Message : Redaction.Text($"shard {request.Shard.Index} failed: {e.Message.Split('\n')[0]}");
             if (dataFault) LogDataFault(logger, request.JobId, request.Shard.Index, message);
             else LogShardFailed(logger, e, request.JobId, request.Shard.Index);
-            await ReportAsync(request, () => job.ShardFailedAsync(request.Shard.Index, request.Attempt, message, IsInfrastructure(e), request.Phase), ct);
+            var retryable = IsInfrastructure(e) && StorageFault.Cause(e) is null;
+            await ReportAsync(request, () => job.ShardFailedAsync(request.Shard.Index, request.Attempt, message, retryable, request.Phase), ct);
             return;
         }
         await ReportAsync(request, report, ct);
@@ -124,7 +126,10 @@ public sealed partial class ShardGrain(
         }
     }
 
-    /// <summary>Faults of the machine or the network, worth another attempt; anything else would fail the same way again.</summary>
+    /// <summary>
+    /// Faults of the machine or the network, worth another attempt; anything else would fail the same way again, as
+    /// would a storage fault that will not heal (<see cref="StorageFault"/>), which the caller checks apart.
+    /// </summary>
     private static bool IsInfrastructure(Exception e) =>
         e is IOException or TimeoutException or OrleansException or HttpRequestException or System.Net.Sockets.SocketException
             or Azure.RequestFailedException or OutOfMemoryException;

@@ -38,9 +38,14 @@ public sealed class JobOutputs(BlobLocator locator)
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or Azure.RequestFailedException)
         {
-            throw new ExplainException($"output location {job.Output} cannot be written: {e.Message.Split('\n')[0]}", e);
+            throw Unwritable(job, e);
         }
     }
+
+    /// <summary>The one line for an output that refused the manifest: the cause in words where it will not heal.</summary>
+    private static ExplainException Unwritable(JobSpec job, Exception e) => StorageFault.Cause(e) is { } cause
+        ? new ExplainException($"output {job.Output}: {cause} (writing {OutputLayout.Manifest})", e)
+        : new ExplainException($"output location {job.Output} cannot be written: {e.Message.Split('\n')[0]}", e);
 
     /// <summary>
     /// Writes the first manifest, making the output this job's: one job per output at a time. A new output is
@@ -60,7 +65,7 @@ public sealed class JobOutputs(BlobLocator locator)
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or Azure.RequestFailedException)
         {
-            throw new ExplainException($"output location {job.Output} cannot be written: {e.Message.Split('\n')[0]}", e);
+            throw Unwritable(job, e);
         }
         var earlier = await ReadClaimedManifestAsync(job, ct);
         if (earlier.JobId == manifest.JobId) return;
@@ -248,16 +253,19 @@ public sealed class JobOutputs(BlobLocator locator)
         return buffer.ToArray();
     }
 
-    /// <summary>Marks the manifest failed (with <paramref name="error"/>) or cancelled (error null); staged attempts are deleted.</summary>
+    /// <summary>
+    /// Deletes the staged attempts, then marks the manifest failed (with <paramref name="error"/>) or cancelled (error null).
+    /// Staging goes first: on a full disk, that is what makes room for the manifest.
+    /// </summary>
     public async Task EndAsync(JobSpec job, Manifest manifest, string? error, CancellationToken ct = default)
     {
+        try { await locator.Resolve(job.Output).Child(OutputLayout.Attempts).DeleteTreeAsync(ct); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Azure.RequestFailedException) { /* staging only; the manifest says what happened */ }
         var finished = DateTimeOffset.UtcNow;
         await WriteManifestAsync(job, manifest with
         {
             Status = error is null ? Manifest.Cancelled : Manifest.Failed, Error = error, Finished = finished, Seconds = (finished - manifest.Started).TotalSeconds,
         }, ct);
-        try { await locator.Resolve(job.Output).Child(OutputLayout.Attempts).DeleteTreeAsync(ct); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Azure.RequestFailedException) { /* staging only; the manifest says what happened */ }
     }
 
     private static byte[] Npy(SummaryArray array) => array.Values switch

@@ -65,21 +65,22 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
             var (curve, images, coordinates) = await OnHostAsync(model, silo, clock => Views.PostWorker.Compute(model, job, data, work, rows, ct, clock));
             ct.ThrowIfCancellationRequested();
             if (coordinates is not null && work.Embedding is { } basis)
-            {
-                // In this attempt's own staging (never the explain pass's): the job moves and joins them when it completes.
-                var staged = locator.Resolve(job.Output).Child(OutputLayout.PostAttempt(shard.Index, attempt));
-                await staged.Child(OutputLayout.EmbeddingPart(shard.Index)).WriteAsync(NpyFormat.Encode(coordinates, [data.Count, basis.Dims]), ct);
-                // And as parquet columns for the samples part: embedding_0.., and knn_agreement for the label vote's samples (null for the others).
-                var columns = Enumerable.Range(0, basis.Dims)
-                    .Select(d => ($"embedding_{d}", Enumerable.Range(0, data.Count).Select(i => (float?)coordinates[i * basis.Dims + d]).ToArray())).ToList();
-                if (work.VoteIndex is { } voted)
+                await StorageFault.WritingAsync(job.Output, $"writing shard {shard.Index}'s embedding", async () =>
                 {
-                    var agreement = new float?[data.Count];
-                    for (var j = 0; j < voted.Length; j++) agreement[voted[j] - data.Start] = work.VoteAgreement![j];
-                    columns.Add(("knn_agreement", agreement));
-                }
-                await staged.Child(OutputLayout.SampleColumns).WriteAsync(await ParquetColumns.WriteAsync(columns, ct), ct);
-            }
+                    // In this attempt's own staging (never the explain pass's): the job moves and joins them when it completes.
+                    var staged = locator.Resolve(job.Output).Child(OutputLayout.PostAttempt(shard.Index, attempt));
+                    await staged.Child(OutputLayout.EmbeddingPart(shard.Index)).WriteAsync(NpyFormat.Encode(coordinates, [data.Count, basis.Dims]), ct);
+                    // And as parquet columns for the samples part: embedding_0.., and knn_agreement for the label vote's samples (null for the others).
+                    var columns = Enumerable.Range(0, basis.Dims)
+                        .Select(d => ($"embedding_{d}", Enumerable.Range(0, data.Count).Select(i => (float?)coordinates[i * basis.Dims + d]).ToArray())).ToList();
+                    if (work.VoteIndex is { } voted)
+                    {
+                        var agreement = new float?[data.Count];
+                        for (var j = 0; j < voted.Length; j++) agreement[voted[j] - data.Start] = work.VoteAgreement![j];
+                        columns.Add(("knn_agreement", agreement));
+                    }
+                    await staged.Child(OutputLayout.SampleColumns).WriteAsync(await ParquetColumns.WriteAsync(columns, ct), ct);
+                });
             return new PostPartial(shard.Index, attempt, silo, watch.Elapsed.TotalSeconds, curve, images);
         }, ct);
 
@@ -117,10 +118,13 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
         ct.ThrowIfCancellationRequested();
         var (partial, scalars) = ShardStatistics.Build(shard, result, data, job.Data.Preprocess.Scale, silo);
         var output = locator.Resolve(job.Output);
-        await ShardWriter.WriteAsync(output.Child(OutputLayout.Attempt(shard.Index, attempt)), shard.Index, result, scalars, ct);
         partial = partial with { Attempt = attempt };
-        // Last: a partial on disk means the attempt's files are all there.
-        await output.Child(OutputLayout.Partial(shard.Index, attempt)).WriteAsync(PartialCodec.Encode(partial), ct);
+        await StorageFault.WritingAsync(job.Output, $"writing shard {shard.Index}", async () =>
+        {
+            await ShardWriter.WriteAsync(output.Child(OutputLayout.Attempt(shard.Index, attempt)), shard.Index, result, scalars, ct);
+            // Last: a partial on disk means the attempt's files are all there.
+            await output.Child(OutputLayout.Partial(shard.Index, attempt)).WriteAsync(PartialCodec.Encode(partial), ct);
+        });
         return partial;
     }
 

@@ -30,9 +30,18 @@ public sealed class LocalBlob(string path) : IBlob
         Directory.CreateDirectory(Path.GetDirectoryName(Location)!);
         // Write beside, then rename: a reader never sees half a file.
         var temp = Location + ".tmp-" + Guid.NewGuid().ToString("N");
-        await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
-            await file.WriteAsync(content, ct);
-        File.Move(temp, Location, overwrite: true);
+        try
+        {
+            await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
+                await file.WriteAsync(content, ct);
+            File.Move(temp, Location, overwrite: true);
+        }
+        catch
+        {
+            // Half a file on a full disk would keep it full: it goes, and the fault is the caller's to handle.
+            File.Delete(temp);
+            throw;
+        }
     }
 
     public async Task<bool> CreateAsync(ReadOnlyMemory<byte> content, CancellationToken ct = default)
@@ -43,7 +52,16 @@ public sealed class LocalBlob(string path) : IBlob
         FileStream file;
         try { file = new FileStream(Location, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 1 << 16, useAsync: true); }
         catch (IOException) when (File.Exists(Location)) { return false; }
-        await using (file) await file.WriteAsync(content, ct);
+        try
+        {
+            await using (file) await file.WriteAsync(content, ct);
+        }
+        catch
+        {
+            // A half-written file would claim the location for a job that never started: it goes.
+            File.Delete(Location);
+            throw;
+        }
         return true;
     }
 

@@ -197,6 +197,38 @@ public class ClusterCliTests(TwoSiloCluster cluster, ClusterData data) : IClassF
     }
 
     [Fact]
+    public async Task Watch_CtrlC_StopsWatchingOnly_AndTheJobGoesOnInTheCluster()
+    {
+        // A job of minutes, so that it still runs after the watch has gone.
+        var folder = TestPaths.NewFolder();
+        var (images, labels) = await TestPaths.FashionMnistNpyAsync(folder, 10000);
+        var job = Path.Combine(folder, "ig.json");
+        await File.WriteAllTextAsync(job, InterruptData.IntegratedGradientsJob(images, labels));
+        var output = Path.Combine(folder, "out");
+        var id = $"watched-{Guid.NewGuid():N}";
+        var submit = await cluster.ExplainAsync("submit", job, "--id", id, "--out", output);
+        Assert.True(submit.ExitCode == 0, submit.ToString());
+        await using var watch = CliProcess.Start("watch", id, "--cluster", cluster.Redis.ConnectionString);
+        await watch.WaitForStdoutAsync(" shards", TimeSpan.FromMinutes(1));
+
+        watch.Signal(CliProcess.SigInt);
+        var result = await watch.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(result.ExitCode == 130, result.ToString());
+        Assert.Equal($"stopped watching: job {id} goes on in the cluster; explain cancel {id} stops it", result.Stderr.Trim());
+
+        // The job was not touched: it runs, and more of its shards finish after the watch has gone.
+        var status = await cluster.ExplainAsync("status", id, "--json");
+        int done;
+        using (var json = JsonDocument.Parse(status.Stdout))
+        {
+            Assert.Equal("running", json.RootElement.GetProperty("state").GetString());
+            done = json.RootElement.GetProperty("shardsDone").GetInt32();
+        }
+        await data.WaitForShardsAsync(output, done + 2);
+        Assert.Equal(0, (await cluster.ExplainAsync("cancel", id)).ExitCode);
+    }
+
+    [Fact]
     public async Task Health_JoinedSilo_IsLiveAndReady()
     {
         using var http = new HttpClient();

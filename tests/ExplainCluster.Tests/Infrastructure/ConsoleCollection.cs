@@ -15,7 +15,7 @@ public sealed class ConsoleCollection
         Console.SetError(error);
         try
         {
-            var exit = await ExplainCluster.Client.Cli.Build().Parse(args).InvokeAsync();
+            var exit = await ExplainCluster.Client.Cli.InvokeAsync(args);
             return (exit, output.ToString(), error.ToString());
         }
         finally
