@@ -29,7 +29,10 @@ public class DemoTests
         Assert.All(sanity.GetProperty("methods").EnumerateObject(), m => Assert.False(m.Value.GetProperty("insensitive").GetBoolean(), m.Name));
         Assert.True(summary.RootElement.GetProperty("errorAnalysis").GetProperty("accuracy").GetDouble() > 0.85);
         var faithfulness = summary.RootElement.GetProperty("faithfulness").GetProperty("methods");
-        Assert.Equal(["grad-cam", "integrated-gradients", "random", "saliency", "smooth-grad"], faithfulness.EnumerateObject().Select(p => p.Name).Order());
+        Assert.Equal(["grad-cam", "integrated-gradients", "kernel-shap", "lime", "random", "saliency", "smooth-grad"], faithfulness.EnumerateObject().Select(p => p.Name).Order());
+        foreach (var method in new[] { "lime", "kernel-shap" }) // scored on the samples it explained, not the dataset
+            Assert.Equal(methods.GetProperty(method).GetProperty("samples").GetInt64(), faithfulness.GetProperty(method).GetProperty("samples").GetInt64());
+        Assert.Equal(10000, faithfulness.GetProperty("saliency").GetProperty("samples").GetInt64());
 
         var html = await File.ReadAllTextAsync(Path.Combine(output, "report.html"));
         foreach (var method in new[] { "saliency", "smooth-grad", "grad-cam", "integrated-gradients", "lime", "kernel-shap" })

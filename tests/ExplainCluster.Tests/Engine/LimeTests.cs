@@ -67,8 +67,19 @@ public class LimeTests
     [Fact]
     public void Attribute_Probability_FitsBelowPerfectOnTheSoftmax()
     {
-        var (_, columns) = Run("""{ "samples": 500 }""");
-        Assert.InRange(columns[0][0], 0.0, 0.99999);
+        // Hidden segments at zero move the logit gap 2·Σx − 1 between −10 and 23: the softmax bends it, a line cannot follow.
+        var (_, columns) = Run("""{ "samples": 500, "hide": "zero" }""");
+        Assert.InRange(columns[0][0], 0.0, 0.99);
+    }
+
+    [Fact]
+    public void Attribute_SegmentMeanHiding_LeavesThisModelUnchanged_SoTheFitIsPerfectAndTheMapZero()
+    {
+        // tiny_flat's two logits differ by the same weight at every pixel, so a segment replaced by its own mean keeps the gap:
+        // every coalition gets the same probability, lime's constant case (R² 1, no weights).
+        var (maps, columns) = Run("""{ "samples": 500 }""");
+        Assert.Equal(1, columns[0][0]);
+        Assert.All(maps, m => Assert.Equal(0, m, 1e-4));
     }
 
     [Fact]

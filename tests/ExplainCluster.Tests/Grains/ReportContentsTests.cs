@@ -24,11 +24,11 @@ public partial class ReportContentsTests(OneSiloCluster one) : IClassFixture<One
         string[] explanations = ["Methods that ran", "saliency", "Class-mean saliency", "grad-x-input", "Class-mean grad-x-input", "grad-cam", "Class-mean grad-cam"];
 
         AssertContents(output, chapters);
-        AssertParts(output, "Performance", ["Error analysis", "Most confused pairs", "Error analysis: plots", "Highest-loss samples"]);
+        AssertParts(output, "Performance", ["Error analysis", "Calibration bins", "Most confused pairs", "Error analysis: plots", "Highest-loss samples"]);
         AssertParts(output, "Explanations", explanations);
         await RemakeWithoutInputsAsync(output);
         AssertContents(output, chapters);
-        AssertParts(output, "Performance", ["Error analysis", "Most confused pairs", "Error analysis: plots"]);
+        AssertParts(output, "Performance", ["Error analysis", "Calibration bins", "Most confused pairs", "Error analysis: plots"]);
         AssertParts(output, "Explanations", explanations);
     }
 
