@@ -34,7 +34,7 @@ public static class ReportHtml
                 switch (part)
                 {
                     case ReportText text:
-                        html.Append(text.Html);
+                        html.Append(ReportTables.Accessible(text.Html, part.Heading ?? chapters[i].Title));
                         break;
                     case FigureGroup group:
                         Figures(html, group, pngs[group]);
@@ -57,7 +57,7 @@ public static class ReportHtml
         + "img{image-rendering:pixelated;max-width:100%;height:auto}"
         + "thead{display:table-header-group}h1,h2,h3{break-after:avoid}figure,tr,table{break-inside:avoid}"
         + "@page{size:A4;margin:14mm 12mm 16mm;@bottom-center{content:\"page \" counter(page) \" of \" counter(pages);font:9pt sans-serif;color:#444}}"
-        + "td.l,th.l{text-align:left}pre{background:#f6f6f6;padding:6px;overflow-x:auto}"
+        + "caption{caption-side:top;text-align:left;font-weight:bold;padding:4px 0}td.l,th.l{text-align:left}pre{background:#f6f6f6;padding:6px;overflow-x:auto}"
         + "@media print{body{margin:0;max-width:none;font-size:10pt}a{color:inherit;text-decoration:none}figure{margin:4px 2px}img{max-height:100mm}}";
 
     /// <summary>The id of the <paramref name="number"/>th chapter (counted from 1).</summary>

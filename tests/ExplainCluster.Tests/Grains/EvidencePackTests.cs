@@ -41,6 +41,26 @@ public partial class EvidencePackTests(OneSiloCluster one) : IClassFixture<OneSi
     }
 
     [Fact]
+    public async Task Tables_EachHasACaptionAndScopedHeaders()
+    {
+        var (_, output) = await JobAsync();
+        var html = await File.ReadAllTextAsync(Path.Combine(output, "report.html"));
+        var tables = Tables().Matches(html);
+        Assert.True(tables.Count >= 8, $"{tables.Count} tables");
+        Assert.All(tables, t =>
+        {
+            Assert.Matches("^<table><caption>[^<]+", t.Value);           // named, and not empty
+            // Column headers a reader can follow, or (a table of names and values) a header starting every row.
+            var rows = Regex.Matches(t.Value, "<tr>").Count;
+            Assert.True(t.Value.Contains("<thead><tr><th scope=\"col\"", StringComparison.Ordinal) || Regex.Matches(t.Value, "<tr><th scope=\"row\"").Count == rows, t.Value[..Math.Min(300, t.Value.Length)]);
+            Assert.DoesNotContain("<th>", t.Value);                      // none left without a scope
+        });
+        // The provenance tables take their captions from the headings above them.
+        Assert.Contains("<table><caption>Model</caption>", html);
+        Assert.Contains("<table><caption>Data</caption>", html);
+    }
+
+    [Fact]
     public async Task Provenance_IsTheManifests_WithTheModelsRealParameterCount()
     {
         var (_, output) = await JobAsync();
@@ -177,10 +197,13 @@ public partial class EvidencePackTests(OneSiloCluster one) : IClassFixture<OneSi
         throw new InvalidOperationException($"no ExplainCluster.sln above {AppContext.BaseDirectory}");
     }
 
+    [GeneratedRegex("<table>.*?</table>", RegexOptions.Singleline)]
+    private static partial Regex Tables();
+
     [GeneratedRegex("data:image/png;base64,[A-Za-z0-9+/=]+")]
     private static partial Regex Images();
 
-    [GeneratedRegex("<tr><th class=\"l\">([^<]*)</th><td class=\"l\">([^<]*)</td></tr>")]
+    [GeneratedRegex("<tr><th scope=\"row\" class=\"l\">([^<]*)</th><td class=\"l\">([^<]*)</td></tr>")]
     private static partial Regex Row();
 
     [GeneratedRegex(@"^\| `([^`]+)` \|", RegexOptions.Multiline)]

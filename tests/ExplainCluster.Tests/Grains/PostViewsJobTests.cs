@@ -49,7 +49,7 @@ public class PostViewsJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluste
         var html = await File.ReadAllTextAsync(Path.Combine(single, "report.html"));
         Assert.Contains("<h3>Pruning: how much of the layer the decisions need</h3>", html);
         Assert.Contains("60 samples drawn at random in the dataset's proportions", html);
-        Assert.Contains("<th>rank (most important first)</th>", html);
+        Assert.Contains("<th scope=\"col\">rank (most important first)</th>", html);
         Assert.Contains("<h3>Activation maximisation</h3>", html);
         // A list of the chapters under the title, each linked to its heading.
         var headings = System.Text.RegularExpressions.Regex.Matches(html, "<h2>(.*?)</h2>").Select(m => m.Groups[1].Value).ToArray();
