@@ -145,7 +145,7 @@ public readonly record struct StratumCandidate(
 
 /// <summary>
 /// A shard's param-grads statistics: the layers as its silo's engine ran them, per (class, correct) cell the
-/// count, Σ norm and a histogram of log10 norm (<see cref="Bins"/> bins), and the shard's largest norms.
+/// count, Σ norm, Σ norm² and a histogram of log10 norm (<see cref="Bins"/> bins), and the shard's largest norms.
 /// Cells are dense: cell = target class · 2 + correct (1 when the prediction equals the label, or with no labels).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("ec.ParamGradPartial")]
@@ -154,14 +154,15 @@ public sealed record ParamGradPartial(
     [property: Id(1)] long[] CellCounts,
     [property: Id(2)] double[] CellNormSums,
     [property: Id(3)] long[] CellHistograms,
-    [property: Id(4)] NormEntry[] Largest)
+    [property: Id(4)] NormEntry[] Largest,
+    [property: Id(5)] double[] CellNormSquares)
 {
     /// <summary>Histogram bins over log10 of the norm, from <see cref="LogLow"/> to <see cref="LogHigh"/>; values outside fall in the end bins.</summary>
     public const int Bins = 40;
 
     public const double LogLow = -6, LogHigh = 4;
 
-    public long ApproxValues => CellCounts.Length * (2L + Bins) + 6L * Largest.Length;
+    public long ApproxValues => CellCounts.Length * (3L + Bins) + 6L * Largest.Length;
 }
 
 /// <summary>One parameter-holding module: its name, parameter count, and whether its per-sample gradients are vectorised (else how they are computed).</summary>

@@ -5,7 +5,7 @@ using ExplainCluster.Engine.Methods;
 namespace ExplainCluster.Engine.ParamGrads;
 
 /// <summary>
-/// Param-grads as mergeable statistics: per (target class, correct) cell the count, Σ norm and a histogram of
+/// Param-grads as mergeable statistics: per (target class, correct) cell the count, Σ norm, Σ norm² and a histogram of
 /// log10 norm, per layer the mean norm (from the method's own summary), and the largest norms over the job.
 /// </summary>
 public sealed class ParamGradStatistics
@@ -16,6 +16,7 @@ public sealed class ParamGradStatistics
     private readonly ParamGradLayer[] _layers;
     private readonly long[] _counts;
     private readonly double[] _sums;
+    private readonly double[] _squares;
     private readonly long[] _histograms;
     private NormEntry[] _largest = [];
 
@@ -24,6 +25,7 @@ public sealed class ParamGradStatistics
         _layers = first.Layers;
         _counts = new long[first.CellCounts.Length];
         _sums = new double[first.CellNormSums.Length];
+        _squares = new double[first.CellNormSquares.Length];
         _histograms = new long[first.CellHistograms.Length];
     }
 
@@ -32,7 +34,7 @@ public sealed class ParamGradStatistics
     {
         var norms = r.Methods.Single(m => m.Name == ParamGradsMethod.MethodName).Columns.Single(c => c.Name == "param_grad_norm").Values;
         var cells = 2 * r.Classes;
-        var (counts, sums, histograms) = (new long[cells], new double[cells], new long[cells * ParamGradPartial.Bins]);
+        var (counts, sums, squares, histograms) = (new long[cells], new double[cells], new double[cells], new long[cells * ParamGradPartial.Bins]);
         var largest = new List<NormEntry>();
         for (var i = 0; i < r.Count; i++)
         {
@@ -43,10 +45,11 @@ public sealed class ParamGradStatistics
             var cell = (int)r.Targets[i] * 2 + (correct ? 1 : 0);
             counts[cell]++;
             sums[cell] += norm;
+            squares[cell] += (double)norm * norm;
             histograms[cell * ParamGradPartial.Bins + Bin(norm)]++;
             largest.Add(new NormEntry(r.Start + i, norm, label, r.Predictions[i], shard, i));
         }
-        return new ParamGradPartial(layers, counts, sums, histograms, Largest(largest));
+        return new ParamGradPartial(layers, counts, sums, histograms, Largest(largest), squares);
     }
 
     public static int Bin(double norm)
@@ -67,6 +70,7 @@ public sealed class ParamGradStatistics
         {
             total._counts[c] += partial.CellCounts[c];
             total._sums[c] += partial.CellNormSums[c];
+            total._squares[c] += partial.CellNormSquares[c];
         }
         for (var b = 0; b < total._histograms.Length; b++) total._histograms[b] += partial.CellHistograms[b];
         total._largest = Largest(total._largest.Concat(partial.Largest));
@@ -74,7 +78,8 @@ public sealed class ParamGradStatistics
     }
 
     /// <param name="layerMeans">Each layer's mean norm over the samples (the method's mean |map|).</param>
-    public ParamGradSummary Summary(string[] classNames, double[]? layerMeans)
+    /// <param name="confidence">The level of each group's interval of its mean norm.</param>
+    public ParamGradSummary Summary(string[] classNames, double[]? layerMeans, double confidence = Stats.Intervals.DefaultConfidence)
     {
         var classes = _counts.Length / 2;
         var bins = ParamGradPartial.Bins;
@@ -85,7 +90,8 @@ public sealed class ParamGradStatistics
             var histogram = new long[bins];
             foreach (var c in list)
                 for (var b = 0; b < bins; b++) histogram[b] += _histograms[c * bins + b];
-            return new Group(count, count == 0 ? null : list.Sum(c => _sums[c]) / count, histogram);
+            var sum = list.Sum(c => _sums[c]);
+            return new Group(count, count == 0 ? null : sum / count, histogram, Stats.Intervals.Mean(count, sum, list.Sum(c => _squares[c]), confidence));
         }
         var perClass = Enumerable.Range(0, classes).Where(c => _counts[2 * c] + _counts[2 * c + 1] > 0)
             .Select(c => new ParamGradClass(c, classNames[c], Of([2 * c, 2 * c + 1]), Of([2 * c + 1]), Of([2 * c])));
@@ -108,5 +114,8 @@ public sealed record ParamGradLayerSummary(string Name, long Parameters, bool Ve
 
 public sealed record ParamGradClass(int Class, string Name, Group All, Group Correct, Group Incorrect);
 
-/// <summary>A group of samples: how many, their mean whole-gradient norm (null for none), and the histogram of log10 norm.</summary>
-public sealed record Group(long Count, double? MeanNorm, long[] Histogram);
+/// <summary>
+/// A group of samples: how many, their mean whole-gradient norm (null for none), the histogram of log10 norm, and the mean
+/// with its interval (from Σ norm and Σ norm²; no interval under two samples; null in a summary written before it was kept).
+/// </summary>
+public sealed record Group(long Count, double? MeanNorm, long[] Histogram, Stats.Estimate? MeanNormInterval = null);

@@ -30,6 +30,7 @@ public sealed class ParamGradsFeature : Feature<ParamGradPartial, ParamGradsFeat
         WriteArray(w, g.CellCounts);
         WriteArray(w, g.CellNormSums);
         WriteArray(w, g.CellHistograms);
+        WriteArray(w, g.CellNormSquares);
         w.Write(g.Largest.Length);
         foreach (var entry in g.Largest)
         {
@@ -46,11 +47,11 @@ public sealed class ParamGradsFeature : Feature<ParamGradPartial, ParamGradsFeat
     {
         var layers = new ParamGradLayer[r.ReadInt32()];
         for (var i = 0; i < layers.Length; i++) layers[i] = new ParamGradLayer(r.ReadString(), r.ReadInt64(), r.ReadBoolean(), r.ReadString());
-        var (counts, sums, histograms) = (ReadArray<long>(r), ReadArray<double>(r), ReadArray<long>(r));
+        var (counts, sums, histograms, squares) = (ReadArray<long>(r), ReadArray<double>(r), ReadArray<long>(r), ReadArray<double>(r));
         var largest = new NormEntry[r.ReadInt32()];
         for (var i = 0; i < largest.Length; i++)
             largest[i] = new NormEntry(r.ReadInt64(), r.ReadDouble(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32());
-        return new ParamGradPartial(layers, counts, sums, histograms, largest);
+        return new ParamGradPartial(layers, counts, sums, histograms, largest, squares);
     }
 
     public override Sums NewSums(int classes) => new(this);
@@ -63,7 +64,7 @@ public sealed class ParamGradsFeature : Feature<ParamGradPartial, ParamGradsFeat
 
         // Each layer's mean norm is the method's own mean |map| (its map is the per-layer norms).
         public override object? Summarise(SummaryDraft draft) =>
-            _total?.Summary(draft.Names, draft.Sums<MethodsFeature.Sums>()?.MeanAbs(ParamGradsMethod.MethodName));
+            _total?.Summary(draft.Names, draft.Sums<MethodsFeature.Sums>()?.MeanAbs(ParamGradsMethod.MethodName), draft.Settings.Confidence);
     }
 }
 

@@ -26,7 +26,7 @@ public static class Findings
         };
         if (summary.ErrorAnalysis is { } errors) findings.AddRange(Performance(errors, inv));
         if (summary.Verdicts is { } verdicts) findings.AddRange(Trust(verdicts));
-        if (summary.Views is { } views) findings.AddRange(Views(views, inv));
+        if (summary.Views is { } views) findings.AddRange(Views(views, EstimateText.Level(summary.Verdicts?.Confidence ?? Intervals.DefaultConfidence), inv));
         if (summary.ParamGrads is { Correct.MeanNorm: { } correct, Incorrect.MeanNorm: { } incorrect } paramGrads && correct > 0)
             findings.Add(new("paramGrads", string.Create(inv,
                 $"Misclassified samples have a mean parameter-gradient norm of {incorrect:G3} against {correct:G3} for correct ones ({incorrect / correct:F1} times; {paramGrads.Incorrect.Count} and {paramGrads.Correct.Count} samples).")));
@@ -36,15 +36,16 @@ public static class Findings
     private static IEnumerable<Finding> Performance(ErrorAnalysis e, IFormatProvider inv)
     {
         var present = e.PerClass.Where(c => c.Support > 0).ToArray();
+        var level = EstimateText.Level(e.Confidence);
         yield return new("accuracy", string.Create(inv,
-            $"Accuracy is {e.Accuracy:P2} on {present.Sum(c => c.Support)} labelled samples; the expected calibration error is {e.ExpectedCalibrationError:F4} (0: confidence matches accuracy)."));
+            $"Accuracy is {e.Accuracy:P2} on {present.Sum(c => c.Support)} labelled samples{Range(e.AccuracyInterval, level, "F2", inv)}; the expected calibration error is {e.ExpectedCalibrationError:F4} (0: confidence matches accuracy)."));
         if (present.Length >= 2)
         {
             // Ties go to the lower class index, so the sentence is the same however the job was sharded.
             var best = present.OrderByDescending(c => c.Recall).ThenBy(c => c.Class).First();
             var worst = present.OrderBy(c => c.Recall).ThenBy(c => c.Class).First();
             yield return new("recall", string.Create(inv,
-                $"The class recognised best is {best.Name} (recall {best.Recall:P1} of {best.Support}); the worst is {worst.Name} (recall {worst.Recall:P1} of {worst.Support})."));
+                $"The class recognised best is {best.Name} (recall {best.Recall:P1} of {best.Support}{Range(best.RecallInterval, level, "F1", inv)}); the worst is {worst.Name} (recall {worst.Recall:P1} of {worst.Support}{Range(worst.RecallInterval, level, "F1", inv)})."));
         }
         if (e.MostConfused.Length > 0)
             yield return new("confusions", "The main confusions: "
@@ -66,7 +67,7 @@ public static class Findings
 
     public static bool Passed(MethodVerdict verdict) => verdict.Faithfulness == VerdictsFeature.Faithful && verdict.Sanity != VerdictsFeature.SanityFailed;
 
-    private static IEnumerable<Finding> Views(ViewsSummary views, IFormatProvider inv)
+    private static IEnumerable<Finding> Views(ViewsSummary views, string level, IFormatProvider inv)
     {
         if (views.Weights is { Parameters.Length: > 0 } weights && weights.Parameters.MaxBy(p => p.NearZero) is { } sparse)
             yield return new("weights", string.Create(inv, $"The parameter tensor with the most weights near zero is {sparse.Name} ({sparse.NearZero:P1} of them)."));
@@ -82,9 +83,15 @@ public static class Findings
                 $"Activation maximisation made an input for each of {maximisation.Classes.Length} classes; the least convincing is {hardest.Name} (probability {hardest.Probability:P1})."));
         if (views.Embedding is { } embedding)
             yield return new("embedding", embedding.Knn is { } knn
-                ? string.Create(inv, $"In the embedding at layer {embedding.Layer}, each sample's {knn.K} nearest neighbours agree with its label {knn.MeanAgreement:P1} of the time on average ({knn.Samples} samples); those they disagree with most are candidate label errors.")
+                ? knn.Agreement is { Value: { } agreement } estimate
+                    ? string.Create(inv, $"In the embedding at layer {embedding.Layer}, each sample's {knn.K} nearest neighbours agree with its label {agreement:P1} of the time on average{Range(estimate, level, "F1", inv)}, estimated for the whole dataset from {knn.Samples} samples drawn per class and outcome and reweighted to their shares; those they disagree with most are candidate label errors.")
+                    : string.Create(inv, $"In the embedding at layer {embedding.Layer}, each sample's {knn.K} nearest neighbours agree with its label {knn.MeanAgreement:P1} of the time on average ({knn.Samples} samples); those they disagree with most are candidate label errors.")
                 : string.Create(inv, $"The embedding at layer {embedding.Layer}: its first {embedding.Dims} principal components hold {embedding.Explained.Sum():P0} of the variance."));
     }
 
     private static string List(IEnumerable<string> items) => string.Join(", ", items);
+
+    /// <summary>", 95 % interval 87.60–88.87 %" for a proportion's estimate, or nothing where it has no interval.</summary>
+    private static string Range(Estimate e, string level, string format, IFormatProvider inv) =>
+        e is { Low: { } low, High: { } high } ? $", {level} interval {(100 * low).ToString(format, inv)}–{(100 * high).ToString(format, inv)} %" : "";
 }

@@ -85,16 +85,21 @@ public sealed class ReportContext
         var scales = Enumerable.Range(0, methods.Length).Select(k => MapScale.Of(drawn.Select(d => d.Maps[k]).OfType<double[]>())).ToArray();
         var units = methods.Select(m => MapUnits.Of(m.Key, Manifest.JobFile)).ToArray();
         var inv = CultureInfo.InvariantCulture;
-        return [.. drawn.Select(d =>
+        // A method that explained none of these samples (a subset method) gets no column of grey gaps, one sentence instead.
+        var shown = Enumerable.Range(0, methods.Length).Where(k => drawn.Any(d => d.Maps[k] is not null)).ToArray();
+        var absent = methods.Where((_, k) => !shown.Contains(k)).Select(m => m.Key).ToArray();
+        var none = absent.Length == 0 ? "" : $" {string.Join(" and ", absent)} explained none of them (not drawn).";
+        return [.. drawn.Select((d, i) =>
         {
             var tiles = new List<Tile> { new("input", d.Image, height, width) };
-            for (var k = 0; k < methods.Length; k++)
+            foreach (var k in shown)
             {
                 var (_, mh, mw) = Planes(methods[k].Value.MapShape);
                 tiles.Add(new(methods[k].Key, d.Maps[k], mh, mw, scales[k], units[k]));
             }
-            var caption = string.Create(inv, $"{d.Caption} — shard {d.Shard}, row {d.Row} of {OutputLayout.SamplesPart(d.Shard)}. ")
-                + string.Create(inv, $"Input in grey; each method's maps on one scale for all {drawn.Count} samples here (its bar: the 99th percentile of |value|).");
+            // How to read the grid is said once, under the first sample; the others name their sample only.
+            var caption = string.Create(inv, $"{d.Caption} — shard {d.Shard}, row {d.Row} of {OutputLayout.SamplesPart(d.Shard)}.")
+                + (i > 0 ? "" : string.Create(inv, $" Input in grey; each method's maps on one scale for all {drawn.Count} samples here (its bar: the 99th percentile of |value|).") + none);
             var alt = string.Create(inv, $"Sample #{d.Index}: its input and {d.Maps.Count(m => m is not null)} of {methods.Length} maps. ")
                 + string.Join(" ", methods.Select((m, k) => d.Maps[k] is { } map ? MapText.Describe(m.Key, map, Planes(m.Value.MapShape), scales[k]) : $"{m.Key}: not explained."));
             return new Figure($"{name}-{d.Index}", caption, () => Heatmaps.Grid(tiles, tiles.Count, height, width), alt);

@@ -5,7 +5,8 @@ namespace ExplainCluster.Engine.Report;
 
 /// <summary>
 /// Tables a screen reader and a printed page can follow: every table of a section's text gets a caption (the table's own if
-/// it has one, else the nearest heading above it in the text, else the part's heading), its first row of only header cells
+/// it has one, else the nearest heading (h3, h4) above it in the text, else the part's heading, then read by screen readers
+/// and not shown twice), its first row of only header cells
 /// becomes a &lt;thead&gt; (repeated on each printed page) with column scope, and a body row that starts with a header cell
 /// gets row scope. Sections write plain tables; the page applies this once to each section's text.
 /// </summary>
@@ -31,7 +32,8 @@ public static partial class ReportTables
     private static string Table(string inner, string caption)
     {
         var html = new StringBuilder("<table>");
-        if (!inner.StartsWith("<caption>", StringComparison.Ordinal)) html.Append("<caption>").Append(caption).Append("</caption>");
+        // A caption taken from the heading above repeats what the reader already sees: it is there for screen readers only.
+        if (!inner.StartsWith("<caption>", StringComparison.Ordinal)) html.Append("<caption class=\"sr\">").Append(caption).Append("</caption>");
         if (inner.Contains("<thead>", StringComparison.Ordinal)) return html.Append(inner).Append("</table>").ToString();
         var rest = inner;
         if (rest.StartsWith("<caption>", StringComparison.Ordinal))
@@ -53,7 +55,7 @@ public static partial class ReportTables
     [GeneratedRegex("<table>(.*?)</table>", RegexOptions.Singleline)]
     private static partial Regex TablePattern();
 
-    [GeneratedRegex("<h4>(.*?)</h4>", RegexOptions.Singleline)]
+    [GeneratedRegex("<h[34]>(.*?)</h[34]>", RegexOptions.Singleline)]
     private static partial Regex HeadingPattern();
 
     [GeneratedRegex("<tr>.*?</tr>", RegexOptions.Singleline)]

@@ -49,15 +49,15 @@ public partial class EvidencePackTests(OneSiloCluster one) : IClassFixture<OneSi
         Assert.True(tables.Count >= 8, $"{tables.Count} tables");
         Assert.All(tables, t =>
         {
-            Assert.Matches("^<table><caption>[^<]+", t.Value);           // named, and not empty
+            Assert.Matches("^<table><caption( class=\"sr\")?>[^<]+", t.Value); // named, and not empty
             // Column headers a reader can follow, or (a table of names and values) a header starting every row.
             var rows = Regex.Matches(t.Value, "<tr>").Count;
             Assert.True(t.Value.Contains("<thead><tr><th scope=\"col\"", StringComparison.Ordinal) || Regex.Matches(t.Value, "<tr><th scope=\"row\"").Count == rows, t.Value[..Math.Min(300, t.Value.Length)]);
             Assert.DoesNotContain("<th>", t.Value);                      // none left without a scope
         });
-        // The provenance tables take their captions from the headings above them.
-        Assert.Contains("<table><caption>Model</caption>", html);
-        Assert.Contains("<table><caption>Data</caption>", html);
+        // The provenance tables take their captions from the headings above them, for screen readers only (the heading shows).
+        Assert.Contains("<h4>Model</h4><table><caption class=\"sr\">Model</caption>", html);
+        Assert.Contains("<h4>Data</h4><table><caption class=\"sr\">Data</caption>", html);
     }
 
     [Fact]
@@ -123,11 +123,20 @@ public partial class EvidencePackTests(OneSiloCluster one) : IClassFixture<OneSi
         var worst = recall.OrderBy(r => r.Recall).ThenBy(r => r.Class).First();
         var best = recall.OrderByDescending(r => r.Recall).ThenBy(r => r.Class).First();
         var sentence = string.Create(CultureInfo.InvariantCulture,
-            $"The class recognised best is {Classes[best.Class]} (recall {best.Recall:P1} of {best.Support}); the worst is {Classes[worst.Class]} (recall {worst.Recall:P1} of {worst.Support}).");
+            $"The class recognised best is {Classes[best.Class]} (recall {best.Recall:P1} of {best.Support}, 95 % interval {Wilson(best.Recall, best.Support)}); the worst is {Classes[worst.Class]} (recall {worst.Recall:P1} of {worst.Support}, 95 % interval {Wilson(worst.Recall, worst.Support)}).");
 
         var evidence = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(output, "evidence.json")))!;
         Assert.Contains(evidence["findings"]!.AsArray(), f => f!["topic"]!.GetValue<string>() == "recall" && f["text"]!.GetValue<string>() == sentence);
         Assert.Contains("<li>" + WebUtility.HtmlEncode(sentence) + "</li>", await File.ReadAllTextAsync(Path.Combine(output, "report.html")));
+    }
+
+    /// <summary>Wilson's 95 % score interval of a proportion p of n, as the findings write it ("54.5–60.6 %"), computed here by its formula.</summary>
+    private static string Wilson(double p, int n)
+    {
+        const double z = 1.959963984540054;
+        var centre = (p + z * z / (2 * n)) / (1 + z * z / n);
+        var half = z / (1 + z * z / n) * Math.Sqrt(p * (1 - p) / n + z * z / (4.0 * n * n));
+        return string.Create(CultureInfo.InvariantCulture, $"{100 * Math.Max(0, centre - half):F1}–{100 * Math.Min(1, centre + half):F1} %");
     }
 
     /// <summary>The job, run once for the class: its job file in its folder names the model, images, labels and output relative to itself.</summary>

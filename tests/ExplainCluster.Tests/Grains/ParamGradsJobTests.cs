@@ -61,6 +61,17 @@ public class ParamGradsJobTests(OneSiloCluster one) : IClassFixture<OneSiloClust
         Assert.Equal(120, correct.GetProperty("histogram").EnumerateArray().Sum(v => v.GetInt64()) + incorrect.GetProperty("histogram").EnumerateArray().Sum(v => v.GetInt64()));
         // Misclassified samples have the larger gradients (their loss is larger): the signal label-error hunts use.
         Assert.True(incorrect.GetProperty("meanNorm").GetDouble() > correct.GetProperty("meanNorm").GetDouble());
+        // The correct group's mean norm and its 95 % normal interval (z = 1.95996), against the rows' norms computed here.
+        var rows = await ParquetRows.ReadAsync(Path.Combine(single, "samples", "part-00000.parquet"));
+        var right = Enumerable.Range(0, 120).Where(i => rows.Correct[i] == true).Select(i => (double)whole[i]).ToArray();
+        var (n, mean) = (right.Length, right.Average());
+        var sd = Math.Sqrt(right.Sum(v => (v - mean) * (v - mean)) / (n - 1));
+        var half = 1.959963984540054 * sd / Math.Sqrt(n);
+        var interval = correct.GetProperty("meanNormInterval");
+        Assert.Equal(n, interval.GetProperty("n").GetInt64());
+        Assert.Equal(mean, interval.GetProperty("value").GetDouble(), mean * 1e-6);
+        Assert.Equal(mean - half, interval.GetProperty("low").GetDouble(), mean * 1e-5);
+        Assert.Equal(mean + half, interval.GetProperty("high").GetDouble(), mean * 1e-5);
         var largest = paramGrads.GetProperty("largest").EnumerateArray().ToArray();
         Assert.Equal(ParamGradStatistics.LargestCount, largest.Length);
         var top = whole.Select((v, i) => (v, i)).OrderByDescending(p => p.v).First();

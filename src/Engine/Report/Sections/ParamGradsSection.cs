@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using ExplainCluster.Engine.ParamGrads;
+using ExplainCluster.Engine.Verdicts;
 using static ExplainCluster.Engine.Report.ReportHtml;
 
 namespace ExplainCluster.Engine.Report.Sections;
@@ -12,21 +13,24 @@ public sealed class ParamGradsSection : IReportSection
     {
         if (report.Summary.ParamGrads is not { } summary) return null;
         var inv = CultureInfo.InvariantCulture;
+        var level = EstimateText.Level(report.Summary.Verdicts?.Confidence ?? Stats.Intervals.DefaultConfidence);
         var html = new StringBuilder("<p>For each sample, the gradient of its loss (cross-entropy against its label, or its ")
             .Append("prediction without labels) with respect to the model's parameters. Samples the model finds hard or mislabelled have large ")
-            .Append(string.Create(inv, $"gradients: the mean norm is {summary.Correct.MeanNorm:G3} over {summary.Correct.Count} correct samples and "))
-            .Append(string.Create(inv, $"{summary.Incorrect.MeanNorm:G3} over {summary.Incorrect.Count} misclassified ones. The largest are drawn below.</p>"))
+            .Append($"gradients: the mean norm is {Mean(summary.Correct)} over the correct samples and {Mean(summary.Incorrect)} over the misclassified ones ")
+            .Append($"({level} intervals of the mean). The largest are drawn below.</p>")
             .Append("<table><tr><th>layer</th><th>parameters</th><th>mean gradient norm</th><th>computed</th></tr>");
         foreach (var l in summary.Layers)
             html.Append(string.Create(inv, $"<tr><td>{E(l.Name)}</td><td>{l.Parameters}</td><td>{l.MeanNorm:G4}</td><td>{E(l.How)}</td></tr>"));
-        html.Append("</table><h3>Per target class</h3><table><tr><th>class</th><th>samples</th><th>mean norm</th><th>mean norm, correct</th><th>mean norm, misclassified</th></tr>");
+        html.Append("</table><h3>Per target class</h3><table><tr><th>class</th><th>samples</th><th>mean norm ({level} interval)</th><th>mean norm, correct</th><th>mean norm, misclassified</th></tr>");
         foreach (var c in summary.PerClass)
-            html.Append(string.Create(inv, $"<tr><td>{E(c.Name)}</td><td>{c.All.Count}</td><td>{c.All.MeanNorm:G4}</td><td>{Mean(c.Correct)}</td><td>{Mean(c.Incorrect)}</td></tr>"));
+            html.Append(string.Create(inv, $"<tr><td>{E(c.Name)}</td><td>{c.All.Count}</td><td>{Mean(c.All)}</td><td>{Mean(c.Correct)}</td><td>{Mean(c.Incorrect)}</td></tr>"));
         return new ReportText("Per-sample parameter gradients", html.Append("</table>").ToString());
     }
 
-    /// <summary>A group's mean norm with the samples behind it, so that a mean over two samples does not read as one over two thousand.</summary>
-    private static string Mean(Group g) => g.MeanNorm is { } mean ? string.Create(CultureInfo.InvariantCulture, $"{mean:G4} (n = {g.Count})") : "–";
+    /// <summary>A group's mean norm with its interval and the samples behind it, so that a mean over two samples does not read as one over two thousand.</summary>
+    private static string Mean(Group g) => g.MeanNorm is not { } mean ? "–"
+        : g.MeanNormInterval is { Low: not null } interval ? $"{EstimateText.Number(interval, "G4")}, n = {g.Count}"
+        : string.Create(CultureInfo.InvariantCulture, $"{mean:G4}, n = {g.Count}");
 
     public async Task<IReadOnlyList<FigureGroup>> FiguresAsync(ReportContext report, CancellationToken ct)
     {
