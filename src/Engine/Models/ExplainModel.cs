@@ -20,6 +20,32 @@ public sealed class ExplainModel : IDisposable
         Device = device;
         Location = location;
         ChannelsLast = channelsLast;
+        _timm = new Lazy<bool>(() => ExportsMethods(localPath, TimmSplit.LayerName, "forward_head"));
+    }
+
+    private readonly Lazy<bool> _timm;
+
+    /// <summary>Whether the model exports <c>forward_features</c> and <c>forward_head</c> (the timm convention), read once from the archive's code.</summary>
+    public bool FollowsTimm => _timm.Value;
+
+    private static bool ExportsMethods(string path, params string[] names)
+    {
+        try
+        {
+            var code = ScriptCode.Read(path);
+            return code.Classes.TryGetValue(code.Root, out var root) && names.All(root.Methods.ContainsKey);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or FormatException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The output of <c>forward_features</c> (timm convention), without gradients.</summary>
+    public Tensor Features(Tensor input)
+    {
+        using var _ = no_grad();
+        return Invoke(input, () => Split(TimmSplit.LayerName).Features(input));
     }
 
     public Device Device { get; }

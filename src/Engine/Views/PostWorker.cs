@@ -55,7 +55,7 @@ public static class PostWorker
         {
             // A second forward over the shard, the embedding's layer taken and projected on the job's components.
             coordinates = new float[data.Count * basis.Dims];
-            var capture = new ActivationCapture([basis.Layer]);
+            var capture = new ActivationCapture([basis.Layer], "views.embedding.layer");
             using var noGrad = no_grad();
             using var components = tensor(basis.Components, [basis.Dims, basis.Mean.Length]).to(model.Device);
             using var mean = tensor(basis.Mean).to(model.Device);
@@ -68,7 +68,7 @@ public static class PostWorker
                 var x = model.PrepareInput(preprocess.Apply(shardRaw.narrow(0, start, count)));
                 capture.Clear();
                 capture.Complete(model, x);
-                var projected = (capture[basis.Layer].flatten(1).to(float64) - mean).mm(components.t()).to(float32).cpu();
+                var projected = (ShardViews.EmbeddingRows(capture[basis.Layer], basis.Layer).to(float64) - mean).mm(components.t()).to(float32).cpu();
                 projected.data<float>().CopyTo(coordinates.AsSpan(start * basis.Dims, count * basis.Dims));
             }
         }

@@ -68,8 +68,9 @@ public static class ViewsOptions
     }
 
     /// <summary>
-    /// <c>embedding</c>: <c>layer</c> [the input of the model's last top-level Linear: the child before it], a top-level
-    /// child whose output (flattened) is the embedding; <c>dims</c> [2] principal components.
+    /// <c>embedding</c>: <c>layer</c> [the input of the model's last top-level Linear: the child before it; for a model of
+    /// the timm convention forward_features], a top-level child whose output (flattened) is the embedding, or
+    /// <c>forward_features</c> (pooled over positions, as timm's head pools); <c>dims</c> [2] principal components.
     /// </summary>
     public static EmbeddingOptions ReadEmbedding(ViewSpec spec)
     {
@@ -80,7 +81,7 @@ public static class ViewsOptions
         return options;
     }
 
-    /// <summary><c>activations</c>: <c>layers</c> [every top-level child of the model], names of top-level children (null: all).</summary>
+    /// <summary><c>activations</c>: <c>layers</c> [every top-level child of the model; for the timm convention forward_features], names of top-level children or <c>forward_features</c> (null: the default).</summary>
     public static string[]? ReadActivations(ViewSpec spec)
     {
         var o = OptionsReader.Parse(spec.Options, "views.activations.");

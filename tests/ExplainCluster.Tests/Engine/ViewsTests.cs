@@ -54,7 +54,7 @@ public class ViewsTests
             [0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f, 0.7f, 0.8f, 0.9f],
         ];
         long[] targets = [0, 1, 1, 0];
-        var recorder = new ActivationRecorder(["1"], new ActivationCapture(["1"]));
+        var recorder = new ActivationRecorder(["1"], new ActivationCapture(["1"], "views.activations.layers"));
         var input = tensor(inputs.SelectMany(v => v).ToArray()).view(4, 1, 3, 3);
         GradientBatch.Compute(model, input, tensor(targets), null, needGradients: true, recorder.Capture);
         recorder.Add(tensor(targets), 2);
