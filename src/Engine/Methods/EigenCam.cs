@@ -1,0 +1,36 @@
+using static TorchSharp.torch;
+
+namespace ExplainCluster.Engine.Methods;
+
+/// <summary>
+/// Eigen-CAM (Muhammad and Yeasin 2020, as pytorch-grad-cam 1.5.5's get_2d_projection): each sample's [H·W, K]
+/// matrix of A, centred over positions, projected on its first right singular vector; then ReLU. The sign of
+/// a singular vector is arbitrary (1.5.5 leaves it to LAPACK, so its map can be the negative of the salient
+/// region); here it is fixed as pytorch-grad-cam's later get_2d_projection_with_sign_correction fixes it: the
+/// projection is flipped when |min| &gt; |max|. NaNs count as 0. Uses no gradients of its own, but reads the
+/// layer through the shared pass.
+/// </summary>
+public class EigenCam(string layer) : CamMethod(layer)
+{
+    public const string MethodName = "eigen-cam";
+
+    public override string Name => MethodName;
+
+    protected override Tensor Cam(Tensor activations, Tensor gradients) => FirstComponent(Projected(activations, gradients));
+
+    /// <summary>What is projected: A, [n, K, H, W].</summary>
+    protected virtual Tensor Projected(Tensor activations, Tensor gradients) => activations;
+
+    /// <summary>[n, K, H, W] → [n, H, W]: the centred positions' projection on the first principal direction, sign-corrected.</summary>
+    public static Tensor FirstComponent(Tensor values)
+    {
+        var (n, k, h, w) = (values.shape[0], values.shape[1], values.shape[2], values.shape[3]);
+        var x = values.to(ScalarType.Float64).nan_to_num(0).reshape(n, k, h * w).transpose(1, 2);
+        x = x - x.mean([1], keepdim: true);
+        var (_, _, vh) = linalg.svd(x, fullMatrices: false);
+        var projection = matmul(x, vh.select(1, 0).unsqueeze(-1)).squeeze(-1);
+        var flip = projection.amin([1]).abs() > projection.amax([1]).abs();
+        projection = where(flip.unsqueeze(1), -projection, projection);
+        return projection.to(values.dtype).view(n, h, w);
+    }
+}

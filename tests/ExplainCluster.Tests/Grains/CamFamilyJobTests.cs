@@ -1,0 +1,51 @@
+using ExplainCluster.Engine.Data;
+using ExplainCluster.Engine.Storage;
+using ExplainCluster.Tests.Infrastructure;
+
+namespace ExplainCluster.Tests.Grains;
+
+/// <summary>Two CAM variants as job methods on the demo CNN: layer-grid maps, class means, the same whatever the sharding.</summary>
+public class CamFamilyJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
+{
+    private static readonly string[] Methods = ["grad-cam-plus-plus", "eigen-cam"];
+
+    [Fact]
+    public async Task Run_TwoVariants_ShardedAndSingle_GiveTheSameMapsAndClassMeans()
+    {
+        var (single, sharded) = await Jobs.RunSingleAndShardedAsync(one.Grains, 60, 25, Job);
+
+        using var sa = Jobs.ReadJson(Path.Combine(single, "summary.json"));
+        using var sb = Jobs.ReadJson(Path.Combine(sharded, "summary.json"));
+        foreach (var method in Methods)
+        {
+            var path = Path.Combine(single, "attributions", method, "part-00000.npy");
+            Assert.Equal(new long[] { 60, 7, 7 }, (await ArrayFile.OpenAsync(new LocalBlob(path))).Header.Shape);
+            var whole = await NpyFiles.ReadFloatsAsync(path);
+            var parts = new List<float>();
+            for (var s = 0; s < 3; s++) parts.AddRange(await NpyFiles.ReadFloatsAsync(Path.Combine(sharded, "attributions", method, $"part-{s:D5}.npy")));
+            Assert.Equal(whole.Length, parts.Count);
+            for (var i = 0; i < whole.Length; i++) Assert.Equal(whole[i], parts[i], 1e-6);
+            Assert.All(whole, v => Assert.True(v >= 0));
+            Assert.Contains(whole, v => v > 0);
+
+            var ma = sa.RootElement.GetProperty("methods").GetProperty(method);
+            var mb = sb.RootElement.GetProperty("methods").GetProperty(method);
+            Assert.Equal(ma.GetProperty("perClass").ToString(), mb.GetProperty("perClass").ToString());
+            var va = await NpyFiles.ReadFloatsAsync(Path.Combine(single, ma.GetProperty("classMeans").GetString()!));
+            var vb = await NpyFiles.ReadFloatsAsync(Path.Combine(sharded, mb.GetProperty("classMeans").GetString()!));
+            Assert.Equal(va.Length, vb.Length);
+            for (var i = 0; i < va.Length; i++) Assert.Equal(va[i], vb[i], 1e-6);
+        }
+    }
+
+    private static string Job(string images, string labels, string output, int shardSize) => $$"""
+        {
+          "model": { "uri": "{{TestPaths.Sample("model.pt")}}" },
+          "data": { "inputs": "{{images}}", "labels": "{{labels}}", "preprocess": { "scale": 0.00392156862745098, "mean": [0.286], "std": [0.353] } },
+          "methods": { "grad-cam-plus-plus": { "layer": "10" }, "eigen-cam": { "layer": "10" } },
+          "batchSize": 16,
+          "shardSize": {{shardSize}},
+          "output": "{{output}}"
+        }
+        """;
+}
