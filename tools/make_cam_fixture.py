@@ -6,13 +6,15 @@ It writes tests/fixtures/cam/: model.pt (a small seeded CNN, TorchScript), input
 targets.npy [4] int64 (the predicted classes) and one <method>.npy [4, 12, 12] float32 per CAM variant: the map
 pytorch-grad-cam 1.5.5 computes at layer "2" (the second convolution: signed activations) before its
 scale_cam_image (min-max and resize),
-i.e. BaseCAM.compute_cam_per_layer's np.maximum(get_cam_image(...), 0).
+i.e. BaseCAM.compute_cam_per_layer's np.maximum(get_cam_image(...), 0); score-cam and ablation-cam are taken at
+layer "1" (the first ReLU: non-negative, so pytorch-grad-cam ablates channels to 0, as the paper does).
 
 How pytorch-grad-cam is vendored: there is no PyPI here, so the functions below are copied from its source
 (github.com/jacobgil/pytorch-grad-cam at commit 6b2c83d, "increase version" to 1.5.5: base_cam.py,
 grad_cam.py, grad_cam_plusplus.py, hirescam.py, xgrad_cam.py, layer_cam.py, grad_cam_elementwise.py,
-eigen_cam.py, eigen_grad_cam.py, utils/svd_on_activations.py), unchanged but for dropping `self` and the
-unused arguments; activations and gradients are taken with the same forward/backward hooks as its
+eigen_cam.py, eigen_grad_cam.py, score_cam.py, ablation_cam.py, ablation_layer.py, utils/svd_on_activations.py,
+utils/model_targets.py), unchanged but for dropping `self`, tqdm, unused arguments and Ablation-CAM's
+ratio_channels_to_ablate < 1 path; activations and gradients are taken with the same forward/backward hooks as its
 ActivationsAndGradients (register_forward_hook, then a tensor hook for the gradient), the loss being the sum
 of each sample's target logit (ClassifierOutputTarget). Their licence:
 
@@ -39,6 +41,7 @@ from torch import nn
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "tests", "fixtures", "cam")
 LAYER = 2
+GRADIENT_FREE_LAYER = 1
 
 
 def model():
@@ -130,6 +133,122 @@ def eigen_cam_image(activations, grads):
 def eigen_grad_cam_image(activations, grads):
     return get_2d_projection(grads * activations)
 
+def score_cam_weights(model, input_tensor, targets, activations, batch_size=16):
+    """ScoreCAM.get_cam_weights (self.model, self.device and tqdm dropped)."""
+    with torch.no_grad():
+        upsample = torch.nn.UpsamplingBilinear2d(
+            size=input_tensor.shape[-2:])
+        activation_tensor = torch.from_numpy(activations)
+
+        upsampled = upsample(activation_tensor)
+
+        maxs = upsampled.view(upsampled.size(0),
+                              upsampled.size(1), -1).max(dim=-1)[0]
+        mins = upsampled.view(upsampled.size(0),
+                              upsampled.size(1), -1).min(dim=-1)[0]
+
+        maxs, mins = maxs[:, :, None, None], mins[:, :, None, None]
+        upsampled = (upsampled - mins) / (maxs - mins + 1e-8)
+
+        input_tensors = input_tensor[:, None,
+                                     :, :] * upsampled[:, :, None, :, :]
+
+        BATCH_SIZE = batch_size
+
+        scores = []
+        for target, tensor in zip(targets, input_tensors):
+            for i in range(0, tensor.size(0), BATCH_SIZE):
+                batch = tensor[i: i + BATCH_SIZE, :]
+                outputs = [target(o).cpu().item()
+                           for o in model(batch)]
+                scores.extend(outputs)
+        scores = torch.Tensor(scores)
+        scores = scores.view(activations.shape[0], activations.shape[1])
+        weights = torch.nn.Softmax(dim=-1)(scores).numpy()
+        return weights
+
+
+class AblationLayer(torch.nn.Module):
+    """ablation_layer.AblationLayer with ratio_channels_to_ablate = 1.0 (all channels)."""
+
+    def activations_to_be_ablated(self, activations):
+        self.indices = np.int32(range(activations.shape[0]))
+        return self.indices
+
+    def set_next_batch(
+            self,
+            input_batch_index,
+            activations,
+            num_channels_to_ablate):
+        self.activations = activations[input_batch_index, :, :, :].clone(
+        ).unsqueeze(0).repeat(num_channels_to_ablate, 1, 1, 1)
+
+    def __call__(self, x):
+        output = self.activations
+        for i in range(output.size(0)):
+            # Commonly the minimum activation will be 0,
+            # And then it makes sense to zero it out.
+            # However depending on the architecture,
+            # If the values can be negative, we use very negative values
+            # to perform the ablation, deviating from the paper.
+            if torch.min(output) == 0:
+                output[i, self.indices[i], :] = 0
+            else:
+                ABLATION_VALUE = 1e7
+                output[i, self.indices[i], :] = torch.min(
+                    output) - ABLATION_VALUE
+
+        return output
+
+
+def ablation_cam_weights(model, layer, input_tensor, targets, activations, batch_size=32):
+    """AblationCAM.get_cam_weights with all channels ablated (assemble_ablation_scores is then the identity);
+    replace_layer_recursive is a Sequential's item assignment here."""
+    target_layer = model[layer]
+    saved = {}
+    handle = target_layer.register_forward_hook(lambda module, inputs, output: saved.update(a=output))
+    with torch.no_grad():
+        outputs = model(input_tensor)
+        handle.remove()
+        original_scores = np.float32(
+            [target(output).cpu().item() for target, output in zip(targets, outputs)])
+
+    ablation_layer = AblationLayer()
+    model[layer] = ablation_layer
+
+    weights = []
+    with torch.no_grad():
+        for batch_index, (target, tensor) in enumerate(
+                zip(targets, input_tensor)):
+            new_scores = []
+            batch_tensor = tensor.repeat(batch_size, 1, 1, 1)
+            channels_to_ablate = ablation_layer.activations_to_be_ablated(activations[batch_index, :])
+            number_channels_to_ablate = len(channels_to_ablate)
+
+            for i in range(0, number_channels_to_ablate, batch_size):
+                if i + batch_size > number_channels_to_ablate:
+                    batch_tensor = batch_tensor[:(
+                        number_channels_to_ablate - i)]
+                ablation_layer.set_next_batch(
+                    input_batch_index=batch_index,
+                    activations=saved["a"],
+                    num_channels_to_ablate=batch_tensor.size(0))
+                score = [target(o).cpu().item()
+                         for o in model(batch_tensor)]
+                new_scores.extend(score)
+                ablation_layer.indices = ablation_layer.indices[batch_tensor.size(
+                    0):]
+            weights.extend(np.float32(new_scores))
+
+    weights = np.float32(weights)
+    weights = weights.reshape(activations.shape[:2])
+    original_scores = original_scores[:, None]
+    weights = (original_scores - weights) / original_scores
+
+    model[layer] = target_layer
+    return weights
+
+
 # ---- end of the vendored code --------------------------------------------------------------------------
 
 
@@ -139,7 +258,19 @@ def sign_corrected(projection):
     return np.where(flip[:, None, None], -projection, projection).astype(np.float32), flip
 
 
-def activations_and_gradients(m, x):
+class ClassifierOutputTarget:
+    """utils/model_targets.py."""
+
+    def __init__(self, category):
+        self.category = category
+
+    def __call__(self, model_output):
+        if len(model_output.shape) == 1:
+            return model_output[self.category]
+        return model_output[:, self.category]
+
+
+def activations_and_gradients(m, x, layer=LAYER):
     """As ActivationsAndGradients: the target layer's output by a forward hook, its gradient by a tensor hook."""
     store = {}
 
@@ -150,7 +281,7 @@ def activations_and_gradients(m, x):
             store["g"] = g.cpu().detach()
         output.register_hook(grad_hook)
 
-    handle = m[LAYER].register_forward_hook(hook)
+    handle = m[layer].register_forward_hook(hook)
     outputs = m(x)
     targets = outputs.argmax(1)
     m.zero_grad()
@@ -177,6 +308,12 @@ def main():
     for name, f in eigen.items():
         cams[name], flipped = sign_corrected(f(activations, grads))
         print(f"{name}: LAPACK's sign flipped for samples {np.nonzero(flipped)[0].tolist()}")
+    # The gradient-free variants at the ReLU (layer "1"), where pytorch-grad-cam's ablation is to 0 as the paper's.
+    relu_activations, _, _ = activations_and_gradients(m, x, GRADIENT_FREE_LAYER)
+    targets_list = [ClassifierOutputTarget(int(t)) for t in targets]
+    for name, w in [("score-cam", score_cam_weights(m, x, targets_list, relu_activations)),
+                    ("ablation-cam", ablation_cam_weights(m, GRADIENT_FREE_LAYER, x, targets_list, relu_activations))]:
+        cams[name] = base_cam_image(w, relu_activations)
     for name, cam in cams.items():
         cam = np.maximum(cam, 0).astype(np.float32)   # compute_cam_per_layer, before scale_cam_image
         assert cam.shape == (4, 12, 12) and (cam > 0).any(), name

@@ -6,8 +6,8 @@ namespace ExplainCluster.Engine.Methods;
 public abstract class ChannelWeightedCam(string layer) : CamMethod(layer)
 {
     /// <summary>w, [n, K].</summary>
-    protected abstract Tensor Weights(Tensor activations, Tensor gradients);
+    protected abstract Tensor Weights(MethodBatch batch, Tensor activations, Tensor? gradients);
 
-    protected sealed override Tensor Cam(Tensor activations, Tensor gradients) =>
-        (Weights(activations, gradients).unsqueeze(-1).unsqueeze(-1) * activations).sum(1);
+    protected sealed override Tensor Cam(MethodBatch batch, Tensor activations, Tensor? gradients) =>
+        (Weights(batch, activations, gradients).unsqueeze(-1).unsqueeze(-1) * activations).sum(1);
 }

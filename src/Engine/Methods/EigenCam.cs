@@ -7,8 +7,8 @@ namespace ExplainCluster.Engine.Methods;
 /// matrix of A, centred over positions, projected on its first right singular vector; then ReLU. The sign of
 /// a singular vector is arbitrary (1.5.5 leaves it to LAPACK, so its map can be the negative of the salient
 /// region); here it is fixed as pytorch-grad-cam's later get_2d_projection_with_sign_correction fixes it: the
-/// projection is flipped when |min| &gt; |max|. NaNs count as 0. Uses no gradients of its own, but reads the
-/// layer through the shared pass.
+/// projection is flipped when |min| &gt; |max|. NaNs count as 0. Uses no gradients: the layer comes from the shared
+/// pass, or a forward of its own when no other method needs the backward.
 /// </summary>
 public class EigenCam(string layer) : CamMethod(layer)
 {
@@ -16,10 +16,12 @@ public class EigenCam(string layer) : CamMethod(layer)
 
     public override string Name => MethodName;
 
-    protected override Tensor Cam(Tensor activations, Tensor gradients) => FirstComponent(Projected(activations, gradients));
+    public override bool UsesSharedGradients => false;
+
+    protected override Tensor Cam(MethodBatch batch, Tensor activations, Tensor? gradients) => FirstComponent(Projected(activations, gradients));
 
     /// <summary>What is projected: A, [n, K, H, W].</summary>
-    protected virtual Tensor Projected(Tensor activations, Tensor gradients) => activations;
+    protected virtual Tensor Projected(Tensor activations, Tensor? gradients) => activations;
 
     /// <summary>[n, K, H, W] → [n, H, W]: the centred positions' projection on the first principal direction, sign-corrected.</summary>
     public static Tensor FirstComponent(Tensor values)

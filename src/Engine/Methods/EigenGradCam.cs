@@ -9,5 +9,7 @@ public sealed class EigenGradCam(string layer) : EigenCam(layer)
 
     public override string Name => MethodName;
 
-    protected override Tensor Projected(Tensor activations, Tensor gradients) => gradients * activations;
+    public override bool UsesSharedGradients => true;
+
+    protected override Tensor Projected(Tensor activations, Tensor? gradients) => gradients! * activations;
 }

@@ -7,5 +7,5 @@ public sealed class GradCam(string layer) : ChannelWeightedCam(layer)
 {
     public override string Name => "grad-cam";
 
-    protected override Tensor Weights(Tensor activations, Tensor gradients) => gradients.mean([2, 3]);
+    protected override Tensor Weights(MethodBatch batch, Tensor activations, Tensor? gradients) => gradients!.mean([2, 3]);
 }

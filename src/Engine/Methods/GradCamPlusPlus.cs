@@ -12,12 +12,13 @@ public sealed class GradCamPlusPlus(string layer) : ChannelWeightedCam(layer)
 
     public override string Name => MethodName;
 
-    protected override Tensor Weights(Tensor activations, Tensor gradients)
+    protected override Tensor Weights(MethodBatch batch, Tensor activations, Tensor? gradients)
     {
-        var g2 = gradients.square();
+        var g = gradients!;
+        var g2 = g.square();
         var sum = activations.sum([2, 3], keepdim: true);
-        var a = g2 / (2 * g2 + sum * g2 * gradients + 1e-6);
-        a = where(gradients.ne(0), a, zeros_like(a));
-        return (nn.functional.relu(gradients) * a).sum([2, 3]);
+        var a = g2 / (2 * g2 + sum * g2 * g + 1e-6);
+        a = where(g.ne(0), a, zeros_like(a));
+        return (nn.functional.relu(g) * a).sum([2, 3]);
     }
 }

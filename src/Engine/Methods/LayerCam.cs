@@ -9,5 +9,5 @@ public sealed class LayerCam(string layer) : CamMethod(layer)
 
     public override string Name => MethodName;
 
-    protected override Tensor Cam(Tensor activations, Tensor gradients) => (nn.functional.relu(gradients) * activations).sum(1);
+    protected override Tensor Cam(MethodBatch batch, Tensor activations, Tensor? gradients) => (nn.functional.relu(gradients!) * activations).sum(1);
 }

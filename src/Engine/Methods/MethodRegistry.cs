@@ -23,6 +23,8 @@ public static class MethodRegistry
         new(GradCamElementWise.MethodName, o => new GradCamElementWise(o.Text("layer"))),
         new(EigenCam.MethodName, o => new EigenCam(o.Text("layer"))),
         new(EigenGradCam.MethodName, o => new EigenGradCam(o.Text("layer"))),
+        new(ScoreCam.MethodName, o => new ScoreCam(o.Text("layer"), MaxRows(o))),
+        new(AblationCam.MethodName, o => new AblationCam(o.Text("layer"), MaxRows(o))),
         new(InputMap.MethodName, _ => new InputMap()),
         new(ParamGradsMethod.MethodName, ParamGradsMethod.Read),
         new(IntegratedGradients.MethodName, IntegratedGradientsFrom),

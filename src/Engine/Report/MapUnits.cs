@@ -22,6 +22,8 @@ public static class MapUnits
         [GradCamElementWise.MethodName] = _ => "gradient × activation units",
         [EigenCam.MethodName] = _ => "activation units (first component)",
         [EigenGradCam.MethodName] = _ => "gradient × activation units (first component)",
+        [ScoreCam.MethodName] = _ => "activation units (softmax-weighted)",
+        [AblationCam.MethodName] = _ => "activation units (weighted by the logit's relative drop)",
         [InputMap.MethodName] = _ => "input units",
         [AttentionRollout.MethodName] = _ => "attention share",
         [Lime.MethodName] = o => Text(o, "explain", "probability") + " units",

@@ -17,8 +17,11 @@ public class CamFamilyTests
     public static readonly string[] Variants =
     [
         "grad-cam", GradCamPlusPlus.MethodName, HiResCam.MethodName, XGradCam.MethodName, LayerCam.MethodName,
-        GradCamElementWise.MethodName, EigenCam.MethodName, EigenGradCam.MethodName,
+        GradCamElementWise.MethodName, EigenCam.MethodName, EigenGradCam.MethodName, ScoreCam.MethodName, AblationCam.MethodName,
     ];
+
+    /// <summary>The gradient-free variants' fixture maps are at the ReLU (layer "1"), the others' at the signed conv (layer "2").</summary>
+    private static string FixtureLayer(string method) => method is ScoreCam.MethodName or AblationCam.MethodName ? "1" : "2";
 
     public static TheoryData<string> VariantNames => [.. Variants];
 
@@ -45,8 +48,15 @@ public class CamFamilyTests
     }
 
     /// <summary>pytorch-grad-cam's formulas written out position by position, then ReLU.</summary>
-    private static double[] Hand(string method, double[,] a, double[,] g)
+    private static double[] Hand(string method, float[] x, string layer, int c)
     {
+        var (a, g) = Layer(x, layer, c);
+        var scores = method switch
+        {
+            "score-cam" => Softmax([.. Enumerable.Range(0, 2).Select(k => (double)TinyModels.CnnLogits(Masked(x, a, k))[c])]),
+            "ablation-cam" => AblationWeights(x, c),
+            _ => null,
+        };
         var cam = new double[9];
         for (var k = 0; k < 2; k++)
         {
@@ -57,6 +67,7 @@ public class CamFamilyTests
                 "grad-cam-plus-plus" => Enumerable.Range(0, 9).Sum(p => g[k, p] == 0 ? 0
                     : Math.Max(0, g[k, p]) * g[k, p] * g[k, p] / (2 * g[k, p] * g[k, p] + sum * Math.Pow(g[k, p], 3) + 1e-6)),
                 "xgrad-cam" => Enumerable.Range(0, 9).Sum(p => g[k, p] * a[k, p] / (sum + 1e-7)),
+                "score-cam" or "ablation-cam" => scores![k],
                 _ => double.NaN,
             };
             for (var p = 0; p < 9; p++)
@@ -76,6 +87,27 @@ public class CamFamilyTests
             cam = FirstComponent(v);
         }
         return [.. cam.Select(c => Math.Max(0, c))];
+    }
+
+    /// <summary>Score-CAM's masked input: x times channel k min-max scaled (the layer is 3 × 3 as the input, so the upsampling is the identity).</summary>
+    private static float[] Masked(float[] x, double[,] a, int k)
+    {
+        var values = Enumerable.Range(0, 9).Select(p => a[k, p]).ToArray();
+        var (low, high) = (values.Min(), values.Max());
+        return [.. Enumerable.Range(0, 9).Select(p => (float)(x[p] * (values[p] - low) / (high - low + 1e-8)))];
+    }
+
+    private static double[] Softmax(double[] v) => [.. v.Select(e => Math.Exp(e - v.Max()) / v.Sum(f => Math.Exp(f - v.Max())))];
+
+    /// <summary>
+    /// Ablation-CAM's (y − s_k) / y: ablating channel k (to 0 after the ReLU, or to min − 10⁷ before it, which the ReLU
+    /// then zeroes) removes its head contribution Σ_p W[c, k, p] ReLU(conv_k,p) from the logit.
+    /// </summary>
+    private static double[] AblationWeights(float[] x, int c)
+    {
+        var y = TinyModels.CnnLogits(x)[c];
+        var relu = TinyModels.Activations(x);
+        return [.. Enumerable.Range(0, 2).Select(k => Enumerable.Range(0, 9).Sum(p => (double)TinyModels.HeadW(c, k, p) * relu[k, p]) / y)];
     }
 
     /// <summary>
@@ -114,8 +146,7 @@ public class CamFamilyTests
             Assert.Equal(18, map.Length);
             for (var row = 0; row < 2; row++)
             {
-                var (a, g) = Layer(row == 0 ? X : minus, layer, row == 0 ? 1 : 0);
-                var expected = Hand(method, a, g);
+                var expected = Hand(method, row == 0 ? X : minus, layer, row == 0 ? 1 : 0);
                 for (var p = 0; p < 9; p++) Assert.Equal(expected[p], map[row * 9 + p], 1e-4);
             }
             Assert.Contains(map, v => v > 0);
@@ -131,7 +162,7 @@ public class CamFamilyTests
         var targets = await NpyFiles.ReadIntegersAsync(TestPaths.Fixture("cam/targets.npy"));
         var expected = await NpyFiles.ReadFloatsAsync(TestPaths.Fixture($"cam/{method}.npy"));
 
-        var map = TinyModels.Attribute(Create(method, "2"), m, tensor(inputs).view(4, 3, 12, 12));
+        var map = TinyModels.Attribute(Create(method, FixtureLayer(method)), m, tensor(inputs).view(4, 3, 12, 12));
         using (var logits = m.Forward(tensor(inputs).view(4, 3, 12, 12)).argmax(1)) Assert.Equal(targets, logits.data<long>().ToArray());
         Assert.Equal(expected.Length, map.Length);
         var scale = expected.Max();
@@ -141,13 +172,34 @@ public class CamFamilyTests
     [Fact]
     public void Attribute_Variants_DifferOnTheFixture()
     {
-        // The fixture's layer has signed activations and gradients reaching them, so no two variants coincide.
+        // The fixture's layer "2" has signed activations and gradients reaching them, so no two variants coincide.
         using var m = ExplainModel.Load(TestPaths.Fixture("cam/model.pt"), CPU, "cam");
         var input = randn(2, 3, 12, 12, generator: new TorchSharp.torch.Generator(3));
         var maps = Variants.Select(v => TinyModels.Attribute(Create(v, "2"), m, input)).ToArray();
         for (var i = 0; i < maps.Length; i++)
             for (var j = i + 1; j < maps.Length; j++)
                 Assert.True(maps[i].Zip(maps[j]).Any(p => Math.Abs(p.First - p.Second) > 1e-5), $"{Variants[i]} equals {Variants[j]}");
+    }
+
+    [Theory]
+    [InlineData("eigen-cam", "2")]
+    [InlineData("score-cam", "1")]
+    [InlineData("ablation-cam", "1")]
+    public void Attribute_WithoutTheSharedBackward_TakesTheLayerItselfAndGivesTheSameMaps(string method, string layer)
+    {
+        using var m = ExplainModel.Load(TestPaths.Fixture("cam/model.pt"), CPU, "cam");
+        var cam = Create(method, layer);
+        Assert.False(cam.UsesSharedGradients);
+        var input = randn(3, 3, 12, 12, generator: new TorchSharp.torch.Generator(5));
+        var withBackward = TinyModels.Attribute(cam, m, input);
+        using var scope = NewDisposeScope();
+        var shared = GradientBatch.Compute(m, input, null, m.Split(layer), needGradients: false);
+        Assert.Null(shared.Features);
+        // A row budget of 5 splits score-cam's and ablation-cam's 3 × 6 perturbed rows into 4 chunks.
+        var alone = cam.Attribute(new MethodBatch(m, shared, [0, 1, 2], 5)).Maps.data<float>().ToArray();
+        Assert.Equal(withBackward.Length, alone.Length);
+        for (var i = 0; i < alone.Length; i++) Assert.Equal(withBackward[i], alone[i], 1e-5);
+        Assert.Contains(alone, v => v > 0);
     }
 
     [Theory]

@@ -4,19 +4,22 @@ using ExplainCluster.Tests.Infrastructure;
 
 namespace ExplainCluster.Tests.Grains;
 
-/// <summary>Two CAM variants as job methods on the demo CNN: layer-grid maps, class means, the same whatever the sharding.</summary>
+/// <summary>CAM variants as job methods on the demo CNN: layer-grid maps, class means, the same whatever the sharding.</summary>
 public class CamFamilyJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
 {
-    private static readonly string[] Methods = ["grad-cam-plus-plus", "eigen-cam"];
-
-    [Fact]
-    public async Task Run_TwoVariants_ShardedAndSingle_GiveTheSameMapsAndClassMeans()
+    /// <summary>A variant on the shared backward with one that reads only the layer; then the two with their own passes (no shared backward at all), chunked.</summary>
+    [Theory]
+    [InlineData("grad-cam-plus-plus", "eigen-cam", "")]
+    [InlineData("score-cam", "ablation-cam", ", \"maxBatch\": 100")]
+    public async Task Run_TwoVariants_ShardedAndSingle_GiveTheSameMapsAndClassMeans(string first, string second, string options)
     {
-        var (single, sharded) = await Jobs.RunSingleAndShardedAsync(one.Grains, 60, 25, Job);
+        string[] methods = [first, second];
+        var (single, sharded) = await Jobs.RunSingleAndShardedAsync(one.Grains, 60, 25,
+            (images, labels, output, size) => Job(images, labels, output, size, $$"""{ "{{first}}": { "layer": "10"{{options}} }, "{{second}}": { "layer": "10"{{options}} } }"""));
 
         using var sa = Jobs.ReadJson(Path.Combine(single, "summary.json"));
         using var sb = Jobs.ReadJson(Path.Combine(sharded, "summary.json"));
-        foreach (var method in Methods)
+        foreach (var method in methods)
         {
             var path = Path.Combine(single, "attributions", method, "part-00000.npy");
             Assert.Equal(new long[] { 60, 7, 7 }, (await ArrayFile.OpenAsync(new LocalBlob(path))).Header.Shape);
@@ -38,11 +41,11 @@ public class CamFamilyJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluste
         }
     }
 
-    private static string Job(string images, string labels, string output, int shardSize) => $$"""
+    private static string Job(string images, string labels, string output, int shardSize, string methods) => $$"""
         {
           "model": { "uri": "{{TestPaths.Sample("model.pt")}}" },
           "data": { "inputs": "{{images}}", "labels": "{{labels}}", "preprocess": { "scale": 0.00392156862745098, "mean": [0.286], "std": [0.353] } },
-          "methods": { "grad-cam-plus-plus": { "layer": "10" }, "eigen-cam": { "layer": "10" } },
+          "methods": {{methods}},
           "batchSize": 16,
           "shardSize": {{shardSize}},
           "output": "{{output}}"
