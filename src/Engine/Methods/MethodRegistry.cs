@@ -25,6 +25,11 @@ public static class MethodRegistry
         new(EigenGradCam.MethodName, o => new EigenGradCam(o.Text("layer"))),
         new(ScoreCam.MethodName, o => new ScoreCam(o.Text("layer"), MaxRows(o))),
         new(AblationCam.MethodName, o => new AblationCam(o.Text("layer"), MaxRows(o))),
+        new(Occlusion.MethodName, o =>
+        {
+            var (window, strides) = Occlusion.ReadShape(o);
+            return new Occlusion(window, strides, BaselineFrom(o, "baseline", "zero"), MaxRows(o));
+        }),
         new(InputMap.MethodName, _ => new InputMap()),
         new(ParamGradsMethod.MethodName, ParamGradsMethod.Read),
         new(IntegratedGradients.MethodName, IntegratedGradientsFrom),

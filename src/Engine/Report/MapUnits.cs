@@ -24,6 +24,7 @@ public static class MapUnits
         [EigenGradCam.MethodName] = _ => "gradient × activation units (first component)",
         [ScoreCam.MethodName] = _ => "activation units (softmax-weighted)",
         [AblationCam.MethodName] = _ => "activation units (weighted by the logit's relative drop)",
+        [Occlusion.MethodName] = _ => "logit units",
         [InputMap.MethodName] = _ => "input units",
         [AttentionRollout.MethodName] = _ => "attention share",
         [Lime.MethodName] = o => Text(o, "explain", "probability") + " units",

@@ -32,6 +32,8 @@ public static class MethodGuide
             "Non-negative, at the layer's resolution: high means the region, kept alone, raises the explained logit. Uses no gradients, so it does not saturate; costs one forward per channel."),
         ["ablation-cam"] = new("Ablation-CAM at the chosen layer: each channel is switched off in turn and the explained logit's relative drop weighs it.",
             "Non-negative, at the layer's resolution: high means the features there are what the logit loses most without. Uses no gradients; costs one forward of the model's rest per channel."),
+        ["occlusion"] = new("Occlusion: a window slides over the input; each input gets the mean drop of the explained logit when a window covering it is replaced by the baseline.",
+            "Signed, in logit units, blurred to the window's size: positive means hiding the region lowers the explained class's logit. Depends on the window, the stride and the baseline."),
         ["input"] = new("The input itself, as the model takes it: a control that ignores the model.",
             "A reference only: a method whose maps look like this one shows the input's edges rather than the model's reasons, which the sanity check is there to catch."),
         ["integrated-gradients"] = new("Integrated gradients: the gradients averaged along the straight path from a baseline to the input, times (input − baseline).",

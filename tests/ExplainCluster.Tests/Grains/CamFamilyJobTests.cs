@@ -4,31 +4,35 @@ using ExplainCluster.Tests.Infrastructure;
 
 namespace ExplainCluster.Tests.Grains;
 
-/// <summary>CAM variants as job methods on the demo CNN: layer-grid maps, class means, the same whatever the sharding.</summary>
+/// <summary>CAM variants and occlusion as job methods on the demo CNN: maps, class means, the same whatever the sharding.</summary>
 public class CamFamilyJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
 {
-    /// <summary>A variant on the shared backward with one that reads only the layer; then the two with their own passes (no shared backward at all), chunked.</summary>
+    /// <summary>
+    /// A variant on the shared backward with one that reads only the layer; the two CAMs with their own passes (no
+    /// shared backward at all), chunked; occlusion beside Grad-CAM.
+    /// </summary>
     [Theory]
-    [InlineData("grad-cam-plus-plus", "eigen-cam", "")]
-    [InlineData("score-cam", "ablation-cam", ", \"maxBatch\": 100")]
-    public async Task Run_TwoVariants_ShardedAndSingle_GiveTheSameMapsAndClassMeans(string first, string second, string options)
+    [InlineData("grad-cam-plus-plus,eigen-cam", """{ "grad-cam-plus-plus": { "layer": "10" }, "eigen-cam": { "layer": "10" } }""")]
+    [InlineData("score-cam,ablation-cam", """{ "score-cam": { "layer": "10", "maxBatch": 100 }, "ablation-cam": { "layer": "10", "maxBatch": 100 } }""")]
+    [InlineData("occlusion,grad-cam", """{ "occlusion": { "window": [1, 7, 7], "stride": 7, "maxBatch": 100 }, "grad-cam": { "layer": "10" } }""")]
+    public async Task Run_TwoMethods_ShardedAndSingle_GiveTheSameMapsAndClassMeans(string names, string methodsJson)
     {
-        string[] methods = [first, second];
+        var methods = names.Split(',');
         var (single, sharded) = await Jobs.RunSingleAndShardedAsync(one.Grains, 60, 25,
-            (images, labels, output, size) => Job(images, labels, output, size, $$"""{ "{{first}}": { "layer": "10"{{options}} }, "{{second}}": { "layer": "10"{{options}} } }"""));
+            (images, labels, output, size) => Job(images, labels, output, size, methodsJson));
 
         using var sa = Jobs.ReadJson(Path.Combine(single, "summary.json"));
         using var sb = Jobs.ReadJson(Path.Combine(sharded, "summary.json"));
         foreach (var method in methods)
         {
             var path = Path.Combine(single, "attributions", method, "part-00000.npy");
-            Assert.Equal(new long[] { 60, 7, 7 }, (await ArrayFile.OpenAsync(new LocalBlob(path))).Header.Shape);
+            Assert.Equal(method == "occlusion" ? [60, 1, 28, 28] : new long[] { 60, 7, 7 }, (await ArrayFile.OpenAsync(new LocalBlob(path))).Header.Shape);
             var whole = await NpyFiles.ReadFloatsAsync(path);
             var parts = new List<float>();
             for (var s = 0; s < 3; s++) parts.AddRange(await NpyFiles.ReadFloatsAsync(Path.Combine(sharded, "attributions", method, $"part-{s:D5}.npy")));
             Assert.Equal(whole.Length, parts.Count);
             for (var i = 0; i < whole.Length; i++) Assert.Equal(whole[i], parts[i], 1e-6);
-            Assert.All(whole, v => Assert.True(v >= 0));
+            Assert.All(whole, v => Assert.True(method == "occlusion" || v >= 0));
             Assert.Contains(whole, v => v > 0);
 
             var ma = sa.RootElement.GetProperty("methods").GetProperty(method);
