@@ -203,6 +203,28 @@ public class CamFamilyTests
     }
 
     [Theory]
+    [InlineData(16, 3, 3)] // more channels than positions: the positions' Gram matrix
+    [InlineData(3, 4, 5)] // fewer: the channels'
+    public void FirstComponent_EitherGramMatrix_EqualsTheSvdProjection(int channels, int h, int w)
+    {
+        using var scope = NewDisposeScope();
+        var values = randn(3, channels, h, w, ScalarType.Float64, generator: new TorchSharp.torch.Generator(11));
+        var actual = EigenCam.FirstComponent(values).flatten(1);
+        var x = values.flatten(2).transpose(1, 2);
+        x = x - x.mean([1], keepdim: true);
+        var (_, _, vh) = linalg.svd(x, fullMatrices: false);
+        var projection = matmul(x, vh.select(1, 0).unsqueeze(-1)).squeeze(-1);
+        for (var i = 0; i < 3; i++)
+        {
+            var p = projection[i].data<double>().ToArray();
+            if (Math.Abs(p.Min()) > Math.Abs(p.Max())) p = [.. p.Select(v => -v)];
+            var a = actual[i].data<double>().ToArray();
+            Assert.True(Math.Abs(a.Max()) >= Math.Abs(a.Min()));
+            for (var j = 0; j < p.Length; j++) Assert.Equal(p[j], a[j], 1e-9);
+        }
+    }
+
+    [Theory]
     [MemberData(nameof(VariantNames))]
     public void Attribute_LayerWithoutSpatialDims_SaysWhatIsNeeded(string method)
     {
