@@ -8,6 +8,8 @@ pytorch-grad-cam 1.5.5 computes at layer "2" (the second convolution: signed act
 scale_cam_image (min-max and resize),
 i.e. BaseCAM.compute_cam_per_layer's np.maximum(get_cam_image(...), 0); score-cam and ablation-cam are taken at
 layer "1" (the first ReLU: non-negative, so pytorch-grad-cam ablates channels to 0, as the paper does).
+It also writes occlusion-a.npy and occlusion-b.npy [4, 3, 12, 12]: Captum's Occlusion (vendored below) of
+the same model and inputs for the targets, two windows whose last positions are cropped at the edge.
 
 How pytorch-grad-cam is vendored: there is no PyPI here, so the functions below are copied from its source
 (github.com/jacobgil/pytorch-grad-cam at commit 6b2c83d, "increase version" to 1.5.5: base_cam.py,
@@ -249,6 +251,60 @@ def ablation_cam_weights(model, layer, input_tensor, targets, activations, batch
     return weights
 
 
+# ---- vendored from Captum (github.com/pytorch/captum at faac087, captum/attr/_core/occlusion.py and
+# feature_ablation.py; BSD 3-Clause licence, Copyright (c) 2019-present, Facebook, Inc.; redistribution with
+# this notice permitted): Occlusion._occlusion_mask unchanged but for `self`, the shift counts of
+# Occlusion.attribute, and FeatureAblation's loop for one tensor input, one perturbation per eval, with
+# Occlusion's use_weights (each input's attribution divided by how many windows covered it).
+
+def _occlusion_mask(input, ablated_feature_num, sliding_window_tsr, strides, shift_counts, is_expanded_input):
+    remaining_total = ablated_feature_num
+    current_index = []
+    for i, shift_count in enumerate(shift_counts):
+        stride = strides[i] if isinstance(strides, tuple) else strides
+        current_index.append((remaining_total % shift_count) * stride)
+        remaining_total = remaining_total // shift_count
+
+    dim = 2 if is_expanded_input else 1
+    remaining_padding = np.subtract(
+        input.shape[dim:], np.add(current_index, sliding_window_tsr.shape)
+    )
+    pad_values = [
+        val for pair in zip(remaining_padding, current_index) for val in pair
+    ]
+    pad_values.reverse()
+    padded_tensor = torch.nn.functional.pad(
+        sliding_window_tsr, tuple(pad_values)  # type: ignore
+    )
+    return padded_tensor.reshape((1,) + tuple(padded_tensor.shape))
+
+
+def occlusion(forward_func, inp, sliding_window_shapes, strides, baselines, target):
+    sliding_window_tsr = torch.ones(sliding_window_shapes)
+    current_shape = np.subtract(inp.shape[1:], sliding_window_shapes)
+    shift_counts = tuple(np.add(np.ceil(np.divide(current_shape, strides)).astype(int), 1))
+    with torch.no_grad():
+        initial_eval = forward_func(inp).gather(1, target[:, None])[:, 0]
+        total_attrib = torch.zeros_like(inp)
+        weights = torch.zeros_like(inp)
+        for j in range(int(np.prod(shift_counts))):
+            expanded_input = inp[None]                      # [1 perturbation, n, ...]
+            input_mask = torch.stack([_occlusion_mask(expanded_input, j, sliding_window_tsr, strides, shift_counts,
+                                                      is_expanded_input=True)], dim=0).long()   # [1, 1, ...]
+            ablated = (expanded_input * (torch.ones(1, dtype=torch.long) - input_mask).to(inp.dtype)) \
+                + (baselines * input_mask.to(inp.dtype))
+            modified_eval = forward_func(ablated.reshape(inp.shape)).gather(1, target[:, None]).reshape(-1, 1)
+            eval_diff = initial_eval.reshape(1, -1) - modified_eval.reshape(1, -1)     # (n_feature_perturbed, n_outputs)
+            eval_diff = eval_diff.reshape(eval_diff.shape + (inp.dim() - 1) * (1,))
+            weights += input_mask.float().sum(dim=0)
+            total_attrib += (eval_diff * input_mask.to(inp.dtype)).sum(dim=0)
+    return total_attrib / weights
+
+
+# Captum's Occlusion cases of the fixture: (file, sliding_window_shapes, strides, baselines); their job-file
+# options are in tests/ExplainCluster.Tests/Engine/OcclusionTests.cs.
+OCCLUSIONS = [("occlusion-a", (3, 4, 4), (3, 3, 3), 0.0), ("occlusion-b", (1, 5, 5), (1, 2, 2), 0.25)]
+
 # ---- end of the vendored code --------------------------------------------------------------------------
 
 
@@ -314,6 +370,12 @@ def main():
     for name, w in [("score-cam", score_cam_weights(m, x, targets_list, relu_activations)),
                     ("ablation-cam", ablation_cam_weights(m, GRADIENT_FREE_LAYER, x, targets_list, relu_activations))]:
         cams[name] = base_cam_image(w, relu_activations)
+    with torch.no_grad():
+        for name, window, strides, baseline in OCCLUSIONS:
+            attribution = occlusion(m, x, window, strides, baseline, torch.from_numpy(targets)).numpy().astype(np.float32)
+            assert attribution.shape == (4, 3, 12, 12) and np.abs(attribution).max() > 0, name
+            np.save(os.path.join(OUT, f"{name}.npy"), attribution)
+            print(f"{name}: max |attribution| {np.abs(attribution).max():.4f}")
     for name, cam in cams.items():
         cam = np.maximum(cam, 0).astype(np.float32)   # compute_cam_per_layer, before scale_cam_image
         assert cam.shape == (4, 12, 12) and (cam > 0).any(), name

@@ -1,6 +1,8 @@
 using ExplainCluster.Contracts;
 using ExplainCluster.Engine;
 using ExplainCluster.Engine.Methods;
+using ExplainCluster.Engine.Models;
+using ExplainCluster.Tests.Infrastructure;
 using static TorchSharp.torch;
 
 namespace ExplainCluster.Tests.Engine;
@@ -50,6 +52,21 @@ public class OcclusionTests
             Assert.Equal(second[p], maps[16 + p], 1e-4);
         }
         Assert.Contains(maps, v => Math.Abs(v) > 0.1);
+    }
+
+    /// <summary>Captum's Occlusion, vendored by tools/make_cam_fixture.py, on the CAM fixture's CNN and inputs (windows cropped at the edge).</summary>
+    [Theory]
+    [InlineData("occlusion-a", """{ "window": [3, 4, 4], "stride": 3 }""")]
+    [InlineData("occlusion-b", """{ "window": [1, 5, 5], "stride": [1, 2, 2], "baseline": 0.25, "maxBatch": 7 }""")]
+    public async Task Attribute_CamFixture_AgreesWithCaptum(string fixture, string options)
+    {
+        using var m = ExplainModel.Load(TestPaths.Fixture("cam/model.pt"), CPU, "cam");
+        var inputs = await NpyFiles.ReadFloatsAsync(TestPaths.Fixture("cam/inputs.npy"));
+        var expected = await NpyFiles.ReadFloatsAsync(TestPaths.Fixture($"cam/{fixture}.npy"));
+        var map = TinyModels.Attribute(Create(options), m, tensor(inputs).view(4, 3, 12, 12));
+        Assert.Equal(expected.Length, map.Length);
+        var scale = expected.Max(Math.Abs);
+        for (var i = 0; i < map.Length; i++) Assert.True(Math.Abs(expected[i] - map[i]) <= 1e-4 * scale, $"{fixture}[{i}]: {map[i]} vs Captum's {expected[i]}");
     }
 
     [Fact]
