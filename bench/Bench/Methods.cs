@@ -12,7 +12,7 @@ using static TorchSharp.torch;
 /// on the demo model and the first SAMPLES Fashion-MNIST test images, beside the bound it is held to: the
 /// same number of plain forward + backward passes to the input (TargetGradients at the job's batch of 256
 /// rows), or of forward passes only, measured in the same process.
-///   explain-bench methods [SAMPLES]   (default 512)
+///   explain-bench methods [SAMPLES] [WORD…]   (default 512; with words, only the cases whose job file contains one)
 /// </summary>
 internal static class Methods
 {
@@ -35,6 +35,16 @@ internal static class Methods
         ("\"smooth-grad\": { \"of\": \"integrated-gradients\", \"samples\": 4, \"steps\": 16 }", 64, false),
         ("\"lime\": {}", 1000, true),
         ("\"kernel-shap\": {}", 2048, true),
+        ("\"grad-cam-plus-plus\": { \"layer\": \"10\" }", 1, false),
+        ("\"hires-cam\": { \"layer\": \"10\" }", 1, false),
+        ("\"xgrad-cam\": { \"layer\": \"10\" }", 1, false),
+        ("\"layer-cam\": { \"layer\": \"10\" }", 1, false),
+        ("\"grad-cam-element-wise\": { \"layer\": \"10\" }", 1, false),
+        ("\"eigen-cam\": { \"layer\": \"10\" }", 1, true),
+        ("\"eigen-grad-cam\": { \"layer\": \"10\" }", 1, false),
+        ("\"score-cam\": { \"layer\": \"10\" }", 128, true),
+        ("\"ablation-cam\": { \"layer\": \"10\" }", 128, true),
+        ("\"occlusion\": { \"window\": [1, 7, 7], \"stride\": 7 }", 16, true),
     ];
 
     private const int PerturbationSamples = 64;
@@ -43,6 +53,7 @@ internal static class Methods
     {
         set_num_threads(1);
         var samples = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 512;
+        var words = args.Skip(1).ToArray();
         var data = await DemoImages.LoadAsync(sample, samples);
         using var model = ExplainModel.Load(Path.Combine(sample, "model.pt"), CPU, "model.pt");
 
@@ -52,7 +63,7 @@ internal static class Methods
         Console.WriteLine();
         Console.WriteLine("| method (job file) | samples/s | passes per sample | bound: plain passes (samples/s) | ratio to the bound |");
         Console.WriteLine("|---|---|---|---|---|");
-        foreach (var (json, passes, forwardOnly) in Cases)
+        foreach (var (json, passes, forwardOnly) in Cases.Where(c => words.Length == 0 || words.Any(w => c.Json.Contains(w, StringComparison.Ordinal))))
         {
             var slice = forwardOnly ? data with { Count = PerturbationSamples, Raw = data.Raw[..(PerturbationSamples * 784)], Labels = data.Labels?[..PerturbationSamples] } : data;
             var job = JobFile.Parse($$"""

@@ -16,6 +16,20 @@ public static class MethodRegistry
         new("saliency", _ => new Saliency()),
         new("grad-x-input", _ => new GradTimesInput()),
         new("grad-cam", o => new GradCam(o.Text("layer"))),
+        new(GradCamPlusPlus.MethodName, o => new GradCamPlusPlus(o.Text("layer"))),
+        new(HiResCam.MethodName, o => new HiResCam(o.Text("layer"))),
+        new(XGradCam.MethodName, o => new XGradCam(o.Text("layer"))),
+        new(LayerCam.MethodName, o => new LayerCam(o.Text("layer"))),
+        new(GradCamElementWise.MethodName, o => new GradCamElementWise(o.Text("layer"))),
+        new(EigenCam.MethodName, o => new EigenCam(o.Text("layer"))),
+        new(EigenGradCam.MethodName, o => new EigenGradCam(o.Text("layer"))),
+        new(ScoreCam.MethodName, o => new ScoreCam(o.Text("layer"), MaxRows(o))),
+        new(AblationCam.MethodName, o => new AblationCam(o.Text("layer"), MaxRows(o))),
+        new(Occlusion.MethodName, o =>
+        {
+            var (window, strides) = Occlusion.ReadShape(o);
+            return new Occlusion(window, strides, BaselineFrom(o, "baseline", "zero"), MaxRows(o));
+        }),
         new(InputMap.MethodName, _ => new InputMap()),
         new(ParamGradsMethod.MethodName, ParamGradsMethod.Read),
         new(IntegratedGradients.MethodName, IntegratedGradientsFrom),

@@ -37,7 +37,9 @@ public static class TargetGradients
     /// chunk at a time, so a large perturbation set never exists at once; each chunk's tensors are freed with it.
     /// </summary>
     /// <param name="probability">The target's softmax probability instead of its logit.</param>
-    public static Tensor Outputs(ExplainModel model, long rows, Func<long, long, Tensor> make, Tensor targets, int maxRows, bool probability = false)
+    /// <param name="forward">What turns a chunk into logits when it is not the model's input (a layer's ablated activations through the head); the model's forward when null.</param>
+    public static Tensor Outputs(ExplainModel model, long rows, Func<long, long, Tensor> make, Tensor targets, int maxRows, bool probability = false,
+        Func<Tensor, Tensor>? forward = null)
     {
         using var noGrad = no_grad();
         var outputs = new List<Tensor>();
@@ -45,7 +47,7 @@ public static class TargetGradients
         {
             using var chunk = NewDisposeScope();
             var count = Math.Min(maxRows, rows - start);
-            var logits = model.Forward(model.PrepareInput(make(start, count)));
+            var logits = forward is null ? model.Forward(model.PrepareInput(make(start, count))) : forward(make(start, count));
             var scores = probability ? nn.functional.softmax(logits, 1) : logits;
             outputs.Add(scores.gather(1, targets.narrow(0, start, count).unsqueeze(1)).squeeze(1).MoveToOuterDisposeScope());
         }
