@@ -49,9 +49,14 @@ public sealed class ReportContext
         var manifest = await ReadJsonAsync<Manifest>(output.Child(OutputLayout.Manifest), ct);
         var summary = await ReadJsonAsync<Summary>(output.Child(OutputLayout.Summary), ct);
         inputs ??= manifest.Inputs.Contains(Redaction.Marker, StringComparison.Ordinal) ? null : manifest.Inputs;
-        var inputFile = inputs is null ? null : await ArrayFile.OpenAsync(locator.Resolve(inputs), ct);
+        // Image files (data.images, data.manifest) are not one array: the report leaves the samples' images out for now.
+        var inputFile = inputs is null || ReadsImageFiles(manifest) ? null : await ArrayFile.OpenAsync(locator.Resolve(inputs), ct);
         return new ReportContext(locator, output, manifest, summary, inputFile);
     }
+
+    private static bool ReadsImageFiles(Manifest manifest) =>
+        manifest.JobFile.ValueKind == System.Text.Json.JsonValueKind.Object && manifest.JobFile.TryGetProperty("data", out var data)
+        && data.ValueKind == System.Text.Json.JsonValueKind.Object && (data.TryGetProperty("images", out _) || data.TryGetProperty("manifest", out _));
 
     /// <summary>A .npy file of the outputs, by its path relative to the output folder.</summary>
     public Task<ArrayFile> OpenAsync(string path, CancellationToken ct) => ArrayFile.OpenAsync(Output.Child(path), ct);

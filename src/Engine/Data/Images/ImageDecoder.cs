@@ -18,12 +18,8 @@ public static class ImageDecoder
     {
         using var codec = Open(encoded, name);
         var (width, height) = (codec.Info.Width, codec.Info.Height);
-        var bytes = 4L * width * height;
-        if (width < 1 || height < 1) throw new ExplainException($"{name}: declares an empty image ({width}x{height})");
-        if (bytes > maxDecodedBytes)
-            throw new ExplainException(
-                $"{name}: declares {width}x{height} pixels ({N(bytes)} bytes decoded as RGBA), above Limits:MaxSampleBytes ({N(maxDecodedBytes)}); refused before decoding");
-        var rgba = new byte[bytes];
+        CheckSize(width, height, name, maxDecodedBytes);
+        var rgba = new byte[4L * width * height];
         var handle = GCHandle.Alloc(rgba, GCHandleType.Pinned);
         SKCodecResult result;
         try { result = codec.GetPixels(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul), handle.AddrOfPinnedObject()); }
@@ -38,6 +34,19 @@ public static class ImageDecoder
             rgb[i * 3 + 2] = rgba[i * 4 + 2];
         }
         return new Pixels(width, height, 3, rgb);
+    }
+
+    /// <summary>
+    /// Refuses an image whose decoded size, pixels × 3 channels, is above <paramref name="maxDecodedBytes"/> (the RGBA
+    /// buffer decoding fills is 4/3 of that, allocated only after this check).
+    /// </summary>
+    public static void CheckSize(int width, int height, string name, long maxDecodedBytes)
+    {
+        var bytes = 3L * width * height;
+        if (width < 1 || height < 1) throw new ExplainException($"{name}: declares an empty image ({width}x{height})");
+        if (bytes > maxDecodedBytes)
+            throw new ExplainException(
+                $"{name}: declares {width}x{height} pixels ({N(bytes)} bytes decoded as RGB), above Limits:MaxSampleBytes ({N(maxDecodedBytes)}); refused before decoding");
     }
 
     /// <summary>The image's size from its header alone (nothing decoded).</summary>
