@@ -29,11 +29,14 @@ public sealed class Dataset
     public long Count { get; }
 
     /// <param name="maxDecodedBytes">The most one image may hold decoded (<see cref="Limits.MaxSampleBytes"/>).</param>
-    public static async Task<Dataset> OpenAsync(JobSpec job, BlobLocator locator, CancellationToken ct = default, long? maxDecodedBytes = null)
+    /// <param name="policy">Where image files may be (each listed file is checked when the policy restricts local paths).</param>
+    public static async Task<Dataset> OpenAsync(JobSpec job, BlobLocator locator, CancellationToken ct = default, long? maxDecodedBytes = null,
+        LocationPolicy? policy = null)
     {
         if (job.Data.Images is { } images)
         {
             var list = await ImageList.OpenAsync(job, locator, ct);
+            policy?.CheckImages(images.Manifest ? "data.manifest" : "data.images", list.Locations);
             var source = await ImageSource.OpenAsync(list, ImagePipeline.Parse(images.Transforms), locator, maxDecodedBytes ?? new Limits().MaxSampleBytes, ct);
             return new Dataset(source.Count, [source.Shape.Channels, source.Shape.Height, source.Shape.Width], source.ReadAsync,
                 (start, count, _) => Task.FromResult(list.Labels?[(int)start..(int)(start + count)]));

@@ -86,6 +86,25 @@ public sealed class ImageDatasetTests
         Assert.Matches(@"large/\w+/\d+\.(png|jpg): is \d+x\d+ after data.transforms, the first image \d+x\d+; end the transforms with centerCrop or resize \[h, w\]", error.Message);
     }
 
+    [Fact]
+    public async Task Open_ImagesOutsideLocalRoots_RefusedBeforeAnyIsRead()
+    {
+        var root = TestPaths.NewFolder();
+        var policy = new LocationPolicy([root], null);
+        // A manifest under the root whose row points outside it, and a folder under the root holding a link out of it.
+        await File.WriteAllTextAsync(Path.Combine(root, "m.csv"), "path\n/etc/passwd\n");
+        Directory.CreateDirectory(Path.Combine(root, "images", "a"));
+        File.CreateSymbolicLink(Path.Combine(root, "images", "a", "x.png"), "/etc/passwd");
+        foreach (var (data, field) in new[] { ("""{ "manifest": "m.csv", "path": "path" }""", "data.manifest: /etc/passwd"),
+                     ("""{ "images": "images" }""", $"data.images: {Path.Combine(root, "images", "a", "x.png")}") })
+        {
+            var job = JobFile.Parse(Job(data), root);
+            policy.Check(job); // the folder and the manifest themselves are under the root
+            var error = await Assert.ThrowsAsync<ExplainException>(() => Dataset.OpenAsync(job, new BlobLocator(null), policy: policy));
+            Assert.StartsWith($"{field} is outside Storage:LocalRoots", error.Message);
+        }
+    }
+
     [Theory]
     [InlineData("""{ "images": "nowhere", "labels": "folders" }""", null, "data.images: {0}/nowhere is not a folder")]
     [InlineData("""{ "images": "small", "labels": "folders" }""", "[\"Bag\", \"Trouser\"]", "{0}/small: folder \"Sneaker\" is not one of model.classes")]
