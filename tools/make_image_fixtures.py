@@ -12,6 +12,10 @@ It writes tests/fixtures/images/ (about 0.8 MB), from the Fashion-MNIST test set
   large/CLASS/NNNN.EXT   12 images, 4 of each class, upscaled with PIL's bicubic to 64x64, 80x64 or 64x72 (w x h)
                          and coloured so that the channels differ, stored as JPEG (quality 90, 4:2:0) RGB, PNG RGB,
                          PNG RGBA (alpha varies: ImageFolder's loader drops it) and JPEG grayscale, in turn.
+  deep/Bag/*.png         20x16 PNGs PIL reads in other modes: 16-bit RGB and 16-bit gray+alpha (both keep the high
+                         byte), 8-bit paletted (mode P)
+  unsupported/gray16.png a 16-bit grayscale PNG: PIL opens it as mode I and ImageFolder's convert("RGB") clips its
+                         values to 0-255, which SkiaSharp (high byte only) cannot reproduce, so the job refuses it
   manifest.csv           path,label,site for the small images, paths relative to the manifest, in ImageFolder's
                          order, label the class name, site A or B
   corrupt/truncated.jpg  the first 40% of a large JPEG
@@ -59,6 +63,7 @@ PIPELINES = {
                                 {"centerCrop": [26, 30]}, {"toTensor": {}}],
                       T.Compose([T.Resize([24, 24]), T.Pad([1, 2, 3, 4], padding_mode="reflect"),
                                  T.CenterCrop([26, 30]), T.ToTensor()])),
+    "deep": ("deep", [{"toTensor": {}}], T.Compose([T.ToTensor()])),
     "large_bigcrop": ("large", [{"resize": 30}, {"centerCrop": 36}, {"toTensor": {}}],
                       T.Compose([T.Resize(30), T.CenterCrop(36), T.ToTensor()])),
 }
@@ -94,6 +99,33 @@ def bomb_png(width, height):
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 1024, 9)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def png(width, height, depth, colour, rows):
+    """A PNG written by hand (PIL writes no 16-bit RGB): rows of big-endian samples, filter 0."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    raw = b"".join(b"\x00" + row.tobytes() for row in rows)
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+
+
+def deep(images):
+    """PNGs in the modes beyond 8-bit L/RGB/RGBA, from one Fashion-MNIST image cropped to 20x16."""
+    folder = os.path.join(OUT, "deep", "Bag")
+    os.makedirs(folder)
+    base = images[0][4:20, 4:24].astype(np.uint32)  # 16 rows, 20 columns
+    wide = (base * 257 + np.arange(20)[None, :] * 11).clip(0, 65535)
+    gray16 = (base * 3 + np.arange(20)[None, :] * 9).astype(np.uint16)  # 0..~900: below and above 255
+    os.makedirs(os.path.join(OUT, "unsupported"))
+    Image.fromarray(gray16, mode="I;16").save(os.path.join(OUT, "unsupported", "gray16.png"))
+    rgb16 = np.stack([wide, 65535 - wide, (wide // 3 + 4000)], -1).astype(">u2")
+    with open(os.path.join(folder, "rgb16.png"), "wb") as f:
+        f.write(png(20, 16, 16, 2, list(rgb16)))
+    la16 = np.stack([wide, (np.arange(20)[None, :] * 3000 + 0 * wide)], -1).astype(">u2")
+    with open(os.path.join(folder, "graya16.png"), "wb") as f:
+        f.write(png(20, 16, 16, 4, list(la16)))
+    Image.fromarray(images[0][4:20, 4:24], "L").convert("RGB").quantize(16).save(os.path.join(folder, "palette.png"))
 
 
 def main():
@@ -132,6 +164,8 @@ def main():
         for n, (path, target) in enumerate(folder.samples):
             rel = os.path.relpath(path, OUT).replace(os.sep, "/")
             f.write(f"{rel},{folder.classes[target]},{'AB'[n % 2]}\n")
+
+    deep(images[np.nonzero(labels == CLASSES["Bag"])[0][:1]])
 
     os.makedirs(os.path.join(OUT, "corrupt"))
     with open(large_jpeg, "rb") as f:

@@ -19,6 +19,9 @@ public static class ImageDecoder
         using var codec = Open(encoded, name);
         var (width, height) = (codec.Info.Width, codec.Info.Height);
         CheckSize(width, height, name, maxDecodedBytes);
+        if (IsGray16Png(encoded))
+            throw new ExplainException(
+                $"{name}: 16-bit grayscale PNG is not supported: torchvision's ImageFolder loader clips its values to 0–255 and SkiaSharp reads only their high byte, so the model would not see what it saw in training; convert it to 8-bit");
         var rgba = new byte[4L * width * height];
         var handle = GCHandle.Alloc(rgba, GCHandleType.Pinned);
         SKCodecResult result;
@@ -35,6 +38,13 @@ public static class ImageDecoder
         }
         return new Pixels(width, height, 3, rgb);
     }
+
+    /// <summary>A PNG whose header says 16-bit grayscale (bit depth 16, colour type 0): PIL opens it as mode "I".</summary>
+    private static bool IsGray16Png(byte[] encoded) =>
+        encoded.Length > 25 && encoded.AsSpan(0, 8).SequenceEqual(PngSignature) && encoded.AsSpan(12, 4).SequenceEqual("IHDR"u8)
+        && encoded[24] == 16 && encoded[25] == 0;
+
+    private static ReadOnlySpan<byte> PngSignature => [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0d, 0x0a, 0x1a, 0x0a];
 
     /// <summary>
     /// Refuses an image whose decoded size, pixels × 3 channels, is above <paramref name="maxDecodedBytes"/> (the RGBA
