@@ -40,7 +40,7 @@ public sealed record DataSpec(
 }
 
 /// <summary>
-/// Image files: a folder read recursively (<see cref="Manifest"/> false) or a CSV manifest listing them. The transforms
+/// Image files: a folder read recursively (<see cref="Manifest"/> false) or a manifest (CSV or Parquet) listing them. The transforms
 /// are the job file's JSON array (checked when the job file is read); their toTensor and normalize are also the job's
 /// <see cref="DataSpec.Preprocess"/>.
 /// </summary>

@@ -111,7 +111,7 @@ public static class JobFile
     {
         var kinds = new[] { "inputs", "images", "manifest" }.Where(k => Optional(data, k) is not null).ToArray();
         if (kinds.Length != 1)
-            throw new ExplainException(kinds.Length == 0 ? "data: give inputs (an array file), images (a folder) or manifest (a CSV file)"
+            throw new ExplainException(kinds.Length == 0 ? "data: give inputs (an array file), images (a folder) or manifest (a CSV or Parquet file)"
                 : $"data: {string.Join(" and ", kinds)} exclude each other; give one");
         if (kinds[0] == "inputs")
         {

@@ -58,6 +58,44 @@ public sealed class ImageDatasetTests
     }
 
     [Fact]
+    public async Task ParquetManifest_NamesOrIndices_ReadsTheSameSamplesAsTheFolder()
+    {
+        var rows = File.ReadAllLines(TestPaths.Fixture("images/manifest.csv")).Skip(1).Select(l => l.Split(',')).ToArray();
+        string[] classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+        var folder = TestPaths.NewFolder();
+        // Paths relative to the manifest: this one is elsewhere, so they lead back to the fixtures.
+        var paths = rows.Select(r => Path.GetRelativePath(folder, Path.Combine(TestPaths.Fixture("images"), r[0]))).ToArray();
+        async Task<string> Write(string name, Parquet.Schema.DataField label, Func<ParquetRowGroupWriterBox, Task> writeLabel)
+        {
+            var path = Path.Combine(folder, name);
+            var pathField = new Parquet.Schema.DataField<string>("file");
+            await using var stream = File.Create(path);
+            await using var writer = await Parquet.ParquetWriter.CreateAsync(new Parquet.Schema.ParquetSchema(pathField, label), stream);
+            using var group = writer.CreateRowGroup();
+            await group.WriteAsync(pathField, paths);
+            await writeLabel(new ParquetRowGroupWriterBox(group));
+            return path;
+        }
+        var names = new Parquet.Schema.DataField<string>("class");
+        var byName = await Write("names.parquet", names, g => g.Group.WriteAsync(names, rows.Select(r => r[1]).ToArray()));
+        var indices = new Parquet.Schema.DataField<long>("class");
+        var byIndex = await Write("indices.parquet", indices, g => g.Group.WriteAsync(indices, new ReadOnlyMemory<long>([.. rows.Select(r => (long)Array.IndexOf(classes, r[1]))])));
+
+        const string Transforms = "[{\"grayscale\": {}}, {\"toTensor\": {}}]";
+        var expected = await (await OpenAsync($$"""{ "images": "small", "labels": "folders", "transforms": {{Transforms}} }""", FashionClasses)).ReadAsync(new ShardSpec(0, 0, 18));
+        foreach (var manifest in new[] { byName, byIndex })
+        {
+            var dataset = await OpenAsync($$"""{ "manifest": "{{manifest}}", "path": "file", "label": "class", "transforms": {{Transforms}} }""", FashionClasses, folder);
+            var data = await dataset.ReadAsync(new ShardSpec(0, 0, 18));
+            Assert.Equal(expected.Raw, data.Raw);
+            Assert.Equal(expected.Labels, data.Labels);
+        }
+    }
+
+    /// <summary>A row group writer passed to a lambda (xunit's analyzers refuse a using-declared local captured by one).</summary>
+    private sealed record ParquetRowGroupWriterBox(Parquet.ParquetRowGroupWriter Group);
+
+    [Fact]
     public async Task Folder_WithoutModelClasses_ClassesSortedByName()
     {
         var dataset = await OpenAsync("""{ "images": "small", "labels": "folders" }""");
@@ -120,7 +158,7 @@ public sealed class ImageDatasetTests
 
     [Theory]
     [InlineData("""{ "images": "small", "inputs": "x.npy" }""", "data: inputs and images exclude each other; give one")]
-    [InlineData("""{ "labels": "y.npy" }""", "data: give inputs (an array file), images (a folder) or manifest (a CSV file)")]
+    [InlineData("""{ "labels": "y.npy" }""", "data: give inputs (an array file), images (a folder) or manifest (a CSV or Parquet file)")]
     [InlineData("""{ "images": "small", "labels": "classes.npy" }""", "data.labels: with images, labels are \"folders\" (the first folder under images is the class)")]
     [InlineData("""{ "images": "small", "preprocess": { "scale": 1 } }""", "data.preprocess: unknown field")]
     [InlineData("""{ "manifest": "manifest.csv" }""", "data.path: missing")]

@@ -8,7 +8,7 @@ namespace ExplainCluster.Engine.Data.Images;
 /// <summary>
 /// A job's image files in dataset order, with their labels: a folder read recursively, sorted by path as torchvision's
 /// ImageFolder orders it (folder by folder, names compared as Python compares strings), the first folder under it the
-/// class; or a CSV manifest's rows, in the manifest's order, paths relative to the manifest.
+/// class; or a manifest's rows (CSV or Parquet), in the manifest's order, paths relative to the manifest.
 /// </summary>
 public sealed class ImageList
 {
@@ -88,11 +88,9 @@ public sealed class ImageList
     {
         var blob = locator.Resolve(manifest);
         if (!await blob.ExistsAsync(ct)) throw new ExplainException($"data.manifest: {manifest} does not exist");
-        string text;
+        ManifestTable table;
         await using (var stream = await blob.OpenReadAsync(ct))
-        using (var reader = new StreamReader(stream))
-            text = await reader.ReadToEndAsync(ct);
-        var table = CsvTable.Parse(text, manifest);
+            table = await ManifestTable.ReadAsync(stream, manifest, [images.PathColumn!, .. images.LabelColumn is { } l ? [l] : Array.Empty<string>()], ct);
         var path = table.Column(images.PathColumn!, "data.path", manifest);
         var locations = new string[table.Rows.Count];
         for (var r = 0; r < locations.Length; r++)
