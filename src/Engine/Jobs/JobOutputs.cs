@@ -113,7 +113,7 @@ public sealed class JobOutputs(BlobLocator locator)
     public async Task<InputHashes> HashAsync(JobSpec job, CancellationToken ct = default) => new(
         await Sha256Async(job.Model.Uri, ct),
         job.Data.Images is null ? await Sha256Async(job.Data.Inputs, ct)
-            : await (await Data.Images.ImageList.OpenAsync(job, locator, ct)).Sha256Async(job.Data.Inputs, locator, ct),
+            : await (await Data.Images.ImageList.OpenAsync(job, locator, ct)).Sha256Async(job, locator, ct),
         job.Data.Labels is null ? null : await Sha256Async(job.Data.Labels, ct),
         await ArchitectureAsync(job, ct));
 

@@ -96,6 +96,23 @@ public sealed class ImageDatasetTests
     private sealed record ParquetRowGroupWriterBox(Parquet.ParquetRowGroupWriter Group);
 
     [Fact]
+    public async Task Sha256_Folder_IsEachNameAndBytesInImageFoldersOrder()
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(TestPaths.Fixture("images/reference/pipelines.json")));
+        var files = doc.RootElement.GetProperty("large_crop").GetProperty("files").EnumerateArray().Select(f => f.GetString()!).ToArray();
+        using var expected = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        foreach (var file in files)
+        {
+            expected.AppendData(System.Text.Encoding.UTF8.GetBytes(file + "\0"));
+            expected.AppendData(File.ReadAllBytes(TestPaths.Fixture($"images/large/{file}")));
+        }
+        var job = JobFile.Parse(Job("""{ "images": "large", "labels": "folders" }"""), TestPaths.Fixture("images"));
+        var locator = new BlobLocator(null);
+        var list = await ExplainCluster.Engine.Data.Images.ImageList.OpenAsync(job, locator, default);
+        Assert.Equal(Convert.ToHexStringLower(expected.GetHashAndReset()), await list.Sha256Async(job, locator, default));
+    }
+
+    [Fact]
     public async Task Folder_WithoutModelClasses_ClassesSortedByName()
     {
         var dataset = await OpenAsync("""{ "images": "small", "labels": "folders" }""");

@@ -36,23 +36,34 @@ public sealed class ImageList
         var list = images.Manifest
             ? await ManifestAsync(job.Data.Inputs, images, job.Model.Classes, locator, ct)
             : Folder(job.Data.Inputs, images.LabelsFromFolders, job.Model.Classes);
-        if (list.Locations.Length == 0) throw new ExplainException($"data: {job.Data.Inputs} holds no images ({string.Join(", ", Extensions)})");
+        if (list.Locations.Length == 0)
+            throw new ExplainException(images.Manifest ? $"data.manifest: {job.Data.Inputs} lists no images"
+                : $"data.images: {job.Data.Inputs} holds no images ({string.Join(", ", Extensions)})");
         return list;
     }
 
-    /// <summary>SHA-256 over every image, each as its name (relative to the dataset) and its bytes, in dataset order.</summary>
-    public async Task<string> Sha256Async(string root, BlobLocator locator, CancellationToken ct)
+    /// <summary>
+    /// SHA-256 over the manifest's bytes (when there is one) and every image, each as its name (relative to the folder or
+    /// the manifest's folder) and its bytes, in dataset order.
+    /// </summary>
+    public async Task<string> Sha256Async(JobSpec job, BlobLocator locator, CancellationToken ct)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var prefix = root.TrimEnd('/') + "/";
-        foreach (var location in Locations)
+        var buffer = new byte[1 << 16];
+        async Task AppendAsync(string location)
         {
-            var name = location.StartsWith(prefix, StringComparison.Ordinal) ? location[prefix.Length..] : location;
-            hash.AppendData(System.Text.Encoding.UTF8.GetBytes(name + "\0"));
             await using var stream = await locator.Resolve(location).OpenReadAsync(ct);
-            var buffer = new byte[1 << 16];
             int n;
             while ((n = await stream.ReadAsync(buffer, ct)) > 0) hash.AppendData(buffer, 0, n);
+        }
+        var manifest = job.Data.Images is { Manifest: true };
+        if (manifest) await AppendAsync(job.Data.Inputs);
+        var root = manifest ? job.Data.Inputs[..(job.Data.Inputs.Split('?')[0].LastIndexOf('/') + 1)] : job.Data.Inputs.TrimEnd('/') + "/";
+        foreach (var location in Locations)
+        {
+            var name = location.StartsWith(root, StringComparison.Ordinal) ? location[root.Length..] : location;
+            hash.AppendData(System.Text.Encoding.UTF8.GetBytes(name + "\0"));
+            await AppendAsync(location);
         }
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
