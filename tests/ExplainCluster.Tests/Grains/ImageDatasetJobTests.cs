@@ -44,6 +44,14 @@ public sealed class ImageDatasetJobTests(OneSiloCluster one) : IClassFixture<One
         Assert.Contains("the first folder under the images (as torchvision&#39;s ImageFolder)", report);
         Assert.Contains("torchvision transforms, decoded with SkiaSharp", report);
         Assert.Contains("the manifest&#39;s column &quot;label&quot;", await File.ReadAllTextAsync(Path.Combine(outputs["manifest"], "report.html")));
+        // The report draws the samples from the images as from the array: the same figures, none left out.
+        Assert.DoesNotContain("made without access to the inputs", report);
+        string[] Plots(string output) => [.. Directory.GetFiles(Path.Combine(output, "plots")).Select(Path.GetFileName).Order(StringComparer.Ordinal)!];
+        Assert.Contains(Plots(outputs["npy"]), p => p.StartsWith("top-loss-", StringComparison.Ordinal));
+        Assert.Equal(Plots(outputs["npy"]), Plots(outputs["folder"]));
+        Assert.Equal(Plots(outputs["npy"]), Plots(outputs["manifest"]));
+        foreach (var plot in Plots(outputs["npy"]).Where(p => p.StartsWith("top-loss-", StringComparison.Ordinal)))
+            Assert.Equal(File.ReadAllBytes(Path.Combine(outputs["npy"], "plots", plot)), File.ReadAllBytes(Path.Combine(outputs["folder"], "plots", plot)));
         var summary = Jobs.Summary(outputs["npy"]);
         Assert.Equal(summary, Jobs.Summary(outputs["folder"]));
         Assert.Equal(summary, Jobs.Summary(outputs["manifest"]));
