@@ -102,11 +102,7 @@ public static class JobFile
         return new CompareGate(Bounded("accuracyDrop", 0, 1), Bounded("ndcg", 0, 1), Bounded("medianMapCorrelation", -1, 1));
     }
 
-    /// <summary>
-    /// <c>data</c>: an array (<c>inputs</c>, <c>labels</c>, <c>preprocess</c>), a folder of images (<c>images</c>, <c>labels</c>:
-    /// <c>"folders"</c>) or a manifest (<c>manifest</c>, <c>path</c>, <c>label</c>); images take <c>transforms</c> and
-    /// <c>onBadSample</c>, and their toTensor and normalize are the job's preprocess.
-    /// </summary>
+    /// <summary><c>data</c>: an array (<c>inputs</c>, <c>labels</c>, <c>preprocess</c>), or image files (<see cref="Data.Images.ImageDataOptions"/>).</summary>
     private static DataSpec ParseData(JsonElement data, string baseDirectory)
     {
         var kinds = new[] { "inputs", "images", "manifest" }.Where(k => Optional(data, k) is not null).ToArray();
@@ -122,26 +118,7 @@ public static class JobFile
                 labels is null ? null : BlobLocator.Absolute(labels, baseDirectory),
                 ParsePreprocess(Optional(data, "preprocess")));
         }
-        var manifest = kinds[0] == "manifest";
-        if (manifest) Known(data, "data.", "manifest", "path", "label", "transforms", "onBadSample");
-        else Known(data, "data.", "images", "labels", "transforms", "onBadSample");
-        var folders = !manifest && Optional(data, "labels") is { } folderLabels && (String(folderLabels, "data.labels") == "folders"
-            ? true : throw new ExplainException("data.labels: with images, labels are \"folders\" (the first folder under images is the class)"));
-        var transforms = Optional(data, "transforms") is { } tr ? tr.GetRawText() : "[{\"toTensor\": {}}]";
-        var pipeline = Data.Images.ImagePipeline.Parse(transforms);
-        var onBad = Optional(data, "onBadSample") is { } ob ? String(ob, "data.onBadSample") switch
-        {
-            "fail" => BadSamplePolicy.Fail,
-            var other => throw new ExplainException($"data.onBadSample: \"{other}\" is not supported (\"fail\")"),
-        } : BadSamplePolicy.Fail;
-        return new DataSpec(
-            BlobLocator.Absolute(String(data.GetProperty(kinds[0]), $"data.{kinds[0]}"), baseDirectory),
-            null,
-            pipeline.Preprocess,
-            new ImagesSpec(manifest,
-                manifest ? String(Required(data, "path", "data."), "data.path") : null,
-                manifest && Optional(data, "label") is { } lc ? String(lc, "data.label") : null,
-                folders, transforms, onBad));
+        return Data.Images.ImageDataOptions.Read(data, baseDirectory);
     }
 
     private static PreprocessSpec ParsePreprocess(JsonElement? element)
