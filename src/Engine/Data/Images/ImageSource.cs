@@ -45,7 +45,8 @@ public sealed class ImageSource
     {
         var size = checked((int)Shape.Elements);
         var raw = new float[checked(count * size)];
-        var options = new ParallelOptions { MaxDegreeOfParallelism = _decoders, CancellationToken = ct };
+        // On the thread pool whatever scheduler the caller runs on (a grain's, or a model host's, must never decode).
+        var options = new ParallelOptions { MaxDegreeOfParallelism = _decoders, CancellationToken = ct, TaskScheduler = TaskScheduler.Default };
         await Parallel.ForAsync(0, count, options, async (i, token) =>
         {
             var location = _list.Locations[start + i];
