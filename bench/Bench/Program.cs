@@ -23,6 +23,11 @@ if (args is ["methods", .. var methodArgs])
     await Methods.RunAsync(methodArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
     return;
 }
+if (args is ["images", .. var imageArgs])
+{
+    await ImageDecodeCost.RunAsync(imageArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
+    return;
+}
 if (args is ["views", .. var viewArgs])
 {
     await ViewsCost.RunAsync(viewArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));

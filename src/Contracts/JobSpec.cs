@@ -24,11 +24,41 @@ public sealed record JobSpec(
 [GenerateSerializer, Immutable, Alias("ec.ModelSpec")]
 public sealed record ModelSpec([property: Id(0)] string Uri, [property: Id(1)] string[]? Classes);
 
+/// <summary>
+/// The samples: one array file (<see cref="Inputs"/>, with <see cref="Labels"/>), or image files (<see cref="Images"/>,
+/// whose folder or manifest is <see cref="Inputs"/> too, so that every location check and provenance sees it).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("ec.DataSpec")]
 public sealed record DataSpec(
     [property: Id(0)] string Inputs,
     [property: Id(1)] string? Labels,
-    [property: Id(2)] PreprocessSpec Preprocess);
+    [property: Id(2)] PreprocessSpec Preprocess,
+    [property: Id(3)] ImagesSpec? Images = null)
+{
+    /// <summary>Whether the samples have labels: a labels file, the image folders or a manifest's label column.</summary>
+    public bool HasLabels => Labels is not null || Images is { LabelsFromFolders: true } or { LabelColumn: not null };
+}
+
+/// <summary>
+/// Image files: a folder read recursively (<see cref="Manifest"/> false) or a manifest (CSV or Parquet) listing them. The transforms
+/// are the job file's JSON array (checked when the job file is read); their toTensor and normalize are also the job's
+/// <see cref="DataSpec.Preprocess"/>.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("ec.ImagesSpec")]
+public sealed record ImagesSpec(
+    [property: Id(0)] bool Manifest,
+    [property: Id(1)] string? PathColumn,
+    [property: Id(2)] string? LabelColumn,
+    [property: Id(3)] bool LabelsFromFolders,
+    [property: Id(4)] string Transforms,
+    [property: Id(5)] BadSamplePolicy OnBadSample = BadSamplePolicy.Fail);
+
+[GenerateSerializer, Alias("ec.BadSamplePolicy")]
+public enum BadSamplePolicy
+{
+    /// <summary>A sample that cannot be read or decoded fails the job with one line naming it.</summary>
+    Fail = 0,
+}
 
 /// <summary>x = (raw · scale − mean[c]) / std[c], reshaped to <see cref="Shape"/> per sample.</summary>
 [GenerateSerializer, Immutable, Alias("ec.PreprocessSpec")]

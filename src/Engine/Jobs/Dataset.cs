@@ -1,30 +1,46 @@
 using ExplainCluster.Contracts;
 using ExplainCluster.Engine.Data;
+using ExplainCluster.Engine.Data.Images;
 using ExplainCluster.Engine.Storage;
 
 namespace ExplainCluster.Engine.Jobs;
 
-/// <summary>A job's inputs and labels, opened by header only: counts and shapes, no samples.</summary>
+/// <summary>
+/// A job's samples and labels, opened by header only: counts and shapes, no samples. The samples are one array file
+/// (.npy or IDX) with an optional labels file, or image files (<see cref="ImageSource"/>); either is read by ranges.
+/// </summary>
 public sealed class Dataset
 {
-    private Dataset(ArrayFile inputs, ArrayFile? labels, int[] sampleShape)
+    private readonly Func<long, int, CancellationToken, Task<float[]>> _readInputs;
+    private readonly Func<long, int, CancellationToken, Task<long[]?>> _readLabels;
+
+    private Dataset(long count, int[] sampleShape, Func<long, int, CancellationToken, Task<float[]>> readInputs,
+        Func<long, int, CancellationToken, Task<long[]?>> readLabels)
     {
-        Inputs = inputs;
-        Labels = labels;
+        Count = count;
         SampleShape = sampleShape;
+        _readInputs = readInputs;
+        _readLabels = readLabels;
     }
-
-    public ArrayFile Inputs { get; }
-
-    public ArrayFile? Labels { get; }
 
     /// <summary>The per-sample shape the model receives.</summary>
     public int[] SampleShape { get; }
 
-    public long Count => Inputs.Header.Count;
+    public long Count { get; }
 
-    public static async Task<Dataset> OpenAsync(JobSpec job, BlobLocator locator, CancellationToken ct = default)
+    /// <param name="maxDecodedBytes">The most one image may hold decoded (<see cref="Limits.MaxSampleBytes"/>).</param>
+    /// <param name="policy">Where image files may be (each listed file is checked when the policy restricts local paths).</param>
+    public static async Task<Dataset> OpenAsync(JobSpec job, BlobLocator locator, CancellationToken ct = default, long? maxDecodedBytes = null,
+        LocationPolicy? policy = null)
     {
+        if (job.Data.Images is { } images)
+        {
+            var list = await ImageList.OpenAsync(job, locator, ct);
+            policy?.CheckImages(images.Manifest ? "data.manifest" : "data.images", list.Locations);
+            var source = await ImageSource.OpenAsync(list, ImagePipeline.Parse(images.Transforms), locator, maxDecodedBytes ?? new Limits().MaxSampleBytes, ct);
+            return new Dataset(source.Count, [source.Shape.Channels, source.Shape.Height, source.Shape.Width], source.ReadAsync,
+                (start, count, _) => Task.FromResult(list.Labels?[(int)start..(int)(start + count)]));
+        }
         var inputs = await ArrayFile.OpenAsync(locator.Resolve(job.Data.Inputs), ct);
         if (inputs.Header.Type is not (ElementType.UInt8 or ElementType.Float32))
             throw new ExplainException($"{job.Data.Inputs}: inputs must be uint8 or float32, not {inputs.Header.Type}");
@@ -39,14 +55,17 @@ public sealed class Dataset
             if (labels.Header.Count != inputs.Header.Count)
                 throw new ExplainException($"label count {labels.Header.Count} differs from input count {inputs.Header.Count}");
         }
-        return new Dataset(inputs, labels, SampleShapeOf(job, inputs.Header));
+        return new Dataset(inputs.Header.Count, SampleShapeOf(job, inputs.Header), inputs.ReadFloatsAsync,
+            async (start, count, token) => labels is null ? null : await labels.ReadIntegersAsync(start, count, token));
     }
 
     public async Task<ShardData> ReadAsync(ShardSpec shard, CancellationToken ct = default)
     {
         var count = checked((int)shard.Count);
-        var raw = await Inputs.ReadFloatsAsync(shard.Start, count, ct);
-        var labels = Labels is null ? null : await Labels.ReadIntegersAsync(shard.Start, count, ct);
+        if (shard.Start + count > Count)
+            throw new ExplainException($"data: shard {shard.Index} reads samples {shard.Start}–{shard.Start + count - 1}, but the dataset now has {Count}; inputs must not change while a job runs");
+        var raw = await _readInputs(shard.Start, count, ct);
+        var labels = await _readLabels(shard.Start, count, ct);
         return new ShardData(shard.Start, count, raw, labels, SampleShape);
     }
 

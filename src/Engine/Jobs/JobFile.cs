@@ -37,9 +37,7 @@ public static class JobFile
             Known(model, "model.", "uri", "classes");
             var classes = Optional(model, "classes") is { } c ? StringArray(c, "model.classes") : null;
 
-            var data = Object(Required(root, "data", ""), "data");
-            Known(data, "data.", "inputs", "labels", "preprocess");
-            var preprocess = ParsePreprocess(Optional(data, "preprocess"));
+            var data = ParseData(Object(Required(root, "data", ""), "data"), baseDirectory);
 
             var target = Optional(root, "target") is { } t ? String(t, "target") switch
             {
@@ -47,9 +45,9 @@ public static class JobFile
                 "label" => TargetMode.Label,
                 var other => throw new ExplainException($"target: '{other}' is neither \"predicted\" nor \"label\""),
             } : TargetMode.Predicted;
-            var labels = Optional(data, "labels") is { } l ? String(l, "data.labels") : null;
-            if (target == TargetMode.Label && labels is null)
-                throw new ExplainException("target: \"label\" needs data.labels");
+            if (target == TargetMode.Label && !data.HasLabels)
+                throw new ExplainException(data.Images is null ? "target: \"label\" needs data.labels"
+                    : "target: \"label\" needs labels (data.labels: \"folders\", or data.label with a manifest)");
 
             var output = outputOverride ?? (Optional(root, "output") is { } o ? String(o, "output") : null)
                 ?? throw new ExplainException("output: missing (or pass --out)");
@@ -62,10 +60,7 @@ public static class JobFile
             return new JobSpec(
                 Optional(root, "name") is { } n ? String(n, "name") : defaultName,
                 new ModelSpec(BlobLocator.Absolute(String(Required(model, "uri", "model."), "model.uri"), baseDirectory), classes),
-                new DataSpec(
-                    BlobLocator.Absolute(String(Required(data, "inputs", "data."), "data.inputs"), baseDirectory),
-                    labels is null ? null : BlobLocator.Absolute(labels, baseDirectory),
-                    preprocess),
+                data,
                 methods,
                 target,
                 shardSize,
@@ -105,6 +100,25 @@ public static class JobFile
             ? Double(v, $"{path}.{name}") is var x && x >= min && x <= max ? x : throw new ExplainException($"{path}.{name}: expected a number from {min} to {max}")
             : null;
         return new CompareGate(Bounded("accuracyDrop", 0, 1), Bounded("ndcg", 0, 1), Bounded("medianMapCorrelation", -1, 1));
+    }
+
+    /// <summary><c>data</c>: an array (<c>inputs</c>, <c>labels</c>, <c>preprocess</c>), or image files (<see cref="Data.Images.ImageDataOptions"/>).</summary>
+    private static DataSpec ParseData(JsonElement data, string baseDirectory)
+    {
+        var kinds = new[] { "inputs", "images", "manifest" }.Where(k => Optional(data, k) is not null).ToArray();
+        if (kinds.Length != 1)
+            throw new ExplainException(kinds.Length == 0 ? "data: give inputs (an array file), images (a folder) or manifest (a CSV or Parquet file)"
+                : $"data: {string.Join(" and ", kinds)} exclude each other; give one");
+        if (kinds[0] == "inputs")
+        {
+            Known(data, "data.", "inputs", "labels", "preprocess");
+            var labels = Optional(data, "labels") is { } l ? String(l, "data.labels") : null;
+            return new DataSpec(
+                BlobLocator.Absolute(String(data.GetProperty("inputs"), "data.inputs"), baseDirectory),
+                labels is null ? null : BlobLocator.Absolute(labels, baseDirectory),
+                ParsePreprocess(Optional(data, "preprocess")));
+        }
+        return Data.Images.ImageDataOptions.Read(data, baseDirectory);
     }
 
     private static PreprocessSpec ParsePreprocess(JsonElement? element)

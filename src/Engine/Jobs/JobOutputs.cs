@@ -106,12 +106,14 @@ public sealed class JobOutputs(BlobLocator locator)
     }
 
     /// <summary>
-    /// SHA-256 of the model, the inputs and the labels (streamed; started while the shards run), and the model's
+    /// SHA-256 of the model, the inputs (image files: each one's name and bytes, in dataset order) and the labels
+    /// (streamed; started while the shards run), and the model's
     /// architecture (<see cref="ArchitectureReader"/>; a remote model is read from a temporary copy).
     /// </summary>
     public async Task<InputHashes> HashAsync(JobSpec job, CancellationToken ct = default) => new(
         await Sha256Async(job.Model.Uri, ct),
-        await Sha256Async(job.Data.Inputs, ct),
+        job.Data.Images is null ? await Sha256Async(job.Data.Inputs, ct)
+            : await (await Data.Images.ImageList.OpenAsync(job, locator, ct)).Sha256Async(job, locator, ct),
         job.Data.Labels is null ? null : await Sha256Async(job.Data.Labels, ct),
         await ArchitectureAsync(job, ct));
 
@@ -193,7 +195,7 @@ public sealed class JobOutputs(BlobLocator locator)
             await ComparisonOutput.WriteAsync(output.Child(ComparisonOutput.JobFolder), comparison, ct);
             done = done with { Drift = comparison.Drift };
         }
-        await new ReportWriter(locator).WriteAsync(job.Output, ct, job.Data.Inputs);
+        await new ReportWriter(locator).WriteAsync(job.Output, ct, job.Data.Inputs, job.Data.Images is null ? null : await ImageSamplesAsync(job, ct));
         // The history's row goes in before completed: a job that stops between the two adds it again (replacing it).
         if (job.History is { } history) await new RunCatalogue(locator.Resolve(history)).AddAsync(Row(job, done, summary.Summary), ct);
         await WriteManifestAsync(job, done, ct);
@@ -274,6 +276,13 @@ public sealed class JobOutputs(BlobLocator locator)
         long[] l => NpyFormat.Encode(l, array.Shape),
         _ => throw new ArgumentException($"{array.Path}: no .npy encoding for {array.Values.GetType().Name}", nameof(array)),
     };
+
+    /// <summary>The report's reader of an image dataset's samples: each decoded and transformed as its shard read it.</summary>
+    private async Task<ReportContext.SampleReader> ImageSamplesAsync(JobSpec job, CancellationToken ct)
+    {
+        var dataset = await Dataset.OpenAsync(job, locator, ct);
+        return async (index, token) => (await dataset.ReadAsync(new ShardSpec(0, index, 1), token)).Raw;
+    }
 
     private async Task<string> Sha256Async(string location, CancellationToken ct)
     {

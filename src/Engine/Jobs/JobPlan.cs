@@ -42,7 +42,7 @@ public sealed class JobPlan
         Activations = ViewsOptions.Find(job, ViewsOptions.Activations) is { } activations ? new ActivationsPlan(ViewsOptions.ReadActivations(activations)) : null;
         Weights = ViewsOptions.Find(job, ViewsOptions.Weights) is not null;
         Segments = Methods.Any(m => m.Method.UsesSegments) ? job.Segments ?? SegmentsSpec.Default : null;
-        Knn = job.Data.Labels is not null && Embedding is { KnnSamples: > 0 } knn ? knn : null;
+        Knn = job.Data.HasLabels && Embedding is { KnnSamples: > 0 } knn ? knn : null;
 
         // The stratified samples in a fixed order (methods', then the sanity check's, pruning's, the label vote's): the
         // selection pass's candidates and the job's choices travel in this order, and are addressed here by id.

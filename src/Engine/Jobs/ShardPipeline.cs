@@ -133,7 +133,7 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
     {
         (policy ?? LocationPolicy.Unrestricted).Check(job); // the job grain checked it too; a shard trusts no caller
         var model = await host.GetModelAsync(job.Model.Uri, ct);
-        var dataset = await Dataset.OpenAsync(job, locator, ct);
+        var dataset = await Dataset.OpenAsync(job, locator, ct, _limits.MaxSampleBytes, policy);
         var data = await dataset.ReadAsync(shard, ct);
         // Segmentation needs no tensors: it runs on the thread pool, before the shard reaches the model host.
         if (segments && JobPlan.Of(job).Segments is { } spec)

@@ -16,9 +16,9 @@ public sealed class ReportContext
     /// <summary>Class-mean maps drawn per method, and class names written along an axis, at most.</summary>
     public const int MaxClasses = 24;
 
-    private ReportContext(BlobLocator locator, IBlob output, Manifest manifest, Summary summary, ArrayFile? inputs)
+    private ReportContext(BlobLocator locator, IBlob output, Manifest manifest, Summary summary, SampleReader? inputs)
     {
-        (Locator, Output, Manifest, Summary, Inputs) = (locator, output, manifest, summary, inputs);
+        (Locator, Output, Manifest, Summary, _readSample) = (locator, output, manifest, summary, inputs);
         (InputChannels, Height, Width) = Planes(summary.Inputs.Shape);
     }
 
@@ -31,8 +31,13 @@ public sealed class ReportContext
 
     public Summary Summary { get; }
 
-    /// <summary>The job's inputs, or null when the report cannot read them: sections then leave the samples' images out.</summary>
-    public ArrayFile? Inputs { get; }
+    private readonly SampleReader? _readSample;
+
+    /// <summary>One sample's raw input values (as the shard read them), by dataset index.</summary>
+    public delegate Task<float[]> SampleReader(long index, CancellationToken ct);
+
+    /// <summary>Whether the report can read the job's inputs: when it cannot, sections leave the samples' images out.</summary>
+    public bool HasInputs => _readSample is not null;
 
     /// <summary>The input's channels and image size: the geometry every overlay is drawn at.</summary>
     public int InputChannels { get; }
@@ -43,15 +48,25 @@ public sealed class ReportContext
 
     /// <param name="inputs">Where the job's inputs are, when known: manifest.json names them with any SAS token redacted,
     /// so a report made again from the outputs alone cannot read such inputs and leaves their images out.</param>
-    public static async Task<ReportContext> OpenAsync(BlobLocator locator, string outputLocation, string? inputs, CancellationToken ct)
+    /// <param name="samples">The job's own reader of its samples (image files, which are not one array), when the job is at hand.</param>
+    public static async Task<ReportContext> OpenAsync(BlobLocator locator, string outputLocation, string? inputs, CancellationToken ct, SampleReader? samples = null)
     {
         var output = locator.Resolve(outputLocation);
         var manifest = await ReadJsonAsync<Manifest>(output.Child(OutputLayout.Manifest), ct);
         var summary = await ReadJsonAsync<Summary>(output.Child(OutputLayout.Summary), ct);
         inputs ??= manifest.Inputs.Contains(Redaction.Marker, StringComparison.Ordinal) ? null : manifest.Inputs;
-        var inputFile = inputs is null ? null : await ArrayFile.OpenAsync(locator.Resolve(inputs), ct);
-        return new ReportContext(locator, output, manifest, summary, inputFile);
+        // Image files (data.images, data.manifest) are not one array: only the job's own reader reads them.
+        if (samples is null && inputs is not null && !ReadsImageFiles(manifest))
+        {
+            var file = await ArrayFile.OpenAsync(locator.Resolve(inputs), ct);
+            samples = (index, token) => file.ReadFloatsAsync(index, 1, token);
+        }
+        return new ReportContext(locator, output, manifest, summary, samples);
     }
+
+    private static bool ReadsImageFiles(Manifest manifest) =>
+        manifest.JobFile.ValueKind == System.Text.Json.JsonValueKind.Object && manifest.JobFile.TryGetProperty("data", out var data)
+        && data.ValueKind == System.Text.Json.JsonValueKind.Object && (data.TryGetProperty("images", out _) || data.TryGetProperty("manifest", out _));
 
     /// <summary>A .npy file of the outputs, by its path relative to the output folder.</summary>
     public Task<ArrayFile> OpenAsync(string path, CancellationToken ct) => ArrayFile.OpenAsync(Output.Child(path), ct);
@@ -65,13 +80,13 @@ public sealed class ReportContext
     /// </summary>
     public async Task<IReadOnlyList<Figure>> SamplesAsync(string name, IEnumerable<(string Caption, long Index, int Shard, int Row)> samples, CancellationToken ct)
     {
-        if (Inputs is null) return [];
+        if (_readSample is null) return [];
         var (height, width) = (Height, Width);
         var methods = Summary.Methods.Where(m => OverPixels(m.Value)).ToArray();
         var drawn = new List<(string Caption, long Index, int Shard, int Row, double[] Image, double[]?[] Maps)>();
         foreach (var (caption, index, shard, row) in samples)
         {
-            var image = ChannelMean(Array.ConvertAll(await Inputs.ReadFloatsAsync(index, 1, ct), v => (double)v), InputChannels, height * width);
+            var image = ChannelMean(Array.ConvertAll(await _readSample(index, ct), v => (double)v), InputChannels, height * width);
             var maps = new double[]?[methods.Length];
             for (var k = 0; k < methods.Length; k++)
             {

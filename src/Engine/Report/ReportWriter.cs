@@ -12,9 +12,10 @@ public sealed class ReportWriter(Storage.BlobLocator locator)
 {
     /// <param name="inputs">Where the job's inputs are, when known: manifest.json names them with any SAS token
     /// redacted, so a report made again from the outputs alone cannot read such inputs and leaves their images out.</param>
-    public async Task WriteAsync(string outputLocation, CancellationToken ct = default, string? inputs = null)
+    /// <param name="samples">The job's reader of its samples, for inputs that are not one array (image files).</param>
+    public async Task WriteAsync(string outputLocation, CancellationToken ct = default, string? inputs = null, ReportContext.SampleReader? samples = null)
     {
-        var report = await ReportContext.OpenAsync(locator, outputLocation, inputs, ct);
+        var report = await ReportContext.OpenAsync(locator, outputLocation, inputs, ct, samples);
         var chapters = new List<(string Title, IReadOnlyList<ReportPart> Parts)>();
         foreach (var chapter in ReportSections.Chapters)
         {

@@ -33,6 +33,16 @@ public sealed class LocationPolicy(IReadOnlyList<string>? localRoots, IReadOnlyL
         CheckModel(job.Model.Uri);
     }
 
+    /// <summary>
+    /// Refuses image files (a manifest's rows, or a folder's files reached through links) outside the roots: the job's
+    /// folder or manifest being under a root says nothing of where its rows or links point.
+    /// </summary>
+    public void CheckImages(string field, IEnumerable<string> locations)
+    {
+        if (_roots is null) return;
+        foreach (var location in locations) CheckLocal(field, location);
+    }
+
     private void CheckLocal(string field, string location)
     {
         if (_roots is null || BlobLocator.IsRemote(location)) return;

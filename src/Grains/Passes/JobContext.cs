@@ -42,7 +42,7 @@ public sealed class JobContext(JobRecord record, BlobLocator locator)
             Record.Job = job = job with { Output = OutputTemplate.Expand(job.Output, job.Name, jobId, DateTimeOffset.UtcNow, sha) };
             policy.Check(job);
         }
-        var dataset = await Dataset.OpenAsync(job, locator);
+        var dataset = await Dataset.OpenAsync(job, locator, maxDecodedBytes: limits.MaxSampleBytes, policy: policy);
         var model = locator.Resolve(job.Model.Uri);
         if (!await model.ExistsAsync()) throw new ExplainException($"model {job.Model.Uri} does not exist");
         limits.Check(job, dataset, await model.LengthAsync());

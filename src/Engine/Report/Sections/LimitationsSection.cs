@@ -45,7 +45,7 @@ public sealed class LimitationsSection : IReportSection
                 + "mixes the loss of evidence with the model's reaction to unnatural inputs. The verdicts' intervals assume the per-sample differences' mean is normal (n ≥ 2).");
         if (manifest.Labels is null)
             caveats.Add("The job had no labels: there is no accuracy or error analysis, and every explanation is for the class the model predicted, right or wrong.");
-        if (report.Inputs is null)
+        if (!report.HasInputs)
             caveats.Add("This report was made without access to the inputs (their location is redacted or unreadable), so sample images and their overlays are left out.");
 
         var html = new StringBuilder("<h4>What was sampled</h4>")

@@ -35,7 +35,8 @@ public sealed class ProvenanceSection : IReportSection
         }
 
         html.Append("<h4>Data</h4><table>");
-        Row(html, "inputs", JobFileValues.LocationAt(job, "data", "inputs") ?? JobFileValues.Location(m.Inputs));
+        var kind = JobFileValues.At(job, "data", "images") is not null ? "images" : JobFileValues.At(job, "data", "manifest") is not null ? "manifest" : "inputs";
+        Row(html, kind, JobFileValues.LocationAt(job, "data", kind) ?? JobFileValues.Location(m.Inputs));
         Row(html, "inputs sha256", m.InputsSha256 ?? "not computed");
         Row(html, "samples", string.Create(inv, $"{m.Samples:N0}, each [{string.Join(", ", m.SampleShape)}]"));
         if (m.Labels is not null)
@@ -44,9 +45,15 @@ public sealed class ProvenanceSection : IReportSection
             Row(html, "labels sha256", m.LabelsSha256 ?? "not computed");
             Row(html, "label source", "the labels file above: one class index per sample, in the inputs' order");
         }
+        else if (kind == "images" && JobFileValues.At(job, "data", "labels") is not null)
+            Row(html, "label source", "the first folder under the images (as torchvision's ImageFolder): its index in the classes");
+        else if (kind == "manifest" && JobFileValues.At(job, "data", "label") is { } column)
+            Row(html, "label source", $"the manifest's column {column.GetRawText()}");
         else Row(html, "label source", "none: no error analysis, and every explanation is for the predicted class");
         Row(html, "explained class", m.Target == "label" ? "each sample's label" : "each sample's predicted class");
-        Row(html, "preprocessing", Preprocessing(JobFileValues.At(job, "data", "preprocess")));
+        Row(html, "preprocessing", kind == "inputs" ? Preprocessing(JobFileValues.At(job, "data", "preprocess"))
+            : "torchvision transforms, decoded with SkiaSharp as RGB (alpha dropped): "
+                + (JobFileValues.At(job, "data", "transforms") is { } transforms ? transforms.GetRawText() : "[{\"toTensor\": {}}]"));
         html.Append("</table>");
 
         html.Append("<h4>Job</h4><table>");

@@ -1,0 +1,31 @@
+using System.Text.Json;
+using ExplainCluster.Contracts;
+using ExplainCluster.Engine.Options;
+using ExplainCluster.Engine.Storage;
+
+namespace ExplainCluster.Engine.Data.Images;
+
+/// <summary>
+/// The job file's <c>data</c> when it names image files: <c>images</c> (a folder; <c>labels</c>: <c>"folders"</c>) or
+/// <c>manifest</c> (with <c>path</c> and <c>label</c>), each with <c>transforms</c> and <c>onBadSample</c>. The transforms'
+/// toTensor and normalize become the job's preprocess.
+/// </summary>
+public static class ImageDataOptions
+{
+    public static DataSpec Read(JsonElement data, string baseDirectory)
+    {
+        var options = new OptionsReader(data, "data.");
+        var manifest = options.Raw("manifest") is not null;
+        var location = options.Text(manifest ? "manifest" : "images");
+        var folders = !manifest && options.Raw("labels") is not null && (options.Text("labels") == "folders"
+            ? true : throw new ExplainException("data.labels: with images, labels are \"folders\" (the first folder under images is the class)"));
+        var path = manifest ? options.Text("path") : null;
+        var label = manifest && options.Raw("label") is not null ? options.Text("label") : null;
+        var transforms = options.Raw("transforms") is { } t ? t.GetRawText() : "[{\"toTensor\": {}}]";
+        options.Choice("onBadSample", "fail"); // the only policy so far; "skip" comes with an errors table
+        const BadSamplePolicy onBad = BadSamplePolicy.Fail;
+        options.RejectUnread();
+        return new DataSpec(BlobLocator.Absolute(location, baseDirectory), null, ImagePipeline.Parse(transforms).Preprocess,
+            new ImagesSpec(manifest, path, label, folders, transforms, onBad));
+    }
+}

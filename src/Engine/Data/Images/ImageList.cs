@@ -1,0 +1,159 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using ExplainCluster.Contracts;
+using ExplainCluster.Engine.Storage;
+
+namespace ExplainCluster.Engine.Data.Images;
+
+/// <summary>
+/// A job's image files in dataset order, with their labels: a folder read recursively, sorted by path as torchvision's
+/// ImageFolder orders it (folder by folder, names compared as Python compares strings), the first folder under it the
+/// class; or a manifest's rows (CSV or Parquet), in the manifest's order, paths relative to the manifest.
+/// </summary>
+public sealed class ImageList
+{
+    /// <summary>The extensions read from a folder (torchvision's IMG_EXTENSIONS that SkiaSharp decodes); other files are skipped, as ImageFolder does.</summary>
+    public static readonly string[] Extensions = [".jpg", ".jpeg", ".png", ".bmp", ".webp"];
+
+    private ImageList(string[] locations, long[]? labels, string[] classes)
+    {
+        Locations = locations;
+        Labels = labels;
+        Classes = classes;
+    }
+
+    /// <summary>Each image's location (an absolute path or a URL), as errors name it.</summary>
+    public string[] Locations { get; }
+
+    public long[]? Labels { get; }
+
+    /// <summary>The class names the labels index (model.classes when the job gives them).</summary>
+    public string[] Classes { get; }
+
+    public static async Task<ImageList> OpenAsync(JobSpec job, BlobLocator locator, CancellationToken ct)
+    {
+        var images = job.Data.Images ?? throw new InvalidOperationException("not an image dataset");
+        var list = images.Manifest
+            ? await ManifestAsync(job.Data.Inputs, images, job.Model.Classes, locator, ct)
+            : Folder(job.Data.Inputs, images.LabelsFromFolders, job.Model.Classes);
+        if (list.Locations.Length == 0)
+            throw new ExplainException(images.Manifest ? $"data.manifest: {job.Data.Inputs} lists no images"
+                : $"data.images: {job.Data.Inputs} holds no images ({string.Join(", ", Extensions)})");
+        return list;
+    }
+
+    /// <summary>
+    /// SHA-256 over the manifest's bytes (when there is one) and every image, each as its name (relative to the folder or
+    /// the manifest's folder) and its bytes, in dataset order.
+    /// </summary>
+    public async Task<string> Sha256Async(JobSpec job, BlobLocator locator, CancellationToken ct)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[1 << 16];
+        async Task AppendAsync(string location)
+        {
+            await using var stream = await locator.Resolve(location).OpenReadAsync(ct);
+            int n;
+            while ((n = await stream.ReadAsync(buffer, ct)) > 0) hash.AppendData(buffer, 0, n);
+        }
+        var manifest = job.Data.Images is { Manifest: true };
+        if (manifest) await AppendAsync(job.Data.Inputs);
+        var root = manifest ? job.Data.Inputs[..(job.Data.Inputs.Split('?')[0].LastIndexOf('/') + 1)] : job.Data.Inputs.TrimEnd('/') + "/";
+        foreach (var location in Locations)
+        {
+            var name = location.StartsWith(root, StringComparison.Ordinal) ? location[root.Length..] : location;
+            hash.AppendData(System.Text.Encoding.UTF8.GetBytes(name + "\0"));
+            await AppendAsync(location);
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    private static ImageList Folder(string folder, bool labelsFromFolders, string[]? modelClasses)
+    {
+        if (BlobLocator.IsRemote(folder))
+            throw new ExplainException($"data.images: {folder}: listing a container is not supported yet; list the images in a manifest (data.manifest)");
+        if (!Directory.Exists(folder)) throw new ExplainException($"data.images: {folder} is not a folder");
+        string[][] files;
+        try
+        {
+            files = [.. Directory.EnumerateFiles(folder, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 })
+                .Where(f => Extensions.Contains(Path.GetExtension(f), StringComparer.OrdinalIgnoreCase))
+                .Select(f => Path.GetRelativePath(folder, f).Split(Path.DirectorySeparatorChar))
+                .OrderBy(parts => parts, PathOrder.Instance)];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ExplainException($"data.images: {folder} cannot be listed: {e.Message}", e);
+        }
+        var locations = files.Select(parts => Path.Combine([folder, .. parts])).ToArray();
+        if (!labelsFromFolders) return new ImageList(locations, null, modelClasses ?? []);
+        var loose = files.FirstOrDefault(parts => parts.Length == 1);
+        if (loose is not null)
+            throw new ExplainException($"data.labels: \"folders\" takes the first folder under {folder} as the class, but {loose[0]} is in no folder");
+        var names = files.Select(parts => parts[0]).ToArray();
+        var classes = modelClasses ?? [.. names.Distinct().Order(StringComparer.Ordinal)];
+        return new ImageList(locations, Indices(names, classes, modelClasses is not null, "folder", folder), classes);
+    }
+
+    private static async Task<ImageList> ManifestAsync(string manifest, ImagesSpec images, string[]? modelClasses, BlobLocator locator, CancellationToken ct)
+    {
+        var blob = locator.Resolve(manifest);
+        if (!await blob.ExistsAsync(ct)) throw new ExplainException($"data.manifest: {manifest} does not exist");
+        ManifestTable table;
+        await using (var stream = await blob.OpenReadAsync(ct))
+            table = await ManifestTable.ReadAsync(stream, manifest, [images.PathColumn!, .. images.LabelColumn is { } l ? [l] : Array.Empty<string>()], ct);
+        var path = table.Column(images.PathColumn!, "data.path", manifest);
+        var locations = new string[table.Rows.Count];
+        for (var r = 0; r < locations.Length; r++)
+        {
+            var value = table.Rows[r][path].Trim();
+            if (value.Length == 0) throw new ExplainException($"{manifest}: row {r + 1}: column \"{images.PathColumn}\" is empty");
+            locations[r] = Resolve(manifest, value);
+        }
+        if (images.LabelColumn is not { } labelColumn) return new ImageList(locations, null, modelClasses ?? []);
+        var label = table.Column(labelColumn, "data.label", manifest);
+        var values = table.Rows.Select(row => row[label].Trim()).ToArray();
+        if (values.All(v => long.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out _)))
+        {
+            var numbers = values.Select(v => long.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+            if (modelClasses is not null && numbers.FirstOrDefault(n => n >= modelClasses.Length) is var high && high >= modelClasses.Length)
+                throw new ExplainException($"{manifest}: label {high} is not below the {modelClasses.Length} classes of model.classes");
+            return new ImageList(locations, numbers, modelClasses ?? []);
+        }
+        var classes = modelClasses ?? [.. values.Distinct().Order(StringComparer.Ordinal)];
+        return new ImageList(locations, Indices(values, classes, modelClasses is not null, "label", manifest), classes);
+    }
+
+    /// <summary>A manifest's path: absolute, a URL, or relative to the manifest's own folder (or prefix).</summary>
+    private static string Resolve(string manifest, string path)
+    {
+        if (BlobLocator.IsRemote(path) || Path.IsPathRooted(path)) return BlobLocator.Absolute(path, "/");
+        if (!BlobLocator.IsRemote(manifest)) return BlobLocator.Absolute(path, Path.GetDirectoryName(manifest)!);
+        var query = manifest.IndexOf('?');
+        var bare = query < 0 ? manifest : manifest[..query];
+        return bare[..(bare.LastIndexOf('/') + 1)] + path + (query < 0 ? "" : manifest[query..]);
+    }
+
+    private static long[] Indices(string[] names, string[] classes, bool fromModel, string what, string where)
+    {
+        var index = classes.Select((name, i) => (name, i)).ToDictionary(p => p.name, p => (long)p.i, StringComparer.Ordinal);
+        return [.. names.Select(n => index.TryGetValue(n, out var i) ? i
+            : throw new ExplainException(fromModel ? $"{where}: {what} \"{n}\" is not one of model.classes" : $"{where}: {what} \"{n}\" is not a class"))];
+    }
+
+    /// <summary>
+    /// ImageFolder's order: by class folder, then by folder path as a string (Python's <c>sorted(os.walk(...))</c>),
+    /// then by file name, each compared in code points.
+    /// </summary>
+    private sealed class PathOrder : IComparer<string[]>
+    {
+        public static readonly PathOrder Instance = new();
+
+        public int Compare(string[]? a, string[]? b)
+        {
+            var c = string.CompareOrdinal(a!.Length > 1 ? a[0] : "", b!.Length > 1 ? b[0] : "");
+            if (c == 0) c = string.CompareOrdinal(string.Join('/', a[..^1]), string.Join('/', b[..^1]));
+            return c != 0 ? c : string.CompareOrdinal(a[^1], b[^1]);
+        }
+    }
+}

@@ -1,0 +1,157 @@
+using System.Globalization;
+using System.Text;
+using Parquet;
+
+namespace ExplainCluster.Engine.Data.Images;
+
+/// <summary>
+/// A manifest's rows as text, by column: a CSV file (RFC 4180: comma-separated, fields in double quotes may hold commas,
+/// quotes doubled, line breaks) with a header row, or a Parquet file (every row group, each value as invariant text).
+/// </summary>
+public sealed class ManifestTable
+{
+    private ManifestTable(string[] header, List<string[]> rows)
+    {
+        Header = header;
+        Rows = rows;
+    }
+
+    public string[] Header { get; }
+
+    public IReadOnlyList<string[]> Rows { get; }
+
+    /// <summary>The index of column <paramref name="name"/>; <paramref name="field"/> names the job file's field in the error.</summary>
+    public int Column(string name, string field, string location)
+    {
+        var index = Array.IndexOf(Header, name);
+        return index >= 0 ? index
+            : throw new ExplainException($"{field}: {location} has no column \"{name}\" (columns: {string.Join(", ", Header)})");
+    }
+
+    /// <summary>
+    /// Parquet when the file starts with its magic (PAR1), CSV otherwise. Of a Parquet file only <paramref name="columns"/>
+    /// are read (text or integer columns); a CSV file is read whole.
+    /// </summary>
+    public static async Task<ManifestTable> ReadAsync(Stream stream, string location, string[] columns, CancellationToken ct)
+    {
+        var bytes = new MemoryStream();
+        await stream.CopyToAsync(bytes, ct);
+        bytes.Position = 0;
+        if (bytes.Length >= 4 && "PAR1"u8.SequenceEqual(bytes.GetBuffer().AsSpan(0, 4))) return await ParquetAsync(bytes, location, columns, ct);
+        return Parse(new StreamReader(bytes).ReadToEnd(), location);
+    }
+
+    private static async Task<ManifestTable> ParquetAsync(Stream stream, string location, string[] wanted, CancellationToken ct)
+    {
+        ParquetReader reader;
+        try { reader = await ParquetReader.CreateAsync(stream, cancellationToken: ct); }
+        catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or ArgumentException)
+        {
+            throw new ExplainException($"{location}: not a readable Parquet file: {e.Message}", e);
+        }
+        await using (reader)
+        {
+            var all = reader.Schema.GetDataFields();
+            var fields = all.Where(f => wanted.Contains(f.Name, StringComparer.Ordinal)).ToArray();
+            var rows = new List<string[]>();
+            for (var g = 0; g < reader.RowGroupCount; g++)
+            {
+                using var group = reader.OpenRowGroupReader(g);
+                var n = checked((int)group.RowCount);
+                var columns = new List<string[]>();
+                foreach (var field in fields) columns.Add(await TextAsync(group, field, n, location, ct));
+                for (var r = 0; r < n; r++) rows.Add([.. columns.Select(c => c[r])]);
+            }
+            // Unread columns stay in the header (so a missing one is named among them) with empty values.
+            var header = all.Select(f => f.Name).ToArray();
+            var at = fields.Select(f => Array.IndexOf(header, f.Name)).ToArray();
+            return new ManifestTable(header, [.. rows.Select(row =>
+            {
+                var full = new string[header.Length];
+                Array.Fill(full, "");
+                for (var i = 0; i < at.Length; i++) full[at[i]] = row[i];
+                return full;
+            })]);
+        }
+    }
+
+    private static async Task<string[]> TextAsync(ParquetRowGroupReader group, Parquet.Schema.DataField field, int n, string location, CancellationToken ct)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        if (field.ClrType == typeof(string) || field.ClrType == typeof(ReadOnlyMemory<char>))
+        {
+            var text = new string?[n];
+            await group.ReadAsync(field, text.AsMemory(), cancellationToken: ct);
+            return [.. text.Select(v => v ?? "")];
+        }
+        if (field.ClrType == typeof(long) || field.ClrType == typeof(int))
+        {
+            var numbers = new long?[n];
+            if (field.ClrType == typeof(long) && field.IsNullable) await group.ReadAsync(field, numbers.AsMemory(), cancellationToken: ct);
+            else if (field.ClrType == typeof(long))
+            {
+                var values = new long[n];
+                await group.ReadAsync(field, values.AsMemory(), cancellationToken: ct);
+                for (var i = 0; i < n; i++) numbers[i] = values[i];
+            }
+            else if (field.IsNullable)
+            {
+                var values = new int?[n];
+                await group.ReadAsync(field, values.AsMemory(), cancellationToken: ct);
+                for (var i = 0; i < n; i++) numbers[i] = values[i];
+            }
+            else
+            {
+                var values = new int[n];
+                await group.ReadAsync(field, values.AsMemory(), cancellationToken: ct);
+                for (var i = 0; i < n; i++) numbers[i] = values[i];
+            }
+            return [.. numbers.Select(v => v?.ToString(inv) ?? "")];
+        }
+        throw new ExplainException($"{location}: column \"{field.Name}\" is {field.ClrType.Name}; paths are text, labels text or integers");
+    }
+
+    public static ManifestTable Parse(string text, string location)
+    {
+        if (text.StartsWith('\uFEFF')) text = text[1..]; // a byte-order mark, as spreadsheets write
+        var records = new List<string[]>();
+        var fields = new List<string>();
+        var field = new StringBuilder();
+        var quoted = false;
+        var line = 1;
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (quoted)
+            {
+                if (c == '"' && i + 1 < text.Length && text[i + 1] == '"') { field.Append('"'); i++; }
+                else if (c == '"') quoted = false;
+                else { if (c == '\n') line++; field.Append(c); }
+            }
+            else if (c == '"' && field.Length == 0) quoted = true;
+            else if (c == ',') { fields.Add(field.ToString()); field.Clear(); }
+            else if (c is '\n' or '\r')
+            {
+                if (c == '\r' && i + 1 < text.Length && text[i + 1] == '\n') i++;
+                fields.Add(field.ToString());
+                field.Clear();
+                if (fields is not [""]) records.Add([.. fields]);
+                fields.Clear();
+                line++;
+            }
+            else field.Append(c);
+        }
+        if (quoted) throw new ExplainException($"{location}: line {line}: a quoted field is not closed");
+        if (field.Length > 0 || fields.Count > 0)
+        {
+            fields.Add(field.ToString());
+            records.Add([.. fields]);
+        }
+        if (records.Count == 0) throw new ExplainException($"{location}: empty (expected a header row and a row per image)");
+        var header = records[0].Select(h => h.Trim()).ToArray();
+        for (var r = 1; r < records.Count; r++)
+            if (records[r].Length != header.Length)
+                throw new ExplainException($"{location}: row {r} has {records[r].Length} fields, the header {header.Length}");
+        return new ManifestTable(header, records[1..]);
+    }
+}
