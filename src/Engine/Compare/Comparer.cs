@@ -35,9 +35,11 @@ public sealed class Comparer(BlobLocator locator)
                 if (sa.MapShape.Length < 2 || !sa.MapShape.SequenceEqual(sb.MapShape)) continue; // over pixels, and drawn alike
                 methods.Add(await MethodAsync(method, a, b, names, labelA, predA, predB, ct));
             }
+        var trust = await TrustComparison.CompareAsync(a, b, same, ct);
+        var labelErrors = LabelErrorComparison.Compare(a, b, same, names);
         var drift = Drift(gate, predictions, methods);
-        return new Comparison(Comparison.SchemaName, Ref(a), Ref(b), same, Findings(same, predictions, classes, methods, drift),
-            predictions, classes, [.. methods], drift);
+        return new Comparison(Comparison.SchemaName, Ref(a), Ref(b), same, Findings(same, predictions, classes, methods, trust, labelErrors, drift),
+            predictions, classes, [.. methods], drift, trust, labelErrors);
     }
 
     private static RunRef Ref(RunOutputs run) => new(
@@ -163,7 +165,8 @@ public sealed class Comparer(BlobLocator locator)
         return [.. crossed];
     }
 
-    private static string[] Findings(bool same, PredictionChange p, ClassChange[] classes, IReadOnlyList<MethodChange> methods, string[] drift)
+    private static string[] Findings(bool same, PredictionChange p, ClassChange[] classes, IReadOnlyList<MethodChange> methods, MethodTrust[] trust,
+        LabelErrorChange? labelErrors, string[] drift)
     {
         var findings = new List<string>();
         if (!same) findings.Add("The two runs explained different inputs (their data hashes or sample counts differ): only dataset-level figures are compared, and their differences are not paired.");
@@ -175,9 +178,29 @@ public sealed class Comparer(BlobLocator locator)
             findings.Add(F($"The largest change is in {top.Name}: recall {Pct(top.RecallA.Value)} → {Pct(top.RecallB.Value)} ({Points(top.Recall.Value)}, 95 % interval {Points(top.Recall.Low)} to {Points(top.Recall.High)}, n = {top.Support})."));
         foreach (var m in methods)
             findings.Add(F($"{m.Method}: median rank correlation of |map| {m.Spearman.Median:0.00} (10th percentile {m.Spearman.P10:0.00}), top-10 % pixel overlap {m.TopOverlap.Median:0.00}, nDCG of global importance {m.Ndcg:0.000}, over {m.Samples} samples."));
+        foreach (var t in trust) if (TrustFinding(t) is { } sentence) findings.Add(sentence);
+        if (labelErrors is { } le)
+            findings.Add(le.Shared == 0
+                ? F($"No label-error candidate persists: none of A's {le.CountA} largest param-grad norms is among B's {le.CountB}.")
+                : F($"{le.Shared} of A's {le.CountA} label-error candidates (largest param-grad norms) are still among B's {le.CountB}: ") +
+                  string.Join(", ", le.Persisting.Select(c => F($"sample {c.Index}") + (c.LabelName is { } n ? $" ({n})" : ""))) + ".");
         findings.Add(drift.Length == 0 ? "No drift threshold was crossed." : $"Drift: {string.Join("; ", drift)}.");
         return [.. findings];
     }
+
+    /// <summary>A method's change of trust in a sentence: the verdicts that changed first, then the AUC deltas.</summary>
+    private static string? TrustFinding(MethodTrust t)
+    {
+        var parts = new List<string>();
+        if (t.FaithfulnessA is { } fa && t.FaithfulnessB is { } fb && fa != fb) parts.Add($"its faithfulness verdict went from {fa} to {fb}");
+        if (t.SanityA is { } sa && t.SanityB is { } sb && sa.Verdict != sb.Verdict)
+            parts.Add(F($"its sanity check went from {sa.Verdict} to {sb.Verdict} (correlation after randomisation {sa.Correlation:0.00} → {sb.Correlation:0.00})"));
+        if (t.Faithfulness is { } f)
+            parts.Add(F($"deletion AUC {Delta(f.Deletion)} and insertion AUC {Delta(f.Insertion)} ({(f.Paired ? "paired per sample" : "unpaired")}, n = {f.Deletion.N})"));
+        return parts.Count == 0 ? null : $"{t.Method}: {string.Join("; ", parts)}.";
+    }
+
+    private static string Delta(Difference d) => F($"{(d.Value >= 0 ? "+" : "−")}{Math.Abs(d.Value):0.000} (95 % interval {d.Low:0.000} to {d.High:0.000})");
 
     private static string Pct(double v) => F($"{100 * v:0.0} %");
 

@@ -54,6 +54,18 @@ public static class ComparisonOutput
                 Table(html, $"{m.Method}: the samples whose maps agree least", ["sample", "label", "prediction A", "prediction B", "ρ", "top-10 % IoU"],
                     m.MostChanged.Select(s => new[] { N(s.Index), s.Label?.ToString(CultureInfo.InvariantCulture) ?? "", N(s.PredictionA), N(s.PredictionB), D(s.Spearman), D(s.TopOverlap) }));
         }
+        if (c.Trust.Length > 0)
+            Table(html, "Trust: faithfulness AUCs (B − A, 95 % intervals) and verdicts in A → B", ["method", "deletion AUC B − A", "insertion AUC B − A", "paired", "faithfulness", "sanity"],
+                c.Trust.Select(t => new[]
+                {
+                    t.Method, t.Faithfulness is { } f ? Auc(f.Deletion) : "—", t.Faithfulness is { } g ? Auc(g.Insertion) : "—",
+                    t.Faithfulness is { } h ? (h.Paired ? $"yes, n = {N(h.Deletion.N)}" : "no") : "—",
+                    Change(t.FaithfulnessA, t.FaithfulnessB), Change(t.SanityA?.Verdict, t.SanityB?.Verdict),
+                }));
+        if (c.LabelErrors is { } le)
+            Table(html, $"Label-error candidates in both runs: {le.Shared} of A's {le.CountA} and B's {le.CountB} largest param-grad norms (IoU {D(le.Overlap)})",
+                ["sample", "label", "prediction A", "prediction B", "norm A", "norm B", "rank A", "rank B"],
+                le.Persisting.Select(p => new[] { N(p.Index), p.LabelName ?? "", N(p.PredictionA), N(p.PredictionB), D(p.NormA), D(p.NormB), N(p.RankA), N(p.RankB) }));
         return html.Append("</body></html>").ToString();
     }
 
@@ -82,6 +94,10 @@ public static class ComparisonOutput
     private static string Signed(double v) => (v >= 0 ? "+" : "−") + (100 * Math.Abs(v)).ToString("0.0", CultureInfo.InvariantCulture);
 
     private static string Opt(double? v) => v is { } x ? Pct(x) : "—";
+
+    private static string Auc(Difference d) => double.IsNaN(d.Value) ? "—" : $"{D(d.Value)} ({D(d.Low)} to {D(d.High)})";
+
+    private static string Change(string? a, string? b) => a is null && b is null ? "—" : a == b ? $"{a} (unchanged)" : $"{a ?? "—"} → {b ?? "—"}";
 
     private static string D(double v) => v.ToString("0.000", CultureInfo.InvariantCulture);
 

@@ -20,8 +20,8 @@ public class CompareJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
     [Fact]
     public async Task Compare_RunWithItself_NothingChanged()
     {
-        var (folder, images, labels) = await DataAsync();
-        var a = await RunAsync(folder, images, labels, "a", TestPaths.Sample("model.pt"), 100);
+        var data = await CompareRuns.DataAsync(Samples);
+        var a = await CompareRuns.RunAsync(one.Grains, data, "a", TestPaths.Sample("model.pt"), 100);
         var c = await new Comparer(new BlobLocator(null)).CompareAsync(a, a, new CompareGate(0, 1, 1));
         Assert.True(c.SameInputs);
         Assert.Equal(0, c.Predictions.Accuracy.Value);
@@ -46,10 +46,10 @@ public class CompareJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
     [Fact]
     public async Task Compare_Retrained_FlipsAreTheTwoRunsPredictions_AndShardingChangesNothing()
     {
-        var (folder, images, labels) = await DataAsync();
-        var a = await RunAsync(folder, images, labels, "a", TestPaths.Sample("model.pt"), 300);
-        var sharded = await RunAsync(folder, images, labels, "b-sharded", TestPaths.Fixture("compare/seed1.pt"), 70);
-        var single = await RunAsync(folder, images, labels, "b-single", TestPaths.Fixture("compare/seed1.pt"), 300);
+        var data = await CompareRuns.DataAsync(Samples);
+        var a = await CompareRuns.RunAsync(one.Grains, data, "a", TestPaths.Sample("model.pt"), 300);
+        var sharded = await CompareRuns.RunAsync(one.Grains, data, "b-sharded", TestPaths.Fixture("compare/seed1.pt"), 70);
+        var single = await CompareRuns.RunAsync(one.Grains, data, "b-single", TestPaths.Fixture("compare/seed1.pt"), 300);
         var comparer = new Comparer(new BlobLocator(null));
         var c = await comparer.CompareAsync(a, sharded);
 
@@ -71,9 +71,9 @@ public class CompareJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
     [Fact]
     public async Task Compare_OneClassScrambled_NamesThatClassFirst()
     {
-        var (folder, images, labels) = await DataAsync();
-        var a = await RunAsync(folder, images, labels, "a", TestPaths.Sample("model.pt"), 150);
-        var b = await RunAsync(folder, images, labels, "b", TestPaths.Fixture("compare/shirt_permuted.pt"), 150);
+        var data = await CompareRuns.DataAsync(Samples);
+        var a = await CompareRuns.RunAsync(one.Grains, data, "a", TestPaths.Sample("model.pt"), 150);
+        var b = await CompareRuns.RunAsync(one.Grains, data, "b", TestPaths.Fixture("compare/shirt_permuted.pt"), 150);
         var c = await new Comparer(new BlobLocator(null)).CompareAsync(a, b);
         Assert.Equal("Shirt", c.Classes[0].Name);
         Assert.Contains("The largest change is in Shirt", c.Findings[1]);
@@ -82,7 +82,7 @@ public class CompareJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
     [Fact]
     public async Task Job_ComparesWithItsHistorysPreviousRun_AndFlagsDrift()
     {
-        var (folder, images, labels) = await DataAsync();
+        var (folder, images, labels) = await CompareRuns.DataAsync(Samples);
         string Job(string model) => TestPaths.FashionJob(images, labels, "runs/{id}", shardSize: 100, model: model,
             extra: """, "history": "runs", "compare": { "baseline": "previous", "fail": { "accuracyDrop": 0.01 } }""");
         var first = await Jobs.RunAsync(one.Grains, Job(TestPaths.Sample("model.pt")), folder);
@@ -112,20 +112,6 @@ public class CompareJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
         Assert.Equal([null, null, drift], rows.Select(r => r.Drift?.Single()));
     }
 
-    private static async Task<(string Folder, string Images, string Labels)> DataAsync()
-    {
-        var folder = TestPaths.NewFolder();
-        var (images, labels) = await TestPaths.FashionMnistNpyAsync(folder, Samples);
-        return (folder, images, labels);
-    }
-
-    private async Task<string> RunAsync(string folder, string images, string labels, string name, string model, int shardSize)
-    {
-        var output = Path.Combine(folder, name);
-        var status = await Jobs.RunAsync(one.Grains, TestPaths.FashionJob(images, labels, output, shardSize, model: model), folder);
-        Assert.Equal(JobState.Completed, status.State);
-        return output;
-    }
 
     private static async Task<int[]> PredictionsAsync(string output) =>
         [.. (await Task.WhenAll(Directory.GetFiles(Path.Combine(output, "samples")).Order().Select(ParquetRows.ReadAsync))).SelectMany(r => r.Prediction)];
