@@ -317,8 +317,7 @@ public static class Cli
             var locator = new BlobLocator(Environment.GetEnvironmentVariable("Storage__ConnectionString"));
             var (a, b) = (BlobLocator.Absolute(baseline, Environment.CurrentDirectory), BlobLocator.Absolute(candidate, Environment.CurrentDirectory));
             var folder = output is null ? locator.Resolve(b).Child(Engine.Compare.ComparisonOutput.JobFolder) : locator.Resolve(BlobLocator.Absolute(output, Environment.CurrentDirectory));
-            var comparison = await new Engine.Compare.Comparer(locator).CompareAsync(a, b, gate, ct: ct);
-            await Engine.Compare.ComparisonOutput.WriteAsync(folder, comparison, ct);
+            var comparison = await new Engine.Compare.Comparer(locator).WriteAsync(folder, a, b, gate, ct: ct);
             foreach (var finding in comparison.Findings) Console.WriteLine(finding);
             Console.WriteLine($"comparison: {folder.Child(Engine.Compare.ComparisonOutput.Html).Location}");
             if (comparison.Drift.Length == 0) return Completed;

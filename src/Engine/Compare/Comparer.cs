@@ -42,6 +42,15 @@ public sealed class Comparer(BlobLocator locator)
             predictions, classes, [.. methods], drift, trust, labelErrors);
     }
 
+    /// <summary>Compares, then writes comparison.json and compare.html (with the most-changed samples drawn) to <paramref name="folder"/>.</summary>
+    public async Task<Comparison> WriteAsync(IBlob folder, string baseline, string candidate, CompareGate? gate = null, bool candidateFinishing = false, CancellationToken ct = default)
+    {
+        var comparison = await CompareAsync(baseline, candidate, gate, candidateFinishing, ct);
+        var figures = await ChangedSampleFigures.DrawAsync(locator, baseline, candidate, comparison, candidateFinishing, ct);
+        await ComparisonOutput.WriteAsync(folder, comparison, figures, ct);
+        return comparison;
+    }
+
     private static RunRef Ref(RunOutputs run) => new(
         Redaction.Location(run.Folder.Location), run.Manifest.JobId, run.Manifest.Job, run.Manifest.ModelSha256, run.Manifest.InputsSha256, run.Manifest.Finished);
 

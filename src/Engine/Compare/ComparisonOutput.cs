@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using ExplainCluster.Engine.Output;
+using ExplainCluster.Engine.Report;
 using ExplainCluster.Engine.Storage;
 using static ExplainCluster.Engine.Report.ReportHtml;
 
@@ -16,13 +17,16 @@ public static class ComparisonOutput
     /// <summary>The folder a job's own comparison goes to, under its output.</summary>
     public const string JobFolder = "compare";
 
-    public static async Task WriteAsync(IBlob folder, Comparison comparison, CancellationToken ct = default)
+    /// <param name="figures">The most-changed samples drawn (<see cref="ChangedSampleFigures"/>): each written as NAME.png and inlined in the page.</param>
+    public static async Task WriteAsync(IBlob folder, Comparison comparison, IReadOnlyList<Figure>? figures = null, CancellationToken ct = default)
     {
+        var drawn = (figures ?? []).Select(f => (Figure: f, Png: f.Render())).ToArray();
         await folder.Child(Json).WriteAsync(JsonSerializer.SerializeToUtf8Bytes(comparison, Manifest.Json), ct);
-        await folder.Child(Html).WriteAsync(Encoding.UTF8.GetBytes(Page(comparison)), ct);
+        foreach (var (figure, png) in drawn) await folder.Child($"{figure.Name}.png").WriteAsync(png, ct);
+        await folder.Child(Html).WriteAsync(Encoding.UTF8.GetBytes(Page(comparison, drawn)), ct);
     }
 
-    public static string Page(Comparison c)
+    public static string Page(Comparison c, IReadOnlyList<(Figure Figure, byte[] Png)>? drawn = null)
     {
         var html = new StringBuilder();
         html.Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>").Append(E($"{c.Candidate.Job} compared with {c.Baseline.Job}"))
@@ -51,8 +55,12 @@ public static class ComparisonOutput
             Table(html, "Explanations: agreement of A's and B's maps per sample (|map|)", ["method", "samples", "median ρ", "mean ρ (95 %)", "10th pct ρ", "median top-10 % IoU", "nDCG"],
                 c.Methods.Select(m => new[] { m.Method, N(m.Samples), D(m.Spearman.Median), $"{D(m.Spearman.Mean)} ({D(m.Spearman.Low)}–{D(m.Spearman.High)})", D(m.Spearman.P10), D(m.TopOverlap.Median), D(m.Ndcg) }));
             foreach (var m in c.Methods)
+            {
                 Table(html, $"{m.Method}: the samples whose maps agree least", ["sample", "label", "prediction A", "prediction B", "ρ", "top-10 % IoU"],
                     m.MostChanged.Select(s => new[] { N(s.Index), s.Label?.ToString(CultureInfo.InvariantCulture) ?? "", N(s.PredictionA), N(s.PredictionB), D(s.Spearman), D(s.TopOverlap) }));
+                if (drawn?.Where(d => d.Figure.Name == $"changed-{m.Method}").ToArray() is { Length: > 0 } mine)
+                    Figures(html, new FigureGroup("", [.. mine.Select(d => d.Figure)]), [.. mine.Select(d => d.Png)]);
+            }
         }
         if (c.Trust.Length > 0)
             Table(html, "Trust: faithfulness AUCs (B − A, 95 % intervals) and verdicts in A → B", ["method", "deletion AUC B − A", "insertion AUC B − A", "paired", "faithfulness", "sanity"],

@@ -69,6 +69,38 @@ public class CompareJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
     }
 
     [Fact]
+    public async Task CompareHtml_DrawsTheMostChangedSamplesAsideEachOther_AltTextCarriesTheNumbers()
+    {
+        var data = await CompareRuns.DataAsync(Samples);
+        var a = await CompareRuns.RunAsync(one.Grains, data, "a", TestPaths.Sample("model.pt"), 300);
+        var b = await CompareRuns.RunAsync(one.Grains, data, "b", TestPaths.Fixture("compare/seed1.pt"), 300);
+        var folder = Path.Combine(data.Folder, "cmp");
+        var c = await new Comparer(new BlobLocator(null)).WriteAsync(new LocalBlob(folder), a, b);
+        var html = File.ReadAllText(Path.Combine(folder, ComparisonOutput.Html));
+        foreach (var m in c.Methods)
+        {
+            // One grid per method: a row per drawn sample (input, A, B), its PNG beside the page and inlined in it.
+            using var png = SkiaSharp.SKBitmap.Decode(File.ReadAllBytes(Path.Combine(folder, $"changed-{m.Method}.png")));
+            Assert.True(png.Width > 3 * 120 && png.Width < 4 * 140, $"{m.Method}: {png.Width} px wide for 3 columns");
+            var worst = m.MostChanged[0];
+            var size = MapSize(a, m.Method);
+            var mapA = (await NpyFiles.ReadFloatsAsync(Path.Combine(a, "attributions", m.Method, "part-00000.npy"))).Skip((int)worst.Index * size).Take(size).ToArray();
+            var alt = System.Net.WebUtility.HtmlDecode(html);
+            Assert.Contains(FormattableString.Invariant($"Sample #{worst.Index} (label "), alt);
+            Assert.Contains(FormattableString.Invariant($"rank correlation of |map| {worst.Spearman:0.000}, top-10 % overlap {worst.TopOverlap:0.000}"), alt);
+            // A's peak as the alt text writes it, from the map read directly (grad-cam's maps have one channel; the others too on Fashion-MNIST).
+            Assert.Contains($"largest {ExplainCluster.Engine.Report.MapScale.Number(mapA.Max())} at", alt);
+        }
+        Assert.Equal(c.Methods.Length, System.Text.RegularExpressions.Regex.Count(html, "<img alt=\"Sample #"));
+    }
+
+    private static int MapSize(string output, string method)
+    {
+        var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, OutputLayout.Summary))).RootElement;
+        return summary.GetProperty("methods").GetProperty(method).GetProperty("mapShape").EnumerateArray().Aggregate(1, (p, d) => p * d.GetInt32());
+    }
+
+    [Fact]
     public async Task Compare_OneClassScrambled_NamesThatClassFirst()
     {
         var data = await CompareRuns.DataAsync(Samples);
