@@ -11,7 +11,8 @@ namespace ExplainCluster.Engine.Compare;
 /// Compares two completed runs: their predictions and, on the same inputs, their explanations sample by sample. Samples are
 /// read in index order and every sum is folded in that order, so the comparison is the same however either run was sharded.
 /// </summary>
-public sealed class Comparer(BlobLocator locator)
+/// <param name="host">Where both models run for the representation's CKA; without one the comparison reads outputs only.</param>
+public sealed class Comparer(BlobLocator locator, Models.ModelHost? host = null)
 {
     /// <summary>The samples listed as most changed, per method.</summary>
     public const int MostChanged = 8;
@@ -37,9 +38,10 @@ public sealed class Comparer(BlobLocator locator)
             }
         var trust = await TrustComparison.CompareAsync(a, b, same, ct);
         var labelErrors = LabelErrorComparison.Compare(a, b, same, names);
+        var representation = same && host is not null ? await new RepresentationComparison(host, locator).CompareAsync(a, b, ct) : null;
         var drift = Drift(gate, predictions, methods);
-        return new Comparison(Comparison.SchemaName, Ref(a), Ref(b), same, Findings(same, predictions, classes, methods, trust, labelErrors, drift),
-            predictions, classes, [.. methods], drift, trust, labelErrors);
+        return new Comparison(Comparison.SchemaName, Ref(a), Ref(b), same, Findings(same, predictions, classes, methods, trust, labelErrors, representation, drift),
+            predictions, classes, [.. methods], drift, trust, labelErrors, representation);
     }
 
     /// <summary>Compares, then writes comparison.json and compare.html (with the most-changed samples drawn) to <paramref name="folder"/>.</summary>
@@ -175,7 +177,7 @@ public sealed class Comparer(BlobLocator locator)
     }
 
     private static string[] Findings(bool same, PredictionChange p, ClassChange[] classes, IReadOnlyList<MethodChange> methods, MethodTrust[] trust,
-        LabelErrorChange? labelErrors, string[] drift)
+        LabelErrorChange? labelErrors, RepresentationChange? representation, string[] drift)
     {
         var findings = new List<string>();
         if (!same) findings.Add("The two runs explained different inputs (their data hashes or sample counts differ): only dataset-level figures are compared, and their differences are not paired.");
@@ -193,6 +195,9 @@ public sealed class Comparer(BlobLocator locator)
                 ? F($"No label-error candidate persists: none of A's {le.CountA} largest param-grad norms is among B's {le.CountB}.")
                 : F($"{le.Shared} of A's {le.CountA} label-error candidates (largest param-grad norms) are still among B's {le.CountB}: ") +
                   string.Join(", ", le.Persisting.Select(c => F($"sample {c.Index}") + (c.LabelName is { } n ? $" ({n})" : ""))) + ".");
+        if (representation is { LinearCka: { } cka } r)
+            findings.Add(F($"Representation: linear CKA {cka:0.000} between A's features at layer {r.LayerA} ({r.FeaturesA}) and B's at layer {r.LayerB} ({r.FeaturesB}), over {r.Samples} samples (1 = the same up to rotation and scale)."));
+        else if (representation?.Missing is { } why) findings.Add($"Representation: not compared ({why}).");
         findings.Add(drift.Length == 0 ? "No drift threshold was crossed." : $"Drift: {string.Join("; ", drift)}.");
         return [.. findings];
     }

@@ -70,6 +70,9 @@ public static class ComparisonOutput
                     t.Faithfulness is { } h ? (h.Paired ? $"yes, n = {N(h.Deletion.N)}" : "no") : "—",
                     Change(t.FaithfulnessA, t.FaithfulnessB), Change(t.SanityA?.Verdict, t.SanityB?.Verdict),
                 }));
+        if (c.Representation is { LinearCka: { } cka } r)
+            Table(html, "Representation: linear CKA at the embedding layer", ["", "A", "B"],
+                [["layer", r.LayerA ?? "", r.LayerB ?? ""], ["features", N(r.FeaturesA), N(r.FeaturesB)], ["linear CKA", D(cka), $"over {N(r.Samples)} samples"]]);
         if (c.LabelErrors is { } le)
             Table(html, $"Label-error candidates in both runs: {le.Shared} of A's {le.CountA} and B's {le.CountB} largest param-grad norms (IoU {D(le.Overlap)})",
                 ["sample", "label", "prediction A", "prediction B", "norm A", "norm B", "rank A", "rank B"],
