@@ -26,10 +26,10 @@ public sealed class RepresentationComparison(ModelHost host, BlobLocator locator
     /// <summary>Linear CKA over every sample; the result says why there is none when the models or inputs cannot be read that way.</summary>
     public async Task<RepresentationChange> CompareAsync(RunOutputs a, RunOutputs b, CancellationToken ct = default)
     {
-        if (Spec(a) is not { } ja || Spec(b) is not { } jb)
-            return RepresentationChange.None("a run's model or inputs are named with a redacted credential, so they cannot be read again");
         try
         {
+            if (Spec(a) is not { } ja || Spec(b) is not { } jb)
+                return RepresentationChange.None("a run's model or inputs are named with a redacted credential, so they cannot be read again");
             return await CkaAsync(ja, jb, ct);
         }
         catch (ExplainException e)

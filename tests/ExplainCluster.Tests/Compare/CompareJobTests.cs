@@ -138,6 +138,7 @@ public class CompareJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
         Assert.Contains("Changes since the previous model", report);
         Assert.Contains("Drift gate: crossed", report);
         Assert.Contains("The largest change is in Shirt", report);
+        Assert.True(File.Exists(Path.Combine(third.Output, "compare", "changed-saliency.png")), "the job's own comparison draws its most-changed samples");
         var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(third.Output, OutputLayout.Manifest))).RootElement;
         Assert.Equal(drift, manifest.GetProperty("drift")[0].GetString());
         var rows = await new RunCatalogue(new LocalBlob(Path.Combine(folder, "runs"))).ReadAsync();
