@@ -16,8 +16,6 @@ internal static class Memory
     {
         var explain = FindExplain();
         var counts = sizes.Length > 0 ? sizes.Select(long.Parse).ToArray() : [10_000L, 50_000, 200_000];
-        var images = await (await ArrayFile.OpenAsync(new LocalBlob(Path.Combine(sample, "t10k-images-idx3-ubyte")))).ReadBytesAsync(0, 10_000);
-        var labels = await (await ArrayFile.OpenAsync(new LocalBlob(Path.Combine(sample, "t10k-labels-idx1-ubyte")))).ReadIntegersAsync(0, 10_000);
         Console.WriteLine($"`explain run` ({explain}) on bench/jobs/memory.json (saliency, grad-x-input, grad-cam), shardSize 1024, default silo settings");
         Console.WriteLine();
         Console.WriteLine("| samples | input file (MB) | outputs written (MB) | peak resident memory (MB) | seconds | samples/s |");
@@ -26,15 +24,7 @@ internal static class Memory
         {
             var folder = Path.Combine(Path.GetTempPath(), "explain-bench-memory", count.ToString(CultureInfo.InvariantCulture));
             Directory.CreateDirectory(folder);
-            var tiled = new byte[count * 784];
-            var tiledLabels = new long[count];
-            for (long i = 0; i < count; i++)
-            {
-                Array.Copy(images, i % 10_000 * 784, tiled, i * 784, 784);
-                tiledLabels[i] = labels[i % 10_000];
-            }
-            await File.WriteAllBytesAsync(Path.Combine(folder, "images.npy"), NpyFormat.Encode(tiled, [count, 28, 28]));
-            await File.WriteAllBytesAsync(Path.Combine(folder, "labels.npy"), NpyFormat.Encode(tiledLabels, [count]));
+            await TileAsync(sample, count, folder);
             var job = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "jobs", "memory.json"))
                 .Replace("\"t10k-images-idx3-ubyte\"", "\"images.npy\"", StringComparison.Ordinal)
                 .Replace("\"t10k-labels-idx1-ubyte\"", "\"labels.npy\"", StringComparison.Ordinal)
@@ -43,12 +33,28 @@ internal static class Memory
             var output = Path.Combine(folder, "out");
             if (Directory.Exists(output)) Directory.Delete(output, recursive: true);
 
-            var (peak, seconds) = await MeasureAsync(explain, Path.Combine(folder, "job.json"), output);
+            var (peak, seconds) = await MeasureAsync(explain, "run", Path.Combine(folder, "job.json"), "--out", output);
             var written = Directory.EnumerateFiles(output, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {count} | {tiled.Length / 1e6:F0} | {written / 1e6:F0} | {peak / 1e6:F0} | {seconds:F1} | {count / seconds:F0} |"));
+                $"| {count} | {count * 784 / 1e6:F0} | {written / 1e6:F0} | {peak / 1e6:F0} | {seconds:F1} | {count / seconds:F0} |"));
             if (Environment.GetEnvironmentVariable("BENCH_KEEP") != "1") Directory.Delete(folder, recursive: true);
         }
+    }
+
+    /// <summary>The Fashion-MNIST test set tiled to <paramref name="count"/> samples: FOLDER/images.npy (uint8) and labels.npy.</summary>
+    public static async Task TileAsync(string sample, long count, string folder)
+    {
+        var images = await (await ArrayFile.OpenAsync(new LocalBlob(Path.Combine(sample, "t10k-images-idx3-ubyte")))).ReadBytesAsync(0, 10_000);
+        var labels = await (await ArrayFile.OpenAsync(new LocalBlob(Path.Combine(sample, "t10k-labels-idx1-ubyte")))).ReadIntegersAsync(0, 10_000);
+        var tiled = new byte[count * 784];
+        var tiledLabels = new long[count];
+        for (long i = 0; i < count; i++)
+        {
+            Array.Copy(images, i % 10_000 * 784, tiled, i * 784, 784);
+            tiledLabels[i] = labels[i % 10_000];
+        }
+        await File.WriteAllBytesAsync(Path.Combine(folder, "images.npy"), NpyFormat.Encode(tiled, [count, 28, 28]));
+        await File.WriteAllBytesAsync(Path.Combine(folder, "labels.npy"), NpyFormat.Encode(tiledLabels, [count]));
     }
 
     /// <summary>
@@ -90,7 +96,7 @@ internal static class Memory
                 }
                 """);
             var output = Path.Combine(folder, "out");
-            var (peak, seconds) = await MeasureAsync(explain, Path.Combine(folder, "job.json"), output);
+            var (peak, seconds) = await MeasureAsync(explain, "run", Path.Combine(folder, "job.json"), "--out", output);
             var summary = new FileInfo(Path.Combine(output, "summary.json")).Length;
             var arrays = Directory.Exists(Path.Combine(output, "summary"))
                 ? Directory.EnumerateFiles(Path.Combine(output, "summary")).Sum(f => new FileInfo(f).Length) : 0;
@@ -100,10 +106,10 @@ internal static class Memory
         }
     }
 
-    /// <summary>Runs the CLI and samples its VmHWM (the kernel's peak resident set) until it exits.</summary>
-    private static async Task<(long PeakBytes, double Seconds)> MeasureAsync(string explain, string job, string output)
+    /// <summary>Runs the CLI with <paramref name="args"/> and samples its VmHWM (the kernel's peak resident set) until it exits.</summary>
+    public static async Task<(long PeakBytes, double Seconds)> MeasureAsync(string explain, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet", [explain, "run", job, "--out", output])
+        var start = new ProcessStartInfo("dotnet", [explain, .. args])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -120,7 +126,7 @@ internal static class Memory
         }
         var seconds = watch.Elapsed.TotalSeconds;
         if (process.ExitCode != 0)
-            throw new InvalidOperationException($"explain run failed ({process.ExitCode}): {await stderr}{await stdout}");
+            throw new InvalidOperationException($"explain {args[0]} failed ({process.ExitCode}): {await stderr}{await stdout}");
         return (peak, seconds);
     }
 
@@ -137,14 +143,14 @@ internal static class Memory
         }
     }
 
-    private static string FindExplain()
+    public static string FindExplain()
     {
         var candidate = Path.Combine(RepositoryRoot(), "src", "Client", "bin", "Release", "net10.0", "explain.dll");
         return File.Exists(candidate) ? candidate
             : throw new InvalidOperationException($"build the CLI first: dotnet build src/Client -c Release ({candidate} is missing)");
     }
 
-    private static string RepositoryRoot()
+    public static string RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "ExplainCluster.sln"))) return dir.FullName;

@@ -68,6 +68,11 @@ if (args is ["perturbation", .. var rest])
     await Perturbation.RunAsync(rest, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
     return;
 }
+if (args is ["compare", .. var compareSizes])
+{
+    await CompareCost.RunAsync(compareSizes, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
+    return;
+}
 if (args is ["memory", .. var sizes])
 {
     await Memory.RunAsync(sizes, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));

@@ -4,6 +4,7 @@ using ExplainCluster.Contracts;
 using ExplainCluster.Engine;
 using ExplainCluster.Engine.History;
 using ExplainCluster.Engine.Jobs;
+using ExplainCluster.Engine.Models;
 using ExplainCluster.Engine.Output;
 using ExplainCluster.Engine.Report;
 using ExplainCluster.Engine.Storage;
@@ -317,8 +318,9 @@ public static class Cli
             var locator = new BlobLocator(Environment.GetEnvironmentVariable("Storage__ConnectionString"));
             var (a, b) = (BlobLocator.Absolute(baseline, Environment.CurrentDirectory), BlobLocator.Absolute(candidate, Environment.CurrentDirectory));
             var folder = output is null ? locator.Resolve(b).Child(Engine.Compare.ComparisonOutput.JobFolder) : locator.Resolve(BlobLocator.Absolute(output, Environment.CurrentDirectory));
-            var comparison = await new Engine.Compare.Comparer(locator).CompareAsync(a, b, gate, ct: ct);
-            await Engine.Compare.ComparisonOutput.WriteAsync(folder, comparison, ct);
+            // Both models run here, on threads of their own, for the representation's CKA.
+            using var host = new ModelHost(new ModelHostOptions { WorkerThreads = 1 }, locator);
+            var comparison = await new Engine.Compare.Comparer(locator, host).WriteAsync(folder, a, b, gate, ct: ct);
             foreach (var finding in comparison.Findings) Console.WriteLine(finding);
             Console.WriteLine($"comparison: {folder.Child(Engine.Compare.ComparisonOutput.Html).Location}");
             if (comparison.Drift.Length == 0) return Completed;

@@ -38,6 +38,19 @@ public static class CompareStatistics
         return new Difference(d, low, high, Math.Min(a.N, b.N));
     }
 
+    /// <summary>
+    /// B − A of two independent means given as estimates with their intervals: the interval's half-width is the two
+    /// half-widths in quadrature (normal approximation); NaN where either has no value or no interval.
+    /// </summary>
+    public static Difference Unpaired(Stats.Estimate a, Stats.Estimate b)
+    {
+        if (a.Value is not { } va || b.Value is not { } vb) return new Difference(double.NaN, double.NaN, double.NaN, Math.Min(a.N, b.N));
+        var d = vb - va;
+        var half = a.Low is { } la && a.High is { } ha && b.Low is { } lb && b.High is { } hb
+            ? Math.Sqrt(Math.Pow((ha - la) / 2, 2) + Math.Pow((hb - lb) / 2, 2)) : double.NaN;
+        return new Difference(d, d - half, d + half, Math.Min(a.N, b.N));
+    }
+
     /// <summary>McNemar's exact two-sided p-value from the discordant counts (binomial with p = ½ on b + c).</summary>
     public static double McNemar(long b, long c)
     {

@@ -11,7 +11,8 @@ namespace ExplainCluster.Engine.Compare;
 /// Compares two completed runs: their predictions and, on the same inputs, their explanations sample by sample. Samples are
 /// read in index order and every sum is folded in that order, so the comparison is the same however either run was sharded.
 /// </summary>
-public sealed class Comparer(BlobLocator locator)
+/// <param name="host">Where both models run for the representation's CKA; without one the comparison reads outputs only.</param>
+public sealed class Comparer(BlobLocator locator, Models.ModelHost? host = null)
 {
     /// <summary>The samples listed as most changed, per method.</summary>
     public const int MostChanged = 8;
@@ -35,9 +36,21 @@ public sealed class Comparer(BlobLocator locator)
                 if (sa.MapShape.Length < 2 || !sa.MapShape.SequenceEqual(sb.MapShape)) continue; // over pixels, and drawn alike
                 methods.Add(await MethodAsync(method, a, b, names, labelA, predA, predB, ct));
             }
+        var trust = await TrustComparison.CompareAsync(a, b, same, ct);
+        var labelErrors = LabelErrorComparison.Compare(a, b, same, names);
+        var representation = same && host is not null ? await new RepresentationComparison(host, locator).CompareAsync(a, b, ct) : null;
         var drift = Drift(gate, predictions, methods);
-        return new Comparison(Comparison.SchemaName, Ref(a), Ref(b), same, Findings(same, predictions, classes, methods, drift),
-            predictions, classes, [.. methods], drift);
+        return new Comparison(Comparison.SchemaName, Ref(a), Ref(b), same, Findings(same, predictions, classes, methods, trust, labelErrors, representation, drift),
+            predictions, classes, [.. methods], drift, trust, labelErrors, representation);
+    }
+
+    /// <summary>Compares, then writes comparison.json and compare.html (with the most-changed samples drawn) to <paramref name="folder"/>.</summary>
+    public async Task<Comparison> WriteAsync(IBlob folder, string baseline, string candidate, CompareGate? gate = null, bool candidateFinishing = false, CancellationToken ct = default)
+    {
+        var comparison = await CompareAsync(baseline, candidate, gate, candidateFinishing, ct);
+        var figures = await ChangedSampleFigures.DrawAsync(locator, baseline, candidate, comparison, candidateFinishing, ct);
+        await ComparisonOutput.WriteAsync(folder, comparison, figures, ct);
+        return comparison;
     }
 
     private static RunRef Ref(RunOutputs run) => new(
@@ -163,7 +176,8 @@ public sealed class Comparer(BlobLocator locator)
         return [.. crossed];
     }
 
-    private static string[] Findings(bool same, PredictionChange p, ClassChange[] classes, IReadOnlyList<MethodChange> methods, string[] drift)
+    private static string[] Findings(bool same, PredictionChange p, ClassChange[] classes, IReadOnlyList<MethodChange> methods, MethodTrust[] trust,
+        LabelErrorChange? labelErrors, RepresentationChange? representation, string[] drift)
     {
         var findings = new List<string>();
         if (!same) findings.Add("The two runs explained different inputs (their data hashes or sample counts differ): only dataset-level figures are compared, and their differences are not paired.");
@@ -175,9 +189,32 @@ public sealed class Comparer(BlobLocator locator)
             findings.Add(F($"The largest change is in {top.Name}: recall {Pct(top.RecallA.Value)} → {Pct(top.RecallB.Value)} ({Points(top.Recall.Value)}, 95 % interval {Points(top.Recall.Low)} to {Points(top.Recall.High)}, n = {top.Support})."));
         foreach (var m in methods)
             findings.Add(F($"{m.Method}: median rank correlation of |map| {m.Spearman.Median:0.00} (10th percentile {m.Spearman.P10:0.00}), top-10 % pixel overlap {m.TopOverlap.Median:0.00}, nDCG of global importance {m.Ndcg:0.000}, over {m.Samples} samples."));
+        foreach (var t in trust) if (TrustFinding(t) is { } sentence) findings.Add(sentence);
+        if (labelErrors is { } le)
+            findings.Add(le.Shared == 0
+                ? F($"No label-error candidate persists: none of A's {le.CountA} largest param-grad norms is among B's {le.CountB}.")
+                : F($"{le.Shared} of A's {le.CountA} label-error candidates (largest param-grad norms) are still among B's {le.CountB}: ") +
+                  string.Join(", ", le.Persisting.Select(c => F($"sample {c.Index}") + (c.LabelName is { } n ? $" ({n})" : ""))) + ".");
+        if (representation is { LinearCka: { } cka } r)
+            findings.Add(F($"Representation: linear CKA {cka:0.000} between A's features at layer {r.LayerA} ({r.FeaturesA}) and B's at layer {r.LayerB} ({r.FeaturesB}), over {r.Samples} samples (1 = the same up to rotation and scale)."));
+        else if (representation?.Missing is { } why) findings.Add($"Representation: not compared ({why}).");
         findings.Add(drift.Length == 0 ? "No drift threshold was crossed." : $"Drift: {string.Join("; ", drift)}.");
         return [.. findings];
     }
+
+    /// <summary>A method's change of trust in a sentence: the verdicts that changed first, then the AUC deltas.</summary>
+    private static string? TrustFinding(MethodTrust t)
+    {
+        var parts = new List<string>();
+        if (t.FaithfulnessA is { } fa && t.FaithfulnessB is { } fb && fa != fb) parts.Add($"its faithfulness verdict went from {fa} to {fb}");
+        if (t.SanityA is { } sa && t.SanityB is { } sb && sa.Verdict != sb.Verdict)
+            parts.Add(F($"its sanity check went from {sa.Verdict} to {sb.Verdict} (correlation after randomisation {sa.Correlation:0.00} → {sb.Correlation:0.00})"));
+        if (t.Faithfulness is { } f)
+            parts.Add(F($"deletion AUC {Delta(f.Deletion)} and insertion AUC {Delta(f.Insertion)} ({(f.Paired ? "paired per sample" : "unpaired")}, n = {f.Deletion.N})"));
+        return parts.Count == 0 ? null : $"{t.Method}: {string.Join("; ", parts)}.";
+    }
+
+    private static string Delta(Difference d) => F($"{(d.Value >= 0 ? "+" : "−")}{Math.Abs(d.Value):0.000} (95 % interval {d.Low:0.000} to {d.High:0.000})");
 
     private static string Pct(double v) => F($"{100 * v:0.0} %");
 

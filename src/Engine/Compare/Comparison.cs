@@ -9,6 +9,9 @@ namespace ExplainCluster.Engine.Compare;
 /// <param name="Classes">Per class (by label): recall and precision in A and B, largest change of recall first.</param>
 /// <param name="Methods">Per explanation method both runs have over pixels: how far the maps agree; empty when the inputs differ.</param>
 /// <param name="Drift">The gate's thresholds this comparison crossed, one line each; empty when none (or no gate).</param>
+/// <param name="Trust">Per method either run scored for faithfulness or checked for sanity in both: the AUC deltas and the verdicts.</param>
+/// <param name="Representation">Linear CKA of the two models' embedding features on the same inputs; null when not computed (no model host, or different inputs).</param>
+/// <param name="LabelErrors">The label-error candidates (largest param-grad norms) both runs list; null unless both ran param-grads on the same inputs.</param>
 public sealed record Comparison(
     string Schema,
     RunRef Baseline,
@@ -18,7 +21,10 @@ public sealed record Comparison(
     PredictionChange Predictions,
     ClassChange[] Classes,
     MethodChange[] Methods,
-    string[] Drift)
+    string[] Drift,
+    MethodTrust[] Trust,
+    LabelErrorChange? LabelErrors,
+    RepresentationChange? Representation = null)
 {
     public const string SchemaName = "explaincluster.comparison/1";
 }

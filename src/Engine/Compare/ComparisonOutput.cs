@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using ExplainCluster.Engine.Output;
+using ExplainCluster.Engine.Report;
 using ExplainCluster.Engine.Storage;
 using static ExplainCluster.Engine.Report.ReportHtml;
 
@@ -16,13 +17,16 @@ public static class ComparisonOutput
     /// <summary>The folder a job's own comparison goes to, under its output.</summary>
     public const string JobFolder = "compare";
 
-    public static async Task WriteAsync(IBlob folder, Comparison comparison, CancellationToken ct = default)
+    /// <param name="figures">The most-changed samples drawn (<see cref="ChangedSampleFigures"/>): each written as NAME.png and inlined in the page.</param>
+    public static async Task WriteAsync(IBlob folder, Comparison comparison, IReadOnlyList<Figure>? figures = null, CancellationToken ct = default)
     {
+        var drawn = (figures ?? []).Select(f => (Figure: f, Png: f.Render())).ToArray();
         await folder.Child(Json).WriteAsync(JsonSerializer.SerializeToUtf8Bytes(comparison, Manifest.Json), ct);
-        await folder.Child(Html).WriteAsync(Encoding.UTF8.GetBytes(Page(comparison)), ct);
+        foreach (var (figure, png) in drawn) await folder.Child($"{figure.Name}.png").WriteAsync(png, ct);
+        await folder.Child(Html).WriteAsync(Encoding.UTF8.GetBytes(Page(comparison, drawn)), ct);
     }
 
-    public static string Page(Comparison c)
+    public static string Page(Comparison c, IReadOnlyList<(Figure Figure, byte[] Png)>? drawn = null)
     {
         var html = new StringBuilder();
         html.Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>").Append(E($"{c.Candidate.Job} compared with {c.Baseline.Job}"))
@@ -51,9 +55,28 @@ public static class ComparisonOutput
             Table(html, "Explanations: agreement of A's and B's maps per sample (|map|)", ["method", "samples", "median ρ", "mean ρ (95 %)", "10th pct ρ", "median top-10 % IoU", "nDCG"],
                 c.Methods.Select(m => new[] { m.Method, N(m.Samples), D(m.Spearman.Median), $"{D(m.Spearman.Mean)} ({D(m.Spearman.Low)}–{D(m.Spearman.High)})", D(m.Spearman.P10), D(m.TopOverlap.Median), D(m.Ndcg) }));
             foreach (var m in c.Methods)
+            {
                 Table(html, $"{m.Method}: the samples whose maps agree least", ["sample", "label", "prediction A", "prediction B", "ρ", "top-10 % IoU"],
                     m.MostChanged.Select(s => new[] { N(s.Index), s.Label?.ToString(CultureInfo.InvariantCulture) ?? "", N(s.PredictionA), N(s.PredictionB), D(s.Spearman), D(s.TopOverlap) }));
+                if (drawn?.Where(d => d.Figure.Name == $"changed-{m.Method}").ToArray() is { Length: > 0 } mine)
+                    Figures(html, new FigureGroup("", [.. mine.Select(d => d.Figure)]), [.. mine.Select(d => d.Png)]);
+            }
         }
+        if (c.Trust.Length > 0)
+            Table(html, "Trust: faithfulness AUCs (B − A, 95 % intervals) and verdicts in A → B", ["method", "deletion AUC B − A", "insertion AUC B − A", "paired", "faithfulness", "sanity"],
+                c.Trust.Select(t => new[]
+                {
+                    t.Method, t.Faithfulness is { } f ? Auc(f.Deletion) : "—", t.Faithfulness is { } g ? Auc(g.Insertion) : "—",
+                    t.Faithfulness is { } h ? (h.Paired ? $"yes, n = {N(h.Deletion.N)}" : "no") : "—",
+                    Change(t.FaithfulnessA, t.FaithfulnessB), Change(t.SanityA?.Verdict, t.SanityB?.Verdict),
+                }));
+        if (c.Representation is { LinearCka: { } cka } r)
+            Table(html, "Representation: linear CKA at the embedding layer", ["", "A", "B"],
+                [["layer", r.LayerA ?? "", r.LayerB ?? ""], ["features", N(r.FeaturesA), N(r.FeaturesB)], ["linear CKA", D(cka), $"over {N(r.Samples)} samples"]]);
+        if (c.LabelErrors is { } le)
+            Table(html, $"Label-error candidates in both runs: {le.Shared} of A's {le.CountA} and B's {le.CountB} largest param-grad norms (IoU {D(le.Overlap)})",
+                ["sample", "label", "prediction A", "prediction B", "norm A", "norm B", "rank A", "rank B"],
+                le.Persisting.Select(p => new[] { N(p.Index), p.LabelName ?? "", N(p.PredictionA), N(p.PredictionB), D(p.NormA), D(p.NormB), N(p.RankA), N(p.RankB) }));
         return html.Append("</body></html>").ToString();
     }
 
@@ -82,6 +105,10 @@ public static class ComparisonOutput
     private static string Signed(double v) => (v >= 0 ? "+" : "−") + (100 * Math.Abs(v)).ToString("0.0", CultureInfo.InvariantCulture);
 
     private static string Opt(double? v) => v is { } x ? Pct(x) : "—";
+
+    private static string Auc(Difference d) => double.IsNaN(d.Value) ? "—" : $"{D(d.Value)} ({D(d.Low)} to {D(d.High)})";
+
+    private static string Change(string? a, string? b) => a is null && b is null ? "—" : a == b ? $"{a} (unchanged)" : $"{a ?? "—"} → {b ?? "—"}";
 
     private static string D(double v) => v.ToString("0.000", CultureInfo.InvariantCulture);
 

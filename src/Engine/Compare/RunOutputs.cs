@@ -4,6 +4,7 @@ using ExplainCluster.Engine.Output;
 using ExplainCluster.Engine.Stats;
 using ExplainCluster.Engine.Storage;
 using Parquet;
+using Parquet.Schema;
 
 namespace ExplainCluster.Engine.Compare;
 
@@ -34,6 +35,45 @@ public sealed class RunOutputs
     public async Task<(int[] Prediction, int[] Label)> PredictionsAsync(CancellationToken ct = default)
     {
         var (prediction, label) = (new int[Manifest.Samples], new int[Manifest.Samples]);
+        await ForEachPartAsync(async (group, fields, start, n) =>
+        {
+            var (predictions, labels) = (new int[n], new int?[n]);
+            await group.ReadAsync(fields.Single(f => f.Name == "prediction"), predictions.AsMemory(), cancellationToken: ct);
+            await group.ReadAsync(fields.Single(f => f.Name == "label"), labels.AsMemory(), cancellationToken: ct);
+            predictions.CopyTo(prediction, start);
+            for (var i = 0; i < n; i++) label[start + i] = labels[i] ?? -1;
+            return true;
+        }, ct);
+        return (prediction, label);
+    }
+
+    /// <summary>A float column of the samples table in sample order (NaN where null); null when a part lacks it.</summary>
+    public async Task<double[]?> ColumnAsync(string name, CancellationToken ct = default)
+    {
+        var values = new double[Manifest.Samples];
+        var found = await ForEachPartAsync(async (group, fields, start, n) =>
+        {
+            if (fields.FirstOrDefault(f => f.Name == name) is not { } field || field.ClrType != typeof(float)) return false;
+            if (field.IsNullable)
+            {
+                var read = new float?[n];
+                await group.ReadAsync(field, read.AsMemory(), cancellationToken: ct);
+                for (var i = 0; i < n; i++) values[start + i] = read[i] ?? double.NaN;
+            }
+            else
+            {
+                var read = new float[n];
+                await group.ReadAsync(field, read.AsMemory(), cancellationToken: ct);
+                for (var i = 0; i < n; i++) values[start + i] = read[i];
+            }
+            return true;
+        }, ct);
+        return found ? values : null;
+    }
+
+    /// <summary>Reads each shard's samples part in shard order; false when <paramref name="read"/> said a part lacks what it wants.</summary>
+    private async Task<bool> ForEachPartAsync(Func<ParquetRowGroupReader, DataField[], long, int, Task<bool>> read, CancellationToken ct)
+    {
         foreach (var shard in Manifest.Shards)
         {
             await using var stream = await Folder.Child(OutputLayout.SamplesPart(shard.Index)).OpenReadAsync(ct);
@@ -42,15 +82,9 @@ public sealed class RunOutputs
             copy.Position = 0;
             await using var reader = await ParquetReader.CreateAsync(copy, cancellationToken: ct);
             using var group = reader.OpenRowGroupReader(0);
-            var fields = reader.Schema.GetDataFields();
-            var n = (int)group.RowCount;
-            var (predictions, labels) = (new int[n], new int?[n]);
-            await group.ReadAsync(fields.Single(f => f.Name == "prediction"), predictions.AsMemory(), cancellationToken: ct);
-            await group.ReadAsync(fields.Single(f => f.Name == "label"), labels.AsMemory(), cancellationToken: ct);
-            predictions.CopyTo(prediction, shard.Start);
-            for (var i = 0; i < n; i++) label[shard.Start + i] = labels[i] ?? -1;
+            if (!await read(group, reader.Schema.GetDataFields(), shard.Start, (int)group.RowCount)) return false;
         }
-        return (prediction, label);
+        return true;
     }
 
     /// <summary>A method's maps by sample, read a shard's part at a time (samples asked for in ascending order read each part once).</summary>

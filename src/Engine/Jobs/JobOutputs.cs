@@ -191,8 +191,7 @@ public sealed class JobOutputs(BlobLocator locator)
         // Compared before the report is made, so the report says what changed.
         if (job.Compare is { } compare && await BaselineAsync(job, compare, done.JobId, ct) is { } baseline)
         {
-            var comparison = await new Comparer(locator).CompareAsync(baseline, job.Output, compare.Fail, candidateFinishing: true, ct);
-            await ComparisonOutput.WriteAsync(output.Child(ComparisonOutput.JobFolder), comparison, ct);
+            var comparison = await new Comparer(locator).WriteAsync(output.Child(ComparisonOutput.JobFolder), baseline, job.Output, compare.Fail, candidateFinishing: true, ct);
             done = done with { Drift = comparison.Drift };
         }
         await new ReportWriter(locator).WriteAsync(job.Output, ct, job.Data.Inputs, job.Data.Images is null ? null : await ImageSamplesAsync(job, ct));

@@ -1,4 +1,5 @@
 using ExplainCluster.Contracts;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace ExplainCluster.Engine.Jobs;
@@ -30,7 +31,10 @@ public sealed class Preprocessor
 
     public Tensor Apply(Tensor raw)
     {
-        var x = _scale == 1.0 ? raw : raw * _scale;
+        // The scale as a Scalar held until the multiplication returns: an implicit one is unreachable during the native
+        // call, and its finalizer can free it there ("Unknown scalar type", seen in a long-running process).
+        using var scale = _scale.ToScalar();
+        var x = _scale == 1.0 ? raw : raw.mul(scale);
         if (_mean is null) return x;
         return (x - tensor(_mean).view(_broadcast)) / tensor(_std!).view(_broadcast);
     }

@@ -63,7 +63,8 @@ public static class ReportHtml
     /// <summary>The id of the <paramref name="number"/>th chapter (counted from 1).</summary>
     public static string Anchor(int number) => $"section-{number}";
 
-    private static void Figures(StringBuilder html, FigureGroup group, byte[][] pngs)
+    /// <summary>A group's figures, each its PNG inlined with its alt text and caption.</summary>
+    public static void Figures(StringBuilder html, FigureGroup group, byte[][] pngs)
     {
         for (var i = 0; i < pngs.Length; i++)
             html.Append("<figure><img alt=\"").Append(E(group.Figures[i].Alt ?? group.Figures[i].Caption)).Append("\" src=\"data:image/png;base64,")

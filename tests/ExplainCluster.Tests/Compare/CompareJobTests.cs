@@ -20,8 +20,8 @@ public class CompareJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
     [Fact]
     public async Task Compare_RunWithItself_NothingChanged()
     {
-        var (folder, images, labels) = await DataAsync();
-        var a = await RunAsync(folder, images, labels, "a", TestPaths.Sample("model.pt"), 100);
+        var data = await CompareRuns.DataAsync(Samples);
+        var a = await CompareRuns.RunAsync(one.Grains, data, "a", TestPaths.Sample("model.pt"), 100);
         var c = await new Comparer(new BlobLocator(null)).CompareAsync(a, a, new CompareGate(0, 1, 1));
         Assert.True(c.SameInputs);
         Assert.Equal(0, c.Predictions.Accuracy.Value);
@@ -46,10 +46,10 @@ public class CompareJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
     [Fact]
     public async Task Compare_Retrained_FlipsAreTheTwoRunsPredictions_AndShardingChangesNothing()
     {
-        var (folder, images, labels) = await DataAsync();
-        var a = await RunAsync(folder, images, labels, "a", TestPaths.Sample("model.pt"), 300);
-        var sharded = await RunAsync(folder, images, labels, "b-sharded", TestPaths.Fixture("compare/seed1.pt"), 70);
-        var single = await RunAsync(folder, images, labels, "b-single", TestPaths.Fixture("compare/seed1.pt"), 300);
+        var data = await CompareRuns.DataAsync(Samples);
+        var a = await CompareRuns.RunAsync(one.Grains, data, "a", TestPaths.Sample("model.pt"), 300);
+        var sharded = await CompareRuns.RunAsync(one.Grains, data, "b-sharded", TestPaths.Fixture("compare/seed1.pt"), 70);
+        var single = await CompareRuns.RunAsync(one.Grains, data, "b-single", TestPaths.Fixture("compare/seed1.pt"), 300);
         var comparer = new Comparer(new BlobLocator(null));
         var c = await comparer.CompareAsync(a, sharded);
 
@@ -69,11 +69,43 @@ public class CompareJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
     }
 
     [Fact]
+    public async Task CompareHtml_DrawsTheMostChangedSamplesAsideEachOther_AltTextCarriesTheNumbers()
+    {
+        var data = await CompareRuns.DataAsync(Samples);
+        var a = await CompareRuns.RunAsync(one.Grains, data, "a", TestPaths.Sample("model.pt"), 300);
+        var b = await CompareRuns.RunAsync(one.Grains, data, "b", TestPaths.Fixture("compare/seed1.pt"), 300);
+        var folder = Path.Combine(data.Folder, "cmp");
+        var c = await new Comparer(new BlobLocator(null)).WriteAsync(new LocalBlob(folder), a, b);
+        var html = File.ReadAllText(Path.Combine(folder, ComparisonOutput.Html));
+        foreach (var m in c.Methods)
+        {
+            // One grid per method: a row per drawn sample (input, A, B), its PNG beside the page and inlined in it.
+            using var png = SkiaSharp.SKBitmap.Decode(File.ReadAllBytes(Path.Combine(folder, $"changed-{m.Method}.png")));
+            Assert.True(png.Width > 3 * 120 && png.Width < 4 * 140, $"{m.Method}: {png.Width} px wide for 3 columns");
+            var worst = m.MostChanged[0];
+            var size = MapSize(a, m.Method);
+            var mapA = (await NpyFiles.ReadFloatsAsync(Path.Combine(a, "attributions", m.Method, "part-00000.npy"))).Skip((int)worst.Index * size).Take(size).ToArray();
+            var alt = System.Net.WebUtility.HtmlDecode(html);
+            Assert.Contains(FormattableString.Invariant($"Sample #{worst.Index} (label "), alt);
+            Assert.Contains(FormattableString.Invariant($"rank correlation of |map| {worst.Spearman:0.000}, top-10 % overlap {worst.TopOverlap:0.000}"), alt);
+            // A's peak as the alt text writes it, from the map read directly (grad-cam's maps have one channel; the others too on Fashion-MNIST).
+            Assert.Contains($"largest {ExplainCluster.Engine.Report.MapScale.Number(mapA.Max())} at", alt);
+        }
+        Assert.Equal(c.Methods.Length, System.Text.RegularExpressions.Regex.Count(html, "<img alt=\"Sample #"));
+    }
+
+    private static int MapSize(string output, string method)
+    {
+        var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, OutputLayout.Summary))).RootElement;
+        return summary.GetProperty("methods").GetProperty(method).GetProperty("mapShape").EnumerateArray().Aggregate(1, (p, d) => p * d.GetInt32());
+    }
+
+    [Fact]
     public async Task Compare_OneClassScrambled_NamesThatClassFirst()
     {
-        var (folder, images, labels) = await DataAsync();
-        var a = await RunAsync(folder, images, labels, "a", TestPaths.Sample("model.pt"), 150);
-        var b = await RunAsync(folder, images, labels, "b", TestPaths.Fixture("compare/shirt_permuted.pt"), 150);
+        var data = await CompareRuns.DataAsync(Samples);
+        var a = await CompareRuns.RunAsync(one.Grains, data, "a", TestPaths.Sample("model.pt"), 150);
+        var b = await CompareRuns.RunAsync(one.Grains, data, "b", TestPaths.Fixture("compare/shirt_permuted.pt"), 150);
         var c = await new Comparer(new BlobLocator(null)).CompareAsync(a, b);
         Assert.Equal("Shirt", c.Classes[0].Name);
         Assert.Contains("The largest change is in Shirt", c.Findings[1]);
@@ -82,7 +114,7 @@ public class CompareJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
     [Fact]
     public async Task Job_ComparesWithItsHistorysPreviousRun_AndFlagsDrift()
     {
-        var (folder, images, labels) = await DataAsync();
+        var (folder, images, labels) = await CompareRuns.DataAsync(Samples);
         string Job(string model) => TestPaths.FashionJob(images, labels, "runs/{id}", shardSize: 100, model: model,
             extra: """, "history": "runs", "compare": { "baseline": "previous", "fail": { "accuracyDrop": 0.01 } }""");
         var first = await Jobs.RunAsync(one.Grains, Job(TestPaths.Sample("model.pt")), folder);
@@ -106,26 +138,13 @@ public class CompareJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
         Assert.Contains("Changes since the previous model", report);
         Assert.Contains("Drift gate: crossed", report);
         Assert.Contains("The largest change is in Shirt", report);
+        Assert.True(File.Exists(Path.Combine(third.Output, "compare", "changed-saliency.png")), "the job's own comparison draws its most-changed samples");
         var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(third.Output, OutputLayout.Manifest))).RootElement;
         Assert.Equal(drift, manifest.GetProperty("drift")[0].GetString());
         var rows = await new RunCatalogue(new LocalBlob(Path.Combine(folder, "runs"))).ReadAsync();
         Assert.Equal([null, null, drift], rows.Select(r => r.Drift?.Single()));
     }
 
-    private static async Task<(string Folder, string Images, string Labels)> DataAsync()
-    {
-        var folder = TestPaths.NewFolder();
-        var (images, labels) = await TestPaths.FashionMnistNpyAsync(folder, Samples);
-        return (folder, images, labels);
-    }
-
-    private async Task<string> RunAsync(string folder, string images, string labels, string name, string model, int shardSize)
-    {
-        var output = Path.Combine(folder, name);
-        var status = await Jobs.RunAsync(one.Grains, TestPaths.FashionJob(images, labels, output, shardSize, model: model), folder);
-        Assert.Equal(JobState.Completed, status.State);
-        return output;
-    }
 
     private static async Task<int[]> PredictionsAsync(string output) =>
         [.. (await Task.WhenAll(Directory.GetFiles(Path.Combine(output, "samples")).Order().Select(ParquetRows.ReadAsync))).SelectMany(r => r.Prediction)];

@@ -291,6 +291,7 @@ public class DeployFilesTests
         Assert.Equal("submit", command[1]);
         Assert.Equal("/config/job.json", command[2]);
         Assert.Equal("redis:6379", command[command.IndexOf("--cluster") + 1]);
+        Assert.Contains("--watch", command); // completed means the job finished, which compare-demo waits for
         // It follows the job, and drift (exit 4) fails the Job at once: a retry would only submit the night again.
         Assert.Contains("--watch", command);
         var rule = Assert.Single(Seq(Map(Map(Map(Map(cronJob, "spec"), "jobTemplate"), "spec"), "podFailurePolicy"), "rules").OfType<YamlMappingNode>());
@@ -325,7 +326,7 @@ public class DeployFilesTests
     public void Compose_Services_AreTheClusterAndItsDependencies()
     {
         var services = Map(ComposeRoot(), "services");
-        Assert.Equal(["azurite", "jaeger", "otel-collector", "redis", "silo1", "silo2", "submit-demo"], Keys(services).Order());
+        Assert.Equal(["azurite", "compare-demo", "jaeger", "otel-collector", "redis", "silo1", "silo2", "submit-demo"], Keys(services).Order());
         var demo = ComposeService("submit-demo");
         Assert.Equal("no", Scalar(demo, "restart"));
         var dependsOn = Map(demo, "depends_on");
@@ -340,6 +341,31 @@ public class DeployFilesTests
             Assert.Contains("BlobEndpoint=http://azurite:10000/devstoreaccount1", env["Storage__ConnectionString"]);
             Assert.Equal("http://otel-collector:4317", env["OpenTelemetry__Otlp__Endpoint"]);
         }
+    }
+
+    [Fact]
+    public void Compose_CompareDemo_ComparesTheDemoRunWithASecondRun_AfterItCompleted()
+    {
+        var compare = ComposeService("compare-demo");
+        Assert.Equal("no", Scalar(compare, "restart"));
+        Assert.Equal("service_completed_successfully", Scalar(Map(Map(compare, "depends_on"), "submit-demo"), "condition"));
+        Assert.Equal(["bash", "-c"], Seq(compare, "entrypoint").Select(n => ((YamlScalarNode)n).Value!));
+        var script = ((YamlScalarNode)Assert.Single(Seq(compare, "command"))).Value!;
+        // Two commands chained: the second run (waited for), then the comparison of the demo's output with it.
+        var steps = script.Split(" && ");
+        Assert.Equal(2, steps.Length);
+        var submit = steps[0].Split(' ');
+        Assert.Equal(["/app/client/explain", "submit"], submit[..2]);
+        Assert.Contains("--watch", submit);
+        var second = submit[Array.IndexOf(submit, "--out") + 1];
+        var demo = Seq(ComposeService("submit-demo"), "command").Select(n => ((YamlScalarNode)n).Value!).ToList();
+        var first = demo[demo.IndexOf("--out") + 1];
+        var compared = steps[1].Split(' ');
+        Assert.Equal(["exec", "/app/client/explain", "compare", first, second, "--out"], compared[..6]);
+        Assert.StartsWith("az://results/", compared[6]);
+        Assert.NotEqual(first, second);
+        // explain compare reads both runs and runs both models itself: it needs the silos' storage.
+        Assert.Equal(ComposeEnvironment(ComposeService("silo1"))["Storage__ConnectionString"], ComposeEnvironment(compare)["Storage__ConnectionString"]);
     }
 
     [Fact]

@@ -30,13 +30,13 @@ public static class TestPaths
         return (imagePath, labelPath);
     }
 
-    public static string FashionJob(string images, string? labels, string output, int shardSize = 1024, string extra = "", string? model = null, string layer = "10") => $$"""
+    public static string FashionJob(string images, string? labels, string output, int shardSize = 1024, string extra = "", string? model = null, string layer = "10", string? methods = null) => $$"""
         {
           "name": "fmnist-test",
           "model": { "uri": "{{model ?? Sample("model.pt")}}", "classes": ["T-shirt/top","Trouser","Pullover","Dress","Coat","Sandal","Shirt","Sneaker","Bag","Ankle boot"] },
           "data": { "inputs": "{{images}}" {{(labels is null ? "" : $", \"labels\": \"{labels}\"")}},
                     "preprocess": { "scale": 0.00392156862745098, "mean": [0.286], "std": [0.353] } },
-          "methods": { "saliency": {}, "grad-x-input": {}, "grad-cam": { "layer": "{{layer}}" } },
+          "methods": {{methods ?? "{ \"saliency\": {}, \"grad-x-input\": {}, \"grad-cam\": { \"layer\": \"" + layer + "\" } }"}},
           "shardSize": {{shardSize}},
           "output": "{{output}}" {{extra}}
         }
