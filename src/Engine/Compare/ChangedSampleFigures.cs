@@ -33,8 +33,8 @@ public static class ChangedSampleFigures
             var rows = new List<(ChangedSample Sample, double[]? Input, double[] A, double[] B)>();
             foreach (var s in samples)
             {
-                var input = context.Inputs is { } inputs
-                    ? ReportContext.ChannelMean(Array.ConvertAll(await inputs.ReadFloatsAsync(s.Index, 1, ct), v => (double)v), context.InputChannels, context.Height * context.Width)
+                var input = await context.ReadSampleAsync(s.Index, ct) is { } values
+                    ? ReportContext.ChannelMean(Array.ConvertAll(values, v => (double)v), context.InputChannels, context.Height * context.Width)
                     : null;
                 rows.Add((s, input, await MapAsync(mapsA, s.Index, planes, ct), await MapAsync(mapsB, s.Index, planes, ct)));
             }

@@ -80,9 +80,9 @@ public sealed class RepresentationComparison(ModelHost host, BlobLocator locator
         var preprocess = Preprocessor.Create(job.Data.Preprocess, data.SampleShape);
         var sample = data.SampleShape.Aggregate(1, (p, d) => p * d);
         using var raw = tensor(data.Raw.AsSpan(start * sample, count * sample).ToArray(), [count, .. data.SampleShape.Select(d => (long)d)]);
-        var capture = new ActivationCapture([layer]);
+        var capture = new ActivationCapture([layer], "compare: the embedding layer");
         capture.Complete(model, model.PrepareInput(preprocess.Apply(raw)));
-        return capture[layer].flatten(1).to(float64).cpu().MoveToOuterDisposeScope();
+        return ShardViews.EmbeddingRows(capture[layer], layer).to(float64).cpu().MoveToOuterDisposeScope();
     }
 
     private static Tensor Plus(Tensor? total, Tensor part) => total is null ? part : total.add_(part);

@@ -39,6 +39,9 @@ public sealed class ReportContext
     /// <summary>Whether the report can read the job's inputs: when it cannot, sections leave the samples' images out.</summary>
     public bool HasInputs => _readSample is not null;
 
+    /// <summary>One sample's raw input values by dataset index; null when the report cannot read the job's inputs.</summary>
+    public async Task<float[]?> ReadSampleAsync(long index, CancellationToken ct) => _readSample is null ? null : await _readSample(index, ct);
+
     /// <summary>The input's channels and image size: the geometry every overlay is drawn at.</summary>
     public int InputChannels { get; }
 
