@@ -19,6 +19,10 @@ public static class EstimateText
             ? $"{v.ToString(format, Inv)} ({low.ToString(format, Inv)} to {high.ToString(format, Inv)})"
             : $"{v.ToString(format, Inv)} (n = {e.N}: no interval)";
 
+    /// <summary>", 95 % interval 87.60–88.87 %": a proportion's interval as a sentence's clause, at <paramref name="level"/>; nothing without one.</summary>
+    public static string IntervalClause(Estimate e, string level, string format) => e is { Low: { } low, High: { } high }
+        ? $", {level} interval {(100 * low).ToString(format, Inv)}–{(100 * high).ToString(format, Inv)} %" : "";
+
     /// <summary>The interval's confidence as the tables' headers say it: "95 %".</summary>
     public static string Level(double confidence) => string.Create(Inv, $"{100 * confidence:0.##} %");
 }

@@ -38,14 +38,14 @@ public static class Findings
         var present = e.PerClass.Where(c => c.Support > 0).ToArray();
         var level = EstimateText.Level(e.Confidence);
         yield return new("accuracy", string.Create(inv,
-            $"Accuracy is {e.Accuracy:P2} on {present.Sum(c => c.Support)} labelled samples{Range(e.AccuracyInterval, level, "F2", inv)}; the expected calibration error is {e.ExpectedCalibrationError:F4} (0: confidence matches accuracy)."));
+            $"Accuracy is {e.Accuracy:P2} on {present.Sum(c => c.Support)} labelled samples{EstimateText.IntervalClause(e.AccuracyInterval, level, "F2")}; the expected calibration error is {e.ExpectedCalibrationError:F4} (0: confidence matches accuracy)."));
         if (present.Length >= 2)
         {
             // Ties go to the lower class index, so the sentence is the same however the job was sharded.
             var best = present.OrderByDescending(c => c.Recall).ThenBy(c => c.Class).First();
             var worst = present.OrderBy(c => c.Recall).ThenBy(c => c.Class).First();
             yield return new("recall", string.Create(inv,
-                $"The class recognised best is {best.Name} (recall {best.Recall:P1} of {best.Support}{Range(best.RecallInterval, level, "F1", inv)}); the worst is {worst.Name} (recall {worst.Recall:P1} of {worst.Support}{Range(worst.RecallInterval, level, "F1", inv)})."));
+                $"The class recognised best is {best.Name} (recall {best.Recall:P1} of {best.Support}{EstimateText.IntervalClause(best.RecallInterval, level, "F1")}); the worst is {worst.Name} (recall {worst.Recall:P1} of {worst.Support}{EstimateText.IntervalClause(worst.RecallInterval, level, "F1")})."));
         }
         if (e.MostConfused.Length > 0)
             yield return new("confusions", "The main confusions: "
@@ -84,14 +84,10 @@ public static class Findings
         if (views.Embedding is { } embedding)
             yield return new("embedding", embedding.Knn is { } knn
                 ? knn.Agreement is { Value: { } agreement } estimate
-                    ? string.Create(inv, $"In the embedding at layer {embedding.Layer}, each sample's {knn.K} nearest neighbours agree with its label {agreement:P1} of the time on average{Range(estimate, level, "F1", inv)}, estimated for the whole dataset from {knn.Samples} samples drawn per class and outcome and reweighted to their shares; those they disagree with most are candidate label errors.")
+                    ? string.Create(inv, $"In the embedding at layer {embedding.Layer}, each sample's {knn.K} nearest neighbours agree with its label {agreement:P1} of the time on average{EstimateText.IntervalClause(estimate, level, "F1")}, estimated for the whole dataset from {knn.Samples} samples drawn per class and outcome and reweighted to their shares; those they disagree with most are candidate label errors.")
                     : string.Create(inv, $"In the embedding at layer {embedding.Layer}, each sample's {knn.K} nearest neighbours agree with its label {knn.MeanAgreement:P1} of the time on average ({knn.Samples} samples); those they disagree with most are candidate label errors.")
                 : string.Create(inv, $"The embedding at layer {embedding.Layer}: its first {embedding.Dims} principal components hold {embedding.Explained.Sum():P0} of the variance."));
     }
 
     private static string List(IEnumerable<string> items) => string.Join(", ", items);
-
-    /// <summary>", 95 % interval 87.60–88.87 %" for a proportion's estimate, or nothing where it has no interval.</summary>
-    private static string Range(Estimate e, string level, string format, IFormatProvider inv) =>
-        e is { Low: { } low, High: { } high } ? $", {level} interval {(100 * low).ToString(format, inv)}–{(100 * high).ToString(format, inv)} %" : "";
 }
