@@ -63,7 +63,7 @@ try
     await app.RunAsync();
     return 0;
 }
-catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+catch (Exception e) when (stopping.IsCancellationRequested && StartupFailure.IsCancellation(e))
 {
     // Asked to stop (SIGTERM) while still starting, e.g. waiting for Redis: a stop, not a failure.
     return 0;

@@ -24,5 +24,16 @@ public static class StartupFailure
         _ => $"the silo stopped: {e.GetType().Name}: {FirstLine(e)}",
     };
 
+    /// <summary>
+    /// Whether a failed start is only cancellation: the host starts its services concurrently, so a stop asked for
+    /// while several of them wait (for Redis, for a port) arrives as an <see cref="AggregateException"/> of them.
+    /// </summary>
+    public static bool IsCancellation(Exception e) => e switch
+    {
+        OperationCanceledException => true,
+        AggregateException a => a.InnerExceptions.Count > 0 && a.InnerExceptions.All(IsCancellation),
+        _ => false,
+    };
+
     private static string FirstLine(Exception e) => e.Message.Split('\n')[0].TrimEnd();
 }
