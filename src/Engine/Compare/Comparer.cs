@@ -20,25 +20,38 @@ public sealed class Comparer(BlobLocator locator, Models.ModelHost? host = null)
     /// <param name="candidateFinishing">The candidate is the job now completing (its manifest still says running, its files are all in place).</param>
     public async Task<Comparison> CompareAsync(string baseline, string candidate, CompareGate? gate = null, bool candidateFinishing = false, CancellationToken ct = default)
     {
-        var a = await RunOutputs.OpenAsync(locator, baseline, "baseline", ct);
-        var b = await RunOutputs.OpenAsync(locator, candidate, "candidate", ct, candidateFinishing);
-        var same = a.Manifest.InputsSha256 is { } ha && ha == b.Manifest.InputsSha256 && a.Manifest.Samples == b.Manifest.Samples;
+        var (a, b) = await OpenAsync(locator, baseline, candidate, candidateFinishing, ct);
+        var same = SameInputs(a, b);
+        var representation = same && host is not null ? new RepresentationComparison(host, locator) : null;
+        // The parts the job's compare pass makes on its silos, folded in the same order.
+        ComparePart? total = same ? null : await ComparePart.BaselineOnlyAsync(a, ct);
+        foreach (var range in ComparePart.Ranges(b.Manifest.Samples))
+            total = ComparePart.Fold(total, await ComparePart.ComputeAsync(a, b, same, range.Start, range.Count, representation, ct));
+        return await BuildAsync(a, b, total!, gate, ct);
+    }
+
+    /// <summary>Both runs' outputs, the baseline completed and the candidate completed or (<paramref name="candidateFinishing"/>) in place.</summary>
+    public static async Task<(RunOutputs A, RunOutputs B)> OpenAsync(BlobLocator locator, string baseline, string candidate, bool candidateFinishing, CancellationToken ct) =>
+        (await RunOutputs.OpenAsync(locator, baseline, "baseline", ct), await RunOutputs.OpenAsync(locator, candidate, "candidate", ct, candidateFinishing));
+
+    /// <summary>Whether the two runs explained the same inputs (their data hashes and sample counts), so samples pair up.</summary>
+    public static bool SameInputs(RunOutputs a, RunOutputs b) =>
+        a.Manifest.InputsSha256 is { } ha && ha == b.Manifest.InputsSha256 && a.Manifest.Samples == b.Manifest.Samples;
+
+    /// <summary>The comparison from every range's part folded in sample order (<paramref name="total"/>), and what the two summaries hold.</summary>
+    public static async Task<Comparison> BuildAsync(RunOutputs a, RunOutputs b, ComparePart total, CompareGate? gate, CancellationToken ct = default)
+    {
+        var same = SameInputs(a, b);
         var names = a.Summary.Classes;
-        var (predA, labelA) = await a.PredictionsAsync(ct);
-        var (predB, labelB) = await b.PredictionsAsync(ct);
-        var predictions = Predictions(same, names.Length, predA, labelA, predB, labelB);
-        var classes = Classes(same, names, predA, labelA, predB, labelB);
+        var predictions = Predictions(same, total);
+        var classes = Classes(same, names, total);
         var methods = new List<MethodChange>();
-        if (same)
-            foreach (var method in a.Summary.Methods.Keys.Where(m => b.Summary.Methods.ContainsKey(m)).Order(StringComparer.Ordinal))
-            {
-                var (sa, sb) = (a.Summary.Methods[method], b.Summary.Methods[method]);
-                if (sa.MapShape.Length < 2 || !sa.MapShape.SequenceEqual(sb.MapShape)) continue; // over pixels, and drawn alike
-                methods.Add(await MethodAsync(method, a, b, names, labelA, predA, predB, ct));
-            }
-        var trust = await TrustComparison.CompareAsync(a, b, same, ct);
+        foreach (var m in total.Methods) methods.Add(await MethodAsync(m, a, b, names, ct));
+        var trust = TrustComparison.Compare(a, b, same, total.Trust);
         var labelErrors = LabelErrorComparison.Compare(a, b, same, names);
-        var representation = same && host is not null ? await new RepresentationComparison(host, locator).CompareAsync(a, b, ct) : null;
+        var representation = total.Cka is { } cka && total.Representation is { Missing: null } layers
+            ? new RepresentationChange(layers.LayerA, layers.LayerB, cka.Sx.Length, cka.Sy.Length, cka.N, cka.Cka(), null)
+            : total.Representation;
         var drift = Drift(gate, predictions, methods);
         return new Comparison(Comparison.SchemaName, Ref(a), Ref(b), same, Findings(same, predictions, classes, methods, trust, labelErrors, representation, drift),
             predictions, classes, [.. methods], drift, trust, labelErrors, representation);
@@ -56,90 +69,42 @@ public sealed class Comparer(BlobLocator locator, Models.ModelHost? host = null)
     private static RunRef Ref(RunOutputs run) => new(
         Redaction.Location(run.Folder.Location), run.Manifest.JobId, run.Manifest.Job, run.Manifest.ModelSha256, run.Manifest.InputsSha256, run.Manifest.Finished);
 
-    private static PredictionChange Predictions(bool same, int k, int[] predA, int[] labelA, int[] predB, int[] labelB)
+    private static PredictionChange Predictions(bool same, ComparePart t)
     {
-        long nA = 0, okA = 0, nB = 0, okB = 0;
-        for (var i = 0; i < labelA.Length; i++) if (labelA[i] >= 0) { nA++; if (predA[i] == labelA[i]) okA++; }
-        for (var i = 0; i < labelB.Length; i++) if (labelB[i] >= 0) { nB++; if (predB[i] == labelB[i]) okB++; }
-        var (rateA, rateB) = (CompareStatistics.Wilson(okA, nA), CompareStatistics.Wilson(okB, nB));
+        var (rateA, rateB) = (CompareStatistics.Wilson(t.RightA, t.LabelledA), CompareStatistics.Wilson(t.RightB, t.LabelledB));
         if (!same) return new PredictionChange(rateA, rateB, CompareStatistics.Unpaired(rateA, rateB), null, null, null, null, null);
-        long wrong = 0, right = 0, changed = 0;
-        double sum = 0, squares = 0;
-        var flips = Enumerable.Range(0, k).Select(_ => new long[k]).ToArray();
-        for (var i = 0; i < predA.Length; i++)
-        {
-            if ((uint)predA[i] < k && (uint)predB[i] < k) flips[predA[i]][predB[i]]++;
-            if (predA[i] != predB[i]) changed++;
-            if (labelA[i] < 0) continue;
-            var d = (predB[i] == labelA[i] ? 1 : 0) - (predA[i] == labelA[i] ? 1 : 0);
-            if (d < 0) wrong++;
-            if (d > 0) right++;
-            sum += d;
-            squares += d * d;
-        }
-        return new PredictionChange(rateA, rateB, CompareStatistics.Paired(nA, sum, squares, -1, 1), wrong, right, changed, CompareStatistics.McNemar(wrong, right), flips);
+        // Each labelled sample's d = [B right] − [A right] is −1, 0 or 1: Σd and Σd² follow from the counts.
+        var (wrong, right) = (t.BecameWrong, t.BecameRight);
+        var flips = Enumerable.Range(0, t.K).Select(a => t.Flips[(a * t.K)..((a + 1) * t.K)]).ToArray();
+        return new PredictionChange(rateA, rateB, CompareStatistics.Paired(t.LabelledA, right - wrong, right + wrong, -1, 1), wrong, right, t.Changed,
+            CompareStatistics.McNemar(wrong, right), flips);
     }
 
-    private static ClassChange[] Classes(bool same, string[] names, int[] predA, int[] labelA, int[] predB, int[] labelB)
-    {
-        var k = names.Length;
-        var (supportA, okA, supportB, okB, predictedA, predictedB) = (new long[k], new long[k], new long[k], new long[k], new long[k], new long[k]);
-        var (sum, squares) = (new double[k], new double[k]);
-        for (var i = 0; i < labelA.Length; i++)
+    private static ClassChange[] Classes(bool same, string[] names, ComparePart t) =>
+        [.. Enumerable.Range(0, names.Length).Where(c => t.SupportA[c] > 0 || t.SupportB[c] > 0).Select(c =>
         {
-            if ((uint)predA[i] < k) predictedA[predA[i]]++;
-            if ((uint)labelA[i] >= k) continue;
-            supportA[labelA[i]]++;
-            if (predA[i] == labelA[i]) okA[labelA[i]]++;
-            if (same)
-            {
-                var d = (predB[i] == labelA[i] ? 1 : 0) - (predA[i] == labelA[i] ? 1 : 0);
-                sum[labelA[i]] += d;
-                squares[labelA[i]] += d * d;
-            }
-        }
-        for (var i = 0; i < labelB.Length; i++)
-        {
-            if ((uint)predB[i] < k) predictedB[predB[i]]++;
-            if ((uint)labelB[i] >= k) continue;
-            supportB[labelB[i]]++;
-            if (predB[i] == labelB[i]) okB[labelB[i]]++;
-        }
-        return [.. Enumerable.Range(0, k).Where(c => supportA[c] > 0 || supportB[c] > 0).Select(c =>
-        {
-            var (ra, rb) = (CompareStatistics.Wilson(okA[c], supportA[c]), CompareStatistics.Wilson(okB[c], supportB[c]));
-            return new ClassChange(c, names[c], supportA[c], ra, rb,
-                same ? CompareStatistics.Paired(supportA[c], sum[c], squares[c], -1, 1) : CompareStatistics.Unpaired(ra, rb),
-                predictedA[c] == 0 ? null : okA[c] / (double)predictedA[c], predictedB[c] == 0 ? null : okB[c] / (double)predictedB[c]);
+            var (ra, rb) = (CompareStatistics.Wilson(t.OkA[c], t.SupportA[c]), CompareStatistics.Wilson(t.OkB[c], t.SupportB[c]));
+            var (wrong, right) = (t.ClassWrong[c], t.ClassRight[c]);
+            return new ClassChange(c, names[c], t.SupportA[c], ra, rb,
+                same ? CompareStatistics.Paired(t.SupportA[c], right - wrong, right + wrong, -1, 1) : CompareStatistics.Unpaired(ra, rb),
+                t.PredictedA[c] == 0 ? null : t.OkA[c] / (double)t.PredictedA[c], t.PredictedB[c] == 0 ? null : t.OkB[c] / (double)t.PredictedB[c]);
         }).OrderByDescending(c => Math.Abs(c.Recall.Value)).ThenBy(c => c.Class)];
-    }
 
-    private async Task<MethodChange> MethodAsync(string method, RunOutputs a, RunOutputs b, string[] names, int[] label, int[] predA, int[] predB, CancellationToken ct)
+    private static async Task<MethodChange> MethodAsync(MethodPart m, RunOutputs a, RunOutputs b, string[] names, CancellationToken ct)
     {
-        var (mapsA, mapsB) = (await a.MapsAsync(method, ct), await b.MapsAsync(method, ct));
-        var size = mapsA.Size;
-        var (importanceA, importanceB) = (new double[size], new double[size]);
-        var (spearman, overlap, samples) = (new List<double>(), new List<double>(), new List<long>());
-        var k = names.Length;
-        var (classN, classSpearman, classOverlap) = (new long[k], new double[k], new double[k]);
-        for (long i = 0; i < a.Manifest.Samples; i++)
+        var (spearman, overlap, samples) = (m.Spearman.ToArray(), m.Overlap.ToArray(), m.Samples);
+        var changed = Enumerable.Range(0, samples.Count).OrderBy(j => spearman[j]).ThenBy(j => samples[j]).Take(MostChanged).ToArray();
+        // The labels and predictions of the few samples listed, read from the parts that hold them.
+        var listed = new List<ChangedSample>();
+        foreach (var j in changed)
         {
-            if (await mapsA.RowAsync(i, ct) is not { } rowA || await mapsB.RowAsync(i, ct) is not { } rowB) continue;
-            var va = rowA.Span;
-            var vb = rowB.Span;
-            for (var p = 0; p < size; p++) { importanceA[p] += Math.Abs(va[p]); importanceB[p] += Math.Abs(vb[p]); }
-            var (rho, iou) = (MapAgreement.Spearman(va, vb), MapAgreement.TopOverlap(va, vb));
-            spearman.Add(rho);
-            overlap.Add(iou);
-            samples.Add(i);
-            if ((uint)label[i] < k) { classN[label[i]]++; classSpearman[label[i]] += rho; classOverlap[label[i]] += iou; }
+            var ((predA, label), (predB, _)) = (await a.PredictionsAsync(samples[j], 1, ct), await b.PredictionsAsync(samples[j], 1, ct));
+            listed.Add(new ChangedSample(samples[j], label[0] >= 0 ? label[0] : null, predA[0], predB[0], spearman[j], overlap[j]));
         }
-        var changed = Enumerable.Range(0, samples.Count).OrderBy(j => spearman[j]).ThenBy(j => samples[j]).Take(MostChanged)
-            .Select(j => new ChangedSample(samples[j], label[samples[j]] >= 0 ? label[samples[j]] : null, predA[samples[j]], predB[samples[j]], spearman[j], overlap[j])).ToArray();
-        var perClass = Enumerable.Range(0, k).Where(c => classN[c] > 0)
-            .Select(c => new ClassAgreement(c, names[c], classN[c], classSpearman[c] / classN[c], classOverlap[c] / classN[c])).ToArray();
-        return new MethodChange(method, samples.Count, CompareStatistics.Spread([.. spearman]), CompareStatistics.Spread([.. overlap]),
-            MapAgreement.Ndcg(importanceA, importanceB), perClass, await ClassMeansAsync(method, a, b, names, ct), changed);
+        var perClass = Enumerable.Range(0, names.Length).Where(c => m.ClassN[c] > 0)
+            .Select(c => new ClassAgreement(c, names[c], m.ClassN[c], m.ClassSpearman[c] / m.ClassN[c], m.ClassOverlap[c] / m.ClassN[c])).ToArray();
+        return new MethodChange(m.Method, samples.Count, CompareStatistics.Spread(spearman), CompareStatistics.Spread(overlap),
+            MapAgreement.Ndcg(m.ImportanceA, m.ImportanceB), perClass, await ClassMeansAsync(m.Method, a, b, names, ct), [.. listed]);
     }
 
     /// <summary>Pearson's r of A's and B's class-mean map, per target class both have.</summary>

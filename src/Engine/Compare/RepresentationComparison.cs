@@ -11,9 +11,8 @@ namespace ExplainCluster.Engine.Compare;
 /// <summary>
 /// How far A's and B's models represent the same inputs alike: linear CKA between their features at the embedding layer
 /// (each model's input of its last top-level Linear, as the embedding view takes it), both models run on the same samples,
-/// each with its own run's preprocessing. The samples go in fixed blocks of <see cref="Block"/>, whatever either run's
-/// sharding; each block's <see cref="CkaSums"/> is made on a model-host thread and the blocks fold in order, so the figure
-/// is the same however it is spread.
+/// each with its own run's preprocessing. A range of samples (a shard of the compare pass) goes in blocks of <see cref="Block"/>;
+/// each block's <see cref="CkaSums"/> is made on a model-host thread and the blocks fold in order (<see cref="ComparePart"/>).
 /// </summary>
 public sealed class RepresentationComparison(ModelHost host, BlobLocator locator)
 {
@@ -23,38 +22,41 @@ public sealed class RepresentationComparison(ModelHost host, BlobLocator locator
     /// <summary>Features per model at most (their Σxxᵀ is features² doubles), as the embedding view's.</summary>
     public const int MaxFeatures = ShardViews.MaxEmbeddingFeatures;
 
-    /// <summary>Linear CKA over every sample; the result says why there is none when the models or inputs cannot be read that way.</summary>
-    public async Task<RepresentationChange> CompareAsync(RunOutputs a, RunOutputs b, CancellationToken ct = default)
+    /// <summary>
+    /// The CKA sums of samples [<paramref name="start"/>, start + count) with the layers they are of; or no sums and why there
+    /// are none, when the models or inputs cannot be read that way.
+    /// </summary>
+    public async Task<(CkaSums? Sums, RepresentationChange Layers)> SumsAsync(RunOutputs a, RunOutputs b, long start, long count, CancellationToken ct = default)
     {
         try
         {
             if (Spec(a) is not { } ja || Spec(b) is not { } jb)
-                return RepresentationChange.None("a run's model or inputs are named with a redacted credential, so they cannot be read again");
-            return await CkaAsync(ja, jb, ct);
+                return (null, RepresentationChange.None("a run's model or inputs are named with a redacted credential, so they cannot be read again"));
+            return await CkaAsync(ja, jb, start, count, ct);
         }
         catch (ExplainException e)
         {
-            return RepresentationChange.None(e.Message);
+            return (null, RepresentationChange.None(e.Message));
         }
     }
 
-    private async Task<RepresentationChange> CkaAsync(JobSpec ja, JobSpec jb, CancellationToken ct)
+    private async Task<(CkaSums?, RepresentationChange)> CkaAsync(JobSpec ja, JobSpec jb, long start, long count, CancellationToken ct)
     {
         var (ma, mb) = (await host.GetModelAsync(ja.Model.Uri, ct), await host.GetModelAsync(jb.Model.Uri, ct));
         var (la, lb) = await host.RunAsync(() => (ma.ChildBeforeLastLinear(), mb.ChildBeforeLastLinear()));
-        if (la is null || lb is null) return RepresentationChange.None("a model has no top-level Linear whose input is its embedding");
+        if (la is null || lb is null) return (null, RepresentationChange.None("a model has no top-level Linear whose input is its embedding"));
         var (da, db) = (await Dataset.OpenAsync(ja, locator, ct), await Dataset.OpenAsync(jb, locator, ct));
         CkaSums? total = null;
-        foreach (var block in Dataset.Plan(db.Count, Block))
+        for (var from = start; from < start + count; from += Block)
         {
+            var block = new ShardSpec(0, from, Math.Min(Block, start + count - from));
             var (xa, xb) = (await da.ReadAsync(block, ct), await db.ReadAsync(block, ct));
             var sums = await host.RunAsync(() => Sums(ma, la, ja, xa, mb, lb, jb, xb, jb.BatchSize));
-            if (total is null && (sums.Sx.Length > MaxFeatures || sums.Sy.Length > MaxFeatures))
-                return RepresentationChange.None($"the embedding layers give {sums.Sx.Length} and {sums.Sy.Length} features; CKA takes at most {MaxFeatures}");
+            if (sums.Sx.Length > MaxFeatures || sums.Sy.Length > MaxFeatures)
+                return (null, RepresentationChange.None($"the embedding layers give {sums.Sx.Length} and {sums.Sy.Length} features; CKA takes at most {MaxFeatures}"));
             total = CkaSums.Fold(total, sums);
         }
-        return total is null ? RepresentationChange.None("no samples")
-            : new RepresentationChange(la, lb, total.Sx.Length, total.Sy.Length, total.N, total.Cka(), null);
+        return (total, new RepresentationChange(la, lb, 0, 0, 0, null, null));
     }
 
     /// <summary>A block's sums: both models' features at their layers, in batches of <paramref name="batchSize"/>. On a model-host thread.</summary>

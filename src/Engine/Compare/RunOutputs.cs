@@ -32,49 +32,65 @@ public sealed class RunOutputs
     }
 
     /// <summary>Every sample's prediction and label (−1 without one), in sample order.</summary>
-    public async Task<(int[] Prediction, int[] Label)> PredictionsAsync(CancellationToken ct = default)
+    public Task<(int[] Prediction, int[] Label)> PredictionsAsync(CancellationToken ct = default) => PredictionsAsync(0, Manifest.Samples, ct);
+
+    /// <summary>The predictions and labels (−1 without one) of samples [<paramref name="start"/>, start + count), reading only the parts they are in.</summary>
+    public async Task<(int[] Prediction, int[] Label)> PredictionsAsync(long start, long count, CancellationToken ct = default)
     {
-        var (prediction, label) = (new int[Manifest.Samples], new int[Manifest.Samples]);
-        await ForEachPartAsync(async (group, fields, start, n) =>
+        var (prediction, label) = (new int[count], new int[count]);
+        await ForEachPartAsync(start, count, async (group, fields, partStart, n) =>
         {
             var (predictions, labels) = (new int[n], new int?[n]);
             await group.ReadAsync(fields.Single(f => f.Name == "prediction"), predictions.AsMemory(), cancellationToken: ct);
             await group.ReadAsync(fields.Single(f => f.Name == "label"), labels.AsMemory(), cancellationToken: ct);
-            predictions.CopyTo(prediction, start);
-            for (var i = 0; i < n; i++) label[start + i] = labels[i] ?? -1;
+            foreach (var (from, to) in Overlap(partStart, n, start, count))
+            {
+                prediction[to] = predictions[from];
+                label[to] = labels[from] ?? -1;
+            }
             return true;
         }, ct);
         return (prediction, label);
     }
 
     /// <summary>A float column of the samples table in sample order (NaN where null); null when a part lacks it.</summary>
-    public async Task<double[]?> ColumnAsync(string name, CancellationToken ct = default)
+    public Task<double[]?> ColumnAsync(string name, CancellationToken ct = default) => ColumnAsync(name, 0, Manifest.Samples, ct);
+
+    /// <summary>A float column's values of samples [<paramref name="start"/>, start + count) (NaN where null); null when a part lacks it.</summary>
+    public async Task<double[]?> ColumnAsync(string name, long start, long count, CancellationToken ct = default)
     {
-        var values = new double[Manifest.Samples];
-        var found = await ForEachPartAsync(async (group, fields, start, n) =>
+        var values = new double[count];
+        var found = await ForEachPartAsync(start, count, async (group, fields, partStart, n) =>
         {
             if (fields.FirstOrDefault(f => f.Name == name) is not { } field || field.ClrType != typeof(float)) return false;
-            if (field.IsNullable)
-            {
-                var read = new float?[n];
-                await group.ReadAsync(field, read.AsMemory(), cancellationToken: ct);
-                for (var i = 0; i < n; i++) values[start + i] = read[i] ?? double.NaN;
-            }
+            var read = new float?[n];
+            if (field.IsNullable) await group.ReadAsync(field, read.AsMemory(), cancellationToken: ct);
             else
             {
-                var read = new float[n];
-                await group.ReadAsync(field, read.AsMemory(), cancellationToken: ct);
-                for (var i = 0; i < n; i++) values[start + i] = read[i];
+                var plain = new float[n];
+                await group.ReadAsync(field, plain.AsMemory(), cancellationToken: ct);
+                for (var i = 0; i < n; i++) read[i] = plain[i];
             }
+            foreach (var (from, to) in Overlap(partStart, n, start, count)) values[to] = read[from] ?? double.NaN;
             return true;
         }, ct);
         return found ? values : null;
     }
 
-    /// <summary>Reads each shard's samples part in shard order; false when <paramref name="read"/> said a part lacks what it wants.</summary>
-    private async Task<bool> ForEachPartAsync(Func<ParquetRowGroupReader, DataField[], long, int, Task<bool>> read, CancellationToken ct)
+    /// <summary>Row in a part starting at <paramref name="partStart"/> with <paramref name="n"/> rows → index in the range [start, start + count), where both hold it.</summary>
+    private static IEnumerable<(int From, long To)> Overlap(long partStart, int n, long start, long count)
     {
-        foreach (var shard in Manifest.Shards)
+        var (first, last) = (Math.Max(partStart, start), Math.Min(partStart + n, start + count));
+        for (var i = first; i < last; i++) yield return ((int)(i - partStart), i - start);
+    }
+
+    /// <summary>
+    /// Reads, in shard order, each shard's samples part that holds samples of [<paramref name="start"/>, start + count); false when
+    /// <paramref name="read"/> said a part lacks what it wants.
+    /// </summary>
+    private async Task<bool> ForEachPartAsync(long start, long count, Func<ParquetRowGroupReader, DataField[], long, int, Task<bool>> read, CancellationToken ct)
+    {
+        foreach (var shard in Manifest.Shards.Where(s => s.Start < start + count && start < s.Start + s.Count))
         {
             await using var stream = await Folder.Child(OutputLayout.SamplesPart(shard.Index)).OpenReadAsync(ct);
             using var copy = new MemoryStream();
@@ -88,7 +104,10 @@ public sealed class RunOutputs
     }
 
     /// <summary>A method's maps by sample, read a shard's part at a time (samples asked for in ascending order read each part once).</summary>
-    public async Task<MapRows> MapsAsync(string method, CancellationToken ct = default)
+    public Task<MapRows> MapsAsync(string method, CancellationToken ct = default) => MapsAsync(method, 0, Manifest.Samples, ct);
+
+    /// <summary>A method's maps of samples [<paramref name="start"/>, start + count) (the rows of others may not be found).</summary>
+    public async Task<MapRows> MapsAsync(string method, long start, long count, CancellationToken ct = default)
     {
         var stats = Summary.Methods[method];
         Dictionary<long, (int Shard, int Row)>? rows = null;
@@ -96,7 +115,7 @@ public sealed class RunOutputs
         {
             // A method with a subset: each part's index file says which samples its rows are.
             rows = [];
-            foreach (var shard in Manifest.Shards)
+            foreach (var shard in Manifest.Shards.Where(s => s.Start < start + count && start < s.Start + s.Count))
             {
                 var blob = Folder.Child(OutputLayout.AttributionIndex(method, shard.Index));
                 if (!await blob.ExistsAsync(ct)) continue;

@@ -12,50 +12,33 @@ namespace ExplainCluster.Engine.Compare;
 /// </summary>
 public static class TrustComparison
 {
-    /// <summary>Per method both runs scored by faithfulness or checked for sanity (ordinal order); empty when neither ran in both.</summary>
-    public static async Task<MethodTrust[]> CompareAsync(RunOutputs a, RunOutputs b, bool same, CancellationToken ct = default)
+    /// <summary>
+    /// Per method both runs scored by faithfulness or checked for sanity (ordinal order); empty when neither ran in both. The AUC
+    /// deltas are paired per sample from <paramref name="paired"/> (the ranges' parts folded) where both runs have the columns.
+    /// </summary>
+    public static MethodTrust[] Compare(RunOutputs a, RunOutputs b, bool same, IReadOnlyList<TrustPart> paired)
     {
         var (fa, fb) = (a.Summary.Faithfulness, b.Summary.Faithfulness);
         var (sa, sb) = (a.Summary.Sanity, b.Summary.Sanity);
-        var methods = new SortedSet<string>(StringComparer.Ordinal);
-        if (fa is not null && fb is not null) methods.UnionWith(fa.Methods.Keys.Where(m => m != Contracts.FaithfulnessSpec.Random && fb.Methods.ContainsKey(m)));
+        var methods = new SortedSet<string>(PairedMethods(a, b), StringComparer.Ordinal);
         if (sa is not null && sb is not null) methods.UnionWith(sa.Methods.Keys.Where(sb.Methods.ContainsKey));
         var result = new List<MethodTrust>();
         foreach (var method in methods)
         {
             FaithfulnessDelta? faithfulness = null;
             if (fa?.Methods.GetValueOrDefault(method) is { } ma && fb?.Methods.GetValueOrDefault(method) is { } mb)
-                faithfulness = same && await PairedAsync(a, b, method, ct) is { } paired ? paired : Unpaired(ma, mb);
+                faithfulness = same && paired.FirstOrDefault(p => p.Method == method) is { } part ? part.Delta() : Unpaired(ma, mb);
             result.Add(new MethodTrust(method, faithfulness,
                 Verdict(a, method), Verdict(b, method), Sanity(sa, method), Sanity(sb, method)));
         }
         return [.. result];
     }
 
-    /// <summary>Mean per-sample B − A of the deletion and insertion AUCs over the samples both scored; null when a run lacks the columns.</summary>
-    private static async Task<FaithfulnessDelta?> PairedAsync(RunOutputs a, RunOutputs b, string method, CancellationToken ct)
-    {
-        var column = OutputLayout.Column(method);
-        var deletion = await PairedColumnAsync(a, b, $"{column}_deletion_auc", ct);
-        var insertion = await PairedColumnAsync(a, b, $"{column}_insertion_auc", ct);
-        return deletion is null || insertion is null ? null : new FaithfulnessDelta(deletion, insertion, true);
-    }
-
-    private static async Task<Difference?> PairedColumnAsync(RunOutputs a, RunOutputs b, string column, CancellationToken ct)
-    {
-        if (await a.ColumnAsync(column, ct) is not { } va || await b.ColumnAsync(column, ct) is not { } vb) return null;
-        long n = 0;
-        double sum = 0, squares = 0;
-        for (var i = 0; i < va.Length; i++)
-        {
-            if (double.IsNaN(va[i]) || double.IsNaN(vb[i])) continue;
-            var d = vb[i] - va[i];
-            n++;
-            sum += d;
-            squares += d * d;
-        }
-        return CompareStatistics.Paired(n, sum, squares, -1, 1);
-    }
+    /// <summary>The methods both runs scored for faithfulness (not the random baseline), in ordinal order.</summary>
+    public static string[] PairedMethods(RunOutputs a, RunOutputs b) =>
+        a.Summary.Faithfulness is { } fa && b.Summary.Faithfulness is { } fb
+            ? [.. fa.Methods.Keys.Where(m => m != Contracts.FaithfulnessSpec.Random && fb.Methods.ContainsKey(m)).Order(StringComparer.Ordinal)]
+            : [];
 
     /// <summary>The difference of the two runs' mean AUCs, with the normal interval of independent means (half-widths in quadrature).</summary>
     private static FaithfulnessDelta Unpaired(FaithfulnessMethod a, FaithfulnessMethod b) =>
