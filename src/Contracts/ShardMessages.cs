@@ -17,7 +17,8 @@ public sealed record ShardRequest(
     [property: Id(3)] int Attempt,
     [property: Id(4)] ShardPhase Phase = ShardPhase.Explain,
     [property: Id(5)] long[][]? Chosen = null,
-    [property: Id(6)] PostWork? Post = null);
+    [property: Id(6)] PostWork? Post = null,
+    [property: Id(7)] string? Baseline = null);
 
 /// <summary>
 /// A shard's partial statistics: sums and counts only, so that partials merge by addition; never tensors. Each
@@ -121,7 +122,22 @@ public enum ShardPhase
 
     /// <summary>After every shard's explanations: the pruning curve and the maximisation images (<see cref="PostWork"/>).</summary>
     Post = 2,
+
+    /// <summary>
+    /// Once the job's outputs are in place: its comparison with a baseline run (<see cref="ShardRequest.Baseline"/>) over a
+    /// fixed range of samples, both runs' rows read from their outputs (<see cref="ComparedPartial"/>).
+    /// </summary>
+    Compare = 3,
 }
+
+/// <summary>A compare attempt's part of the comparison over its range of samples, in the engine's encoding (counts and per-sample agreement; no maps).</summary>
+[GenerateSerializer, Immutable, Alias("ec.ComparedPartial")]
+public sealed record ComparedPartial(
+    [property: Id(0)] int ShardIndex,
+    [property: Id(1)] int Attempt,
+    [property: Id(2)] string Silo,
+    [property: Id(3)] double Seconds,
+    [property: Id(4)] byte[] Part);
 
 /// <summary>
 /// A selection attempt's candidates, per stratified subset of the job (<c>subset: {"perClass": K, "seed": s}</c>,

@@ -135,6 +135,8 @@ public sealed partial class JobGrain(
 
     Task IJobGrain.ShardPostedAsync(PostPartial partial) => AcceptAsync(partial.ShardIndex, partial.Attempt, partial.Silo, partial.Seconds, partial);
 
+    Task IJobGrain.ShardComparedAsync(ComparedPartial partial) => AcceptAsync(partial.ShardIndex, partial.Attempt, partial.Silo, partial.Seconds, partial);
+
     async Task IJobGrain.ShardFailedAsync(int shardIndex, int attempt, string error, bool retryable, ShardPhase phase)
     {
         // Each pass numbers its attempts from 1: only a failure of the current pass's current attempt counts.
@@ -226,7 +228,17 @@ public sealed partial class JobGrain(
     {
         using var activity = Activities.StartActivity("job.finish");
         // Shards reported after the last one are ignored once the job is finalizing: the record no longer changes.
-        try { State.Drift = (await _job!.CommitAsync()).Drift is { Length: > 0 } drift ? drift : null; }
+        try
+        {
+            // A job that compares itself with a baseline runs its compare pass once its files are in place.
+            if (await _job!.CompareAsync() is { } compare)
+            {
+                StartLeases();
+                await BeginAsync(compare);
+                return;
+            }
+            State.Drift = (await _job.CommitAsync()).Drift is { Length: > 0 } drift ? drift : null;
+        }
         catch (Exception e)
         {
             LogFinishFailed(logger, e, Id);

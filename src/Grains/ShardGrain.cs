@@ -59,6 +59,13 @@ public sealed partial class ShardGrain(
                 var results = await posting;
                 report = () => job.ShardPostedAsync(results);
             }
+            else if (request.Phase == ShardPhase.Compare)
+            {
+                var comparing = pipeline.CompareAsync(request.Job, request.Shard, request.Attempt, silo.SiloAddress.ToString(), request.Baseline!, ct);
+                _work = Stopped(comparing);
+                var part = await comparing;
+                report = () => job.ShardComparedAsync(part);
+            }
             else if (request.Phase == ShardPhase.Select)
             {
                 var selecting = pipeline.SelectAsync(request.Job, request.Shard, request.Attempt, silo.SiloAddress.ToString(), ct);

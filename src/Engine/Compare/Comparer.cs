@@ -58,9 +58,19 @@ public sealed class Comparer(BlobLocator locator, Models.ModelHost? host = null)
     }
 
     /// <summary>Compares, then writes comparison.json and compare.html (with the most-changed samples drawn) to <paramref name="folder"/>.</summary>
-    public async Task<Comparison> WriteAsync(IBlob folder, string baseline, string candidate, CompareGate? gate = null, bool candidateFinishing = false, CancellationToken ct = default)
+    /// <param name="merged">The job's compare pass's parts, folded in range order; null to compute them here.</param>
+    public async Task<Comparison> WriteAsync(IBlob folder, string baseline, string candidate, CompareGate? gate = null, bool candidateFinishing = false,
+        ComparePart? merged = null, CancellationToken ct = default)
     {
-        var comparison = await CompareAsync(baseline, candidate, gate, candidateFinishing, ct);
+        Comparison comparison;
+        if (merged is null) comparison = await CompareAsync(baseline, candidate, gate, candidateFinishing, ct);
+        else
+        {
+            var (a, b) = await OpenAsync(locator, baseline, candidate, candidateFinishing, ct);
+            // As CompareAsync folds: on different inputs, A's own counts first.
+            var total = SameInputs(a, b) ? merged : ComparePart.Fold(await ComparePart.BaselineOnlyAsync(a, ct), merged);
+            comparison = await BuildAsync(a, b, total, gate, ct);
+        }
         var figures = await ChangedSampleFigures.DrawAsync(locator, baseline, candidate, comparison, candidateFinishing, ct);
         await ComparisonOutput.WriteAsync(folder, comparison, figures, ct);
         return comparison;

@@ -48,6 +48,9 @@ public sealed class RunCatalogue(IBlob folder)
     /// <summary>How long a writer waits for its turn before giving up with a one-line error.</summary>
     public static readonly TimeSpan Wait = TimeSpan.FromMinutes(3);
 
+    /// <summary>How long a lock may stay unreadable before it is taken for one half-written by a writer that died.</summary>
+    public static readonly TimeSpan UnreadableLock = TimeSpan.FromSeconds(10);
+
     /// <summary>The catalogue's rows, oldest first; none when the history has none yet.</summary>
     public async Task<RunRow[]> ReadAsync(CancellationToken ct = default)
     {
@@ -77,13 +80,19 @@ public sealed class RunCatalogue(IBlob folder)
     {
         var blob = folder.Child(Lock);
         var deadline = DateTimeOffset.UtcNow + Wait;
+        DateTimeOffset? unreadableSince = null;
         while (true)
         {
             var now = DateTimeOffset.UtcNow;
             if (await blob.CreateAsync(JsonSerializer.SerializeToUtf8Bytes(new LockHolder(jobId, now), Manifest.Json), ct)) return new Turn(blob);
             var holder = await HolderAsync(blob, ct);
-            if (holder is null || now - holder.Since > StaleLock) { await blob.DeleteTreeAsync(ct); continue; }
-            if (now > deadline) throw new ExplainException($"history: {blob.Location} has been held by job {holder.JobId} since {holder.Since:u}; delete it if that job is gone");
+            // Unreadable: being written by a live writer (a reader may see it before it is whole), or gone, or half-written by
+            // one that died; only the last stays so.
+            if (holder is null) unreadableSince ??= now;
+            else unreadableSince = null;
+            if ((holder is not null && now - holder.Since > StaleLock) || now - unreadableSince > UnreadableLock) { await blob.DeleteTreeAsync(ct); continue; }
+            if (now > deadline && holder is not null)
+                throw new ExplainException($"history: {blob.Location} has been held by job {holder.JobId} since {holder.Since:u}; delete it if that job is gone");
             await Task.Delay(TimeSpan.FromMilliseconds(100 + Random.Shared.Next(200)), ct);
         }
     }

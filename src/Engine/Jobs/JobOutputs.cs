@@ -136,14 +136,25 @@ public sealed class JobOutputs(BlobLocator locator)
     }
 
     /// <summary>
-    /// Moves each shard's accepted attempt into place, deletes every other attempt's staged files, writes
-    /// summary.json and the report, then marks the manifest completed. Repeatable: a job that stopped
-    /// half-way through this carries on where it was (files already moved are not staged any more).
+    /// Moves each shard's accepted attempt into place (<see cref="PlaceAsync"/>), compares the run with its baseline, writes
+    /// the report, then marks the manifest completed and deletes the staging. Repeatable: a job that stopped half-way through
+    /// this carries on where it was (files already moved are not staged any more).
     /// </summary>
     /// <param name="shards">The accepted attempt of each shard, where it ran and its tensor time, by shard index.</param>
     /// <param name="posted">The accepted post-pass attempt of each shard, by shard index, when the job had a post pass: its
     /// embedding part moves into place, and its per-sample columns are joined to the explain attempt's samples part.</param>
+    /// <param name="compared">The job's compare pass's parts folded, when it had one; else a comparison the job asks for is made here.</param>
     public async Task<Manifest> CompleteAsync(
+        JobSpec job, Manifest manifest, SummaryOutput summary, IReadOnlyDictionary<int, ShardRun> shards, InputHashes hashes,
+        IReadOnlyDictionary<int, int>? posted = null, ComparePart? compared = null, CancellationToken ct = default) =>
+        await FinishAsync(job, await PlaceAsync(job, manifest, summary, shards, hashes, posted, ct), summary, compared, ct);
+
+    /// <summary>
+    /// The first half of <see cref="CompleteAsync"/>: each shard's accepted attempt moved into place, summary.json and its
+    /// arrays written, and the manifest as it will be completed written still running, so the run reads as a finishing run
+    /// (<see cref="RunOutputs.OpenAsync"/>) for the compare pass. Repeatable. Returns the manifest to complete.
+    /// </summary>
+    public async Task<Manifest> PlaceAsync(
         JobSpec job, Manifest manifest, SummaryOutput summary, IReadOnlyDictionary<int, ShardRun> shards, InputHashes hashes,
         IReadOnlyDictionary<int, int>? posted = null, CancellationToken ct = default)
     {
@@ -188,10 +199,17 @@ public sealed class JobOutputs(BlobLocator locator)
         };
         // The report reads the manifest, so write it (still running) first; completed goes last.
         await WriteManifestAsync(job, done with { Status = Manifest.Running }, ct);
+        return done;
+    }
+
+    /// <summary>The second half of <see cref="CompleteAsync"/>, once the files are in place (<see cref="PlaceAsync"/> returned <paramref name="done"/>).</summary>
+    public async Task<Manifest> FinishAsync(JobSpec job, Manifest done, SummaryOutput summary, ComparePart? compared, CancellationToken ct = default)
+    {
+        var output = locator.Resolve(job.Output);
         // Compared before the report is made, so the report says what changed.
         if (job.Compare is { } compare && await BaselineAsync(job, compare, done.JobId, ct) is { } baseline)
         {
-            var comparison = await new Comparer(locator).WriteAsync(output.Child(ComparisonOutput.JobFolder), baseline, job.Output, compare.Fail, candidateFinishing: true, ct);
+            var comparison = await new Comparer(locator).WriteAsync(output.Child(ComparisonOutput.JobFolder), baseline, job.Output, compare.Fail, candidateFinishing: true, compared, ct);
             done = done with { Drift = comparison.Drift };
         }
         await new ReportWriter(locator).WriteAsync(job.Output, ct, job.Data.Inputs, job.Data.Images is null ? null : await ImageSamplesAsync(job, ct));
@@ -208,7 +226,7 @@ public sealed class JobOutputs(BlobLocator locator)
     /// The run a job compares itself with: its <c>compare.baseline</c>, or for <c>previous</c> the latest other run of its history;
     /// null when the history has none yet (the first run has nothing to compare with).
     /// </summary>
-    private async Task<string?> BaselineAsync(JobSpec job, CompareSpec compare, string jobId, CancellationToken ct)
+    public async Task<string?> BaselineAsync(JobSpec job, CompareSpec compare, string jobId, CancellationToken ct = default)
     {
         if (compare.Baseline != CompareSpec.Previous) return compare.Baseline;
         var rows = await new RunCatalogue(locator.Resolve(job.History!)).ReadAsync(ct);

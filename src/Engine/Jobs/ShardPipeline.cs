@@ -85,6 +85,24 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
         }, ct);
 
     /// <summary>Runs <paramref name="work"/> once admitted, counted in the in-flight metric and the shard duration.</summary>
+    /// <summary>
+    /// The job's comparison with <paramref name="baseline"/> over the samples of <paramref name="range"/> (<see cref="Compare.ComparePart"/>),
+    /// once the job's outputs are in place: both runs' rows read from their outputs, both models run for the representation's
+    /// CKA on this silo's model host. Nothing written.
+    /// </summary>
+    public Task<ComparedPartial> CompareAsync(JobSpec job, ShardSpec range, int attempt, string silo, string baseline, CancellationToken ct = default) =>
+        AdmitAsync(silo, async () =>
+        {
+            using var activity = ShardExplainer.Activities.StartActivity("shard.compare");
+            activity?.SetTag("explain.shard", range.Index);
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            var (a, b) = await Compare.Comparer.OpenAsync(locator, baseline, job.Output, candidateFinishing: true, ct);
+            var same = Compare.Comparer.SameInputs(a, b);
+            var part = await Compare.ComparePart.ComputeAsync(a, b, same, range.Start, range.Count, new Compare.RepresentationComparison(host, locator), ct);
+            ct.ThrowIfCancellationRequested();
+            return new ComparedPartial(range.Index, attempt, silo, watch.Elapsed.TotalSeconds, part.Encode());
+        }, ct);
+
     private async Task<T> AdmitAsync<T>(string silo, Func<Task<T>> work, CancellationToken ct)
     {
         await _admission.WaitAsync(ct);

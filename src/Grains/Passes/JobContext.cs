@@ -1,5 +1,6 @@
 using ExplainCluster.Contracts;
 using ExplainCluster.Engine;
+using ExplainCluster.Engine.Compare;
 using ExplainCluster.Engine.History;
 using ExplainCluster.Engine.Jobs;
 using ExplainCluster.Engine.Output;
@@ -25,6 +26,12 @@ public sealed class JobContext(JobRecord record, BlobLocator locator)
     public Manifest? Manifest { get; set; }
 
     public Task<InputHashes>? Hashes { get; set; }
+
+    /// <summary>The compare pass's parts by range, encoded (<see cref="ComparePass"/>).</summary>
+    public SortedDictionary<int, byte[]> Compared { get; } = [];
+
+    /// <summary>The summary and the manifest to complete, once the job's files are in place (<see cref="PlaceAsync"/>).</summary>
+    private (SummaryOutput Summary, Manifest Done)? _placed;
 
     /// <summary>
     /// Checks a new job (its locations, its model, its limits), plans its shards into the record, claims its output with the
@@ -100,23 +107,59 @@ public sealed class JobContext(JobRecord record, BlobLocator locator)
     public int[] ExplainAttempts() => [.. (Record.BookOf(JobPass.Explain)?.Done ?? []).Select(p => p.Value.Attempt)];
 
     /// <summary>
-    /// Merges the summary and moves each shard's accepted attempts into place (<see cref="JobOutputs.CompleteAsync"/>): the
+    /// Merges the summary and moves each shard's accepted attempts into place (<see cref="JobOutputs.PlaceAsync"/>): the
     /// explain pass's files, with the post pass's per-sample columns joined to each samples part there. Off the scheduler.
+    /// Repeatable (a resumed compare pass places them again: what was moved already stays).
+    /// </summary>
+    public async Task PlaceAsync() => _placed = await Place()();
+
+    /// <summary>Whether the job's files are in place (<see cref="PlaceAsync"/>).</summary>
+    public bool Placed => _placed is not null;
+
+    /// <summary>
+    /// After the job's last pass: when it compares itself with a baseline and has not yet, its files are placed and the
+    /// compare pass is planned and becomes the record's pass (the job runs again); null when there is nothing to compare.
+    /// </summary>
+    public async Task<IJobPass?> CompareAsync()
+    {
+        if (Record.Job!.Compare is null || Record.Books.ContainsKey(JobPass.Compare)) return null;
+        await PlaceAsync();
+        var pass = await JobPasses.PlanAsync(JobPass.Compare, this);
+        if (pass is not null) (Record.Pass, Record.State) = (pass.Kind, JobState.Running);
+        return pass;
+    }
+
+    /// <summary>
+    /// Places the job's files if the compare pass has not (<see cref="PlaceAsync"/>), then completes the job
+    /// (<see cref="JobOutputs.FinishAsync"/>) with the compare pass's parts folded in range order. Off the scheduler.
     /// </summary>
     /// <returns>The completed manifest (with the comparison's drift, when the job has a gate).</returns>
     public Task<Manifest> CommitAsync()
     {
         // The record no longer changes once the job is finalizing; read it here, on the grain's turn, all the same.
+        var (job, placed, place, compared) = (Record.Job!, _placed, Place(), Compared.Values.ToArray());
+        return Task.Run(async () =>
+        {
+            var (summary, done) = placed ?? await place();
+            ComparePart? total = null;
+            foreach (var part in compared) total = ComparePart.Fold(total, ComparePart.Decode(part));
+            return await Outputs.FinishAsync(job, done, summary, total);
+        });
+    }
+
+    /// <summary>The placing of the job's files as the record has it now; run it off the scheduler.</summary>
+    private Func<Task<(SummaryOutput, Manifest)>> Place()
+    {
         var (job, manifest, hashes) = (Record.Job!, Manifest!, Hashes!);
         var shards = Record.BookOf(JobPass.Explain)!.Done;
         var posted = Record.BookOf(JobPass.Post)?.Done.ToDictionary(p => p.Key, p => p.Value.Attempt);
         if (JobPlan.Of(job).Embedding is { } embedding) (Summary.EmbeddingDims, Summary.EmbeddingNeighbours) = (embedding.Dims, embedding.K);
         Summary.Settings.Use(job.Verdicts);
-        return Task.Run(async () =>
+        return () => Task.Run(async () =>
         {
             // Merging is CPU work (the PCAs, the label vote); moving files, writing and plotting are I/O and CPU work.
             var summary = Summary.Build(job.Model.Classes);
-            return await Outputs.CompleteAsync(job, manifest, summary, shards, await hashes, posted);
+            return (summary, await Outputs.PlaceAsync(job, manifest, summary, shards, await hashes, posted));
         });
     }
 

@@ -16,4 +16,7 @@ public enum JobPass
 
     /// <summary>After every shard's explanations: pruning's curve, maximisation, the embedding's projection (<see cref="PostPass"/>).</summary>
     Post = 2,
+
+    /// <summary>Once the job's files are in place: its comparison with a baseline run, over fixed ranges of samples (<see cref="ComparePass"/>).</summary>
+    Compare = 3,
 }

@@ -10,6 +10,7 @@ public static class JobPasses
         JobPass.Select => new SelectPass(job),
         JobPass.Explain => new ExplainPass(job),
         JobPass.Post => new PostPass(job),
+        JobPass.Compare => new ComparePass(job),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "no such pass"),
     };
 
@@ -28,6 +29,8 @@ public static class JobPasses
     /// <summary>
     /// After the job's grain reactivated: each pass that ran, up to the record's, rebuilds what it merged, in order (the
     /// post pass plans from what the explain pass merged). Returns the record's pass, and whether shards of it must run again.
+    /// An earlier pass whose results were not kept (the post pass, when the job was comparing) becomes the record's pass
+    /// again, and the passes after it are planned afresh once it is done.
     /// </summary>
     public static async Task<(IJobPass Pass, bool Redo)> ResumeAsync(JobContext job)
     {
@@ -38,6 +41,12 @@ public static class JobPasses
             var pass = Create(next, job);
             var redo = job.Record.Books.ContainsKey(next) && await pass.ResumeAsync();
             if (next == job.Record.Pass) return (pass, redo);
+            if (redo)
+            {
+                for (JobPass? later = pass.Next; later is { } l; later = Create(l, job).Next) job.Record.Books.Remove(l);
+                job.Record.Pass = next;
+                return (pass, true);
+            }
             kind = pass.Next;
         }
         throw new InvalidOperationException($"the job's pass {job.Record.Pass} does not follow from {First}");

@@ -17,7 +17,7 @@ public sealed class PostPass(JobContext job) : IJobPass<PostPartial>
 
     public ShardPhase Phase => ShardPhase.Post;
 
-    public JobPass? Next => null;
+    public JobPass? Next => JobPass.Compare;
 
     public async Task<bool> PlanAsync()
     {

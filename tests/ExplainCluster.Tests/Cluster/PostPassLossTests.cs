@@ -6,7 +6,8 @@ namespace ExplainCluster.Tests.Cluster;
 /// Real processes on loopback: the silo that holds a job is killed (SIGKILL) while the job is in its selection pass
 /// (stratified samples) or its post pass (pruning's curve, maximisation, the embedding's projection). The job
 /// reactivates elsewhere, carries on (the selection's candidates are in its record; the post pass is planned again)
-/// and completes with the same summary, byte for byte, as a fault-free run on one embedded silo.
+/// and completes with the same summary, byte for byte, as a fault-free run on one embedded silo. Likewise in its compare
+/// pass (its comparison with a baseline run): the ranges it had compared are compared again, to the same comparison.
 /// </summary>
 [Collection(ProcessCollection.Name)]
 public class PostPassLossTests
@@ -41,15 +42,52 @@ public class PostPassLossTests
         Assert.False(Directory.Exists(Path.Combine(output, "_attempts")), "staged attempts left behind");
     }
 
+    [Fact]
+    public async Task Submit_KillSiloHoldingTheJobInItsComparePass_RunsItAgainAndComparesAsOneSiloRun()
+    {
+        // The baseline: another model's run on the same images.
+        const int samples = ExplainCluster.Engine.Compare.ComparePart.Range + 404;
+        var folder = TestPaths.NewFolder();
+        var (images, labels) = await TestPaths.FashionMnistNpyAsync(folder, samples);
+        var baselineJob = Path.Combine(folder, "baseline.json");
+        await File.WriteAllTextAsync(baselineJob, TestPaths.FashionJob(images, labels, "out", shardSize: 1000, model: TestPaths.Fixture("compare/seed1.pt")));
+        var a = Path.Combine(folder, "a");
+        var run = await CliResult.RunAsync(TimeSpan.FromMinutes(3), "run", baselineJob, "--out", a);
+        Assert.True(run.ExitCode == 0, run.ToString());
+
+        var output = await KillHolderAndCompareAsync("compare", samples, $$""", "compare": { "baseline": "{{a}}" }""", async output =>
+        {
+            // The compare pass begins once the job's files are in place: summary.json beside a manifest still running.
+            var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
+            while (!File.Exists(Path.Combine(output, "summary.json")))
+            {
+                if (DateTime.UtcNow > deadline) throw new TimeoutException("the job's files were not in place in 3 minutes");
+                await Task.Delay(20);
+            }
+        }, folder);
+        var reference = Path.Combine(Path.GetDirectoryName(output)!, "reference");
+        Assert.Equal(Comparison(reference), Comparison(output));
+        Assert.False(Directory.Exists(Path.Combine(output, "_attempts")), "staged attempts left behind");
+    }
+
+    /// <summary>A run's comparison.json without the candidate's own reference (its folder, id and time differ between the two runs).</summary>
+    private static string Comparison(string output)
+    {
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(output, "compare", "comparison.json")))!.AsObject();
+        Assert.NotNull(json["representation"]?["linearCka"]);
+        json.Remove("candidate");
+        return json.ToJsonString();
+    }
+
     /// <summary>
     /// The Fashion-MNIST job (<paramref name="samples"/> images, shards of 200, <paramref name="extra"/> in its file) run
     /// once on one embedded silo, then submitted as <paramref name="id"/> to three silo processes; once
     /// <paramref name="untilFault"/> returns, the silo holding the job is killed. The job must complete, resumed on another
-    /// silo, with the reference's summary byte for byte. Returns the cluster run's output.
+    /// silo, with the reference's summary byte for byte. Returns the cluster run's output (in <paramref name="folder"/>, a new one when null).
     /// </summary>
-    private static async Task<string> KillHolderAndCompareAsync(string id, int samples, string extra, Func<string, Task> untilFault)
+    private static async Task<string> KillHolderAndCompareAsync(string id, int samples, string extra, Func<string, Task> untilFault, string? folder = null)
     {
-        var folder = TestPaths.NewFolder();
+        folder ??= TestPaths.NewFolder();
         var (images, labels) = await TestPaths.FashionMnistNpyAsync(folder, samples);
         var jobPath = Path.Combine(folder, "job.json");
         await File.WriteAllTextAsync(jobPath, TestPaths.FashionJob(images, labels, "out", shardSize: 200, extra: extra));

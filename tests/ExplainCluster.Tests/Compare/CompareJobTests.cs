@@ -2,6 +2,7 @@ using System.Text.Json;
 using ExplainCluster.Contracts;
 using ExplainCluster.Engine.Compare;
 using ExplainCluster.Engine.History;
+using ExplainCluster.Engine.Models;
 using ExplainCluster.Engine.Output;
 using ExplainCluster.Engine.Storage;
 using ExplainCluster.Tests.Infrastructure;
@@ -145,6 +146,32 @@ public class CompareJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
         Assert.Equal([null, null, drift], rows.Select(r => r.Drift?.Single()));
     }
 
+    /// <summary>
+    /// A job's own comparison is a pass on the cluster over fixed ranges of samples (here two: 4096 and 404), made on the
+    /// silo's model host (so it has the representation's CKA): it equals explain compare's of the same two runs bit for bit,
+    /// and a candidate run sharded otherwise compares the same.
+    /// </summary>
+    [Fact]
+    public async Task JobCompare_IsAPassOverRanges_EqualsExplainCompare_HoweverTheCandidateWasSharded()
+    {
+        const int many = ComparePart.Range + 404;
+        var data = await CompareRuns.DataAsync(many);
+        const string saliency = """{ "saliency": {} }""";
+        var a = await CompareRuns.RunAsync(one.Grains, data, "a", TestPaths.Sample("model.pt"), 1500, methods: saliency);
+        var compare = $$""", "compare": { "baseline": "{{a}}" }""";
+        var b = await CompareRuns.RunAsync(one.Grains, data, "b", TestPaths.Fixture("compare/seed1.pt"), 1000, compare, saliency);
+        var other = await CompareRuns.RunAsync(one.Grains, data, "b-other", TestPaths.Fixture("compare/seed1.pt"), many, compare, saliency);
+
+        var job = JsonSerializer.Deserialize<Comparison>(File.ReadAllText(Path.Combine(b, "compare", ComparisonOutput.Json)), Manifest.Json)!;
+        Assert.NotNull(job.Representation?.LinearCka); // computed by the pass on a model-host silo
+        Assert.Equal(many, job.Representation!.Samples);
+        Assert.Equal(many, Assert.Single(job.Methods).Samples);
+        using var host = new ModelHost(new ModelHostOptions { WorkerThreads = 1 }, new BlobLocator(null));
+        var cli = await new Comparer(new BlobLocator(null), host).CompareAsync(a, b);
+        Assert.Equal(Json(cli), Json(job));
+        var otherJob = JsonSerializer.Deserialize<Comparison>(File.ReadAllText(Path.Combine(other, "compare", ComparisonOutput.Json)), Manifest.Json)!;
+        Assert.Equal(Json(job with { Candidate = otherJob.Candidate }), Json(otherJob));
+    }
 
     private static async Task<int[]> PredictionsAsync(string output) =>
         [.. (await Task.WhenAll(Directory.GetFiles(Path.Combine(output, "samples")).Order().Select(ParquetRows.ReadAsync))).SelectMany(r => r.Prediction)];
