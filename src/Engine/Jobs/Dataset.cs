@@ -14,12 +14,14 @@ namespace ExplainCluster.Engine.Jobs;
 public sealed class Dataset
 {
     private readonly Func<long, int, CancellationToken, Task<(float[] Raw, long[]? Labels)>> _read;
+    private readonly string[]? _features;
 
-    private Dataset(long count, int[] sampleShape, Func<long, int, CancellationToken, Task<(float[], long[]?)>> read)
+    private Dataset(long count, int[] sampleShape, Func<long, int, CancellationToken, Task<(float[], long[]?)>> read, string[]? features = null)
     {
         Count = count;
         SampleShape = sampleShape;
         _read = read;
+        _features = features;
     }
 
     private Dataset(long count, int[] sampleShape, Func<long, int, CancellationToken, Task<float[]>> readInputs,
@@ -42,7 +44,8 @@ public sealed class Dataset
         {
             var table = await TableSource.OpenAsync(job, locator, ct);
             return new Dataset(table.Count, [table.Encoder.Width], async (start, count, token) =>
-                await table.ReadAsync(start, count, token) is var rows ? (rows.Vectors, rows.Labels) : default);
+                await table.ReadAsync(start, count, token) is var rows ? (rows.Vectors, rows.Labels) : default,
+                [.. job.Data.Table.Features.Select(f => f.Name)]);
         }
         if (job.Data.Images is { } images)
         {
@@ -76,7 +79,7 @@ public sealed class Dataset
         if (shard.Start + count > Count)
             throw new ExplainException($"data: shard {shard.Index} reads samples {shard.Start}–{shard.Start + count - 1}, but the dataset now has {Count}; inputs must not change while a job runs");
         var (raw, labels) = await _read(shard.Start, count, ct);
-        return new ShardData(shard.Start, count, raw, labels, SampleShape);
+        return new ShardData(shard.Start, count, raw, labels, SampleShape, Features: _features);
     }
 
     /// <summary>Shards of at most <c>job.ShardSize</c> consecutive samples.</summary>

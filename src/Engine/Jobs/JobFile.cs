@@ -58,7 +58,7 @@ public static class JobFile
             var batchSize = Optional(root, "batchSize") is { } b ? Int(b, "batchSize", 1, 65536) : DefaultBatchSize;
             var methods = ParseMethods(Required(root, "methods", ""));
 
-            return new JobSpec(
+            var spec = new JobSpec(
                 Optional(root, "name") is { } n ? String(n, "name") : defaultName,
                 new ModelSpec(BlobLocator.Absolute(String(Required(model, "uri", "model."), "model.uri"), baseDirectory), classes),
                 data,
@@ -77,6 +77,8 @@ public static class JobFile
                     ? ow.GetBoolean() : throw new ExplainException("overwrite: expected true or false")),
                 History: history is null ? null : BlobLocator.Absolute(history, baseDirectory),
                 Compare: Optional(root, "compare") is { } cmp ? ParseCompare(cmp, history is not null, baseDirectory) : null);
+            if (data.Table is not null) Data.Tables.TableOptions.CheckJob(spec);
+            return spec;
         }
     }
 

@@ -29,6 +29,25 @@ public static class TableOptions
         return new DataSpec(BlobLocator.Absolute(location, baseDirectory), null, new PreprocessSpec(1.0, null, null, null), Table: new TableSpec(features, label, metadata));
     }
 
+    /// <summary>
+    /// What a table job cannot have yet: methods over image segments or a layer's grid, and the image-shaped checks and
+    /// views (faithfulness's pixel curves, the sanity check's map correlations, the views).
+    /// </summary>
+    public static void CheckJob(JobSpec job)
+    {
+        foreach (var spec in job.Methods)
+        {
+            var method = Methods.MethodRegistry.Create(spec);
+            if (method.UsesSegments || method.Layer is not null || !method.MapsPixels)
+                throw new ExplainException($"methods.{spec.Name}: not for tables yet (tables take saliency, grad-x-input, integrated-gradients, smooth-grad)");
+        }
+        var unsupported = new (string Name, bool Present)[]
+        {
+            ("segments", job.Segments is not null), ("faithfulness", job.Faithfulness is not null), ("sanity", job.Sanity is not null), ("views", job.Views is not null),
+        }.FirstOrDefault(u => u.Present);
+        if (unsupported.Name is { } name) throw new ExplainException($"{name}: not for tables yet");
+    }
+
     private static TableFeature Feature(JsonElement element, string prefix)
     {
         if (element.ValueKind != JsonValueKind.Object) throw new ExplainException($"{prefix.TrimEnd('.')}: expected an object");
