@@ -13,10 +13,10 @@ namespace ExplainCluster.Engine.Jobs;
 /// </summary>
 public sealed class Dataset
 {
-    private readonly Func<long, int, CancellationToken, Task<(float[] Raw, long[]? Labels)>> _read;
+    private readonly Func<long, int, CancellationToken, Task<(float[] Raw, long[]? Labels, TextColumn[]? Metadata)>> _read;
     private readonly string[]? _features;
 
-    private Dataset(long count, int[] sampleShape, Func<long, int, CancellationToken, Task<(float[], long[]?)>> read, string[]? features = null)
+    private Dataset(long count, int[] sampleShape, Func<long, int, CancellationToken, Task<(float[], long[]?, TextColumn[]?)>> read, string[]? features = null)
     {
         Count = count;
         SampleShape = sampleShape;
@@ -26,7 +26,7 @@ public sealed class Dataset
 
     private Dataset(long count, int[] sampleShape, Func<long, int, CancellationToken, Task<float[]>> readInputs,
         Func<long, int, CancellationToken, Task<long[]?>> readLabels)
-        : this(count, sampleShape, async (start, n, ct) => (await readInputs(start, n, ct), await readLabels(start, n, ct)))
+        : this(count, sampleShape, async (start, n, ct) => (await readInputs(start, n, ct), await readLabels(start, n, ct), null))
     {
     }
 
@@ -44,7 +44,8 @@ public sealed class Dataset
         {
             var table = await TableSource.OpenAsync(job, locator, ct);
             return new Dataset(table.Count, [table.Encoder.Width], async (start, count, token) =>
-                await table.ReadAsync(start, count, token) is var rows ? (rows.Vectors, rows.Labels) : default,
+                await table.ReadAsync(start, count, token) is var rows
+                    ? (rows.Vectors, rows.Labels, [.. job.Data.Table.Metadata.Select((name, m) => new TextColumn(name, rows.Metadata[m]))]) : default,
                 [.. job.Data.Table.Features.Select(f => f.Name)]);
         }
         if (job.Data.Images is { } images)
@@ -78,8 +79,8 @@ public sealed class Dataset
         var count = checked((int)shard.Count);
         if (shard.Start + count > Count)
             throw new ExplainException($"data: shard {shard.Index} reads samples {shard.Start}–{shard.Start + count - 1}, but the dataset now has {Count}; inputs must not change while a job runs");
-        var (raw, labels) = await _read(shard.Start, count, ct);
-        return new ShardData(shard.Start, count, raw, labels, SampleShape, Features: _features);
+        var (raw, labels, metadata) = await _read(shard.Start, count, ct);
+        return new ShardData(shard.Start, count, raw, labels, SampleShape, Features: _features, Metadata: metadata);
     }
 
     /// <summary>Shards of at most <c>job.ShardSize</c> consecutive samples.</summary>

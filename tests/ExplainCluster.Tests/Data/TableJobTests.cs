@@ -90,6 +90,16 @@ public sealed class TableJobTests
         Assert.Equal(Enumerable.Range(0, 6).Average(i => Math.Abs(W[Labels[i]][2 + Levels[i]])), c.GetProperty("meanAbs").GetProperty("value").GetDouble(), 6);
         Assert.True(c.GetProperty("meanAbs").GetProperty("low").GetDouble() < c.GetProperty("meanAbs").GetProperty("value").GetDouble());
 
+        // Metadata columns travel into the samples table as text, the CSV's quoting undone.
+        await using (var stream = File.OpenRead(Path.Combine(output, "samples", "part-00001.parquet")))
+        await using (var reader = await ParquetReader.CreateAsync(stream))
+        {
+            using var group = reader.OpenRowGroupReader(0);
+            var region = new string?[2];
+            await group.ReadAsync(reader.Schema.GetDataFields().Single(f => f.Name == "region"), region.AsMemory());
+            Assert.Equal(new string?[] { "south, coast", "west" }, region);
+        }
+
         // The report stands (no pixel grids) with the feature table.
         var report = await File.ReadAllTextAsync(Path.Combine(output, "report.html"));
         Assert.Contains("Feature importance", report);

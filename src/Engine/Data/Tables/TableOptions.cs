@@ -13,6 +13,8 @@ namespace ExplainCluster.Engine.Data.Tables;
 /// </summary>
 public static class TableOptions
 {
+    private static readonly string[] SamplesColumns = ["index", "label", "prediction", "confidence", "loss", "correct"];
+
     public static DataSpec Read(JsonElement data, string baseDirectory)
     {
         var options = new OptionsReader(data, "data.");
@@ -26,6 +28,9 @@ public static class TableOptions
         var duplicate = features.Select(x => x.Name).Concat(metadata).Concat(label is null ? [] : [label])
             .GroupBy(n => n, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null) throw new ExplainException($"data: column \"{duplicate.Key}\" is named twice among features, label and metadata");
+        // Metadata goes into the samples table beside its own columns.
+        if (metadata.FirstOrDefault(m => SamplesColumns.Contains(m, StringComparer.Ordinal)) is { } taken)
+            throw new ExplainException($"data.metadata: \"{taken}\" is a column of the samples table already ({string.Join(", ", SamplesColumns)})");
         return new DataSpec(BlobLocator.Absolute(location, baseDirectory), null, new PreprocessSpec(1.0, null, null, null), Table: new TableSpec(features, label, metadata));
     }
 
