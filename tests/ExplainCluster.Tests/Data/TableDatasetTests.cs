@@ -80,6 +80,28 @@ public sealed class TableDatasetTests
     }
 
     [Theory]
+    [InlineData("""{ "kernel-shap": {} }""", "", "methods.kernel-shap: not for tables yet (tables take saliency, grad-x-input, integrated-gradients, smooth-grad)")]
+    [InlineData("""{ "grad-cam": { "layer": "0" } }""", "", "methods.grad-cam: not for tables yet (tables take saliency, grad-x-input, integrated-gradients, smooth-grad)")]
+    [InlineData("""{ "saliency": {} }""", """, "faithfulness": {}""", "faithfulness: not for tables yet")]
+    public void JobFile_ImageOnlyOptionsOnATable_Refused(string methods, string extra, string message)
+    {
+        var e = Assert.Throws<ExplainException>(() => JobFile.Parse($$"""
+            { "model": { "uri": "m.pt" }, "data": { "table": "t.csv", "features": [{ "name": "a", "type": "numeric" }] },
+              "methods": {{methods}}, "output": "out" {{extra}} }
+            """, "/tmp"));
+        Assert.Equal(message, e.Message);
+    }
+
+    [Theory]
+    [InlineData("""[{ "name": "a", "type": "numeric" }], "metadata": ["prediction"]""", "data.metadata: \"prediction\" is a column of the samples table already (index, label, prediction, confidence, loss, correct)")]
+    [InlineData("[{ \"name\": \"a\", \"type\": \"numeric\" }], \"label\": \"a\"", "data: column \"a\" is named twice among features, label and metadata")]
+    public void JobFile_BadColumns_NamesThem(string features, string message)
+    {
+        var e = Assert.Throws<ExplainException>(() => Job($$"""{ "table": "t.csv", "features": {{features}} }"""));
+        Assert.Equal(message, e.Message);
+    }
+
+    [Theory]
     [InlineData("""{ "name": "a", "type": "numeric", "encode": { "oneHot": ["x"] } }""", "data.features[0].encode.oneHot: only for \"type\": \"categorical\"")]
     [InlineData("""{ "name": "c", "type": "categorical" }""", "data.features[0].encode: a categorical feature needs {\"oneHot\": [levels]} or {\"index\": [levels]}")]
     [InlineData("""{ "name": "c", "type": "categorical", "encode": { "index": ["x", "y"] }, "missing": "w" }""", "data.features[0].missing: expected \"fail\" or one of the feature's levels")]
