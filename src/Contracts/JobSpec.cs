@@ -25,18 +25,63 @@ public sealed record JobSpec(
 public sealed record ModelSpec([property: Id(0)] string Uri, [property: Id(1)] string[]? Classes);
 
 /// <summary>
-/// The samples: one array file (<see cref="Inputs"/>, with <see cref="Labels"/>), or image files (<see cref="Images"/>,
-/// whose folder or manifest is <see cref="Inputs"/> too, so that every location check and provenance sees it).
+/// The samples: one array file (<see cref="Inputs"/>, with <see cref="Labels"/>), image files (<see cref="Images"/>,
+/// whose folder or manifest is <see cref="Inputs"/> too, so that every location check and provenance sees it), or a
+/// table (<see cref="Table"/>, a CSV or Parquet file that is <see cref="Inputs"/>).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("ec.DataSpec")]
 public sealed record DataSpec(
     [property: Id(0)] string Inputs,
     [property: Id(1)] string? Labels,
     [property: Id(2)] PreprocessSpec Preprocess,
-    [property: Id(3)] ImagesSpec? Images = null)
+    [property: Id(3)] ImagesSpec? Images = null,
+    [property: Id(4)] TableSpec? Table = null)
 {
-    /// <summary>Whether the samples have labels: a labels file, the image folders or a manifest's label column.</summary>
-    public bool HasLabels => Labels is not null || Images is { LabelsFromFolders: true } or { LabelColumn: not null };
+    /// <summary>Whether the samples have labels: a labels file, the image folders, a manifest's or a table's label column.</summary>
+    public bool HasLabels => Labels is not null || Images is { LabelsFromFolders: true } or { LabelColumn: not null } || Table is { Label: not null };
+}
+
+/// <summary>
+/// A table's columns as the model takes them: each feature encoded in order into one float32 vector (a one-hot
+/// feature takes one element per level), the label column (integers, or names of <c>model.classes</c>), and
+/// metadata columns carried beside the samples.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("ec.TableSpec")]
+public sealed record TableSpec(
+    [property: Id(0)] TableFeature[] Features,
+    [property: Id(1)] string? Label,
+    [property: Id(2)] string[] Metadata);
+
+/// <summary>
+/// One feature: its column, how its value becomes the model's input (<see cref="Encoding"/>: (x − mean) / std,
+/// one-hot or the index over <see cref="Levels"/>, or the number as it is), and what a missing value becomes
+/// (<see cref="Missing"/>, a value of the column before encoding; null: a missing value fails the job).
+/// </summary>
+[GenerateSerializer, Immutable, Alias("ec.TableFeature")]
+public sealed record TableFeature(
+    [property: Id(0)] string Name,
+    [property: Id(1)] bool Categorical,
+    [property: Id(2)] FeatureEncoding Encoding,
+    [property: Id(3)] double Mean,
+    [property: Id(4)] double Std,
+    [property: Id(5)] string[]? Levels,
+    [property: Id(6)] string? Missing)
+{
+    /// <summary>How many elements of the model's vector it takes.</summary>
+    public int Width => Encoding == FeatureEncoding.OneHot ? Levels!.Length : 1;
+}
+
+[GenerateSerializer, Alias("ec.FeatureEncoding")]
+public enum FeatureEncoding
+{
+    /// <summary>A numeric feature as it is.</summary>
+    Identity = 0,
+    /// <summary>(x − mean) / std.</summary>
+    Standardize = 1,
+    /// <summary>1 at the level's position, 0 elsewhere.</summary>
+    OneHot = 2,
+    /// <summary>The level's position, as a number.</summary>
+    Index = 3,
 }
 
 /// <summary>

@@ -26,6 +26,7 @@ public static class FeatureRegistry
         PruningFeature.Instance,
         MaximisationFeature.Instance,
         EmbeddingFeature.Instance,
+        Tabular.FeatureImportanceFeature.Instance,
         Verdicts.VerdictsFeature.Instance,
     ];
 

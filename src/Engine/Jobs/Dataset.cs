@@ -1,26 +1,33 @@
 using ExplainCluster.Contracts;
 using ExplainCluster.Engine.Data;
 using ExplainCluster.Engine.Data.Images;
+using ExplainCluster.Engine.Data.Tables;
 using ExplainCluster.Engine.Storage;
 
 namespace ExplainCluster.Engine.Jobs;
 
 /// <summary>
 /// A job's samples and labels, opened by header only: counts and shapes, no samples. The samples are one array file
-/// (.npy or IDX) with an optional labels file, or image files (<see cref="ImageSource"/>); either is read by ranges.
+/// (.npy or IDX) with an optional labels file, image files (<see cref="ImageSource"/>) or a table (<see cref="TableSource"/>);
+/// each is read by ranges.
 /// </summary>
 public sealed class Dataset
 {
-    private readonly Func<long, int, CancellationToken, Task<float[]>> _readInputs;
-    private readonly Func<long, int, CancellationToken, Task<long[]?>> _readLabels;
+    private readonly Func<long, int, CancellationToken, Task<(float[] Raw, long[]? Labels, TextColumn[]? Metadata)>> _read;
+    private readonly string[]? _features;
 
-    private Dataset(long count, int[] sampleShape, Func<long, int, CancellationToken, Task<float[]>> readInputs,
-        Func<long, int, CancellationToken, Task<long[]?>> readLabels)
+    private Dataset(long count, int[] sampleShape, Func<long, int, CancellationToken, Task<(float[], long[]?, TextColumn[]?)>> read, string[]? features = null)
     {
         Count = count;
         SampleShape = sampleShape;
-        _readInputs = readInputs;
-        _readLabels = readLabels;
+        _read = read;
+        _features = features;
+    }
+
+    private Dataset(long count, int[] sampleShape, Func<long, int, CancellationToken, Task<float[]>> readInputs,
+        Func<long, int, CancellationToken, Task<long[]?>> readLabels)
+        : this(count, sampleShape, async (start, n, ct) => (await readInputs(start, n, ct), await readLabels(start, n, ct), null))
+    {
     }
 
     /// <summary>The per-sample shape the model receives.</summary>
@@ -33,6 +40,14 @@ public sealed class Dataset
     public static async Task<Dataset> OpenAsync(JobSpec job, BlobLocator locator, CancellationToken ct = default, long? maxDecodedBytes = null,
         LocationPolicy? policy = null)
     {
+        if (job.Data.Table is not null)
+        {
+            var table = await TableSource.OpenAsync(job, locator, ct);
+            return new Dataset(table.Count, [table.Encoder.Width], async (start, count, token) =>
+                await table.ReadAsync(start, count, token) is var rows
+                    ? (rows.Vectors, rows.Labels, [.. job.Data.Table.Metadata.Select((name, m) => new TextColumn(name, rows.Metadata[m]))]) : default,
+                [.. job.Data.Table.Features.Select(f => f.Name)]);
+        }
         if (job.Data.Images is { } images)
         {
             var list = await ImageList.OpenAsync(job, locator, ct);
@@ -64,9 +79,8 @@ public sealed class Dataset
         var count = checked((int)shard.Count);
         if (shard.Start + count > Count)
             throw new ExplainException($"data: shard {shard.Index} reads samples {shard.Start}–{shard.Start + count - 1}, but the dataset now has {Count}; inputs must not change while a job runs");
-        var raw = await _readInputs(shard.Start, count, ct);
-        var labels = await _readLabels(shard.Start, count, ct);
-        return new ShardData(shard.Start, count, raw, labels, SampleShape);
+        var (raw, labels, metadata) = await _read(shard.Start, count, ct);
+        return new ShardData(shard.Start, count, raw, labels, SampleShape, Features: _features, Metadata: metadata);
     }
 
     /// <summary>Shards of at most <c>job.ShardSize</c> consecutive samples.</summary>

@@ -46,7 +46,8 @@ public static class JobFile
                 var other => throw new ExplainException($"target: '{other}' is neither \"predicted\" nor \"label\""),
             } : TargetMode.Predicted;
             if (target == TargetMode.Label && !data.HasLabels)
-                throw new ExplainException(data.Images is null ? "target: \"label\" needs data.labels"
+                throw new ExplainException(data.Table is not null ? "target: \"label\" needs data.label (the table's label column)"
+                    : data.Images is null ? "target: \"label\" needs data.labels"
                     : "target: \"label\" needs labels (data.labels: \"folders\", or data.label with a manifest)");
 
             var output = outputOverride ?? (Optional(root, "output") is { } o ? String(o, "output") : null)
@@ -57,7 +58,7 @@ public static class JobFile
             var batchSize = Optional(root, "batchSize") is { } b ? Int(b, "batchSize", 1, 65536) : DefaultBatchSize;
             var methods = ParseMethods(Required(root, "methods", ""));
 
-            return new JobSpec(
+            var spec = new JobSpec(
                 Optional(root, "name") is { } n ? String(n, "name") : defaultName,
                 new ModelSpec(BlobLocator.Absolute(String(Required(model, "uri", "model."), "model.uri"), baseDirectory), classes),
                 data,
@@ -76,6 +77,8 @@ public static class JobFile
                     ? ow.GetBoolean() : throw new ExplainException("overwrite: expected true or false")),
                 History: history is null ? null : BlobLocator.Absolute(history, baseDirectory),
                 Compare: Optional(root, "compare") is { } cmp ? ParseCompare(cmp, history is not null, baseDirectory) : null);
+            if (data.Table is not null) Data.Tables.TableOptions.CheckJob(spec);
+            return spec;
         }
     }
 
@@ -102,12 +105,12 @@ public static class JobFile
         return new CompareGate(Bounded("accuracyDrop", 0, 1), Bounded("ndcg", 0, 1), Bounded("medianMapCorrelation", -1, 1));
     }
 
-    /// <summary><c>data</c>: an array (<c>inputs</c>, <c>labels</c>, <c>preprocess</c>), or image files (<see cref="Data.Images.ImageDataOptions"/>).</summary>
+    /// <summary><c>data</c>: an array (<c>inputs</c>, <c>labels</c>, <c>preprocess</c>), image files (<see cref="Data.Images.ImageDataOptions"/>) or a table (<see cref="Data.Tables.TableOptions"/>).</summary>
     private static DataSpec ParseData(JsonElement data, string baseDirectory)
     {
-        var kinds = new[] { "inputs", "images", "manifest" }.Where(k => Optional(data, k) is not null).ToArray();
+        var kinds = new[] { "inputs", "images", "manifest", "table" }.Where(k => Optional(data, k) is not null).ToArray();
         if (kinds.Length != 1)
-            throw new ExplainException(kinds.Length == 0 ? "data: give inputs (an array file), images (a folder) or manifest (a CSV or Parquet file)"
+            throw new ExplainException(kinds.Length == 0 ? "data: give inputs (an array file), images (a folder), manifest (a CSV or Parquet file of images) or table (a CSV or Parquet file of features)"
                 : $"data: {string.Join(" and ", kinds)} exclude each other; give one");
         if (kinds[0] == "inputs")
         {
@@ -118,7 +121,7 @@ public static class JobFile
                 labels is null ? null : BlobLocator.Absolute(labels, baseDirectory),
                 ParsePreprocess(Optional(data, "preprocess")));
         }
-        return Data.Images.ImageDataOptions.Read(data, baseDirectory);
+        return kinds[0] == "table" ? Data.Tables.TableOptions.Read(data, baseDirectory) : Data.Images.ImageDataOptions.Read(data, baseDirectory);
     }
 
     private static PreprocessSpec ParsePreprocess(JsonElement? element)

@@ -42,6 +42,7 @@ public sealed class JobPlan
         Activations = ViewsOptions.Find(job, ViewsOptions.Activations) is { } activations ? new ActivationsPlan(ViewsOptions.ReadActivations(activations)) : null;
         Weights = ViewsOptions.Find(job, ViewsOptions.Weights) is not null;
         Segments = Methods.Any(m => m.Method.UsesSegments) ? job.Segments ?? SegmentsSpec.Default : null;
+        Features = Data.Tables.FeatureGroups.Of(job.Data.Table);
         Knn = job.Data.HasLabels && Embedding is { KnnSamples: > 0 } knn ? knn : null;
 
         // The stratified samples in a fixed order (methods', then the sanity check's, pruning's, the label vote's): the
@@ -55,6 +56,9 @@ public sealed class JobPlan
         _sampleIndex = Samples.Select((s, i) => (s.Id, i)).ToDictionary(x => x.Id, x => x.i, StringComparer.Ordinal);
         SampleSubsets = [.. Samples.Select(s => s.Subset)];
     }
+
+    /// <summary>A table's features: the model's vector grouped back into its columns (one-hot groups summed); null for arrays and images.</summary>
+    public Data.Tables.FeatureGroups? Features { get; }
 
     /// <summary>The plan of <paramref name="job"/>, resolved once per spec (a bad option is a one-line <see cref="ExplainException"/>).</summary>
     public static JobPlan Of(JobSpec job) => Plans.GetValue(job, j => new JobPlan(j));

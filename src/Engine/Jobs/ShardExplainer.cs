@@ -120,6 +120,7 @@ public static class ShardExplainer
                     if (rows.Length == 0) continue;
                 }
                 var output = methods[m].Attribute(rows is null ? methodBatch : methodBatch.Select(rows));
+                if (plan.Features is { } features) output = features.Sum(output);
                 var extra = output.Extra ?? [];
                 if (extra.Count != outputs[m].Length - 1)
                     throw new InvalidOperationException($"{methods[m].Name} gave {extra.Count} extra maps, declared {outputs[m].Length - 1}");

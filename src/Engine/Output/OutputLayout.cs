@@ -25,6 +25,10 @@ public static class OutputLayout
     public static string AttributionPart(string method, int shard) =>
         $"attributions/{method}/part-{shard.ToString("D5", CultureInfo.InvariantCulture)}.npy";
 
+    /// <summary>A table job's per-sample attributions, one float column per feature named after it, keyed by <c>index</c> (the dataset index).</summary>
+    public static string AttributionTable(string method, int shard) =>
+        $"attributions/{method}/part-{shard.ToString("D5", CultureInfo.InvariantCulture)}.parquet";
+
     /// <summary>Where one attempt at a shard stages its files (the same layout below it) until the job accepts it.</summary>
     public static string Attempt(int shard, int attempt) =>
         $"{Attempts}/shard-{shard.ToString("D5", CultureInfo.InvariantCulture)}-a{attempt.ToString(CultureInfo.InvariantCulture)}";
@@ -55,8 +59,11 @@ public static class OutputLayout
 
     /// <summary>The files one shard's explain attempt writes, relative to the output (or to its attempt's staging folder).</summary>
     /// <param name="subsetMethods">The methods with a subset, which also write an index file.</param>
-    public static IEnumerable<string> ShardFiles(IEnumerable<string> methods, int shard, bool segments = false, IEnumerable<string>? subsetMethods = null) =>
+    /// <param name="tableMethods">A table job's methods, which also write their attributions as parquet (<see cref="AttributionTable"/>).</param>
+    public static IEnumerable<string> ShardFiles(IEnumerable<string> methods, int shard, bool segments = false, IEnumerable<string>? subsetMethods = null,
+        IEnumerable<string>? tableMethods = null) =>
         [.. methods.Select(m => AttributionPart(m, shard)), .. (subsetMethods ?? []).Select(m => AttributionIndex(m, shard)),
+         .. (tableMethods ?? []).Select(m => AttributionTable(m, shard)),
          LogitsPart(shard), SamplesPart(shard), .. segments ? [SegmentsPart(shard)] : Array.Empty<string>()];
 
     /// <summary>For a method with a subset: int64 [rows], the dataset index each row of its part explains.</summary>

@@ -10,12 +10,17 @@ namespace ExplainCluster.Engine.Output;
 /// <summary>Writes one shard's parquet part, logits and attribution maps under the output location.</summary>
 public static class ShardWriter
 {
-    public static async Task WriteAsync(IBlob output, int shard, ShardResult result, IReadOnlyList<MethodScalars> scalars, CancellationToken ct = default)
+    /// <param name="features">A table job's feature names: each method's attributions are also written as parquet, a column per feature.</param>
+    /// <param name="metadata">A table job's metadata columns, written to the samples part as text after the other columns.</param>
+    public static async Task WriteAsync(IBlob output, int shard, ShardResult result, IReadOnlyList<MethodScalars> scalars, CancellationToken ct = default,
+        string[]? features = null, IReadOnlyList<TextColumn>? metadata = null)
     {
         foreach (var method in result.Methods)
         {
             long[] shape = [method.RowCount(result.Count), .. method.MapShape.Select(d => (long)d)];
             await output.Child(OutputLayout.AttributionPart(method.Name, shard)).WriteAsync(NpyFormat.Encode(method.Maps, shape), ct);
+            if (features is not null)
+                await output.Child(OutputLayout.AttributionTable(method.Name, shard)).WriteAsync(await FeatureColumnsAsync(result, method, features, ct), ct);
             // A method with a subset: which dataset index each of its rows explains.
             if (method.Rows is { } rows)
                 await output.Child(OutputLayout.AttributionIndex(method.Name, shard))
@@ -25,10 +30,29 @@ public static class ShardWriter
             await output.Child(OutputLayout.SegmentsPart(shard))
                 .WriteAsync(NpyFormat.Encode(segments.Labels, [result.Count, segments.Height, segments.Width]), ct);
         await output.Child(OutputLayout.LogitsPart(shard)).WriteAsync(NpyFormat.Encode(result.Logits, [result.Count, result.Classes]), ct);
-        await output.Child(OutputLayout.SamplesPart(shard)).WriteAsync(await ParquetAsync(result, scalars, ct), ct);
+        await output.Child(OutputLayout.SamplesPart(shard)).WriteAsync(await ParquetAsync(result, scalars, metadata ?? [], ct), ct);
     }
 
-    private static async Task<byte[]> ParquetAsync(ShardResult r, IReadOnlyList<MethodScalars> methodScalars, CancellationToken ct)
+    /// <summary>A method's per-feature attributions: <c>index</c> (the dataset index), then one float column per feature.</summary>
+    private static async Task<byte[]> FeatureColumnsAsync(ShardResult r, MethodMaps method, string[] features, CancellationToken ct)
+    {
+        if (!method.MapShape.SequenceEqual([features.Length]))
+            throw new InvalidOperationException($"{method.Name}'s maps are [{string.Join(", ", method.MapShape)}], not one value per feature ({features.Length})");
+        var rows = method.RowCount(r.Count);
+        var index = new DataField<long>("index");
+        var fields = features.Select(f => new DataField<float>(f)).ToArray();
+        using var stream = new MemoryStream();
+        await using (var writer = await ParquetWriter.CreateAsync(new ParquetSchema([index, .. fields]), stream, cancellationToken: ct))
+        {
+            using var group = writer.CreateRowGroup();
+            await group.WriteAsync(index, new ReadOnlyMemory<long>([.. Enumerable.Range(0, rows).Select(i => r.Start + (method.Rows?[i] ?? i))]), cancellationToken: ct);
+            for (var f = 0; f < fields.Length; f++)
+                await group.WriteAsync(fields[f], new ReadOnlyMemory<float>([.. Enumerable.Range(0, rows).Select(i => method.Maps[i * features.Length + f])]), cancellationToken: ct);
+        }
+        return stream.ToArray();
+    }
+
+    private static async Task<byte[]> ParquetAsync(ShardResult r, IReadOnlyList<MethodScalars> methodScalars, IReadOnlyList<TextColumn> text, CancellationToken ct)
     {
         var index = new DataField<long>("index");
         var label = new DataField<int?>("label");
@@ -44,7 +68,11 @@ public static class ShardWriter
         }.Concat(m.Columns.Select(c => (name: c.Name, values: c.Values, nullable: m.Nullable))))
             .Concat((r.Faithfulness?.Columns ?? []).Select(c => (name: c.Name, values: c.Values, nullable: false)))
             .Select(c => (field: c.nullable ? (DataField)new DataField<float?>(c.name) : new DataField<float>(c.name), c.values, c.nullable)).ToArray();
-        var schema = new ParquetSchema([index, label, prediction, confidence, loss, correct, .. scalars.Select(s => (Field)s.field)]);
+        var texts = text.Select(t => (field: new DataField<string>(t.Name), t.Values)).ToArray();
+        Field[] fields = [index, label, prediction, confidence, loss, correct, .. scalars.Select(s => (Field)s.field), .. texts.Select(t => (Field)t.field)];
+        if (fields.GroupBy(f => f.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } taken)
+            throw new ExplainException($"data.metadata: column \"{taken.Key}\" is also a column the samples table writes; rename it in the table");
+        var schema = new ParquetSchema(fields);
 
         var n = r.Count;
         var labels = new int?[n];
@@ -73,6 +101,7 @@ public static class ShardWriter
                 if (nullable) await group.WriteAsync(field, new ReadOnlyMemory<float?>([.. values.Select(v => float.IsNaN(v) ? (float?)null : v)]), cancellationToken: ct);
                 else await group.WriteAsync(field, new ReadOnlyMemory<float>(values), cancellationToken: ct);
             }
+            foreach (var (field, values) in texts) await group.WriteAsync(field, values);
         }
         return stream.ToArray();
     }

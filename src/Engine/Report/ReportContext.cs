@@ -58,8 +58,9 @@ public sealed class ReportContext
         var manifest = await ReadJsonAsync<Manifest>(output.Child(OutputLayout.Manifest), ct);
         var summary = await ReadJsonAsync<Summary>(output.Child(OutputLayout.Summary), ct);
         inputs ??= manifest.Inputs.Contains(Redaction.Marker, StringComparison.Ordinal) ? null : manifest.Inputs;
-        // Image files (data.images, data.manifest) are not one array: only the job's own reader reads them.
-        if (samples is null && inputs is not null && !ReadsImageFiles(manifest))
+        // Image files (data.images, data.manifest) are not one array: only the job's own reader reads them. A table's
+        // samples are rows, drawn as no image.
+        if (samples is null && inputs is not null && !ReadsFiles(manifest))
         {
             var file = await ArrayFile.OpenAsync(locator.Resolve(inputs), ct);
             samples = (index, token) => file.ReadFloatsAsync(index, 1, token);
@@ -67,9 +68,10 @@ public sealed class ReportContext
         return new ReportContext(locator, output, manifest, summary, samples);
     }
 
-    private static bool ReadsImageFiles(Manifest manifest) =>
+    private static bool ReadsFiles(Manifest manifest) =>
         manifest.JobFile.ValueKind == System.Text.Json.JsonValueKind.Object && manifest.JobFile.TryGetProperty("data", out var data)
-        && data.ValueKind == System.Text.Json.JsonValueKind.Object && (data.TryGetProperty("images", out _) || data.TryGetProperty("manifest", out _));
+        && data.ValueKind == System.Text.Json.JsonValueKind.Object
+        && (data.TryGetProperty("images", out _) || data.TryGetProperty("manifest", out _) || data.TryGetProperty("table", out _));
 
     /// <summary>A .npy file of the outputs, by its path relative to the output folder.</summary>
     public Task<ArrayFile> OpenAsync(string path, CancellationToken ct) => ArrayFile.OpenAsync(Output.Child(path), ct);
@@ -127,8 +129,8 @@ public sealed class ReportContext
     /// <summary>Whether a method's maps are images to draw ([h, w] or [c, h, w]); param-grads' per-layer norms are not.</summary>
     public static bool OverPixels(MethodSummary stats) => stats.MapShape.Length >= 2;
 
-    /// <summary>An image's shape, [h, w] or [c, h, w], as its channels (1 for [h, w]), height and width.</summary>
-    public static (int Channels, int Height, int Width) Planes(int[] shape) => (shape.Length == 3 ? shape[0] : 1, shape[^2], shape[^1]);
+    /// <summary>An image's shape, [h, w] or [c, h, w], as its channels (1 for [h, w]), height and width; a table's vector [d] is one row of d.</summary>
+    public static (int Channels, int Height, int Width) Planes(int[] shape) => (shape.Length == 3 ? shape[0] : 1, shape.Length >= 2 ? shape[^2] : 1, shape[^1]);
 
     public static async Task<double[]> ReadRowAsync(ArrayFile file, int row, CancellationToken ct) =>
         Array.ConvertAll(await file.ReadFloatsAsync(row, 1, ct), v => (double)v);

@@ -1,0 +1,45 @@
+using ExplainCluster.Contracts;
+using ExplainCluster.Engine.Methods;
+using static TorchSharp.torch;
+
+namespace ExplainCluster.Engine.Data.Tables;
+
+/// <summary>
+/// A table's features over the model's vector: feature f takes elements [Offsets[f], Offsets[f] + Widths[f]). An
+/// attribution over the vector becomes one value per feature by summing each feature's elements (a one-hot group's
+/// levels; a numeric feature is its one element), so attributions are read per original column.
+/// </summary>
+public sealed class FeatureGroups
+{
+    private FeatureGroups(string[] names, int[] widths)
+    {
+        Names = names;
+        Widths = widths;
+        Offsets = [.. widths.Select((_, f) => widths.Take(f).Sum())];
+        Width = widths.Sum();
+    }
+
+    public string[] Names { get; }
+
+    public int[] Widths { get; }
+
+    public int[] Offsets { get; }
+
+    /// <summary>The model's vector length.</summary>
+    public int Width { get; }
+
+    public static FeatureGroups? Of(TableSpec? table) =>
+        table is null ? null : new FeatureGroups([.. table.Features.Select(f => f.Name)], [.. table.Features.Select(f => f.Width)]);
+
+    /// <summary>
+    /// [n, Width] maps as [n, features]: each feature's slice summed within its row (so a row's sums do not depend on
+    /// the batch it came in). Maps of any other shape are returned as they are.
+    /// </summary>
+    public MethodOutput Sum(MethodOutput output)
+    {
+        var maps = output.Maps;
+        if (maps.dim() != 2 || maps.shape[1] != Width) return output;
+        var grouped = stack([.. Offsets.Select((offset, f) => maps.narrow(1, offset, Widths[f]).sum(1))], 1);
+        return output with { Maps = grouped };
+    }
+}

@@ -1,0 +1,114 @@
+using System.Globalization;
+using ExplainCluster.Contracts;
+
+namespace ExplainCluster.Engine.Data.Tables;
+
+/// <summary>
+/// Turns a table's rows into the vectors the model was trained on: each feature in order, (x − mean) / std computed in
+/// double and stored as float32, one-hot or index over its levels, a missing value replaced by the feature's
+/// <c>missing</c> value (or failing the job); and the label column into class indices. Every bad cell is one line
+/// naming the file, the row (the dataset index, as in the outputs' <c>index</c> column), the column and the value.
+/// </summary>
+public sealed class TableEncoder
+{
+    private readonly TableSpec _spec;
+    private readonly string _location;
+    private readonly string[]? _classes;
+
+    /// <param name="columns">The file's column names.</param>
+    /// <param name="classes">The model's class names (<c>model.classes</c>), which label values may be given as.</param>
+    public TableEncoder(TableSpec spec, string[] columns, string location, string[]? classes)
+    {
+        _spec = spec;
+        _location = location;
+        _classes = classes;
+        int Find(string name, string field) => Array.IndexOf(columns, name) is var i and >= 0 ? i
+            : throw new ExplainException($"{field}: {location} has no column \"{name}\" (columns: {string.Join(", ", columns)})");
+        FeatureColumns = [.. spec.Features.Select((f, i) => Find(f.Name, $"data.features[{i}].name"))];
+        LabelColumn = spec.Label is { } label ? Find(label, "data.label") : null;
+        MetadataColumns = [.. spec.Metadata.Select((m, i) => Find(m, $"data.metadata[{i}]"))];
+        Width = spec.Features.Sum(f => f.Width);
+    }
+
+    /// <summary>The length of the model's input vector.</summary>
+    public int Width { get; }
+
+    public int[] FeatureColumns { get; }
+
+    public int? LabelColumn { get; }
+
+    public int[] MetadataColumns { get; }
+
+    /// <summary>The columns a read needs, in order: features, then the label's if any, then metadata.</summary>
+    public int[] ReadColumns => [.. FeatureColumns, .. LabelColumn is { } l ? [l] : Array.Empty<int>(), .. MetadataColumns];
+
+    /// <summary>Rows' cells (one array per column of <see cref="ReadColumns"/>) as [count, Width] float32, row-major.</summary>
+    public float[] Encode(object?[][] cells, long start)
+    {
+        var count = cells.Length == 0 ? 0 : cells[0].Length;
+        var vectors = new float[(long)count * Width];
+        for (var r = 0; r < count; r++)
+        {
+            var at = r * Width;
+            for (var f = 0; f < _spec.Features.Length; f++)
+            {
+                var feature = _spec.Features[f];
+                var cell = cells[f][r] ?? feature.Missing
+                    ?? throw Bad(start + r, feature.Name, "", "is missing, and the feature's missing is \"fail\"");
+                switch (feature.Encoding)
+                {
+                    case FeatureEncoding.Identity:
+                        vectors[at] = (float)Number(cell, start + r, feature.Name);
+                        break;
+                    case FeatureEncoding.Standardize:
+                        vectors[at] = (float)((Number(cell, start + r, feature.Name) - feature.Mean) / feature.Std);
+                        break;
+                    case FeatureEncoding.OneHot:
+                        vectors[at + Level(cell, start + r, feature)] = 1f;
+                        break;
+                    case FeatureEncoding.Index:
+                        vectors[at] = Level(cell, start + r, feature);
+                        break;
+                }
+                at += feature.Width;
+            }
+        }
+        return vectors;
+    }
+
+    /// <summary>The label column's cells as class indices: integers, or names among <c>model.classes</c>.</summary>
+    public long[] Labels(object?[] cells, long start)
+    {
+        var name = _spec.Label!;
+        var labels = new long[cells.Length];
+        for (var r = 0; r < cells.Length; r++)
+        {
+            var text = cells[r] is { } cell ? Text(cell) : throw Bad(start + r, name, "", "is missing; every sample needs its label");
+            labels[r] = _classes is not null && Array.IndexOf(_classes, text) is var k and >= 0 ? k
+                : long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var i) ? i
+                : throw Bad(start + r, name, text, _classes is null ? "is not an integer class (or give model.classes to name them)"
+                    : $"is neither an integer nor a class of model.classes ({string.Join(", ", _classes)})");
+        }
+        return labels;
+    }
+
+    private double Number(object cell, long row, string column) => cell switch
+    {
+        double d => d,
+        string s when double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d) => d,
+        _ => throw Bad(row, column, Text(cell), "is not a number"),
+    };
+
+    private int Level(object cell, long row, TableFeature feature)
+    {
+        var text = Text(cell);
+        return Array.IndexOf(feature.Levels!, text) is var i and >= 0 ? i
+            : throw Bad(row, feature.Name, text, $"is not one of its levels ({string.Join(", ", feature.Levels!)})");
+    }
+
+    private static string Text(object cell) => cell is double d ? d.ToString(CultureInfo.InvariantCulture) : (string)cell;
+
+    private ExplainException Bad(long row, string column, string value, string problem) =>
+        new(value.Length == 0 ? $"{_location}: row {row}, column \"{column}\": the value {problem}"
+            : $"{_location}: row {row}, column \"{column}\": \"{value}\" {problem}");
+}

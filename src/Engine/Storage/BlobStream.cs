@@ -1,0 +1,55 @@
+namespace ExplainCluster.Engine.Storage;
+
+/// <summary>
+/// A read-only, seekable stream over a blob's ranged reads, buffered by <paramref name="bufferSize"/> bytes: lets a
+/// reader that seeks (Parquet's footer, then a row group's pages) read a local file or an Azure blob alike, without
+/// reading the whole object.
+/// </summary>
+public sealed class BlobStream(IBlob blob, long length, int bufferSize = 1 << 20) : Stream
+{
+    private byte[] _buffer = [];
+    private long _bufferStart;
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => true;
+
+    public override bool CanWrite => false;
+
+    public override long Length => length;
+
+    public override long Position { get; set; }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken ct = default)
+    {
+        if (Position >= length || destination.Length == 0) return 0;
+        if (Position < _bufferStart || Position >= _bufferStart + _buffer.Length)
+        {
+            _bufferStart = Position;
+            _buffer = await blob.ReadRangeAsync(Position, (int)Math.Min(Math.Max(bufferSize, destination.Length), length - Position), ct);
+        }
+        var offset = (int)(Position - _bufferStart);
+        var count = Math.Min(destination.Length, _buffer.Length - offset);
+        _buffer.AsMemory(offset, count).CopyTo(destination);
+        Position += count;
+        return count;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) => ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();
+
+    // Synchronous reads block on the ranged read: they come only from readers without an async path.
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override long Seek(long offset, SeekOrigin origin) => Position = origin switch
+    {
+        SeekOrigin.Begin => offset,
+        SeekOrigin.Current => Position + offset,
+        _ => length + offset,
+    };
+
+    public override void Flush() { }
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+}

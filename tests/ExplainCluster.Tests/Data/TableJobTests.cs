@@ -1,0 +1,130 @@
+using System.Text.Json;
+using ExplainCluster.Tests.Infrastructure;
+using Parquet;
+
+namespace ExplainCluster.Tests.Data;
+
+/// <summary>Table jobs through <c>explain run</c>: per-feature attributions by hand on a linear model, one-hot groups summed, sharding changing nothing.</summary>
+public sealed class TableJobTests
+{
+    // The linear fixture: logits = W [a, (b − 1) / 2, c=x, c=y, c=z] + bias (tools/make_tabular_fixtures.py).
+    private static readonly double[][] W = [[1, -2, 0.5, -1, 3], [-1, 0.25, 2, 0, -0.5]];
+    private static readonly double[][] Vectors = [[1.5, 0.5], [-0.5, 1.5], [3, -0.25], [0, -1.5], [2.5, 0], [1, -0.25]];
+    private static readonly int[] Levels = [0, 1, 2, 1, 2, 0];
+    private static readonly int[] Labels = [0, 1, 0, 1, 1, 0];
+
+    private static async Task<string> RunAsync(string folder, string data, string methods, int shardSize, string extra = "")
+    {
+        var job = Path.Combine(folder, $"job-{shardSize}.json");
+        var output = Path.Combine(folder, $"out-{shardSize}");
+        await File.WriteAllTextAsync(job, $$"""
+            { "model": { "uri": "{{(data.Contains("credit", StringComparison.Ordinal) ? TestPaths.Fixture("tabular/credit_mlp.pt") : TestPaths.Fixture("tabular/tabular_linear.pt"))}}" {{extra}} },
+              "data": {{data}}, "methods": {{methods}}, "target": "label", "shardSize": {{shardSize}}, "output": "{{output}}" }
+            """);
+        var run = await CliResult.RunAsync(TimeSpan.FromMinutes(3), "run", job);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        return output;
+    }
+
+    /// <summary>A method's per-feature parquet parts in shard order: each column by name, and the dataset index.</summary>
+    private static async Task<(long[] Index, Dictionary<string, float[]> Columns)> AttributionsAsync(string output, string method)
+    {
+        var index = new List<long>();
+        var columns = new Dictionary<string, List<float>>();
+        foreach (var part in Directory.GetFiles(Path.Combine(output, "attributions", method), "part-*.parquet").Order(StringComparer.Ordinal))
+        {
+            await using var stream = File.OpenRead(part);
+            await using var reader = await ParquetReader.CreateAsync(stream);
+            using var group = reader.OpenRowGroupReader(0);
+            var n = (int)group.RowCount;
+            foreach (var field in reader.Schema.GetDataFields())
+            {
+                if (field.Name == "index")
+                {
+                    var values = new long[n];
+                    await group.ReadAsync(field, values.AsMemory());
+                    index.AddRange(values);
+                    continue;
+                }
+                var floats = new float[n];
+                await group.ReadAsync(field, floats.AsMemory());
+                (columns.TryGetValue(field.Name, out var list) ? list : columns[field.Name] = []).AddRange(floats);
+            }
+        }
+        return ([.. index], columns.ToDictionary(c => c.Key, c => c.Value.ToArray()));
+    }
+
+    [Fact]
+    public async Task Run_LinearTable_AttributionsPerFeatureAreWTimesXByHand()
+    {
+        var folder = TestPaths.NewFolder();
+        var output = await RunAsync(folder, TableFiles.LinearData(TestPaths.Fixture("tabular/tabular_linear.csv")),
+            """{ "grad-x-input": {}, "saliency": {} }""", shardSize: 4);
+
+        // grad-x-input: ∂y_t/∂x_j = W[t, j], so a and b get W·x, and c's one-hot group sums to W[t, 2 + level] (the other levels' x are 0).
+        var (index, gxi) = await AttributionsAsync(output, "grad-x-input");
+        Assert.Equal([0L, 1, 2, 3, 4, 5], index);
+        Assert.Equal(["a", "b", "c"], gxi.Keys.Order(StringComparer.Ordinal));
+        for (var i = 0; i < 6; i++)
+        {
+            var w = W[Labels[i]];
+            Assert.Equal(w[0] * Vectors[i][0], gxi["a"][i], 6);
+            Assert.Equal(w[1] * Vectors[i][1], gxi["b"][i], 6);
+            Assert.Equal(w[2 + Levels[i]], gxi["c"][i], 6);
+        }
+        // saliency: |W[t, j]|, and c's group sums all three levels' |W| whatever the level.
+        var (_, saliency) = await AttributionsAsync(output, "saliency");
+        for (var i = 0; i < 6; i++)
+        {
+            var w = W[Labels[i]];
+            Assert.Equal(Math.Abs(w[0]), saliency["a"][i], 6);
+            Assert.Equal(Math.Abs(w[2]) + Math.Abs(w[3]) + Math.Abs(w[4]), saliency["c"][i], 6);
+        }
+
+        // summary.json's features: mean |attribution| per feature over the six rows, as computed here.
+        using var summary = Jobs.ReadJson(Path.Combine(output, "summary.json"));
+        var features = summary.RootElement.GetProperty("features");
+        var method = features.GetProperty("methods").EnumerateArray().Single(m => m.GetProperty("method").GetString() == "grad-x-input");
+        Assert.Equal(6, method.GetProperty("samples").GetInt64());
+        var c = method.GetProperty("features").EnumerateArray().Single(f => f.GetProperty("feature").GetString() == "c");
+        Assert.Equal(Enumerable.Range(0, 6).Average(i => Math.Abs(W[Labels[i]][2 + Levels[i]])), c.GetProperty("meanAbs").GetProperty("value").GetDouble(), 6);
+        Assert.True(c.GetProperty("meanAbs").GetProperty("low").GetDouble() < c.GetProperty("meanAbs").GetProperty("value").GetDouble());
+
+        // Metadata columns travel into the samples table as text, the CSV's quoting undone.
+        await using (var stream = File.OpenRead(Path.Combine(output, "samples", "part-00001.parquet")))
+        await using (var reader = await ParquetReader.CreateAsync(stream))
+        {
+            using var group = reader.OpenRowGroupReader(0);
+            var region = new string?[2];
+            await group.ReadAsync(reader.Schema.GetDataFields().Single(f => f.Name == "region"), region.AsMemory());
+            Assert.Equal(new string?[] { "south, coast", "west" }, region);
+        }
+
+        // The report stands (no pixel grids) with the feature table.
+        var report = await File.ReadAllTextAsync(Path.Combine(output, "report.html"));
+        Assert.Contains("Feature importance", report);
+        Assert.Contains("<td class=\"l\">c</td>", report);
+    }
+
+    [Fact]
+    public async Task Run_CreditMlp_FourShardsEqualOneShardByteForByte()
+    {
+        var folder = TestPaths.NewFolder();
+        const string Methods = """{ "saliency": {}, "grad-x-input": {}, "integrated-gradients": { "steps": 16 }, "smooth-grad": { "samples": 4 } }""";
+        var data = TableFiles.CreditData(TableFiles.Credit);
+        var single = await RunAsync(folder, data, Methods, shardSize: 4454, extra: ", \"classes\": [\"bad\", \"good\"]");
+        // Shards of 5 batches (batchSize 256): every batch holds the same rows as in the single run. (A batch of other rows
+        // changes the CPU's matrix products in the last bits, so shard sizes that cut batches agree only to float rounding.)
+        var sharded = await RunAsync(folder, data, Methods, shardSize: 1280, extra: ", \"classes\": [\"bad\", \"good\"]");
+        Assert.Equal(4, Directory.GetFiles(Path.Combine(sharded, "attributions", "saliency"), "part-*.parquet").Length);
+        foreach (var method in new[] { "saliency", "grad-x-input", "integrated-gradients", "smooth-grad" })
+        {
+            var (indexA, a) = await AttributionsAsync(single, method);
+            var (indexB, b) = await AttributionsAsync(sharded, method);
+            Assert.Equal(Enumerable.Range(0, 4454).Select(i => (long)i), indexA);
+            Assert.Equal(indexA, indexB);
+            Assert.Equal(13, a.Count);
+            foreach (var (feature, values) in a) Assert.Equal(values, b[feature]);
+        }
+    }
+}

@@ -1,0 +1,130 @@
+#!/usr/bin/python3
+"""Makes the tabular fixtures (issue 19) with Debian's python3-torch 1.13, python3-sklearn and r-base-core.
+
+Run once from the repository root:  /usr/bin/python3 tools/make_tabular_fixtures.py
+It writes under tests/fixtures/tabular/:
+- credit_data.csv: r-cran-modeldata's credit_data, exported by tools/make_tabular_fixtures.R (missing values empty);
+- credit_features.json: the job file's data.features for it, so the model receives exactly its training vector:
+  numerics standardized with the training rows' mean and (population) std, a missing numeric replaced by the
+  column's median before standardizing; categoricals one-hot over R's factor levels, a missing one replaced by
+  the column's most frequent level;
+- credit_expected.json: a few rows' vectors and logits as Python computed them;
+- credit_mlp.pt: an MLP (30 -> 16 -> 2, ReLU) trained on that vector to predict Status (classes bad, good), TorchScript;
+- breast_cancer.csv: scikit-learn's bundled breast-cancer table (569 rows, 30 numeric features, target 0/1);
+- tabular_linear.pt and tabular_linear.csv: a linear model with known weights on [a, b, one-hot(c over x, y, z)]
+  and a 6-row table, for tests computed by hand.
+"""
+import csv
+import json
+import os
+import subprocess
+
+import numpy as np
+import torch
+from torch import nn
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "tests", "fixtures", "tabular")
+
+NUMERIC = ["Seniority", "Time", "Age", "Expenses", "Income", "Assets", "Debt", "Amount", "Price"]
+LEVELS = {  # R's factor levels of credit_data, in R's order
+    "Home": ["ignore", "other", "owner", "parents", "priv", "rent"],
+    "Marital": ["divorced", "married", "separated", "single", "widow"],
+    "Records": ["no", "yes"],
+    "Job": ["fixed", "freelance", "others", "partime"],
+}
+COLUMNS = ["Seniority", "Home", "Time", "Age", "Marital", "Records", "Job", "Expenses", "Income", "Assets", "Debt", "Amount", "Price"]
+
+
+def credit():
+    subprocess.run(["Rscript", os.path.join(ROOT, "tools", "make_tabular_fixtures.R")], cwd=ROOT, check=True)
+    with open(os.path.join(OUT, "credit_data.csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    features = []
+    for name in COLUMNS:
+        values = [r[name] for r in rows if r[name] != ""]
+        if name in LEVELS:
+            assert set(values) <= set(LEVELS[name]), name
+            mode = max(LEVELS[name], key=values.count)
+            features.append({"name": name, "type": "categorical", "encode": {"oneHot": LEVELS[name]}, "missing": mode})
+        else:
+            x = np.array([float(v) for v in values])
+            features.append({"name": name, "type": "numeric",
+                             "encode": {"standardize": {"mean": float(x.mean()), "std": float(x.std())}},
+                             "missing": float(np.median(x))})
+    with open(os.path.join(OUT, "credit_features.json"), "w") as f:
+        json.dump(features, f, indent=1)
+        f.write("\n")
+
+    def encode(row):
+        out = []
+        for feat in features:
+            v = row[feat["name"]]
+            if feat["type"] == "numeric":
+                x = float(v) if v != "" else feat["missing"]
+                s = feat["encode"]["standardize"]
+                out.append((x - s["mean"]) / s["std"])  # in float64, then float32 as the engine does
+            else:
+                level = v if v != "" else feat["missing"]
+                out.extend(1.0 if level == l else 0.0 for l in feat["encode"]["oneHot"])
+        return out
+
+    x = torch.tensor(np.array([encode(r) for r in rows], dtype=np.float64).astype(np.float32))
+    y = torch.tensor([["bad", "good"].index(r["Status"]) for r in rows])
+    torch.manual_seed(19)
+    model = nn.Sequential(nn.Linear(x.shape[1], 16), nn.ReLU(), nn.Linear(16, 2))
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    for _ in range(300):  # full batch; a small model for tests, not a credit policy
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        accuracy = (model(x).argmax(1) == y).float().mean().item()
+    print(f"credit MLP: {x.shape[1]} inputs, training loss {loss.item():.4f}, accuracy {accuracy:.4f}")
+    torch.jit.script(model).save(os.path.join(OUT, "credit_mlp.pt"))
+    # A few rows (the first ones, and the first with each kind of missing value) as the model receives them, and
+    # its logits: the engine's table reader must produce these vectors exactly.
+    picked = [0, 1, 2]
+    for c in ("Income", "Home", "Job", "Marital", "Assets", "Debt"):
+        picked.append(next(i for i, r in enumerate(rows) if r[c] == "" and i not in picked))
+    with open(os.path.join(OUT, "credit_expected.json"), "w") as f:
+        with torch.no_grad():
+            json.dump({"rows": picked, "vectors": [x[i].tolist() for i in picked],
+                       "logits": [model(x[i:i + 1])[0].tolist() for i in picked]}, f)
+
+
+def breast_cancer():
+    from sklearn.datasets import load_breast_cancer
+    data = load_breast_cancer()
+    names = [n.replace(" ", "_") for n in data.feature_names]
+    with open(os.path.join(OUT, "breast_cancer.csv"), "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(names + ["target"])
+        for xs, t in zip(data.data, data.target):
+            w.writerow([repr(float(v)) for v in xs] + [int(t)])
+
+
+def linear():
+    """logits = W [a, b, c=x, c=y, c=z] + bias; W = [[1, -2, 0.5, -1, 3], [-1, 0.25, 2, 0, -0.5]], bias = [0.1, -0.1]."""
+    m = nn.Sequential(nn.Linear(5, 2))
+    with torch.no_grad():
+        m[0].weight.copy_(torch.tensor([[1.0, -2.0, 0.5, -1.0, 3.0], [-1.0, 0.25, 2.0, 0.0, -0.5]]))
+        m[0].bias.copy_(torch.tensor([0.1, -0.1]))
+    torch.jit.script(m.eval()).save(os.path.join(OUT, "tabular_linear.pt"))
+    with open(os.path.join(OUT, "tabular_linear.csv"), "w") as f:
+        f.write("id,a,b,c,label,region\n"
+                "r0,1.5,2,x,0,north\n"
+                "r1,-0.5,4,y,1,south\n"
+                "r2,3,,z,0,north\n"
+                "r3,0,-2,y,1,east\n"
+                "r4,2.5,1,\"z\",1,\"south, coast\"\n"
+                "r5,1,0.5,x,0,west\n")
+
+
+if __name__ == "__main__":
+    os.makedirs(OUT, exist_ok=True)
+    credit()
+    breast_cancer()
+    linear()
