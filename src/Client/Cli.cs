@@ -107,7 +107,9 @@ public static class Cli
         {
             var job = JobFile.Load(jobPath, output);
             if (overwrite) job = job with { Overwrite = true };
-            await using var cluster = await EmbeddedCluster.StartAsync(LocalRoots(jobPath, job), verbose);
+            // The embedded run reads what its job file names, wherever it is (a dataset under /data, a mounted share): it
+            // is the user's own process. Storage:LocalRoots still binds it where the environment sets them.
+            await using var cluster = await EmbeddedCluster.StartAsync(verbose: verbose);
             if (interrupts.Interrupted) return Interrupted(interrupts, "before the job started; nothing was written");
             var jobId = JobRunner.NewId(job);
             var status = await cluster.Grains.GetGrain<IJobGrain>(jobId).StartAsync(job);
@@ -141,18 +143,6 @@ public static class Cli
     {
         Console.Error.WriteLine(when is null ? $"interrupted by {interrupts.Name}" : $"interrupted by {interrupts.Name} {when}");
         return interrupts.ExitCode;
-    }
-
-    /// <summary>
-    /// The embedded silo's Storage:LocalRoots, unless the environment sets them: the current folder, the job
-    /// file's folder and the job's output, so local use needs no settings and a job file cannot reach elsewhere.
-    /// </summary>
-    private static string[] LocalRoots(string jobPath, JobSpec job)
-    {
-        if (Environment.GetEnvironmentVariable("Storage__LocalRoots__0") is not null) return [];
-        string[] roots = [Environment.CurrentDirectory, Path.GetDirectoryName(Path.GetFullPath(jobPath))!,
-            .. new[] { OutputTemplate.Root(job.Output), job.History }.OfType<string>().Where(l => !BlobLocator.IsRemote(l))];
-        return [.. roots.Select((root, i) => $"--{LocationPolicy.LocalRootsKey}:{i}={root}")];
     }
 
     /// <summary>Connects to the cluster and runs <paramref name="command"/>; an interrupt the command left to this stops it with one line.</summary>
