@@ -223,7 +223,17 @@ public sealed class ExplainModel : IDisposable
     public ILayerSplit Split(string layer)
     {
         if (_splits.TryGetValue(layer, out var known)) return known;
-        ILayerSplit split = layer == TimmSplit.LayerName ? new TimmSplit(_module) : ChildSplit.Resolve(_module, layer);
+        ILayerSplit split;
+        try
+        {
+            split = layer == TimmSplit.LayerName ? new TimmSplit(_module) : ChildSplit.Resolve(_module, layer);
+        }
+        catch (ExplainException e) when (Views.ModelTaps.IsExported(this, layer))
+        {
+            // A stage or the pre-logits features: the views read them, but the timm convention exports no way on to the logits.
+            throw new ExplainException($"Grad-CAM layer \"{layer}\": the activations and embedding views can tap it, but a split needs the rest of the " +
+                $"forward from there, which the timm convention exports only from \"{TimmSplit.LayerName}\": name that", e);
+        }
         var kept = _splits.GetOrAdd(layer, split);
         if (!ReferenceEquals(kept, split)) (split as IDisposable)?.Dispose();
         return kept;

@@ -103,6 +103,18 @@ public class TimmTapsJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster
             "would add more (tools/explain_export.py exports them)", plain.Error);
     }
 
+    [Fact]
+    public async Task Methods_GradCamAtAStage_SaysOnlyForwardFeaturesSplits()
+    {
+        var folder = TestPaths.NewFolder();
+        await WriteData(folder, Enumerable.Repeat(0.25f, 4 * 9).ToArray(), [4, 1, 3, 3], null);
+        var status = await Jobs.RunAsync(one.Grains, Job("tiny_cnn_timm_staged.pt", Path.Combine(folder, "out"), 4, "null", labels: false)
+            .Replace("\"saliency\": {}", "\"grad-cam\": { \"layer\": \"stages.0\" }"), folder);
+        Assert.Equal(JobState.Failed, status.State);
+        Assert.Equal("Grad-CAM layer \"stages.0\": the activations and embedding views can tap it, but a split needs the rest of the forward from " +
+            "there, which the timm convention exports only from \"forward_features\": name that", status.Error);
+    }
+
     private static async Task WriteData(string folder, float[] inputs, long[] shape, long[]? labels)
     {
         await File.WriteAllBytesAsync(Path.Combine(folder, "inputs.npy"), NpyFormat.Encode(inputs, shape));
