@@ -11,6 +11,7 @@ import gzip
 import os
 import struct
 import sys
+from typing import List
 
 import numpy as np
 import torch
@@ -58,6 +59,47 @@ class TimmStyle(nn.Module):
     @torch.jit.export
     def forward_head(self, features):
         return self.head(torch.flatten(features, 1))
+
+    def forward(self, x):
+        return self.forward_head(self.forward_features(x))
+
+
+class TimmStaged(nn.Module):
+    """The timm convention with stages(x) and pre_logits(features) exported (tiny_cnn_timm_staged.pt).
+
+    stage 0 = relu(conv(x)) (the 1x1 conv of tiny_cnn_layers: channels relu(x), relu(0.5 - x));
+    stage 1 = relu(mix(stage 0)), a 1x1 conv with weights [[1, 1], [1, -1]] and biases [0, -0.25];
+    forward_features = stage 1; pre_logits = its mean over the 3x3 positions; forward_head = Linear(2, 2) of that,
+    weights [[1, -1], [0.5, 2]], biases [0.1, -0.1].
+    """
+
+    def __init__(self, conv):
+        super().__init__()
+        self.conv = conv
+        self.mix = nn.Conv2d(2, 2, kernel_size=1)
+        self.head = nn.Linear(2, 2)
+        with torch.no_grad():
+            self.mix.weight.copy_(torch.tensor([[1.0, 1.0], [1.0, -1.0]]).view(2, 2, 1, 1))
+            self.mix.bias.copy_(torch.tensor([0.0, -0.25]))
+            self.head.weight.copy_(torch.tensor([[1.0, -1.0], [0.5, 2.0]]))
+            self.head.bias.copy_(torch.tensor([0.1, -0.1]))
+
+    @torch.jit.export
+    def stages(self, x) -> List[torch.Tensor]:
+        first = torch.relu(self.conv(x))
+        return [first, torch.relu(self.mix(first))]
+
+    @torch.jit.export
+    def forward_features(self, x):
+        return self.stages(x)[-1]
+
+    @torch.jit.export
+    def pre_logits(self, features):
+        return features.mean((2, 3))
+
+    @torch.jit.export
+    def forward_head(self, features):
+        return self.head(self.pre_logits(features))
 
     def forward(self, x):
         return self.forward_head(self.forward_features(x))
@@ -129,6 +171,7 @@ def main():
     torch.jit.save(torch.jit.script(nn.Sequential(conv, nn.ReLU(), nn.Flatten(), head)),
                    os.path.join(FIXTURES, "tiny_cnn_sequential.pt"))
     torch.jit.save(torch.jit.script(TimmStyle(conv, head)), os.path.join(FIXTURES, "tiny_cnn_timm.pt"))
+    torch.jit.save(torch.jit.script(TimmStaged(conv)), os.path.join(FIXTURES, "tiny_cnn_timm_staged.pt"))
     torch.jit.save(torch.jit.script(NoConvention(conv, head)), os.path.join(FIXTURES, "tiny_cnn_plain.pt"))
     if "--fixtures-only" not in sys.argv:
         os.makedirs(SAMPLE, exist_ok=True)

@@ -16,7 +16,8 @@ affine parameters and running statistics from a few random batches, so that eval
       hidden width 4096 cut to 64 (same Sequential structure), input 3x96x96.
   mobilenet_v2_split.pt
       torchvision.models.mobilenet_v2(width_mult=0.25, num_classes=10), input 3x96x96, exported by
-      tools/explain_export.py at "features.18" (Grad-CAM layer "forward_features").
+      tools/explain_export.py at "features.18" (Grad-CAM layer "forward_features"), with its stages
+      (features.1, .3, .6, .13, .18) and pre_logits.
 
 The input all references are computed on, and for each model a reference computed by PyTorch on
 the eager model:

@@ -84,7 +84,7 @@ public sealed class RepresentationComparison(ModelHost host, BlobLocator locator
         using var raw = tensor(data.Raw.AsSpan(start * sample, count * sample).ToArray(), [count, .. data.SampleShape.Select(d => (long)d)]);
         var capture = new ActivationCapture([layer], "compare: the embedding layer");
         capture.Complete(model, model.PrepareInput(preprocess.Apply(raw)));
-        return ShardViews.EmbeddingRows(capture[layer], layer).to(float64).cpu().MoveToOuterDisposeScope();
+        return ModelTaps.Rows(capture[layer], layer).to(float64).cpu().MoveToOuterDisposeScope();
     }
 
     private static Tensor Plus(Tensor? total, Tensor part) => total is null ? part : total.add_(part);

@@ -36,7 +36,6 @@ public static class ShardExplainer
         var split = layers.Length == 1 ? model.Split(layers[0]) : null;
         var explainLabels = job.Target == TargetMode.Label;
         var segments = data.Segments ?? (plan.Segments is { } spec ? JobSegments.Compute(spec, job.Data.Preprocess, data) : null);
-        var views = Views.ShardViews.For(model, plan, plan.KnnSample is { } knn ? plan.Chosen(chosen, knn).ToHashSet() : null);
 
         var n = data.Count;
         var preprocess = Preprocessor.Create(job.Data.Preprocess, data.SampleShape);
@@ -57,6 +56,8 @@ public static class ShardExplainer
         // The shard's samples as one tensor, checked once; batches are views of it.
         using var shardRaw = tensor(data.Raw, [n, .. data.SampleShape.Select(d => (long)d)]);
         CheckFinite(shardRaw, data.Start);
+        var views = Views.ShardViews.For(model, plan, () => model.PrepareInput(preprocess.Apply(shardRaw.narrow(0, 0, 1))),
+            plan.KnnSample is { } knn ? plan.Chosen(chosen, knn).ToHashSet() : null);
 
         for (var start = 0; start < n; start += batchSize)
         {

@@ -50,7 +50,7 @@ public sealed class GradientBatch
     {
         capture?.Clear();
         // With a capture, the forward runs as a chain of children: the split's if it is one, else the top-level children.
-        var chain = capture is not { NeedsChildren: true } ? null : split as ChildSplit ?? (split is null ? capture.TopLevel(model, input) : null);
+        var chain = capture?.NeedsChildren(model) != true ? null : split as ChildSplit ?? (split is null ? capture.TopLevel(model, input) : null);
         if (!needGradients)
         {
             using var noGrad = no_grad();
@@ -77,7 +77,7 @@ public sealed class GradientBatch
             (features, output) = model.Invoke(x, () =>
             {
                 var f = chain is null ? split.Features(x) : chain.Run(x, head: false, capture!.Record);
-                if (chain is null && split.Layer == Views.ActivationCapture.FeaturesTap) capture?.Record(split.Layer, f); // the timm split is the tap
+                if (chain is null && split.Layer == Views.ModelTaps.Features) capture?.Record(split.Layer, f); // the timm split is the tap
                 return (f, chain is null ? split.Head(f) : chain.Run(f, head: true, capture!.Record));
             });
         }

@@ -20,24 +20,67 @@ public sealed class ExplainModel : IDisposable
         Device = device;
         Location = location;
         ChannelsLast = channelsLast;
-        _timm = new Lazy<bool>(() => ExportsMethods(localPath, TimmSplit.LayerName, "forward_head"));
+        _methods = new Lazy<IReadOnlySet<string>>(() => RootMethods(localPath));
+        _children = new Lazy<IReadOnlyList<string>>(() =>
+        {
+            var children = _module.named_children().ToArray();
+            foreach (var (_, child) in children) child.Dispose();
+            return [.. children.Select(c => c.name)];
+        });
     }
 
-    private readonly Lazy<bool> _timm;
+    private readonly Lazy<IReadOnlySet<string>> _methods;
+    private readonly Lazy<IReadOnlyList<string>> _children;
+    private int _stageCount = -1;
+    private const string StagesMethod = "stages";
+    private const string PreLogitsMethod = "pre_logits";
 
     /// <summary>Whether the model exports <c>forward_features</c> and <c>forward_head</c> (the timm convention), read once from the archive's code.</summary>
-    public bool FollowsTimm => _timm.Value;
+    public bool FollowsTimm => _methods.Value.Contains(TimmSplit.LayerName) && _methods.Value.Contains("forward_head");
 
-    private static bool ExportsMethods(string path, params string[] names)
+    /// <summary>Whether the model exports <c>stages(x) -&gt; List[Tensor]</c>, each stage's output (tools/explain_export.py).</summary>
+    public bool ExportsStages => _methods.Value.Contains(StagesMethod);
+
+    /// <summary>Whether the model exports <c>pre_logits(features)</c>, the pooled features its classifier takes.</summary>
+    public bool ExportsPreLogits => _methods.Value.Contains(PreLogitsMethod);
+
+    /// <summary>Each stage's output from the exported <c>stages(x)</c>, without gradients.</summary>
+    public Tensor[] Stages(Tensor input)
+    {
+        using var _ = no_grad();
+        return Invoke(input, () => _module.invoke(StagesMethod, input) switch
+        {
+            Tensor[] { Length: > 0 } stages => stages,
+            var other => throw new ExplainException($"model {Location} returned {Describe(other)} from {StagesMethod}(x); expected a list of tensors, one per stage"),
+        });
+    }
+
+    /// <summary>The number of stages <c>stages(x)</c> gives, counted once on <paramref name="probe"/>'s input.</summary>
+    public int StageCount(Func<Tensor> probe)
+    {
+        if (_stageCount >= 0) return _stageCount;
+        using var scope = NewDisposeScope();
+        return _stageCount = Stages(probe()).Length;
+    }
+
+    /// <summary>The exported <c>pre_logits(features)</c> of <c>forward_features</c>'s output, without gradients.</summary>
+    public Tensor PreLogits(Tensor features)
+    {
+        using var _ = no_grad();
+        return Invoke(features, () => _module.invoke<Tensor>(PreLogitsMethod, features));
+    }
+
+    /// <summary>The methods of the archive's root class (forward and the exported ones), read once from its code; none when it cannot be read.</summary>
+    private static IReadOnlySet<string> RootMethods(string path)
     {
         try
         {
             var code = ScriptCode.Read(path);
-            return code.Classes.TryGetValue(code.Root, out var root) && names.All(root.Methods.ContainsKey);
+            return code.Classes.TryGetValue(code.Root, out var root) ? root.Methods.Keys.ToHashSet(StringComparer.Ordinal) : new HashSet<string>();
         }
         catch (Exception e) when (e is IOException or InvalidDataException or FormatException)
         {
-            return false;
+            return new HashSet<string>();
         }
     }
 
@@ -180,7 +223,17 @@ public sealed class ExplainModel : IDisposable
     public ILayerSplit Split(string layer)
     {
         if (_splits.TryGetValue(layer, out var known)) return known;
-        ILayerSplit split = layer == TimmSplit.LayerName ? new TimmSplit(_module) : ChildSplit.Resolve(_module, layer);
+        ILayerSplit split;
+        try
+        {
+            split = layer == TimmSplit.LayerName ? new TimmSplit(_module) : ChildSplit.Resolve(_module, layer);
+        }
+        catch (ExplainException e) when (Views.ModelTaps.IsExported(this, layer))
+        {
+            // A stage or the pre-logits features: the views read them, but the timm convention exports no way on to the logits.
+            throw new ExplainException($"Grad-CAM layer \"{layer}\": the activations and embedding views can tap it, but a split needs the rest of the " +
+                $"forward from there, which the timm convention exports only from \"{TimmSplit.LayerName}\": name that", e);
+        }
         var kept = _splits.GetOrAdd(layer, split);
         if (!ReferenceEquals(kept, split)) (split as IDisposable)?.Dispose();
         return kept;
@@ -191,13 +244,8 @@ public sealed class ExplainModel : IDisposable
         [.. _module.named_parameters().Select(p => p.name)
             .Where(n => (n.Contains('.') ? n[..n.LastIndexOf('.')] : "") == layer)];
 
-    /// <summary>The names of the model's top-level children, in order.</summary>
-    public IReadOnlyList<string> TopLevelChildren()
-    {
-        var children = _module.named_children().ToArray();
-        foreach (var (_, module) in children) module.Dispose();
-        return [.. children.Select(c => c.name)];
-    }
+    /// <summary>The names of the model's top-level children, in order (read once: TorchSharp wraps every child to list them).</summary>
+    public IReadOnlyList<string> TopLevelChildren() => _children.Value;
 
     /// <summary>The top-level child before the last one that takes 2-D input (a Linear, or a container starting with one): the embedding's default.</summary>
     public string? ChildBeforeLastLinear()

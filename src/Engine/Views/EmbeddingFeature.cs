@@ -78,7 +78,7 @@ public sealed class EmbeddingFeature : Feature<EmbeddingPartial, EmbeddingFeatur
         {
             if (Pca(draft.Settings.EmbeddingDims) is not { } embedding) return null;
             return new EmbeddingView(embedding.Layer, embedding.Samples, embedding.Components.Length, embedding.Variance, embedding.Explained,
-                Vote(draft, draft.Settings.EmbeddingNeighbours));
+                Vote(draft, draft.Settings.EmbeddingNeighbours), ModelTaps.Describe(embedding.Layer));
         }
 
         /// <summary>The label vote's summary, its arrays added; null without one.</summary>

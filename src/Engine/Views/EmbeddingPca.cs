@@ -90,4 +90,5 @@ public sealed record Disagreement(long Index, long Label, long NeighboursSay, do
 public sealed record KnnVote(int K, int Samples, double MeanAgreement, Disagreement[] Lowest, string IndexFile, string AgreementFile, Estimate? Agreement = null);
 
 /// <summary>summary.json's <c>views.embedding</c>: the layer, how many samples, and the variance (and share of it) each component explains; coordinates in <c>embedding/part-NNNNN.npy</c>.</summary>
-public sealed record EmbeddingView(string Layer, long Samples, int Dims, double[] Variance, double[] Explained, KnnVote? Knn = null);
+/// <param name="Features">What each sample's row is at the layer, in words (<see cref="ModelTaps.Describe"/>): the pre-logits features, a pooled output, a flattened one.</param>
+public sealed record EmbeddingView(string Layer, long Samples, int Dims, double[] Variance, double[] Explained, KnnVote? Knn = null, string? Features = null);

@@ -68,7 +68,7 @@ public static class PostWorker
                 var x = model.PrepareInput(preprocess.Apply(shardRaw.narrow(0, start, count)));
                 capture.Clear();
                 capture.Complete(model, x);
-                var projected = (ShardViews.EmbeddingRows(capture[basis.Layer], basis.Layer).to(float64) - mean).mm(components.t()).to(float32).cpu();
+                var projected = (ModelTaps.Rows(capture[basis.Layer], basis.Layer).to(float64) - mean).mm(components.t()).to(float32).cpu();
                 projected.data<float>().CopyTo(coordinates.AsSpan(start * basis.Dims, count * basis.Dims));
             }
         }

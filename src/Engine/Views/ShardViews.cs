@@ -34,53 +34,37 @@ public sealed class ShardViews
 
     /// <summary>Null when the job has no views.</summary>
     /// <param name="knn">This shard's part of the embedding's label-vote subset (dataset indices), when it has one.</param>
-    public static ShardViews? For(ExplainModel model, JobPlan plan, IReadOnlySet<long>? knn = null)
+    /// <param name="probe">One input row [1, ...] on the model's device: counts a timm-convention model's stages.</param>
+    public static ShardViews? For(ExplainModel model, JobPlan plan, Func<Tensor> probe, IReadOnlySet<long>? knn = null)
     {
         var job = plan.Job;
         if (job.Views is not { Length: > 0 }) return null;
         var maximisation = plan.Maximisation;
-        var children = Taps(model);
-        // A timm-convention model's activations are taken at forward_features (its stages are not exported); others' at every top-level child.
+        // By default every stage of a timm-convention model (else its forward_features), every top-level child of others.
         var activations = plan.Activations is { } view
-            ? Checked(view.Layers ?? (model.FollowsTimm ? [ActivationCapture.FeaturesTap] : children), children, "views.activations.layers", model)
+            ? ModelTaps.Checked(model, view.Layers ?? ModelTaps.DefaultActivations(model, probe), probe, "views.activations.layers")
             : null;
-        var embedding = EmbeddingLayer(model, plan, children);
+        var embedding = EmbeddingLayer(model, plan, probe);
         string[] taken = [.. (activations ?? []).Concat(embedding is null ? [] : [embedding]).Distinct()];
-        var field = activations?.Any(l => l != ActivationCapture.FeaturesTap) == true ? "views.activations.layers" : "views.embedding.layer";
+        var field = activations?.Any(l => !ModelTaps.IsExported(model, l)) == true ? "views.activations.layers" : "views.embedding.layer";
         var capture = taken.Length == 0 ? null : new ActivationCapture(taken, field);
         return new ShardViews(plan, capture, activations is null ? null : new ActivationRecorder(activations, capture!), embedding,
             maximisation is { Channels: > 0 } && job.Methods.Any(x => x.Layer is not null), embedding is null ? null : knn);
     }
 
     /// <summary>
-    /// The embedding view's layer, checked; null without the view. By default the input of the last top-level Linear, or
-    /// for a timm-convention model the output of forward_features, pooled over its spatial positions as timm's head pools it.
+    /// The embedding view's layer, checked against the model's taps; null without the view. By default
+    /// <see cref="ModelTaps.DefaultEmbedding"/>: the pre-logits features, else forward_features pooled (timm convention);
+    /// the input of the last top-level Linear otherwise.
     /// </summary>
-    public static string? EmbeddingLayer(ExplainModel model, JobPlan plan, IReadOnlyList<string> children)
+    /// <param name="probe">One input row, for counting a timm-convention model's stages.</param>
+    public static string? EmbeddingLayer(ExplainModel model, JobPlan plan, Func<Tensor> probe)
     {
         if (plan.Embedding is not { } view) return null;
-        var layer = view.Layer ?? (model.FollowsTimm ? ActivationCapture.FeaturesTap : model.ChildBeforeLastLinear())
+        var layer = view.Layer ?? ModelTaps.DefaultEmbedding(model)
             ?? throw new ExplainException("views.embedding.layer: missing, and the model has no top-level Linear to take the input of " +
-                "(export forward_features/forward_head, timm convention, to take the features there)");
-        return Checked([layer], children, "views.embedding.layer", model)[0];
-    }
-
-    /// <summary>The layers a view can tap: the top-level children, and forward_features for a timm-convention model.</summary>
-    public static IReadOnlyList<string> Taps(ExplainModel model) =>
-        model.FollowsTimm ? [.. model.TopLevelChildren(), ActivationCapture.FeaturesTap] : model.TopLevelChildren();
-
-    /// <summary>A batch's features at the embedding's layer as rows: a 4-D forward_features output pooled over its positions, any other flattened.</summary>
-    public static Tensor EmbeddingRows(Tensor activations, string layer) =>
-        layer == ActivationCapture.FeaturesTap && activations.dim() == 4 ? activations.mean([2, 3]) : activations.flatten(1);
-
-    private static IReadOnlyList<string> Checked(IReadOnlyList<string> layers, IReadOnlyList<string> taps, string path, ExplainModel model)
-    {
-        foreach (var layer in layers)
-            if (!taps.Contains(layer))
-                throw new ExplainException($"{path}: \"{layer}\" is not a top-level child of the model ({string.Join(", ", taps.Take(12))})" +
-                    (model.FollowsTimm || layer != ActivationCapture.FeaturesTap ? ""
-                        : "; \"forward_features\" needs a model exporting forward_features/forward_head (timm convention), e.g. with tools/explain_export.py"));
-        return layers;
+                "(export forward_features/forward_head and pre_logits, timm convention, e.g. with tools/explain_export.py, to take the pre-logits features)");
+        return ModelTaps.Checked(model, [layer], probe, "views.embedding.layer")[0];
     }
 
     /// <summary>After a batch's shared pass.</summary>
@@ -93,7 +77,7 @@ public sealed class ShardViews
         {
             // Σ x and Σ x xᵀ of the flattened features, on the device: only d + d² values come back per batch.
             using var features = NewDisposeScope();
-            var x = EmbeddingRows(Capture![_embedding], _embedding).to(float64);
+            var x = ModelTaps.Rows(Capture![_embedding], _embedding).to(float64);
             if (x.shape[1] > MaxEmbeddingFeatures)
                 throw new ExplainException(
                     $"views.embedding.layer: \"{_embedding}\" gives {x.shape[1]} features per sample; at most {MaxEmbeddingFeatures} (their covariance is " +

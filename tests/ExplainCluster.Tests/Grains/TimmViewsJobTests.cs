@@ -55,6 +55,8 @@ public class TimmViewsJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluste
         var root = Math.Sqrt((a - c) * (a - c) / 4 + b * b);
         var embedding = views.GetProperty("embedding");
         Assert.Equal("forward_features", embedding.GetProperty("layer").GetString());
+        Assert.Equal("the output of forward_features, each channel averaged over its positions (the model exports no pre_logits, or it was named)",
+            embedding.GetProperty("features").GetString());
         Assert.Equal(Count, embedding.GetProperty("samples").GetInt64());
         var variance = embedding.GetProperty("variance").EnumerateArray().Select(v => v.GetDouble()).ToArray();
         Assert.Equal((a + c) / 2 + root, variance[0], 1e-6);

@@ -19,7 +19,7 @@ public sealed class EmbeddingSection : IReportSection
         if (report.Summary.Views?.Embedding is not { } embedding) return null;
         var (classes, inv) = (report.Summary.Classes, CultureInfo.InvariantCulture);
         var html = new StringBuilder("<p>")
-            .Append(string.Create(inv, $"Every sample's features at layer <code>{E(embedding.Layer)}</code>, projected on their principal components "))
+            .Append(string.Create(inv, $"Every sample's features at layer <code>{E(embedding.Layer)}</code>{(embedding.Features is { } f ? $" ({E(f)})" : "")}, projected on their principal components "))
             .Append(string.Create(inv, $"(exact, over all {embedding.Samples} samples; the first {embedding.Dims} explain {embedding.Explained.Sum():P0} of the variance). "))
             .Append("Classes the model keeps apart form separate clouds; a misclassified sample sitting inside another class's cloud is one the ")
             .Append("model sees as that class, and a candidate for a label error. Coordinates per sample: <code>embedding/part-NNNNN.npy</code>.</p>");
