@@ -75,6 +75,9 @@ public sealed class ComparePart
     /// <summary>Per method with faithfulness columns in both runs (same inputs only), in ordinal order.</summary>
     public List<TrustPart> Trust { get; } = [];
 
+    /// <summary>Per layer both models share with the same output shape, the per-class activation sums (with a model host), in ordinal order.</summary>
+    public List<LayerDrift> Drift { get; } = [];
+
     /// <summary>The CKA sums of the two models' embedding features, when a model host computed them.</summary>
     public CkaSums? Cka { get; private set; }
 
@@ -104,7 +107,12 @@ public sealed class ComparePart
         foreach (var method in MapMethods(a, b)) part.Methods.Add(await MethodPart.ComputeAsync(method, a, b, start, count, labelA, part.K, ct));
         foreach (var method in TrustComparison.PairedMethods(a, b))
             if (await TrustPart.ComputeAsync(method, a, b, start, count, ct) is { } trust) part.Trust.Add(trust);
-        if (representation is not null) (part.Cka, part.Representation) = await representation.SumsAsync(a, b, start, count, ct);
+        if (representation is not null)
+        {
+            var (cka, layers, drift) = await representation.SumsAsync(a, b, start, count, labelA, ct);
+            (part.Cka, part.Representation) = (cka, layers);
+            part.Drift.AddRange(drift.OrderBy(d => d.Layer, StringComparer.Ordinal));
+        }
         return part;
     }
 
@@ -179,6 +187,7 @@ public sealed class ComparePart
             Totals.Add(sum, add);
         Merge(total.Methods, part.Methods, m => m.Method, MethodPart.Fold);
         Merge(total.Trust, part.Trust, t => t.Method, TrustPart.Fold);
+        Merge(total.Drift, part.Drift, d => d.Layer, LayerDrift.Fold);
         if (part.Cka is not null) total.Cka = CkaSums.Fold(total.Cka, part.Cka);
         total.Representation ??= part.Representation;
         return total;
@@ -212,6 +221,8 @@ public sealed class ComparePart
             foreach (var m in Methods) m.Write(w);
             w.Write(Trust.Count);
             foreach (var t in Trust) t.Write(w);
+            w.Write(Drift.Count);
+            foreach (var d in Drift) d.Write(w);
             w.Write(Cka is not null);
             if (Cka is { } c)
             {
@@ -240,6 +251,7 @@ public sealed class ComparePart
             PartialIO.Read<long>(r).CopyTo(array, 0);
         for (var n = r.ReadInt32(); n > 0; n--) part.Methods.Add(MethodPart.Read(r));
         for (var n = r.ReadInt32(); n > 0; n--) part.Trust.Add(TrustPart.Read(r));
+        for (var n = r.ReadInt32(); n > 0; n--) part.Drift.Add(LayerDrift.Read(r));
         if (r.ReadBoolean()) part.Cka = new CkaSums(r.ReadInt64(), PartialIO.Read<double>(r), PartialIO.Read<double>(r), PartialIO.Read<double>(r), PartialIO.Read<double>(r), PartialIO.Read<double>(r));
         if (r.ReadBoolean())
         {
@@ -249,7 +261,7 @@ public sealed class ComparePart
         return part;
     }
 
-    private const int Version = 1;
+    private const int Version = 2;
 }
 
 /// <summary>One method's part of a range: per sample (both maps present) its index, ρ and top-10 % IoU; the |map| sums; per-class sums.</summary>

@@ -52,9 +52,10 @@ public sealed class Comparer(BlobLocator locator, Models.ModelHost? host = null)
         var representation = total.Cka is { } cka && total.Representation is { Missing: null } layers
             ? new RepresentationChange(layers.LayerA, layers.LayerB, cka.Sx.Length, cka.Sy.Length, cka.N, cka.Cka(), null)
             : total.Representation;
+        var activations = total.Drift.Count == 0 ? null : total.Drift.Select(d => d.Change(names)).ToArray();
         var drift = Drift(gate, predictions, methods);
-        return new Comparison(Comparison.SchemaName, Ref(a), Ref(b), same, Findings(same, predictions, classes, methods, trust, labelErrors, representation, drift),
-            predictions, classes, [.. methods], drift, trust, labelErrors, representation);
+        return new Comparison(Comparison.SchemaName, Ref(a), Ref(b), same, Findings(same, predictions, classes, methods, trust, labelErrors, representation, activations, drift),
+            predictions, classes, [.. methods], drift, trust, labelErrors, representation, activations);
     }
 
     /// <summary>Compares, then writes comparison.json and compare.html (with the most-changed samples drawn) to <paramref name="folder"/>.</summary>
@@ -152,7 +153,7 @@ public sealed class Comparer(BlobLocator locator, Models.ModelHost? host = null)
     }
 
     private static string[] Findings(bool same, PredictionChange p, ClassChange[] classes, IReadOnlyList<MethodChange> methods, MethodTrust[] trust,
-        LabelErrorChange? labelErrors, RepresentationChange? representation, string[] drift)
+        LabelErrorChange? labelErrors, RepresentationChange? representation, ActivationChange[]? activations, string[] drift)
     {
         var findings = new List<string>();
         if (!same) findings.Add("The two runs explained different inputs (their data hashes or sample counts differ): only dataset-level figures are compared, and their differences are not paired.");
@@ -173,6 +174,9 @@ public sealed class Comparer(BlobLocator locator, Models.ModelHost? host = null)
         if (representation is { LinearCka: { } cka } r)
             findings.Add(F($"Representation: linear CKA {cka:0.000} between A's features at layer {r.LayerA} ({r.FeaturesA}) and B's at layer {r.LayerB} ({r.FeaturesB}), over {r.Samples} samples (1 = the same up to rotation and scale)."));
         else if (representation?.Missing is { } why) findings.Add($"Representation: not compared ({why}).");
+        if (activations?.SelectMany(l => l.Classes.Where(c => !double.IsNaN(c.RelativeChange)).Select(c => (Layer: l, Class: c)))
+                .OrderByDescending(x => x.Class.RelativeChange).FirstOrDefault() is { Layer: { } layer } most)
+            findings.Add(F($"Activations: of the {activations.Length} layers both models share, the largest change of a class's mean activations is {most.Class.Name}'s at layer {layer.Layer}: {most.Class.RelativeChange:0.00} of its norm (cosine {most.Class.Cosine:0.000}, n = {most.Class.N})."));
         findings.Add(drift.Length == 0 ? "No drift threshold was crossed." : $"Drift: {string.Join("; ", drift)}.");
         return [.. findings];
     }

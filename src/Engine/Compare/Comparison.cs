@@ -11,6 +11,7 @@ namespace ExplainCluster.Engine.Compare;
 /// <param name="Drift">The gate's thresholds this comparison crossed, one line each; empty when none (or no gate).</param>
 /// <param name="Trust">Per method either run scored for faithfulness or checked for sanity in both: the AUC deltas and the verdicts.</param>
 /// <param name="Representation">Linear CKA of the two models' embedding features on the same inputs; null when not computed (no model host, or different inputs).</param>
+/// <param name="Activations">Per layer both models share with the same output shape: how each class's mean activations moved; null when not computed (no model host, or different inputs).</param>
 /// <param name="LabelErrors">The label-error candidates (largest param-grad norms) both runs list; null unless both ran param-grads on the same inputs.</param>
 public sealed record Comparison(
     string Schema,
@@ -24,7 +25,8 @@ public sealed record Comparison(
     string[] Drift,
     MethodTrust[] Trust,
     LabelErrorChange? LabelErrors,
-    RepresentationChange? Representation = null)
+    RepresentationChange? Representation = null,
+    ActivationChange[]? Activations = null)
 {
     public const string SchemaName = "explaincluster.comparison/1";
 }

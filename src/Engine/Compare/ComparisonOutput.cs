@@ -73,6 +73,12 @@ public static class ComparisonOutput
         if (c.Representation is { LinearCka: { } cka } r)
             Table(html, "Representation: linear CKA at the embedding layer", ["", "A", "B"],
                 [["layer", r.LayerA ?? "", r.LayerB ?? ""], ["features", N(r.FeaturesA), N(r.FeaturesB)], ["linear CKA", D(cka), $"over {N(r.Samples)} samples"]]);
+        if (c.Activations is { Length: > 0 } layers)
+            Table(html, "Activations: how far each class's mean channel activations moved, per layer both models share (‖μB − μA‖ / ‖μA‖)",
+                ["layer", "channels", "largest change", "class", "cosine", "mean change over classes"],
+                layers.Select(l => l.Classes.Where(k => !double.IsNaN(k.RelativeChange)).ToArray() is { Length: > 0 } ks
+                    ? new[] { l.Layer, N(l.Channels), D(ks[0].RelativeChange), ks[0].Name, D(ks[0].Cosine), D(ks.Average(k => k.RelativeChange)) }
+                    : [l.Layer, N(l.Channels), "—", "", "", ""]));
         if (c.LabelErrors is { } le)
             Table(html, $"Label-error candidates in both runs: {le.Shared} of A's {le.CountA} and B's {le.CountB} largest param-grad norms (IoU {D(le.Overlap)})",
                 ["sample", "label", "prediction A", "prediction B", "norm A", "norm B", "rank A", "rank B"],

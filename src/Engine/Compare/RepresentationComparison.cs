@@ -23,71 +23,134 @@ public sealed class RepresentationComparison(ModelHost host, BlobLocator locator
     public const int MaxFeatures = ShardViews.MaxEmbeddingFeatures;
 
     /// <summary>
-    /// The CKA sums of samples [<paramref name="start"/>, start + count) with the layers they are of; or no sums and why there
-    /// are none, when the models or inputs cannot be read that way.
+    /// The CKA sums of samples [<paramref name="start"/>, start + count) with the layers they are of, or no sums and why there
+    /// are none, when the models or inputs cannot be read that way; and, given the range's <paramref name="labels"/>, the
+    /// per-class activation sums of every layer both models share with the same output shape (<see cref="LayerDrift"/>).
     /// </summary>
-    public async Task<(CkaSums? Sums, RepresentationChange Layers)> SumsAsync(RunOutputs a, RunOutputs b, long start, long count, CancellationToken ct = default)
+    public async Task<(CkaSums? Sums, RepresentationChange Layers, LayerDrift[] Drift)> SumsAsync(RunOutputs a, RunOutputs b, long start, long count,
+        int[]? labels = null, CancellationToken ct = default)
     {
         try
         {
             if (Spec(a) is not { } ja || Spec(b) is not { } jb)
-                return (null, RepresentationChange.None("a run's model or inputs are named with a redacted credential, so they cannot be read again"));
-            return await CkaAsync(ja, jb, start, count, ct);
+                return (null, RepresentationChange.None("a run's model or inputs are named with a redacted credential, so they cannot be read again"), []);
+            return await CkaAsync(ja, jb, start, count, labels, a.Summary.Classes.Length, ct);
         }
         catch (ExplainException e)
         {
-            return (null, RepresentationChange.None(e.Message));
+            return (null, RepresentationChange.None(e.Message), []);
         }
     }
 
-    private async Task<(CkaSums?, RepresentationChange)> CkaAsync(JobSpec ja, JobSpec jb, long start, long count, CancellationToken ct)
+    private async Task<(CkaSums?, RepresentationChange, LayerDrift[])> CkaAsync(JobSpec ja, JobSpec jb, long start, long count, int[]? labels, int classes, CancellationToken ct)
     {
         var (ma, mb) = (await host.GetModelAsync(ja.Model.Uri, ct), await host.GetModelAsync(jb.Model.Uri, ct));
         var (la, lb) = await host.RunAsync(() => (ma.ChildBeforeLastLinear(), mb.ChildBeforeLastLinear()));
-        if (la is null || lb is null) return (null, RepresentationChange.None("a model has no top-level Linear whose input is its embedding"));
+        var layers = la is null || lb is null ? RepresentationChange.None("a model has no top-level Linear whose input is its embedding") : new RepresentationChange(la, lb, 0, 0, 0, null, null);
         var (da, db) = (await Dataset.OpenAsync(ja, locator, ct), await Dataset.OpenAsync(jb, locator, ct));
         CkaSums? total = null;
+        Dictionary<string, LayerDrift>? drift = null;
         for (var from = start; from < start + count; from += Block)
         {
             var block = new ShardSpec(0, from, Math.Min(Block, start + count - from));
             var (xa, xb) = (await da.ReadAsync(block, ct), await db.ReadAsync(block, ct));
-            var sums = await host.RunAsync(() => Sums(ma, la, ja, xa, mb, lb, jb, xb, jb.BatchSize));
-            if (sums.Sx.Length > MaxFeatures || sums.Sy.Length > MaxFeatures)
-                return (null, RepresentationChange.None($"the embedding layers give {sums.Sx.Length} and {sums.Sy.Length} features; CKA takes at most {MaxFeatures}"));
-            total = CkaSums.Fold(total, sums);
+            var blockLabels = labels?.AsMemory((int)(from - start), (int)block.Count);
+            var (sums, drifts) = await host.RunAsync(() =>
+            {
+                var shared = blockLabels is null ? [] : SharedLayers(ma, ja, xa, mb, jb, xb);
+                return Sums(ma, layers.Missing is null ? la : null, ja, xa, mb, lb, jb, xb, jb.BatchSize, shared, blockLabels, classes);
+            });
+            if (sums is not null && (sums.Sx.Length > MaxFeatures || sums.Sy.Length > MaxFeatures))
+            {
+                layers = RepresentationChange.None($"the embedding layers give {sums.Sx.Length} and {sums.Sy.Length} features; CKA takes at most {MaxFeatures}");
+                (sums, total) = (null, null);
+            }
+            if (sums is not null) total = CkaSums.Fold(total, sums);
+            if (drift is null) drift = drifts.ToDictionary(d => d.Layer, StringComparer.Ordinal);
+            else foreach (var d in drifts) if (drift.TryGetValue(d.Layer, out var sum)) LayerDrift.Fold(sum, d);
         }
-        return (total, new RepresentationChange(la, lb, 0, 0, 0, null, null));
+        return (layers.Missing is null ? total : null, layers, drift is null ? [] : [.. drift.Values]);
     }
 
-    /// <summary>A block's sums: both models' features at their layers, in batches of <paramref name="batchSize"/>. On a model-host thread.</summary>
-    public static CkaSums Sums(ExplainModel ma, string la, JobSpec ja, ShardData xa, ExplainModel mb, string lb, JobSpec jb, ShardData xb, int batchSize)
+    /// <summary>The activations view's default layers both models have, by name, whose outputs have the same shape on a sample. On a model-host thread.</summary>
+    private static string[] SharedLayers(ExplainModel ma, JobSpec ja, ShardData xa, ExplainModel mb, JobSpec jb, ShardData xb)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var (probeA, probeB) = (Input(ma, ja, xa, 0, 1), Input(mb, jb, xb, 0, 1));
+        var named = ModelTaps.DefaultActivations(ma, () => probeA).Intersect(ModelTaps.DefaultActivations(mb, () => probeB), StringComparer.Ordinal).ToArray();
+        if (named.Length == 0) return [];
+        var (ta, tb) = (Taps(ma, named, probeA), Taps(mb, named, probeB));
+        return [.. named.Where(l => ta[l].shape.Skip(1).SequenceEqual(tb[l].shape.Skip(1)))];
+    }
+
+    /// <summary>A block's CKA sums (both models' features at their layers; none without <paramref name="la"/>), in batches of <paramref name="batchSize"/>. On a model-host thread.</summary>
+    public static CkaSums Sums(ExplainModel ma, string la, JobSpec ja, ShardData xa, ExplainModel mb, string lb, JobSpec jb, ShardData xb, int batchSize) =>
+        Sums(ma, la, ja, xa, mb, lb, jb, xb, batchSize, [], null, 0).Cka!;
+
+    /// <summary>
+    /// A block's CKA sums (none without <paramref name="la"/>) and the per-class activation sums at each of <paramref name="shared"/>
+    /// (given the block's <paramref name="labels"/>), from one forward of each model per batch of <paramref name="batchSize"/>. On a model-host thread.
+    /// </summary>
+    private static (CkaSums? Cka, LayerDrift[] Drift) Sums(ExplainModel ma, string? la, JobSpec ja, ShardData xa, ExplainModel mb, string? lb, JobSpec jb, ShardData xb,
+        int batchSize, string[] shared, ReadOnlyMemory<int>? labels, int classes)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         Tensor? sx = null, sy = null, sxx = null, syy = null, sxy = null;
+        LayerDrift[]? drift = null;
+        string[] layersA = [.. la is null ? [] : new[] { la }, .. shared.Where(l => l != la)], layersB = [.. lb is null ? [] : new[] { lb }, .. shared.Where(l => l != lb)];
         for (var start = 0; start < xa.Count; start += batchSize)
         {
+            using var batch = NewDisposeScope();
             var count = Math.Min(batchSize, xa.Count - start);
-            var (x, y) = (Features(ma, la, ja, xa, start, count), Features(mb, lb, jb, xb, start, count));
-            (sx, sy) = (Plus(sx, x.sum(0L)), Plus(sy, y.sum(0L)));
-            (sxx, syy, sxy) = (Plus(sxx, x.t().mm(x)), Plus(syy, y.t().mm(y)), Plus(sxy, x.t().mm(y)));
+            var (ta, tb) = (Taps(ma, layersA, Input(ma, ja, xa, start, count)), Taps(mb, layersB, Input(mb, jb, xb, start, count)));
+            if (la is not null && lb is not null)
+            {
+                var (x, y) = (ModelTaps.Rows(ta[la], la).to(float64), ModelTaps.Rows(tb[lb], lb).to(float64));
+                (sx, sy) = (Keep(sx, x.sum(0L)), Keep(sy, y.sum(0L)));
+                (sxx, syy, sxy) = (Keep(sxx, x.t().mm(x)), Keep(syy, y.t().mm(y)), Keep(sxy, x.t().mm(y)));
+            }
+            if (labels is { } l && shared.Length > 0)
+            {
+                drift ??= [.. shared.Select(layer => new LayerDrift(layer, (int)LayerDrift.ChannelMeans(ta[layer]).shape[1], classes))];
+                foreach (var d in drift) d.Add(LayerDrift.ChannelMeans(ta[d.Layer]), LayerDrift.ChannelMeans(tb[d.Layer]), l.Span.Slice(start, count));
+            }
         }
-        return new CkaSums(xa.Count, Doubles(sx!), Doubles(sy!), Doubles(sxx!), Doubles(syy!), Doubles(sxy!));
+        var cka = sx is null ? null : new CkaSums(xa.Count, Doubles(sx), Doubles(sy!), Doubles(sxx!), Doubles(syy!), Doubles(sxy!));
+        return (cka, drift ?? []);
+    }
+
+    /// <summary>Rows [start, start + count) of a block as the model takes them: its run's preprocessing applied, on its device.</summary>
+    private static Tensor Input(ExplainModel model, JobSpec job, ShardData data, int start, int count)
+    {
+        var preprocess = Preprocessor.Create(job.Data.Preprocess, data.SampleShape);
+        var sample = data.SampleShape.Aggregate(1, (p, d) => p * d);
+        using var raw = tensor(data.Raw.AsSpan(start * sample, count * sample).ToArray(), [count, .. data.SampleShape.Select(d => (long)d)]);
+        return model.PrepareInput(preprocess.Apply(raw));
+    }
+
+    /// <summary>The model's outputs at <paramref name="layers"/> for <paramref name="input"/>, from one pass.</summary>
+    private static Dictionary<string, Tensor> Taps(ExplainModel model, string[] layers, Tensor input)
+    {
+        var capture = new ActivationCapture(layers, "compare: the embedding and shared layers");
+        capture.Complete(model, input);
+        return layers.ToDictionary(l => l, l => capture[l], StringComparer.Ordinal);
+    }
+
+    /// <summary>The running sum <paramref name="total"/> (null at first) plus <paramref name="part"/>, kept out of the batch's dispose scope.</summary>
+    private static Tensor Keep(Tensor? total, Tensor part)
+    {
+        var sum = total is null ? part.clone() : total.add_(part);
+        return total is null ? sum.MoveToOuterDisposeScope() : sum;
     }
 
     /// <summary>Rows [start, start + count) of a block as the model's features at <paramref name="layer"/>, [count, features] float64 on the CPU.</summary>
     public static Tensor Features(ExplainModel model, string layer, JobSpec job, ShardData data, int start, int count)
     {
         using var scope = NewDisposeScope();
-        var preprocess = Preprocessor.Create(job.Data.Preprocess, data.SampleShape);
-        var sample = data.SampleShape.Aggregate(1, (p, d) => p * d);
-        using var raw = tensor(data.Raw.AsSpan(start * sample, count * sample).ToArray(), [count, .. data.SampleShape.Select(d => (long)d)]);
-        var capture = new ActivationCapture([layer], "compare: the embedding layer");
-        capture.Complete(model, model.PrepareInput(preprocess.Apply(raw)));
-        return ModelTaps.Rows(capture[layer], layer).to(float64).cpu().MoveToOuterDisposeScope();
+        return ModelTaps.Rows(Taps(model, [layer], Input(model, job, data, start, count))[layer], layer).to(float64).cpu().MoveToOuterDisposeScope();
     }
-
-    private static Tensor Plus(Tensor? total, Tensor part) => total is null ? part : total.add_(part);
 
     private static double[] Doubles(Tensor t) => t.contiguous().data<double>().ToArray();
 

@@ -85,6 +85,66 @@ public class CkaTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
         Assert.Null((await new Comparer(new BlobLocator(null)).CompareAsync(a, single)).Representation);
     }
 
+    /// <summary>
+    /// The drift of per-class activations: for the first conv layer ("0", 16 channels) each class's mean channel
+    /// activations in A and B, computed here from the layer's outputs by plain loops, moved as the comparison says; a
+    /// model against itself moved nowhere.
+    /// </summary>
+    [Fact]
+    public async Task Compare_WithModelHost_ActivationDrift_EqualsDirectComputation_NoneWithItself()
+    {
+        var runs = await CompareRuns.DataAsync(Samples);
+        var a = await CompareRuns.RunAsync(one.Grains, runs, "a", TestPaths.Sample("model.pt"), 100);
+        var b = await CompareRuns.RunAsync(one.Grains, runs, "b", TestPaths.Fixture("compare/seed1.pt"), 70);
+        using var host = new ModelHost(new ModelHostOptions { WorkerThreads = 1 }, new BlobLocator(null));
+        var comparer = new Comparer(new BlobLocator(null), host);
+        var c = await comparer.CompareAsync(a, b);
+        Assert.Equal(14, c.Activations!.Length); // the same architecture: every top-level child is shared
+        var layer = c.Activations.Single(l => l.Layer == "0");
+        const int channels = 16;
+        Assert.Equal(channels, layer.Channels);
+
+        var job = JobFile.Parse(TestPaths.FashionJob(runs.Images, runs.Labels, Path.Combine(runs.Folder, "x")), runs.Folder);
+        var data = await (await Dataset.OpenAsync(job, new BlobLocator(null))).ReadAsync(new ShardSpec(0, 0, Samples));
+        var (ma, mb) = (await host.GetModelAsync(TestPaths.Sample("model.pt")), await host.GetModelAsync(TestPaths.Fixture("compare/seed1.pt")));
+        var (x, y) = await host.RunAsync(() =>
+        {
+            using var fx = RepresentationComparison.Features(ma, "0", job, data, 0, Samples);
+            using var fy = RepresentationComparison.Features(mb, "0", job, data, 0, Samples);
+            return (fx.data<double>().ToArray(), fy.data<double>().ToArray());
+        });
+        var positions = x.Length / (Samples * channels);
+        var (sumA, sumB, n) = (new double[10, channels], new double[10, channels], new long[10]);
+        for (var i = 0; i < Samples; i++)
+        {
+            var label = (int)data.Labels![i];
+            n[label]++;
+            for (var ch = 0; ch < channels; ch++)
+            {
+                double ta = 0, tb = 0;
+                for (var p = 0; p < positions; p++) { ta += x[(i * channels + ch) * positions + p]; tb += y[(i * channels + ch) * positions + p]; }
+                sumA[label, ch] += ta / positions;
+                sumB[label, ch] += tb / positions;
+            }
+        }
+        foreach (var k in layer.Classes)
+        {
+            double diff = 0, norm = 0;
+            for (var ch = 0; ch < channels; ch++)
+            {
+                var (ua, ub) = (sumA[k.Class, ch] / n[k.Class], sumB[k.Class, ch] / n[k.Class]);
+                (diff, norm) = (diff + (ub - ua) * (ub - ua), norm + ua * ua);
+            }
+            Assert.Equal(n[k.Class], k.N);
+            Assert.Equal(Math.Sqrt(diff / norm), k.RelativeChange, 9);
+        }
+        Assert.InRange(layer.Classes[0].RelativeChange, 0.01, 10); // a retraining moves them
+        Assert.Contains(c.Findings, f => f.StartsWith("Activations: of the 14 layers both models share", StringComparison.Ordinal));
+
+        var self = await comparer.CompareAsync(a, a);
+        Assert.All(self.Activations!.SelectMany(l => l.Classes), k => Assert.Equal((0.0, 1.0), (k.RelativeChange, Math.Round(k.Cosine, 12))));
+    }
+
     /// <summary>tr(KL) / √(tr(KK) tr(LL)) with K = HXXᵀH, L = HYYᵀH (H the centring matrix): the textbook definition.</summary>
     private static double CentredGramCka(double[] x, double[] y, int n)
     {
