@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using ExplainCluster.Engine.Jobs;
 using ExplainCluster.Engine.Models;
@@ -37,23 +36,7 @@ internal static class TrustCost
         var data = await DemoImages.LoadAsync(sample, count);
         set_num_threads(1);
         using var model = ExplainModel.Load(Path.Combine(sample, "model.pt"), CPU, "model.pt");
-        double Seconds(string methodJson, string extra)
-        {
-            var job = JobFile.Parse($$"""
-                { "model": { "uri": "model.pt" }, "data": { "inputs": "images.npy", "labels": "labels.npy",
-                  "preprocess": { "scale": 0.00392156862745098, "mean": [0.286], "std": [0.353] } },
-                  "methods": { {{methodJson}} }, "batchSize": 256, "output": "out" {{extra}} }
-                """, sample);
-            ShardExplainer.Compute(model, job, data);
-            var best = double.MaxValue;
-            for (var r = 0; r < rounds; r++)
-            {
-                var watch = Stopwatch.StartNew();
-                ShardExplainer.Compute(model, job, data);
-                best = Math.Min(best, watch.Elapsed.TotalSeconds);
-            }
-            return best;
-        }
+        double Seconds(string methodJson, string extra) => ShardJobTimer.BestSeconds(model, data, sample, methodJson, extra, rounds);
         // A job whose only method is the input itself: the shard's forward and bookkeeping, which every row below pays.
         var floor = Seconds(""" "input": {} """, "");
         Console.WriteLine($"{count} samples of the demo set, batch 256, 1 intra-op thread; best of {rounds} after 1 warm-up; forward-only floor {1000 * floor / count:F2} ms/sample");
