@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using ExplainCluster.Engine.Data;
 using ExplainCluster.Engine.Jobs;
@@ -35,19 +34,7 @@ internal static class FaithfulnessCost
         Console.WriteLine("|---|---|---|");
         foreach (var (name, methods, extra) in jobs)
         {
-            var job = JobFile.Parse($$"""
-                { "model": { "uri": "model.pt" }, "data": { "inputs": "images.npy", "labels": "labels.npy",
-                  "preprocess": { "scale": 0.00392156862745098, "mean": [0.286], "std": [0.353] } },
-                  "methods": { {{methods}} }, "batchSize": 256, "output": "out" {{extra}} }
-                """, sample);
-            ShardExplainer.Compute(model, job, data);
-            var best = double.MaxValue;
-            for (var r = 0; r < rounds; r++)
-            {
-                var watch = Stopwatch.StartNew();
-                ShardExplainer.Compute(model, job, data);
-                best = Math.Min(best, watch.Elapsed.TotalSeconds);
-            }
+            var best = ShardJobTimer.BestSeconds(model, data, sample, methods, extra, rounds);
             Console.WriteLine(string.Create(inv, $"| {name} | {count / best:F0} | {1000 * best / count:F2} |"));
         }
     }

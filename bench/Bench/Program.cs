@@ -63,6 +63,11 @@ if (args is ["faithfulness", .. var faithfulnessArgs])
     await FaithfulnessCost.RunAsync(faithfulnessArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
     return;
 }
+if (args is ["trust", .. var trustArgs])
+{
+    await TrustCost.RunAsync(trustArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
+    return;
+}
 if (args is ["perturbation", .. var rest])
 {
     await Perturbation.RunAsync(rest, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));

@@ -19,7 +19,8 @@ public sealed record JobSpec(
     [property: Id(13)] ViewSpec[]? Views = null,
     [property: Id(14)] string? History = null,
     [property: Id(15)] CompareSpec? Compare = null,
-    [property: Id(16)] VerdictsSpec? Verdicts = null);
+    [property: Id(16)] VerdictsSpec? Verdicts = null,
+    [property: Id(17)] TrustSpec? Trust = null);
 
 [GenerateSerializer, Immutable, Alias("ec.ModelSpec")]
 public sealed record ModelSpec([property: Id(0)] string Uri, [property: Id(1)] string[]? Classes);

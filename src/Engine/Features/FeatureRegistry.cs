@@ -19,6 +19,7 @@ public static class FeatureRegistry
         InputsFeature.Instance,
         StrataFeature.Instance,
         FaithfulnessFeature.Instance,
+        Trust.TrustFeature.Instance,
         SanityFeature.Instance,
         ParamGradsFeature.Instance,
         WeightsFeature.Instance,

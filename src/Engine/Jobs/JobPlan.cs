@@ -45,10 +45,12 @@ public sealed class JobPlan
         Features = Data.Tables.FeatureGroups.Of(job.Data.Table);
         Knn = job.Data.HasLabels && Embedding is { KnnSamples: > 0 } knn ? knn : null;
 
-        // The stratified samples in a fixed order (methods', then the sanity check's, pruning's, the label vote's): the
+        // The stratified samples in a fixed order (methods', then the trust metrics', the sanity check's, pruning's, the label vote's): the
         // selection pass's candidates and the job's choices travel in this order, and are addressed here by id.
         var users = new List<(string User, Subset Subset)>();
         users.AddRange(Methods.Where(m => m.Subset.IsStratified).Select(m => ($"methods.{m.Name}", m.Subset)));
+        TrustSubset = job.Trust is { } trust ? Trust.TrustOptions.SubsetOf(trust) : null;
+        if (TrustSubset is { IsStratified: true } trustSubset) users.Add(("trust", trustSubset));
         if (job.Sanity is { } sanity) users.Add(("sanity", InRounds(sanity.Seed, sanity.Samples)));
         if (Pruning is { } p) users.Add(("views.pruning", InProportion(p.Seed, p.Samples)));
         if (Knn is { } k) users.Add(("views.embedding", InRounds(k.Seed, k.KnnSamples)));
@@ -95,6 +97,13 @@ public sealed class JobPlan
     /// <summary>The sample a method explains, with the job's choice within this shard when it is stratified.</summary>
     public Subset SubsetOf(PlannedMethod method, long[][]? chosen) =>
         method.Subset.IsStratified ? method.Subset with { Chosen = Chosen(chosen, method.Subset).ToHashSet() } : method.Subset;
+
+    /// <summary>The samples the trust metrics that rerun a method evaluate (<c>trust.subset</c>); null without <c>trust</c>.</summary>
+    public Subset? TrustSubset { get; }
+
+    /// <summary>The trust subset with the job's choice within this shard when it is stratified.</summary>
+    public Subset? TrustSubsetOf(long[][]? chosen) =>
+        TrustSubset is { IsStratified: true } s ? s with { Chosen = Chosen(chosen, s).ToHashSet() } : TrustSubset;
 
     public StratifiedSample? SanitySample => Job.Sanity is { } s ? Sample(InRounds(s.Seed, s.Samples)) : null;
 

@@ -19,6 +19,11 @@ public static class JobSeeds
             if (!method.Subset.IsAll) seeds[$"methods.{method.Name}.subset.seed"] = method.Subset.Seed;
         }
         if (job.Faithfulness is { } faithfulness) seeds["faithfulness.seed"] = faithfulness.Seed;
+        if (job.Trust is { } trust)
+        {
+            seeds["trust.seed"] = trust.Seed;
+            if (!plan.TrustSubset!.IsAll) seeds["trust.subset.seed"] = trust.SubsetSeed;
+        }
         if (job.Sanity is { } sanity) seeds["sanity.seed"] = sanity.Seed;
         if (plan.Pruning is { } pruning) seeds["views.pruning.seed"] = pruning.Seed;
         if (plan.Knn is { } knn) seeds["views.embedding.seed"] = knn.Seed;

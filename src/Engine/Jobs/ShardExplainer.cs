@@ -51,6 +51,10 @@ public static class ShardExplainer
         var scored = configured.Select(c => c.Method.MapsPixels).ToArray();
         var position = scored.Select((s, m) => scored.Take(m).Count(x => x)).ToArray();
         var faithfulness = job.Faithfulness is { } f ? new FaithfulnessRecorder(f, [.. configured.Where((c, m) => scored[m]).Select(c => c.Method.Name)], n) : null;
+        // Trust metrics evaluate the pixel-map methods the trust block names (all of them by default).
+        var trusted = configured.Select(c => job.Trust is { } t && c.Method.MapsPixels && (t.Methods is null || t.Methods.Contains(c.Method.Name))).ToArray();
+        var trustPosition = trusted.Select((s, m) => trusted.Take(m).Count(x => x)).ToArray();
+        var trust = job.Trust is { } ts ? new Trust.TrustRecorder(ts, [.. methods.Where((_, m) => trusted[m])], plan.TrustSubsetOf(chosen)!, split, n) : null;
         var classes = 0;
 
         // The shard's samples as one tensor, checked once; batches are views of it.
@@ -111,6 +115,7 @@ public static class ShardExplainer
             var methodBatch = new MethodBatch(model, batch, indices, batchSize,
                 segments is null ? null : BatchSegmentsOf(segments, start, count, model.Device), labelTensor);
             var maps = new List<(int, Tensor, int[]?)>();
+            var trustMaps = new List<(int, Tensor, int[]?)>();
             for (var m = 0; m < methods.Length; m++)
             {
                 var subset = configured[m].Subset;
@@ -128,8 +133,10 @@ public static class ShardExplainer
                 outputs[m][0].Add(start, output.Maps, output.Columns, rows);
                 for (var e = 0; e < extra.Count; e++) outputs[m][e + 1].Add(start, extra[e], [], rows);
                 if (scored[m]) maps.Add((position[m], output.Maps, rows));
+                if (trusted[m]) trustMaps.Add((trustPosition[m], output.Maps, rows));
             }
             faithfulness?.Add(start, methodBatch, maps);
+            trust?.Add(start, methodBatch, trustMaps);
         }
 
         var sanity = job.Sanity is { } check ? Sanity(model, job, check, [.. methods.Where(m => m.MapsPixels && (check.Methods is null || check.Methods.Contains(m.Name)))], data, shardRaw, preprocess, targets, predictions, classes,
@@ -141,7 +148,7 @@ public static class ShardExplainer
         var viewParts = views?.Finish(model, data, indices => RowsOf(model, data, shardRaw, preprocess, indices), targets, pruningRows);
         return new ShardResult(data.Start, n, classes, data.Labels, targets, logits, predictions, confidence, loss,
             [.. outputs.SelectMany(o => o).Select(o => o.Output())], watch.Elapsed.TotalSeconds, faithfulness?.Result(), segments, sanity, paramLayers,
-            viewParts);
+            viewParts, trust?.Result());
     }
 
     /// <summary>Given dataset indices of this shard, preprocessed as the model takes them.</summary>

@@ -17,7 +17,8 @@ public sealed record ShardResult(
     ExplainCluster.Engine.Segmentation.SegmentedBatch? Segments = null,
     Sanity.SanityResult? Sanity = null,
     ExplainCluster.Contracts.ParamGradLayer[]? ParamGradLayers = null,
-    Views.ShardViewsResult? Views = null);
+    Views.ShardViewsResult? Views = null,
+    Trust.TrustResult? Trust = null);
 
 /// <summary>
 /// One method's maps for a shard, [rows, ..MapShape] row-major, and its own per-sample columns (NaN where it

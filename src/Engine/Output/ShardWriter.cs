@@ -67,6 +67,7 @@ public static class ShardWriter
             (name: $"{OutputLayout.Column(m.Name)}_max", values: m.Max, nullable: m.Nullable),
         }.Concat(m.Columns.Select(c => (name: c.Name, values: c.Values, nullable: m.Nullable))))
             .Concat((r.Faithfulness?.Columns ?? []).Select(c => (name: c.Name, values: c.Values, nullable: false)))
+            .Concat((r.Trust?.Columns ?? []).Select(c => (name: c.Name, values: c.Values, nullable: true)))
             .Select(c => (field: c.nullable ? (DataField)new DataField<float?>(c.name) : new DataField<float>(c.name), c.values, c.nullable)).ToArray();
         var texts = text.Select(t => (field: new DataField<string>(t.Name), t.Values)).ToArray();
         Field[] fields = [index, label, prediction, confidence, loss, correct, .. scalars.Select(s => (Field)s.field), .. texts.Select(t => (Field)t.field)];

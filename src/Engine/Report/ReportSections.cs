@@ -21,7 +21,7 @@ public static class ReportSections
         new("Scope and provenance", [new ProvenanceSection()]),
         new("Performance", [new ErrorAnalysisSection(), new HighestLossSection()]),
         new("Explanations", [new MethodsSection(new ClassMeansSection()), new FeatureImportanceSection()]),
-        new("Trust", [new VerdictsSection(), new FaithfulnessSection(), new SanitySection()]),
+        new("Trust", [new VerdictsSection(), new FaithfulnessSection(), new TrustSection(), new SanitySection()]),
         new("Global views", [new WeightsSection(), new ActivationsSection(), new PruningSection(), new MaximisationSection(), new EmbeddingSection(), new ParamGradsSection()]),
         new("Limitations", [new LimitationsSection()]),
         new("Appendix: the output files", [new AppendixSection()]),

@@ -101,6 +101,7 @@ public sealed class VerdictsFeature : Feature<VerdictPartial, VerdictsFeature.Su
             if (_total is null || _strata is null) return null;
             var rules = draft.Settings.Verdicts;
             var sanity = draft.Sums<SanityFeature.Sums>()?.Result(draft);
+            var trust = draft.Sums<Trust.TrustFeature.Sums>()?.Summarise(draft) as Trust.TrustSummary;
             var samples = _strata.Sum();
             return new VerdictsSummary(rules.Confidence, new Dictionary<string, MethodVerdict>(_total.Select(m =>
             {
@@ -110,8 +111,13 @@ public sealed class VerdictsFeature : Feature<VerdictPartial, VerdictsFeature.Su
                     : Total(strata) is var all ? Intervals.Mean(all.Count, all.Sum, all.Squares, rules.Confidence) : Estimate.None);
                 var (deletion, insertion) = (Of(m.Deletion), Of(m.Insertion));
                 var check = sanity?.Methods.GetValueOrDefault(m.Method) is { Spearman.Length: > 0 } s ? (s.Insensitive ? SanityFailed : SanityPassed) : null;
-                return KeyValuePair.Create(m.Method, new MethodVerdict(Judge(deletion, insertion, rules.MinDifference), deletion, insertion, check, reweighted));
-            }), StringComparer.Ordinal), rules.MinDifference, rules.SanityMaxSimilarity, samples);
+                var metrics = trust?.Methods.GetValueOrDefault(m.Method);
+                var road = metrics?.GetValueOrDefault(Trust.TrustMetrics.Road) is { } r ? Interval.From(r.Mean) : null;
+                return KeyValuePair.Create(m.Method, new MethodVerdict(Judge(deletion, insertion, rules.MinDifference), deletion, insertion, check, reweighted,
+                    metrics?.GetValueOrDefault(Trust.TrustMetrics.MaxSensitivity)?.Mean.Value is { } sensitivity ? (sensitivity <= rules.MaxSensitivity ? Robust : Sensitive) : null,
+                    metrics?.GetValueOrDefault(Trust.TrustMetrics.RandomLogit)?.Mean.Value is { } l ? (l <= rules.RandomLogitMaxSimilarity ? SanityPassed : SanityFailed) : null,
+                    road is null ? null : JudgeRoad(road, rules.MinDifference), road));
+            }), StringComparer.Ordinal), rules.MinDifference, rules.SanityMaxSimilarity, samples, rules.MaxSensitivity, rules.RandomLogitMaxSimilarity);
         }
 
         private static MomentSums Total(MomentSums[] strata) => strata.Aggregate(default(MomentSums), (a, b) => a.Add(b));
@@ -125,6 +131,15 @@ public sealed class VerdictsFeature : Feature<VerdictPartial, VerdictsFeature.Su
         deletion.High < -minDifference && insertion.Low > minDifference ? Faithful
             : deletion.Low > 0 || insertion.High < 0 ? NotFaithful : Inconclusive;
 
+    /// <summary>
+    /// ROAD: faithful when the mean of (LeRF − MoRF)/2 lies above <paramref name="minDifference"/> beyond its interval (keeping the
+    /// least relevant pixels holds the class better than keeping the most relevant), not faithful when below 0 beyond it.
+    /// </summary>
+    public static string JudgeRoad(Interval road, double minDifference) =>
+        road.Low > minDifference ? Faithful : road.High < 0 ? NotFaithful : Inconclusive;
+
+    public const string Robust = "robust";
+    public const string Sensitive = "sensitive";
     public const string Faithful = "faithful";
     public const string NotFaithful = "not faithful";
     public const string Inconclusive = "inconclusive";
@@ -137,14 +152,20 @@ public sealed class VerdictsFeature : Feature<VerdictPartial, VerdictsFeature.Su
 /// <see cref="SanityMaxSimilarity"/>, from the job's <c>verdicts</c>) and per map method its faithfulness verdict with the
 /// paired differences' intervals, and its sanity result; <see cref="Samples"/> is the dataset's.
 /// </summary>
-public sealed record VerdictsSummary(double Confidence, Dictionary<string, MethodVerdict> Methods, double MinDifference, double SanityMaxSimilarity, long Samples);
+public sealed record VerdictsSummary(double Confidence, Dictionary<string, MethodVerdict> Methods, double MinDifference, double SanityMaxSimilarity, long Samples,
+    double MaxSensitivity = VerdictsSpec.DefaultMaxSensitivity, double RandomLogitMaxSimilarity = VerdictsSpec.DefaultRandomLogitMaxSimilarity);
 
 /// <param name="Faithfulness">"faithful", "not faithful" or "inconclusive".</param>
 /// <param name="Deletion">Mean of (method − random) deletion AUC per sample, with its interval: below 0 is better than random.</param>
 /// <param name="Insertion">Mean of (method − random) insertion AUC per sample, with its interval: above 0 is better than random.</param>
 /// <param name="Sanity">"passed" or "failed" when the sanity check ran on the method; null when it did not.</param>
 /// <param name="Reweighted">Whether the method explained a subset, whose strata (target class × correct) were reweighted to the dataset's.</param>
-public sealed record MethodVerdict(string Faithfulness, Interval Deletion, Interval Insertion, string? Sanity, bool Reweighted);
+/// <param name="Robustness">With the trust metrics' sensitivity: "robust" (mean max-sensitivity at most <c>verdicts.maxSensitivity</c>) or "sensitive"; null without.</param>
+/// <param name="RandomLogit">With random-logit: "passed" (mean SSIM to another class's map at most <c>verdicts.randomLogitMaxSimilarity</c>) or "failed"; null without.</param>
+/// <param name="Road">With ROAD: "faithful", "not faithful" or "inconclusive" (<see cref="VerdictsFeature.JudgeRoad"/>); null without.</param>
+/// <param name="RoadGain">ROAD's mean (LeRF − MoRF)/2 over the trust subset, with its interval.</param>
+public sealed record MethodVerdict(string Faithfulness, Interval Deletion, Interval Insertion, string? Sanity, bool Reweighted,
+    string? Robustness = null, string? RandomLogit = null, string? Road = null, Interval? RoadGain = null);
 
 /// <summary>A mean over n paired samples and its normal interval (sample standard deviation; no bounds for n &lt; 2).</summary>
 public sealed record Interval(long Count, double? Mean, double? Low, double? High)

@@ -33,11 +33,17 @@ public class DemoTests
         foreach (var method in new[] { "lime", "kernel-shap" }) // scored on the samples it explained, not the dataset
             Assert.Equal(methods.GetProperty(method).GetProperty("samples").GetInt64(), faithfulness.GetProperty(method).GetProperty("samples").GetInt64());
         Assert.Equal(10000, faithfulness.GetProperty("saliency").GetProperty("samples").GetInt64());
+        // The trust metrics of saliency and Grad-CAM: complexity on every sample, the others on 3 per (class × correct).
+        var trust = summary.RootElement.GetProperty("trust").GetProperty("methods");
+        Assert.Equal(["grad-cam", "saliency"], trust.EnumerateObject().Select(p => p.Name).Order());
+        Assert.Equal(10000, trust.GetProperty("saliency").GetProperty("sparseness").GetProperty("mean").GetProperty("n").GetInt64());
+        Assert.InRange(trust.GetProperty("grad-cam").GetProperty("road").GetProperty("mean").GetProperty("n").GetInt64(), 30, 60);
 
         var html = await File.ReadAllTextAsync(Path.Combine(output, "report.html"));
         foreach (var method in new[] { "saliency", "smooth-grad", "grad-cam", "integrated-gradients", "lime", "kernel-shap" })
             Assert.Contains($"<h3>Class-mean {method}</h3>", html);
         Assert.Contains("Faithfulness curves", html);
+        Assert.Contains("<h3>Trust metrics</h3>", html);
         Assert.Contains("<h3>Sanity check: model randomisation</h3>", html);
         Assert.Contains("<h3>Per-sample parameter gradients</h3>", html);
         // Every view that applies to a CNN: weights, activations, pruning and maximisation (attention needs a transformer).
