@@ -83,6 +83,7 @@ public sealed class TableDatasetTests
     [InlineData("""{ "kernel-shap": {} }""", "", "methods.kernel-shap: not for tables yet (tables take saliency, grad-x-input, integrated-gradients, smooth-grad)")]
     [InlineData("""{ "grad-cam": { "layer": "0" } }""", "", "methods.grad-cam: not for tables yet (tables take saliency, grad-x-input, integrated-gradients, smooth-grad)")]
     [InlineData("""{ "saliency": {} }""", """, "faithfulness": {}""", "faithfulness: not for tables yet")]
+    [InlineData("""{ "saliency": {} }""", """, "trust": {}""", "trust: not for tables yet")]
     public void JobFile_ImageOnlyOptionsOnATable_Refused(string methods, string extra, string message)
     {
         var e = Assert.Throws<ExplainException>(() => JobFile.Parse($$"""

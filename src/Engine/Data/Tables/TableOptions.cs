@@ -49,6 +49,7 @@ public static class TableOptions
         var unsupported = new (string Name, bool Present)[]
         {
             ("segments", job.Segments is not null), ("faithfulness", job.Faithfulness is not null), ("sanity", job.Sanity is not null), ("views", job.Views is not null),
+            ("trust", job.Trust is not null),
         }.FirstOrDefault(u => u.Present);
         if (unsupported.Name is { } name) throw new ExplainException($"{name}: not for tables yet");
     }
