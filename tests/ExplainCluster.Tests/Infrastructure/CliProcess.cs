@@ -27,8 +27,10 @@ public sealed class CliProcess : IAsyncDisposable
 
     public static CliProcess Start(params string[] args)
     {
-        var start = new ProcessStartInfo(Programs.Cli) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-        foreach (var arg in args) start.ArgumentList.Add(arg);
+        // Through env(1), which restores Ctrl-C's default and then execs explain in its place (the same process): a test run
+        // started in the background by a non-interactive shell inherits SIGINT ignored, and a user at a terminal never has it so.
+        var start = new ProcessStartInfo("env") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        foreach (var arg in (string[])["--default-signal=INT", Programs.Cli, .. args]) start.ArgumentList.Add(arg);
         var process = Process.Start(start) ?? throw new InvalidOperationException("explain did not start");
         process.StandardInput.Close();
         return new CliProcess(process);
