@@ -23,9 +23,9 @@ public sealed class LayerDrift(string layer, int channels, int classes)
 
     public double[] SumB { get; private init; } = new double[classes * channels];
 
-    /// <summary>A batch's outputs at the layer as [n, channels] float64: each channel's mean over the positions.</summary>
+    /// <summary>A batch's outputs at the layer as [n, channels] float64: each channel's mean over the positions (taken in the model's float32, about 1e-7 relative).</summary>
     public static Tensor ChannelMeans(Tensor activations) =>
-        activations.dim() > 2 ? activations.to(float64).flatten(2).mean([2]) : activations.to(float64).flatten(1);
+        (activations.dim() > 2 ? activations.flatten(2).mean([2]) : activations.flatten(1)).to(float64);
 
     /// <summary>Adds a batch: its channel means in A and B [n, channels] and its labels (−1 or out of range: not counted). On a model-host thread.</summary>
     public void Add(Tensor meansA, Tensor meansB, ReadOnlySpan<int> labels)

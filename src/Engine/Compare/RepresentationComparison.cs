@@ -50,6 +50,7 @@ public sealed class RepresentationComparison(ModelHost host, BlobLocator locator
         var (da, db) = (await Dataset.OpenAsync(ja, locator, ct), await Dataset.OpenAsync(jb, locator, ct));
         CkaSums? total = null;
         Dictionary<string, LayerDrift>? drift = null;
+        string[]? shared = null; // found on the range's first block
         for (var from = start; from < start + count; from += Block)
         {
             var block = new ShardSpec(0, from, Math.Min(Block, start + count - from));
@@ -57,7 +58,7 @@ public sealed class RepresentationComparison(ModelHost host, BlobLocator locator
             var blockLabels = labels?.AsMemory((int)(from - start), (int)block.Count);
             var (sums, drifts) = await host.RunAsync(() =>
             {
-                var shared = blockLabels is null ? [] : SharedLayers(ma, ja, xa, mb, jb, xb);
+                shared ??= blockLabels is null ? [] : SharedLayers(ma, ja, xa, mb, jb, xb);
                 return Sums(ma, layers.Missing is null ? la : null, ja, xa, mb, lb, jb, xb, jb.BatchSize, shared, blockLabels, classes);
             });
             if (sums is not null && (sums.Sx.Length > MaxFeatures || sums.Sy.Length > MaxFeatures))

@@ -136,7 +136,8 @@ public class CkaTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
                 (diff, norm) = (diff + (ub - ua) * (ub - ua), norm + ua * ua);
             }
             Assert.Equal(n[k.Class], k.N);
-            Assert.Equal(Math.Sqrt(diff / norm), k.RelativeChange, 9);
+            var expected = Math.Sqrt(diff / norm);
+            Assert.True(Math.Abs(k.RelativeChange - expected) <= 1e-6 * expected, $"class {k.Class}: {k.RelativeChange} for {expected}"); // means over positions in float32
         }
         Assert.InRange(layer.Classes[0].RelativeChange, 0.01, 10); // a retraining moves them
         Assert.Contains(c.Findings, f => f.StartsWith("Activations: of the 14 layers both models share", StringComparison.Ordinal));
