@@ -24,7 +24,7 @@ public sealed class Comparer(BlobLocator locator, Models.ModelHost? host = null)
         var same = SameInputs(a, b);
         var representation = same && host is not null ? new RepresentationComparison(host, locator) : null;
         // The parts the job's compare pass makes on its silos, folded in the same order.
-        ComparePart? total = same ? null : await ComparePart.BaselineOnlyAsync(a, ct);
+        ComparePart? total = null;
         foreach (var range in ComparePart.Ranges(b.Manifest.Samples))
             total = ComparePart.Fold(total, await ComparePart.ComputeAsync(a, b, same, range.Start, range.Count, representation, ct));
         return await BuildAsync(a, b, total!, gate, ct);
@@ -38,10 +38,14 @@ public sealed class Comparer(BlobLocator locator, Models.ModelHost? host = null)
     public static bool SameInputs(RunOutputs a, RunOutputs b) =>
         a.Manifest.InputsSha256 is { } ha && ha == b.Manifest.InputsSha256 && a.Manifest.Samples == b.Manifest.Samples;
 
-    /// <summary>The comparison from every range's part folded in sample order (<paramref name="total"/>), and what the two summaries hold.</summary>
-    public static async Task<Comparison> BuildAsync(RunOutputs a, RunOutputs b, ComparePart total, CompareGate? gate, CancellationToken ct = default)
+    /// <summary>
+    /// The comparison from every range's part folded in sample order (<paramref name="ranges"/>), and what the two summaries
+    /// hold; on different inputs, with A's own prediction counts (the ranges count B's only).
+    /// </summary>
+    public static async Task<Comparison> BuildAsync(RunOutputs a, RunOutputs b, ComparePart ranges, CompareGate? gate, CancellationToken ct = default)
     {
         var same = SameInputs(a, b);
+        var total = same ? ranges : ComparePart.Fold(await ComparePart.BaselineOnlyAsync(a, ct), ranges);
         var names = a.Summary.Classes;
         var predictions = Predictions(same, total);
         var classes = Classes(same, names, total);
@@ -68,9 +72,7 @@ public sealed class Comparer(BlobLocator locator, Models.ModelHost? host = null)
         else
         {
             var (a, b) = await OpenAsync(locator, baseline, candidate, candidateFinishing, ct);
-            // As CompareAsync folds: on different inputs, A's own counts first.
-            var total = SameInputs(a, b) ? merged : ComparePart.Fold(await ComparePart.BaselineOnlyAsync(a, ct), merged);
-            comparison = await BuildAsync(a, b, total, gate, ct);
+            comparison = await BuildAsync(a, b, merged, gate, ct);
         }
         var figures = await ChangedSampleFigures.DrawAsync(locator, baseline, candidate, comparison, candidateFinishing, ct);
         await ComparisonOutput.WriteAsync(folder, comparison, figures, ct);
@@ -176,7 +178,9 @@ public sealed class Comparer(BlobLocator locator, Models.ModelHost? host = null)
         else if (representation?.Missing is { } why) findings.Add($"Representation: not compared ({why}).");
         if (activations?.SelectMany(l => l.Classes.Where(c => !double.IsNaN(c.RelativeChange)).Select(c => (Layer: l, Class: c)))
                 .OrderByDescending(x => x.Class.RelativeChange).FirstOrDefault() is { Layer: { } layer } most)
-            findings.Add(F($"Activations: of the {activations.Length} layers both models share, the largest change of a class's mean activations is {most.Class.Name}'s at layer {layer.Layer}: {most.Class.RelativeChange:0.00} of its norm (cosine {most.Class.Cosine:0.000}, n = {most.Class.N})."));
+            findings.Add(most.Class.RelativeChange == 0
+                ? F($"Activations: no class's mean activations moved at any of the {activations.Length} layers both models share.")
+                : F($"Activations: of the {activations.Length} layers both models share, the largest change of a class's mean activations is {most.Class.Name}'s at layer {layer.Layer}: {most.Class.RelativeChange:0.00} of its norm (cosine {most.Class.Cosine:0.000}, n = {most.Class.N})."));
         findings.Add(drift.Length == 0 ? "No drift threshold was crossed." : $"Drift: {string.Join("; ", drift)}.");
         return [.. findings];
     }

@@ -114,7 +114,7 @@ public sealed class RepresentationComparison(ModelHost host, BlobLocator locator
             }
             if (labels is { } l && shared.Length > 0)
             {
-                drift ??= [.. shared.Select(layer => new LayerDrift(layer, (int)LayerDrift.ChannelMeans(ta[layer]).shape[1], classes))];
+                drift ??= [.. shared.Select(layer => new LayerDrift(layer, (int)ta[layer].shape[1], classes))]; // dim 1 is the channels (ChannelMeans)
                 foreach (var d in drift) d.Add(LayerDrift.ChannelMeans(ta[d.Layer]), LayerDrift.ChannelMeans(tb[d.Layer]), l.Span.Slice(start, count));
             }
         }

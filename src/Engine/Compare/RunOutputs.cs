@@ -53,9 +53,6 @@ public sealed class RunOutputs
         return (prediction, label);
     }
 
-    /// <summary>A float column of the samples table in sample order (NaN where null); null when a part lacks it.</summary>
-    public Task<double[]?> ColumnAsync(string name, CancellationToken ct = default) => ColumnAsync(name, 0, Manifest.Samples, ct);
-
     /// <summary>A float column's values of samples [<paramref name="start"/>, start + count) (NaN where null); null when a part lacks it.</summary>
     public async Task<double[]?> ColumnAsync(string name, long start, long count, CancellationToken ct = default)
     {

@@ -147,6 +147,29 @@ public class CompareJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
     }
 
     /// <summary>
+    /// Runs on different inputs (here 300 and 200 images) are compared at the dataset level only: each side's accuracy over
+    /// its own samples, as its summary has it, nothing paired, no maps compared, and the findings say so.
+    /// </summary>
+    [Fact]
+    public async Task Compare_DifferentInputs_EachSidesOwnAccuracy_NothingPaired()
+    {
+        var a = await CompareRuns.RunAsync(one.Grains, await CompareRuns.DataAsync(Samples), "a", TestPaths.Sample("model.pt"), 100);
+        var b = await CompareRuns.RunAsync(one.Grains, await CompareRuns.DataAsync(200), "b", TestPaths.Fixture("compare/seed1.pt"), 70);
+        var c = await new Comparer(new BlobLocator(null)).CompareAsync(a, b);
+        Assert.False(c.SameInputs);
+        static double Accuracy(string output) =>
+            JsonDocument.Parse(File.ReadAllText(Path.Combine(output, OutputLayout.Summary))).RootElement.GetProperty("errorAnalysis").GetProperty("accuracy").GetDouble();
+        Assert.Equal((Accuracy(a), (long)Samples), (c.Predictions.AccuracyA.Value, c.Predictions.AccuracyA.N));
+        Assert.Equal((Accuracy(b), 200L), (c.Predictions.AccuracyB.Value, c.Predictions.AccuracyB.N));
+        Assert.Equal(c.Predictions.AccuracyB.Value - c.Predictions.AccuracyA.Value, c.Predictions.Accuracy.Value, 12);
+        Assert.Null(c.Predictions.Flips);
+        Assert.Null(c.Predictions.McNemarP);
+        Assert.Empty(c.Methods);
+        Assert.Equal(Samples, c.Classes.Sum(k => k.Support));
+        Assert.StartsWith("The two runs explained different inputs", c.Findings[0]);
+    }
+
+    /// <summary>
     /// A job's own comparison is a pass on the cluster over fixed ranges of samples (here two: 4096 and 404), made on the
     /// silo's model host (so it has the representation's CKA): it equals explain compare's of the same two runs bit for bit,
     /// and a candidate run sharded otherwise compares the same.
