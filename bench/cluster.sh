@@ -3,6 +3,9 @@
 #   bash bench/cluster.sh scale      1 vs 2 worker silo processes (1 model-host thread, 1 intra-op thread each)
 #   bash bench/cluster.sh recovery   3 silos, kill -9 one worker mid-job: time to the lost shards' re-run, job time vs fault-free
 #   bash bench/cluster.sh million    1,000,000 samples (the demo tiled ×100) through 2 silos: wall time, each process's peak RSS
+#   bash bench/cluster.sh compare    the same million explained by the model (A) and by its retraining (B,
+#                                    tests/fixtures/compare/seed1.pt), B's job comparing itself with A in its compare
+#                                    pass: each job's wall time, the compare pass's, each process's peak RSS per job
 # Environment: BENCH_PIN=1 pins silo i to core i-1 (taskset), so one silo gets exactly one core;
 # BENCH_TILE (dataset = Fashion-MNIST test set × tile; default 5 for scale/recovery), BENCH_ROUNDS (default 2),
 # BENCH_JOB (the job file; default bench/jobs/cluster.json: saliency + grad-x-input + grad-cam, shardSize 2048).
@@ -18,7 +21,7 @@ pids=()
 cleanup() { for p in "${pids[@]:-}"; do kill -9 "$p" 2>/dev/null || true; done; redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true; [ -n "${BENCH_KEEP:-}" ] || rm -rf "$work"; }
 trap cleanup EXIT
 
-tile=${BENCH_TILE:-5}; [ "$mode" = million ] && tile=${BENCH_TILE:-100}
+tile=${BENCH_TILE:-5}; [ "$mode" = million ] || [ "$mode" = compare ] && tile=${BENCH_TILE:-100}
 python3 - "$work" "$tile" <<'PY'
 import sys, struct
 work, tile = sys.argv[1], int(sys.argv[2])
@@ -110,5 +113,50 @@ million)
   "$cli" status million --cluster "$redis"
   printf "| samples | wall time (s) | samples/s | silo 1 peak RSS (MB) | silo 2 peak RSS (MB) |\n|---|---|---|---|---|\n"
   printf "| %d | %.1f | %.0f | %.0f | %.0f |\n" "$samples" "$total" "$(echo "$samples/$total" | bc -l)" "$(echo "${peaks[1]}/1024" | bc -l)" "$(echo "${peaks[2]}/1024" | bc -l)"
+  ;;
+compare)
+  start_silos 2 1
+  cp tests/fixtures/compare/seed1.pt "$work/"
+  python3 - "$work" <<'PY2'
+import json, sys
+work = sys.argv[1]
+job = json.load(open(f'{work}/job.json'))
+job['model']['uri'] = 'seed1.pt'
+job['compare'] = {'baseline': f'{work}/out-A'}
+json.dump(job, open(f'{work}/job-B.json', 'w'), indent=2)
+PY2
+  rss() { grep VmHWM "/proc/$(cat "$work/silo$1.pid")/status" | awk '{print $2}'; }
+  reset_peaks() { for i in 1 2; do echo 5 > "/proc/$(cat "$work/silo$i.pid")/clear_refs"; done; }
+  # follow JOB-ID: prints "wall compare-start peak1 peak2" once it completes (compare-start: seconds into the job when
+  # its status first names the compare pass, or -1).
+  follow() {
+    local t0 cmp=-1 st p1=0 p2=0 r; t0=$(now)
+    while :; do
+      st=$("$cli" status "$1" --cluster "$redis" --json)
+      for i in 1 2; do r=$(rss $i); [ "$i" = 1 ] && p1=$r || p2=$r; done
+      [ "$cmp" = -1 ] && echo "$st" | grep -q 'comparing with the baseline' && cmp=$(echo "$(now) - $t0" | bc -l)
+      echo "$st" | grep -q '"state":"completed"' && break
+      echo "$st" | grep -q '"state":"failed"' && { echo "$st" >&2; exit 1; }
+      sleep 1
+    done
+    echo "$(echo "$(now) - $t0" | bc -l) $cmp $p1 $p2"
+  }
+  reset_peaks
+  "$cli" submit "$work/job.json" --cluster "$redis" --id A --out "$work/out-A" >/dev/null
+  read -r a _ a1 a2 < <(follow A)
+  reset_peaks
+  "$cli" submit "$work/job-B.json" --cluster "$redis" --id B --out "$work/out-B" >/dev/null
+  read -r b c b1 b2 < <(follow B)
+  printf "| job | wall time (s) | of which the compare pass (s) | silo 1 peak RSS (MB) | silo 2 peak RSS (MB) |\n|---|---|---|---|---|\n"
+  printf "| A: explain | %.1f | – | %.0f | %.0f |\n" "$a" "$(echo "$a1/1024" | bc -l)" "$(echo "$a2/1024" | bc -l)"
+  printf "| B: explain + compare with A | %.1f | %.1f | %.0f | %.0f |\n" "$b" "$(echo "$b - $c" | bc -l)" "$(echo "$b1/1024" | bc -l)" "$(echo "$b2/1024" | bc -l)"
+  echo "compare pass / explain of A: $(echo "($b - $c) / $a" | bc -l | cut -c1-5)"
+  python3 - "$work/out-B/compare/comparison.json" <<'PY2'
+import json, sys
+c = json.load(open(sys.argv[1]))
+print('sameInputs:', c['sameInputs'], '| accuracy B - A:', c['predictions']['accuracy'])
+for m in c['methods']: print(m['method'] if 'method' in m else m.get('name'), 'median rho', m['spearman']['median'], 'n', m['spearman']['n'])
+for f in c['findings'][:4]: print('-', f)
+PY2
   ;;
 esac

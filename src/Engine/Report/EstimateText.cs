@@ -19,6 +19,15 @@ public static class EstimateText
             ? $"{v.ToString(format, Inv)} ({low.ToString(format, Inv)} to {high.ToString(format, Inv)})"
             : $"{v.ToString(format, Inv)} (n = {e.N}: no interval)";
 
+    /// <summary>
+    /// A mean as a table cell: the value, and beneath it in smaller type its interval and n (<c>.ci</c>), so that a table of
+    /// several metrics stays within an A4 page's width.
+    /// </summary>
+    public static string Cell(Estimate e, string format = "F4") => e.Value is not { } v ? "–"
+        : e.Low is { } low && e.High is { } high
+            ? $"{v.ToString(format, Inv)}<span class=\"ci\">{low.ToString(format, Inv)} to {high.ToString(format, Inv)}, n {e.N}</span>"
+            : $"{v.ToString(format, Inv)}<span class=\"ci\">n {e.N}: no interval</span>";
+
     /// <summary>", 95 % interval 87.60–88.87 %": a proportion's interval as a sentence's clause, at <paramref name="level"/>; nothing without one.</summary>
     public static string IntervalClause(Estimate e, string level, string format) => e is { Low: { } low, High: { } high }
         ? $", {level} interval {(100 * low).ToString(format, Inv)}–{(100 * high).ToString(format, Inv)} %" : "";

@@ -57,7 +57,7 @@ public static class ReportHtml
         + "img{image-rendering:pixelated;max-width:100%;height:auto}"
         + "thead{display:table-header-group}h1,h2,h3,h4,p:has(+table){break-after:avoid}figure,tr,table{break-inside:avoid}"
         + "@page{size:A4;margin:14mm 12mm 16mm;@bottom-center{content:\"page \" counter(page) \" of \" counter(pages);font:9pt sans-serif;color:#444}}"
-        + "caption{caption-side:top;text-align:left;font-weight:bold;padding:4px 0}caption.sr{position:absolute;width:1px;height:1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}td.l,th.l{text-align:left}pre{background:#f6f6f6;padding:6px;overflow-x:auto}"
+        + "caption{caption-side:top;text-align:left;font-weight:bold;padding:4px 0}caption.sr{position:absolute;width:1px;height:1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}td.l,th.l{text-align:left}.ci{display:block;font-size:80%;color:#444}pre{background:#f6f6f6;padding:6px;overflow-x:auto}"
         + "@media print{body{margin:0;max-width:none;font-size:10pt}a{color:inherit;text-decoration:none}figure{margin:4px 2px}img{max-height:100mm}}";
 
     /// <summary>The id of the <paramref name="number"/>th chapter (counted from 1).</summary>

@@ -61,7 +61,12 @@ public sealed class ClusterSettings
         if (Provider == RedisProvider && string.IsNullOrWhiteSpace(Redis)) return $"{Section}:Redis must be set when {Section}:Provider is \"redis\" (a connection string such as 127.0.0.1:6379)";
         if (Provider == RedisProvider)
         {
-            try { StackExchange.Redis.ConfigurationOptions.Parse(Redis!); }
+            try
+            {
+                // "127.0.0.1:" parses to no server at all, which the client would only find out as a stack trace.
+                if (StackExchange.Redis.ConfigurationOptions.Parse(Redis!).EndPoints.Count == 0)
+                    return $"{Section}:Redis names no server: \"{Redis}\" (a connection string such as 127.0.0.1:6379)";
+            }
             catch (ArgumentException e) { return $"{Section}:Redis is not a Redis connection string: {e.Message.Split('\n')[0]}"; }
         }
         if (string.IsNullOrWhiteSpace(ClusterId)) return $"{Section}:ClusterId must not be empty";

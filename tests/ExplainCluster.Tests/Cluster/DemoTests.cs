@@ -22,6 +22,8 @@ public class DemoTests
             Assert.Equal(10000, methods.GetProperty(method).GetProperty("samples").GetInt64());
         foreach (var method in new[] { "lime", "kernel-shap" })
             Assert.InRange(methods.GetProperty(method).GetProperty("samples").GetInt64(), 60, 100); // 5 per (class × correct), all of a smaller stratum
+        Assert.InRange(methods.GetProperty("occlusion").GetProperty("samples").GetInt64(), 110, 200); // 10 per (class × correct)
+        Assert.InRange(methods.GetProperty("grad-cam-plus-plus").GetProperty("samples").GetInt64(), 1000, 2000); // 100 per (class × correct)
         // The sanity check ran on the gradient methods, and none of them explains the input alone.
         var sanity = summary.RootElement.GetProperty("sanity");
         Assert.Equal(64, sanity.GetProperty("samples").GetInt64());
@@ -29,18 +31,19 @@ public class DemoTests
         Assert.All(sanity.GetProperty("methods").EnumerateObject(), m => Assert.False(m.Value.GetProperty("insensitive").GetBoolean(), m.Name));
         Assert.True(summary.RootElement.GetProperty("errorAnalysis").GetProperty("accuracy").GetDouble() > 0.85);
         var faithfulness = summary.RootElement.GetProperty("faithfulness").GetProperty("methods");
-        Assert.Equal(["grad-cam", "integrated-gradients", "kernel-shap", "lime", "random", "saliency", "smooth-grad"], faithfulness.EnumerateObject().Select(p => p.Name).Order());
-        foreach (var method in new[] { "lime", "kernel-shap" }) // scored on the samples it explained, not the dataset
+        Assert.Equal(["grad-cam", "grad-cam-plus-plus", "integrated-gradients", "kernel-shap", "lime", "occlusion", "random", "saliency", "smooth-grad"], faithfulness.EnumerateObject().Select(p => p.Name).Order());
+        foreach (var method in new[] { "lime", "kernel-shap", "occlusion", "grad-cam-plus-plus" }) // scored on the samples it explained, not the dataset
             Assert.Equal(methods.GetProperty(method).GetProperty("samples").GetInt64(), faithfulness.GetProperty(method).GetProperty("samples").GetInt64());
         Assert.Equal(10000, faithfulness.GetProperty("saliency").GetProperty("samples").GetInt64());
-        // The trust metrics of saliency and Grad-CAM: complexity on every sample, the others on 3 per (class × correct).
+        // The trust metrics of saliency, two CAM variants and occlusion: complexity on every sample each method explained,
+        // the others on 3 per (class × correct) of those.
         var trust = summary.RootElement.GetProperty("trust").GetProperty("methods");
-        Assert.Equal(["grad-cam", "saliency"], trust.EnumerateObject().Select(p => p.Name).Order());
+        Assert.Equal(["grad-cam", "grad-cam-plus-plus", "occlusion", "saliency"], trust.EnumerateObject().Select(p => p.Name).Order());
         Assert.Equal(10000, trust.GetProperty("saliency").GetProperty("sparseness").GetProperty("mean").GetProperty("n").GetInt64());
         Assert.InRange(trust.GetProperty("grad-cam").GetProperty("road").GetProperty("mean").GetProperty("n").GetInt64(), 30, 60);
 
         var html = await File.ReadAllTextAsync(Path.Combine(output, "report.html"));
-        foreach (var method in new[] { "saliency", "smooth-grad", "grad-cam", "integrated-gradients", "lime", "kernel-shap" })
+        foreach (var method in new[] { "saliency", "smooth-grad", "grad-cam", "grad-cam-plus-plus", "integrated-gradients", "occlusion", "lime", "kernel-shap" })
             Assert.Contains($"<h3>Class-mean {method}</h3>", html);
         Assert.Contains("Faithfulness curves", html);
         Assert.Contains("<h3>Trust metrics</h3>", html);

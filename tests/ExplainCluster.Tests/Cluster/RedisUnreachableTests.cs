@@ -27,6 +27,16 @@ public class RedisUnreachableTests
     }
 
     [Fact]
+    public async Task Cli_ClusterWithoutPort_FailsWithOneLineNamingIt()
+    {
+        // "127.0.0.1:" (a port lost from a shell variable) parses to no server; it was a stack trace from StackExchange.Redis.
+        var result = await CliResult.RunAsync(TimeSpan.FromSeconds(60), "status", "abc", "--cluster", "127.0.0.1:");
+        Assert.True(result.ExitCode == 1, result.ToString());
+        Assert.Equal("error: --cluster names no server: \"127.0.0.1:\" (a connection string such as 127.0.0.1:6379)", result.Stderr.TrimEnd());
+        Assert.Equal("", result.Stdout);
+    }
+
+    [Fact]
     public async Task Silo_ClosedPort_ExitsOneAfterItsConnectTimeoutWithOneLine()
     {
         var closed = ClosedPort();

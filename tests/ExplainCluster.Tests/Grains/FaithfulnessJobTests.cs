@@ -120,7 +120,7 @@ public class FaithfulnessJobTests(OneSiloCluster one) : IClassFixture<OneSiloClu
         Assert.True(verdicts.GetProperty("methods").GetProperty("lime").GetProperty("reweighted").GetBoolean());
         Assert.False(verdicts.GetProperty("methods").GetProperty("saliency").GetProperty("reweighted").GetBoolean());
         var html = await File.ReadAllTextAsync(Path.Combine(single, "report.html"));
-        Assert.Contains($"<td>{explained} (subset, reweighted)</td>", html);
+        Assert.Contains($"<td>{explained}<span class=\"ci\">subset, reweighted</span></td>", html);
         Assert.Contains("with its 90 % interval", html);
     }
 

@@ -42,7 +42,7 @@ public sealed class TrustSection : IReportSection
             html.Append($"<tr><td>{E(method)}</td>");
             foreach (var metric in trust.Metrics)
                 html.Append(metrics.GetValueOrDefault(metric)?.Mean is { } e
-                    ? string.Create(inv, $"<td>{EstimateText.Number(e)}, n {e.N}</td>") : "<td>–</td>");
+                    ? $"<td>{EstimateText.Cell(e)}</td>" : "<td>–</td>");
             html.Append("</tr>");
         }
         html.Append("</table>");
@@ -59,7 +59,7 @@ public sealed class TrustSection : IReportSection
                 html.Append($"<tr><td>{E(name)}</td>");
                 foreach (var metric in trust.Metrics)
                     html.Append(metrics.GetValueOrDefault(metric)?.PerClass.FirstOrDefault(x => x.Class == c) is { } row
-                        ? string.Create(inv, $"<td>{EstimateText.Number(row.Mean, "F3")}, n {row.Mean.N}</td>") : "<td>–</td>");
+                        ? $"<td>{EstimateText.Cell(row.Mean, "F3")}</td>" : "<td>–</td>");
                 html.Append("</tr>");
             }
             html.Append("</table>");

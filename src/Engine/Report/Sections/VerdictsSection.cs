@@ -27,7 +27,7 @@ public sealed class VerdictsSection : IReportSection
         html.Append(robustness ? "<th>robustness</th>" : "").Append(randomLogit ? "<th>random-logit</th>" : "").Append(road ? "<th>ROAD</th><th>(LeRF − MoRF)/2</th>" : "").Append("</tr>");
         foreach (var (method, v) in verdicts.Methods)
             html.Append(string.Create(inv,
-                $"<tr><td>{E(method)}</td><td><b>{E(v.Faithfulness)}</b></td><td>{Format(v.Deletion)}</td><td>{Format(v.Insertion)}</td><td>{v.Deletion.Count}{(v.Reweighted ? " (subset, reweighted)" : "")}</td><td>{E(v.Sanity ?? "not run")}</td>"))
+                $"<tr><td>{E(method)}</td><td><b>{E(v.Faithfulness)}</b></td><td>{Format(v.Deletion)}</td><td>{Format(v.Insertion)}</td><td>{v.Deletion.Count}{(v.Reweighted ? "<span class=\"ci\">subset, reweighted</span>" : "")}</td><td>{E(v.Sanity ?? "not run")}</td>"))
                 .Append(robustness ? $"<td>{E(v.Robustness ?? "not run")}</td>" : "").Append(randomLogit ? $"<td>{E(v.RandomLogit ?? "not run")}</td>" : "")
                 .Append(road ? $"<td>{E(v.Road ?? "not run")}</td><td>{(v.RoadGain is { } g ? Format(g) : "—")}</td>" : "").Append("</tr>");
         return new ReportText("Verdicts", html.Append("</table>").ToString());
@@ -38,7 +38,8 @@ public sealed class VerdictsSection : IReportSection
         : string.Create(CultureInfo.InvariantCulture, $"Robust: mean max-sensitivity at most {verdicts.MaxSensitivity:0.###}; random-logit passed: mean SSIM to a random other class's map at most {verdicts.RandomLogitMaxSimilarity:0.###}; ")
           + string.Create(CultureInfo.InvariantCulture, $"ROAD faithful: (LeRF − MoRF)/2 above {verdicts.MinDifference:0.####} beyond its interval, not faithful below 0 beyond it (over the trust subset, not reweighted). ");
 
+    /// <summary>The mean, its interval on a line of its own beneath it in smaller type (the table stays within an A4 page's width).</summary>
     private static string Format(Interval i) => i.Mean is not { } mean ? "—"
-        : i.Low is { } low && i.High is { } high ? string.Create(CultureInfo.InvariantCulture, $"{mean:+0.0000;−0.0000} ({low:+0.0000;−0.0000} to {high:+0.0000;−0.0000})")
+        : i.Low is { } low && i.High is { } high ? string.Create(CultureInfo.InvariantCulture, $"{mean:+0.0000;−0.0000}<span class=\"ci\">{low:+0.0000;−0.0000} to {high:+0.0000;−0.0000}</span>")
         : string.Create(CultureInfo.InvariantCulture, $"{mean:+0.0000;−0.0000}");
 }
