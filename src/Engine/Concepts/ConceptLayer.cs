@@ -61,18 +61,25 @@ public static class ConceptLayer
         if (rows > 0 && dim != vectors.Dim)
             throw new ExplainException($"concepts.layer: the layer's activations have {dim} values per sample, but its concept vectors {vectors.Dim}");
         var derivatives = new double[rows * vectors.Count];
+        var g = new double[dim];
         for (var i = 0; i < rows; i++)
         {
-            var g = values.AsSpan(i * dim, dim);
-            for (var v = 0; v < vectors.Count; v++)
-            {
-                var cav = vectors.Vector(v);
-                var sum = 0.0;
-                for (var d = 0; d < dim; d++) sum += g[d] * cav[d];
-                derivatives[i * vectors.Count + v] = sum;
-            }
+            for (var d = 0; d < dim; d++) g[d] = values[i * dim + d];
+            for (var v = 0; v < vectors.Count; v++) derivatives[i * vectors.Count + v] = Dot(g, vectors.Vector(v));
         }
         return derivatives;
+    }
+
+    /// <summary>Σ aᵢ bᵢ in SIMD lanes, then the lanes and the tail in a fixed order: the same for a row whatever its batch.</summary>
+    private static double Dot(ReadOnlySpan<double> a, ReadOnlySpan<double> b)
+    {
+        var lanes = System.Numerics.Vector<double>.Count;
+        var sum = System.Numerics.Vector<double>.Zero;
+        var i = 0;
+        for (; i <= a.Length - lanes; i += lanes) sum += new System.Numerics.Vector<double>(a[i..]) * new System.Numerics.Vector<double>(b[i..]);
+        var total = System.Numerics.Vector.Sum(sum);
+        for (; i < a.Length; i++) total += a[i] * b[i];
+        return total;
     }
 
     /// <summary>∂y_target/∂A at the layer: the features without gradients, then one forward and backward through the head.</summary>

@@ -70,6 +70,10 @@ public class TcavJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
             Assert.InRange(c.GetProperty("random").GetProperty("mean").GetDouble(), 0.2, 0.8);
         }
 
+        // The manifest records the draws' seed with the job's others.
+        using var manifest = Jobs.ReadJson(Path.Combine(single, "manifest.json"));
+        Assert.Equal(1, manifest.RootElement.GetProperty("seeds").GetProperty("concepts.seed").GetInt64());
+
         var html = await File.ReadAllTextAsync(Path.Combine(single, "report.html"));
         Assert.Contains("<h3>Concepts (TCAV)</h3>", html);
         Assert.Contains("<b>Significant:</b> striped for class 0 (score 1.00", html);
