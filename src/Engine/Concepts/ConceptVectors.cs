@@ -54,13 +54,13 @@ public sealed record ConceptVectors(string Layer, string[] Concepts, int Runs, i
         for (var run = 0; run < spec.Runs; run++)
         {
             ct.ThrowIfCancellationRequested();
-            clock?.Tick();
             // The run's random set, and a second, disjoint one for its random-vs-random CAV.
             var pool = Draw(spec.Seed, run, concepts, sets.Random.Count);
             var negatives = pool.Take(examples).Select(i => random + i).ToArray();
             var other = pool.Skip(examples).Take(examples).Select(i => random + i).ToArray();
             for (var c = 0; c <= concepts; c++)
             {
+                clock?.Tick(); // each classifier counts as a batch for the watchdog
                 var positives = c == concepts ? other : [.. Draw(spec.Seed, run, c, all[c].Count).Take(examples).Select(i => offsets[c] + i)];
                 var row = c * spec.Runs + run;
                 (accuracy[row], var ok) = Fit(gram, total, x, dim, positives, negatives, vectors.AsSpan(row * dim, dim));

@@ -74,6 +74,11 @@ public class TcavJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
         using var manifest = Jobs.ReadJson(Path.Combine(single, "manifest.json"));
         Assert.Equal(1, manifest.RootElement.GetProperty("seeds").GetProperty("concepts.seed").GetInt64());
 
+        // The finding that leads the report and evidence.json.
+        using var evidence = Jobs.ReadJson(Path.Combine(single, "evidence.json"));
+        var finding = evidence.RootElement.GetProperty("findings").EnumerateArray().Single(f => f.GetProperty("topic").GetString() == "concepts");
+        Assert.Contains("striped raises 0 (TCAV score 1.00 against ", finding.GetProperty("text").GetString());
+
         var html = await File.ReadAllTextAsync(Path.Combine(single, "report.html"));
         Assert.Contains("<h3>Concepts (TCAV)</h3>", html);
         Assert.Contains("<b>Significant:</b> striped for class 0 (score 1.00", html);
