@@ -24,6 +24,13 @@ public sealed record ConceptSets(ShardData[] Concepts, ShardData Random)
         return new ConceptSets(concepts, random);
     }
 
+    /// <summary>Each set as the summary records it: its name, examples and the SHA-256 of their values as the model's input took them, concepts then random.</summary>
+    public ConceptSetRecord[] Records(ConceptsSpec spec) =>
+        [.. Concepts.Select((c, i) => Record(spec.Sets[i].Name, c)), Record("random", Random)];
+
+    private static ConceptSetRecord Record(string name, ShardData set) =>
+        new(name, set.Count, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(set.Raw.AsSpan()))));
+
     /// <summary>Examples per side of each CAV: the job's <c>examples</c>, else the smallest concept set, at most half the random examples.</summary>
     public int Examples(ConceptsSpec spec)
     {
@@ -68,3 +75,10 @@ public sealed record ConceptSets(ShardData[] Concepts, ShardData Random)
     private static string Unprefixed(string message) => message.StartsWith("data.", StringComparison.Ordinal) && message.IndexOf(": ", StringComparison.Ordinal) is > 0 and var at
         ? message[(at + 2)..] : message;
 }
+
+/// <summary>
+/// A concept set (or the random one) as summary.json records it: its examples, and the SHA-256 of their raw values in order
+/// (float32, little-endian: the array's values, or the images after the job's transforms, before toTensor and normalize), so a
+/// reader can tell whether a later run used the same examples.
+/// </summary>
+public sealed record ConceptSetRecord(string Name, int Examples, string Sha256);

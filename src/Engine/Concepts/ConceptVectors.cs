@@ -18,7 +18,8 @@ namespace ExplainCluster.Engine.Concepts;
 /// </summary>
 /// <param name="Vectors">[(concepts + 1) · runs, Dim], each of unit length.</param>
 /// <param name="Accuracy">Each CAV's accuracy on the examples it was fitted to, in the rows' order.</param>
-public sealed record ConceptVectors(string Layer, string[] Concepts, int Runs, int Examples, int Dim, double[] Vectors, double[] Accuracy)
+/// <param name="Sets">Each set's examples and hash, concepts then random (<see cref="ConceptSets.Records"/>).</param>
+public sealed record ConceptVectors(string Layer, string[] Concepts, int Runs, int Examples, int Dim, double[] Vectors, double[] Accuracy, ConceptSetRecord[] Sets)
 {
     private const string Magic = "explaincluster.cav/1";
 
@@ -70,7 +71,7 @@ public sealed record ConceptVectors(string Layer, string[] Concepts, int Runs, i
                         : $"concepts.sets.{spec.Sets[c].Name}: its examples' activations at layer \"{spec.Layer}\" do not differ from the random examples'");
             }
         }
-        return new ConceptVectors(spec.Layer, [.. spec.Sets.Select(s => s.Name)], spec.Runs, examples, dim, vectors, accuracy);
+        return new ConceptVectors(spec.Layer, [.. spec.Sets.Select(s => s.Name)], spec.Runs, examples, dim, vectors, accuracy, sets.Records(spec));
     }
 
     /// <summary>A seeded permutation of 0..count−1 for (run, set): Fisher–Yates on SplitMix64 numbers (<see cref="SampleSeeds"/>) from (seed, run, set).</summary>
@@ -124,8 +125,28 @@ public sealed record ConceptVectors(string Layer, string[] Concepts, int Runs, i
             w.Write(Dim);
             PartialIO.Write(w, Vectors);
             PartialIO.Write(w, Accuracy);
+            WriteSets(w, Sets);
         }
         return stream.ToArray();
+    }
+
+    /// <summary>The sets' records as the CAV file and the TCAV partial write them.</summary>
+    public static void WriteSets(BinaryWriter w, ConceptSetRecord[] sets)
+    {
+        w.Write(sets.Length);
+        foreach (var s in sets)
+        {
+            w.Write(s.Name);
+            w.Write(s.Examples);
+            w.Write(s.Sha256);
+        }
+    }
+
+    public static ConceptSetRecord[] ReadSets(BinaryReader r)
+    {
+        var sets = new ConceptSetRecord[r.ReadInt32()];
+        for (var i = 0; i < sets.Length; i++) sets[i] = new ConceptSetRecord(r.ReadString(), r.ReadInt32(), r.ReadString());
+        return sets;
     }
 
     /// <param name="location">Named in the error when the bytes are not a CAV file.</param>
@@ -139,7 +160,7 @@ public sealed record ConceptVectors(string Layer, string[] Concepts, int Runs, i
             var concepts = new string[r.ReadInt32()];
             for (var c = 0; c < concepts.Length; c++) concepts[c] = r.ReadString();
             var (runs, examples, dim) = (r.ReadInt32(), r.ReadInt32(), r.ReadInt32());
-            var vectors = new ConceptVectors(layer, concepts, runs, examples, dim, PartialIO.Read<double>(r), PartialIO.Read<double>(r));
+            var vectors = new ConceptVectors(layer, concepts, runs, examples, dim, PartialIO.Read<double>(r), PartialIO.Read<double>(r), ReadSets(r));
             if (vectors.Vectors.Length != vectors.Count * dim || vectors.Accuracy.Length != vectors.Count || r.BaseStream.Position != data.Length)
                 throw new ExplainException($"{location}: the concept activation vectors' sizes do not agree");
             return vectors;

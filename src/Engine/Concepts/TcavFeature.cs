@@ -9,7 +9,8 @@ namespace ExplainCluster.Engine.Concepts;
 /// </summary>
 /// <param name="Positives">[CAVs, classes] row-major.</param>
 /// <param name="Alpha">The job's significance level (<c>concepts.alpha</c>).</param>
-public sealed record TcavPartial(string Layer, string[] Concepts, int Runs, int Examples, double Alpha, double[] Accuracy, long[] ClassCounts, long[] Positives);
+public sealed record TcavPartial(string Layer, string[] Concepts, int Runs, int Examples, double Alpha, double[] Accuracy, long[] ClassCounts, long[] Positives,
+    ConceptSetRecord[] Sets);
 
 /// <summary>
 /// TCAV (Kim et al. 2018) per target class: for each concept and run the score (the fraction of the class's samples whose target logit
@@ -41,7 +42,7 @@ public sealed class TcavFeature : Feature<TcavPartial, TcavFeature.Sums>
             counts[targets[i]]++;
             for (var k = 0; k < v.Count; k++) positives[k * classes + targets[i]] += result.Positive[i * v.Count + k];
         }
-        return new TcavPartial(v.Layer, v.Concepts, v.Runs, v.Examples, result.Alpha, v.Accuracy, counts, positives);
+        return new TcavPartial(v.Layer, v.Concepts, v.Runs, v.Examples, result.Alpha, v.Accuracy, counts, positives, v.Sets);
     }
 
     public override void Write(BinaryWriter w, TcavPartial p)
@@ -55,6 +56,7 @@ public sealed class TcavFeature : Feature<TcavPartial, TcavFeature.Sums>
         WriteArray(w, p.Accuracy);
         WriteArray(w, p.ClassCounts);
         WriteArray(w, p.Positives);
+        ConceptVectors.WriteSets(w, p.Sets);
     }
 
     public override TcavPartial Read(BinaryReader r)
@@ -62,7 +64,8 @@ public sealed class TcavFeature : Feature<TcavPartial, TcavFeature.Sums>
         var layer = r.ReadString();
         var concepts = new string[r.ReadInt32()];
         for (var c = 0; c < concepts.Length; c++) concepts[c] = r.ReadString();
-        return new TcavPartial(layer, concepts, r.ReadInt32(), r.ReadInt32(), r.ReadDouble(), ReadArray<double>(r), ReadArray<long>(r), ReadArray<long>(r));
+        return new TcavPartial(layer, concepts, r.ReadInt32(), r.ReadInt32(), r.ReadDouble(), ReadArray<double>(r), ReadArray<long>(r), ReadArray<long>(r),
+            ConceptVectors.ReadSets(r));
     }
 
     public override Sums NewSums(int classes) => new(this);
@@ -79,7 +82,7 @@ public sealed class TcavFeature : Feature<TcavPartial, TcavFeature.Sums>
                 return;
             }
             if (partial.Layer != _total.Layer || !partial.Concepts.SequenceEqual(_total.Concepts) || partial.Runs != _total.Runs || partial.Alpha != _total.Alpha
-                || !partial.Accuracy.SequenceEqual(_total.Accuracy) || partial.Positives.Length != _total.Positives.Length)
+                || !partial.Accuracy.SequenceEqual(_total.Accuracy) || partial.Positives.Length != _total.Positives.Length || !partial.Sets.SequenceEqual(_total.Sets))
                 throw new ArgumentException("TCAV partials of different concept vectors", nameof(partial));
             Totals.Add(_total.ClassCounts, partial.ClassCounts);
             Totals.Add(_total.Positives, partial.Positives);
@@ -108,7 +111,7 @@ public sealed class TcavFeature : Feature<TcavPartial, TcavFeature.Sums>
         }).ToArray();
         var accuracy = Enumerable.Range(0, concepts + 1).Select(set => new TcavAccuracy(set < concepts ? total.Concepts[set] : "random",
             Enumerable.Range(0, runs).Average(r => total.Accuracy[set * runs + r]))).ToArray();
-        return new TcavSummary(total.Layer, total.Concepts, runs, total.Examples, Classifier, Test, alpha, corrected, accuracy, perClass);
+        return new TcavSummary(total.Layer, total.Concepts, runs, total.Examples, Classifier, Test, alpha, corrected, accuracy, perClass, total.Sets);
     }
 
     private static TcavScores Of(double[] scores) => MeanSd(scores) is var (mean, sd) ? new TcavScores(scores, mean, sd) : null!;
@@ -126,8 +129,9 @@ public sealed class TcavFeature : Feature<TcavPartial, TcavFeature.Sums>
 /// pairs); per target class with samples the random-vs-random scores and each concept's scores with the t-test.
 /// <see cref="CorrectedAlpha"/> is <see cref="Alpha"/> over the concepts' count: a concept is significant for a class when p &lt; it.
 /// </summary>
+/// <param name="Sets">Each set's examples and the SHA-256 of their values, concepts then random (<see cref="ConceptSetRecord"/>).</param>
 public sealed record TcavSummary(string Layer, string[] Concepts, int Runs, int Examples, string Classifier, string Test, double Alpha,
-    double CorrectedAlpha, TcavAccuracy[] Accuracy, TcavClass[] Classes);
+    double CorrectedAlpha, TcavAccuracy[] Accuracy, TcavClass[] Classes, ConceptSetRecord[] Sets);
 
 public sealed record TcavAccuracy(string Concept, double Mean);
 

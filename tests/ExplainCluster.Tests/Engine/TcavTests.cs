@@ -17,7 +17,7 @@ public class TcavTests
     /// <summary>Two CAVs of the layer's width, not of unit length on purpose (the derivative is linear in them).</summary>
     private static readonly double[][] Cavs = [[1, 0.5, -1, 0, 2, 0], [0, 1, 1, -1, 0, 0.5]];
 
-    private static ConceptVectors Vectors() => new("1", ["a"], 1, 5, 6, [.. Cavs.SelectMany(v => v)], [1, 1]);
+    private static ConceptVectors Vectors() => new("1", ["a"], 1, 5, 6, [.. Cavs.SelectMany(v => v)], [1, 1], [new("a", 5, "ab"), new("random", 10, "cd")]);
 
     [Fact]
     public async Task Derivatives_TinyModel_EqualTheHandComputation()
@@ -123,8 +123,9 @@ public class TcavTests
     public void Summary_FoldedCounts_ScoresPerRunAndClass()
     {
         // 2 classes, concepts ["c"], 3 runs: CAV rows (c, run 0..2), then (random, run 0..2); positives [CAV, class].
-        var first = new TcavPartial("l", ["c"], 3, 5, 0.05, [1, 0.9, 0.8, 0.6, 0.5, 0.7], [4, 2], [4, 0, 4, 1, 3, 0, 2, 1, 1, 1, 3, 0]);
-        var second = new TcavPartial("l", ["c"], 3, 5, 0.05, [1, 0.9, 0.8, 0.6, 0.5, 0.7], [4, 2], [4, 0, 4, 0, 4, 1, 2, 1, 2, 0, 1, 1]);
+        ConceptSetRecord[] sets = [new("c", 5, "ab"), new("random", 10, "cd")];
+        var first = new TcavPartial("l", ["c"], 3, 5, 0.05, [1, 0.9, 0.8, 0.6, 0.5, 0.7], [4, 2], [4, 0, 4, 1, 3, 0, 2, 1, 1, 1, 3, 0], sets);
+        var second = new TcavPartial("l", ["c"], 3, 5, 0.05, [1, 0.9, 0.8, 0.6, 0.5, 0.7], [4, 2], [4, 0, 4, 0, 4, 1, 2, 1, 2, 0, 1, 1], sets);
         var feature = TcavFeature.Instance;
         var sums = feature.NewSums(2);
         sums.Fold(feature.Decode(feature.Encode(first), "first"));
@@ -163,6 +164,7 @@ public class TcavTests
         Assert.Equal(v.Vectors, back.Vectors);
         Assert.Equal((v.Layer, v.Runs, v.Examples, v.Dim), (back.Layer, back.Runs, back.Examples, back.Dim));
         Assert.Equal(v.Concepts, back.Concepts);
+        Assert.Equal(v.Sets, back.Sets);
         var error = Assert.Throws<ExplainCluster.Engine.ExplainException>(() => ConceptVectors.Decode(v.Encode()[..^3], "cavs.bin"));
         Assert.Equal("cavs.bin: the concept activation vectors are truncated", error.Message);
     }

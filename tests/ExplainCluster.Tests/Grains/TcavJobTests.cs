@@ -51,6 +51,17 @@ public class TcavJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
         var accuracy = tcav.GetProperty("accuracy").EnumerateArray().ToDictionary(a => a.GetProperty("concept").GetString()!, a => a.GetProperty("mean").GetDouble());
         Assert.Equal(1, accuracy["striped"]); // the stripe detector separates the concept from noise
 
+        // Each set's examples and the SHA-256 of their values: here the .npy files' float32 payloads, read on their own.
+        var sets = tcav.GetProperty("sets").EnumerateArray().ToArray();
+        Assert.Equal(["striped", "noise", "random"], sets.Select(s => s.GetProperty("name").GetString()));
+        foreach (var (set, examples) in sets.Zip([30, 200, 400]))
+        {
+            var values = await NpyFiles.ReadFloatsAsync(TestPaths.Fixture($"tcav/{set.GetProperty("name").GetString()}.npy"));
+            Assert.Equal(examples, set.GetProperty("examples").GetInt32());
+            Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()))),
+                set.GetProperty("sha256").GetString());
+        }
+
         var classes = tcav.GetProperty("classes").EnumerateArray().ToArray();
         Assert.Equal([0, 1, 2], classes.Select(c => c.GetProperty("class").GetInt32()));
         Assert.Equal(90, classes.Sum(c => c.GetProperty("n").GetInt64()));

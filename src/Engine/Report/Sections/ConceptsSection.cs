@@ -36,9 +36,15 @@ public sealed class ConceptsSection : IReportSection
             : $"<p><b>Significant:</b> {string.Join("; ", significant.Take(20).Select(s => string.Create(inv, $"{E(s.k.Concept)} for class {E(s.c.Name)} (score {s.k.Mean:F2}, p {s.k.P:G2})")))}{(significant.Length > 20 ? string.Create(inv, $"; and {significant.Length - 20} more") : "")}.</p>");
 
         html.Append("<p>How well each concept's CAVs separate its examples from random ones (mean accuracy on their training examples over the runs; near 0.5 the layer ")
-            .Append("does not tell the concept from random examples, and its scores mean little):</p><table><tr><th>concept</th><th>CAV accuracy</th></tr>");
+            .Append("does not tell the concept from random examples, and its scores mean little), with each set's examples and the SHA-256 of their values ")
+            .Append("(the same hash, the same examples):</p><table><tr><th>concept</th><th>CAV accuracy</th><th>examples</th><th>sha256</th></tr>");
         foreach (var a in tcav.Accuracy)
-            html.Append(string.Create(inv, $"<tr><td>{(a.Concept == "random" ? "random vs random (control)" : E(a.Concept))}</td><td>{a.Mean:F2}</td></tr>"));
+        {
+            var set = tcav.Sets.FirstOrDefault(s => s.Name == a.Concept);
+            html.Append(string.Create(inv, $"<tr><td>{(a.Concept == "random" ? "random vs random (control)" : E(a.Concept))}</td><td>{a.Mean:F2}</td>"))
+                .Append(set is null ? "<td>–</td><td>–</td>" : string.Create(inv, $"<td>{set.Examples}</td><td><code>{E(set.Sha256[..12])}…</code></td>"))
+                .Append("</tr>");
+        }
         html.Append("</table>");
 
         var classes = tcav.Classes.OrderByDescending(c => c.N).ThenBy(c => c.Class).Take(MaxClasses).OrderBy(c => c.Class).ToArray();
