@@ -169,3 +169,19 @@ public sealed class TcavBadInputCliTests
         }
     }
 }
+
+/// <summary>TCAV on three silos: one silo trains the CAVs, the shards on every silo read its staged file, and the summary equals a one-shard run's.</summary>
+public class TcavThreeSiloTests(ThreeSiloCluster three) : IClassFixture<ThreeSiloCluster>
+{
+    [Fact]
+    public async Task Run_ShardsOnThreeSilos_SameSummaryAsOneShard()
+    {
+        var folder = TestPaths.NewFolder();
+        var (single, sharded) = (Path.Combine(folder, "single"), Path.Combine(folder, "sharded"));
+        var one = await Jobs.RunAsync(three.Grains, TcavJobTests.Job(single, 90), folder);
+        var many = await Jobs.RunAsync(three.Grains, TcavJobTests.Job(sharded, 8), folder);
+        Assert.True(one.State == JobState.Completed && many.State == JobState.Completed, $"{one.Error} {many.Error}");
+        Assert.True(many.ShardSilos.Distinct().Count() > 1, string.Join(", ", many.ShardSilos));
+        Assert.Equal(Jobs.Summary(single), Jobs.Summary(sharded));
+    }
+}
