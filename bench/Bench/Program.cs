@@ -63,6 +63,11 @@ if (args is ["faithfulness", .. var faithfulnessArgs])
     await FaithfulnessCost.RunAsync(faithfulnessArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
     return;
 }
+if (args is ["concepts", .. var conceptsArgs])
+{
+    await ConceptsCost.RunAsync(conceptsArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
+    return;
+}
 if (args is ["trust", .. var trustArgs])
 {
     await TrustCost.RunAsync(trustArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));

@@ -33,6 +33,9 @@ public interface IJobGrain : IGrainWithStringKey
     /// <summary>Called by a compare attempt (<see cref="ShardPhase.Compare"/>) with its part of the comparison; ignored unless current.</summary>
     Task ShardComparedAsync(ComparedPartial partial);
 
+    /// <summary>Called by a concepts attempt (<see cref="ShardPhase.Concepts"/>) once its CAVs are staged; ignored unless current.</summary>
+    Task ShardConceptsTrainedAsync(ConceptsTrained trained);
+
     /// <summary>
     /// Called by a shard attempt that cannot finish. A data fault (<paramref name="retryable"/> false) fails
     /// the job at once; an infrastructure fault runs the shard again, a few times at most.

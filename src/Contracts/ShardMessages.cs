@@ -18,7 +18,8 @@ public sealed record ShardRequest(
     [property: Id(4)] ShardPhase Phase = ShardPhase.Explain,
     [property: Id(5)] long[][]? Chosen = null,
     [property: Id(6)] PostWork? Post = null,
-    [property: Id(7)] string? Baseline = null);
+    [property: Id(7)] string? Baseline = null,
+    [property: Id(8)] int ConceptsAttempt = 0);
 
 /// <summary>
 /// A shard's partial statistics: sums and counts only, so that partials merge by addition; never tensors. Each
@@ -128,7 +129,25 @@ public enum ShardPhase
     /// fixed range of samples, both runs' rows read from their outputs (<see cref="ComparedPartial"/>).
     /// </summary>
     Compare = 3,
+
+    /// <summary>
+    /// Before the explanations, once per job: the concept activation vectors of the job's <c>concepts</c> (TCAV), staged in the
+    /// output by the attempt (<see cref="ConceptsTrained"/>); each explain attempt reads the accepted attempt's (<see cref="ShardRequest.ConceptsAttempt"/>).
+    /// </summary>
+    Concepts = 4,
 }
+
+/// <summary>
+/// A concepts attempt's outcome: its CAVs are staged in the job's output (too large for a message: one vector of the layer's size
+/// per concept, run and random pair), and it says which attempt wrote them and how many it trained.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("ec.ConceptsTrained")]
+public sealed record ConceptsTrained(
+    [property: Id(0)] int ShardIndex,
+    [property: Id(1)] int Attempt,
+    [property: Id(2)] string Silo,
+    [property: Id(3)] double Seconds,
+    [property: Id(4)] int Vectors);
 
 /// <summary>A compare attempt's part of the comparison over its range of samples, in the engine's encoding (counts and per-sample agreement; no maps).</summary>
 [GenerateSerializer, Immutable, Alias("ec.ComparedPartial")]

@@ -137,6 +137,8 @@ public sealed partial class JobGrain(
 
     Task IJobGrain.ShardComparedAsync(ComparedPartial partial) => AcceptAsync(partial.ShardIndex, partial.Attempt, partial.Silo, partial.Seconds, partial);
 
+    Task IJobGrain.ShardConceptsTrainedAsync(ConceptsTrained trained) => AcceptAsync(trained.ShardIndex, trained.Attempt, trained.Silo, trained.Seconds, trained);
+
     async Task IJobGrain.ShardFailedAsync(int shardIndex, int attempt, string error, bool retryable, ShardPhase phase)
     {
         // Each pass numbers its attempts from 1: only a failure of the current pass's current attempt counts.

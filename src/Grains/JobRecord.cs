@@ -52,7 +52,8 @@ public sealed class JobRecord
     public JobStatus Status(IJobPass? pass, bool noWorker)
     {
         var current = Book;
-        var explain = BookOf(JobPass.Explain) ?? current;
+        // While the concepts pass trains (one unit of work, no samples), the job's shards are still all to explain.
+        var explain = BookOf(JobPass.Explain) ?? (Pass == JobPass.Concepts ? ShardBook.Plan(Shards) : current);
         var explained = Books.ContainsKey(JobPass.Explain);
         return new(
             State, explain.Shards.Length, explained ? explain.DoneCount : 0, explain.Shards.Sum(s => s.Count), explained ? explain.SamplesDone : 0, Error,

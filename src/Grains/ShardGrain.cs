@@ -66,6 +66,13 @@ public sealed partial class ShardGrain(
                 var part = await comparing;
                 report = () => job.ShardComparedAsync(part);
             }
+            else if (request.Phase == ShardPhase.Concepts)
+            {
+                var training = pipeline.ConceptsAsync(request.Job, request.Shard, request.Attempt, silo.SiloAddress.ToString(), ct);
+                _work = Stopped(training);
+                var trained = await training;
+                report = () => job.ShardConceptsTrainedAsync(trained);
+            }
             else if (request.Phase == ShardPhase.Select)
             {
                 var selecting = pipeline.SelectAsync(request.Job, request.Shard, request.Attempt, silo.SiloAddress.ToString(), ct);
@@ -75,7 +82,7 @@ public sealed partial class ShardGrain(
             }
             else
             {
-                var work = pipeline.RunAsync(request.Job, request.Shard, request.Attempt, silo.SiloAddress.ToString(), ct, request.Chosen);
+                var work = pipeline.RunAsync(request.Job, request.Shard, request.Attempt, silo.SiloAddress.ToString(), ct, request.Chosen, request.ConceptsAttempt);
                 _work = Stopped(work);
                 var partial = await work;
                 var outcome = partial.ApproxBytes > options.Value.MaxInlinePartialBytes ? partial.Reference() : partial;

@@ -20,6 +20,7 @@ public static class FeatureRegistry
         StrataFeature.Instance,
         FaithfulnessFeature.Instance,
         Trust.TrustFeature.Instance,
+        Concepts.TcavFeature.Instance,
         SanityFeature.Instance,
         ParamGradsFeature.Instance,
         WeightsFeature.Instance,

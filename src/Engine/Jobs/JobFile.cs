@@ -31,7 +31,7 @@ public static class JobFile
         using (var doc = Options.JsonText.Parse(json, "job file"))
         {
             var root = Object(doc.RootElement, "(job)");
-            Known(root, "", "name", "model", "data", "methods", "target", "shardSize", "batchSize", "output", "segments", "faithfulness", "sanity", "views", "verdicts", "overwrite", "history", "compare", "trust");
+            Known(root, "", "name", "model", "data", "methods", "target", "shardSize", "batchSize", "output", "segments", "faithfulness", "sanity", "views", "verdicts", "overwrite", "history", "compare", "trust", "concepts");
 
             var model = Object(Required(root, "model", ""), "model");
             Known(model, "model.", "uri", "classes");
@@ -73,6 +73,7 @@ public static class JobFile
                 Sanity: Optional(root, "sanity") is { } sanity ? Sanity.SanityOptions.Read(Object(sanity, "sanity").GetRawText(), methods) : null,
                 Views: Optional(root, "views") is { } views ? Views.ViewsOptions.Read(views, methods) : null,
                 Trust: Optional(root, "trust") is { } trust ? Trust.TrustOptions.Read(Object(trust, "trust").GetRawText(), methods) : null,
+                Concepts: Optional(root, "concepts") is { } concepts ? Concepts.ConceptsOptions.Read(concepts, baseDirectory, data) : null,
                 Verdicts: Optional(root, "verdicts") is { } verdicts ? Verdicts.VerdictsOptions.Read(Object(verdicts, "verdicts").GetRawText()) : null,
                 Overwrite: Optional(root, "overwrite") is { } ow && (ow.ValueKind is JsonValueKind.True or JsonValueKind.False
                     ? ow.GetBoolean() : throw new ExplainException("overwrite: expected true or false")),

@@ -25,6 +25,7 @@ public static class JobSeeds
             if (!plan.TrustSubset!.IsAll) seeds["trust.subset.seed"] = trust.SubsetSeed;
         }
         if (job.Sanity is { } sanity) seeds["sanity.seed"] = sanity.Seed;
+        if (job.Concepts is { } concepts) seeds["concepts.seed"] = concepts.Seed;
         if (plan.Pruning is { } pruning) seeds["views.pruning.seed"] = pruning.Seed;
         if (plan.Knn is { } knn) seeds["views.embedding.seed"] = knn.Seed;
         if (plan.Maximisation is { } maximisation) seeds["views.maximisation.seed"] = maximisation.Seed;

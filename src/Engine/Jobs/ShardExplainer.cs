@@ -22,8 +22,9 @@ public static class ShardExplainer
     /// The samples of the job's stratified subsets (<see cref="SampleSelection"/>) within this shard, as the job chose
     /// them; null to choose them from this shard alone (exact when the shard is the whole dataset).
     /// </param>
+    /// <param name="concepts">The job's concept activation vectors (TCAV), trained once per job; required when the job has a concepts block.</param>
     public static ShardResult Compute(ExplainModel model, JobSpec job, ShardData data, CancellationToken ct = default, BatchClock? clock = null,
-        long[][]? chosen = null)
+        long[][]? chosen = null, Concepts.ConceptVectors? concepts = null)
     {
         var watch = Stopwatch.StartNew();
         var plan = JobPlan.Of(job);
@@ -55,6 +56,10 @@ public static class ShardExplainer
         var trusted = configured.Select(c => job.Trust is { } t && c.Method.MapsPixels && (t.Methods is null || t.Methods.Contains(c.Method.Name))).ToArray();
         var trustPosition = trusted.Select((s, m) => trusted.Take(m).Count(x => x)).ToArray();
         var trust = job.Trust is { } ts ? new Trust.TrustRecorder(ts, [.. methods.Where((_, m) => trusted[m])], plan.TrustSubsetOf(chosen)!, split, n) : null;
+        var tcav = job.Concepts is { } conceptSpec && n > 0
+            ? new Concepts.TcavRecorder(model, concepts ?? throw new InvalidOperationException("the job's concept vectors were not given"),
+                Concepts.ConceptLayer.Split(model, conceptSpec.Layer, job, data), split?.Layer == conceptSpec.Layer, n, conceptSpec.Alpha)
+            : null;
         var classes = 0;
 
         // The shard's samples as one tensor, checked once; batches are views of it.
@@ -137,6 +142,7 @@ public static class ShardExplainer
             }
             faithfulness?.Add(start, methodBatch, maps);
             trust?.Add(start, methodBatch, trustMaps);
+            tcav?.Add(start, batch);
         }
 
         var sanity = job.Sanity is { } check ? Sanity(model, job, check, [.. methods.Where(m => m.MapsPixels && (check.Methods is null || check.Methods.Contains(m.Name)))], data, shardRaw, preprocess, targets, predictions, classes,
@@ -148,7 +154,7 @@ public static class ShardExplainer
         var viewParts = views?.Finish(model, data, indices => RowsOf(model, data, shardRaw, preprocess, indices), targets, pruningRows);
         return new ShardResult(data.Start, n, classes, data.Labels, targets, logits, predictions, confidence, loss,
             [.. outputs.SelectMany(o => o).Select(o => o.Output())], watch.Elapsed.TotalSeconds, faithfulness?.Result(), segments, sanity, paramLayers,
-            viewParts, trust?.Result());
+            viewParts, trust?.Result(), tcav?.Result());
     }
 
     /// <summary>Given dataset indices of this shard, preprocessed as the model takes them.</summary>

@@ -28,9 +28,11 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
     /// <see cref="OutputLayout.Attempt"/>; the job moves the accepted attempt's files into place when it completes.
     /// </summary>
     /// <param name="chosen">The job's choice for its stratified subsets within this shard (<see cref="ShardRequest.Chosen"/>).</param>
-    public async Task<ShardPartial> RunAsync(JobSpec job, ShardSpec shard, int attempt, string silo, CancellationToken ct = default, long[][]? chosen = null)
+    /// <param name="conceptsAttempt">The concepts pass's accepted attempt, whose staged CAVs the shard reads; 0 to train them here (a shard run outside a job).</param>
+    public async Task<ShardPartial> RunAsync(JobSpec job, ShardSpec shard, int attempt, string silo, CancellationToken ct = default, long[][]? chosen = null,
+        int conceptsAttempt = 0)
     {
-        var partial = await AdmitAsync(silo, () => RunAdmittedAsync(job, shard, attempt, silo, chosen, ct), ct);
+        var partial = await AdmitAsync(silo, () => RunAdmittedAsync(job, shard, attempt, silo, chosen, conceptsAttempt, ct), ct);
         ExplainMetrics.Samples.Add(partial.Count, new KeyValuePair<string, object?>("silo", silo));
         return partial;
     }
@@ -84,7 +86,39 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
             return new PostPartial(shard.Index, attempt, silo, watch.Elapsed.TotalSeconds, curve, images);
         }, ct);
 
-    /// <summary>Runs <paramref name="work"/> once admitted, counted in the in-flight metric and the shard duration.</summary>
+    /// <summary>
+    /// The concepts pass (TCAV): the job's concept activation vectors, trained once on this silo's model host from the concept and
+    /// random examples, staged in the output for the explain attempts (<see cref="OutputLayout.ConceptsAttempt"/>).
+    /// </summary>
+    public Task<ConceptsTrained> ConceptsAsync(JobSpec job, ShardSpec unit, int attempt, string silo, CancellationToken ct = default) =>
+        AdmitAsync(silo, async () =>
+        {
+            using var activity = ShardExplainer.Activities.StartActivity("shard.concepts");
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            var vectors = await TrainConceptsAsync(job, await host.GetModelAsync(job.Model.Uri, ct), silo, ct);
+            ct.ThrowIfCancellationRequested();
+            await StorageFault.WritingAsync(job.Output, "writing the concept activation vectors", () =>
+                locator.Resolve(job.Output).Child(OutputLayout.ConceptsAttempt(attempt)).WriteAsync(vectors.Encode(), ct));
+            return new ConceptsTrained(unit.Index, attempt, silo, watch.Elapsed.TotalSeconds, vectors.Count);
+        }, ct);
+
+    /// <summary>The concept and random examples read (I/O, off the host), then the CAVs trained on a model-host thread.</summary>
+    private async Task<Concepts.ConceptVectors> TrainConceptsAsync(JobSpec job, ExplainModel model, string silo, CancellationToken ct)
+    {
+        (policy ?? LocationPolicy.Unrestricted).Check(job);
+        var sets = await Concepts.ConceptSets.ReadAsync(job, locator, ct, _limits.MaxSampleBytes, policy);
+        return await OnHostAsync(model, silo, clock => Concepts.ConceptVectors.Train(model, job, sets, ct, clock));
+    }
+
+    /// <summary>The job's CAVs for an explain attempt: the concepts pass's staged file, or trained here for a shard run outside a job.</summary>
+    private async Task<Concepts.ConceptVectors?> ConceptsOfAsync(JobSpec job, ExplainModel model, int conceptsAttempt, string silo, CancellationToken ct)
+    {
+        if (job.Concepts is null) return null;
+        if (conceptsAttempt == 0) return await TrainConceptsAsync(job, model, silo, ct);
+        var blob = locator.Resolve(job.Output).Child(OutputLayout.ConceptsAttempt(conceptsAttempt));
+        return Concepts.ConceptVectors.Decode(await blob.ReadRangeAsync(0, checked((int)await blob.LengthAsync(ct)), ct), blob.Location);
+    }
+
     /// <summary>
     /// The job's comparison with <paramref name="baseline"/> over the samples of <paramref name="range"/> (<see cref="Compare.ComparePart"/>),
     /// once the job's outputs are in place: both runs' rows read from their outputs, both models run for the representation's
@@ -103,6 +137,7 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
             return new ComparedPartial(range.Index, attempt, silo, watch.Elapsed.TotalSeconds, part.Encode());
         }, ct);
 
+    /// <summary>Runs <paramref name="work"/> once admitted, counted in the in-flight metric and the shard duration.</summary>
     private async Task<T> AdmitAsync<T>(string silo, Func<Task<T>> work, CancellationToken ct)
     {
         await _admission.WaitAsync(ct);
@@ -125,14 +160,15 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
         }
     }
 
-    private async Task<ShardPartial> RunAdmittedAsync(JobSpec job, ShardSpec shard, int attempt, string silo, long[][]? chosen, CancellationToken ct)
+    private async Task<ShardPartial> RunAdmittedAsync(JobSpec job, ShardSpec shard, int attempt, string silo, long[][]? chosen, int conceptsAttempt, CancellationToken ct)
     {
         using var activity = ShardExplainer.Activities.StartActivity("shard.run");
         activity?.SetTag("explain.shard", shard.Index);
         activity?.SetTag("explain.silo", silo);
         activity?.SetTag("explain.attempt", attempt);
         var (model, data) = await ReadAsync(job, shard, segments: true, ct);
-        var result = await OnHostAsync(model, silo, clock => ShardExplainer.Compute(model, job, data, ct, clock, chosen));
+        var concepts = await ConceptsOfAsync(job, model, conceptsAttempt, silo, ct);
+        var result = await OnHostAsync(model, silo, clock => ShardExplainer.Compute(model, job, data, ct, clock, chosen, concepts));
         ct.ThrowIfCancellationRequested();
         var (partial, scalars) = ShardStatistics.Build(shard, result, data, job.Data.Preprocess.Scale, silo);
         var output = locator.Resolve(job.Output);

@@ -18,7 +18,8 @@ public sealed record ShardResult(
     Sanity.SanityResult? Sanity = null,
     ExplainCluster.Contracts.ParamGradLayer[]? ParamGradLayers = null,
     Views.ShardViewsResult? Views = null,
-    Trust.TrustResult? Trust = null);
+    Trust.TrustResult? Trust = null,
+    Concepts.TcavResult? Tcav = null);
 
 /// <summary>
 /// One method's maps for a shard, [rows, ..MapShape] row-major, and its own per-sample columns (NaN where it

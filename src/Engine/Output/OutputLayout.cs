@@ -40,6 +40,9 @@ public static class OutputLayout
     public static string PostAttempt(int shard, int attempt) =>
         $"{Attempts}/post/shard-{shard.ToString("D5", CultureInfo.InvariantCulture)}-a{attempt.ToString(CultureInfo.InvariantCulture)}";
 
+    /// <summary>Where an attempt of the concepts pass stages the job's concept activation vectors (<see cref="Concepts.ConceptVectors.Encode"/>), read by every explain attempt.</summary>
+    public static string ConceptsAttempt(int attempt) => $"{Attempts}/concepts-a{attempt.ToString(CultureInfo.InvariantCulture)}/cavs.bin";
+
     /// <summary>In a post attempt's staging: its per-sample columns (<see cref="ParquetColumns"/>), joined to the shard's samples part at commit.</summary>
     public const string SampleColumns = "sample-columns.parquet";
 

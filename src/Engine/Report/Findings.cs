@@ -1,4 +1,5 @@
 using System.Globalization;
+using ExplainCluster.Engine.Concepts;
 using ExplainCluster.Engine.Output;
 using ExplainCluster.Engine.ParamGrads;
 using ExplainCluster.Engine.Stats;
@@ -26,6 +27,7 @@ public static class Findings
         };
         if (summary.ErrorAnalysis is { } errors) findings.AddRange(Performance(errors, inv));
         if (summary.Verdicts is { } verdicts) findings.AddRange(Trust(verdicts));
+        if (summary.Concepts is { } tcav) findings.Add(ConceptFinding(tcav, inv));
         if (summary.Views is { } views) findings.AddRange(Views(views, EstimateText.Level(summary.Verdicts?.Confidence ?? Intervals.DefaultConfidence), inv));
         if (summary.ParamGrads is { Correct.MeanNorm: { } correct, Incorrect.MeanNorm: { } incorrect } paramGrads && correct > 0)
             findings.Add(new("paramGrads", string.Create(inv,
@@ -63,6 +65,20 @@ public static class Findings
             .Select(m => $"{m.Key}: {m.Value.Faithfulness}" + (m.Value.Sanity == VerdictsFeature.SanityFailed ? ", sanity check failed" : ""))
             .ToArray();
         if (others.Length > 0) yield return new("trust", $"Not passed: {string.Join("; ", others)}.");
+    }
+
+    /// <summary>TCAV's significant (class, concept) pairs, each said as raising or lowering the class against random directions.</summary>
+    private static Finding ConceptFinding(TcavSummary tcav, IFormatProvider inv)
+    {
+        var significant = tcav.Classes.SelectMany(c => c.Concepts.Where(k => k.Significant).Select(k => (c, k))).ToArray();
+        var tests = tcav.Classes.Length * tcav.Concepts.Length;
+        if (significant.Length == 0)
+            return new("concepts", string.Create(inv,
+                $"At layer {tcav.Layer}, no concept ({List(tcav.Concepts)}) moved any class's score differently from random directions (TCAV, {tcav.Runs} runs, {tests} tests)."));
+        var listed = significant.Take(5).Select(s => string.Create(inv,
+            $"{s.k.Concept} {(s.k.Mean > s.c.Random.Mean ? "raises" : "lowers")} {s.c.Name} (TCAV score {s.k.Mean:F2} against {s.c.Random.Mean:F2} for random directions)"));
+        return new("concepts", string.Create(inv,
+            $"At layer {tcav.Layer}, {significant.Length} of {tests} (class, concept) pairs differ significantly from random directions: {string.Join("; ", listed)}{(significant.Length > 5 ? "; …" : "")}."));
     }
 
     public static bool Passed(MethodVerdict verdict) => verdict.Faithfulness == VerdictsFeature.Faithful && verdict.Sanity != VerdictsFeature.SanityFailed;

@@ -30,6 +30,11 @@ public sealed class LocationPolicy(IReadOnlyList<string>? localRoots, IReadOnlyL
         CheckLocal("output", job.Output);
         if (job.History is { } history) CheckLocal("history", history);
         if (job.Compare is { Baseline: not CompareSpec.Previous } compare) CheckLocal("compare.baseline", compare.Baseline);
+        if (job.Concepts is { } concepts)
+        {
+            foreach (var set in concepts.Sets) CheckLocal($"concepts.sets.{set.Name}", set.Location);
+            CheckLocal("concepts.random", concepts.Random);
+        }
         CheckModel(job.Model.Uri);
     }
 

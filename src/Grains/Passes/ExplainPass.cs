@@ -41,7 +41,8 @@ public sealed class ExplainPass(JobContext job) : IJobPass<ShardPartial>
         return null;
     }
 
-    public ShardRequest Request(string jobId, ShardSpec shard, int attempt) => new(jobId, job.Record.Job!, shard, attempt, Phase, Chosen(job.Record, shard));
+    public ShardRequest Request(string jobId, ShardSpec shard, int attempt) =>
+        new(jobId, job.Record.Job!, shard, attempt, Phase, Chosen(job.Record, shard), ConceptsAttempt: ConceptsPass.Accepted(job.Record));
 
     public string ShardKey(string jobId, int shard, int attempt) => $"{jobId}/{shard}/{attempt}";
 

@@ -19,4 +19,10 @@ public enum JobPass
 
     /// <summary>Once the job's files are in place: its comparison with a baseline run, over fixed ranges of samples (<see cref="ComparePass"/>).</summary>
     Compare = 3,
+
+    /// <summary>
+    /// Before the explanations (after the selection, if any): the job's concept activation vectors (TCAV), trained once by one
+    /// attempt on a model host (<see cref="ConceptsPass"/>). Numbered after the others (persisted); runs second.
+    /// </summary>
+    Concepts = 4,
 }

@@ -11,6 +11,7 @@ public static class JobPasses
         JobPass.Explain => new ExplainPass(job),
         JobPass.Post => new PostPass(job),
         JobPass.Compare => new ComparePass(job),
+        JobPass.Concepts => new ConceptsPass(job),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "no such pass"),
     };
 

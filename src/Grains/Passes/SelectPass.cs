@@ -15,7 +15,7 @@ public sealed class SelectPass(JobContext job) : IJobPass<SelectionPartial>
 
     public ShardPhase Phase => ShardPhase.Select;
 
-    public JobPass? Next => JobPass.Explain;
+    public JobPass? Next => JobPass.Concepts;
 
     public Task<bool> PlanAsync()
     {

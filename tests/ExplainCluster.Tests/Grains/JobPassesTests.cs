@@ -103,6 +103,42 @@ public sealed class JobPassesTests : IDisposable
         Assert.Single(resumed.Request("j", Shards[0], 2).Post!.Objectives);
     }
 
+    /// <summary>
+    /// A concepts block adds one unit of work between the selection and the explanations: its accepted attempt (here the second,
+    /// the first having failed) is what every explain request names, before and after the record is reloaded.
+    /// </summary>
+    [Fact]
+    public async Task Passes_Concepts_TrainOnceBeforeTheExplanationsWhichReadTheAcceptedAttempt()
+    {
+        var spec = Job(subset: true, post: false);
+        spec = JobFile.Parse(spec.SourceJson.Replace("\"shardSize\"", """
+            "concepts": { "layer": "1", "sets": { "striped": "striped.npy" }, "random": "random.npy" }, "shardSize"
+            """, StringComparison.Ordinal), _output);
+        var job = new JobContext(NewRecord(spec), _locator);
+        var pass = await job.BeginAsync();
+        await FinishAsync(job, pass);
+
+        pass = (await job.AdvanceAsync(pass))!;
+        Assert.Equal((JobPass.Concepts, JobPass.Concepts), (pass.Kind, job.Record.Pass));
+        Assert.Equal([new ShardSpec(0, 0, 0)], job.Record.Book.Shards);
+        Assert.Equal("j/concepts/0/1", pass.ShardKey("j", 0, 1));
+        Assert.Equal(ShardPhase.Concepts, pass.Request("j", job.Record.Book.Shards[0], 1).Phase);
+        var status = job.Record.Status(pass, noWorker: false);
+        Assert.Equal(("training the concept activation vectors (TCAV)", 2, 20L), (status.Stage, status.ShardsTotal, status.SamplesTotal));
+        Assert.Equal(1, job.Record.Book.NewAttempt(0)); // the first attempt fails; the second is accepted
+        await AcceptAsync(job, pass, 0);
+        Assert.Equal(2, ConceptsPass.Accepted(job.Record));
+
+        pass = (await job.AdvanceAsync(pass))!;
+        Assert.Equal(JobPass.Explain, pass.Kind);
+        Assert.Equal(2, pass.Request("j", Shards[1], 1).ConceptsAttempt);
+        await AcceptAsync(job, pass, 0);
+        var (resumed, redo) = await JobPasses.ResumeAsync(job = new JobContext(Reload(job.Record), _locator));
+        Assert.Equal((JobPass.Explain, false), (resumed.Kind, redo));
+        Assert.Equal(2, resumed.Request("j", Shards[1], 1).ConceptsAttempt);
+        Assert.Equal([JobPass.Select, JobPass.Explain, JobPass.Concepts], job.Record.Books.Keys.Order());
+    }
+
     private JobRecord NewRecord(JobSpec spec) => new() { Job = spec, State = JobState.Running, Shards = Shards };
 
     private JobSpec Job(bool subset, bool post) => JobFile.Parse($$"""
@@ -135,6 +171,7 @@ public sealed class JobPassesTests : IDisposable
             IJobPass<ShardPartial> explain => explain.Merge(await StagedAsync(job, new ShardPartial(shard, 10, "silo", 1, [10],
                 [MethodsFeature.Instance.Pack([]), InputsFeature.Instance.Pack(new InputPartial([1], [10], [0]))], attempt))),
             IJobPass<PostPartial> post => post.Merge(new PostPartial(shard, attempt, "silo", 1, null, [])),
+            IJobPass<ConceptsTrained> concepts => concepts.Merge(new ConceptsTrained(shard, attempt, "silo", 1, 20)),
             _ => throw new InvalidOperationException(pass.Kind.ToString()),
         };
         Assert.Null(error);

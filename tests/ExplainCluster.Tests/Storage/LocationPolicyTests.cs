@@ -36,6 +36,20 @@ public class LocationPolicyTests
         policy.Check(Job(root, "alias/x.npy", "alias/out"));
     }
 
+    /// <summary>TCAV's concept and random sets are read like the data, so the roots bind them too, each named by its field.</summary>
+    [Fact]
+    public void Check_ConceptSets_OnlyUnderTheRoots()
+    {
+        var root = TestPaths.NewFolder();
+        var policy = new LocationPolicy([root], null);
+        ExplainCluster.Contracts.JobSpec WithConcepts(string set, string random) => JobFile.Parse(TestPaths.FashionJob("x.npy", null, "out",
+            extra: $$""", "concepts": { "layer": "10", "sets": { "striped": "{{set}}" }, "random": "{{random}}" }"""), root);
+        policy.Check(WithConcepts("c/striped.npy", "c/random.npy"));
+        Assert.StartsWith("concepts.sets.striped: /etc/striped.npy is outside Storage:LocalRoots",
+            Assert.Throws<ExplainException>(() => policy.Check(WithConcepts("/etc/striped.npy", "c/random.npy"))).Message);
+        Assert.StartsWith("concepts.random: ", Assert.Throws<ExplainException>(() => policy.Check(WithConcepts("c/striped.npy", "../random.npy"))).Message);
+    }
+
     [Fact]
     public void Check_Models_OnlyUnderTheListedPrefixes_AtPathBoundaries()
     {
