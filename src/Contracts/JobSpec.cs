@@ -97,7 +97,8 @@ public sealed record ImagesSpec(
     [property: Id(2)] string? LabelColumn,
     [property: Id(3)] bool LabelsFromFolders,
     [property: Id(4)] string Transforms,
-    [property: Id(5)] BadSamplePolicy OnBadSample = BadSamplePolicy.Fail);
+    [property: Id(5)] BadSamplePolicy OnBadSample = BadSamplePolicy.Fail,
+    [property: Id(6)] string[]? Metadata = null);
 
 [GenerateSerializer, Alias("ec.BadSamplePolicy")]
 public enum BadSamplePolicy

@@ -53,8 +53,8 @@ public sealed class Dataset
             var list = await ImageList.OpenAsync(job, locator, ct);
             policy?.CheckImages(images.Manifest ? "data.manifest" : "data.images", list.Locations);
             var source = await ImageSource.OpenAsync(list, ImagePipeline.Parse(images.Transforms), locator, maxDecodedBytes ?? new Limits().MaxSampleBytes, ct);
-            return new Dataset(source.Count, [source.Shape.Channels, source.Shape.Height, source.Shape.Width], source.ReadAsync,
-                (start, count, _) => Task.FromResult(list.Labels?[(int)start..(int)(start + count)]));
+            return new Dataset(source.Count, [source.Shape.Channels, source.Shape.Height, source.Shape.Width], async (start, count, token) =>
+                (await source.ReadAsync(start, count, token), list.Labels?[(int)start..(int)(start + count)], list.MetadataOf(start, count)));
         }
         var inputs = await ArrayFile.OpenAsync(locator.Resolve(job.Data.Inputs), ct);
         if (inputs.Header.Type is not (ElementType.UInt8 or ElementType.Float32))
