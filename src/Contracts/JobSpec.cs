@@ -20,7 +20,8 @@ public sealed record JobSpec(
     [property: Id(14)] string? History = null,
     [property: Id(15)] CompareSpec? Compare = null,
     [property: Id(16)] VerdictsSpec? Verdicts = null,
-    [property: Id(17)] TrustSpec? Trust = null);
+    [property: Id(17)] TrustSpec? Trust = null,
+    [property: Id(18)] string[]? Cohorts = null);
 
 [GenerateSerializer, Immutable, Alias("ec.ModelSpec")]
 public sealed record ModelSpec([property: Id(0)] string Uri, [property: Id(1)] string[]? Classes);
