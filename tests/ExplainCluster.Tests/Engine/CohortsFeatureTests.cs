@@ -131,6 +131,26 @@ public class CohortsFeatureTests
     }
 
     [Fact]
+    public void Finding_SignificantCohorts_NamedWithTheirTest()
+    {
+        static CohortRow Row(string value, double accuracy, CohortDifference? accuracyDifference, CohortDifference? attribution) =>
+            new(value, "value", 100, new Estimate(accuracy, accuracy - 0.05, accuracy + 0.05, 100), accuracyDifference,
+                [new CohortAttribution("saliency", null, new Estimate(0.1, 0.09, 0.11, 100), attribution),
+                 new CohortAttribution("saliency", "income", new Estimate(0.1, 0.09, 0.11, 100), attribution is null ? null : CohortDifference.Of(0.01, -0.01, 0.03))], []);
+        var column = new CohortColumn("site", 2, 0,
+        [
+            Row("A", 0.95, CohortDifference.Of(0.15, 0.08, 0.22), CohortDifference.Of(-0.02, -0.03, -0.01)),
+            Row("B", 0.8, CohortDifference.Of(-0.15, -0.22, -0.08), null),
+        ]);
+        var text = ExplainCluster.Engine.Report.Sections.CohortsSection.Finding(column, "95 %");
+        Assert.Equal("Accuracy differs significantly from the rest's for A (95.0 %, +15.0 points against the rest); B (80.0 %, −15.0 points against the rest) "
+            + "(Newcombe's 95 % interval of the difference excludes 0). The mean |attribution| differs significantly from the rest's for A (saliency) "
+            + "(Welch's 95 % normal interval of the difference excludes 0).", text);
+        var none = new CohortColumn("site", 1, 0, [Row("A", 0.9, CohortDifference.Of(0.01, -0.05, 0.07), CohortDifference.Of(0, -1, 1))]);
+        Assert.StartsWith("No cohort's accuracy differs significantly", ExplainCluster.Engine.Report.Sections.CohortsSection.Finding(none, "95 %"));
+    }
+
+    [Fact]
     public void Summary_NoLabels_NoAccuracy()
     {
         var row = Fold([Shard(0, 20, Values(20, 2), labels: false)]).Columns[0].Cohorts[0];

@@ -86,5 +86,9 @@ public sealed class CohortJobTests(OneSiloCluster one) : IClassFixture<OneSiloCl
         var html = await File.ReadAllTextAsync(Path.Combine(single, "report.html"));
         Assert.Contains("<h3>Cohorts by site</h3>", html);
         Assert.Contains("Newcombe", html);
+        // The finding reaches the report's summary and evidence.json.
+        using var evidence = Jobs.ReadJson(Path.Combine(single, "evidence.json"));
+        var finding = Assert.Single(evidence.RootElement.GetProperty("findings").EnumerateArray(), f => f.GetProperty("topic").GetString() == "cohorts");
+        Assert.StartsWith("Cohorts by site: ", finding.GetProperty("text").GetString());
     }
 }
