@@ -83,12 +83,13 @@ public sealed class CohortsFeature : Feature<CohortPartial, CohortsFeature.Sums>
                 var value = column.Values[i];
                 var sums = value is null ? missing ??= new CohortValueSums(null, keys.Length)
                     : byValue.TryGetValue(value, out var found) ? found : byValue[value] = new CohortValueSums(value, keys.Length);
+                // An identifier-like column stops here: its sums would grow with the shard and never be shown.
+                if (byValue.Count + (missing is null ? 0 : 1) > CohortOptions.MaxDistinct) return new CohortColumnPartial(name, true, []);
                 sums.AddSample(r.Labels is { } labels ? labels[i] == r.Predictions[i] : null);
                 for (var k = 0; k < keys.Length; k++)
                     if (values[k](i) is var x && double.IsFinite(x)) sums.Moments[k].Add(x);
             }
-            return byValue.Count + (missing is null ? 0 : 1) > CohortOptions.MaxDistinct ? new CohortColumnPartial(name, true, [])
-                : new CohortColumnPartial(name, false, [.. missing is null ? [] : new[] { missing }, .. byValue.Values.OrderBy(v => v.Value, StringComparer.Ordinal)]);
+            return new CohortColumnPartial(name, false, [.. missing is null ? [] : new[] { missing }, .. byValue.Values.OrderBy(v => v.Value, StringComparer.Ordinal)]);
         }).ToArray();
         return new CohortPartial(keys, columns);
     }

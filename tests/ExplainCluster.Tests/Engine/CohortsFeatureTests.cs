@@ -128,6 +128,10 @@ public class CohortsFeatureTests
         var column = Assert.Single(Fold([Shard(0, n / 2, values), Shard(n / 2, n - n / 2, values)]).Columns);
         Assert.Null(column.Distinct);
         Assert.Empty(column.Cohorts);
+        // A shard with too many values alone sends none of their sums.
+        var partial = CohortsFeature.Instance.Compute(Shard(0, n, values))!;
+        Assert.True(partial.Columns[0].TooMany);
+        Assert.Empty(partial.Columns[0].Values);
     }
 
     [Fact]
