@@ -50,6 +50,7 @@ public class CohortsFeatureTests
         var column = Assert.Single(summary.Columns);
         Assert.Equal("site", column.Column);
         Assert.Equal(6, column.Distinct);
+        Assert.Equal(new CohortComparisons(6, 18, 0), column.Comparisons);
         Assert.Equal(0, column.Pooled);
         Assert.Equal(["v00", "v01", "v02", "v03", "v04", CohortSummaries.Missing], column.Cohorts.Select(c => c.Value));
         var z = 1.959963984540054;
@@ -77,7 +78,9 @@ public class CohortsFeatureTests
             Assert.Equal(mine.Average() + z * Math.Sqrt(Var(mine) / mine.Length), b.MeanAbs.High!.Value, 12);
             var d = mine.Average() - others.Average();
             Assert.Equal(d, b.Difference!.Value, 12);
-            Assert.Equal(d - z * Math.Sqrt(Var(mine) / mine.Length + Var(others) / others.Length), b.Difference.Low, 12);
+            // Bonferroni over the column's 6 cohorts × 3 statistics: each difference's interval at 1 − 0.05 / 18 (Python's NormalDist().inv_cdf).
+            const double zAdjusted = 2.99131611518378;
+            Assert.Equal(d - zAdjusted * Math.Sqrt(Var(mine) / mine.Length + Var(others) / others.Length), b.Difference.Low, 10);
             Assert.Equal(b.Difference.Low > 0 || b.Difference.High < 0, b.Difference.Significant);
             // The map's mean |value| per sample, as the samples table's saliency_mean_abs has it.
             var map = row.Attributions.Single(a => a.Feature is null);
@@ -145,12 +148,12 @@ public class CohortsFeatureTests
         [
             Row("A", 0.95, CohortDifference.Of(0.15, 0.08, 0.22), CohortDifference.Of(-0.02, -0.03, -0.01)),
             Row("B", 0.8, CohortDifference.Of(-0.15, -0.22, -0.08), null),
-        ]);
+        ], new CohortComparisons(2, 4, 0));
         var text = ExplainCluster.Engine.Report.Sections.CohortsSection.Finding(column, "95 %");
         Assert.Equal("Accuracy differs significantly from the rest's for A (95.0 %, +15.0 points against the rest); B (80.0 %, −15.0 points against the rest) "
-            + "(Newcombe's 95 % interval of the difference excludes 0). The mean |attribution| differs significantly from the rest's for A (saliency) "
-            + "(Welch's 95 % normal interval of the difference excludes 0).", text);
-        var none = new CohortColumn("site", 1, 0, [Row("A", 0.9, CohortDifference.Of(0.01, -0.05, 0.07), CohortDifference.Of(0, -1, 1))]);
+            + "(Newcombe's interval of the difference, 95 % jointly over 2 cohorts, excludes 0). The mean |attribution| differs significantly from the rest's for A (saliency) "
+            + "(Welch's normal interval of the difference, 95 % jointly over 4 comparisons, excludes 0).", text);
+        var none = new CohortColumn("site", 1, 0, [Row("A", 0.9, CohortDifference.Of(0.01, -0.05, 0.07), CohortDifference.Of(0, -1, 1))], new CohortComparisons(1, 2, 0));
         Assert.StartsWith("No cohort's accuracy differs significantly", ExplainCluster.Engine.Report.Sections.CohortsSection.Finding(none, "95 %"));
     }
 

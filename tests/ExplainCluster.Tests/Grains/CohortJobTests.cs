@@ -72,7 +72,8 @@ public sealed class CohortJobTests(OneSiloCluster one) : IClassFixture<OneSiloCl
                 Assert.Equal(mine.Average() - z * Sd(mine) / Math.Sqrt(mine.Length), mean.GetProperty("low").GetDouble(), 10);
                 var difference = stat.GetProperty("difference");
                 Assert.Equal(mine.Average() - others.Average(), difference.GetProperty("value").GetDouble(), 12);
-                var half = z * Math.Sqrt(Sd(mine) * Sd(mine) / mine.Length + Sd(others) * Sd(others) / others.Length);
+                // Bonferroni over 2 cohorts × 2 methods: the interval at 1 − 0.05 / 4 (Python's NormalDist().inv_cdf(1 − 0.05 / 8)).
+                var half = 2.4977054744123737 * Math.Sqrt(Sd(mine) * Sd(mine) / mine.Length + Sd(others) * Sd(others) / others.Length);
                 Assert.Equal(mine.Average() - others.Average() + half, difference.GetProperty("high").GetDouble(), 10);
             }
             // The trust metrics that ran (complexity's two, on every sample), from their float columns.

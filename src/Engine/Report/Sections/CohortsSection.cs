@@ -23,8 +23,8 @@ public sealed class CohortsSection : IReportSection
             + "its difference from the rest's accuracy in percentage points, with Newcombe's hybrid score interval (method 10, from the two Wilson intervals). "
             + "Mean |attribution|: per sample the mean |value| of the method's map (of a table's features: each feature's |attribution|), averaged over the cohort's samples "
             + string.Create(Inv, $"that the method explained, with its normal {level} interval; its difference from the rest's with the normal interval of Welch's standard error. ")
-            + "A difference is called significant when its interval excludes 0; the intervals are not adjusted for the number of cohorts compared, "
-            + string.Create(Inv, $"so among many cohorts some will cross by chance. A column shows at most its {cohorts.MaxValues} most frequent values, the rest pooled as \"{CohortSummaries.Other}\"; ")
+            + string.Create(Inv, $"The intervals of the differences are Bonferroni-adjusted for the comparisons in the column's table (per family: the accuracy of each cohort; each cohort's attributions; ")
+            + string.Create(Inv, $"each cohort's trust metrics), so those of a family hold together at {level}; a difference is called significant when its adjusted interval excludes 0. A column shows at most its {cohorts.MaxValues} most frequent values, the rest pooled as \"{CohortSummaries.Other}\"; ")
             + string.Create(Inv, $"a column with more than {cohorts.MaxDistinct} distinct values (an identifier) forms no cohorts. Every figure is computed from exact sums, the same however the job was sharded.</p>");
         IReadOnlyList<ReportPart> parts = [new ReportText(null, intro), .. cohorts.Columns.Select(c => new ReportText($"Cohorts by {c.Column}", Column(c, level, cohorts.MaxDistinct)))];
         return Task.FromResult(parts);
@@ -61,7 +61,7 @@ public sealed class CohortsSection : IReportSection
             Table(html, rows, [.. rows.SelectMany(r => r.Trust).Select(t => (t.Method, t.Metric)).Distinct()
                 .Select(m => ($"{E(m.Method)} {E(m.Metric.Replace('_', '-'))}", Cell(r => r.Trust.FirstOrDefault(t => t.Method == m.Method && t.Metric == m.Metric) is { } t ? (t.Mean, t.Difference) : null)))]);
         }
-        return html.Append("<p>* differs significantly from the rest of the samples (the difference's interval excludes 0).</p>").ToString();
+        return html.Append("<p>* differs significantly from the rest of the samples (the difference's adjusted interval excludes 0).</p>").ToString();
     }
 
     /// <summary>A table of the cohorts, a row each, by <paramref name="columns"/>: each a header's HTML and a cell's.</summary>
@@ -92,10 +92,11 @@ public sealed class CohortsSection : IReportSection
             .Select(a => a.Feature is null ? a.Method : $"{a.Method} on {a.Feature}").ToArray())).Where(x => x.Methods.Length > 0)
             .Select(x => $"{x.Value} ({string.Join(", ", x.Methods)})").ToArray();
         var text = new StringBuilder();
-        text.Append(accuracy.Length > 0 ? $"Accuracy differs significantly from the rest's for {string.Join("; ", accuracy)} (Newcombe's {level} interval of the difference excludes 0). "
-            : column.Cohorts.Any(r => r.AccuracyDifference is not null) ? $"No cohort's accuracy differs significantly from the rest's (Newcombe's {level} interval of every difference includes 0). " : "");
-        text.Append(attributions.Length > 0 ? $"The mean |attribution| differs significantly from the rest's for {string.Join("; ", attributions)} (Welch's {level} normal interval of the difference excludes 0)."
-            : $"No cohort's mean |attribution| differs significantly from the rest's (Welch's {level} normal interval of every difference includes 0, or a side has fewer than 2 samples).");
+        var (nAccuracy, nAttributions) = (column.Comparisons.Accuracy, column.Comparisons.Attributions);
+        text.Append(accuracy.Length > 0 ? $"Accuracy differs significantly from the rest's for {string.Join("; ", accuracy)} (Newcombe's interval of the difference, {level} jointly over {nAccuracy} cohorts, excludes 0). "
+            : column.Cohorts.Any(r => r.AccuracyDifference is not null) ? $"No cohort's accuracy differs significantly from the rest's (Newcombe's interval of every difference, {level} jointly over {nAccuracy} cohorts, includes 0). " : "");
+        text.Append(attributions.Length > 0 ? $"The mean |attribution| differs significantly from the rest's for {string.Join("; ", attributions)} (Welch's normal interval of the difference, {level} jointly over {nAttributions} comparisons, excludes 0)."
+            : $"No cohort's mean |attribution| differs significantly from the rest's (Welch's normal interval of every difference, {level} jointly over {nAttributions} comparisons, includes 0, or a side has fewer than 2 samples).");
         return text.ToString();
     }
 
