@@ -155,6 +155,11 @@ public class CohortsFeatureTests
             + "(Welch's normal interval of the difference, 95 % jointly over 4 comparisons, excludes 0).", text);
         var none = new CohortColumn("site", 1, 0, [Row("A", 0.9, CohortDifference.Of(0.01, -0.05, 0.07), CohortDifference.Of(0, -1, 1))], new CohortComparisons(1, 2, 0));
         Assert.StartsWith("No cohort's accuracy differs significantly", ExplainCluster.Engine.Report.Sections.CohortsSection.Finding(none, "95 %"));
+        // Many features differ: the three most clearly different (|difference| / its interval's width) are named, the others counted.
+        var many = new CohortRow("C", "value", 50, null, null, [.. Enumerable.Range(1, 5).Select(j =>
+            new CohortAttribution("saliency", $"f{j}", new Estimate(0.1, 0.09, 0.11, 50), CohortDifference.Of(0.01 * j, 0.001, 0.06)))], []);
+        Assert.Contains("for C (saliency on f5, saliency on f4, saliency on f3, 2 more features)",
+            ExplainCluster.Engine.Report.Sections.CohortsSection.Finding(new CohortColumn("site", 1, 0, [many], new CohortComparisons(0, 5, 0)), "95 %"));
     }
 
     [Fact]

@@ -88,9 +88,16 @@ public sealed class CohortsSection : IReportSection
     {
         var accuracy = column.Cohorts.Where(r => r.AccuracyDifference is { Significant: true }).Select(r =>
             string.Create(Inv, $"{r.Value} ({100 * r.Accuracy!.Value:F1} %, {Signed(100 * r.AccuracyDifference!.Value)} points against the rest)")).ToArray();
-        var attributions = column.Cohorts.Select(r => (r.Value, Methods: r.Attributions.Where(a => a.Difference is { Significant: true })
-            .Select(a => a.Feature is null ? a.Method : $"{a.Method} on {a.Feature}").ToArray())).Where(x => x.Methods.Length > 0)
-            .Select(x => $"{x.Value} ({string.Join(", ", x.Methods)})").ToArray();
+        // Per cohort the methods whose maps differ, then at most three features, the most clearly different first (|difference| / half its interval).
+        var attributions = column.Cohorts.Select(r =>
+        {
+            var differ = r.Attributions.Where(a => a.Difference is { Significant: true }).ToArray();
+            var features = differ.Where(a => a.Feature is not null).OrderByDescending(a => Math.Abs(a.Difference!.Value) / (a.Difference.High - a.Difference.Low))
+                .Select(a => $"{a.Method} on {a.Feature}").ToArray();
+            var named = differ.Where(a => a.Feature is null).Select(a => a.Method).Concat(features.Take(3))
+                .Concat(features.Length > 3 ? [$"{features.Length - 3} more features"] : []).ToArray();
+            return (r.Value, Named: named);
+        }).Where(x => x.Named.Length > 0).Select(x => $"{x.Value} ({string.Join(", ", x.Named)})").ToArray();
         var text = new StringBuilder();
         var (nAccuracy, nAttributions) = (column.Comparisons.Accuracy, column.Comparisons.Attributions);
         text.Append(accuracy.Length > 0 ? $"Accuracy differs significantly from the rest's for {string.Join("; ", accuracy)} (Newcombe's interval of the difference, {level} jointly over {nAccuracy} cohorts, excludes 0). "
