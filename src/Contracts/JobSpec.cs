@@ -21,7 +21,8 @@ public sealed record JobSpec(
     [property: Id(15)] CompareSpec? Compare = null,
     [property: Id(16)] VerdictsSpec? Verdicts = null,
     [property: Id(17)] TrustSpec? Trust = null,
-    [property: Id(18)] ConceptsSpec? Concepts = null);
+    [property: Id(18)] ConceptsSpec? Concepts = null,
+    [property: Id(19)] string[]? Cohorts = null);
 
 [GenerateSerializer, Immutable, Alias("ec.ModelSpec")]
 public sealed record ModelSpec([property: Id(0)] string Uri, [property: Id(1)] string[]? Classes);
@@ -98,7 +99,8 @@ public sealed record ImagesSpec(
     [property: Id(2)] string? LabelColumn,
     [property: Id(3)] bool LabelsFromFolders,
     [property: Id(4)] string Transforms,
-    [property: Id(5)] BadSamplePolicy OnBadSample = BadSamplePolicy.Fail);
+    [property: Id(5)] BadSamplePolicy OnBadSample = BadSamplePolicy.Fail,
+    [property: Id(6)] string[]? Metadata = null);
 
 [GenerateSerializer, Alias("ec.BadSamplePolicy")]
 public enum BadSamplePolicy

@@ -46,7 +46,9 @@ public interface IPostFeatureSums : IFeatureSums
 /// <summary>What a shard computed, as a feature's <see cref="IFeature.Partial"/> reads it.</summary>
 /// <param name="Methods">Each method's class sums, made with the per-sample columns in one pass (<see cref="ShardStatistics"/>).</param>
 /// <param name="Scale">The preprocessing's input scale (raw · scale).</param>
-public sealed record ShardOutcome(ShardSpec Shard, ShardResult Result, ShardData Data, double Scale, MethodPartial[] Methods, long[] TargetCounts);
+/// <param name="Scalars">Each method's per-sample columns as the samples table has them (mean |map| among them), in the order of <see cref="ShardResult.Methods"/>.</param>
+public sealed record ShardOutcome(ShardSpec Shard, ShardResult Result, ShardData Data, double Scale, MethodPartial[] Methods, long[] TargetCounts,
+    MethodScalars[]? Scalars = null);
 
 /// <summary>
 /// What a feature's summary sees: the class names, the arrays written beside summary.json, and the other features'

@@ -35,10 +35,20 @@ public sealed class Dataset
 
     public long Count { get; }
 
+    /// <summary>The metadata columns the job's cohorts are by (<see cref="Cohorts.CohortOptions.Columns"/>).</summary>
+    private string[] CohortColumns { get; set; } = [];
+
     /// <param name="maxDecodedBytes">The most one image may hold decoded (<see cref="Limits.MaxSampleBytes"/>).</param>
     /// <param name="policy">Where image files may be (each listed file is checked when the policy restricts local paths).</param>
     public static async Task<Dataset> OpenAsync(JobSpec job, BlobLocator locator, CancellationToken ct = default, long? maxDecodedBytes = null,
         LocationPolicy? policy = null)
+    {
+        var dataset = await OpenSamplesAsync(job, locator, ct, maxDecodedBytes, policy);
+        dataset.CohortColumns = Cohorts.CohortOptions.Columns(job);
+        return dataset;
+    }
+
+    private static async Task<Dataset> OpenSamplesAsync(JobSpec job, BlobLocator locator, CancellationToken ct, long? maxDecodedBytes, LocationPolicy? policy)
     {
         if (job.Data.Table is not null)
         {
@@ -53,8 +63,8 @@ public sealed class Dataset
             var list = await ImageList.OpenAsync(job, locator, ct);
             policy?.CheckImages(images.Manifest ? "data.manifest" : "data.images", list.Locations);
             var source = await ImageSource.OpenAsync(list, ImagePipeline.Parse(images.Transforms), locator, maxDecodedBytes ?? new Limits().MaxSampleBytes, ct);
-            return new Dataset(source.Count, [source.Shape.Channels, source.Shape.Height, source.Shape.Width], source.ReadAsync,
-                (start, count, _) => Task.FromResult(list.Labels?[(int)start..(int)(start + count)]));
+            return new Dataset(source.Count, [source.Shape.Channels, source.Shape.Height, source.Shape.Width], async (start, count, token) =>
+                (await source.ReadAsync(start, count, token), list.Labels?[(int)start..(int)(start + count)], list.MetadataOf(start, count)));
         }
         var inputs = await ArrayFile.OpenAsync(locator.Resolve(job.Data.Inputs), ct);
         if (inputs.Header.Type is not (ElementType.UInt8 or ElementType.Float32))
@@ -80,7 +90,7 @@ public sealed class Dataset
         if (shard.Start + count > Count)
             throw new ExplainException($"data: shard {shard.Index} reads samples {shard.Start}–{shard.Start + count - 1}, but the dataset now has {Count}; inputs must not change while a job runs");
         var (raw, labels, metadata) = await _read(shard.Start, count, ct);
-        return new ShardData(shard.Start, count, raw, labels, SampleShape, Features: _features, Metadata: metadata);
+        return new ShardData(shard.Start, count, raw, labels, SampleShape, Features: _features, Metadata: metadata, Cohorts: metadata is null ? null : CohortColumns);
     }
 
     /// <summary>Shards of at most <c>job.ShardSize</c> consecutive samples.</summary>

@@ -5,10 +5,11 @@ namespace ExplainCluster.Engine.Jobs;
 /// <summary>
 /// One shard's samples as read from storage: raw values, labels when the job has them, and the samples'
 /// segments when a method of the job uses them (<see cref="JobSegments"/>); for a table, its feature names (each
-/// method's maps then hold one value per feature) and its metadata columns (written beside the samples as they are).
+/// method's maps then hold one value per feature); a table's or an image manifest's metadata columns (written beside the
+/// samples as they are) and which of them the job's cohorts are by (<see cref="Cohorts"/>).
 /// </summary>
 public sealed record ShardData(long Start, int Count, float[] Raw, long[]? Labels, int[] SampleShape, SegmentedBatch? Segments = null,
-    string[]? Features = null, TextColumn[]? Metadata = null);
+    string[]? Features = null, TextColumn[]? Metadata = null, string[]? Cohorts = null);
 
 /// <summary>A column of text, one value per sample (null: missing).</summary>
 public sealed record TextColumn(string Name, string?[] Values);

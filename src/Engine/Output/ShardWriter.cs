@@ -11,7 +11,7 @@ namespace ExplainCluster.Engine.Output;
 public static class ShardWriter
 {
     /// <param name="features">A table job's feature names: each method's attributions are also written as parquet, a column per feature.</param>
-    /// <param name="metadata">A table job's metadata columns, written to the samples part as text after the other columns.</param>
+    /// <param name="metadata">The job's metadata columns (a table's or an image manifest's), written to the samples part as text after the other columns.</param>
     public static async Task WriteAsync(IBlob output, int shard, ShardResult result, IReadOnlyList<MethodScalars> scalars, CancellationToken ct = default,
         string[]? features = null, IReadOnlyList<TextColumn>? metadata = null)
     {

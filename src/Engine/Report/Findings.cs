@@ -1,4 +1,5 @@
 using System.Globalization;
+using ExplainCluster.Engine.Cohorts;
 using ExplainCluster.Engine.Concepts;
 using ExplainCluster.Engine.Output;
 using ExplainCluster.Engine.ParamGrads;
@@ -26,6 +27,9 @@ public static class Findings
             new("scope", string.Create(inv, $"{summary.Samples} samples of {summary.Classes.Length} classes were explained with {List(manifest.Methods)}, {target}.")),
         };
         if (summary.ErrorAnalysis is { } errors) findings.AddRange(Performance(errors, inv));
+        if (summary.Cohorts is { } cohorts)
+            findings.AddRange(cohorts.Columns.Where(c => c.Cohorts.Length > 0).Select(c =>
+                new Finding("cohorts", $"Cohorts by {c.Column}: {Sections.CohortsSection.Finding(c, EstimateText.Level(cohorts.Confidence))}")));
         if (summary.Verdicts is { } verdicts) findings.AddRange(Trust(verdicts));
         if (summary.Concepts is { } tcav) findings.Add(ConceptFinding(tcav, inv));
         if (summary.Views is { } views) findings.AddRange(Views(views, EstimateText.Level(summary.Verdicts?.Confidence ?? Intervals.DefaultConfidence), inv));

@@ -58,7 +58,7 @@ public static class ShardStatistics
         }
 
         // Every feature's partial, as the feature encodes it (the methods' sums made above among them).
-        var outcome = new ShardOutcome(shard, r, data, scale, partials, targetCounts);
+        var outcome = new ShardOutcome(shard, r, data, scale, partials, targetCounts, scalars);
         var features = FeatureRegistry.All.Select(f => f.Partial(outcome) is { } bytes ? new FeaturePartial(f.Name, bytes) : null).OfType<FeaturePartial>();
         return (new ShardPartial(shard.Index, r.Count, silo, r.Seconds, predicted, [.. features], 0), scalars);
     }

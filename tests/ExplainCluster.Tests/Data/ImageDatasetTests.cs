@@ -58,6 +58,28 @@ public sealed class ImageDatasetTests
     }
 
     [Fact]
+    public async Task Manifest_Metadata_CarriesEachRowsValuesIntoItsShard()
+    {
+        var dataset = await OpenAsync("""{ "manifest": "manifest.csv", "path": "path", "label": "label", "metadata": ["site", "path"] }""", FashionClasses);
+        var rows = File.ReadAllLines(TestPaths.Fixture("images/manifest.csv")).Skip(1).Select(l => l.Split(',')).ToArray();
+        // A shard in the middle: rows 5–8 of the manifest, each column as the file has it.
+        var data = await dataset.ReadAsync(new ShardSpec(1, 5, 4));
+        var metadata = data.Metadata!;
+        Assert.Equal(["site", "path"], metadata.Select(c => c.Name));
+        Assert.Equal(rows[5..9].Select(r => r[2]), metadata[0].Values);
+        Assert.Equal(rows[5..9].Select(r => r[0]), metadata[1].Values);
+        Assert.Contains("A", metadata[0].Values);
+        Assert.Contains("B", metadata[0].Values);
+        // Without metadata the shard carries none, and an empty field is a missing value (null), as a table's.
+        Assert.Null((await (await OpenAsync("""{ "manifest": "manifest.csv", "path": "path" }""")).ReadAsync(new ShardSpec(0, 0, 2))).Metadata);
+        var folder = TestPaths.NewFolder();
+        await File.WriteAllTextAsync(Path.Combine(folder, "m.csv"),
+            $"path,site\n{TestPaths.Fixture("images/small/Bag/0018.png")},\n{TestPaths.Fixture("images/small/Bag/0030.png")},C\n");
+        var gaps = await (await OpenAsync("""{ "manifest": "m.csv", "path": "path", "metadata": ["site"] }""", folder: folder)).ReadAsync(new ShardSpec(0, 0, 2));
+        Assert.Equal(new string?[] { null, "C" }, gaps.Metadata![0].Values);
+    }
+
+    [Fact]
     public async Task ParquetManifest_NamesOrIndices_ReadsTheSameSamplesAsTheFolder()
     {
         var rows = File.ReadAllLines(TestPaths.Fixture("images/manifest.csv")).Skip(1).Select(l => l.Split(',')).ToArray();
@@ -90,6 +112,27 @@ public sealed class ImageDatasetTests
             Assert.Equal(expected.Raw, data.Raw);
             Assert.Equal(expected.Labels, data.Labels);
         }
+    }
+
+    [Fact]
+    public async Task ParquetManifest_NumericAndBooleanMetadata_AsInvariantTextNullWhereMissing()
+    {
+        var folder = TestPaths.NewFolder();
+        var path = Path.Combine(folder, "m.parquet");
+        var file = new Parquet.Schema.DataField<string>("file");
+        var dose = new Parquet.Schema.DataField<double?>("dose");
+        var flag = new Parquet.Schema.DataField<bool>("flag");
+        await using (var stream = File.Create(path))
+        await using (var writer = await Parquet.ParquetWriter.CreateAsync(new Parquet.Schema.ParquetSchema(file, dose, flag), stream))
+        {
+            using var group = writer.CreateRowGroup();
+            await group.WriteAsync(file, new[] { TestPaths.Fixture("images/small/Bag/0018.png"), TestPaths.Fixture("images/small/Bag/0030.png") });
+            await group.WriteAsync(dose, new ReadOnlyMemory<double?>([0.25, null]));
+            await group.WriteAsync(flag, new ReadOnlyMemory<bool>([true, false]));
+        }
+        var data = await (await OpenAsync("""{ "manifest": "m.parquet", "path": "file", "metadata": ["dose", "flag"] }""", folder: folder)).ReadAsync(new ShardSpec(0, 0, 2));
+        Assert.Equal(new string?[] { "0.25", null }, data.Metadata![0].Values);
+        Assert.Equal(new string?[] { "true", "false" }, data.Metadata[1].Values);
     }
 
     /// <summary>A row group writer passed to a lambda (xunit's analyzers refuse a using-declared local captured by one).</summary>
@@ -165,6 +208,7 @@ public sealed class ImageDatasetTests
     [InlineData("""{ "images": "small", "labels": "folders" }""", "[\"Bag\", \"Trouser\"]", "{0}/small: folder \"Sneaker\" is not one of model.classes")]
     [InlineData("""{ "manifest": "manifest.csv", "path": "file" }""", null, "data.path: {0}/manifest.csv has no column \"file\" (columns: path, label, site)")]
     [InlineData("""{ "manifest": "missing.csv", "path": "path" }""", null, "data.manifest: {0}/missing.csv does not exist")]
+    [InlineData("""{ "manifest": "manifest.csv", "path": "path", "metadata": ["site", "device"] }""", null, "data.metadata[1]: {0}/manifest.csv has no column \"device\" (columns: path, label, site)")]
     [InlineData("""{ "images": "corrupt" }""", null, "{0}/corrupt/bomb.png: declares 100000x100000 pixels (30,000,000,000 bytes decoded as RGB), above Limits:MaxSampleBytes (67,108,864); refused before decoding")]
     public async Task Open_BadInput_OneLineNamingTheProblem(string data, string? classes, string message)
     {
@@ -181,6 +225,10 @@ public sealed class ImageDatasetTests
     [InlineData("""{ "manifest": "manifest.csv" }""", "data.path: missing")]
     [InlineData("""{ "images": "small", "onBadSample": "ignore" }""", "data.onBadSample: expected one of \"fail\"")]
     [InlineData("""{ "inputs": "x.npy", "transforms": [] }""", "data.transforms: unknown field")]
+    [InlineData("""{ "images": "small", "metadata": ["site"] }""", "data.metadata: only with a manifest (its columns); a folder of images has none")]
+    [InlineData("""{ "manifest": "manifest.csv", "path": "path", "metadata": ["site", "loss"] }""", "data.metadata: \"loss\" is a column of the samples table already (index, label, prediction, confidence, loss, correct)")]
+    [InlineData("""{ "manifest": "manifest.csv", "path": "path", "metadata": ["site", "site"] }""", "data.metadata: a name is given twice")]
+    [InlineData("""{ "manifest": "manifest.csv", "path": "path", "metadata": "site" }""", "data.metadata: expected a non-empty array of non-empty strings")]
     public void Parse_BadDataFields_OneLineNamingTheField(string data, string message) =>
         Assert.Equal(message, Assert.Throws<ExplainException>(() => JobFile.Parse(Job(data), TestPaths.Fixture("images"))).Message);
 

@@ -47,6 +47,18 @@ public sealed record ParquetRows(long[] Index, int?[] Label, int[] Prediction, b
         }
     }
 
+    /// <summary>One text column of a part (metadata: null where missing).</summary>
+    public static async Task<string?[]> ReadStringsAsync(string path, string column)
+    {
+        var (reader, group, field) = await OpenColumnAsync(path, column);
+        using (group) await using (reader)
+        {
+            var values = new string?[(int)group.RowCount];
+            await group.ReadAsync(field, values.AsMemory());
+            return values;
+        }
+    }
+
     private static async Task<(ParquetReader Reader, ParquetRowGroupReader Group, Parquet.Schema.DataField Field)> OpenColumnAsync(string path, string column)
     {
         var reader = await ParquetReader.CreateAsync(File.OpenRead(path));

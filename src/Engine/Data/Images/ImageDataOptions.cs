@@ -7,7 +7,7 @@ namespace ExplainCluster.Engine.Data.Images;
 
 /// <summary>
 /// The job file's <c>data</c> when it names image files: <c>images</c> (a folder; <c>labels</c>: <c>"folders"</c>) or
-/// <c>manifest</c> (with <c>path</c> and <c>label</c>), each with <c>transforms</c> and <c>onBadSample</c>. The transforms'
+/// <c>manifest</c> (with <c>path</c>, <c>label</c> and <c>metadata</c>), each with <c>transforms</c> and <c>onBadSample</c>. The transforms'
 /// toTensor and normalize become the job's preprocess.
 /// </summary>
 public static class ImageDataOptions
@@ -21,11 +21,14 @@ public static class ImageDataOptions
             ? true : throw new ExplainException("data.labels: with images, labels are \"folders\" (the first folder under images is the class)"));
         var path = manifest ? options.Text("path") : null;
         var label = manifest && options.Raw("label") is not null ? options.Text("label") : null;
+        if (!manifest && options.Raw("metadata") is not null)
+            throw new ExplainException("data.metadata: only with a manifest (its columns); a folder of images has none");
+        var metadata = manifest ? MetadataOptions.Read(options) : [];
         var transforms = options.Raw("transforms") is { } t ? t.GetRawText() : "[{\"toTensor\": {}}]";
         options.Choice("onBadSample", "fail"); // the only policy so far; "skip" comes with an errors table
         const BadSamplePolicy onBad = BadSamplePolicy.Fail;
         options.RejectUnread();
         return new DataSpec(BlobLocator.Absolute(location, baseDirectory), null, ImagePipeline.Parse(transforms).Preprocess,
-            new ImagesSpec(manifest, path, label, folders, transforms, onBad));
+            new ImagesSpec(manifest, path, label, folders, transforms, onBad, metadata.Length > 0 ? metadata : null));
     }
 }

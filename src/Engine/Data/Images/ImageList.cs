@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using ExplainCluster.Contracts;
+using ExplainCluster.Engine.Jobs;
 using ExplainCluster.Engine.Storage;
 
 namespace ExplainCluster.Engine.Data.Images;
@@ -15,11 +16,12 @@ public sealed class ImageList
     /// <summary>The extensions read from a folder (torchvision's IMG_EXTENSIONS that SkiaSharp decodes); other files are skipped, as ImageFolder does.</summary>
     public static readonly string[] Extensions = [".jpg", ".jpeg", ".png", ".bmp", ".webp"];
 
-    private ImageList(string[] locations, long[]? labels, string[] classes)
+    private ImageList(string[] locations, long[]? labels, string[] classes, TextColumn[]? metadata = null)
     {
         Locations = locations;
         Labels = labels;
         Classes = classes;
+        Metadata = metadata;
     }
 
     /// <summary>Each image's location (an absolute path or a URL), as errors name it.</summary>
@@ -29,6 +31,13 @@ public sealed class ImageList
 
     /// <summary>The class names the labels index (model.classes when the job gives them).</summary>
     public string[] Classes { get; }
+
+    /// <summary>A manifest's <c>data.metadata</c> columns, one value per image (null: an empty field); null without them.</summary>
+    public TextColumn[]? Metadata { get; }
+
+    /// <summary>The metadata of images [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>).</summary>
+    public TextColumn[]? MetadataOf(long start, int count) =>
+        Metadata?.Select(c => new TextColumn(c.Name, c.Values[(int)start..(int)(start + count)])).ToArray();
 
     public static async Task<ImageList> OpenAsync(JobSpec job, BlobLocator locator, CancellationToken ct)
     {
@@ -101,7 +110,8 @@ public sealed class ImageList
         if (!await blob.ExistsAsync(ct)) throw new ExplainException($"data.manifest: {manifest} does not exist");
         ManifestTable table;
         await using (var stream = await blob.OpenReadAsync(ct))
-            table = await ManifestTable.ReadAsync(stream, manifest, [images.PathColumn!, .. images.LabelColumn is { } l ? [l] : Array.Empty<string>()], ct);
+            table = await ManifestTable.ReadAsync(stream, manifest,
+                [images.PathColumn!, .. images.LabelColumn is { } l ? [l] : Array.Empty<string>(), .. images.Metadata ?? []], ct);
         var path = table.Column(images.PathColumn!, "data.path", manifest);
         var locations = new string[table.Rows.Count];
         for (var r = 0; r < locations.Length; r++)
@@ -110,7 +120,12 @@ public sealed class ImageList
             if (value.Length == 0) throw new ExplainException($"{manifest}: row {r + 1}: column \"{images.PathColumn}\" is empty");
             locations[r] = Resolve(manifest, value);
         }
-        if (images.LabelColumn is not { } labelColumn) return new ImageList(locations, null, modelClasses ?? []);
+        var metadata = images.Metadata?.Select((name, i) =>
+        {
+            var column = table.Column(name, $"data.metadata[{i}]", manifest);
+            return new TextColumn(name, [.. table.Rows.Select(row => row[column].Length == 0 ? null : row[column])]);
+        }).ToArray();
+        if (images.LabelColumn is not { } labelColumn) return new ImageList(locations, null, modelClasses ?? [], metadata);
         var label = table.Column(labelColumn, "data.label", manifest);
         var values = table.Rows.Select(row => row[label].Trim()).ToArray();
         if (values.All(v => long.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out _)))
@@ -118,10 +133,10 @@ public sealed class ImageList
             var numbers = values.Select(v => long.Parse(v, CultureInfo.InvariantCulture)).ToArray();
             if (modelClasses is not null && numbers.FirstOrDefault(n => n >= modelClasses.Length) is var high && high >= modelClasses.Length)
                 throw new ExplainException($"{manifest}: label {high} is not below the {modelClasses.Length} classes of model.classes");
-            return new ImageList(locations, numbers, modelClasses ?? []);
+            return new ImageList(locations, numbers, modelClasses ?? [], metadata);
         }
         var classes = modelClasses ?? [.. values.Distinct().Order(StringComparer.Ordinal)];
-        return new ImageList(locations, Indices(values, classes, modelClasses is not null, "label", manifest), classes);
+        return new ImageList(locations, Indices(values, classes, modelClasses is not null, "label", manifest), classes, metadata);
     }
 
     /// <summary>A manifest's path: absolute, a URL, or relative to the manifest's own folder (or prefix).</summary>

@@ -82,31 +82,38 @@ public sealed class ManifestTable
             await group.ReadAsync(field, text.AsMemory(), cancellationToken: ct);
             return [.. text.Select(v => v ?? "")];
         }
-        if (field.ClrType == typeof(long) || field.ClrType == typeof(int))
+        // Labels as integers, metadata as numbers or booleans: each value as invariant text (empty: null).
+        Func<string?[], Task>? read = field.ClrType switch
         {
-            var numbers = new long?[n];
-            if (field.ClrType == typeof(long) && field.IsNullable) await group.ReadAsync(field, numbers.AsMemory(), cancellationToken: ct);
-            else if (field.ClrType == typeof(long))
-            {
-                var values = new long[n];
-                await group.ReadAsync(field, values.AsMemory(), cancellationToken: ct);
-                for (var i = 0; i < n; i++) numbers[i] = values[i];
-            }
-            else if (field.IsNullable)
-            {
-                var values = new int?[n];
-                await group.ReadAsync(field, values.AsMemory(), cancellationToken: ct);
-                for (var i = 0; i < n; i++) numbers[i] = values[i];
-            }
-            else
-            {
-                var values = new int[n];
-                await group.ReadAsync(field, values.AsMemory(), cancellationToken: ct);
-                for (var i = 0; i < n; i++) numbers[i] = values[i];
-            }
-            return [.. numbers.Select(v => v?.ToString(inv) ?? "")];
+            var t when t == typeof(long) => text => ReadAsAsync<long>(group, field, text, v => v.ToString(inv), ct),
+            var t when t == typeof(int) => text => ReadAsAsync<int>(group, field, text, v => v.ToString(inv), ct),
+            var t when t == typeof(double) => text => ReadAsAsync<double>(group, field, text, v => v.ToString("R", inv), ct),
+            var t when t == typeof(float) => text => ReadAsAsync<float>(group, field, text, v => v.ToString("R", inv), ct),
+            var t when t == typeof(bool) => text => ReadAsAsync<bool>(group, field, text, v => v ? "true" : "false", ct),
+            _ => null,
+        };
+        if (read is not null)
+        {
+            var values = new string?[n];
+            await read(values);
+            return [.. values.Select(v => v ?? "")];
         }
-        throw new ExplainException($"{location}: column \"{field.Name}\" is {field.ClrType.Name}; paths are text, labels text or integers");
+        throw new ExplainException($"{location}: column \"{field.Name}\" is {field.ClrType.Name}; paths are text, labels text or integers, metadata text, numbers or booleans");
+    }
+
+    private static async Task ReadAsAsync<T>(ParquetRowGroupReader group, Parquet.Schema.DataField field, string?[] text, Func<T, string> format, CancellationToken ct)
+        where T : struct
+    {
+        if (field.IsNullable)
+        {
+            var values = new T?[text.Length];
+            await group.ReadAsync<T>(field, values.AsMemory(), cancellationToken: ct);
+            for (var i = 0; i < text.Length; i++) text[i] = values[i] is { } v ? format(v) : null;
+            return;
+        }
+        var dense = new T[text.Length];
+        await group.ReadAsync<T>(field, dense.AsMemory(), cancellationToken: ct);
+        for (var i = 0; i < text.Length; i++) text[i] = format(dense[i]);
     }
 
     public static ManifestTable Parse(string text, string location)

@@ -13,8 +13,6 @@ namespace ExplainCluster.Engine.Data.Tables;
 /// </summary>
 public static class TableOptions
 {
-    private static readonly string[] SamplesColumns = ["index", "label", "prediction", "confidence", "loss", "correct"];
-
     public static DataSpec Read(JsonElement data, string baseDirectory)
     {
         var options = new OptionsReader(data, "data.");
@@ -23,14 +21,11 @@ public static class TableOptions
             ? f.EnumerateArray().Select((e, i) => Feature(e, $"data.features[{i}].")).ToArray()
             : throw new ExplainException("data.features: expected a non-empty array of features");
         var label = options.Raw("label") is not null ? options.Text("label") : null;
-        var metadata = options.Raw("metadata") is { } m ? Names(m, "data.metadata") : [];
+        var metadata = MetadataOptions.Read(options);
         options.RejectUnread();
         var duplicate = features.Select(x => x.Name).Concat(metadata).Concat(label is null ? [] : [label])
             .GroupBy(n => n, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null) throw new ExplainException($"data: column \"{duplicate.Key}\" is named twice among features, label and metadata");
-        // Metadata goes into the samples table beside its own columns.
-        if (metadata.FirstOrDefault(m => SamplesColumns.Contains(m, StringComparer.Ordinal)) is { } taken)
-            throw new ExplainException($"data.metadata: \"{taken}\" is a column of the samples table already ({string.Join(", ", SamplesColumns)})");
         return new DataSpec(BlobLocator.Absolute(location, baseDirectory), null, new PreprocessSpec(1.0, null, null, null), Table: new TableSpec(features, label, metadata));
     }
 
@@ -68,8 +63,8 @@ public static class TableOptions
         {
             (false, "") => new TableFeature(name, false, FeatureEncoding.Identity, 0, 1, null, null),
             (false, "standardize") => Standardize(name, value, $"{prefix}encode.standardize."),
-            (true, "oneHot") => new TableFeature(name, true, FeatureEncoding.OneHot, 0, 1, Names(value, $"{prefix}encode.oneHot"), null),
-            (true, "index") => new TableFeature(name, true, FeatureEncoding.Index, 0, 1, Names(value, $"{prefix}encode.index"), null),
+            (true, "oneHot") => new TableFeature(name, true, FeatureEncoding.OneHot, 0, 1, MetadataOptions.Names(value, $"{prefix}encode.oneHot"), null),
+            (true, "index") => new TableFeature(name, true, FeatureEncoding.Index, 0, 1, MetadataOptions.Names(value, $"{prefix}encode.index"), null),
             (true, "") => throw new ExplainException($"{prefix}encode: a categorical feature needs {{\"oneHot\": [levels]}} or {{\"index\": [levels]}}"),
             (false, "oneHot" or "index") => throw new ExplainException($"{prefix}encode.{kind}: only for \"type\": \"categorical\""),
             (true, "standardize") => throw new ExplainException($"{prefix}encode.standardize: only for \"type\": \"numeric\""),
@@ -97,13 +92,5 @@ public static class TableOptions
         if (double.IsNaN(mean) || double.IsNaN(std)) throw new ExplainException($"{prefix}{(double.IsNaN(mean) ? "mean" : "std")}: missing");
         options.RejectUnread();
         return new TableFeature(name, false, FeatureEncoding.Standardize, mean, std, null, null);
-    }
-
-    private static string[] Names(JsonElement e, string path)
-    {
-        var names = e.ValueKind == JsonValueKind.Array && e.GetArrayLength() > 0 && e.EnumerateArray().All(x => x.ValueKind == JsonValueKind.String && x.GetString() is { Length: > 0 })
-            ? e.EnumerateArray().Select(x => x.GetString()!).ToArray()
-            : throw new ExplainException($"{path}: expected a non-empty array of non-empty strings");
-        return names.Distinct(StringComparer.Ordinal).Count() == names.Length ? names : throw new ExplainException($"{path}: a name is given twice");
     }
 }
