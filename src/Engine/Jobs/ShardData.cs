@@ -5,10 +5,14 @@ namespace ExplainCluster.Engine.Jobs;
 /// <summary>
 /// One shard's samples as read from storage: raw values, labels when the job has them, and the samples'
 /// segments when a method of the job uses them (<see cref="JobSegments"/>); for a table, its feature names (each
-/// method's maps then hold one value per feature) and its metadata columns (written beside the samples as they are).
+/// method's maps then hold one value per feature) and its metadata columns (written beside the samples as they are); and the
+/// rows outside the shard that its methods read (<see cref="Outside"/>: a table method's background rows).
 /// </summary>
 public sealed record ShardData(long Start, int Count, float[] Raw, long[]? Labels, int[] SampleShape, SegmentedBatch? Segments = null,
-    string[]? Features = null, TextColumn[]? Metadata = null);
+    string[]? Features = null, TextColumn[]? Metadata = null, RowSet? Outside = null);
+
+/// <summary>Rows of the dataset by index (ascending), raw as the shard's own: [Indices.Length, sample shape], row-major.</summary>
+public sealed record RowSet(long[] Indices, float[] Raw);
 
 /// <summary>A column of text, one value per sample (null: missing).</summary>
 public sealed record TextColumn(string Name, string?[] Values);
