@@ -74,6 +74,14 @@ public static class MethodRegistry
     {
         new(KernelShap.MethodName, o => KernelShapFrom(o, new FeaturePlayers(Subset.ReadRows(o, "background", 100)))),
         new(PermutationShap.MethodName, o => PermutationShapFrom(o, new FeaturePlayers(Subset.ReadRows(o, "background", 100)))),
+        new(Lime.MethodName, o => new TabularLime(
+            o.Integer("samples", 5000, 2, 1_000_000),
+            o.Raw("kernelWidth") is null ? null : o.Number("kernelWidth", 1, double.Epsilon, 1e6, "a positive number"),
+            o.Number("alpha", 1.0, 0, 1e12, "a number ≥ 0 (the ridge penalty)"),
+            o.Choice("explain", "probability", "logit") == "probability",
+            o.Integer("seed", 0, 0, int.MaxValue),
+            Subset.ReadRows(o, "training", 1000),
+            MaxRows(o))),
     }.ToDictionary(d => d.Name, StringComparer.Ordinal);
 
     public static IEnumerable<string> Names => Methods.Keys;

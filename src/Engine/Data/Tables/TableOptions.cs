@@ -44,7 +44,7 @@ public static class TableOptions
         {
             var method = Methods.MethodRegistry.Create(spec, table: true);
             if (method.UsesSegments || method.Layer is not null || !method.MapsPixels)
-                throw new ExplainException($"methods.{spec.Name}: not for tables yet (tables take saliency, grad-x-input, integrated-gradients, smooth-grad, kernel-shap, permutation-shap)");
+                throw new ExplainException($"methods.{spec.Name}: not for tables yet (tables take saliency, grad-x-input, integrated-gradients, smooth-grad, kernel-shap, permutation-shap, lime)");
         }
         var unsupported = new (string Name, bool Present)[]
         {
