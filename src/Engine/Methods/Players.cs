@@ -133,7 +133,7 @@ public sealed record FeaturePlayers(Subset Background) : IPlayers
                             block?.Dispose();
                             (first, count) = (from, Math.Min(m - from, Math.Max(perBlock, to - from + 1)));
                             using var scope = NewDisposeScope();
-                            // b·(1 − z) + x·z: exactly x's or b's element (the other term is ±0), in two passes that cost a third of a where's.
+                            // b·(1 − z) + x·z: exactly x's or b's element (the other term is ±0), in two passes, cheaper than a broadcast where.
                             block = absent.narrow(0, first, count).mul(_background.unsqueeze(0)).addcmul_(present.narrow(0, first, count), x, 1)
                                 .view(-1, _background.shape[1]).DetachFromDisposeScope();
                         }
