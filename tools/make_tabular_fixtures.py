@@ -12,12 +12,15 @@ It writes under tests/fixtures/tabular/:
 - credit_mlp.pt: an MLP (30 -> 16 -> 2, ReLU) trained on that vector to predict Status (classes bad, good), TorchScript;
 - breast_cancer.csv: scikit-learn's bundled breast-cancer table (569 rows, 30 numeric features, target 0/1);
 - tabular_linear.pt and tabular_linear.csv: a linear model with known weights on [a, b, one-hot(c over x, y, z)]
-  and a 6-row table, for tests computed by hand.
+  and a 6-row table, for tests computed by hand;
+- tabular_steps.pt: a model linear in discretised features, for tabular lime (`... make_tabular_fixtures.py steps` makes
+  only this one).
 """
 import csv
 import json
 import os
 import subprocess
+import sys
 
 import numpy as np
 import torch
@@ -123,8 +126,28 @@ def linear():
                 "r5,1,0.5,x,0,west\n")
 
 
+class Steps(nn.Module):
+    """logits = [0, 2·[x0 > 74.25] − [x1 > 74.25] + 0.5·[x2 > 74.25] − 3·(c = z)] over [x0, x1, x2, c=x, c=y, c=z]:
+    linear in the indicators of the top quartile of numbers spread evenly over 0..99 (numpy's 75th percentile of
+    0..99 is 74.25) and of one level."""
+
+    def forward(self, x):
+        top = (x[:, :3] > 74.25).float()
+        w = torch.tensor([2.0, -1.0, 0.5])
+        logit = top @ w - 3.0 * x[:, 5]
+        return torch.stack([torch.zeros_like(logit), logit], 1)
+
+
+def steps():
+    torch.jit.script(Steps().eval()).save(os.path.join(OUT, "tabular_steps.pt"))
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
+    if sys.argv[1:] == ["steps"]:
+        steps()
+        sys.exit(0)
+    steps()
     credit()
     breast_cancer()
     linear()

@@ -51,7 +51,7 @@ internal static class Perturbation
         foreach (var (name, samples, method) in new (string, int, IAttributionMethod)[]
         {
             ("lime", 1000, new Lime(1000, 0.25, 1.0, new Baseline(Baseline.SegmentMean, 0, 0), true, 0, null)),
-            ("kernel-shap", 2048, new KernelShap(2048, Baseline.Zero, false, 0, null)),
+            ("kernel-shap", 2048, new KernelShap(2048, new SegmentPlayers(Baseline.Zero), false, 0, null)),
         })
         {
             Time(() => method.Attribute(batch)); // warm-up: TorchScript specialises on the first runs of each shape

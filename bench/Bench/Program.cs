@@ -73,6 +73,11 @@ if (args is ["trust", .. var trustArgs])
     await TrustCost.RunAsync(trustArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
     return;
 }
+if (args is ["table-perturbation", .. var tableArgs])
+{
+    await TablePerturbation.RunAsync(tableArgs);
+    return;
+}
 if (args is ["perturbation", .. var rest])
 {
     await Perturbation.RunAsync(rest, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));

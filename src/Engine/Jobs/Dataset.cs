@@ -93,6 +93,28 @@ public sealed class Dataset
         return new ShardData(shard.Start, count, raw, labels, SampleShape, Features: _features, Metadata: metadata, Cohorts: metadata is null ? null : CohortColumns);
     }
 
+    /// <summary>
+    /// The rows at <paramref name="indices"/> (ascending, distinct), read a span at a time: indices less than
+    /// <paramref name="gap"/> rows apart share one ranged read.
+    /// </summary>
+    public async Task<RowSet> ReadRowsAsync(long[] indices, CancellationToken ct = default, int gap = 256)
+    {
+        var size = SampleShape.Aggregate(1, (a, b) => a * b);
+        var raw = new float[(long)indices.Length * size];
+        for (var at = 0; at < indices.Length;)
+        {
+            var next = at + 1;
+            while (next < indices.Length && indices[next] - indices[next - 1] < gap) next++;
+            var (first, last) = (indices[at], indices[next - 1]);
+            if (first < 0 || last >= Count)
+                throw new ExplainException($"data: rows up to {last} were chosen, but the dataset now has {Count}; inputs must not change while a job runs");
+            var (rows, _, _) = await _read(first, checked((int)(last - first + 1)), ct);
+            for (var r = at; r < next; r++) rows.AsSpan((int)(indices[r] - first) * size, size).CopyTo(raw.AsSpan(r * size, size));
+            at = next;
+        }
+        return new RowSet(indices, raw);
+    }
+
     /// <summary>Shards of at most <c>job.ShardSize</c> consecutive samples.</summary>
     public static ShardSpec[] Plan(long count, int shardSize)
     {

@@ -56,7 +56,7 @@ public static class JobFile
             var history = Optional(root, "history") is { } h ? String(h, "history") : null;
             var shardSize = Optional(root, "shardSize") is { } s ? Int(s, "shardSize", 1, MaxShardSize) : DefaultShardSize;
             var batchSize = Optional(root, "batchSize") is { } b ? Int(b, "batchSize", 1, 65536) : DefaultBatchSize;
-            var methods = ParseMethods(Required(root, "methods", ""));
+            var methods = ParseMethods(Required(root, "methods", ""), data.Table is not null);
 
             var spec = new JobSpec(
                 Optional(root, "name") is { } n ? String(n, "name") : defaultName,
@@ -145,14 +145,14 @@ public static class JobFile
         return new PreprocessSpec(scale, mean, std, shape);
     }
 
-    private static MethodSpec[] ParseMethods(JsonElement element)
+    private static MethodSpec[] ParseMethods(JsonElement element, bool table)
     {
         var methods = new List<MethodSpec>();
         foreach (var property in Object(element, "methods").EnumerateObject())
         {
             // The method reads (and so checks) its own options now, so a bad one fails the job file, not a shard.
             var spec = new MethodSpec(property.Name, null, Object(property.Value, $"methods.{property.Name}").GetRawText());
-            methods.Add(spec with { Layer = MethodRegistry.Create(spec).Layer });
+            methods.Add(spec with { Layer = MethodRegistry.Create(spec, table).Layer });
         }
         return [.. methods];
     }

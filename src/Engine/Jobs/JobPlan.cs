@@ -33,7 +33,7 @@ public sealed class JobPlan
         Job = job;
         Methods = [.. job.Methods.Select(m =>
         {
-            var (method, subset) = MethodRegistry.CreateWithSubset(m);
+            var (method, subset) = MethodRegistry.CreateWithSubset(m, table: job.Data.Table is not null);
             return new PlannedMethod(m, method, subset);
         })];
         Pruning = ViewsOptions.Find(job, ViewsOptions.Pruning) is { } pruning ? ViewsOptions.ReadPruning(pruning, job.Methods) : null;
@@ -49,6 +49,7 @@ public sealed class JobPlan
         // selection pass's candidates and the job's choices travel in this order, and are addressed here by id.
         var users = new List<(string User, Subset Subset)>();
         users.AddRange(Methods.Where(m => m.Subset.IsStratified).Select(m => ($"methods.{m.Name}", m.Subset)));
+        users.AddRange(Methods.Where(m => m.Method.Background is not null).Select(m => ($"methods.{m.Name}.background", m.Method.Background!)));
         TrustSubset = job.Trust is { } trust ? Trust.TrustOptions.SubsetOf(trust) : null;
         if (TrustSubset is { IsStratified: true } trustSubset) users.Add(("trust", trustSubset));
         if (job.Sanity is { } sanity) users.Add(("sanity", InRounds(sanity.Seed, sanity.Samples)));
@@ -98,6 +99,14 @@ public sealed class JobPlan
     public Subset SubsetOf(PlannedMethod method, long[][]? chosen) =>
         method.Subset.IsStratified ? method.Subset with { Chosen = Chosen(chosen, method.Subset).ToHashSet() } : method.Subset;
 
+    /// <summary>The dataset indices of <paramref name="method"/>'s background rows (all of them, in every shard), ascending.</summary>
+    public long[] BackgroundOf(PlannedMethod method, long[][]? chosen) =>
+        Chosen(chosen, method.Method.Background ?? throw new ArgumentException($"{method.Name} has no background", nameof(method)));
+
+    /// <summary>Every background row any method of the job reads, ascending.</summary>
+    public long[] BackgroundRows(long[][]? chosen) =>
+        chosen is null ? [] : [.. Methods.Where(m => m.Method.Background is not null).SelectMany(m => BackgroundOf(m, chosen)).Distinct().Order()];
+
     /// <summary>The samples the trust metrics that rerun a method evaluate (<c>trust.subset</c>); null without <c>trust</c>.</summary>
     public Subset? TrustSubset { get; }
 
@@ -132,7 +141,7 @@ public sealed class JobPlan
     /// </summary>
     private static Subset InProportion(long seed, int samples) => new(1, seed, samples, samples, Proportional: true);
 
-    private static string IdOf(Subset s) => $"perClass={s.PerClass},seed={s.Seed},total={s.Total},proportional={s.Proportional}";
+    private static string IdOf(Subset s) => $"perClass={s.PerClass},seed={s.Seed},total={s.Total},proportional={s.Proportional},whole={s.Whole}";
 }
 
 /// <summary>The <c>activations</c> view: the layers it takes (null: every top-level child).</summary>

@@ -80,7 +80,7 @@ public static class SampleSelection
             .OrderBy(x => x.rank).ThenBy(x => x.c.Stratum)
             .Take(total).Select(x => x.c);
 
-    /// <summary>The chosen indices in [start, start + count), per subset.</summary>
-    public static long[][] Within(long[][] chosen, long start, long count) =>
-        [.. chosen.Select(c => c.Where(i => i >= start && i < start + count).ToArray())];
+    /// <summary>The chosen indices in [start, start + count), per subset; all of a <see cref="Subset.Whole"/> subset's.</summary>
+    public static long[][] Within(long[][] chosen, IReadOnlyList<Subset> subsets, long start, long count) =>
+        [.. chosen.Select((c, s) => subsets[s].Whole ? c : c.Where(i => i >= start && i < start + count).ToArray())];
 }

@@ -118,7 +118,7 @@ public static class ShardExplainer
             var indices = new long[count];
             for (var i = 0; i < count; i++) indices[i] = data.Start + start + i;
             var methodBatch = new MethodBatch(model, batch, indices, batchSize,
-                segments is null ? null : BatchSegmentsOf(segments, start, count, model.Device), labelTensor);
+                segments is null ? null : BatchSegmentsOf(segments, start, count, model.Device), labelTensor, plan.Features);
             var maps = new List<(int, Tensor, int[]?)>();
             var trustMaps = new List<(int, Tensor, int[]?)>();
             for (var m = 0; m < methods.Length; m++)
@@ -130,7 +130,10 @@ public static class ShardExplainer
                     rows = [.. Enumerable.Range(0, count).Where(i => subset.Includes(indices[i]))];
                     if (rows.Length == 0) continue;
                 }
-                var output = methods[m].Attribute(rows is null ? methodBatch : methodBatch.Select(rows));
+                var rowsBatch = rows is null ? methodBatch : methodBatch.Select(rows);
+                if (methods[m].Background is not null)
+                    rowsBatch = rowsBatch.WithBackground(BackgroundOf(model, data, preprocess, plan.BackgroundOf(plan.Methods[m], chosen)));
+                var output = methods[m].Attribute(rowsBatch);
                 if (plan.Features is { } features) output = features.Sum(output);
                 var extra = output.Extra ?? [];
                 if (extra.Count != outputs[m].Length - 1)
@@ -160,6 +163,25 @@ public static class ShardExplainer
     /// <summary>Given dataset indices of this shard, preprocessed as the model takes them.</summary>
     internal static Tensor RowsOf(ExplainModel model, ShardData data, Tensor shardRaw, Preprocessor preprocess, long[] indices) =>
         model.PrepareInput(preprocess.Apply(shardRaw.index_select(0, tensor(indices.Select(i => i - data.Start).ToArray()))));
+
+    /// <summary>
+    /// Rows at dataset <paramref name="indices"/>, preprocessed as the model takes them: this shard's from its own samples,
+    /// the others' from the rows the pipeline read for it (<see cref="ShardData.Outside"/>).
+    /// </summary>
+    private static Tensor BackgroundOf(ExplainModel model, ShardData data, Preprocessor preprocess, long[] indices)
+    {
+        var size = data.SampleShape.Aggregate(1, (a, b) => a * b);
+        var raw = new float[(long)indices.Length * size];
+        for (var r = 0; r < indices.Length; r++)
+        {
+            var i = indices[r];
+            ReadOnlySpan<float> row = i >= data.Start && i < data.Start + data.Count ? data.Raw.AsSpan((int)(i - data.Start) * size, size)
+                : data.Outside is { } outside && Array.BinarySearch(outside.Indices, i) is var at and >= 0 ? outside.Raw.AsSpan(at * size, size)
+                : throw new InvalidOperationException($"background row {i} is neither in shard {data.Start}.. nor read for it");
+            row.CopyTo(raw.AsSpan(r * size, size));
+        }
+        return model.PrepareInput(preprocess.Apply(tensor(raw, [indices.Length, .. data.SampleShape.Select(d => (long)d)])));
+    }
 
     /// <summary>The sanity check on this shard's part of the sanity sample (<paramref name="chosen"/>); null when it has none.</summary>
     private static Sanity.SanityResult? Sanity(ExplainModel model, JobSpec job, SanitySpec check, IAttributionMethod[] methods, ShardData data,

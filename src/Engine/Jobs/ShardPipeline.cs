@@ -166,7 +166,8 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
         activity?.SetTag("explain.shard", shard.Index);
         activity?.SetTag("explain.silo", silo);
         activity?.SetTag("explain.attempt", attempt);
-        var (model, data) = await ReadAsync(job, shard, segments: true, ct);
+        var outside = JobPlan.Of(job).BackgroundRows(chosen).Where(i => i < shard.Start || i >= shard.Start + shard.Count).ToArray();
+        var (model, data) = await ReadAsync(job, shard, segments: true, ct, outside);
         var concepts = await ConceptsOfAsync(job, model, conceptsAttempt, silo, ct);
         var result = await OnHostAsync(model, silo, clock => ShardExplainer.Compute(model, job, data, ct, clock, chosen, concepts));
         ct.ThrowIfCancellationRequested();
@@ -183,13 +184,17 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
         return partial;
     }
 
-    /// <summary>The job's model and the shard's data, with its segments when a method of the job uses them.</summary>
-    private async Task<(ExplainModel Model, ShardData Data)> ReadAsync(JobSpec job, ShardSpec shard, bool segments, CancellationToken ct)
+    /// <summary>
+    /// The job's model and the shard's data, with its segments when a method of the job uses them, and the rows at
+    /// <paramref name="outside"/> (background rows in other shards) when there are any.
+    /// </summary>
+    private async Task<(ExplainModel Model, ShardData Data)> ReadAsync(JobSpec job, ShardSpec shard, bool segments, CancellationToken ct, long[]? outside = null)
     {
         (policy ?? LocationPolicy.Unrestricted).Check(job); // the job grain checked it too; a shard trusts no caller
         var model = await host.GetModelAsync(job.Model.Uri, ct);
         var dataset = await Dataset.OpenAsync(job, locator, ct, _limits.MaxSampleBytes, policy);
         var data = await dataset.ReadAsync(shard, ct);
+        if (outside is { Length: > 0 }) data = data with { Outside = await dataset.ReadRowsAsync(outside, ct) };
         // Segmentation needs no tensors: it runs on the thread pool, before the shard reaches the model host.
         if (segments && JobPlan.Of(job).Segments is { } spec)
             data = data with { Segments = await Task.Run(() => JobSegments.Compute(spec, job.Data.Preprocess, data), ct) };

@@ -36,19 +36,20 @@ public static class Coalitions
     /// uploaded once per batch.
     /// </summary>
     /// <returns>Masks [n, m, K] and kernel weights [n, m] (float64), on <paramref name="device"/>.</returns>
-    public static (Tensor Masks, Tensor Weights) Shapley(BatchSegments segments, IReadOnlyList<long> indices, int samples, long seed, Device device)
+    /// <param name="counts">Each sample's number of players (segments, or a table's features).</param>
+    public static (Tensor Masks, Tensor Weights) Shapley(int[] counts, IReadOnlyList<long> indices, int samples, long seed, Device device)
     {
-        var n = segments.Counts.Length;
+        var n = counts.Length;
         var drawn = new ShapleySample[n];
         for (var i = 0; i < n; i++)
-            drawn[i] = ShapleySample.Draw(segments.Counts[i], samples, new Random(unchecked((int)SampleSeeds.For(seed, indices[i]))));
-        var width = segments.MaxCount;
+            drawn[i] = ShapleySample.Draw(counts[i], samples, new Random(unchecked((int)SampleSeeds.For(seed, indices[i]))));
+        var width = counts.Max();
         var rows = 2 + drawn.Max(d => d.Weights.Count);
         var masks = new byte[(long)n * rows * width];
         var weights = new double[n * rows];
         for (var i = 0; i < n; i++)
         {
-            var k = segments.Counts[i];
+            var k = counts[i];
             masks.AsSpan(i * rows * width, k).Fill(1);
             for (var r = 0; r < drawn[i].Weights.Count; r++)
             {

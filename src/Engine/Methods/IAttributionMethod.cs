@@ -35,6 +35,12 @@ public interface IAttributionMethod
     /// </summary>
     IReadOnlyList<string> ExtraMaps => [];
 
+    /// <summary>
+    /// The data sample its background rows come from (a table's kernel-shap, permutation-shap, lime), chosen in the selection
+    /// pass; every shard receives all of it (<see cref="MethodBatch.Background"/>). Null for a method that needs none.
+    /// </summary>
+    Subset? Background => null;
+
     /// <summary>The seed its random draws start from (each sample's from this seed and its dataset index); null for a method that draws nothing.</summary>
     long? Seed => null;
 
@@ -57,8 +63,10 @@ public sealed record MethodOutput(Tensor Maps, IReadOnlyList<Tensor> Columns, IR
 
 /// <summary>What a method may use for one batch: the model, the shared pass, and each row's dataset index (for seeds).</summary>
 /// <param name="labels">[n] int64, the batch's labels when the job has them.</param>
+/// <param name="features">A table's features over the model's vector; null for arrays and images.</param>
+/// <param name="background">The method's background rows [B, W] as the model takes them (<see cref="IAttributionMethod.Background"/>).</param>
 public sealed class MethodBatch(ExplainCluster.Engine.Models.ExplainModel model, GradientBatch shared, long[] indices, int maxRows, BatchSegments? segments = null,
-    Tensor? labels = null)
+    Tensor? labels = null, Data.Tables.FeatureGroups? features = null, Tensor? background = null)
 {
     public ExplainCluster.Engine.Models.ExplainModel Model => model;
 
@@ -82,13 +90,22 @@ public sealed class MethodBatch(ExplainCluster.Engine.Models.ExplainModel model,
     /// <summary>[n] int64 labels on the model's device when the job has labels; null otherwise.</summary>
     public Tensor? Labels => labels;
 
+    /// <summary>A table's features over the model's vector; null for arrays and images.</summary>
+    public Data.Tables.FeatureGroups? Features => features;
+
+    /// <summary>The method's background rows [B, W] on the model's device, when it declares <see cref="IAttributionMethod.Background"/>.</summary>
+    public Tensor? Background => background;
+
+    /// <summary>The same batch with a method's background rows.</summary>
+    public MethodBatch WithBackground(Tensor rows) => new(model, shared, indices, maxRows, segments, labels, features, rows);
+
     /// <summary>The rows at <paramref name="rows"/> (positions in this batch) as a batch of their own: a method's subset.</summary>
     public MethodBatch Select(int[] rows)
     {
         var index = tensor(rows.Select(r => (long)r).ToArray(), device: Input.device);
         return new MethodBatch(model, shared.Select(index), [.. rows.Select(r => indices[r])], maxRows,
             segments is null ? null : new BatchSegments(segments.Labels.index_select(0, index), [.. rows.Select(r => segments.Counts[r])]),
-            labels?.index_select(0, index));
+            labels?.index_select(0, index), features, background);
     }
 }
 

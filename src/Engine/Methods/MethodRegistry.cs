@@ -61,11 +61,26 @@ public static class MethodRegistry
             o.Choice("explain", "probability", "logit") == "probability",
             o.Integer("seed", 0, 0, int.MaxValue),
             MaxRows(o))),
-        new(KernelShap.MethodName, o => new KernelShap(
-            o.Integer("samples", 2048, 1, 1_000_000),
-            BaselineFrom(o, "hide", "zero"),
-            o.Choice("explain", "logit", "probability") == "probability",
+        new(KernelShap.MethodName, o => KernelShapFrom(o, new SegmentPlayers(BaselineFrom(o, "hide", "zero")))),
+        new(PermutationShap.MethodName, o => PermutationShapFrom(o, new SegmentPlayers(BaselineFrom(o, "hide", "zero")))),
+    }.ToDictionary(d => d.Name, StringComparer.Ordinal);
+
+    /// <summary>
+    /// The perturbation methods as a table job takes them: over its features (a one-hot group one player), absent features
+    /// taken from background rows of the data (<c>background</c>: a random sample chosen in the selection pass) instead of
+    /// a baseline over segments.
+    /// </summary>
+    private static readonly Dictionary<string, MethodDescriptor> TableMethods = new MethodDescriptor[]
+    {
+        new(KernelShap.MethodName, o => KernelShapFrom(o, new FeaturePlayers(Subset.ReadRows(o, "background", 100)))),
+        new(PermutationShap.MethodName, o => PermutationShapFrom(o, new FeaturePlayers(Subset.ReadRows(o, "background", 100)))),
+        new(Lime.MethodName, o => new TabularLime(
+            o.Integer("samples", 5000, 2, 1_000_000),
+            o.Raw("kernelWidth") is null ? null : o.Number("kernelWidth", 1, double.Epsilon, 1e6, "a positive number"),
+            o.Number("alpha", 1.0, 0, 1e12, "a number ≥ 0 (the ridge penalty)"),
+            o.Choice("explain", "probability", "logit") == "probability",
             o.Integer("seed", 0, 0, int.MaxValue),
+            Subset.ReadRows(o, "training", 1000),
             MaxRows(o))),
     }.ToDictionary(d => d.Name, StringComparer.Ordinal);
 
@@ -75,13 +90,14 @@ public static class MethodRegistry
         Methods.TryGetValue(name, out descriptor);
 
     /// <summary>The method a job names, its options read from <see cref="MethodSpec.Options"/>; a bad option is a one-line error.</summary>
-    public static IAttributionMethod Create(MethodSpec spec) => CreateWithSubset(spec).Method;
+    /// <param name="table">Whether the job explains a table: the perturbation methods then play over its features.</param>
+    public static IAttributionMethod Create(MethodSpec spec, bool table = false) => CreateWithSubset(spec, table).Method;
 
     /// <summary>The method and the samples it explains (every method takes <c>subset</c>).</summary>
-    public static (IAttributionMethod Method, Subset Subset) CreateWithSubset(MethodSpec spec)
+    public static (IAttributionMethod Method, Subset Subset) CreateWithSubset(MethodSpec spec, bool table = false)
     {
         var prefix = $"methods.{spec.Name}.";
-        if (!TryGet(spec.Name, out var descriptor))
+        if (!(table && TableMethods.TryGetValue(spec.Name, out var descriptor)) && !TryGet(spec.Name, out descriptor))
             throw new ExplainException($"methods.{spec.Name}: unknown method (known: {string.Join(", ", Names)})");
         var options = OptionsReader.Parse(spec.Options, prefix);
         var subset = Subset.Read(options);
@@ -89,6 +105,16 @@ public static class MethodRegistry
         options.RejectUnread();
         return (method, subset);
     }
+
+    /// <summary>kernel-shap's options over <paramref name="players"/> (segments, or a table's features).</summary>
+    private static KernelShap KernelShapFrom(OptionsReader o, IPlayers players) => new(
+        o.Integer("samples", 2048, 1, 1_000_000), players, o.Choice("explain", "logit", "probability") == "probability",
+        o.Integer("seed", 0, 0, int.MaxValue), MaxRows(o));
+
+    /// <summary>permutation-shap's options over <paramref name="players"/>: <c>permutations</c> antithetic pairs (10).</summary>
+    private static PermutationShap PermutationShapFrom(OptionsReader o, IPlayers players) => new(
+        o.Integer("permutations", 10, 1, 100_000), players, o.Choice("explain", "logit", "probability") == "probability",
+        o.Integer("seed", 0, 0, int.MaxValue), MaxRows(o));
 
     /// <summary>
     /// Integrated gradients' options; smooth-grad of integrated gradients reads them too (steps, method,

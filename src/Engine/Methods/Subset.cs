@@ -16,8 +16,37 @@ namespace ExplainCluster.Engine.Methods;
 /// <param name="Proportional">Drawn in the dataset's proportions rather than by stratum: the <see cref="Total"/> smallest
 /// keys over the whole dataset (one stratum), a simple random sample that is the same however the dataset was sharded
 /// (pruning's, whose accuracy must be the dataset's).</param>
-public sealed record Subset(double Fraction, long Seed, int PerClass = 0, int Total = 0, bool Proportional = false)
+/// <param name="Whole">Every shard receives all of its chosen indices, not only its own: a table method's background rows.</param>
+public sealed record Subset(double Fraction, long Seed, int PerClass = 0, int Total = 0, bool Proportional = false, bool Whole = false)
 {
+    /// <summary>
+    /// A table method's data sample (its background, or lime's training statistics): <paramref name="rows"/> rows at random
+    /// (the smallest keys of (seed, dataset index), in the dataset's proportions), chosen in the selection pass, every
+    /// shard receiving all of them.
+    /// </summary>
+    public static Subset Rows(int rows, long seed) => new(1, seed, rows, rows, Proportional: true, Whole: true);
+
+    /// <summary>
+    /// A table method's data sample option (<paramref name="field"/>): <c>{"samples": N, "seed": s}</c>, N rows by default
+    /// <paramref name="rows"/>.
+    /// </summary>
+    public static Subset ReadRows(OptionsReader options, string field, int rows)
+    {
+        var path = options.Prefix + field;
+        switch (options.Raw(field))
+        {
+            case null:
+                return Rows(rows, 0);
+            case { ValueKind: JsonValueKind.Object } o:
+                var reader = new OptionsReader(o, path + ".");
+                var sample = Rows(reader.Integer("samples", rows, 1, 100_000), reader.Integer("seed", 0, 0, int.MaxValue));
+                reader.RejectUnread();
+                return sample;
+            default:
+                throw new ExplainException($"{path}: expected {{\"samples\": N, \"seed\": s}} (rows of the data chosen at random)");
+        }
+    }
+
     public static Subset All { get; } = new(1, 0);
 
     public bool IsAll => PerClass == 0 && Fraction >= 1;

@@ -50,5 +50,5 @@ public sealed class ExplainPass(JobContext job) : IJobPass<ShardPartial>
 
     /// <summary>The stratified subsets' choice within <paramref name="shard"/> (<see cref="ShardRequest.Chosen"/>); null without subsets.</summary>
     public static long[][]? Chosen(JobRecord record, ShardSpec shard) =>
-        record.Chosen is { } chosen ? SampleSelection.Within(chosen, shard.Start, shard.Count) : null;
+        record.Chosen is { } chosen ? SampleSelection.Within(chosen, SampleSelection.Subsets(record.Job!), shard.Start, shard.Count) : null;
 }

@@ -43,4 +43,24 @@ public sealed class TableBadInputCliTests
             Assert.Equal("failed", doc.RootElement.GetProperty("status").GetString());
         }
     }
+
+    [Theory]
+    [InlineData("""{ "kernel-shap": { "hide": "zero" } }""", "methods.kernel-shap.hide: unknown field")]
+    [InlineData("""{ "permutation-shap": { "background": { "samples": 0 } } }""", "methods.permutation-shap.background.samples: expected an integer from 1 to 100000")]
+    [InlineData("""{ "lime": { "training": 100 } }""", "methods.lime.training: expected {\"samples\": N, \"seed\": s} (rows of the data chosen at random)")]
+    public async Task Run_BadPerturbationSettingsOnATable_FailInOneLineBeforeAnyShard(string methods, string problem)
+    {
+        var folder = TestPaths.NewFolder();
+        var job = Path.Combine(folder, "job.json");
+        await File.WriteAllTextAsync(job, $$"""
+            { "model": { "uri": "{{TestPaths.Fixture("tabular/tabular_linear.pt")}}" },
+              "data": {{TableFiles.LinearData(TestPaths.Fixture("tabular/tabular_linear.csv"))}},
+              "methods": {{methods}}, "output": "out" }
+            """);
+        var run = await CliResult.RunAsync(TimeSpan.FromMinutes(2), "run", job);
+        Assert.True(run.ExitCode != 0, run.ToString());
+        Assert.Equal($"error: {problem}", Assert.Single(run.Stderr.TrimEnd().Split('\n')));
+        Assert.DoesNotContain("   at ", run.Stdout + run.Stderr);
+        Assert.False(File.Exists(Path.Combine(folder, "out", "summary.json")));
+    }
 }

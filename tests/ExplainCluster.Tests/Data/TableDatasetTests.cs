@@ -80,8 +80,8 @@ public sealed class TableDatasetTests
     }
 
     [Theory]
-    [InlineData("""{ "kernel-shap": {} }""", "", "methods.kernel-shap: not for tables yet (tables take saliency, grad-x-input, integrated-gradients, smooth-grad)")]
-    [InlineData("""{ "grad-cam": { "layer": "0" } }""", "", "methods.grad-cam: not for tables yet (tables take saliency, grad-x-input, integrated-gradients, smooth-grad)")]
+    [InlineData("""{ "occlusion": { "window": [1] }, "score-cam": { "layer": "0" } }""", "", "methods.score-cam: not for tables yet (tables take saliency, grad-x-input, integrated-gradients, smooth-grad, kernel-shap, permutation-shap, lime)")]
+    [InlineData("""{ "grad-cam": { "layer": "0" } }""", "", "methods.grad-cam: not for tables yet (tables take saliency, grad-x-input, integrated-gradients, smooth-grad, kernel-shap, permutation-shap, lime)")]
     [InlineData("""{ "saliency": {} }""", """, "faithfulness": {}""", "faithfulness: not for tables yet")]
     [InlineData("""{ "saliency": {} }""", """, "trust": {}""", "trust: not for tables yet")]
     public void JobFile_ImageOnlyOptionsOnATable_Refused(string methods, string extra, string message)

@@ -11,10 +11,11 @@ namespace ExplainCluster.Engine.Data.Tables;
 /// </summary>
 public sealed class FeatureGroups
 {
-    private FeatureGroups(string[] names, int[] widths)
+    private FeatureGroups(string[] names, int[] widths, bool[] categorical)
     {
         Names = names;
         Widths = widths;
+        Categorical = categorical;
         Offsets = [.. widths.Select((_, f) => widths.Take(f).Sum())];
         Width = widths.Sum();
     }
@@ -25,11 +26,14 @@ public sealed class FeatureGroups
 
     public int[] Offsets { get; }
 
+    /// <summary>Whether each feature is categorical (one-hot over its levels, or their index), rather than a number.</summary>
+    public bool[] Categorical { get; }
+
     /// <summary>The model's vector length.</summary>
     public int Width { get; }
 
     public static FeatureGroups? Of(TableSpec? table) =>
-        table is null ? null : new FeatureGroups([.. table.Features.Select(f => f.Name)], [.. table.Features.Select(f => f.Width)]);
+        table is null ? null : new FeatureGroups([.. table.Features.Select(f => f.Name)], [.. table.Features.Select(f => f.Width)], [.. table.Features.Select(f => f.Categorical)]);
 
     /// <summary>
     /// [n, Width] maps as [n, features]: each feature's slice summed within its row (so a row's sums do not depend on

@@ -37,9 +37,9 @@ public static class TableOptions
     {
         foreach (var spec in job.Methods)
         {
-            var method = Methods.MethodRegistry.Create(spec);
+            var method = Methods.MethodRegistry.Create(spec, table: true);
             if (method.UsesSegments || method.Layer is not null || !method.MapsPixels)
-                throw new ExplainException($"methods.{spec.Name}: not for tables yet (tables take saliency, grad-x-input, integrated-gradients, smooth-grad)");
+                throw new ExplainException($"methods.{spec.Name}: not for tables yet (tables take saliency, grad-x-input, integrated-gradients, smooth-grad, kernel-shap, permutation-shap, lime)");
         }
         var unsupported = new (string Name, bool Present)[]
         {

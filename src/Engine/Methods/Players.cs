@@ -1,0 +1,157 @@
+using static TorchSharp.torch;
+
+namespace ExplainCluster.Engine.Methods;
+
+/// <summary>
+/// What a coalition method (kernel-shap, permutation-shap) switches on and off: an image's segments, hidden by a
+/// baseline (<see cref="SegmentPlayers"/>), or a table's features, replaced by background rows (<see cref="FeaturePlayers"/>).
+/// The method draws coalitions and solves; the players say what a coalition is worth and how values become maps.
+/// </summary>
+public interface IPlayers
+{
+    /// <summary>Whether the batch must carry its segments (<see cref="MethodBatch.Segments"/>).</summary>
+    bool UsesSegments { get; }
+
+    /// <summary>The data sample the background rows come from (chosen in the selection pass); null when none is needed.</summary>
+    Subset? Background { get; }
+
+    /// <summary>The batch's game: its players and the value of any coalition of them.</summary>
+    ICoalitionGame Game(MethodBatch batch);
+}
+
+/// <summary>One batch's coalition game: K players per sample (padding beyond a sample's own count), and v(z).</summary>
+public interface ICoalitionGame
+{
+    /// <summary>Each sample's number of players.</summary>
+    int[] Counts { get; }
+
+    /// <summary>[n, K] float64: 1 where player j is padding (j ≥ the sample's count).</summary>
+    Tensor Absent();
+
+    /// <summary>[n] int64: each sample's count, on the model's device.</summary>
+    Tensor CountTensor();
+
+    /// <summary>v(z) [n, m] float64: the target output with the players of each coalition z [n, m, K] (0/1) present.</summary>
+    Tensor Values(Tensor coalitions, int maxRows, bool probability);
+
+    /// <summary>Per-player values [n, K] as the method's maps.</summary>
+    Tensor Paint(Tensor values);
+}
+
+/// <summary>An image's segments, those outside a coalition replaced by <paramref name="Hide"/> (<see cref="SegmentMasker"/>).</summary>
+public sealed record SegmentPlayers(Baseline Hide) : IPlayers
+{
+    public bool UsesSegments => true;
+
+    public Subset? Background => null;
+
+    public ICoalitionGame Game(MethodBatch batch)
+    {
+        var segments = batch.Segments ?? throw new InvalidOperationException("a segment game needs the batch's segments");
+        return new SegmentGame(batch, segments, new SegmentMasker(batch.Input, segments, Hide));
+    }
+
+    private sealed class SegmentGame(MethodBatch batch, BatchSegments segments, SegmentMasker masker) : ICoalitionGame
+    {
+        public int[] Counts => segments.Counts;
+
+        public Tensor Absent() => segments.Absent();
+
+        public Tensor CountTensor() => segments.CountTensor();
+
+        public Tensor Values(Tensor coalitions, int maxRows, bool probability) =>
+            masker.Outputs(batch, coalitions, maxRows, probability).to(ScalarType.Float64);
+
+        public Tensor Paint(Tensor values) => segments.Paint(values);
+    }
+}
+
+/// <summary>
+/// A table's features (a one-hot group is one player), interventional: v(S) = mean over the background rows b of
+/// f(x_S, b_S̄), each absent feature's elements taken from b (SHAP's independent masker). Maps are one value per
+/// feature, [n, features].
+/// </summary>
+public sealed record FeaturePlayers(Subset Background) : IPlayers
+{
+    public bool UsesSegments => false;
+
+    Subset? IPlayers.Background => Background;
+
+    public ICoalitionGame Game(MethodBatch batch) => new FeatureGame(batch);
+
+    private sealed class FeatureGame : ICoalitionGame
+    {
+        private readonly MethodBatch _batch;
+        private readonly Tensor _groups; // [K, W] 0/1: the elements each feature owns
+        private readonly Tensor _background;
+
+        public FeatureGame(MethodBatch batch)
+        {
+            _batch = batch;
+            var features = batch.Features ?? throw new ExplainException("kernel-shap and permutation-shap over features need a table (data.table)");
+            _background = batch.Background ?? throw new InvalidOperationException("a feature game needs the background rows");
+            var groups = new float[features.Names.Length * features.Width];
+            for (var f = 0; f < features.Names.Length; f++)
+                groups.AsSpan(f * features.Width + features.Offsets[f], features.Widths[f]).Fill(1);
+            _groups = tensor(groups, [features.Names.Length, features.Width]).to(batch.Input.device);
+            Counts = [.. Enumerable.Repeat(features.Names.Length, (int)batch.Input.shape[0])];
+        }
+
+        public int[] Counts { get; }
+
+        public Tensor Absent() => zeros([Counts.Length, Counts[0]], ScalarType.Float64, _batch.Input.device);
+
+        public Tensor CountTensor() => full([Counts.Length], Counts[0], ScalarType.Int64, _batch.Input.device);
+
+        /// <summary>
+        /// Sample by sample, its m coalitions × B background rows in chunks of <paramref name="maxRows"/>, the rows built a block of
+        /// whole coalitions at a time (about <see cref="BlockRows"/> rows, two tensor passes each) and handed out as views:
+        /// the rows never exist all at once, the building costs a few operations per block rather than per chunk, and the
+        /// chunks are those of a plain forward over the rows. They depend only on m, B and the budget, so a sample's values
+        /// do not depend on its batch.
+        /// </summary>
+        public Tensor Values(Tensor coalitions, int maxRows, bool probability)
+        {
+            var (n, m) = (coalitions.shape[0], coalitions.shape[1]);
+            var rows = _background.shape[0];
+            var perBlock = Math.Max(1, Math.Max(maxRows, BlockRows) / rows);
+            var values = new Tensor[n];
+            for (var i = 0; i < n; i++)
+            {
+                var present = coalitions[i].matmul(_groups).unsqueeze(1);      // [m, 1, W], 0/1
+                var absent = 1 - present;
+                var x = _batch.Input.narrow(0, i, 1).unsqueeze(0);             // [1, 1, W]
+                Tensor? block = null;
+                var (first, count) = (0L, 0L);
+                try
+                {
+                    var outputs = TargetGradients.Outputs(_batch.Model, m * rows, (start, size) =>
+                    {
+                        var (from, to) = (start / rows, (start + size - 1) / rows);
+                        if (block is null || from < first || to >= first + count)
+                        {
+                            block?.Dispose();
+                            (first, count) = (from, Math.Min(m - from, Math.Max(perBlock, to - from + 1)));
+                            using var scope = NewDisposeScope();
+                            // b·(1 − z) + x·z: exactly x's or b's element (the other term is ±0), in two passes, cheaper than a broadcast where.
+                            block = absent.narrow(0, first, count).mul(_background.unsqueeze(0)).addcmul_(present.narrow(0, first, count), x, 1)
+                                .view(-1, _background.shape[1]).DetachFromDisposeScope();
+                        }
+                        return block.narrow(0, start - first * rows, size);
+                    }, _batch.Targets.narrow(0, i, 1).expand(m * rows), maxRows, probability);
+                    values[i] = outputs.to(ScalarType.Float64).view(m, rows).mean([1]);
+                }
+                finally
+                {
+                    block?.Dispose();
+                }
+            }
+            return stack(values, 0);
+        }
+
+        /// <summary>The rows built at once (a few MB for a table's vectors): past a few thousand, building them costs little beside the forwards.</summary>
+        private const int BlockRows = 1 << 15;
+
+        public Tensor Paint(Tensor values) => values.to(ScalarType.Float32);
+    }
+}

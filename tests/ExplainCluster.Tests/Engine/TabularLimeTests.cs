@@ -1,0 +1,82 @@
+using ExplainCluster.Contracts;
+using ExplainCluster.Engine;
+using ExplainCluster.Engine.Methods;
+
+namespace ExplainCluster.Tests.Engine;
+
+/// <summary>lime over a table's features, as the lime package's LimeTabularExplainer (quartile bins, levels, its kernel and ridge).</summary>
+public sealed class TabularLimeTests
+{
+    /// <summary>
+    /// 100 rows: three numbers each spread over 0..99 (quartile edges 24.75, 49.5, 74.25, as numpy's percentile), and c
+    /// cycling through x, y, z; the vector is [x0, x1, x2, c=x, c=y, c=z].
+    /// </summary>
+    private static readonly float[][] Sample = [.. Enumerable.Range(0, 100).Select(r => new float[] { r, r * 37 % 100, r * 73 % 100, r % 3 == 0 ? 1 : 0, r % 3 == 1 ? 1 : 0, r % 3 == 2 ? 1 : 0 })];
+
+    private static ExplainCluster.Engine.Data.Tables.FeatureGroups Groups => TableGames.Groups("""
+        { "table": "t.csv", "features": [
+            { "name": "x0", "type": "numeric" }, { "name": "x1", "type": "numeric" }, { "name": "x2", "type": "numeric" },
+            { "name": "c", "type": "categorical", "encode": { "oneHot": ["x", "y", "z"] } } ] }
+        """);
+
+    private static IAttributionMethod Method(string options) => MethodRegistry.Create(new MethodSpec("lime", null, options), table: true);
+
+    [Fact]
+    public void Attribute_ModelLinearInTheDiscretisedFeatures_RecoversSignAndOrder()
+    {
+        // tabular_steps.pt: logit₁ = 2·[x0 > 74.25] − [x1 > 74.25] + 0.5·[x2 > 74.25] − 3·(c = z). For a row in every top
+        // quartile with c = z, lime's surrogate features (bin or level = the row's) are exactly those indicators.
+        using var model = TinyModels.Load("tabular/tabular_steps.pt");
+        float[][] rows = [[90, 80, 99, 0, 0, 1], [95, 75, 76, 0, 0, 1]];
+        var (maps, columns) = TableGames.Run(Method("""{ "explain": "logit" }"""), model, rows, Groups, Sample, targets: [1, 1]);
+        for (var i = 0; i < rows.Length; i++)
+        {
+            var w = maps[(i * 4)..(i * 4 + 4)];
+            Assert.Equal([1, -1, 1, -1], w.Select(v => Math.Sign(v)));
+            Assert.Equal([3, 0, 1, 2], Enumerable.Range(0, 4).OrderByDescending(j => Math.Abs(w[j])));
+            // The ridge (α = 1) barely shrinks what 5000 weighted rows fit exactly.
+            Assert.Equal([2f, -1f, 0.5f, -3f], w, (a, b) => Math.Abs(a - b) < 0.01);
+            Assert.InRange(columns[0][i], 0.999, 1.0);
+        }
+    }
+
+    [Fact]
+    public void Discretiser_QuartilesAndDrawnBins_AreLimes()
+    {
+        Assert.Equal(74.25, TabularLime.Discretiser.Percentile([.. Enumerable.Range(0, 100).Select(v => (double)v)], 75), 12);
+        Assert.Equal(2.5, TabularLime.Discretiser.Percentile([1, 2, 3, 4], 50), 12);
+        var stats = TabularLime.Discretiser.Of(Groups, [.. Sample.SelectMany(r => r)]);
+        float[] x = [10, 50, 74.25f, 0, 1, 0];
+        Assert.Equal([0, 2, 2, 1], Enumerable.Range(0, 4).Select(f => stats.Value(f, x))); // searchsorted left: 74.25 is in bin 2
+        // Drawn rows: each numeric value within its drawn bin's bounds, each bin drawn about a quarter of the time.
+        const int Samples = 4000;
+        var binary = new float[Samples * 4];
+        var drawn = stats.Perturb(x, Samples, new Random(5), binary);
+        var same = new int[4];
+        for (var r = 1; r < Samples; r++)
+        {
+            var row = drawn.AsSpan(r * 6, 6);
+            for (var f = 0; f < 4; f++)
+            {
+                Assert.Equal(binary[r * 4 + f] == 1, stats.Value(f, row) == stats.Value(f, x));
+                same[f] += (int)binary[r * 4 + f];
+            }
+            Assert.InRange(row[0], 0, 99);
+            Assert.Equal(1, row[3] + row[4] + row[5]);
+        }
+        // 25 of 100 rows in each bin, 33 or 34 at each level: binomial spread at 4000 draws is about ±0.007 (σ), so ±0.04 is ±5σ.
+        Assert.InRange(same[0] / (double)Samples, 0.21, 0.29);
+        Assert.InRange(same[3] / (double)Samples, 0.29, 0.38);
+    }
+
+    [Theory]
+    [InlineData("""{ "hide": "zero" }""", "methods.lime.hide: unknown field")]
+    [InlineData("""{ "kernelWidth": 0 }""", "methods.lime.kernelWidth: expected a positive number")]
+    [InlineData("""{ "training": { "samples": 0 } }""", "methods.lime.training.samples: expected an integer from 1 to 100000")]
+    [InlineData("""{ "background": { "samples": 10 } }""", "methods.lime.background: unknown field")]
+    public void Create_BadTableOption_IsOneLineNamingTheField(string options, string message)
+    {
+        var error = Assert.Throws<ExplainException>(() => Method(options));
+        Assert.Equal(message, error.Message);
+    }
+}
