@@ -151,6 +151,7 @@ PY2
   printf "| A: explain | %.1f | – | %.0f | %.0f |\n" "$a" "$(echo "$a1/1024" | bc -l)" "$(echo "$a2/1024" | bc -l)"
   printf "| B: explain + compare with A | %.1f | %.1f | %.0f | %.0f |\n" "$b" "$(echo "$b - $c" | bc -l)" "$(echo "$b1/1024" | bc -l)" "$(echo "$b2/1024" | bc -l)"
   echo "compare pass / explain of A: $(echo "($b - $c) / $a" | bc -l | cut -c1-5)"
+  echo "job B's grain (the coordinator, which holds the compare parts until commit) was on $(basename "$(grep -l "Job B started" "$work"/silo*.log | head -1)" .log)"
   python3 - "$work/out-B/compare/comparison.json" <<'PY2'
 import json, sys
 c = json.load(open(sys.argv[1]))
