@@ -39,10 +39,10 @@ public sealed class ComparePass(JobContext job) : IJobPass<ComparedPartial>
         return job.Record.BookOf(Kind)!.Reopen() > 0;
     }
 
-    /// <summary>Parts arrive in any order; the commit folds them in range order (<see cref="JobContext.CommitAsync"/>).</summary>
+    /// <summary>Parts arrive in any order and are folded in range order (<see cref="RangeFold"/>); the commit builds the comparison from the fold.</summary>
     public string? Merge(ComparedPartial result)
     {
-        job.Compared[result.ShardIndex] = result.Part;
+        job.Compared.Add(result.ShardIndex, result.Part);
         return null;
     }
 
@@ -59,5 +59,36 @@ public sealed class ComparePass(JobContext job) : IJobPass<ComparedPartial>
         if (spec.Compare is not { } compare) return false;
         _baseline = await job.Outputs.BaselineAsync(spec, compare, job.Manifest!.JobId);
         return _baseline is not null;
+    }
+}
+
+/// <summary>
+/// The compare pass's parts folded in range order as they arrive, so that the coordinator holds the fold and the parts that
+/// came before their predecessors, not every part until commit (each part carries its range's per-sample agreement, its
+/// |map| sums and the CKA's d × d sums; in the million-sample benchmark the coordinator's silo peaked about 600 MB above the
+/// other while it held them all). Folding a part is additions
+/// and list appends, small enough for the grain's turn.
+/// </summary>
+public sealed class RangeFold
+{
+    private readonly SortedDictionary<int, byte[]> _waiting = [];
+    private int _next;
+
+    /// <summary>The parts of ranges 0 to the first missing one, folded; null before range 0 arrives.</summary>
+    public ComparePart? Total { get; private set; }
+
+    /// <summary>Parts waiting for a range before them.</summary>
+    public int Waiting => _waiting.Count;
+
+    /// <param name="range">The part's range index (a range folded already is ignored: its report came twice).</param>
+    public void Add(int range, byte[] part)
+    {
+        if (range < _next) return;
+        _waiting[range] = part;
+        while (_waiting.Remove(_next, out var next))
+        {
+            Total = ComparePart.Fold(Total, ComparePart.Decode(next));
+            _next++;
+        }
     }
 }

@@ -27,8 +27,8 @@ public sealed class JobContext(JobRecord record, BlobLocator locator)
 
     public Task<InputHashes>? Hashes { get; set; }
 
-    /// <summary>The compare pass's parts by range, encoded (<see cref="ComparePass"/>).</summary>
-    public SortedDictionary<int, byte[]> Compared { get; } = [];
+    /// <summary>The compare pass's parts, folded in range order as they arrive (<see cref="ComparePass"/>).</summary>
+    public RangeFold Compared { get; } = new();
 
     /// <summary>The summary and the manifest to complete, once the job's files are in place (<see cref="PlaceAsync"/>).</summary>
     private (SummaryOutput Summary, Manifest Done)? _placed;
@@ -137,13 +137,11 @@ public sealed class JobContext(JobRecord record, BlobLocator locator)
     public Task<Manifest> CommitAsync()
     {
         // The record no longer changes once the job is finalizing; read it here, on the grain's turn, all the same.
-        var (job, placed, place, compared) = (Record.Job!, _placed, Place(), Compared.Values.ToArray());
+        var (job, placed, place, compared) = (Record.Job!, _placed, Place(), Compared.Total);
         return Task.Run(async () =>
         {
             var (summary, done) = placed ?? await place();
-            ComparePart? total = null;
-            foreach (var part in compared) total = ComparePart.Fold(total, ComparePart.Decode(part));
-            return await Outputs.FinishAsync(job, done, summary, total);
+            return await Outputs.FinishAsync(job, done, summary, compared);
         });
     }
 

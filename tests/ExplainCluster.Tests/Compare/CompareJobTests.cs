@@ -5,6 +5,7 @@ using ExplainCluster.Engine.History;
 using ExplainCluster.Engine.Models;
 using ExplainCluster.Engine.Output;
 using ExplainCluster.Engine.Storage;
+using ExplainCluster.Grains.Passes;
 using ExplainCluster.Tests.Infrastructure;
 
 namespace ExplainCluster.Tests.Compare;
@@ -67,6 +68,31 @@ public class CompareJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
         // Every statistic the same whichever way B was sharded.
         var d = await comparer.CompareAsync(a, single);
         Assert.Equal(Json(c with { Candidate = d.Candidate }), Json(d));
+    }
+
+    [Fact]
+    public async Task RangeFold_PartsArrivingOutOfOrderOrTwice_FoldAsInRangeOrder()
+    {
+        // The job grain folds the compare pass's parts as they arrive; whatever the order, the fold is the range-order fold.
+        var data = await CompareRuns.DataAsync(Samples);
+        var locator = new BlobLocator(null);
+        var a = await RunOutputs.OpenAsync(locator, await CompareRuns.RunAsync(one.Grains, data, "fold-a", TestPaths.Sample("model.pt"), 300), "baseline");
+        var b = await RunOutputs.OpenAsync(locator, await CompareRuns.RunAsync(one.Grains, data, "fold-b", TestPaths.Fixture("compare/seed1.pt"), 300), "candidate");
+        var parts = new List<byte[]>();
+        for (var start = 0; start < Samples; start += 100) parts.Add((await ComparePart.ComputeAsync(a, b, true, start, 100)).Encode());
+        ComparePart? inOrder = null;
+        foreach (var p in parts) inOrder = ComparePart.Fold(inOrder, ComparePart.Decode(p));
+
+        var fold = new RangeFold();
+        fold.Add(2, parts[2]);
+        Assert.Null(fold.Total);
+        Assert.Equal(1, fold.Waiting);
+        fold.Add(0, parts[0]);
+        fold.Add(0, parts[0]); // reported twice: folded once
+        Assert.Equal(1, fold.Waiting);
+        fold.Add(1, parts[1]);
+        Assert.Equal(0, fold.Waiting);
+        Assert.Equal(inOrder!.Encode(), fold.Total!.Encode());
     }
 
     [Fact]
