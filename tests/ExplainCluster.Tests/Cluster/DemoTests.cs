@@ -23,7 +23,7 @@ public class DemoTests
         foreach (var method in new[] { "lime", "kernel-shap" })
             Assert.InRange(methods.GetProperty(method).GetProperty("samples").GetInt64(), 60, 100); // 5 per (class × correct), all of a smaller stratum
         Assert.InRange(methods.GetProperty("occlusion").GetProperty("samples").GetInt64(), 110, 200); // 10 per (class × correct)
-        Assert.InRange(methods.GetProperty("grad-cam-plus-plus").GetProperty("samples").GetInt64(), 1000, 2000); // 100 per (class × correct)
+        Assert.InRange(methods.GetProperty("grad-cam-plus-plus").GetProperty("samples").GetInt64(), 300, 600); // 30 per (class × correct)
         // The sanity check ran on the gradient methods, and none of them explains the input alone.
         var sanity = summary.RootElement.GetProperty("sanity");
         Assert.Equal(64, sanity.GetProperty("samples").GetInt64());
