@@ -66,8 +66,8 @@ public sealed class ComparePass(JobContext job) : IJobPass<ComparedPartial>
 /// The compare pass's parts folded in range order as they arrive, so that the coordinator holds the fold and the parts that
 /// came before their predecessors, not every part until commit (each part carries its range's per-sample agreement, its
 /// |map| sums and the CKA's d × d sums; in the million-sample benchmark the coordinator's silo peaked about 600 MB above the
-/// other while it held them all). Folding a part is additions
-/// and list appends, small enough for the grain's turn.
+/// other while it held them all). Folding a part is additions and list appends, small enough for the grain's turn. A range
+/// that runs again in the same activation (its report came twice) is ignored: its part is the one folded already.
 /// </summary>
 public sealed class RangeFold
 {
