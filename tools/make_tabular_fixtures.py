@@ -39,12 +39,11 @@ LEVELS = {  # R's factor levels of credit_data, in R's order
 COLUMNS = ["Seniority", "Home", "Time", "Age", "Marital", "Records", "Job", "Expenses", "Income", "Assets", "Debt", "Amount", "Price"]
 
 
-def credit():
-    subprocess.run(["Rscript", os.path.join(ROOT, "tools", "make_tabular_fixtures.R")], cwd=ROOT, check=True)
-    with open(os.path.join(OUT, "credit_data.csv"), newline="") as f:
-        rows = list(csv.DictReader(f))
+def describe(rows, columns):
+    """data.features for the columns: numerics standardized with the rows' mean and (population) std, a missing
+    numeric replaced by the column's median; categoricals one-hot over R's levels, a missing one by the mode."""
     features = []
-    for name in COLUMNS:
+    for name in columns:
         values = [r[name] for r in rows if r[name] != ""]
         if name in LEVELS:
             assert set(values) <= set(LEVELS[name]), name
@@ -55,34 +54,54 @@ def credit():
             features.append({"name": name, "type": "numeric",
                              "encode": {"standardize": {"mean": float(x.mean()), "std": float(x.std())}},
                              "missing": float(np.median(x))})
-    with open(os.path.join(OUT, "credit_features.json"), "w") as f:
-        json.dump(features, f, indent=1)
-        f.write("\n")
+    return features
 
-    def encode(row):
-        out = []
-        for feat in features:
-            v = row[feat["name"]]
-            if feat["type"] == "numeric":
-                x = float(v) if v != "" else feat["missing"]
-                s = feat["encode"]["standardize"]
-                out.append((x - s["mean"]) / s["std"])  # in float64, then float32 as the engine does
-            else:
-                level = v if v != "" else feat["missing"]
-                out.extend(1.0 if level == l else 0.0 for l in feat["encode"]["oneHot"])
-        return out
 
-    x = torch.tensor(np.array([encode(r) for r in rows], dtype=np.float64).astype(np.float32))
-    y = torch.tensor([["bad", "good"].index(r["Status"]) for r in rows])
+def encode(row, features):
+    """The vector the engine's table encoder gives the row (in float64, then float32 as the engine does)."""
+    out = []
+    for feat in features:
+        v = row[feat["name"]]
+        if feat["type"] == "numeric":
+            x = float(v) if v != "" else feat["missing"]
+            s = feat["encode"]["standardize"]
+            out.append((x - s["mean"]) / s["std"])
+        else:
+            level = v if v != "" else feat["missing"]
+            out.extend(1.0 if level == l else 0.0 for l in feat["encode"]["oneHot"])
+    return out
+
+
+def tensors(rows, features):
+    """The rows' vectors and Status (bad 0, good 1)."""
+    x = torch.tensor(np.array([encode(r, features) for r in rows], dtype=np.float64).astype(np.float32))
+    return x, torch.tensor([["bad", "good"].index(r["Status"]) for r in rows])
+
+
+def mlp(x, y, epochs, weight_decay=0.0):
+    """An MLP (inputs -> 16 -> 2, ReLU) trained full batch with Adam from seed 19; in eval mode, with its last loss."""
     torch.manual_seed(19)
     model = nn.Sequential(nn.Linear(x.shape[1], 16), nn.ReLU(), nn.Linear(16, 2))
-    opt = torch.optim.Adam(model.parameters(), lr=0.01)
-    for _ in range(300):  # full batch; a small model for tests, not a credit policy
+    opt = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=weight_decay)
+    for _ in range(epochs):
         opt.zero_grad()
         loss = nn.functional.cross_entropy(model(x), y)
         loss.backward()
         opt.step()
-    model.eval()
+    return model.eval(), loss
+
+
+def credit():
+    subprocess.run(["Rscript", os.path.join(ROOT, "tools", "make_tabular_fixtures.R")], cwd=ROOT, check=True)
+    with open(os.path.join(OUT, "credit_data.csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    features = describe(rows, COLUMNS)
+    with open(os.path.join(OUT, "credit_features.json"), "w") as f:
+        json.dump(features, f, indent=1)
+        f.write("\n")
+
+    x, y = tensors(rows, features)
+    model, loss = mlp(x, y, epochs=300)  # a small model for tests, not a credit policy
     with torch.no_grad():
         accuracy = (model(x).argmax(1) == y).float().mean().item()
     print(f"credit MLP: {x.shape[1]} inputs, training loss {loss.item():.4f}, accuracy {accuracy:.4f}")

@@ -44,11 +44,17 @@ public static class Cli
         var run = new Command("run", "run a job on an embedded cluster") { jobFile, outOption, pdf };
         run.SetAction((result, _) => RunAsync(result.GetValue(jobFile)!, result.GetValue(outOption), result.GetValue(verbose), pdf: result.GetValue(pdf)));
 
-        var demoOut = new Option<string?>("--out") { Description = "output folder (default: ./explain-demo)" };
-        var demo = new Command("demo", "explain the bundled Fashion-MNIST sample end to end") { demoOut };
-        demo.SetAction((result, _) => RunAsync(
-            Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist", "job.json"),
-            result.GetValue(demoOut) ?? "explain-demo", result.GetValue(verbose), overwrite: true));
+        var demoOut = new Option<string?>("--out") { Description = "output folder (default: ./explain-demo, or ./explain-demo-tabular)" };
+        var tabular = new Option<bool>("--tabular") { Description = "explain the bundled credit table (4,454 applicants) instead of Fashion-MNIST" };
+        var demo = new Command("demo", "explain a bundled sample end to end: Fashion-MNIST images, or with --tabular a credit table") { demoOut, tabular, pdf };
+        demo.SetAction((result, _) =>
+        {
+            var table = result.GetValue(tabular);
+            return RunAsync(
+                Path.Combine(AppContext.BaseDirectory, "samples", table ? "credit" : "fashion-mnist", "job.json"),
+                result.GetValue(demoOut) ?? (table ? "explain-demo-tabular" : "explain-demo"), result.GetValue(verbose), overwrite: true,
+                pdf: result.GetValue(pdf));
+        });
 
         var outputArg = new Argument<string>("output") { Description = "a job's output location" };
         var report = new Command("report", "render the report again from a job's outputs") { outputArg, pdf };

@@ -57,4 +57,45 @@ public class DemoTests
         foreach (var heading in new[] { "Weights", "Activations: the path of each class through the layers", "Pruning: how much of the layer the decisions need", "Activation maximisation", "Embedding" })
             Assert.Contains($"<h3>{heading}</h3>", html);
     }
+
+    [Fact]
+    public async Task TabularDemo_ExplainsTheCreditTable_AndItsHeldOutCohortIsTheWorse()
+    {
+        var output = Path.Combine(TestPaths.NewFolder(), "explain-demo-tabular");
+        var demo = await CliResult.RunAsync(TimeSpan.FromMinutes(4), "demo", "--tabular", "--out", output);
+        Assert.True(demo.ExitCode == 0, demo.ToString());
+        Assert.Contains("completed: 4454 samples in 5 shards", demo.Stdout);
+        Assert.Contains(Path.Combine(output, "report.html"), demo.Stdout);
+        Assert.Equal("", demo.Stderr);
+
+        using var summary = Jobs.ReadJson(Path.Combine(output, "summary.json"));
+        var methods = summary.RootElement.GetProperty("methods");
+        foreach (var method in new[] { "saliency", "grad-x-input", "integrated-gradients" })
+            Assert.Equal(4454, methods.GetProperty(method).GetProperty("samples").GetInt64());
+        foreach (var method in new[] { "kernel-shap", "permutation-shap" })
+            Assert.Equal(400, methods.GetProperty(method).GetProperty("samples").GetInt64()); // 100 per (class × correct); each stratum has more
+        Assert.Equal(200, methods.GetProperty("lime").GetProperty("samples").GetInt64());
+
+        // The per-sample table carries the audit's columns, none of which the model sees; the Split cohort's accuracy is
+        // the held-out accuracy counted from the parquet, and it is the worse one (the model was fitted on "train").
+        var (split, correct) = (new List<string?>(), new List<bool?>());
+        foreach (var part in Directory.GetFiles(Path.Combine(output, "samples"), "part-*.parquet").Order())
+        {
+            split.AddRange(await ParquetRows.ReadStringsAsync(part, "Split"));
+            correct.AddRange((await ParquetRows.ReadAsync(part)).Correct);
+        }
+        Assert.Equal(4454, split.Count);
+        var heldOut = Enumerable.Range(0, split.Count).Where(i => split[i] == "test").ToArray();
+        Assert.Equal(1336, heldOut.Length);
+        var cohorts = summary.RootElement.GetProperty("cohorts").GetProperty("columns");
+        Assert.Equal(["AgeBand", "Marital", "Split"], cohorts.EnumerateArray().Select(c => c.GetProperty("column").GetString()).Order());
+        var test = cohorts.EnumerateArray().Single(c => c.GetProperty("column").GetString() == "Split")
+            .GetProperty("cohorts").EnumerateArray().Single(c => c.GetProperty("value").GetString() == "test");
+        Assert.Equal(heldOut.Count(i => correct[i] == true) / (double)heldOut.Length, test.GetProperty("accuracy").GetProperty("value").GetDouble(), 12);
+        Assert.True(test.GetProperty("accuracyDifference").GetProperty("value").GetDouble() < 0);
+
+        var html = await File.ReadAllTextAsync(Path.Combine(output, "report.html"));
+        Assert.Contains("<h3>Feature importance</h3>", html);
+        Assert.Contains("<h3>Cohorts by Split</h3>", html);
+    }
 }
