@@ -44,6 +44,8 @@ public static class MethodGuide
             "Signed, per segment: positive segments raise the explained output. Only as good as the segmentation and the fit (the lime_r2 column); random, seeded per sample."),
         ["kernel-shap"] = new("KernelSHAP: Shapley values of the image segments, estimated from coalitions sampled by the Shapley kernel; each pixel gets its segment's value.",
             "Signed, per segment, in units of the explained output: the values sum to f(x) − f(baseline) (the delta column). Depends on the segmentation and the hiding baseline."),
+        ["permutation-shap"] = new("Permutation SHAP: Shapley values of the image segments, estimated by switching segments on along random orders (and back, antithetically); each pixel gets its segment's value.",
+            "Signed, per segment, in units of the explained output: the values sum to f(x) − f(all segments hidden). Depends on the segmentation and the hiding baseline."),
         ["attention-rollout"] = new("Attention rollout: the attention of the class token to each image patch, multiplied through the transformer's layers.",
             "Non-negative, at the patch grid's resolution: high means the class token drew much from that patch. Attention is not attribution: it ignores the values and the MLPs."),
         ["param-grads"] = new("Per-sample gradient norms of the loss with respect to each layer's parameters: how much each sample would move the model.",
@@ -52,6 +54,28 @@ public static class MethodGuide
             "Coordinates for comparing samples' gradients (influence-style similarity); not an image."),
     };
 
+    /// <summary>The reading of a method run over a table's features (one value per column), where it differs from the image's.</summary>
+    private static readonly Dictionary<string, MethodReading> TableReadings = new(StringComparer.Ordinal)
+    {
+        ["saliency"] = new("The absolute gradient of the explained class's logit with respect to each feature as the model receives it (standardized; a one-hot feature's levels summed): how sensitive the decision is to a small change of the feature.",
+            "Unsigned: high means sensitive, not necessarily important (a feature far from its typical value can matter more than its gradient says); it says nothing about the direction."),
+        ["grad-x-input"] = new("The gradient times the feature as the model receives it (standardized, or its one-hot levels): a first-order estimate of each feature's contribution to the logit, against a row at the training mean.",
+            "Signed: positive pushes towards the explained class, negative away from it. A feature at its training mean gets zero whatever its role."),
+        ["integrated-gradients"] = new("Integrated gradients from the all-zero vector (every numeric feature at its training mean, no level of any categorical) to the row.",
+            "Signed, in logit units: positive supports the explained class; the values sum to the logit's change from that baseline row (the delta column says how closely)."),
+        ["smooth-grad"] = new("SmoothGrad: the wrapped method averaged over noisy copies of the row (noise on the standardized features).",
+            "As the wrapped method, with the noise averaged out; high means consistently important under small perturbations."),
+        ["kernel-shap"] = new("KernelSHAP: each feature's Shapley value, estimated from coalitions of features sampled by the Shapley kernel; a feature left out takes its value from each background row in turn (SHAP's independent masker).",
+            "Signed, in units of the explained output (the logit unless the job says otherwise): the values sum to f(row) minus the mean of f over the background rows (the delta column). Exact when every coalition fits in the budget."),
+        ["permutation-shap"] = new("Permutation SHAP: each feature's Shapley value, estimated by switching features on along random orders (and back, antithetically), the others taking background rows' values.",
+            "Signed, in units of the explained output: the values sum to f(row) minus the mean of f over the background rows. More permutations, less noise."),
+        ["lime"] = new("LIME, as the lime package's tabular explainer: a weighted linear model fitted to the model's output on perturbed rows, each feature either kept in the row's quartile bin (or level) or not.",
+            "Signed: positive means being in the row's bin raises the explained output. Only as good as the fit (the lime_r2 column); random, seeded per row."),
+    };
+
     public static MethodReading For(string method) => Readings.GetValueOrDefault(method)
         ?? new($"The maps method {method} wrote.", "See the method's documentation in the README for its sign and scale.");
+
+    /// <summary>The reading of a method that explained a table's rows: per feature, not per pixel.</summary>
+    public static MethodReading ForTable(string method) => TableReadings.GetValueOrDefault(method) ?? For(method);
 }

@@ -97,5 +97,13 @@ public class DemoTests
         var html = await File.ReadAllTextAsync(Path.Combine(output, "report.html"));
         Assert.Contains("<h3>Feature importance</h3>", html);
         Assert.Contains("<h3>Cohorts by Split</h3>", html);
+        // Importance bars for every method, the four highest-loss rows as waterfalls, and no word of pixels or segments.
+        Assert.Equal(["grad-x-input", "integrated-gradients", "kernel-shap", "lime", "permutation-shap", "saliency"],
+            Directory.GetFiles(Path.Combine(output, "plots"), "importance-*.png").Select(f => Path.GetFileNameWithoutExtension(f)["importance-".Length..]).Order());
+        Assert.Contains("<h3>Explained rows</h3>", html);
+        var highest = summary.RootElement.GetProperty("errorAnalysis").GetProperty("highestLoss").EnumerateArray().Take(4).Select(e => e.GetProperty("index").GetInt64());
+        Assert.All(highest, index => Assert.True(File.Exists(Path.Combine(output, "plots", $"waterfall-{index}.png")), $"waterfall-{index}"));
+        Assert.DoesNotContain("pixel", html.Replace("pixelated", ""), StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("segment", html, StringComparison.OrdinalIgnoreCase);
     }
 }

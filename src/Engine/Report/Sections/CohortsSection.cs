@@ -48,10 +48,15 @@ public sealed class CohortsSection : IReportSection
                 .Select(m => ($"{E(m)} mean |attribution|", Cell(r => r.Attributions.FirstOrDefault(a => a.Method == m && a.Feature is null) is { } x ? (x.MeanAbs, x.Difference) : null))),
         ];
         Table(html, rows, overall);
-        // A table's features: per method, each feature's mean |attribution| per cohort.
-        foreach (var method in rows.SelectMany(r => r.Attributions).Where(a => a.Feature is not null).Select(a => a.Method).Distinct())
+        // A table's features: each feature's mean |attribution| per cohort, for the method that explained the most samples (the
+        // first of those in job order); a table per method would repeat much the same picture, and the finding names them all.
+        var perFeature = rows.SelectMany(r => r.Attributions).Where(a => a.Feature is not null).Select(a => a.Method).Distinct().ToArray();
+        if (perFeature.Length > 0)
         {
-            html.Append(string.Create(Inv, $"<p><b>{E(method)}</b> per feature: each feature's mean |attribution| over the cohort's samples, with its {level} interval.</p>"));
+            var method = perFeature.OrderByDescending(m => rows.Sum(r => r.Attributions.FirstOrDefault(a => a.Method == m && a.Feature is not null)?.MeanAbs.N ?? 0)).First();
+            var others = perFeature.Where(m => m != method).ToArray();
+            html.Append(string.Create(Inv, $"<p><b>{E(method)}</b> per feature: each feature's mean |attribution| over the cohort's samples, with its {level} interval."))
+                .Append(others.Length > 0 ? $" The same for {E(string.Join(", ", others))} is in summary.json (<code>cohorts</code>); the sentence above names their significant differences too.</p>" : "</p>");
             Table(html, rows, [.. rows.SelectMany(r => r.Attributions).Where(a => a.Method == method && a.Feature is not null).Select(a => a.Feature!).Distinct()
                 .Select(f => (E(f), Cell(r => r.Attributions.FirstOrDefault(a => a.Method == method && a.Feature == f) is { } x ? (x.MeanAbs, x.Difference) : null)))]);
         }

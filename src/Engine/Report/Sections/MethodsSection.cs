@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 using ExplainCluster.Engine.Stats;
+using ExplainCluster.Engine.Tabular;
 using ExplainCluster.Engine.Verdicts;
 using static ExplainCluster.Engine.Report.ReportHtml;
 
@@ -18,9 +19,10 @@ public sealed partial class MethodsSection(IReportSection classMeans) : IReportS
     {
         var (summary, inv) = (report.Summary, CultureInfo.InvariantCulture);
         var verdicts = summary.Verdicts?.Methods;
-        var html = new StringBuilder("<p>Each method answers \"which parts of this input made the model give this class?\" in its own way; ")
-            .Append("their maps are per sample (attributions/), averaged per class below. The trust chapter says whether each can be believed.</p>")
-            .Append("<table><tr><th class=\"l\">method</th><th>samples explained</th><th>map shape</th><th>mean |attribution|</th><th>faithfulness</th><th>sanity check</th></tr>");
+        var html = new StringBuilder(summary.FeatureImportance is null
+                ? "<p>Each method answers \"which parts of this input made the model give this class?\" in its own way; their maps are per sample (attributions/), averaged per class below. The trust chapter says whether each can be believed.</p>"
+                : "<p>Each method answers \"which of this row's features made the model give this class?\" in its own way: one value per feature and row (attributions/METHOD/*.parquet, a column per feature), summarised under feature importance below.</p>")
+            .Append($"<table><tr><th class=\"l\">method</th><th>samples explained</th><th>{(summary.FeatureImportance is null ? "map shape" : "values per row")}</th><th>mean |attribution|</th><th>faithfulness</th><th>sanity check</th></tr>");
         foreach (var (name, m) in summary.Methods)
         {
             var verdict = verdicts?.GetValueOrDefault(name);
@@ -49,7 +51,7 @@ public sealed partial class MethodsSection(IReportSection classMeans) : IReportS
     /// <summary>One method: what it shows and how to read it, the samples it explained, and its trust results in a sentence.</summary>
     private static ReportText Method(ReportContext report, string name, MethodSummary m)
     {
-        var (inv, reading) = (CultureInfo.InvariantCulture, MethodGuide.For(name));
+        var (inv, reading) = (CultureInfo.InvariantCulture, report.Summary.FeatureImportance is null ? MethodGuide.For(name) : MethodGuide.ForTable(name));
         var html = new StringBuilder("<p><b>What it shows.</b> ").Append(E(reading.Shows)).Append("</p><p><b>How to read it.</b> ").Append(E(reading.Read)).Append("</p><p>")
             .Append(string.Create(inv, $"It explained {m.Samples} of the {report.Summary.Samples} samples"))
             .Append(m.Samples < report.Summary.Samples ? " (its subset: see the limitations)" : "").Append(string.Create(inv, $"; mean |attribution| {m.MeanAbs:G4}. "));
@@ -60,7 +62,8 @@ public sealed partial class MethodsSection(IReportSection classMeans) : IReportS
     private static string Trust(ReportContext report, string name)
     {
         if (report.Summary.Verdicts?.Methods.GetValueOrDefault(name) is not { } verdict)
-            return !ReportContext.OverPixels(report.Summary.Methods[name]) ? "Its maps are not over pixels: no faithfulness or sanity check applies."
+            return report.Summary.FeatureImportance is not null ? "It explained a table: the faithfulness curves and the sanity check are computed for images only (not yet for tables)."
+                : !ReportContext.OverPixels(report.Summary.Methods[name]) ? "Its maps are not over pixels: no faithfulness or sanity check applies."
                 : report.Summary.Verdicts is null ? "Its faithfulness was not evaluated (the job asked for none)."
                 : "It has no faithfulness verdict.";
         var sanity = verdict.Sanity switch
