@@ -6,6 +6,9 @@
 #   bash bench/cluster.sh compare    the same million explained by the model (A) and by its retraining (B,
 #                                    tests/fixtures/compare/seed1.pt), B's job comparing itself with A in its compare
 #                                    pass: each job's wall time, the compare pass's, each process's peak RSS per job
+#   bash bench/cluster.sh table      a synthetic table of 30 features (explain-bench synthetic-table; model bench/jobs/synthetic30.pt,
+#                                    job bench/jobs/table.json: saliency, IG, kernel-shap on a 1% subset) at 100,000 and at
+#                                    1,000,000 rows (BENCH_ROWS) through 2 silos: wall time and each silo's peak RSS per size
 # Environment: BENCH_PIN=1 pins silo i to core i-1 (taskset), so one silo gets exactly one core;
 # BENCH_TILE (dataset = Fashion-MNIST test set × tile; default 5 for scale/recovery), BENCH_ROUNDS (default 2),
 # BENCH_JOB (the job file; default bench/jobs/cluster.json: saliency + grad-x-input + grad-cam, shardSize 2048).
@@ -159,5 +162,36 @@ print('sameInputs:', c['sameInputs'], '| accuracy B - A:', c['predictions']['acc
 for m in c['methods']: print(m['method'] if 'method' in m else m.get('name'), 'median rho', m['spearman']['median'], 'n', m['spearman']['n'])
 for f in c['findings'][:4]: print('-', f)
 PY2
+  ;;
+table)
+  # Peak RSS per silo while a job runs (VmHWM, reset before each job), its wall time; the table written once per size.
+  rss() { grep VmHWM "/proc/$(cat "$work/silo$1.pid")/status" | awk '{print $2}'; }
+  start_silos 2 1
+  cp bench/jobs/table.json bench/jobs/synthetic30.pt "$work/"
+  printf "| rows | shards | wall time (s) | rows/s | silo 1 peak RSS (MB) | silo 2 peak RSS (MB) |\n|---|---|---|---|---|---|\n" > "$work/table.md"
+  for rows in ${BENCH_ROWS:-100000 1000000}; do
+    bench/Bench/bin/Release/net10.0/explain-bench synthetic-table "$rows" "$work/synthetic.parquet" >&2
+    for i in 1 2; do echo 5 > "/proc/$(cat "$work/silo$i.pid")/clear_refs"; done
+    t0=$(now)
+    "$cli" submit "$work/table.json" --cluster "$redis" --id "t$rows" --out "$work/out-t$rows" >/dev/null
+    p1=0; p2=0
+    while :; do
+      st=$("$cli" status "t$rows" --cluster "$redis" --json)
+      p1=$(rss 1); p2=$(rss 2)
+      echo "$st" | grep -q '"state":"completed"' && break
+      echo "$st" | grep -q '"state":"failed"' && { echo "$st" >&2; exit 1; }
+      sleep 2
+    done
+    wall=$(echo "$(now) - $t0" | bc -l)
+    shards=$(( (rows + 16383) / 16384 ))
+    printf "| %d | %d | %.1f | %.0f | %.0f | %.0f |\n" "$rows" "$shards" "$wall" "$(echo "$rows/$wall" | bc -l)" "$(echo "$p1/1024" | bc -l)" "$(echo "$p2/1024" | bc -l)" >> "$work/table.md"
+    python3 - "$work/out-t$rows/summary.json" <<'PY3' >&2
+import json, sys
+s = json.load(open(sys.argv[1]))
+print('accuracy', round(s['errorAnalysis']['accuracy'], 4), '| samples per method:', {k: v['samples'] for k, v in s['methods'].items()})
+PY3
+    rm -rf "$work/out-t$rows"
+  done
+  cat "$work/table.md"
   ;;
 esac

@@ -73,6 +73,11 @@ if (args is ["trust", .. var trustArgs])
     await TrustCost.RunAsync(trustArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
     return;
 }
+if (args is ["synthetic-table", .. var syntheticArgs])
+{
+    await SyntheticTable.RunAsync(syntheticArgs);
+    return;
+}
 if (args is ["table-perturbation", .. var tableArgs])
 {
     await TablePerturbation.RunAsync(tableArgs);
