@@ -89,6 +89,17 @@ public sealed class TableJobTests
         var c = method.GetProperty("features").EnumerateArray().Single(f => f.GetProperty("feature").GetString() == "c");
         Assert.Equal(Enumerable.Range(0, 6).Average(i => Math.Abs(W[Labels[i]][2 + Levels[i]])), c.GetProperty("meanAbs").GetProperty("value").GetDouble(), 6);
         Assert.True(c.GetProperty("meanAbs").GetProperty("low").GetDouble() < c.GetProperty("meanAbs").GetProperty("value").GetDouble());
+        // Per class (the label, the job's target): the same mean over the rows of that class.
+        var perClass = method.GetProperty("perClass").EnumerateArray().ToArray();
+        Assert.Equal([0, 1], perClass.Select(p => p.GetProperty("class").GetInt32()));
+        foreach (var p in perClass)
+        {
+            var k = p.GetProperty("class").GetInt32();
+            var rows = Enumerable.Range(0, 6).Where(i => Labels[i] == k).ToArray();
+            Assert.Equal(rows.Length, p.GetProperty("samples").GetInt64());
+            Assert.Equal(rows.Average(i => Math.Abs(W[k][2 + Levels[i]])), p.GetProperty("meanAbs")[2].GetProperty("value").GetDouble(), 6);
+            Assert.Equal(rows.Average(i => Math.Abs(W[k][0] * Vectors[i][0])), p.GetProperty("meanAbs")[0].GetProperty("value").GetDouble(), 6);
+        }
 
         // Metadata columns travel into the samples table as text, the CSV's quoting undone.
         await using (var stream = File.OpenRead(Path.Combine(output, "samples", "part-00001.parquet")))
@@ -158,5 +169,23 @@ public sealed class TableJobTests
         Assert.Equal(phi["Income"].Length, kernel.GetProperty("samples").GetInt64());
         var income = kernel.GetProperty("features").EnumerateArray().Single(f => f.GetProperty("feature").GetString() == "Income");
         Assert.Equal(phi["Income"].Average(v => Math.Abs((double)v)), income.GetProperty("meanAbs").GetProperty("value").GetDouble(), 6);
+        // Per class, over the rows of the subset whose label (the target) is that class, found through the samples table.
+        var label = new Dictionary<long, int>();
+        foreach (var part in Directory.GetFiles(Path.Combine(sharded, "samples"), "part-*.parquet"))
+        {
+            var rows = await ParquetRows.ReadAsync(part);
+            for (var i = 0; i < rows.Index.Length; i++) label[rows.Index[i]] = rows.Label[i]!.Value;
+        }
+        var (subset, _) = await AttributionsAsync(sharded, "kernel-shap");
+        var incomeAt = Array.IndexOf(JsonDocument.Parse(TableFiles.CreditFeatures).RootElement.EnumerateArray().Select(f => f.GetProperty("name").GetString()).ToArray(), "Income");
+        foreach (var p in kernel.GetProperty("perClass").EnumerateArray())
+        {
+            var k = p.GetProperty("class").GetInt32();
+            var rows = Enumerable.Range(0, subset.Length).Where(i => label[subset[i]] == k).ToArray();
+            Assert.Equal(rows.Length, p.GetProperty("samples").GetInt64());
+            if (rows.Length > 0)
+                Assert.Equal(rows.Average(i => Math.Abs((double)phi["Income"][i])), p.GetProperty("meanAbs")[incomeAt].GetProperty("value").GetDouble(), 6);
+        }
+        Assert.Equal(phi["Income"].Length, kernel.GetProperty("perClass").EnumerateArray().Sum(p => p.GetProperty("samples").GetInt64()));
     }
 }

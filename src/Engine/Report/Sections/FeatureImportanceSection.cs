@@ -34,7 +34,32 @@ public sealed class FeatureImportanceSection : IReportSection
                 html.Append(string.Create(inv, $"<tr><td class=\"l\">{E(f.Feature)}</td><td>{EstimateText.Number(f.MeanAbs, "G4")}</td><td>{f.MeanAttribution:G4}</td></tr>"));
             html.Append("</table>");
         }
+        PerClass(html, importance, report.Summary.Classes);
         return new ReportText("Feature importance", html.ToString());
+    }
+
+    /// <summary>
+    /// Per class, for the method that explained the most rows (the first of those): does the model lean on different features
+    /// for one class than for another? Every method's is in summary.json; more than <see cref="ReportContext.MaxClasses"/>
+    /// classes make no table.
+    /// </summary>
+    private static void PerClass(StringBuilder html, FeatureImportanceSummary importance, string[] classes)
+    {
+        var method = importance.Methods.Where(m => m.PerClass.Length > 0).OrderByDescending(m => m.Samples).FirstOrDefault();
+        if (method is null || classes.Length > ReportContext.MaxClasses) return;
+        var shown = method.PerClass.Where(c => c.Samples > 0).ToArray();
+        var inv = CultureInfo.InvariantCulture;
+        html.Append(string.Create(inv, $"<p><b>{E(method.Method)} by class</b>: each feature's mean |attribution| over the rows explained for each class (the class in the column), with its {EstimateText.Level(importance.Confidence)} interval; the other methods' are in summary.json (<code>features.methods[].perClass</code>).</p>"))
+            .Append("<table><tr><th>feature</th>");
+        foreach (var c in shown) html.Append(string.Create(inv, $"<th>{E(c.Name)} ({c.Samples:N0})</th>"));
+        html.Append("</tr>");
+        foreach (var j in Enumerable.Range(0, importance.Features.Length).OrderByDescending(j => method.Features[j].MeanAbs.Value ?? 0))
+        {
+            html.Append($"<tr><td class=\"l\">{E(importance.Features[j])}</td>");
+            foreach (var c in shown) html.Append("<td>").Append(EstimateText.Cell(c.MeanAbs[j], "G4")).Append("</td>");
+            html.Append("</tr>");
+        }
+        html.Append("</table>");
     }
 
     public async Task<IReadOnlyList<FigureGroup>> FiguresAsync(ReportContext report, CancellationToken ct)
