@@ -76,6 +76,15 @@ public sealed class DependenceCliTests
         var permutation = dependence.GetProperty("permutation");
         Assert.Equal(3, permutation.GetProperty("repeats").GetInt32());
         Assert.Equal(3, permutation.GetProperty("features").GetArrayLength());
+
+        // The report's section: a partial dependence chart per feature, an ALE chart per numeric one, the importance bars.
+        var report = await File.ReadAllTextAsync(Path.Combine(folder, "out-2", "report.html"));
+        var at = report.IndexOf("Dependence: partial dependence, ICE, ALE and permutation importance", StringComparison.Ordinal);
+        Assert.True(at > 0, "the report has no dependence section");
+        var section = report[at..report.IndexOf("<h2", at, StringComparison.Ordinal)];
+        Assert.Equal(6, System.Text.RegularExpressions.Regex.Count(section, "<svg xmlns"));
+        Assert.Contains("aria-label=\"ALE: b\"", section, StringComparison.Ordinal);
+        Assert.Contains("Permutation importance", section, StringComparison.Ordinal);
     }
 
     [Fact]
