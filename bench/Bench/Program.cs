@@ -73,6 +73,11 @@ if (args is ["trust", .. var trustArgs])
     await TrustCost.RunAsync(trustArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
     return;
 }
+if (args is ["dependence", .. var dependenceArgs])
+{
+    await DependenceCost.RunAsync(dependenceArgs);
+    return;
+}
 if (args is ["table-perturbation", .. var tableArgs])
 {
     await TablePerturbation.RunAsync(tableArgs);
