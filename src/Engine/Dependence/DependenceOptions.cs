@@ -31,7 +31,7 @@ public static class DependenceOptions
         switch (options.Raw("features"))
         {
             case null or { ValueKind: JsonValueKind.Number }:
-                top = options.Integer("features", DefaultTop, 1, names.Length);
+                top = options.Integer("features", Math.Min(DefaultTop, names.Length), 1, names.Length);
                 if (methods.Length == 0)
                     throw new ExplainException("dependence.features: a number picks the features with the largest mean |attribution|, and the job has no method; name the features instead");
                 break;

@@ -179,4 +179,31 @@ public sealed class DependenceTests
             }
         }
     }
+
+    [Theory]
+    [InlineData(false, true, true, """{ "grid": 10 }""", "dependence: only for a table (data.table)")]
+    [InlineData(true, false, true, """{ "permutation": { "repeats": 3 } }""", "dependence.permutation: permutation importance is an accuracy drop and needs labels (data.label)")]
+    [InlineData(true, true, false, """{ "features": 2 }""", "dependence.features: a number picks the features with the largest mean |attribution|, and the job has no method; name the features instead")]
+    public void Read_BlockTheJobCannotHave_IsOneLineNamingTheField(bool table, bool labelled, bool methods, string block, string message)
+    {
+        var spec = new TableSpec([new TableFeature("a", false, FeatureEncoding.Identity, 0, 1, null, null), new TableFeature("b", false, FeatureEncoding.Identity, 0, 1, null, null)],
+            labelled ? "label" : null, []);
+        var data = new DataSpec("t.csv", null, new PreprocessSpec(1, null, null, null), Table: table ? spec : null);
+        using var json = System.Text.Json.JsonDocument.Parse(block);
+        var e = Assert.Throws<ExplainCluster.Engine.ExplainException>(() =>
+            DependenceOptions.Read(json.RootElement, data, methods ? [new MethodSpec("saliency", null)] : []));
+        Assert.Equal(message, e.Message);
+    }
+
+    [Fact]
+    public void Read_NoPermutationBlock_IsOnWithLabelsAndOffWithout()
+    {
+        using var json = System.Text.Json.JsonDocument.Parse("{}");
+        TableSpec Table(string? label) => new([new TableFeature("a", false, FeatureEncoding.Identity, 0, 1, null, null)], label, []);
+        DependenceSpec Read(string? label) => DependenceOptions.Read(json.RootElement, new DataSpec("t.csv", null, new PreprocessSpec(1, null, null, null), Table: Table(label)),
+            [new MethodSpec("saliency", null)])!;
+        Assert.Equal(DependenceOptions.DefaultRepeats, Read("label").Repeats);
+        Assert.Equal(0, Read(null).Repeats);
+        Assert.Equal(1, Read("label").Top); // 5 by default, at most the table's one feature
+    }
 }
