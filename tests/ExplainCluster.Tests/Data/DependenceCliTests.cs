@@ -102,6 +102,34 @@ public sealed class DependenceCliTests
         Assert.Equal(Section("out-6"), Section("out-2"));
     }
 
+    [Fact]
+    public async Task Run_CreditTopFeatures_AreTheLargestMeanAbsAttributionAndShardingChangesNoBit()
+    {
+        var folder = TestPaths.NewFolder();
+        async Task<JsonDocument> RunCreditAsync(int shardSize)
+        {
+            var job = Path.Combine(folder, $"credit-{shardSize}.json");
+            await File.WriteAllTextAsync(job, $$"""
+                { "model": { "uri": "{{TestPaths.Fixture("tabular/credit_mlp.pt")}}", "classes": ["bad", "good"] },
+                  "data": {{TableFiles.CreditData(TableFiles.Credit)}}, "methods": { "grad-x-input": {} }, "target": "label",
+                  "shardSize": {{shardSize}}, "batchSize": 64, "output": "credit-{{shardSize}}",
+                  "dependence": { "features": 2, "grid": 8, "ice": 3, "sample": 200, "seed": 4, "permutation": { "repeats": 2 } } }
+                """);
+            var run = await CliResult.RunAsync(TimeSpan.FromMinutes(3), "run", job);
+            Assert.True(run.ExitCode == 0, run.ToString());
+            return JsonDocument.Parse(await File.ReadAllBytesAsync(Path.Combine(folder, $"credit-{shardSize}", "summary.json")));
+        }
+        using var single = await RunCreditAsync(4480);
+        using var sharded = await RunCreditAsync(1536);
+        var dependence = single.RootElement.GetProperty("dependence");
+        Assert.Equal(dependence.GetRawText(), sharded.RootElement.GetProperty("dependence").GetRawText());
+        var ranked = single.RootElement.GetProperty("features").GetProperty("methods")[0].GetProperty("features").EnumerateArray()
+            .OrderByDescending(f => f.GetProperty("meanAbs").GetProperty("value").GetDouble()).Select(f => f.GetProperty("feature").GetString()).Take(2);
+        Assert.Equal(ranked, dependence.GetProperty("features").EnumerateArray().Select(f => f.GetProperty("feature").GetString()));
+        Assert.Equal(13, dependence.GetProperty("permutation").GetProperty("features").GetArrayLength());
+        Assert.True(dependence.GetProperty("quantileError").GetDouble() > 0.09); // √(ln 40 / 400) for a sample of 200
+    }
+
     [Theory]
     [InlineData("""{ "features": ["zz"] }""", "dependence.features[0]: \"zz\" is not a feature (data.features: a, b, c)")]
     [InlineData("""{ "features": 4 }""", "dependence.features: expected an integer from 1 to 3")]
