@@ -85,6 +85,9 @@ public sealed class DependenceCliTests
         Assert.Equal(6, System.Text.RegularExpressions.Regex.Count(section, "<svg xmlns"));
         Assert.Contains("aria-label=\"ALE: b\"", section, StringComparison.Ordinal);
         Assert.Contains("Permutation importance", section, StringComparison.Ordinal);
+        // Limitations says what was sampled: here the sample is the whole table, so its quantiles carry no error.
+        Assert.Contains(System.Net.WebUtility.HtmlEncode("The dependence views' grids are quantiles of 6 rows drawn at random (their levels within ±0.0 % of the whole table's"),
+            report, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -128,6 +131,11 @@ public sealed class DependenceCliTests
         Assert.Equal(ranked, dependence.GetProperty("features").EnumerateArray().Select(f => f.GetProperty("feature").GetString()));
         Assert.Equal(13, dependence.GetProperty("permutation").GetProperty("features").GetArrayLength());
         Assert.True(dependence.GetProperty("quantileError").GetDouble() > 0.09); // √(ln 40 / 400) for a sample of 200
+        // The manifest records the seeds, so the same sample and draws can be had again.
+        using var manifest = JsonDocument.Parse(await File.ReadAllBytesAsync(Path.Combine(folder, "credit-1536", "manifest.json")));
+        var seeds = manifest.RootElement.GetProperty("seeds");
+        Assert.Equal(4, seeds.GetProperty("dependence.seed").GetInt64());
+        Assert.Equal(0, seeds.GetProperty("dependence.permutation.seed").GetInt64());
     }
 
     [Theory]
