@@ -78,6 +78,11 @@ if (args is ["synthetic-table", .. var syntheticArgs])
     await SyntheticTable.RunAsync(syntheticArgs);
     return;
 }
+if (args is ["dependence", .. var dependenceArgs])
+{
+    await DependenceCost.RunAsync(dependenceArgs);
+    return;
+}
 if (args is ["table-perturbation", .. var tableArgs])
 {
     await TablePerturbation.RunAsync(tableArgs);

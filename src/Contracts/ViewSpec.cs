@@ -89,7 +89,8 @@ public sealed record PostWork(
     [property: Id(2)] MaximisationObjective[] Objectives,
     [property: Id(3)] EmbeddingBasis? Embedding = null,
     [property: Id(4)] long[]? VoteIndex = null,
-    [property: Id(5)] float[]? VoteAgreement = null);
+    [property: Id(5)] float[]? VoteAgreement = null,
+    [property: Id(6)] DependenceWork? Dependence = null);
 
 /// <summary>A class logit (<see cref="Layer"/> null) or a channel of a layer to maximise.</summary>
 [GenerateSerializer, Immutable, Alias("ec.MaximisationObjective")]
@@ -116,7 +117,8 @@ public sealed record PostPartial(
     [property: Id(2)] string Silo,
     [property: Id(3)] double Seconds,
     [property: Id(4)] PruningCurvePartial? Curve,
-    [property: Id(5)] MaximisationImage[] Images);
+    [property: Id(5)] MaximisationImage[] Images,
+    [property: Id(6)] byte[]? Dependence = null);
 
 /// <summary>
 /// The <c>embedding</c> view's sums over a shard: each sample's features at the layer (flattened, d values), as

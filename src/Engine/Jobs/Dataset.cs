@@ -38,6 +38,8 @@ public sealed class Dataset
     /// <summary>The metadata columns the job's cohorts are by (<see cref="Cohorts.CohortOptions.Columns"/>).</summary>
     private string[] CohortColumns { get; set; } = [];
 
+    private DependenceSpec? _dependence;
+
     /// <param name="maxDecodedBytes">The most one image may hold decoded (<see cref="Limits.MaxSampleBytes"/>).</param>
     /// <param name="policy">Where image files may be (each listed file is checked when the policy restricts local paths).</param>
     public static async Task<Dataset> OpenAsync(JobSpec job, BlobLocator locator, CancellationToken ct = default, long? maxDecodedBytes = null,
@@ -45,6 +47,7 @@ public sealed class Dataset
     {
         var dataset = await OpenSamplesAsync(job, locator, ct, maxDecodedBytes, policy);
         dataset.CohortColumns = Cohorts.CohortOptions.Columns(job);
+        dataset._dependence = job.Dependence;
         return dataset;
     }
 
@@ -90,7 +93,8 @@ public sealed class Dataset
         if (shard.Start + count > Count)
             throw new ExplainException($"data: shard {shard.Index} reads samples {shard.Start}–{shard.Start + count - 1}, but the dataset now has {Count}; inputs must not change while a job runs");
         var (raw, labels, metadata) = await _read(shard.Start, count, ct);
-        return new ShardData(shard.Start, count, raw, labels, SampleShape, Features: _features, Metadata: metadata, Cohorts: metadata is null ? null : CohortColumns);
+        return new ShardData(shard.Start, count, raw, labels, SampleShape, Features: _features, Metadata: metadata, Cohorts: metadata is null ? null : CohortColumns,
+            Dependence: _dependence);
     }
 
     /// <summary>

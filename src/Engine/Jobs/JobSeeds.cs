@@ -29,6 +29,11 @@ public static class JobSeeds
         if (plan.Pruning is { } pruning) seeds["views.pruning.seed"] = pruning.Seed;
         if (plan.Knn is { } knn) seeds["views.embedding.seed"] = knn.Seed;
         if (plan.Maximisation is { } maximisation) seeds["views.maximisation.seed"] = maximisation.Seed;
+        if (job.Dependence is { } dependence)
+        {
+            seeds["dependence.seed"] = dependence.Seed;
+            if (dependence.Repeats > 0) seeds["dependence.permutation.seed"] = dependence.PermutationSeed;
+        }
         return seeds;
     }
 }

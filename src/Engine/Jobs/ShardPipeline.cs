@@ -61,10 +61,13 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
             var watch = System.Diagnostics.Stopwatch.StartNew();
             var plan = JobPlan.Of(job);
             var rows = plan.PruningSample is not { } pruning || chosen is null ? null : plan.Chosen(chosen, pruning);
-            if (work.Objectives.Length == 0 && rows is not { Length: > 0 } && work.Embedding is null)
+            if (work.Objectives.Length == 0 && rows is not { Length: > 0 } && work.Embedding is null && work.Dependence is null)
                 return new PostPartial(shard.Index, attempt, silo, 0, null, []); // nothing of this job's post work is here
             var (model, data) = await ReadAsync(job, shard, segments: false, ct);
             var (curve, images, coordinates) = await OnHostAsync(model, silo, clock => Views.PostWorker.Compute(model, job, data, work, rows, ct, clock));
+            var dependence = work.Dependence is { } d
+                ? Dependence.DependenceFeature.EncodePost(await OnHostAsync(model, silo, clock => Dependence.DependenceWorker.Compute(model, job, data, d, ct, clock)))
+                : null;
             ct.ThrowIfCancellationRequested();
             if (coordinates is not null && work.Embedding is { } basis)
                 await StorageFault.WritingAsync(job.Output, $"writing shard {shard.Index}'s embedding", async () =>
@@ -83,7 +86,7 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
                     }
                     await staged.Child(OutputLayout.SampleColumns).WriteAsync(await ParquetColumns.WriteAsync(columns, ct), ct);
                 });
-            return new PostPartial(shard.Index, attempt, silo, watch.Elapsed.TotalSeconds, curve, images);
+            return new PostPartial(shard.Index, attempt, silo, watch.Elapsed.TotalSeconds, curve, images, dependence);
         }, ct);
 
     /// <summary>

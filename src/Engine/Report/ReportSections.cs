@@ -23,7 +23,7 @@ public static class ReportSections
         new("Cohorts", [new CohortsSection()]),
         new("Explanations", [new MethodsSection(new ClassMeansSection()), new FeatureImportanceSection(), new ConceptsSection()]),
         new("Trust", [new VerdictsSection(), new FaithfulnessSection(), new TrustSection(), new SanitySection()]),
-        new("Global views", [new WeightsSection(), new ActivationsSection(), new PruningSection(), new MaximisationSection(), new EmbeddingSection(), new ParamGradsSection()]),
+        new("Global views", [new WeightsSection(), new ActivationsSection(), new PruningSection(), new MaximisationSection(), new EmbeddingSection(), new ParamGradsSection(), new DependenceSection()]),
         new("Limitations", [new LimitationsSection()]),
         new("Appendix: the output files", [new AppendixSection()]),
     ];

@@ -100,6 +100,9 @@ public sealed class FeatureImportanceFeature : Feature<FeatureImportancePartial,
         private string[]? _features;
         private readonly List<FeatureSums> _methods = [];
 
+        /// <summary>Each method's sums so far, in the order the shards gave them.</summary>
+        public IReadOnlyList<FeatureSums> Methods => _methods;
+
         public override void Fold(FeatureImportancePartial partial)
         {
             _features ??= partial.Features;

@@ -7,7 +7,8 @@ namespace ExplainCluster.Engine.Views;
 /// <summary>
 /// What each shard does in the post pass, from what the explain pass merged: pruning's global ranking (and the counts
 /// its curve is taken at), and the maximisation objectives (every class, then the Grad-CAM layer's channels with the
-/// largest mean α over the dataset), dealt out in turn to the shards so the work is split across silos.
+/// largest mean α over the dataset), dealt out in turn to the shards so the work is split across silos; and a table's dependence views
+/// (every shard's rows over the grids planned from the merged sample).
 /// </summary>
 public static class PostPlan
 {
@@ -23,7 +24,8 @@ public static class PostPlan
         if (embeddingOptions is not null) merged.EmbeddingNeighbours = embeddingOptions.K;
         // The label vote goes into the parquet parts with the coordinates: each shard gets its own samples' shares.
         var vote = embedding is null ? null : merged.LabelVote();
-        if (pruning is null && maximisation is null && embedding is null) return null;
+        var dependence = merged.Sums<Dependence.DependenceFeature.Sums>()?.Plan(job, merged.Sums<Tabular.FeatureImportanceFeature.Sums>());
+        if (pruning is null && maximisation is null && embedding is null && dependence is null) return null;
         var order = pruning is null ? null : PruningSummary.Rank(pruning).Order;
         var removed = pruning is null ? [] : PruningSummary.CurvePoints(pruning.Channels);
         var objectives = new List<MaximisationObjective>();
@@ -39,7 +41,7 @@ public static class PostPlan
         {
             var mine = vote is { } v ? Enumerable.Range(0, v.Index.Length).Where(i => v.Index[i] / shardSize == s).ToArray() : [];
             return new PostWork(order, removed, [.. objectives.Where((_, j) => j % shards == s)], embedding?.Basis(explainAttempts[s]),
-                vote is { } w ? [.. mine.Select(i => w.Index[i])] : null, vote is { } x ? [.. mine.Select(i => (float)x.Agreement[i])] : null);
+                vote is { } w ? [.. mine.Select(i => w.Index[i])] : null, vote is { } x ? [.. mine.Select(i => (float)x.Agreement[i])] : null, dependence);
         })];
     }
 }

@@ -4,7 +4,7 @@ using ExplainCluster.Engine.Views;
 namespace ExplainCluster.Grains.Passes;
 
 /// <summary>
-/// After every shard's explanations: pruning's curve, maximisation and the embedding's projection (<see cref="PostPlan"/>),
+/// After every shard's explanations: pruning's curve, maximisation, the embedding's projection and a table's dependence views (<see cref="PostPlan"/>),
 /// planned from what the explain pass merged. Its attempts stage their files in folders of their own (never the explain
 /// pass's); the commit joins them. Its results are not persisted: the plan is made again from the merged state on
 /// resume, and the shards it had finished run again (their attempt numbers go on). Skipped when the job has no post work.
@@ -43,7 +43,7 @@ public sealed class PostPass(JobContext job) : IJobPass<PostPartial>
 
     public string ShardKey(string jobId, int shard, int attempt) => $"{jobId}/post/{shard}/{attempt}";
 
-    public string? Describe(ShardBook book) => $"pruning curve and maximisation: {book.DoneCount} of {book.Shards.Length} shards";
+    public string? Describe(ShardBook book) => $"post pass (pruning curve, maximisation, embedding, dependence): {book.DoneCount} of {book.Shards.Length} shards";
 
     /// <summary>The plan merges (the embedding's PCA and label vote): CPU work, off the scheduler.</summary>
     private async Task<bool> PlanWorkAsync()

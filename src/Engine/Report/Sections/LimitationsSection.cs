@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using ExplainCluster.Engine.Dependence;
 using ExplainCluster.Engine.Faithfulness;
 using ExplainCluster.Engine.Sanity;
 using ExplainCluster.Engine.Stats;
@@ -29,6 +30,8 @@ public sealed class LimitationsSection : IReportSection
             sampled.Add(string.Create(inv, $"Pruning measured each channel on {pruning.Samples} samples drawn at random in the dataset's proportions, not on the whole dataset: its accuracies carry that sample's uncertainty."));
         if (summary.Views?.Embedding?.Knn is { } knn)
             sampled.Add(string.Create(inv, $"The label vote ran on {knn.Samples} stratified samples (its agreement is reweighted to the dataset's strata); the embedding's scatter plot draws the samples of the first shards only."));
+        if (summary.Dependence is { } dependence)
+            sampled.Add(string.Create(inv, $"The dependence views' grids are quantiles of {dependence.SampleRows} rows drawn at random (their levels within ±{dependence.QuantileError:P1} of the whole table's, {dependence.Confidence:P0}), their ICE curves are of {dependence.Features.FirstOrDefault()?.IceRows.Length ?? 0} of those rows, and permutation importance draws replacement values from them; the partial dependence and ALE curves average over every row."));
         if (summary.ErrorAnalysis is { } errors)
             sampled.Add(string.Create(inv, $"The report draws all {errors.HighestLoss.Length} of summary.json's highest-loss samples, and class-mean maps of at most {ReportContext.MaxClasses} classes per method (the files hold them all)."));
 
@@ -43,6 +46,9 @@ public sealed class LimitationsSection : IReportSection
         if (summary.Faithfulness is { } faithfulness)
             caveats.Add(string.Create(inv, $"Faithfulness replaces pixels by a constant baseline in {faithfulness.Steps} steps; such images lie outside the training data, so a drop in probability ")
                 + "mixes the loss of evidence with the model's reaction to unnatural inputs. The verdicts' intervals assume the per-sample differences' mean is normal (n ≥ 2).");
+        if (summary.Dependence is not null)
+            caveats.Add("Partial dependence sets a feature to each grid value in every row, including combinations the data never has when features are correlated "
+                + "(ALE avoids them); neither curve shows interactions, which the ICE curves only hint at. Permutation importance says what accuracy needs, not which decisions a feature changes.");
         if (manifest.Labels is null)
             caveats.Add("The job had no labels: there is no accuracy or error analysis, and every explanation is for the class the model predicted, right or wrong.");
         if (!report.HasInputs)
