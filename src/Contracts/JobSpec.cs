@@ -22,7 +22,8 @@ public sealed record JobSpec(
     [property: Id(16)] VerdictsSpec? Verdicts = null,
     [property: Id(17)] TrustSpec? Trust = null,
     [property: Id(18)] ConceptsSpec? Concepts = null,
-    [property: Id(19)] string[]? Cohorts = null);
+    [property: Id(19)] string[]? Cohorts = null,
+    [property: Id(20)] ErrorTreeSpec? ErrorTree = null);
 
 [GenerateSerializer, Immutable, Alias("ec.ModelSpec")]
 public sealed record ModelSpec([property: Id(0)] string Uri, [property: Id(1)] string[]? Classes);

@@ -30,6 +30,7 @@ public static class FeatureRegistry
         EmbeddingFeature.Instance,
         Tabular.FeatureImportanceFeature.Instance,
         Cohorts.CohortsFeature.Instance,
+        ErrorTree.ErrorTreeFeature.Instance,
         Verdicts.VerdictsFeature.Instance,
     ];
 

@@ -31,7 +31,7 @@ public static class JobFile
         using (var doc = Options.JsonText.Parse(json, "job file"))
         {
             var root = Object(doc.RootElement, "(job)");
-            Known(root, "", "name", "model", "data", "methods", "target", "shardSize", "batchSize", "output", "segments", "faithfulness", "sanity", "views", "verdicts", "overwrite", "history", "compare", "trust", "concepts", "cohorts");
+            Known(root, "", "name", "model", "data", "methods", "target", "shardSize", "batchSize", "output", "segments", "faithfulness", "sanity", "views", "verdicts", "overwrite", "history", "compare", "trust", "concepts", "cohorts", "errorTree");
 
             var model = Object(Required(root, "model", ""), "model");
             Known(model, "model.", "uri", "classes");
@@ -79,7 +79,8 @@ public static class JobFile
                     ? ow.GetBoolean() : throw new ExplainException("overwrite: expected true or false")),
                 History: history is null ? null : BlobLocator.Absolute(history, baseDirectory),
                 Compare: Optional(root, "compare") is { } cmp ? ParseCompare(cmp, history is not null, baseDirectory) : null,
-                Cohorts: Cohorts.CohortOptions.Read(Optional(root, "cohorts"), data));
+                Cohorts: Cohorts.CohortOptions.Read(Optional(root, "cohorts"), data),
+                ErrorTree: ErrorTree.ErrorTreeOptions.Read(Optional(root, "errorTree"), data));
             if (data.Table is not null) Data.Tables.TableOptions.CheckJob(spec);
             return spec;
         }

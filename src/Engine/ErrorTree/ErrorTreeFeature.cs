@@ -1,0 +1,201 @@
+using ExplainCluster.Contracts;
+using ExplainCluster.Engine.Features;
+using ExplainCluster.Engine.Stats;
+
+namespace ExplainCluster.Engine.ErrorTree;
+
+/// <summary>What the error tree needs of the job in each shard: its options and the table's encodings.</summary>
+public sealed record ErrorTreeInput(ErrorTreeSpec Options, TableSpec Table);
+
+/// <summary>
+/// The samples of a shard that are alike in every column the tree may split on: each feature's value as the model takes it
+/// (a categorical feature's level index) and each metadata value; how many, how many misclassified, and per method the
+/// samples it explained and the exact sums of their |attribution| per feature (method-major).
+/// </summary>
+public sealed record ErrorCell(float[] Values, string?[] Metadata, long Count, long Errors, long[] Explained, ExactSum[] AbsSums);
+
+/// <summary>A shard's error-tree partial: the job's options and columns (to check every shard agrees), and its cells.</summary>
+public sealed record ErrorTreePartial(ErrorTreeSpec Options, TreeFeature[] Features, string[] Metadata, string[] Methods, ErrorCell[] Cells);
+
+/// <summary>
+/// A table feature as the tree reads it: a categorical one's <see cref="Levels"/> (null: numeric), and how an encoded number
+/// becomes the column's own (<see cref="Mean"/> + <see cref="Std"/> · value: a standardized feature's; 0 and 1 otherwise).
+/// </summary>
+public sealed record TreeFeature(string Name, string[]? Levels, double Mean, double Std)
+{
+    public static TreeFeature Of(TableFeature f) => f.Categorical || f.Encoding is FeatureEncoding.OneHot or FeatureEncoding.Index
+        ? new(f.Name, f.Levels ?? [], 0, 1)
+        : f.Encoding == FeatureEncoding.Standardize ? new(f.Name, null, f.Mean, f.Std) : new(f.Name, null, 0, 1);
+
+    public bool Equals(TreeFeature? other) => other is not null && Name == other.Name && Mean.Equals(other.Mean) && Std.Equals(other.Std)
+        && (Levels ?? []).SequenceEqual(other.Levels ?? []) && (Levels is null) == (other.Levels is null);
+
+    public override int GetHashCode() => HashCode.Combine(Name, Mean, Std);
+}
+
+/// <summary>
+/// Error cohorts of a table job (<see cref="ErrorTreeOptions"/>; summary.json's <c>errorTree</c>): a surrogate tree on
+/// "misclassified" grown by <see cref="ErrorTreeGrower"/> from per-node histograms. A shard's partial is its samples folded
+/// into cells (identical rows merged); the sums fold cells of equal key in shard order with integer counts and exact sums,
+/// so the merged cells are the whole table's whatever the sharding. The summary then fixes the numeric bins once from the
+/// exact distribution of each feature over every sample, and grows the tree level by level from histograms summed over the
+/// cells: exactly the tree a histogram grower makes on the whole table at once. The price is the partial's size, which
+/// grows with the shard's distinct rows (not with the tree): see docs/architecture.md, "Error cohorts".
+/// </summary>
+public sealed class ErrorTreeFeature : Feature<ErrorTreePartial, ErrorTreeFeature.Sums>
+{
+    public static readonly ErrorTreeFeature Instance = new();
+
+    public override string Name => "errorTree";
+
+    public override string Section => "errorTree";
+
+    public override ErrorTreePartial? Compute(ShardOutcome s)
+    {
+        if (s.Data.ErrorTree is not { } input || s.Result.Labels is not { } labels) return null;
+        var (r, table) = (s.Result, input.Table);
+        var f = table.Features.Length;
+        var width = table.Features.Sum(x => x.Width);
+        var methods = r.Methods.Where(m => m.MapShape.SequenceEqual([f])).ToArray();
+        // Each sample's row in a method's maps; −1 where the method's subset left it out.
+        var rowOf = methods.Select(m =>
+        {
+            var rows = m.Rows is null ? Enumerable.Range(0, r.Count).ToArray() : Enumerable.Repeat(-1, r.Count).ToArray();
+            if (m.Rows is { } explained) for (var row = 0; row < explained.Length; row++) rows[explained[row]] = row;
+            return rows;
+        }).ToArray();
+        var metadata = table.Metadata.Select(name => s.Data.Metadata?.Single(c => c.Name == name).Values ?? new string?[r.Count]).ToArray();
+        var cells = new Dictionary<string, (float[] Values, string?[] Meta, long Count, long Errors, long[] Explained, ExactSum[] Sums)>(StringComparer.Ordinal);
+        for (var i = 0; i < r.Count; i++)
+        {
+            var values = Values(table, s.Data.Raw.AsSpan(i * width, width));
+            var meta = metadata.Select(m => m[i]).ToArray();
+            var key = Key(values, meta);
+            if (!cells.TryGetValue(key, out var cell))
+                cell = (values, meta, 0, 0, new long[methods.Length], [.. Enumerable.Range(0, methods.Length * f).Select(_ => new ExactSum())]);
+            cell.Count++;
+            if (labels[i] != r.Predictions[i]) cell.Errors++;
+            for (var m = 0; m < methods.Length; m++)
+            {
+                if (rowOf[m][i] is var row && row < 0) continue;
+                cell.Explained[m]++;
+                for (var j = 0; j < f; j++) cell.Sums[m * f + j].Add(Math.Abs((double)methods[m].Maps[row * f + j]));
+            }
+            cells[key] = cell;
+        }
+        return new ErrorTreePartial(input.Options, [.. table.Features.Select(TreeFeature.Of)], table.Metadata, [.. methods.Select(m => m.Name)],
+            [.. cells.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => new ErrorCell(c.Value.Values, c.Value.Meta, c.Value.Count, c.Value.Errors, c.Value.Explained, c.Value.Sums))]);
+    }
+
+    /// <summary>A row's value per feature: a numeric feature's encoded value, a categorical one's level index.</summary>
+    private static float[] Values(TableSpec table, ReadOnlySpan<float> vector)
+    {
+        var values = new float[table.Features.Length];
+        var offset = 0;
+        for (var j = 0; j < values.Length; j++)
+        {
+            var feature = table.Features[j];
+            var slice = vector.Slice(offset, feature.Width);
+            values[j] = feature.Encoding == FeatureEncoding.OneHot ? slice.IndexOf(1f) : slice[0];
+            offset += feature.Width;
+        }
+        return values;
+    }
+
+    /// <summary>A cell's key: its values' bits and its metadata, so equal rows meet whatever shard they are in.</summary>
+    private static string Key(float[] values, string?[] metadata) =>
+        string.Join('\u001f', values.Select(v => BitConverter.SingleToInt32Bits(v).ToString("x8", System.Globalization.CultureInfo.InvariantCulture))
+            .Concat(metadata.Select(m => m is null ? "\u0000" : "\u0001" + m)));
+
+    public override void Write(BinaryWriter w, ErrorTreePartial p)
+    {
+        w.Write(p.Options.Depth);
+        w.Write(p.Options.MinLeaf);
+        w.Write(p.Options.Bins);
+        w.Write(p.Features.Length);
+        foreach (var x in p.Features)
+        {
+            w.Write(x.Name);
+            w.Write(x.Levels is not null);
+            if (x.Levels is not null) WriteNames(w, x.Levels);
+            w.Write(x.Mean);
+            w.Write(x.Std);
+        }
+        WriteNames(w, p.Metadata);
+        WriteNames(w, p.Methods);
+        w.Write(p.Cells.Length);
+        foreach (var c in p.Cells)
+        {
+            WriteArray(w, c.Values);
+            foreach (var m in c.Metadata)
+            {
+                w.Write(m is not null);
+                if (m is not null) w.Write(m);
+            }
+            w.Write(c.Count);
+            w.Write(c.Errors);
+            WriteArray(w, c.Explained);
+            foreach (var sum in c.AbsSums) WriteArray(w, sum.Partials);
+        }
+    }
+
+    public override ErrorTreePartial Read(BinaryReader r)
+    {
+        var options = new ErrorTreeSpec(r.ReadInt32(), r.ReadInt32(), r.ReadInt32());
+        var features = new TreeFeature[r.ReadInt32()];
+        for (var j = 0; j < features.Length; j++) features[j] = new TreeFeature(r.ReadString(), r.ReadBoolean() ? ReadNames(r) : null, r.ReadDouble(), r.ReadDouble());
+        var (metadata, methods) = (ReadNames(r), ReadNames(r));
+        var cells = new ErrorCell[r.ReadInt32()];
+        for (var i = 0; i < cells.Length; i++)
+        {
+            var values = ReadArray<float>(r);
+            var meta = metadata.Select(_ => r.ReadBoolean() ? r.ReadString() : null).ToArray();
+            var (count, errors, explained) = (r.ReadInt64(), r.ReadInt64(), ReadArray<long>(r));
+            cells[i] = new ErrorCell(values, meta, count, errors, explained, [.. Enumerable.Range(0, methods.Length * features.Length).Select(_ => ExactSum.Of(ReadArray<double>(r)))]);
+        }
+        return new ErrorTreePartial(options, features, metadata, methods, cells);
+    }
+
+    private static void WriteNames(BinaryWriter w, string[] names)
+    {
+        w.Write(names.Length);
+        foreach (var name in names) w.Write(name);
+    }
+
+    private static string[] ReadNames(BinaryReader r) => [.. Enumerable.Range(0, r.ReadInt32()).Select(_ => r.ReadString())];
+
+    public override Sums NewSums(int classes) => new(this);
+
+    /// <summary>Every shard's cells, equal ones merged (counts added, |attribution| sums added exactly), in key order.</summary>
+    public sealed class Sums(ErrorTreeFeature feature) : FeatureSums<ErrorTreePartial>(feature.Decode)
+    {
+        private ErrorTreePartial? _first;
+        private readonly SortedDictionary<string, ErrorCell> _cells = new(StringComparer.Ordinal);
+
+        public override void Fold(ErrorTreePartial partial)
+        {
+            _first ??= partial with { Cells = [] };
+            if (_first.Options != partial.Options || !_first.Features.SequenceEqual(partial.Features) || !_first.Metadata.SequenceEqual(partial.Metadata)
+                || !_first.Methods.SequenceEqual(partial.Methods))
+                throw new ArgumentException("error-tree partials of different options or columns", nameof(partial));
+            foreach (var cell in partial.Cells)
+            {
+                var key = Key(cell.Values, cell.Metadata);
+                if (!_cells.TryGetValue(key, out var total))
+                {
+                    _cells[key] = cell with { Explained = [.. cell.Explained], AbsSums = [.. cell.AbsSums.Select(x => x.Copy())] };
+                    continue;
+                }
+                Totals.Add(total.Explained, cell.Explained);
+                for (var k = 0; k < cell.AbsSums.Length; k++) total.AbsSums[k].Add(cell.AbsSums[k]);
+                _cells[key] = total with { Count = total.Count + cell.Count, Errors = total.Errors + cell.Errors };
+            }
+        }
+
+        /// <summary>The merged cells in key order (a test's view of what the tree is grown from).</summary>
+        public IReadOnlyCollection<ErrorCell> Cells => _cells.Values;
+
+        public override object? Summarise(SummaryDraft draft) =>
+            _first is null ? null : ErrorTreeSummaries.Of(_first, [.. _cells.Values], draft.Settings.Confidence);
+    }
+}
