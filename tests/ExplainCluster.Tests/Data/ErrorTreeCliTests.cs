@@ -87,6 +87,13 @@ public sealed class ErrorTreeCliTests
         }
         var rates = cohorts.Select(c => c.GetProperty("errorRate").GetProperty("value").GetDouble()).ToArray();
         Assert.Equal(rates.OrderDescending(), rates);
+
+        // The report draws the tree and lists the cohorts; evidence.json has the finding.
+        var report = await File.ReadAllTextAsync(Path.Combine(single, "report.html"));
+        Assert.Contains("Error cohorts", report, StringComparison.Ordinal);
+        Assert.Contains(cohorts[0].GetProperty("rule").GetString()!.Replace("<", "&lt;", StringComparison.Ordinal).Replace(">", "&gt;", StringComparison.Ordinal), report, StringComparison.Ordinal);
+        using var evidence = Jobs.ReadJson(Path.Combine(single, "evidence.json"));
+        Assert.Contains(evidence.RootElement.GetProperty("findings").EnumerateArray(), f => f.GetProperty("topic").GetString() == "errorTree");
     }
 
     [Theory]
