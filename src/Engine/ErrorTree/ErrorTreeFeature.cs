@@ -14,8 +14,12 @@ public sealed record ErrorTreeInput(ErrorTreeSpec Options, TableSpec Table);
 /// </summary>
 public sealed record ErrorCell(float[] Values, string?[] Metadata, long Count, long Errors, long[] Explained, ExactSum[] AbsSums);
 
-/// <summary>A shard's error-tree partial: the job's options and columns (to check every shard agrees), and its cells.</summary>
-public sealed record ErrorTreePartial(ErrorTreeSpec Options, TreeFeature[] Features, string[] Metadata, string[] Methods, ErrorCell[] Cells);
+/// <summary>
+/// A shard's error-tree partial: the job's options and columns (to check every shard agrees), its samples and errors, and its
+/// cells; none when it has more than <see cref="ErrorTreeFeature.MaxCells"/> (<see cref="TooMany"/>).
+/// </summary>
+public sealed record ErrorTreePartial(ErrorTreeSpec Options, TreeFeature[] Features, string[] Metadata, string[] Methods, ErrorCell[] Cells,
+    long Samples = 0, long Errors = 0, bool TooMany = false);
 
 /// <summary>
 /// A table feature as the tree reads it: a categorical one's <see cref="Levels"/> (null: numeric), and how an encoded number
@@ -45,6 +49,12 @@ public sealed record TreeFeature(string Name, string[]? Levels, double Mean, dou
 public sealed class ErrorTreeFeature : Feature<ErrorTreePartial, ErrorTreeFeature.Sums>
 {
     public static readonly ErrorTreeFeature Instance = new();
+
+    /// <summary>
+    /// The most distinct rows (cells) the job keeps: past it, in a shard or merged, the cells are dropped and the summary says the
+    /// tree was not grown, so that the coordinator's memory stays bounded (about 25–75 MB of cells at this cap, by the table's width).
+    /// </summary>
+    public const int MaxCells = 100_000;
 
     public override string Name => "errorTree";
 
@@ -83,8 +93,11 @@ public sealed class ErrorTreeFeature : Feature<ErrorTreePartial, ErrorTreeFeatur
             }
             cells[key] = cell;
         }
+        var errors = cells.Values.Sum(c => c.Errors);
+        var tooMany = cells.Count > MaxCells;
         return new ErrorTreePartial(input.Options, [.. table.Features.Select(TreeFeature.Of)], table.Metadata, [.. methods.Select(m => m.Name)],
-            [.. cells.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => new ErrorCell(c.Value.Values, c.Value.Meta, c.Value.Count, c.Value.Errors, c.Value.Explained, c.Value.Sums))]);
+            tooMany ? [] : [.. cells.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => new ErrorCell(c.Value.Values, c.Value.Meta, c.Value.Count, c.Value.Errors, c.Value.Explained, c.Value.Sums))],
+            r.Count, errors, tooMany);
     }
 
     /// <summary>A row's value per feature: a numeric feature's encoded value, a categorical one's level index.</summary>
@@ -137,6 +150,9 @@ public sealed class ErrorTreeFeature : Feature<ErrorTreePartial, ErrorTreeFeatur
             WriteArray(w, c.Explained);
             foreach (var sum in c.AbsSums) WriteArray(w, sum.Partials);
         }
+        w.Write(p.Samples);
+        w.Write(p.Errors);
+        w.Write(p.TooMany);
     }
 
     public override ErrorTreePartial Read(BinaryReader r)
@@ -153,7 +169,7 @@ public sealed class ErrorTreeFeature : Feature<ErrorTreePartial, ErrorTreeFeatur
             var (count, errors, explained) = (r.ReadInt64(), r.ReadInt64(), ReadArray<long>(r));
             cells[i] = new ErrorCell(values, meta, count, errors, explained, [.. Enumerable.Range(0, methods.Length * features.Length).Select(_ => ExactSum.Of(ReadArray<double>(r)))]);
         }
-        return new ErrorTreePartial(options, features, metadata, methods, cells);
+        return new ErrorTreePartial(options, features, metadata, methods, cells, r.ReadInt64(), r.ReadInt64(), r.ReadBoolean());
     }
 
     private static void WriteNames(BinaryWriter w, string[] names)
@@ -171,13 +187,19 @@ public sealed class ErrorTreeFeature : Feature<ErrorTreePartial, ErrorTreeFeatur
     {
         private ErrorTreePartial? _first;
         private readonly SortedDictionary<string, ErrorCell> _cells = new(StringComparer.Ordinal);
+        private long _samples, _errors;
+
+        /// <summary>Whether a shard, or the shards folded so far, had more than <see cref="MaxCells"/> distinct rows.</summary>
+        public bool TooMany { get; private set; }
 
         public override void Fold(ErrorTreePartial partial)
         {
-            _first ??= partial with { Cells = [] };
+            _first ??= partial with { Cells = [], Samples = 0, Errors = 0 };
             if (_first.Options != partial.Options || !_first.Features.SequenceEqual(partial.Features) || !_first.Metadata.SequenceEqual(partial.Metadata)
                 || !_first.Methods.SequenceEqual(partial.Methods))
                 throw new ArgumentException("error-tree partials of different options or columns", nameof(partial));
+            (_samples, _errors) = (_samples + partial.Samples, _errors + partial.Errors);
+            if (TooMany) return;
             foreach (var cell in partial.Cells)
             {
                 var key = Key(cell.Values, cell.Metadata);
@@ -190,12 +212,18 @@ public sealed class ErrorTreeFeature : Feature<ErrorTreePartial, ErrorTreeFeatur
                 for (var k = 0; k < cell.AbsSums.Length; k++) total.AbsSums[k].Add(cell.AbsSums[k]);
                 _cells[key] = total with { Count = total.Count + cell.Count, Errors = total.Errors + cell.Errors };
             }
+            if (!partial.TooMany && _cells.Count <= MaxCells) return;
+            TooMany = true;
+            _cells.Clear();
         }
 
         /// <summary>The merged cells in key order (a test's view of what the tree is grown from).</summary>
         public IReadOnlyCollection<ErrorCell> Cells => _cells.Values;
 
         public override object? Summarise(SummaryDraft draft) =>
-            _first is null ? null : ErrorTreeSummaries.Of(_first, [.. _cells.Values], draft.Settings.Confidence);
+            _first is null ? null
+            : TooMany ? ErrorTreeSummaries.NotGrown(_first, _samples, _errors, draft.Settings.Confidence,
+                $"the table has more than {MaxCells} distinct rows, the most whose cells the job keeps; the level-by-level pass that would grow it is not built yet")
+            : ErrorTreeSummaries.Of(_first, [.. _cells.Values], draft.Settings.Confidence);
     }
 }

@@ -9,8 +9,9 @@ namespace ExplainCluster.Engine.ErrorTree;
 /// <param name="Columns">What the tree could split on: each feature (a numeric one with its bin edges in its own units) and metadata column.</param>
 /// <param name="Methods">The methods whose per-feature |attribution| each leaf averages, in <see cref="ErrorCohort.Attributions"/>' order.</param>
 /// <param name="Features">The features each <see cref="ErrorCohortAttributions.MeanAbs"/> is over, in order.</param>
+/// <param name="Root">The tree; null when it was not grown (<see cref="NotGrown"/> says why).</param>
 public sealed record ErrorTreeSummary(int Depth, int MinLeaf, int Bins, double Confidence, long Samples, long Errors, string Criterion,
-    ErrorTreeColumn[] Columns, string[] Methods, string[] Features, ErrorTreeNode Root, ErrorCohort[] Leaves);
+    ErrorTreeColumn[] Columns, string[] Methods, string[] Features, ErrorTreeNode? Root, ErrorCohort[] Leaves, string? NotGrown = null);
 
 /// <param name="Kind">"numeric", "categorical" or "metadata".</param>
 /// <param name="Edges">A numeric feature's bin edges in its own units (a bin holds the values above one edge and at most the next).</param>
@@ -41,6 +42,10 @@ public static class ErrorTreeSummaries
         + "gradients p₀ − y and hessians p₀(1 − p₀) from the whole table's error rate p₀; a split needs every side to keep minLeaf samples and a positive gain";
 
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    /// <summary>The section of a job whose tree was not grown, with the reason.</summary>
+    public static ErrorTreeSummary NotGrown(ErrorTreePartial job, long samples, long errors, double confidence, string why) =>
+        new(job.Options.Depth, job.Options.MinLeaf, job.Options.Bins, confidence, samples, errors, Criterion, [], job.Methods, [.. job.Features.Select(x => x.Name)], null, [], why);
 
     public static ErrorTreeSummary Of(ErrorTreePartial job, ErrorCell[] cells, double confidence)
     {

@@ -31,9 +31,9 @@ public sealed class ErrorTreeTests
         var tree = ErrorTreeSummaries.Of(partial, partial.Cells, 0.95);
 
         Assert.Equal((200L, 79L), (tree.Samples, tree.Errors));
-        Assert.Equal(["x ≤ 120.5", "x > 120.5"], tree.Root.Children.Select(c => c.Condition));
+        Assert.Equal(["x ≤ 120.5", "x > 120.5"], tree.Root!.Children.Select(c => c.Condition));
         // Both sides are pure: no split can raise the gain, so each is a leaf.
-        Assert.All(tree.Root.Children, c => Assert.Empty(c.Children));
+        Assert.All(tree.Root!.Children, c => Assert.Empty(c.Children));
         var worst = tree.Leaves[0];
         Assert.Equal(("x > 120.5", 79L, 79L, 1.0, 1.0), (worst.Rule, worst.N, worst.Errors, worst.ErrorRate.Value!.Value, worst.ErrorCoverage));
         Assert.Equal(("x ≤ 120.5", 121L, 0L), (tree.Leaves[1].Rule, tree.Leaves[1].N, tree.Leaves[1].Errors));
@@ -50,7 +50,7 @@ public sealed class ErrorTreeTests
         var partial = Threshold(8);
         var tree = ErrorTreeSummaries.Of(partial, partial.Cells, 0.95);
         Assert.Equal([24.5, 49.5, 74.5, 99.5, 124.5, 149.5, 174.5], tree.Columns[0].Edges!.Select(e => Math.Round(e, 5)));
-        Assert.Equal(["x ≤ 124.5", "x > 124.5"], tree.Root.Children.Select(c => c.Condition));
+        Assert.Equal(["x ≤ 124.5", "x > 124.5"], tree.Root!.Children.Select(c => c.Condition));
         Assert.Equal(1.0, tree.Leaves[0].ErrorRate.Value);
         Assert.Equal(200, tree.Leaves.Sum(l => l.N));
         Assert.Equal(79, tree.Leaves.Sum(l => l.Errors));
@@ -72,7 +72,7 @@ public sealed class ErrorTreeTests
         var partial = Threshold(32);
         partial = partial with { Cells = [.. partial.Cells.Select(c => c with { Errors = c.Metadata[0] == "r1" ? 1 : 0 })] };
         var tree = ErrorTreeSummaries.Of(partial, partial.Cells, 0.95);
-        Assert.Equal(["region = r1", "region ≠ r1"], tree.Root.Children.Select(c => c.Condition).Order(StringComparer.Ordinal));
+        Assert.Equal(["region = r1", "region ≠ r1"], tree.Root!.Children.Select(c => c.Condition).Order(StringComparer.Ordinal));
         Assert.Equal(("region = r1", 1.0), (tree.Leaves[0].Rule, tree.Leaves[0].ErrorRate.Value!.Value));
     }
 
@@ -86,5 +86,23 @@ public sealed class ErrorTreeTests
         Assert.Equal(bytes, ErrorTreeFeature.Instance.Encode(back));
         Assert.Null(back.Cells[0].Metadata[0]);
         Assert.Equal(["a", "b"], back.Features[1].Levels!);
+    }
+
+    [Fact]
+    public void Sums_MoreDistinctRowsThanTheCapOverTwoShards_NotGrownWithTheCountsKept()
+    {
+        // Two shards of 60,000 distinct rows each: each under the cap, together over it.
+        ErrorTreePartial Shard(int start) => new(new ErrorTreeSpec(), [new("x", null, 0, 1)], [], [],
+            [.. Enumerable.Range(start, 60_000).Select(i => new ErrorCell([i], [], 1, i % 5 == 0 ? 1 : 0, [], []))], 60_000, 12_000);
+        var sums = ErrorTreeFeature.Instance.NewSums(2);
+        sums.Fold(Shard(0));
+        Assert.False(sums.TooMany);
+        sums.Fold(Shard(60_000));
+        Assert.True(sums.TooMany);
+        Assert.Empty(sums.Cells);
+        var summary = (ErrorTreeSummary)sums.Summarise(new ExplainCluster.Engine.Features.SummaryDraft([], [], _ => null, new ExplainCluster.Engine.Features.SummarySettings()))!;
+        Assert.Equal((120_000L, 24_000L, null), (summary.Samples, summary.Errors, summary.Root));
+        Assert.Empty(summary.Leaves);
+        Assert.Contains("more than 100000 distinct rows", summary.NotGrown, StringComparison.Ordinal);
     }
 }

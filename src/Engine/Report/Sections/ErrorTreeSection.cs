@@ -26,8 +26,9 @@ public sealed class ErrorTreeSection : IReportSection
             .Append("A split is chosen by LightGBM's gain on the errors, the same criterion as the toolbox's (details in summary.json's <code>errorTree.criterion</code>). ")
             .Append("Each leaf is an <i>error cohort</i>: the samples that satisfy its rule. The tree describes where errors concentrate; it does not say why, ")
             .Append("and a cohort found this way should be checked on new data before conclusions are drawn from it. The tree is grown from exact counts, the same however the job was sharded.</p>");
+        if (tree.Root is not { } root) return new ReportText("Error cohorts", html.Append($"<p>The tree was not grown: {E(tree.NotGrown ?? "")}.</p>").ToString());
         html.Append("<p>The tree: each box is a group of samples, with the condition that leads to it, its size and its error rate; the darker the red, the higher the error rate.</p>");
-        Box(html, tree.Root, tree.Leaves.Max(l => l.ErrorRate.Value ?? 0), true);
+        Box(html, root, tree.Leaves.Max(l => l.ErrorRate.Value ?? 0), true);
         html.Append(string.Create(Inv, $"<p>The cohorts, highest error rate first. Error rate with its {level} Wilson interval; share of errors: the part of all misclassified samples that fall in the cohort"))
             .Append(tree.Methods.Length > 0 ? $"; the features with the largest mean |attribution| ({E(tree.Methods[0])}) over the cohort's samples" : "").Append(".</p>");
         html.Append("<table><tr><th scope=\"col\">cohort</th><th scope=\"col\">rule</th><th scope=\"col\">n</th><th scope=\"col\">errors</th>")
