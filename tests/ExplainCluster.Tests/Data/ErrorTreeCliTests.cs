@@ -96,6 +96,47 @@ public sealed class ErrorTreeCliTests
         Assert.Contains(evidence.RootElement.GetProperty("findings").EnumerateArray(), f => f.GetProperty("topic").GetString() == "errorTree");
     }
 
+    [Fact]
+    public async Task Run_LinearTableWithMetadata_ColumnsInTheirOwnUnitsAndShardingChangesNoBit()
+    {
+        var folder = TestPaths.NewFolder();
+        async Task<string> RunAsync(int shardSize)
+        {
+            var job = Path.Combine(folder, $"job-{shardSize}.json");
+            await File.WriteAllTextAsync(job, $$"""
+                { "model": { "uri": "{{TestPaths.Fixture("tabular/tabular_linear.pt")}}" },
+                  "data": {{TableFiles.LinearData(TestPaths.Fixture("tabular/tabular_linear.csv"))}},
+                  "methods": { "grad-x-input": {} }, "errorTree": { "depth": 2, "minLeaf": 1 }, "target": "label",
+                  "shardSize": {{shardSize}}, "batchSize": 2, "output": "out-{{shardSize}}" }
+                """);
+            var run = await CliResult.RunAsync(TimeSpan.FromMinutes(2), "run", job);
+            Assert.True(run.ExitCode == 0, run.ToString());
+            return Path.Combine(folder, $"out-{shardSize}");
+        }
+        var single = await RunAsync(6);
+        var sharded = await RunAsync(2);
+        using var a = Jobs.ReadJson(Path.Combine(single, "summary.json"));
+        using var b = Jobs.ReadJson(Path.Combine(sharded, "summary.json"));
+        var tree = a.RootElement.GetProperty("errorTree");
+        Assert.Equal(tree.GetRawText(), b.RootElement.GetProperty("errorTree").GetRawText());
+
+        // b is standardized (mean 1, std 2; its missing value 0.5): its edges, midway between -2, 0.5, 1, 2 and 4, in b's own units.
+        var columns = tree.GetProperty("columns").EnumerateArray().ToDictionary(c => c.GetProperty("name").GetString()!);
+        Assert.Equal([-0.75, 0.75, 1.5, 3], columns["b"].GetProperty("edges").EnumerateArray().Select(e => Math.Round(e.GetDouble(), 5)));
+        Assert.Equal(["x", "y", "z"], columns["c"].GetProperty("levels").EnumerateArray().Select(l => l.GetString()));
+        Assert.Equal("metadata", columns["region"].GetProperty("kind").GetString());
+        Assert.Equal(["east", "north", "south", "south, coast", "west"], columns["region"].GetProperty("levels").EnumerateArray().Select(l => l.GetString()));
+        Assert.Equal(["r0", "r1", "r2", "r3", "r4", "r5"], columns["id"].GetProperty("levels").EnumerateArray().Select(l => l.GetString()));
+
+        // The leaves cover every row once, and hold every misclassified row of the samples parts.
+        var wrong = 0;
+        for (var s = 0; s < 3; s++) wrong += (await ParquetRows.ReadAsync(Path.Combine(sharded, "samples", $"part-{s:D5}.parquet"))).Correct.Count(c => c == false);
+        var leaves = tree.GetProperty("leaves").EnumerateArray().ToArray();
+        Assert.Equal(6, leaves.Sum(l => l.GetProperty("n").GetInt64()));
+        Assert.Equal(wrong, leaves.Sum(l => l.GetProperty("errors").GetInt64()));
+        Assert.Equal(wrong, tree.GetProperty("errors").GetInt64());
+    }
+
     [Theory]
     [InlineData("""{ "depth": 5 }""", "errorTree.depth: expected an integer from 1 to 4")]
     [InlineData("""{ "minLeaf": 0 }""", "errorTree.minLeaf: expected an integer from 1 to 1000000")]
