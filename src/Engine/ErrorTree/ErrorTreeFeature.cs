@@ -10,9 +10,37 @@ public sealed record ErrorTreeInput(ErrorTreeSpec Options, TableSpec Table);
 /// <summary>
 /// The samples of a shard that are alike in every column the tree may split on: each feature's value as the model takes it
 /// (a categorical feature's level index) and each metadata value; how many, how many misclassified, and per method the
-/// samples it explained and the exact sums of their |attribution| per feature (method-major).
+/// samples it explained and the sums of their |attribution| per feature (method-major): <see cref="Sums"/> as doubles, exact
+/// while the cell is one row, and <see cref="Exact"/> (Shewchuk's expansions) once it holds more, so that merging stays exact
+/// and a table of distinct rows keeps one double per sum rather than an expansion.
 /// </summary>
-public sealed record ErrorCell(float[] Values, string?[] Metadata, long Count, long Errors, long[] Explained, ExactSum[] AbsSums);
+public sealed record ErrorCell(float[] Values, string?[] Metadata, long Count, long Errors, long[] Explained, double[] Sums, ExactSum[]? Exact = null)
+{
+    /// <summary>Sum <paramref name="k"/>, exactly (a new expansion for a one-row cell's).</summary>
+    public ExactSum SumAt(int k)
+    {
+        if (Exact is { } exact) return exact[k];
+        var sum = new ExactSum();
+        sum.Add(Sums[k]);
+        return sum;
+    }
+
+    /// <summary>The two cells' rows together: counts added, sums added exactly.</summary>
+    public ErrorCell Merge(ErrorCell other)
+    {
+        var exact = Enumerable.Range(0, Sums.Length).Select(k =>
+        {
+            var sum = SumAt(k).Copy();
+            sum.Add(other.SumAt(k));
+            return sum;
+        }).ToArray();
+        return this with
+        {
+            Count = Count + other.Count, Errors = Errors + other.Errors, Explained = [.. Explained.Zip(other.Explained, (a, b) => a + b)],
+            Sums = [.. exact.Select(e => e.Value)], Exact = exact,
+        };
+    }
+}
 
 /// <summary>
 /// A shard's error-tree partial: the job's options and columns (to check every shard agrees), its samples and errors, and its
@@ -75,28 +103,24 @@ public sealed class ErrorTreeFeature : Feature<ErrorTreePartial, ErrorTreeFeatur
             return rows;
         }).ToArray();
         var metadata = table.Metadata.Select(name => s.Data.Metadata?.Single(c => c.Name == name).Values ?? new string?[r.Count]).ToArray();
-        var cells = new Dictionary<string, (float[] Values, string?[] Meta, long Count, long Errors, long[] Explained, ExactSum[] Sums)>(StringComparer.Ordinal);
+        var cells = new Dictionary<string, ErrorCell>(StringComparer.Ordinal);
         for (var i = 0; i < r.Count; i++)
         {
-            var values = Values(table, s.Data.Raw.AsSpan(i * width, width));
-            var meta = metadata.Select(m => m[i]).ToArray();
-            var key = Key(values, meta);
-            if (!cells.TryGetValue(key, out var cell))
-                cell = (values, meta, 0, 0, new long[methods.Length], [.. Enumerable.Range(0, methods.Length * f).Select(_ => new ExactSum())]);
-            cell.Count++;
-            if (labels[i] != r.Predictions[i]) cell.Errors++;
+            var (explained, sums) = (new long[methods.Length], new double[methods.Length * f]);
             for (var m = 0; m < methods.Length; m++)
             {
                 if (rowOf[m][i] is var row && row < 0) continue;
-                cell.Explained[m]++;
-                for (var j = 0; j < f; j++) cell.Sums[m * f + j].Add(Math.Abs((double)methods[m].Maps[row * f + j]));
+                explained[m] = 1;
+                for (var j = 0; j < f; j++) sums[m * f + j] = Math.Abs((double)methods[m].Maps[row * f + j]);
             }
-            cells[key] = cell;
+            var cell = new ErrorCell(Values(table, s.Data.Raw.AsSpan(i * width, width)), [.. metadata.Select(m => m[i])], 1, labels[i] != r.Predictions[i] ? 1 : 0, explained, sums);
+            var key = Key(cell.Values, cell.Metadata);
+            cells[key] = cells.TryGetValue(key, out var found) ? found.Merge(cell) : cell;
         }
         var errors = cells.Values.Sum(c => c.Errors);
         var tooMany = cells.Count > MaxCells;
         return new ErrorTreePartial(input.Options, [.. table.Features.Select(TreeFeature.Of)], table.Metadata, [.. methods.Select(m => m.Name)],
-            tooMany ? [] : [.. cells.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => new ErrorCell(c.Value.Values, c.Value.Meta, c.Value.Count, c.Value.Errors, c.Value.Explained, c.Value.Sums))],
+            tooMany ? [] : [.. cells.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => c.Value)],
             r.Count, errors, tooMany);
     }
 
@@ -148,7 +172,9 @@ public sealed class ErrorTreeFeature : Feature<ErrorTreePartial, ErrorTreeFeatur
             w.Write(c.Count);
             w.Write(c.Errors);
             WriteArray(w, c.Explained);
-            foreach (var sum in c.AbsSums) WriteArray(w, sum.Partials);
+            WriteArray(w, c.Sums);
+            w.Write(c.Exact is not null);
+            if (c.Exact is { } exact) foreach (var sum in exact) WriteArray(w, sum.Partials);
         }
         w.Write(p.Samples);
         w.Write(p.Errors);
@@ -167,7 +193,8 @@ public sealed class ErrorTreeFeature : Feature<ErrorTreePartial, ErrorTreeFeatur
             var values = ReadArray<float>(r);
             var meta = metadata.Select(_ => r.ReadBoolean() ? r.ReadString() : null).ToArray();
             var (count, errors, explained) = (r.ReadInt64(), r.ReadInt64(), ReadArray<long>(r));
-            cells[i] = new ErrorCell(values, meta, count, errors, explained, [.. Enumerable.Range(0, methods.Length * features.Length).Select(_ => ExactSum.Of(ReadArray<double>(r)))]);
+            var sums = ReadArray<double>(r);
+            cells[i] = new ErrorCell(values, meta, count, errors, explained, sums, r.ReadBoolean() ? [.. sums.Select(_ => ExactSum.Of(ReadArray<double>(r)))] : null);
         }
         return new ErrorTreePartial(options, features, metadata, methods, cells, r.ReadInt64(), r.ReadInt64(), r.ReadBoolean());
     }
@@ -205,12 +232,10 @@ public sealed class ErrorTreeFeature : Feature<ErrorTreePartial, ErrorTreeFeatur
                 var key = Key(cell.Values, cell.Metadata);
                 if (!_cells.TryGetValue(key, out var total))
                 {
-                    _cells[key] = cell with { Explained = [.. cell.Explained], AbsSums = [.. cell.AbsSums.Select(x => x.Copy())] };
+                    _cells[key] = cell;
                     continue;
                 }
-                Totals.Add(total.Explained, cell.Explained);
-                for (var k = 0; k < cell.AbsSums.Length; k++) total.AbsSums[k].Add(cell.AbsSums[k]);
-                _cells[key] = total with { Count = total.Count + cell.Count, Errors = total.Errors + cell.Errors };
+                _cells[key] = total.Merge(cell);
             }
             if (!partial.TooMany && _cells.Count <= MaxCells) return;
             TooMany = true;

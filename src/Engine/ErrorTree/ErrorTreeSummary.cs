@@ -69,7 +69,11 @@ public static class ErrorTreeSummaries
                     var explained = node.Cells.Sum(c => cells[c].Explained[m]);
                     var sums = Enumerable.Range(0, f).Select(_ => new ExactSum()).ToArray();
                     foreach (var c in node.Cells)
-                        for (var j = 0; j < f; j++) sums[j].Add(cells[c].AbsSums[m * f + j]);
+                        for (var j = 0; j < f; j++)
+                        {
+                            if (cells[c].Exact is { } exact) sums[j].Add(exact[m * f + j]);
+                            else sums[j].Add(cells[c].Sums[m * f + j]);
+                        }
                     return new ErrorCohortAttributions(method, explained, [.. sums.Select(s => explained == 0 ? 0 : s.Value / explained)]);
                 }).ToArray();
                 leaves.Add(new ErrorCohort(number, path.Rule(treeColumns), node.N, node.Errors, rate, errors == 0 ? 0 : (double)node.Errors / errors, attributions));

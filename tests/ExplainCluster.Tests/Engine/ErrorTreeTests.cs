@@ -14,13 +14,7 @@ public sealed class ErrorTreeTests
     private static ErrorTreePartial Threshold(int bins)
     {
         TreeFeature[] features = [new("x", null, 100, 10), new("z", null, 0, 1)];
-        var cells = Enumerable.Range(0, 200).Select(i =>
-        {
-            var sums = new[] { new ExactSum(), new ExactSum() };
-            sums[0].Add(i);
-            sums[1].Add(1);
-            return new ErrorCell([(float)((i - 100) / 10.0), (i * 7) % 13], [$"r{i % 3}"], 1, i > 120 ? 1 : 0, [1], sums);
-        }).ToArray();
+        var cells = Enumerable.Range(0, 200).Select(i => new ErrorCell([(float)((i - 100) / 10.0), (i * 7) % 13], [$"r{i % 3}"], 1, i > 120 ? 1 : 0, [1], [i, 1])).ToArray();
         return new ErrorTreePartial(new ErrorTreeSpec(Bins: bins), features, ["region"], ["saliency"], cells);
     }
 
@@ -80,11 +74,15 @@ public sealed class ErrorTreeTests
     public void Partial_RoundTrip_SameBytes()
     {
         var partial = Threshold(32);
-        partial = partial with { Features = [partial.Features[0], new TreeFeature("c", ["a", "b"], 0, 1)], Cells = [partial.Cells[0] with { Metadata = [null] }, .. partial.Cells[1..]] };
+        // One cell of two rows (its sums exact expansions), one with a missing metadata value.
+        partial = partial with { Features = [partial.Features[0], new TreeFeature("c", ["a", "b"], 0, 1)],
+            Cells = [partial.Cells[0] with { Metadata = [null] }, partial.Cells[1].Merge(partial.Cells[1] with { Sums = [1e-20, 3] }), .. partial.Cells[2..]] };
         var bytes = ErrorTreeFeature.Instance.Encode(partial);
         var back = ErrorTreeFeature.Instance.Decode(bytes, "test");
         Assert.Equal(bytes, ErrorTreeFeature.Instance.Encode(back));
         Assert.Null(back.Cells[0].Metadata[0]);
+        Assert.Equal([1 + 1e-20, 1 + 3], back.Cells[1].Exact!.Select(e => e.Value));
+        Assert.Equal([1e-20, 1], back.Cells[1].Exact![0].Partials);
         Assert.Equal(["a", "b"], back.Features[1].Levels!);
     }
 
