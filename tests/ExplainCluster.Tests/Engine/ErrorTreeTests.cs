@@ -103,4 +103,22 @@ public sealed class ErrorTreeTests
         Assert.Empty(summary.Leaves);
         Assert.Contains("more than 100000 distinct rows", summary.NotGrown, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Options_DefaultsForATableOnly_FalseTurnsItOffAnImageJobRefusesIt()
+    {
+        static string Images(string extra) => ExplainCluster.Tests.Infrastructure.TestPaths.FashionJob("images.npy", null, "out", extra: extra);
+        Assert.Null(ExplainCluster.Engine.Jobs.JobFile.Parse(Images(""), "/data").ErrorTree);
+        Assert.Null(ExplainCluster.Engine.Jobs.JobFile.Parse(Images(""", "errorTree": false"""), "/data").ErrorTree);
+        Assert.Equal("errorTree: only a table job (data.table) grows an error tree", Assert.Throws<ExplainCluster.Engine.ExplainException>(() =>
+            ExplainCluster.Engine.Jobs.JobFile.Parse(Images(""", "errorTree": {}"""), "/data")).Message);
+
+        var table = new DataSpec("t.csv", null, new PreprocessSpec(1, null, null, null), Table: new TableSpec([], "label", []));
+        Assert.Equal(new ErrorTreeSpec(3, 20, 32), ErrorTreeOptions.Read(null, table));
+        Assert.Equal(new ErrorTreeSpec(2, 20, 64), ErrorTreeOptions.Read(System.Text.Json.JsonDocument.Parse("""{"depth": 2, "bins": 64}""").RootElement, table));
+        Assert.Null(ErrorTreeOptions.Read(null, table with { Table = table.Table! with { Label = null } }));
+        Assert.Equal("errorTree: the table has no label column (data.label), so no sample is known to be misclassified",
+            Assert.Throws<ExplainCluster.Engine.ExplainException>(() => ErrorTreeOptions.Read(System.Text.Json.JsonDocument.Parse("{}").RootElement,
+                table with { Table = table.Table! with { Label = null } })).Message);
+    }
 }
