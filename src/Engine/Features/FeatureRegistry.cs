@@ -31,6 +31,7 @@ public static class FeatureRegistry
         Tabular.FeatureImportanceFeature.Instance,
         Dependence.DependenceFeature.Instance,
         Cohorts.CohortsFeature.Instance,
+        ErrorTree.ErrorTreeFeature.Instance,
         Verdicts.VerdictsFeature.Instance,
     ];
 

@@ -15,6 +15,7 @@ public sealed class Dataset
 {
     private readonly Func<long, int, CancellationToken, Task<(float[] Raw, long[]? Labels, TextColumn[]? Metadata)>> _read;
     private readonly string[]? _features;
+    private ErrorTree.ErrorTreeInput? _errorTree;
 
     private Dataset(long count, int[] sampleShape, Func<long, int, CancellationToken, Task<(float[], long[]?, TextColumn[]?)>> read, string[]? features = null)
     {
@@ -48,6 +49,7 @@ public sealed class Dataset
         var dataset = await OpenSamplesAsync(job, locator, ct, maxDecodedBytes, policy);
         dataset.CohortColumns = Cohorts.CohortOptions.Columns(job);
         dataset._dependence = job.Dependence;
+        dataset._errorTree = job.ErrorTree is { } tree && job.Data.Table is { } table ? new ErrorTree.ErrorTreeInput(tree, table) : null;
         return dataset;
     }
 
@@ -94,7 +96,7 @@ public sealed class Dataset
             throw new ExplainException($"data: shard {shard.Index} reads samples {shard.Start}–{shard.Start + count - 1}, but the dataset now has {Count}; inputs must not change while a job runs");
         var (raw, labels, metadata) = await _read(shard.Start, count, ct);
         return new ShardData(shard.Start, count, raw, labels, SampleShape, Features: _features, Metadata: metadata, Cohorts: metadata is null ? null : CohortColumns,
-            Dependence: _dependence);
+            Dependence: _dependence, ErrorTree: _errorTree);
     }
 
     /// <summary>

@@ -31,7 +31,7 @@ public static class JobFile
         using (var doc = Options.JsonText.Parse(json, "job file"))
         {
             var root = Object(doc.RootElement, "(job)");
-            Known(root, "", "name", "model", "data", "methods", "target", "shardSize", "batchSize", "output", "segments", "faithfulness", "sanity", "views", "verdicts", "overwrite", "history", "compare", "trust", "concepts", "cohorts", "dependence");
+            Known(root, "", "name", "model", "data", "methods", "target", "shardSize", "batchSize", "output", "segments", "faithfulness", "sanity", "views", "verdicts", "overwrite", "history", "compare", "trust", "concepts", "cohorts", "dependence", "errorTree");
 
             var model = Object(Required(root, "model", ""), "model");
             Known(model, "model.", "uri", "classes");
@@ -80,7 +80,8 @@ public static class JobFile
                 History: history is null ? null : BlobLocator.Absolute(history, baseDirectory),
                 Compare: Optional(root, "compare") is { } cmp ? ParseCompare(cmp, history is not null, baseDirectory) : null,
                 Cohorts: Cohorts.CohortOptions.Read(Optional(root, "cohorts"), data),
-                Dependence: Dependence.DependenceOptions.Read(Optional(root, "dependence"), data, methods));
+                Dependence: Dependence.DependenceOptions.Read(Optional(root, "dependence"), data, methods),
+                ErrorTree: ErrorTree.ErrorTreeOptions.Read(Optional(root, "errorTree"), data));
             if (data.Table is not null) Data.Tables.TableOptions.CheckJob(spec);
             return spec;
         }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using ExplainCluster.Engine.Cohorts;
 using ExplainCluster.Engine.Concepts;
+using ExplainCluster.Engine.ErrorTree;
 using ExplainCluster.Engine.Output;
 using ExplainCluster.Engine.ParamGrads;
 using ExplainCluster.Engine.Stats;
@@ -30,6 +31,7 @@ public static class Findings
         if (summary.Cohorts is { } cohorts)
             findings.AddRange(cohorts.Columns.Where(c => c.Cohorts.Length > 0).Select(c =>
                 new Finding("cohorts", $"Cohorts by {c.Column}: {Sections.CohortsSection.Finding(c, EstimateText.Level(cohorts.Confidence))}")));
+        if (summary.ErrorTree is { Leaves.Length: > 0 } tree) findings.Add(new Finding("errorTree", Sections.ErrorTreeSection.Finding(tree)));
         if (summary.Verdicts is { } verdicts) findings.AddRange(Trust(verdicts));
         if (summary.Concepts is { } tcav) findings.Add(ConceptFinding(tcav, inv));
         if (summary.Views is { } views) findings.AddRange(Views(views, EstimateText.Level(summary.Verdicts?.Confidence ?? Intervals.DefaultConfidence), inv));
