@@ -31,6 +31,7 @@ public static class FeatureRegistry
         Tabular.FeatureImportanceFeature.Instance,
         Cohorts.CohortsFeature.Instance,
         Verdicts.VerdictsFeature.Instance,
+        Data.Images.BadSamplesFeature.Instance,
     ];
 
     private static readonly Dictionary<string, IFeature> ByName = All.ToDictionary(f => f.Name, StringComparer.Ordinal);

@@ -53,7 +53,7 @@ public sealed class ImageList
 
     /// <summary>
     /// SHA-256 over the manifest's bytes (when there is one) and every image, each as its name (relative to the folder or
-    /// the manifest's folder) and its bytes, in dataset order.
+    /// the manifest's folder) and its bytes, in dataset order; with <c>"onBadSample": "skip"</c>, a missing image is hashed as a marker.
     /// </summary>
     public async Task<string> Sha256Async(JobSpec job, BlobLocator locator, CancellationToken ct)
     {
@@ -66,13 +66,16 @@ public sealed class ImageList
             while ((n = await stream.ReadAsync(buffer, ct)) > 0) hash.AppendData(buffer, 0, n);
         }
         var manifest = job.Data.Images is { Manifest: true };
+        var skip = job.Data.Images is { OnBadSample: BadSamplePolicy.Skip };
         if (manifest) await AppendAsync(job.Data.Inputs);
         var root = manifest ? job.Data.Inputs[..(job.Data.Inputs.Split('?')[0].LastIndexOf('/') + 1)] : job.Data.Inputs.TrimEnd('/') + "/";
         foreach (var location in Locations)
         {
             var name = location.StartsWith(root, StringComparison.Ordinal) ? location[root.Length..] : location;
             hash.AppendData(System.Text.Encoding.UTF8.GetBytes(name + "\0"));
-            await AppendAsync(location);
+            // A job that skips bad images runs without a missing one: its hash stands for "no file" (a file is never hashed as nothing).
+            if (skip && !await locator.Resolve(location).ExistsAsync(ct)) hash.AppendData("\0missing"u8);
+            else await AppendAsync(location);
         }
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
