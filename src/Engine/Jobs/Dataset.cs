@@ -98,6 +98,11 @@ public sealed class Dataset
         if (shard.Start + count > Count)
             throw new ExplainException($"data: shard {shard.Index} reads samples {shard.Start}–{shard.Start + count - 1}, but the dataset now has {Count}; inputs must not change while a job runs");
         var rows = await _read(shard.Start, count, ct);
+        // A shard with nothing left has no model output to give its statistics their shape; with the defaults (shards of 1,024,
+        // at most 1,000 bad images) it would pass the limit anyway.
+        if (count > 0 && rows.Kept is { Length: 0 } && rows.Bad is [var first, ..])
+            throw new ExplainException(
+                $"data: none of the {count} images of shard {shard.Index} (samples {shard.Start}–{shard.Start + count - 1}) could be read; the first: {first.Location}: {first.Reason}");
         return new ShardData(shard.Start, rows.Kept?.Length ?? count, rows.Raw, rows.Labels, SampleShape, Features: _features, Metadata: rows.Metadata,
             Cohorts: rows.Metadata is null ? null : CohortColumns, Kept: rows.Kept, Bad: rows.Bad);
     }

@@ -187,6 +187,22 @@ public sealed class ImageSkipCliTests
     }
 
     [Fact]
+    public async Task Run_ShardWithNoReadableImage_FailsInOneLine()
+    {
+        var folder = TestPaths.NewFolder();
+        // After Bag's six good images (indices 0–5), the three bad ones are indices 6–8: all of shard 2 with shards of 3.
+        var images = CopyImages(folder, withBad: false);
+        foreach (var (fixture, name) in new[] { ("not_an_image.png", "0100.png"), ("truncated.jpg", "0101.jpg"), ("bomb.png", "0102.png") })
+            File.Copy(TestPaths.Fixture($"images/corrupt/{fixture}"), Path.Combine(images, "Bag", name));
+        var run = await RunAsync(folder, images, "out", shardSize: 3);
+        Assert.True(run.ExitCode == 1, run.ToString());
+        var line = Assert.Single(run.Stderr.TrimEnd().Split('\n'));
+        Assert.StartsWith($"error: data: none of the 3 images of shard 2 (samples 6–8) could be read; the first: {Path.Combine(images, "Bag", "0100.png")}: not a readable image", line);
+        using var manifest = Jobs.ReadJson(Path.Combine(folder, "out", "manifest.json"));
+        Assert.Equal("failed", manifest.RootElement.GetProperty("status").GetString());
+    }
+
+    [Fact]
     public async Task Run_MaxBadSamplesWithFail_FailsInOneLine()
     {
         var folder = TestPaths.NewFolder();
