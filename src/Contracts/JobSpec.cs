@@ -88,7 +88,8 @@ public enum FeatureEncoding
 }
 
 /// <summary>
-/// Image files: a folder read recursively (<see cref="Manifest"/> false) or a manifest (CSV or Parquet) listing them. The transforms
+/// Image files: a folder read recursively (<see cref="Manifest"/> false), a manifest (CSV or Parquet) listing them, or
+/// WebDataset tar shards (<see cref="Tar"/>: one .tar, or a folder of them). The transforms
 /// are the job file's JSON array (checked when the job file is read); their toTensor and normalize are also the job's
 /// <see cref="DataSpec.Preprocess"/>.
 /// </summary>
@@ -101,7 +102,8 @@ public sealed record ImagesSpec(
     [property: Id(4)] string Transforms,
     [property: Id(5)] BadSamplePolicy OnBadSample = BadSamplePolicy.Fail,
     [property: Id(6)] string[]? Metadata = null,
-    [property: Id(7)] long MaxBadSamples = ImagesSpec.DefaultMaxBadSamples)
+    [property: Id(7)] long MaxBadSamples = ImagesSpec.DefaultMaxBadSamples,
+    [property: Id(8)] bool Tar = false)
 {
     /// <summary>
     /// <c>data.maxBadSamples</c>'s default: a count, not a fraction, so that a job fails at the same sample however large its

@@ -61,7 +61,7 @@ public sealed class Dataset
         if (job.Data.Images is { } images)
         {
             var list = await ImageList.OpenAsync(job, locator, ct);
-            policy?.CheckImages(images.Manifest ? "data.manifest" : "data.images", list.Locations);
+            policy?.CheckImages(images.Manifest ? "data.manifest" : images.Tar ? "data.tar" : "data.images", list.Sources);
             var skip = images.OnBadSample == BadSamplePolicy.Skip;
             var source = await ImageSource.OpenAsync(list, ImagePipeline.Parse(images.Transforms), locator, maxDecodedBytes ?? new Limits().MaxSampleBytes, ct, skip);
             return new Dataset(source.Count, [source.Shape.Channels, source.Shape.Height, source.Shape.Width], async (start, count, token) =>

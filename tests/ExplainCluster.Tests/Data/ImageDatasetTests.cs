@@ -219,7 +219,7 @@ public sealed class ImageDatasetTests
 
     [Theory]
     [InlineData("""{ "images": "small", "inputs": "x.npy" }""", "data: inputs and images exclude each other; give one")]
-    [InlineData("""{ "labels": "y.npy" }""", "data: give inputs (an array file), images (a folder), manifest (a CSV or Parquet file of images) or table (a CSV or Parquet file of features)")]
+    [InlineData("""{ "labels": "y.npy" }""", "data: give inputs (an array file), images (a folder), manifest (a CSV or Parquet file of images), tar (WebDataset shards of images) or table (a CSV or Parquet file of features)")]
     [InlineData("""{ "images": "small", "labels": "classes.npy" }""", "data.labels: with images, labels are \"folders\" (the first folder under images is the class)")]
     [InlineData("""{ "images": "small", "preprocess": { "scale": 1 } }""", "data.preprocess: unknown field")]
     [InlineData("""{ "manifest": "manifest.csv" }""", "data.path: missing")]

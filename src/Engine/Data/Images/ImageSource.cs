@@ -42,7 +42,7 @@ public sealed class ImageSource
             var location = list.Locations[i];
             try
             {
-                var header = ImageDecoder.ReadHeader(await ReadFileAsync(locator, location, maxDecodedBytes, ct), location);
+                var header = ImageDecoder.ReadHeader(await ReadFileAsync(locator, list, i, maxDecodedBytes, ct), location);
                 ImageDecoder.CheckSize(header.Width, header.Height, location, maxDecodedBytes);
                 var shape = pipeline.ShapeOf(new ImageShape(3, header.Height, header.Width));
                 return new ImageSource(list, pipeline, locator, maxDecodedBytes, Math.Max(1, Environment.ProcessorCount), shape);
@@ -72,7 +72,7 @@ public sealed class ImageSource
             Pixels image;
             try
             {
-                var bytes = await ReadFileAsync(_locator, location, _maxDecodedBytes, token);
+                var bytes = await ReadFileAsync(_locator, _list, start + i, _maxDecodedBytes, token);
                 image = _pipeline.Apply(ImageDecoder.Decode(bytes, location, _maxDecodedBytes));
             }
             catch (ExplainException e) when (skip && BadSample.Of(e, start + i, location) is { } sample)
@@ -92,12 +92,22 @@ public sealed class ImageSource
         return new ImageRead(compact, [.. kept.Select(i => start + i)], [.. bad.OfType<BadSample>()]);
     }
 
-    /// <summary>A whole image file; one larger than the decoded limit is refused unread (no image format compresses that badly).</summary>
-    private static async Task<byte[]> ReadFileAsync(BlobLocator locator, string location, long maxBytes, CancellationToken ct)
+    /// <summary>
+    /// Image <paramref name="index"/>'s whole file, or its range of a tar; one larger than the decoded limit is refused unread (no image
+    /// format compresses that badly).
+    /// </summary>
+    private static async Task<byte[]> ReadFileAsync(BlobLocator locator, ImageList list, long index, long maxBytes, CancellationToken ct)
     {
-        var blob = locator.Resolve(location);
+        var location = list.Locations[index];
         try
         {
+            if (list.Members?[index] is { } member)
+            {
+                if (member.Size == 0) throw BadSample.Error(location, "empty", "is empty");
+                if (member.Size > maxBytes) throw BadSample.Error(location, "oversize", $"{member.Size} bytes, above Limits:MaxSampleBytes ({maxBytes})");
+                return await locator.Resolve(member.Tar).ReadRangeAsync(member.Offset, (int)member.Size, ct);
+            }
+            var blob = locator.Resolve(location);
             if (!await blob.ExistsAsync(ct)) throw BadSample.Error(location, "missing", "does not exist");
             var length = await blob.LengthAsync(ct);
             if (length == 0) throw BadSample.Error(location, "empty", "is empty");
