@@ -181,30 +181,10 @@ public sealed class ImageList
         {
             var blob = locator.Resolve(tar);
             if (!await blob.ExistsAsync(ct)) throw new ExplainException($"data.tar: {tar} does not exist");
-            var samples = new List<(string Key, TarMember? Image, TarMember? Cls)>();
-            var byKey = new Dictionary<string, int>(StringComparer.Ordinal);
-            foreach (var member in await TarIndex.ReadAsync(blob, tar, ct))
-            {
-                var slash = member.Name.LastIndexOf('/') + 1;
-                var dot = member.Name.IndexOf('.', slash);
-                if (dot < 0) continue;
-                var (key, extension) = (member.Name[..dot], member.Name[dot..].ToLowerInvariant());
-                var image = Extensions.Contains(extension);
-                if (!image && extension != ".cls") continue;
-                if (!byKey.TryGetValue(key, out var at)) (byKey[key], at) = (samples.Count, samples.Count);
-                if (at == samples.Count) samples.Add((key, null, null));
-                var sample = samples[at];
-                if ((image ? sample.Image : sample.Cls) is not null)
-                    throw new ExplainException($"data.tar: {tar}: sample \"{key}\" has two {(image ? "images" : ".cls members")}");
-                samples[at] = image ? sample with { Image = member } : sample with { Cls = member };
-            }
-            foreach (var (key, image, cls) in samples)
-            {
-                if (image is null) throw new ExplainException($"data.tar: {tar}: sample \"{key}\" has a .cls but no image ({string.Join(", ", Extensions)})");
-                locations.Add($"{tar}#{image.Name}");
-                members.Add(image);
-                classText.Add(cls is null ? null : System.Text.Encoding.UTF8.GetString(await blob.ReadRangeAsync(cls.Offset, (int)Math.Min(cls.Size, 64), ct)).Trim());
-            }
+            var samples = await TarSamples.OfAsync(blob, tar, ct);
+            locations.AddRange(samples.Locations);
+            members.AddRange(samples.Images);
+            classText.AddRange(samples.Classes);
         }
         if (classText.All(c => c is null)) return new ImageList([.. locations], null, modelClasses ?? [], members: [.. members], tars: tars);
         var labels = new long[classText.Count];
@@ -217,6 +197,56 @@ public sealed class ImageList
                 throw new ExplainException($"data.tar: {locations[i]}: label {labels[i]} is not below the {modelClasses.Length} classes of model.classes");
         }
         return new ImageList([.. locations], labels, modelClasses ?? [], members: [.. members], tars: tars);
+    }
+
+    /// <summary>
+    /// One tar's samples: each image's location (<c>TAR#MEMBER</c>) and member, and its .cls text (null without one). Read once per
+    /// tar in a process (every shard of a job opens the dataset; a tar of another length is read again), so the headers and .cls
+    /// members are not read by every shard.
+    /// </summary>
+    private sealed record TarSamples(string[] Locations, TarMember[] Images, string?[] Classes)
+    {
+        private const int Cached = 1024;
+
+        private static readonly Dictionary<(string Location, long Length), TarSamples> Read = [];
+
+        public static async Task<TarSamples> OfAsync(IBlob blob, string tar, CancellationToken ct)
+        {
+            var key = (tar, await blob.LengthAsync(ct));
+            lock (Read)
+                if (Read.TryGetValue(key, out var known)) return known;
+            var samples = new List<(string Key, TarMember? Image, TarMember? Cls)>();
+            var byKey = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var member in await TarIndex.ReadAsync(blob, tar, ct))
+            {
+                var slash = member.Name.LastIndexOf('/') + 1;
+                var dot = member.Name.IndexOf('.', slash);
+                if (dot < 0) continue;
+                var (name, extension) = (member.Name[..dot], member.Name[dot..].ToLowerInvariant());
+                var image = Extensions.Contains(extension);
+                if (!image && extension != ".cls") continue;
+                if (!byKey.TryGetValue(name, out var at)) (byKey[name], at) = (samples.Count, samples.Count);
+                if (at == samples.Count) samples.Add((name, null, null));
+                var sample = samples[at];
+                if ((image ? sample.Image : sample.Cls) is not null)
+                    throw new ExplainException($"data.tar: {tar}: sample \"{name}\" has two {(image ? "images" : ".cls members")}");
+                samples[at] = image ? sample with { Image = member } : sample with { Cls = member };
+            }
+            var classes = new string?[samples.Count];
+            for (var i = 0; i < samples.Count; i++)
+            {
+                var (name, image, cls) = samples[i];
+                if (image is null) throw new ExplainException($"data.tar: {tar}: sample \"{name}\" has a .cls but no image ({string.Join(", ", Extensions)})");
+                classes[i] = cls is null ? null : System.Text.Encoding.UTF8.GetString(await blob.ReadRangeAsync(cls.Offset, (int)Math.Min(cls.Size, 64), ct)).Trim();
+            }
+            var read = new TarSamples([.. samples.Select(s => $"{tar}#{s.Image!.Name}")], [.. samples.Select(s => s.Image!)], classes);
+            lock (Read)
+            {
+                if (Read.Count >= Cached) Read.Clear();
+                Read[key] = read;
+            }
+            return read;
+        }
     }
 
     /// <summary>A manifest's path: absolute, a URL, or relative to the manifest's own folder (or prefix).</summary>
