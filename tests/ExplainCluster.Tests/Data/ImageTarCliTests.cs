@@ -50,6 +50,57 @@ public sealed class ImageTarCliTests
     }
 
     [Fact]
+    public async Task Run_TarWithCorruptMembersAndSkip_RecordsThemByMember()
+    {
+        // The committed shard 0's samples with two corrupt images among them, written by .NET's tar writer.
+        var folder = TestPaths.NewFolder();
+        var tar = Path.Combine(folder, "shard.tar");
+        var source = TestPaths.Fixture("images/tar/shard-00000.tar");
+        await using (var input = File.OpenRead(source))
+        await using (var reader = new System.Formats.Tar.TarReader(input))
+        await using (var written = File.Create(tar))
+        await using (var writer = new System.Formats.Tar.TarWriter(written, System.Formats.Tar.TarEntryFormat.Pax))
+        {
+            var n = 0;
+            while (await reader.GetNextEntryAsync(copyData: true) is { } entry)
+            {
+                await writer.WriteEntryAsync(entry);
+                if (entry.Name.EndsWith(".cls", StringComparison.Ordinal) && ++n is 2 or 5)
+                {
+                    var (name, fixture) = n == 2 ? ("Bad_0001", "truncated.jpg") : ("Bad_0002", "not_an_image.png");
+                    await writer.WriteEntryAsync(new System.Formats.Tar.PaxTarEntry(System.Formats.Tar.TarEntryType.RegularFile, $"{name}{Path.GetExtension(fixture)}")
+                        { DataStream = File.OpenRead(TestPaths.Fixture($"images/corrupt/{fixture}")) });
+                    await writer.WriteEntryAsync(new System.Formats.Tar.PaxTarEntry(System.Formats.Tar.TarEntryType.RegularFile, $"{name}.cls")
+                        { DataStream = new MemoryStream("0"u8.ToArray()) });
+                }
+            }
+        }
+        var job = Path.Combine(folder, "job.json");
+        await File.WriteAllTextAsync(job, $$"""
+            { "model": { "uri": "{{TestPaths.Sample("model.pt")}}" }, "data": { "tar": "shard.tar", "onBadSample": "skip", "transforms": {{Transforms}} },
+              "methods": { "saliency": {} }, "shardSize": 4, "output": "out" }
+            """);
+        var run = await CliResult.RunAsync(TimeSpan.FromMinutes(2), "run", job);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var output = Path.Combine(folder, "out");
+        var (index, path, kind) = (new List<long>(), new List<string?>(), new List<string?>());
+        var samples = new List<long>();
+        for (var s = 0; s < 3; s++)
+        {
+            var part = Path.Combine(output, "errors", $"part-{s:D5}.parquet");
+            index.AddRange(await ParquetRows.ReadLongsAsync(part, "index"));
+            path.AddRange(await ParquetRows.ReadStringsAsync(part, "path"));
+            kind.AddRange(await ParquetRows.ReadStringsAsync(part, "kind"));
+            samples.AddRange((await ParquetRows.ReadAsync(Path.Combine(output, "samples", $"part-{s:D5}.parquet"))).Index);
+        }
+        // Samples in tar order: two good ones, then Bad_0001 (index 2), three good, Bad_0002 (index 6), five good.
+        Assert.Equal([2L, 6], index);
+        Assert.Equal([$"{tar}#Bad_0001.jpg", $"{tar}#Bad_0002.png"], path);
+        Assert.Equal(["truncated", "unsupported"], kind);
+        Assert.Equal(Enumerable.Range(0, 12).Select(i => (long)i).Except([2L, 6]), samples);
+    }
+
+    [Fact]
     public async Task Run_TarThatIsNotATar_FailsInOneLine()
     {
         var folder = TestPaths.NewFolder();
