@@ -150,14 +150,15 @@ public sealed class ImageSkipCliTests
     }
 
     [Fact]
-    public async Task Run_SkipWithManifest_RecordsAMissingImageAndKeepsMetadataAligned()
+    public async Task Run_SkipWithManifestWhoseFirstImageIsMissing_RecordsItAndKeepsMetadataAligned()
     {
         var folder = TestPaths.NewFolder();
         var small = TestPaths.Fixture("images/small");
         var manifest = Path.Combine(folder, "manifest.csv");
-        // Six rows: the third names no file; each row's site is its position, so a misaligned row would show.
+        // Six rows: the first names no file (the samples' shape then comes from the second); each row's site is its position,
+        // so a misaligned row would show.
         var paths = Directory.GetFiles(Path.Combine(small, "Bag")).Order(StringComparer.Ordinal).Take(5).ToList();
-        paths.Insert(2, Path.Combine(small, "Bag", "missing.png"));
+        paths.Insert(0, Path.Combine(small, "Bag", "missing.png"));
         await File.WriteAllLinesAsync(manifest, ["path,site", .. paths.Select((p, i) => $"{p},s{i}")]);
         var job = Path.Combine(folder, "job.json");
         await File.WriteAllTextAsync(job, $$"""
@@ -173,7 +174,7 @@ public sealed class ImageSkipCliTests
         Assert.True(run.ExitCode == 0, run.ToString());
         var output = Path.Combine(folder, "out");
         var error = Assert.Single(await ErrorsAsync(output, shards: 2));
-        Assert.Equal((2L, paths[2], "missing", "does not exist"), (error.Index, error.Path, error.Kind, error.Reason));
+        Assert.Equal((0L, paths[0], "missing", "does not exist"), (error.Index, error.Path, error.Kind, error.Reason));
         var sites = new List<string?>();
         var indices = new List<long>();
         for (var s = 0; s < 2; s++)
@@ -182,8 +183,8 @@ public sealed class ImageSkipCliTests
             sites.AddRange(await ParquetRows.ReadStringsAsync(part, "site"));
             indices.AddRange((await ParquetRows.ReadAsync(part)).Index);
         }
-        Assert.Equal([0L, 1, 3, 4, 5], indices);
-        Assert.Equal(["s0", "s1", "s3", "s4", "s5"], sites);
+        Assert.Equal([1L, 2, 3, 4, 5], indices);
+        Assert.Equal(["s1", "s2", "s3", "s4", "s5"], sites);
     }
 
     [Fact]
