@@ -87,7 +87,7 @@ internal static class ImageDecodeCost
     });
 
     /// <summary>The demo images written as files of <paramref name="size"/> (bilinear upscaling; RGB gets a tint per channel).</summary>
-    private static string[] Write(string folder, string name, ExplainCluster.Engine.Jobs.ShardData data, int count, int size, SKEncodedImageFormat format, bool gray)
+    internal static string[] Write(string folder, string name, ExplainCluster.Engine.Jobs.ShardData data, int count, int size, SKEncodedImageFormat format, bool gray)
     {
         var files = new string[count];
         for (var i = 0; i < count; i++)

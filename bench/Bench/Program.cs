@@ -28,6 +28,11 @@ if (args is ["images", .. var imageArgs])
     await ImageDecodeCost.RunAsync(imageArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
     return;
 }
+if (args is ["tar", .. var tarArgs])
+{
+    await TarCost.RunAsync(tarArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
+    return;
+}
 if (args is ["views", .. var viewArgs])
 {
     await ViewsCost.RunAsync(viewArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));

@@ -90,7 +90,8 @@ public enum FeatureEncoding
 }
 
 /// <summary>
-/// Image files: a folder read recursively (<see cref="Manifest"/> false) or a manifest (CSV or Parquet) listing them. The transforms
+/// Image files: a folder read recursively (<see cref="Manifest"/> false), a manifest (CSV or Parquet) listing them, or
+/// WebDataset tar shards (<see cref="Tar"/>: one .tar, or a folder of them). The transforms
 /// are the job file's JSON array (checked when the job file is read); their toTensor and normalize are also the job's
 /// <see cref="DataSpec.Preprocess"/>.
 /// </summary>
@@ -102,13 +103,28 @@ public sealed record ImagesSpec(
     [property: Id(3)] bool LabelsFromFolders,
     [property: Id(4)] string Transforms,
     [property: Id(5)] BadSamplePolicy OnBadSample = BadSamplePolicy.Fail,
-    [property: Id(6)] string[]? Metadata = null);
+    [property: Id(6)] string[]? Metadata = null,
+    [property: Id(7)] long MaxBadSamples = ImagesSpec.DefaultMaxBadSamples,
+    [property: Id(8)] bool Tar = false)
+{
+    /// <summary>
+    /// <c>data.maxBadSamples</c>'s default: a count, not a fraction, so that a job fails at the same sample however large its
+    /// dataset, and a thousand images is what one person can still look through in the errors table.
+    /// </summary>
+    public const long DefaultMaxBadSamples = 1000;
+}
 
 [GenerateSerializer, Alias("ec.BadSamplePolicy")]
 public enum BadSamplePolicy
 {
     /// <summary>A sample that cannot be read or decoded fails the job with one line naming it.</summary>
     Fail = 0,
+
+    /// <summary>
+    /// A sample that cannot be read or decoded is left out of every statistic and per-sample table and listed in the errors table;
+    /// the job fails only once more than <see cref="ImagesSpec.MaxBadSamples"/> have been.
+    /// </summary>
+    Skip = 1,
 }
 
 /// <summary>x = (raw · scale − mean[c]) / std[c], reshaped to <see cref="Shape"/> per sample.</summary>

@@ -28,6 +28,9 @@ public sealed class RunOutputs
         if (manifest.Status != Manifest.Completed && !finishing)
             throw new ExplainException($"{side}: {Redaction.Location(location)} holds a job that is {manifest.Status}, not completed");
         var summary = await ReadAsync<Summary>(folder.Child(OutputLayout.Summary), side, ct);
+        // Its parts are read by position in each shard's range, which a run that skipped unreadable images does not fill.
+        if (summary.Section<Data.Images.BadSamplesSummary>(Data.Images.BadSamplesFeature.Instance.Section) is { Skipped: > 0 } bad)
+            throw new ExplainException($"{side}: {Redaction.Location(location)} skipped {bad.Skipped} unreadable images (\"onBadSample\": \"skip\"); comparing such a run is not supported yet");
         return new RunOutputs(folder, manifest, summary);
     }
 

@@ -33,6 +33,7 @@ public static class FeatureRegistry
         Cohorts.CohortsFeature.Instance,
         ErrorTree.ErrorTreeFeature.Instance,
         Verdicts.VerdictsFeature.Instance,
+        Data.Images.BadSamplesFeature.Instance,
     ];
 
     private static readonly Dictionary<string, IFeature> ByName = All.ToDictionary(f => f.Name, StringComparer.Ordinal);

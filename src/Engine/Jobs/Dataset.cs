@@ -13,11 +13,11 @@ namespace ExplainCluster.Engine.Jobs;
 /// </summary>
 public sealed class Dataset
 {
-    private readonly Func<long, int, CancellationToken, Task<(float[] Raw, long[]? Labels, TextColumn[]? Metadata)>> _read;
+    private readonly Func<long, int, CancellationToken, Task<Rows>> _read;
     private readonly string[]? _features;
     private ErrorTree.ErrorTreeInput? _errorTree;
 
-    private Dataset(long count, int[] sampleShape, Func<long, int, CancellationToken, Task<(float[], long[]?, TextColumn[]?)>> read, string[]? features = null)
+    private Dataset(long count, int[] sampleShape, Func<long, int, CancellationToken, Task<Rows>> read, string[]? features = null)
     {
         Count = count;
         SampleShape = sampleShape;
@@ -27,7 +27,7 @@ public sealed class Dataset
 
     private Dataset(long count, int[] sampleShape, Func<long, int, CancellationToken, Task<float[]>> readInputs,
         Func<long, int, CancellationToken, Task<long[]?>> readLabels)
-        : this(count, sampleShape, async (start, n, ct) => (await readInputs(start, n, ct), await readLabels(start, n, ct), null))
+        : this(count, sampleShape, async (start, n, ct) => new Rows(await readInputs(start, n, ct), await readLabels(start, n, ct), null))
     {
     }
 
@@ -60,16 +60,24 @@ public sealed class Dataset
             var table = await TableSource.OpenAsync(job, locator, ct);
             return new Dataset(table.Count, [table.Encoder.Width], async (start, count, token) =>
                 await table.ReadAsync(start, count, token) is var rows
-                    ? (rows.Vectors, rows.Labels, [.. job.Data.Table.Metadata.Select((name, m) => new TextColumn(name, rows.Metadata[m]))]) : default,
+                    ? new Rows(rows.Vectors, rows.Labels, [.. job.Data.Table.Metadata.Select((name, m) => new TextColumn(name, rows.Metadata[m]))]) : null!,
                 [.. job.Data.Table.Features.Select(f => f.Name)]);
         }
         if (job.Data.Images is { } images)
         {
             var list = await ImageList.OpenAsync(job, locator, ct);
-            policy?.CheckImages(images.Manifest ? "data.manifest" : "data.images", list.Locations);
-            var source = await ImageSource.OpenAsync(list, ImagePipeline.Parse(images.Transforms), locator, maxDecodedBytes ?? new Limits().MaxSampleBytes, ct);
+            policy?.CheckImages(images.Manifest ? "data.manifest" : images.Tar ? "data.tar" : "data.images", list.Sources);
+            var skip = images.OnBadSample == BadSamplePolicy.Skip;
+            var source = await ImageSource.OpenAsync(list, ImagePipeline.Parse(images.Transforms), locator, maxDecodedBytes ?? new Limits().MaxSampleBytes, ct, skip);
             return new Dataset(source.Count, [source.Shape.Channels, source.Shape.Height, source.Shape.Width], async (start, count, token) =>
-                (await source.ReadAsync(start, count, token), list.Labels?[(int)start..(int)(start + count)], list.MetadataOf(start, count)));
+            {
+                var read = await source.ReadAsync(start, count, token, skip);
+                // The labels and metadata of the kept images only, row for row with their values.
+                var rows = read.Kept?.Select(i => (int)(i - start)).ToArray() ?? [.. Enumerable.Range(0, count)];
+                return new Rows(read.Raw, list.Labels is { } l ? [.. rows.Select(r => l[start + r])] : null,
+                    list.MetadataOf(start, count)?.Select(c => new TextColumn(c.Name, [.. rows.Select(r => c.Values[r])])).ToArray(), read.Kept,
+                    skip ? read.Bad : null);
+            });
         }
         var inputs = await ArrayFile.OpenAsync(locator.Resolve(job.Data.Inputs), ct);
         if (inputs.Header.Type is not (ElementType.UInt8 or ElementType.Float32))
@@ -94,14 +102,21 @@ public sealed class Dataset
         var count = checked((int)shard.Count);
         if (shard.Start + count > Count)
             throw new ExplainException($"data: shard {shard.Index} reads samples {shard.Start}–{shard.Start + count - 1}, but the dataset now has {Count}; inputs must not change while a job runs");
-        var (raw, labels, metadata) = await _read(shard.Start, count, ct);
-        return new ShardData(shard.Start, count, raw, labels, SampleShape, Features: _features, Metadata: metadata, Cohorts: metadata is null ? null : CohortColumns,
+        var rows = await _read(shard.Start, count, ct);
+        // A shard with nothing left has no model output to give its statistics their shape; with the defaults (shards of 1,024,
+        // at most 1,000 bad images) it would pass the limit anyway.
+        if (count > 0 && rows.Kept is { Length: 0 } && rows.Bad is [var first, ..])
+            throw new ExplainException(
+                $"data: none of the {count} images of shard {shard.Index} (samples {shard.Start}–{shard.Start + count - 1}) could be read; the first: {first.Location}: {first.Reason}");
+        return new ShardData(shard.Start, rows.Kept?.Length ?? count, rows.Raw, rows.Labels, SampleShape, Features: _features, Metadata: rows.Metadata,
+            Cohorts: rows.Metadata is null ? null : CohortColumns, Kept: rows.Kept, Bad: rows.Bad,
             Dependence: _dependence, ErrorTree: _errorTree);
     }
 
     /// <summary>
     /// The rows at <paramref name="indices"/> (ascending, distinct), read a span at a time: indices less than
-    /// <paramref name="gap"/> rows apart share one ranged read.
+    /// <paramref name="gap"/> rows apart share one ranged read. Every index must be a sample that can be read (a bad image skipped
+    /// is never chosen).
     /// </summary>
     public async Task<RowSet> ReadRowsAsync(long[] indices, CancellationToken ct = default, int gap = 256)
     {
@@ -114,8 +129,13 @@ public sealed class Dataset
             var (first, last) = (indices[at], indices[next - 1]);
             if (first < 0 || last >= Count)
                 throw new ExplainException($"data: rows up to {last} were chosen, but the dataset now has {Count}; inputs must not change while a job runs");
-            var (rows, _, _) = await _read(first, checked((int)(last - first + 1)), ct);
-            for (var r = at; r < next; r++) rows.AsSpan((int)(indices[r] - first) * size, size).CopyTo(raw.AsSpan(r * size, size));
+            var span = await _read(first, checked((int)(last - first + 1)), ct);
+            for (var r = at; r < next; r++)
+            {
+                var row = SampleRows.RowOf(first, span.Raw.Length / size, span.Kept, indices[r]);
+                if (row < 0) throw new ExplainException($"data: sample {indices[r]} was chosen but can no longer be read; inputs must not change while a job runs");
+                span.Raw.AsSpan(row * size, size).CopyTo(raw.AsSpan(r * size, size));
+            }
             at = next;
         }
         return new RowSet(indices, raw);
@@ -129,6 +149,9 @@ public sealed class Dataset
             shards.Add(new ShardSpec(shards.Count, start, Math.Min(shardSize, count - start)));
         return [.. shards];
     }
+
+    /// <summary>A range as read: values and labels of the kept samples, their metadata, their indices (null: all) and the bad samples left out.</summary>
+    private sealed record Rows(float[] Raw, long[]? Labels, TextColumn[]? Metadata, long[]? Kept = null, BadSample[]? Bad = null);
 
     private static int[] SampleShapeOf(JobSpec job, ArrayHeader header)
     {

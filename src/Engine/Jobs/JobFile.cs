@@ -113,9 +113,9 @@ public static class JobFile
     /// <summary><c>data</c>: an array (<c>inputs</c>, <c>labels</c>, <c>preprocess</c>), image files (<see cref="Data.Images.ImageDataOptions"/>) or a table (<see cref="Data.Tables.TableOptions"/>).</summary>
     private static DataSpec ParseData(JsonElement data, string baseDirectory)
     {
-        var kinds = new[] { "inputs", "images", "manifest", "table" }.Where(k => Optional(data, k) is not null).ToArray();
+        var kinds = new[] { "inputs", "images", "manifest", "tar", "table" }.Where(k => Optional(data, k) is not null).ToArray();
         if (kinds.Length != 1)
-            throw new ExplainException(kinds.Length == 0 ? "data: give inputs (an array file), images (a folder), manifest (a CSV or Parquet file of images) or table (a CSV or Parquet file of features)"
+            throw new ExplainException(kinds.Length == 0 ? "data: give inputs (an array file), images (a folder), manifest (a CSV or Parquet file of images), tar (WebDataset shards of images) or table (a CSV or Parquet file of features)"
                 : $"data: {string.Join(" and ", kinds)} exclude each other; give one");
         if (kinds[0] == "inputs")
         {

@@ -170,7 +170,8 @@ public sealed class JobOutputs(BlobLocator locator)
             // The embedding's post attempt staged the shard's coordinates and their per-sample columns apart.
             var post = !embedding ? null : posted?.TryGetValue(shard.Key, out var attempt) == true ? output.Child(OutputLayout.PostAttempt(shard.Key, attempt))
                 : throw new ExplainException($"shard {shard.Key} has no post attempt for its embedding");
-            foreach (var file in OutputLayout.ShardFiles(methods, shard.Key, plan.Segments is not null, subsetMethods, plan.Features is null ? null : plan.Methods.Select(m => m.Name)))
+            foreach (var file in OutputLayout.ShardFiles(methods, shard.Key, plan.Segments is not null, subsetMethods, plan.Features is null ? null : plan.Methods.Select(m => m.Name),
+                job.Data.Images?.OnBadSample == BadSamplePolicy.Skip))
             {
                 if (post is not null && file == OutputLayout.SamplesPart(shard.Key)) await JoinAsync(staged.Child(file), post.Child(OutputLayout.SampleColumns), output.Child(file), token);
                 else await MoveAsync(staged, file, output, $"shard {shard.Key} attempt {shard.Value.Attempt}", token);

@@ -32,7 +32,7 @@ public static class SampleSelection
         var preprocess = Preprocessor.Create(job.Data.Preprocess, data.SampleShape);
         using (var shardRaw = tensor(data.Raw, [n, .. data.SampleShape.Select(d => (long)d)]))
         {
-            ShardExplainer.CheckFinite(shardRaw, data.Start);
+            ShardExplainer.CheckFinite(shardRaw, data.IndexOf);
             using var _ = no_grad();
             for (var start = 0; start < n; start += job.BatchSize)
             {
@@ -42,10 +42,11 @@ public static class SampleSelection
                 using var scope = NewDisposeScope();
                 var input = model.PrepareInput(preprocess.Apply(shardRaw.narrow(0, start, count)));
                 var logits = model.Forward(input).cpu();
-                model.CheckFinite(logits, data.Start + start);
+                var indices = Enumerable.Range(start, count).Select(data.IndexOf).ToArray();
+                model.CheckFinite(logits, indices);
                 var predicted = logits.argmax(1).data<long>().ToArray();
                 var labels = data.Labels?.AsSpan(start, count).ToArray();
-                if (labels is not null) ShardExplainer.CheckLabels(labels, (int)logits.shape[1], data.Start + start);
+                if (labels is not null) ShardExplainer.CheckLabels(labels, (int)logits.shape[1], indices);
                 for (var i = 0; i < count; i++)
                 {
                     var target = job.Target == TargetMode.Label && labels is not null ? labels[i] : predicted[i];
@@ -54,7 +55,7 @@ public static class SampleSelection
             }
         }
         return [.. subsets.Select(s => Smallest(
-            Enumerable.Range(0, n).Select(i => new StratumCandidate(s.Proportional ? 0 : strata[i], SampleSeeds.For(s.Seed, data.Start + i), data.Start + i)), s.PerClass))];
+            Enumerable.Range(0, n).Select(i => new StratumCandidate(s.Proportional ? 0 : strata[i], SampleSeeds.For(s.Seed, data.IndexOf(i)), data.IndexOf(i))), s.PerClass))];
     }
 
     /// <summary>Per stratum, the <paramref name="perClass"/> candidates with the smallest keys (ties by index), by stratum then key.</summary>

@@ -64,7 +64,7 @@ public static class ShardExplainer
 
         // The shard's samples as one tensor, checked once; batches are views of it.
         using var shardRaw = tensor(data.Raw, [n, .. data.SampleShape.Select(d => (long)d)]);
-        CheckFinite(shardRaw, data.Start);
+        CheckFinite(shardRaw, data.IndexOf);
         var views = Views.ShardViews.For(model, plan, () => model.PrepareInput(preprocess.Apply(shardRaw.narrow(0, 0, 1))),
             plan.KnnSample is { } knn ? plan.Chosen(chosen, knn).ToHashSet() : null);
 
@@ -75,7 +75,7 @@ public static class ShardExplainer
             clock?.Tick();
             var count = Math.Min(batchSize, n - start);
             using var activity = Activities.StartActivity("model.batch");
-            activity?.SetTag("explain.batch.start", data.Start + start);
+            activity?.SetTag("explain.batch.start", data.IndexOf(start));
             activity?.SetTag("explain.batch.size", count);
             using var scope = NewDisposeScope();
 
@@ -96,10 +96,12 @@ public static class ShardExplainer
                     outputs[m] = [new MapCollector(methods[m].Name, methods[m].Columns, n, configured[m].Subset.IsAll),
                         .. methods[m].ExtraMaps.Select(name => new MapCollector(name, [], n, configured[m].Subset.IsAll))];
             }
-            if (labelSlice is not null) CheckLabels(labelSlice, classes, data.Start + start);
+            var indices = new long[count];
+            for (var i = 0; i < count; i++) indices[i] = data.IndexOf(start + i);
+            if (labelSlice is not null) CheckLabels(labelSlice, classes, indices);
 
             var cpuLogits = batch.Logits.cpu();
-            model.CheckFinite(cpuLogits, data.Start + start);
+            model.CheckFinite(cpuLogits, indices);
             cpuLogits.data<float>().CopyTo(logits.AsSpan(start * classes, count * classes));
             var logProbabilities = nn.functional.log_softmax(cpuLogits, 1);
             var (maxLog, argmax) = logProbabilities.max(1);
@@ -111,12 +113,10 @@ public static class ShardExplainer
                 var nll = -logProbabilities.gather(1, labelTensor.cpu().unsqueeze(1)).squeeze(1);
                 nll.data<float>().CopyTo(loss.AsSpan(start, count));
             }
-            views?.Add(batch, classes, [.. Enumerable.Range(0, count).Select(i => data.Start + start + i)], labelSlice);
+            views?.Add(batch, classes, indices, labelSlice);
             var batchTargets = batch.Targets.cpu().data<long>().ToArray();
             batchTargets.CopyTo(targets, start);
 
-            var indices = new long[count];
-            for (var i = 0; i < count; i++) indices[i] = data.Start + start + i;
             var methodBatch = new MethodBatch(model, batch, indices, batchSize,
                 segments is null ? null : BatchSegmentsOf(segments, start, count, model.Device), labelTensor, plan.Features);
             var maps = new List<(int, Tensor, int[]?)>();
@@ -157,12 +157,16 @@ public static class ShardExplainer
         var viewParts = views?.Finish(model, data, indices => RowsOf(model, data, shardRaw, preprocess, indices), targets, pruningRows);
         return new ShardResult(data.Start, n, classes, data.Labels, targets, logits, predictions, confidence, loss,
             [.. outputs.SelectMany(o => o).Select(o => o.Output())], watch.Elapsed.TotalSeconds, faithfulness?.Result(), segments, sanity, paramLayers,
-            viewParts, trust?.Result(), tcav?.Result());
+            viewParts, trust?.Result(), tcav?.Result(), data.Kept);
     }
 
     /// <summary>Given dataset indices of this shard, preprocessed as the model takes them.</summary>
     internal static Tensor RowsOf(ExplainModel model, ShardData data, Tensor shardRaw, Preprocessor preprocess, long[] indices) =>
-        model.PrepareInput(preprocess.Apply(shardRaw.index_select(0, tensor(indices.Select(i => i - data.Start).ToArray()))));
+        model.PrepareInput(preprocess.Apply(shardRaw.index_select(0, tensor(indices.Select(i => (long)Row(data, i)).ToArray()))));
+
+    /// <summary>The row of dataset index <paramref name="index"/>, which the shard must hold.</summary>
+    internal static int Row(ShardData data, long index) => data.RowOf(index) is var row and >= 0 ? row
+        : throw new InvalidOperationException($"sample {index} is not among shard {data.Start}..'s samples");
 
     /// <summary>
     /// Rows at dataset <paramref name="indices"/>, preprocessed as the model takes them: this shard's from its own samples,
@@ -175,7 +179,7 @@ public static class ShardExplainer
         for (var r = 0; r < indices.Length; r++)
         {
             var i = indices[r];
-            ReadOnlySpan<float> row = i >= data.Start && i < data.Start + data.Count ? data.Raw.AsSpan((int)(i - data.Start) * size, size)
+            ReadOnlySpan<float> row = data.RowOf(i) is var own and >= 0 ? data.Raw.AsSpan(own * size, size)
                 : data.Outside is { } outside && Array.BinarySearch(outside.Indices, i) is var at and >= 0 ? outside.Raw.AsSpan(at * size, size)
                 : throw new InvalidOperationException($"background row {i} is neither in shard {data.Start}.. nor read for it");
             row.CopyTo(raw.AsSpan(r * size, size));
@@ -194,7 +198,7 @@ public static class ShardExplainer
         using var activity = Activities.StartActivity("model.sanity");
         activity?.SetTag("explain.sanity.samples", chosen.Length);
         using var scope = NewDisposeScope();
-        var rows = chosen.Select(i => (int)(i - data.Start)).ToArray();
+        var rows = chosen.Select(i => Row(data, i)).ToArray();
         var input = RowsOf(model, data, shardRaw, preprocess, chosen);
         BatchSegments? rowSegments = null;
         if (segments is not null)
@@ -217,19 +221,19 @@ public static class ShardExplainer
         return new BatchSegments(labels.to(ScalarType.Int64).to(device), segments.Counts.AsSpan(start, count).ToArray());
     }
 
-    internal static void CheckFinite(Tensor raw, long firstIndex)
+    internal static void CheckFinite(Tensor raw, Func<int, long> indexOf)
     {
         using var scope = NewDisposeScope();
         if (isfinite(raw).all().item<bool>()) return;
         var bad = (~isfinite(raw).flatten(1).all(1)).nonzero()[0, 0].item<long>();
-        throw new ExplainException($"inputs contain NaN or Inf at sample {firstIndex + bad}");
+        throw new ExplainException($"inputs contain NaN or Inf at sample {indexOf((int)bad)}");
     }
 
-    internal static void CheckLabels(long[] labels, int classes, long firstIndex)
+    internal static void CheckLabels(long[] labels, int classes, long[] indices)
     {
         for (var i = 0; i < labels.Length; i++)
             if (labels[i] < 0 || labels[i] >= classes)
-                throw new ExplainException($"label {labels[i]} at sample {firstIndex + i} is outside the model's classes 0..{classes - 1}");
+                throw new ExplainException($"label {labels[i]} at sample {indices[i]} is outside the model's classes 0..{classes - 1}");
     }
 
     private static void ValidateClasses(JobSpec job, int classes)

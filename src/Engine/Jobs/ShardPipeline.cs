@@ -81,7 +81,7 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
                     if (work.VoteIndex is { } voted)
                     {
                         var agreement = new float?[data.Count];
-                        for (var j = 0; j < voted.Length; j++) agreement[voted[j] - data.Start] = work.VoteAgreement![j];
+                        for (var j = 0; j < voted.Length; j++) agreement[ShardExplainer.Row(data, voted[j])] = work.VoteAgreement![j];
                         columns.Add(("knn_agreement", agreement));
                     }
                     await staged.Child(OutputLayout.SampleColumns).WriteAsync(await ParquetColumns.WriteAsync(columns, ct), ct);
@@ -180,7 +180,7 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
         await StorageFault.WritingAsync(job.Output, $"writing shard {shard.Index}", async () =>
         {
             await ShardWriter.WriteAsync(output.Child(OutputLayout.Attempt(shard.Index, attempt)), shard.Index, result, scalars, ct, JobPlan.Of(job).Features?.Names,
-                data.Metadata);
+                data.Metadata, data.Bad);
             // Last: a partial on disk means the attempt's files are all there.
             await output.Child(OutputLayout.Partial(shard.Index, attempt)).WriteAsync(PartialCodec.Encode(partial), ct);
         });

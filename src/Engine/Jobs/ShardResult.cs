@@ -19,7 +19,15 @@ public sealed record ShardResult(
     ExplainCluster.Contracts.ParamGradLayer[]? ParamGradLayers = null,
     Views.ShardViewsResult? Views = null,
     Trust.TrustResult? Trust = null,
-    Concepts.TcavResult? Tcav = null);
+    Concepts.TcavResult? Tcav = null,
+    long[]? Kept = null)
+{
+    /// <summary>The dataset index of row <paramref name="row"/> (<see cref="ShardData.Kept"/>: the samples kept when bad ones were skipped).</summary>
+    public long IndexOf(int row) => SampleRows.IndexOf(Start, Kept, row);
+
+    /// <summary>The row of dataset index <paramref name="index"/>; −1 when the shard does not hold it.</summary>
+    public int RowOf(long index) => SampleRows.RowOf(Start, Count, Kept, index);
+}
 
 /// <summary>
 /// One method's maps for a shard, [rows, ..MapShape] row-major, and its own per-sample columns (NaN where it

@@ -205,14 +205,14 @@ public sealed class ExplainModel : IDisposable
         _ => "a number or other non-tensor value",
     };
 
-    /// <summary>Fails on NaN or ±Inf logits [n, classes], naming the first such sample; <paramref name="firstIndex"/> is row 0's.</summary>
-    public void CheckFinite(Tensor logits, long firstIndex)
+    /// <summary>Fails on NaN or ±Inf logits [n, classes], naming the first such sample; <paramref name="indices"/> are the rows' dataset indices.</summary>
+    public void CheckFinite(Tensor logits, long[] indices)
     {
         using var scope = NewDisposeScope();
         var finite = isfinite(logits).all(1);
         if (finite.all().item<bool>()) return;
         var bad = (~finite).nonzero()[0, 0].item<long>();
-        throw new ExplainException($"model {Location} gave NaN or Inf logits for sample {firstIndex + bad}");
+        throw new ExplainException($"model {Location} gave NaN or Inf logits for sample {indices[bad]}");
     }
 
     /// <summary>

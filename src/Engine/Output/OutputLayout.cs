@@ -50,10 +50,19 @@ public static class OutputLayout
     public static string Partial(int shard, int attempt) => $"{Attempt(shard, attempt)}/partial.bin";
 
     /// <summary>Everything a job writes besides manifest.json: what taking over an ended job's output deletes.</summary>
-    public static readonly string[] Folders = ["samples", "logits", "attributions", "segments", "embedding", "summary", "plots", "compare", Summary, Report, Pdf, Evidence, "_attempts"];
+    public static readonly string[] Folders = ["samples", Errors, "logits", "attributions", "segments", "embedding", "summary", "plots", "compare", Summary, Report, Pdf, Evidence, "_attempts"];
 
     /// <summary>The staging folder of every attempt; gone once the job has completed.</summary>
     public const string Attempts = "_attempts";
+
+    /// <summary>The folder of the errors tables (<see cref="ErrorsPart"/>).</summary>
+    public const string Errors = "errors";
+
+    /// <summary>
+    /// With <c>"onBadSample": "skip"</c>, a shard's images that could not be read, one row each (index, path, kind, reason); written by
+    /// every shard's attempt, empty when it skipped none, and moved into place with the other parts.
+    /// </summary>
+    public static string ErrorsPart(int shard) => $"{Errors}/part-{shard.ToString("D5", CultureInfo.InvariantCulture)}.parquet";
 
     /// <summary>Each sample's segment ids, int32 [n, H, W], when a method of the job uses segments.</summary>
     public static string EmbeddingPart(int shard) => $"embedding/part-{shard.ToString("D5", CultureInfo.InvariantCulture)}.npy";
@@ -63,11 +72,12 @@ public static class OutputLayout
     /// <summary>The files one shard's explain attempt writes, relative to the output (or to its attempt's staging folder).</summary>
     /// <param name="subsetMethods">The methods with a subset, which also write an index file.</param>
     /// <param name="tableMethods">A table job's methods, which also write their attributions as parquet (<see cref="AttributionTable"/>).</param>
+    /// <param name="errors">The job skips bad images: each shard writes its errors table.</param>
     public static IEnumerable<string> ShardFiles(IEnumerable<string> methods, int shard, bool segments = false, IEnumerable<string>? subsetMethods = null,
-        IEnumerable<string>? tableMethods = null) =>
+        IEnumerable<string>? tableMethods = null, bool errors = false) =>
         [.. methods.Select(m => AttributionPart(m, shard)), .. (subsetMethods ?? []).Select(m => AttributionIndex(m, shard)),
          .. (tableMethods ?? []).Select(m => AttributionTable(m, shard)),
-         LogitsPart(shard), SamplesPart(shard), .. segments ? [SegmentsPart(shard)] : Array.Empty<string>()];
+         LogitsPart(shard), SamplesPart(shard), .. segments ? [SegmentsPart(shard)] : Array.Empty<string>(), .. errors ? [ErrorsPart(shard)] : Array.Empty<string>()];
 
     /// <summary>For a method with a subset: int64 [rows], the dataset index each row of its part explains.</summary>
     public static string AttributionIndex(string method, int shard) =>

@@ -11,10 +11,12 @@ namespace ExplainCluster.Engine.Output;
 public static class ShardWriter
 {
     /// <param name="features">A table job's feature names: each method's attributions are also written as parquet, a column per feature.</param>
+    /// <param name="bad">The images of the shard's range skipped as unreadable (<c>"onBadSample": "skip"</c>; null otherwise): its errors table.</param>
     /// <param name="metadata">The job's metadata columns (a table's or an image manifest's), written to the samples part as text after the other columns.</param>
     public static async Task WriteAsync(IBlob output, int shard, ShardResult result, IReadOnlyList<MethodScalars> scalars, CancellationToken ct = default,
-        string[]? features = null, IReadOnlyList<TextColumn>? metadata = null)
+        string[]? features = null, IReadOnlyList<TextColumn>? metadata = null, IReadOnlyList<Data.Images.BadSample>? bad = null)
     {
+        if (bad is not null) await output.Child(OutputLayout.ErrorsPart(shard)).WriteAsync(await Data.Images.BadSamplesTable.EncodeAsync(bad, ct), ct);
         foreach (var method in result.Methods)
         {
             long[] shape = [method.RowCount(result.Count), .. method.MapShape.Select(d => (long)d)];
@@ -24,7 +26,7 @@ public static class ShardWriter
             // A method with a subset: which dataset index each of its rows explains.
             if (method.Rows is { } rows)
                 await output.Child(OutputLayout.AttributionIndex(method.Name, shard))
-                    .WriteAsync(NpyFormat.Encode([.. rows.Select(i => result.Start + i)], [rows.Length]), ct);
+                    .WriteAsync(NpyFormat.Encode([.. rows.Select(result.IndexOf)], [rows.Length]), ct);
         }
         if (result.Segments is { } segments)
             await output.Child(OutputLayout.SegmentsPart(shard))
@@ -45,7 +47,7 @@ public static class ShardWriter
         await using (var writer = await ParquetWriter.CreateAsync(new ParquetSchema([index, .. fields]), stream, cancellationToken: ct))
         {
             using var group = writer.CreateRowGroup();
-            await group.WriteAsync(index, new ReadOnlyMemory<long>([.. Enumerable.Range(0, rows).Select(i => r.Start + (method.Rows?[i] ?? i))]), cancellationToken: ct);
+            await group.WriteAsync(index, new ReadOnlyMemory<long>([.. Enumerable.Range(0, rows).Select(i => r.IndexOf(method.Rows?[i] ?? i))]), cancellationToken: ct);
             for (var f = 0; f < fields.Length; f++)
                 await group.WriteAsync(fields[f], new ReadOnlyMemory<float>([.. Enumerable.Range(0, rows).Select(i => method.Maps[i * features.Length + f])]), cancellationToken: ct);
         }
@@ -91,7 +93,7 @@ public static class ShardWriter
         await using (var writer = await ParquetWriter.CreateAsync(schema, stream, cancellationToken: ct))
         {
             using var group = writer.CreateRowGroup();
-            await group.WriteAsync(index, new ReadOnlyMemory<long>([.. Enumerable.Range(0, n).Select(i => r.Start + i)]), cancellationToken: ct);
+            await group.WriteAsync(index, new ReadOnlyMemory<long>([.. Enumerable.Range(0, n).Select(r.IndexOf)]), cancellationToken: ct);
             await group.WriteAsync(label, new ReadOnlyMemory<int?>(labels), cancellationToken: ct);
             await group.WriteAsync(prediction, new ReadOnlyMemory<int>(r.Predictions), cancellationToken: ct);
             await group.WriteAsync(confidence, new ReadOnlyMemory<float>(r.Confidence), cancellationToken: ct);

@@ -47,7 +47,7 @@ public sealed class ParamGradStatistics
             sums[cell] += norm;
             squares[cell] += (double)norm * norm;
             histograms[cell * ParamGradPartial.Bins + Bin(norm)]++;
-            largest.Add(new NormEntry(r.Start + i, norm, label, r.Predictions[i], shard, i));
+            largest.Add(new NormEntry(r.IndexOf(i), norm, label, r.Predictions[i], shard, i));
         }
         return new ParamGradPartial(layers, counts, sums, histograms, Largest(largest), squares);
     }

@@ -71,7 +71,8 @@ public sealed class ReportContext
     private static bool ReadsFiles(Manifest manifest) =>
         manifest.JobFile.ValueKind == System.Text.Json.JsonValueKind.Object && manifest.JobFile.TryGetProperty("data", out var data)
         && data.ValueKind == System.Text.Json.JsonValueKind.Object
-        && (data.TryGetProperty("images", out _) || data.TryGetProperty("manifest", out _) || data.TryGetProperty("table", out _));
+        && (data.TryGetProperty("images", out _) || data.TryGetProperty("manifest", out _) || data.TryGetProperty("tar", out _)
+            || data.TryGetProperty("table", out _));
 
     /// <summary>A .npy file of the outputs, by its path relative to the output folder.</summary>
     public Task<ArrayFile> OpenAsync(string path, CancellationToken ct) => ArrayFile.OpenAsync(Output.Child(path), ct);

@@ -18,7 +18,7 @@ public static class ReportSections
     [
         new("Summary", [new SummarySection()]),
         new("Changes since the previous model", [new ChangesSection()]),
-        new("Scope and provenance", [new ProvenanceSection()]),
+        new("Scope and provenance", [new ProvenanceSection(), new BadSamplesSection()]),
         new("Performance", [new ErrorAnalysisSection(), new HighestLossSection()]),
         new("Cohorts", [new CohortsSection(), new ErrorTreeSection()]),
         new("Explanations", [new MethodsSection(new ClassMeansSection()), new FeatureImportanceSection(), new ConceptsSection()]),

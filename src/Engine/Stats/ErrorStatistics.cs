@@ -11,7 +11,7 @@ public static class ErrorStatistics
     /// <summary>Bin of a confidence in (0, 1]: 15 equal-width bins, upper edges inclusive.</summary>
     public static int Bin(double confidence) => Math.Clamp((int)Math.Ceiling(confidence * CalibrationBins) - 1, 0, CalibrationBins - 1);
 
-    public static ErrorPartial Partial(int shard, long start, long[] labels, int[] predictions, float[] confidence, float[] loss, int classes)
+    public static ErrorPartial Partial(int shard, Func<int, long> indexOf, long[] labels, int[] predictions, float[] confidence, float[] loss, int classes)
     {
         var confusion = new long[classes * classes];
         var binCount = new long[CalibrationBins];
@@ -27,7 +27,7 @@ public static class ErrorStatistics
             if (labels[i] == predictions[i]) binCorrect[bin]++;
             sumNll += loss[i];
         }
-        var top = Top(Enumerable.Range(0, labels.Length).Select(i => new LossEntry(start + i, loss[i], (int)labels[i], predictions[i], confidence[i], shard, i)));
+        var top = Top(Enumerable.Range(0, labels.Length).Select(i => new LossEntry(indexOf(i), loss[i], (int)labels[i], predictions[i], confidence[i], shard, i)));
         return new ErrorPartial(confusion, sumNll, binCount, binConfidence, binCorrect, top);
     }
 

@@ -14,7 +14,7 @@ public sealed class ErrorsFeature : Feature<ErrorPartial, ErrorsFeature.Sums>
     public override string Section => "errorAnalysis";
 
     public override ErrorPartial? Compute(ShardOutcome s) => s.Data.Labels is null ? null
-        : ErrorStatistics.Partial(s.Shard.Index, s.Data.Start, s.Data.Labels, s.Result.Predictions, s.Result.Confidence, s.Result.Loss!, s.Result.Classes);
+        : ErrorStatistics.Partial(s.Shard.Index, s.Data.IndexOf, s.Data.Labels, s.Result.Predictions, s.Result.Confidence, s.Result.Loss!, s.Result.Classes);
 
     public override void Write(BinaryWriter w, ErrorPartial e)
     {

@@ -19,7 +19,7 @@ public sealed class EmbeddingFeature : Feature<EmbeddingPartial, EmbeddingFeatur
 
     /// <summary>The shard's sums, and each voter's stratum (target class × correct), by which the vote's subset was drawn.</summary>
     public override EmbeddingPartial? Compute(ShardOutcome s) => s.Result.Views?.Embedding is { } e
-        ? e with { SubsetStrata = e.SubsetIndex is { } index ? [.. index.Select(i => (int)(i - s.Result.Start)).Select(r =>
+        ? e with { SubsetStrata = e.SubsetIndex is { } index ? [.. index.Select(s.Result.RowOf).Select(r =>
             Jobs.SampleSelection.Stratum(s.Result.Targets[r], s.Result.Labels is { } l && l[r] == s.Result.Predictions[r]))] : null }
         : null;
 

@@ -27,7 +27,7 @@ public static class PostWorker
             clock?.Tick();
             using var scope = NewDisposeScope();
             var x = Rows(pruningRows);
-            var labels = data.Labels is null ? null : tensor(pruningRows.Select(i => data.Labels[i - data.Start]).ToArray()).to(model.Device);
+            var labels = data.Labels is null ? null : tensor(pruningRows.Select(i => data.Labels[ShardExplainer.Row(data, i)]).ToArray()).to(model.Device);
             Tensor targets;
             using (no_grad())
                 targets = job.Target == TargetMode.Label && labels is not null ? labels : model.Forward(x).argmax(1);
@@ -39,7 +39,7 @@ public static class PostWorker
         if (work.Objectives.Length > 0 && JobPlan.Of(job).Maximisation is { } options)
         {
             using var scope = NewDisposeScope();
-            var shape = Rows([data.Start]).shape.Skip(1).Select(d => (int)d).ToArray();
+            var shape = Rows([data.IndexOf(0)]).shape.Skip(1).Select(d => (int)d).ToArray();
             var bounds = shape.Length == 3 ? InputBounds.For(job.Data.Preprocess, shape[0], 0, RawHigh(job.Data.Preprocess)) : null;
             foreach (var objective in work.Objectives)
             {

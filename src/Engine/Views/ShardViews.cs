@@ -140,7 +140,7 @@ public sealed class ShardViews
     /// <summary>The inputs, labels (when the data has them) and targets of the given dataset indices of this shard.</summary>
     public static (Tensor Inputs, Tensor? Labels, Tensor Targets) Rows(ExplainModel model, ShardData data, Func<long[], Tensor> rows, long[] targets, long[] chosen)
     {
-        var at = chosen.Select(i => (int)(i - data.Start)).ToArray();
+        var at = chosen.Select(i => ShardExplainer.Row(data, i)).ToArray();
         var labels = data.Labels is null ? null : tensor(at.Select(r => data.Labels[r]).ToArray()).to(model.Device);
         return (rows(chosen), labels, tensor(at.Select(r => targets[r]).ToArray()).to(model.Device));
     }

@@ -38,7 +38,7 @@ public sealed class ExplainPass(JobContext job) : IJobPass<ShardPartial>
     public string? Merge(ShardPartial result)
     {
         job.Summary.Add(result);
-        return null;
+        return Engine.Data.Images.BadSamplesFeature.Exceeded(job.Summary, job.Record.Job!);
     }
 
     public ShardRequest Request(string jobId, ShardSpec shard, int attempt) =>

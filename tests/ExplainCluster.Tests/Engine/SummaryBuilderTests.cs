@@ -10,7 +10,7 @@ public class SummaryBuilderTests
     /// <param name="map">Σ map per class, two values per class, dense; the partial keeps the rows of classes with samples.</param>
     private static ShardPartial Partial(int shard, long start, long[] labels, int[] predictions, float[] confidence, double[] map, int classes = 2)
     {
-        var errors = ErrorStatistics.Partial(shard, start, labels, predictions, confidence, [.. confidence.Select(c => (float)-Math.Log(c))], classes);
+        var errors = ErrorStatistics.Partial(shard, i => start + i, labels, predictions, confidence, [.. confidence.Select(c => (float)-Math.Log(c))], classes);
         var counts = new long[classes];
         foreach (var p in predictions) counts[p]++;
         double[] Rows(double[] dense) => [.. ShardPartial.ClassRows(counts).SelectMany(c => dense.Skip(2 * c).Take(2))];

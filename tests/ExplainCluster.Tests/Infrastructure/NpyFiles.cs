@@ -17,4 +17,7 @@ public static class NpyFiles
         var file = await ArrayFile.OpenAsync(new LocalBlob(path));
         return await file.ReadIntegersAsync(0, (int)file.Header.Count);
     }
+
+    /// <summary>How many samples (rows) a part holds.</summary>
+    public static async Task<long> RowsAsync(string path) => (await ArrayFile.OpenAsync(new LocalBlob(path))).Header.Count;
 }

@@ -59,6 +59,26 @@ public sealed record ParquetRows(long[] Index, int?[] Label, int[] Prediction, b
         }
     }
 
+    /// <summary>One int64 column of a part.</summary>
+    public static async Task<long[]> ReadLongsAsync(string path, string column)
+    {
+        var (reader, group, field) = await OpenColumnAsync(path, column);
+        using (group) await using (reader)
+        {
+            var values = new long[(int)group.RowCount];
+            await group.ReadAsync(field, values.AsMemory());
+            return values;
+        }
+    }
+
+    /// <summary>One float column of a part, nullable or not (a method with a subset writes nullable columns).</summary>
+    public static async Task<float?[]> ReadNullableFloatsOrFloatsAsync(string path, string column)
+    {
+        var (reader, group, field) = await OpenColumnAsync(path, column);
+        await using (reader) using (group) { if (!field.IsNullable) return [.. (await ReadFloatsAsync(path, column)).Select(v => (float?)v)]; }
+        return await ReadNullableFloatsAsync(path, column);
+    }
+
     private static async Task<(ParquetReader Reader, ParquetRowGroupReader Group, Parquet.Schema.DataField Field)> OpenColumnAsync(string path, string column)
     {
         var reader = await ParquetReader.CreateAsync(File.OpenRead(path));

@@ -20,15 +20,15 @@ public static class ImageDecoder
         var (width, height) = (codec.Info.Width, codec.Info.Height);
         CheckSize(width, height, name, maxDecodedBytes);
         if (IsGray16Png(encoded))
-            throw new ExplainException(
-                $"{name}: 16-bit grayscale PNG is not supported: torchvision's ImageFolder loader clips its values to 0–255 and SkiaSharp reads only their high byte, so the model would not see what it saw in training; convert it to 8-bit");
+            throw BadSample.Error(name, "unsupported",
+                "16-bit grayscale PNG is not supported: torchvision's ImageFolder loader clips its values to 0–255 and SkiaSharp reads only their high byte, so the model would not see what it saw in training; convert it to 8-bit");
         var rgba = new byte[4L * width * height];
         var handle = GCHandle.Alloc(rgba, GCHandleType.Pinned);
         SKCodecResult result;
         try { result = codec.GetPixels(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul), handle.AddrOfPinnedObject()); }
         finally { handle.Free(); }
         if (result != SKCodecResult.Success)
-            throw new ExplainException($"{name}: cannot be decoded ({Reason(result)})");
+            throw BadSample.Error(name, Kind(result), $"cannot be decoded ({Reason(result)})");
         var rgb = new byte[3L * width * height];
         for (long i = 0, n = (long)width * height; i < n; i++)
         {
@@ -53,10 +53,10 @@ public static class ImageDecoder
     public static void CheckSize(int width, int height, string name, long maxDecodedBytes)
     {
         var bytes = 3L * width * height;
-        if (width < 1 || height < 1) throw new ExplainException($"{name}: declares an empty image ({width}x{height})");
+        if (width < 1 || height < 1) throw BadSample.Error(name, "corrupt", $"declares an empty image ({width}x{height})");
         if (bytes > maxDecodedBytes)
-            throw new ExplainException(
-                $"{name}: declares {width}x{height} pixels ({N(bytes)} bytes decoded as RGB), above Limits:MaxSampleBytes ({N(maxDecodedBytes)}); refused before decoding");
+            throw BadSample.Error(name, "oversize",
+                $"declares {width}x{height} pixels ({N(bytes)} bytes decoded as RGB), above Limits:MaxSampleBytes ({N(maxDecodedBytes)}); refused before decoding");
     }
 
     /// <summary>The image's size from its header alone (nothing decoded).</summary>
@@ -73,7 +73,7 @@ public static class ImageDecoder
         var codec = SKCodec.Create(stream, out var opened);
         if (codec is not null) return codec;
         stream.Dispose();
-        throw new ExplainException($"{name}: not a readable image ({Reason(opened)})");
+        throw BadSample.Error(name, Kind(opened), $"not a readable image ({Reason(opened)})");
     }
 
     private static string Reason(SKCodecResult result) => result switch
@@ -86,6 +86,13 @@ public static class ImageDecoder
         SKCodecResult.InvalidConversion => "its pixel format cannot be converted to RGB",
         SKCodecResult.InvalidScale or SKCodecResult.InvalidParameters => "the decoder refused the request",
         _ => result.ToString(),
+    };
+
+    private static string Kind(SKCodecResult result) => result switch
+    {
+        SKCodecResult.IncompleteInput => "truncated",
+        SKCodecResult.InvalidInput or SKCodecResult.Unimplemented => "unsupported",
+        _ => "corrupt",
     };
 
     private static string N(long value) => value.ToString("N0", CultureInfo.InvariantCulture);

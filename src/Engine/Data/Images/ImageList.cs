@@ -16,13 +16,21 @@ public sealed class ImageList
     /// <summary>The extensions read from a folder (torchvision's IMG_EXTENSIONS that SkiaSharp decodes); other files are skipped, as ImageFolder does.</summary>
     public static readonly string[] Extensions = [".jpg", ".jpeg", ".png", ".bmp", ".webp"];
 
-    private ImageList(string[] locations, long[]? labels, string[] classes, TextColumn[]? metadata = null)
+    private ImageList(string[] locations, long[]? labels, string[] classes, TextColumn[]? metadata = null, TarMember[]? members = null, string[]? tars = null)
     {
         Locations = locations;
         Labels = labels;
         Classes = classes;
         Metadata = metadata;
+        Members = members;
+        Sources = tars ?? locations;
     }
+
+    /// <summary>For tar shards, each image's member (its range of its tar); null for files.</summary>
+    public TarMember[]? Members { get; }
+
+    /// <summary>The files the images are read from: the images themselves, or the tar shards.</summary>
+    public string[] Sources { get; }
 
     /// <summary>Each image's location (an absolute path or a URL), as errors name it.</summary>
     public string[] Locations { get; }
@@ -42,18 +50,19 @@ public sealed class ImageList
     public static async Task<ImageList> OpenAsync(JobSpec job, BlobLocator locator, CancellationToken ct)
     {
         var images = job.Data.Images ?? throw new InvalidOperationException("not an image dataset");
-        var list = images.Manifest
-            ? await ManifestAsync(job.Data.Inputs, images, job.Model.Classes, locator, ct)
+        var list = images.Manifest ? await ManifestAsync(job.Data.Inputs, images, job.Model.Classes, locator, ct)
+            : images.Tar ? await TarAsync(job.Data.Inputs, job.Model.Classes, locator, ct)
             : Folder(job.Data.Inputs, images.LabelsFromFolders, job.Model.Classes);
         if (list.Locations.Length == 0)
             throw new ExplainException(images.Manifest ? $"data.manifest: {job.Data.Inputs} lists no images"
+                : images.Tar ? $"data.tar: {job.Data.Inputs} holds no images ({string.Join(", ", Extensions)})"
                 : $"data.images: {job.Data.Inputs} holds no images ({string.Join(", ", Extensions)})");
         return list;
     }
 
     /// <summary>
     /// SHA-256 over the manifest's bytes (when there is one) and every image, each as its name (relative to the folder or
-    /// the manifest's folder) and its bytes, in dataset order.
+    /// the manifest's folder) and its bytes, in dataset order; with <c>"onBadSample": "skip"</c>, a missing image is hashed as a marker.
     /// </summary>
     public async Task<string> Sha256Async(JobSpec job, BlobLocator locator, CancellationToken ct)
     {
@@ -65,14 +74,27 @@ public sealed class ImageList
             int n;
             while ((n = await stream.ReadAsync(buffer, ct)) > 0) hash.AppendData(buffer, 0, n);
         }
+        if (Members is not null)
+        {
+            // Tar shards: each tar's name and bytes, in order (its members' names and bytes are in them).
+            foreach (var tar in Sources)
+            {
+                hash.AppendData(System.Text.Encoding.UTF8.GetBytes(tar[(tar.LastIndexOf('/') + 1)..] + "\0"));
+                await AppendAsync(tar);
+            }
+            return Convert.ToHexStringLower(hash.GetHashAndReset());
+        }
         var manifest = job.Data.Images is { Manifest: true };
+        var skip = job.Data.Images is { OnBadSample: BadSamplePolicy.Skip };
         if (manifest) await AppendAsync(job.Data.Inputs);
         var root = manifest ? job.Data.Inputs[..(job.Data.Inputs.Split('?')[0].LastIndexOf('/') + 1)] : job.Data.Inputs.TrimEnd('/') + "/";
         foreach (var location in Locations)
         {
             var name = location.StartsWith(root, StringComparison.Ordinal) ? location[root.Length..] : location;
             hash.AppendData(System.Text.Encoding.UTF8.GetBytes(name + "\0"));
-            await AppendAsync(location);
+            // A job that skips bad images runs without a missing one: its hash stands for "no file" (a file is never hashed as nothing).
+            if (skip && !await locator.Resolve(location).ExistsAsync(ct)) hash.AppendData("\0missing"u8);
+            else await AppendAsync(location);
         }
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
@@ -137,6 +159,94 @@ public sealed class ImageList
         }
         var classes = modelClasses ?? [.. values.Distinct().Order(StringComparer.Ordinal)];
         return new ImageList(locations, Indices(values, classes, modelClasses is not null, "label", manifest), classes, metadata);
+    }
+
+    /// <summary>
+    /// WebDataset shards (<c>data.tar</c>): one .tar, or every .tar in a folder sorted by name; in each, a sample is the members
+    /// that share a key (the member's name up to the first dot of its file name), in the tar's order: one image (an extension
+    /// of <see cref="Extensions"/>) and, for its label, an optional <c>KEY.cls</c> holding the class index as text. Every sample
+    /// has a .cls, or none has. Only the members' headers are read (<see cref="TarIndex"/>).
+    /// </summary>
+    private static async Task<ImageList> TarAsync(string location, string[]? modelClasses, BlobLocator locator, CancellationToken ct)
+    {
+        string[] tars;
+        if (location.Split('?')[0].EndsWith(".tar", StringComparison.OrdinalIgnoreCase)) tars = [location];
+        else if (BlobLocator.IsRemote(location))
+            throw new ExplainException($"data.tar: {location}: listing a container is not supported yet; name one .tar");
+        else if (!Directory.Exists(location)) throw new ExplainException($"data.tar: {location} is neither a .tar file nor a folder");
+        else tars = [.. Directory.GetFiles(location, "*.tar").Order(StringComparer.Ordinal)];
+        if (tars.Length == 0) throw new ExplainException($"data.tar: {location} holds no .tar files");
+        var (locations, members, classText) = (new List<string>(), new List<TarMember>(), new List<string?>());
+        foreach (var tar in tars)
+        {
+            var blob = locator.Resolve(tar);
+            if (!await blob.ExistsAsync(ct)) throw new ExplainException($"data.tar: {tar} does not exist");
+            var samples = await TarSamples.OfAsync(blob, tar, ct);
+            locations.AddRange(samples.Locations);
+            members.AddRange(samples.Images);
+            classText.AddRange(samples.Classes);
+        }
+        if (classText.All(c => c is null)) return new ImageList([.. locations], null, modelClasses ?? [], members: [.. members], tars: tars);
+        var labels = new long[classText.Count];
+        for (var i = 0; i < labels.Length; i++)
+        {
+            labels[i] = classText[i] is { } text && long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n
+                : throw new ExplainException(classText[i] is null ? $"data.tar: {locations[i]} has no .cls beside it, and other samples do"
+                    : $"data.tar: {locations[i]}: its .cls holds \"{classText[i]}\", not a class index");
+            if (modelClasses is not null && labels[i] >= modelClasses.Length)
+                throw new ExplainException($"data.tar: {locations[i]}: label {labels[i]} is not below the {modelClasses.Length} classes of model.classes");
+        }
+        return new ImageList([.. locations], labels, modelClasses ?? [], members: [.. members], tars: tars);
+    }
+
+    /// <summary>
+    /// One tar's samples: each image's location (<c>TAR#MEMBER</c>) and member, and its .cls text (null without one). Read once per
+    /// tar in a process (every shard of a job opens the dataset; a tar of another length is read again), so the headers and .cls
+    /// members are not read by every shard.
+    /// </summary>
+    private sealed record TarSamples(string[] Locations, TarMember[] Images, string?[] Classes)
+    {
+        private const int Cached = 1024;
+
+        private static readonly Dictionary<(string Location, long Length), TarSamples> Read = [];
+
+        public static async Task<TarSamples> OfAsync(IBlob blob, string tar, CancellationToken ct)
+        {
+            var key = (tar, await blob.LengthAsync(ct));
+            lock (Read)
+                if (Read.TryGetValue(key, out var known)) return known;
+            var samples = new List<(string Key, TarMember? Image, TarMember? Cls)>();
+            var byKey = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var member in await TarIndex.ReadAsync(blob, tar, ct))
+            {
+                var slash = member.Name.LastIndexOf('/') + 1;
+                var dot = member.Name.IndexOf('.', slash);
+                if (dot < 0) continue;
+                var (name, extension) = (member.Name[..dot], member.Name[dot..].ToLowerInvariant());
+                var image = Extensions.Contains(extension);
+                if (!image && extension != ".cls") continue;
+                if (!byKey.TryGetValue(name, out var at)) (byKey[name], at) = (samples.Count, samples.Count);
+                if (at == samples.Count) samples.Add((name, null, null));
+                var sample = samples[at];
+                if ((image ? sample.Image : sample.Cls) is not null)
+                    throw new ExplainException($"data.tar: {tar}: sample \"{name}\" has two {(image ? "images" : ".cls members")}");
+                samples[at] = image ? sample with { Image = member } : sample with { Cls = member };
+            }
+            var classes = new string?[samples.Count];
+            for (var i = 0; i < samples.Count; i++)
+            {
+                var (name, image, cls) = samples[i];
+                if (image is null) throw new ExplainException($"data.tar: {tar}: sample \"{name}\" has a .cls but no image ({string.Join(", ", Extensions)})");
+                classes[i] = cls is null ? null : System.Text.Encoding.UTF8.GetString(await blob.ReadRangeAsync(cls.Offset, (int)Math.Min(cls.Size, 64), ct)).Trim();
+            }
+            var read = new TarSamples([.. samples.Select(s => $"{tar}#{s.Image!.Name}")], [.. samples.Select(s => s.Image!)], classes);
+            lock (Read)
+            {
+                if (Read.Count >= Cached) Read.Clear();
+                Read[key] = read;
+            }
+            return read;
+        }
     }
 
     /// <summary>A manifest's path: absolute, a URL, or relative to the manifest's own folder (or prefix).</summary>

@@ -30,51 +30,99 @@ public sealed class ImageSource
 
     public long[]? Labels => _list.Labels;
 
-    /// <summary>Opens the list and reads the first image's header (nothing decoded) for the samples' shape.</summary>
-    public static async Task<ImageSource> OpenAsync(ImageList list, ImagePipeline pipeline, BlobLocator locator, long maxDecodedBytes, CancellationToken ct)
+    /// <summary>
+    /// Opens the list and reads the first image's header (nothing decoded) for the samples' shape; with <paramref name="skip"/>,
+    /// the first image whose header can be read (every shard opens the list alike, so every shard finds the same one).
+    /// </summary>
+    public static async Task<ImageSource> OpenAsync(ImageList list, ImagePipeline pipeline, BlobLocator locator, long maxDecodedBytes, CancellationToken ct,
+        bool skip = false)
     {
-        var first = list.Locations[0];
-        var header = ImageDecoder.ReadHeader(await ReadFileAsync(locator, first, maxDecodedBytes, ct), first);
-        ImageDecoder.CheckSize(header.Width, header.Height, first, maxDecodedBytes);
-        var shape = pipeline.ShapeOf(new ImageShape(3, header.Height, header.Width));
-        return new ImageSource(list, pipeline, locator, maxDecodedBytes, Math.Max(1, Environment.ProcessorCount), shape);
+        for (var i = 0; ; i++)
+        {
+            var location = list.Locations[i];
+            try
+            {
+                var header = ImageDecoder.ReadHeader(await ReadFileAsync(locator, list, i, maxDecodedBytes, ct), location);
+                ImageDecoder.CheckSize(header.Width, header.Height, location, maxDecodedBytes);
+                var shape = pipeline.ShapeOf(new ImageShape(3, header.Height, header.Width));
+                return new ImageSource(list, pipeline, locator, maxDecodedBytes, Math.Max(1, Environment.ProcessorCount), shape);
+            }
+            catch (ExplainException e) when (skip && i + 1 < list.Locations.Length && BadSample.Of(e, i, location) is not null)
+            {
+                // The next image gives the shape; this one is recorded as bad by the shard that reads it.
+            }
+        }
     }
 
-    /// <summary>Samples [start, start + count) as float values 0–255, [count, C, H, W].</summary>
-    public async Task<float[]> ReadAsync(long start, int count, CancellationToken ct)
+    /// <summary>
+    /// Samples [start, start + count) as float values 0–255, [kept, C, H, W]. With <paramref name="skip"/>, an image that
+    /// cannot be read or decoded is left out (<see cref="ImageRead.Bad"/>) and the array holds the others in order
+    /// (<see cref="ImageRead.Kept"/>); without, the first such image fails the read with its one-line error.
+    /// </summary>
+    public async Task<ImageRead> ReadAsync(long start, int count, CancellationToken ct, bool skip = false)
     {
         var size = checked((int)Shape.Elements);
         var raw = new float[checked(count * size)];
+        var bad = new BadSample?[count];
         // On the thread pool whatever scheduler the caller runs on (a grain's, or a model host's, must never decode).
         var options = new ParallelOptions { MaxDegreeOfParallelism = _decoders, CancellationToken = ct, TaskScheduler = TaskScheduler.Default };
         await Parallel.ForAsync(0, count, options, async (i, token) =>
         {
             var location = _list.Locations[start + i];
-            var bytes = await ReadFileAsync(_locator, location, _maxDecodedBytes, token);
-            var image = _pipeline.Apply(ImageDecoder.Decode(bytes, location, _maxDecodedBytes));
+            Pixels image;
+            try
+            {
+                var bytes = await ReadFileAsync(_locator, _list, start + i, _maxDecodedBytes, token);
+                image = _pipeline.Apply(ImageDecoder.Decode(bytes, location, _maxDecodedBytes));
+            }
+            catch (ExplainException e) when (skip && BadSample.Of(e, start + i, location) is { } sample)
+            {
+                bad[i] = sample;
+                return;
+            }
             if (ImageShape.Of(image) != Shape)
                 throw new ExplainException(
                     $"{location}: is {image.Width}x{image.Height} after data.transforms, the first image {Shape.Width}x{Shape.Height}; end the transforms with centerCrop or resize [h, w] so that every image has one size");
             image.CopyPlanarTo(raw.AsSpan(i * size, size));
         });
-        return raw;
+        if (!bad.Any(b => b is not null)) return new ImageRead(raw, null, []);
+        var kept = Enumerable.Range(0, count).Where(i => bad[i] is null).ToArray();
+        var compact = new float[checked(kept.Length * size)];
+        for (var k = 0; k < kept.Length; k++) raw.AsSpan(kept[k] * size, size).CopyTo(compact.AsSpan(k * size, size));
+        return new ImageRead(compact, [.. kept.Select(i => start + i)], [.. bad.OfType<BadSample>()]);
     }
 
-    /// <summary>A whole image file; one larger than the decoded limit is refused unread (no image format compresses that badly).</summary>
-    private static async Task<byte[]> ReadFileAsync(BlobLocator locator, string location, long maxBytes, CancellationToken ct)
+    /// <summary>
+    /// Image <paramref name="index"/>'s whole file, or its range of a tar; one larger than the decoded limit is refused unread (no image
+    /// format compresses that badly).
+    /// </summary>
+    private static async Task<byte[]> ReadFileAsync(BlobLocator locator, ImageList list, long index, long maxBytes, CancellationToken ct)
     {
-        var blob = locator.Resolve(location);
+        var location = list.Locations[index];
         try
         {
-            if (!await blob.ExistsAsync(ct)) throw new ExplainException($"{location}: does not exist");
+            if (list.Members?[index] is { } member)
+            {
+                if (member.Size == 0) throw BadSample.Error(location, "empty", "is empty");
+                if (member.Size > maxBytes) throw BadSample.Error(location, "oversize", $"{member.Size} bytes, above Limits:MaxSampleBytes ({maxBytes})");
+                return await locator.Resolve(member.Tar).ReadRangeAsync(member.Offset, (int)member.Size, ct);
+            }
+            var blob = locator.Resolve(location);
+            if (!await blob.ExistsAsync(ct)) throw BadSample.Error(location, "missing", "does not exist");
             var length = await blob.LengthAsync(ct);
-            if (length == 0) throw new ExplainException($"{location}: is empty");
-            if (length > maxBytes) throw new ExplainException($"{location}: {length} bytes, above Limits:MaxSampleBytes ({maxBytes})");
+            if (length == 0) throw BadSample.Error(location, "empty", "is empty");
+            if (length > maxBytes) throw BadSample.Error(location, "oversize", $"{length} bytes, above Limits:MaxSampleBytes ({maxBytes})");
             return await blob.ReadRangeAsync(0, (int)length, ct);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ExplainException($"{location}: cannot be read: {e.Message}", e);
+            throw BadSample.Error(location, "unreadable", $"cannot be read: {e.Message}", e);
         }
     }
 }
+
+/// <summary>
+/// A range of images as read: the kept ones' values, [kept, C, H, W]; their dataset indices (null: every image of the range was
+/// kept); and the images left out, by index.
+/// </summary>
+public sealed record ImageRead(float[] Raw, long[]? Kept, BadSample[] Bad);

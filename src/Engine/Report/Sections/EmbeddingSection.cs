@@ -50,7 +50,7 @@ public sealed class EmbeddingSection : IReportSection
         {
             if (points.Count >= MaxPoints) break;
             var coordinates = await report.OpenAsync(OutputLayout.EmbeddingPart(shard.Index), ct);
-            var n = (int)Math.Min(shard.Count, MaxPoints - points.Count);
+            var n = (int)Math.Min(coordinates.Header.Count, MaxPoints - points.Count); // fewer than the shard's range when bad images were skipped
             var xy = await coordinates.ReadFloatsAsync(0, n, ct);
             var logits = await (await report.OpenAsync(OutputLayout.LogitsPart(shard.Index), ct)).ReadFloatsAsync(0, n, ct);
             var truth = labelsFile is null ? null : await labelsFile.ReadIntegersAsync(shard.Start, n, ct);

@@ -35,7 +35,8 @@ public sealed class ProvenanceSection : IReportSection
         }
 
         html.Append("<h4>Data</h4><table>");
-        var kind = JobFileValues.At(job, "data", "images") is not null ? "images" : JobFileValues.At(job, "data", "manifest") is not null ? "manifest" : "inputs";
+        var kind = JobFileValues.At(job, "data", "images") is not null ? "images" : JobFileValues.At(job, "data", "manifest") is not null ? "manifest"
+            : JobFileValues.At(job, "data", "tar") is not null ? "tar" : "inputs";
         Row(html, kind, JobFileValues.LocationAt(job, "data", kind) ?? JobFileValues.Location(m.Inputs));
         Row(html, "inputs sha256", m.InputsSha256 ?? "not computed");
         Row(html, "samples", string.Create(inv, $"{m.Samples:N0}, each [{string.Join(", ", m.SampleShape)}]"));
@@ -47,6 +48,8 @@ public sealed class ProvenanceSection : IReportSection
         }
         else if (kind == "images" && JobFileValues.At(job, "data", "labels") is not null)
             Row(html, "label source", "the first folder under the images (as torchvision's ImageFolder): its index in the classes");
+        else if (kind == "tar")
+            Row(html, "label source", "each image's KEY.cls member beside it in its tar (WebDataset naming); none when the tars have none");
         else if (kind == "manifest" && JobFileValues.At(job, "data", "label") is { } column)
             Row(html, "label source", $"the manifest's column {column.GetRawText()}");
         else Row(html, "label source", "none: no error analysis, and every explanation is for the predicted class");
