@@ -99,7 +99,7 @@ public sealed partial class ShardGrain(
             // A data fault is deterministic and named by an ExplainException: one line, no stack trace, no retry.
             // The exception's type stays in the log (with --verbose on the CLI), never in the job's error.
             var dataFault = e is ExplainException;
-            var message = dataFault ? e.Message : Redaction.Text($"shard {request.Shard.Index} failed: {e.Message.Split('\n')[0]}");
+            var message = dataFault ? e.Message : Redaction.Text($"shard {request.Shard.Index} failed: {FaultText.Line(e)}");
             if (dataFault) LogDataFault(logger, request.JobId, request.Shard.Index, message);
             else LogShardFailed(logger, e, request.JobId, request.Shard.Index);
             var retryable = IsInfrastructure(e) && StorageFault.Cause(e) is null;

@@ -119,8 +119,7 @@ public sealed class RunOutputs
             {
                 var blob = Folder.Child(OutputLayout.AttributionIndex(method, shard.Index));
                 if (!await blob.ExistsAsync(ct)) continue;
-                var file = await ArrayFile.OpenAsync(blob, ct);
-                var indices = await file.ReadIntegersAsync(0, (int)file.Header.Count, ct);
+                var indices = await ArrayFile.ReadIndicesAsync(blob, ct);
                 for (var r = 0; r < indices.Length; r++) rows[indices[r]] = (shard.Index, r);
             }
         }

@@ -19,7 +19,8 @@ public sealed class ArrayFile
 
     public ArrayHeader Header { get; }
 
-    public static async Task<ArrayFile> OpenAsync(IBlob blob, CancellationToken ct = default)
+    /// <param name="allowEmpty">Accept an array of no samples (an output's index of a subset that chose none in a shard); a dataset must have some.</param>
+    public static async Task<ArrayFile> OpenAsync(IBlob blob, CancellationToken ct = default, bool allowEmpty = false)
     {
         long length;
         try
@@ -52,15 +53,22 @@ public sealed class ArrayFile
                 ? NpyFormat.ParseHeader(start, blob.Location)
                 : IdxFormat.ParseHeader(start, blob.Location, gzipped: false);
         }
-        Check(header, blob.Location, length);
+        Check(header, blob.Location, length, allowEmpty);
         return new ArrayFile(blob, header);
+    }
+
+    /// <summary>A 1-D integer array in full (an output's index file), empty when it holds none.</summary>
+    public static async Task<long[]> ReadIndicesAsync(IBlob blob, CancellationToken ct = default)
+    {
+        var file = await OpenAsync(blob, ct, allowEmpty: true);
+        return file.Header.Count == 0 ? [] : await file.ReadIntegersAsync(0, checked((int)file.Header.Count), ct);
     }
 
     /// <summary>
     /// What a header promises, checked against itself and the file: a size that fits 64 bits, samples of at
     /// least one element, at least one sample, and (uncompressed) a file that holds every byte.
     /// </summary>
-    private static void Check(ArrayHeader header, string location, long length)
+    private static void Check(ArrayHeader header, string location, long length, bool allowEmpty)
     {
         if (header.TotalBytes is not { } total)
             throw new ExplainException($"{location}: shape {header.ShapeText} is absurd (more than 2^63 bytes); the file holds {length} bytes");
@@ -69,7 +77,7 @@ public sealed class ArrayFile
         if (header.Gzipped && total > length * MaxGzipRatio + 1024)
             throw new ExplainException(
                 $"{location} is truncated: its header promises shape {header.ShapeText}, {total} bytes, more than a gzip stream of {length} bytes can hold");
-        if (header.Count == 0) throw new ExplainException($"{location} holds no samples (empty dataset)");
+        if (header.Count == 0 && !allowEmpty) throw new ExplainException($"{location} holds no samples (empty dataset)");
         if (header.ItemShape.Contains(0))
             throw new ExplainException($"{location}: shape {header.ShapeText} has a zero dimension: its samples hold no elements");
         if (header.ItemBytes > MaxReadBytes)

@@ -155,8 +155,7 @@ public sealed class ReportContext
         if (stats.ClassMeans is null) return null;
         var index = Output.Child(OutputLayout.AttributionIndex(method, shard));
         if (!await index.ExistsAsync(ct)) return shardRow;
-        var file = await ArrayFile.OpenAsync(index, ct);
-        var row = Array.IndexOf(await file.ReadIntegersAsync(0, (int)file.Header.Count, ct), sample);
+        var row = Array.IndexOf(await ArrayFile.ReadIndicesAsync(index, ct), sample);
         return row < 0 ? null : row;
     }
 

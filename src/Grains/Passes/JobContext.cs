@@ -97,9 +97,10 @@ public sealed class JobContext(JobRecord record, BlobLocator locator)
             Record.Drift = Manifest.Drift is { Length: > 0 } drift ? drift : null;
             return null;
         }
+        // Before the passes resume: a compare pass places the job's files as it resumes, and placing them needs the hashes.
+        Hashes = Task.Run(() => Outputs.HashAsync(job));
         var (pass, redo) = await JobPasses.ResumeAsync(this);
         if (redo) Record.State = JobState.Running;
-        Hashes = Task.Run(() => Outputs.HashAsync(job));
         return pass;
     }
 

@@ -94,6 +94,18 @@ public class DemoTests
         Assert.Equal(heldOut.Count(i => correct[i] == true) / (double)heldOut.Length, test.GetProperty("accuracy").GetProperty("value").GetDouble(), 12);
         Assert.True(test.GetProperty("accuracyDifference").GetProperty("value").GetDouble() < 0);
 
+        // Dependence views of the five features with the largest mean |saliency| (the job's first method), and an error tree
+        // whose leaves hold every row.
+        var saliency = summary.RootElement.GetProperty("features").GetProperty("methods").EnumerateArray().First(m => m.GetProperty("method").GetString() == "saliency");
+        var top = saliency.GetProperty("features").EnumerateArray().OrderByDescending(f => f.GetProperty("meanAbs").GetProperty("value").GetDouble())
+            .Take(5).Select(f => f.GetProperty("feature").GetString()).Order();
+        var dependence = summary.RootElement.GetProperty("dependence");
+        Assert.Equal(top, dependence.GetProperty("features").EnumerateArray().Select(f => f.GetProperty("feature").GetString()).Order());
+        Assert.Equal(12, dependence.GetProperty("permutation").GetProperty("features").GetArrayLength());
+        var tree = summary.RootElement.GetProperty("errorTree");
+        Assert.Equal(4454, tree.GetProperty("leaves").EnumerateArray().Sum(l => l.GetProperty("n").GetInt64()));
+        Assert.Equal(correct.Count(c => c == false), tree.GetProperty("errors").GetInt64());
+
         var html = await File.ReadAllTextAsync(Path.Combine(output, "report.html"));
         Assert.Contains("<h3>Feature importance</h3>", html);
         Assert.Contains("<h3>Cohorts by Split</h3>", html);

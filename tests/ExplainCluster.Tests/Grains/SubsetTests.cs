@@ -75,6 +75,20 @@ public class SubsetTests(OneSiloCluster one) : IClassFixture<OneSiloCluster>
             summary.RootElement.GetProperty("methods").GetProperty("lime").GetProperty("perClass").ToString());
     }
 
+    [Fact]
+    public async Task Report_DrawsAHighestLossSample_InAShardWhereTheSubsetChoseNone()
+    {
+        // One sample in fifty for lime, in shards of ten: most shards' lime parts hold no rows (an empty index file).
+        var (_, sharded) = await Jobs.RunSingleAndShardedAsync(one.Grains, 120, 10,
+            (images, labels, output, size) => Job(images, labels, output, size, "{ \"fraction\": 0.02, \"seed\": 1 }"));
+        var empty = Enumerable.Range(0, 12).Where(s => NpyFiles.ReadIntegersAsync(Path.Combine(sharded, "attributions", "lime", $"index-{s:D5}.npy")).Result.Length == 0).ToArray();
+        using var summary = Jobs.ReadJson(Path.Combine(sharded, "summary.json"));
+        var highest = summary.RootElement.GetProperty("errorAnalysis").GetProperty("highestLoss").EnumerateArray().Select(e => e.GetProperty("shard").GetInt32()).ToArray();
+        Assert.Contains(highest, empty.Contains); // the case: a sample the report draws lies in a shard lime chose none in
+        var html = await File.ReadAllTextAsync(Path.Combine(sharded, "report.html"));
+        Assert.Contains("<h3>Highest-loss samples</h3>", html);
+    }
+
     private static string Job(string images, string labels, string output, int shardSize, string subset = "{ \"fraction\": 0.25, \"seed\": 3 }") => $$"""
         {
           "model": { "uri": "{{TestPaths.Sample("model.pt")}}" },

@@ -12,11 +12,8 @@ public static class NpyFiles
         return await file.ReadFloatsAsync(0, (int)file.Header.Count);
     }
 
-    public static async Task<long[]> ReadIntegersAsync(string path)
-    {
-        var file = await ArrayFile.OpenAsync(new LocalBlob(path));
-        return await file.ReadIntegersAsync(0, (int)file.Header.Count);
-    }
+    /// <summary>An integer array in full (an index file of no rows is an empty array).</summary>
+    public static Task<long[]> ReadIntegersAsync(string path) => ArrayFile.ReadIndicesAsync(new LocalBlob(path));
 
     /// <summary>How many samples (rows) a part holds.</summary>
     public static async Task<long> RowsAsync(string path) => (await ArrayFile.OpenAsync(new LocalBlob(path))).Header.Count;
