@@ -122,7 +122,7 @@ public sealed partial class ShardDispatcher(string jobId, IGrainFactory grains, 
         }
         catch (Exception e) when (e is OrleansException or TimeoutException)
         {
-            return $"shard {shard} could not be started: {e.Message.Split('\n')[0]}";
+            return $"shard {shard} could not be started: {FaultText.Line(e)}";
         }
         finally
         {

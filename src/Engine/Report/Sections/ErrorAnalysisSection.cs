@@ -97,7 +97,8 @@ public sealed class ErrorAnalysisSection : IReportSection
         return plot.GetImageBytes(720, 640, ScottPlot.ImageFormat.Png);
     }
 
-    private static ScottPlot.TickGenerators.NumericManual Ticks(string[] names, bool reversed)
+    /// <summary>Names at the positions 0, 1, …, or (reversed) the first at the top of a vertical axis.</summary>
+    internal static ScottPlot.TickGenerators.NumericManual Ticks(string[] names, bool reversed)
     {
         var ticks = new ScottPlot.TickGenerators.NumericManual();
         for (var i = 0; i < names.Length; i++) ticks.AddMajor(reversed ? names.Length - 1 - i : i, names[i]);

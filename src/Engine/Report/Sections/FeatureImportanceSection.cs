@@ -86,19 +86,11 @@ public sealed class FeatureImportanceSection : IReportSection
             FillColor = ScottPlot.Colors.SteelBlue,
         }).ToArray());
         bars.Horizontal = true;
-        plot.Axes.Left.TickGenerator = Names(ranked.Select(f => f.Feature).ToArray());
+        plot.Axes.Left.TickGenerator = ErrorAnalysisSection.Ticks([.. ranked.Select(f => f.Feature)], reversed: true);
         plot.Axes.Left.MinimumSize = 10 + 6.5f * ranked.Max(f => f.Feature.Length);
         plot.XLabel($"mean |{m.Method}|");
         plot.Axes.SetLimitsX(0, ranked.Max(f => f.MeanAbs.High ?? f.MeanAbs.Value ?? 0) * 1.05 + 1e-12);
         return plot.GetImageBytes(640, 80 + 26 * ranked.Length, ScottPlot.ImageFormat.Png);
-    }
-
-    /// <summary>Names on the left axis, the first at the top.</summary>
-    private static ScottPlot.TickGenerators.NumericManual Names(string[] names)
-    {
-        var ticks = new ScottPlot.TickGenerators.NumericManual();
-        for (var i = 0; i < names.Length; i++) ticks.AddMajor(names.Length - 1 - i, names[i]);
-        return ticks;
     }
 
     /// <summary>
@@ -167,7 +159,7 @@ public sealed class FeatureImportanceSection : IReportSection
             line.LinePattern = ScottPlot.LinePattern.Dashed;
             line.Text = text;
         }
-        plot.Axes.Left.TickGenerator = Names([.. steps.Select(s => s.Name)]);
+        plot.Axes.Left.TickGenerator = ErrorAnalysisSection.Ticks([.. steps.Select(s => s.Name)], reversed: true);
         plot.Axes.Left.MinimumSize = 10 + 6.5f * steps.Max(s => s.Name.Length);
         plot.XLabel(label);
         var ends = bars.SelectMany(b => new[] { b.ValueBase, b.Value }).Append(start).ToArray();
