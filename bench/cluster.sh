@@ -9,6 +9,9 @@
 #   bash bench/cluster.sh table      a synthetic table of 30 features (explain-bench synthetic-table; model bench/jobs/synthetic30.pt,
 #                                    job bench/jobs/table.json: saliency, IG, kernel-shap on a 1% subset) at 100,000 and at
 #                                    1,000,000 rows (BENCH_ROWS) through 2 silos: wall time and each silo's peak RSS per size
+#   bash bench/cluster.sh shards     the same 100,000 samples (Fashion-MNIST test set × 10, saliency: bench/jobs/shards.json) at
+#                                    shard sizes BENCH_SIZES (default 4096 512 64 16 4: 25 to 25,000 shards) through 2 silos: wall
+#                                    time, bytes and commands into Redis during each job (INFO stats), bytes per shard
 # Environment: BENCH_PIN=1 pins silo i to core i-1 (taskset), so one silo gets exactly one core;
 # BENCH_TILE (dataset = Fashion-MNIST test set × tile; default 5 for scale/recovery), BENCH_ROUNDS (default 2),
 # BENCH_JOB (the job file; default bench/jobs/cluster.json: saliency + grad-x-input + grad-cam, shardSize 2048).
@@ -24,7 +27,8 @@ pids=()
 cleanup() { for p in "${pids[@]:-}"; do kill -9 "$p" 2>/dev/null || true; done; redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true; [ -n "${BENCH_KEEP:-}" ] || rm -rf "$work"; }
 trap cleanup EXIT
 
-tile=${BENCH_TILE:-5}; [ "$mode" = million ] || [ "$mode" = compare ] && tile=${BENCH_TILE:-100}
+tile=${BENCH_TILE:-5}; [ "$mode" = million ] || [ "$mode" = compare ] && tile=${BENCH_TILE:-100}; [ "$mode" = shards ] && tile=${BENCH_TILE:-10}
+[ "$mode" = shards ] && BENCH_JOB=${BENCH_JOB:-bench/jobs/shards.json}
 python3 - "$work" "$tile" <<'PY'
 import sys, struct
 work, tile = sys.argv[1], int(sys.argv[2])
@@ -193,5 +197,27 @@ PY3
     rm -rf "$work/out-t$rows"
   done
   cat "$work/table.md"
+  ;;
+shards)
+  # Redis counters (INFO stats) read before and after each job: what the cluster sent Redis while the job ran (membership
+  # and reminders included), the coordinator's records most of it.
+  stat() { redis-cli -p "$port" info stats | tr -d '\r' | awk -F: -v k="$1" '$1 == k { print $2 }'; }
+  printf "| shardSize | shards | wall time (s) | bytes into Redis | per shard | commands into Redis |\n|---|---|---|---|---|---|\n" > "$work/shards.md"
+  for size in ${BENCH_SIZES:-4096 512 64 16 4}; do
+    python3 - "$work/job.json" "$size" <<'PY4'
+import json, sys
+job = json.load(open(sys.argv[1])); job['shardSize'] = int(sys.argv[2]); json.dump(job, open(sys.argv[1], 'w'), indent=2)
+PY4
+    start_silos 2 1
+    b0=$(stat total_net_input_bytes); c0=$(stat total_commands_processed)
+    wall=$(run_job "s$size")
+    b1=$(stat total_net_input_bytes); c1=$(stat total_commands_processed)
+    "$cli" status "s$size" --cluster "$redis" | head -3 >&2
+    shards=$(( (samples + size - 1) / size ))
+    printf "| %d | %d | %.1f | %s | %.0f B | %d |\n" "$size" "$shards" "$wall" "$(numfmt --to=iec-i --suffix=B $((b1 - b0)))" "$(echo "($b1 - $b0) / $shards" | bc -l)" $((c1 - c0)) >> "$work/shards.md"
+    rm -rf "$work/out-s$size"
+    stop_silos
+  done
+  cat "$work/shards.md"
   ;;
 esac

@@ -212,14 +212,14 @@ public static class Cli
             Console.WriteLine(JsonSerializer.Serialize(new
             {
                 id, name = status.Name, state = StateName(status.State), status.ShardsDone, status.ShardsTotal, status.SamplesDone,
-                status.SamplesTotal, status.Attempts, status.Error, status.Waiting, status.Stage, status.Output, silos = status.ShardSilos.Distinct().Order().ToArray(),
+                status.SamplesTotal, status.Attempts, status.Error, status.Waiting, status.Stage, status.Output, silos = status.ShardsPerSilo.Keys.Order(StringComparer.Ordinal).ToArray(),
             }, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.CamelCase }));
             return Completed;
         }
         Console.WriteLine($"{id}: {StateName(status.State)}");
         Console.WriteLine($"shards: {status.ShardsDone}/{status.ShardsTotal} ({status.Attempts} attempts)");
         Console.WriteLine($"samples: {status.SamplesDone}/{status.SamplesTotal}");
-        Console.WriteLine($"silos: {string.Join(", ", status.ShardSilos.Distinct().Order())}");
+        Console.WriteLine($"silos: {string.Join(", ", status.ShardsPerSilo.Keys.Order(StringComparer.Ordinal))}");
         Console.WriteLine($"output: {status.Output}");
         if (status.Error is not null) Console.WriteLine($"error: {status.Error}");
         if (status.Waiting is not null) Console.WriteLine($"waiting: {status.Waiting}");

@@ -11,6 +11,7 @@ public enum JobState
     Cancelled = 5,
 }
 
+/// <param name="ShardsPerSilo">Finished shards by the silo that ran them (a count per silo, not a list per shard: it stays small at any shard count).</param>
 /// <param name="Drift">A completed job whose comparison crossed its <c>compare.fail</c> thresholds: one line per threshold crossed.</param>
 /// <param name="Stage">What a running job does before its shards' explanations, e.g. the selection pass of stratified subsets; null otherwise.</param>
 /// <param name="Waiting">Why a running job makes no progress, when it is waiting on the cluster (no silo to run shards); null otherwise.</param>
@@ -23,7 +24,7 @@ public sealed record JobStatus(
     [property: Id(4)] long SamplesDone,
     [property: Id(5)] string? Error,
     [property: Id(6)] string Output,
-    [property: Id(7)] string[] ShardSilos,
+    [property: Id(7)] Dictionary<string, int> ShardsPerSilo,
     [property: Id(8)] int Attempts = 0,
     [property: Id(9)] string Name = "",
     [property: Id(10)] string? Waiting = null,

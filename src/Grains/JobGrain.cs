@@ -5,8 +5,11 @@ using ExplainCluster.Engine.Jobs;
 using ExplainCluster.Engine.Storage;
 using ExplainCluster.Grains.Passes;
 using ExplainCluster.Grains.Placement;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
+using Orleans.Serialization;
+using Orleans.Storage;
 
 namespace ExplainCluster.Grains;
 
@@ -19,6 +22,7 @@ namespace ExplainCluster.Grains;
 /// </summary>
 public sealed partial class JobGrain(
     [PersistentState("job", JobGrain.Storage)] IPersistentState<JobRecord> record,
+    [FromKeyedServices(JobGrain.Storage)] IGrainStorage storage, Serializer serializer,
     BlobLocator locator, LocationPolicy policy, Limits limits, IGrainFactory grains, IClusterMembershipService membership, Workers workers, ILogger<JobGrain> logger)
     : Grain, IJobGrain, IRemindable
 {
@@ -39,6 +43,10 @@ public sealed partial class JobGrain(
     private IGrainReminder? _resume;
     private IGrainTimer? _leases;
     private readonly ChangeSignal _changed = new();
+    private ShardJournal? _journal;
+
+    // The record as last written: a save that changed only shards' records (most do) writes their blocks, not the record.
+    private byte[]? _written;
 
     // While the job fails or is cancelled (EndAsync): done once its outputs say so.
     private Task? _ending;
@@ -47,6 +55,8 @@ public sealed partial class JobGrain(
 
     private string Id => this.GetPrimaryKeyString();
 
+    private ShardJournal Journal => _journal ??= new ShardJournal(storage, Id);
+
     private ShardDispatcher Dispatcher => _dispatcher ??= new ShardDispatcher(Id, grains, workers, membership, _pass!, logger);
 
     /// <summary>A job that was running when its grain was lost picks up where its record says it was (<see cref="JobContext.ResumeAsync"/>).</summary>
@@ -54,7 +64,11 @@ public sealed partial class JobGrain(
     {
         if (State.Job is null || State.IsOver) return;
         _job = new JobContext(State, locator);
-        try { _pass = await _job.ResumeAsync(ct); }
+        try
+        {
+            await Journal.LoadAsync(State);
+            _pass = await _job.ResumeAsync(ct);
+        }
         catch (Exception e) when (e is IOException or Azure.RequestFailedException or System.Text.Json.JsonException or ExplainException)
         {
             await FailAsync($"the job cannot resume: {e.Message.Split('\n')[0]}");
@@ -259,7 +273,7 @@ public sealed partial class JobGrain(
     private async Task CompletedAsync()
     {
         State.State = JobState.Completed;
-        await SaveAsync();
+        await EndedAsync();
         await StopResumingAsync();
         _changed.Raise();
     }
@@ -276,7 +290,7 @@ public sealed partial class JobGrain(
             (State.State, State.Error) = (state, error is null ? null : Redaction.Text(error));
             StopLeases();
             if (_pass is not null) await Dispatcher.StopAsync(State.Book);
-            await SaveAsync();
+            await EndedAsync();
             _changed.Raise();
             if (error is null) LogCancelled(logger, Id);
             else LogFailed(logger, Id, error);
@@ -289,7 +303,26 @@ public sealed partial class JobGrain(
         }
     }
 
-    private Task SaveAsync() => record.WriteStateAsync();
+    /// <summary>
+    /// Writes what changed: the blocks of the shards whose records changed (<see cref="ShardJournal"/>), then the job's own
+    /// record, if it changed (a shard's completion in the explain pass changes only its shard's block).
+    /// </summary>
+    private async Task SaveAsync()
+    {
+        await Journal.WriteAsync(State);
+        var bytes = serializer.SerializeToArray(State);
+        if (_written is not null && bytes.AsSpan().SequenceEqual(_written)) return;
+        await record.WriteStateAsync();
+        _written = bytes;
+    }
+
+    /// <summary>An ended job keeps its last status in its record (<see cref="JobRecord.Ended"/>), and answers from it thereafter.</summary>
+    private Task EndedAsync()
+    {
+        State.Ended = null;
+        State.Ended = Status();
+        return SaveAsync();
+    }
 
     private async Task StopResumingAsync()
     {

@@ -7,69 +7,102 @@ namespace ExplainCluster.Grains;
 /// A job's shards and their attempts: which attempt is current, the silo it was placed on, and the run
 /// accepted for each finished shard. Only the current attempt of a shard can finish it, so a result from
 /// a superseded attempt (a silo thought dead, a retried fault) is never counted twice. Backed by the
-/// records the job grain persists, so a reactivated job knows exactly where each shard stood.
+/// records the job persists (<see cref="ShardJournal"/>), so a reactivated job knows exactly where each shard stood.
 /// </summary>
-public sealed class ShardBook(ShardRecord[] records)
+/// <remarks>
+/// The counts (done, samples, attempts, per silo) and the indices (waiting shards in order, running ones, those placed
+/// on each silo) are kept as the records change, so that a completion, a dispatch or a lease check costs the same at
+/// 25 shards as at 250,000; every changed record is noted (<see cref="TakeChanged"/>) for the journal to write.
+/// </remarks>
+public sealed class ShardBook
 {
     /// <summary>Attempts at one shard before an infrastructure fault fails the job.</summary>
     public const int MaxAttempts = 5;
 
-    public static ShardBook Plan(ShardSpec[] shards) => new([.. shards.Select(s => new ShardRecord { Spec = s, Waiting = true })]);
+    private readonly SortedSet<int> _waiting = [];
+    private readonly SortedSet<int> _running = [];
+    private readonly Dictionary<SiloAddress, HashSet<int>> _placed = [];
+    private readonly SortedDictionary<string, int> _doneBySilo = new(StringComparer.Ordinal);
+    private readonly HashSet<int> _changed = [];
 
-    public ShardRecord[] Records { get; } = records;
+    public ShardBook(ShardRecord[] records)
+    {
+        Records = records;
+        Shards = [.. records.Select(r => r.Spec)];
+        SamplesTotal = Shards.Sum(s => s.Count);
+        foreach (var record in records)
+        {
+            Attempts += record.Attempt;
+            Index(record);
+        }
+    }
 
-    public ShardSpec[] Shards { get; } = [.. records.Select(r => r.Spec)];
+    /// <summary>A new book: every shard waits for its first attempt (all of them to be written).</summary>
+    public static ShardBook Plan(ShardSpec[] shards)
+    {
+        var book = new ShardBook([.. shards.Select(s => new ShardRecord { Spec = s, Waiting = true })]);
+        book._changed.UnionWith(Enumerable.Range(0, shards.Length));
+        return book;
+    }
 
-    /// <summary>Accepted runs by shard index, in shard order; complete when every shard has one.</summary>
+    public ShardRecord[] Records { get; }
+
+    public ShardSpec[] Shards { get; }
+
+    public long SamplesTotal { get; }
+
+    /// <summary>Accepted runs by shard index, in shard order; complete when every shard has one. Scans every record.</summary>
     public SortedDictionary<int, ShardRun> Done => new(Records.Where(r => r.Done).ToDictionary(
         r => r.Spec.Index, r => new ShardRun(r.Spec.Count, r.DoneSilo!, r.Seconds, r.Attempt, r.Attempt)));
 
-    public int DoneCount => Records.Count(r => r.Done);
+    public int DoneCount { get; private set; }
 
-    public bool Complete => Records.All(r => r.Done);
+    public bool Complete => DoneCount == Records.Length;
 
-    public long SamplesDone => Records.Where(r => r.Done).Sum(r => r.Spec.Count);
+    public long SamplesDone { get; private set; }
 
     /// <summary>Attempts started over all shards.</summary>
-    public int Attempts => Records.Sum(r => r.Attempt);
+    public int Attempts { get; private set; }
+
+    /// <summary>Finished shards by the silo that ran their accepted attempt, in silo order.</summary>
+    public IReadOnlyDictionary<string, int> DoneBySilo => _doneBySilo;
 
     public int AttemptsOf(int shard) => Records[shard].Attempt;
 
     /// <summary>Supersedes the shard's current attempt (if any) with a new one and returns its number (from 1).</summary>
     public int NewAttempt(int shard)
     {
-        Records[shard].Silo = null;
-        Records[shard].Waiting = false;
-        return ++Records[shard].Attempt;
+        Change(shard, r => (r.Silo, r.Waiting, r.Attempt) = (null, false, r.Attempt + 1));
+        Attempts++;
+        return Records[shard].Attempt;
     }
 
     /// <summary>Marks a shard as needing a new attempt as soon as a silo has room (its current one, if any, stays current until then).</summary>
     public void Wait(int shard)
     {
-        if (Records[shard].Done) return;
-        Records[shard].Waiting = true;
-        Records[shard].Silo = null;
+        if (!Records[shard].Done) Change(shard, r => (r.Waiting, r.Silo) = (true, null));
     }
 
     /// <summary>Puts every finished shard back to waiting, for a pass whose results were not kept; attempt numbers go on. Returns how many.</summary>
     public int Reopen()
     {
-        var done = Records.Where(r => r.Done).ToArray();
-        foreach (var record in done) (record.Done, record.DoneSilo, record.Seconds, record.Silo, record.Waiting) = (false, null, 0, null, true);
+        var done = Records.Where(r => r.Done).Select(r => r.Spec.Index).ToArray();
+        foreach (var shard in done) Change(shard, r => (r.Done, r.DoneSilo, r.Seconds, r.Silo, r.Waiting) = (false, null, 0, null, true));
         return done.Length;
     }
 
-    /// <summary>Shards waiting for an attempt, in shard order.</summary>
-    public IEnumerable<int> Waiting() => Records.Where(r => r.Waiting && !r.Done).Select(r => r.Spec.Index);
+    /// <summary>Shards waiting for an attempt, in shard order (the set itself: take what you need before changing the book).</summary>
+    public IEnumerable<int> Waiting() => _waiting;
+
+    public int WaitingCount => _waiting.Count;
 
     /// <summary>Attempts running on each silo now (placed, unfinished, not waiting).</summary>
-    public Dictionary<SiloAddress, int> InFlight() =>
-        Records.Where(r => !r.Done && !r.Waiting && r.Silo is not null).GroupBy(r => r.Silo!).ToDictionary(g => g.Key, g => g.Count());
+    public Dictionary<SiloAddress, int> InFlight() => _placed.Where(p => p.Value.Count > 0).ToDictionary(p => p.Key, p => p.Value.Count);
 
     /// <summary>Records where an attempt runs, unless it has been superseded meanwhile.</summary>
     public void Placed(int shard, int attempt, SiloAddress silo)
     {
-        if (IsCurrent(shard, attempt)) Records[shard].Silo = silo;
+        if (IsCurrent(shard, attempt)) Change(shard, r => r.Silo = silo);
     }
 
     public bool IsCurrent(int shard, int attempt) =>
@@ -81,8 +114,7 @@ public sealed class ShardBook(ShardRecord[] records)
     public bool Accept(int shard, int attempt, string silo, double seconds)
     {
         if (!IsCurrent(shard, attempt)) return false;
-        var record = Records[shard];
-        (record.Done, record.DoneSilo, record.Seconds) = (true, silo, seconds);
+        Change(shard, r => (r.Done, r.DoneSilo, r.Seconds) = (true, silo, seconds));
         return true;
     }
 
@@ -90,15 +122,68 @@ public sealed class ShardBook(ShardRecord[] records)
     /// Unfinished shards that need a new attempt: placed on a silo that <paramref name="isGone"/> says has
     /// left, or (<paramref name="unplaced"/>) started but never placed, as a job that was lost mid-start finds them.
     /// </summary>
-    public int[] Lost(Func<SiloAddress, bool> isGone, bool unplaced = false) =>
-        [.. Records.Where(r => !r.Done && (r.Silo is { } silo ? isGone(silo) : unplaced)).Select(r => r.Spec.Index)];
+    public int[] Lost(Func<SiloAddress, bool> isGone, bool unplaced = false)
+    {
+        var lost = _placed.Where(p => p.Value.Count > 0 && isGone(p.Key)).SelectMany(p => p.Value).ToHashSet();
+        if (unplaced) lost.UnionWith(_running.Where(s => Records[s].Silo is null));
+        return [.. lost.Order()];
+    }
 
-    /// <summary>The current attempts of unfinished shards that have been started (and not yet given up for a new one).</summary>
-    public IEnumerable<(int Shard, int Attempt)> Running() =>
-        Records.Where(r => !r.Done && !r.Waiting && r.Attempt > 0).Select(r => (r.Spec.Index, r.Attempt));
+    /// <summary>The current attempts of unfinished shards that have been started (and not yet given up for a new one), in shard order.</summary>
+    public IEnumerable<(int Shard, int Attempt)> Running() => _running.Select(s => (s, Records[s].Attempt));
+
+    /// <summary>The shards whose records changed since the last call (for <see cref="ShardJournal"/> to write), and forgets them.</summary>
+    public int[] TakeChanged()
+    {
+        var changed = _changed.ToArray();
+        _changed.Clear();
+        return changed;
+    }
+
+    /// <summary>Changes one record, keeping the counts and indices in step with it, and notes it for the journal.</summary>
+    private void Change(int shard, Action<ShardRecord> change)
+    {
+        var record = Records[shard];
+        Unindex(record);
+        change(record);
+        Index(record);
+        _changed.Add(shard);
+    }
+
+    private void Index(ShardRecord r) => Count(r, +1);
+
+    private void Unindex(ShardRecord r) => Count(r, -1);
+
+    private void Count(ShardRecord r, int sign)
+    {
+        var shard = r.Spec.Index;
+        if (r.Done)
+        {
+            (DoneCount, SamplesDone) = (DoneCount + sign, SamplesDone + sign * r.Spec.Count);
+            var silo = r.DoneSilo ?? "";
+            if ((_doneBySilo[silo] = _doneBySilo.GetValueOrDefault(silo) + sign) == 0) _doneBySilo.Remove(silo);
+            return;
+        }
+        if (r.Waiting)
+        {
+            if (sign > 0) _waiting.Add(shard);
+            else _waiting.Remove(shard);
+            return;
+        }
+        if (r.Attempt == 0) return;
+        if (sign > 0) _running.Add(shard);
+        else _running.Remove(shard);
+        if (r.Silo is not { } placed) return;
+        if (sign > 0)
+        {
+            if (!_placed.TryGetValue(placed, out var on)) _placed[placed] = on = [];
+            on.Add(shard);
+        }
+        else _placed[placed].Remove(shard);
+    }
 }
 
-/// <summary>One shard as the job grain persists it.</summary>
+/// <summary>One shard as the job persists it (<see cref="ShardJournal"/>).</summary>
 [GenerateSerializer, Alias("ec.ShardRecord")]
 public sealed class ShardRecord
 {

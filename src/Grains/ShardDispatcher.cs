@@ -51,9 +51,9 @@ public sealed partial class ShardDispatcher(string jobId, IGrainFactory grains, 
             LogLost(logger, jobId, shard);
             Requeue(book, shard, "lost");
         }
-        var waiting = book.Waiting().Count();
+        var waiting = book.WaitingCount;
         var fatal = await DispatchAsync(book);
-        return (lost.Length > 0 || book.Waiting().Count() != waiting, fatal);
+        return (lost.Length > 0 || book.WaitingCount != waiting, fatal);
     }
 
     /// <summary>
@@ -66,7 +66,8 @@ public sealed partial class ShardDispatcher(string jobId, IGrainFactory grains, 
     {
         var inFlight = book.InFlight();
         var free = workers.Now().ToDictionary(w => w.Silo, w => w.Capacity - inFlight.GetValueOrDefault(w.Silo));
-        foreach (var shard in book.Waiting().ToArray())
+        // Only as many waiting shards as there is room for: a dispatch costs the same however many shards wait.
+        foreach (var shard in book.Waiting().Take(Math.Max(0, free.Values.Sum())).ToArray())
         {
             var (silo, room) = free.OrderByDescending(f => f.Value).FirstOrDefault();
             if (silo is null || room <= 0) break;

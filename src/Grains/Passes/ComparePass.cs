@@ -28,7 +28,7 @@ public sealed class ComparePass(JobContext job) : IJobPass<ComparedPartial>
     public async Task<bool> PlanAsync()
     {
         if (!job.Placed || !await PlanWorkAsync()) return false;
-        job.Record.Books[Kind] = ShardBook.Plan(ComparePart.Ranges(job.Manifest!.Samples)).Records;
+        job.Record.Plan(Kind, ComparePart.Ranges(job.Manifest!.Samples));
         return true;
     }
 

@@ -20,7 +20,7 @@ public sealed class ConceptsPass(JobContext job) : IJobPass<ConceptsTrained>
     {
         if (job.Record.Job!.Concepts is null) return Task.FromResult(false);
         // One unit of work for the whole job: the concept sets are read whole, not by shard.
-        job.Record.Books[Kind] = ShardBook.Plan([new ShardSpec(0, 0, 0)]).Records;
+        job.Record.Plan(Kind, [new ShardSpec(0, 0, 0)]);
         return Task.FromResult(true);
     }
 

@@ -17,7 +17,7 @@ public sealed class ExplainPass(JobContext job) : IJobPass<ShardPartial>
 
     public Task<bool> PlanAsync()
     {
-        job.Record.Books[Kind] = ShardBook.Plan(job.Record.Shards).Records;
+        job.Record.Plan(Kind, job.Record.Shards);
         return Task.FromResult(true);
     }
 

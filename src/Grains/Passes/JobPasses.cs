@@ -44,7 +44,7 @@ public static class JobPasses
             if (next == job.Record.Pass) return (pass, redo);
             if (redo)
             {
-                for (JobPass? later = pass.Next; later is { } l; later = Create(l, job).Next) job.Record.Books.Remove(l);
+                for (JobPass? later = pass.Next; later is { } l; later = Create(l, job).Next) job.Record.Drop(l);
                 job.Record.Pass = next;
                 return (pass, true);
             }

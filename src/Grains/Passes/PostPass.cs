@@ -22,7 +22,7 @@ public sealed class PostPass(JobContext job) : IJobPass<PostPartial>
     public async Task<bool> PlanAsync()
     {
         if (!await PlanWorkAsync()) return false;
-        job.Record.Books[Kind] = ShardBook.Plan(job.Record.Shards).Records;
+        job.Record.Plan(Kind, job.Record.Shards);
         return true;
     }
 

@@ -20,7 +20,7 @@ public sealed class SelectPass(JobContext job) : IJobPass<SelectionPartial>
     public Task<bool> PlanAsync()
     {
         if (_subsets.Length == 0) return Task.FromResult(false);
-        job.Record.Books[Kind] = ShardBook.Plan(job.Record.Shards).Records;
+        job.Record.Plan(Kind, job.Record.Shards);
         return Task.FromResult(true);
     }
 

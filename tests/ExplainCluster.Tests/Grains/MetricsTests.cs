@@ -36,7 +36,7 @@ public class MetricsTests
             var (images, labels) = await TestPaths.FashionMnistNpyAsync(folder, 250);
             var status = await Jobs.RunAsync(cluster.Grains, TestPaths.FashionJob(images, labels, Path.Combine(folder, "out"), shardSize: 100), folder);
             Assert.Equal(JobState.Completed, status.State);
-            var silo = Assert.Single(status.ShardSilos.Distinct());
+            var silo = Assert.Single(status.ShardsPerSilo).Key;
             var mine = measurements.Where(m => m.Silo == silo).ToArray();
 
             Assert.Equal(250, mine.Where(m => m.Name == "explaincluster.samples").Sum(m => m.Value));

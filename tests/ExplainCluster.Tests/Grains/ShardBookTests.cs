@@ -73,4 +73,52 @@ public class ShardBookTests
         Assert.Equal([0], again.Lost(s => s.Equals(SiloA)));
         Assert.False(again.Complete);
     }
+
+    /// <summary>
+    /// The counts and indices a book keeps as its records change equal a scan of the records, after any sequence of
+    /// attempts, placements, losses, acceptances and reopenings; and a book rebuilt from the records (as a resumed job reads
+    /// them back) keeps the same ones. Every changed shard is reported to the journal once.
+    /// </summary>
+    [Fact]
+    public void Counts_AfterRandomChanges_EqualAScanOfTheRecords()
+    {
+        var rng = new Random(7);
+        var book = ShardBook.Plan([.. Enumerable.Range(0, 70).Select(i => new ShardSpec(i, i * 10L, 1 + i % 10))]);
+        Assert.Equal(Enumerable.Range(0, 70), book.TakeChanged().Order());
+        for (var step = 0; step < 2000; step++)
+        {
+            var shard = rng.Next(70);
+            switch (rng.Next(6))
+            {
+                case 0: book.NewAttempt(shard); break;
+                case 1: book.Placed(shard, book.AttemptsOf(shard), rng.Next(2) == 0 ? SiloA : SiloB); break;
+                case 2: book.Wait(shard); break;
+                case 3: book.Accept(shard, book.AttemptsOf(shard), rng.Next(2) == 0 ? "a" : "b", 1); break;
+                case 4 when step % 500 == 0: book.Reopen(); break;
+                default:
+                    foreach (var lost in book.Lost(silo => silo == SiloB)) book.Wait(lost);
+                    break;
+            }
+            if (step % 100 == 0) AssertCounts(book);
+        }
+        AssertCounts(book);
+        var changed = book.TakeChanged();
+        Assert.Equal(changed.Distinct().Count(), changed.Length);
+        Assert.Empty(book.TakeChanged());
+        AssertCounts(new ShardBook(book.Records));
+    }
+
+    private static void AssertCounts(ShardBook book)
+    {
+        var r = book.Records;
+        Assert.Equal(r.Count(x => x.Done), book.DoneCount);
+        Assert.Equal(r.Where(x => x.Done).Sum(x => x.Spec.Count), book.SamplesDone);
+        Assert.Equal(r.Sum(x => x.Attempt), book.Attempts);
+        Assert.Equal(r.All(x => x.Done), book.Complete);
+        Assert.Equal(r.Where(x => x.Waiting && !x.Done).Select(x => x.Spec.Index), book.Waiting());
+        Assert.Equal(r.Where(x => !x.Done && !x.Waiting && x.Attempt > 0).Select(x => (x.Spec.Index, x.Attempt)), book.Running());
+        Assert.Equal(r.Where(x => !x.Done && !x.Waiting && x.Silo is not null).GroupBy(x => x.Silo!).ToDictionary(g => g.Key, g => g.Count()), book.InFlight());
+        Assert.Equal(r.Where(x => x.Done).GroupBy(x => x.DoneSilo!).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => KeyValuePair.Create(g.Key, g.Count())), book.DoneBySilo);
+        Assert.Equal(r.Where(x => !x.Done && !x.Waiting && x.Silo == SiloB).Select(x => x.Spec.Index), book.Lost(silo => silo == SiloB));
+    }
 }

@@ -14,14 +14,14 @@ public class ThreeSiloTests(ThreeSiloCluster three) : IClassFixture<ThreeSiloClu
         var status = await Jobs.RunAsync(three.Grains, TestPaths.FashionJob(images, labels, threeOut, shardSize: 100), folder);
         Assert.Equal(JobState.Completed, status.State);
         Assert.Equal(9, status.ShardsTotal);
-        Assert.Equal(3, status.ShardSilos.Distinct().Count());
-        Assert.All(status.ShardSilos.GroupBy(s => s), g => Assert.Equal(3, g.Count()));
+        Assert.Equal(3, status.ShardsPerSilo.Count);
+        Assert.All(status.ShardsPerSilo.Values, count => Assert.Equal(3, count));
 
         // The same job on a one-silo cluster of its own gives the same summary, byte for byte.
         var oneOut = Path.Combine(folder, "one");
         var single = await Jobs.RunOnFreshSiloAsync(TestPaths.FashionJob(images, labels, oneOut, shardSize: 100), folder);
         Assert.Equal(JobState.Completed, single.State);
-        Assert.Single(single.ShardSilos.Distinct());
+        Assert.Single(single.ShardsPerSilo);
         Assert.Equal(Jobs.Summary(oneOut), Jobs.Summary(threeOut));
     }
 }
