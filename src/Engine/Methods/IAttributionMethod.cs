@@ -14,6 +14,12 @@ public interface IAttributionMethod
     /// <summary>The layer this method needs split out of the model, if any.</summary>
     string? Layer => null;
 
+    /// <summary>
+    /// Whether its attributions are gradients with respect to the input (saliency, grad-x-input, integrated gradients,
+    /// smooth-grad): a table's index-encoded feature has none (a level's index is cast to an integer), so a table job refuses them there.
+    /// </summary>
+    bool DifferentiatesInput => false;
+
     /// <summary>Whether it reads the batch's shared gradients (<see cref="GradientBatch.InputGrad"/>, <see cref="GradientBatch.FeatureGrad"/>).</summary>
     bool UsesSharedGradients => true;
 

@@ -27,7 +27,7 @@ public sealed class TableJobTests
     }
 
     /// <summary>A method's per-feature parquet parts in shard order: each column by name, and the dataset index.</summary>
-    private static async Task<(long[] Index, Dictionary<string, float[]> Columns)> AttributionsAsync(string output, string method)
+    internal static async Task<(long[] Index, Dictionary<string, float[]> Columns)> AttributionsAsync(string output, string method)
     {
         var index = new List<long>();
         var columns = new Dictionary<string, List<float>>();
