@@ -48,6 +48,9 @@ public sealed class TableBadInputCliTests
     [InlineData("""{ "kernel-shap": { "hide": "zero" } }""", "methods.kernel-shap.hide: unknown field")]
     [InlineData("""{ "permutation-shap": { "background": { "samples": 0 } } }""", "methods.permutation-shap.background.samples: expected an integer from 1 to 100000")]
     [InlineData("""{ "lime": { "training": 100 } }""", "methods.lime.training: expected {\"samples\": N, \"seed\": s} (rows of the data chosen at random)")]
+    [InlineData("""{ "kernel-shap": { "background": { "kmeans": 50, "samples": 20 } } }""",
+        "methods.kernel-shap.background.kmeans: 50 clusters of 20 sampled rows; expected at most methods.kernel-shap.background.samples")]
+    [InlineData("""{ "permutation-shap": { "background": { "kmeans": 0 } } }""", "methods.permutation-shap.background.kmeans: expected an integer from 1 to 1000")]
     public async Task Run_BadPerturbationSettingsOnATable_FailInOneLineBeforeAnyShard(string methods, string problem)
     {
         var folder = TestPaths.NewFolder();

@@ -140,6 +140,44 @@ public sealed class TableJobTests
     }
 
     [Fact]
+    public async Task Run_CreditKMeansBackground_FourShardsEqualOneShardByteForByte()
+    {
+        var folder = TestPaths.NewFolder();
+        // A sample of 300 rows from every part of the table, summarised by 8 weighted centroids in each shard.
+        const string Methods = """
+            { "kernel-shap": { "samples": 200, "background": { "kmeans": 8, "samples": 300, "seed": 3 }, "subset": { "fraction": 0.004, "seed": 1 } },
+              "permutation-shap": { "permutations": 4, "background": { "kmeans": 8, "samples": 300, "seed": 3 }, "subset": { "fraction": 0.004, "seed": 1 } } }
+            """;
+        var data = TableFiles.CreditData(TableFiles.Credit);
+        var single = await RunAsync(folder, data, Methods, shardSize: 4454, extra: ", \"classes\": [\"bad\", \"good\"]");
+        var sharded = await RunAsync(folder, data, Methods, shardSize: 1280, extra: ", \"classes\": [\"bad\", \"good\"]");
+        foreach (var method in new[] { "kernel-shap", "permutation-shap" })
+        {
+            var (indexA, a) = await AttributionsAsync(single, method);
+            var (indexB, b) = await AttributionsAsync(sharded, method);
+            Assert.InRange(indexA.Length, 5, 40);
+            Assert.Equal(indexA, indexB);
+            Assert.Equal(13, a.Count);
+            Assert.Contains(a["Income"], v => v != 0);
+            foreach (var (feature, values) in a) Assert.Equal(values, b[feature]);
+        }
+        // Efficiency against the weighted f(∅): Σφ = f(x) − f(∅) on every explained row.
+        var (explained, _) = await AttributionsAsync(sharded, "kernel-shap");
+        var deltas = new List<float>();
+        foreach (var part in Directory.GetFiles(Path.Combine(sharded, "samples"), "part-*.parquet").Order(StringComparer.Ordinal))
+            deltas.AddRange((await ParquetRows.ReadNullableFloatsAsync(part, "kernel_shap_delta")).OfType<float>());
+        Assert.Equal(explained.Length, deltas.Count);
+        Assert.All(deltas, d => Assert.Equal(0, d, 1e-5));
+
+        // The summary, not the 300 rows themselves, stood for the background.
+        var rows = await RunAsync(folder, data, Methods.Replace("\"kmeans\": 8, ", "", StringComparison.Ordinal), shardSize: 2560, extra: ", \"classes\": [\"bad\", \"good\"]");
+        var (plainIndex, plain) = await AttributionsAsync(rows, "kernel-shap");
+        var (_, summarised) = await AttributionsAsync(single, "kernel-shap");
+        Assert.Equal(explained, plainIndex);
+        Assert.Contains(plain["Income"].Zip(summarised["Income"]), p => Math.Abs(p.First - p.Second) > 1e-3);
+    }
+
+    [Fact]
     public async Task Run_CreditPerturbation_FourShardsEqualOneShardByteForByte()
     {
         var folder = TestPaths.NewFolder();
