@@ -76,11 +76,23 @@ public sealed record SegmentPlayers(Baseline Hide) : IPlayers
 /// </summary>
 public sealed record FeaturePlayers(Subset Background, KMeansBackground? Summary = null) : IPlayers
 {
-    /// <summary>The players of a table method's <c>background</c> option (<see cref="KMeansBackground.Read"/>).</summary>
+    /// <summary>
+    /// The players of a table method's <c>background</c> option: <c>{"samples": N, "seed": s}</c> (rows at random),
+    /// <c>{"kmeans": K, ...}</c> (their k-means summary, <see cref="KMeansBackground.Read"/>) or <c>{"perLabel": N, "seed": s}</c>
+    /// (N rows of each label, equally weighted: each label counts the same in E[f], whatever its share of the data).
+    /// </summary>
     public static FeaturePlayers Read(Options.OptionsReader options)
     {
-        var (sample, summary) = KMeansBackground.Read(options, "background");
-        return new FeaturePlayers(sample, summary);
+        if (options.Raw("background") is { ValueKind: System.Text.Json.JsonValueKind.Object } o && o.TryGetProperty("perLabel", out _))
+        {
+            if (o.TryGetProperty("kmeans", out _)) throw new ExplainException($"{options.Prefix}background: give either kmeans or perLabel, not both");
+            var reader = new Options.OptionsReader(o, options.Prefix + "background.");
+            var sample = Subset.PerLabel(reader.Integer("perLabel", null, 1, 100_000), reader.Integer("seed", 0, 0, int.MaxValue));
+            reader.RejectUnread();
+            return new FeaturePlayers(sample);
+        }
+        var (rows, summary) = KMeansBackground.Read(options, "background");
+        return new FeaturePlayers(rows, summary);
     }
 
     public bool UsesSegments => false;

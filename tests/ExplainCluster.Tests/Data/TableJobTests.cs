@@ -139,6 +139,35 @@ public sealed class TableJobTests
         }
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task Run_LinearTableWithABackgroundPerLabel_KernelShapIsWTimesXMinusTheChosenRowsMean(int perLabel)
+    {
+        var folder = TestPaths.NewFolder();
+        var methods = $$"""{ "kernel-shap": { "samples": 6, "background": { "perLabel": {{perLabel}}, "seed": 5 } } }""";
+        var data = TableFiles.LinearData(TestPaths.Fixture("tabular/tabular_linear.csv"));
+        var single = await RunAsync(folder, data, methods, shardSize: 6);
+        var sharded = await RunAsync(folder, data, methods, shardSize: 4);
+
+        // By hand: each label's rows with the smallest (seed 5, dataset index) keys, and the vectors' mean over them.
+        var chosen = Enumerable.Range(0, 6).GroupBy(i => Labels[i])
+            .SelectMany(g => g.OrderBy(i => ExplainCluster.Engine.Methods.SampleSeeds.For(5, i)).ThenBy(i => i).Take(perLabel)).ToArray();
+        Assert.Equal(2 * perLabel, chosen.Length);
+        double Mean(Func<int, double> element) => chosen.Average(element);
+        var (index, phi) = await AttributionsAsync(single, "kernel-shap");
+        Assert.Equal([0L, 1, 2, 3, 4, 5], index);
+        for (var i = 0; i < 6; i++)
+        {
+            var w = W[Labels[i]];
+            Assert.Equal(w[0] * (Vectors[i][0] - Mean(r => Vectors[r][0])), phi["a"][i], 6);
+            Assert.Equal(w[1] * (Vectors[i][1] - Mean(r => Vectors[r][1])), phi["b"][i], 6);
+            Assert.Equal(Enumerable.Range(0, 3).Sum(l => w[2 + l] * ((Levels[i] == l ? 1 : 0) - Mean(r => Levels[r] == l ? 1 : 0))), phi["c"][i], 6);
+        }
+        var (_, shardedPhi) = await AttributionsAsync(sharded, "kernel-shap");
+        foreach (var (feature, values) in phi) Assert.Equal(values, shardedPhi[feature]);
+    }
+
     [Fact]
     public async Task Run_CreditKMeansBackground_FourShardsEqualOneShardByteForByte()
     {

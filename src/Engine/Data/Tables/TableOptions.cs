@@ -43,6 +43,8 @@ public static class TableOptions
             var method = Methods.MethodRegistry.Create(spec, table: true);
             if (method.UsesSegments || method.Layer is not null || !method.MapsPixels)
                 throw new ExplainException($"methods.{spec.Name}: not for tables yet (tables take saliency, grad-x-input, integrated-gradients, smooth-grad, kernel-shap, permutation-shap, lime)");
+            if (method.Background is { ByLabel: true } && job.Data.Table!.Label is null)
+                throw new ExplainException($"methods.{spec.Name}.background.perLabel: needs data.label (the rows are chosen per label)");
             if (method.DifferentiatesInput && indexed is not null)
                 throw new ExplainException($"methods.{spec.Name}: feature \"{indexed.Name}\" is index-encoded, and a gradient with respect to a level's index does not exist (use kernel-shap, permutation-shap or lime, or encode it oneHot)");
         }
