@@ -14,7 +14,11 @@ It writes under tests/fixtures/tabular/:
 - tabular_linear.pt and tabular_linear.csv: a linear model with known weights on [a, b, one-hot(c over x, y, z)]
   and a 6-row table, for tests computed by hand;
 - tabular_steps.pt: a model linear in discretised features, for tabular lime (`... make_tabular_fixtures.py steps` makes
-  only this one).
+  only this one);
+- credit_embedding.pt, credit_embedding_features.json and credit_onehot.pt (`... make_tabular_fixtures.py embedding` makes
+  only these, from credit_data.csv and credit_features.json): a model whose categoricals come as `index` encodings into
+  nn.Embedding layers (numerics standardized as above), trained on credit_data, and the one-hot MLP equal to it (its
+  first layer's columns for a categorical's levels are that categorical's embedding rows).
 """
 import csv
 import json
@@ -161,12 +165,85 @@ def steps():
     torch.jit.script(Steps().eval()).save(os.path.join(OUT, "tabular_steps.pt"))
 
 
+class CreditEmbedding(nn.Module):
+    """credit_data's 13 columns in order, each categorical a level's index: hidden = Linear(numerics) + Σ embedding(index),
+    ReLU, then Linear(16, 2). Every embedding has the hidden layer's width, so it is exactly a one-hot MLP's first layer."""
+
+    def __init__(self, numeric, categorical, levels, hidden=16):
+        super().__init__()
+        self.numeric = numeric
+        self.categorical = categorical
+        self.first = nn.Linear(len(numeric), hidden)
+        self.embeddings = nn.ModuleList([nn.Embedding(n, hidden) for n in levels])
+        self.out = nn.Linear(hidden, 2)
+
+    def forward(self, x):
+        h = self.first(x[:, self.numeric])
+        for i, embedding in enumerate(self.embeddings):
+            h = h + embedding(x[:, self.categorical[i]].long())
+        return self.out(torch.relu(h))
+
+
+def embedding():
+    """The embedding model, trained full batch with Adam from seed 19 as the MLP is, and the one-hot MLP it equals."""
+    with open(os.path.join(OUT, "credit_data.csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    with open(os.path.join(OUT, "credit_features.json")) as f:
+        onehot = json.load(f)
+    indexed = [dict(feat, encode={"index": feat["encode"]["oneHot"]}) if feat["type"] == "categorical" else feat for feat in onehot]
+    with open(os.path.join(OUT, "credit_embedding_features.json"), "w") as f:
+        json.dump(indexed, f, indent=1)
+        f.write("\n")
+
+    x1, y = tensors(rows, onehot)
+    # The index vector: each numeric as standardized above, each categorical its level's index (the one-hot group's argmax).
+    columns, at = [], 0
+    for feat in onehot:
+        width = len(feat["encode"]["oneHot"]) if feat["type"] == "categorical" else 1
+        columns.append(x1[:, at:at + width].argmax(1).float() if width > 1 else x1[:, at])
+        at += width
+    x = torch.stack(columns, 1)
+    numeric = [i for i, feat in enumerate(onehot) if feat["type"] == "numeric"]
+    categorical = [i for i, feat in enumerate(onehot) if feat["type"] == "categorical"]
+    torch.manual_seed(19)
+    model = CreditEmbedding(numeric, categorical, [len(onehot[i]["encode"]["oneHot"]) for i in categorical])
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    for _ in range(300):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+    model.eval()
+
+    # The one-hot MLP: its first layer's column for a numeric is the embedding model's, for a categorical's level the row of its embedding.
+    mlp = nn.Sequential(nn.Linear(x1.shape[1], 16), nn.ReLU(), nn.Linear(16, 2))
+    with torch.no_grad():
+        parts, at = [], 0
+        for i, feat in enumerate(onehot):
+            if feat["type"] == "numeric":
+                parts.append(model.first.weight[:, numeric.index(i)].unsqueeze(1))
+            else:
+                parts.append(model.embeddings[categorical.index(i)].weight.t())
+        mlp[0].weight.copy_(torch.cat(parts, 1))
+        mlp[0].bias.copy_(model.first.bias)
+        mlp[2].weight.copy_(model.out.weight)
+        mlp[2].bias.copy_(model.out.bias)
+        mlp.eval()
+        accuracy = (model(x).argmax(1) == y).float().mean().item()
+        gap = (model(x) - mlp(x1)).abs().max().item()
+    print(f"credit embedding model: training loss {loss.item():.4f}, accuracy {accuracy:.4f}, largest |logit - one-hot MLP's| {gap:.2e}")
+    assert gap < 1e-5, gap
+    torch.jit.script(model).save(os.path.join(OUT, "credit_embedding.pt"))
+    torch.jit.script(mlp).save(os.path.join(OUT, "credit_onehot.pt"))
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
-    if sys.argv[1:] == ["steps"]:
-        steps()
+    if sys.argv[1:] in (["steps"], ["embedding"]):
+        {"steps": steps, "embedding": embedding}[sys.argv[1]]()
         sys.exit(0)
     steps()
     credit()
     breast_cancer()
     linear()
+    embedding()

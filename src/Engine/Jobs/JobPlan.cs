@@ -141,7 +141,7 @@ public sealed class JobPlan
     /// </summary>
     private static Subset InProportion(long seed, int samples) => new(1, seed, samples, samples, Proportional: true);
 
-    private static string IdOf(Subset s) => $"perClass={s.PerClass},seed={s.Seed},total={s.Total},proportional={s.Proportional},whole={s.Whole}";
+    private static string IdOf(Subset s) => $"perClass={s.PerClass},seed={s.Seed},total={s.Total},proportional={s.Proportional},whole={s.Whole},byLabel={s.ByLabel}";
 }
 
 /// <summary>The <c>activations</c> view: the layers it takes (null: every top-level child).</summary>

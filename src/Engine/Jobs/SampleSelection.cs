@@ -11,7 +11,8 @@ namespace ExplainCluster.Engine.Jobs;
 /// class alone). Each shard runs the model forward once and offers, per stratum, its K samples with the smallest
 /// keys (<see cref="SampleSeeds.For"/> of the seed and the dataset index, ties by index); the job keeps the K
 /// smallest of all offers, which are the K smallest of the stratum however the dataset was sharded. A proportional
-/// subset (<see cref="Subset.Proportional"/>) has one stratum, the whole dataset.
+/// subset (<see cref="Subset.Proportional"/>) has one stratum, the whole dataset; one by label (<see cref="Subset.ByLabel"/>),
+/// a stratum per label.
 /// </summary>
 public static class SampleSelection
 {
@@ -29,6 +30,7 @@ public static class SampleSelection
         var subsets = Subsets(job);
         var n = data.Count;
         var strata = new int[n];
+        var byLabel = new int[n]; // each row's label, for strata by label alone
         var preprocess = Preprocessor.Create(job.Data.Preprocess, data.SampleShape);
         using (var shardRaw = tensor(data.Raw, [n, .. data.SampleShape.Select(d => (long)d)]))
         {
@@ -51,11 +53,12 @@ public static class SampleSelection
                 {
                     var target = job.Target == TargetMode.Label && labels is not null ? labels[i] : predicted[i];
                     strata[start + i] = Stratum(target, labels is not null && labels[i] == predicted[i]);
+                    byLabel[start + i] = labels is null ? 0 : checked((int)labels[i]);
                 }
             }
         }
         return [.. subsets.Select(s => Smallest(
-            Enumerable.Range(0, n).Select(i => new StratumCandidate(s.Proportional ? 0 : strata[i], SampleSeeds.For(s.Seed, data.IndexOf(i)), data.IndexOf(i))), s.PerClass))];
+            Enumerable.Range(0, n).Select(i => new StratumCandidate(s.Proportional ? 0 : s.ByLabel ? byLabel[i] : strata[i], SampleSeeds.For(s.Seed, data.IndexOf(i)), data.IndexOf(i))), s.PerClass))];
     }
 
     /// <summary>Per stratum, the <paramref name="perClass"/> candidates with the smallest keys (ties by index), by stratum then key.</summary>

@@ -61,6 +61,8 @@ public static class ShardExplainer
                 Concepts.ConceptLayer.Split(model, conceptSpec.Layer, job, data), split?.Layer == conceptSpec.Layer, n, conceptSpec.Alpha)
             : null;
         var classes = 0;
+        // A method's k-means background, summarised once per shard (the same sample in every shard, so the same summary).
+        var summaries = new (float[] Centroids, double[] Weights)?[methods.Length];
 
         // The shard's samples as one tensor, checked once; batches are views of it.
         using var shardRaw = tensor(data.Raw, [n, .. data.SampleShape.Select(d => (long)d)]);
@@ -132,7 +134,12 @@ public static class ShardExplainer
                 }
                 var rowsBatch = rows is null ? methodBatch : methodBatch.Select(rows);
                 if (methods[m].Background is not null)
-                    rowsBatch = rowsBatch.WithBackground(BackgroundOf(model, data, preprocess, plan.BackgroundOf(plan.Methods[m], chosen)));
+                {
+                    var background = BackgroundOf(model, data, preprocess, plan.BackgroundOf(plan.Methods[m], chosen));
+                    rowsBatch = methods[m].BackgroundSummary is { } summary
+                        ? WithSummary(rowsBatch, summaries[m] ??= summary.Summarise(background.cpu().data<float>().ToArray(), plan.Features!), model.Device)
+                        : rowsBatch.WithBackground(background);
+                }
                 var output = methods[m].Attribute(rowsBatch);
                 if (plan.Features is { } features) output = features.Sum(output);
                 var extra = output.Extra ?? [];
@@ -185,6 +192,15 @@ public static class ShardExplainer
             row.CopyTo(raw.AsSpan(r * size, size));
         }
         return model.PrepareInput(preprocess.Apply(tensor(raw, [indices.Length, .. data.SampleShape.Select(d => (long)d)])));
+    }
+
+    /// <summary>The batch with a k-means summary as its background: the centroids, each weighted by its share of the sample's rows.</summary>
+    private static MethodBatch WithSummary(MethodBatch batch, (float[] Centroids, double[] Weights)? summary, Device device)
+    {
+        var (centroids, weights) = summary!.Value;
+        var total = weights.Sum();
+        return batch.WithBackground(tensor(centroids, [weights.Length, centroids.Length / weights.Length]).to(device),
+            tensor(weights.Select(w => w / total).ToArray()).to(device));
     }
 
     /// <summary>The sanity check on this shard's part of the sanity sample (<paramref name="chosen"/>); null when it has none.</summary>

@@ -7,6 +7,8 @@ public sealed class GradTimesInput : IAttributionMethod, IInputAttribution
 {
     public string Name => "grad-x-input";
 
+    public bool DifferentiatesInput => true;
+
     public MethodOutput Attribute(MethodBatch batch) => batch.Shared.InputGrad! * batch.Input;
 
     public Tensor AttributeAt(MethodBatch batch, Tensor x, Tensor targets) =>

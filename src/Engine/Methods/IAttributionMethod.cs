@@ -14,6 +14,12 @@ public interface IAttributionMethod
     /// <summary>The layer this method needs split out of the model, if any.</summary>
     string? Layer => null;
 
+    /// <summary>
+    /// Whether its attributions are gradients with respect to the input (saliency, grad-x-input, integrated gradients,
+    /// smooth-grad): a table's index-encoded feature has none (a level's index is cast to an integer), so a table job refuses them there.
+    /// </summary>
+    bool DifferentiatesInput => false;
+
     /// <summary>Whether it reads the batch's shared gradients (<see cref="GradientBatch.InputGrad"/>, <see cref="GradientBatch.FeatureGrad"/>).</summary>
     bool UsesSharedGradients => true;
 
@@ -41,6 +47,12 @@ public interface IAttributionMethod
     /// </summary>
     Subset? Background => null;
 
+    /// <summary>
+    /// How its background sample is summarised before use: its k-means centroids weighted by cluster size
+    /// (<see cref="MethodBatch.BackgroundWeights"/>); null to use the rows themselves, equally weighted.
+    /// </summary>
+    KMeansBackground? BackgroundSummary => null;
+
     /// <summary>The seed its random draws start from (each sample's from this seed and its dataset index); null for a method that draws nothing.</summary>
     long? Seed => null;
 
@@ -65,8 +77,9 @@ public sealed record MethodOutput(Tensor Maps, IReadOnlyList<Tensor> Columns, IR
 /// <param name="labels">[n] int64, the batch's labels when the job has them.</param>
 /// <param name="features">A table's features over the model's vector; null for arrays and images.</param>
 /// <param name="background">The method's background rows [B, W] as the model takes them (<see cref="IAttributionMethod.Background"/>).</param>
+/// <param name="backgroundWeights">[B] float64 summing to 1: each background row's weight (a k-means summary's); null: equal weights.</param>
 public sealed class MethodBatch(ExplainCluster.Engine.Models.ExplainModel model, GradientBatch shared, long[] indices, int maxRows, BatchSegments? segments = null,
-    Tensor? labels = null, Data.Tables.FeatureGroups? features = null, Tensor? background = null)
+    Tensor? labels = null, Data.Tables.FeatureGroups? features = null, Tensor? background = null, Tensor? backgroundWeights = null)
 {
     public ExplainCluster.Engine.Models.ExplainModel Model => model;
 
@@ -96,8 +109,11 @@ public sealed class MethodBatch(ExplainCluster.Engine.Models.ExplainModel model,
     /// <summary>The method's background rows [B, W] on the model's device, when it declares <see cref="IAttributionMethod.Background"/>.</summary>
     public Tensor? Background => background;
 
-    /// <summary>The same batch with a method's background rows.</summary>
-    public MethodBatch WithBackground(Tensor rows) => new(model, shared, indices, maxRows, segments, labels, features, rows);
+    /// <summary>[B] float64 summing to 1, each background row's weight, on the model's device; null when the rows weigh the same.</summary>
+    public Tensor? BackgroundWeights => backgroundWeights;
+
+    /// <summary>The same batch with a method's background rows (and their weights, when they differ).</summary>
+    public MethodBatch WithBackground(Tensor rows, Tensor? weights = null) => new(model, shared, indices, maxRows, segments, labels, features, rows, weights);
 
     /// <summary>The rows at <paramref name="rows"/> (positions in this batch) as a batch of their own: a method's subset.</summary>
     public MethodBatch Select(int[] rows)
@@ -105,7 +121,7 @@ public sealed class MethodBatch(ExplainCluster.Engine.Models.ExplainModel model,
         var index = tensor(rows.Select(r => (long)r).ToArray(), device: Input.device);
         return new MethodBatch(model, shared.Select(index), [.. rows.Select(r => indices[r])], maxRows,
             segments is null ? null : new BatchSegments(segments.Labels.index_select(0, index), [.. rows.Select(r => segments.Counts[r])]),
-            labels?.index_select(0, index), features, background);
+            labels?.index_select(0, index), features, background, backgroundWeights);
     }
 }
 

@@ -14,6 +14,8 @@ public sealed class IntegratedGradients(int steps, string rule, Baseline baselin
 
     public string Name => MethodName;
 
+    public bool DifferentiatesInput => true;
+
     public bool UsesSharedGradients => false;
 
     public IReadOnlyList<string> Columns { get; } = ["integrated_gradients_delta"];

@@ -24,6 +24,8 @@ public sealed class KernelShap(int samples, IPlayers players, bool probability, 
 
     public Subset? Background => players.Background;
 
+    public KMeansBackground? BackgroundSummary => players.Summary;
+
     public IReadOnlyList<string> Columns { get; } = ["kernel_shap_delta"];
 
     public MethodOutput Attribute(MethodBatch batch)

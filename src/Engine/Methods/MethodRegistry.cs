@@ -67,13 +67,13 @@ public static class MethodRegistry
 
     /// <summary>
     /// The perturbation methods as a table job takes them: over its features (a one-hot group one player), absent features
-    /// taken from background rows of the data (<c>background</c>: a random sample chosen in the selection pass) instead of
-    /// a baseline over segments.
+    /// taken from background rows of the data (<c>background</c>: a random sample chosen in the selection pass, or its k-means
+    /// summary) instead of a baseline over segments.
     /// </summary>
     private static readonly Dictionary<string, MethodDescriptor> TableMethods = new MethodDescriptor[]
     {
-        new(KernelShap.MethodName, o => KernelShapFrom(o, new FeaturePlayers(Subset.ReadRows(o, "background", 100)))),
-        new(PermutationShap.MethodName, o => PermutationShapFrom(o, new FeaturePlayers(Subset.ReadRows(o, "background", 100)))),
+        new(KernelShap.MethodName, o => KernelShapFrom(o, FeaturePlayers.Read(o))),
+        new(PermutationShap.MethodName, o => PermutationShapFrom(o, FeaturePlayers.Read(o))),
         new(Lime.MethodName, o => new TabularLime(
             o.Integer("samples", 5000, 2, 1_000_000),
             o.Raw("kernelWidth") is null ? null : o.Number("kernelWidth", 1, double.Epsilon, 1e6, "a positive number"),

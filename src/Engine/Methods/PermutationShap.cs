@@ -25,6 +25,8 @@ public sealed class PermutationShap(int permutations, IPlayers players, bool pro
 
     public Subset? Background => players.Background;
 
+    public KMeansBackground? BackgroundSummary => players.Summary;
+
     public MethodOutput Attribute(MethodBatch batch)
     {
         var game = players.Game(batch);

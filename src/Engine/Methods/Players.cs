@@ -15,6 +15,9 @@ public interface IPlayers
     /// <summary>The data sample the background rows come from (chosen in the selection pass); null when none is needed.</summary>
     Subset? Background { get; }
 
+    /// <summary>How the background sample is summarised (a k-means summary), or null for its rows as they are.</summary>
+    KMeansBackground? Summary => null;
+
     /// <summary>The batch's game: its players and the value of any coalition of them.</summary>
     ICoalitionGame Game(MethodBatch batch);
 }
@@ -68,11 +71,30 @@ public sealed record SegmentPlayers(Baseline Hide) : IPlayers
 
 /// <summary>
 /// A table's features (a one-hot group is one player), interventional: v(S) = mean over the background rows b of
-/// f(x_S, b_S̄), each absent feature's elements taken from b (SHAP's independent masker). Maps are one value per
-/// feature, [n, features].
+/// f(x_S, b_S̄), each absent feature's elements taken from b (SHAP's independent masker), weighted by the rows' weights
+/// when a k-means summary (<paramref name="Summary"/>) stands for the sample. Maps are one value per feature, [n, features].
 /// </summary>
-public sealed record FeaturePlayers(Subset Background) : IPlayers
+public sealed record FeaturePlayers(Subset Background, KMeansBackground? Summary = null) : IPlayers
 {
+    /// <summary>
+    /// The players of a table method's <c>background</c> option: <c>{"samples": N, "seed": s}</c> (rows at random),
+    /// <c>{"kmeans": K, ...}</c> (their k-means summary, <see cref="KMeansBackground.Read"/>) or <c>{"perLabel": N, "seed": s}</c>
+    /// (N rows of each label, equally weighted: each label counts the same in E[f], whatever its share of the data).
+    /// </summary>
+    public static FeaturePlayers Read(Options.OptionsReader options)
+    {
+        if (options.Raw("background") is { ValueKind: System.Text.Json.JsonValueKind.Object } o && o.TryGetProperty("perLabel", out _))
+        {
+            if (o.TryGetProperty("kmeans", out _)) throw new ExplainException($"{options.Prefix}background: give either kmeans or perLabel, not both");
+            var reader = new Options.OptionsReader(o, options.Prefix + "background.");
+            var sample = Subset.PerLabel(reader.Integer("perLabel", null, 1, 100_000), reader.Integer("seed", 0, 0, int.MaxValue));
+            reader.RejectUnread();
+            return new FeaturePlayers(sample);
+        }
+        var (rows, summary) = KMeansBackground.Read(options, "background");
+        return new FeaturePlayers(rows, summary);
+    }
+
     public bool UsesSegments => false;
 
     Subset? IPlayers.Background => Background;
@@ -84,12 +106,14 @@ public sealed record FeaturePlayers(Subset Background) : IPlayers
         private readonly MethodBatch _batch;
         private readonly Tensor _groups; // [K, W] 0/1: the elements each feature owns
         private readonly Tensor _background;
+        private readonly Tensor? _weights; // [B] summing to 1, or null: the rows' mean
 
         public FeatureGame(MethodBatch batch)
         {
             _batch = batch;
             var features = batch.Features ?? throw new ExplainException("kernel-shap and permutation-shap over features need a table (data.table)");
             _background = batch.Background ?? throw new InvalidOperationException("a feature game needs the background rows");
+            _weights = batch.BackgroundWeights;
             var groups = new float[features.Names.Length * features.Width];
             for (var f = 0; f < features.Names.Length; f++)
                 groups.AsSpan(f * features.Width + features.Offsets[f], features.Widths[f]).Fill(1);
@@ -139,7 +163,8 @@ public sealed record FeaturePlayers(Subset Background) : IPlayers
                         }
                         return block.narrow(0, start - first * rows, size);
                     }, _batch.Targets.narrow(0, i, 1).expand(m * rows), maxRows, probability);
-                    values[i] = outputs.to(ScalarType.Float64).view(m, rows).mean([1]);
+                    var perRow = outputs.to(ScalarType.Float64).view(m, rows);
+                    values[i] = _weights is null ? perRow.mean([1]) : perRow.matmul(_weights);
                 }
                 finally
                 {

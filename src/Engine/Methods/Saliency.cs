@@ -7,6 +7,8 @@ public sealed class Saliency : IAttributionMethod, IInputAttribution
 {
     public string Name => "saliency";
 
+    public bool DifferentiatesInput => true;
+
     public MethodOutput Attribute(MethodBatch batch) => batch.Shared.InputGrad!.abs();
 
     public Tensor AttributeAt(MethodBatch batch, Tensor x, Tensor targets) =>

@@ -18,6 +18,8 @@ public sealed class SmoothGrad(IInputAttribution inner, int samples, double stde
 
     public string Name => MethodName;
 
+    public bool DifferentiatesInput => true;
+
     public bool UsesSharedGradients => false;
 
     public MethodOutput Attribute(MethodBatch batch)

@@ -17,7 +17,8 @@ namespace ExplainCluster.Engine.Methods;
 /// keys over the whole dataset (one stratum), a simple random sample that is the same however the dataset was sharded
 /// (pruning's, whose accuracy must be the dataset's).</param>
 /// <param name="Whole">Every shard receives all of its chosen indices, not only its own: a table method's background rows.</param>
-public sealed record Subset(double Fraction, long Seed, int PerClass = 0, int Total = 0, bool Proportional = false, bool Whole = false)
+/// <param name="ByLabel">Strata by label alone (not target class × correct): a table method's background of <see cref="PerClass"/> rows per label.</param>
+public sealed record Subset(double Fraction, long Seed, int PerClass = 0, int Total = 0, bool Proportional = false, bool Whole = false, bool ByLabel = false)
 {
     /// <summary>
     /// A table method's data sample (its background, or lime's training statistics): <paramref name="rows"/> rows at random
@@ -25,6 +26,13 @@ public sealed record Subset(double Fraction, long Seed, int PerClass = 0, int To
     /// shard receiving all of them.
     /// </summary>
     public static Subset Rows(int rows, long seed) => new(1, seed, rows, rows, Proportional: true, Whole: true);
+
+    /// <summary>
+    /// A table method's background stratified by label: <paramref name="rows"/> rows of each label (the smallest keys of
+    /// (seed, dataset index) within it; all of a label's rows when it has fewer), chosen in the selection pass, every shard
+    /// receiving all of them.
+    /// </summary>
+    public static Subset PerLabel(int rows, long seed) => new(1, seed, rows, Whole: true, ByLabel: true);
 
     /// <summary>
     /// A table method's data sample option (<paramref name="field"/>): <c>{"samples": N, "seed": s}</c>, N rows by default

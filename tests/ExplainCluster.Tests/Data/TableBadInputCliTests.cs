@@ -48,13 +48,20 @@ public sealed class TableBadInputCliTests
     [InlineData("""{ "kernel-shap": { "hide": "zero" } }""", "methods.kernel-shap.hide: unknown field")]
     [InlineData("""{ "permutation-shap": { "background": { "samples": 0 } } }""", "methods.permutation-shap.background.samples: expected an integer from 1 to 100000")]
     [InlineData("""{ "lime": { "training": 100 } }""", "methods.lime.training: expected {\"samples\": N, \"seed\": s} (rows of the data chosen at random)")]
-    public async Task Run_BadPerturbationSettingsOnATable_FailInOneLineBeforeAnyShard(string methods, string problem)
+    [InlineData("""{ "kernel-shap": { "background": { "kmeans": 50, "samples": 20 } } }""",
+        "methods.kernel-shap.background.kmeans: 50 clusters of 20 sampled rows; expected at most methods.kernel-shap.background.samples")]
+    [InlineData("""{ "permutation-shap": { "background": { "kmeans": 0 } } }""", "methods.permutation-shap.background.kmeans: expected an integer from 1 to 1000")]
+    [InlineData("""{ "kernel-shap": { "background": { "perLabel": 0 } } }""", "methods.kernel-shap.background.perLabel: expected an integer from 1 to 100000")]
+    [InlineData("""{ "kernel-shap": { "background": { "perLabel": 2, "kmeans": 2 } } }""", "methods.kernel-shap.background: give either kmeans or perLabel, not both")]
+    [InlineData("""{ "permutation-shap": { "background": { "perLabel": 2 } } }""", "methods.permutation-shap.background.perLabel: needs data.label (the rows are chosen per label)", false)]
+    public async Task Run_BadPerturbationSettingsOnATable_FailInOneLineBeforeAnyShard(string methods, string problem, bool labelled = true)
     {
         var folder = TestPaths.NewFolder();
         var job = Path.Combine(folder, "job.json");
+        var data = TableFiles.LinearData(TestPaths.Fixture("tabular/tabular_linear.csv"));
         await File.WriteAllTextAsync(job, $$"""
             { "model": { "uri": "{{TestPaths.Fixture("tabular/tabular_linear.pt")}}" },
-              "data": {{TableFiles.LinearData(TestPaths.Fixture("tabular/tabular_linear.csv"))}},
+              "data": {{(labelled ? data : data.Replace("\"label\": \"label\", ", "", StringComparison.Ordinal))}},
               "methods": {{methods}}, "output": "out" }
             """);
         var run = await CliResult.RunAsync(TimeSpan.FromMinutes(2), "run", job);

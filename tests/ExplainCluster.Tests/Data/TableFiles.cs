@@ -14,8 +14,11 @@ public static class TableFiles
     /// <summary>credit_data's <c>data.features</c>, as tools/make_tabular_fixtures.py wrote them.</summary>
     public static string CreditFeatures => File.ReadAllText(TestPaths.Fixture("tabular/credit_features.json"));
 
-    public static string CreditData(string table) =>
-        $$"""{ "table": "{{table}}", "features": {{CreditFeatures}}, "label": "Status" }""";
+    /// <summary>The same with each categorical index-encoded (the embedding model's <c>data.features</c>).</summary>
+    public static string CreditEmbeddingFeatures => File.ReadAllText(TestPaths.Fixture("tabular/credit_embedding_features.json"));
+
+    public static string CreditData(string table, string? features = null) =>
+        $$"""{ "table": "{{table}}", "features": {{features ?? CreditFeatures}}, "label": "Status" }""";
 
     /// <summary>
     /// The linear fixture's features: a as it is, b standardized (mean 1, std 2; missing: 0.5 unless <paramref name="bMissing"/>),

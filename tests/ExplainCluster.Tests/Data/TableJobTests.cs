@@ -27,7 +27,7 @@ public sealed class TableJobTests
     }
 
     /// <summary>A method's per-feature parquet parts in shard order: each column by name, and the dataset index.</summary>
-    private static async Task<(long[] Index, Dictionary<string, float[]> Columns)> AttributionsAsync(string output, string method)
+    internal static async Task<(long[] Index, Dictionary<string, float[]> Columns)> AttributionsAsync(string output, string method)
     {
         var index = new List<long>();
         var columns = new Dictionary<string, List<float>>();
@@ -137,6 +137,73 @@ public sealed class TableJobTests
             Assert.Equal(13, a.Count);
             foreach (var (feature, values) in a) Assert.Equal(values, b[feature]);
         }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task Run_LinearTableWithABackgroundPerLabel_KernelShapIsWTimesXMinusTheChosenRowsMean(int perLabel)
+    {
+        var folder = TestPaths.NewFolder();
+        var methods = $$"""{ "kernel-shap": { "samples": 6, "background": { "perLabel": {{perLabel}}, "seed": 5 } } }""";
+        var data = TableFiles.LinearData(TestPaths.Fixture("tabular/tabular_linear.csv"));
+        var single = await RunAsync(folder, data, methods, shardSize: 6);
+        var sharded = await RunAsync(folder, data, methods, shardSize: 4);
+
+        // By hand: each label's rows with the smallest (seed 5, dataset index) keys, and the vectors' mean over them.
+        var chosen = Enumerable.Range(0, 6).GroupBy(i => Labels[i])
+            .SelectMany(g => g.OrderBy(i => ExplainCluster.Engine.Methods.SampleSeeds.For(5, i)).ThenBy(i => i).Take(perLabel)).ToArray();
+        Assert.Equal(2 * perLabel, chosen.Length);
+        double Mean(Func<int, double> element) => chosen.Average(element);
+        var (index, phi) = await AttributionsAsync(single, "kernel-shap");
+        Assert.Equal([0L, 1, 2, 3, 4, 5], index);
+        for (var i = 0; i < 6; i++)
+        {
+            var w = W[Labels[i]];
+            Assert.Equal(w[0] * (Vectors[i][0] - Mean(r => Vectors[r][0])), phi["a"][i], 6);
+            Assert.Equal(w[1] * (Vectors[i][1] - Mean(r => Vectors[r][1])), phi["b"][i], 6);
+            Assert.Equal(Enumerable.Range(0, 3).Sum(l => w[2 + l] * ((Levels[i] == l ? 1 : 0) - Mean(r => Levels[r] == l ? 1 : 0))), phi["c"][i], 6);
+        }
+        var (_, shardedPhi) = await AttributionsAsync(sharded, "kernel-shap");
+        foreach (var (feature, values) in phi) Assert.Equal(values, shardedPhi[feature]);
+    }
+
+    [Fact]
+    public async Task Run_CreditKMeansBackground_FourShardsEqualOneShardByteForByte()
+    {
+        var folder = TestPaths.NewFolder();
+        // A sample of 300 rows from every part of the table, summarised by 8 weighted centroids in each shard.
+        const string Methods = """
+            { "kernel-shap": { "samples": 200, "background": { "kmeans": 8, "samples": 300, "seed": 3 }, "subset": { "fraction": 0.004, "seed": 1 } },
+              "permutation-shap": { "permutations": 4, "background": { "kmeans": 8, "samples": 300, "seed": 3 }, "subset": { "fraction": 0.004, "seed": 1 } } }
+            """;
+        var data = TableFiles.CreditData(TableFiles.Credit);
+        var single = await RunAsync(folder, data, Methods, shardSize: 4454, extra: ", \"classes\": [\"bad\", \"good\"]");
+        var sharded = await RunAsync(folder, data, Methods, shardSize: 1280, extra: ", \"classes\": [\"bad\", \"good\"]");
+        foreach (var method in new[] { "kernel-shap", "permutation-shap" })
+        {
+            var (indexA, a) = await AttributionsAsync(single, method);
+            var (indexB, b) = await AttributionsAsync(sharded, method);
+            Assert.InRange(indexA.Length, 5, 40);
+            Assert.Equal(indexA, indexB);
+            Assert.Equal(13, a.Count);
+            Assert.Contains(a["Income"], v => v != 0);
+            foreach (var (feature, values) in a) Assert.Equal(values, b[feature]);
+        }
+        // Efficiency against the weighted f(∅): Σφ = f(x) − f(∅) on every explained row.
+        var (explained, _) = await AttributionsAsync(sharded, "kernel-shap");
+        var deltas = new List<float>();
+        foreach (var part in Directory.GetFiles(Path.Combine(sharded, "samples"), "part-*.parquet").Order(StringComparer.Ordinal))
+            deltas.AddRange((await ParquetRows.ReadNullableFloatsAsync(part, "kernel_shap_delta")).OfType<float>());
+        Assert.Equal(explained.Length, deltas.Count);
+        Assert.All(deltas, d => Assert.Equal(0, d, 1e-5));
+
+        // The summary, not the 300 rows themselves, stood for the background.
+        var rows = await RunAsync(folder, data, Methods.Replace("\"kmeans\": 8, ", "", StringComparison.Ordinal), shardSize: 2560, extra: ", \"classes\": [\"bad\", \"good\"]");
+        var (plainIndex, plain) = await AttributionsAsync(rows, "kernel-shap");
+        var (_, summarised) = await AttributionsAsync(single, "kernel-shap");
+        Assert.Equal(explained, plainIndex);
+        Assert.Contains(plain["Income"].Zip(summarised["Income"]), p => Math.Abs(p.First - p.Second) > 1e-3);
     }
 
     [Fact]

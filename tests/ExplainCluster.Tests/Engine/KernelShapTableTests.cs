@@ -56,6 +56,8 @@ public sealed class KernelShapTableTests
     [InlineData("""{ "background": 50 }""", "methods.kernel-shap.background: expected {\"samples\": N, \"seed\": s} (rows of the data chosen at random)")]
     [InlineData("""{ "background": { "samples": 0 } }""", "methods.kernel-shap.background.samples: expected an integer from 1 to 100000")]
     [InlineData("""{ "background": { "rows": 5 } }""", "methods.kernel-shap.background.rows: unknown field")]
+    [InlineData("""{ "background": { "kmeans": 4, "rows": 5 } }""", "methods.kernel-shap.background.rows: unknown field")]
+    [InlineData("""{ "background": { "kmeans": 1001 } }""", "methods.kernel-shap.background.kmeans: expected an integer from 1 to 1000")]
     public void Create_BadTableOption_IsOneLineNamingTheField(string options, string message)
     {
         var error = Assert.Throws<ExplainException>(() => Method(options));

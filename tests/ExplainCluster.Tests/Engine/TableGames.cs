@@ -59,16 +59,19 @@ public static class TableGames
         return FeatureGroups.Of(TableOptions.Read(json.RootElement, "/tmp").Table)!;
     }
 
-    /// <summary>One batch through a table method as a shard runs it: rows are dataset indices <paramref name="firstIndex"/>..; maps [n, features].</summary>
+    /// <summary>
+    /// One batch through a table method as a shard runs it: rows are dataset indices <paramref name="firstIndex"/>..; maps [n, features];
+    /// <paramref name="weights"/>: the background rows' weights (summing to 1), or null for equal ones.
+    /// </summary>
     public static (float[] Maps, float[][] Columns) Run(IAttributionMethod method, ExplainModel model, float[][] rows, FeatureGroups groups, float[][] background,
-        long[]? targets = null, long firstIndex = 0, int maxRows = 256)
+        long[]? targets = null, long firstIndex = 0, int maxRows = 256, double[]? weights = null)
     {
         using var scope = NewDisposeScope();
         var input = tensor(rows.SelectMany(r => r).ToArray(), [rows.Length, groups.Width]);
         var batch = GradientBatch.Compute(model, input, targets is null ? null : tensor(targets), null, needGradients: false);
         var indices = Enumerable.Range(0, rows.Length).Select(i => firstIndex + i).ToArray();
         var methodBatch = new MethodBatch(model, batch, indices, maxRows, features: groups,
-            background: tensor(background.SelectMany(r => r).ToArray(), [background.Length, groups.Width]));
+            background: tensor(background.SelectMany(r => r).ToArray(), [background.Length, groups.Width]), backgroundWeights: weights is null ? null : tensor(weights));
         var output = groups.Sum(method.Attribute(methodBatch));
         return (output.Maps.contiguous().data<float>().ToArray(), [.. output.Columns.Select(c => c.data<float>().ToArray())]);
     }

@@ -31,15 +31,22 @@ public static class TableOptions
 
     /// <summary>
     /// What a table job cannot have yet: methods over image segments or a layer's grid, and the image-shaped checks and
-    /// views (faithfulness's pixel curves, the sanity check's map correlations, the views).
+    /// views (faithfulness's pixel curves, the sanity check's map correlations, the views); and a gradient method when a
+    /// feature is index-encoded: the model casts a level's index to an integer (for an embedding), so no gradient exists
+    /// there, and a map of zeros would claim the feature does not matter.
     /// </summary>
     public static void CheckJob(JobSpec job)
     {
+        var indexed = job.Data.Table!.Features.FirstOrDefault(f => f.Encoding == FeatureEncoding.Index);
         foreach (var spec in job.Methods)
         {
             var method = Methods.MethodRegistry.Create(spec, table: true);
             if (method.UsesSegments || method.Layer is not null || !method.MapsPixels)
                 throw new ExplainException($"methods.{spec.Name}: not for tables yet (tables take saliency, grad-x-input, integrated-gradients, smooth-grad, kernel-shap, permutation-shap, lime)");
+            if (method.Background is { ByLabel: true } && job.Data.Table!.Label is null)
+                throw new ExplainException($"methods.{spec.Name}.background.perLabel: needs data.label (the rows are chosen per label)");
+            if (method.DifferentiatesInput && indexed is not null)
+                throw new ExplainException($"methods.{spec.Name}: feature \"{indexed.Name}\" is index-encoded, and a gradient with respect to a level's index does not exist (use kernel-shap, permutation-shap or lime, or encode it oneHot)");
         }
         var unsupported = new (string Name, bool Present)[]
         {
