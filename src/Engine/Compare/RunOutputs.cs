@@ -128,10 +128,10 @@ public sealed class RunOutputs
     }
 
     /// <summary>Whether the run wrote its maps (<c>"maps": {"store": "none"}</c> writes none).</summary>
-    public bool StoresMaps => StoredMaps.Of(Manifest).Store != Contracts.MapStore.None;
+    public bool StoresMaps => StoredMaps.Of(Manifest).Stored;
 
     /// <summary>The shape of a method's maps as the run stored them (<see cref="StoredMaps"/>: channels summed, resolution reduced).</summary>
-    public int[] StoredShape(string method) => StoredMaps.Shape(StoredMaps.Of(Manifest), Summary.Methods[method].MapShape);
+    public int[] StoredShape(string method) => StoredMaps.Of(Manifest).Shape(Summary.Methods[method].MapShape);
 
     private static async Task<T> ReadAsync<T>(IBlob blob, string side, CancellationToken ct)
     {

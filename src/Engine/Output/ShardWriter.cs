@@ -14,15 +14,15 @@ public static class ShardWriter
     /// <param name="features">A table job's feature names: each method's attributions are also written as parquet, a column per feature.</param>
     /// <param name="bad">The images of the shard's range skipped as unreadable (<c>"onBadSample": "skip"</c>; null otherwise): its errors table.</param>
     /// <param name="metadata">The job's metadata columns (a table's or an image manifest's), written to the samples part as text after the other columns.</param>
-    /// <param name="maps">How the maps are stored (<c>maps</c>; null: full float32 maps of every sample).</param>
+    /// <param name="maps">How the maps are stored (<c>maps</c> and the input's shape; null: full float32 maps of every sample).</param>
     public static async Task WriteAsync(IBlob output, int shard, ShardResult result, IReadOnlyList<MethodScalars> scalars, CancellationToken ct = default,
-        string[]? features = null, IReadOnlyList<TextColumn>? metadata = null, IReadOnlyList<Data.Images.BadSample>? bad = null, MapsSpec? maps = null)
+        string[]? features = null, IReadOnlyList<TextColumn>? metadata = null, IReadOnlyList<Data.Images.BadSample>? bad = null, StoredMaps? maps = null)
     {
         if (bad is not null) await output.Child(OutputLayout.ErrorsPart(shard)).WriteAsync(await Data.Images.BadSamplesTable.EncodeAsync(bad, ct), ct);
-        maps ??= MapsSpec.Default;
+        maps ??= new StoredMaps(MapsSpec.Default, []);
         foreach (var method in result.Methods)
         {
-            if (maps.Store != MapStore.None) await WriteMapsAsync(output, shard, result, method, maps, ct);
+            if (maps.Stored) await WriteMapsAsync(output, shard, result, method, maps, ct);
             if (features is not null)
                 await output.Child(OutputLayout.AttributionTable(method.Name, shard)).WriteAsync(await FeatureColumnsAsync(result, method, features, ct), ct);
         }
@@ -37,15 +37,16 @@ public static class ShardWriter
     /// A method's maps as <paramref name="maps"/> stores them, and for a method with a subset or a stored subset the index file:
     /// which dataset index each row of the part is. The default settings write the maps as computed.
     /// </summary>
-    private static async Task WriteMapsAsync(IBlob output, int shard, ShardResult result, MethodMaps method, MapsSpec maps, CancellationToken ct)
+    private static async Task WriteMapsAsync(IBlob output, int shard, ShardResult result, MethodMaps method, StoredMaps maps, CancellationToken ct)
     {
         var explained = method.Rows ?? Enumerable.Range(0, result.Count).ToArray();
-        int[] kept = maps.Store == MapStore.Subset ? [.. explained.Select((row, i) => (row, i)).Where(r => StoredMaps.Stores(maps, result.IndexOf(r.row))).Select(r => r.i)]
+        var subset = maps.Spec.Store == MapStore.Subset;
+        int[] kept = subset ? [.. explained.Select((row, i) => (row, i)).Where(r => maps.Stores(result.IndexOf(r.row))).Select(r => r.i)]
             : [.. Enumerable.Range(0, explained.Length)];
-        long[] shape = [kept.Length, .. StoredMaps.Shape(maps, method.MapShape).Select(d => (long)d)];
-        var values = maps == MapsSpec.Default ? method.Maps : StoredMaps.Reduce(maps, method.Maps, kept, method.MapShape);
-        await output.Child(OutputLayout.AttributionPart(method.Name, shard)).WriteAsync(StoredMaps.Encode(maps, values, shape), ct);
-        if (method.Rows is not null || maps.Store == MapStore.Subset)
+        long[] shape = [kept.Length, .. maps.Shape(method.MapShape).Select(d => (long)d)];
+        var values = maps.Spec == MapsSpec.Default ? method.Maps : maps.Reduce(method.Maps, kept, method.MapShape);
+        await output.Child(OutputLayout.AttributionPart(method.Name, shard)).WriteAsync(maps.Encode(values, shape), ct);
+        if (method.Rows is not null || subset)
             await output.Child(OutputLayout.AttributionIndex(method.Name, shard))
                 .WriteAsync(NpyFormat.Encode([.. kept.Select(i => result.IndexOf(explained[i]))], [kept.Length]), ct);
     }

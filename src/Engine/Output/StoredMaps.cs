@@ -7,27 +7,34 @@ namespace ExplainCluster.Engine.Output;
 /// <summary>
 /// The maps as a job stores them (<see cref="MapsSpec"/>): from a method's full float32 maps [rows, ..MapShape] to the
 /// rows it keeps, their channels summed and their planes averaged by blocks, encoded as float32 or float16. Maps over pixels
-/// ([h, w] or [c, h, w]) change shape; per-layer or per-feature vectors ([d]) only change type. Readers find the stored shape
-/// with <see cref="Shape"/> from summary.json's full shape and the manifest's settings.
+/// ([h, w] or [c, h, w]) lose their channels when summed; those at the input's size (<paramref name="InputShape"/>: saliency,
+/// occlusion, lime) are averaged to the resolution, while maps computed at a layer's size (grad-cam's) are stored at that size.
+/// Per-layer or per-feature vectors ([d]) only change type. Readers find the stored shape with <see cref="Shape"/> from
+/// summary.json's full shape and the manifest (<see cref="Of"/>).
 /// </summary>
-public static class StoredMaps
+public sealed record StoredMaps(MapsSpec Spec, int[] InputShape)
 {
-    /// <summary>The settings a completed job's maps were written with (a manifest older than the setting: the defaults).</summary>
-    public static MapsSpec Of(Manifest manifest) => manifest.Maps ?? MapsSpec.Default;
+    /// <summary>How a completed job's maps were written (a manifest older than the setting: the defaults).</summary>
+    public static StoredMaps Of(Manifest manifest) => new(manifest.Maps ?? MapsSpec.Default, manifest.SampleShape);
+
+    /// <summary>Whether any map file was written (<c>"store": "none"</c> writes none).</summary>
+    public bool Stored => Spec.Store != MapStore.None;
 
     /// <summary>The shape of one stored map, from the full map's shape.</summary>
-    public static int[] Shape(MapsSpec spec, int[] mapShape)
+    public int[] Shape(int[] mapShape)
     {
         if (mapShape.Length < 2) return mapShape;
-        int[] plane = spec.Resolution ?? [mapShape[^2], mapShape[^1]];
-        return mapShape.Length == 3 && spec.Channels == MapChannels.Keep ? [mapShape[0], .. plane] : plane;
+        int[] plane = Spec.Resolution is { } r && AtInputSize(mapShape) ? r : [mapShape[^2], mapShape[^1]];
+        return mapShape.Length == 3 && Spec.Channels == MapChannels.Keep ? [mapShape[0], .. plane] : plane;
     }
 
+    private bool AtInputSize(int[] mapShape) => InputShape.Length >= 2 && mapShape[^2] == InputShape[^2] && mapShape[^1] == InputShape[^1];
+
     /// <summary>Whether the sample at dataset index <paramref name="index"/> has its maps stored.</summary>
-    public static bool Stores(MapsSpec spec, long index) => spec.Store switch
+    public bool Stores(long index) => Spec.Store switch
     {
         MapStore.All => true,
-        MapStore.Subset => SubsetOf(spec).Includes(index),
+        MapStore.Subset => SubsetOf(Spec).Includes(index),
         _ => false,
     };
 
@@ -39,10 +46,10 @@ public static class StoredMaps
     /// stored: channels summed when asked, then each plane's blocks averaged (in double, one float each), the mean over a block
     /// of (H/h) × (W/w) pixels as torch's <c>adaptive_avg_pool2d</c> computes it for integer factors.
     /// </summary>
-    public static float[] Reduce(MapsSpec spec, ReadOnlySpan<float> maps, IReadOnlyList<int> rows, int[] mapShape)
+    public float[] Reduce(ReadOnlySpan<float> maps, IReadOnlyList<int> rows, int[] mapShape)
     {
         var size = mapShape.Aggregate(1, (a, b) => a * b);
-        var shape = Shape(spec, mapShape);
+        var shape = Shape(mapShape);
         var storedSize = shape.Aggregate(1, (a, b) => a * b);
         var stored = new float[rows.Count * storedSize];
         if (mapShape.Length < 2)
@@ -84,12 +91,12 @@ public static class StoredMaps
         return string.Join(", ",
             spec.Dtype == MapDtype.Float16 ? "float16" : "float32",
             spec.Channels == MapChannels.Sum ? "channels summed" : "every channel",
-            spec.Resolution is [var h, var w] ? string.Create(inv, $"{h} × {w} (area-averaged)") : "full size",
+            spec.Resolution is [var h, var w] ? string.Create(inv, $"maps at the input's size area-averaged to {h} × {w}") : "full size",
             spec.Store == MapStore.Subset ? string.Create(inv, $"{spec.SubsetFraction:P0} of the samples (seed {spec.SubsetSeed})") : "every sample")
             + (spec == MapsSpec.Default ? "" : "; statistics were computed from the full float32 maps");
     }
 
     /// <summary>Stored values as a .npy file of <paramref name="shape"/>, float32 or float16 (each value rounded to the nearest half).</summary>
-    public static byte[] Encode(MapsSpec spec, float[] values, IReadOnlyList<long> shape) =>
-        spec.Dtype == MapDtype.Float16 ? NpyFormat.Encode(Array.ConvertAll(values, v => (Half)v), shape) : NpyFormat.Encode(values, shape);
+    public byte[] Encode(float[] values, IReadOnlyList<long> shape) =>
+        Spec.Dtype == MapDtype.Float16 ? NpyFormat.Encode(Array.ConvertAll(values, v => (Half)v), shape) : NpyFormat.Encode(values, shape);
 }

@@ -89,7 +89,7 @@ public sealed class ReportContext
         if (_readSample is null) return [];
         var (height, width) = (Height, Width);
         // "maps": {"store": "none"}: no sample's maps to draw, only its input.
-        var methods = StoredMaps.Of(Manifest).Store == Contracts.MapStore.None ? [] : Summary.Methods.Where(m => OverPixels(m.Value)).ToArray();
+        var methods = !StoredMaps.Of(Manifest).Stored ? [] : Summary.Methods.Where(m => OverPixels(m.Value)).ToArray();
         var drawn = new List<(string Caption, long Index, int Shard, int Row, double[] Image, double[]?[] Maps)>();
         foreach (var (caption, index, shard, row) in samples)
         {
@@ -129,7 +129,7 @@ public sealed class ReportContext
     }
 
     /// <summary>The shape of a method's per-sample maps as the job stored them (<c>maps</c>: channels summed, resolution reduced); summary.json's is the full one.</summary>
-    public int[] StoredShape(MethodSummary stats) => StoredMaps.Shape(StoredMaps.Of(Manifest), stats.MapShape);
+    public int[] StoredShape(MethodSummary stats) => StoredMaps.Of(Manifest).Shape(stats.MapShape);
 
     /// <summary>Whether a method's maps are images to draw ([h, w] or [c, h, w]); param-grads' per-layer norms are not.</summary>
     public static bool OverPixels(MethodSummary stats) => stats.MapShape.Length >= 2;

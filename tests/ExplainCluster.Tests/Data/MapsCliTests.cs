@@ -128,7 +128,7 @@ public sealed class MapsCliTests
         using var defaults = Jobs.ReadJson(Path.Combine(full, "manifest.json"));
         Assert.Equal(JsonValueKind.Null, defaults.RootElement.GetProperty("maps").GetProperty("resolution").ValueKind);
         var report = await File.ReadAllTextAsync(Path.Combine(small, "report.html"));
-        Assert.Contains("float16, every channel, 6 &#215; 4 (area-averaged), every sample; statistics were computed from the full float32 maps", report);
+        Assert.Contains("float16, every channel, maps at the input&#39;s size area-averaged to 6 &#215; 4, every sample; statistics were computed from the full float32 maps", report);
         Assert.Contains("float32, every channel, full size, every sample", await File.ReadAllTextAsync(Path.Combine(full, "report.html")));
     }
 
