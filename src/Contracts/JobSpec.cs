@@ -24,7 +24,8 @@ public sealed record JobSpec(
     [property: Id(18)] ConceptsSpec? Concepts = null,
     [property: Id(19)] string[]? Cohorts = null,
     [property: Id(20)] DependenceSpec? Dependence = null,
-    [property: Id(21)] ErrorTreeSpec? ErrorTree = null);
+    [property: Id(21)] ErrorTreeSpec? ErrorTree = null,
+    [property: Id(23)] MapsSpec? Maps = null);
 
 [GenerateSerializer, Immutable, Alias("ec.ModelSpec")]
 public sealed record ModelSpec([property: Id(0)] string Uri, [property: Id(1)] string[]? Classes);

@@ -17,12 +17,17 @@ public sealed record CohortPartial(CohortKey[] Keys, CohortColumnPartial[] Colum
 /// <param name="Values">Missing (null) first, then the values in ordinal order.</param>
 public sealed record CohortColumnPartial(string Name, bool TooMany, CohortValueSums[] Values);
 
-/// <summary>One value's samples: how many, how many labelled and correct, and each key's moments (over the samples it has a value for).</summary>
-public sealed class CohortValueSums(string? value, long count, long labelled, long correct, ExactMoments[] moments)
+/// <summary>
+/// One value's samples: how many, how many labelled and correct, each key's moments (over the samples it has a value for), and
+/// its labelled samples' calibration in the error analysis' bins of confidence (<see cref="CohortCalibrationSums"/>).
+/// </summary>
+public sealed class CohortValueSums(string? value, long count, long labelled, long correct, ExactMoments[] moments, CohortCalibrationSums calibration)
 {
-    public CohortValueSums(string? value, int keys) : this(value, 0, 0, 0, [.. Enumerable.Range(0, keys).Select(_ => new ExactMoments())])
+    public CohortValueSums(string? value, int keys) : this(value, 0, 0, 0, [.. Enumerable.Range(0, keys).Select(_ => new ExactMoments())], new CohortCalibrationSums())
     {
     }
+
+    public CohortCalibrationSums Calibration => calibration;
 
     /// <summary>The metadata value; null for a missing one.</summary>
     public string? Value => value;
@@ -35,14 +40,16 @@ public sealed class CohortValueSums(string? value, long count, long labelled, lo
 
     public ExactMoments[] Moments => moments;
 
-    public CohortValueSums Copy() => new(value, Count, Labelled, Correct, [.. moments.Select(m => m.Copy())]);
+    public CohortValueSums Copy() => new(value, Count, Labelled, Correct, [.. moments.Select(m => m.Copy())], calibration.Copy());
 
-    public void AddSample(bool? correct)
+    /// <param name="confidence">The sample's softmax probability of its predicted class (the samples table's <c>confidence</c>).</param>
+    public void AddSample(bool? correct, double confidence)
     {
         Count++;
         if (correct is not { } c) return;
         Labelled++;
         if (c) Correct++;
+        calibration.Add(confidence, c);
     }
 
     /// <summary>Adds <paramref name="other"/>'s samples; <paramref name="sign"/> −1 takes them away.</summary>
@@ -50,7 +57,58 @@ public sealed class CohortValueSums(string? value, long count, long labelled, lo
     {
         (Count, Labelled, Correct) = (Count + sign * other.Count, Labelled + sign * other.Labelled, Correct + sign * other.Correct);
         for (var k = 0; k < moments.Length; k++) moments[k].Add(other.Moments[k], sign);
+        calibration.Add(other.Calibration, sign);
     }
+}
+
+/// <summary>
+/// A cohort's labelled samples by confidence, in the error analysis' bins (<see cref="ErrorStatistics.Bin"/>): per bin the count,
+/// the correct ones and the exact sum of confidences, so the cohort's mean confidence and expected calibration error fold
+/// exactly over shards.
+/// </summary>
+public sealed class CohortCalibrationSums(long[] count, long[] correct, ExactSum[] confidence)
+{
+    public CohortCalibrationSums() : this(new long[ErrorStatistics.CalibrationBins], new long[ErrorStatistics.CalibrationBins],
+        [.. Enumerable.Range(0, ErrorStatistics.CalibrationBins).Select(_ => new ExactSum())])
+    {
+    }
+
+    public long[] Count => count;
+
+    public long[] Correct => correct;
+
+    public ExactSum[] Confidence => confidence;
+
+    public CohortCalibrationSums Copy() => new([.. count], [.. correct], [.. confidence.Select(c => c.Copy())]);
+
+    public void Add(double value, bool right)
+    {
+        var bin = ErrorStatistics.Bin(value);
+        count[bin]++;
+        if (right) correct[bin]++;
+        confidence[bin].Add(value);
+    }
+
+    public void Add(CohortCalibrationSums other, int sign = 1)
+    {
+        for (var b = 0; b < count.Length; b++)
+        {
+            count[b] += sign * other.Count[b];
+            correct[b] += sign * other.Correct[b];
+            confidence[b].Add(other.Confidence[b], sign);
+        }
+    }
+
+    public void Write(BinaryWriter w)
+    {
+        PartialIO.Write(w, count);
+        PartialIO.Write(w, correct);
+        foreach (var c in confidence) PartialIO.Write(w, c.Partials);
+    }
+
+    public static CohortCalibrationSums Read(BinaryReader r) =>
+        new(PartialIO.Read<long>(r), PartialIO.Read<long>(r),
+            [.. Enumerable.Range(0, ErrorStatistics.CalibrationBins).Select(_ => ExactSum.Of(PartialIO.Read<double>(r)))]);
 }
 
 /// <summary>
@@ -85,7 +143,7 @@ public sealed class CohortsFeature : Feature<CohortPartial, CohortsFeature.Sums>
                     : byValue.TryGetValue(value, out var found) ? found : byValue[value] = new CohortValueSums(value, keys.Length);
                 // An identifier-like column stops here: its sums would grow with the shard and never be shown.
                 if (byValue.Count + (missing is null ? 0 : 1) > CohortOptions.MaxDistinct) return new CohortColumnPartial(name, true, []);
-                sums.AddSample(r.Labels is { } labels ? labels[i] == r.Predictions[i] : null);
+                sums.AddSample(r.Labels is { } labels ? labels[i] == r.Predictions[i] : null, r.Confidence[i]);
                 for (var k = 0; k < keys.Length; k++)
                     if (values[k](i) is var x && double.IsFinite(x)) sums.Moments[k].Add(x);
             }
@@ -94,7 +152,12 @@ public sealed class CohortsFeature : Feature<CohortPartial, CohortsFeature.Sums>
         return new CohortPartial(keys, columns);
     }
 
-    /// <summary>The shard's statistics per sample: each method's mean |map|, a table's per-feature |attribution|, each trust metric (NaN: none).</summary>
+    /// <summary>The metric names of faithfulness' AUCs among a cohort's trust metrics (as the samples table's <c>METHOD_deletion_auc</c>).</summary>
+    public const string DeletionAuc = "deletion_auc";
+
+    public const string InsertionAuc = "insertion_auc";
+
+    /// <summary>The shard's statistics per sample: each method's mean |map|, a table's per-feature |attribution|, each faithfulness AUC, each trust metric (NaN: none).</summary>
     private static (CohortKey[] Keys, Func<int, double>[] Values) KeysOf(ShardOutcome s)
     {
         var keys = new List<(CohortKey, Func<int, double>)>();
@@ -116,6 +179,13 @@ public sealed class CohortsFeature : Feature<CohortPartial, CohortsFeature.Sums>
                 keys.Add((new CohortKey(method.Name, features[f], null), i => rowOf[i] < 0 ? double.NaN : Math.Abs((double)method.Maps[rowOf[i] * features.Length + f])));
             }
         }
+        // Faithfulness (the job's faithfulness block): each ordering's deletion and insertion AUC per sample, NaN where it did not run.
+        if (r.Faithfulness is { } faithfulness)
+            foreach (var ordering in faithfulness.Orderings)
+            {
+                keys.Add((new CohortKey(ordering.Method, null, DeletionAuc), i => ordering.DeletionAuc[i]));
+                keys.Add((new CohortKey(ordering.Method, null, InsertionAuc), i => ordering.InsertionAuc[i]));
+            }
         if (r.Trust is { } trust)
             foreach (var method in trust.Methods)
                 for (var k = 0; k < trust.Metrics.Length; k++)
@@ -153,6 +223,7 @@ public sealed class CohortsFeature : Feature<CohortPartial, CohortsFeature.Sums>
                     WriteArray(w, m.Sum.Partials);
                     WriteArray(w, m.Squares.Partials);
                 }
+                v.Calibration.Write(w);
             }
         }
     }
@@ -168,7 +239,7 @@ public sealed class CohortsFeature : Feature<CohortPartial, CohortsFeature.Sums>
             var values = new CohortValueSums[r.ReadInt32()];
             for (var v = 0; v < values.Length; v++)
                 values[v] = new CohortValueSums(ReadText(r), r.ReadInt64(), r.ReadInt64(), r.ReadInt64(),
-                    [.. keys.Select(_ => ExactMoments.Of(r.ReadInt64(), ReadArray<double>(r), ReadArray<double>(r)))]);
+                    [.. keys.Select(_ => ExactMoments.Of(r.ReadInt64(), ReadArray<double>(r), ReadArray<double>(r)))], CohortCalibrationSums.Read(r));
             columns[c] = new CohortColumnPartial(name, tooMany, values);
         }
         return new CohortPartial(keys, columns);

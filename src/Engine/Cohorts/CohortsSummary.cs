@@ -33,8 +33,34 @@ public sealed record CohortComparisons(int Accuracy, int Attributions, int Trust
 /// <param name="Kind"><c>value</c>, <c>missing</c> (no value in the metadata) or <c>other</c> (the values past the cap, pooled).</param>
 /// <param name="Accuracy">Its accuracy over its labelled samples with Wilson's interval; null without labels.</param>
 /// <param name="AccuracyDifference">Its accuracy minus the rest's, with Newcombe's hybrid score interval (from the two Wilson intervals at the adjusted confidence).</param>
+/// <param name="Trust">Each trust metric's mean, and with <c>faithfulness</c> each method's deletion and insertion AUC (metrics <c>deletion_auc</c>, <c>insertion_auc</c>).</param>
+/// <param name="Calibration">Its labelled samples' calibration; null without labels.</param>
 public sealed record CohortRow(string Value, string Kind, long N, Estimate? Accuracy, CohortDifference? AccuracyDifference,
-    CohortAttribution[] Attributions, CohortTrust[] Trust);
+    CohortAttribution[] Attributions, CohortTrust[] Trust, CohortCalibration? Calibration = null);
+
+/// <summary>
+/// A cohort's calibration over its labelled samples (<paramref name="N"/>): the mean confidence (the predicted class's softmax
+/// probability), the accuracy, their gap (mean confidence − accuracy: above 0 over-confident), and the expected calibration
+/// error in the error analysis' 15 equal bins of confidence, Σ (nᵦ / n) |accuracyᵦ − mean confidenceᵦ|.
+/// </summary>
+public sealed record CohortCalibration(long N, double MeanConfidence, double Accuracy, double Gap, double Ece)
+{
+    public static CohortCalibration? Of(CohortCalibrationSums sums)
+    {
+        var n = sums.Count.Sum();
+        if (n == 0) return null;
+        double ece = 0, confidence = 0;
+        for (var b = 0; b < sums.Count.Length; b++)
+        {
+            if (sums.Count[b] == 0) continue;
+            var binConfidence = sums.Confidence[b].Value;
+            confidence += binConfidence;
+            ece += (double)sums.Count[b] / n * Math.Abs((double)sums.Correct[b] / sums.Count[b] - binConfidence / sums.Count[b]);
+        }
+        var (mean, accuracy) = (confidence / n, (double)sums.Correct.Sum() / n);
+        return new CohortCalibration(n, mean, accuracy, mean - accuracy, ece);
+    }
+}
 
 /// <summary>A method's mean |attribution| in the cohort: per sample the map's mean |value|, or for a table one feature's |attribution| (<see cref="Feature"/>).</summary>
 /// <param name="Difference">The cohort's mean minus the rest's, with the normal (Welch) interval from the two samples' spreads.</param>
@@ -95,7 +121,7 @@ public static class CohortSummaries
             if (keys[k].Metric is { } metric) trust.Add(new CohortTrust(keys[k].Method, metric, mean, difference));
             else attributions.Add(new CohortAttribution(keys[k].Method, keys[k].Feature, mean, difference));
         }
-        return new CohortRow(value, kind, cohort.Count, accuracy, accuracyDifference, [.. attributions], [.. trust]);
+        return new CohortRow(value, kind, cohort.Count, accuracy, accuracyDifference, [.. attributions], [.. trust], CohortCalibration.Of(cohort.Calibration));
     }
 
     /// <summary>

@@ -28,7 +28,7 @@ public static class ChangedSampleFigures
         {
             var samples = method.MostChanged.Take(Drawn).ToArray();
             if (samples.Length == 0) continue;
-            var planes = ReportContext.Planes(a.Summary.Methods[method.Method].MapShape);
+            var planes = ReportContext.Planes(a.StoredShape(method.Method));
             var (mapsA, mapsB) = (await a.MapsAsync(method.Method, ct), await b.MapsAsync(method.Method, ct));
             var rows = new List<(ChangedSample Sample, double[]? Input, double[] A, double[] B)>();
             foreach (var s in samples)

@@ -84,9 +84,12 @@ public sealed class ComparePart
     /// <summary>The embedding layers the CKA sums are of, or why there are none (<see cref="RepresentationChange.None"/>).</summary>
     public RepresentationChange? Representation { get; private set; }
 
-    /// <summary>The methods a comparison of <paramref name="a"/> and <paramref name="b"/> compares map by map: both have them over pixels, drawn alike.</summary>
-    public static string[] MapMethods(RunOutputs a, RunOutputs b) =>
-        [.. a.Summary.Methods.Keys.Where(m => b.Summary.Methods.TryGetValue(m, out var sb) && a.Summary.Methods[m].MapShape is { Length: >= 2 } shape && shape.SequenceEqual(sb.MapShape))
+    /// <summary>
+    /// The methods a comparison of <paramref name="a"/> and <paramref name="b"/> compares map by map: both stored them over pixels, in
+    /// the same shape (<c>maps</c>: a run that stored none, or at another resolution or channels, has none to compare).
+    /// </summary>
+    public static string[] MapMethods(RunOutputs a, RunOutputs b) => !a.StoresMaps || !b.StoresMaps ? [] :
+        [.. a.Summary.Methods.Keys.Where(m => b.Summary.Methods.ContainsKey(m) && a.StoredShape(m) is { Length: >= 2 } shape && shape.SequenceEqual(b.StoredShape(m)))
             .Order(StringComparer.Ordinal)];
 
     /// <summary>

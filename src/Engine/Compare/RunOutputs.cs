@@ -123,8 +123,15 @@ public sealed class RunOutputs
                 for (var r = 0; r < indices.Length; r++) rows[indices[r]] = (shard.Index, r);
             }
         }
-        return new MapRows(this, method, stats.MapShape.Aggregate(1, (a, b) => a * b), rows);
+        if (!StoresMaps) throw new ExplainException($"{Redaction.Location(Folder.Location)} stored no maps (\"maps\": {{\"store\": \"none\"}}); its maps cannot be compared");
+        return new MapRows(this, method, StoredShape(method).Aggregate(1, (a, b) => a * b), rows);
     }
+
+    /// <summary>Whether the run wrote its maps (<c>"maps": {"store": "none"}</c> writes none).</summary>
+    public bool StoresMaps => StoredMaps.Of(Manifest).Stored;
+
+    /// <summary>The shape of a method's maps as the run stored them (<see cref="StoredMaps"/>: channels summed, resolution reduced).</summary>
+    public int[] StoredShape(string method) => StoredMaps.Of(Manifest).Shape(Summary.Methods[method].MapShape);
 
     private static async Task<T> ReadAsync<T>(IBlob blob, string side, CancellationToken ct)
     {

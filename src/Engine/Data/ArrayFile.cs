@@ -142,6 +142,7 @@ public sealed class ArrayFile
             ElementType.UInt8 => Array.ConvertAll(bytes, b => (float)b),
             ElementType.Int8 => Array.ConvertAll(bytes, b => (float)(sbyte)b),
             ElementType.Float32 => Floats(bytes),
+            ElementType.Float16 => Halves(bytes),
             _ => throw new ExplainException($"{Blob.Location}: inputs must be uint8 or float32, not {Header.Type}"),
         };
     }
@@ -170,6 +171,15 @@ public sealed class ArrayFile
                 _ => BitConverter.ToInt64(bytes, i * 8),
             };
         }
+        return values;
+    }
+
+    /// <summary>float16 elements widened to float32 (exactly: every half is a float).</summary>
+    private static float[] Halves(byte[] bytes)
+    {
+        var halves = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, Half>(bytes);
+        var values = new float[halves.Length];
+        for (var i = 0; i < values.Length; i++) values[i] = (float)halves[i];
         return values;
     }
 

@@ -8,6 +8,8 @@ public enum ElementType
     Int32,
     Int64,
     Float32,
+    /// <summary>IEEE half precision: maps stored with <c>"maps": {"dtype": "float16"}</c>, read back as float32.</summary>
+    Float16,
 }
 
 /// <summary>What a data file holds: element type, shape [N, ...], and where the elements start.</summary>
@@ -22,7 +24,7 @@ public sealed record ArrayHeader(ElementType Type, long[] Shape, long DataOffset
     public int ElementSize => Type switch
     {
         ElementType.UInt8 or ElementType.Int8 => 1,
-        ElementType.Int16 => 2,
+        ElementType.Int16 or ElementType.Float16 => 2,
         ElementType.Int32 or ElementType.Float32 => 4,
         _ => 8,
     };

@@ -37,6 +37,7 @@ public static partial class NpyFormat
             "<i4" => ElementType.Int32,
             "<i8" => ElementType.Int64,
             "<f4" => ElementType.Float32,
+            "<f2" => ElementType.Float16,
             ['>', _, ..] and var other => throw new ExplainException(
                 $"{location}: big-endian dtype '{other}' is not supported; save little-endian (array.astype('<{other[1..]}'))"),
             var other => throw new ExplainException($"{location}: dtype '{other}' is not supported (uint8, float32 or integer labels)"),
@@ -77,6 +78,9 @@ public static partial class NpyFormat
     }
 
     public static byte[] Encode(float[] data, IReadOnlyList<long> shape) => Encode<float>(data, shape, "<f4");
+
+    /// <summary>Half precision (numpy's float16): the stored maps of <c>"maps": {"dtype": "float16"}</c>.</summary>
+    public static byte[] Encode(Half[] data, IReadOnlyList<long> shape) => Encode<Half>(data, shape, "<f2");
 
     public static byte[] Encode(byte[] data, IReadOnlyList<long> shape) => Encode<byte>(data, shape, "|u1");
 

@@ -31,7 +31,7 @@ public static class JobFile
         using (var doc = Options.JsonText.Parse(json, "job file"))
         {
             var root = Object(doc.RootElement, "(job)");
-            Known(root, "", "name", "model", "data", "methods", "target", "shardSize", "batchSize", "output", "segments", "faithfulness", "sanity", "views", "verdicts", "overwrite", "history", "compare", "trust", "concepts", "cohorts", "dependence", "errorTree");
+            Known(root, "", "name", "model", "data", "methods", "target", "shardSize", "batchSize", "output", "segments", "faithfulness", "sanity", "views", "verdicts", "overwrite", "history", "compare", "trust", "concepts", "cohorts", "dependence", "errorTree", "maps");
 
             var model = Object(Required(root, "model", ""), "model");
             Known(model, "model.", "uri", "classes");
@@ -81,7 +81,8 @@ public static class JobFile
                 Compare: Optional(root, "compare") is { } cmp ? ParseCompare(cmp, history is not null, baseDirectory) : null,
                 Cohorts: Cohorts.CohortOptions.Read(Optional(root, "cohorts"), data),
                 Dependence: Dependence.DependenceOptions.Read(Optional(root, "dependence"), data, methods),
-                ErrorTree: ErrorTree.ErrorTreeOptions.Read(Optional(root, "errorTree"), data));
+                ErrorTree: ErrorTree.ErrorTreeOptions.Read(Optional(root, "errorTree"), data),
+                Maps: Output.MapsOptions.Read(Optional(root, "maps"), data));
             if (data.Table is not null) Data.Tables.TableOptions.CheckJob(spec);
             return spec;
         }

@@ -27,6 +27,7 @@ public sealed class JobOutputs(BlobLocator locator)
         Manifest.SoftwareVersions(), DateTimeOffset.UtcNow, null, null,
         Redaction.Json(job.SourceJson),
         Seeds: JobSeeds.Of(job),
+        Maps: job.Maps ?? MapsSpec.Default,
         // The job's start runs in its trace when the cluster is traced (OpenTelemetry): the id that finds its spans.
         TraceId: System.Diagnostics.Activity.Current?.TraceId.ToHexString());
 
@@ -161,8 +162,11 @@ public sealed class JobOutputs(BlobLocator locator)
         var output = locator.Resolve(job.Output);
         // Each method's maps, and the extra maps some write beside them under their own names (param-grads-projected).
         var plan = JobPlan.Of(job);
-        var methods = plan.Methods.SelectMany(c => c.Method.ExtraMaps.Prepend(c.Method.Name)).ToArray();
-        var subsetMethods = plan.Methods.Where(c => !c.Subset.IsAll).SelectMany(c => c.Method.ExtraMaps.Prepend(c.Method.Name)).ToArray();
+        // "maps": {"store": "none"} writes no map files; "subset", an index file beside every method's part.
+        var store = (job.Maps ?? MapsSpec.Default).Store;
+        var methods = store == MapStore.None ? [] : plan.Methods.SelectMany(c => c.Method.ExtraMaps.Prepend(c.Method.Name)).ToArray();
+        var subsetMethods = store == MapStore.Subset ? methods
+            : methods.Length == 0 ? [] : plan.Methods.Where(c => !c.Subset.IsAll).SelectMany(c => c.Method.ExtraMaps.Prepend(c.Method.Name)).ToArray();
         var embedding = plan.Embedding is not null;
         await Parallel.ForEachAsync(shards, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = ct }, async (shard, token) =>
         {

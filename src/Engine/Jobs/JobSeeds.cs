@@ -34,6 +34,7 @@ public static class JobSeeds
             seeds["dependence.seed"] = dependence.Seed;
             if (dependence.Repeats > 0) seeds["dependence.permutation.seed"] = dependence.PermutationSeed;
         }
+        if (job.Maps is { Store: MapStore.Subset } maps) seeds["maps.subset.seed"] = maps.SubsetSeed;
         return seeds;
     }
 }

@@ -180,7 +180,7 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
         await StorageFault.WritingAsync(job.Output, $"writing shard {shard.Index}", async () =>
         {
             await ShardWriter.WriteAsync(output.Child(OutputLayout.Attempt(shard.Index, attempt)), shard.Index, result, scalars, ct, JobPlan.Of(job).Features?.Names,
-                data.Metadata, data.Bad);
+                data.Metadata, data.Bad, new StoredMaps(job.Maps ?? MapsSpec.Default, data.SampleShape));
             // Last: a partial on disk means the attempt's files are all there.
             await output.Child(OutputLayout.Partial(shard.Index, attempt)).WriteAsync(PartialCodec.Encode(partial), ct);
         });

@@ -11,7 +11,9 @@ namespace ExplainCluster.Engine.Output;
 /// The provenance fields after Drift were added later (optional, so older manifests still read): <see cref="Architecture"/>,
 /// the model's parameter count and modules (read when the job starts, written at completion); <see cref="Seeds"/>, every
 /// seed the job's random choices use, by where it is set in the job file (defaults included); <see cref="Silos"/>, the
-/// silos whose attempts made the outputs; <see cref="TraceId"/>, the job's distributed trace when it was traced.
+/// silos whose attempts made the outputs; <see cref="TraceId"/>, the job's distributed trace when it was traced; <see cref="Maps"/>,
+/// how the per-sample maps under attributions/ were written (dtype, channels, resolution, which samples; read them with
+/// <see cref="StoredMaps"/>).
 /// </summary>
 public sealed record Manifest(
     string Job,
@@ -41,7 +43,8 @@ public sealed record Manifest(
     ModelArchitecture? Architecture = null,
     Dictionary<string, long>? Seeds = null,
     string[]? Silos = null,
-    string? TraceId = null)
+    string? TraceId = null,
+    MapsSpec? Maps = null)
 {
     public const string Running = "running";
     public const string Completed = "completed";

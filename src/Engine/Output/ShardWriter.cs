@@ -1,3 +1,4 @@
+using ExplainCluster.Contracts;
 using ExplainCluster.Engine.Data;
 using ExplainCluster.Engine.Jobs;
 using ExplainCluster.Engine.Stats;
@@ -13,26 +14,41 @@ public static class ShardWriter
     /// <param name="features">A table job's feature names: each method's attributions are also written as parquet, a column per feature.</param>
     /// <param name="bad">The images of the shard's range skipped as unreadable (<c>"onBadSample": "skip"</c>; null otherwise): its errors table.</param>
     /// <param name="metadata">The job's metadata columns (a table's or an image manifest's), written to the samples part as text after the other columns.</param>
+    /// <param name="maps">How the maps are stored (<c>maps</c> and the input's shape; null: full float32 maps of every sample).</param>
     public static async Task WriteAsync(IBlob output, int shard, ShardResult result, IReadOnlyList<MethodScalars> scalars, CancellationToken ct = default,
-        string[]? features = null, IReadOnlyList<TextColumn>? metadata = null, IReadOnlyList<Data.Images.BadSample>? bad = null)
+        string[]? features = null, IReadOnlyList<TextColumn>? metadata = null, IReadOnlyList<Data.Images.BadSample>? bad = null, StoredMaps? maps = null)
     {
         if (bad is not null) await output.Child(OutputLayout.ErrorsPart(shard)).WriteAsync(await Data.Images.BadSamplesTable.EncodeAsync(bad, ct), ct);
+        maps ??= new StoredMaps(MapsSpec.Default, []);
         foreach (var method in result.Methods)
         {
-            long[] shape = [method.RowCount(result.Count), .. method.MapShape.Select(d => (long)d)];
-            await output.Child(OutputLayout.AttributionPart(method.Name, shard)).WriteAsync(NpyFormat.Encode(method.Maps, shape), ct);
+            if (maps.Stored) await WriteMapsAsync(output, shard, result, method, maps, ct);
             if (features is not null)
                 await output.Child(OutputLayout.AttributionTable(method.Name, shard)).WriteAsync(await FeatureColumnsAsync(result, method, features, ct), ct);
-            // A method with a subset: which dataset index each of its rows explains.
-            if (method.Rows is { } rows)
-                await output.Child(OutputLayout.AttributionIndex(method.Name, shard))
-                    .WriteAsync(NpyFormat.Encode([.. rows.Select(result.IndexOf)], [rows.Length]), ct);
         }
         if (result.Segments is { } segments)
             await output.Child(OutputLayout.SegmentsPart(shard))
                 .WriteAsync(NpyFormat.Encode(segments.Labels, [result.Count, segments.Height, segments.Width]), ct);
         await output.Child(OutputLayout.LogitsPart(shard)).WriteAsync(NpyFormat.Encode(result.Logits, [result.Count, result.Classes]), ct);
         await output.Child(OutputLayout.SamplesPart(shard)).WriteAsync(await ParquetAsync(result, scalars, metadata ?? [], ct), ct);
+    }
+
+    /// <summary>
+    /// A method's maps as <paramref name="maps"/> stores them, and for a method with a subset or a stored subset the index file:
+    /// which dataset index each row of the part is. The default settings write the maps as computed.
+    /// </summary>
+    private static async Task WriteMapsAsync(IBlob output, int shard, ShardResult result, MethodMaps method, StoredMaps maps, CancellationToken ct)
+    {
+        var explained = method.Rows ?? Enumerable.Range(0, result.Count).ToArray();
+        var subset = maps.Spec.Store == MapStore.Subset;
+        int[] kept = subset ? [.. explained.Select((row, i) => (row, i)).Where(r => maps.Stores(result.IndexOf(r.row))).Select(r => r.i)]
+            : [.. Enumerable.Range(0, explained.Length)];
+        long[] shape = [kept.Length, .. maps.Shape(method.MapShape).Select(d => (long)d)];
+        var values = maps.Spec == MapsSpec.Default ? method.Maps : maps.Reduce(method.Maps, kept, method.MapShape);
+        await output.Child(OutputLayout.AttributionPart(method.Name, shard)).WriteAsync(maps.Encode(values, shape), ct);
+        if (method.Rows is not null || subset)
+            await output.Child(OutputLayout.AttributionIndex(method.Name, shard))
+                .WriteAsync(NpyFormat.Encode([.. kept.Select(i => result.IndexOf(explained[i]))], [kept.Length]), ct);
     }
 
     /// <summary>A method's per-feature attributions: <c>index</c> (the dataset index), then one float column per feature.</summary>

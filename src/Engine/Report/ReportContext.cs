@@ -88,7 +88,8 @@ public sealed class ReportContext
     {
         if (_readSample is null) return [];
         var (height, width) = (Height, Width);
-        var methods = Summary.Methods.Where(m => OverPixels(m.Value)).ToArray();
+        // "maps": {"store": "none"}: no sample's maps to draw, only its input.
+        var methods = !StoredMaps.Of(Manifest).Stored ? [] : Summary.Methods.Where(m => OverPixels(m.Value)).ToArray();
         var drawn = new List<(string Caption, long Index, int Shard, int Row, double[] Image, double[]?[] Maps)>();
         foreach (var (caption, index, shard, row) in samples)
         {
@@ -98,7 +99,7 @@ public sealed class ReportContext
             {
                 var (method, stats) = methods[k];
                 if (await MapRowAsync(method, stats, index, shard, row, ct) is not { } mapRow) continue; // outside the method's subset
-                var (mapChannels, mh, mw) = Planes(stats.MapShape);
+                var (mapChannels, mh, mw) = Planes(StoredShape(stats));
                 maps[k] = ChannelMean(await ReadRowAsync(await OpenAsync(OutputLayout.AttributionPart(method, shard), ct), mapRow, ct), mapChannels, mh * mw);
             }
             drawn.Add((caption, index, shard, row, image, maps));
@@ -115,17 +116,20 @@ public sealed class ReportContext
             var tiles = new List<Tile> { new("input", d.Image, height, width) };
             foreach (var k in shown)
             {
-                var (_, mh, mw) = Planes(methods[k].Value.MapShape);
+                var (_, mh, mw) = Planes(StoredShape(methods[k].Value));
                 tiles.Add(new(methods[k].Key, d.Maps[k], mh, mw, scales[k], units[k]));
             }
             // How to read the grid is said once, under the first sample; the others name their sample only.
             var caption = string.Create(inv, $"{d.Caption} — shard {d.Shard}, row {d.Row} of {OutputLayout.SamplesPart(d.Shard)}.")
                 + (i > 0 ? "" : string.Create(inv, $" Input in grey; each method's maps on one scale for all {drawn.Count} samples here (its bar: the 99th percentile of |value|).") + none);
             var alt = string.Create(inv, $"Sample #{d.Index}: its input and {d.Maps.Count(m => m is not null)} of {methods.Length} maps. ")
-                + string.Join(" ", methods.Select((m, k) => d.Maps[k] is { } map ? MapText.Describe(m.Key, map, Planes(m.Value.MapShape), scales[k]) : $"{m.Key}: not explained."));
+                + string.Join(" ", methods.Select((m, k) => d.Maps[k] is { } map ? MapText.Describe(m.Key, map, Planes(StoredShape(m.Value)), scales[k]) : $"{m.Key}: not explained."));
             return new Figure($"{name}-{d.Index}", caption, () => Heatmaps.Grid(tiles, tiles.Count, height, width), alt);
         })];
     }
+
+    /// <summary>The shape of a method's per-sample maps as the job stored them (<c>maps</c>: channels summed, resolution reduced); summary.json's is the full one.</summary>
+    public int[] StoredShape(MethodSummary stats) => StoredMaps.Of(Manifest).Shape(stats.MapShape);
 
     /// <summary>Whether a method's maps are images to draw ([h, w] or [c, h, w]); param-grads' per-layer norms are not.</summary>
     public static bool OverPixels(MethodSummary stats) => stats.MapShape.Length >= 2;

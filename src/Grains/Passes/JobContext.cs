@@ -53,6 +53,7 @@ public sealed class JobContext(JobRecord record, BlobLocator locator)
         var model = locator.Resolve(job.Model.Uri);
         if (!await model.ExistsAsync()) throw new ExplainException($"model {job.Model.Uri} does not exist");
         limits.Check(job, dataset, await model.LengthAsync());
+        MapsOptions.CheckInput(job.Maps, dataset.SampleShape);
         Record.Samples = dataset.Count;
         var first = await BeginAsync();
         Manifest = Outputs.NewManifest(jobId, job, dataset, Record.Shards);

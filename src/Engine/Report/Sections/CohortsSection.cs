@@ -21,6 +21,7 @@ public sealed class CohortsSection : IReportSection
         var intro = string.Create(Inv, $"<p>Each cohort is the samples with one value of a metadata column (<code>data.metadata</code>), ")
             + string.Create(Inv, $"compared with the rest of the samples. Accuracy: the share of its labelled samples predicted correctly, with its {level} Wilson interval; ")
             + "its difference from the rest's accuracy in percentage points, with Newcombe's hybrid score interval (method 10, from the two Wilson intervals). "
+            + "Calibration over its labelled samples: the mean confidence (the predicted class's probability) to set beside the accuracy, and the expected calibration error (ECE) in the error analysis' 15 bins of confidence. "
             + "Mean |attribution|: per sample the mean |value| of the method's map (of a table's features: each feature's |attribution|), averaged over the cohort's samples "
             + string.Create(Inv, $"that the method explained, with its normal {level} interval; its difference from the rest's with the normal interval of Welch's standard error. ")
             + string.Create(Inv, $"The intervals of the differences are Bonferroni-adjusted for the comparisons in the column's table (per family: the accuracy of each cohort; each cohort's attributions; ")
@@ -44,6 +45,8 @@ public sealed class CohortsSection : IReportSection
             ("n", r => r.N.ToString("N0", Inv)),
             ("accuracy", r => r.Accuracy is { } a ? EstimateText.Percent(a) : "–"),
             ("vs rest (points)", r => Points(r.AccuracyDifference)),
+            ("mean confidence", r => r.Calibration is { } c ? c.MeanConfidence.ToString("P1", Inv) : "–"),
+            ("ECE", r => r.Calibration is { } c ? c.Ece.ToString("0.000", Inv) : "–"),
             .. rows.SelectMany(r => r.Attributions).Where(a => a.Feature is null).Select(a => a.Method).Distinct()
                 .Select(m => ($"{E(m)} mean |attribution|", Cell(r => r.Attributions.FirstOrDefault(a => a.Method == m && a.Feature is null) is { } x ? (x.MeanAbs, x.Difference) : null))),
         ];
@@ -62,7 +65,7 @@ public sealed class CohortsSection : IReportSection
         }
         if (rows.Any(r => r.Trust.Length > 0))
         {
-            html.Append(string.Create(Inv, $"<p>Trust metrics per cohort: each metric's mean over the cohort's samples it evaluated, with its {level} interval.</p>"));
+            html.Append(string.Create(Inv, $"<p>Faithfulness and trust metrics per cohort: each metric's mean over the cohort's samples it evaluated (deletion and insertion AUC where the job ran faithfulness), with its {level} interval.</p>"));
             Table(html, rows, [.. rows.SelectMany(r => r.Trust).Select(t => (t.Method, t.Metric)).Distinct()
                 .Select(m => ($"{E(m.Method)} {E(m.Metric.Replace('_', '-'))}", Cell(r => r.Trust.FirstOrDefault(t => t.Method == m.Method && t.Metric == m.Metric) is { } t ? (t.Mean, t.Difference) : null)))]);
         }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using ExplainCluster.Engine.Output;
 using static ExplainCluster.Engine.Report.ReportHtml;
 
 namespace ExplainCluster.Engine.Report.Sections;
@@ -71,6 +72,7 @@ public sealed class ProvenanceSection : IReportSection
         Row(html, "silos", silos.Length == 0 ? "not recorded" : string.Join(", ", silos));
         Row(html, "seeds", m.Seeds is null ? "not recorded" : m.Seeds.Count == 0 ? "none: nothing in this job draws at random"
             : string.Join(", ", m.Seeds.Select(s => string.Create(inv, $"{s.Key} = {s.Value}"))));
+        if (m.Maps is { } maps) Row(html, "stored maps", StoredMaps.Describe(maps));
         Row(html, "versions", string.Join(", ", m.Versions.Select(v => $"{v.Key} {v.Value}")));
         if (m.TraceId is { } trace) Row(html, "trace id", trace);
         if (JobFileValues.LocationAt(job, "output") is { } output) Row(html, "output", output);
