@@ -17,8 +17,12 @@ namespace ExplainCluster.Engine.Methods;
 /// √exp(−d²/width²) with width 0.75·√d by default, and lime's ridge (α = 1, intercept) fits the target's probability
 /// (or logit) on every feature. Maps: each feature's weight; columns <c>lime_r2</c> and <c>lime_intercept</c>.
 /// </summary>
-public sealed class TabularLime(int samples, double? kernelWidth, double alpha, bool probability, long seed, Subset training, int? maxRows) : IAttributionMethod
+public sealed class TabularLime(int samples, double? kernelWidth, double alpha, bool probability, long seed, Subset training, int? maxRows,
+    Tabular.SpPickSpec? pick = null) : IAttributionMethod
 {
+    /// <summary>SP-LIME's pick over the rows this method explains (<see cref="Tabular.SpLimeFeature"/>); null when off.</summary>
+    public Tabular.SpPickSpec? Pick => pick;
+
     public long? Seed => seed;
 
     public string Name => Lime.MethodName;

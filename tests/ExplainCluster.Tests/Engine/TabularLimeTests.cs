@@ -100,6 +100,8 @@ public sealed class TabularLimeTests
     [InlineData("""{ "kernelWidth": 0 }""", "methods.lime.kernelWidth: expected a positive number")]
     [InlineData("""{ "training": { "samples": 0 } }""", "methods.lime.training.samples: expected an integer from 1 to 100000")]
     [InlineData("""{ "background": { "samples": 10 } }""", "methods.lime.background: unknown field")]
+    [InlineData("""{ "spPick": -1 }""", "methods.lime.spPick: expected an integer from 0 to 1000")]
+    [InlineData("""{ "spPick": 5, "spFeatures": 0 }""", "methods.lime.spFeatures: expected an integer from 1 to 100000")]
     public void Create_BadTableOption_IsOneLineNamingTheField(string options, string message)
     {
         var error = Assert.Throws<ExplainException>(() => Method(options));
