@@ -216,5 +216,12 @@ public sealed class TableJobTests
         Assert.Equal(coverage, picked.Select(p => p.GetProperty("coverage").GetDouble()));
         Assert.Equal(weights[rows[0]], picked[0].GetProperty("weights").EnumerateArray().Select(w => w.GetDouble()));
         Assert.Equal(4, picked.Select(p => p.GetProperty("index").GetInt64()).Distinct().Count());
+
+        // The report lists them in pick order, each with its dataset index.
+        var report = await CliResult.RunAsync(TimeSpan.FromMinutes(3), "report", sharded);
+        Assert.True(report.ExitCode == 0, report.ToString());
+        var html = await File.ReadAllTextAsync(Path.Combine(sharded, "report.html"));
+        Assert.Contains("Representative lime explanations", html);
+        for (var p = 0; p < picked.Length; p++) Assert.Contains($"<tr><td>{p + 1}</td><td>{picked[p].GetProperty("index").GetInt64()}</td>", html);
     }
 }
