@@ -12,8 +12,9 @@ namespace ExplainCluster.Engine.Methods;
 /// value is drawn within its bin from the normal of the bin's mean and std truncated to the bin's bounds (scipy's
 /// truncnorm, by its quantiles on a grid of 1/1024, so within 0.001 of its CDF; a bin whose bounds meet gives that value,
 /// where lime returns its z-score). One uniform per row and feature, from the sample's own SplitMix64 stream (seeded by
-/// seed and dataset index), makes both draws, in one pass over a reused array. The surrogate's feature j is 1 where the row's bin (or level) is the instance's; the distance to the
-/// instance is √(number of features that differ) (lime scales them by mean 0 and scale 1), weighted by
+/// seed and dataset index), makes both draws, in one pass over a reused array. The surrogate's feature j is 1 where the
+/// row's bin (or level) is the instance's; the distance to the instance is √(number of features that differ) (lime
+/// scales them by mean 0 and scale 1), weighted by
 /// √exp(−d²/width²) with width 0.75·√d by default, and lime's ridge (α = 1, intercept) fits the target's probability
 /// (or logit) on every feature. Maps: each feature's weight; columns <c>lime_r2</c> and <c>lime_intercept</c>.
 /// </summary>
