@@ -29,6 +29,7 @@ public static class FeatureRegistry
         MaximisationFeature.Instance,
         EmbeddingFeature.Instance,
         Tabular.FeatureImportanceFeature.Instance,
+        Tabular.SpLimeFeature.Instance,
         Dependence.DependenceFeature.Instance,
         Cohorts.CohortsFeature.Instance,
         ErrorTree.ErrorTreeFeature.Instance,

@@ -40,6 +40,7 @@ public sealed class Dataset
     private string[] CohortColumns { get; set; } = [];
 
     private DependenceSpec? _dependence;
+    private Tabular.SpPickSpec? _spPick;
 
     /// <param name="maxDecodedBytes">The most one image may hold decoded (<see cref="Limits.MaxSampleBytes"/>).</param>
     /// <param name="policy">Where image files may be (each listed file is checked when the policy restricts local paths).</param>
@@ -49,6 +50,7 @@ public sealed class Dataset
         var dataset = await OpenSamplesAsync(job, locator, ct, maxDecodedBytes, policy);
         dataset.CohortColumns = Cohorts.CohortOptions.Columns(job);
         dataset._dependence = job.Dependence;
+        dataset._spPick = Tabular.SpPickSpec.Of(job);
         dataset._errorTree = job.ErrorTree is { } tree && job.Data.Table is { } table ? new ErrorTree.ErrorTreeInput(tree, table) : null;
         return dataset;
     }
@@ -110,7 +112,7 @@ public sealed class Dataset
                 $"data: none of the {count} images of shard {shard.Index} (samples {shard.Start}–{shard.Start + count - 1}) could be read; the first: {first.Location}: {first.Reason}");
         return new ShardData(shard.Start, rows.Kept?.Length ?? count, rows.Raw, rows.Labels, SampleShape, Features: _features, Metadata: rows.Metadata,
             Cohorts: rows.Metadata is null ? null : CohortColumns, Kept: rows.Kept, Bad: rows.Bad,
-            Dependence: _dependence, ErrorTree: _errorTree);
+            Dependence: _dependence, ErrorTree: _errorTree, SpPick: _spPick);
     }
 
     /// <summary>

@@ -18,7 +18,8 @@ namespace ExplainCluster.Engine.Jobs;
 /// </para>
 public sealed record ShardData(long Start, int Count, float[] Raw, long[]? Labels, int[] SampleShape, SegmentedBatch? Segments = null,
     string[]? Features = null, TextColumn[]? Metadata = null, string[]? Cohorts = null, RowSet? Outside = null, long[]? Kept = null,
-    Data.Images.BadSample[]? Bad = null, Contracts.DependenceSpec? Dependence = null, ErrorTree.ErrorTreeInput? ErrorTree = null)
+    Data.Images.BadSample[]? Bad = null, Contracts.DependenceSpec? Dependence = null, ErrorTree.ErrorTreeInput? ErrorTree = null,
+    Tabular.SpPickSpec? SpPick = null)
 {
     /// <summary>The dataset index of row <paramref name="row"/>.</summary>
     public long IndexOf(int row) => SampleRows.IndexOf(Start, Kept, row);

@@ -81,7 +81,8 @@ public static class MethodRegistry
             o.Choice("explain", "probability", "logit") == "probability",
             o.Integer("seed", 0, 0, int.MaxValue),
             Subset.ReadRows(o, "training", 1000),
-            MaxRows(o))),
+            MaxRows(o),
+            Tabular.SpPickSpec.Read(o))),
     }.ToDictionary(d => d.Name, StringComparer.Ordinal);
 
     public static IEnumerable<string> Names => Methods.Keys;

@@ -8,6 +8,9 @@ public static class SampleSeeds
 {
     public static ulong For(long seed, long index) => Mix((ulong)seed ^ Mix((ulong)index + 0x9E3779B97F4A7C15UL));
 
+    /// <summary>The next uniform on [0, 1) of the SplitMix64 stream whose state is <paramref name="state"/> (53 bits, as Random.NextDouble).</summary>
+    public static double Uniform(ref ulong state) => (Mix(state += 0x9E3779B97F4A7C15UL) >> 11) * (1.0 / (1UL << 53));
+
     private static ulong Mix(ulong z)
     {
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;

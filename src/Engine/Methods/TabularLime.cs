@@ -9,15 +9,21 @@ namespace ExplainCluster.Engine.Methods;
 /// categorical feature's level frequencies, from the data sample the selection pass chose (<see cref="Background"/>,
 /// lime's training data; exact quantiles of that sample, numpy's linear interpolation). Each of <c>samples</c>
 /// perturbed rows (row 0 the instance) draws every feature's bin or level by its frequency in the sample; a numeric
-/// value is drawn within its bin from the normal of the bin's mean and std truncated to the bin's bounds (by
-/// rejection, as scipy's truncnorm gives the same law; a bin whose bounds meet gives that value, where lime returns its
-/// z-score). The surrogate's feature j is 1 where the row's bin (or level) is the instance's; the distance to the
-/// instance is √(number of features that differ) (lime scales them by mean 0 and scale 1), weighted by
+/// value is drawn within its bin from the normal of the bin's mean and std truncated to the bin's bounds (scipy's
+/// truncnorm, by its quantiles on a grid of 1/1024, so within 0.001 of its CDF; a bin whose bounds meet gives that value,
+/// where lime returns its z-score). One uniform per row and feature, from the sample's own SplitMix64 stream (seeded by
+/// seed and dataset index), makes both draws, in one pass over a reused array. The surrogate's feature j is 1 where the
+/// row's bin (or level) is the instance's; the distance to the instance is √(number of features that differ) (lime
+/// scales them by mean 0 and scale 1), weighted by
 /// √exp(−d²/width²) with width 0.75·√d by default, and lime's ridge (α = 1, intercept) fits the target's probability
 /// (or logit) on every feature. Maps: each feature's weight; columns <c>lime_r2</c> and <c>lime_intercept</c>.
 /// </summary>
-public sealed class TabularLime(int samples, double? kernelWidth, double alpha, bool probability, long seed, Subset training, int? maxRows) : IAttributionMethod
+public sealed class TabularLime(int samples, double? kernelWidth, double alpha, bool probability, long seed, Subset training, int? maxRows,
+    Tabular.SpPickSpec? pick = null) : IAttributionMethod
 {
+    /// <summary>SP-LIME's pick over the rows this method explains (<see cref="Tabular.SpLimeFeature"/>); null when off.</summary>
+    public Tabular.SpPickSpec? Pick => pick;
+
     public long? Seed => seed;
 
     public string Name => Lime.MethodName;
@@ -39,26 +45,20 @@ public sealed class TabularLime(int samples, double? kernelWidth, double alpha, 
         var width = kernelWidth ?? 0.75 * Math.Sqrt(k);
 
         var binary = new float[n * samples * k];
-        var weights = new double[n * samples];
+        var rows = new float[samples * features.Width];
         var outputs = new Tensor[n];
         for (var i = 0; i < n; i++)
         {
-            var x = input.AsSpan(i * features.Width, features.Width);
-            var rows = stats.Perturb(x, samples, new Random(unchecked((int)SampleSeeds.For(seed, batch.Indices[i]))), binary.AsSpan(i * samples * k, samples * k));
-            for (var r = 0; r < samples; r++)
-            {
-                var differ = 0;
-                for (var j = 0; j < k; j++) differ += binary[(i * samples + r) * k + j] == 0 ? 1 : 0;
-                weights[i * samples + r] = Math.Sqrt(Math.Exp(-differ / (width * width)));
-            }
-            var perturbed = tensor(rows, [samples, features.Width]).to(batch.Input.device);
+            var random = new StreamUniforms(SampleSeeds.For(seed, batch.Indices[i]));
+            stats.Perturb(input.AsSpan(i * features.Width, features.Width), samples, ref random, rows, binary.AsSpan(i * samples * k, samples * k));
+            using var perturbed = tensor(rows, [samples, features.Width]).to(batch.Input.device);
             outputs[i] = TargetGradients.Outputs(batch.Model, samples, (start, count) => perturbed.narrow(0, start, count),
                 batch.Targets.narrow(0, i, 1).expand(samples), maxRows ?? batch.MaxRows, probability);
         }
         var device = batch.Input.device;
         var z = tensor(binary, [n, samples, k]).to(device);
         var y = stack(outputs, 0);
-        var w = tensor(weights, [n, samples]).to(device);
+        var w = ((z.to(ScalarType.Float64).sum(2) - k) / (width * width)).exp().sqrt(); // √exp(−d²/width²), d² the features that differ
         var (coef, intercept) = WeightedLeastSquares.Solve(z, y, w, zeros([n, k], ScalarType.Float64, device), alpha, intercept: true);
         var r2 = WeightedLeastSquares.WeightedR2(z, y, w, coef, intercept);
         return new MethodOutput(coef.to(ScalarType.Float32), [r2.to(ScalarType.Float32), intercept.to(ScalarType.Float32)]);
@@ -73,7 +73,16 @@ public sealed class TabularLime(int samples, double? kernelWidth, double alpha, 
         private Discretiser(FeatureGroups features, Feature[] stats) => (_features, _stats) = (features, stats);
 
         /// <summary>One feature: its values' frequencies (cumulative), and for a numeric one its quartile edges and each bin's mean, std and bounds.</summary>
-        private sealed record Feature(int[] Values, double[] Cumulative, double[]? Edges, double[] Mean, double[] Std, double[] Min, double[] Max);
+        private sealed record Feature(int[] Values, double[] Cumulative, double[]? Edges, double[] Mean, double[] Std, double[] Min, double[] Max)
+        {
+            /// <summary>A numeric feature's quantile table per bin (<see cref="Grid"/>); null for a categorical one.</summary>
+            public double[][]? Quantiles { get; } = Edges is null ? null : Discretiser.Quantiles(Mean, Std, Min, Max);
+
+            /// <summary>Each pick's interval of u: its start, and Grid over its width (the last pick's ends at 1).</summary>
+            public double[] From { get; } = [.. Cumulative.Select((_, p) => p == 0 ? 0 : Cumulative[p - 1])];
+
+            public double[] Scale { get; } = [.. Cumulative.Select((c, p) => Grid / ((p == Cumulative.Length - 1 ? 1 : c) - (p == 0 ? 0 : Cumulative[p - 1])))];
+        }
 
         /// <param name="rows">The sample's vectors [B, width], row-major.</param>
         public static Discretiser Of(FeatureGroups features, float[] rows)
@@ -116,30 +125,50 @@ public sealed class TabularLime(int samples, double? kernelWidth, double alpha, 
         /// </summary>
         public float[] Perturb(ReadOnlySpan<float> x, int samples, Random random, Span<float> binary)
         {
+            var rows = new float[samples * _features.Width];
+            var uniforms = new RandomUniforms(random);
+            Perturb(x, samples, ref uniforms, rows, binary);
+            return rows;
+        }
+
+        /// <summary>
+        /// The perturbed vectors into <paramref name="rows"/> [samples, width], in one pass without allocation: one uniform
+        /// u per row and feature gives both of lime's draws. The bin or level is where u falls among the cumulative
+        /// frequencies; u's place within that interval, uniform on [0, 1) and independent of the pick, is the quantile of
+        /// the bin's truncated normal, read from its table (<see cref="Grid"/>).
+        /// </summary>
+        public void Perturb<TUniforms>(ReadOnlySpan<float> x, int samples, ref TUniforms random, Span<float> rows, Span<float> binary)
+            where TUniforms : struct, IUniforms
+        {
             var (width, k) = (_features.Width, _stats.Length);
-            var rows = new float[samples * width];
             x.CopyTo(rows);
+            rows[width..(samples * width)].Clear();
             binary[..k].Fill(1);
             var own = new int[k];
             for (var f = 0; f < k; f++) own[f] = Value(f, x);
             for (var r = 1; r < samples; r++)
             {
-                var row = rows.AsSpan(r * width, width);
+                var row = rows.Slice(r * width, width);
                 for (var f = 0; f < k; f++)
                 {
                     var s = _stats[f];
-                    var u = random.NextDouble();
+                    var u = random.Next();
                     var pick = 0;
                     while (pick < s.Values.Length - 1 && u >= s.Cumulative[pick]) pick++;
                     var value = s.Values[pick];
                     binary[r * k + f] = value == own[f] ? 1 : 0;
                     var at = _features.Offsets[f];
-                    if (s.Edges is not null) row[at] = (float)Truncated(random, s.Mean[value], s.Std[value], s.Min[value], s.Max[value]);
+                    if (s.Quantiles is { } quantiles)
+                    {
+                        var place = Math.Clamp((u - s.From[pick]) * s.Scale[pick], 0, Grid);
+                        var j = Math.Min((int)place, Grid - 1);
+                        var table = quantiles[value];
+                        row[at] = (float)(table[j] + (table[j + 1] - table[j]) * (place - j));
+                    }
                     else if (_features.Widths[f] > 1) row[at + value] = 1; // one-hot
                     else row[at] = value;                                  // the level's index
                 }
             }
-            return rows;
         }
 
         private static Feature Frequencies(int[] values, double[]? edges, double[] mean, double[] std, double[] min, double[] max)
@@ -176,16 +205,44 @@ public sealed class TabularLime(int samples, double? kernelWidth, double alpha, 
             return low + 1 >= sorted.Length ? sorted[^1] : sorted[low] + (sorted[low + 1] - sorted[low]) * (position - low);
         }
 
-        /// <summary>The normal (mean, std) truncated to [min, max], by rejection; the bound itself when the bounds meet.</summary>
-        private static double Truncated(Random random, double mean, double std, double min, double max)
+        /// <summary>
+        /// The cells of a bin's quantile table: the truncated normal's exact quantiles at i/Grid, linear between them, so
+        /// the drawn law equals lime's at every grid point and its CDF is never more than 1/Grid (0.001) from it.
+        /// </summary>
+        public const int Grid = 1024;
+
+        /// <summary>Each bin's quantiles of the normal (mean, std) truncated to [min, max] at 0, 1/Grid, …, 1 (scipy's truncnorm.ppf); the bound itself when the bounds meet.</summary>
+        private static double[][] Quantiles(double[] mean, double[] std, double[] min, double[] max)
         {
-            if (min >= max) return min;
-            for (var attempt = 0; attempt < 10_000; attempt++)
-            {
-                var v = mean + std * Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
-                if (v >= min && v <= max) return v;
-            }
-            return Math.Clamp(mean, min, max); // a bin whose normal lies almost wholly outside it (never seen with quartile bins)
+            using var scope = NewDisposeScope();
+            var (mu, sigma, low, high) = (tensor(mean).unsqueeze(1), tensor(std).unsqueeze(1), tensor(min).unsqueeze(1), tensor(max).unsqueeze(1));
+            var (from, to) = (special.ndtr((low - mu) / sigma), special.ndtr((high - mu) / sigma));
+            var q = linspace(0, 1, Grid + 1, ScalarType.Float64).unsqueeze(0);
+            var table = (mu + sigma * special.ndtri(from + q * (to - from))).maximum(low).minimum(high);
+            table.select(1, 0).copy_(low.squeeze(1));
+            table.select(1, Grid).copy_(high.squeeze(1));
+            var values = table.data<double>().ToArray();
+            return [.. Enumerable.Range(0, mean.Length).Select(b => values.AsSpan(b * (Grid + 1), Grid + 1).ToArray())];
         }
+    }
+
+    /// <summary>A source of uniforms on [0, 1), a struct so the perturbation loop inlines it.</summary>
+    public interface IUniforms
+    {
+        double Next();
+    }
+
+    /// <summary>A sample's own SplitMix64 stream (<see cref="SampleSeeds.Uniform"/>).</summary>
+    public struct StreamUniforms(ulong state) : IUniforms
+    {
+        private ulong _state = state;
+
+        public double Next() => SampleSeeds.Uniform(ref _state);
+    }
+
+    /// <summary>A <see cref="Random"/>'s uniforms.</summary>
+    public readonly struct RandomUniforms(Random random) : IUniforms
+    {
+        public double Next() => random.NextDouble();
     }
 }

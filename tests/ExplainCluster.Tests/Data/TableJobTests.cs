@@ -255,4 +255,40 @@ public sealed class TableJobTests
         }
         Assert.Equal(phi["Income"].Length, kernel.GetProperty("perClass").EnumerateArray().Sum(p => p.GetProperty("samples").GetInt64()));
     }
+
+    [Fact]
+    public async Task Run_CreditLimeSpPick_ThreeShardsEqualOneAndIsThePickOfTheParquet()
+    {
+        var folder = TestPaths.NewFolder();
+        const string Methods = """{ "lime": { "samples": 300, "training": { "samples": 200 }, "subset": { "fraction": 0.01, "seed": 1 }, "spPick": 4, "spFeatures": 3 } }""";
+        var data = TableFiles.CreditData(TableFiles.Credit);
+        var single = await RunAsync(folder, data, Methods, shardSize: 4454, extra: ", \"classes\": [\"bad\", \"good\"]");
+        // Shards of 6 batches (batchSize 256): three of them.
+        var sharded = await RunAsync(folder, data, Methods, shardSize: 1536, extra: ", \"classes\": [\"bad\", \"good\"]");
+        Assert.Equal(3, Directory.GetFiles(Path.Combine(sharded, "attributions", "lime"), "part-*.parquet").Length);
+        using var one = Jobs.ReadJson(Path.Combine(single, "summary.json"));
+        using var three = Jobs.ReadJson(Path.Combine(sharded, "summary.json"));
+        var pick = three.RootElement.GetProperty("spLime");
+        Assert.Equal(one.RootElement.GetProperty("spLime").GetRawText(), pick.GetRawText());
+
+        // The pick computed here from the attributions parquet: every explained row's weights, by dataset index.
+        var (index, columns) = await AttributionsAsync(sharded, "lime");
+        var features = pick.GetProperty("features").EnumerateArray().Select(f => f.GetString()!).ToArray();
+        var order = Enumerable.Range(0, index.Length).OrderBy(i => index[i]).ToArray();
+        var weights = order.Select(i => features.Select(f => (double)columns[f][i]).ToArray()).ToArray();
+        var (rows, coverage) = ExplainCluster.Engine.Tabular.SubmodularPick.Pick(weights, 4, 3);
+        Assert.Equal(index.Length, pick.GetProperty("explained").GetInt64());
+        var picked = pick.GetProperty("picked").EnumerateArray().ToArray();
+        Assert.Equal(rows.Select(r => index[order[r]]), picked.Select(p => p.GetProperty("index").GetInt64()));
+        Assert.Equal(coverage, picked.Select(p => p.GetProperty("coverage").GetDouble()));
+        Assert.Equal(weights[rows[0]], picked[0].GetProperty("weights").EnumerateArray().Select(w => w.GetDouble()));
+        Assert.Equal(4, picked.Select(p => p.GetProperty("index").GetInt64()).Distinct().Count());
+
+        // The report lists them in pick order, each with its dataset index.
+        var report = await CliResult.RunAsync(TimeSpan.FromMinutes(3), "report", sharded);
+        Assert.True(report.ExitCode == 0, report.ToString());
+        var html = await File.ReadAllTextAsync(Path.Combine(sharded, "report.html"));
+        Assert.Contains("Representative lime explanations", html);
+        for (var p = 0; p < picked.Length; p++) Assert.Contains($"<tr><td>{p + 1}</td><td>{picked[p].GetProperty("index").GetInt64()}</td>", html);
+    }
 }

@@ -69,11 +69,39 @@ public sealed class TabularLimeTests
         Assert.InRange(same[3] / (double)Samples, 0.29, 0.38);
     }
 
+    [Fact]
+    public void Perturb_NumericDraws_FollowTheBinsTruncatedNormal()
+    {
+        // x0's bin 0 holds 0..24: mean 12, std √52, bounds [0, 24.75]. The drawn values in that bin against the truncated
+        // normal's CDF, integrated here by Simpson's rule (the sampler reads scipy's quantiles from a table).
+        var stats = TabularLime.Discretiser.Of(Groups, [.. Sample.SelectMany(r => r)]);
+        const int Samples = 40_000;
+        var binary = new float[Samples * 4];
+        var drawn = stats.Perturb([50, 50, 50, 1, 0, 0], Samples, new Random(11), binary);
+        var inBin = Enumerable.Range(1, Samples - 1).Select(r => drawn[r * 6]).Where(v => stats.Value(0, [v, 0, 0, 1, 0, 0]) == 0).ToArray();
+        var (mean, std) = (12.0, Math.Sqrt(52));
+        double Mass(double to)
+        {
+            const int Steps = 2000;
+            double Density(double v) => Math.Exp(-(v - mean) * (v - mean) / (2 * std * std));
+            var h = to / Steps;
+            return h / 3 * Enumerable.Range(0, Steps + 1).Sum(i => Density(i * h) * (i == 0 || i == Steps ? 1 : i % 2 == 1 ? 4 : 2));
+        }
+        Assert.All(inBin, v => Assert.InRange(v, 0, 24.75f));
+        foreach (var at in new[] { 4.0, 12, 20 })
+        {
+            // About 10,000 draws in the bin: the binomial σ is at most 0.005, so ±0.025 is 5σ.
+            Assert.InRange(inBin.Count(v => v <= at) / (double)inBin.Length - Mass(at) / Mass(24.75), -0.025, 0.025);
+        }
+    }
+
     [Theory]
     [InlineData("""{ "hide": "zero" }""", "methods.lime.hide: unknown field")]
     [InlineData("""{ "kernelWidth": 0 }""", "methods.lime.kernelWidth: expected a positive number")]
     [InlineData("""{ "training": { "samples": 0 } }""", "methods.lime.training.samples: expected an integer from 1 to 100000")]
     [InlineData("""{ "background": { "samples": 10 } }""", "methods.lime.background: unknown field")]
+    [InlineData("""{ "spPick": -1 }""", "methods.lime.spPick: expected an integer from 0 to 1000")]
+    [InlineData("""{ "spPick": 5, "spFeatures": 0 }""", "methods.lime.spFeatures: expected an integer from 1 to 100000")]
     public void Create_BadTableOption_IsOneLineNamingTheField(string options, string message)
     {
         var error = Assert.Throws<ExplainException>(() => Method(options));

@@ -35,7 +35,29 @@ public sealed class FeatureImportanceSection : IReportSection
             html.Append("</table>");
         }
         PerClass(html, importance, report.Summary.Classes);
+        if (report.Summary.SpLime is { } pick) SpLime(html, pick);
         return new ReportText("Feature importance", html.ToString());
+    }
+
+    /// <summary>
+    /// SP-LIME's pick: the lime explanations that together cover the features most important over all of them, in pick
+    /// order, each with its largest weights (the ones the pick counted) and the share of the importance covered so far.
+    /// </summary>
+    private static void SpLime(StringBuilder html, SpLimeSummary pick)
+    {
+        if (pick.Picked.Length == 0) return;
+        var inv = CultureInfo.InvariantCulture;
+        var total = pick.Picked[^1].Coverage;
+        html.Append(string.Create(inv, $"<p><b>Representative lime explanations</b> (SP-LIME, lime's submodular pick): the {pick.Picked.Length} of the {pick.Explained:N0} rows lime explained that together cover the most global importance (each feature's √Σ|weight| over all rows, counting each row's {pick.KeptFeatures} largest weights), picked greedily. Read these rows to see the kinds of reasons the model gives; summary.json has each row's every weight (<code>spLime</code>).</p>"))
+            .Append("<table><tr><th>pick</th><th>dataset index</th><th>importance covered</th><th class=\"l\">largest weights</th></tr>");
+        for (var p = 0; p < pick.Picked.Length; p++)
+        {
+            var row = pick.Picked[p];
+            var largest = string.Join(", ", Enumerable.Range(0, row.Weights.Length).OrderByDescending(j => Math.Abs(row.Weights[j])).ThenBy(j => j).Take(pick.KeptFeatures)
+                .Select(j => string.Create(inv, $"{E(pick.Features[j])} {row.Weights[j]:+0.###;-0.###}")));
+            html.Append(string.Create(inv, $"<tr><td>{p + 1}</td><td>{row.Index}</td><td>{(total > 0 ? row.Coverage / total : 0):P0}</td><td class=\"l\">{largest}</td></tr>"));
+        }
+        html.Append("</table>");
     }
 
     /// <summary>
