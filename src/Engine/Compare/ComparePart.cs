@@ -102,9 +102,16 @@ public sealed class ComparePart
     {
         var part = new ComparePart(a.Summary.Classes.Length);
         var (predB, labelB) = await b.PredictionsAsync(start, count, ct);
-        part.CountB(predB, labelB);
-        if (!same) return part;
+        if (!same)
+        {
+            part.CountB(predB, labelB);
+            return part;
+        }
         var (predA, labelA) = await a.PredictionsAsync(start, count, ct);
+        // A sample either run skipped (prediction −1) counts in neither: the paired figures are over the samples both explained.
+        for (var i = 0; i < predA.Length; i++)
+            if (predA[i] < 0 || predB[i] < 0) (predA[i], labelA[i], predB[i], labelB[i]) = (-1, -1, -1, -1);
+        part.CountB(predB, labelB);
         part.CountA(predA, labelA);
         part.CountPaired(predA, labelA, predB);
         foreach (var method in MapMethods(a, b)) part.Methods.Add(await MethodPart.ComputeAsync(method, a, b, start, count, labelA, part.K, ct));
@@ -112,7 +119,8 @@ public sealed class ComparePart
             if (await TrustPart.ComputeAsync(method, a, b, start, count, ct) is { } trust) part.Trust.Add(trust);
         if (representation is not null)
         {
-            var (cka, layers, drift) = await representation.SumsAsync(a, b, start, count, labelA, ct);
+            bool[]? both = a.Skipped + b.Skipped == 0 ? null : [.. predA.Select(p => p >= 0)];
+            var (cka, layers, drift) = await representation.SumsAsync(a, b, start, count, labelA, both, ct);
             (part.Cka, part.Representation) = (cka, layers);
             part.Drift.AddRange(drift.OrderBy(d => d.Layer, StringComparer.Ordinal));
         }
@@ -161,6 +169,7 @@ public sealed class ComparePart
     {
         for (var i = 0; i < predA.Length; i++)
         {
+            if (predA[i] < 0) continue; // skipped by either run
             if ((uint)predA[i] < K && (uint)predB[i] < K) Flips[predA[i] * K + predB[i]]++;
             if (predA[i] != predB[i]) Changed++;
             if (label[i] < 0) continue;

@@ -34,9 +34,14 @@ public sealed class Comparer(BlobLocator locator, Models.ModelHost? host = null)
     public static async Task<(RunOutputs A, RunOutputs B)> OpenAsync(BlobLocator locator, string baseline, string candidate, bool candidateFinishing, CancellationToken ct) =>
         (await RunOutputs.OpenAsync(locator, baseline, "baseline", ct), await RunOutputs.OpenAsync(locator, candidate, "candidate", ct, candidateFinishing));
 
-    /// <summary>Whether the two runs explained the same inputs (their data hashes and sample counts), so samples pair up.</summary>
+    /// <summary>
+    /// Whether the two runs explained the same inputs, so samples pair up by dataset index: their data hashes and sample counts
+    /// are equal; or, when either skipped unreadable images (whose bytes the hash covers, so a repaired image changes it), the
+    /// same inputs location with as many samples.
+    /// </summary>
     public static bool SameInputs(RunOutputs a, RunOutputs b) =>
-        a.Manifest.InputsSha256 is { } ha && ha == b.Manifest.InputsSha256 && a.Manifest.Samples == b.Manifest.Samples;
+        a.Manifest.Samples == b.Manifest.Samples && (a.Manifest.InputsSha256 is { } ha && ha == b.Manifest.InputsSha256
+            || a.Skipped + b.Skipped > 0 && a.Manifest.Inputs == b.Manifest.Inputs);
 
     /// <summary>
     /// The comparison from every range's part folded in sample order (<paramref name="ranges"/>), and what the two summaries
@@ -58,8 +63,19 @@ public sealed class Comparer(BlobLocator locator, Models.ModelHost? host = null)
             : total.Representation;
         var activations = total.Drift.Count == 0 ? null : total.Drift.Select(d => d.Change(names)).ToArray();
         var drift = Drift(gate, predictions, methods);
-        return new Comparison(Comparison.SchemaName, Ref(a), Ref(b), same, Findings(same, predictions, classes, methods, trust, labelErrors, representation, activations, drift),
-            predictions, classes, [.. methods], drift, trust, labelErrors, representation, activations);
+        var leftOut = await LeftOutAsync(a, b, ct);
+        return new Comparison(Comparison.SchemaName, Ref(a), Ref(b), same,
+            Findings(same, leftOut, predictions, classes, methods, trust, labelErrors, representation, activations, drift),
+            predictions, classes, [.. methods], drift, trust, labelErrors, representation, activations, leftOut);
+    }
+
+    /// <summary>The samples either run skipped as unreadable images; null when neither skipped any.</summary>
+    private static async Task<LeftOut?> LeftOutAsync(RunOutputs a, RunOutputs b, CancellationToken ct)
+    {
+        if (a.Skipped + b.Skipped == 0) return null;
+        var (sa, sb) = (await a.SkippedIndicesAsync(ct), await b.SkippedIndicesAsync(ct));
+        var both = sa.Intersect(sb).LongCount();
+        return new LeftOut(sa.Length + sb.Length - both, sa.Length, sb.Length, both);
     }
 
     /// <summary>Compares, then writes comparison.json and compare.html (with the most-changed samples drawn) to <paramref name="folder"/>.</summary>
@@ -154,11 +170,12 @@ public sealed class Comparer(BlobLocator locator, Models.ModelHost? host = null)
         return [.. crossed];
     }
 
-    private static string[] Findings(bool same, PredictionChange p, ClassChange[] classes, IReadOnlyList<MethodChange> methods, MethodTrust[] trust,
+    private static string[] Findings(bool same, LeftOut? leftOut, PredictionChange p, ClassChange[] classes, IReadOnlyList<MethodChange> methods, MethodTrust[] trust,
         LabelErrorChange? labelErrors, RepresentationChange? representation, ActivationChange[]? activations, string[] drift)
     {
         var findings = new List<string>();
         if (!same) findings.Add("The two runs explained different inputs (their data hashes or sample counts differ): only dataset-level figures are compared, and their differences are not paired.");
+        if (leftOut is { } l) findings.Add(LeftOutFinding(same, l));
         var d = p.Accuracy;
         var test = p.McNemarP is { } mp ? F($"; McNemar p {(mp < 0.001 ? "< 0.001" : $"= {mp:0.###}")}") : "";
         findings.Add(F($"Accuracy went from {Pct(p.AccuracyA.Value)} to {Pct(p.AccuracyB.Value)} ({Points(d.Value)}, 95 % interval {Points(d.Low)} to {Points(d.High)}{test}).") +
@@ -184,6 +201,11 @@ public sealed class Comparer(BlobLocator locator, Models.ModelHost? host = null)
         findings.Add(drift.Length == 0 ? "No drift threshold was crossed." : $"Drift: {string.Join("; ", drift)}.");
         return [.. findings];
     }
+
+    /// <summary>The samples left out as unreadable images, in one sentence: the line compare.html and the report's comparison give.</summary>
+    public static string LeftOutFinding(bool same, LeftOut l) => same
+        ? F($"{l.Samples} {(l.Samples == 1 ? "sample was" : "samples were")} left out of the paired comparison as unreadable images (\"onBadSample\": \"skip\"): {l.SkippedA} skipped in A, {l.SkippedB} in B ({l.SkippedBoth} in both); every paired figure is over the samples both runs explained.")
+        : F($"Unreadable images skipped (\"onBadSample\": \"skip\"): {l.SkippedA} in A and {l.SkippedB} in B, each left out of its own run's figures.");
 
     /// <summary>A method's change of trust in a sentence: the verdicts that changed first, then the AUC deltas.</summary>
     private static string? TrustFinding(MethodTrust t)

@@ -12,6 +12,7 @@ namespace ExplainCluster.Engine.Compare;
 /// <param name="Trust">Per method either run scored for faithfulness or checked for sanity in both: the AUC deltas and the verdicts.</param>
 /// <param name="Representation">Linear CKA of the two models' embedding features on the same inputs; null when not computed (no model host, or different inputs).</param>
 /// <param name="Activations">Per layer both models share with the same output shape: how each class's mean activations moved; null when not computed (no model host, or different inputs).</param>
+/// <param name="LeftOut">The samples either run skipped as unreadable images (<c>"onBadSample": "skip"</c>), left out of every paired figure; null when neither skipped any.</param>
 /// <param name="LabelErrors">The label-error candidates (largest param-grad norms) both runs list; null unless both ran param-grads on the same inputs.</param>
 public sealed record Comparison(
     string Schema,
@@ -26,10 +27,14 @@ public sealed record Comparison(
     MethodTrust[] Trust,
     LabelErrorChange? LabelErrors,
     RepresentationChange? Representation = null,
-    ActivationChange[]? Activations = null)
+    ActivationChange[]? Activations = null,
+    LeftOut? LeftOut = null)
 {
     public const string SchemaName = "explaincluster.comparison/1";
 }
+
+/// <summary>Samples left out because a run skipped them as unreadable: in either run (<paramref name="Samples"/>), in A, in B, in both.</summary>
+public sealed record LeftOut(long Samples, long SkippedA, long SkippedB, long SkippedBoth);
 
 /// <summary>One side of the comparison: where its outputs are (as its job gave them), and what it ran on.</summary>
 public sealed record RunRef(string Output, string JobId, string Job, string? ModelSha256, string? InputsSha256, DateTimeOffset? Finished);

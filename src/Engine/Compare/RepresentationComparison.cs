@@ -27,14 +27,16 @@ public sealed class RepresentationComparison(ModelHost host, BlobLocator locator
     /// are none, when the models or inputs cannot be read that way; and, given the range's <paramref name="labels"/>, the
     /// per-class activation sums of every layer both models share with the same output shape (<see cref="LayerDrift"/>).
     /// </summary>
+    /// <param name="both">Per sample of the range, whether both runs explained it (null: every one); the others are left out, as
+    /// are samples either run's inputs cannot read now.</param>
     public async Task<(CkaSums? Sums, RepresentationChange Layers, LayerDrift[] Drift)> SumsAsync(RunOutputs a, RunOutputs b, long start, long count,
-        int[]? labels = null, CancellationToken ct = default)
+        int[]? labels = null, bool[]? both = null, CancellationToken ct = default)
     {
         try
         {
             if (Spec(a) is not { } ja || Spec(b) is not { } jb)
                 return (null, RepresentationChange.None("a run's model or inputs are named with a redacted credential, so they cannot be read again"), []);
-            return await CkaAsync(ja, jb, start, count, labels, a.Summary.Classes.Length, ct);
+            return await CkaAsync(ja, jb, start, count, labels, both, a.Summary.Classes.Length, ct);
         }
         catch (ExplainException e)
         {
@@ -42,7 +44,8 @@ public sealed class RepresentationComparison(ModelHost host, BlobLocator locator
         }
     }
 
-    private async Task<(CkaSums?, RepresentationChange, LayerDrift[])> CkaAsync(JobSpec ja, JobSpec jb, long start, long count, int[]? labels, int classes, CancellationToken ct)
+    private async Task<(CkaSums?, RepresentationChange, LayerDrift[])> CkaAsync(JobSpec ja, JobSpec jb, long start, long count, int[]? labels, bool[]? both,
+        int classes, CancellationToken ct)
     {
         var (ma, mb) = (await host.GetModelAsync(ja.Model.Uri, ct), await host.GetModelAsync(jb.Model.Uri, ct));
         var (la, lb) = await host.RunAsync(() => (ma.ChildBeforeLastLinear(), mb.ChildBeforeLastLinear()));
@@ -56,6 +59,15 @@ public sealed class RepresentationComparison(ModelHost host, BlobLocator locator
             var block = new ShardSpec(0, from, Math.Min(Block, start + count - from));
             var (xa, xb) = (await da.ReadAsync(block, ct), await db.ReadAsync(block, ct));
             var blockLabels = labels?.AsMemory((int)(from - start), (int)block.Count);
+            if (both is not null || xa.Kept is not null || xb.Kept is not null)
+            {
+                // Only the samples both runs explained and both inputs still read, as the same rows of either side.
+                long[] common = [.. Enumerable.Range(0, (int)block.Count).Select(i => from + i)
+                    .Where(i => (both?[i - start] ?? true) && xa.RowOf(i) >= 0 && xb.RowOf(i) >= 0)];
+                if (common.Length == 0) continue;
+                (xa, xb) = (Only(xa, common), Only(xb, common));
+                blockLabels = labels is null ? null : common.Select(i => labels[i - start]).ToArray();
+            }
             var (sums, drifts) = await host.RunAsync(() =>
             {
                 shared ??= blockLabels is null ? [] : SharedLayers(ma, ja, xa, mb, jb, xb);
@@ -120,6 +132,15 @@ public sealed class RepresentationComparison(ModelHost host, BlobLocator locator
         }
         var cka = sx is null ? null : new CkaSums(xa.Count, Doubles(sx), Doubles(sy!), Doubles(sxx!), Doubles(syy!), Doubles(sxy!));
         return (cka, drift ?? []);
+    }
+
+    /// <summary>The rows of <paramref name="data"/> that are dataset indices <paramref name="indices"/> (ascending, every one held).</summary>
+    private static ShardData Only(ShardData data, long[] indices)
+    {
+        var sample = data.SampleShape.Aggregate(1, (p, d) => p * d);
+        var raw = new float[indices.Length * sample];
+        for (var r = 0; r < indices.Length; r++) data.Raw.AsSpan(data.RowOf(indices[r]) * sample, sample).CopyTo(raw.AsSpan(r * sample));
+        return new ShardData(indices[0], indices.Length, raw, null, data.SampleShape, Kept: indices);
     }
 
     /// <summary>Rows [start, start + count) of a block as the model takes them: its run's preprocessing applied, on its device.</summary>

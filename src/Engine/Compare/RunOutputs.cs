@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 using ExplainCluster.Engine.Data;
 using ExplainCluster.Engine.Output;
@@ -11,6 +12,8 @@ namespace ExplainCluster.Engine.Compare;
 /// <summary>A completed job's outputs, read for a comparison: its manifest and summary, its predictions and its maps by sample.</summary>
 public sealed class RunOutputs
 {
+    private readonly ConcurrentDictionary<int, Task<long[]?>> _kept = new();
+
     private RunOutputs(IBlob folder, Manifest manifest, Summary summary) => (Folder, Manifest, Summary) = (folder, manifest, summary);
 
     public IBlob Folder { get; }
@@ -28,25 +31,73 @@ public sealed class RunOutputs
         if (manifest.Status != Manifest.Completed && !finishing)
             throw new ExplainException($"{side}: {Redaction.Location(location)} holds a job that is {manifest.Status}, not completed");
         var summary = await ReadAsync<Summary>(folder.Child(OutputLayout.Summary), side, ct);
-        // Its parts are read by position in each shard's range, which a run that skipped unreadable images does not fill.
-        if (summary.Section<Data.Images.BadSamplesSummary>(Data.Images.BadSamplesFeature.Instance.Section) is { Skipped: > 0 } bad)
-            throw new ExplainException($"{side}: {Redaction.Location(location)} skipped {bad.Skipped} unreadable images (\"onBadSample\": \"skip\"); comparing such a run is not supported yet");
         return new RunOutputs(folder, manifest, summary);
+    }
+
+    /// <summary>How many images the run skipped as unreadable (<c>"onBadSample": "skip"</c>): they have no row in its parts.</summary>
+    public long Skipped => Summary.Section<Data.Images.BadSamplesSummary>(Data.Images.BadSamplesFeature.Instance.Section)?.Skipped ?? 0;
+
+    /// <summary>
+    /// The dataset indices of a shard's rows when the run skipped some of its range (its errors table lists them); null when
+    /// row i is index Start + i (<see cref="Jobs.SampleRows"/>).
+    /// </summary>
+    public Task<long[]?> KeptAsync(ManifestShard shard, CancellationToken ct = default) =>
+        Skipped == 0 ? Task.FromResult<long[]?>(null) : _kept.GetOrAdd(shard.Index, _ => KeptOfAsync(shard, ct));
+
+    private async Task<long[]?> KeptOfAsync(ManifestShard shard, CancellationToken ct)
+    {
+        var bad = (await SkippedInAsync(shard, ct)).ToHashSet();
+        return bad.Count == 0 ? null : [.. Enumerable.Range(0, (int)shard.Count).Select(i => shard.Start + i).Where(i => !bad.Contains(i))];
+    }
+
+    /// <summary>The dataset indices the run skipped, ascending (read from its errors tables; none when it skipped none).</summary>
+    public async Task<long[]> SkippedIndicesAsync(CancellationToken ct = default)
+    {
+        if (Skipped == 0) return [];
+        var all = new List<long>();
+        foreach (var shard in Manifest.Shards) all.AddRange(await SkippedInAsync(shard, ct));
+        return [.. all.Order()];
+    }
+
+    private async Task<long[]> SkippedInAsync(ManifestShard shard, CancellationToken ct)
+    {
+        var blob = Folder.Child(OutputLayout.ErrorsPart(shard.Index));
+        if (!await blob.ExistsAsync(ct)) return [];
+        await using var reader = await ParquetReader.CreateAsync(await CopyAsync(blob, ct), cancellationToken: ct);
+        if (reader.RowGroupCount == 0) return [];
+        using var group = reader.OpenRowGroupReader(0);
+        var index = new long[group.RowCount];
+        await group.ReadAsync(reader.Schema.GetDataFields().Single(f => f.Name == "index"), index.AsMemory(), cancellationToken: ct);
+        return index;
+    }
+
+    private static async Task<MemoryStream> CopyAsync(IBlob blob, CancellationToken ct)
+    {
+        await using var stream = await blob.OpenReadAsync(ct);
+        var copy = new MemoryStream();
+        await stream.CopyToAsync(copy, ct);
+        copy.Position = 0;
+        return copy;
     }
 
     /// <summary>Every sample's prediction and label (−1 without one), in sample order.</summary>
     public Task<(int[] Prediction, int[] Label)> PredictionsAsync(CancellationToken ct = default) => PredictionsAsync(0, Manifest.Samples, ct);
 
-    /// <summary>The predictions and labels (−1 without one) of samples [<paramref name="start"/>, start + count), reading only the parts they are in.</summary>
+    /// <summary>
+    /// The predictions and labels (−1 without one) of samples [<paramref name="start"/>, start + count), reading only the parts they
+    /// are in; both −1 for a sample the run skipped.
+    /// </summary>
     public async Task<(int[] Prediction, int[] Label)> PredictionsAsync(long start, long count, CancellationToken ct = default)
     {
         var (prediction, label) = (new int[count], new int[count]);
-        await ForEachPartAsync(start, count, async (group, fields, partStart, n) =>
+        Array.Fill(prediction, -1);
+        Array.Fill(label, -1);
+        await ForEachPartAsync(start, count, async (group, fields, rows, n) =>
         {
             var (predictions, labels) = (new int[n], new int?[n]);
             await group.ReadAsync(fields.Single(f => f.Name == "prediction"), predictions.AsMemory(), cancellationToken: ct);
             await group.ReadAsync(fields.Single(f => f.Name == "label"), labels.AsMemory(), cancellationToken: ct);
-            foreach (var (from, to) in Overlap(partStart, n, start, count))
+            foreach (var (from, to) in Overlap(rows, n, start, count))
             {
                 prediction[to] = predictions[from];
                 label[to] = labels[from] ?? -1;
@@ -56,11 +107,12 @@ public sealed class RunOutputs
         return (prediction, label);
     }
 
-    /// <summary>A float column's values of samples [<paramref name="start"/>, start + count) (NaN where null); null when a part lacks it.</summary>
+    /// <summary>A float column's values of samples [<paramref name="start"/>, start + count) (NaN where null or skipped); null when a part lacks it.</summary>
     public async Task<double[]?> ColumnAsync(string name, long start, long count, CancellationToken ct = default)
     {
         var values = new double[count];
-        var found = await ForEachPartAsync(start, count, async (group, fields, partStart, n) =>
+        Array.Fill(values, double.NaN);
+        var found = await ForEachPartAsync(start, count, async (group, fields, rows, n) =>
         {
             if (fields.FirstOrDefault(f => f.Name == name) is not { } field || field.ClrType != typeof(float)) return false;
             var read = new float?[n];
@@ -71,34 +123,31 @@ public sealed class RunOutputs
                 await group.ReadAsync(field, plain.AsMemory(), cancellationToken: ct);
                 for (var i = 0; i < n; i++) read[i] = plain[i];
             }
-            foreach (var (from, to) in Overlap(partStart, n, start, count)) values[to] = read[from] ?? double.NaN;
+            foreach (var (from, to) in Overlap(rows, n, start, count)) values[to] = read[from] ?? double.NaN;
             return true;
         }, ct);
         return found ? values : null;
     }
 
-    /// <summary>Row in a part starting at <paramref name="partStart"/> with <paramref name="n"/> rows → index in the range [start, start + count), where both hold it.</summary>
-    private static IEnumerable<(int From, long To)> Overlap(long partStart, int n, long start, long count)
+    /// <summary>Row of a part of <paramref name="n"/> rows (<paramref name="rows"/>: its shard's start and kept indices) → index in the range [start, start + count), where both hold it.</summary>
+    private static IEnumerable<(int From, long To)> Overlap((long Start, long[]? Kept) rows, int n, long start, long count)
     {
-        var (first, last) = (Math.Max(partStart, start), Math.Min(partStart + n, start + count));
-        for (var i = first; i < last; i++) yield return ((int)(i - partStart), i - start);
+        for (var r = 0; r < n; r++)
+            if (Jobs.SampleRows.IndexOf(rows.Start, rows.Kept, r) is var i && i >= start && i < start + count) yield return (r, i - start);
     }
 
     /// <summary>
-    /// Reads, in shard order, each shard's samples part that holds samples of [<paramref name="start"/>, start + count); false when
-    /// <paramref name="read"/> said a part lacks what it wants.
+    /// Reads, in shard order, each shard's samples part that holds samples of [<paramref name="start"/>, start + count), with the
+    /// part's rows (its shard's start and kept indices); false when <paramref name="read"/> said a part lacks what it wants.
     /// </summary>
-    private async Task<bool> ForEachPartAsync(long start, long count, Func<ParquetRowGroupReader, DataField[], long, int, Task<bool>> read, CancellationToken ct)
+    private async Task<bool> ForEachPartAsync(long start, long count, Func<ParquetRowGroupReader, DataField[], (long Start, long[]? Kept), int, Task<bool>> read,
+        CancellationToken ct)
     {
         foreach (var shard in Manifest.Shards.Where(s => s.Start < start + count && start < s.Start + s.Count))
         {
-            await using var stream = await Folder.Child(OutputLayout.SamplesPart(shard.Index)).OpenReadAsync(ct);
-            using var copy = new MemoryStream();
-            await stream.CopyToAsync(copy, ct);
-            copy.Position = 0;
-            await using var reader = await ParquetReader.CreateAsync(copy, cancellationToken: ct);
+            await using var reader = await ParquetReader.CreateAsync(await CopyAsync(Folder.Child(OutputLayout.SamplesPart(shard.Index)), ct), cancellationToken: ct);
             using var group = reader.OpenRowGroupReader(0);
-            if (!await read(group, reader.Schema.GetDataFields(), shard.Start, (int)group.RowCount)) return false;
+            if (!await read(group, reader.Schema.GetDataFields(), (shard.Start, await KeptAsync(shard, ct)), (int)group.RowCount)) return false;
         }
         return true;
     }
@@ -157,7 +206,7 @@ public sealed class RunOutputs
         /// <summary>Values per map.</summary>
         public int Size => size;
 
-        /// <summary>The sample's map; null when the method did not explain it (outside its subset).</summary>
+        /// <summary>The sample's map; null when the method did not explain it (outside its subset, or skipped).</summary>
         public async Task<ReadOnlyMemory<float>?> RowAsync(long sample, CancellationToken ct = default)
         {
             int shard, row;
@@ -170,7 +219,9 @@ public sealed class RunOutputs
             {
                 var found = Array.BinarySearch(_starts, sample);
                 var s = run.Manifest.Shards[found >= 0 ? found : ~found - 1];
-                (shard, row) = (s.Index, (int)(sample - s.Start));
+                var kept = await run.KeptAsync(s, ct);
+                (shard, row) = (s.Index, Jobs.SampleRows.RowOf(s.Start, kept?.Length ?? (int)s.Count, kept, sample));
+                if (row < 0) return null;
             }
             if (shard != _shard)
             {

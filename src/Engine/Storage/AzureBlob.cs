@@ -14,6 +14,9 @@ public sealed class AzureBlob(BlobContainerClient container, string name, string
 
     private readonly bool _hasQuery = location.Contains('?');
 
+    /// <summary>The location's query ("?…", a SAS token), or "": the listed blobs are read with it.</summary>
+    private readonly string _query = location.Contains('?') ? location[location.IndexOf('?')..] : "";
+
     public string Location => _hasQuery ? _path + "?" + Redaction.Marker : _path;
 
     public async Task<bool> ExistsAsync(CancellationToken ct = default) => (await _blob.ExistsAsync(ct)).Value;
@@ -93,6 +96,26 @@ public sealed class AzureBlob(BlobContainerClient container, string name, string
         {
             // Nothing to delete. (Listing, not asking for the container's properties: a container SAS may not.)
         }
+    }
+
+    /// <summary>
+    /// The blobs directly under this one taken as a folder (none under a further '/'), as locations to read (with this
+    /// location's query, a SAS token, when it has one), in ordinal order of their names; none when the container is missing.
+    /// </summary>
+    public async Task<string[]> ListAsync(CancellationToken ct = default)
+    {
+        var prefix = name.Length == 0 ? "" : name.TrimEnd('/') + "/";
+        var names = new List<string>();
+        try
+        {
+            await foreach (var item in container.GetBlobsAsync(new GetBlobsOptions { Prefix = prefix }, ct))
+                if (item.Name[prefix.Length..] is var leaf && !leaf.Contains('/')) names.Add(leaf);
+        }
+        catch (RequestFailedException e) when (e.ErrorCode == BlobErrorCode.ContainerNotFound)
+        {
+            return [];
+        }
+        return [.. names.Order(StringComparer.Ordinal).Select(leaf => _path.TrimEnd('/') + "/" + leaf + _query)];
     }
 
     public IBlob Child(string relativePath)

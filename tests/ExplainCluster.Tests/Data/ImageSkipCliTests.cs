@@ -220,7 +220,7 @@ public sealed class ImageSkipCliTests
         System.Text.RegularExpressions.Regex.Replace(summary, "\"shard\": \\d+,\\s*\"row\": \\d+", "");
 
     /// <summary>The 18 small PNGs under <paramref name="folder"/>/images, with the corrupt fixtures among them when <paramref name="withBad"/>.</summary>
-    private static string CopyImages(string folder, bool withBad)
+    internal static string CopyImages(string folder, bool withBad)
     {
         var images = Path.Combine(folder, "images");
         var small = TestPaths.Fixture("images/small");
@@ -236,7 +236,7 @@ public sealed class ImageSkipCliTests
     }
 
     /// <summary>The image files in dataset order: by class folder, then by name (every name here is a 4-digit number).</summary>
-    private static string[] ListedFiles(string images) =>
+    internal static string[] ListedFiles(string images) =>
         [.. Directory.GetFiles(images, "*", SearchOption.AllDirectories).OrderBy(f => Path.GetRelativePath(images, f), StringComparer.Ordinal)];
 
     private static string Job(string images, string output, int shardSize, string methods, string policy) => $$"""

@@ -117,7 +117,7 @@ public sealed class ImageTarCliTests
     }
 
     /// <summary>summary.json and its arrays, then every samples part's rows and every map part's bytes, in shard order.</summary>
-    private static async Task<string> DigestAsync(string output)
+    internal static async Task<string> DigestAsync(string output)
     {
         var lines = new List<string> { Jobs.Summary(output) };
         for (var s = 0; s < 3; s++)

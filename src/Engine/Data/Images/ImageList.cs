@@ -79,7 +79,8 @@ public sealed class ImageList
             // Tar shards: each tar's name and bytes, in order (its members' names and bytes are in them).
             foreach (var tar in Sources)
             {
-                hash.AppendData(System.Text.Encoding.UTF8.GetBytes(tar[(tar.LastIndexOf('/') + 1)..] + "\0"));
+                var path = tar.Split('?')[0]; // a listed blob's location carries the prefix's SAS token, which is no part of its name
+                hash.AppendData(System.Text.Encoding.UTF8.GetBytes(path[(path.LastIndexOf('/') + 1)..] + "\0"));
                 await AppendAsync(tar);
             }
             return Convert.ToHexStringLower(hash.GetHashAndReset());
@@ -162,7 +163,7 @@ public sealed class ImageList
     }
 
     /// <summary>
-    /// WebDataset shards (<c>data.tar</c>): one .tar, or every .tar in a folder sorted by name; in each, a sample is the members
+    /// WebDataset shards (<c>data.tar</c>): one .tar, or every .tar in a folder or under a container prefix sorted by name; in each, a sample is the members
     /// that share a key (the member's name up to the first dot of its file name), in the tar's order: one image (an extension
     /// of <see cref="Extensions"/>) and, for its label, an optional <c>KEY.cls</c> holding the class index as text. Every sample
     /// has a .cls, or none has. Only the members' headers are read (<see cref="TarIndex"/>).
@@ -171,8 +172,8 @@ public sealed class ImageList
     {
         string[] tars;
         if (location.Split('?')[0].EndsWith(".tar", StringComparison.OrdinalIgnoreCase)) tars = [location];
-        else if (BlobLocator.IsRemote(location))
-            throw new ExplainException($"data.tar: {location}: listing a container is not supported yet; name one .tar");
+        else if (BlobLocator.IsRemote(location) && locator.Resolve(location) is AzureBlob prefix)
+            tars = [.. (await prefix.ListAsync(ct)).Where(t => t.Split('?')[0].EndsWith(".tar", StringComparison.OrdinalIgnoreCase))];
         else if (!Directory.Exists(location)) throw new ExplainException($"data.tar: {location} is neither a .tar file nor a folder");
         else tars = [.. Directory.GetFiles(location, "*.tar").Order(StringComparer.Ordinal)];
         if (tars.Length == 0) throw new ExplainException($"data.tar: {location} holds no .tar files");
