@@ -66,8 +66,9 @@ public sealed partial class ShardDispatcher(string jobId, IGrainFactory grains, 
     {
         var inFlight = book.InFlight();
         var free = workers.Now().ToDictionary(w => w.Silo, w => w.Capacity - inFlight.GetValueOrDefault(w.Silo));
-        // Only as many waiting shards as there is room for: a dispatch costs the same however many shards wait.
-        foreach (var shard in book.Waiting().Take(Math.Max(0, free.Values.Sum())).ToArray())
+        // Only as many waiting shards as there is room for (a silo over its capacity has none, and takes none from the others'):
+        // a dispatch costs the same however many shards wait.
+        foreach (var shard in book.Waiting().Take(free.Values.Where(room => room > 0).Sum()).ToArray())
         {
             var (silo, room) = free.OrderByDescending(f => f.Value).FirstOrDefault();
             if (silo is null || room <= 0) break;
