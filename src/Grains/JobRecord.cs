@@ -23,6 +23,13 @@ public sealed class JobRecord
     /// <summary>The selection pass's candidates kept so far, per stratified subset; null before any shard offered some.</summary>
     [Id(5)] public StratumCandidate[][]? Candidates { get; set; }
 
+    /// <summary>
+    /// Which shards' candidates <see cref="Candidates"/> holds (bit s: shard s), written with them. A shard's own record is
+    /// written apart (<see cref="ShardJournal"/>), so after a loss the two can disagree either way: a shard recorded done whose
+    /// bit is clear runs again, and one whose bit is set is not merged twice. Null outside the selection pass.
+    /// </summary>
+    [Id(14)] public byte[]? CandidatesFrom { get; set; }
+
     /// <summary>Once the selection pass is over, each stratified subset's chosen dataset indices (ascending).</summary>
     [Id(6)] public long[][]? Chosen { get; set; }
 

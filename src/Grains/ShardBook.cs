@@ -84,9 +84,11 @@ public sealed class ShardBook
     }
 
     /// <summary>Puts every finished shard back to waiting, for a pass whose results were not kept; attempt numbers go on. Returns how many.</summary>
-    public int Reopen()
+    public int Reopen() => Reopen([.. Records.Where(r => r.Done).Select(r => r.Spec.Index)]);
+
+    /// <summary>Puts the given finished shards back to waiting; attempt numbers go on. Returns how many.</summary>
+    public int Reopen(int[] done)
     {
-        var done = Records.Where(r => r.Done).Select(r => r.Spec.Index).ToArray();
         foreach (var shard in done) Change(shard, r => (r.Done, r.DoneSilo, r.Seconds, r.Silo, r.Waiting) = (false, null, 0, null, true));
         return done.Length;
     }

@@ -24,18 +24,33 @@ public sealed class SelectPass(JobContext job) : IJobPass<SelectionPartial>
         return Task.FromResult(true);
     }
 
-    /// <summary>The candidates merged so far are in the record.</summary>
-    public Task<bool> ResumeAsync() => Task.FromResult(false);
+    /// <summary>
+    /// The candidates merged so far are in the record, with the shards they came from: a shard recorded done whose
+    /// candidates the record does not hold (the job was lost between the two writes) runs again.
+    /// </summary>
+    public Task<bool> ResumeAsync()
+    {
+        if (job.Record.BookOf(Kind) is { } book)
+            book.Reopen([.. book.Done.Keys.Where(s => !Merged(job.Record.CandidatesFrom, s))]);
+        return Task.FromResult(false);
+    }
 
     public string? Merge(SelectionPartial result)
     {
         if (result.Subsets.Length != _subsets.Length)
             return $"shard {result.ShardIndex}: its selection has {result.Subsets.Length} subsets, the job {_subsets.Length}";
+        // Merging a shard's candidates twice would count them twice: a shard run again after a loss may have been merged already.
+        var from = job.Record.CandidatesFrom ??= new byte[(job.Record.Shards.Length + 7) / 8];
+        if (Merged(from, result.ShardIndex)) return null;
         job.Record.Candidates = SampleSelection.Merge(job.Record.Candidates, result.Subsets, _subsets);
+        from[result.ShardIndex >> 3] |= (byte)(1 << (result.ShardIndex & 7));
         return null;
     }
 
-    public void Complete() => (job.Record.Chosen, job.Record.Candidates) = (SampleSelection.Chosen(job.Record.Candidates!, _subsets), null);
+    public void Complete() =>
+        (job.Record.Chosen, job.Record.Candidates, job.Record.CandidatesFrom) = (SampleSelection.Chosen(job.Record.Candidates!, _subsets), null, null);
+
+    private static bool Merged(byte[]? from, int shard) => from is not null && (from[shard >> 3] & (1 << (shard & 7))) != 0;
 
     public ShardRequest Request(string jobId, ShardSpec shard, int attempt) => new(jobId, job.Record.Job!, shard, attempt, Phase);
 

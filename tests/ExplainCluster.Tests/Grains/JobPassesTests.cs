@@ -104,6 +104,44 @@ public sealed class JobPassesTests : IDisposable
     }
 
     /// <summary>
+    /// A shard's record and the job's record are two writes: a job lost between them comes back with a shard recorded
+    /// done whose candidates its record lacks (that shard runs again and is merged), or with candidates of a shard that
+    /// is not recorded done (it runs again and is not merged twice). Either way the choice is a fault-free run's.
+    /// </summary>
+    [Fact]
+    public async Task Resume_SelectionLostBetweenItsTwoWrites_RunsAgainWhatTheRecordLacksAndChoosesAsWithoutLoss()
+    {
+        var job = new JobContext(NewRecord(Job(subset: true, post: true)), _locator);
+        var pass = await job.BeginAsync();
+        await AcceptAsync(job, pass, 0);
+        using var services = new ServiceCollection().AddSerializer(s => s.AddAssembly(typeof(JobRecord).Assembly)).BuildServiceProvider();
+        var serializer = services.GetRequiredService<Serializer>();
+        var before = serializer.SerializeToArray(job.Record);
+        await AcceptAsync(job, pass, 1);
+
+        // Shard 1's record was written, the job's record (its candidates) was not.
+        var lost = serializer.Deserialize<JobRecord>(before)!;
+        lost.Books[JobPass.Select] = new ShardBook(serializer.Deserialize<ShardRecord[]>(serializer.SerializeToArray(job.Record.Book.Records))!);
+        var (resumed, redo) = await JobPasses.ResumeAsync(job = new JobContext(lost, _locator));
+        Assert.Equal((JobPass.Select, false), (resumed.Kind, redo));
+        Assert.Equal([1], job.Record.Book.Waiting());
+        Assert.Equal(1, job.Record.Book.DoneCount);
+        await AcceptAsync(job, resumed, 1);
+        Assert.Equal(2, job.Record.Book.AttemptsOf(1));
+
+        // Now the other way: the record holds both shards' candidates, shard 1's record is back to running.
+        var record = Reload(job.Record);
+        record.Books[JobPass.Select].Reopen([1]);
+        (resumed, redo) = await JobPasses.ResumeAsync(job = new JobContext(record, _locator));
+        var kept = job.Record.Candidates!.Single().ToArray();
+        await AcceptAsync(job, resumed, 1);
+        Assert.Equal(kept, job.Record.Candidates!.Single());
+        await job.AdvanceAsync(resumed);
+        Assert.Equal([[2L, 13L]], job.Record.Chosen!);
+        Assert.Null(job.Record.CandidatesFrom);
+    }
+
+    /// <summary>
     /// A concepts block adds one unit of work between the selection and the explanations: its accepted attempt (here the second,
     /// the first having failed) is what every explain request names, before and after the record is reloaded.
     /// </summary>

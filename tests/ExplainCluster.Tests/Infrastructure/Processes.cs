@@ -27,8 +27,27 @@ public static class Programs
 
     public static string Cli => Path("Client", "explain");
 
+    // Ports handed out so far, from below the kernel's ephemeral range: a port the kernel picks for a listener on port 0
+    // is one it may also give the next outbound connection (to Redis, Azurite, a silo), which then holds it when the
+    // process it was meant for binds it ("Address already in use", seen in CI). Below that range only listeners bind.
+    private static int _nextPort = 20_000 + Environment.ProcessId % 500 * 20;
+
     public static int FreePort()
     {
+        for (var tries = 0; tries < 2_000; tries++)
+        {
+            var port = 20_000 + (Interlocked.Increment(ref _nextPort) - 20_000) % 12_000;
+            try
+            {
+                using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                probe.Bind(new IPEndPoint(IPAddress.Any, port));
+                return port;
+            }
+            catch (SocketException)
+            {
+                // Taken: try the next.
+            }
+        }
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
