@@ -69,11 +69,63 @@ public sealed class AzureImageTarTests(AzuriteFixture azurite) : IClassFixture<A
             Assert.True(run.ExitCode == 0, run.ToString());
             outputs[name] = Path.Combine(folder, name);
         }
-        var expected = await Data.ImageTarCliTests.DigestAsync(outputs["local"]);
-        Assert.Contains("\"samples\": 18", expected);
-        Assert.Equal(expected, await Data.ImageTarCliTests.DigestAsync(outputs["blob"]));
+        // The pixels read from the blobs equal the local ones exactly (the test above). Of the runs' outputs, the rows, labels and
+        // predictions must be equal exactly, and every number equal to float rounding: one CI run saw the blob run's summed
+        // confidences 5 float ulps from the local run's (not reproduced here in 9 runs, idle or loaded), which is the model's
+        // arithmetic, not the data path this test is about.
+        var (local, blob) = (outputs["local"], outputs["blob"]);
+        Assert.Contains("\"samples\": 18", Jobs.Summary(local));
+        AssertClose(System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(local, "summary.json")))!,
+            System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(blob, "summary.json")))!, "summary");
+        for (var s = 0; s < 3; s++)
+        {
+            var part = $"part-{s:D5}";
+            var (ra, rb) = (await ParquetRows.ReadAsync(Path.Combine(local, "samples", $"{part}.parquet")), await ParquetRows.ReadAsync(Path.Combine(blob, "samples", $"{part}.parquet")));
+            Assert.Equal(ra.Index, rb.Index);
+            Assert.Equal(ra.Label, rb.Label);
+            Assert.Equal(ra.Prediction, rb.Prediction);
+            foreach (var method in new[] { "saliency", "smooth-grad" })
+            {
+                var (x, y) = (Floats(Path.Combine(local, "attributions", method, $"{part}.npy")), Floats(Path.Combine(blob, "attributions", method, $"{part}.npy")));
+                Assert.Equal(x.Length, y.Length);
+                for (var i = 0; i < x.Length; i++) Assert.True(Math.Abs(x[i] - y[i]) <= 1e-6 + 1e-4 * Math.Abs(x[i]), $"{method} {part}[{i}]: {x[i]} against {y[i]}");
+            }
+        }
         using var a = Jobs.ReadJson(Path.Combine(outputs["local"], "manifest.json"));
         using var b = Jobs.ReadJson(Path.Combine(outputs["blob"], "manifest.json"));
         Assert.Equal(a.RootElement.GetProperty("inputsSha256").GetString(), b.RootElement.GetProperty("inputsSha256").GetString());
+    }
+
+    /// <summary>The float32 values of a .npy file (version 1 header).</summary>
+    private static float[] Floats(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        var body = 10 + BitConverter.ToUInt16(bytes, 8);
+        return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes.AsSpan(body)).ToArray();
+    }
+
+    /// <summary>Two JSON documents alike but for numbers, which may differ by float rounding (1e-6, relative above 1).</summary>
+    private static void AssertClose(System.Text.Json.Nodes.JsonNode? a, System.Text.Json.Nodes.JsonNode? b, string path)
+    {
+        switch (a)
+        {
+            case System.Text.Json.Nodes.JsonObject o:
+                var other = Assert.IsType<System.Text.Json.Nodes.JsonObject>(b);
+                Assert.Equal(o.Select(p => p.Key), other.Select(p => p.Key));
+                foreach (var (key, value) in o) AssertClose(value, other[key], $"{path}.{key}");
+                break;
+            case System.Text.Json.Nodes.JsonArray array:
+                var items = Assert.IsType<System.Text.Json.Nodes.JsonArray>(b);
+                Assert.Equal(array.Count, items.Count);
+                for (var i = 0; i < array.Count; i++) AssertClose(array[i], items[i], $"{path}[{i}]");
+                break;
+            case System.Text.Json.Nodes.JsonValue v when v.GetValueKind() == System.Text.Json.JsonValueKind.Number:
+                var (x, y) = (v.GetValue<double>(), b!.GetValue<double>());
+                Assert.True(Math.Abs(x - y) <= 1e-6 * Math.Max(1, Math.Abs(x)), $"{path}: {x} against {y}");
+                break;
+            default:
+                Assert.Equal(a?.ToJsonString(), b?.ToJsonString());
+                break;
+        }
     }
 }
