@@ -32,6 +32,7 @@ public static class FeatureRegistry
         Tabular.SpLimeFeature.Instance,
         Dependence.DependenceFeature.Instance,
         Cohorts.CohortsFeature.Instance,
+        Cohorts.CohortMapsFeature.Instance,
         ErrorTree.ErrorTreeFeature.Instance,
         Verdicts.VerdictsFeature.Instance,
         Data.Images.BadSamplesFeature.Instance,

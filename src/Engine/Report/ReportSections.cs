@@ -20,7 +20,7 @@ public static class ReportSections
         new("Changes since the previous model", [new ChangesSection()]),
         new("Scope and provenance", [new ProvenanceSection(), new BadSamplesSection()]),
         new("Performance", [new ErrorAnalysisSection(), new HighestLossSection()]),
-        new("Cohorts", [new CohortsSection(), new ErrorTreeSection()]),
+        new("Cohorts", [new CohortsSection(), new CohortMapsSection(), new ErrorTreeSection()]),
         new("Explanations", [new MethodsSection(new ClassMeansSection()), new FeatureImportanceSection(), new ConceptsSection()]),
         new("Trust", [new VerdictsSection(), new FaithfulnessSection(), new TrustSection(), new SanitySection()]),
         new("Global views", [new WeightsSection(), new ActivationsSection(), new PruningSection(), new MaximisationSection(), new EmbeddingSection(), new ParamGradsSection(), new DependenceSection()]),
