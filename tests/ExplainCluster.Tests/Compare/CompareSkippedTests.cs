@@ -84,6 +84,29 @@ public sealed class CompareSkippedTests
         Assert.Contains("1 sample was left out of the paired comparison as unreadable images (\"onBadSample\": \"skip\"): 1 skipped in A, 0 in B (0 in both)", one.Stdout);
     }
 
+    /// <summary>
+    /// The same comparison made by the candidate's own job (its <c>compare</c> block: the compare pass after its explanations)
+    /// as by <c>explain compare</c> afterwards: the pass pairs the samples by dataset index past the skipped images as well.
+    /// </summary>
+    [Fact]
+    public async Task Run_CompareBlockOnRunsThatSkippedImages_GivesTheComparisonThatExplainCompareGives()
+    {
+        var folder = TestPaths.NewFolder();
+        var images = ImageSkipCliTests.CopyImages(Path.Combine(folder, "dirty"), withBad: false);
+        Place(images, corrupt: 0);
+        var a = await RunAsync(folder, images, "a", TestPaths.Sample("model.pt"));
+        Place(images, corrupt: 1);
+        var b = await RunAsync(folder, images, "b", TestPaths.Fixture("compare/seed1.pt"), $$""", "compare": { "baseline": "{{a}}" }""");
+        var after = await CompareAsync(folder, a, b, "cmp");
+
+        var inJob = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(b, "compare", "comparison.json")))!;
+        Assert.Equal((2L, 1L, 1L), (inJob["leftOut"]!["samples"]!.GetValue<long>(), inJob["leftOut"]!["skippedA"]!.GetValue<long>(),
+            inJob["leftOut"]!["skippedB"]!.GetValue<long>()));
+        Assert.Equal(18L, inJob["predictions"]!["accuracyA"]!["n"]!.GetValue<long>());
+        foreach (var field in new[] { "leftOut", "predictions", "classes", "methods", "representation", "activations", "findings" })
+            Assert.Equal(after.Json[field]?.ToJsonString(), inJob[field]?.ToJsonString());
+    }
+
     private static async Task<(JsonNode Json, string Stdout)> CompareAsync(string folder, string a, string b, string name)
     {
         var dir = Path.Combine(folder, name);
@@ -102,7 +125,7 @@ public sealed class CompareSkippedTests
                 Path.Combine(images, Swapped[i].Name), overwrite: true);
     }
 
-    private static async Task<string> RunAsync(string folder, string images, string name, string model)
+    private static async Task<string> RunAsync(string folder, string images, string name, string model, string extra = "")
     {
         var job = Path.Combine(folder, $"{name}.json");
         await File.WriteAllTextAsync(job, $$"""
@@ -111,7 +134,7 @@ public sealed class CompareSkippedTests
               "data": { "images": "{{images}}", "labels": "folders", "onBadSample": "skip", "transforms": {{Transforms}} },
               "methods": { "saliency": {}, "grad-x-input": {} },
               "shardSize": 8,
-              "output": "{{name}}"
+              "output": "{{name}}"{{extra}}
             }
             """);
         var run = await CliResult.RunAsync(TimeSpan.FromMinutes(3), "run", job);
