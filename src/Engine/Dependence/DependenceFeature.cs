@@ -19,7 +19,7 @@ public sealed class DependenceFeature : Feature<DependenceSamplePartial, Depende
 
     public override string Section => "dependence";
 
-    public override DependenceSamplePartial? Compute(ShardOutcome shard) => DependenceSample.Of(shard.Data);
+    public override DependenceSamplePartial? Compute(ShardOutcome shard) => DependenceSample.Of(shard.Data, shard.Result.Methods);
 
     public override void Write(BinaryWriter w, DependenceSamplePartial p)
     {
@@ -28,9 +28,14 @@ public sealed class DependenceFeature : Feature<DependenceSamplePartial, Depende
         WriteArray(w, p.Index);
         WriteArray(w, p.Key);
         WriteArray(w, p.Rows);
+        w.Write(p.Methods.Length);
+        foreach (var m in p.Methods) w.Write(m);
+        w.Write(p.Features);
+        WriteArray(w, p.Attributions);
     }
 
-    public override DependenceSamplePartial Read(BinaryReader r) => new(r.ReadInt32(), r.ReadInt32(), ReadArray<long>(r), ReadArray<ulong>(r), ReadArray<float>(r));
+    public override DependenceSamplePartial Read(BinaryReader r) => new(r.ReadInt32(), r.ReadInt32(), ReadArray<long>(r), ReadArray<ulong>(r), ReadArray<float>(r),
+        [.. Enumerable.Range(0, r.ReadInt32()).Select(_ => r.ReadString())], r.ReadInt32(), ReadArray<float>(r));
 
     /// <summary>A shard's post results as they travel in <see cref="PostPartial.Dependence"/>.</summary>
     public static byte[] EncodePost(DependencePostPartial p)
@@ -129,6 +134,6 @@ public sealed class DependenceFeature : Feature<DependenceSamplePartial, Depende
         }
 
         public override object? Summarise(SummaryDraft draft) =>
-            _plan is { } plan && _posts.Count > 0 ? DependenceSummaries.Of(plan.Job, plan.Work, _sample!.Index.Length, [.. _posts.Values], draft) : null;
+            _plan is { } plan && _posts.Count > 0 ? DependenceSummaries.Of(plan.Job, plan.Work, _sample!, [.. _posts.Values], draft) : null;
     }
 }

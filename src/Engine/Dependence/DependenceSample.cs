@@ -5,9 +5,19 @@ namespace ExplainCluster.Engine.Dependence;
 
 /// <summary>
 /// A shard's part of the dependence sample: its rows with the smallest keys <see cref="SampleSeeds.For"/>(seed, dataset index),
-/// at most the sample's <paramref name="Size"/>, as the model receives them ([rows, width] row-major).
+/// at most the sample's <paramref name="Size"/>, as the model receives them ([rows, width] row-major), with each row's
+/// per-feature attributions by every method that has them (<paramref name="Attributions"/>: [rows, methods, features], NaN
+/// where a method's subset left the row out), so the summary can set each feature's value against its attribution.
 /// </summary>
-public sealed record DependenceSamplePartial(int Width, int Size, long[] Index, ulong[] Key, float[] Rows);
+public sealed record DependenceSamplePartial(int Width, int Size, long[] Index, ulong[] Key, float[] Rows, string[] Methods, int Features, float[] Attributions)
+{
+    public DependenceSamplePartial(int width, int size, long[] index, ulong[] key, float[] rows) : this(width, size, index, key, rows, [], 0, [])
+    {
+    }
+
+    /// <summary>Attributions per row: every method's for every feature.</summary>
+    public int Stride => Methods.Length * Features;
+}
 
 /// <summary>
 /// The dependence views' sample (a bottom-k sketch): the <c>sample</c> rows of the whole table with the smallest keys of
@@ -18,15 +28,31 @@ public sealed record DependenceSamplePartial(int Width, int Size, long[] Index, 
 public static class DependenceSample
 {
     /// <summary>The shard's smallest-key rows; null when the job has no <c>dependence</c>.</summary>
-    public static DependenceSamplePartial? Of(Jobs.ShardData data)
+    public static DependenceSamplePartial? Of(Jobs.ShardData data, IReadOnlyList<Jobs.MethodMaps>? methods = null)
     {
-        if (data.Dependence is not { } spec || data.Features is null) return null;
+        if (data.Dependence is not { } spec || data.Features is not { } features) return null;
         var width = data.SampleShape.Aggregate(1, (a, b) => a * b);
         var picked = Enumerable.Range(0, data.Count).Select(i => (Key: SampleSeeds.For(spec.Seed, data.Start + i), Row: i))
             .OrderBy(x => x.Key).ThenBy(x => x.Row).Take(spec.Sample).ToArray();
         var rows = new float[picked.Length * width];
         for (var r = 0; r < picked.Length; r++) Array.Copy(data.Raw, (long)picked[r].Row * width, rows, (long)r * width, width);
-        return new DependenceSamplePartial(width, spec.Sample, [.. picked.Select(p => data.Start + p.Row)], [.. picked.Select(p => p.Key)], rows);
+        // The methods with one attribution per table feature (their maps are [features]), each picked row's.
+        var attributed = (methods ?? []).Where(m => m.MapShape.SequenceEqual([features.Length])).ToArray();
+        var f = features.Length;
+        var attributions = new float[picked.Length * attributed.Length * f];
+        Array.Fill(attributions, float.NaN);
+        for (var k = 0; k < attributed.Length; k++)
+        {
+            var m = attributed[k];
+            var mapRow = m.Rows is { } explained ? explained.Select((row, j) => (row, j)).ToDictionary(x => x.row, x => x.j) : null;
+            for (var r = 0; r < picked.Length; r++)
+            {
+                var j = mapRow is null ? picked[r].Row : mapRow.GetValueOrDefault(picked[r].Row, -1);
+                if (j >= 0) Array.Copy(m.Maps, (long)j * f, attributions, ((long)r * attributed.Length + k) * f, f);
+            }
+        }
+        return new DependenceSamplePartial(width, spec.Sample, [.. picked.Select(p => data.Start + p.Row)], [.. picked.Select(p => p.Key)], rows,
+            [.. attributed.Select(m => m.Name)], f, attributions);
     }
 
     /// <summary>The smallest <paramref name="size"/> rows of two samples by (key, index): associative, so any grouping of shards gives the same sample.</summary>
@@ -39,7 +65,10 @@ public static class DependenceSample
         var width = a.Width;
         var rows = new float[all.Length * width];
         for (var r = 0; r < all.Length; r++) Array.Copy(all[r].Source.Rows, (long)all[r].Row * width, rows, (long)r * width, width);
-        return new DependenceSamplePartial(width, size, [.. all.Select(x => x.index)], [.. all.Select(x => x.Item1)], rows);
+        var stride = a.Stride;
+        var attributions = new float[all.Length * stride];
+        for (var r = 0; r < all.Length; r++) Array.Copy(all[r].Source.Attributions, (long)all[r].Row * stride, attributions, (long)r * stride, stride);
+        return new DependenceSamplePartial(width, size, [.. all.Select(x => x.index)], [.. all.Select(x => x.Item1)], rows, a.Methods, a.Features, attributions);
     }
 
     /// <summary>

@@ -20,8 +20,23 @@ public sealed record DependenceSummary(string Response, long Rows, int SampleRow
 /// <param name="Ale">[grid][class]: first-order ALE at the grid values, accumulated over the quantile bins and centred (null for a categorical feature).</param>
 /// <param name="AleCounts">Rows per bin (bin k between grid values k − 1 and k).</param>
 /// <param name="IceRows">The ICE rows' dataset indices; <paramref name="Ice"/> is [row][grid][class].</param>
+/// <param name="Attributions">Each method's attribution of the feature against its value over the seeded sample's rows, in the
+/// grid's bins (a categorical feature: by level); null when no method has per-feature attributions.</param>
+/// <param name="Points">float32 [1 + methods, sample rows]: the sample's values of the feature (the table's units) and each
+/// method's attribution of it (NaN where the method left the row out), in <paramref name="Attributions"/>' method order.</param>
 public sealed record DependenceCurves(string Feature, bool Categorical, double[] Grid, string[]? Levels, double[][] Pdp, double[][]? Ale, long[]? AleCounts,
-    long[] IceRows, float[][][] Ice);
+    long[] IceRows, float[][][] Ice, DependenceAttribution[]? Attributions = null, string? Points = null);
+
+/// <summary>One method's attribution of a feature against the feature's value (SHAP's dependence plot, binned).</summary>
+/// <param name="N">Sample rows the method explained.</param>
+public sealed record DependenceAttribution(string Method, long N, DependenceBin[] Bins);
+
+/// <summary>
+/// The sample rows whose value lies in one bin: (<paramref name="Lower"/>, <paramref name="Upper"/>] between two grid points
+/// (the first bin closed below, values past the ends in the end bins), or one level of a categorical feature
+/// (<paramref name="Level"/>); their attributions' mean with its normal interval, and their standard deviation (the spread).
+/// </summary>
+public sealed record DependenceBin(double Lower, double Upper, string? Level, long N, Estimate Mean, double Sd);
 
 /// <param name="Accuracy">The unpermuted accuracy over the labelled rows.</param>
 public sealed record PermutationImportance(int Repeats, int Seed, long Labelled, double Accuracy, PermutationFeature[] Features);
@@ -31,12 +46,29 @@ public sealed record PermutationFeature(string Feature, Estimate Drop, double[] 
 
 public static class DependenceSummaries
 {
-    public static DependenceSummary Of(JobSpec job, DependenceWork work, int sampleRows, DependencePostPartial[] posts, SummaryDraft draft)
+    public static DependenceSummary Of(JobSpec job, DependenceWork work, DependenceSamplePartial sample, DependencePostPartial[] posts, SummaryDraft draft)
     {
         var (spec, table) = (job.Dependence!, job.Data.Table!);
+        var sampleRows = sample.Index.Length;
         var rows = posts.Sum(p => p.Rows);
         var classes = posts.Max(p => p.Classes);
-        var curves = work.Features.Select((f, k) => Curves(table.Features[f], work.Grid[k], [.. posts.Select(p => p.Curves[k])], rows, classes)).ToArray();
+        var curves = work.Features.Select((f, k) => Curves(table.Features[f], work.Grid[k], [.. posts.Select(p => p.Curves[k])], rows, classes)
+            with { Attributions = Attributions(table.Features[f], work.Grid[k], work.Values[f], sample, f, draft.Settings.Confidence) }).ToArray();
+        for (var k = 0; k < curves.Length; k++)
+        {
+            if (curves[k].Attributions is not { Length: > 0 } attributed) continue;
+            var f = work.Features[k];
+            var (m, methods) = (sampleRows, sample.Methods.Length);
+            var points = new float[(1 + methods) * m];
+            for (var r = 0; r < m; r++)
+            {
+                points[r] = (float)Raw(table.Features[f], work.Values[f][r]);
+                for (var i = 0; i < methods; i++) points[(1 + i) * m + r] = sample.Attributions[((long)r * methods + i) * sample.Features + f];
+            }
+            var file = Output.OutputLayout.SummaryArray($"dependence-points-{k}");
+            draft.Arrays.Add(new SummaryArray(file, [1 + methods, m], points));
+            curves[k] = curves[k] with { Points = file };
+        }
         PermutationImportance? permutation = null;
         if (work.Repeats > 0 && posts.Sum(p => p.Labelled) is var labelled and > 0)
         {
@@ -72,6 +104,34 @@ public static class DependenceSummaries
         var ice = shards.SelectMany(s => Enumerable.Range(0, s.IceIndex.Length).Select(r =>
             Enumerable.Range(0, g).Select(j => s.Ice.AsSpan((r * g + j) * classes, classes).ToArray()).ToArray())).ToArray();
         return new DependenceCurves(feature.Name, feature.Categorical, [.. grid.Select(v => Raw(feature, v))], feature.Levels, pdp, ale, counts, iceRows, ice);
+    }
+
+    /// <summary>Each method's attribution of feature <paramref name="f"/> over the sample's rows, in the grid's bins; null when no method has them.</summary>
+    private static DependenceAttribution[]? Attributions(TableFeature feature, float[] grid, float[] values, DependenceSamplePartial sample, int f, double confidence)
+    {
+        if (sample.Methods.Length == 0) return null;
+        var bins = feature.Categorical ? grid.Length : grid.Length - 1;
+        int Bin(float v)
+        {
+            if (feature.Categorical) return Math.Clamp((int)v, 0, bins - 1);
+            for (var k = 1; k < grid.Length; k++)
+                if (v <= grid[k]) return k - 1;
+            return bins - 1;
+        }
+        return [.. sample.Methods.Select((method, i) =>
+        {
+            var (n, sum, squares) = (new long[bins], new double[bins], new double[bins]);
+            for (var r = 0; r < values.Length; r++)
+            {
+                var a = sample.Attributions[((long)r * sample.Methods.Length + i) * sample.Features + f];
+                if (float.IsNaN(a)) continue;
+                var b = Bin(values[r]);
+                (n[b], sum[b], squares[b]) = (n[b] + 1, sum[b] + a, squares[b] + (double)a * a);
+            }
+            return new DependenceAttribution(method, n.Sum(), [.. Enumerable.Range(0, bins).Select(b => new DependenceBin(
+                feature.Categorical ? b : Raw(feature, grid[b]), feature.Categorical ? b : Raw(feature, grid[b + 1]), feature.Categorical ? feature.Levels![b] : null,
+                n[b], Intervals.Mean(n[b], sum[b], squares[b], confidence), n[b] < 2 ? 0 : Math.Sqrt(Math.Max(0, (squares[b] - sum[b] * sum[b] / n[b]) / (n[b] - 1)))))]);
+        })];
     }
 
     /// <summary>

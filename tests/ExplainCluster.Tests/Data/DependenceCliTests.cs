@@ -73,6 +73,37 @@ public sealed class DependenceCliTests
         var ice = features[0].GetProperty("ice").EnumerateArray().Select(Rows).ToArray();
         Assert.Equal(3, ice.Length);
         foreach (var curve in ice) Assert.Equal(curve[3][0] - curve[0][0], 3.5 * W[0][0], 1e-5);
+        // Attribution against value: each sampled row's point pairs its value (the table's units) with grad-x-input's attribution of
+        // the feature, W[label] times the feature as the model takes it (a; (b − 1) / 2; c's one-hot element, 1), and each bin's
+        // mean is the mean of its rows'. Rows: (a, b with its missing value 0.5, c's level, label), from tabular_linear.csv.
+        (double A, double B, int C, int Label)[] rows = [(1.5, 2, 0, 0), (-0.5, 4, 1, 1), (3, 0.5, 2, 0), (0, -2, 1, 1), (2.5, 1, 2, 1), (1, 0.5, 0, 0)];
+        var points = features.Select(f => Floats(Path.Combine(folder, "out-2", f.GetProperty("points").GetString()!))).ToArray();
+        var sampleRow = points[0][..6].Select(a => Array.FindIndex(rows, r => r.A == a)).ToArray();
+        Assert.Equal([0, 1, 2, 3, 4, 5], sampleRow.Order());
+        for (var j = 0; j < 3; j++)
+        {
+            var attribution = Assert.Single(features[j].GetProperty("attributions").EnumerateArray());
+            Assert.Equal(("grad-x-input", 6L), (attribution.GetProperty("method").GetString(), attribution.GetProperty("n").GetInt64()));
+            var expected = sampleRow.Select(i => rows[i]).Select(r => j switch
+            {
+                0 => (Value: r.A, Attribution: W[r.Label][0] * r.A),
+                1 => (Value: r.B, Attribution: W[r.Label][1] * (r.B - 1) / 2),
+                _ => (Value: (double)r.C, Attribution: W[r.Label][2 + r.C]),
+            }).ToArray();
+            for (var r = 0; r < 6; r++)
+            {
+                Assert.Equal(expected[r].Value, points[j][r], 1e-5);
+                Assert.Equal(expected[r].Attribution, points[j][6 + r], 1e-5);
+            }
+            foreach (var bin in attribution.GetProperty("bins").EnumerateArray())
+            {
+                var (lower, upper) = (bin.GetProperty("lower").GetDouble(), bin.GetProperty("upper").GetDouble());
+                var first = lower == Doubles(features[j].GetProperty("grid"))[0];
+                var inBin = expected.Where(e => j == 2 ? e.Value == lower : (first ? e.Value >= lower - 1e-6 : e.Value > lower + 1e-6) && e.Value <= upper + 1e-6).ToArray();
+                Assert.Equal(inBin.Length, bin.GetProperty("n").GetInt64());
+                if (inBin.Length > 0) Assert.Equal(inBin.Average(e => e.Attribution), bin.GetProperty("mean").GetProperty("value").GetDouble(), 1e-5);
+            }
+        }
         var permutation = dependence.GetProperty("permutation");
         Assert.Equal(3, permutation.GetProperty("repeats").GetInt32());
         Assert.Equal(3, permutation.GetProperty("features").GetArrayLength());
@@ -82,8 +113,9 @@ public sealed class DependenceCliTests
         var at = report.IndexOf("Dependence: partial dependence, ICE, ALE and permutation importance", StringComparison.Ordinal);
         Assert.True(at > 0, "the report has no dependence section");
         var section = report[at..report.IndexOf("<h2", at, StringComparison.Ordinal)];
-        Assert.Equal(6, System.Text.RegularExpressions.Regex.Count(section, "<svg xmlns"));
+        Assert.Equal(9, System.Text.RegularExpressions.Regex.Count(section, "<svg xmlns"));
         Assert.Contains("aria-label=\"ALE: b\"", section, StringComparison.Ordinal);
+        Assert.Contains("aria-label=\"grad-x-input attribution: c\"", section, StringComparison.Ordinal);
         Assert.Contains("Permutation importance", section, StringComparison.Ordinal);
         // Limitations says what was sampled: here the sample is the whole table, so its quantiles carry no error.
         Assert.Contains(System.Net.WebUtility.HtmlEncode("The dependence views' grids are quantiles of 6 rows drawn at random (their levels within ±0.0 % of the whole table's"),
@@ -103,6 +135,17 @@ public sealed class DependenceCliTests
             return doc.RootElement.GetProperty("dependence").GetRawText();
         }
         Assert.Equal(Section("out-6"), Section("out-2"));
+        for (var k = 0; k < 3; k++)
+            Assert.Equal(File.ReadAllBytes(Path.Combine(folder, "out-6", "summary", $"dependence-points-{k}.npy")),
+                File.ReadAllBytes(Path.Combine(folder, "out-2", "summary", $"dependence-points-{k}.npy")));
+    }
+
+    /// <summary>The float32 values of a .npy file (version 1 header).</summary>
+    private static float[] Floats(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        var body = 10 + BitConverter.ToUInt16(bytes, 8);
+        return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes.AsSpan(body)).ToArray();
     }
 
     [Fact]

@@ -35,6 +35,13 @@ public sealed class DependenceSection : IReportSection
             <p>Numeric grids are quantiles of a random sample of {d.SampleRows:N0} rows (seed {d.SampleSeed}){(d.QuantileError > 0
                 ? string.Create(Inv, $"; with {d.Confidence:P0} confidence every point's share of the table lies within ±{d.QuantileError:P1} of its nominal share (Dvoretzky–Kiefer–Wolfowitz)")
                 : ", which is the whole table")}. Rows beyond the sample's smallest or largest value count in the first or last ALE interval.</p>
+            {(d.Features.FirstOrDefault(f => f.Attributions is { Length: > 0 })?.Attributions is { } methods ? string.Create(Inv, $"""
+            <p><b>Attribution against value</b> (SHAP's dependence plot, binned): the sample's rows in each interval of the grid (a categorical
+            feature: each level), the mean attribution of the feature by {E(methods[0].Method)} (thick) and one standard deviation either side (thin):
+            how much the method credits the feature at each value, and how much that credit varies between rows with similar values
+            (other features at work). summary.json's <code>dependence.features[].attributions</code> gives every method's bins with the mean's interval, and
+            <code>points</code> each sampled row's value and attributions.</p>
+            """) : "")}
             """));
         foreach (var f in d.Features)
         {
@@ -46,6 +53,16 @@ public sealed class DependenceSection : IReportSection
             if (f.Ale is { } ale)
                 html.Append(Chart($"ALE: {f.Feature}", x, null, [.. plotted.Select((c, i) => new Series([.. ale.Select(v => v[c])], Colours[i % Colours.Length], 2.5, 1))],
                     f.Feature, $"ALE of the {response}"));
+            if (f.Attributions?.FirstOrDefault(a => a.N > 0) is { } attribution)
+            {
+                // The first method's attribution of the feature against its value: each bin's mean (thick) and mean ± one standard deviation (thin).
+                var bins = attribution.Bins.Where(b => b.N > 0 && b.Mean.Value is not null).ToArray();
+                var at = bins.Select(b => f.Categorical ? b.Lower : (b.Lower + b.Upper) / 2).ToArray();
+                var mean = bins.Select(b => b.Mean.Value!.Value).ToArray();
+                html.Append(Chart($"{attribution.Method} attribution: {f.Feature}", at, f.Categorical ? [.. bins.Select(b => b.Level!)] : null,
+                    [new Series([.. mean.Select((v, i) => v + bins[i].Sd)], "#7f7f7f", 1, 0.8), new Series([.. mean.Select((v, i) => v - bins[i].Sd)], "#7f7f7f", 1, 0.8),
+                     new Series(mean, Colours[0], 2.5, 1)], f.Feature, $"{attribution.Method} attribution"));
+            }
             html.Append("</div>");
         }
         if (d.Permutation is { } p)
