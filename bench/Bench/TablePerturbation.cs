@@ -55,6 +55,7 @@ internal static class TablePerturbation
                 ("kernel-shap (2048 coalitions × 100 background)", new KernelShap(2048, new FeaturePlayers(Subset.Rows(100, 0)), false, 0, budget), background, (2 + 2048) * 100L, false),
                 ("permutation-shap (10 permutations × 100 background)", new PermutationShap(10, new FeaturePlayers(Subset.Rows(100, 0)), false, 0, budget), background, 10 * (2 * k + 1) * 100L, false),
                 ("lime (5000 samples)", new TabularLime(5000, null, 1.0, true, 0, Subset.Rows(1000, 0), budget), training, 5000L, true),
+                ("lime (5000 samples, \"perturbations\": \"shared\")", new TabularLime(5000, null, 1.0, true, 0, Subset.Rows(1000, 0), budget, shared: true), training, 5000L, true),
             })
             {
                 var batch = new MethodBatch(model, shared, indices, budget, features: groups, background: sample);

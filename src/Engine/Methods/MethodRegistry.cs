@@ -82,7 +82,8 @@ public static class MethodRegistry
             o.Integer("seed", 0, 0, int.MaxValue),
             Subset.ReadRows(o, "training", 1000),
             MaxRows(o),
-            Tabular.SpPickSpec.Read(o))),
+            Tabular.SpPickSpec.Read(o),
+            o.Choice("perturbations", "row", "shared") == "shared")),
     }.ToDictionary(d => d.Name, StringComparer.Ordinal);
 
     public static IEnumerable<string> Names => Methods.Keys;

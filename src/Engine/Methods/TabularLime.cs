@@ -19,8 +19,14 @@ namespace ExplainCluster.Engine.Methods;
 /// (or logit) on every feature. Maps: each feature's weight; columns <c>lime_r2</c> and <c>lime_intercept</c>.
 /// </summary>
 public sealed class TabularLime(int samples, double? kernelWidth, double alpha, bool probability, long seed, Subset training, int? maxRows,
-    Tabular.SpPickSpec? pick = null) : IAttributionMethod
+    Tabular.SpPickSpec? pick = null, bool shared = false) : IAttributionMethod
 {
+    /// <summary>
+    /// The dataset index whose stream draws the shared perturbations (<c>"perturbations": "shared"</c>): none is negative, so
+    /// the shared set is no row's own.
+    /// </summary>
+    public const long SharedStream = -1;
+
     /// <summary>SP-LIME's pick over the rows this method explains (<see cref="Tabular.SpLimeFeature"/>); null when off.</summary>
     public Tabular.SpPickSpec? Pick => pick;
 
@@ -47,6 +53,9 @@ public sealed class TabularLime(int samples, double? kernelWidth, double alpha, 
         var binary = new float[n * samples * k];
         var rows = new float[samples * features.Width];
         var outputs = new Tensor[n];
+        if (shared)
+            Shared(batch, stats, input, n, k, rows, binary, outputs);
+        else
         for (var i = 0; i < n; i++)
         {
             var random = new StreamUniforms(SampleSeeds.For(seed, batch.Indices[i]));
@@ -62,6 +71,49 @@ public sealed class TabularLime(int samples, double? kernelWidth, double alpha, 
         var (coef, intercept) = WeightedLeastSquares.Solve(z, y, w, zeros([n, k], ScalarType.Float64, device), alpha, intercept: true);
         var r2 = WeightedLeastSquares.WeightedR2(z, y, w, coef, intercept);
         return new MethodOutput(coef.to(ScalarType.Float32), [r2.to(ScalarType.Float32), intercept.to(ScalarType.Float32)]);
+    }
+
+    /// <summary>
+    /// <c>"perturbations": "shared"</c>: one set of perturbed rows for the whole job (the stream of <see cref="SharedStream"/>,
+    /// drawn from the same training statistics), run through the model once per batch for every class; each row of the batch
+    /// takes its own output as row 0 and its target's column for the rest, and its surrogate features from the drawn bins
+    /// against its own. lime's perturbations depend on the instance only through row 0, so each row's explanation is lime's
+    /// with that stream; what the rows share is one Monte Carlo sample (their errors are correlated).
+    /// </summary>
+    private void Shared(MethodBatch batch, Discretiser stats, float[] input, int n, int k, float[] rows, float[] binary, Tensor[] outputs)
+    {
+        var picks = new int[samples * k];
+        var random = new StreamUniforms(SampleSeeds.For(seed, SharedStream));
+        stats.Perturb(input.AsSpan(0, stats.Width), samples, ref random, rows, binary.AsSpan(0, samples * k), picks);
+        using var perturbed = tensor(rows, [samples, stats.Width]).narrow(0, 1, samples - 1).to(batch.Input.device);
+        var budget = maxRows ?? batch.MaxRows;
+        using var noGrad = no_grad();
+        var chunks = new List<Tensor>();
+        for (long start = 0; start < samples - 1; start += budget)
+        {
+            using var chunk = NewDisposeScope();
+            var logits = batch.Model.Forward(batch.Model.PrepareInput(perturbed.narrow(0, start, Math.Min(budget, samples - 1 - start))));
+            chunks.Add((probability ? nn.functional.softmax(logits, 1) : logits).MoveToOuterDisposeScope());
+        }
+        using var all = cat(chunks, 0); // [samples − 1, classes]
+        foreach (var c in chunks) c.Dispose();
+        // Each row's own output alone (a forward of one row), so that it does not depend on which rows share its batch.
+        var own = cat([.. Enumerable.Range(0, n).Select(i => batch.Model.Forward(batch.Model.PrepareInput(batch.Input.narrow(0, i, 1))))], 0);
+        var instance = (probability ? nn.functional.softmax(own, 1) : own).gather(1, batch.Targets.unsqueeze(1)); // [n, 1]
+        var columns = all.index_select(1, batch.Targets).t(); // [n, samples − 1]
+        var y = cat([instance, columns], 1);
+        for (var i = 0; i < n; i++)
+        {
+            outputs[i] = y[i];
+            var x = input.AsSpan(i * stats.Width, stats.Width);
+            var z = binary.AsSpan(i * samples * k, samples * k);
+            z[..k].Fill(1);
+            for (var f = 0; f < k; f++)
+            {
+                var value = stats.Value(f, x);
+                for (var r = 1; r < samples; r++) z[r * k + f] = picks[r * k + f] == value ? 1 : 0;
+            }
+        }
     }
 
     /// <summary>lime's training statistics of one data sample: per feature its values (bins or levels) with their frequencies.</summary>
@@ -137,7 +189,11 @@ public sealed class TabularLime(int samples, double? kernelWidth, double alpha, 
         /// frequencies; u's place within that interval, uniform on [0, 1) and independent of the pick, is the quantile of
         /// the bin's truncated normal, read from its table (<see cref="Grid"/>).
         /// </summary>
-        public void Perturb<TUniforms>(ReadOnlySpan<float> x, int samples, ref TUniforms random, Span<float> rows, Span<float> binary)
+        /// <summary>The width of the vectors the model takes.</summary>
+        public int Width => _features.Width;
+
+        /// <param name="picks">When given, [samples, features]: each drawn row's bin or level per feature (row 0: x's).</param>
+        public void Perturb<TUniforms>(ReadOnlySpan<float> x, int samples, ref TUniforms random, Span<float> rows, Span<float> binary, Span<int> picks = default)
             where TUniforms : struct, IUniforms
         {
             var (width, k) = (_features.Width, _stats.Length);
@@ -146,6 +202,8 @@ public sealed class TabularLime(int samples, double? kernelWidth, double alpha, 
             binary[..k].Fill(1);
             var own = new int[k];
             for (var f = 0; f < k; f++) own[f] = Value(f, x);
+            var keep = picks.Length > 0;
+            if (keep) own.CopyTo(picks);
             for (var r = 1; r < samples; r++)
             {
                 var row = rows.Slice(r * width, width);
@@ -157,6 +215,7 @@ public sealed class TabularLime(int samples, double? kernelWidth, double alpha, 
                     while (pick < s.Values.Length - 1 && u >= s.Cumulative[pick]) pick++;
                     var value = s.Values[pick];
                     binary[r * k + f] = value == own[f] ? 1 : 0;
+                    if (keep) picks[r * k + f] = value;
                     var at = _features.Offsets[f];
                     if (s.Quantiles is { } quantiles)
                     {

@@ -40,6 +40,36 @@ public sealed class TabularLimeTests
         }
     }
 
+    /// <summary>
+    /// <c>"perturbations": "shared"</c>: one perturbation set for every row, run through the model once per batch. Each row's
+    /// surrogate is still its own (its bins against the drawn ones), so the step model's weights come back as per row; and a
+    /// row's explanation is the same in a batch of three as alone.
+    /// </summary>
+    [Fact]
+    public void Attribute_SharedPerturbations_RecoverTheWeightsAndARowIsExplainedAlikeInAnyBatch()
+    {
+        using var model = TinyModels.Load("tabular/tabular_steps.pt");
+        float[][] rows = [[90, 80, 99, 0, 0, 1], [95, 75, 76, 0, 0, 1], [10, 30, 60, 1, 0, 0]];
+        var method = Method("""{ "explain": "logit", "perturbations": "shared" }""");
+        var (maps, columns) = TableGames.Run(method, model, rows, Groups, Sample, targets: [1, 1, 1]);
+        for (var i = 0; i < 2; i++)
+        {
+            var w = maps[(i * 4)..(i * 4 + 4)];
+            Assert.Equal([2f, -1f, 0.5f, -3f], w, (a, b) => Math.Abs(a - b) < 0.01);
+            Assert.InRange(columns[0][i], 0.999, 1.0);
+        }
+        for (var i = 0; i < 3; i++)
+        {
+            var (alone, aloneColumns) = TableGames.Run(method, model, [rows[i]], Groups, Sample, targets: [1]);
+            Assert.Equal(maps[(i * 4)..(i * 4 + 4)], alone);
+            Assert.Equal(columns[0][i], aloneColumns[0][0]);
+            Assert.Equal(columns[1][i], aloneColumns[1][0]);
+        }
+        // Per row (the default) draws another sample for each row: the third row's weights differ from the shared set's.
+        var (own, _) = TableGames.Run(Method("""{ "explain": "logit" }"""), model, [rows[2]], Groups, Sample, targets: [1]);
+        Assert.NotEqual(maps[8..12], own);
+    }
+
     [Fact]
     public void Discretiser_QuartilesAndDrawnBins_AreLimes()
     {
@@ -101,6 +131,7 @@ public sealed class TabularLimeTests
     [InlineData("""{ "training": { "samples": 0 } }""", "methods.lime.training.samples: expected an integer from 1 to 100000")]
     [InlineData("""{ "background": { "samples": 10 } }""", "methods.lime.background: unknown field")]
     [InlineData("""{ "spPick": -1 }""", "methods.lime.spPick: expected an integer from 0 to 1000")]
+    [InlineData("""{ "perturbations": "each" }""", "methods.lime.perturbations: expected one of \"row\", \"shared\"")]
     [InlineData("""{ "spPick": 5, "spFeatures": 0 }""", "methods.lime.spFeatures: expected an integer from 1 to 100000")]
     public void Create_BadTableOption_IsOneLineNamingTheField(string options, string message)
     {
