@@ -60,6 +60,31 @@ public sealed class TableDatasetTests
         Assert.Equal(whole.Labels!, labels);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Parts_AnyRangeAndChosenRows_ReadWhatTheSingleFileReads(bool parquet)
+    {
+        // The linear fixture's six rows as parts of 2, 0 (a header alone) and 4 rows, with metadata columns.
+        var folder = Path.Combine(TestPaths.NewFolder(), "parts");
+        var csv = TestPaths.Fixture("tabular/tabular_linear.csv");
+        var parts = await TablePartsCliTests.WritePartsAsync(csv, folder, [0, 2, 2], parquet);
+        Assert.Equal(3, parts.Length);
+        var single = await OpenAsync(TableFiles.LinearData(csv));
+        var split = await OpenAsync(TableFiles.LinearData(folder));
+        Assert.Equal(6, split.Count);
+        for (var start = 0; start < 6; start++)
+            for (var count = 1; start + count <= 6; count++)
+            {
+                var (a, b) = (await single.ReadAsync(new ShardSpec(0, start, count)), await split.ReadAsync(new ShardSpec(0, start, count)));
+                Assert.Equal(a.Raw, b.Raw);
+                Assert.Equal(a.Labels, b.Labels);
+                Assert.Equal(a.Metadata!.Select(m => m.Values), b.Metadata!.Select(m => m.Values));
+            }
+        long[] chosen = [0, 1, 3, 5];
+        Assert.Equal((await single.ReadRowsAsync(chosen, gap: 2)).Raw, (await split.ReadRowsAsync(chosen, gap: 2)).Raw);
+    }
+
     [Fact]
     public async Task Linear_EncodedByHand_EachFeatureInOrder()
     {
