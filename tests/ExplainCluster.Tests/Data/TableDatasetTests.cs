@@ -1,6 +1,7 @@
 using System.Text.Json;
 using ExplainCluster.Contracts;
 using ExplainCluster.Engine;
+using ExplainCluster.Engine.Data.Tables;
 using ExplainCluster.Engine.Jobs;
 using ExplainCluster.Engine.Storage;
 using ExplainCluster.Tests.Infrastructure;
@@ -58,6 +59,32 @@ public sealed class TableDatasetTests
         }
         Assert.Equal(whole.Raw, raw);
         Assert.Equal(whole.Labels!, labels);
+    }
+
+    [Fact]
+    public async Task Csv_IndexedInBlocks_AnyRangeReadsWhatAnOffsetPerRowReads()
+    {
+        // A copy of the credit table with a byte-order mark, CRLF line ends, blank lines and a quoted field holding a line
+        // break: ranges that start and end on, before and after the blocks' edges read the same rows whatever the block size.
+        var lines = File.ReadAllLines(TableFiles.Credit);
+        lines[5] = lines[5].Replace("\"rent\"", "\"re\nnt\"", StringComparison.Ordinal);
+        var text = "\uFEFF" + string.Join("\r\n", lines.Select((l, i) => i % 97 == 3 ? l + "\r\n" : l)) + "\r\n";
+        var path = Path.Combine(TestPaths.NewFolder(), "credit.csv");
+        await File.WriteAllTextAsync(path, text);
+        var blob = new LocalBlob(path);
+        var one = await CsvTable.OpenAsync(blob, default, every: 1);
+        Assert.Equal(4454, one.Count);
+        int[] columns = [.. Enumerable.Range(0, one.Columns.Length)];
+        foreach (var every in new[] { 2, 7, CsvTable.RowsPerOffset })
+        {
+            var blocks = await CsvTable.OpenAsync(blob, default, every);
+            Assert.Equal(one.Columns, blocks.Columns);
+            Assert.Equal(one.Count, blocks.Count);
+            foreach (var (start, count) in new (long, int)[] { (0, 1), (0, 4454), (3, 1), (4, 5), (5, 2), (6, 1), (254, 3), (255, 1), (256, 256), (1000, 777), (4453, 1), (4447, 7) })
+                Assert.Equal(await one.ReadAsync(start, count, columns, default), await blocks.ReadAsync(start, count, columns, default));
+        }
+        var row4 = await one.ReadAsync(4, 1, columns, default);
+        Assert.Equal("re\nnt", row4[Array.IndexOf(one.Columns, "Home")][0]); // the quoted line break is in its field, not a record's end
     }
 
     [Theory]
