@@ -113,6 +113,18 @@ public sealed class TableDatasetTests
     }
 
     [Fact]
+    public async Task Parts_SeveralUnreadable_TheFirstInOrderIsTheError()
+    {
+        // Parts are opened several at once; the error is the first part's in name order that fails, whichever failed first.
+        var folder = Path.Combine(TestPaths.NewFolder(), "parts");
+        var parts = await TablePartsCliTests.WritePartsAsync(TestPaths.Fixture("tabular/tabular_linear.csv"), folder, [0, 1, 2, 3, 4, 5], parquet: true);
+        await File.WriteAllTextAsync(parts[2], "not parquet");
+        await File.WriteAllTextAsync(parts[4], "not parquet");
+        var error = await Assert.ThrowsAsync<ExplainException>(() => OpenAsync(TableFiles.LinearData(folder)));
+        Assert.StartsWith($"{parts[2]}: not a readable Parquet file: ", error.Message);
+    }
+
+    [Fact]
     public async Task Linear_EncodedByHand_EachFeatureInOrder()
     {
         var dataset = await OpenAsync(TableFiles.LinearData(TestPaths.Fixture("tabular/tabular_linear.csv")), "[\"no\", \"yes\"]");

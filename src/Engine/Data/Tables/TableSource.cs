@@ -10,6 +10,9 @@ namespace ExplainCluster.Engine.Data.Tables;
 /// </summary>
 public sealed class TableSource
 {
+    /// <summary>How many parts are opened at once.</summary>
+    private const int OpenAtOnce = 8;
+
     private readonly Part[] _parts;
     private readonly TableEncoder _encoder;
     private readonly TableSpec _spec;
@@ -35,22 +38,37 @@ public sealed class TableSource
         var spec = job.Data.Table ?? throw new InvalidOperationException("not a table job");
         var table = job.Data.Inputs;
         var listed = await TableParts.ListAsync(table, locator, ct);
-        var parts = new List<Part>();
-        long start = 0;
-        foreach (var location in listed ?? [table])
+        string[] locations = listed ?? [table];
+        // Parts are opened OpenAtOnce at a time (a Parquet part's footer is a few round trips, a CSV part one pass); the first
+        // part in order that fails is the error, whatever finished first.
+        using var gate = new SemaphoreSlim(OpenAtOnce);
+        var files = await Task.WhenAll(locations.Select(async location =>
         {
-            var blob = locator.Resolve(location);
-            if (!await blob.ExistsAsync(ct)) throw new ExplainException($"data.table: {location} does not exist");
-            var length = await blob.LengthAsync(ct);
-            var parquet = listed is null ? await ParquetTable.IsParquetAsync(blob, length, ct) : TableParts.IsParquetPart(location);
-            ITableFile file = parquet ? await ParquetTable.OpenAsync(blob, length, ct) : await CsvTable.OpenAsync(blob, ct);
-            if (parts.Count > 0) TableParts.CheckColumns(parts[0].Location, parts[0].File.Columns, location, file.Columns);
-            parts.Add(new Part(location, file, start));
-            start += file.Count;
+            await gate.WaitAsync(ct);
+            try { return await OpenFileAsync(location, listed is not null, locator, ct); }
+            finally { gate.Release(); }
+        }));
+        var parts = new Part[files.Length];
+        long start = 0;
+        for (var p = 0; p < files.Length; p++)
+        {
+            if (p > 0) TableParts.CheckColumns(locations[0], files[0].Columns, locations[p], files[p].Columns);
+            parts[p] = new Part(locations[p], files[p], start);
+            start += files[p].Count;
         }
         if (start == 0) throw new ExplainException($"data.table: {table} has no rows");
         // Errors about columns name the file the columns were read from: the table's, or the first part's (every part has its columns).
-        return new TableSource([.. parts], new TableEncoder(spec, parts[0].File.Columns, parts[0].Location, job.Model.Classes), spec, listed is not null);
+        return new TableSource(parts, new TableEncoder(spec, files[0].Columns, locations[0], job.Model.Classes), spec, listed is not null);
+    }
+
+    /// <summary>One file: a part by its extension, the table's file by its magic (PAR1 is Parquet, anything else CSV).</summary>
+    private static async Task<ITableFile> OpenFileAsync(string location, bool part, BlobLocator locator, CancellationToken ct)
+    {
+        var blob = locator.Resolve(location);
+        if (!await blob.ExistsAsync(ct)) throw new ExplainException($"data.table: {location} does not exist");
+        var length = await blob.LengthAsync(ct);
+        var parquet = part ? TableParts.IsParquetPart(location) : await ParquetTable.IsParquetAsync(blob, length, ct);
+        return parquet ? await ParquetTable.OpenAsync(blob, length, ct) : await CsvTable.OpenAsync(blob, ct);
     }
 
     /// <summary>Rows as the model's vectors [count, width], their labels when the job has a label column, and their metadata.</summary>
