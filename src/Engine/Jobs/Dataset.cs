@@ -60,6 +60,7 @@ public sealed class Dataset
         if (job.Data.Table is not null)
         {
             var table = await TableSource.OpenAsync(job, locator, ct);
+            policy?.CheckImages("data.table", table.Files); // a folder's parts may be links that lead elsewhere
             return new Dataset(table.Count, [table.Encoder.Width], async (start, count, token) =>
                 await table.ReadAsync(start, count, token) is var rows
                     ? new Rows(rows.Vectors, rows.Labels, [.. job.Data.Table.Metadata.Select((name, m) => new TextColumn(name, rows.Metadata[m]))]) : null!,

@@ -107,14 +107,16 @@ public sealed class JobOutputs(BlobLocator locator)
     }
 
     /// <summary>
-    /// SHA-256 of the model, the inputs (image files: each one's name and bytes, in dataset order) and the labels
+    /// SHA-256 of the model, the inputs (image files: each one's name and bytes, in dataset order; a table's parts: each
+    /// one's name and bytes, in order) and the labels
     /// (streamed; started while the shards run), and the model's
     /// architecture (<see cref="ArchitectureReader"/>; a remote model is read from a temporary copy).
     /// </summary>
     public async Task<InputHashes> HashAsync(JobSpec job, CancellationToken ct = default) => new(
         await Sha256Async(job.Model.Uri, ct),
-        job.Data.Images is null ? await Sha256Async(job.Data.Inputs, ct)
-            : await (await Data.Images.ImageList.OpenAsync(job, locator, ct)).Sha256Async(job, locator, ct),
+        job.Data.Images is not null ? await (await Data.Images.ImageList.OpenAsync(job, locator, ct)).Sha256Async(job, locator, ct)
+            : job.Data.Table is not null ? await Data.Tables.TableParts.Sha256Async(job.Data.Inputs, locator, ct)
+            : await Sha256Async(job.Data.Inputs, ct),
         job.Data.Labels is null ? null : await Sha256Async(job.Data.Labels, ct),
         await ArchitectureAsync(job, ct));
 

@@ -39,7 +39,7 @@ public sealed class LocationPolicy(IReadOnlyList<string>? localRoots, IReadOnlyL
     }
 
     /// <summary>
-    /// Refuses image files (a manifest's rows, or a folder's files reached through links) outside the roots: the job's
+    /// Refuses image files or table parts (a manifest's rows, or a folder's files reached through links) outside the roots: the job's
     /// folder or manifest being under a root says nothing of where its rows or links point.
     /// </summary>
     public void CheckImages(string field, IEnumerable<string> locations)

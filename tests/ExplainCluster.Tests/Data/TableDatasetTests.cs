@@ -1,6 +1,7 @@
 using System.Text.Json;
 using ExplainCluster.Contracts;
 using ExplainCluster.Engine;
+using ExplainCluster.Engine.Data.Tables;
 using ExplainCluster.Engine.Jobs;
 using ExplainCluster.Engine.Storage;
 using ExplainCluster.Tests.Infrastructure;
@@ -58,6 +59,69 @@ public sealed class TableDatasetTests
         }
         Assert.Equal(whole.Raw, raw);
         Assert.Equal(whole.Labels!, labels);
+    }
+
+    [Fact]
+    public async Task Csv_IndexedInBlocks_AnyRangeReadsWhatAnOffsetPerRowReads()
+    {
+        // A copy of the credit table with a byte-order mark, CRLF line ends, blank lines and a quoted field holding a line
+        // break: ranges that start and end on, before and after the blocks' edges read the same rows whatever the block size.
+        var lines = File.ReadAllLines(TableFiles.Credit);
+        lines[5] = lines[5].Replace("\"rent\"", "\"re\nnt\"", StringComparison.Ordinal);
+        var text = "\uFEFF" + string.Join("\r\n", lines.Select((l, i) => i % 97 == 3 ? l + "\r\n" : l)) + "\r\n";
+        var path = Path.Combine(TestPaths.NewFolder(), "credit.csv");
+        await File.WriteAllTextAsync(path, text);
+        var blob = new LocalBlob(path);
+        var one = await CsvTable.OpenAsync(blob, default, every: 1);
+        Assert.Equal(4454, one.Count);
+        int[] columns = [.. Enumerable.Range(0, one.Columns.Length)];
+        foreach (var every in new[] { 2, 7, CsvTable.RowsPerOffset })
+        {
+            var blocks = await CsvTable.OpenAsync(blob, default, every);
+            Assert.Equal(one.Columns, blocks.Columns);
+            Assert.Equal(one.Count, blocks.Count);
+            foreach (var (start, count) in new (long, int)[] { (0, 1), (0, 4454), (3, 1), (4, 5), (5, 2), (6, 1), (254, 3), (255, 1), (256, 256), (1000, 777), (4453, 1), (4447, 7) })
+                Assert.Equal(await one.ReadAsync(start, count, columns, default), await blocks.ReadAsync(start, count, columns, default));
+        }
+        var row4 = await one.ReadAsync(4, 1, columns, default);
+        Assert.Equal("re\nnt", row4[Array.IndexOf(one.Columns, "Home")][0]); // the quoted line break is in its field, not a record's end
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Parts_AnyRangeAndChosenRows_ReadWhatTheSingleFileReads(bool parquet)
+    {
+        // The linear fixture's six rows as parts of 2, 0 (a header alone) and 4 rows, with metadata columns.
+        var folder = Path.Combine(TestPaths.NewFolder(), "parts");
+        var csv = TestPaths.Fixture("tabular/tabular_linear.csv");
+        var parts = await TablePartsCliTests.WritePartsAsync(csv, folder, [0, 2, 2], parquet);
+        Assert.Equal(3, parts.Length);
+        var single = await OpenAsync(TableFiles.LinearData(csv));
+        var split = await OpenAsync(TableFiles.LinearData(folder));
+        Assert.Equal(6, split.Count);
+        for (var start = 0; start < 6; start++)
+            for (var count = 1; start + count <= 6; count++)
+            {
+                var (a, b) = (await single.ReadAsync(new ShardSpec(0, start, count)), await split.ReadAsync(new ShardSpec(0, start, count)));
+                Assert.Equal(a.Raw, b.Raw);
+                Assert.Equal(a.Labels, b.Labels);
+                Assert.Equal(a.Metadata!.Select(m => m.Values), b.Metadata!.Select(m => m.Values));
+            }
+        long[] chosen = [0, 1, 3, 5];
+        Assert.Equal((await single.ReadRowsAsync(chosen, gap: 2)).Raw, (await split.ReadRowsAsync(chosen, gap: 2)).Raw);
+    }
+
+    [Fact]
+    public async Task Parts_SeveralUnreadable_TheFirstInOrderIsTheError()
+    {
+        // Parts are opened several at once; the error is the first part's in name order that fails, whichever failed first.
+        var folder = Path.Combine(TestPaths.NewFolder(), "parts");
+        var parts = await TablePartsCliTests.WritePartsAsync(TestPaths.Fixture("tabular/tabular_linear.csv"), folder, [0, 1, 2, 3, 4, 5], parquet: true);
+        await File.WriteAllTextAsync(parts[2], "not parquet");
+        await File.WriteAllTextAsync(parts[4], "not parquet");
+        var error = await Assert.ThrowsAsync<ExplainException>(() => OpenAsync(TableFiles.LinearData(folder)));
+        Assert.StartsWith($"{parts[2]}: not a readable Parquet file: ", error.Message);
     }
 
     [Fact]

@@ -36,6 +36,28 @@ public class LocationPolicyTests
         policy.Check(Job(root, "alias/x.npy", "alias/out"));
     }
 
+    /// <summary>A table's parts are checked one by one: a folder under a root whose part links outside it is refused, naming the part.</summary>
+    [Fact]
+    public async Task Open_TablePartLinkedOutsideTheRoots_Refused()
+    {
+        var (root, outside) = (TestPaths.NewFolder(), TestPaths.NewFolder());
+        var written = await Data.TablePartsCliTests.WritePartsAsync(TestPaths.Fixture("tabular/tabular_linear.csv"), outside, [0, 2], parquet: false);
+        var parts = Directory.CreateDirectory(Path.Combine(root, "parts")).FullName;
+        File.Copy(written[0], Path.Combine(parts, "part-00000.csv"));
+        File.CreateSymbolicLink(Path.Combine(parts, "part-00001.csv"), written[1]);
+        var job = JobFile.Parse($$"""
+            { "model": { "uri": "m.pt" }, "data": {{Data.TableFiles.LinearData("parts")}}, "methods": { "saliency": {} }, "output": "out" }
+            """, root);
+        var policy = new LocationPolicy([root], null);
+        policy.Check(job); // the folder itself is under the root
+        var error = await Assert.ThrowsAsync<ExplainException>(() => Dataset.OpenAsync(job, new BlobLocator(null), policy: policy));
+        Assert.StartsWith($"data.table: {Path.Combine(parts, "part-00001.csv")} is outside Storage:LocalRoots", error.Message);
+        // The same part copied in: the folder opens, all six rows.
+        File.Delete(Path.Combine(parts, "part-00001.csv"));
+        File.Copy(written[1], Path.Combine(parts, "part-00001.csv"));
+        Assert.Equal(6, (await Dataset.OpenAsync(job, new BlobLocator(null), policy: policy)).Count);
+    }
+
     /// <summary>TCAV's concept and random sets are read like the data, so the roots bind them too, each named by its field.</summary>
     [Fact]
     public void Check_ConceptSets_OnlyUnderTheRoots()

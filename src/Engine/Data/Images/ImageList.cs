@@ -67,21 +67,14 @@ public sealed class ImageList
     public async Task<string> Sha256Async(JobSpec job, BlobLocator locator, CancellationToken ct)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var buffer = new byte[1 << 16];
-        async Task AppendAsync(string location)
-        {
-            await using var stream = await locator.Resolve(location).OpenReadAsync(ct);
-            int n;
-            while ((n = await stream.ReadAsync(buffer, ct)) > 0) hash.AppendData(buffer, 0, n);
-        }
+        Task AppendAsync(string location) => NamedHash.AppendBytesAsync(hash, locator.Resolve(location), ct);
         if (Members is not null)
         {
             // Tar shards: each tar's name and bytes, in order (its members' names and bytes are in them).
             foreach (var tar in Sources)
             {
                 var path = tar.Split('?')[0]; // a listed blob's location carries the prefix's SAS token, which is no part of its name
-                hash.AppendData(System.Text.Encoding.UTF8.GetBytes(path[(path.LastIndexOf('/') + 1)..] + "\0"));
-                await AppendAsync(tar);
+                await NamedHash.AppendAsync(hash, path[(path.LastIndexOf('/') + 1)..], locator.Resolve(tar), ct);
             }
             return Convert.ToHexStringLower(hash.GetHashAndReset());
         }

@@ -5,42 +5,49 @@ namespace ExplainCluster.Engine.Data.Tables;
 
 /// <summary>
 /// A CSV table (<see cref="Csv"/>; a header row; an empty field is a missing value) read by ranges of rows. Opening it
-/// reads the file once for the byte offset of every row (<see cref="Csv.RecordOffsetsAsync"/>, 8 bytes a row, no parsing);
-/// a range is then one ranged read of its rows' bytes, parsed alone.
+/// reads the file once for the byte offset of every <see cref="RowsPerOffset"/>-th record (<see cref="Csv.RecordOffsetsAsync"/>,
+/// no parsing; 8 bytes per 256 rows, so 1,000,000 rows index in 31 KB); a range is then one ranged read of the blocks of
+/// records it overlaps, parsed alone, of which it keeps its rows.
 /// </summary>
 public sealed class CsvTable : ITableFile
 {
+    /// <summary>Records per indexed offset: a range reads at most this many records besides its own at each end.</summary>
+    public const int RowsPerOffset = 256;
+
     private readonly IBlob _blob;
     private readonly long[] _offsets;
+    private readonly long _records;
+    private readonly int _every;
 
-    private CsvTable(IBlob blob, long[] offsets, string[] columns)
+    private CsvTable(IBlob blob, long[] offsets, long records, int every, string[] columns)
     {
         _blob = blob;
         _offsets = offsets;
+        _records = records;
+        _every = every;
         Columns = columns;
     }
 
     public string[] Columns { get; }
 
-    public long Count => _offsets.Length - 2;
+    public long Count => _records - 1;
 
-    public static async Task<CsvTable> OpenAsync(IBlob blob, CancellationToken ct)
+    /// <param name="every">Records per indexed offset (<see cref="RowsPerOffset"/>; another value for tests of the blocks' edges).</param>
+    public static async Task<CsvTable> OpenAsync(IBlob blob, CancellationToken ct, int every = RowsPerOffset)
     {
         long[] offsets;
+        long records;
         await using (var stream = await blob.OpenReadAsync(ct))
-            offsets = await Csv.RecordOffsetsAsync(stream, ct);
-        if (offsets.Length < 2) throw new ExplainException($"{blob.Location}: empty (expected a header row and a row per sample)");
-        var header = Csv.Records(Encoding.UTF8.GetString(await blob.ReadRangeAsync(offsets[0], checked((int)(offsets[1] - offsets[0])), ct)), blob.Location);
-        return new CsvTable(blob, offsets, [.. header[0].Select(h => h.Trim())]);
+            (offsets, records) = await Csv.RecordOffsetsAsync(stream, every, ct);
+        if (records == 0) throw new ExplainException($"{blob.Location}: empty (expected a header row and a row per sample)");
+        var table = new CsvTable(blob, offsets, records, every, []);
+        var header = await table.RecordsAsync(0, 1, $"{blob.Location} (header)", ct);
+        return new CsvTable(blob, offsets, records, every, [.. header[0].Select(h => h.Trim())]);
     }
 
     public async Task<object?[][]> ReadAsync(long start, int count, int[] columns, CancellationToken ct)
     {
-        var from = _offsets[start + 1];
-        var bytes = await _blob.ReadRangeAsync(from, checked((int)(_offsets[start + 1 + count] - from)), ct);
-        var records = Csv.Records(Encoding.UTF8.GetString(bytes), $"{_blob.Location} (rows {start}–{start + count - 1})");
-        if (records.Count != count)
-            throw new ExplainException($"{_blob.Location}: rows {start}–{start + count - 1} read as {records.Count} records; the file changed while the job ran");
+        var records = await RecordsAsync(start + 1, count, $"{_blob.Location} (rows {start}–{start + count - 1})", ct);
         var cells = columns.Select(_ => new object?[count]).ToArray();
         for (var r = 0; r < count; r++)
         {
@@ -50,5 +57,17 @@ public sealed class CsvTable : ITableFile
                 cells[c][r] = records[r][columns[c]] is { Length: > 0 } text ? text : null;
         }
         return cells;
+    }
+
+    /// <summary>Records [<paramref name="first"/>, +<paramref name="count"/>) (record 0 is the header): the indexed blocks that hold them, read at once.</summary>
+    private async Task<List<string[]>> RecordsAsync(long first, int count, string location, CancellationToken ct)
+    {
+        var (lo, hi) = (first / _every, (first + count + _every - 1) / _every); // blocks: the offsets' indices (the last one is the end)
+        var from = _offsets[lo];
+        var records = Csv.Records(Encoding.UTF8.GetString(await _blob.ReadRangeAsync(from, checked((int)(_offsets[hi] - from)), ct)), location);
+        var expected = Math.Min(hi * _every, _records) - lo * _every;
+        if (records.Count != expected)
+            throw new ExplainException($"{location}: read as {records.Count} records where {expected} were indexed; the file changed while the job ran");
+        return records.GetRange(checked((int)(first - lo * _every)), count);
     }
 }

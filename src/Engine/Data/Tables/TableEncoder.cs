@@ -7,12 +7,12 @@ namespace ExplainCluster.Engine.Data.Tables;
 /// Turns a table's rows into the vectors the model was trained on: each feature in order, (x − mean) / std computed in
 /// double and stored as float32, one-hot or index over its levels, a missing value replaced by the feature's
 /// <c>missing</c> value (or failing the job); and the label column into class indices. Every bad cell is one line
-/// naming the file, the row (the dataset index, as in the outputs' <c>index</c> column), the column and the value.
+/// naming the file, the row (<see cref="RowOrigin"/>: the dataset index, as in the outputs' <c>index</c> column; in a part
+/// of a folder, the part's row and the dataset index), the column and the value.
 /// </summary>
 public sealed class TableEncoder
 {
     private readonly TableSpec _spec;
-    private readonly string _location;
     private readonly string[]? _classes;
 
     /// <param name="columns">The file's column names.</param>
@@ -20,7 +20,6 @@ public sealed class TableEncoder
     public TableEncoder(TableSpec spec, string[] columns, string location, string[]? classes)
     {
         _spec = spec;
-        _location = location;
         _classes = classes;
         int Find(string name, string field) => Array.IndexOf(columns, name) is var i and >= 0 ? i
             : throw new ExplainException($"{field}: {location} has no column \"{name}\" (columns: {string.Join(", ", columns)})");
@@ -43,7 +42,7 @@ public sealed class TableEncoder
     public int[] ReadColumns => [.. FeatureColumns, .. LabelColumn is { } l ? [l] : Array.Empty<int>(), .. MetadataColumns];
 
     /// <summary>Rows' cells (one array per column of <see cref="ReadColumns"/>) as [count, Width] float32, row-major.</summary>
-    public float[] Encode(object?[][] cells, long start)
+    public float[] Encode(object?[][] cells, RowOrigin start)
     {
         var count = cells.Length == 0 ? 0 : cells[0].Length;
         var vectors = new float[(long)count * Width];
@@ -77,7 +76,7 @@ public sealed class TableEncoder
     }
 
     /// <summary>The label column's cells as class indices: integers, or names among <c>model.classes</c>.</summary>
-    public long[] Labels(object?[] cells, long start)
+    public long[] Labels(object?[] cells, RowOrigin start)
     {
         var name = _spec.Label!;
         var labels = new long[cells.Length];
@@ -92,14 +91,14 @@ public sealed class TableEncoder
         return labels;
     }
 
-    private double Number(object cell, long row, string column) => cell switch
+    private static double Number(object cell, RowOrigin row, string column) => cell switch
     {
         double d => d,
         string s when double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d) => d,
         _ => throw Bad(row, column, Text(cell), "is not a number"),
     };
 
-    private int Level(object cell, long row, TableFeature feature)
+    private static int Level(object cell, RowOrigin row, TableFeature feature)
     {
         var text = Text(cell);
         return Array.IndexOf(feature.Levels!, text) is var i and >= 0 ? i
@@ -108,7 +107,18 @@ public sealed class TableEncoder
 
     private static string Text(object cell) => cell is double d ? d.ToString(CultureInfo.InvariantCulture) : (string)cell;
 
-    private ExplainException Bad(long row, string column, string value, string problem) =>
-        new(value.Length == 0 ? $"{_location}: row {row}, column \"{column}\": the value {problem}"
-            : $"{_location}: row {row}, column \"{column}\": \"{value}\" {problem}");
+    private static ExplainException Bad(RowOrigin row, string column, string value, string problem) =>
+        new(value.Length == 0 ? $"{row}, column \"{column}\": the value {problem}" : $"{row}, column \"{column}\": \"{value}\" {problem}");
+}
+
+/// <summary>
+/// Where a row is, as errors name it: its file and its row there (0 for the first after the header), and, for a part of a
+/// folder, its dataset index. <c>+</c> moves on by rows.
+/// </summary>
+public readonly record struct RowOrigin(string Location, long Row, long? DatasetIndex = null)
+{
+    public static RowOrigin operator +(RowOrigin origin, long rows) =>
+        origin with { Row = origin.Row + rows, DatasetIndex = origin.DatasetIndex + rows };
+
+    public override string ToString() => DatasetIndex is { } index ? $"{Location}: row {Row} (dataset index {index})" : $"{Location}: row {Row}";
 }
