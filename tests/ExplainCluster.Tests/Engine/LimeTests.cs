@@ -76,10 +76,14 @@ public class LimeTests
     public void Attribute_SegmentMeanHiding_LeavesThisModelUnchanged_SoTheFitIsPerfectAndTheMapZero()
     {
         // tiny_flat's two logits differ by the same weight at every pixel, so a segment replaced by its own mean keeps the gap:
-        // every coalition gets the same probability, lime's constant case (R² 1, no weights).
+        // every coalition gets the same probability, lime's constant case (no weights; the intercept is that probability).
+        // R² is 1 only where the probabilities agree to the last bit, which depends on the CPU's kernels (this machine's
+        // differ by an ulp between coalitions, an earlier one's did not), so it is not asserted.
         var (maps, columns) = Run("""{ "samples": 500 }""");
-        Assert.Equal(1, columns[0][0]);
         Assert.All(maps, m => Assert.Equal(0, m, 1e-4));
+        var logits = Enumerable.Range(0, 2).Select(c => Enumerable.Range(0, 16).Sum(p => (double)TinyModels.FlatW(c, p) * Image[p]) + TinyModels.FlatB[c]).ToArray();
+        var probability = 1 / (1 + Math.Exp(logits[1 - Target()] - logits[Target()]));
+        Assert.Equal(probability, columns[1][0], 1e-5);
     }
 
     [Fact]
