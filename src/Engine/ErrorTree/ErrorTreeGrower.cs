@@ -45,7 +45,9 @@ public sealed record TreeNode(int Depth, long N, long Errors, int[] Cells, TreeS
 /// threshold. A numeric column's candidates are its bin edges; a categorical column's are LightGBM's many-vs-many: its levels
 /// present in the node ordered by error rate (then by level), each prefix against the rest (LightGBM's smoothing,
 /// <c>cat_smooth</c> and <c>min_data_per_group</c>, left out). Per node, per column, per bin the counts and errors are a
-/// histogram summed over the cells, integers only, so the tree is the same however the cells were gathered.
+/// histogram, integers only. <see cref="BestSplit"/> is the choice the job's tree pass makes from the shards' histograms
+/// (<see cref="ErrorTreeGrowth"/>); <see cref="Grow"/> grows a whole table's rows (or cells of equal rows) at once, the plain
+/// grower the tests hold the level-by-level tree to.
 /// </summary>
 public static class ErrorTreeGrower
 {

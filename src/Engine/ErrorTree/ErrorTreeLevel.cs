@@ -87,6 +87,9 @@ public static class ErrorTreeLevel
         return stream.ToArray();
     }
 
+    /// <summary>The level a shard's counts are of.</summary>
+    public static int LevelOf(byte[] counts) => BitConverter.ToInt32(counts, 0);
+
     /// <summary>The shards' counts of one level added up, in any order (integers and exact sums).</summary>
     public sealed class Fold(ErrorTreeGrowth g)
     {

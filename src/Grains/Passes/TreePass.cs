@@ -46,7 +46,19 @@ public sealed class TreePass(JobContext job) : IJobPass<TreeLevelPartial>
         return Task.FromResult(job.Record.BookOf(Kind)!.Reopen() > 0);
     }
 
-    public string? Merge(TreeLevelPartial result) => _fold!.Add(result.Counts) is { } error ? $"shard {result.ShardIndex}: {error}" : null;
+    /// <summary>
+    /// Adds the shard's counts to the level's fold. Counts of another level (a job lost after its shards' records were written for
+    /// the next level and before its own record was: the attempts of that level are current in the book) send the shard round again.
+    /// </summary>
+    public string? Merge(TreeLevelPartial result)
+    {
+        if (ErrorTreeLevel.LevelOf(result.Counts) != _fold!.Level)
+        {
+            job.Record.BookOf(Kind)!.Reopen([result.ShardIndex]);
+            return null;
+        }
+        return _fold.Add(result.Counts) is { } error ? $"shard {result.ShardIndex}: {error}" : null;
+    }
 
     /// <summary>The level's splits chosen from the fold; the tree so far recorded.</summary>
     public void Complete()

@@ -237,6 +237,29 @@ public sealed class JobPassesTests : IDisposable
         }
         Assert.Equal(faultFree, job.Record.Tree);
 
+        // Lost after the shards' records of level 1 were written and before the job's own: the record is level 0's, the book has a
+        // level 1 attempt running. Its counts are of another level: the shard goes round again, and the tree is still the same.
+        (job, pass) = await ExplainedAsync();
+        foreach (var shard in Shards) await AcceptAsync(job, pass, shard.Index, table);
+        var levelZero = Reload(job.Record);
+        var levelOne = (await job.AdvanceAsync(pass))!;
+        var running = job.Record.Book.NewAttempt(0);
+        var staleCounts = TreeCounts(levelOne.Request("j", Shards[0], running), table, 0);
+        levelZero.Books[JobPass.Tree] = Reload(job.Record).Books[JobPass.Tree];
+        (resumed, redo) = await JobPasses.ResumeAsync(job = new JobContext(levelZero, _locator));
+        Assert.Equal((JobPass.Tree, 0), (resumed.Kind, ErrorTreeGrowth.Decode(job.Record.Tree!).Level));
+        Assert.Equal([1], job.Record.Book.Waiting());
+        Assert.True(job.Record.Book.Accept(0, running, "silo", 1));
+        Assert.Null(((IJobPass<TreeLevelPartial>)resumed).Merge(new TreeLevelPartial(0, running, "silo", 1, staleCounts)));
+        Assert.Equal([0, 1], job.Record.Book.Waiting());
+        pass = resumed;
+        while (pass is not null)
+        {
+            foreach (var shard in Shards) await AcceptAsync(job, pass, shard.Index, table);
+            pass = await job.AdvanceAsync(pass);
+        }
+        Assert.Equal(faultFree, job.Record.Tree);
+
         // Lost after the tree, in a later pass: the tree pass has nothing to run again, and the summary has the tree.
         var after = new JobContext(Reload(job.Record), _locator);
         after.Record.Pass = JobPass.Tree;
