@@ -8,7 +8,8 @@
 #                                    pass: each job's wall time, the compare pass's, each process's peak RSS per job
 #   bash bench/cluster.sh table      a synthetic table of 30 features (explain-bench synthetic-table; model bench/jobs/synthetic30.pt,
 #                                    job bench/jobs/table.json: saliency, IG, kernel-shap on a 1% subset) at 100,000 and at
-#                                    1,000,000 rows (BENCH_ROWS) through 2 silos: wall time and each silo's peak RSS per size
+#                                    1,000,000 rows (BENCH_ROWS) through 2 silos: wall time and each silo's peak RSS per size;
+#                                    BENCH_TABLE_JOB=bench/jobs/table-tree.json: saliency only, the error tree's cost in isolation
 #   bash bench/cluster.sh shards     the same 100,000 samples (Fashion-MNIST test set × 10, saliency: bench/jobs/shards.json) at
 #                                    shard sizes BENCH_SIZES (default 4096 512 64 16 4: 25 to 25,000 shards) through 2 silos: wall
 #                                    time, bytes and commands into Redis during each job (INFO stats), bytes per shard
@@ -171,7 +172,7 @@ table)
   # Peak RSS per silo while a job runs (VmHWM, reset before each job), its wall time; the table written once per size.
   rss() { grep VmHWM "/proc/$(cat "$work/silo$1.pid")/status" | awk '{print $2}'; }
   start_silos 2 1
-  cp bench/jobs/table.json bench/jobs/synthetic30.pt "$work/"
+  cp "${BENCH_TABLE_JOB:-bench/jobs/table.json}" "$work/table.json"; cp bench/jobs/synthetic30.pt "$work/"
   printf "| rows | shards | wall time (s) | rows/s | silo 1 peak RSS (MB) | silo 2 peak RSS (MB) |\n|---|---|---|---|---|---|\n" > "$work/table.md"
   for rows in ${BENCH_ROWS:-100000 1000000}; do
     bench/Bench/bin/Release/net10.0/explain-bench synthetic-table "$rows" "$work/synthetic.parquet" >&2

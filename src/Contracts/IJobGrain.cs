@@ -30,6 +30,9 @@ public interface IJobGrain : IGrainWithStringKey
     /// <summary>Called by a post attempt (<see cref="ShardPhase.Post"/>) with its results; ignored unless current.</summary>
     Task ShardPostedAsync(PostPartial partial);
 
+    /// <summary>Called by a tree attempt (<see cref="ShardPhase.Tree"/>) with its counts of the error tree's level; ignored unless current.</summary>
+    Task ShardTreeCountedAsync(TreeLevelPartial partial);
+
     /// <summary>Called by a compare attempt (<see cref="ShardPhase.Compare"/>) with its part of the comparison; ignored unless current.</summary>
     Task ShardComparedAsync(ComparedPartial partial);
 

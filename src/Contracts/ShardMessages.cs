@@ -19,7 +19,9 @@ public sealed record ShardRequest(
     [property: Id(5)] long[][]? Chosen = null,
     [property: Id(6)] PostWork? Post = null,
     [property: Id(7)] string? Baseline = null,
-    [property: Id(8)] int ConceptsAttempt = 0);
+    [property: Id(8)] int ConceptsAttempt = 0,
+    [property: Id(9)] byte[]? Tree = null,
+    [property: Id(10)] int ExplainAttempt = 0);
 
 /// <summary>
 /// A shard's partial statistics: sums and counts only, so that partials merge by addition; never tensors. Each
@@ -135,6 +137,13 @@ public enum ShardPhase
     /// output by the attempt (<see cref="ConceptsTrained"/>); each explain attempt reads the accepted attempt's (<see cref="ShardRequest.ConceptsAttempt"/>).
     /// </summary>
     Concepts = 4,
+
+    /// <summary>
+    /// After the explanations, once per level of a table's error tree: the tree so far (<see cref="ShardRequest.Tree"/>, the engine's
+    /// encoding) routes the shard's rows, whose predictions and attributions the explain attempt <see cref="ShardRequest.ExplainAttempt"/>
+    /// staged; the attempt returns one histogram per open node, column and bin (<see cref="TreeLevelPartial"/>).
+    /// </summary>
+    Tree = 5,
 }
 
 /// <summary>
@@ -148,6 +157,15 @@ public sealed record ConceptsTrained(
     [property: Id(2)] string Silo,
     [property: Id(3)] double Seconds,
     [property: Id(4)] int Vectors);
+
+/// <summary>A tree attempt's counts of one level of the error tree (<see cref="ShardPhase.Tree"/>), in the engine's encoding: nodes × columns × bins, whatever the shard's rows.</summary>
+[GenerateSerializer, Immutable, Alias("ec.TreeLevelPartial")]
+public sealed record TreeLevelPartial(
+    [property: Id(0)] int ShardIndex,
+    [property: Id(1)] int Attempt,
+    [property: Id(2)] string Silo,
+    [property: Id(3)] double Seconds,
+    [property: Id(4)] byte[] Counts);
 
 /// <summary>A compare attempt's part of the comparison over its range of samples, in the engine's encoding (counts and per-sample agreement; no maps).</summary>
 [GenerateSerializer, Immutable, Alias("ec.ComparedPartial")]

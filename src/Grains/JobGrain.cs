@@ -149,6 +149,8 @@ public sealed partial class JobGrain(
 
     Task IJobGrain.ShardPostedAsync(PostPartial partial) => AcceptAsync(partial.ShardIndex, partial.Attempt, partial.Silo, partial.Seconds, partial);
 
+    Task IJobGrain.ShardTreeCountedAsync(TreeLevelPartial partial) => AcceptAsync(partial.ShardIndex, partial.Attempt, partial.Silo, partial.Seconds, partial);
+
     Task IJobGrain.ShardComparedAsync(ComparedPartial partial) => AcceptAsync(partial.ShardIndex, partial.Attempt, partial.Silo, partial.Seconds, partial);
 
     Task IJobGrain.ShardConceptsTrainedAsync(ConceptsTrained trained) => AcceptAsync(trained.ShardIndex, trained.Attempt, trained.Silo, trained.Seconds, trained);

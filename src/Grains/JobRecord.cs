@@ -33,6 +33,12 @@ public sealed class JobRecord
     /// <summary>Once the selection pass is over, each stratified subset's chosen dataset indices (ascending).</summary>
     [Id(6)] public long[][]? Chosen { get; set; }
 
+    /// <summary>
+    /// The error tree grown so far (<see cref="Engine.ErrorTree.ErrorTreeGrowth.Encode"/>): its bins, the splits of the levels the tree pass
+    /// finished and the level it counts now; null before the tree pass (or without a tree). A few KB, whatever the table's rows.
+    /// </summary>
+    [Id(15)] public byte[]? Tree { get; set; }
+
     /// <summary>The pass the job is in; once finalizing, the last pass that ran.</summary>
     [Id(7)] public JobPass Pass { get; set; }
 

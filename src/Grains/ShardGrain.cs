@@ -59,6 +59,13 @@ public sealed partial class ShardGrain(
                 var results = await posting;
                 report = () => job.ShardPostedAsync(results);
             }
+            else if (request.Phase == ShardPhase.Tree)
+            {
+                var counting = pipeline.TreeAsync(request.Job, request.Shard, request.Attempt, silo.SiloAddress.ToString(), request.Tree!, request.ExplainAttempt, ct);
+                _work = Stopped(counting);
+                var counts = await counting;
+                report = () => job.ShardTreeCountedAsync(counts);
+            }
             else if (request.Phase == ShardPhase.Compare)
             {
                 var comparing = pipeline.CompareAsync(request.Job, request.Shard, request.Attempt, silo.SiloAddress.ToString(), request.Baseline!, ct);

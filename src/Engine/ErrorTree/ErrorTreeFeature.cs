@@ -1,6 +1,7 @@
 using ExplainCluster.Contracts;
+using ExplainCluster.Engine.Dependence;
 using ExplainCluster.Engine.Features;
-using ExplainCluster.Engine.Stats;
+using ExplainCluster.Engine.Methods;
 
 namespace ExplainCluster.Engine.ErrorTree;
 
@@ -8,46 +9,13 @@ namespace ExplainCluster.Engine.ErrorTree;
 public sealed record ErrorTreeInput(ErrorTreeSpec Options, TableSpec Table);
 
 /// <summary>
-/// The samples of a shard that are alike in every column the tree may split on: each feature's value as the model takes it
-/// (a categorical feature's level index) and each metadata value; how many, how many misclassified, and per method the
-/// samples it explained and the sums of their |attribution| per feature (method-major): <see cref="Sums"/> as doubles, exact
-/// while the cell is one row, and <see cref="Exact"/> (Shewchuk's expansions) once it holds more, so that merging stays exact
-/// and a table of distinct rows keeps one double per sum rather than an expansion.
+/// A shard's error-tree partial from the explain pass: the job's options and columns (to check every shard agrees), its samples
+/// and errors, its rows of the bins' sample (<see cref="Sample"/>: each row's tree values, <see cref="ErrorTreeFeature.Values"/>),
+/// and per metadata column its smallest distinct values (<see cref="Levels"/>, ordinal order, a missing value first; at most
+/// <see cref="ErrorTreeSummaries.MaxMetadataLevels"/> + 1, one more than the tree splits on).
 /// </summary>
-public sealed record ErrorCell(float[] Values, string?[] Metadata, long Count, long Errors, long[] Explained, double[] Sums, ExactSum[]? Exact = null)
-{
-    /// <summary>Sum <paramref name="k"/>, exactly (a new expansion for a one-row cell's).</summary>
-    public ExactSum SumAt(int k)
-    {
-        if (Exact is { } exact) return exact[k];
-        var sum = new ExactSum();
-        sum.Add(Sums[k]);
-        return sum;
-    }
-
-    /// <summary>The two cells' rows together: counts added, sums added exactly.</summary>
-    public ErrorCell Merge(ErrorCell other)
-    {
-        var exact = Enumerable.Range(0, Sums.Length).Select(k =>
-        {
-            var sum = SumAt(k).Copy();
-            sum.Add(other.SumAt(k));
-            return sum;
-        }).ToArray();
-        return this with
-        {
-            Count = Count + other.Count, Errors = Errors + other.Errors, Explained = [.. Explained.Zip(other.Explained, (a, b) => a + b)],
-            Sums = [.. exact.Select(e => e.Value)], Exact = exact,
-        };
-    }
-}
-
-/// <summary>
-/// A shard's error-tree partial: the job's options and columns (to check every shard agrees), its samples and errors, and its
-/// cells; none when it has more than <see cref="ErrorTreeFeature.MaxCells"/> (<see cref="TooMany"/>).
-/// </summary>
-public sealed record ErrorTreePartial(ErrorTreeSpec Options, TreeFeature[] Features, string[] Metadata, string[] Methods, ErrorCell[] Cells,
-    long Samples = 0, long Errors = 0, bool TooMany = false);
+public sealed record ErrorTreePartial(ErrorTreeSpec Options, TreeFeature[] Features, string[] Metadata, string[] Methods,
+    long Samples, long Errors, DependenceSamplePartial Sample, string?[][] Levels);
 
 /// <summary>
 /// A table feature as the tree reads it: a categorical one's <see cref="Levels"/> (null: numeric), and how an encoded number
@@ -67,22 +35,24 @@ public sealed record TreeFeature(string Name, string[]? Levels, double Mean, dou
 
 /// <summary>
 /// Error cohorts of a table job (<see cref="ErrorTreeOptions"/>; summary.json's <c>errorTree</c>): a surrogate tree on
-/// "misclassified" grown by <see cref="ErrorTreeGrower"/> from per-node histograms. A shard's partial is its samples folded
-/// into cells (identical rows merged); the sums fold cells of equal key in shard order with integer counts and exact sums,
-/// so the merged cells are the whole table's whatever the sharding. The summary then fixes the numeric bins once from the
-/// exact distribution of each feature over every sample, and grows the tree level by level from histograms summed over the
-/// cells: exactly the tree a histogram grower makes on the whole table at once. The price is the partial's size, which
-/// grows with the shard's distinct rows (not with the tree): see docs/architecture.md, "Error cohorts".
+/// "misclassified", grown level by level from histograms (<see cref="ErrorTreeGrowth"/>). In the explain pass each shard sends
+/// its rows of a bottom-k sample (the <see cref="SampleSize"/> rows of smallest key (<see cref="SampleSeed"/>, dataset index),
+/// as the dependence views' sample) and its metadata values; the merge keeps the smallest of all, so the bins fixed from it
+/// (<see cref="Begin"/>) are the same however the table was sharded. The tree pass then grows the tree from per-node histograms
+/// that every shard computes from its own rows, so nothing here grows with the table's rows or distinct rows.
 /// </summary>
 public sealed class ErrorTreeFeature : Feature<ErrorTreePartial, ErrorTreeFeature.Sums>
 {
     public static readonly ErrorTreeFeature Instance = new();
 
     /// <summary>
-    /// The most distinct rows (cells) the job keeps: past it, in a shard or merged, the cells are dropped and the summary says the
-    /// tree was not grown, so that the coordinator's memory stays bounded (about 25–75 MB of cells at this cap, by the table's width).
+    /// Rows of the bins' sample: a table of at most this many rows has its bins from its exact distribution; a larger one's
+    /// quantile edges are within the DKW bound of their levels (<see cref="DependenceSample.QuantileError"/>: 1.4% at 95%).
     /// </summary>
-    public const int MaxCells = 100_000;
+    public const int SampleSize = 10_000;
+
+    /// <summary>The seed of the sample's keys: fixed, so the bins depend on the table alone.</summary>
+    public const long SampleSeed = 0x7EE;
 
     public override string Name => "errorTree";
 
@@ -94,38 +64,19 @@ public sealed class ErrorTreeFeature : Feature<ErrorTreePartial, ErrorTreeFeatur
         var (r, table) = (s.Result, input.Table);
         var f = table.Features.Length;
         var width = table.Features.Sum(x => x.Width);
-        var methods = r.Methods.Where(m => m.MapShape.SequenceEqual([f])).ToArray();
-        // Each sample's row in a method's maps; −1 where the method's subset left it out.
-        var rowOf = methods.Select(m =>
-        {
-            var rows = m.Rows is null ? Enumerable.Range(0, r.Count).ToArray() : Enumerable.Repeat(-1, r.Count).ToArray();
-            if (m.Rows is { } explained) for (var row = 0; row < explained.Length; row++) rows[explained[row]] = row;
-            return rows;
-        }).ToArray();
-        var metadata = table.Metadata.Select(name => s.Data.Metadata?.Single(c => c.Name == name).Values ?? new string?[r.Count]).ToArray();
-        var cells = new Dictionary<string, ErrorCell>(StringComparer.Ordinal);
-        for (var i = 0; i < r.Count; i++)
-        {
-            var (explained, sums) = (new long[methods.Length], new double[methods.Length * f]);
-            for (var m = 0; m < methods.Length; m++)
-            {
-                if (rowOf[m][i] is var row && row < 0) continue;
-                explained[m] = 1;
-                for (var j = 0; j < f; j++) sums[m * f + j] = Math.Abs((double)methods[m].Maps[row * f + j]);
-            }
-            var cell = new ErrorCell(Values(table, s.Data.Raw.AsSpan(i * width, width)), [.. metadata.Select(m => m[i])], 1, labels[i] != r.Predictions[i] ? 1 : 0, explained, sums);
-            var key = Key(cell.Values, cell.Metadata);
-            cells[key] = cells.TryGetValue(key, out var found) ? found.Merge(cell) : cell;
-        }
-        var errors = cells.Values.Sum(c => c.Errors);
-        var tooMany = cells.Count > MaxCells;
-        return new ErrorTreePartial(input.Options, [.. table.Features.Select(TreeFeature.Of)], table.Metadata, [.. methods.Select(m => m.Name)],
-            tooMany ? [] : [.. cells.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => c.Value)],
-            r.Count, errors, tooMany);
+        var methods = r.Methods.Where(m => m.MapShape.SequenceEqual([f])).Select(m => m.Name).ToArray();
+        var errors = Enumerable.Range(0, r.Count).LongCount(i => labels[i] != r.Predictions[i]);
+        var picked = Enumerable.Range(0, r.Count).Select(i => (Key: SampleSeeds.For(SampleSeed, s.Data.IndexOf(i)), Row: i))
+            .OrderBy(x => x.Key).ThenBy(x => x.Row).Take(SampleSize).ToArray();
+        var rows = new float[picked.Length * f];
+        for (var k = 0; k < picked.Length; k++) Values(table, s.Data.Raw.AsSpan(picked[k].Row * width, width)).CopyTo(rows, k * f);
+        var sample = new DependenceSamplePartial(f, SampleSize, [.. picked.Select(p => s.Data.IndexOf(p.Row))], [.. picked.Select(p => p.Key)], rows);
+        var levels = table.Metadata.Select(name => Smallest(s.Data.Metadata?.Single(c => c.Name == name).Values ?? [null])).ToArray();
+        return new ErrorTreePartial(input.Options, [.. table.Features.Select(TreeFeature.Of)], table.Metadata, methods, r.Count, errors, sample, levels);
     }
 
     /// <summary>A row's value per feature: a numeric feature's encoded value, a categorical one's level index.</summary>
-    private static float[] Values(TableSpec table, ReadOnlySpan<float> vector)
+    public static float[] Values(TableSpec table, ReadOnlySpan<float> vector)
     {
         var values = new float[table.Features.Length];
         var offset = 0;
@@ -139,116 +90,61 @@ public sealed class ErrorTreeFeature : Feature<ErrorTreePartial, ErrorTreeFeatur
         return values;
     }
 
-    /// <summary>A cell's key: its values' bits and its metadata, so equal rows meet whatever shard they are in.</summary>
-    private static string Key(float[] values, string?[] metadata) =>
-        string.Join('\u001f', values.Select(v => BitConverter.SingleToInt32Bits(v).ToString("x8", System.Globalization.CultureInfo.InvariantCulture))
-            .Concat(metadata.Select(m => m is null ? "\u0000" : "\u0001" + m)));
+    /// <summary>The distinct values in ordinal order (a missing value first), at most one more than the tree splits on.</summary>
+    private static string?[] Smallest(IEnumerable<string?> values) =>
+        [.. values.Distinct().Order(StringComparer.Ordinal).Take(ErrorTreeSummaries.MaxMetadataLevels + 1)];
 
     public override void Write(BinaryWriter w, ErrorTreePartial p)
     {
-        w.Write(p.Options.Depth);
-        w.Write(p.Options.MinLeaf);
-        w.Write(p.Options.Bins);
-        w.Write(p.Features.Length);
-        foreach (var x in p.Features)
-        {
-            w.Write(x.Name);
-            w.Write(x.Levels is not null);
-            if (x.Levels is not null) WriteNames(w, x.Levels);
-            w.Write(x.Mean);
-            w.Write(x.Std);
-        }
-        WriteNames(w, p.Metadata);
-        WriteNames(w, p.Methods);
-        w.Write(p.Cells.Length);
-        foreach (var c in p.Cells)
-        {
-            WriteArray(w, c.Values);
-            foreach (var m in c.Metadata)
-            {
-                w.Write(m is not null);
-                if (m is not null) w.Write(m);
-            }
-            w.Write(c.Count);
-            w.Write(c.Errors);
-            WriteArray(w, c.Explained);
-            WriteArray(w, c.Sums);
-            w.Write(c.Exact is not null);
-            if (c.Exact is { } exact) foreach (var sum in exact) WriteArray(w, sum.Partials);
-        }
+        ErrorTreeGrowth.WriteHeader(w, p.Options, p.Features, p.Metadata, p.Methods);
         w.Write(p.Samples);
         w.Write(p.Errors);
-        w.Write(p.TooMany);
+        DependenceFeature.Instance.Write(w, p.Sample);
+        foreach (var levels in p.Levels) ErrorTreeGrowth.WriteValues(w, levels);
     }
 
     public override ErrorTreePartial Read(BinaryReader r)
     {
-        var options = new ErrorTreeSpec(r.ReadInt32(), r.ReadInt32(), r.ReadInt32());
-        var features = new TreeFeature[r.ReadInt32()];
-        for (var j = 0; j < features.Length; j++) features[j] = new TreeFeature(r.ReadString(), r.ReadBoolean() ? ReadNames(r) : null, r.ReadDouble(), r.ReadDouble());
-        var (metadata, methods) = (ReadNames(r), ReadNames(r));
-        var cells = new ErrorCell[r.ReadInt32()];
-        for (var i = 0; i < cells.Length; i++)
-        {
-            var values = ReadArray<float>(r);
-            var meta = metadata.Select(_ => r.ReadBoolean() ? r.ReadString() : null).ToArray();
-            var (count, errors, explained) = (r.ReadInt64(), r.ReadInt64(), ReadArray<long>(r));
-            var sums = ReadArray<double>(r);
-            cells[i] = new ErrorCell(values, meta, count, errors, explained, sums, r.ReadBoolean() ? [.. sums.Select(_ => ExactSum.Of(ReadArray<double>(r)))] : null);
-        }
-        return new ErrorTreePartial(options, features, metadata, methods, cells, r.ReadInt64(), r.ReadInt64(), r.ReadBoolean());
+        var (options, features, metadata, methods) = ErrorTreeGrowth.ReadHeader(r);
+        var (samples, errors) = (r.ReadInt64(), r.ReadInt64());
+        var sample = DependenceFeature.Instance.Read(r);
+        return new ErrorTreePartial(options, features, metadata, methods, samples, errors, sample, [.. metadata.Select(_ => ErrorTreeGrowth.ReadValues(r))]);
     }
-
-    private static void WriteNames(BinaryWriter w, string[] names)
-    {
-        w.Write(names.Length);
-        foreach (var name in names) w.Write(name);
-    }
-
-    private static string[] ReadNames(BinaryReader r) => [.. Enumerable.Range(0, r.ReadInt32()).Select(_ => r.ReadString())];
 
     public override Sums NewSums(int classes) => new(this);
 
-    /// <summary>Every shard's cells, equal ones merged (counts added, |attribution| sums added exactly), in key order.</summary>
+    /// <summary>The shards' samples merged (the smallest keys of all) and their metadata values; then the tree the tree pass grew.</summary>
     public sealed class Sums(ErrorTreeFeature feature) : FeatureSums<ErrorTreePartial>(feature.Decode)
     {
-        private ErrorTreePartial? _first;
-        private readonly SortedDictionary<string, ErrorCell> _cells = new(StringComparer.Ordinal);
-        private long _samples, _errors;
+        private ErrorTreePartial? _merged;
 
-        /// <summary>Whether a shard, or the shards folded so far, had more than <see cref="MaxCells"/> distinct rows.</summary>
-        public bool TooMany { get; private set; }
+        /// <summary>The tree once the tree pass has grown it (<see cref="ErrorTreeGrowth.Done"/>).</summary>
+        public ErrorTreeGrowth? Grown { get; set; }
+
+        /// <summary>The merged partial: every shard's samples and errors, the table's sample and metadata values.</summary>
+        public ErrorTreePartial? Merged => _merged;
 
         public override void Fold(ErrorTreePartial partial)
         {
-            _first ??= partial with { Cells = [], Samples = 0, Errors = 0 };
-            if (_first.Options != partial.Options || !_first.Features.SequenceEqual(partial.Features) || !_first.Metadata.SequenceEqual(partial.Metadata)
-                || !_first.Methods.SequenceEqual(partial.Methods))
-                throw new ArgumentException("error-tree partials of different options or columns", nameof(partial));
-            (_samples, _errors) = (_samples + partial.Samples, _errors + partial.Errors);
-            if (TooMany) return;
-            foreach (var cell in partial.Cells)
+            if (_merged is not { } m)
             {
-                var key = Key(cell.Values, cell.Metadata);
-                if (!_cells.TryGetValue(key, out var total))
-                {
-                    _cells[key] = cell;
-                    continue;
-                }
-                _cells[key] = total.Merge(cell);
+                _merged = partial;
+                return;
             }
-            if (!partial.TooMany && _cells.Count <= MaxCells) return;
-            TooMany = true;
-            _cells.Clear();
+            if (m.Options != partial.Options || !m.Features.SequenceEqual(partial.Features) || !m.Metadata.SequenceEqual(partial.Metadata)
+                || !m.Methods.SequenceEqual(partial.Methods))
+                throw new ArgumentException("error-tree partials of different options or columns", nameof(partial));
+            _merged = m with
+            {
+                Samples = m.Samples + partial.Samples, Errors = m.Errors + partial.Errors, Sample = DependenceSample.Merge(m.Sample, partial.Sample),
+                Levels = [.. m.Levels.Zip(partial.Levels, (a, b) => Smallest(a.Concat(b)))],
+            };
         }
 
-        /// <summary>The merged cells in key order (a test's view of what the tree is grown from).</summary>
-        public IReadOnlyCollection<ErrorCell> Cells => _cells.Values;
+        /// <summary>The tree pass's start: the bins fixed from the merged sample and metadata values, the root open; null without a tree.</summary>
+        public ErrorTreeGrowth? Begin() => _merged is { } m ? ErrorTreeGrowth.Begin(m) : null;
 
         public override object? Summarise(SummaryDraft draft) =>
-            _first is null ? null
-            : TooMany ? ErrorTreeSummaries.NotGrown(_first, _samples, _errors, draft.Settings.Confidence,
-                $"the table has more than {MaxCells} distinct rows, the most whose cells the job keeps; the level-by-level pass that would grow it is not built yet")
-            : ErrorTreeSummaries.Of(_first, [.. _cells.Values], draft.Settings.Confidence);
+            Grown is { Done: true } grown ? ErrorTreeSummaries.Of(grown, draft.Settings.Confidence) : null;
     }
 }

@@ -45,7 +45,9 @@ public sealed record TreeNode(int Depth, long N, long Errors, int[] Cells, TreeS
 /// threshold. A numeric column's candidates are its bin edges; a categorical column's are LightGBM's many-vs-many: its levels
 /// present in the node ordered by error rate (then by level), each prefix against the rest (LightGBM's smoothing,
 /// <c>cat_smooth</c> and <c>min_data_per_group</c>, left out). Per node, per column, per bin the counts and errors are a
-/// histogram summed over the cells, integers only, so the tree is the same however the cells were gathered.
+/// histogram, integers only. <see cref="BestSplit"/> is the choice the job's tree pass makes from the shards' histograms
+/// (<see cref="ErrorTreeGrowth"/>); <see cref="Grow"/> grows a whole table's rows (or cells of equal rows) at once, the plain
+/// grower the tests hold the level-by-level tree to.
 /// </summary>
 public static class ErrorTreeGrower
 {
@@ -67,33 +69,46 @@ public static class ErrorTreeGrower
 
         TreeSplit? Best(int[] cells, long nodeN, long nodeE)
         {
-            TreeSplit? best = null;
-            for (var c = 0; c < columns.Length; c++)
-            {
-                var (hn, he) = (new long[columns[c].Bins], new long[columns[c].Bins]);
-                foreach (var cell in cells)
+            var hn = columns.Select(c => new long[c.Bins]).ToArray();
+            var he = columns.Select(c => new long[c.Bins]).ToArray();
+            foreach (var cell in cells)
+                for (var c = 0; c < columns.Length; c++)
                 {
-                    hn[codes[cell][c]] += counts[cell];
-                    he[codes[cell][c]] += errors[cell];
+                    hn[c][codes[cell][c]] += counts[cell];
+                    he[c][codes[cell][c]] += errors[cell];
                 }
-                // The bins in scan order: a numeric column's in order, a categorical column's present levels by error rate.
-                var order = columns[c].Edges is not null ? [.. Enumerable.Range(0, hn.Length)]
-                    : Enumerable.Range(0, hn.Length).Where(b => hn[b] > 0).Order(Comparer<int>.Create((x, y) =>
-                        (he[x] * hn[y]).CompareTo(he[y] * hn[x]) is var r and not 0 ? r : x.CompareTo(y))).ToArray();
-                var (ln, le) = (0L, 0L);
-                for (var k = 0; k < order.Length - 1; k++)
-                {
-                    (ln, le) = (ln + hn[order[k]], le + he[order[k]]);
-                    var (rn, re) = (nodeN - ln, nodeE - le);
-                    if (ln < minLeaf || rn < minLeaf || le * rn == re * ln) continue;
-                    var gain = Score(ln, le) + Score(rn, re) - Score(nodeN, nodeE);
-                    if (best is not null && gain <= best.Gain) continue;
-                    best = columns[c].Edges is not null ? new TreeSplit(c, order[k], null, gain)
-                        : new TreeSplit(c, -1, [.. Enumerable.Range(0, hn.Length).Select(b => order.Take(k + 1).Contains(b))], gain);
-                }
-            }
-            return best;
+            return BestSplit(columns, hn, he, nodeN, nodeE, n, e, minLeaf);
         }
+    }
+
+    /// <summary>
+    /// A node's best split from its histograms (<paramref name="hn"/>, <paramref name="he"/>: per column, per bin, its samples and
+    /// errors), the table's <paramref name="n"/> samples and <paramref name="e"/> errors; null when no candidate keeps
+    /// <paramref name="minLeaf"/> samples a side with a positive gain. Equal gains go to the earlier column, then the lower threshold.
+    /// </summary>
+    public static TreeSplit? BestSplit(TreeColumn[] columns, long[][] hn, long[][] he, long nodeN, long nodeE, long n, long e, int minLeaf)
+    {
+        TreeSplit? best = null;
+        for (var c = 0; c < columns.Length; c++)
+        {
+            var (cn, ce) = (hn[c], he[c]);
+            // The bins in scan order: a numeric column's in order, a categorical column's present levels by error rate.
+            var order = columns[c].Edges is not null ? [.. Enumerable.Range(0, cn.Length)]
+                : Enumerable.Range(0, cn.Length).Where(b => cn[b] > 0).Order(Comparer<int>.Create((x, y) =>
+                    (ce[x] * cn[y]).CompareTo(ce[y] * cn[x]) is var r and not 0 ? r : x.CompareTo(y))).ToArray();
+            var (ln, le) = (0L, 0L);
+            for (var k = 0; k < order.Length - 1; k++)
+            {
+                (ln, le) = (ln + cn[order[k]], le + ce[order[k]]);
+                var (rn, re) = (nodeN - ln, nodeE - le);
+                if (ln < minLeaf || rn < minLeaf || le * rn == re * ln) continue;
+                var gain = Score(ln, le) + Score(rn, re) - Score(nodeN, nodeE);
+                if (best is not null && gain <= best.Gain) continue;
+                best = columns[c].Edges is not null ? new TreeSplit(c, order[k], null, gain)
+                    : new TreeSplit(c, -1, [.. Enumerable.Range(0, cn.Length).Select(b => order.Take(k + 1).Contains(b))], gain);
+            }
+        }
+        return best;
 
         double Score(long sn, long se)
         {

@@ -10,8 +10,9 @@ namespace ExplainCluster.Engine.ErrorTree;
 /// <param name="Methods">The methods whose per-feature |attribution| each leaf averages, in <see cref="ErrorCohort.Attributions"/>' order.</param>
 /// <param name="Features">The features each <see cref="ErrorCohortAttributions.MeanAbs"/> is over, in order.</param>
 /// <param name="Root">The tree; null when it was not grown (<see cref="NotGrown"/> says why).</param>
+/// <param name="BinSample">The rows of the sample the numeric bins were fixed from (<see cref="ErrorTreeFeature.SampleSize"/> at most; all of a smaller table's).</param>
 public sealed record ErrorTreeSummary(int Depth, int MinLeaf, int Bins, double Confidence, long Samples, long Errors, string Criterion,
-    ErrorTreeColumn[] Columns, string[] Methods, string[] Features, ErrorTreeNode? Root, ErrorCohort[] Leaves, string? NotGrown = null);
+    ErrorTreeColumn[] Columns, string[] Methods, string[] Features, ErrorTreeNode? Root, ErrorCohort[] Leaves, string? NotGrown = null, int BinSample = 0);
 
 /// <param name="Kind">"numeric", "categorical" or "metadata".</param>
 /// <param name="Edges">A numeric feature's bin edges in its own units (a bin holds the values above one edge and at most the next).</param>
@@ -29,7 +30,7 @@ public sealed record ErrorCohort(int Leaf, string Rule, long N, long Errors, Est
 /// <param name="MeanAbs">Per feature (<see cref="ErrorTreeSummary.Features"/>), the mean |attribution| over them.</param>
 public sealed record ErrorCohortAttributions(string Method, long Samples, double[] MeanAbs);
 
-/// <summary>The tree grown from the merged cells, and its rules written out.</summary>
+/// <summary>The grown tree as summary.json's section, and its rules written out.</summary>
 public static class ErrorTreeSummaries
 {
     /// <summary>The most levels a metadata column may have for the tree to split on it.</summary>
@@ -43,38 +44,27 @@ public static class ErrorTreeSummaries
 
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    /// <summary>The section of a job whose tree was not grown, with the reason.</summary>
-    public static ErrorTreeSummary NotGrown(ErrorTreePartial job, long samples, long errors, double confidence, string why) =>
-        new(job.Options.Depth, job.Options.MinLeaf, job.Options.Bins, confidence, samples, errors, Criterion, [], job.Methods, [.. job.Features.Select(x => x.Name)], null, [], why);
-
-    public static ErrorTreeSummary Of(ErrorTreePartial job, ErrorCell[] cells, double confidence)
+    /// <summary>The grown tree (<see cref="ErrorTreeGrowth.Done"/>) as its section: rules, Wilson intervals, each leaf's mean |attribution|.</summary>
+    public static ErrorTreeSummary Of(ErrorTreeGrowth grown, double confidence)
     {
-        var (columns, codes) = Columns(job, cells);
-        var usable = columns.Select((c, i) => (c, i)).Where(x => x.c.Split).Select(x => x.i).ToArray();
-        var treeColumns = usable.Select(i => columns[i].Tree).ToArray();
-        var root = ErrorTreeGrower.Grow(treeColumns, [.. codes.Select(row => usable.Select(i => row[i]).ToArray())],
-            [.. cells.Select(c => c.Count)], [.. cells.Select(c => c.Errors)], job.Options.Depth, job.Options.MinLeaf);
-        var (samples, errors) = (root.N, root.Errors);
+        if (!grown.Done) throw new InvalidOperationException("the error tree is not grown yet");
+        var treeColumns = grown.Usable.Select(c => c.Tree).ToArray();
+        var (samples, errors) = (grown.Nodes[0].N, grown.Nodes[0].Errors);
         var leaves = new List<ErrorCohort>();
-        var f = job.Features.Length;
+        var f = grown.Features.Length;
 
-        ErrorTreeNode Draw(TreeNode node, string? condition, PathState path)
+        ErrorTreeNode Draw(int k, string? condition, PathState path)
         {
+            var node = grown.Nodes[k];
             var rate = Intervals.Wilson(node.Errors, node.N, confidence);
             if (node.Split is not { } split)
             {
                 var number = leaves.Count + 1;
-                var attributions = job.Methods.Select((method, m) =>
+                var attributions = grown.Methods.Select((method, m) =>
                 {
-                    var explained = node.Cells.Sum(c => cells[c].Explained[m]);
-                    var sums = Enumerable.Range(0, f).Select(_ => new ExactSum()).ToArray();
-                    foreach (var c in node.Cells)
-                        for (var j = 0; j < f; j++)
-                        {
-                            if (cells[c].Exact is { } exact) sums[j].Add(exact[m * f + j]);
-                            else sums[j].Add(cells[c].Sums[m * f + j]);
-                        }
-                    return new ErrorCohortAttributions(method, explained, [.. sums.Select(s => explained == 0 ? 0 : s.Value / explained)]);
+                    var explained = node.Explained[m];
+                    return new ErrorCohortAttributions(method, explained,
+                        [.. Enumerable.Range(0, f).Select(j => explained == 0 ? 0 : ExactSum.Of(node.Sums[m * f + j]).Value / explained)]);
                 }).ToArray();
                 leaves.Add(new ErrorCohort(number, path.Rule(treeColumns), node.N, node.Errors, rate, errors == 0 ? 0 : (double)node.Errors / errors, attributions));
                 return new ErrorTreeNode(condition, node.N, node.Errors, rate, number, []);
@@ -84,44 +74,14 @@ public static class ErrorTreeSummaries
                 ? (Allowed(column, set), Allowed(column, [.. set.Select(x => !x)]))
                 : ($"{column.Name} ≤ {Number(column.Raw(split.Threshold))}", $"{column.Name} > {Number(column.Raw(split.Threshold))}");
             return new ErrorTreeNode(condition, node.N, node.Errors, rate, null,
-                [Draw(node.LeftChild!, leftText, path.With(split, true, column)), Draw(node.RightChild!, rightText, path.With(split, false, column))]);
+                [Draw(node.Left, leftText, path.With(split, true, column)), Draw(node.Right, rightText, path.With(split, false, column))]);
         }
 
-        var tree = Draw(root, null, PathState.Empty);
+        var tree = Draw(0, null, PathState.Empty);
         var sorted = leaves.Order(Comparer<ErrorCohort>.Create((a, b) =>
             (b.Errors * a.N).CompareTo(a.Errors * b.N) is var r and not 0 ? r : a.Leaf.CompareTo(b.Leaf))).ToArray();
-        return new ErrorTreeSummary(job.Options.Depth, job.Options.MinLeaf, job.Options.Bins, confidence, samples, errors, Criterion,
-            [.. columns.Select(c => c.Summary)], job.Methods, [.. job.Features.Select(x => x.Name)], tree, sorted);
-    }
-
-    /// <summary>Every column with its bins fixed from the merged cells, and each cell's bin or level in each.</summary>
-    private static ((TreeColumn Tree, ErrorTreeColumn Summary, bool Split)[] Columns, int[][] Codes) Columns(ErrorTreePartial job, ErrorCell[] cells)
-    {
-        var columns = new List<(TreeColumn, ErrorTreeColumn, bool)>();
-        var codes = cells.Select(_ => new List<int>()).ToArray();
-        for (var j = 0; j < job.Features.Length; j++)
-        {
-            var feature = job.Features[j];
-            if (feature.Levels is { } levels)
-            {
-                columns.Add((new TreeColumn(feature.Name, null, levels), new ErrorTreeColumn(feature.Name, "categorical", null, levels, true), true));
-                for (var c = 0; c < cells.Length; c++) codes[c].Add(Math.Clamp((int)cells[c].Values[j], 0, Math.Max(0, levels.Length - 1)));
-                continue;
-            }
-            var distinct = cells.GroupBy(c => (double)c.Values[j]).Select(g => (g.Key, g.Sum(c => c.Count))).OrderBy(x => x.Key).ToArray();
-            var column = new TreeColumn(feature.Name, ErrorTreeGrower.Edges(distinct, job.Options.Bins), null, feature.Mean, feature.Std);
-            columns.Add((column, new ErrorTreeColumn(feature.Name, "numeric", [.. Enumerable.Range(0, column.Edges!.Length).Select(column.Raw)], null, true), true));
-            for (var c = 0; c < cells.Length; c++) codes[c].Add(column.BinOf(cells[c].Values[j]));
-        }
-        for (var m = 0; m < job.Metadata.Length; m++)
-        {
-            var values = cells.Select(c => c.Metadata[m]).Distinct().Order(StringComparer.Ordinal).ToArray();
-            var levels = values.Select(v => v ?? Missing).ToArray();
-            var split = levels.Length <= MaxMetadataLevels;
-            columns.Add((new TreeColumn(job.Metadata[m], null, levels), new ErrorTreeColumn(job.Metadata[m], "metadata", null, split ? levels : null, split), split));
-            for (var c = 0; c < cells.Length; c++) codes[c].Add(Array.IndexOf(values, cells[c].Metadata[m]));
-        }
-        return ([.. columns], [.. codes.Select(c => c.ToArray())]);
+        return new ErrorTreeSummary(grown.Options.Depth, grown.Options.MinLeaf, grown.Options.Bins, confidence, samples, errors, Criterion,
+            [.. grown.Columns.Select(c => c.Summary)], grown.Methods, [.. grown.Features.Select(x => x.Name)], tree, sorted, BinSample: grown.SampleRows);
     }
 
     /// <summary>A categorical condition by the shorter list: the levels allowed when they are at most half, else those excluded.</summary>

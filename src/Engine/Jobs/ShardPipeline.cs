@@ -90,6 +90,30 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
         }, ct);
 
     /// <summary>
+    /// One level of a table's error tree over a shard (<see cref="ErrorTree.ErrorTreeLevel"/>): the shard's rows read again, its predictions
+    /// and attributions from the explain attempt's staged parts (no model is run), counted into the open nodes' histograms. Nothing written.
+    /// </summary>
+    /// <param name="tree">The tree so far (<see cref="ErrorTree.ErrorTreeGrowth.Encode"/>).</param>
+    /// <param name="explainAttempt">The shard's accepted explain attempt, whose staged parts hold its predictions and attributions.</param>
+    public Task<TreeLevelPartial> TreeAsync(JobSpec job, ShardSpec shard, int attempt, string silo, byte[] tree, int explainAttempt, CancellationToken ct = default) =>
+        AdmitAsync(silo, async () =>
+        {
+            using var activity = ShardExplainer.Activities.StartActivity("shard.tree");
+            activity?.SetTag("explain.shard", shard.Index);
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            (policy ?? LocationPolicy.Unrestricted).Check(job);
+            var growth = ErrorTree.ErrorTreeGrowth.Decode(tree);
+            var dataset = await Dataset.OpenAsync(job, locator, ct, _limits.MaxSampleBytes, policy);
+            var data = await dataset.ReadAsync(shard, ct);
+            var staged = locator.Resolve(job.Output).Child(OutputLayout.Attempt(shard.Index, explainAttempt));
+            var predictions = await ErrorTree.StagedParts.PredictionsAsync(staged.Child(OutputLayout.SamplesPart(shard.Index)), ct);
+            var attributions = await Task.WhenAll(growth.Methods.Select(m =>
+                ErrorTree.StagedParts.AttributionsAsync(staged.Child(OutputLayout.AttributionTable(m, shard.Index)), [.. growth.Features.Select(x => x.Name)], ct)));
+            var counts = await Task.Run(() => ErrorTree.ErrorTreeLevel.Compute(growth, job.Data.Table!, data, predictions, attributions, ct), ct);
+            return new TreeLevelPartial(shard.Index, attempt, silo, watch.Elapsed.TotalSeconds, counts);
+        }, ct);
+
+    /// <summary>
     /// The concepts pass (TCAV): the job's concept activation vectors, trained once on this silo's model host from the concept and
     /// random examples, staged in the output for the explain attempts (<see cref="OutputLayout.ConceptsAttempt"/>).
     /// </summary>

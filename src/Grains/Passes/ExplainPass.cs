@@ -13,7 +13,7 @@ public sealed class ExplainPass(JobContext job) : IJobPass<ShardPartial>
 
     public ShardPhase Phase => ShardPhase.Explain;
 
-    public JobPass? Next => JobPass.Post;
+    public JobPass? Next => JobPass.Tree;
 
     public Task<bool> PlanAsync()
     {

@@ -25,4 +25,10 @@ public enum JobPass
     /// attempt on a model host (<see cref="ConceptsPass"/>). Numbered after the others (persisted); runs second.
     /// </summary>
     Concepts = 4,
+
+    /// <summary>
+    /// After the explanations, before the post pass: a table's error tree, one level at a time (<see cref="TreePass"/>): each level
+    /// runs every shard again. Numbered after the others (persisted); runs third.
+    /// </summary>
+    Tree = 5,
 }

@@ -12,6 +12,7 @@ public static class JobPasses
         JobPass.Post => new PostPass(job),
         JobPass.Compare => new ComparePass(job),
         JobPass.Concepts => new ConceptsPass(job),
+        JobPass.Tree => new TreePass(job),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "no such pass"),
     };
 

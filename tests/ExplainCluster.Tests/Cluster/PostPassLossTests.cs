@@ -70,6 +70,32 @@ public class PostPassLossTests
         Assert.False(Directory.Exists(Path.Combine(output, "_attempts")), "staged attempts left behind");
     }
 
+    /// <summary>
+    /// The credit table's job in shards of 300 (15), its error tree on: the job's silo is killed once the tree pass has begun its
+    /// second level. The job resumes in the tree pass with the first level's split in its record, runs the rest, and its summary
+    /// (the tree among it) is a one-silo run's byte for byte.
+    /// </summary>
+    [Fact]
+    public async Task Submit_KillSiloHoldingTheJobInItsTreePass_ResumesTheLevelInProgressAndMatchesOneSiloRun()
+    {
+        var table = $$"""
+            { "model": { "uri": "{{TestPaths.Fixture("tabular/credit_mlp.pt")}}", "classes": ["bad", "good"] },
+              "data": {{ExplainCluster.Tests.Data.TableFiles.CreditData(ExplainCluster.Tests.Data.TableFiles.Credit)}},
+              "methods": { "saliency": {} }, "target": "label", "shardSize": 300, "batchSize": 512, "output": "out" }
+            """;
+        var output = await KillHolderAndCompareAsync("tree", 0, "", _ => Task.CompletedTask, table: table, resumedIn: "Tree", untilSilosSay: async silos =>
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
+            while (silos.Sum(s => s.Lines.Count(l => l.Contains("its Tree pass starts", StringComparison.Ordinal))) < 2)
+            {
+                if (DateTime.UtcNow > deadline) throw new TimeoutException("the tree pass did not reach its second level in 3 minutes");
+                await Task.Delay(10);
+            }
+        });
+        using var summary = Jobs.ReadJson(Path.Combine(output, "summary.json"));
+        Assert.True(summary.RootElement.GetProperty("errorTree").GetProperty("root").GetProperty("children").GetArrayLength() == 2);
+    }
+
     /// <summary>A run's comparison.json without the candidate's own reference (its folder, id and time differ between the two runs).</summary>
     private static string Comparison(string output)
     {
@@ -85,12 +111,18 @@ public class PostPassLossTests
     /// <paramref name="untilFault"/> returns, the silo holding the job is killed. The job must complete, resumed on another
     /// silo, with the reference's summary byte for byte. Returns the cluster run's output (in <paramref name="folder"/>, a new one when null).
     /// </summary>
-    private static async Task<string> KillHolderAndCompareAsync(string id, int samples, string extra, Func<string, Task> untilFault, string? folder = null)
+    /// <param name="table">Instead of the images, this job file (its output "out").</param>
+    private static async Task<string> KillHolderAndCompareAsync(string id, int samples, string extra, Func<string, Task> untilFault, string? folder = null,
+        string? table = null, Func<SiloProcess[], Task>? untilSilosSay = null, string? resumedIn = null)
     {
         folder ??= TestPaths.NewFolder();
-        var (images, labels) = await TestPaths.FashionMnistNpyAsync(folder, samples);
         var jobPath = Path.Combine(folder, "job.json");
-        await File.WriteAllTextAsync(jobPath, TestPaths.FashionJob(images, labels, "out", shardSize: 200, extra: extra));
+        if (table is not null) await File.WriteAllTextAsync(jobPath, table);
+        else
+        {
+            var (images, labels) = await TestPaths.FashionMnistNpyAsync(folder, samples);
+            await File.WriteAllTextAsync(jobPath, TestPaths.FashionJob(images, labels, "out", shardSize: 200, extra: extra));
+        }
         var reference = Path.Combine(folder, "reference");
         var run = await CliResult.RunAsync(TimeSpan.FromMinutes(3), "run", jobPath, "--out", reference);
         Assert.True(run.ExitCode == 0, run.ToString());
@@ -103,12 +135,14 @@ public class PostPassLossTests
             var submit = await CliResult.RunAsync(TimeSpan.FromMinutes(1), "submit", jobPath, "--cluster", redis.ConnectionString, "--out", output, "--id", id);
             Assert.True(submit.ExitCode == 0, submit.ToString());
             await untilFault(output);
+            if (untilSilosSay is not null) await untilSilosSay(silos);
             var holder = silos.Single(s => s.Holds(id));
             holder.Kill();
 
             var watch = await CliResult.RunAsync(TimeSpan.FromMinutes(4), "watch", id, "--cluster", redis.ConnectionString);
             Assert.True(watch.ExitCode == 0, watch + string.Join("\n---\n", silos.Select(s => s.Log)));
-            Assert.Contains(silos.Where(s => s != holder), s => s.Log.Contains($"Job {id} resumed", StringComparison.Ordinal));
+            var resumed = resumedIn is null ? $"Job {id} resumed" : $"Job {id} resumed in its {resumedIn} pass";
+            Assert.Contains(silos.Where(s => s != holder), s => s.Log.Contains(resumed, StringComparison.Ordinal));
             Assert.Equal(Jobs.Summary(reference), Jobs.Summary(output));
             return output;
         }

@@ -1,28 +1,56 @@
+using System.Text.Json;
 using ExplainCluster.Contracts;
 using ExplainCluster.Engine.ErrorTree;
-using ExplainCluster.Engine.Stats;
+using ExplainCluster.Engine.Features;
+using ExplainCluster.Engine.Jobs;
+
+using Table = ExplainCluster.Tests.Engine.ErrorTreeTable;
 
 namespace ExplainCluster.Tests.Engine;
 
-/// <summary>The error tree on hand-built cells: errors exactly above a threshold give that split; the partial's round trip.</summary>
+/// <summary>
+/// The error tree grown level by level (<see cref="ErrorTreeGrowth"/>, <see cref="ErrorTreeLevel"/>) on synthetic tables run through
+/// the explain partial, the bins' merge and every level's shard counts, as the tree pass runs them: the same tree as
+/// <see cref="ErrorTreeGrower.Grow"/> on the whole table binned with the same edges, the same summary in 3 shards as in 1, and a
+/// table of more distinct rows than cells could hold grows its tree.
+/// </summary>
 public sealed class ErrorTreeTests
 {
-    /// <summary>
-    /// 200 samples, x = 0 … 199 standardized with mean 100 and std 10, z a pattern with no bearing on the errors, a region
-    /// of three levels; the samples with x &gt; 120 are the misclassified ones. One saliency-like method with |a| = x's index.
-    /// </summary>
-    private static ErrorTreePartial Threshold(int bins)
+    /// <summary>200 rows, x = 0 … 199, z a pattern with no bearing on the errors; the rows with x &gt; 120 are misclassified.</summary>
+    private static Table Threshold(int bins, int minLeaf = 20) =>
+        new(200, i => i, i => i % 3, i => (i * 7) % 13, i => $"r{i % 3}", i => i > 120, _ => true, new ErrorTreeSpec(MinLeaf: minLeaf, Bins: bins));
+
+    /// <summary>20 rows for a job's passes (two shards of 10): errors where x &gt; 12 or in region r1, every row explained.</summary>
+    public static Table Table20() =>
+        new(20, i => i, i => i % 3, i => i % 5, i => $"r{i % 2}", i => i > 12 || i % 4 == 1, _ => true, new ErrorTreeSpec(Depth: 2, MinLeaf: 1)) { Id = _ => "batch-1" };
+
+    /// <summary>Node by node: the same split (column, threshold, levels), samples and errors; each leaf's rows' mean |attribution|.</summary>
+    private static void AssertSameTree(Table table, ErrorTreeGrowth grown, TreeNode expected, int node, int[][] codes, List<int> rows)
     {
-        TreeFeature[] features = [new("x", null, 100, 10), new("z", null, 0, 1)];
-        var cells = Enumerable.Range(0, 200).Select(i => new ErrorCell([(float)((i - 100) / 10.0), (i * 7) % 13], [$"r{i % 3}"], 1, i > 120 ? 1 : 0, [1], [i, 1])).ToArray();
-        return new ErrorTreePartial(new ErrorTreeSpec(Bins: bins), features, ["region"], ["saliency"], cells);
+        var actual = grown.Nodes[node];
+        Assert.Equal((expected.N, expected.Errors), (actual.N, actual.Errors));
+        Assert.Equal((long)rows.Count, actual.N);
+        if (expected.Split is not { } split)
+        {
+            Assert.Null(actual.Split);
+            var explained = rows.Where(table.Explained).ToArray();
+            Assert.Equal(explained.Length, actual.Explained[0]);
+            // x's |saliency| as the maps hold it (float), summed exactly by the test.
+            var expectedSum = new ExplainCluster.Engine.Stats.ExactSum();
+            foreach (var i in explained) expectedSum.Add((double)(float)table.X(i));
+            Assert.Equal(expectedSum.Value, ExplainCluster.Engine.Stats.ExactSum.Of(actual.Sums[0]).Value);
+            return;
+        }
+        Assert.Equal((split.Column, split.Threshold, split.Gain), (actual.Split!.Column, actual.Split.Threshold, actual.Split.Gain));
+        Assert.Equal(split.Left, actual.Split.Left);
+        AssertSameTree(table, grown, expected.LeftChild!, actual.Left, codes, [.. rows.Where(i => ErrorTreeGrower.GoesLeft(split, codes[i]))]);
+        AssertSameTree(table, grown, expected.RightChild!, actual.Right, codes, [.. rows.Where(i => !ErrorTreeGrower.GoesLeft(split, codes[i]))]);
     }
 
     [Fact]
     public void Grow_ErrorsExactlyTheRowsAboveT_SplitsAtTAndStops()
     {
-        var partial = Threshold(255);
-        var tree = ErrorTreeSummaries.Of(partial, partial.Cells, 0.95);
+        var tree = Threshold(255).Grow(200).Summary;
 
         Assert.Equal((200L, 79L), (tree.Samples, tree.Errors));
         Assert.Equal(["x ≤ 120.5", "x > 120.5"], tree.Root!.Children.Select(c => c.Condition));
@@ -31,9 +59,12 @@ public sealed class ErrorTreeTests
         var worst = tree.Leaves[0];
         Assert.Equal(("x > 120.5", 79L, 79L, 1.0, 1.0), (worst.Rule, worst.N, worst.Errors, worst.ErrorRate.Value!.Value, worst.ErrorCoverage));
         Assert.Equal(("x ≤ 120.5", 121L, 0L), (tree.Leaves[1].Rule, tree.Leaves[1].N, tree.Leaves[1].Errors));
-        // The leaf's mean |attribution| of x: the mean of 121 … 199.
+        // The leaf's mean |attribution| of x: the mean of 121 … 199; of z: 1.
         Assert.Equal(Enumerable.Range(121, 79).Average(), worst.Attributions.Single().MeanAbs[0], 12);
-        Assert.Equal(1.0, worst.Attributions.Single().MeanAbs[1]);
+        Assert.Equal(1.0, worst.Attributions.Single().MeanAbs[2]);
+        // The identifier column has more levels than the tree splits on: listed without its levels.
+        Assert.Equal(("metadata", false, null), (tree.Columns[4].Kind, tree.Columns[4].Split, tree.Columns[4].Levels));
+        Assert.Equal(200, tree.BinSample);
     }
 
     [Fact]
@@ -41,8 +72,7 @@ public sealed class ErrorTreeTests
     {
         // With 8 bins the edges are the quantiles 24.5, 49.5 … 174.5: the best first cut is 124.5, and the side below holds the
         // errors 121 … 124, which the next level separates as far as the edges allow.
-        var partial = Threshold(8);
-        var tree = ErrorTreeSummaries.Of(partial, partial.Cells, 0.95);
+        var tree = Threshold(8).Grow(200).Summary;
         Assert.Equal([24.5, 49.5, 74.5, 99.5, 124.5, 149.5, 174.5], tree.Columns[0].Edges!.Select(e => Math.Round(e, 5)));
         Assert.Equal(["x ≤ 124.5", "x > 124.5"], tree.Root!.Children.Select(c => c.Condition));
         Assert.Equal(1.0, tree.Leaves[0].ErrorRate.Value);
@@ -53,8 +83,7 @@ public sealed class ErrorTreeTests
     [Fact]
     public void Grow_MinLeafAboveHalf_NoSplit()
     {
-        var partial = Threshold(255) is var p ? p with { Options = new ErrorTreeSpec(MinLeaf: 101, Bins: 255) } : null!;
-        var tree = ErrorTreeSummaries.Of(partial, partial.Cells, 0.95);
+        var tree = Threshold(255, minLeaf: 101).Grow(200).Summary;
         var leaf = Assert.Single(tree.Leaves);
         Assert.Equal(("all samples", 200L, 79L), (leaf.Rule, leaf.N, leaf.Errors));
     }
@@ -62,46 +91,80 @@ public sealed class ErrorTreeTests
     [Fact]
     public void Grow_ErrorsByRegion_SplitsOnTheMetadataLevels()
     {
-        // Errors exactly in region r1: the best split is r1 against the rest (x and z cannot separate them).
-        var partial = Threshold(32);
-        partial = partial with { Cells = [.. partial.Cells.Select(c => c with { Errors = c.Metadata[0] == "r1" ? 1 : 0 })] };
-        var tree = ErrorTreeSummaries.Of(partial, partial.Cells, 0.95);
+        // Errors exactly in region r1 (rows i % 4 == 1): x, z and c cannot separate them as well.
+        var table = Threshold(32) with { Region = i => $"r{i % 4}", Wrong = i => i % 4 == 1 };
+        var tree = table.Grow(200).Summary;
         Assert.Equal(["region = r1", "region ≠ r1"], tree.Root!.Children.Select(c => c.Condition).Order(StringComparer.Ordinal));
         Assert.Equal(("region = r1", 1.0), (tree.Leaves[0].Rule, tree.Leaves[0].ErrorRate.Value!.Value));
     }
 
+    /// <summary>
+    /// 3,000 rows whose errors depend on x, c and region together, saliency on every third row: depth 3 grown level by level equals
+    /// the plain grower on the whole table binned alike, node by node (splits, gains, counts, each leaf's attribution sums).
+    /// </summary>
+    private static Table Mixed() => new(3000, i => (i * 7919) % 1000 / 10.0, i => (i * 31) % 3, i => i % 17, i => i % 11 == 0 ? null : $"r{i % 5}",
+        i => ((i * 7919) % 1000 > 700 && (i * 31) % 3 != 1) || (i % 5 == 2 && i % 7 < 3) || i % 23 == 0, i => i % 3 == 0, new ErrorTreeSpec(Depth: 3, MinLeaf: 20, Bins: 16));
+
     [Fact]
-    public void Partial_RoundTrip_SameBytes()
+    public void Grow_LevelByLevel_EqualsThePlainGrowerOnTheWholeTableBinnedAlike()
     {
-        var partial = Threshold(32);
-        // One cell of two rows (its sums exact expansions), one with a missing metadata value.
-        partial = partial with { Features = [partial.Features[0], new TreeFeature("c", ["a", "b"], 0, 1)],
-            Cells = [partial.Cells[0] with { Metadata = [null] }, partial.Cells[1].Merge(partial.Cells[1] with { Sums = [1e-20, 3] }), .. partial.Cells[2..]] };
-        var bytes = ErrorTreeFeature.Instance.Encode(partial);
-        var back = ErrorTreeFeature.Instance.Decode(bytes, "test");
-        Assert.Equal(bytes, ErrorTreeFeature.Instance.Encode(back));
-        Assert.Null(back.Cells[0].Metadata[0]);
-        Assert.Equal([1 + 1e-20, 1 + 3], back.Cells[1].Exact!.Select(e => e.Value));
-        Assert.Equal([1e-20, 1], back.Cells[1].Exact![0].Partials);
-        Assert.Equal(["a", "b"], back.Features[1].Levels!);
+        var table = Mixed();
+        var (grown, summary, _) = table.Grow(1000, 1000, 1000);
+        var (root, codes) = table.Reference(grown);
+        Assert.NotNull(root.Split);
+        Assert.NotNull(root.LeftChild!.Split);
+        AssertSameTree(table, grown, root, 0, codes, [.. Enumerable.Range(0, table.Rows)]);
+        Assert.Equal(3, grown.Nodes.Max(n => n.Depth));
+        Assert.Contains(summary.Columns, c => c.Name == "region" && c.Levels!.SequenceEqual(["(missing)", "r0", "r1", "r2", "r3", "r4"]));
     }
 
     [Fact]
-    public void Sums_MoreDistinctRowsThanTheCapOverTwoShards_NotGrownWithTheCountsKept()
+    public void Grow_ThreeUnevenShards_SameSummaryAsOneByteForByte()
     {
-        // Two shards of 60,000 distinct rows each: each under the cap, together over it.
-        ErrorTreePartial Shard(int start) => new(new ErrorTreeSpec(), [new("x", null, 0, 1)], [], [],
-            [.. Enumerable.Range(start, 60_000).Select(i => new ErrorCell([i], [], 1, i % 5 == 0 ? 1 : 0, [], []))], 60_000, 12_000);
+        var table = Mixed();
+        var one = JsonSerializer.Serialize(table.Grow(3000).Summary);
+        Assert.Equal(one, JsonSerializer.Serialize(table.Grow(1234, 17, 1749).Summary));
+        Assert.Contains("\"Leaves\":[{", one, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Grow_MoreDistinctRowsThanCellsWouldHold_GrowsFromTheSampleBinsWithPartialsOfTheTreesSize()
+    {
+        // 150,000 distinct rows (the cell-based tree stopped at 100,000): the bins come from the 10,000-row sample, and the tree equals
+        // the plain grower's on every row binned with them. A level's partial is nodes × columns × bins, not rows.
+        var table = new Table(150_000, i => (i * 7919L) % 150_000 / 1000.0, i => i % 3, i => i % 1000, i => $"r{i % 4}",
+            i => (i * 7919L) % 150_000 > 120_000 ^ i % 4 == 3, i => i % 50 == 0, new ErrorTreeSpec());
+        var (grown, summary, largest) = table.Grow(50_000, 50_000, 50_000);
+        Assert.Equal(ErrorTreeFeature.SampleSize, summary.BinSample);
+        Assert.Equal(31, summary.Columns[0].Edges!.Length);
+        Assert.True(summary.Leaves.Length >= 4, $"{summary.Leaves.Length} leaves");
+        var (root, codes) = table.Reference(grown);
+        AssertSameTree(table, grown, root, 0, codes, [.. Enumerable.Range(0, table.Rows)]);
+        Assert.True(largest < 8 * (32 + 3 + 4) * 2 * 8 + 4096, $"a level's partial of {largest} bytes");
+    }
+
+    [Fact]
+    public void Growth_RoundTrip_SameBytes()
+    {
+        var grown = Mixed().Grow(3000).Grown;
+        var bytes = grown.Encode();
+        Assert.Equal(bytes, ErrorTreeGrowth.Decode(bytes).Encode());
+        Assert.True(ErrorTreeGrowth.Decode(bytes).Done);
+    }
+
+    [Fact]
+    public void Fold_PartialOfAnotherLevel_Refused()
+    {
+        var table = Threshold(32);
+        var shard = table.Shard(0, 200);
         var sums = ErrorTreeFeature.Instance.NewSums(2);
-        sums.Fold(Shard(0));
-        Assert.False(sums.TooMany);
-        sums.Fold(Shard(60_000));
-        Assert.True(sums.TooMany);
-        Assert.Empty(sums.Cells);
-        var summary = (ErrorTreeSummary)sums.Summarise(new ExplainCluster.Engine.Features.SummaryDraft([], [], _ => null, new ExplainCluster.Engine.Features.SummarySettings()))!;
-        Assert.Equal((120_000L, 24_000L, null), (summary.Samples, summary.Errors, summary.Root));
-        Assert.Empty(summary.Leaves);
-        Assert.Contains("more than 100000 distinct rows", summary.NotGrown, StringComparison.Ordinal);
+        sums.Fold(ErrorTreeFeature.Instance.Compute(shard.Outcome)!);
+        var growth = sums.Begin()!;
+        var counts = ErrorTreeLevel.Compute(growth, Table.Spec, shard.Outcome.Data, shard.Predictions, shard.Attributions);
+        var fold = new ErrorTreeLevel.Fold(growth);
+        Assert.Null(fold.Add(counts));
+        growth.Complete(fold);
+        Assert.Equal("the error tree's level 0 partial arrived in level 1", new ErrorTreeLevel.Fold(growth).Add(counts));
     }
 
     [Fact]

@@ -1,4 +1,6 @@
 using ExplainCluster.Contracts;
+using ExplainCluster.Engine.ErrorTree;
+using ExplainCluster.Engine.Features;
 using ExplainCluster.Engine.Stats;
 using ExplainCluster.Engine.Jobs;
 using ExplainCluster.Engine.Output;
@@ -177,6 +179,106 @@ public sealed class JobPassesTests : IDisposable
         Assert.Equal([JobPass.Select, JobPass.Explain, JobPass.Concepts], job.Record.Books.Keys.Order());
     }
 
+    /// <summary>
+    /// A table job's error tree: after the explanations, the tree pass runs once per level (depth 2: levels 0, 1 and the leaves' 2),
+    /// each level's attempts numbered on from the last (keys <c>j/tree/L/s/a</c>). Lost mid-level, the job comes back with the
+    /// finished levels in its record: only the level in progress runs again, and the tree is a fault-free run's, byte for byte.
+    /// </summary>
+    [Fact]
+    public async Task Passes_ErrorTree_OneRunPerLevelAndResumedMidTreeKeepsTheFinishedLevels()
+    {
+        var table = Engine.ErrorTreeTests.Table20();
+        async Task<(JobContext Job, IJobPass Pass)> ExplainedAsync()
+        {
+            var job = new JobContext(NewRecord(TableJob()), _locator);
+            var pass = await job.BeginAsync();
+            foreach (var shard in Shards) await AcceptAsync(job, pass, shard.Index, table);
+            return (job, (await job.AdvanceAsync(pass))!);
+        }
+
+        // Fault-free: three runs of the pass, then the job finalizes (no post work).
+        var (job, pass) = await ExplainedAsync();
+        for (var level = 0; level < 3; level++)
+        {
+            Assert.Equal((JobPass.Tree, JobPass.Tree, JobState.Running), (pass.Kind, job.Record.Pass, job.Record.State));
+            Assert.Equal($"error tree, level {level} of 2: 0 of 2 shards", job.Record.Status(pass, noWorker: false).Stage);
+            var request = pass.Request("j", Shards[1], level + 1);
+            Assert.Equal((ShardPhase.Tree, 1, level), (request.Phase, request.ExplainAttempt, ErrorTreeGrowth.Decode(request.Tree!).Level));
+            Assert.Equal($"j/tree/{level}/1/{level + 1}", pass.ShardKey("j", 1, level + 1));
+            foreach (var shard in Shards) await AcceptAsync(job, pass, shard.Index, table);
+            Assert.Equal(level + 1, job.Record.Book.AttemptsOf(0));
+            pass = (await job.AdvanceAsync(pass))!;
+        }
+        Assert.Null(pass);
+        Assert.Equal(JobState.Finalizing, job.Record.State);
+        Assert.Equal([JobPass.Explain, JobPass.Tree], job.Record.Books.Keys.Order());
+        var faultFree = job.Record.Tree!;
+        var grown = ErrorTreeGrowth.Decode(faultFree);
+        Assert.True(grown.Done && grown.Nodes[0].Split is not null && grown.Nodes.Count > 3, $"{grown.Nodes.Count} nodes");
+        Assert.Equal(faultFree, job.Summary.Sums<ErrorTreeFeature.Sums>()!.Grown!.Encode());
+
+        // Lost in level 1 with one shard counted: level 0's split is in the record; level 1 runs again from its first shard.
+        (job, pass) = await ExplainedAsync();
+        foreach (var shard in Shards) await AcceptAsync(job, pass, shard.Index, table);
+        pass = (await job.AdvanceAsync(pass))!;
+        await AcceptAsync(job, pass, 0, table);
+        var (resumed, redo) = await JobPasses.ResumeAsync(job = new JobContext(Reload(job.Record), _locator));
+        Assert.Equal((JobPass.Tree, true), (resumed.Kind, redo));
+        var tree = ErrorTreeGrowth.Decode(job.Record.Tree!);
+        Assert.Equal((1, true), (tree.Level, tree.Nodes[0].Counted));
+        Assert.Equal([0, 1], job.Record.Book.Waiting());
+        Assert.Equal((2, 1), (job.Record.Book.AttemptsOf(0), job.Record.Book.AttemptsOf(1)));
+        Assert.Equal("j/tree/1/0/3", resumed.ShardKey("j", 0, 3));
+        pass = resumed;
+        while (pass is not null)
+        {
+            foreach (var shard in Shards) await AcceptAsync(job, pass, shard.Index, table);
+            pass = await job.AdvanceAsync(pass);
+        }
+        Assert.Equal(faultFree, job.Record.Tree);
+
+        // Lost after the shards' records of level 1 were written and before the job's own: the record is level 0's, the book has a
+        // level 1 attempt running. Its counts are of another level: the shard goes round again, and the tree is still the same.
+        (job, pass) = await ExplainedAsync();
+        foreach (var shard in Shards) await AcceptAsync(job, pass, shard.Index, table);
+        var levelZero = Reload(job.Record);
+        var levelOne = (await job.AdvanceAsync(pass))!;
+        var running = job.Record.Book.NewAttempt(0);
+        var staleCounts = TreeCounts(levelOne.Request("j", Shards[0], running), table, 0);
+        levelZero.Books[JobPass.Tree] = Reload(job.Record).Books[JobPass.Tree];
+        (resumed, redo) = await JobPasses.ResumeAsync(job = new JobContext(levelZero, _locator));
+        Assert.Equal((JobPass.Tree, 0), (resumed.Kind, ErrorTreeGrowth.Decode(job.Record.Tree!).Level));
+        Assert.Equal([1], job.Record.Book.Waiting());
+        Assert.True(job.Record.Book.Accept(0, running, "silo", 1));
+        Assert.Null(((IJobPass<TreeLevelPartial>)resumed).Merge(new TreeLevelPartial(0, running, "silo", 1, staleCounts)));
+        Assert.Equal([0, 1], job.Record.Book.Waiting());
+        pass = resumed;
+        while (pass is not null)
+        {
+            foreach (var shard in Shards) await AcceptAsync(job, pass, shard.Index, table);
+            pass = await job.AdvanceAsync(pass);
+        }
+        Assert.Equal(faultFree, job.Record.Tree);
+
+        // Lost after the tree, in a later pass: the tree pass has nothing to run again, and the summary has the tree.
+        var after = new JobContext(Reload(job.Record), _locator);
+        after.Record.Pass = JobPass.Tree;
+        (resumed, redo) = await JobPasses.ResumeAsync(after);
+        Assert.False(redo);
+        Assert.Equal(faultFree, after.Summary.Sums<ErrorTreeFeature.Sums>()!.Grown!.Encode());
+    }
+
+    private JobSpec TableJob() => JobFile.Parse($$"""
+        {
+          "model": { "uri": "model.pt", "classes": ["a", "b"] },
+          "data": { "table": "t.csv", "features": [ { "name": "x", "type": "numeric" } ], "label": "label" },
+          "methods": { "saliency": {} },
+          "errorTree": { "depth": 2, "minLeaf": 1 },
+          "shardSize": 10,
+          "output": "{{_output}}"
+        }
+        """, _output);
+
     private JobRecord NewRecord(JobSpec spec) => new() { Job = spec, State = JobState.Running, Samples = Shards.Sum(s => s.Count) };
 
     private JobSpec Job(bool subset, bool post) => JobFile.Parse($$"""
@@ -197,8 +299,11 @@ public sealed class JobPassesTests : IDisposable
         Assert.True(job.Record.Book.Complete);
     }
 
-    /// <summary>The shard's next attempt, accepted as the grain does, with a result of the pass's kind (an explain partial is staged too).</summary>
-    private static async Task AcceptAsync(JobContext job, IJobPass pass, int shard)
+    /// <summary>
+    /// The shard's next attempt, accepted as the grain does, with a result of the pass's kind (an explain partial is staged too; with
+    /// <paramref name="table"/>, its error-tree partial, and the tree pass's counts of the shard's rows of it).
+    /// </summary>
+    private static async Task AcceptAsync(JobContext job, IJobPass pass, int shard, Engine.ErrorTreeTable? table = null)
     {
         var attempt = job.Record.Book.NewAttempt(shard);
         Assert.True(job.Record.Book.Accept(shard, attempt, "silo", 1));
@@ -207,12 +312,21 @@ public sealed class JobPassesTests : IDisposable
             IJobPass<SelectionPartial> select => select.Merge(new SelectionPartial(shard, attempt, "silo", 1,
                 [[new StratumCandidate(0, (ulong)(10 - shard * 5), 3 + shard * 10), new StratumCandidate(1, (ulong)(5 + shard), 2 + shard * 10)]])),
             IJobPass<ShardPartial> explain => explain.Merge(await StagedAsync(job, new ShardPartial(shard, 10, "silo", 1, [10],
-                [MethodsFeature.Instance.Pack([]), InputsFeature.Instance.Pack(new InputPartial([1], [10], [0]))], attempt))),
+                [MethodsFeature.Instance.Pack([]), InputsFeature.Instance.Pack(new InputPartial([1], [10], [0])),
+                 .. table is null ? Array.Empty<FeaturePartial>() : [ErrorTreeFeature.Instance.Pack(ErrorTreeFeature.Instance.Compute(table.Shard(shard * 10, 10).Outcome)!)]], attempt))),
+            IJobPass<TreeLevelPartial> tree => tree.Merge(new TreeLevelPartial(shard, attempt, "silo", 1, TreeCounts(pass.Request("j", Shards[shard], attempt), table!, shard))),
             IJobPass<PostPartial> post => post.Merge(new PostPartial(shard, attempt, "silo", 1, null, [])),
             IJobPass<ConceptsTrained> concepts => concepts.Merge(new ConceptsTrained(shard, attempt, "silo", 1, 20)),
             _ => throw new InvalidOperationException(pass.Kind.ToString()),
         };
         Assert.Null(error);
+    }
+
+    /// <summary>What a tree attempt counts of the shard's rows with the tree its request carries.</summary>
+    private static byte[] TreeCounts(ShardRequest request, Engine.ErrorTreeTable table, int shard)
+    {
+        var rows = table.Shard(shard * 10, 10);
+        return ErrorTreeLevel.Compute(ErrorTreeGrowth.Decode(request.Tree!), Engine.ErrorTreeTable.Spec, rows.Outcome.Data, rows.Predictions, rows.Attributions);
     }
 
     private static async Task<ShardPartial> StagedAsync(JobContext job, ShardPartial partial)
