@@ -39,7 +39,8 @@ public sealed class IntegratedGradients(int steps, string rule, Baseline baselin
         var (alphas, weights) = Quadrature.Nodes(rule, steps);
         var n = x.shape[0];
         var rows = RowBudget(batch);
-        var diff = x - reference;
+        // Tensor sums pass the rooted Scalars.One as their alpha: a temporary one can be freed mid-call (Scalars).
+        var diff = x.add(reference.neg(), Scalars.One);
         var total = zeros_like(x);
         // [1, k, 1, ...]: broadcast a step's α (or weight) over a sample's dimensions.
         long[] StepShape(int k) => [1, k, .. Enumerable.Repeat(1L, (int)x.dim() - 1)];
@@ -50,9 +51,9 @@ public sealed class IntegratedGradients(int steps, string rule, Baseline baselin
             using var chunk = NewDisposeScope(); // a chunk's points and gradients go with it; total accumulates in place
             var alpha = tensor(alphas.AsSpan(first, k).ToArray().Select(a => (float)a).ToArray(), device: x.device).view(StepShape(k));
             var weight = tensor(weights.AsSpan(first, k).ToArray().Select(w => (float)w).ToArray(), device: x.device).view(StepShape(k));
-            var points = (reference.unsqueeze(1) + alpha * diff.unsqueeze(1)).flatten(0, 1);
+            var points = reference.unsqueeze(1).add(alpha * diff.unsqueeze(1), Scalars.One).flatten(0, 1);
             var grads = TargetGradients.Compute(batch.Model, points, targets.repeat_interleave(k), rows).Grad;
-            total.add_((grads.view([n, k, .. x.shape.Skip(1)]) * weight).sum(1)); // in place: total outlives the chunk
+            total.add_((grads.view([n, k, .. x.shape.Skip(1)]) * weight).sum(1), Scalars.One); // in place: total outlives the chunk
         }
         return diff * total;
     }

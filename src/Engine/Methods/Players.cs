@@ -143,7 +143,7 @@ public sealed record FeaturePlayers(Subset Background, KMeansBackground? Summary
             for (var i = 0; i < n; i++)
             {
                 var present = coalitions[i].matmul(_groups).unsqueeze(1);      // [m, 1, W], 0/1
-                var absent = 1 - present;
+                var absent = present.neg().add_(Scalars.One, Scalars.One); // 1 − present, with rooted Scalars (Scalars)
                 var x = _batch.Input.narrow(0, i, 1).unsqueeze(0);             // [1, 1, W]
                 Tensor? block = null;
                 var (first, count) = (0L, 0L);
@@ -158,7 +158,7 @@ public sealed record FeaturePlayers(Subset Background, KMeansBackground? Summary
                             (first, count) = (from, Math.Min(m - from, Math.Max(perBlock, to - from + 1)));
                             using var scope = NewDisposeScope();
                             // b·(1 − z) + x·z: exactly x's or b's element (the other term is ±0), in two passes, cheaper than a broadcast where.
-                            block = absent.narrow(0, first, count).mul(_background.unsqueeze(0)).addcmul_(present.narrow(0, first, count), x, 1)
+                            block = absent.narrow(0, first, count).mul(_background.unsqueeze(0)).addcmul_(present.narrow(0, first, count), x, Scalars.One)
                                 .view(-1, _background.shape[1]).DetachFromDisposeScope();
                         }
                         return block.narrow(0, start - first * rows, size);
