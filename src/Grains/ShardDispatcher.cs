@@ -26,6 +26,9 @@ public sealed partial class ShardDispatcher(string jobId, IGrainFactory grains, 
     // Why a waiting shard waits (for the attempts metric); not persisted: a resumed job calls it "lost".
     private readonly Dictionary<int, string> _why = [];
 
+    // Attempts whose start has been sent and not yet answered: a probe could reach their shard grain before the start does.
+    private readonly HashSet<(int Shard, int Attempt)> _starting = [];
+
     /// <summary>Makes a shard wait for a new attempt, and records why: "fault", "lost" or "unplaced".</summary>
     public void Requeue(ShardBook book, int shard, string reason)
     {
@@ -86,7 +89,8 @@ public sealed partial class ShardDispatcher(string jobId, IGrainFactory grains, 
 
     /// <summary>
     /// Unfinished shards whose attempt was placed on a silo that membership declared dead and, every
-    /// <see cref="ProbeEvery"/> calls, those whose shard grain says it no longer runs the attempt.
+    /// <see cref="ProbeEvery"/> calls, those whose shard grain says it no longer runs the attempt (once the start was answered:
+    /// a probe that overtook the start would find the grain idle).
     /// </summary>
     public async Task<int[]> FindLostAsync(ShardBook book, CancellationToken ct)
     {
@@ -94,7 +98,7 @@ public sealed partial class ShardDispatcher(string jobId, IGrainFactory grains, 
         var lost = book.Lost(silo => snapshot.GetSiloStatus(silo) is SiloStatus.Dead or SiloStatus.None).ToHashSet();
         if (++_checks % ProbeEvery == 0)
         {
-            var running = book.Running().Where(r => !lost.Contains(r.Shard)).ToArray();
+            var running = book.Running().Where(r => !lost.Contains(r.Shard) && !_starting.Contains(r)).ToArray();
             var alive = await Task.WhenAll(running.Select(async r =>
             {
                 try { return await Shard(r.Shard, r.Attempt).IsRunningAsync().WaitAsync(TimeSpan.FromSeconds(5), ct); }
@@ -136,22 +140,29 @@ public sealed partial class ShardDispatcher(string jobId, IGrainFactory grains, 
         {
             RequestContext.Remove(ModelHostPlacement.TargetKey);
         }
+        _starting.Add((shard, attempt));
         _ = StartedAsync(book, shard, attempt, target, call);
     }
 
     /// <summary>A start's answer, after the turn that sent it: where the attempt runs, or the fault that gives the shard another.</summary>
     private async Task StartedAsync(ShardBook book, int shard, int attempt, SiloAddress target, Task<SiloAddress> call)
     {
+        string? error = null;
         try
         {
             if (await call is var silo && !silo.Equals(target)) book.Placed(shard, attempt, silo);
         }
         catch (Exception e) when (e is OrleansException or TimeoutException)
         {
-            if (!book.IsCurrent(shard, attempt)) return;
-            try { await startFailed(shard, $"shard {shard} could not be started: {FaultText.Line(e)}"); }
-            catch (Exception fault) { LogStartFailedUnhandled(logger, fault, jobId, shard); }
+            error = $"shard {shard} could not be started: {FaultText.Line(e)}";
         }
+        finally
+        {
+            _starting.Remove((shard, attempt));
+        }
+        if (error is null || !book.IsCurrent(shard, attempt)) return;
+        try { await startFailed(shard, error); }
+        catch (Exception fault) { LogStartFailedUnhandled(logger, fault, jobId, shard); }
     }
 
     private IShardGrain Shard(int shard, int attempt) => grains.GetGrain<IShardGrain>(pass.ShardKey(jobId, shard, attempt));
