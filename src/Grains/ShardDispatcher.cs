@@ -47,7 +47,7 @@ public sealed partial class ShardDispatcher(string jobId, IGrainFactory grains, 
 
     /// <summary>
     /// A lease check: shards whose attempt was lost (<see cref="FindLostAsync"/>) wait for a new attempt; then waiting shards
-    /// go to silos with room, including silos that just joined. Returns whether the book changed, and an error that fails the job.
+    /// go to silos with room, including silos that just joined. Returns whether the book changed.
     /// </summary>
     public async Task<bool> CheckAsync(ShardBook book, CancellationToken ct)
     {
