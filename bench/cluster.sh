@@ -12,7 +12,8 @@
 #                                    BENCH_TABLE_JOB=bench/jobs/table-tree.json: saliency only, the error tree's cost in isolation
 #   bash bench/cluster.sh shards     the same 100,000 samples (Fashion-MNIST test set × 10, saliency: bench/jobs/shards.json) at
 #                                    shard sizes BENCH_SIZES (default 4096 512 64 16 4: 25 to 25,000 shards) through 2 silos: wall
-#                                    time, bytes and commands into Redis during each job (INFO stats), bytes per shard
+#                                    time, bytes and commands into Redis during each job (INFO stats), bytes per shard, CPU seconds
+#                                    of the silos and of redis-server during each job
 # Environment: BENCH_PIN=1 pins silo i to core i-1 (taskset), so one silo gets exactly one core;
 # BENCH_TILE (dataset = Fashion-MNIST test set × tile; default 5 for scale/recovery), BENCH_ROUNDS (default 2),
 # BENCH_JOB (the job file; default bench/jobs/cluster.json: saliency + grad-x-input + grad-cam, shardSize 2048).
@@ -203,19 +204,23 @@ shards)
   # Redis counters (INFO stats) read before and after each job: what the cluster sent Redis while the job ran (membership
   # and reminders included), the coordinator's records most of it.
   stat() { redis-cli -p "$port" info stats | tr -d '\r' | awk -F: -v k="$1" '$1 == k { print $2 }'; }
-  printf "| shardSize | shards | wall time (s) | bytes into Redis | per shard | commands into Redis |\n|---|---|---|---|---|---|\n" > "$work/shards.md"
+  # CPU seconds (user + system) of the two silos and of redis-server over the job: what the cluster spent beyond the shards' tensor work.
+  cpu() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"; }
+  redis_cpu() { redis-cli -p "$port" info cpu | tr -d '\r' | awk -F: '/^used_cpu_(sys|user):/ { s += $2 } END { printf "%.2f", s }'; }
+  printf "| shardSize | shards | wall time (s) | bytes into Redis | per shard | commands into Redis | silos' CPU (s) | Redis CPU (s) |\n|---|---|---|---|---|---|---|---|\n" > "$work/shards.md"
   for size in ${BENCH_SIZES:-4096 512 64 16 4}; do
     python3 - "$work/job.json" "$size" <<'PY4'
 import json, sys
 job = json.load(open(sys.argv[1])); job['shardSize'] = int(sys.argv[2]); json.dump(job, open(sys.argv[1], 'w'), indent=2)
 PY4
     start_silos 2 1
-    b0=$(stat total_net_input_bytes); c0=$(stat total_commands_processed)
+    b0=$(stat total_net_input_bytes); c0=$(stat total_commands_processed); s0=$(echo "$(cpu "${pids[0]}") + $(cpu "${pids[1]}")" | bc -l); r0=$(redis_cpu)
     wall=$(run_job "s$size")
-    b1=$(stat total_net_input_bytes); c1=$(stat total_commands_processed)
+    b1=$(stat total_net_input_bytes); c1=$(stat total_commands_processed); s1=$(echo "$(cpu "${pids[0]}") + $(cpu "${pids[1]}")" | bc -l); r1=$(redis_cpu)
     "$cli" status "s$size" --cluster "$redis" | head -3 >&2
     shards=$(( (samples + size - 1) / size ))
-    printf "| %d | %d | %.1f | %s | %.0f B | %d |\n" "$size" "$shards" "$wall" "$(numfmt --to=iec-i --suffix=B $((b1 - b0)))" "$(echo "($b1 - $b0) / $shards" | bc -l)" $((c1 - c0)) >> "$work/shards.md"
+    printf "| %d | %d | %.1f | %s | %.0f B | %d | %.1f | %.2f |\n" "$size" "$shards" "$wall" "$(numfmt --to=iec-i --suffix=B $((b1 - b0)))" "$(echo "($b1 - $b0) / $shards" | bc -l)" $((c1 - c0)) \
+      "$(echo "$s1 - $s0" | bc -l)" "$(echo "$r1 - $r0" | bc -l)" >> "$work/shards.md"
     rm -rf "$work/out-s$size"
     stop_silos
   done

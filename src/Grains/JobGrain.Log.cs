@@ -29,4 +29,7 @@ public sealed partial class JobGrain
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} shard {Shard}: attempt {Attempt} was superseded; its result is ignored")]
     private static partial void LogSuperseded(ILogger logger, string jobId, int shard, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: its shards' records could not be written; the next save writes them")]
+    private static partial void LogSaveFailed(ILogger logger, Exception error, string jobId);
 }

@@ -45,6 +45,10 @@ public sealed partial class JobGrain(
     private readonly ChangeSignal _changed = new();
     private ShardJournal? _journal;
 
+    // Saves run one at a time (a block's and the record's etags change with each write); a save may be queued (SaveSoon).
+    private readonly SemaphoreSlim _saving = new(1, 1);
+    private bool _saveQueued;
+
     // The record as last written: a save that changed only shards' records (most do) writes their blocks, not the record.
     private byte[]? _written;
 
@@ -57,7 +61,7 @@ public sealed partial class JobGrain(
 
     private ShardJournal Journal => _journal ??= new ShardJournal(storage, Id);
 
-    private ShardDispatcher Dispatcher => _dispatcher ??= new ShardDispatcher(Id, grains, workers, membership, _pass!, logger);
+    private ShardDispatcher Dispatcher => _dispatcher ??= new ShardDispatcher(Id, grains, workers, membership, _pass!, StartFailedAsync, logger);
 
     /// <summary>A job that was running when its grain was lost picks up where its record says it was (<see cref="JobContext.ResumeAsync"/>).</summary>
     public override async Task OnActivateAsync(CancellationToken ct)
@@ -183,7 +187,15 @@ public sealed partial class JobGrain(
         }
         if (pass.Merge(result) is { } error) await FailAsync(error);
         else if (State.Book.Complete) await AdvanceAsync();
-        else await ChangedAsync();
+        else
+        {
+            // The shard's record is written after this turn, with whatever else changes meanwhile (SaveSoon): a job lost
+            // before that write runs the shard again (its lease check finds the attempt no longer running), and
+            // completions do not wait on Redis one by one.
+            Dispatch();
+            SaveSoon();
+            _changed.Raise();
+        }
     }
 
     /// <summary>Every shard of the current pass is merged: the next pass with work for the job begins, or the job finalizes.</summary>
@@ -207,19 +219,22 @@ public sealed partial class JobGrain(
         await ChangedAsync();
     }
 
-    /// <summary>Hands waiting shards to silos with room (<see cref="ShardDispatcher.DispatchAsync"/>), then records the change and says so.</summary>
+    /// <summary>Hands waiting shards to silos with room (<see cref="ShardDispatcher.Dispatch"/>), then records the change and says so.</summary>
     private async Task ChangedAsync()
     {
-        await DispatchAsync();
+        Dispatch();
         await SaveAsync();
         _changed.Raise();
     }
 
-    /// <summary>Waiting shards go to silos with room (<see cref="ShardDispatcher.DispatchAsync"/>).</summary>
-    private async Task DispatchAsync()
+    /// <summary>Waiting shards go to silos with room (<see cref="ShardDispatcher.Dispatch"/>).</summary>
+    private void Dispatch()
     {
-        if (State.State == JobState.Running && await Dispatcher.DispatchAsync(State.Book) is { } fatal) await FailAsync(fatal);
+        if (State.State == JobState.Running) Dispatcher.Dispatch(State.Book);
     }
+
+    /// <summary>A start the dispatcher sent failed (<see cref="ShardDispatcher"/>): the shard's attempt is still current.</summary>
+    private Task StartFailedAsync(int shard, string error) => RetryAsync(shard, error);
 
     /// <summary>An infrastructure fault: the shard waits for another attempt, unless it has had them all (<see cref="ShardDispatcher.Fault"/>).</summary>
     private async Task RetryAsync(int shard, string error)
@@ -233,9 +248,7 @@ public sealed partial class JobGrain(
     private async Task CheckLeasesAsync(CancellationToken ct)
     {
         if (State.State != JobState.Running) return;
-        var (changed, fatal) = await Dispatcher.CheckAsync(State.Book, ct);
-        if (fatal is not null) await FailAsync(fatal);
-        else if (changed)
+        if (await Dispatcher.CheckAsync(State.Book, ct))
         {
             await SaveAsync();
             _changed.Raise();
@@ -305,11 +318,44 @@ public sealed partial class JobGrain(
         }
     }
 
+    /// <summary>Writes what changed (<see cref="WriteAsync"/>), after any save under way.</summary>
+    private async Task SaveAsync()
+    {
+        await _saving.WaitAsync();
+        try
+        {
+            _saveQueued = false; // what changes from here on needs a save of its own
+            await WriteAsync();
+        }
+        finally
+        {
+            _saving.Release();
+        }
+    }
+
+    /// <summary>
+    /// A save after this turn (<see cref="SaveAsync"/>), unless one is already queued, which will write this turn's
+    /// changes too: while one write is in flight, the completions that arrive are written together by the next.
+    /// </summary>
+    private void SaveSoon()
+    {
+        if (_saveQueued) return;
+        _saveQueued = true;
+        _ = SaveQueuedAsync();
+
+        async Task SaveQueuedAsync()
+        {
+            // Not lost: the journal keeps the shards whose write failed for the next save (ShardJournal.WriteAsync).
+            try { await SaveAsync(); }
+            catch (Exception e) when (e is not OutOfMemoryException) { LogSaveFailed(logger, e, Id); }
+        }
+    }
+
     /// <summary>
     /// Writes what changed: the blocks of the shards whose records changed (<see cref="ShardJournal"/>), then the job's own
     /// record, if it changed (a shard's completion in the explain pass changes only its shard's block).
     /// </summary>
-    private async Task SaveAsync()
+    private async Task WriteAsync()
     {
         await Journal.WriteAsync(State);
         var bytes = serializer.SerializeToArray(State);

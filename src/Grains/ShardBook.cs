@@ -142,6 +142,9 @@ public sealed class ShardBook
         return changed;
     }
 
+    /// <summary>Notes the shards from <paramref name="first"/> up to <paramref name="end"/> as changed again: their write failed.</summary>
+    public void Unwritten(int first, int end) => _changed.UnionWith(Enumerable.Range(first, end - first));
+
     /// <summary>Changes one record, keeping the counts and indices in step with it, and notes it for the journal.</summary>
     private void Change(int shard, Action<ShardRecord> change)
     {

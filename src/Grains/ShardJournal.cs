@@ -40,7 +40,10 @@ public sealed class ShardJournal(IGrainStorage storage, string jobId)
         }
     }
 
-    /// <summary>Writes the blocks of every shard that changed since the last write (<see cref="ShardBook.TakeChanged"/>), at once.</summary>
+    /// <summary>
+    /// Writes the blocks of every shard that changed since the last write (<see cref="ShardBook.TakeChanged"/>), at once. If a
+    /// write fails, its shards stay noted as changed (<see cref="ShardBook.Unwritten"/>), for the next write.
+    /// </summary>
     /// <returns>How many blocks were written.</returns>
     public async Task<int> WriteAsync(JobRecord record)
     {
@@ -49,7 +52,16 @@ public sealed class ShardJournal(IGrainStorage storage, string jobId)
         await _writing.WaitAsync();
         try
         {
-            await Task.WhenAll(changed.Select(c => WriteAsync(c.Pass, c.block, c.Value.Records[(c.block * BlockSize)..Math.Min(c.Value.Records.Length, (c.block + 1) * BlockSize)])));
+            await Task.WhenAll(changed.Select(async c =>
+            {
+                var (first, end) = (c.block * BlockSize, Math.Min(c.Value.Records.Length, (c.block + 1) * BlockSize));
+                try { await WriteAsync(c.Pass, c.block, c.Value.Records[first..end]); }
+                catch
+                {
+                    c.Value.Unwritten(first, end);
+                    throw;
+                }
+            }));
         }
         finally
         {

@@ -89,8 +89,10 @@ public sealed class AzureBlob(BlobContainerClient container, string name, string
         {
             await _blob.DeleteIfExistsAsync(cancellationToken: ct);
             var prefix = name.Length == 0 ? "" : name.TrimEnd('/') + "/";
-            await foreach (var item in container.GetBlobsAsync(new GetBlobsOptions { Prefix = prefix }, ct))
-                await container.DeleteBlobIfExistsAsync(item.Name, cancellationToken: ct);
+            // Each delete is a round trip: several at once, as the listing comes (a job's staging holds a file or more per shard).
+            await Parallel.ForEachAsync(container.GetBlobsAsync(new GetBlobsOptions { Prefix = prefix }, ct),
+                new ParallelOptions { MaxDegreeOfParallelism = LocalBlob.Deleting, CancellationToken = ct },
+                async (item, token) => await container.DeleteBlobIfExistsAsync(item.Name, cancellationToken: token));
         }
         catch (RequestFailedException e) when (e.ErrorCode == BlobErrorCode.ContainerNotFound)
         {

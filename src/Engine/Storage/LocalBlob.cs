@@ -73,12 +73,27 @@ public sealed class LocalBlob(string path) : IBlob
         return Task.FromResult(true);
     }
 
+    /// <summary>
+    /// Deletes the file, or the folder and everything under it: its files <see cref="Deleting"/> at a time, then its folders
+    /// deepest first. An unlink waits on the disk as it frees the file's blocks (about 5 ms for a 20 KB file on a disk mounted
+    /// with discard, as here), so a job's staging of 6,250 shards took 71 s one file at a time (docs/scale.md).
+    /// </summary>
     public Task DeleteTreeAsync(CancellationToken ct = default)
     {
         if (File.Exists(Location)) File.Delete(Location);
-        if (Directory.Exists(Location)) Directory.Delete(Location, recursive: true);
+        if (!Directory.Exists(Location)) return Task.CompletedTask;
+        var options = new ParallelOptions { MaxDegreeOfParallelism = Deleting, CancellationToken = ct };
+        Parallel.ForEach(Directory.EnumerateFiles(Location, "*", SearchOption.AllDirectories), options, File.Delete);
+        foreach (var depth in Directory.EnumerateDirectories(Location, "*", SearchOption.AllDirectories).GroupBy(Depth).OrderByDescending(d => d.Key))
+            Parallel.ForEach(depth, options, folder => Directory.Delete(folder, recursive: true));
+        Directory.Delete(Location, recursive: true);
         return Task.CompletedTask;
     }
+
+    /// <summary>Files deleted at once by <see cref="DeleteTreeAsync"/>.</summary>
+    public const int Deleting = 8;
+
+    private static int Depth(string folder) => folder.Count(c => c == Path.DirectorySeparatorChar);
 
     public IBlob Child(string relativePath) => new LocalBlob(Path.Combine(Location, relativePath));
 }

@@ -29,6 +29,24 @@ public class AzureBlobTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixtu
     }
 
     [Fact]
+    public async Task DeleteTree_Prefix_DeletesEveryBlobUnderItAndNothingBeside()
+    {
+        var container = $"tree-{Guid.NewGuid():N}";
+        var locator = new BlobLocator(azurite.ConnectionString);
+        var tree = locator.Resolve($"az://{container}/_attempts");
+        // More blobs than are deleted at once, some a level deeper.
+        var names = Enumerable.Range(0, 3 * LocalBlob.Deleting).Select(i => i % 4 == 0 ? $"post/shard-{i}/part.bin" : $"shard-{i}/partial.bin").ToArray();
+        foreach (var name in names) await tree.Child(name).WriteAsync(new byte[] { 1, 2, 3 });
+        var beside = locator.Resolve($"az://{container}/_attempts.keep");
+        await beside.WriteAsync(new byte[] { 4 });
+
+        await tree.DeleteTreeAsync();
+
+        foreach (var name in names) Assert.False(await tree.Child(name).ExistsAsync(), name);
+        Assert.True(await beside.ExistsAsync(), "a blob beside the prefix was deleted");
+    }
+
+    [Fact]
     public async Task Locator_HttpUrlAndAzUri_ReachTheSameBlob()
     {
         var container = $"url-{Guid.NewGuid():N}";

@@ -18,6 +18,32 @@ public class LocalBlobTests
     }
 
     [Fact]
+    public async Task DeleteTree_NestedFolders_DeletesEverythingUnderItAndNothingBeside()
+    {
+        var root = TestPaths.NewFolder();
+        var locator = new BlobLocator(null);
+        var tree = locator.Resolve(Path.Combine(root, "_attempts"));
+        // A job's staging: a folder per attempt, and the post pass's folders one level deeper; more files than deleted at once.
+        for (var i = 0; i < 3 * LocalBlob.Deleting; i++)
+        {
+            await tree.Child($"shard-{i:D5}-a1/partial.bin").WriteAsync(new byte[20_000]);
+            if (i % 5 == 0) await tree.Child($"post/shard-{i:D5}-a2/columns.parquet").WriteAsync(new byte[100]);
+        }
+        await tree.Child("post/empty").WriteAsync(Array.Empty<byte>());
+        Directory.CreateDirectory(Path.Combine(root, "_attempts", "post", "no-files", "deeper"));
+        var beside = locator.Resolve(Path.Combine(root, "_attempts.keep"));
+        await beside.WriteAsync(new byte[] { 1 });
+
+        await tree.DeleteTreeAsync();
+
+        Assert.False(Directory.Exists(tree.Location), "the folder is still there");
+        Assert.Equal([beside.Location], Directory.GetFileSystemEntries(root));
+        await tree.DeleteTreeAsync(); // repeatable: nothing left to delete
+        await beside.DeleteTreeAsync(); // a file deletes as a file
+        Assert.Empty(Directory.GetFileSystemEntries(root));
+    }
+
+    [Fact]
     public void Absolute_RelativePath_IsRelativeToTheJobFolder()
     {
         Assert.Equal("/jobs/x/data/images.npy", BlobLocator.Absolute("data/images.npy", "/jobs/x"));
