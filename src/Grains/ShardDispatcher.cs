@@ -29,6 +29,16 @@ public sealed partial class ShardDispatcher(string jobId, IGrainFactory grains, 
     // Attempts whose start has been sent and not yet answered: a probe could reach their shard grain before the start does.
     private readonly HashSet<(int Shard, int Attempt)> _starting = [];
 
+    /// <summary>How long a silo that a start could not reach gets no starts (membership declares a killed silo dead later).</summary>
+    public static readonly TimeSpan UnreachableFor = TimeSpan.FromSeconds(10);
+
+    /// <summary>Starts a shard may lose to unreachable silos without their counting among its <see cref="ShardBook.MaxAttempts"/>.</summary>
+    public const int MaxUnreachable = 20;
+
+    // Silos a start could not reach, until when they get no more; and per shard, its starts lost so (not its own fault).
+    private readonly Dictionary<SiloAddress, DateTime> _unreachable = [];
+    private readonly Dictionary<int, int> _unreached = [];
+
     /// <summary>Makes a shard wait for a new attempt, and records why: "fault", "lost" or "unplaced".</summary>
     public void Requeue(ShardBook book, int shard, string reason)
     {
@@ -39,7 +49,7 @@ public sealed partial class ShardDispatcher(string jobId, IGrainFactory grains, 
     /// <summary>An infrastructure fault: the shard waits for another attempt; unless it has had them all, then the error that fails the job.</summary>
     public string? Fault(ShardBook book, int shard, string error)
     {
-        if (book.AttemptsOf(shard) >= ShardBook.MaxAttempts) return $"{error} (after {ShardBook.MaxAttempts} attempts)";
+        if (book.AttemptsOf(shard) - _unreached.GetValueOrDefault(shard) >= ShardBook.MaxAttempts) return $"{error} (after {ShardBook.MaxAttempts} attempts)";
         LogRetry(logger, jobId, shard, error);
         Requeue(book, shard, "fault");
         return null;
@@ -75,7 +85,10 @@ public sealed partial class ShardDispatcher(string jobId, IGrainFactory grains, 
     public void Dispatch(ShardBook book)
     {
         var inFlight = book.InFlight();
-        var free = workers.Now().ToDictionary(w => w.Silo, w => w.Capacity - inFlight.GetValueOrDefault(w.Silo));
+        var now = DateTime.UtcNow;
+        // A silo a start could not reach lately gets none: until membership declares it dead, the placement still names it.
+        var free = workers.Now().Where(w => !(_unreachable.TryGetValue(w.Silo, out var until) && until > now))
+            .ToDictionary(w => w.Silo, w => w.Capacity - inFlight.GetValueOrDefault(w.Silo));
         // Only as many waiting shards as there is room for (a silo over its capacity has none, and takes none from the others'):
         // a dispatch costs the same however many shards wait.
         foreach (var shard in book.Waiting().Take(free.Values.Where(room => room > 0).Sum()).ToArray())
@@ -155,6 +168,13 @@ public sealed partial class ShardDispatcher(string jobId, IGrainFactory grains, 
         catch (Exception e) when (e is OrleansException or TimeoutException)
         {
             error = $"shard {shard} could not be started: {FaultText.Line(e)}";
+            // The message never reached the silo (killed, not yet declared dead): the silo's fault, not the shard's. The silo
+            // gets no starts for a while, and the attempt does not count among the shard's (up to MaxUnreachable of them).
+            if (e is OrleansMessageRejectionException)
+            {
+                _unreachable[target] = DateTime.UtcNow + UnreachableFor;
+                if (_unreached.GetValueOrDefault(shard) < MaxUnreachable) _unreached[shard] = _unreached.GetValueOrDefault(shard) + 1;
+            }
         }
         finally
         {
