@@ -358,6 +358,11 @@ public sealed partial class JobGrain(
     private async Task WriteAsync()
     {
         await Journal.WriteAsync(State);
+        // Other turns run while the blocks are written (a save is not the turn that asked for it): what they changed, a pass's
+        // book planned among it, is written before the record that names it, so a record never names blocks that are not
+        // there (a kill between the two writes once left "its record of the Tree pass's shards 0+ is missing"). Nothing is
+        // awaited from the last check to the record's write.
+        for (var round = 0; round < 8 && State.Books.Values.Any(b => b.HasChanges); round++) await Journal.WriteAsync(State);
         var bytes = serializer.SerializeToArray(State);
         if (_written is not null && bytes.AsSpan().SequenceEqual(_written)) return;
         await record.WriteStateAsync();

@@ -135,6 +135,9 @@ public sealed class ShardBook
     public IEnumerable<(int Shard, int Attempt)> Running() => _running.Select(s => (s, Records[s].Attempt));
 
     /// <summary>The shards whose records changed since the last call (for <see cref="ShardJournal"/> to write), and forgets them.</summary>
+    /// <summary>Whether records changed since the last <see cref="TakeChanged"/>.</summary>
+    public bool HasChanges => _changed.Count > 0;
+
     public int[] TakeChanged()
     {
         var changed = _changed.ToArray();

@@ -71,9 +71,11 @@ public class PostPassLossTests
     }
 
     /// <summary>
-    /// The credit table's job in shards of 300 (15), its error tree on: the job's silo is killed once the tree pass has begun its
-    /// second level. The job resumes in the tree pass with the first level's split in its record, runs the rest, and its summary
-    /// (the tree among it) is a one-silo run's byte for byte.
+    /// The credit table's job in shards of 150 (30), its error tree on: the job's silo is killed once the tree pass has begun
+    /// (its first level's start logged). The job resumes in the tree pass at whatever level its record holds, runs the rest, and
+    /// its summary (the tree among it) is a one-silo run's byte for byte. (Waiting for the second level's line raced the whole
+    /// pass under load: the silos' log lines reach the test late, and the job had completed before the kill. A resume mid-level
+    /// with the first level's split in the record is JobPassesTests'.)
     /// </summary>
     [Fact]
     public async Task Submit_KillSiloHoldingTheJobInItsTreePass_ResumesTheLevelInProgressAndMatchesOneSiloRun()
@@ -81,14 +83,14 @@ public class PostPassLossTests
         var table = $$"""
             { "model": { "uri": "{{TestPaths.Fixture("tabular/credit_mlp.pt")}}", "classes": ["bad", "good"] },
               "data": {{ExplainCluster.Tests.Data.TableFiles.CreditData(ExplainCluster.Tests.Data.TableFiles.Credit)}},
-              "methods": { "saliency": {} }, "target": "label", "shardSize": 300, "batchSize": 512, "output": "out" }
+              "methods": { "saliency": {} }, "target": "label", "shardSize": 150, "batchSize": 512, "output": "out" }
             """;
         var output = await KillHolderAndCompareAsync("tree", 0, "", _ => Task.CompletedTask, table: table, resumedIn: "Tree", untilSilosSay: async silos =>
         {
             var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
-            while (silos.Sum(s => s.Lines.Count(l => l.Contains("its Tree pass starts", StringComparison.Ordinal))) < 2)
+            while (!silos.Any(s => s.Lines.Any(l => l.Contains("its Tree pass starts", StringComparison.Ordinal))))
             {
-                if (DateTime.UtcNow > deadline) throw new TimeoutException("the tree pass did not reach its second level in 3 minutes");
+                if (DateTime.UtcNow > deadline) throw new TimeoutException("the tree pass did not begin in 3 minutes");
                 await Task.Delay(10);
             }
         });
@@ -142,7 +144,9 @@ public class PostPassLossTests
             var watch = await CliResult.RunAsync(TimeSpan.FromMinutes(4), "watch", id, "--cluster", redis.ConnectionString);
             Assert.True(watch.ExitCode == 0, watch + string.Join("\n---\n", silos.Select(s => s.Log)));
             var resumed = resumedIn is null ? $"Job {id} resumed" : $"Job {id} resumed in its {resumedIn} pass";
-            Assert.Contains(silos.Where(s => s != holder), s => s.Log.Contains(resumed, StringComparison.Ordinal));
+            Assert.True(silos.Where(s => s != holder).Any(s => s.Log.Contains(resumed, StringComparison.Ordinal)),
+                $"no silo logged \"{resumed}\"; the silos' lines about job {id}:\n" + string.Join("\n", silos.SelectMany(s => s.Lines)
+                    .Where(l => l.Contains($"Job {id}", StringComparison.Ordinal) || l.Contains($"job {id}", StringComparison.Ordinal))));
             Assert.Equal(Jobs.Summary(reference), Jobs.Summary(output));
             return output;
         }
