@@ -50,14 +50,14 @@ public sealed class CohortMapsCliTests
             var part = Path.Combine(sharded, "samples", $"part-{s:D5}.parquet");
             site.AddRange(await ParquetRows.ReadStringsAsync(part, "site"));
             target.AddRange((await ParquetRows.ReadAsync(part)).Prediction);
-            var maps = Floats(Path.Combine(sharded, "attributions", "saliency", $"part-{s:D5}.npy"));
+            var maps = await NpyFiles.ReadFloatsAsync(Path.Combine(sharded, "attributions", "saliency", $"part-{s:D5}.npy"));
             samples.AddRange(maps.Chunk(side * side));
         }
         Assert.Equal(18, samples.Count);
 
         var classes = column.GetProperty("classes").EnumerateArray().Select(c => c.GetInt32()).ToArray();
         Assert.Equal(target.Distinct().Order(), classes);
-        var means = Floats(Path.Combine(sharded, column.GetProperty("file").GetString()!));
+        var means = await NpyFiles.ReadFloatsAsync(Path.Combine(sharded, column.GetProperty("file").GetString()!));
         var counts = column.GetProperty("counts").EnumerateArray().Select(r => r.EnumerateArray().Select(n => n.GetInt64()).ToArray()).ToArray();
         string[] values = ["A", "B"];
         for (var v = 0; v < 2; v++)
@@ -123,11 +123,4 @@ public sealed class CohortMapsCliTests
         return string.Join('\n', [section.GetRawText(), .. files]);
     }
 
-    /// <summary>The float32 values of a .npy file (version 1 header).</summary>
-    private static float[] Floats(string path)
-    {
-        var bytes = File.ReadAllBytes(path);
-        var body = 10 + BitConverter.ToUInt16(bytes, 8);
-        return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes.AsSpan(body)).ToArray();
-    }
 }

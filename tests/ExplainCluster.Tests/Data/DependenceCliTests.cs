@@ -77,7 +77,7 @@ public sealed class DependenceCliTests
         // the feature, W[label] times the feature as the model takes it (a; (b − 1) / 2; c's one-hot element, 1), and each bin's
         // mean is the mean of its rows'. Rows: (a, b with its missing value 0.5, c's level, label), from tabular_linear.csv.
         (double A, double B, int C, int Label)[] rows = [(1.5, 2, 0, 0), (-0.5, 4, 1, 1), (3, 0.5, 2, 0), (0, -2, 1, 1), (2.5, 1, 2, 1), (1, 0.5, 0, 0)];
-        var points = features.Select(f => Floats(Path.Combine(folder, "out-2", f.GetProperty("points").GetString()!))).ToArray();
+        var points = await Task.WhenAll(features.Select(f => NpyFiles.ReadFloatsAsync(Path.Combine(folder, "out-2", f.GetProperty("points").GetString()!))));
         var sampleRow = points[0][..6].Select(a => Array.FindIndex(rows, r => r.A == a)).ToArray();
         Assert.Equal([0, 1, 2, 3, 4, 5], sampleRow.Order());
         for (var j = 0; j < 3; j++)
@@ -140,13 +140,6 @@ public sealed class DependenceCliTests
                 File.ReadAllBytes(Path.Combine(folder, "out-2", "summary", $"dependence-points-{k}.npy")));
     }
 
-    /// <summary>The float32 values of a .npy file (version 1 header).</summary>
-    private static float[] Floats(string path)
-    {
-        var bytes = File.ReadAllBytes(path);
-        var body = 10 + BitConverter.ToUInt16(bytes, 8);
-        return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes.AsSpan(body)).ToArray();
-    }
 
     [Fact]
     public async Task Run_CreditTopFeatures_AreTheLargestMeanAbsAttributionAndShardingChangesNoBit()

@@ -86,7 +86,7 @@ public sealed class AzureImageTarTests(AzuriteFixture azurite) : IClassFixture<A
             Assert.Equal(ra.Prediction, rb.Prediction);
             foreach (var method in new[] { "saliency", "smooth-grad" })
             {
-                var (x, y) = (Floats(Path.Combine(local, "attributions", method, $"{part}.npy")), Floats(Path.Combine(blob, "attributions", method, $"{part}.npy")));
+                var (x, y) = (await NpyFiles.ReadFloatsAsync(Path.Combine(local, "attributions", method, $"{part}.npy")), await NpyFiles.ReadFloatsAsync(Path.Combine(blob, "attributions", method, $"{part}.npy")));
                 Assert.Equal(x.Length, y.Length);
                 for (var i = 0; i < x.Length; i++) Assert.True(Math.Abs(x[i] - y[i]) <= 1e-6 + 1e-4 * Math.Abs(x[i]), $"{method} {part}[{i}]: {x[i]} against {y[i]}");
             }
@@ -96,13 +96,6 @@ public sealed class AzureImageTarTests(AzuriteFixture azurite) : IClassFixture<A
         Assert.Equal(a.RootElement.GetProperty("inputsSha256").GetString(), b.RootElement.GetProperty("inputsSha256").GetString());
     }
 
-    /// <summary>The float32 values of a .npy file (version 1 header).</summary>
-    private static float[] Floats(string path)
-    {
-        var bytes = File.ReadAllBytes(path);
-        var body = 10 + BitConverter.ToUInt16(bytes, 8);
-        return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes.AsSpan(body)).ToArray();
-    }
 
     /// <summary>Two JSON documents alike but for numbers, which may differ by float rounding (1e-6, relative above 1).</summary>
     private static void AssertClose(System.Text.Json.Nodes.JsonNode? a, System.Text.Json.Nodes.JsonNode? b, string path)
