@@ -26,11 +26,17 @@ public sealed class AzureBlob(BlobContainerClient container, string name, string
 
     public async Task<byte[]> ReadRangeAsync(long offset, int count, CancellationToken ct = default)
     {
-        var options = new BlobDownloadOptions { Range = new HttpRange(offset, count) };
-        var content = await _blob.DownloadContentAsync(options, ct);
-        var bytes = content.Value.Content.ToArray();
-        if (bytes.Length != count) throw new EndOfStreamException($"{Location} ends before byte {offset + count}");
-        return bytes;
+        var buffer = new byte[count];
+        await ReadRangeAsync(offset, buffer, ct);
+        return buffer;
+    }
+
+    public async Task ReadRangeAsync(long offset, Memory<byte> destination, CancellationToken ct = default)
+    {
+        var options = new BlobDownloadOptions { Range = new HttpRange(offset, destination.Length) };
+        var content = (await _blob.DownloadContentAsync(options, ct)).Value.Content.ToMemory();
+        if (content.Length != destination.Length) throw new EndOfStreamException($"{Location} ends before byte {offset + destination.Length}");
+        content.CopyTo(destination);
     }
 
     public async Task<Stream> OpenReadAsync(CancellationToken ct = default) =>

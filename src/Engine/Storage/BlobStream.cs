@@ -3,12 +3,14 @@ namespace ExplainCluster.Engine.Storage;
 /// <summary>
 /// A read-only, seekable stream over a blob's ranged reads, buffered by <paramref name="bufferSize"/> bytes: lets a
 /// reader that seeks (Parquet's footer, then a row group's pages) read a local file or an Azure blob alike, without
-/// reading the whole object.
+/// reading the whole object. The buffer is allocated once and refilled in place; a read larger than it goes straight
+/// to the caller's memory (a Parquet row group of 32 columns refilled a fresh 1 MiB buffer 16 to 32 times).
 /// </summary>
 public sealed class BlobStream(IBlob blob, long length, int bufferSize = 1 << 20) : Stream
 {
-    private byte[] _buffer = [];
+    private byte[]? _buffer;
     private long _bufferStart;
+    private int _buffered;
 
     public override bool CanRead => true;
 
@@ -23,13 +25,22 @@ public sealed class BlobStream(IBlob blob, long length, int bufferSize = 1 << 20
     public override async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken ct = default)
     {
         if (Position >= length || destination.Length == 0) return 0;
-        if (Position < _bufferStart || Position >= _bufferStart + _buffer.Length)
+        if (Position < _bufferStart || Position >= _bufferStart + _buffered)
         {
+            if (destination.Length >= bufferSize)
+            {
+                var direct = (int)Math.Min(destination.Length, length - Position);
+                await blob.ReadRangeAsync(Position, destination[..direct], ct);
+                Position += direct;
+                return direct;
+            }
+            _buffer ??= new byte[(int)Math.Min(bufferSize, length)];
             _bufferStart = Position;
-            _buffer = await blob.ReadRangeAsync(Position, (int)Math.Min(Math.Max(bufferSize, destination.Length), length - Position), ct);
+            _buffered = (int)Math.Min(_buffer.Length, length - Position);
+            await blob.ReadRangeAsync(Position, _buffer.AsMemory(0, _buffered), ct);
         }
         var offset = (int)(Position - _bufferStart);
-        var count = Math.Min(destination.Length, _buffer.Length - offset);
+        var count = Math.Min(destination.Length, _buffered - offset);
         _buffer.AsMemory(offset, count).CopyTo(destination);
         Position += count;
         return count;

@@ -13,6 +13,9 @@ public interface IBlob
     /// <summary>Reads exactly <paramref name="count"/> bytes from <paramref name="offset"/>.</summary>
     Task<byte[]> ReadRangeAsync(long offset, int count, CancellationToken ct = default);
 
+    /// <summary>Reads exactly <paramref name="destination"/>'s length in bytes from <paramref name="offset"/> into it (a buffer the caller reuses).</summary>
+    Task ReadRangeAsync(long offset, Memory<byte> destination, CancellationToken ct = default);
+
     /// <summary>A forward-only stream over the whole object.</summary>
     Task<Stream> OpenReadAsync(CancellationToken ct = default);
 

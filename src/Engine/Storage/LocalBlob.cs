@@ -10,16 +10,21 @@ public sealed class LocalBlob(string path) : IBlob
 
     public async Task<byte[]> ReadRangeAsync(long offset, int count, CancellationToken ct = default)
     {
-        using var handle = File.OpenHandle(Location, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
         var buffer = new byte[count];
+        await ReadRangeAsync(offset, buffer, ct);
+        return buffer;
+    }
+
+    public async Task ReadRangeAsync(long offset, Memory<byte> destination, CancellationToken ct = default)
+    {
+        using var handle = File.OpenHandle(Location, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
         var read = 0;
-        while (read < count)
+        while (read < destination.Length)
         {
-            var n = await RandomAccess.ReadAsync(handle, buffer.AsMemory(read), offset + read, ct);
-            if (n == 0) throw new EndOfStreamException($"{Location} ends before byte {offset + count}");
+            var n = await RandomAccess.ReadAsync(handle, destination[read..], offset + read, ct);
+            if (n == 0) throw new EndOfStreamException($"{Location} ends before byte {offset + destination.Length}");
             read += n;
         }
-        return buffer;
     }
 
     public Task<Stream> OpenReadAsync(CancellationToken ct = default) =>

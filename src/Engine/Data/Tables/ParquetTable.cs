@@ -47,6 +47,7 @@ public sealed class ParquetTable : ITableFile
     public async Task<object?[][]> ReadAsync(long start, int count, int[] columns, CancellationToken ct)
     {
         var cells = columns.Select(_ => new object?[count]).ToArray();
+        var buffers = new ColumnBuffers();
         await using var reader = await CreateReaderAsync(_blob, _length, ct);
         for (var g = 0; g < _groupStarts.Length - 1; g++)
         {
@@ -54,11 +55,9 @@ public sealed class ParquetTable : ITableFile
             if (from >= to) continue;
             using var group = reader.OpenRowGroupReader(g);
             var rows = checked((int)group.RowCount);
+            var wanted = new Slice((int)(from - _groupStarts[g]), (int)(to - from), (int)(from - start));
             for (var c = 0; c < columns.Length; c++)
-            {
-                var values = await ColumnAsync(group, _fields[columns[c]], rows, _blob.Location, ct);
-                Array.Copy(values, from - _groupStarts[g], cells[c], from - start, to - from);
-            }
+                await ColumnAsync(group, _fields[columns[c]], rows, wanted, cells[c], buffers, _blob.Location, ct);
         }
         return cells;
     }
@@ -72,36 +71,69 @@ public sealed class ParquetTable : ITableFile
         }
     }
 
-    private static async Task<object?[]> ColumnAsync(ParquetRowGroupReader group, DataField field, int n, string location, CancellationToken ct)
+    /// <summary>
+    /// A column chunk is decoded whole (Parquet.Net reads no less) into a buffer that the read's columns of a type share, and only
+    /// the rows of <paramref name="wanted"/> become cells. A shard of 16,384 rows in a row group of 65,536 used to decode each column
+    /// into an array of its own and box every row of the group: 65 MB of garbage a shard of the 30-feature table, most of it on the
+    /// large object heap.
+    /// </summary>
+    private static async Task ColumnAsync(ParquetRowGroupReader group, DataField field, int n, Slice wanted, object?[] cells, ColumnBuffers buffers,
+        string location, CancellationToken ct)
     {
         if (field.ClrType == typeof(string) || field.ClrType == typeof(ReadOnlyMemory<char>))
         {
-            var text = new string?[n];
-            await group.ReadAsync(field, text.AsMemory(), cancellationToken: ct);
-            return [.. text.Select(t => string.IsNullOrEmpty(t) ? null : (object)t)];
+            var text = buffers.Get<string?>(n);
+            await group.ReadAsync(field, text, cancellationToken: ct);
+            var span = text.Span.Slice(wanted.From, wanted.Count);
+            for (var r = 0; r < span.Length; r++) cells[wanted.To + r] = string.IsNullOrEmpty(span[r]) ? null : span[r];
+            return;
         }
-        return field.ClrType switch
+        var read = field.ClrType switch
         {
-            var t when t == typeof(double) => await NumbersAsync<double>(group, field, n, v => v, ct),
-            var t when t == typeof(float) => await NumbersAsync<float>(group, field, n, v => v, ct),
-            var t when t == typeof(long) => await NumbersAsync<long>(group, field, n, v => v, ct),
-            var t when t == typeof(int) => await NumbersAsync<int>(group, field, n, v => v, ct),
-            var t when t == typeof(short) => await NumbersAsync<short>(group, field, n, v => v, ct),
+            var t when t == typeof(double) => NumbersAsync<double>(group, field, n, wanted, cells, buffers, v => v, ct),
+            var t when t == typeof(float) => NumbersAsync<float>(group, field, n, wanted, cells, buffers, v => v, ct),
+            var t when t == typeof(long) => NumbersAsync<long>(group, field, n, wanted, cells, buffers, v => v, ct),
+            var t when t == typeof(int) => NumbersAsync<int>(group, field, n, wanted, cells, buffers, v => v, ct),
+            var t when t == typeof(short) => NumbersAsync<short>(group, field, n, wanted, cells, buffers, v => v, ct),
             _ => throw new ExplainException($"{location}: column \"{field.Name}\" is {field.ClrType.Name}; table columns are text or numbers"),
         };
+        await read;
     }
 
-    private static async Task<object?[]> NumbersAsync<T>(ParquetRowGroupReader group, DataField field, int n, Func<T, double> toDouble, CancellationToken ct)
+    private static async Task NumbersAsync<T>(ParquetRowGroupReader group, DataField field, int n, Slice wanted, object?[] cells, ColumnBuffers buffers,
+        Func<T, double> toDouble, CancellationToken ct)
         where T : struct
     {
         if (field.IsNullable)
         {
-            var values = new T?[n];
-            await group.ReadAsync<T>(field, values.AsMemory(), cancellationToken: ct);
-            return [.. values.Select(v => v is { } x ? (object)toDouble(x) : null)];
+            var values = buffers.Get<T?>(n);
+            await group.ReadAsync<T>(field, values, cancellationToken: ct);
+            var span = values.Span.Slice(wanted.From, wanted.Count);
+            for (var r = 0; r < span.Length; r++) cells[wanted.To + r] = span[r] is { } x ? toDouble(x) : null;
+            return;
         }
-        var dense = new T[n];
-        await group.ReadAsync<T>(field, dense.AsMemory(), cancellationToken: ct);
-        return [.. dense.Select(v => (object)toDouble(v))];
+        var dense = buffers.Get<T>(n);
+        await group.ReadAsync<T>(field, dense, cancellationToken: ct);
+        var rows = dense.Span.Slice(wanted.From, wanted.Count);
+        for (var r = 0; r < rows.Length; r++) cells[wanted.To + r] = toDouble(rows[r]);
+    }
+
+    /// <summary>Rows [<see cref="From"/>, +<see cref="Count"/>) of a row group, to cells from <see cref="To"/> on.</summary>
+    private readonly record struct Slice(int From, int Count, int To);
+
+    /// <summary>
+    /// One decoding buffer per element type for the columns of one read, reused column after column and row group after row group
+    /// (a row group's rows at most). Not the shared array pool: it keeps what it is given per thread and per core, and a silo's
+    /// threads would hold a row group's worth of each type for minutes.
+    /// </summary>
+    private sealed class ColumnBuffers
+    {
+        private readonly Dictionary<Type, Array> _buffers = [];
+
+        public Memory<T> Get<T>(int n)
+        {
+            if (!_buffers.TryGetValue(typeof(T), out var buffer) || buffer.Length < n) _buffers[typeof(T)] = buffer = new T[n];
+            return ((T[])buffer).AsMemory(0, n);
+        }
     }
 }
