@@ -32,17 +32,20 @@ public static class Coalitions
     /// KernelSHAP's sampling (shap's KernelExplainer): coalition sizes by the Shapley kernel, whole sizes
     /// enumerated (with their complements) while the budget covers them, the rest drawn at random with
     /// repeats adding weight. Rows 0 and 1 are the full and the empty coalition (weight 0: the efficiency
-    /// constraint holds them); samples with fewer rows are padded with weight-0 rows. Built on the host,
-    /// uploaded once per batch.
+    /// constraint holds them); samples with fewer rows are padded with weight-0 rows. Built on the host.
     /// </summary>
-    /// <returns>Masks [n, m, K] and kernel weights [n, m] (float64), on <paramref name="device"/>.</returns>
+    /// <returns>Masks [n, m, K] and kernel weights [n, m], row-major.</returns>
     /// <param name="counts">Each sample's number of players (segments, or a table's features).</param>
-    public static (Tensor Masks, Tensor Weights) Shapley(int[] counts, IReadOnlyList<long> indices, int samples, long seed, Device device)
+    public static (CoalitionMasks Masks, double[] Weights) Shapley(int[] counts, IReadOnlyList<long> indices, int samples, long seed)
     {
         var n = counts.Length;
         var drawn = new ShapleySample[n];
+        var whole = new Dictionary<int, ShapleySample.Whole>(); // the enumerated sizes: the same for every sample with k players
         for (var i = 0; i < n; i++)
-            drawn[i] = ShapleySample.Draw(counts[i], samples, new Random(unchecked((int)SampleSeeds.For(seed, indices[i]))));
+        {
+            if (!whole.TryGetValue(counts[i], out var enumerated)) whole[counts[i]] = enumerated = ShapleySample.Enumerate(counts[i], samples);
+            drawn[i] = ShapleySample.Draw(enumerated, new Random(unchecked((int)SampleSeeds.For(seed, indices[i]))));
+        }
         var width = counts.Max();
         var rows = 2 + drawn.Max(d => d.Weights.Count);
         var masks = new byte[(long)n * rows * width];
@@ -57,13 +60,17 @@ public static class Coalitions
                 weights[i * rows + 2 + r] = drawn[i].Weights[r];
             }
         }
-        return (tensor(masks, [n, rows, width]).to(device).to(ScalarType.Float32), tensor(weights, [n, rows]).to(device));
+        return (new CoalitionMasks(masks, n, rows, width), weights);
     }
 
     /// <summary>One sample's coalitions of its k features (neither empty nor full) and their kernel weights.</summary>
     private sealed record ShapleySample(List<byte[]> Masks, List<double> Weights)
     {
-        public static ShapleySample Draw(int k, int samples, Random random)
+        /// <summary>The coalitions of the sizes enumerated whole for k players and a budget, and what is left to draw.</summary>
+        public sealed record Whole(int K, byte[][] Masks, double[] Weights, double[] Kernel, int Full, int Left);
+
+        /// <summary>Whole sizes first, smallest first, while the budget left covers every coalition of the size.</summary>
+        public static Whole Enumerate(int k, int samples)
         {
             var result = new ShapleySample([], []);
             var left = (int)Math.Min(samples, k <= 30 ? (1L << k) - 2 : long.MaxValue);
@@ -74,7 +81,6 @@ public static class Coalitions
             var total = kernel.Sum();
             for (var s = 0; s < sizes; s++) kernel[s] /= total;
 
-            // Whole sizes first, smallest first, while the budget left covers every coalition of the size.
             var remaining = (double[])kernel.Clone();
             var full = 0;
             for (var s = 1; s <= sizes; s++)
@@ -95,6 +101,15 @@ public static class Coalitions
                     if (s <= paired) result.Add(Complement(mask), weight);
                 }
             }
+            return new Whole(k, [.. result.Masks], [.. result.Weights], kernel, full, left);
+        }
+
+        /// <summary>A sample's coalitions: the enumerated sizes, then the rest drawn with its own generator.</summary>
+        public static ShapleySample Draw(Whole whole, Random random)
+        {
+            var result = new ShapleySample([.. whole.Masks], [.. whole.Weights]);
+            var (k, kernel, full, left) = (whole.K, whole.Kernel, whole.Full, whole.Left);
+            var (sizes, paired) = (k / 2, (k - 1) / 2);
             if (full == sizes || left <= 0) return result;
 
             // The rest at random: a size by the kernel left, then a uniform coalition of that size.
@@ -102,6 +117,7 @@ public static class Coalitions
             var odds = kernel.Skip(full).Select((w, j) => full + j < paired ? w / 2 : w).ToArray();
             var sum = odds.Sum();
             var seen = new Dictionary<string, int>();
+            var seenBits = new Dictionary<ulong, int>();
             var order = Enumerable.Range(0, k).ToArray();
             var draws = 4 * left;
             for (var draw = 0; left > 0 && draw < draws; draw++)
@@ -116,14 +132,18 @@ public static class Coalitions
                     var swap = j + random.Next(k - j);
                     (order[j], order[swap]) = (order[swap], order[j]);
                 }
-                var mask = new byte[k];
-                for (var j = 0; j < size; j++) mask[order[j]] = 1;
-                var key = Convert.ToBase64String(mask);
-                var isNew = !seen.TryGetValue(key, out var row);
+                // A coalition of at most 64 players is keyed by its bits, a larger one by its bytes.
+                var bits = 0UL;
+                if (k <= 64) for (var j = 0; j < size; j++) bits |= 1UL << order[j];
+                var mask = k <= 64 ? null : Mask(order, size, k);
+                var key = mask is null ? null : Convert.ToBase64String(mask);
+                var isNew = key is null ? !seenBits.TryGetValue(bits, out var row) : !seen.TryGetValue(key, out row);
                 if (isNew)
                 {
                     row = result.Weights.Count;
-                    seen[key] = row;
+                    if (key is null) seenBits[bits] = row;
+                    else seen[key] = row;
+                    mask ??= Mask(order, size, k);
                     result.Add(mask, 1);
                     left--;
                 }
@@ -132,7 +152,7 @@ public static class Coalitions
                 {
                     if (isNew)
                     {
-                        result.Add(Complement(mask), 1);
+                        result.Add(Complement(mask!), 1);
                         left--;
                     }
                     else result.Weights[row + 1] += 1;
@@ -149,7 +169,20 @@ public static class Coalitions
             Weights.Add(weight);
         }
 
-        private static byte[] Complement(byte[] mask) => [.. mask.Select(b => (byte)(1 - b))];
+        /// <summary>The coalition of the first <paramref name="size"/> players of <paramref name="order"/>.</summary>
+        private static byte[] Mask(int[] order, int size, int k)
+        {
+            var mask = new byte[k];
+            for (var j = 0; j < size; j++) mask[order[j]] = 1;
+            return mask;
+        }
+
+        private static byte[] Complement(byte[] mask)
+        {
+            var complement = new byte[mask.Length];
+            for (var j = 0; j < mask.Length; j++) complement[j] = (byte)(1 - mask[j]);
+            return complement;
+        }
 
         private static double Binomial(int n, int r)
         {
@@ -175,4 +208,14 @@ public static class Coalitions
             }
         }
     }
+}
+
+/// <summary>A batch's coalitions on the host: [n, m, K] 0/1 (K the batch's largest player count; padding players 0).</summary>
+public sealed record CoalitionMasks(byte[] Masks, int Samples, int Rows, int Players)
+{
+    /// <summary>Sample i's coalitions [m, K], row-major.</summary>
+    public ReadOnlyMemory<byte> Of(int i) => Masks.AsMemory(i * Rows * Players, Rows * Players);
+
+    /// <summary>The masks as a float tensor [n, m, K] on <paramref name="device"/>.</summary>
+    public Tensor ToTensor(Device device) => tensor(Masks, [Samples, Rows, Players]).to(device).to(ScalarType.Float32);
 }

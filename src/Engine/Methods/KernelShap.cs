@@ -31,19 +31,34 @@ public sealed class KernelShap(int samples, IPlayers players, bool probability, 
     public MethodOutput Attribute(MethodBatch batch)
     {
         var game = players.Game(batch);
-        var (coalitions, weights) = Coalitions.Shapley(game.Counts, batch.Indices, samples, seed, batch.Input.device);
+        var (coalitions, w) = Coalitions.Shapley(game.Counts, batch.Indices, samples, seed);
         var outputs = game.Values(coalitions, maxRows ?? batch.MaxRows, probability);
-        var (n, rows, width) = (coalitions.shape[0], coalitions.shape[1], coalitions.shape[2]);
-        var (whole, none) = (outputs.select(1, 0), outputs.select(1, 1)); // rows 0 and 1: f(x), f(∅)
-        var gain = whole - none;
+        var (n, rows, width, z) = (coalitions.Samples, coalitions.Rows, coalitions.Players, coalitions.Masks);
+        var values = outputs.cpu().data<double>().ToArray();
+        var absent = game.Absent().cpu().data<double>().ToArray();
 
-        // Eliminate the last feature with Σφ = gain: y − f(∅) − z_last·gain = Σⱼ (zⱼ − z_last) φⱼ over the others.
-        var last = game.CountTensor() - 1;
-        var lastColumn = coalitions.gather(2, last.view(n, 1, 1).expand(n, rows, 1)).to(ScalarType.Float64);
-        var x = coalitions.to(ScalarType.Float64) - lastColumn;
-        var y = outputs - none.unsqueeze(1) - lastColumn.squeeze(2) * gain.unsqueeze(1);
-        var lastOnly = nn.functional.one_hot(last, width).to(ScalarType.Float64);
-        var (others, _) = WeightedLeastSquares.Solve(x, y, weights, (game.Absent() + lastOnly).clamp_max(1), alpha: 0, intercept: false);
+        // Eliminate the last player with Σφ = gain: y − f(∅) − z_last·gain = Σⱼ (zⱼ − z_last) φⱼ over the others, each
+        // sample's sums accumulated on the host (rows 0 and 1, f(x) and f(∅), and padding weigh 0).
+        var (grams, gains, x) = (new WeightedGram[n], new double[n], new float[width]);
+        for (var i = 0; i < n; i++)
+        {
+            var last = game.Counts[i] - 1;
+            var (whole, none) = (values[i * rows], values[i * rows + 1]);
+            gains[i] = whole - none;
+            absent[i * width + last] = 1;
+            grams[i] = new WeightedGram(width);
+            for (var r = 0; r < rows; r++)
+            {
+                if (w[i * rows + r] == 0) continue;
+                var row = z.AsSpan((i * rows + r) * width, width);
+                for (var j = 0; j < width; j++) x[j] = row[j] - row[last];
+                grams[i].Add(x, w[i * rows + r], values[i * rows + r] - none - row[last] * gains[i]);
+            }
+        }
+        var device = batch.Input.device;
+        var (others, _) = WeightedLeastSquares.Solve(grams, absent, alpha: 0, intercept: false, device);
+        var gain = tensor(gains).to(device);
+        var lastOnly = nn.functional.one_hot(game.CountTensor().MinusOne(), width).to(ScalarType.Float64); // rooted Scalars (Scalars)
         var phi = others + lastOnly * (gain - others.sum(1)).unsqueeze(1);
         return new MethodOutput(game.Paint(phi), [(phi.sum(1) - gain).to(ScalarType.Float32)]);
     }

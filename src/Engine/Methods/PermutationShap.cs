@@ -58,8 +58,7 @@ public sealed class PermutationShap(int permutations, IPlayers players, bool pro
                 }
             }
         }
-        var coalitions = tensor(masks, [n, rows, width]).to(batch.Input.device).to(ScalarType.Float32);
-        var values = game.Values(coalitions, maxRows ?? batch.MaxRows, probability).cpu().data<double>().ToArray();
+        var values = game.Values(new CoalitionMasks(masks, n, rows, width), maxRows ?? batch.MaxRows, probability).cpu().data<double>().ToArray();
 
         var phi = new double[n * width];
         for (var i = 0; i < n; i++)

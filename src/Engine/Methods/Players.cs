@@ -1,3 +1,5 @@
+using ExplainCluster.Engine.Data.Tables;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace ExplainCluster.Engine.Methods;
@@ -35,7 +37,7 @@ public interface ICoalitionGame
     Tensor CountTensor();
 
     /// <summary>v(z) [n, m] float64: the target output with the players of each coalition z [n, m, K] (0/1) present.</summary>
-    Tensor Values(Tensor coalitions, int maxRows, bool probability);
+    Tensor Values(CoalitionMasks coalitions, int maxRows, bool probability);
 
     /// <summary>Per-player values [n, K] as the method's maps.</summary>
     Tensor Paint(Tensor values);
@@ -62,8 +64,8 @@ public sealed record SegmentPlayers(Baseline Hide) : IPlayers
 
         public Tensor CountTensor() => segments.CountTensor();
 
-        public Tensor Values(Tensor coalitions, int maxRows, bool probability) =>
-            masker.Outputs(batch, coalitions, maxRows, probability).to(ScalarType.Float64);
+        public Tensor Values(CoalitionMasks coalitions, int maxRows, bool probability) =>
+            masker.Outputs(batch, coalitions.ToTensor(batch.Input.device), maxRows, probability).to(ScalarType.Float64);
 
         public Tensor Paint(Tensor values) => segments.Paint(values);
     }
@@ -104,78 +106,59 @@ public sealed record FeaturePlayers(Subset Background, KMeansBackground? Summary
     private sealed class FeatureGame : ICoalitionGame
     {
         private readonly MethodBatch _batch;
-        private readonly Tensor _groups; // [K, W] 0/1: the elements each feature owns
-        private readonly Tensor _background;
-        private readonly Tensor? _weights; // [B] summing to 1, or null: the rows' mean
+        private readonly FeatureGroups _features;
+        private readonly float[] _input;      // [n, W] on the host
+        private readonly float[] _background; // [B, W] on the host
+        private readonly Tensor? _weights;     // [B] summing to 1, or null: the rows' mean
 
         public FeatureGame(MethodBatch batch)
         {
             _batch = batch;
-            var features = batch.Features ?? throw new ExplainException("kernel-shap and permutation-shap over features need a table (data.table)");
-            _background = batch.Background ?? throw new InvalidOperationException("a feature game needs the background rows");
+            _features = batch.Features ?? throw new ExplainException("kernel-shap and permutation-shap over features need a table (data.table)");
+            var background = batch.Background ?? throw new InvalidOperationException("a feature game needs the background rows");
+            _background = background.cpu().data<float>().ToArray();
+            _input = batch.Input.cpu().data<float>().ToArray();
             _weights = batch.BackgroundWeights;
-            var groups = new float[features.Names.Length * features.Width];
-            for (var f = 0; f < features.Names.Length; f++)
-                groups.AsSpan(f * features.Width + features.Offsets[f], features.Widths[f]).Fill(1);
-            _groups = tensor(groups, [features.Names.Length, features.Width]).to(batch.Input.device);
-            Counts = [.. Enumerable.Repeat(features.Names.Length, (int)batch.Input.shape[0])];
+            Counts = [.. Enumerable.Repeat(_features.Names.Length, (int)batch.Input.shape[0])];
         }
 
         public int[] Counts { get; }
 
         public Tensor Absent() => zeros([Counts.Length, Counts[0]], ScalarType.Float64, _batch.Input.device);
 
-        public Tensor CountTensor() => full([Counts.Length], Counts[0], ScalarType.Int64, _batch.Input.device);
+        public Tensor CountTensor()
+        {
+            using var count = Counts[0].ToScalar(); // held through the call (Scalars)
+            return full([Counts.Length], count, ScalarType.Int64, _batch.Input.device);
+        }
 
         /// <summary>
-        /// Sample by sample, its m coalitions × B background rows in chunks of <paramref name="maxRows"/>, the rows built a block of
-        /// whole coalitions at a time (about <see cref="BlockRows"/> rows, two tensor passes each) and handed out as views:
-        /// the rows never exist all at once, the building costs a few operations per block rather than per chunk, and the
-        /// chunks are those of a plain forward over the rows. They depend only on m, B and the budget, so a sample's values
-        /// do not depend on its batch.
+        /// Sample by sample, its m coalitions × B background rows in chunks of <paramref name="maxRows"/>, each chunk written on
+        /// the host into one reused buffer (<see cref="CoalitionRows"/>: each element exactly x's or b's, selected lanes at a
+        /// time, in one pass while the chunk is in cache), then forwarded: the rows never exist all at once. The chunks are
+        /// those of a plain forward over the rows; they depend only on m, B and the budget, so a sample's values do not depend
+        /// on its batch.
         /// </summary>
-        public Tensor Values(Tensor coalitions, int maxRows, bool probability)
+        public Tensor Values(CoalitionMasks coalitions, int maxRows, bool probability)
         {
-            var (n, m) = (coalitions.shape[0], coalitions.shape[1]);
-            var rows = _background.shape[0];
-            var perBlock = Math.Max(1, Math.Max(maxRows, BlockRows) / rows);
+            var (n, m) = (coalitions.Samples, coalitions.Rows);
+            var (rows, width) = (_background.Length / _features.Width, _features.Width);
+            var total = (long)m * rows;
+            using var buffer = empty([Math.Min(maxRows, total), width], ScalarType.Float32);
             var values = new Tensor[n];
             for (var i = 0; i < n; i++)
             {
-                var present = coalitions[i].matmul(_groups).unsqueeze(1);      // [m, 1, W], 0/1
-                var absent = present.neg().add_(Scalars.One, Scalars.One); // 1 − present, with rooted Scalars (Scalars)
-                var x = _batch.Input.narrow(0, i, 1).unsqueeze(0);             // [1, 1, W]
-                Tensor? block = null;
-                var (first, count) = (0L, 0L);
-                try
+                var built = new CoalitionRows(_features, coalitions.Of(i), _input.AsMemory(i * width, width), _background);
+                var outputs = TargetGradients.Outputs(_batch.Model, total, (start, size) =>
                 {
-                    var outputs = TargetGradients.Outputs(_batch.Model, m * rows, (start, size) =>
-                    {
-                        var (from, to) = (start / rows, (start + size - 1) / rows);
-                        if (block is null || from < first || to >= first + count)
-                        {
-                            block?.Dispose();
-                            (first, count) = (from, Math.Min(m - from, Math.Max(perBlock, to - from + 1)));
-                            using var scope = NewDisposeScope();
-                            // b·(1 − z) + x·z: exactly x's or b's element (the other term is ±0), in two passes, cheaper than a broadcast where.
-                            block = absent.narrow(0, first, count).mul(_background.unsqueeze(0)).addcmul_(present.narrow(0, first, count), x, Scalars.One)
-                                .view(-1, _background.shape[1]).DetachFromDisposeScope();
-                        }
-                        return block.narrow(0, start - first * rows, size);
-                    }, _batch.Targets.narrow(0, i, 1).expand(m * rows), maxRows, probability);
-                    var perRow = outputs.to(ScalarType.Float64).view(m, rows);
-                    values[i] = _weights is null ? perRow.mean([1]) : perRow.matmul(_weights);
-                }
-                finally
-                {
-                    block?.Dispose();
-                }
+                    built.Write(start, (int)size, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(buffer.bytes));
+                    return buffer.narrow(0, 0, size);
+                }, _batch.Targets.narrow(0, i, 1).expand(total), maxRows, probability);
+                var perRow = outputs.to(ScalarType.Float64).view(m, rows);
+                values[i] = _weights is null ? perRow.mean([1]) : perRow.matmul(_weights);
             }
             return stack(values, 0);
         }
-
-        /// <summary>The rows built at once (a few MB for a table's vectors): past a few thousand, building them costs little beside the forwards.</summary>
-        private const int BlockRows = 1 << 15;
 
         public Tensor Paint(Tensor values) => values.to(ScalarType.Float32);
     }

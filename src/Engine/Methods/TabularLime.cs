@@ -45,33 +45,77 @@ public sealed class TabularLime(int samples, double? kernelWidth, double alpha, 
         var features = batch.Features ?? throw new InvalidOperationException("tabular lime needs the table's features");
         var sample = batch.Background ?? throw new InvalidOperationException("tabular lime needs the data sample");
         var k = features.Names.Length;
-        var stats = Discretiser.Of(features, sample.cpu().data<float>().ToArray());
+        var stats = Statistics(features, sample.cpu().data<float>().ToArray());
         var input = batch.Input.cpu().data<float>().ToArray();
         var n = (int)batch.Input.shape[0];
         var width = kernelWidth ?? 0.75 * Math.Sqrt(k);
 
-        var binary = new float[n * samples * k];
+        var words = (k + 63) / 64;
+        var agree = new ulong[n * samples * words]; // each row's surrogate features as bits: its bin or level is the instance's
         var rows = new float[samples * features.Width];
+        var picks = new int[samples * k];
         var outputs = new Tensor[n];
         if (shared)
-            Shared(batch, stats, input, n, k, rows, binary, outputs);
+            Shared(batch, stats, input, n, k, rows, picks, agree, outputs);
         else
+        {
+            var binary = new float[samples * k];
+            for (var i = 0; i < n; i++)
+            {
+                var random = new StreamUniforms(SampleSeeds.For(seed, batch.Indices[i]));
+                var x = input.AsSpan(i * features.Width, features.Width);
+                stats.Perturb(x, samples, ref random, rows, binary, picks);
+                stats.Agreement(x, picks, samples, agree.AsSpan(i * samples * words, samples * words));
+                using var perturbed = tensor(rows, [samples, features.Width]).to(batch.Input.device);
+                outputs[i] = TargetGradients.Outputs(batch.Model, samples, (start, count) => perturbed.narrow(0, start, count),
+                    batch.Targets.narrow(0, i, 1).expand(samples), maxRows ?? batch.MaxRows, probability);
+            }
+        }
+        var y = stack(outputs, 0).cpu().data<float>().ToArray();
+
+        // The surrogate from each row's sums (the 0/1 features, the kernel √exp(−d²/width²) with d² the features that differ,
+        // the target), accumulated on the host; then lime's ridge on every row's normal equations at once, and each row's R².
+        var kernel = new double[k + 1];
+        for (var same = 0; same <= k; same++) kernel[same] = Math.Sqrt(Math.Exp((same - k) / (width * width)));
+        var w = new double[n * samples];
+        var grams = new WeightedGram[n];
         for (var i = 0; i < n; i++)
         {
-            var random = new StreamUniforms(SampleSeeds.For(seed, batch.Indices[i]));
-            stats.Perturb(input.AsSpan(i * features.Width, features.Width), samples, ref random, rows, binary.AsSpan(i * samples * k, samples * k));
-            using var perturbed = tensor(rows, [samples, features.Width]).to(batch.Input.device);
-            outputs[i] = TargetGradients.Outputs(batch.Model, samples, (start, count) => perturbed.narrow(0, start, count),
-                batch.Targets.narrow(0, i, 1).expand(samples), maxRows ?? batch.MaxRows, probability);
+            grams[i] = new WeightedGram(k);
+            for (var r = 0; r < samples; r++)
+            {
+                var bits = agree.AsSpan((i * samples + r) * words, words);
+                var same = 0;
+                foreach (var word in bits) same += System.Numerics.BitOperations.PopCount(word);
+                w[i * samples + r] = kernel[same];
+                grams[i].Add(bits, kernel[same], y[i * samples + r]);
+            }
         }
         var device = batch.Input.device;
-        var z = tensor(binary, [n, samples, k]).to(device);
-        var y = stack(outputs, 0);
-        var w = ((z.to(ScalarType.Float64).sum(2) - k) / (width * width)).exp().sqrt(); // √exp(−d²/width²), d² the features that differ
-        var (coef, intercept) = WeightedLeastSquares.Solve(z, y, w, zeros([n, k], ScalarType.Float64, device), alpha, intercept: true);
-        var r2 = WeightedLeastSquares.WeightedR2(z, y, w, coef, intercept);
-        return new MethodOutput(coef.to(ScalarType.Float32), [r2.to(ScalarType.Float32), intercept.to(ScalarType.Float32)]);
+        var (coef, intercept) = WeightedLeastSquares.Solve(grams, new double[n * k], alpha, intercept: true, device);
+        var (beta, b) = (coef.cpu().data<double>().ToArray(), intercept.cpu().data<double>().ToArray());
+        var r2 = new double[n];
+        for (var i = 0; i < n; i++)
+            r2[i] = WeightedLeastSquares.WeightedR2(grams[i], agree.AsSpan(i * samples * words, samples * words), words, y.AsSpan(i * samples, samples),
+                w.AsSpan(i * samples, samples), beta.AsSpan(i * k, k), b[i]);
+        return new MethodOutput(coef.to(ScalarType.Float32), [tensor(r2).to(device).to(ScalarType.Float32), intercept.to(ScalarType.Float32)]);
     }
+
+    /// <summary>
+    /// lime's training statistics of the batch's data sample: the same sample in every batch of a job, so the last one's are
+    /// kept and reused while the sample's values are the same (methods run on several model-host threads: the pair is swapped whole).
+    /// </summary>
+    private Discretiser Statistics(FeatureGroups features, float[] sample)
+    {
+        if (Volatile.Read(ref _statistics) is { } last && last.Features == features && last.Sample.AsSpan().SequenceEqual(sample)) return last.Stats;
+        var stats = Discretiser.Of(features, sample);
+        Volatile.Write(ref _statistics, new KeptStatistics(features, sample, stats));
+        return stats;
+    }
+
+    private KeptStatistics? _statistics;
+
+    private sealed record KeptStatistics(FeatureGroups Features, float[] Sample, Discretiser Stats);
 
     /// <summary>
     /// <c>"perturbations": "shared"</c>: one set of perturbed rows for the whole job (the stream of <see cref="SharedStream"/>,
@@ -80,11 +124,10 @@ public sealed class TabularLime(int samples, double? kernelWidth, double alpha, 
     /// against its own. lime's perturbations depend on the instance only through row 0, so each row's explanation is lime's
     /// with that stream; what the rows share is one Monte Carlo sample (their errors are correlated).
     /// </summary>
-    private void Shared(MethodBatch batch, Discretiser stats, float[] input, int n, int k, float[] rows, float[] binary, Tensor[] outputs)
+    private void Shared(MethodBatch batch, Discretiser stats, float[] input, int n, int k, float[] rows, int[] picks, ulong[] agree, Tensor[] outputs)
     {
-        var picks = new int[samples * k];
         var random = new StreamUniforms(SampleSeeds.For(seed, SharedStream));
-        stats.Perturb(input.AsSpan(0, stats.Width), samples, ref random, rows, binary.AsSpan(0, samples * k), picks);
+        stats.Perturb(input.AsSpan(0, stats.Width), samples, ref random, rows, new float[samples * k], picks);
         using var perturbed = tensor(rows, [samples, stats.Width]).narrow(0, 1, samples - 1).to(batch.Input.device);
         var budget = maxRows ?? batch.MaxRows;
         using var noGrad = no_grad();
@@ -102,17 +145,11 @@ public sealed class TabularLime(int samples, double? kernelWidth, double alpha, 
         var instance = (probability ? nn.functional.softmax(own, 1) : own).gather(1, batch.Targets.unsqueeze(1)); // [n, 1]
         var columns = all.index_select(1, batch.Targets).t(); // [n, samples − 1]
         var y = cat([instance, columns], 1);
+        var words = (k + 63) / 64;
         for (var i = 0; i < n; i++)
         {
             outputs[i] = y[i];
-            var x = input.AsSpan(i * stats.Width, stats.Width);
-            var z = binary.AsSpan(i * samples * k, samples * k);
-            z[..k].Fill(1);
-            for (var f = 0; f < k; f++)
-            {
-                var value = stats.Value(f, x);
-                for (var r = 1; r < samples; r++) z[r * k + f] = picks[r * k + f] == value ? 1 : 0;
-            }
+            stats.Agreement(input.AsSpan(i * stats.Width, stats.Width), picks, samples, agree.AsSpan(i * samples * words, samples * words));
         }
     }
 
@@ -170,6 +207,26 @@ public sealed class TabularLime(int samples, double? kernelWidth, double alpha, 
         /// <summary>Feature f's bin (numeric) or level (categorical) in the vector <paramref name="x"/>.</summary>
         public int Value(int f, ReadOnlySpan<float> x) =>
             _stats[f].Edges is { } edges ? Bin(edges, x[_features.Offsets[f]]) : Level(_features, f, x);
+
+        /// <summary>
+        /// lime's surrogate features of drawn rows as bits, (K + 63) / 64 words a row: feature f of row r is set where its pick
+        /// (<paramref name="picks"/> [samples, K]) is <paramref name="x"/>'s bin or level; row 0, the instance, has every feature.
+        /// </summary>
+        public void Agreement(ReadOnlySpan<float> x, ReadOnlySpan<int> picks, int samples, Span<ulong> bits)
+        {
+            var k = _stats.Length;
+            var words = (k + 63) / 64;
+            var own = new int[k];
+            for (var f = 0; f < k; f++) own[f] = Value(f, x);
+            bits.Clear();
+            for (var f = 0; f < k; f++) bits[f >> 6] |= 1UL << (f & 63);
+            for (var r = 1; r < samples; r++)
+            {
+                var row = bits.Slice(r * words, words);
+                var drawn = picks.Slice(r * k, k);
+                for (var f = 0; f < k; f++) row[f >> 6] |= (drawn[f] == own[f] ? 1UL : 0) << (f & 63);
+            }
+        }
 
         /// <summary>
         /// <paramref name="samples"/> perturbed vectors of <paramref name="x"/> (row 0: x itself), row-major; each row's
