@@ -134,26 +134,32 @@ public sealed class CohortMapsFeature : Feature<CohortMapsPartial, CohortMapsFea
 
     public sealed class Sums(CohortMapsFeature feature) : FeatureSums<CohortMapsPartial>(feature.Decode)
     {
-        // Per (method, column): the grid, whether the column has too many values, and each (value, class)'s count and Σ grid.
-        private readonly Dictionary<(string Method, string Column), (int H, int W, int Factor)> _grids = [];
-        private readonly Dictionary<(string Method, string Column), SortedDictionary<(string? Value, int Class), CohortMapCell>?> _cells = [];
-        private readonly List<(string Method, string Column)> _order = [];
+        // Per (method, column), in the order first seen: the grid and each (value, class)'s count and Σ grid (null: too many values).
+        private readonly Dictionary<(string Method, string Column), Grid> _grids = [];
+        private readonly List<Grid> _order = [];
+
+        private sealed class Grid(string method, string column, int h, int w, int factor)
+        {
+            public string Method => method;
+            public string Column => column;
+            public (int H, int W, int Factor) Shape => (h, w, factor);
+            public SortedDictionary<(string? Value, int Class), CohortMapCell>? Cells { get; set; } = new(CellOrder.Instance);
+        }
 
         public override void Fold(CohortMapsPartial partial)
         {
             foreach (var m in partial.Methods)
                 foreach (var column in m.Columns)
                 {
-                    var key = (m.Method, column.Name);
-                    if (!_grids.ContainsKey(key))
+                    if (!_grids.TryGetValue((m.Method, column.Name), out var grid))
                     {
-                        (_grids[key], _cells[key]) = ((m.Height, m.Width, m.Factor), new(CellOrder.Instance));
-                        _order.Add(key);
+                        _grids[(m.Method, column.Name)] = grid = new Grid(m.Method, column.Name, m.Height, m.Width, m.Factor);
+                        _order.Add(grid);
                     }
-                    if (_cells[key] is not { } cells) continue;
+                    if (grid.Cells is not { } cells) continue;
                     if (column.TooMany)
                     {
-                        _cells[key] = null;
+                        grid.Cells = null;
                         continue;
                     }
                     foreach (var cell in column.Cells)
@@ -163,7 +169,7 @@ public sealed class CohortMapsFeature : Feature<CohortMapsPartial, CohortMapsFea
                         sum.Count += cell.Count;
                         Totals.Add(sum.Sum, cell.Sum);
                     }
-                    if (cells.Keys.Select(k => k.Value).Distinct().Count() > CohortOptions.MaxValues) _cells[key] = null;
+                    if (cells.Keys.Select(k => k.Value).Distinct().Count() > CohortOptions.MaxValues) grid.Cells = null;
                 }
         }
 
@@ -171,13 +177,13 @@ public sealed class CohortMapsFeature : Feature<CohortMapsPartial, CohortMapsFea
         {
             if (_order.Count == 0) return null;
             var methods = new List<CohortMapsMethodSummary>();
-            foreach (var method in _order.Select(k => k.Method).Distinct())
+            foreach (var method in _order.Select(g => g.Method).Distinct())
             {
-                var (h, w, factor) = _grids[_order.First(k => k.Method == method)];
+                var (h, w, factor) = _order.First(g => g.Method == method).Shape;
                 var columns = new List<CohortMapsColumnSummary>();
-                foreach (var key in _order.Where(k => k.Method == method))
+                foreach (var key in _order.Where(g => g.Method == method))
                 {
-                    if (_cells[key] is not { } cells)
+                    if (key.Cells is not { } cells)
                     {
                         columns.Add(new CohortMapsColumnSummary(key.Column, null, [], [], [], null));
                         continue;

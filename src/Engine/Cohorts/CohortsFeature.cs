@@ -167,12 +167,7 @@ public sealed class CohortsFeature : Feature<CohortPartial, CohortsFeature.Sums>
             var method = r.Methods[m];
             if (s.Scalars?[m] is { } scalars) keys.Add((new CohortKey(method.Name, null, null), i => scalars.MeanAbs[i]));
             if (s.Data.Features is not { } features || !method.MapShape.SequenceEqual([features.Length])) continue;
-            var rowOf = Enumerable.Range(0, r.Count).ToArray();
-            if (method.Rows is { } rows)
-            {
-                Array.Fill(rowOf, -1);
-                for (var row = 0; row < rows.Length; row++) rowOf[rows[row]] = row;
-            }
+            var rowOf = method.MapRows(r.Count);
             for (var j = 0; j < features.Length; j++)
             {
                 var f = j;

@@ -44,10 +44,10 @@ public static class DependenceSample
         for (var k = 0; k < attributed.Length; k++)
         {
             var m = attributed[k];
-            var mapRow = m.Rows is { } explained ? explained.Select((row, j) => (row, j)).ToDictionary(x => x.row, x => x.j) : null;
+            var mapRow = m.MapRows(data.Count);
             for (var r = 0; r < picked.Length; r++)
             {
-                var j = mapRow is null ? picked[r].Row : mapRow.GetValueOrDefault(picked[r].Row, -1);
+                var j = mapRow[picked[r].Row];
                 if (j >= 0) Array.Copy(m.Maps, (long)j * f, attributions, ((long)r * attributed.Length + k) * f, f);
             }
         }
