@@ -13,7 +13,8 @@
 #   bash bench/cluster.sh shards     the same 100,000 samples (Fashion-MNIST test set × 10, saliency: bench/jobs/shards.json) at
 #                                    shard sizes BENCH_SIZES (default 4096 512 64 16 4: 25 to 25,000 shards) through 2 silos: wall
 #                                    time, bytes and commands into Redis during each job (INFO stats), bytes per shard, CPU seconds
-#                                    of the silos and of redis-server during each job
+#                                    of the silos and of redis-server during each job; BENCH_RANGES (default 64): the silos'
+#                                    Ranges:Size, each value in turn (0: every explain outcome to the job grain on its own)
 # Environment: BENCH_PIN=1 pins silo i to core i-1 (taskset), so one silo gets exactly one core;
 # BENCH_TILE (dataset = Fashion-MNIST test set × tile; default 5 for scale/recovery), BENCH_ROUNDS (default 2),
 # BENCH_JOB (the job file; default bench/jobs/cluster.json: saliency + grad-x-input + grad-cam, shardSize 2048).
@@ -207,7 +208,9 @@ shards)
   # CPU seconds (user + system) of the two silos and of redis-server over the job: what the cluster spent beyond the shards' tensor work.
   cpu() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"; }
   redis_cpu() { redis-cli -p "$port" info cpu | tr -d '\r' | awk -F: '/^used_cpu_(sys|user):/ { s += $2 } END { printf "%.2f", s }'; }
-  printf "| shardSize | shards | wall time (s) | bytes into Redis | per shard | commands into Redis | silos' CPU (s) | Redis CPU (s) |\n|---|---|---|---|---|---|---|---|\n" > "$work/shards.md"
+  printf "| Ranges:Size | shardSize | shards | wall time (s) | explain outcomes / messages to the job | bytes into Redis | per shard | commands into Redis | silos' CPU (s) | Redis CPU (s) |\n|---|---|---|---|---|---|---|---|---|---|\n" > "$work/shards.md"
+  for ranges in ${BENCH_RANGES:-64}; do
+  export Ranges__Size=$ranges
   for size in ${BENCH_SIZES:-4096 512 64 16 4}; do
     python3 - "$work/job.json" "$size" <<'PY4'
 import json, sys
@@ -219,10 +222,13 @@ PY4
     b1=$(stat total_net_input_bytes); c1=$(stat total_commands_processed); s1=$(echo "$(cpu "${pids[0]}") + $(cpu "${pids[1]}")" | bc -l); r1=$(redis_cpu)
     "$cli" status "s$size" --cluster "$redis" | head -3 >&2
     shards=$(( (samples + size - 1) / size ))
-    printf "| %d | %d | %.1f | %s | %.0f B | %d | %.1f | %.2f |\n" "$size" "$shards" "$wall" "$(numfmt --to=iec-i --suffix=B $((b1 - b0)))" "$(echo "($b1 - $b0) / $shards" | bc -l)" $((c1 - c0)) \
+    # The job grain's own count, logged as its explain pass ends: "took N outcomes in M messages".
+    took=$(grep -ho "its explain pass took [0-9]* outcomes in [0-9]* messages" "$work"/silo*.log | tail -1 | awk '{ print $5 " / " $8 }')
+    printf "| %d | %d | %d | %.1f | %s | %s | %.0f B | %d | %.1f | %.2f |\n" "$ranges" "$size" "$shards" "$wall" "${took:-?}" "$(numfmt --to=iec-i --suffix=B $((b1 - b0)))" "$(echo "($b1 - $b0) / $shards" | bc -l)" $((c1 - c0)) \
       "$(echo "$s1 - $s0" | bc -l)" "$(echo "$r1 - $r0" | bc -l)" >> "$work/shards.md"
     rm -rf "$work/out-s$size"
     stop_silos
+  done
   done
   cat "$work/shards.md"
   ;;

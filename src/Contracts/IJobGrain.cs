@@ -24,6 +24,13 @@ public interface IJobGrain : IGrainWithStringKey
     /// <summary>Called by a shard attempt when its outputs are staged; ignored unless it is the shard's current attempt.</summary>
     Task ShardCompletedAsync(ShardPartial partial);
 
+    /// <summary>
+    /// Called by a range grain (<see cref="IRangeGrain"/>) with the explain outcomes it gathered for its block of shards, in
+    /// shard order: each is merged as <see cref="ShardCompletedAsync"/> would merge it, and the job records and dispatches
+    /// once for the lot. Outcomes that are not their shard's current attempt are ignored.
+    /// </summary>
+    Task RangeReportedAsync(ShardPartial[] outcomes);
+
     /// <summary>Called by a selection attempt (<see cref="ShardPhase.Select"/>) with its candidates; ignored unless current.</summary>
     Task ShardSelectedAsync(SelectionPartial partial);
 

@@ -21,7 +21,9 @@ public sealed record ShardRequest(
     [property: Id(7)] string? Baseline = null,
     [property: Id(8)] int ConceptsAttempt = 0,
     [property: Id(9)] byte[]? Tree = null,
-    [property: Id(10)] int ExplainAttempt = 0);
+    [property: Id(10)] int ExplainAttempt = 0,
+    [property: Id(11)] string? Range = null,
+    [property: Id(12)] int RangeShards = 0);
 
 /// <summary>
 /// A shard's partial statistics: sums and counts only, so that partials merge by addition; never tensors. Each

@@ -26,4 +26,7 @@ public static class ExplainMetrics
 
     /// <summary>Shards admitted on a silo's pipeline right now. Tag: silo.</summary>
     public static readonly UpDownCounter<long> InFlight = Meter.CreateUpDownCounter<long>("explaincluster.shards.in_flight", "{shard}", "shards in flight on a silo");
+
+    /// <summary>Hand-ups of explain outcomes from range grains to their job grain (one message each). Tag: silo (the range grain's).</summary>
+    public static readonly Counter<long> RangeHandUps = Meter.CreateCounter<long>("explaincluster.range.handups", "{message}", "outcomes handed up by range grains");
 }

@@ -32,4 +32,10 @@ public sealed partial class JobGrain
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: its shards' records could not be written; the next save writes them")]
     private static partial void LogSaveFailed(ILogger logger, Exception error, string jobId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} shard {Shard}: attempt {Attempt} finished but its outcome did not reach the job; taken from its staging")]
+    private static partial void LogTakenFromStaging(ILogger logger, string jobId, int shard, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: its explain pass took {Outcomes} outcomes in {Messages} messages")]
+    private static partial void LogOutcomeMessages(ILogger logger, string jobId, int outcomes, int messages);
 }

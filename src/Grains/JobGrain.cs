@@ -7,6 +7,7 @@ using ExplainCluster.Grains.Passes;
 using ExplainCluster.Grains.Placement;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Runtime;
 using Orleans.Serialization;
 using Orleans.Storage;
@@ -23,7 +24,8 @@ namespace ExplainCluster.Grains;
 public sealed partial class JobGrain(
     [PersistentState("job", JobGrain.Storage)] IPersistentState<JobRecord> record,
     [FromKeyedServices(JobGrain.Storage)] IGrainStorage storage, Serializer serializer,
-    BlobLocator locator, LocationPolicy policy, Limits limits, IGrainFactory grains, IClusterMembershipService membership, Workers workers, ILogger<JobGrain> logger)
+    BlobLocator locator, LocationPolicy policy, Limits limits, IGrainFactory grains, IClusterMembershipService membership, Workers workers,
+    IOptions<RangeOptions> ranges, ILogger<JobGrain> logger)
     : Grain, IJobGrain, IRemindable
 {
     /// <summary>The grain storage that holds job records: Redis on a real cluster, memory when embedded.</summary>
@@ -45,6 +47,9 @@ public sealed partial class JobGrain(
     private readonly ChangeSignal _changed = new();
     private ShardJournal? _journal;
 
+    // Messages that brought this activation explain outcomes, and the outcomes they brought (logged as the pass ends).
+    private int _outcomeMessages, _outcomes;
+
     // Saves run one at a time (a block's and the record's etags change with each write); a save may be queued (SaveSoon).
     private readonly SemaphoreSlim _saving = new(1, 1);
     private bool _saveQueued;
@@ -61,7 +66,7 @@ public sealed partial class JobGrain(
 
     private ShardJournal Journal => _journal ??= new ShardJournal(storage, Id);
 
-    private ShardDispatcher Dispatcher => _dispatcher ??= new ShardDispatcher(Id, grains, workers, membership, _pass!, StartFailedAsync, logger);
+    private ShardDispatcher Dispatcher => _dispatcher ??= new ShardDispatcher(Id, grains, workers, membership, _pass!, StartFailedAsync, logger, ranges.Value);
 
     /// <summary>A job that was running when its grain was lost picks up where its record says it was (<see cref="JobContext.ResumeAsync"/>).</summary>
     public override async Task OnActivateAsync(CancellationToken ct)
@@ -149,7 +154,17 @@ public sealed partial class JobGrain(
 
     Task IJobGrain.ShardSelectedAsync(SelectionPartial partial) => AcceptAsync(partial.ShardIndex, partial.Attempt, partial.Silo, partial.Seconds, partial);
 
-    Task IJobGrain.ShardCompletedAsync(ShardPartial partial) => AcceptAsync(partial.ShardIndex, partial.Attempt, partial.Silo, partial.Seconds, partial);
+    Task IJobGrain.ShardCompletedAsync(ShardPartial partial)
+    {
+        (_outcomeMessages, _outcomes) = (_outcomeMessages + 1, _outcomes + 1);
+        return AcceptAsync(partial.ShardIndex, partial.Attempt, partial.Silo, partial.Seconds, partial);
+    }
+
+    Task IJobGrain.RangeReportedAsync(ShardPartial[] outcomes)
+    {
+        (_outcomeMessages, _outcomes) = (_outcomeMessages + 1, _outcomes + outcomes.Length);
+        return AcceptAllAsync(outcomes);
+    }
 
     Task IJobGrain.ShardPostedAsync(PostPartial partial) => AcceptAsync(partial.ShardIndex, partial.Attempt, partial.Silo, partial.Seconds, partial);
 
@@ -170,6 +185,27 @@ public sealed partial class JobGrain(
     /// <summary>An attempt's result, merged by the current pass if it is the shard's current attempt of that pass; else ignored.</summary>
     private async Task AcceptAsync<T>(int shard, int attempt, string silo, double seconds, T result)
     {
+        if (await MergeAsync(shard, attempt, silo, seconds, result)) await MergedAsync();
+    }
+
+    /// <summary>
+    /// Explain outcomes handed up together (by a range grain, or taken from their staging): each merged as
+    /// <see cref="AcceptAsync"/> merges one, and what follows a merge (<see cref="MergedAsync"/>) once for them all.
+    /// </summary>
+    private async Task AcceptAllAsync(ShardPartial[] outcomes)
+    {
+        var merged = false;
+        foreach (var p in outcomes)
+        {
+            merged |= await MergeAsync(p.ShardIndex, p.Attempt, p.Silo, p.Seconds, p);
+            if (State.State != JobState.Running) return;
+        }
+        if (merged) await MergedAsync();
+    }
+
+    /// <summary>Merges an attempt's result if it is current (<see cref="AcceptAsync"/>); true when it was merged and the job runs on.</summary>
+    private async Task<bool> MergeAsync<T>(int shard, int attempt, string silo, double seconds, T result)
+    {
         var pass = _pass as IJobPass<T>;
         if (State.State == JobState.Running && pass is not null && State.Book.IsCurrent(shard, attempt))
         {
@@ -177,16 +213,23 @@ public sealed partial class JobGrain(
             catch (Exception e) when (e is IOException or Azure.RequestFailedException or System.Text.Json.JsonException)
             {
                 await RetryAsync(shard, $"shard {shard}: its partial statistics cannot be read: {e.Message.Split('\n')[0]}");
-                return;
+                return false;
             }
         }
         if (State.State != JobState.Running || pass is null || pass != _pass || !State.Book.Accept(shard, attempt, silo, seconds))
         {
             if (State.State == JobState.Running) LogSuperseded(logger, Id, shard, attempt);
-            return;
+            return false;
         }
-        if (pass.Merge(result) is { } error) await FailAsync(error);
-        else if (State.Book.Complete) await AdvanceAsync();
+        if (pass.Merge(result) is not { } error) return true;
+        await FailAsync(error);
+        return false;
+    }
+
+    /// <summary>After a merge: the next pass when every shard is in, else waiting shards start and the change is recorded.</summary>
+    private async Task MergedAsync()
+    {
+        if (State.Book.Complete) await AdvanceAsync();
         else
         {
             // The shard's record is written after this turn, with whatever else changes meanwhile (SaveSoon): a job lost
@@ -201,6 +244,7 @@ public sealed partial class JobGrain(
     /// <summary>Every shard of the current pass is merged: the next pass with work for the job begins, or the job finalizes.</summary>
     private async Task AdvanceAsync()
     {
+        if (_pass is ExplainPass) LogOutcomeMessages(logger, Id, _outcomes, _outcomeMessages);
         if (await _job!.AdvanceAsync(_pass!) is { } next)
         {
             await BeginAsync(next);
@@ -244,15 +288,36 @@ public sealed partial class JobGrain(
         else await ChangedAsync();
     }
 
-    /// <summary>Every <see cref="LeaseCheck"/>: lost attempts run again, waiting shards start (<see cref="ShardDispatcher.CheckAsync"/>).</summary>
+    /// <summary>
+    /// Every <see cref="LeaseCheck"/>: lost attempts run again, waiting shards start (<see cref="ShardDispatcher"/>). An explain
+    /// attempt that stopped on a live silo with its outcome staged had handed it to a range grain lost since: its outcome is
+    /// taken from the staging, and the shard does not run again.
+    /// </summary>
     private async Task CheckLeasesAsync(CancellationToken ct)
     {
         if (State.State != JobState.Running) return;
-        if (await Dispatcher.CheckAsync(State.Book, ct))
+        var (dispatcher, book) = (Dispatcher, State.Book);
+        var (dead, stopped) = await dispatcher.FindLostAsync(book, ct);
+        if (stopped.Length > 0 && _pass is ExplainPass && await StagedAsync(book, stopped) is { Length: > 0 } staged)
+        {
+            foreach (var outcome in staged) LogTakenFromStaging(logger, Id, outcome.ShardIndex, outcome.Attempt);
+            await AcceptAllAsync(staged);
+            if (State.State != JobState.Running || _dispatcher != dispatcher) return;
+        }
+        if (dispatcher.Requeue(book, [.. dead.Concat(stopped).Order()]))
         {
             await SaveAsync();
             _changed.Raise();
         }
+    }
+
+    /// <summary>The outcomes the current attempts of <paramref name="shards"/> staged, for those that staged one (read off the scheduler).</summary>
+    private async Task<ShardPartial[]> StagedAsync(ShardBook book, int[] shards)
+    {
+        var (spec, outputs) = (State.Job!, _job!.Outputs);
+        var attempts = shards.Select(s => (Shard: s, Attempt: book.AttemptsOf(s))).ToArray();
+        var found = await Task.Run(() => Task.WhenAll(attempts.Select(a => outputs.StagedPartialAsync(spec, a.Shard, a.Attempt))));
+        return [.. found.OfType<ShardPartial>()];
     }
 
     private async Task FinishAsync()

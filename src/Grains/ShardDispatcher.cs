@@ -15,8 +15,9 @@ namespace ExplainCluster.Grains;
 /// <param name="pass">The pass whose attempts these are: it makes their requests and keys their shard grains.</param>
 /// <param name="startFailed">Called, on the grain's scheduler, with the shard and the error when a start this dispatcher sent
 /// failed and its attempt is still the shard's current one (<see cref="Dispatch"/> does not wait for the answers).</param>
+/// <param name="ranges">Where the explain pass's attempts send their outcomes (<see cref="RangeGrain"/>).</param>
 public sealed partial class ShardDispatcher(string jobId, IGrainFactory grains, Workers workers, IClusterMembershipService membership, IJobPass pass,
-    Func<int, string, Task> startFailed, ILogger logger)
+    Func<int, string, Task> startFailed, ILogger logger, RangeOptions? ranges = null)
 {
     /// <summary>Every this many lease checks, running attempts are asked whether they still run.</summary>
     public const int ProbeEvery = 10;
@@ -56,20 +57,23 @@ public sealed partial class ShardDispatcher(string jobId, IGrainFactory grains, 
     }
 
     /// <summary>
-    /// A lease check: shards whose attempt was lost (<see cref="FindLostAsync"/>) wait for a new attempt; then waiting shards
-    /// go to silos with room, including silos that just joined. Returns whether the book changed.
+    /// The rest of a lease check, once the caller has had its say on the attempts <see cref="FindLostAsync"/> found: those of
+    /// <paramref name="lost"/> still current wait for a new attempt, then waiting shards go to silos with room, including silos
+    /// that just joined. Returns whether the book changed.
     /// </summary>
-    public async Task<bool> CheckAsync(ShardBook book, CancellationToken ct)
+    public bool Requeue(ShardBook book, int[] lost)
     {
-        var lost = await FindLostAsync(book, ct);
+        var requeued = 0;
         foreach (var shard in lost)
         {
+            if (book.Records[shard] is { Done: true } or { Waiting: true }) continue;
             LogLost(logger, jobId, shard);
             Requeue(book, shard, "lost");
+            requeued++;
         }
         var waiting = book.WaitingCount;
         Dispatch(book);
-        return lost.Length > 0 || book.WaitingCount != waiting;
+        return requeued > 0 || book.WaitingCount != waiting;
     }
 
     /// <summary>
@@ -101,25 +105,23 @@ public sealed partial class ShardDispatcher(string jobId, IGrainFactory grains, 
     }
 
     /// <summary>
-    /// Unfinished shards whose attempt was placed on a silo that membership declared dead and, every
-    /// <see cref="ProbeEvery"/> calls, those whose shard grain says it no longer runs the attempt (once the start was answered:
-    /// a probe that overtook the start would find the grain idle).
+    /// Unfinished shards whose attempt was placed on a silo that membership declared dead (<c>Dead</c>) and, every
+    /// <see cref="ProbeEvery"/> calls, those whose shard grain, on a live silo, says it no longer runs the attempt (<c>Stopped</c>:
+    /// once the start was answered, as a probe that overtook the start would find the grain idle). A stopped attempt may have
+    /// finished and handed its outcome to a range grain that was lost since: its staging says.
     /// </summary>
-    public async Task<int[]> FindLostAsync(ShardBook book, CancellationToken ct)
+    public async Task<(int[] Dead, int[] Stopped)> FindLostAsync(ShardBook book, CancellationToken ct)
     {
         var snapshot = membership.CurrentSnapshot;
-        var lost = book.Lost(silo => snapshot.GetSiloStatus(silo) is SiloStatus.Dead or SiloStatus.None).ToHashSet();
-        if (++_checks % ProbeEvery == 0)
+        var dead = book.Lost(silo => snapshot.GetSiloStatus(silo) is SiloStatus.Dead or SiloStatus.None).ToHashSet();
+        if (++_checks % ProbeEvery != 0) return ([.. dead.Order()], []);
+        var running = book.Running().Where(r => !dead.Contains(r.Shard) && !_starting.Contains(r)).ToArray();
+        var alive = await Task.WhenAll(running.Select(async r =>
         {
-            var running = book.Running().Where(r => !lost.Contains(r.Shard) && !_starting.Contains(r)).ToArray();
-            var alive = await Task.WhenAll(running.Select(async r =>
-            {
-                try { return await Shard(r.Shard, r.Attempt).IsRunningAsync().WaitAsync(TimeSpan.FromSeconds(5), ct); }
-                catch (Exception e) when (e is OrleansException or TimeoutException) { return true; /* ask again next time */ }
-            }));
-            lost.UnionWith(running.Where((r, i) => !alive[i] && book.IsCurrent(r.Shard, r.Attempt)).Select(r => r.Shard));
-        }
-        return [.. lost.Order()];
+            try { return await Shard(r.Shard, r.Attempt).IsRunningAsync().WaitAsync(TimeSpan.FromSeconds(5), ct); }
+            catch (Exception e) when (e is OrleansException or TimeoutException) { return true; /* ask again next time */ }
+        }));
+        return ([.. dead.Order()], [.. running.Where((r, i) => !alive[i] && book.IsCurrent(r.Shard, r.Attempt)).Select(r => r.Shard).Order()]);
     }
 
     /// <summary>Stops every running attempt and waits (boundedly) until they no longer write, so their staging can go.</summary>
@@ -147,7 +149,10 @@ public sealed partial class ShardDispatcher(string jobId, IGrainFactory grains, 
         try
         {
             // The request context travels with the message, which is made here.
-            call = Shard(shard, attempt).StartAsync(pass.Request(jobId, book.Shards[shard], attempt));
+            var request = pass.Request(jobId, book.Shards[shard], attempt);
+            if (pass.Kind == JobPass.Explain && ranges?.RangeOf(jobId, shard, book.Shards.Length) is ({ } range, var shards))
+                request = request with { Range = range, RangeShards = shards };
+            call = Shard(shard, attempt).StartAsync(request);
         }
         finally
         {

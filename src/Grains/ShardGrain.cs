@@ -13,7 +13,8 @@ namespace ExplainCluster.Grains;
 /// <summary>Runs one attempt at one shard off the Orleans scheduler and reports the outcome to its job.</summary>
 [ModelHostPlacement]
 public sealed partial class ShardGrain(
-    ShardPipeline pipeline, ILocalSiloDetails silo, IGrainFactory grains, IOptions<ModelHostOptions> options, ILogger<ShardGrain> logger)
+    ShardPipeline pipeline, ILocalSiloDetails silo, IGrainFactory grains, IOptions<ModelHostOptions> options, IOptions<RangeOptions> ranges,
+    ILogger<ShardGrain> logger)
     : Grain, IShardGrain
 {
     /// <summary>How long an outcome is offered to the job grain: long enough for it to reactivate elsewhere after its silo died.</summary>
@@ -22,6 +23,11 @@ public sealed partial class ShardGrain(
     private readonly CancellationTokenSource _cancel = new();
     private int _running;
     private Task _work = Task.CompletedTask;
+
+    // When the outcome was handed to a range grain (explain attempts): the attempt counts as running a while longer
+    // (RangeOptions.ReportGrace), until the range has handed it to the job.
+    // Ticks (UTC) or 0; written by the attempt's thread, read on the grain's.
+    private long _handedToRange;
 
     Task<SiloAddress> IShardGrain.StartAsync(ShardRequest request)
     {
@@ -36,7 +42,8 @@ public sealed partial class ShardGrain(
         return Task.FromResult(silo.SiloAddress);
     }
 
-    Task<bool> IShardGrain.IsRunningAsync() => Task.FromResult(Volatile.Read(ref _running) == 1);
+    Task<bool> IShardGrain.IsRunningAsync() => Task.FromResult(Volatile.Read(ref _running) == 1
+        || (Volatile.Read(ref _handedToRange) is var handed and > 0 && DateTime.UtcNow.Ticks - handed < ranges.Value.ReportGrace.Ticks));
 
     /// <summary>Stops the attempt and returns once it has stopped writing (at its next batch), or after 10 s.</summary>
     async Task IShardGrain.CancelAsync()
@@ -93,7 +100,16 @@ public sealed partial class ShardGrain(
                 _work = Stopped(work);
                 var partial = await work;
                 var outcome = partial.ApproxBytes > options.Value.MaxInlinePartialBytes ? partial.Reference() : partial;
-                report = () => job.ShardCompletedAsync(outcome);
+                if (request.Range is { } range)
+                {
+                    // Its block's range grain hands it to the job with its neighbours' (RangeGrain).
+                    report = async () =>
+                    {
+                        await grains.GetGrain<IRangeGrain>(range).ReportAsync(outcome, request.RangeShards);
+                        Volatile.Write(ref _handedToRange, DateTime.UtcNow.Ticks);
+                    };
+                }
+                else report = () => job.ShardCompletedAsync(outcome);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)

@@ -107,6 +107,20 @@ public sealed class JobOutputs(BlobLocator locator)
     }
 
     /// <summary>
+    /// The partial statistics an attempt staged, if it staged them whole (its partial.bin is written last, so the attempt's
+    /// files are all there); null when it has none or one cut short.
+    /// </summary>
+    public async Task<ShardPartial?> StagedPartialAsync(JobSpec job, int shard, int attempt, CancellationToken ct = default)
+    {
+        try
+        {
+            if (!await locator.Resolve(job.Output).Child(OutputLayout.Partial(shard, attempt)).ExistsAsync(ct)) return null;
+            return await ReadPartialAsync(job, shard, attempt, ct);
+        }
+        catch (Exception e) when (e is ExplainException or IOException or Azure.RequestFailedException) { return null; }
+    }
+
+    /// <summary>
     /// SHA-256 of the model, the inputs (image files: each one's name and bytes, in dataset order; a table's parts: each
     /// one's name and bytes, in order) and the labels
     /// (streamed; started while the shards run), and the model's

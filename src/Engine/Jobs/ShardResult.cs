@@ -40,6 +40,16 @@ public sealed record MethodMaps(string Name, int[] MapShape, float[] Maps, IRead
     public int RowCount(int samples) => Rows?.Length ?? samples;
 
     public int MapSize => MapShape.Length == 0 ? 0 : MapShape.Aggregate(1, (a, b) => a * b);
+
+    /// <summary>Each of the shard's <paramref name="samples"/> rows' row in <see cref="Maps"/>; −1 where the method did not explain it.</summary>
+    public int[] MapRows(int samples)
+    {
+        var rowOf = Enumerable.Range(0, samples).ToArray();
+        if (Rows is not { } rows) return rowOf;
+        Array.Fill(rowOf, -1);
+        for (var row = 0; row < rows.Length; row++) rowOf[rows[row]] = row;
+        return rowOf;
+    }
 }
 
 /// <summary>A per-sample column a method adds to the parquet part (snake_case), one value per sample.</summary>

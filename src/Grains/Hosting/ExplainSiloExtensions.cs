@@ -45,6 +45,7 @@ public static class ExplainSiloExtensions
         var services = silo.Services;
         services.AddOptions<ModelHostOptions>().BindConfiguration(ModelHostOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ModelHostOptions>, ModelHostOptionsValidator>();
+        services.AddOptions<RangeOptions>().BindConfiguration(RangeOptions.Section);
         services.AddSingleton(sp => new BlobLocator(sp.GetRequiredService<IConfiguration>()["Storage:ConnectionString"]));
         services.AddSingleton(sp => LocationPolicyFrom(sp.GetRequiredService<IConfiguration>()));
         services.AddSingleton(sp => LimitsFrom(sp.GetRequiredService<IConfiguration>()));

@@ -81,18 +81,51 @@ public class SiloLossTests(ClusterData data) : IClassFixture<ClusterData>
         Assert.Contains(shards, s => second.Any(f => s.Silo.StartsWith(f.AddressPrefix, StringComparison.Ordinal)));
     }
 
+    [Fact]
+    public async Task Submit_KillSiloHoldingARangeMidJob_ItsHeldOutcomesAreTakenFromStagingNotRecomputed()
+    {
+        // Blocks of 10 shards, handed up when complete or after 30 s: when the silo holding the first block's range grain is
+        // killed, that grain holds the outcomes of the shards that reported to it. Those whose shard grain lives on (on another
+        // silo) are taken from their staging once they no longer answer that they run, 3 s after their report (so are those
+        // that any range holds longer than that: the test's grace is shorter than its flush).
+        SiloProcess? victim = null;
+        var survivors = Array.Empty<SiloProcess>();
+        var shards = await RunWithFaultAsync("range", 5, async silos =>
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            while ((victim = silos.FirstOrDefault(s => s.Log.Contains("Range range/0 holds", StringComparison.Ordinal))) is null)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "no silo holds the first block's range grain");
+                await Task.Delay(50);
+            }
+            victim.Kill();
+            survivors = [.. silos.Where(s => s != victim)];
+        }, ("Ranges__Size", "10"), ("Ranges__FlushAfter", "00:00:30"), ("Ranges__ReportGrace", "00:00:03"));
+        var taken = survivors.SelectMany(s => s.Lines)
+            .Select(l => System.Text.RegularExpressions.Regex.Match(l, @"Job range shard (\d+): attempt (\d+) finished but its outcome did not reach the job"))
+            .Where(m => m.Success).Select(m => (Shard: int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture),
+                Attempt: int.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture))).Distinct().ToArray();
+        Assert.True(taken.Length > 0, "no outcome was taken from its staging: the range grain held none when its silo died\n"
+            + string.Join("\n---\n", survivors.Select(s => s.Log)));
+        Assert.Contains(taken, t => t.Shard < 10);
+        // An attempt whose outcome was taken from its staging is the one kept, and the shard did not run again after it (an
+        // earlier attempt of it may have been lost with the killed silo).
+        Assert.All(taken, t => Assert.Equal((t.Attempt, t.Attempt), shards.Single(s => s.Index == t.Shard) is var s ? (s.Attempt, s.Attempts) : default));
+    }
+
     /// <summary>
     /// Starts redis-server and three silos, submits the job as <paramref name="id"/>, applies the fault once
     /// <paramref name="after"/> shards are staged, and follows the job with <c>explain watch</c>; then checks
     /// the invariants: completed, every index exactly once, the fault-free summary byte for byte.
     /// </summary>
-    private Task<ShardOutcome[]> RunWithFaultAsync(string id, int after, Func<SiloProcess[], Task> fault) =>
-        RunWithFaultAsync(id, after, async silos => { await fault(silos); return []; });
+    private Task<ShardOutcome[]> RunWithFaultAsync(string id, int after, Func<SiloProcess[], Task> fault, params (string Key, string Value)[] settings) =>
+        RunWithFaultAsync(id, after, async silos => { await fault(silos); return []; }, settings);
 
-    private async Task<ShardOutcome[]> RunWithFaultAsync(string id, int after, Func<SiloProcess[], Task<List<SiloProcess>>> fault)
+    private async Task<ShardOutcome[]> RunWithFaultAsync(string id, int after, Func<SiloProcess[], Task<List<SiloProcess>>> fault,
+        params (string Key, string Value)[] settings)
     {
         await using var redis = await RedisServer.StartAsync();
-        var silos = await StartSilosAsync(redis, 3);
+        var silos = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => SiloProcess.StartAsync(redis.ConnectionString, settings)));
         var added = new List<SiloProcess>();
         try
         {
