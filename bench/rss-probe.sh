@@ -3,7 +3,7 @@
 # mode, with each silo's /proc status (VmRSS, RssAnon, RssFile, VmHWM) sampled every second and, where the global tools
 # dotnet-counters and dotnet-gcdump are installed (dotnet tool install -g ...), the GC's counters per second and a heap
 # report after each job (PROBE_GCDUMP=1) or PROBE_MIDDUMP seconds into the 1,000,000-row job.
-#   PROBE_ROWS="100000 1000000" PROBE_FRESH=1 (new silos per size) PROBE_NOTREE=1 ("errorTree": false)
+#   PROBE_ROWS="100000 1000000" PROBE_FRESH=1 (new silos per size) PROBE_NOTREE=1 ("errorTree": false) PROBE_GROUP=1048576 (rows a row group)
 #   PROBE_JOB=bench/jobs/table-tree.json PROBE_ENV="DOTNET_GCConserveMemory=5" (the silos' extra environment) PROBE_OUT=folder
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +34,7 @@ cp "${PROBE_JOB:-bench/jobs/table-tree.json}" "$work/table.json"; cp bench/jobs/
 started=0
 for rows in ${PROBE_ROWS:-100000 1000000}; do
   if [ "$started" = 0 ] || [ -n "${PROBE_FRESH:-}" ]; then [ "$started" = 1 ] && stop_silos; start_silos "$rows"; started=1; fi
-  bench/Bench/bin/Release/net10.0/explain-bench synthetic-table "$rows" "$work/synthetic.parquet" >&2
+  bench/Bench/bin/Release/net10.0/explain-bench synthetic-table "$rows" "$work/synthetic.parquet" "${PROBE_GROUP:-65536}" >&2
   for i in 1 2; do echo "silo$i before $rows: $(st ${pids[$i]})" >> "$out/summary.txt"; done
   for i in 1 2; do
     [ -x ~/.dotnet/tools/dotnet-counters ] && ~/.dotnet/tools/dotnet-counters collect -p "${pids[$i]}" --counters System.Runtime --format csv -o "$out/counters$i.$rows.csv" --refresh-interval 1 >/dev/null 2>&1 &

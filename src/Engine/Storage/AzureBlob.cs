@@ -24,6 +24,9 @@ public sealed class AzureBlob(BlobContainerClient container, string name, string
     public async Task<long> LengthAsync(CancellationToken ct = default) =>
         (await _blob.GetPropertiesAsync(cancellationToken: ct)).Value.ContentLength;
 
+    public async Task<string> VersionAsync(CancellationToken ct = default) =>
+        (await _blob.GetPropertiesAsync(cancellationToken: ct)).Value.ETag.ToString();
+
     public async Task<byte[]> ReadRangeAsync(long offset, int count, CancellationToken ct = default)
     {
         var buffer = new byte[count];

@@ -10,6 +10,12 @@ public interface IBlob
 
     Task<long> LengthAsync(CancellationToken ct = default);
 
+    /// <summary>
+    /// A token that changes whenever the content may have (an Azure blob's ETag; a file's last write time and length), so that what
+    /// was decoded from one version is never served for the next.
+    /// </summary>
+    Task<string> VersionAsync(CancellationToken ct = default);
+
     /// <summary>Reads exactly <paramref name="count"/> bytes from <paramref name="offset"/>.</summary>
     Task<byte[]> ReadRangeAsync(long offset, int count, CancellationToken ct = default);
 

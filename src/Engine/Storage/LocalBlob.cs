@@ -8,6 +8,9 @@ public sealed class LocalBlob(string path) : IBlob
 
     public Task<long> LengthAsync(CancellationToken ct = default) => Task.FromResult(new FileInfo(Location).Length);
 
+    public Task<string> VersionAsync(CancellationToken ct = default) =>
+        Task.FromResult(new FileInfo(Location) is var file ? $"{file.LastWriteTimeUtc.Ticks}:{file.Length}" : "");
+
     public async Task<byte[]> ReadRangeAsync(long offset, int count, CancellationToken ct = default)
     {
         var buffer = new byte[count];

@@ -16,12 +16,17 @@ public sealed class ParquetTable : ITableFile
     private readonly long[] _groupStarts;
     private readonly DataField[] _fields;
 
-    private ParquetTable(IBlob blob, long length, DataField[] fields, long[] groupStarts)
+    private readonly string _version;
+    private readonly RowGroupCache _cache;
+
+    private ParquetTable(IBlob blob, long length, string version, DataField[] fields, long[] groupStarts, RowGroupCache cache)
     {
         _blob = blob;
         _length = length;
+        _version = version;
         _fields = fields;
         _groupStarts = groupStarts;
+        _cache = cache;
     }
 
     public string[] Columns => [.. _fields.Select(f => f.Name)];
@@ -32,8 +37,10 @@ public sealed class ParquetTable : ITableFile
     public static async Task<bool> IsParquetAsync(IBlob blob, long length, CancellationToken ct) =>
         length >= 4 && await blob.ReadRangeAsync(0, 4, ct) is var magic && "PAR1"u8.SequenceEqual(magic);
 
-    public static async Task<ParquetTable> OpenAsync(IBlob blob, long length, CancellationToken ct)
+    /// <param name="cache">Where groups that shards read in part are kept (<see cref="RowGroupCache.Shared"/> unless given).</param>
+    public static async Task<ParquetTable> OpenAsync(IBlob blob, long length, CancellationToken ct, RowGroupCache? cache = null)
     {
+        var version = await blob.VersionAsync(ct);
         await using var reader = await CreateReaderAsync(blob, length, ct);
         var starts = new long[reader.RowGroupCount + 1];
         for (var g = 0; g < reader.RowGroupCount; g++)
@@ -41,23 +48,30 @@ public sealed class ParquetTable : ITableFile
             using var group = reader.OpenRowGroupReader(g);
             starts[g + 1] = starts[g] + group.RowCount;
         }
-        return new ParquetTable(blob, length, reader.Schema.GetDataFields(), starts);
+        return new ParquetTable(blob, length, version, reader.Schema.GetDataFields(), starts, cache ?? RowGroupCache.Shared);
     }
+
+    /// <summary>The fewest rows of a group that a read must take for the group to be kept (<see cref="RowGroupCache"/>).</summary>
+    private const int KeepFrom = 64;
 
     public async Task<object?[][]> ReadAsync(long start, int count, int[] columns, CancellationToken ct)
     {
         var cells = columns.Select(_ => new object?[count]).ToArray();
-        var buffers = new ColumnBuffers();
         await using var reader = await CreateReaderAsync(_blob, _length, ct);
         for (var g = 0; g < _groupStarts.Length - 1; g++)
         {
             var (from, to) = (Math.Max(start, _groupStarts[g]), Math.Min(start + count, _groupStarts[g + 1]));
             if (from >= to) continue;
-            using var group = reader.OpenRowGroupReader(g);
-            var rows = checked((int)group.RowCount);
-            var wanted = new Slice((int)(from - _groupStarts[g]), (int)(to - from), (int)(from - start));
-            for (var c = 0; c < columns.Length; c++)
-                await ColumnAsync(group, _fields[columns[c]], rows, wanted, cells[c], buffers, _blob.Location, ct);
+            var rows = _groupStarts[g + 1] - _groupStarts[g];
+            var decoded = to - from < rows && _cache.Admits(rows, columns.Length)
+                ? await _cache.GetAsync(new GroupKey(_blob.Location, _length, _version, g, string.Join(',', columns)), async () =>
+                {
+                    // Its own reader: the shard that started the decode may be cancelled while others wait for it.
+                    await using var own = await CreateReaderAsync(_blob, _length, CancellationToken.None);
+                    return await DecodeAsync(own, g, columns, CancellationToken.None);
+                }, keep: to - from >= KeepFrom, ct)
+                : await DecodeAsync(reader, g, columns, ct);
+            for (var c = 0; c < columns.Length; c++) decoded[c].CopyTo((int)(from - _groupStarts[g]), (int)(to - from), cells[c], (int)(from - start));
         }
         return cells;
     }
@@ -72,54 +86,63 @@ public sealed class ParquetTable : ITableFile
     }
 
     /// <summary>
-    /// A column chunk is decoded whole (Parquet.Net reads no less) into a buffer that the read's columns of a type share, and only
-    /// the rows of <paramref name="wanted"/> become cells. A shard of 16,384 rows in a row group of 65,536 used to decode each column
-    /// into an array of its own and box every row of the group: 65 MB of garbage a shard of the 30-feature table, most of it on the
-    /// large object heap.
+    /// Row group <paramref name="g"/>'s <paramref name="columns"/>, each column chunk decoded whole (Parquet.Net reads no less)
+    /// through a buffer that the group's columns of a type share.
     /// </summary>
-    private static async Task ColumnAsync(ParquetRowGroupReader group, DataField field, int n, Slice wanted, object?[] cells, ColumnBuffers buffers,
+    private async Task<DecodedColumn[]> DecodeAsync(ParquetReader reader, int g, int[] columns, CancellationToken ct)
+    {
+        using var group = reader.OpenRowGroupReader(g);
+        var rows = checked((int)group.RowCount);
+        var buffers = new ColumnBuffers();
+        var decoded = new DecodedColumn[columns.Length];
+        for (var c = 0; c < columns.Length; c++) decoded[c] = await ColumnAsync(group, _fields[columns[c]], rows, buffers, _blob.Location, ct);
+        return decoded;
+    }
+
+    private static async Task<DecodedColumn> ColumnAsync(ParquetRowGroupReader group, DataField field, int n, ColumnBuffers buffers,
         string location, CancellationToken ct)
     {
         if (field.ClrType == typeof(string) || field.ClrType == typeof(ReadOnlyMemory<char>))
         {
-            var text = buffers.Get<string?>(n);
-            await group.ReadAsync(field, text, cancellationToken: ct);
-            var span = text.Span.Slice(wanted.From, wanted.Count);
-            for (var r = 0; r < span.Length; r++) cells[wanted.To + r] = string.IsNullOrEmpty(span[r]) ? null : span[r];
-            return;
+            var text = new string?[n];
+            await group.ReadAsync(field, text.AsMemory(), cancellationToken: ct);
+            return new DecodedColumn.Texts(text);
         }
-        var read = field.ClrType switch
+        return field.ClrType switch
         {
-            var t when t == typeof(double) => NumbersAsync<double>(group, field, n, wanted, cells, buffers, v => v, ct),
-            var t when t == typeof(float) => NumbersAsync<float>(group, field, n, wanted, cells, buffers, v => v, ct),
-            var t when t == typeof(long) => NumbersAsync<long>(group, field, n, wanted, cells, buffers, v => v, ct),
-            var t when t == typeof(int) => NumbersAsync<int>(group, field, n, wanted, cells, buffers, v => v, ct),
-            var t when t == typeof(short) => NumbersAsync<short>(group, field, n, wanted, cells, buffers, v => v, ct),
+            var t when t == typeof(double) => await NumbersAsync<double>(group, field, n, buffers, v => v, ct),
+            var t when t == typeof(float) => await NumbersAsync<float>(group, field, n, buffers, v => v, ct),
+            var t when t == typeof(long) => await NumbersAsync<long>(group, field, n, buffers, v => v, ct),
+            var t when t == typeof(int) => await NumbersAsync<int>(group, field, n, buffers, v => v, ct),
+            var t when t == typeof(short) => await NumbersAsync<short>(group, field, n, buffers, v => v, ct),
             _ => throw new ExplainException($"{location}: column \"{field.Name}\" is {field.ClrType.Name}; table columns are text or numbers"),
         };
-        await read;
     }
 
-    private static async Task NumbersAsync<T>(ParquetRowGroupReader group, DataField field, int n, Slice wanted, object?[] cells, ColumnBuffers buffers,
+    private static async Task<DecodedColumn> NumbersAsync<T>(ParquetRowGroupReader group, DataField field, int n, ColumnBuffers buffers,
         Func<T, double> toDouble, CancellationToken ct)
         where T : struct
     {
+        var values = new double[n];
         if (field.IsNullable)
         {
-            var values = buffers.Get<T?>(n);
-            await group.ReadAsync<T>(field, values, cancellationToken: ct);
-            var span = values.Span.Slice(wanted.From, wanted.Count);
-            for (var r = 0; r < span.Length; r++) cells[wanted.To + r] = span[r] is { } x ? toDouble(x) : null;
-            return;
+            var read = buffers.Get<T?>(n);
+            await group.ReadAsync<T>(field, read, cancellationToken: ct);
+            bool[]? missing = null;
+            var span = read.Span;
+            for (var r = 0; r < n; r++)
+            {
+                if (span[r] is { } x) values[r] = toDouble(x);
+                else (missing ??= new bool[n])[r] = true;
+            }
+            return new DecodedColumn.Numbers(values, missing);
         }
         var dense = buffers.Get<T>(n);
         await group.ReadAsync<T>(field, dense, cancellationToken: ct);
-        var rows = dense.Span.Slice(wanted.From, wanted.Count);
-        for (var r = 0; r < rows.Length; r++) cells[wanted.To + r] = toDouble(rows[r]);
+        var rows = dense.Span;
+        for (var r = 0; r < n; r++) values[r] = toDouble(rows[r]);
+        return new DecodedColumn.Numbers(values, null);
     }
-
-    /// <summary>Rows [<see cref="From"/>, +<see cref="Count"/>) of a row group, to cells from <see cref="To"/> on.</summary>
-    private readonly record struct Slice(int From, int Count, int To);
 
     /// <summary>
     /// One decoding buffer per element type for the columns of one read, reused column after column and row group after row group

@@ -1,0 +1,105 @@
+using ExplainCluster.Engine.Data.Tables;
+using ExplainCluster.Engine.Storage;
+using ExplainCluster.Tests.Infrastructure;
+
+namespace ExplainCluster.Tests.Data;
+
+/// <summary>
+/// Parquet row groups that shards read in part are decoded once per silo (<see cref="RowGroupCache"/>): the cells are those an
+/// uncached read gives, each group is decoded once however many shards read it, and a file replaced between jobs is read anew.
+/// </summary>
+public sealed class RowGroupCacheTests
+{
+    /// <summary>credit_data (4,454 rows, 14 columns of numbers and text, with missing values) in groups of 700.</summary>
+    private static async Task<string> CreditParquetAsync(string folder) =>
+        await TableFiles.ParquetOfAsync(TableFiles.Credit, Path.Combine(folder, "credit.parquet"), rowGroup: 700);
+
+    private static async Task<ParquetTable> OpenAsync(string path, RowGroupCache cache)
+    {
+        var blob = new LocalBlob(path);
+        return await ParquetTable.OpenAsync(blob, await blob.LengthAsync(), CancellationToken.None, cache);
+    }
+
+    [Fact]
+    public async Task ShardsInsideGroups_ReadWhatAnUncachedTableReads_EachGroupDecodedOnce()
+    {
+        var path = await CreditParquetAsync(TestPaths.NewFolder());
+        var (cache, none) = (new RowGroupCache(), new RowGroupCache(groups: 0));
+        var (cached, uncached) = (await OpenAsync(path, cache), await OpenAsync(path, none));
+        int[] columns = [.. Enumerable.Range(0, cached.Columns.Length)];
+        // Shards of 300 rows: most lie inside a group, some straddle two; the last, 4,200–4,453, is the last group whole.
+        for (long start = 0; start < cached.Count; start += 300)
+        {
+            var count = (int)Math.Min(300, cached.Count - start);
+            var a = await cached.ReadAsync(start, count, columns, CancellationToken.None);
+            var b = await uncached.ReadAsync(start, count, columns, CancellationToken.None);
+            for (var c = 0; c < columns.Length; c++) Assert.Equal(b[c], a[c]);
+        }
+        Assert.Equal(6, cache.Decodes); // 4,454 rows in groups of 700: the 6 read in part, each once; the seventh, read whole, is not kept
+        Assert.Equal(0, none.Decodes);
+        Assert.Contains(await cached.ReadAsync(0, 4454, columns, CancellationToken.None), column => column.Any(cell => cell is null));
+    }
+
+    [Fact]
+    public async Task ShardsOfOneGroupAtOnce_OneDecode()
+    {
+        var path = await CreditParquetAsync(TestPaths.NewFolder());
+        var (cache, none) = (new RowGroupCache(), new RowGroupCache(groups: 0));
+        var (cached, uncached) = (await OpenAsync(path, cache), await OpenAsync(path, none));
+        int[] columns = [0, 3, 5, 13];
+        var reads = await Task.WhenAll(Enumerable.Range(0, 7).Select(i => Task.Run(() => cached.ReadAsync(700 + i * 100, 100, columns, CancellationToken.None))));
+        Assert.Equal(1, cache.Decodes);
+        for (var i = 0; i < 7; i++)
+        {
+            var expected = await uncached.ReadAsync(700 + i * 100, 100, columns, CancellationToken.None);
+            for (var c = 0; c < columns.Length; c++) Assert.Equal(expected[c], reads[i][c]);
+        }
+    }
+
+    [Fact]
+    public async Task FileReplacedBetweenJobs_ReadAnew()
+    {
+        var folder = TestPaths.NewFolder();
+        var path = await CreditParquetAsync(folder);
+        var cache = new RowGroupCache();
+        var before = await (await OpenAsync(path, cache)).ReadAsync(10, 100, [0, 1], CancellationToken.None);
+        // The same rows in reverse order: same shape, other values.
+        var csv = File.ReadAllLines(TableFiles.Credit);
+        var reversed = Path.Combine(folder, "reversed.csv");
+        File.WriteAllLines(reversed, [csv[0], .. csv.Skip(1).Reverse()]);
+        await TableFiles.ParquetOfAsync(reversed, path, rowGroup: 700);
+        File.SetLastWriteTimeUtc(path, File.GetLastWriteTimeUtc(path).AddSeconds(1)); // a clock too coarse to tell them apart is not the test
+        var after = await (await OpenAsync(path, cache)).ReadAsync(10, 100, [0, 1], CancellationToken.None);
+        var expected = await (await OpenAsync(path, new RowGroupCache(groups: 0))).ReadAsync(10, 100, [0, 1], CancellationToken.None);
+        Assert.Equal(expected[0], after[0]);
+        Assert.Equal(expected[1], after[1]);
+        Assert.NotEqual(before[1], after[1]);
+        Assert.Equal(2, cache.Decodes);
+    }
+
+    [Fact]
+    public async Task GroupsUsedLast_AreKept_OthersDecodedAgain()
+    {
+        var path = await CreditParquetAsync(TestPaths.NewFolder());
+        var cache = new RowGroupCache(groups: 2);
+        var table = await OpenAsync(path, cache);
+        foreach (var start in new long[] { 0, 700, 100, 1400, 800, 200 })
+            await table.ReadAsync(start, 100, [0], CancellationToken.None);
+        // 0 decodes group 0, 700 group 1, 100 hits 0, 1400 decodes 2 and drops 1, 800 decodes 1 again and drops 0, 200 decodes 0.
+        Assert.Equal(5, cache.Decodes);
+    }
+
+    [Fact]
+    public async Task ReadsOfAFewRows_UseAKeptGroup_AndDisplaceNone()
+    {
+        var path = await CreditParquetAsync(TestPaths.NewFolder());
+        var (cache, none) = (new RowGroupCache(groups: 1), new RowGroupCache(groups: 0));
+        var (table, uncached) = (await OpenAsync(path, cache), await OpenAsync(path, none));
+        await table.ReadAsync(0, 300, [0, 2], CancellationToken.None);
+        // Background rows as kernel-shap reads them: one row here and there, in groups 0, 1 and 5.
+        foreach (var row in new long[] { 10, 800, 3600, 650 })
+            Assert.Equal(await uncached.ReadAsync(row, 1, [0, 2], CancellationToken.None), await table.ReadAsync(row, 1, [0, 2], CancellationToken.None));
+        await table.ReadAsync(300, 300, [0, 2], CancellationToken.None);
+        Assert.Equal(1, cache.Decodes); // group 0, kept through the reads of one row
+    }
+}
