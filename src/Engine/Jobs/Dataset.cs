@@ -31,6 +31,12 @@ public sealed class Dataset
     {
     }
 
+    /// <summary>
+    /// The table's files' versions when they were opened (<see cref="TableSource.Version"/>): what a silo keeps read from them is
+    /// keyed by it. Null for images and arrays.
+    /// </summary>
+    public string? Version { get; private init; }
+
     /// <summary>The per-sample shape the model receives.</summary>
     public int[] SampleShape { get; }
 
@@ -64,7 +70,7 @@ public sealed class Dataset
             return new Dataset(table.Count, [table.Encoder.Width], async (start, count, token) =>
                 await table.ReadAsync(start, count, token) is var rows
                     ? new Rows(rows.Vectors, rows.Labels, [.. job.Data.Table.Metadata.Select((name, m) => new TextColumn(name, rows.Metadata[m]))]) : null!,
-                [.. job.Data.Table.Features.Select(f => f.Name)]);
+                [.. job.Data.Table.Features.Select(f => f.Name)]) { Version = table.Version };
         }
         if (job.Data.Images is { } images)
         {

@@ -17,6 +17,16 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
 {
     private readonly Limits _limits = limits ?? new Limits();
     private readonly SemaphoreSlim _admission = new(host.ShardCapacity);
+
+    /// <summary>
+    /// Background rows in other shards (kernel-shap's, permutation-shap's), read once per job on this silo: every shard of a job
+    /// reads the same rows, and in a Parquet table each lies in a row group of its own that is decoded whole for it (20 rows of a
+    /// 1,000,000-row table cost 16 decoded groups a shard). Keyed by the job's output, the table's version and the rows.
+    /// </summary>
+    private readonly RecentTasks<(string Output, string Version, string Rows), RowSet> _background = new(8);
+
+    /// <summary>How many times this silo has read a job's background rows (once per job, unless dropped).</summary>
+    public int BackgroundReads => _background.Computed;
     private int _inFlight;
     private int _peakInFlight;
 
@@ -221,7 +231,13 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
         var model = await host.GetModelAsync(job.Model.Uri, ct);
         var dataset = await Dataset.OpenAsync(job, locator, ct, _limits.MaxSampleBytes, policy);
         var data = await dataset.ReadAsync(shard, ct);
-        if (outside is { Length: > 0 }) data = data with { Outside = await dataset.ReadRowsAsync(outside, ct) };
+        if (outside is { Length: > 0 })
+            data = data with
+            {
+                Outside = dataset.Version is { } version
+                    ? await _background.GetAsync((job.Output, version, string.Join(',', outside)), () => dataset.ReadRowsAsync(outside, CancellationToken.None), ct)
+                    : await dataset.ReadRowsAsync(outside, ct),
+            };
         // Segmentation needs no tensors: it runs on the thread pool, before the shard reaches the model host.
         if (segments && JobPlan.Of(job).Segments is { } spec)
             data = data with { Segments = await Task.Run(() => JobSegments.Compute(spec, job.Data.Preprocess, data), ct) };

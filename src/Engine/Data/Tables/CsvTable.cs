@@ -19,9 +19,10 @@ public sealed class CsvTable : ITableFile
     private readonly long _records;
     private readonly int _every;
 
-    private CsvTable(IBlob blob, long[] offsets, long records, int every, string[] columns)
+    private CsvTable(IBlob blob, long[] offsets, long records, int every, string[] columns, string version)
     {
         _blob = blob;
+        Version = version;
         _offsets = offsets;
         _records = records;
         _every = every;
@@ -32,17 +33,20 @@ public sealed class CsvTable : ITableFile
 
     public long Count => _records - 1;
 
+    public string Version { get; }
+
     /// <param name="every">Records per indexed offset (<see cref="RowsPerOffset"/>; another value for tests of the blocks' edges).</param>
     public static async Task<CsvTable> OpenAsync(IBlob blob, CancellationToken ct, int every = RowsPerOffset)
     {
         long[] offsets;
         long records;
+        var version = await blob.VersionAsync(ct);
         await using (var stream = await blob.OpenReadAsync(ct))
             (offsets, records) = await Csv.RecordOffsetsAsync(stream, every, ct);
         if (records == 0) throw new ExplainException($"{blob.Location}: empty (expected a header row and a row per sample)");
-        var table = new CsvTable(blob, offsets, records, every, []);
+        var table = new CsvTable(blob, offsets, records, every, [], version);
         var header = await table.RecordsAsync(0, 1, $"{blob.Location} (header)", ct);
-        return new CsvTable(blob, offsets, records, every, [.. header[0].Select(h => h.Trim())]);
+        return new CsvTable(blob, offsets, records, every, [.. header[0].Select(h => h.Trim())], version);
     }
 
     public async Task<object?[][]> ReadAsync(long start, int count, int[] columns, CancellationToken ct)

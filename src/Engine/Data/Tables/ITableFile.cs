@@ -10,6 +10,9 @@ public interface ITableFile
 
     long Count { get; }
 
+    /// <summary>The file's version when it was opened (<see cref="Storage.IBlob.VersionAsync"/>).</summary>
+    string Version { get; }
+
     /// <summary>Rows <paramref name="start"/> to <paramref name="start"/> + <paramref name="count"/> − 1 of the columns at <paramref name="columns"/>: one array per column.</summary>
     Task<object?[][]> ReadAsync(long start, int count, int[] columns, CancellationToken ct);
 }

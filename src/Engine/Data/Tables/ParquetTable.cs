@@ -33,6 +33,8 @@ public sealed class ParquetTable : ITableFile
 
     public long Count => _groupStarts[^1];
 
+    public string Version => _version;
+
     /// <summary>Whether <paramref name="blob"/> starts with Parquet's magic (PAR1).</summary>
     public static async Task<bool> IsParquetAsync(IBlob blob, long length, CancellationToken ct) =>
         length >= 4 && await blob.ReadRangeAsync(0, 4, ct) is var magic && "PAR1"u8.SequenceEqual(magic);

@@ -30,6 +30,9 @@ public sealed class TableSource
 
     public TableEncoder Encoder => _encoder;
 
+    /// <summary>The versions of the table's files when they were opened, joined: another when any file was replaced.</summary>
+    public string Version => string.Join('|', _parts.Select(p => $"{p.Location}@{p.File.Version}"));
+
     /// <summary>The files the rows are read from: the table's file, or its parts in order.</summary>
     public string[] Files => [.. _parts.Select(p => p.Location)];
 

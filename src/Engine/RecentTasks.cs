@@ -1,0 +1,57 @@
+namespace ExplainCluster.Engine;
+
+/// <summary>
+/// The results of the last <c>capacity</c> keys asked for, each computed once however many callers ask at the same time. A
+/// computation runs without any caller's cancellation, as others may wait for it; each caller waits with its own. One that
+/// fails is not kept: the next caller tries again, and this one reports it.
+/// </summary>
+public sealed class RecentTasks<TKey, TValue>(int capacity)
+    where TKey : IEquatable<TKey>
+{
+    private readonly object _lock = new();
+
+    /// <summary>The keys kept, the one asked for last first.</summary>
+    private readonly LinkedList<(TKey Key, Task<TValue> Value)> _recent = new();
+
+    private int _computed;
+
+    /// <summary>How many values were computed and kept (each once, until it was dropped).</summary>
+    public int Computed => Volatile.Read(ref _computed);
+
+    /// <summary>
+    /// <paramref name="key"/>'s value, computed by <paramref name="compute"/> unless it is kept. With <paramref name="keep"/> false,
+    /// a value not kept is computed for this caller alone and displaces none.
+    /// </summary>
+    public async Task<TValue> GetAsync(TKey key, Func<Task<TValue>> compute, CancellationToken ct, bool keep = true)
+    {
+        Task<TValue>? value = null;
+        lock (_lock)
+        {
+            var node = _recent.First;
+            while (node is not null && !node.Value.Key.Equals(key)) node = node.Next;
+            if (node is not null) _recent.Remove(node);
+            else if (keep && capacity > 0)
+            {
+                Interlocked.Increment(ref _computed);
+                node = new LinkedListNode<(TKey, Task<TValue>)>((key, Task.Run(compute, CancellationToken.None)));
+            }
+            if (node is not null)
+            {
+                _recent.AddFirst(node);
+                while (_recent.Count > capacity) _recent.RemoveLast();
+                value = node.Value.Value;
+            }
+        }
+        value ??= compute();
+        try { return await value.WaitAsync(ct); }
+        catch when (value.IsFaulted || value.IsCanceled)
+        {
+            lock (_lock)
+            {
+                for (var node = _recent.First; node is not null; node = node.Next)
+                    if (node.Value.Value == value) { _recent.Remove(node); break; }
+            }
+            throw;
+        }
+    }
+}
