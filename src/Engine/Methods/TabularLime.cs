@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using ExplainCluster.Engine.Data.Tables;
 using static TorchSharp.torch;
 
@@ -81,15 +83,13 @@ public sealed class TabularLime(int samples, double? kernelWidth, double alpha, 
         var grams = new WeightedGram[n];
         for (var i = 0; i < n; i++)
         {
-            grams[i] = new WeightedGram(k);
             for (var r = 0; r < samples; r++)
             {
-                var bits = agree.AsSpan((i * samples + r) * words, words);
                 var same = 0;
-                foreach (var word in bits) same += System.Numerics.BitOperations.PopCount(word);
+                foreach (var word in agree.AsSpan((i * samples + r) * words, words)) same += System.Numerics.BitOperations.PopCount(word);
                 w[i * samples + r] = kernel[same];
-                grams[i].Add(bits, kernel[same], y[i * samples + r]);
             }
+            grams[i] = WeightedGram.OfBits(k, agree.AsSpan(i * samples * words, samples * words), w.AsSpan(i * samples, samples), y.AsSpan(i * samples, samples));
         }
         var device = batch.Input.device;
         var (coef, intercept) = WeightedLeastSquares.Solve(grams, new double[n * k], alpha, intercept: true, device);
@@ -214,17 +214,51 @@ public sealed class TabularLime(int samples, double? kernelWidth, double alpha, 
         /// </summary>
         public void Agreement(ReadOnlySpan<float> x, ReadOnlySpan<int> picks, int samples, Span<ulong> bits)
         {
-            var k = _stats.Length;
+            var own = new int[_stats.Length];
+            for (var f = 0; f < own.Length; f++) own[f] = Value(f, x);
+            Agree(own, picks, samples, bits);
+        }
+
+        /// <summary>
+        /// The bits of <see cref="Agreement"/> from x's own bins or levels: each row's picks compared with them
+        /// <see cref="Vector256{T}.Count"/> features at a time, the comparison's lanes gathered into the word at once. A
+        /// group of 8 never straddles two words; lanes past K (the next row's picks) are masked off, and the last rows,
+        /// where a vector would read past the picks, compare one feature at a time.
+        /// </summary>
+        /// <param name="own">x's bin or level per feature [K].</param>
+        /// <param name="picks">[samples, K]: each drawn row's bin or level per feature.</param>
+        public static void Agree(ReadOnlySpan<int> own, ReadOnlySpan<int> picks, int samples, Span<ulong> bits)
+        {
+            var k = own.Length;
             var words = (k + 63) / 64;
-            var own = new int[k];
-            for (var f = 0; f < k; f++) own[f] = Value(f, x);
+            const int lanes = 8; // Vector256<int>: one byte of a word
+            var groups = (k + lanes - 1) / lanes;
+            var padded = new int[groups * lanes];
+            padded.AsSpan().Fill(-1);
+            own.CopyTo(padded);
+            var compared = new Vector256<int>[groups];
+            for (var g = 0; g < groups; g++) compared[g] = Vector256.Create(padded, g * lanes);
+            var wanted = new ulong[words]; // the word's bits that are features
+            for (var f = 0; f < k; f++) wanted[f >> 6] |= 1UL << (f & 63);
             bits.Clear();
-            for (var f = 0; f < k; f++) bits[f >> 6] |= 1UL << (f & 63);
-            for (var r = 1; r < samples; r++)
+            wanted.CopyTo(bits);
+            ref var drawn = ref MemoryMarshal.GetReference(picks);
+            var r = 1;
+            for (; r < samples && (long)r * k + groups * lanes <= picks.Length; r++)
             {
                 var row = bits.Slice(r * words, words);
-                var drawn = picks.Slice(r * k, k);
-                for (var f = 0; f < k; f++) row[f >> 6] |= (drawn[f] == own[f] ? 1UL : 0) << (f & 63);
+                for (var g = 0; g < groups; g++)
+                {
+                    var equal = Vector256.Equals(Vector256.LoadUnsafe(ref drawn, (nuint)(r * k + g * lanes)), compared[g]);
+                    row[g >> 3] |= (ulong)equal.ExtractMostSignificantBits() << ((g & 7) * lanes);
+                }
+                for (var word = 0; word < words; word++) row[word] &= wanted[word];
+            }
+            for (; r < samples; r++)
+            {
+                var row = bits.Slice(r * words, words);
+                var drawnRow = picks.Slice(r * k, k);
+                for (var f = 0; f < k; f++) row[f >> 6] |= (drawnRow[f] == own[f] ? 1UL : 0) << (f & 63);
             }
         }
 

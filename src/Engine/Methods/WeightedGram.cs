@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics;
 
 namespace ExplainCluster.Engine.Methods;
@@ -51,6 +52,77 @@ public sealed class WeightedGram
             for (var left = bits[word]; left != 0; left &= left - 1)
                 (_at[count], _value[count++]) = (word * 64 + BitOperations.TrailingZeroCount(left), 1);
         Accumulate(count, w, y);
+    }
+
+    /// <summary>The most features whose 0/1 rows <see cref="OfBits"/> sums by a table of every row value (2^16 doubles, twice).</summary>
+    public const int TableFeatures = 16;
+
+    /// <summary>
+    /// The sums of many 0/1 rows (one word each, as <see cref="Add(ReadOnlySpan{ulong}, double, double)"/>) with no
+    /// product per pair of set bits: each row adds w and w·y to its value's cell of two tables of 2^p cells, then every
+    /// cell takes the sums of its supersets (p passes of adds, a vector at a time), and the entry of features j and l is
+    /// the cell {j, l}. The sums are the same as row by row but for the order of the additions. Beyond
+    /// <see cref="TableFeatures"/>, or with fewer than 2^p / 4 rows, the rows are added one at a time.
+    /// </summary>
+    /// <param name="bits">[rows, (p + 63) / 64] words.</param>
+    public static WeightedGram OfBits(int features, ReadOnlySpan<ulong> bits, ReadOnlySpan<double> w, ReadOnlySpan<float> y)
+    {
+        var gram = new WeightedGram(features);
+        var (rows, words) = (y.Length, (features + 63) / 64);
+        if (features > TableFeatures || 1L << features > 4L * rows)
+        {
+            for (var r = 0; r < rows; r++) gram.Add(bits.Slice(r * words, words), w[r], y[r]);
+            return gram;
+        }
+        var cells = 1 << features;
+        var (weight, weighted) = (ArrayPool<double>.Shared.Rent(cells), ArrayPool<double>.Shared.Rent(cells));
+        try
+        {
+            var sw = weight.AsSpan(0, cells);
+            var swy = weighted.AsSpan(0, cells);
+            sw.Clear();
+            swy.Clear();
+            var squares = 0.0;
+            for (var r = 0; r < rows; r++)
+            {
+                var (cell, scaled) = ((int)bits[r], w[r] * y[r]);
+                sw[cell] += w[r];
+                swy[cell] += scaled;
+                squares += scaled * y[r];
+            }
+            Supersets(sw, features);
+            Supersets(swy, features);
+            var (p, sums, size) = (features, gram._sums, gram._size);
+            for (var j = 0; j < p; j++)
+            {
+                (sums[j * size + j], sums[j * size + p], sums[j * size + p + 1]) = (sw[1 << j], sw[1 << j], swy[1 << j]);
+                for (var l = j + 1; l < p; l++) sums[j * size + l] = sw[(1 << j) | (1 << l)];
+            }
+            (sums[p * size + p], sums[p * size + p + 1], sums[(p + 1) * size + p + 1]) = (sw[0], swy[0], squares);
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(weight);
+            ArrayPool<double>.Shared.Return(weighted);
+        }
+        return gram;
+    }
+
+    /// <summary>Each cell S of a table over p bits becomes Σ over the cells T ⊇ S (the superset sum), one bit at a time.</summary>
+    private static void Supersets(Span<double> table, int p)
+    {
+        var lanes = Vector<double>.Count;
+        for (var j = 0; j < p; j++)
+        {
+            var half = 1 << j;
+            for (var from = 0; from < table.Length; from += 2 * half)
+            {
+                var e = from;
+                for (; e + lanes <= from + half; e += lanes)
+                    (new Vector<double>(table[e..]) + new Vector<double>(table[(e + half)..])).CopyTo(table[e..]);
+                for (; e < from + half; e++) table[e] += table[e + half];
+            }
+        }
     }
 
     /// <summary>w·a·aᵀ over the row's <paramref name="count"/> non-zero features, the 1 and y.</summary>
