@@ -125,7 +125,7 @@ public sealed partial class ShardGrain(
             var message = dataFault ? e.Message : Redaction.Text($"shard {request.Shard.Index} failed: {FaultText.Line(e)}");
             if (dataFault) LogDataFault(logger, request.JobId, request.Shard.Index, message);
             else LogShardFailed(logger, e, request.JobId, request.Shard.Index);
-            var retryable = IsInfrastructure(e) && StorageFault.Cause(e) is null;
+            var retryable = IsRetryable(e);
             await ReportAsync(request, () => job.ShardFailedAsync(request.Shard.Index, request.Attempt, message, retryable, request.Phase), ct);
             return;
         }
@@ -164,12 +164,22 @@ public sealed partial class ShardGrain(
     }
 
     /// <summary>
-    /// Faults of the machine or the network, worth another attempt; anything else would fail the same way again, as
-    /// would a storage fault that will not heal (<see cref="StorageFault"/>), which the caller checks apart.
+    /// Whether a failed attempt is worth another: faults of the machine or the network, but not a storage fault that will not
+    /// heal (<see cref="StorageFault"/>), and libtorch's report of a Scalar freed under it (<see cref="IsFreedScalar"/>);
+    /// anything else would fail the same way again.
     /// </summary>
-    private static bool IsInfrastructure(Exception e) =>
-        e is IOException or TimeoutException or OrleansException or HttpRequestException or System.Net.Sockets.SocketException
-            or Azure.RequestFailedException or OutOfMemoryException;
+    public static bool IsRetryable(Exception e) =>
+        (e is IOException or TimeoutException or OrleansException or HttpRequestException or System.Net.Sockets.SocketException
+            or Azure.RequestFailedException or OutOfMemoryException && StorageFault.Cause(e) is null) || IsFreedScalar(e);
+
+    /// <summary>
+    /// libtorch's check of a Scalar's tag ("Expected false to be true", raised in c10/core/Scalar.h): TorchSharp 0.107 lets the
+    /// finaliser free an implicitly converted Scalar while libtorch still reads it (<see cref="Engine.Methods.Scalars"/>). The hot
+    /// paths pass rooted Scalars, but any other implicit one can still lose that race with the GC, rarely and never twice alike:
+    /// a 1,000,000-row table job failed so once in kernel-shap's fit. Another attempt passes.
+    /// </summary>
+    public static bool IsFreedScalar(Exception e) =>
+        e is System.Runtime.InteropServices.ExternalException && e.Message.Contains("c10/core/Scalar.h", StringComparison.Ordinal);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} shard {Shard}: {Error}")]
     private static partial void LogDataFault(ILogger logger, string jobId, int shard, string error);

@@ -78,7 +78,7 @@ public static class WeightedLeastSquares
                 normal[(i * p + j) * p + j] += on ? alpha : 1;
             }
         }
-        var kept = 1 - tensor(absent, [n, p]).to(device);
+        var kept = tensor(absent, [n, p]).to(device).OneMinus();
         var coef = linalg.pinv(tensor(normal, [n, p, p]).to(device), hermitian: true).matmul(tensor(rhs, [n, p, 1]).to(device)).squeeze(2) * kept;
         var b = intercept ? tensor(ym).to(device) - (tensor(means, [n, p]).to(device) * coef).sum(1) : zeros([n], ScalarType.Float64, device);
         return (coef.MoveToOuterDisposeScope(), b.MoveToOuterDisposeScope());
