@@ -90,6 +90,17 @@ public sealed class RowGroupCacheTests
     }
 
     [Fact]
+    public async Task GroupsOverTheirShareOfTheBytes_AreNotKept()
+    {
+        var path = await CreditParquetAsync(TestPaths.NewFolder());
+        // Two numeric columns (Seniority, Time) of a group: 700 rows × 9 bytes each = 12,600 bytes, against a share of 12,599 and of 12,600.
+        var (under, at) = (new RowGroupCache(groups: 2, maxBytes: 25_198), new RowGroupCache(groups: 2, maxBytes: 25_200));
+        var (a, b) = (await OpenAsync(path, under), await OpenAsync(path, at));
+        Assert.Equal(await b.ReadAsync(100, 300, [1, 3], CancellationToken.None), await a.ReadAsync(100, 300, [1, 3], CancellationToken.None));
+        Assert.Equal((0, 1), (under.Decodes, at.Decodes));
+    }
+
+    [Fact]
     public async Task ReadsOfAFewRows_UseAKeptGroup_AndDisplaceNone()
     {
         var path = await CreditParquetAsync(TestPaths.NewFolder());

@@ -65,7 +65,7 @@ public sealed class ParquetTable : ITableFile
             var (from, to) = (Math.Max(start, _groupStarts[g]), Math.Min(start + count, _groupStarts[g + 1]));
             if (from >= to) continue;
             var rows = _groupStarts[g + 1] - _groupStarts[g];
-            var decoded = to - from < rows && _cache.Admits(rows, columns.Length)
+            var decoded = to - from < rows && _cache.Admits(columns.Sum(c => RowGroupCache.Bytes(rows, IsText(_fields[c]))))
                 ? await _cache.GetAsync(new GroupKey(_blob.Location, _length, _version, g, string.Join(',', columns)), async () =>
                 {
                     // Its own reader: the shard that started the decode may be cancelled while others wait for it.
@@ -104,7 +104,7 @@ public sealed class ParquetTable : ITableFile
     private static async Task<DecodedColumn> ColumnAsync(ParquetRowGroupReader group, DataField field, int n, ColumnBuffers buffers,
         string location, CancellationToken ct)
     {
-        if (field.ClrType == typeof(string) || field.ClrType == typeof(ReadOnlyMemory<char>))
+        if (IsText(field))
         {
             var text = new string?[n];
             await group.ReadAsync(field, text.AsMemory(), cancellationToken: ct);
@@ -120,6 +120,8 @@ public sealed class ParquetTable : ITableFile
             _ => throw new ExplainException($"{location}: column \"{field.Name}\" is {field.ClrType.Name}; table columns are text or numbers"),
         };
     }
+
+    private static bool IsText(DataField field) => field.ClrType == typeof(string) || field.ClrType == typeof(ReadOnlyMemory<char>);
 
     private static async Task<DecodedColumn> NumbersAsync<T>(ParquetRowGroupReader group, DataField field, int n, ColumnBuffers buffers,
         Func<T, double> toDouble, CancellationToken ct)

@@ -5,8 +5,8 @@ namespace ExplainCluster.Engine.Data.Tables;
 /// a shard of 16,384 rows in a row group of 1,048,576 (pyarrow's default group size) decoded 64 times the rows it kept, and every
 /// other shard of the group did the same again: a 1,000,000-row table written that way took a silo to 3.3 GB of memory and three
 /// times the wall time of the same table in groups of 65,536 (docs/benchmarks.md). Keeps the groups used last (two by default)
-/// (the shards in flight on a silo are near each other in the table), and none whose decoded columns would pass
-/// <see cref="MaxBytes"/>; a group read whole is not kept, as no other shard reads it.
+/// (the shards in flight on a silo are near each other in the table), and none whose decoded columns would take more than
+/// its share of <see cref="MaxBytes"/>; a group read whole is not kept, as no other shard reads it.
 /// </summary>
 /// <remarks>
 /// A group is keyed by its file's location, length and version (<see cref="Storage.IBlob.VersionAsync"/>), so a file replaced
@@ -26,10 +26,13 @@ public sealed class RowGroupCache(int groups = 2, long maxBytes = 1L << 30)
     public int Decodes => _groups.Computed;
 
     /// <summary>
-    /// Whether a group of <paramref name="rows"/> rows of <paramref name="columns"/> columns is kept: its numbers take 9 bytes a
-    /// cell (a double and a flag), and text is counted at 16 (a reference and a share of the strings).
+    /// Whether a group whose decoded columns take about <paramref name="bytes"/> is kept: at most an even share of
+    /// <see cref="MaxBytes"/> a group, so that the groups kept together stay under it.
     /// </summary>
-    public bool Admits(long rows, int columns) => groups > 0 && rows * columns * 16 <= maxBytes;
+    public bool Admits(long bytes) => groups > 0 && bytes <= maxBytes / groups;
+
+    /// <summary>What <paramref name="rows"/> rows of a column take decoded: 9 bytes a number (a double and a flag), 16 a text (a reference and a share of the strings).</summary>
+    public static long Bytes(long rows, bool text) => rows * (text ? 16 : 9);
 
     /// <summary>
     /// The columns of <paramref name="key"/>'s group, decoded by <paramref name="decode"/> unless a shard already has. With
