@@ -21,9 +21,10 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
     /// <summary>
     /// Background rows in other shards (kernel-shap's, permutation-shap's), read once per job on this silo: every shard of a job
     /// reads the same rows, and in a Parquet table each lies in a row group of its own that is decoded whole for it (20 rows of a
-    /// 1,000,000-row table cost 16 decoded groups a shard). Keyed by the job's output, the table's version and the rows.
+    /// 1,000,000-row table cost 16 decoded groups a shard). Keyed by the job as written (its features' encodings make the rows'
+    /// vectors), its output, the table's files' versions and the rows.
     /// </summary>
-    private readonly RecentTasks<(string Output, string Version, string Rows), RowSet> _background = new(8);
+    private readonly RecentTasks<(string Job, string Output, string Version, string Rows), RowSet> _background = new(8);
 
     /// <summary>How many times this silo has read a job's background rows (once per job, unless dropped).</summary>
     public int BackgroundReads => _background.Computed;
@@ -235,7 +236,7 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
             data = data with
             {
                 Outside = dataset.Version is { } version
-                    ? await _background.GetAsync((job.Output, version, string.Join(',', outside)), () => dataset.ReadRowsAsync(outside, CancellationToken.None), ct)
+                    ? await _background.GetAsync((job.SourceJson, job.Output, version, string.Join(',', outside)), () => dataset.ReadRowsAsync(outside, CancellationToken.None), ct)
                     : await dataset.ReadRowsAsync(outside, ct),
             };
         // Segmentation needs no tensors: it runs on the thread pool, before the shard reaches the model host.
