@@ -37,6 +37,12 @@ public static class Scalars
     /// <summary><paramref name="x"/> − <paramref name="value"/>, the Scalar held until the call has returned.</summary>
     public static Tensor Minus(this Tensor x, double value) => Held(value, scalar => x.sub(scalar));
 
+    /// <summary><paramref name="x"/> − <paramref name="value"/> (an integer Scalar, as the operator passes for an int), the Scalar held.</summary>
+    public static Tensor Minus(this Tensor x, long value) => Held(value, scalar => x.sub(scalar));
+
+    /// <summary><paramref name="value"/> − <paramref name="x"/>, as the operator computes it (−x + value), both Scalars rooted.</summary>
+    public static Tensor SubtractedFrom(this Tensor x, long value) => Held(value, scalar => x.neg().add_(scalar, One));
+
     /// <summary>1 − <paramref name="x"/>, as −x + 1 (the same number exactly), with rooted Scalars.</summary>
     public static Tensor OneMinus(this Tensor x) => x.neg().add_(One, One);
 
@@ -84,6 +90,9 @@ public static class Scalars
 
     /// <summary>Where <paramref name="x"/> &lt; <paramref name="value"/> (bool), the Scalar held.</summary>
     public static Tensor LessThan(this Tensor x, long value) => Held(value, scalar => x.lt(scalar));
+
+    /// <summary>Where <paramref name="x"/> ≥ <paramref name="value"/> (bool), the Scalar held.</summary>
+    public static Tensor GreaterOrEqual(this Tensor x, long value) => Held(value, scalar => x.ge(scalar));
 
     /// <summary>
     /// [<paramref name="start"/>, <paramref name="stop"/>) step 1, as <c>arange(start, stop)</c> (int64 when no

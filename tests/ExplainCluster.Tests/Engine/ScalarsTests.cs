@@ -32,6 +32,8 @@ public sealed class ScalarsTests
         Same(x + 1e-7, x.Plus(1e-7));
         Same(x + 3, x.Plus(3));
         Same(x - 1e7, x.Minus(1e7));
+        Same(x - 5, x.Minus(5));
+        Same(9 - x, x.SubtractedFrom(9));
         Same(1 - x, x.OneMinus());
         Same(x * 0.37, x.Times(0.37));
         Same(2 * x, x.Times(2));
@@ -57,6 +59,9 @@ public sealed class ScalarsTests
         Same(x.div(6, RoundingMode.floor), x.FloorDivided(6));
         Same(x.remainder(6), x.Modulo(6));
         Same(x < 5, x.LessThan(5));
+        Same(x >= -3, x.GreaterOrEqual(-3));
+        Same(17 - x, x.SubtractedFrom(17));
+        Same(x - 2, x.Minus(2));
         Same(x.clamp_min(0), x.AtLeast(0));
         Same(x.eq(0), x.IsZero());
     }
