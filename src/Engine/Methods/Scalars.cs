@@ -12,6 +12,9 @@ namespace ExplainCluster.Engine.Methods;
 /// from the silo's other threads, in integrated gradients' points and kernel-shap's coalition rows. The hot paths that
 /// build large tensors pass these rooted Scalars explicitly instead, through the helpers below; a value that is not a constant
 /// is held by a <c>using</c> until the call has returned. (<c>a - b</c> of two tensors passes no Scalar in TorchSharp 0.107.)
+/// In 0.107 an operator with a number (<c>t * 0.5</c>, <c>t / n</c>, <c>t - 1</c>) converts it inside TorchSharp unheld too, as do
+/// <c>square()</c> (pow 2), <c>add_(t)</c>'s alpha and <c>arange</c>'s step. Now rooted: every tensor op of src/Engine (the
+/// methods, a scripted model's forward, faithfulness, trust, sanity, param-grads, views, comparison), checked bit for bit.
 /// </summary>
 public static class Scalars
 {
