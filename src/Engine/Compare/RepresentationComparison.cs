@@ -1,5 +1,6 @@
 using ExplainCluster.Contracts;
 using ExplainCluster.Engine.Jobs;
+using ExplainCluster.Engine.Methods;
 using ExplainCluster.Engine.Models;
 using ExplainCluster.Engine.Output;
 using ExplainCluster.Engine.Storage;
@@ -163,7 +164,7 @@ public sealed class RepresentationComparison(ModelHost host, BlobLocator locator
     /// <summary>The running sum <paramref name="total"/> (null at first) plus <paramref name="part"/>, kept out of the batch's dispose scope.</summary>
     private static Tensor Keep(Tensor? total, Tensor part)
     {
-        var sum = total is null ? part.clone() : total.add_(part);
+        var sum = total is null ? part.clone() : total.Accumulate(part); // rooted alpha (Scalars)
         return total is null ? sum.MoveToOuterDisposeScope() : sum;
     }
 

@@ -58,14 +58,14 @@ public sealed class PixelCurves(int steps, double baseline, int maxRows)
         var pixels = order.shape[1];
         var device = x.device;
         // rank[i, p]: the position of pixel p in sample i's ordering; step k replaces the pixels ranked below counts[k].
-        var rank = zeros_like(order).scatter_(1, order, arange(pixels, device: device).expand(n, pixels).contiguous());
+        var rank = zeros_like(order).scatter_(1, order, Scalars.Range(0, pixels, device: device).expand(n, pixels).contiguous()); // rooted Scalars throughout (Scalars)
         var counts = tensor(Counts(pixels, steps), device: device);
         // Rows of the evaluation: deletion then insertion, each sample's S+1 steps together.
         var rows = 2 * n * points;
-        var row = arange(rows, device: device);
-        var insertion = row >= n * points;
-        var sample = (row % (n * points)).div(points, rounding_mode: RoundingMode.floor);
-        var step = row % points;
+        var row = Scalars.Range(0, rows, device: device);
+        var insertion = row.GreaterOrEqual(n * points);
+        var sample = row.Modulo(n * points).FloorDivided(points);
+        var step = row.Modulo(points);
         Tensor maskShape(Tensor m, long count) => x.dim() == 4 ? m.view(count, 1, x.shape[^2], x.shape[^1]) : m.view(count, x.shape[^2], x.shape[^1]);
 
         var probabilities = new List<Tensor>();
@@ -78,7 +78,7 @@ public sealed class PixelCurves(int steps, double baseline, int maxRows)
             // Deletion keeps x where a pixel is not replaced yet; insertion keeps x where it is.
             var keep = maskShape(replaced.eq(insertion.narrow(0, start, count).unsqueeze(1)), count);
             var xs = x.index_select(0, s);
-            var images = where(keep, xs, full_like(xs, baseline));
+            var images = where(keep, xs, xs.FullLike(baseline));
             var logits = model.Forward(model.PrepareInput(images));
             var log = nn.functional.log_softmax(logits.to(float64), 1);
             probabilities.Add(log.gather(1, targets.index_select(0, s).unsqueeze(1)).squeeze(1).exp().MoveToOuterDisposeScope());
@@ -91,6 +91,6 @@ public sealed class PixelCurves(int steps, double baseline, int maxRows)
     public static Tensor Auc(Tensor curves)
     {
         var s = curves.shape[1] - 1;
-        return (curves.sum(1) - (curves.select(1, 0) + curves.select(1, s)) / 2) / s;
+        return (curves.sum(1) - curves.select(1, 0).Plus(curves.select(1, s)).DividedBy(2)).DividedBy(s); // rooted Scalars (Scalars)
     }
 }

@@ -27,11 +27,11 @@ public sealed class AblationCam(string layer, int? maxRows) : ChannelWeightedCam
         var split = model.Split(Layer!);
         var (n, k) = (activations.shape[0], activations.shape[1]);
         var low = activations.flatten(1).amin([1]);
-        var ablated = where(low.eq(0), zeros_like(low), low - AblationValue).view(n, 1, 1, 1);
+        var ablated = where(low.IsZero(), zeros_like(low), low.Minus(AblationValue)).view(n, 1, 1, 1); // rooted Scalars throughout (Scalars)
         Tensor Ablated(long start, long count)
         {
-            var rows = arange(start, start + count, ScalarType.Int64, activations.device);
-            var (sample, channel) = (rows.div(k, RoundingMode.floor), rows.remainder(k));
+            var rows = Scalars.Range(start, start + count, ScalarType.Int64, activations.device);
+            var (sample, channel) = (rows.FloorDivided(k), rows.Modulo(k));
             var hit = nn.functional.one_hot(channel, k).to(ScalarType.Bool).view(count, k, 1, 1);
             return where(hit, ablated.index_select(0, sample), activations.index_select(0, sample));
         }

@@ -51,7 +51,7 @@ public sealed class AttentionRollout(string heads, double discard, int? maxRows)
         {
             var fused = Fuse(a.to(ScalarType.Float32));
             if (discard > 0) fused = Discard(fused);
-            var residual = fused + identity;
+            var residual = fused.Plus(identity); // rooted alpha (Scalars)
             residual /= residual.sum(-1, keepdim: true);
             rollout = rollout is null ? residual : residual.matmul(rollout);
         }
@@ -84,6 +84,6 @@ public sealed class AttentionRollout(string heads, double discard, int? maxRows)
         if (k == 0) return fused;
         var drop = zeros_like(flat).scatter_(1, flat.topk((int)k, 1, largest: false).indexes, ones_like(flat));
         drop[.., 0] = 0;
-        return (flat * (1 - drop)).view_as(fused);
+        return (flat * drop.OneMinus()).view_as(fused);
     }
 }

@@ -19,15 +19,8 @@ public sealed record Baseline(string Kind, double Value, double Sigma)
     {
         "blur" => Blur(x, Sigma),
         SegmentMean => throw new InvalidOperationException("the segment-mean baseline needs segments (SegmentMasker)"),
-        _ => Filled(x, Value),
+        _ => x.FullLike(Value),
     };
-
-    /// <summary>A tensor like <paramref name="x"/> filled with <paramref name="value"/>, the Scalar held through the call (Scalars).</summary>
-    private static Tensor Filled(Tensor x, double value)
-    {
-        using var scalar = value.ToScalar();
-        return full_like(x, scalar);
-    }
 
     private static Tensor Blur(Tensor x, double sigma)
     {

@@ -36,7 +36,7 @@ public class EigenCam(string layer) : CamMethod(layer)
         if (h * w <= k)
         {
             var (eigenvalues, vectors) = linalg.eigh(matmul(x, x.transpose(1, 2)));
-            projection = vectors.select(2, h * w - 1) * eigenvalues.narrow(1, h * w - 1, 1).clamp_min(0).sqrt();
+            projection = vectors.select(2, h * w - 1) * eigenvalues.narrow(1, h * w - 1, 1).AtLeast(0).sqrt();
         }
         else
         {

@@ -15,10 +15,10 @@ public sealed class GradCamPlusPlus(string layer) : ChannelWeightedCam(layer)
     protected override Tensor Weights(MethodBatch batch, Tensor activations, Tensor? gradients)
     {
         var g = gradients!;
-        var g2 = g.square();
+        var g2 = g.Squared(); // rooted Scalars throughout (Scalars)
         var sum = activations.sum([2, 3], keepdim: true);
-        var a = g2 / (2 * g2 + sum * g2 * g + 1e-6);
-        a = where(g.ne(0), a, zeros_like(a));
+        var a = g2 / g2.Times(2).Plus(sum * g2 * g).Plus(1e-6);
+        a = where(g.IsNonZero(), a, zeros_like(a));
         return (nn.functional.relu(g) * a).sum([2, 3]);
     }
 }

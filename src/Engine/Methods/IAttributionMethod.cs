@@ -136,7 +136,7 @@ public sealed record BatchSegments(Tensor Labels, int[] Counts)
 
     /// <summary>[n, K] 1 where feature j is padding (j ≥ k of its sample), else 0, as <paramref name="dtype"/>.</summary>
     public Tensor Absent(ScalarType dtype = ScalarType.Float64) =>
-        (arange(MaxCount, device: Labels.device).unsqueeze(0) >= CountTensor().unsqueeze(1)).to(dtype);
+        (Scalars.Range(0, MaxCount, device: Labels.device).unsqueeze(0) >= CountTensor().unsqueeze(1)).to(dtype); // rooted Scalars (Scalars)
 
     /// <summary>Each row's k, [n] int64 on the labels' device.</summary>
     public Tensor CountTensor() => tensor(Counts.Select(c => (long)c).ToArray(), device: Labels.device);

@@ -59,7 +59,7 @@ public sealed class KernelShap(int samples, IPlayers players, bool probability, 
         var (others, _) = WeightedLeastSquares.Solve(grams, absent, alpha: 0, intercept: false, device);
         var gain = tensor(gains).to(device);
         var lastOnly = nn.functional.one_hot(game.CountTensor().MinusOne(), width).to(ScalarType.Float64); // rooted Scalars (Scalars)
-        var phi = others + lastOnly * (gain - others.sum(1)).unsqueeze(1);
+        var phi = others.Plus(lastOnly * (gain - others.sum(1)).unsqueeze(1));
         return new MethodOutput(game.Paint(phi), [(phi.sum(1) - gain).to(ScalarType.Float32)]);
     }
 }

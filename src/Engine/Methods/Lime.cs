@@ -30,8 +30,8 @@ public sealed class Lime(int samples, double kernelWidth, double alpha, Baseline
         var coalitions = Coalitions.Uniform(segments, batch.Indices, samples, seed, batch.Input.device);
         var outputs = masker.Outputs(batch, coalitions, maxRows ?? batch.MaxRows, probability);
         // Cosine distance of a 0/1 row with s of k features on to the all-ones row: 1 − √(s/k) (1 when s = 0, as scikit-learn).
-        var distance = 1 - (coalitions.sum(2, type: ScalarType.Float64) / segments.CountTensor().unsqueeze(1)).sqrt();
-        var weights = (-distance.square() / (kernelWidth * kernelWidth)).exp().sqrt();
+        var distance = (coalitions.sum(2, type: ScalarType.Float64) / segments.CountTensor().unsqueeze(1)).sqrt().OneMinus(); // rooted Scalars (Scalars)
+        var weights = (-distance.Squared()).DividedBy(kernelWidth * kernelWidth).exp().sqrt();
         var (coef, intercept) = WeightedLeastSquares.Solve(coalitions, outputs, weights, segments.Absent(), alpha, intercept: true);
         var r2 = WeightedLeastSquares.WeightedR2(coalitions, outputs, weights, coef, intercept);
         return new MethodOutput(segments.Paint(coef), [r2.to(ScalarType.Float32), intercept.to(ScalarType.Float32)]);

@@ -54,10 +54,11 @@ public sealed class Occlusion(int[] window, int[] strides, Baseline baseline, in
         var reference = baseline.For(x);
         var scores = TargetGradients.Outputs(batch.Model, n * positions, (start, count) =>
         {
-            var row = arange(start, start + count, ScalarType.Int64, x.device);
-            var sample = row.div(positions, RoundingMode.floor);
-            var mask = Masks(row.remainder(positions), shape, counts, x.dtype);
-            return x.index_select(0, sample) * (1 - mask) + reference.index_select(0, sample) * mask;
+            // Rooted Scalars throughout (Scalars): this runs for every chunk of occluded inputs.
+            var row = Scalars.Range(start, start + count, ScalarType.Int64, x.device);
+            var sample = row.FloorDivided(positions);
+            var mask = Masks(row.Modulo(positions), shape, counts, x.dtype);
+            return (x.index_select(0, sample) * mask.OneMinus()).Plus(reference.index_select(0, sample) * mask);
         }, batch.Targets.repeat_interleave(positions), rows);
         var fx = batch.Shared.Logits.gather(1, batch.Targets.unsqueeze(1));
         var drops = (fx - scores.view(n, positions)).to(x.dtype);
@@ -69,9 +70,9 @@ public sealed class Occlusion(int[] window, int[] strides, Baseline baseline, in
         {
             using var chunk = NewDisposeScope(); // a chunk's masks go with it; the sums accumulate in place
             var count = Math.Min(perChunk, positions - first);
-            var masks = Masks(arange(first, first + count, ScalarType.Int64, x.device), shape, counts, x.dtype).reshape(count, size);
-            total.add_(matmul(drops.narrow(1, first, count), masks));
-            covered.add_(masks.sum([0]));
+            var masks = Masks(Scalars.Range(first, first + count, ScalarType.Int64, x.device), shape, counts, x.dtype).reshape(count, size);
+            total.Accumulate(matmul(drops.narrow(1, first, count), masks));
+            covered.Accumulate(masks.sum([0]));
         }
         return (total / covered).view(x.shape);
     }
@@ -102,10 +103,10 @@ public sealed class Occlusion(int[] window, int[] strides, Baseline baseline, in
         Tensor? mask = null;
         for (var d = 0; d < shape.Length; d++)
         {
-            var start = remaining.remainder(counts[d]) * strides[d];
-            remaining = remaining.div(counts[d], RoundingMode.floor);
-            var index = arange(shape[d], ScalarType.Int64, position.device).unsqueeze(0);
-            var inside = (index >= start.unsqueeze(1)).logical_and(index < (start + window[d]).unsqueeze(1)).to(dtype);
+            var start = remaining.Modulo(counts[d]).Times(strides[d]);
+            remaining = remaining.FloorDivided(counts[d]);
+            var index = Scalars.Range(0, shape[d], ScalarType.Int64, position.device).unsqueeze(0);
+            var inside = (index >= start.unsqueeze(1)).logical_and(index < start.Plus(window[d]).unsqueeze(1)).to(dtype);
             var view = Enumerable.Repeat(1L, shape.Length + 1).ToArray();
             (view[0], view[d + 1]) = (m, shape[d]);
             mask = mask is null ? inside.view(view) : mask * inside.view(view);

@@ -40,8 +40,8 @@ public sealed class ParamGradsMethod(string[]? layers, (int Dims, long Seed)? pr
         var engine = For(batch.Model);
         var targets = batch.Labels ?? batch.Shared.Logits.argmax(1);
         var result = engine.Compute(batch.Input, targets);
-        var norms = result.SquaredNorms.clamp_min(0).sqrt();
-        var total = result.SquaredNorms.sum(1).clamp_min(0).sqrt();
+        var norms = result.SquaredNorms.AtLeast(0).sqrt(); // rooted Scalars (Scalars)
+        var total = result.SquaredNorms.sum(1).AtLeast(0).sqrt();
         return new MethodOutput(norms, [total], result.Projected is { } p ? [p] : null);
     }
 

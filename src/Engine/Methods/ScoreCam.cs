@@ -28,8 +28,8 @@ public sealed class ScoreCam(string layer, int? maxRows) : ChannelWeightedCam(la
         {
             var up = nn.functional.interpolate(channels.narrow(0, start, count), size, mode: InterpolationMode.Bilinear, align_corners: true);
             var (low, high) = (up.amin([2, 3], keepdim: true), up.amax([2, 3], keepdim: true));
-            var sample = arange(start, start + count, ScalarType.Int64, x.device).div(k, RoundingMode.floor);
-            return x.index_select(0, sample) * ((up - low) / (high - low + 1e-8));
+            var sample = Scalars.Range(start, start + count, ScalarType.Int64, x.device).FloorDivided(k); // rooted Scalars (Scalars)
+            return x.index_select(0, sample) * ((up - low) / (high - low).Plus(1e-8));
         }
         var scores = TargetGradients.Outputs(batch.Model, n * k, Masked, batch.Targets.repeat_interleave(k), maxRows ?? batch.MaxRows);
         return nn.functional.softmax(scores.view(n, k), 1);

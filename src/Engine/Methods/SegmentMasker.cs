@@ -35,10 +35,10 @@ public sealed class SegmentMasker
     {
         var m = coalitions.shape[1];
         var z = coalitions.view(-1, coalitions.shape[2]).narrow(0, start, count);
-        var owner = arange(start, start + count, dtype: ScalarType.Int64, device: z.device).div(m, RoundingMode.floor);
+        var owner = Scalars.Range(start, start + count, ScalarType.Int64, z.device).FloorDivided(m); // rooted Scalars throughout (Scalars)
         var present = z.gather(1, _labels.index_select(0, owner)).unsqueeze(1);
         var hidden = _hidden.index_select(0, owner);
-        return (hidden + (_input.index_select(0, owner) - hidden) * present).view([count, .. _sampleShape]);
+        return hidden.Plus((_input.index_select(0, owner) - hidden) * present).view([count, .. _sampleShape]);
     }
 
     /// <summary>
@@ -59,6 +59,6 @@ public sealed class SegmentMasker
         var index = labels.unsqueeze(1).expand(n, channels, -1);
         var sums = zeros([n, channels, segments], x.dtype, x.device).scatter_add_(2, index, x);
         var sizes = zeros([n, segments], x.dtype, x.device).scatter_add_(1, labels, ones_like(labels, x.dtype));
-        return (sums / sizes.clamp_min(1).unsqueeze(1)).gather(2, index);
+        return (sums / sizes.AtLeast(1).unsqueeze(1)).gather(2, index);
     }
 }

@@ -27,7 +27,7 @@ public sealed class SmoothGrad(IInputAttribution inner, int samples, double stde
         var x = batch.Input.contiguous();
         var n = x.shape[0];
         long[] sampleShape = [.. x.shape.Skip(1)];
-        var sigma = (x.flatten(1).amax(1) - x.flatten(1).amin(1)) * stdev;
+        var sigma = (x.flatten(1).amax(1) - x.flatten(1).amin(1)).Times(stdev); // rooted Scalars throughout (Scalars)
         sigma = sigma.view([n, .. Enumerable.Repeat(1L, sampleShape.Length)]);
         var generators = batch.Indices.Select(i => new Generator(SampleSeeds.For(seed, i), x.device)).ToArray();
         try
@@ -41,17 +41,17 @@ public sealed class SmoothGrad(IInputAttribution inner, int samples, double stde
                 using var chunk = NewDisposeScope(); // a chunk's noisy copies and maps go with it; the sums accumulate in place
                 // Row i·k + j is sample i's copy first + j.
                 var noise = stack(generators.SelectMany(g => Enumerable.Range(0, k).Select(_ => randn(sampleShape, generator: g, device: x.device))), 0);
-                var noisy = x.repeat_interleave(k, 0) + noise * sigma.repeat_interleave(k, 0);
+                var noisy = x.repeat_interleave(k, 0).Plus(noise * sigma.repeat_interleave(k, 0));
                 var maps = inner.AttributeAt(batch, noisy, batch.Targets.repeat_interleave(k));
                 var perSample = maps.view([n, k, .. sampleShape]); // every wrapped method's map is input-shaped
-                sum.add_(perSample.sum(1)); // in place: the sums outlive the chunk
-                if (type != "smoothgrad") squares.add_(perSample.square().sum(1));
+                sum.Accumulate(perSample.sum(1)); // in place: the sums outlive the chunk
+                if (type != "smoothgrad") squares.Accumulate(perSample.Squared().sum(1));
             }
-            var mean = sum / samples;
+            var mean = sum.DividedBy(samples);
             return type switch
             {
-                "smoothgrad_sq" => squares / samples,
-                "vargrad" => squares / samples - mean.square(),
+                "smoothgrad_sq" => squares.DividedBy(samples),
+                "vargrad" => squares.DividedBy(samples) - mean.Squared(),
                 _ => mean,
             };
         }

@@ -368,7 +368,7 @@ public sealed class TabularLime(int samples, double? kernelWidth, double alpha, 
             var (mu, sigma, low, high) = (tensor(mean).unsqueeze(1), tensor(std).unsqueeze(1), tensor(min).unsqueeze(1), tensor(max).unsqueeze(1));
             var (from, to) = (special.ndtr((low - mu) / sigma), special.ndtr((high - mu) / sigma));
             var q = linspace(0, 1, Grid + 1, ScalarType.Float64).unsqueeze(0);
-            var table = (mu + sigma * special.ndtri(from + q * (to - from))).maximum(low).minimum(high);
+            var table = mu.Plus(sigma * special.ndtri(from.Plus(q * (to - from)))).maximum(low).minimum(high); // rooted alphas (Scalars)
             table.select(1, 0).copy_(low.squeeze(1));
             table.select(1, Grid).copy_(high.squeeze(1));
             var values = table.data<double>().ToArray();

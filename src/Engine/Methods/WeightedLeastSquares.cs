@@ -37,8 +37,8 @@ public static class WeightedLeastSquares
         using var scope = NewDisposeScope();
         var (xd, yd, wd) = (x.to(ScalarType.Float64), y.to(ScalarType.Float64), w.to(ScalarType.Float64));
         var predicted = xd.matmul(coef.unsqueeze(2)).squeeze(2).Plus(intercept.unsqueeze(1));
-        var residual = (wd * (yd - predicted).square()).sum(1);
-        var spread = (wd * (yd - WeightedMean(yd.unsqueeze(2), wd)).square()).sum(1);
+        var residual = (wd * (yd - predicted).Squared()).sum(1);
+        var spread = (wd * (yd - WeightedMean(yd.unsqueeze(2), wd)).Squared()).sum(1);
         // As scikit-learn for a constant y: 1 for a perfect fit, else 0.
         var constant = spread.IsZero().to(ScalarType.Float64);
         var r2 = ((residual / spread.AtLeast(double.Epsilon)).OneMinus() * constant.OneMinus()).Plus(constant * residual.IsZero().to(ScalarType.Float64));

@@ -10,5 +10,5 @@ public sealed class XGradCam(string layer) : ChannelWeightedCam(layer)
     public override string Name => MethodName;
 
     protected override Tensor Weights(MethodBatch batch, Tensor activations, Tensor? gradients) =>
-        (gradients! * activations / (activations.sum([2, 3], keepdim: true) + 1e-7)).sum([2, 3]);
+        (gradients! * activations / activations.sum([2, 3], keepdim: true).Plus(1e-7)).sum([2, 3]); // rooted Scalars (Scalars)
 }

@@ -1,3 +1,5 @@
+using ExplainCluster.Engine.Methods;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace ExplainCluster.Engine.Models;
@@ -133,16 +135,21 @@ internal sealed partial class ModuleProgram
                 if (keywords.Keys.Any(k => k != "alpha") || alpha is null) break;
                 // a − α·b is a + (−α)·b, exactly.
                 var signed = name.StartsWith("torch.sub", StringComparison.Ordinal) ? -alpha.Value : alpha.Value;
+                if (b is not Tensor && Number(b) is null) break;
+                // α (or the number α·b) is held until the sum is made: a temporary Scalar can be freed mid-call (Scalars).
+                using var scale = (b is Tensor ? signed : Number(b)!.Value * signed).ToScalar();
                 Func<Tensor, Tensor> outOfPlace, inPlace;
-                if (b is Tensor tb) (outOfPlace, inPlace) = (t => t.add(tb, signed), t => t.add_(tb, signed));
-                else if (Number(b) is { } sb) (outOfPlace, inPlace) = (t => t.add(sb * signed), t => t.add_(sb * signed));
-                else break;
+                if (b is Tensor tb) (outOfPlace, inPlace) = (t => t.add(tb, scale), t => t.add_(tb, scale));
+                else (outOfPlace, inPlace) = (t => t.add(scale, Scalars.One), t => t.add_(scale, Scalars.One));
                 return name.EndsWith('_') ? run.InPlace(a, outOfPlace, inPlace) : outOfPlace(a);
             }
             case "torch.mul" or "torch.mul_" when args is [Tensor a, Tensor b] && keywords.Count == 0:
                 return name == "torch.mul_" ? run.InPlace(a, t => t.mul(b), t => t.mul_(b)) : a.mul(b);
             case "torch.mul" or "torch.mul_" when args is [Tensor a, var b] && Number(b) is { } factor && keywords.Count == 0:
-                return name == "torch.mul_" ? run.InPlace(a, t => t.mul(factor), t => t.mul_(factor)) : a.mul(factor);
+            {
+                using var scalar = factor.ToScalar(); // held until the product is made (Scalars)
+                return name == "torch.mul_" ? run.InPlace(a, t => t.mul(scalar), t => t.mul_(scalar)) : a.mul(scalar);
+            }
             case "torch.neg" when args is [Tensor x] && keywords.Count == 0:
                 return x.neg();
             case "torch.flatten" when args is [Tensor x, long start, ..] && args.Length <= 3 && keywords.Count == 0:

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace ExplainCluster.Engine.ParamGrads;
@@ -39,7 +40,8 @@ public sealed class GaussianSketch(int dims, long seed, Device device, long cach
     {
         using var generator = new Generator(Seed(layer, chunk));
         using var scope = NewDisposeScope();
-        var values = randn([rows, Dims], ScalarType.Float32, CPU, generator: generator).div_(Math.Sqrt(Dims));
+        using var scale = Math.Sqrt(Dims).ToScalar(); // held through the call (Methods.Scalars: a temporary can be freed mid-call)
+        var values = randn([rows, Dims], ScalarType.Float32, CPU, generator: generator).div_(scale);
         return values.to(device).MoveToOuterDisposeScope();
     }
 

@@ -1,3 +1,4 @@
+using ExplainCluster.Engine.Methods;
 using ExplainCluster.Engine.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -125,7 +126,7 @@ public sealed partial class ParameterGradients
     {
         var (f, e) = (fast.SquaredNorms.to(ScalarType.Float64), loop.SquaredNorms.to(ScalarType.Float64));
         // Per entry: |f − e| ≤ rtol·|e| + rtol·1e-3·(the row's largest layer) + 1e-30 (a layer whose gradient is zero).
-        var allowed = e.abs() * GradientRtol + e.amax([1], keepdim: true) * (GradientRtol * 1e-3) + 1e-30;
+        var allowed = e.abs().Times(GradientRtol).Plus(e.amax([1], keepdim: true).Times(GradientRtol * 1e-3)).Plus(1e-30); // rooted Scalars (Scalars)
         var excess = ((f - e).abs() - allowed).max().item<double>();
         if (excess > 0 || !f.isfinite().all().item<bool>())
         {
@@ -137,7 +138,7 @@ public sealed partial class ParameterGradients
         if (fast.Projected is { } fp && loop.Projected is { } lp)
         {
             var (a, b) = (fp.to(ScalarType.Float64), lp.to(ScalarType.Float64));
-            var scale = linalg.vector_norm(b, 2, [1L], keepdim: true) + 1e-30;
+            var scale = linalg.vector_norm(b, 2, [1L], keepdim: true).Plus(1e-30);
             if (((a - b).abs() / scale).max().item<double>() > GradientRtol)
                 return "the vectorised projection of the first rows differs from a per-sample loop";
         }

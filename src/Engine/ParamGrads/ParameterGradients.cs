@@ -1,3 +1,4 @@
+using ExplainCluster.Engine.Methods;
 using ExplainCluster.Engine.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -263,8 +264,8 @@ public sealed partial class ParameterGradients : IDisposable
         Tensor? squares = null;
         foreach (var part in parts)
         {
-            var norm = linalg.vector_norm(part, 2, [.. Enumerable.Range(1, (int)part.dim() - 1).Select(d => (long)d)]).square();
-            squares = squares is null ? norm : squares.add_(norm);
+            var norm = linalg.vector_norm(part, 2, [.. Enumerable.Range(1, (int)part.dim() - 1).Select(d => (long)d)]).Squared(); // rooted Scalars (Scalars)
+            squares = squares is null ? norm : squares.Accumulate(norm);
         }
         norms[TensorIndex.Slice(start, start + count), _column[node]] = squares!;
         if (projected is null) return;
@@ -279,7 +280,7 @@ public sealed partial class ParameterGradients : IDisposable
                 var first = chunk * GaussianSketch.ChunkRows;
                 var (from, to) = (Math.Max(offset, first), Math.Min(end, first + GaussianSketch.ChunkRows));
                 var sketch = _sketch!.Rows(node.Path, chunk, Math.Min(GaussianSketch.ChunkRows, total - first));
-                sum.add_(flat.narrow(1, from - offset, to - from).matmul(sketch.narrow(0, from - first, to - from)));
+                sum.Accumulate(flat.narrow(1, from - offset, to - from).matmul(sketch.narrow(0, from - first, to - from)));
             }
             offset = end;
         }

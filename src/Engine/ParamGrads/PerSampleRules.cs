@@ -1,3 +1,4 @@
+using ExplainCluster.Engine.Methods;
 using ExplainCluster.Engine.Models;
 using static TorchSharp.torch;
 
@@ -22,9 +23,9 @@ internal static class PerSampleRules
     {
         if (node.Leaf!.Kind == LeafConfig.Linear && a.dim() == 2)
         {
-            var gg = g.square().sum(1);
-            var norms = gg * a.square().sum(1);
-            return Parameter(node, "bias") is null ? norms : norms + gg;
+            var gg = g.Squared().sum(1); // rooted Scalars (Scalars)
+            var norms = gg * a.Squared().sum(1);
+            return Parameter(node, "bias") is null ? norms : norms.Plus(gg);
         }
         return null;
     }
@@ -71,7 +72,7 @@ internal static class PerSampleRules
             {
                 var shape = Enumerable.Repeat(1L, (int)x.dim()).ToArray();
                 shape[1] = -1;
-                var normalised = (x - node.Buffers["running_mean"].view(shape)) * (node.Buffers["running_var"] + leaf.Eps).rsqrt().view(shape);
+                var normalised = (x - node.Buffers["running_mean"].view(shape)) * node.Buffers["running_var"].Plus(leaf.Eps).rsqrt().view(shape);
                 var weighted = gy * normalised;
                 long[] spatial = [.. Enumerable.Range(2, (int)x.dim() - 2).Select(d => (long)d)];
                 grads["weight"] = spatial.Length == 0 ? weighted : weighted.sum(spatial);

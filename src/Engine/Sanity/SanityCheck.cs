@@ -2,6 +2,7 @@ using ExplainCluster.Contracts;
 using ExplainCluster.Engine.Faithfulness;
 using ExplainCluster.Engine.Methods;
 using ExplainCluster.Engine.Models;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace ExplainCluster.Engine.Sanity;
@@ -77,7 +78,8 @@ public static class SanityCheck
         {
             var p = parameters[t];
             using var generator = new Generator(SampleSeeds.For(seed, (long)layer * 1024 + t), CPU);
-            var values = rand(p.shape, generator: generator, dtype: float64, device: CPU).mul_(2 * bound).sub_(bound);
+            using Scalar width = (2 * bound).ToScalar(), shift = bound.ToScalar(); // held through the calls (Scalars)
+            var values = rand(p.shape, generator: generator, dtype: float64, device: CPU).mul_(width).sub_(shift);
             p.copy_(values.to(p.dtype).to(p.device));
         }
     }
@@ -164,11 +166,12 @@ public static class SanityCheck
         var n = (double)win * win;
         var covNorm = n / (n - 1);
         var (ux, uy) = (Mean(x), Mean(y));
-        var vx = covNorm * (Mean(x * x) - ux * ux);
-        var vy = covNorm * (Mean(y * y) - uy * uy);
-        var vxy = covNorm * (Mean(x * y) - ux * uy);
+        // Rooted Scalars throughout (Scalars).
+        var vx = (Mean(x * x) - ux * ux).Times(covNorm);
+        var vy = (Mean(y * y) - uy * uy).Times(covNorm);
+        var vxy = (Mean(x * y) - ux * uy).Times(covNorm);
         const double c1 = 0.01 * 0.01, c2 = 0.03 * 0.03;
-        var s = (2 * ux * uy + c1) * (2 * vxy + c2) / ((ux * ux + uy * uy + c1) * (vx + vy + c2));
+        var s = (ux.Times(2) * uy).Plus(c1) * vxy.Times(2).Plus(c2) / ((ux * ux).Plus(uy * uy).Plus(c1) * vx.Plus(vy).Plus(c2));
         return s.flatten(1).mean([1]).data<double>().ToArray();
     }
 
@@ -177,7 +180,7 @@ public static class SanityCheck
         var flat = maps.flatten(1);
         var (low, high) = (flat.min(1).values.view(-1, 1, 1, 1), flat.max(1).values.view(-1, 1, 1, 1));
         var range = high - low;
-        return where(range > 0, (maps - low) / range.clamp_min(1e-300), zeros_like(maps));
+        return where(range.IsPositive(), (maps - low) / range.AtLeast(1e-300), zeros_like(maps)); // rooted Scalars (Scalars)
     }
 }
 

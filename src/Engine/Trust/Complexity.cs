@@ -1,3 +1,4 @@
+using ExplainCluster.Engine.Methods;
 using static TorchSharp.torch;
 
 namespace ExplainCluster.Engine.Trust;
@@ -20,14 +21,15 @@ public static class Complexity
         var a = scores.flatten(1).to(float64).abs();
         var n = a.shape[1];
         var max = a.amax([1], keepdim: true);
-        var zero = max.squeeze(1).eq(0);
-        a = a / max.clamp_min(double.Epsilon);
-        var sorted = (a + 1e-7).sort(1).Values;
-        var weights = (arange(1, n + 1, dtype: float64, device: a.device) * 2 - n - 1).unsqueeze(0);
-        var gini = (weights * sorted).sum(1) / (sorted.sum(1) * n);
-        var p = a / a.sum(1, keepdim: true).clamp_min(double.Epsilon);
-        var entropy = -(p * (p + 1e-12).log()).sum(1);
-        var nan = full_like(gini, double.NaN);
+        // Rooted Scalars throughout (Scalars).
+        var zero = max.squeeze(1).IsZero();
+        a = a / max.AtLeast(double.Epsilon);
+        var sorted = a.Plus(1e-7).sort(1).Values;
+        var weights = Scalars.Range(1, n + 1, float64, a.device).Times(2).Minus(n).Minus(1).unsqueeze(0);
+        var gini = (weights * sorted).sum(1) / sorted.sum(1).Times(n);
+        var p = a / a.sum(1, keepdim: true).AtLeast(double.Epsilon);
+        var entropy = -(p * p.Plus(1e-12).log()).sum(1);
+        var nan = gini.FullLike(double.NaN);
         return (where(zero, nan, gini).MoveToOuterDisposeScope(), where(zero, nan, entropy).MoveToOuterDisposeScope());
     }
 }

@@ -42,7 +42,7 @@ public static class Road
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
             var order = PixelCurves.Order(PixelScores.For(maps, x));
-            var rank = zeros_like(order).scatter_(1, order, arange(pixels, device: x.device).expand(n, pixels).contiguous());
+            var rank = zeros_like(order).scatter_(1, order, Scalars.Range(0, pixels, device: x.device).expand(n, pixels).contiguous()); // rooted Scalars throughout (Scalars)
             for (var first = 0; first < n * perSample; first += batch.MaxRows)
             {
                 var count = Math.Min(batch.MaxRows, n * perSample - first);
@@ -53,10 +53,10 @@ public static class Road
                 var removedCount = tensor(rows.Select(r => counts[percentiles[r % perSample / 2]]).ToArray(), device: x.device).unsqueeze(1);
                 var morf = tensor(rows.Select(r => r % 2 == 0).ToArray(), device: x.device).unsqueeze(1);
                 var ranks = rank.index_select(0, sample);
-                var removed = where(morf, ranks < removedCount, ranks >= pixels - removedCount).view(count, x.shape[^2], x.shape[^1]);
+                var removed = where(morf, ranks < removedCount, ranks >= removedCount.SubtractedFrom(pixels)).view(count, x.shape[^2], x.shape[^1]);
                 var noise = stack(rows.Select(r => randn(sampleShape, generator: generators[r / perSample], dtype: float32)), 0).to(x.device);
                 var xs = x.index_select(0, sample);
-                var imputed = Impute(xs, removed, noise * spec.Noise);
+                var imputed = Impute(xs, removed, noise.Times(spec.Noise));
                 var logits = batch.Model.Forward(batch.Model.PrepareInput(imputed));
                 var log = nn.functional.log_softmax(logits.to(float64), 1);
                 log.gather(1, batch.Targets.index_select(0, sample).unsqueeze(1)).squeeze(1).exp().cpu().data<double>().CopyTo(probabilities.AsSpan(first, count));
@@ -100,12 +100,12 @@ public static class Road
         var sum = Neighbourhood(ones(1, 1, height, width, dtype: float64, device: x.device)); // Σ of the weights inside the image
         Tensor Apply(Tensor z) => mask * (sum * z - Neighbourhood(z));
         static Tensor Dot(Tensor a, Tensor b) => (a * b).flatten(1).sum(1);
-        var b = mask * Neighbourhood(values * (1 - mask));
+        var b = mask * Neighbourhood(values * mask.OneMinus());
         var z = zeros_like(values);
         var r = b.clone();
         var p = r.clone();
         var rr = Dot(r, r);
-        var tolerance = rr * 1e-16;
+        var tolerance = rr.Times(1e-16);
         var size = (int)(values.numel() / n);
         for (var iteration = 0; iteration < size + 10; iteration++)
         {
@@ -113,15 +113,15 @@ public static class Road
             if (active.sum().item<double>() == 0) break;
             var ap = Apply(p);
             var pap = Dot(p, ap);
-            var alpha = (active * rr / where(pap > 0, pap, ones_like(pap))).view(n, 1, 1, 1);
-            z = z + alpha * p;
+            var alpha = (active * rr / where(pap.IsPositive(), pap, ones_like(pap))).view(n, 1, 1, 1);
+            z = z.Plus(alpha * p);
             r = r - alpha * ap;
             var next = Dot(r, r);
-            var beta = (active * next / where(rr > 0, rr, ones_like(rr))).view(n, 1, 1, 1);
-            p = r + beta * p;
-            rr = active * next + (1 - active) * rr;
+            var beta = (active * next / where(rr.IsPositive(), rr, ones_like(rr))).view(n, 1, 1, 1);
+            p = r.Plus(beta * p);
+            rr = (active * next).Plus(active.OneMinus() * rr);
         }
-        var filled = where(mask > 0, z + noise.view_as(planar).to(float64), values).to(x.dtype);
+        var filled = where(mask.IsPositive(), z.Plus(noise.view_as(planar).to(float64)), values).to(x.dtype);
         return (x.dim() == 3 ? filled.squeeze(1) : filled).MoveToOuterDisposeScope();
     }
 

@@ -28,15 +28,15 @@ public static class Sensitivity
         {
             using var scope = NewDisposeScope();
             var norms = Norm(maps);
-            norms = where(norms.eq(0), full_like(norms, double.NaN), norms); // a zero map has no sensitivity
+            norms = where(norms.IsZero(), norms.FullLike(double.NaN), norms); // a zero map has no sensitivity; rooted Scalars throughout (Scalars)
             for (var first = 0; first < n * k; first += batch.MaxRows)
             {
                 var count = Math.Min(batch.MaxRows, n * k - first);
                 using var chunk = NewDisposeScope(); // a chunk's noisy copies and maps go with it
                 var rows = Enumerable.Range(first, count).Select(r => r / k).ToArray();
-                var noise = stack(rows.Select(i => rand(sampleShape, generator: generators[i], dtype: float32) * (2 * spec.Radius) - spec.Radius), 0);
+                var noise = stack(rows.Select(i => rand(sampleShape, generator: generators[i], dtype: float32).Times(2 * spec.Radius).Minus(spec.Radius)), 0);
                 var index = tensor(rows.Select(i => (long)i).ToArray(), device: x.device);
-                var noisy = x.index_select(0, index) + noise.to(x.dtype).to(x.device);
+                var noisy = x.index_select(0, index).Plus(noise.to(x.dtype).to(x.device));
                 var perturbed = run.Maps(batch, rows, noisy, batch.Targets.index_select(0, index));
                 var ratio = Norm(perturbed - maps.index_select(0, index)) / norms.index_select(0, index);
                 ratio.cpu().data<double>().CopyTo(ratios.AsSpan(first, count));
@@ -59,5 +59,5 @@ public static class Sensitivity
     }
 
     /// <summary>The Frobenius norm of each row, [n] float64.</summary>
-    private static Tensor Norm(Tensor maps) => maps.flatten(1).to(float64).square().sum(1).sqrt();
+    private static Tensor Norm(Tensor maps) => maps.flatten(1).to(float64).Squared().sum(1).sqrt();
 }

@@ -1,3 +1,4 @@
+using ExplainCluster.Engine.Methods;
 using ExplainCluster.Engine.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -32,6 +33,9 @@ public static class ActivationMaximisation
     private const double Beta1 = 0.9;
     private const double Beta2 = 0.999;
     private const double Epsilon = 1e-8;
+
+    /// <summary>Adam's factors, rooted (Scalars): a temporary Scalar can be freed while libtorch reads it, and these run every step.</summary>
+    private static readonly Scalar Beta1Factor = Beta1.ToScalar(), Beta1Rest = (1 - Beta1).ToScalar(), Beta2Factor = Beta2.ToScalar(), Beta2Rest = (1 - Beta2).ToScalar();
 
     public static MaximisationResult Run(ExplainModel model, int[] inputShape, Objective objective, MaximisationOptions options, InputBounds? bounds = null) =>
         Run(model, inputShape, [objective], options, bounds)[0];
@@ -79,6 +83,7 @@ public static class ActivationMaximisation
         var m = zeros_like(x);
         var v = zeros_like(x);
         var trajectory = zeros([options.Steps, n], device: device);
+        using var rate = options.LearningRate.ToScalar(); // held through the steps (Scalars)
         for (var t = 0; t < options.Steps; t++)
         {
             using var step = NewDisposeScope();
@@ -89,23 +94,23 @@ public static class ActivationMaximisation
                 var seen = shifts is null ? xi : ImageTransforms.Roll(xi, shifts[t, .., 0], shifts[t, .., 1]);
                 var value = Value(model, split, model.PrepareInput(seen), targets, largest);
                 var score = value;
-                if (options.L2 > 0) score = score - options.L2 * xi.square().flatten(1).sum(1);
-                if (options.Tv > 0) score = score - options.Tv * ImageTransforms.TotalVariation(xi);
+                if (options.L2 > 0) score = score - xi.Squared().flatten(1).sum(1).Times(options.L2);
+                if (options.Tv > 0) score = score - ImageTransforms.TotalVariation(xi).Times(options.Tv);
                 grad = autograd.grad([score.sum()], [xi])[0];
                 trajectory[t].copy_(value.detach());
             }
             using var noGrad = no_grad();
             if (options.Optimiser == "sgd")
             {
-                x.add_(grad, alpha: options.LearningRate);
+                x.add_(grad, alpha: rate);
             }
             else
             {
-                m.mul_(Beta1).add_(grad, alpha: 1 - Beta1);
-                v.mul_(Beta2).addcmul_(grad, grad, value: 1 - Beta2);
-                var mHat = m / (1 - Math.Pow(Beta1, t + 1));
-                var vHat = v / (1 - Math.Pow(Beta2, t + 1));
-                x.add_(mHat / (vHat.sqrt() + Epsilon), alpha: options.LearningRate);
+                m.mul_(Beta1Factor).add_(grad, alpha: Beta1Rest);
+                v.mul_(Beta2Factor).addcmul_(grad, grad, value: Beta2Rest);
+                var mHat = m.DividedBy(1 - Math.Pow(Beta1, t + 1));
+                var vHat = v.DividedBy(1 - Math.Pow(Beta2, t + 1));
+                x.add_(mHat / vHat.sqrt().Plus(Epsilon), alpha: rate);
             }
             if (options.BlurEvery > 0 && (t + 1) % options.BlurEvery == 0 && t + 1 < options.Steps) x.copy_(ImageTransforms.Blur(x, options.BlurSigma));
             if (low is not null) x.copy_(x.maximum(low).minimum(high!));
@@ -121,7 +126,7 @@ public static class ActivationMaximisation
         for (var i = 0; i < objectives.Length; i++)
         {
             using var generator = new Generator(objectives[i].StartSeed(options.Seed), CPU);
-            starts[i] = randn(sampleShape, generator: generator) * options.Init;
+            starts[i] = randn(sampleShape, generator: generator).Times(options.Init);
             if (options.Jitter > 0) shifts[i] = randint(-options.Jitter, options.Jitter + 1, [options.Steps, 2], generator: generator);
         }
         return (stack(starts, 0), options.Jitter > 0 ? stack(shifts, 1) : null);

@@ -1,4 +1,5 @@
 using ExplainCluster.Contracts;
+using ExplainCluster.Engine.Methods;
 using ExplainCluster.Engine.Output;
 using ExplainCluster.Engine.Stats;
 using static TorchSharp.torch;
@@ -31,11 +32,11 @@ public sealed class ActivationRecorder(IReadOnlyList<string> layers, ActivationC
             var means = flat.mean([2]).to(float64);
             var channels = (int)means.shape[1];
             layer.Start(channels, classes);
-            var sums = zeros([classes, channels], float64, a.device).index_add_(0, targets, means, 1).cpu().data<double>().ToArray();
+            var sums = zeros([classes, channels], float64, a.device).index_add_(0, targets, means, Scalars.One).cpu().data<double>().ToArray();
             for (var j = 0; j < sums.Length; j++) layer.Sums[j] += sums[j];
             // Each (sample, channel)'s count of positive activations: one pass over the comparison, then small tensors only.
-            var positive = flat.gt(0).sum([2], false, ScalarType.Int64);
-            var fired = positive.gt(0).count_nonzero([0]).cpu().data<long>().ToArray();
+            var positive = flat.IsPositive().sum([2], false, ScalarType.Int64); // rooted Scalars (Scalars)
+            var fired = positive.IsPositive().count_nonzero([0]).cpu().data<long>().ToArray();
             for (var c = 0; c < channels; c++) layer.Fired[c] += fired[c];
             layer.NonPositive += a.numel() - positive.sum().item<long>();
             layer.Elements += a.numel();

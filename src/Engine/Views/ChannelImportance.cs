@@ -47,8 +47,8 @@ public static class ChannelImportance
             using var chunkScope = NewDisposeScope();
             var count = Math.Min(maxRows, rows - from);
             var part = perChunk(model.PrepareInput(inputs.narrow(0, from, count)), from, count);
-            sum = sum is null ? part.MoveToOuterDisposeScope() : sum.add_(part);
+            sum = sum is null ? part.MoveToOuterDisposeScope() : sum.Accumulate(part); // rooted Scalars (Scalars)
         }
-        return (sum! / rows).cpu().data<float>().ToArray();
+        return sum!.DividedBy(rows).cpu().data<float>().ToArray();
     }
 }

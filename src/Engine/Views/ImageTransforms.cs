@@ -1,3 +1,4 @@
+using ExplainCluster.Engine.Methods;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -15,9 +16,10 @@ internal static class ImageTransforms
     public static Tensor Roll(Tensor x, Tensor dy, Tensor dx)
     {
         var (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
-        var rows = (arange(h, dtype: int64, device: x.device).unsqueeze(0) - dy.unsqueeze(1)).remainder(h);
-        var cols = (arange(w, dtype: int64, device: x.device).unsqueeze(0) - dx.unsqueeze(1)).remainder(w);
-        var index = (rows.unsqueeze(2) * w + cols.unsqueeze(1)).view(n, 1, h * w).expand(n, c, h * w);
+        // Rooted Scalars throughout (Scalars): this runs every step of a maximisation.
+        var rows = (Scalars.Range(0, h, int64, x.device).unsqueeze(0) - dy.unsqueeze(1)).Modulo(h);
+        var cols = (Scalars.Range(0, w, int64, x.device).unsqueeze(0) - dx.unsqueeze(1)).Modulo(w);
+        var index = rows.unsqueeze(2).Times(w).Plus(cols.unsqueeze(1)).view(n, 1, h * w).expand(n, c, h * w);
         return x.flatten(2).gather(2, index).view(n, c, h, w);
     }
 
@@ -26,9 +28,9 @@ internal static class ImageTransforms
     {
         var h = x.shape[2];
         var w = x.shape[3];
-        var down = (x.narrow(2, 1, h - 1) - x.narrow(2, 0, h - 1)).square().sum([1, 2, 3]);
-        var right = (x.narrow(3, 1, w - 1) - x.narrow(3, 0, w - 1)).square().sum([1, 2, 3]);
-        return down + right;
+        var down = (x.narrow(2, 1, h - 1) - x.narrow(2, 0, h - 1)).Squared().sum([1, 2, 3]); // rooted Scalars (Scalars)
+        var right = (x.narrow(3, 1, w - 1) - x.narrow(3, 0, w - 1)).Squared().sum([1, 2, 3]);
+        return down.Plus(right);
     }
 
     /// <summary>A separable Gaussian blur of σ pixels per channel, radius ⌈2σ⌉ (at most the image's side − 1), reflected at the edges.</summary>
