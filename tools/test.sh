@@ -39,5 +39,8 @@ if [ -z "$trx" ]; then
 fi
 passed=$(grep -o 'passed="[0-9]*"' "$trx" | head -n 1 | tr -dc 0-9)
 failed=$(grep -o 'failed="[0-9]*"' "$trx" | head -n 1 | tr -dc 0-9)
+# A run that ended with no failed test but a non-zero status was aborted (a test host that crashed takes the tests it had
+# not reached with it): that is a failure, counted as one.
+if [ "$status" -ne 0 ] && [ "${failed:-0}" -eq 0 ]; then failed=1; fi
 echo "tests: ${passed:-0} passed, ${failed:-0} failed"
 [ "$status" -eq 0 ] && [ "${failed:-0}" -eq 0 ]

@@ -91,7 +91,7 @@ public static class ConceptLayer
         var f = features.detach().requires_grad_(true);
         var output = model.Invoke(input, () => split.Head(f));
         var selected = output.gather(1, targets.unsqueeze(1)).sum();
-        return autograd.grad([selected], [f], allow_unused: true)[0] ?? zeros_like(f);
+        return Methods.Gradients.Of("the head's selected outputs", [selected], [f], allowUnused: true)[0] ?? zeros_like(f);
     }
 
     private static Tensor Inputs(ExplainModel model, JobSpec job, ShardData set, int start, int count)

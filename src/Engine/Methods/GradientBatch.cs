@@ -85,7 +85,7 @@ public sealed class GradientBatch
         var targets = labels ?? output.detach().argmax(1);
         var selected = output.gather(1, targets.unsqueeze(1)).sum();
         var wrt = features is null ? new[] { x } : new[] { x, features };
-        var grads = autograd.grad([selected], wrt, allow_unused: true);
+        var grads = Gradients.Of("the selected outputs", [selected], wrt, allowUnused: true);
         var inputGrad = grads[0] ?? zeros_like(x);
         return new GradientBatch(input, output.detach(), targets, inputGrad, features?.detach(), features is null ? null : grads[1]);
     }

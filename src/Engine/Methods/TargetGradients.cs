@@ -64,7 +64,7 @@ public static class TargetGradients
         using var grad = enable_grad();
         var input = model.PrepareInput(x).detach().requires_grad_(true);
         var selected = model.Forward(input).gather(1, targets.unsqueeze(1)).squeeze(1);
-        var g = autograd.grad([selected.sum()], [input], allow_unused: true)[0] ?? zeros_like(input);
+        var g = Gradients.Of("the selected outputs", [selected.sum()], [input], allowUnused: true)[0] ?? zeros_like(input);
         return (g.MoveToOuterDisposeScope(), selected.detach().MoveToOuterDisposeScope());
     }
 }

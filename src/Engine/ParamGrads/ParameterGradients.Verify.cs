@@ -110,7 +110,7 @@ public sealed partial class ParameterGradients
             using var row = NewDisposeScope();
             var logits = (Tensor)_module.call(x.narrow(0, i, 1));
             var loss = nn.functional.cross_entropy(logits, y.narrow(0, i, 1), reduction: nn.Reduction.Sum);
-            var grads = autograd.grad([loss], parameters, allow_unused: true);
+            var grads = Gradients.Of("the loss", [loss], parameters, allowUnused: true);
             var k = 0;
             foreach (var layer in _selected)
             {

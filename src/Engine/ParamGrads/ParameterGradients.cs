@@ -178,7 +178,7 @@ public sealed partial class ParameterGradients : IDisposable
         if (units.Count > 0)
         {
             var loss = nn.functional.cross_entropy(logits, y, reduction: nn.Reduction.Sum);
-            var outputGrads = autograd.grad([loss], [.. units.Select(u => u.Output)], allow_unused: true);
+            var outputGrads = Gradients.Of("the loss", [loss], [.. units.Select(u => u.Output)], allowUnused: true);
             for (var u = 0; u < units.Count; u++)
             {
                 var g = outputGrads[u] ?? zeros_like(units[u].Output);
@@ -242,7 +242,7 @@ public sealed partial class ParameterGradients : IDisposable
                 using var sample = NewDisposeScope();
                 var args = call.Inputs.Select(v => v is Tensor t ? t.narrow(0, i, 1).detach() : v).ToArray();
                 var output = call.Method == "forward" ? call.Node.Module.call(args) : call.Node.Module.invoke(call.Method, args);
-                var grads = autograd.grad([(Tensor)output], parameters, [g.narrow(0, i, 1)], allow_unused: true);
+                var grads = Gradients.Of("a layer's output", [(Tensor)output], parameters, [g.narrow(0, i, 1)], allowUnused: true);
                 var k = 0;
                 for (var l = 0; l < layers.Count; l++)
                 {

@@ -96,7 +96,7 @@ public static class ActivationMaximisation
                 var score = value;
                 if (options.L2 > 0) score = score - xi.Squared().flatten(1).sum(1).Times(options.L2);
                 if (options.Tv > 0) score = score - ImageTransforms.TotalVariation(xi).Times(options.Tv);
-                grad = autograd.grad([score.sum()], [xi])[0];
+                grad = Gradients.Of("the objective", [score.sum()], [xi])[0];
                 trajectory[t].copy_(value.detach());
             }
             using var noGrad = no_grad();
