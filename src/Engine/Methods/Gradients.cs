@@ -16,7 +16,7 @@ public static class Gradients
         for (var i = 0; i < outputs.Count; i++)
             if (!outputs[i].requires_grad)
                 throw new InvalidOperationException(
-                    $"{what} do not depend on what they are differentiated with respect to (no gradient function; grad mode {(is_grad_enabled() ? "on" : "off")} on this thread)");
+                    $"{what} do not depend on what they are differentiated with respect to (no gradient function; gradients {(is_grad_enabled() ? "enabled" : "disabled")} on this thread)");
         return autograd.grad(outputs, inputs, gradOutputs, allow_unused: allowUnused);
     }
 }
