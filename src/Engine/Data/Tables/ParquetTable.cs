@@ -59,23 +59,31 @@ public sealed class ParquetTable : ITableFile
     public async Task<object?[][]> ReadAsync(long start, int count, int[] columns, CancellationToken ct)
     {
         var cells = columns.Select(_ => new object?[count]).ToArray();
-        await using var reader = await CreateReaderAsync(_blob, _length, ct);
-        for (var g = 0; g < _groupStarts.Length - 1; g++)
+        // Opened only for a group read outside the cache: a shard whose groups are all kept reads no footer again.
+        ParquetReader? reader = null;
+        try
         {
-            var (from, to) = (Math.Max(start, _groupStarts[g]), Math.Min(start + count, _groupStarts[g + 1]));
-            if (from >= to) continue;
-            var rows = _groupStarts[g + 1] - _groupStarts[g];
-            var decoded = to - from < rows && _cache.Admits(columns.Sum(c => RowGroupCache.Bytes(rows, IsText(_fields[c]))))
-                ? await _cache.GetAsync(new GroupKey(_blob.Location, _length, _version, g, string.Join(',', columns)), async () =>
-                {
-                    // Its own reader: the shard that started the decode may be cancelled while others wait for it.
-                    await using var own = await CreateReaderAsync(_blob, _length, CancellationToken.None);
-                    return await DecodeAsync(own, g, columns, CancellationToken.None);
-                }, keep: to - from >= KeepFrom, ct)
-                : await DecodeAsync(reader, g, columns, ct);
-            for (var c = 0; c < columns.Length; c++) decoded[c].CopyTo((int)(from - _groupStarts[g]), (int)(to - from), cells[c], (int)(from - start));
+            for (var g = 0; g < _groupStarts.Length - 1; g++)
+            {
+                var (from, to) = (Math.Max(start, _groupStarts[g]), Math.Min(start + count, _groupStarts[g + 1]));
+                if (from >= to) continue;
+                var rows = _groupStarts[g + 1] - _groupStarts[g];
+                var decoded = to - from < rows && _cache.Admits(columns.Sum(c => RowGroupCache.Bytes(rows, IsText(_fields[c]))))
+                    ? await _cache.GetAsync(new GroupKey(_blob.Location, _length, _version, g, string.Join(',', columns)), async () =>
+                    {
+                        // Its own reader: the shard that started the decode may be cancelled while others wait for it.
+                        await using var own = await CreateReaderAsync(_blob, _length, CancellationToken.None);
+                        return await DecodeAsync(own, g, columns, CancellationToken.None);
+                    }, keep: to - from >= KeepFrom, ct)
+                    : await DecodeAsync(reader ??= await CreateReaderAsync(_blob, _length, ct), g, columns, ct);
+                for (var c = 0; c < columns.Length; c++) decoded[c].CopyTo((int)(from - _groupStarts[g]), (int)(to - from), cells[c], (int)(from - start));
+            }
+            return cells;
         }
-        return cells;
+        finally
+        {
+            if (reader is not null) await reader.DisposeAsync();
+        }
     }
 
     private static async Task<ParquetReader> CreateReaderAsync(IBlob blob, long length, CancellationToken ct)
