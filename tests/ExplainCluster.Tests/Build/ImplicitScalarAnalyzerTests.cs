@@ -1,8 +1,4 @@
-using System.Collections.Immutable;
 using ExplainCluster.Analyzers;
-using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp;
-using Microsoft.CodeAnalysis.Diagnostics;
 
 namespace ExplainCluster.Tests.Build;
 
@@ -26,14 +22,7 @@ public sealed class ImplicitScalarAnalyzerTests
                 }
             }
             """;
-        var references = AppDomain.CurrentDomain.GetAssemblies().Where(a => !a.IsDynamic && a.Location.Length > 0)
-            .Select(a => MetadataReference.CreateFromFile(a.Location)).Append(MetadataReference.CreateFromFile(typeof(TorchSharp.torch).Assembly.Location));
-        var compilation = CSharpCompilation.Create("snippet", [CSharpSyntaxTree.ParseText(source)], references,
-            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary));
-        Assert.Empty(compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error));
-        var diagnostics = await compilation.WithAnalyzers([new ImplicitScalarAnalyzer()]).GetAnalyzerDiagnosticsAsync();
-        // Line 8 of the source is the body's first; a line may break the rule twice (arange(10): the 10, and the start it leaves out).
-        return [.. diagnostics.Where(d => d.Id == "EC0001").Select(d => d.Location.GetLineSpan().StartLinePosition.Line - 6).Distinct().Order()];
+        return await AnalyzerSnippets.FlaggedLinesAsync(source, new ImplicitScalarAnalyzer(), "EC0001", firstBodyLine: 7);
     }
 
     [Fact]

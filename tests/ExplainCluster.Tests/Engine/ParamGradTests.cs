@@ -1,5 +1,6 @@
 using ExplainCluster.Engine;
 using ExplainCluster.Engine.Data;
+using ExplainCluster.Engine.Methods;
 using ExplainCluster.Engine.ParamGrads;
 using ExplainCluster.Engine.Storage;
 using ExplainCluster.Tests.Infrastructure;
@@ -241,6 +242,7 @@ public class ParamGradTests(ITestOutputHelper output)
     /// </summary>
     internal static (Tensor Norms, Tensor Flat) Loop(string path, Tensor x, Tensor y, IReadOnlyList<ParameterLayer> layers)
     {
+        using var grad = enable_grad();
         using var model = jit.load(path);
         model.eval();
         var parameters = model.named_parameters().ToList();
@@ -252,7 +254,7 @@ public class ParamGradTests(ITestOutputHelper output)
         {
             var logits = (Tensor)model.call(x.narrow(0, i, 1));
             var loss = nn.functional.cross_entropy(logits, y.narrow(0, i, 1), reduction: nn.Reduction.Sum);
-            var grads = autograd.grad([loss], [.. parameters.Select(p => (Tensor)p.parameter)]);
+            var grads = Gradients.Of("the loss", [loss], [.. parameters.Select(p => (Tensor)p.parameter)]);
             var row = new List<Tensor>();
             for (var l = 0; l < layers.Count; l++)
             {

@@ -8,6 +8,7 @@ public class TorchSharpLoadTests
     public void Backward_SquareSum_GradientIsTwiceInput()
     {
         using var scope = NewDisposeScope();
+        using var grad = enable_grad();
         var x = tensor(new float[] { 1, -2, 3.5f }).requires_grad_(true);
         (x * x).sum().backward();
         Assert.Equal(new float[] { 2, -4, 7 }, x.grad!.data<float>().ToArray());

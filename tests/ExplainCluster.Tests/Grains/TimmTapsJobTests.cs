@@ -64,13 +64,19 @@ public class TimmTapsJobTests(OneSiloCluster one) : IClassFixture<OneSiloCluster
         using var scope = NewDisposeScope();
         using var model = jit.load(TestPaths.Fixture(Path.Combine("torchvision", "mobilenet_v2_split.pt")));
         model.eval();
-        using var noGrad = no_grad();
-        var x = tensor(inputs, [count, 3, 32, 32]);
-        var stages = (Tensor[])model.invoke("stages", x)!;
-        Assert.Equal(5, stages.Length);
-        var direct = stages.Select(PerSample).ToArray();
-        var features = model.invoke<Tensor>("forward_features", x).mean([2, 3]).to(float64);
-        var preLogits = Enumerable.Range(0, count).Select(i => features[i].data<double>().ToArray()).ToArray();
+        // Grad mode is the thread's: the scope ends before the first await, or the thread it began on keeps gradients off
+        // for whatever runs on it next (the suite's test host ended so in another class's autograd.grad).
+        double[][][][] direct;
+        double[][] preLogits;
+        using (no_grad())
+        {
+            var x = tensor(inputs, [count, 3, 32, 32]);
+            var stages = (Tensor[])model.invoke("stages", x)!;
+            Assert.Equal(5, stages.Length);
+            direct = stages.Select(PerSample).ToArray();
+            var features = model.invoke<Tensor>("forward_features", x).mean([2, 3]).to(float64);
+            preLogits = Enumerable.Range(0, count).Select(i => features[i].data<double>().ToArray()).ToArray();
+        }
         foreach (var output in new[] { single, sharded })
         {
             using var summary = Jobs.ReadJson(Path.Combine(output, "summary.json"));
