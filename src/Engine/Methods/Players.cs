@@ -136,8 +136,9 @@ public sealed record FeaturePlayers(Subset Background, KMeansBackground? Summary
         /// Sample by sample, its m coalitions × B background rows in chunks of <paramref name="maxRows"/>, each chunk written on
         /// the host into one reused buffer (<see cref="CoalitionRows"/>: each element exactly x's or b's, selected lanes at a
         /// time, in one pass while the chunk is in cache), then forwarded: the rows never exist all at once. The chunks are
-        /// those of a plain forward over the rows; they depend only on m, B and the budget, so a sample's values do not depend
-        /// on its batch.
+        /// those of a plain forward over the rows. A row that is the same vector as an earlier one of the sample
+        /// (<see cref="DistinctRows"/>) is not forwarded again: it takes that row's output. What is forwarded depends only on
+        /// the sample, its coalitions, the background and the budget, so a sample's values do not depend on its batch.
         /// </summary>
         public Tensor Values(CoalitionMasks coalitions, int maxRows, bool probability)
         {
@@ -146,14 +147,19 @@ public sealed record FeaturePlayers(Subset Background, KMeansBackground? Summary
             var total = (long)m * rows;
             using var buffer = empty([Math.Min(maxRows, total), width], ScalarType.Float32);
             var values = new Tensor[n];
+            var distinct = new DistinctRows(_features, _background);
             for (var i = 0; i < n; i++)
             {
-                var built = new CoalitionRows(_features, coalitions.Of(i), _input.AsMemory(i * width, width), _background);
-                var outputs = TargetGradients.Outputs(_batch.Model, total, (start, size) =>
+                var x = _input.AsMemory(i * width, width);
+                var same = distinct.Find(coalitions.Of(i).Span, m, x.Span); // the rows that repeat another go to the model once
+                var built = new CoalitionRows(_features, coalitions.Of(i), x, _background, same?.Rows);
+                var forwarded = same?.Rows.Length ?? total;
+                var outputs = TargetGradients.Outputs(_batch.Model, forwarded, (start, size) =>
                 {
                     built.Write(start, (int)size, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(buffer.bytes));
                     return buffer.narrow(0, 0, size);
-                }, _batch.Targets.narrow(0, i, 1).expand(total), maxRows, probability);
+                }, _batch.Targets.narrow(0, i, 1).expand(forwarded), maxRows, probability);
+                if (same is { } s) outputs = outputs.index_select(0, tensor(s.Of, [total]));
                 var perRow = outputs.to(ScalarType.Float64).view(m, rows);
                 values[i] = _weights is null ? perRow.mean([1]) : perRow.matmul(_weights);
             }
