@@ -27,6 +27,17 @@ public sealed class AzureBlob(BlobContainerClient container, string name, string
     public async Task<string> VersionAsync(CancellationToken ct = default) =>
         (await _blob.GetPropertiesAsync(cancellationToken: ct)).Value.ETag.ToString();
 
+    /// <summary>One GetProperties: a table's file is opened with its length and ETag, and a missing one is said so.</summary>
+    public async Task<(long Length, string Version)?> StatAsync(CancellationToken ct = default)
+    {
+        try
+        {
+            var properties = (await _blob.GetPropertiesAsync(cancellationToken: ct)).Value;
+            return (properties.ContentLength, properties.ETag.ToString());
+        }
+        catch (RequestFailedException e) when (e.Status == 404) { return null; }
+    }
+
     public async Task<byte[]> ReadRangeAsync(long offset, int count, CancellationToken ct = default)
     {
         var buffer = new byte[count];

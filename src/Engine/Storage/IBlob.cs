@@ -16,6 +16,10 @@ public interface IBlob
     /// </summary>
     Task<string> VersionAsync(CancellationToken ct = default);
 
+    /// <summary>Its length and version (<see cref="VersionAsync"/>), or null when it does not exist: one request where the store allows.</summary>
+    async Task<(long Length, string Version)?> StatAsync(CancellationToken ct = default) =>
+        await ExistsAsync(ct) ? (await LengthAsync(ct), await VersionAsync(ct)) : null;
+
     /// <summary>Reads exactly <paramref name="count"/> bytes from <paramref name="offset"/>.</summary>
     Task<byte[]> ReadRangeAsync(long offset, int count, CancellationToken ct = default);
 

@@ -16,10 +16,15 @@ public class AzureBlobTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixtu
     {
         var blob = new BlobLocator(azurite.ConnectionString).Resolve($"az://unit-{Guid.NewGuid():N}/folder/data.bin");
         Assert.False(await blob.ExistsAsync());
+        Assert.Null(await blob.StatAsync());
         var bytes = Enumerable.Range(0, 5000).Select(i => (byte)(i * 7)).ToArray();
         await blob.WriteAsync(bytes);
         Assert.True(await blob.ExistsAsync());
         Assert.Equal(5000, await blob.LengthAsync());
+        Assert.Equal((5000L, await blob.VersionAsync()), await blob.StatAsync()); // one GetProperties for both
+        var version = await blob.VersionAsync();
+        await blob.WriteAsync(bytes);
+        Assert.NotEqual(version, (await blob.StatAsync())!.Value.Version);
         Assert.Equal(bytes.AsSpan(1234, 100).ToArray(), await blob.ReadRangeAsync(1234, 100));
         Assert.Equal("az://", blob.Location[..5]);
         await using var stream = await blob.OpenReadAsync();

@@ -10,9 +10,11 @@ public class LocalBlobTests
     {
         var blob = new BlobLocator(null).Resolve(Path.Combine(TestPaths.NewFolder(), "a", "b", "data.bin"));
         Assert.False(await blob.ExistsAsync());
+        Assert.Null(await blob.StatAsync());
         var bytes = Enumerable.Range(0, 5000).Select(i => (byte)(i * 7)).ToArray();
         await blob.WriteAsync(bytes);
         Assert.Equal(5000, await blob.LengthAsync());
+        Assert.Equal((5000L, await blob.VersionAsync()), await blob.StatAsync());
         Assert.Equal(bytes.AsSpan(1234, 100).ToArray(), await blob.ReadRangeAsync(1234, 100));
         await Assert.ThrowsAsync<EndOfStreamException>(() => blob.ReadRangeAsync(4990, 20));
     }

@@ -36,11 +36,12 @@ public sealed class CsvTable : ITableFile
     public string Version { get; }
 
     /// <param name="every">Records per indexed offset (<see cref="RowsPerOffset"/>; another value for tests of the blocks' edges).</param>
-    public static async Task<CsvTable> OpenAsync(IBlob blob, CancellationToken ct, int every = RowsPerOffset)
+    /// <param name="version">The blob's version when the caller has it (<see cref="IBlob.StatAsync"/>); asked for otherwise.</param>
+    public static async Task<CsvTable> OpenAsync(IBlob blob, CancellationToken ct, int every = RowsPerOffset, string? version = null)
     {
         long[] offsets;
         long records;
-        var version = await blob.VersionAsync(ct);
+        version ??= await blob.VersionAsync(ct);
         await using (var stream = await blob.OpenReadAsync(ct))
             (offsets, records) = await Csv.RecordOffsetsAsync(stream, every, ct);
         if (records == 0) throw new ExplainException($"{blob.Location}: empty (expected a header row and a row per sample)");

@@ -40,9 +40,10 @@ public sealed class ParquetTable : ITableFile
         length >= 4 && await blob.ReadRangeAsync(0, 4, ct) is var magic && "PAR1"u8.SequenceEqual(magic);
 
     /// <param name="cache">Where groups that shards read in part are kept (<see cref="RowGroupCache.Shared"/> unless given).</param>
-    public static async Task<ParquetTable> OpenAsync(IBlob blob, long length, CancellationToken ct, RowGroupCache? cache = null)
+    /// <param name="version">The blob's version when the caller has it (<see cref="IBlob.StatAsync"/>); asked for otherwise.</param>
+    public static async Task<ParquetTable> OpenAsync(IBlob blob, long length, CancellationToken ct, RowGroupCache? cache = null, string? version = null)
     {
-        var version = await blob.VersionAsync(ct);
+        version ??= await blob.VersionAsync(ct);
         await using var reader = await CreateReaderAsync(blob, length, ct);
         var starts = new long[reader.RowGroupCount + 1];
         for (var g = 0; g < reader.RowGroupCount; g++)

@@ -68,10 +68,9 @@ public sealed class TableSource
     private static async Task<ITableFile> OpenFileAsync(string location, bool part, BlobLocator locator, CancellationToken ct)
     {
         var blob = locator.Resolve(location);
-        if (!await blob.ExistsAsync(ct)) throw new ExplainException($"data.table: {location} does not exist");
-        var length = await blob.LengthAsync(ct);
+        var (length, version) = await blob.StatAsync(ct) ?? throw new ExplainException($"data.table: {location} does not exist");
         var parquet = part ? TableParts.IsParquetPart(location) : await ParquetTable.IsParquetAsync(blob, length, ct);
-        return parquet ? await ParquetTable.OpenAsync(blob, length, ct) : await CsvTable.OpenAsync(blob, ct);
+        return parquet ? await ParquetTable.OpenAsync(blob, length, ct, version: version) : await CsvTable.OpenAsync(blob, ct, version: version);
     }
 
     /// <summary>Rows as the model's vectors [count, width], their labels when the job has a label column, and their metadata.</summary>
