@@ -54,7 +54,7 @@ internal static class TablePerturbation
         var (inputs, backgroundRows) = (input.data<float>().ToArray(), background.data<float>().ToArray());
         var distinct = new DistinctRows(groups, backgroundRows);
         var forwarded = Enumerable.Range(0, count).Average(i =>
-            distinct.Find(coalitions.Of(i).Span, coalitions.Rows, inputs.AsSpan(i * groups.Width, groups.Width)) is { } d ? d.Rows.Length : coalitions.Rows * 100.0);
+            distinct.Find(coalitions.Of(i).Span, coalitions.Rows, inputs.AsSpan(i * groups.Width, groups.Width)) ? distinct.Count : coalitions.Rows * 100.0);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"kernel-shap forwards {forwarded:F0} distinct rows per explained row of the {coalitions.Rows * 100} the bounds forward"));
         Console.WriteLine();
         Console.WriteLine("| method | row budget | model rows per explained row | method (rows/s) | forward only, one chunk (rows/s) | method / bound | forward only, rows from memory (rows/s) | method / that bound |");

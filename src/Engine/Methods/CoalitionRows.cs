@@ -21,16 +21,14 @@ public sealed class CoalitionRows
     private readonly int _width, _players, _period;
     private readonly float[] _x;                   // x's elements repeated over period + lanes
     private readonly float[] _select;              // the loaded coalition's pattern, over period + lanes
-    private readonly int[]? _rows;                 // the rows written, as codes c·B + b ascending (DistinctRows); all when null
     private int _coalition = -1;
 
     /// <param name="masks">The sample's coalitions [m, K], 0/1, K the table's features.</param>
     /// <param name="x">The instance's vector [W].</param>
     /// <param name="background">The background rows [B, W], row-major.</param>
-    /// <param name="rows">Only these rows, codes c·B + b in ascending order (row i of the output is code rows[i]); every row when null.</param>
-    public CoalitionRows(FeatureGroups features, ReadOnlyMemory<byte> masks, ReadOnlyMemory<float> x, float[] background, int[]? rows = null)
+    public CoalitionRows(FeatureGroups features, ReadOnlyMemory<byte> masks, ReadOnlyMemory<float> x, float[] background)
     {
-        (_masks, _background, _width, _rows) = (masks, background, features.Width, rows);
+        (_masks, _background, _width) = (masks, background, features.Width);
         _players = features.Names.Length;
         _owner = new int[_width];
         for (var f = 0; f < features.Names.Length; f++) _owner.AsSpan(features.Offsets[f], features.Widths[f]).Fill(f);
@@ -47,12 +45,8 @@ public sealed class CoalitionRows
         var lanes = Vector<float>.Count;
         for (var done = 0; done < size;)
         {
-            var code = _rows is null ? start + done : _rows[start + done];
-            var (c, b) = ((int)(code / rows), (int)(code % rows));
+            var (c, b) = ((int)((start + done) / rows), (int)((start + done) % rows));
             var count = Math.Min(size - done, rows - b); // the rest of this coalition's rows
-            if (_rows is not null) // as far as the codes run on
-                for (var k = 1; k < count; k++)
-                    if (_rows[start + done + k] != code + k) { count = k; break; }
             Load(c);
             ref var source = ref _background[b * _width];
             ref var target = ref into[done * _width];

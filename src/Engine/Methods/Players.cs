@@ -151,15 +151,18 @@ public sealed record FeaturePlayers(Subset Background, KMeansBackground? Summary
             for (var i = 0; i < n; i++)
             {
                 var x = _input.AsMemory(i * width, width);
-                var same = distinct.Find(coalitions.Of(i).Span, m, x.Span); // the rows that repeat another go to the model once
-                var built = new CoalitionRows(_features, coalitions.Of(i), x, _background, same?.Rows);
-                var forwarded = same?.Rows.Length ?? total;
+                // The rows that repeat another go to the model once.
+                var repeats = distinct.Find(coalitions.Of(i).Span, m, x.Span);
+                var built = repeats ? null : new CoalitionRows(_features, coalitions.Of(i), x, _background);
+                var forwarded = repeats ? distinct.Count : total;
                 var outputs = TargetGradients.Outputs(_batch.Model, forwarded, (start, size) =>
                 {
-                    built.Write(start, (int)size, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(buffer.bytes));
+                    var into = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(buffer.bytes);
+                    if (built is null) distinct.Write(start, (int)size, into);
+                    else built.Write(start, (int)size, into);
                     return buffer.narrow(0, 0, size);
                 }, _batch.Targets.narrow(0, i, 1).expand(forwarded), maxRows, probability);
-                if (same is { } s) outputs = outputs.index_select(0, tensor(s.Of, [total]));
+                if (repeats) outputs = outputs.index_select(0, tensor(distinct.Of, [total]));
                 var perRow = outputs.to(ScalarType.Float64).view(m, rows);
                 values[i] = _weights is null ? perRow.mean([1]) : perRow.matmul(_weights);
             }
