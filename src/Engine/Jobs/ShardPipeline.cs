@@ -19,10 +19,12 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
     private readonly SemaphoreSlim _admission = new(host.ShardCapacity);
 
     /// <summary>
-    /// Background rows in other shards (kernel-shap's, permutation-shap's), read once per job on this silo: every shard of a job
-    /// reads the same rows, and in a Parquet table each lies in a row group of its own that is decoded whole for it (20 rows of a
-    /// 1,000,000-row table cost 16 decoded groups a shard). Keyed by the job as written (its features' encodings make the rows'
-    /// vectors), its output, the table's files' versions and the rows.
+    /// A table job's background rows (kernel-shap's, permutation-shap's), all of them, read once per job on this silo: every shard
+    /// of a job reads the same rows, and in a Parquet table each lies in a row group of its own that is decoded whole for it (20
+    /// rows of a 1,000,000-row table cost 16 decoded groups). Keyed by the job as written (its features' encodings make the rows'
+    /// vectors), its output, the table's files' versions and the rows. All the rows, not those outside the shard: a shard that
+    /// holds one of them would otherwise be a key of its own and read the other rows again (a third of the 1,000,000-row
+    /// job's shards, and most of a silo's allocation in its explain pass: docs/benchmarks.md).
     /// </summary>
     private readonly RecentTasks<(string Job, string Output, string Version, string Rows), RowSet> _background = new(8);
 
@@ -204,8 +206,7 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
         activity?.SetTag("explain.shard", shard.Index);
         activity?.SetTag("explain.silo", silo);
         activity?.SetTag("explain.attempt", attempt);
-        var outside = JobPlan.Of(job).BackgroundRows(chosen).Where(i => i < shard.Start || i >= shard.Start + shard.Count).ToArray();
-        var (model, data) = await ReadAsync(job, shard, segments: true, ct, outside);
+        var (model, data) = await ReadAsync(job, shard, segments: true, ct, JobPlan.Of(job).BackgroundRows(chosen));
         var concepts = await ConceptsOfAsync(job, model, conceptsAttempt, silo, ct);
         var result = await OnHostAsync(model, silo, clock => ShardExplainer.Compute(model, job, data, ct, clock, chosen, concepts));
         ct.ThrowIfCancellationRequested();
@@ -224,19 +225,20 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
 
     /// <summary>
     /// The job's model and the shard's data, with its segments when a method of the job uses them, and the rows at
-    /// <paramref name="outside"/> (background rows in other shards) when there are any.
+    /// <paramref name="background"/> that lie in other shards when there are any (a table's: all of <paramref name="background"/>, read once per job).
     /// </summary>
-    private async Task<(ExplainModel Model, ShardData Data)> ReadAsync(JobSpec job, ShardSpec shard, bool segments, CancellationToken ct, long[]? outside = null)
+    private async Task<(ExplainModel Model, ShardData Data)> ReadAsync(JobSpec job, ShardSpec shard, bool segments, CancellationToken ct, long[]? background = null)
     {
         (policy ?? LocationPolicy.Unrestricted).Check(job); // the job grain checked it too; a shard trusts no caller
         var model = await host.GetModelAsync(job.Model.Uri, ct);
         var dataset = await Dataset.OpenAsync(job, locator, ct, _limits.MaxSampleBytes, policy);
         var data = await dataset.ReadAsync(shard, ct);
-        if (outside is { Length: > 0 })
+        var outside = background?.Where(i => i < shard.Start || i >= shard.Start + shard.Count).ToArray() ?? [];
+        if (outside.Length > 0)
             data = data with
             {
                 Outside = dataset.Version is { } version
-                    ? await _background.GetAsync((job.SourceJson, job.Output, version, string.Join(',', outside)), () => dataset.ReadRowsAsync(outside, CancellationToken.None), ct)
+                    ? await _background.GetAsync((job.SourceJson, job.Output, version, string.Join(',', background!)), () => dataset.ReadRowsAsync(background!, CancellationToken.None), ct)
                     : await dataset.ReadRowsAsync(outside, ct),
             };
         // Segmentation needs no tensors: it runs on the thread pool, before the shard reaches the model host.
