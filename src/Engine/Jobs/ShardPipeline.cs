@@ -28,6 +28,12 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
     /// </summary>
     private readonly RecentTasks<(string Job, string Output, string Version, string Rows), RowSet> _background = new(8);
 
+    /// <summary>The error tree's rows of a job's shards from one level to the next (<see cref="ErrorTree.TreeRowsCache"/>).</summary>
+    private readonly ErrorTree.TreeRowsCache _treeRows = new();
+
+    /// <summary>How many shards' error-tree rows this silo keeps now.</summary>
+    public int TreeRowsKept => _treeRows.Count;
+
     /// <summary>How many times this silo has read a job's background rows (once per job, unless dropped).</summary>
     public int BackgroundReads => _background.Computed;
     private int _inFlight;
@@ -116,13 +122,21 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
             var watch = System.Diagnostics.Stopwatch.StartNew();
             (policy ?? LocationPolicy.Unrestricted).Check(job);
             var growth = ErrorTree.ErrorTreeGrowth.Decode(tree);
-            var dataset = await Dataset.OpenAsync(job, locator, ct, _limits.MaxSampleBytes, policy);
-            var data = await dataset.ReadAsync(shard, ct);
             var staged = locator.Resolve(job.Output).Child(OutputLayout.Attempt(shard.Index, explainAttempt));
-            var predictions = await ErrorTree.StagedParts.PredictionsAsync(staged.Child(OutputLayout.SamplesPart(shard.Index)), ct);
+            // The shard's codes and errors from the level before on this silo, or its rows read from the table again.
+            var key = new ErrorTree.TreeRowsKey($"{job.Output}\n{job.SourceJson}", shard.Index, explainAttempt, growth.ColumnsKey);
+            if (_treeRows.Get(key) is not { } rows)
+            {
+                var dataset = await Dataset.OpenAsync(job, locator, ct, _limits.MaxSampleBytes, policy);
+                var data = await dataset.ReadAsync(shard, ct);
+                var predictions = await ErrorTree.StagedParts.PredictionsAsync(staged.Child(OutputLayout.SamplesPart(shard.Index)), ct);
+                rows = await Task.Run(() => ErrorTree.TreeRows.Of(growth, job.Data.Table!, data, predictions, ct), ct);
+                _treeRows.Keep(key, rows);
+            }
             var attributions = await Task.WhenAll(growth.Methods.Select(m =>
                 ErrorTree.StagedParts.AttributionsAsync(staged.Child(OutputLayout.AttributionTable(m, shard.Index)), [.. growth.Features.Select(x => x.Name)], ct)));
-            var counts = await Task.Run(() => ErrorTree.ErrorTreeLevel.Compute(growth, job.Data.Table!, data, predictions, attributions, ct), ct);
+            var counts = await Task.Run(() => ErrorTree.ErrorTreeLevel.Compute(growth, rows, attributions, ct), ct);
+            if (growth.Level >= growth.Options.Depth) _treeRows.Drop(key); // the tree's last level
             return new TreeLevelPartial(shard.Index, attempt, silo, watch.Elapsed.TotalSeconds, counts);
         }, ct);
 
