@@ -168,28 +168,47 @@ public sealed class ErrorTreeGrowth
         Level++;
     }
 
+    /// <summary>
+    /// The options and columns (their bins) as a hash: what a row's codes (<see cref="Codes"/>) depend on, the same at every level of
+    /// one tree (<see cref="TreeRowsCache"/>).
+    /// </summary>
+    public string ColumnsKey
+    {
+        get
+        {
+            using var stream = new MemoryStream();
+            using (var w = new BinaryWriter(stream)) WriteColumns(w);
+            return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(stream.ToArray()));
+        }
+    }
+
+    private void WriteColumns(BinaryWriter w)
+    {
+        WriteHeader(w, Options, Features, Metadata, Methods);
+        w.Write(SampleRows);
+        w.Write(Columns.Length);
+        foreach (var c in Columns)
+        {
+            w.Write(c.Tree.Name);
+            w.Write(c.Kind);
+            w.Write(c.Split);
+            w.Write(c.Source);
+            w.Write(c.Tree.Mean);
+            w.Write(c.Tree.Std);
+            w.Write(c.Tree.Edges is not null);
+            if (c.Tree.Edges is { } edges) PartialIO.Write(w, edges);
+            else WriteValues(w, c.Tree.Levels!);
+            w.Write(c.Values is not null);
+            if (c.Values is { } values) WriteValues(w, values);
+        }
+    }
+
     public byte[] Encode()
     {
         using var stream = new MemoryStream();
         using (var w = new BinaryWriter(stream))
         {
-            WriteHeader(w, Options, Features, Metadata, Methods);
-            w.Write(SampleRows);
-            w.Write(Columns.Length);
-            foreach (var c in Columns)
-            {
-                w.Write(c.Tree.Name);
-                w.Write(c.Kind);
-                w.Write(c.Split);
-                w.Write(c.Source);
-                w.Write(c.Tree.Mean);
-                w.Write(c.Tree.Std);
-                w.Write(c.Tree.Edges is not null);
-                if (c.Tree.Edges is { } edges) PartialIO.Write(w, edges);
-                else WriteValues(w, c.Tree.Levels!);
-                w.Write(c.Values is not null);
-                if (c.Values is { } values) WriteValues(w, values);
-            }
+            WriteColumns(w);
             w.Write(Level);
             w.Write(Nodes.Count);
             foreach (var n in Nodes)

@@ -31,26 +31,26 @@ public static class ErrorTreeLevel
     /// <summary>The shard's counts of the growth's open nodes, encoded for <see cref="Fold.Add"/>.</summary>
     /// <param name="predictions">Each row's predicted class, in the shard's row order.</param>
     /// <param name="attributions">Per method of the growth, its staged rows.</param>
-    public static byte[] Compute(ErrorTreeGrowth g, TableSpec table, ShardData data, long[] predictions, StagedAttributions[] attributions, CancellationToken ct = default)
+    public static byte[] Compute(ErrorTreeGrowth g, TableSpec table, ShardData data, long[] predictions, StagedAttributions[] attributions, CancellationToken ct = default) =>
+        Compute(g, TreeRows.Of(g, table, data, predictions, ct), attributions, ct);
+
+    /// <summary>The shard's counts of the growth's open nodes from its rows' codes and errors (<see cref="TreeRows"/>, the same at every level).</summary>
+    public static byte[] Compute(ErrorTreeGrowth g, TreeRows rows, StagedAttributions[] attributions, CancellationToken ct = default)
     {
-        if (data.Labels is not { } labels) throw new ExplainException("the error tree needs the table's labels (data.label)");
-        if (predictions.Length != data.Count) throw new ExplainException($"shard at {data.Start}: its staged samples part has {predictions.Length} rows, the shard {data.Count}");
-        var (open, usable, f) = (g.Open, g.Usable, g.Features.Length);
+        var (open, f) = (g.Open, g.Features.Length);
         var histograms = g.Level < g.Options.Depth;
         var slot = new Dictionary<int, int>();
         for (var k = 0; k < open.Length; k++) slot[open[k]] = k;
         var nodes = open.Select(_ => NodeCounts.Empty(g, histograms)).ToArray();
         var (n, e) = (new long[open.Length], new long[open.Length]);
         var rowOf = attributions.Select(a => a.Index.Select((index, row) => (index, row)).ToDictionary(x => x.index, x => x.row)).ToArray();
-        var width = table.Features.Sum(x => x.Width);
-        var metadata = g.Metadata.Select(name => data.Metadata?.Single(c => c.Name == name).Values).ToArray();
-        for (var i = 0; i < data.Count; i++)
+        var codes = new int[rows.Width];
+        for (var i = 0; i < rows.Count; i++)
         {
             if ((i & 4095) == 0) ct.ThrowIfCancellationRequested();
-            var values = ErrorTreeFeature.Values(table, data.Raw.AsSpan(i * width, width));
-            var codes = g.Codes(usable, values, [.. metadata.Select(m => m?[i])]);
+            rows.CodesOf(i, codes);
             if (g.NodeOf(codes) is var node && node < 0) continue;
-            var (k, error) = (slot[node], labels[i] != predictions[i] ? 1L : 0L);
+            var (k, error) = (slot[node], rows.Errors[i] ? 1L : 0L);
             var counts = nodes[k];
             (n[k], e[k]) = (n[k] + 1, e[k] + error);
             if (counts.Hn is { } hn)
@@ -59,7 +59,7 @@ public static class ErrorTreeLevel
                     hn[c][codes[c]]++;
                     counts.He![c][codes[c]] += error;
                 }
-            var index = data.IndexOf(i);
+            var index = rows.IndexOf(i);
             for (var m = 0; m < attributions.Length; m++)
             {
                 if (!rowOf[m].TryGetValue(index, out var row)) continue;

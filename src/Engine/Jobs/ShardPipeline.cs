@@ -19,12 +19,20 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
     private readonly SemaphoreSlim _admission = new(host.ShardCapacity);
 
     /// <summary>
-    /// Background rows in other shards (kernel-shap's, permutation-shap's), read once per job on this silo: every shard of a job
-    /// reads the same rows, and in a Parquet table each lies in a row group of its own that is decoded whole for it (20 rows of a
-    /// 1,000,000-row table cost 16 decoded groups a shard). Keyed by the job as written (its features' encodings make the rows'
-    /// vectors), its output, the table's files' versions and the rows.
+    /// A table job's background rows (kernel-shap's, permutation-shap's), all of them, read once per job on this silo: every shard
+    /// of a job reads the same rows, and in a Parquet table each lies in a row group of its own that is decoded whole for it (20
+    /// rows of a 1,000,000-row table cost 16 decoded groups). Keyed by the job as written (its features' encodings make the rows'
+    /// vectors), its output, the table's files' versions and the rows. All the rows, not those outside the shard: a shard that
+    /// holds one of them would otherwise be a key of its own and read the other rows again (a third of the 1,000,000-row
+    /// job's shards, and most of a silo's allocation in its explain pass: docs/benchmarks.md).
     /// </summary>
     private readonly RecentTasks<(string Job, string Output, string Version, string Rows), RowSet> _background = new(8);
+
+    /// <summary>The error tree's rows of a job's shards from one level to the next (<see cref="ErrorTree.TreeRowsCache"/>).</summary>
+    private readonly ErrorTree.TreeRowsCache _treeRows = new();
+
+    /// <summary>How many shards' error-tree rows this silo keeps now.</summary>
+    public int TreeRowsKept => _treeRows.Count;
 
     /// <summary>How many times this silo has read a job's background rows (once per job, unless dropped).</summary>
     public int BackgroundReads => _background.Computed;
@@ -114,13 +122,21 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
             var watch = System.Diagnostics.Stopwatch.StartNew();
             (policy ?? LocationPolicy.Unrestricted).Check(job);
             var growth = ErrorTree.ErrorTreeGrowth.Decode(tree);
-            var dataset = await Dataset.OpenAsync(job, locator, ct, _limits.MaxSampleBytes, policy);
-            var data = await dataset.ReadAsync(shard, ct);
             var staged = locator.Resolve(job.Output).Child(OutputLayout.Attempt(shard.Index, explainAttempt));
-            var predictions = await ErrorTree.StagedParts.PredictionsAsync(staged.Child(OutputLayout.SamplesPart(shard.Index)), ct);
+            // The shard's codes and errors from the level before on this silo, or its rows read from the table again.
+            var key = new ErrorTree.TreeRowsKey($"{job.Output}\n{job.SourceJson}", shard.Index, explainAttempt, growth.ColumnsKey);
+            if (_treeRows.Get(key) is not { } rows)
+            {
+                var dataset = await Dataset.OpenAsync(job, locator, ct, _limits.MaxSampleBytes, policy);
+                var data = await dataset.ReadAsync(shard, ct);
+                var predictions = await ErrorTree.StagedParts.PredictionsAsync(staged.Child(OutputLayout.SamplesPart(shard.Index)), ct);
+                rows = await Task.Run(() => ErrorTree.TreeRows.Of(growth, job.Data.Table!, data, predictions, ct), ct);
+                _treeRows.Keep(key, rows);
+            }
             var attributions = await Task.WhenAll(growth.Methods.Select(m =>
                 ErrorTree.StagedParts.AttributionsAsync(staged.Child(OutputLayout.AttributionTable(m, shard.Index)), [.. growth.Features.Select(x => x.Name)], ct)));
-            var counts = await Task.Run(() => ErrorTree.ErrorTreeLevel.Compute(growth, job.Data.Table!, data, predictions, attributions, ct), ct);
+            var counts = await Task.Run(() => ErrorTree.ErrorTreeLevel.Compute(growth, rows, attributions, ct), ct);
+            if (growth.Level >= growth.Options.Depth) _treeRows.Drop(key); // the tree's last level
             return new TreeLevelPartial(shard.Index, attempt, silo, watch.Elapsed.TotalSeconds, counts);
         }, ct);
 
@@ -204,8 +220,7 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
         activity?.SetTag("explain.shard", shard.Index);
         activity?.SetTag("explain.silo", silo);
         activity?.SetTag("explain.attempt", attempt);
-        var outside = JobPlan.Of(job).BackgroundRows(chosen).Where(i => i < shard.Start || i >= shard.Start + shard.Count).ToArray();
-        var (model, data) = await ReadAsync(job, shard, segments: true, ct, outside);
+        var (model, data) = await ReadAsync(job, shard, segments: true, ct, JobPlan.Of(job).BackgroundRows(chosen));
         var concepts = await ConceptsOfAsync(job, model, conceptsAttempt, silo, ct);
         var result = await OnHostAsync(model, silo, clock => ShardExplainer.Compute(model, job, data, ct, clock, chosen, concepts));
         ct.ThrowIfCancellationRequested();
@@ -224,19 +239,20 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
 
     /// <summary>
     /// The job's model and the shard's data, with its segments when a method of the job uses them, and the rows at
-    /// <paramref name="outside"/> (background rows in other shards) when there are any.
+    /// <paramref name="background"/> that lie in other shards when there are any (a table's: all of <paramref name="background"/>, read once per job).
     /// </summary>
-    private async Task<(ExplainModel Model, ShardData Data)> ReadAsync(JobSpec job, ShardSpec shard, bool segments, CancellationToken ct, long[]? outside = null)
+    private async Task<(ExplainModel Model, ShardData Data)> ReadAsync(JobSpec job, ShardSpec shard, bool segments, CancellationToken ct, long[]? background = null)
     {
         (policy ?? LocationPolicy.Unrestricted).Check(job); // the job grain checked it too; a shard trusts no caller
         var model = await host.GetModelAsync(job.Model.Uri, ct);
         var dataset = await Dataset.OpenAsync(job, locator, ct, _limits.MaxSampleBytes, policy);
         var data = await dataset.ReadAsync(shard, ct);
-        if (outside is { Length: > 0 })
+        var outside = background?.Where(i => i < shard.Start || i >= shard.Start + shard.Count).ToArray() ?? [];
+        if (outside.Length > 0)
             data = data with
             {
                 Outside = dataset.Version is { } version
-                    ? await _background.GetAsync((job.SourceJson, job.Output, version, string.Join(',', outside)), () => dataset.ReadRowsAsync(outside, CancellationToken.None), ct)
+                    ? await _background.GetAsync((job.SourceJson, job.Output, version, string.Join(',', background!)), () => dataset.ReadRowsAsync(background!, CancellationToken.None), ct)
                     : await dataset.ReadRowsAsync(outside, ct),
             };
         // Segmentation needs no tensors: it runs on the thread pool, before the shard reaches the model host.

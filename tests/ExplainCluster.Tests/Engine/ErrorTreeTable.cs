@@ -44,7 +44,10 @@ public sealed record ErrorTreeTable(int Rows, Func<int, double> X, Func<int, int
     /// The tree pass over shards of <paramref name="sizes"/> rows: each shard's explain partial through its encoding and the merge,
     /// then every level counted by each shard (in reverse shard order: the fold does not depend on it) until the tree is grown.
     /// </summary>
-    public (ErrorTreeGrowth Grown, ErrorTreeSummary Summary, int LargestPartial) Grow(params int[] sizes)
+    public (ErrorTreeGrowth Grown, ErrorTreeSummary Summary, int LargestPartial) Grow(params int[] sizes) => Grow(null, sizes);
+
+    /// <param name="cache">Where each shard's <see cref="TreeRows"/> are kept from the first level on, as a silo keeps them; null: every level computes them again.</param>
+    public (ErrorTreeGrowth Grown, ErrorTreeSummary Summary, int LargestPartial) Grow(TreeRowsCache? cache, params int[] sizes)
     {
         var starts = sizes.Select((_, s) => sizes.Take(s).Sum()).ToArray();
         var shards = sizes.Select((size, s) => Shard(starts[s], size)).ToArray();
@@ -57,9 +60,13 @@ public sealed record ErrorTreeTable(int Rows, Func<int, double> X, Func<int, int
         {
             growth = ErrorTreeGrowth.Decode(growth.Encode()); // as the record carries it to the shards and back
             var fold = new ErrorTreeLevel.Fold(growth);
-            foreach (var shard in shards.Reverse())
+            foreach (var (shard, s) in shards.Select((shard, s) => (shard, s)).Reverse())
             {
-                var counts = ErrorTreeLevel.Compute(growth, Spec, shard.Outcome.Data, shard.Predictions, shard.Attributions);
+                var key = new TreeRowsKey("job", s, 1, growth.ColumnsKey);
+                var rows = cache?.Get(key);
+                if (rows is null && cache is not null) cache.Keep(key, rows = TreeRows.Of(growth, Spec, shard.Outcome.Data, shard.Predictions));
+                var counts = rows is null ? ErrorTreeLevel.Compute(growth, Spec, shard.Outcome.Data, shard.Predictions, shard.Attributions)
+                    : ErrorTreeLevel.Compute(growth, rows, shard.Attributions);
                 largest = Math.Max(largest, counts.Length);
                 Assert.Null(fold.Add(counts));
             }

@@ -128,6 +128,39 @@ public sealed class ErrorTreeTests
     }
 
     [Fact]
+    public void Grow_RowsKeptFromTheFirstLevel_SameSummaryAsRowsReadAtEachLevel()
+    {
+        // A silo keeps each shard's codes and errors from level 0 on (TreeRowsCache); the tree must not tell the difference.
+        var table = Mixed();
+        var cache = new TreeRowsCache();
+        var kept = table.Grow(cache, 1234, 17, 1749);
+        Assert.Equal(3, cache.Count);
+        Assert.Equal(JsonSerializer.Serialize(table.Grow(1234, 17, 1749).Summary), JsonSerializer.Serialize(kept.Summary));
+        Assert.Equal(3, kept.Grown.Nodes.Max(n => n.Depth));
+    }
+
+    [Fact]
+    public void TreeRowsCache_KeepsOneJobsRowsUpToItsBytes()
+    {
+        var table = Mixed();
+        var (grown, _, _) = table.Grow(3000);
+        var shard = table.Shard(0, 1000);
+        var rows = TreeRows.Of(grown, ErrorTreeTable.Spec, shard.Outcome.Data, shard.Predictions);
+        Assert.True(rows.Compact);
+        var cache = new TreeRowsCache(maxBytes: 2 * rows.Bytes);
+        for (var s = 0; s < 3; s++) cache.Keep(new TreeRowsKey("a", s, 1, grown.ColumnsKey), rows);
+        Assert.Equal(2, cache.Count); // the third is past the bytes: read at each level instead
+        Assert.Same(rows, cache.Get(new TreeRowsKey("a", 1, 1, grown.ColumnsKey)));
+        Assert.Null(cache.Get(new TreeRowsKey("a", 1, 2, grown.ColumnsKey))); // another explain attempt's predictions
+        cache.Drop(new TreeRowsKey("a", 0, 1, grown.ColumnsKey));
+        cache.Keep(new TreeRowsKey("a", 2, 1, grown.ColumnsKey), rows);
+        Assert.Equal(2, cache.Count);
+        cache.Keep(new TreeRowsKey("b", 0, 1, grown.ColumnsKey), rows); // another job's first rows drop the last job's
+        Assert.Equal(1, cache.Count);
+        Assert.Null(cache.Get(new TreeRowsKey("a", 2, 1, grown.ColumnsKey)));
+    }
+
+    [Fact]
     public void Grow_MoreDistinctRowsThanCellsWouldHold_GrowsFromTheSampleBinsWithPartialsOfTheTreesSize()
     {
         // 150,000 distinct rows (the cell-based tree stopped at 100,000): the bins come from the 10,000-row sample, and the tree equals

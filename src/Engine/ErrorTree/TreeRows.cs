@@ -1,0 +1,70 @@
+using ExplainCluster.Contracts;
+using ExplainCluster.Engine.Jobs;
+
+namespace ExplainCluster.Engine.ErrorTree;
+
+/// <summary>
+/// A shard's rows as every level of the error tree counts them: each row's bin in each usable column (<see cref="ErrorTreeGrowth.Codes"/>)
+/// and whether the explain pass's prediction missed its label. They depend on the tree's columns, not on its nodes, so a silo keeps
+/// them from one level to the next (<see cref="TreeRowsCache"/>) instead of reading the shard's rows from the table again.
+/// </summary>
+public sealed class TreeRows
+{
+    private readonly long _start;
+    private readonly long[]? _kept;
+    private readonly byte[]? _small;
+    private readonly int[]? _large;
+
+    private TreeRows(long start, long[]? kept, int count, int width, byte[]? small, int[]? large, bool[] errors)
+    {
+        (_start, _kept, Count, Width, _small, _large, Errors) = (start, kept, count, width, small, large, errors);
+    }
+
+    public int Count { get; }
+
+    /// <summary>The usable columns: codes a row.</summary>
+    public int Width { get; }
+
+    /// <summary>Whether each row's prediction missed its label.</summary>
+    public bool[] Errors { get; }
+
+    /// <summary>Whether the codes fit a byte each (every usable column has at most 256 bins): only those are kept between levels.</summary>
+    public bool Compact => _small is not null;
+
+    /// <summary>What the rows hold, about.</summary>
+    public long Bytes => (_small?.LongLength ?? 0) + (_large?.LongLength ?? 0) * sizeof(int) + Errors.LongLength + (_kept?.LongLength ?? 0) * sizeof(long);
+
+    public long IndexOf(int row) => SampleRows.IndexOf(_start, _kept, row);
+
+    /// <summary>Row <paramref name="row"/>'s codes, into <paramref name="codes"/> (<see cref="Width"/> of them).</summary>
+    public void CodesOf(int row, int[] codes)
+    {
+        if (_small is { } small)
+            for (var c = 0; c < Width; c++) codes[c] = small[row * Width + c];
+        else _large.AsSpan(row * Width, Width).CopyTo(codes);
+    }
+
+    /// <param name="predictions">Each row's predicted class, in the shard's row order.</param>
+    public static TreeRows Of(ErrorTreeGrowth g, TableSpec table, ShardData data, long[] predictions, CancellationToken ct = default)
+    {
+        if (data.Labels is not { } labels) throw new ExplainException("the error tree needs the table's labels (data.label)");
+        if (predictions.Length != data.Count) throw new ExplainException($"shard at {data.Start}: its staged samples part has {predictions.Length} rows, the shard {data.Count}");
+        var usable = g.Usable;
+        var width = table.Features.Sum(x => x.Width);
+        var metadata = g.Metadata.Select(name => data.Metadata?.Single(c => c.Name == name).Values).ToArray();
+        var compact = usable.All(c => c.Tree.Bins <= 256);
+        var (small, large) = compact ? (new byte[(long)data.Count * usable.Length], null) : ((byte[]?)null, new int[(long)data.Count * usable.Length]);
+        var errors = new bool[data.Count];
+        for (var i = 0; i < data.Count; i++)
+        {
+            if ((i & 4095) == 0) ct.ThrowIfCancellationRequested();
+            var values = ErrorTreeFeature.Values(table, data.Raw.AsSpan(i * width, width));
+            var codes = g.Codes(usable, values, [.. metadata.Select(m => m?[i])]);
+            for (var c = 0; c < codes.Length; c++)
+                if (small is not null) small[i * codes.Length + c] = (byte)codes[c];
+                else large![i * codes.Length + c] = codes[c];
+            errors[i] = labels[i] != predictions[i];
+        }
+        return new TreeRows(data.Start, data.Kept, data.Count, usable.Length, small, large, errors);
+    }
+}
