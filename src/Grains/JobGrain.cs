@@ -221,7 +221,16 @@ public sealed partial class JobGrain(
             if (State.State == JobState.Running) LogSuperseded(logger, Id, shard, attempt);
             return false;
         }
-        if (pass.Merge(result) is not { } error) return true;
+        string? error;
+        // A partial that does not fold into the others is a fault of this job, not of a hand-up: the job fails saying so. Thrown
+        // to the range grain that handed it up, it was held and handed up again for ever, and the shard, accepted above but
+        // never merged, was "missing" when the job finished.
+        try { error = pass.Merge(result); }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            error = $"shard {shard}: its partial statistics do not merge with the other shards' ({e.Message})";
+        }
+        if (error is null) return true;
         await FailAsync(error);
         return false;
     }

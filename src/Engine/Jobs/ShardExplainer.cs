@@ -95,7 +95,8 @@ public static class ShardExplainer
                 ValidateClasses(job, classes);
                 logits = new float[(long)n * classes];
                 for (var m = 0; m < methods.Length; m++)
-                    outputs[m] = [new MapCollector(methods[m].Name, methods[m].Columns, n, configured[m].Subset.IsAll),
+                    outputs[m] = [new MapCollector(methods[m].Name, methods[m].Columns, n, configured[m].Subset.IsAll,
+                            plan.Features is { } groups ? [groups.Names.Length] : []), // a table method's map is a value per feature, rows or none
                         .. methods[m].ExtraMaps.Select(name => new MapCollector(name, [], n, configured[m].Subset.IsAll))];
             }
             var indices = new long[count];
@@ -262,11 +263,13 @@ public static class ShardExplainer
     /// Collects one method's maps and columns over a shard into row-major arrays: a row per sample, or for a
     /// method with a subset a row per sample it explained, in shard order, with their positions.
     /// </summary>
-    private sealed class MapCollector(string name, IReadOnlyList<string> columns, int samples, bool everySample)
+    /// <param name="shape">Its map's shape where it is known before any rows (a table's features): a shard with none of a
+    /// method's subset has the same shape as one with rows, so its partials merge with theirs.</param>
+    private sealed class MapCollector(string name, IReadOnlyList<string> columns, int samples, bool everySample, int[]? shape = null)
     {
         private readonly float[][] _columns = [.. columns.Select(_ => Enumerable.Repeat(float.NaN, samples).ToArray())];
         private readonly List<int> _rows = [];
-        private int[] _mapShape = [];
+        private int[] _mapShape = shape ?? [];
         private int _mapSize;
         private float[] _maps = [];
 
@@ -276,7 +279,10 @@ public static class ShardExplainer
             var maps = batchMaps.detach().to(ScalarType.Float32).cpu().contiguous();
             if (_mapSize == 0)
             {
-                _mapShape = [.. maps.shape.Skip(1).Select(d => (int)d)];
+                int[] computed = [.. maps.shape.Skip(1).Select(d => (int)d)];
+                if (shape is { Length: > 0 } && !computed.SequenceEqual(shape))
+                    throw new InvalidOperationException($"{name}'s maps are [{string.Join(", ", computed)}], not [{string.Join(", ", shape)}]");
+                _mapShape = computed;
                 _mapSize = _mapShape.Aggregate(1, (a, b) => a * b);
             }
             var count = (int)maps.shape[0];

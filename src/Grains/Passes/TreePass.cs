@@ -74,7 +74,8 @@ public sealed class TreePass(JobContext job) : IJobPass<TreeLevelPartial>
     public string ShardKey(string jobId, int shard, int attempt) => $"{jobId}/tree/{_growth!.Level}/{shard}/{attempt}";
 
     public string? Describe(ShardBook book) =>
-        $"error tree, level {_growth!.Level} of {_growth.Options.Depth}: {book.DoneCount} of {book.Shards.Length} shards";
+        // Counted from 1: a tree of depth d counts its shards d + 1 times (the last for its leaves); once grown the level is past them.
+        $"error tree, level {Math.Min(_growth!.Level, _growth.Options.Depth) + 1} of {_growth.Options.Depth + 1}: {book.DoneCount} of {book.Shards.Length} shards";
 
     /// <summary>The record's tree; false when it is grown (then the summary has it).</summary>
     private bool Load()

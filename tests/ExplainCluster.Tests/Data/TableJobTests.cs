@@ -207,6 +207,38 @@ public sealed class TableJobTests
     }
 
     [Fact]
+    public async Task Run_ASubsetThatLeavesShardsEmpty_CompletesAndEqualsOneShard()
+    {
+        // About 9 rows of 4,454 in 7 shards: some shards explain none with kernel-shap, and their partials (its map shape, the
+        // error tree's per-feature methods) must still merge with the others' (the job failed so: "shard 1 is missing").
+        var folder = TestPaths.NewFolder();
+        const string Methods = """
+            { "saliency": {}, "kernel-shap": { "samples": 64, "background": { "samples": 10, "seed": 0 }, "subset": { "fraction": 0.002, "seed": 0 } } }
+            """;
+        var data = TableFiles.CreditData(TableFiles.Credit);
+        var single = await RunAsync(folder, data, Methods, shardSize: 4454, extra: ", \"classes\": [\"bad\", \"good\"]");
+        var sharded = await RunAsync(folder, data, Methods, shardSize: 640, extra: ", \"classes\": [\"bad\", \"good\"]");
+        var rowsPerPart = new List<long>();
+        foreach (var part in Directory.GetFiles(Path.Combine(sharded, "attributions", "kernel-shap"), "part-*.parquet").Order(StringComparer.Ordinal))
+        {
+            await using var stream = File.OpenRead(part);
+            await using var reader = await ParquetReader.CreateAsync(stream);
+            rowsPerPart.Add(reader.RowGroupCount == 0 ? 0 : reader.OpenRowGroupReader(0).RowCount);
+        }
+        Assert.Equal(7, rowsPerPart.Count);
+        Assert.Contains(0L, rowsPerPart);
+        var (indexA, a) = await AttributionsAsync(single, "kernel-shap");
+        var (indexB, b) = await AttributionsAsync(sharded, "kernel-shap");
+        Assert.Equal(indexA, indexB);
+        Assert.Equal(rowsPerPart.Sum(), indexB.Length);
+        foreach (var (feature, values) in a) Assert.Equal(values, b[feature]);
+        using var summary = Jobs.ReadJson(Path.Combine(sharded, "summary.json"));
+        Assert.Equal(indexB.Length, summary.RootElement.GetProperty("methods").GetProperty("kernel-shap").GetProperty("samples").GetInt64());
+        Assert.Equal([13], summary.RootElement.GetProperty("methods").GetProperty("kernel-shap").GetProperty("mapShape").EnumerateArray().Select(d => d.GetInt32()));
+        Assert.True(summary.RootElement.TryGetProperty("errorTree", out _));
+    }
+
+    [Fact]
     public async Task Run_CreditPerturbation_FourShardsEqualOneShardByteForByte()
     {
         var folder = TestPaths.NewFolder();

@@ -201,7 +201,7 @@ public sealed class JobPassesTests : IDisposable
         for (var level = 0; level < 3; level++)
         {
             Assert.Equal((JobPass.Tree, JobPass.Tree, JobState.Running), (pass.Kind, job.Record.Pass, job.Record.State));
-            Assert.Equal($"error tree, level {level} of 2: 0 of 2 shards", job.Record.Status(pass, noWorker: false).Stage);
+            Assert.Equal($"error tree, level {level + 1} of 3: 0 of 2 shards", job.Record.Status(pass, noWorker: false).Stage);
             var request = pass.Request("j", Shards[1], level + 1);
             Assert.Equal((ShardPhase.Tree, 1, level), (request.Phase, request.ExplainAttempt, ErrorTreeGrowth.Decode(request.Tree!).Level));
             Assert.Equal($"j/tree/{level}/1/{level + 1}", pass.ShardKey("j", 1, level + 1));
