@@ -54,8 +54,7 @@ public sealed class GradModeScopeAnalyzer : DiagnosticAnalyzer
 
     private static IInvocationOperation? ModeCall(IOperation resource) =>
         Walk(resource).OfType<IInvocationOperation>().FirstOrDefault(call =>
-            Modes.Contains(call.TargetMethod.Name)
-            && call.TargetMethod.ContainingType?.ContainingNamespace?.ToDisplayString().StartsWith("TorchSharp") == true);
+            Modes.Contains(call.TargetMethod.Name) && TorchSharpSymbols.Declares(call.TargetMethod));
 
     /// <summary>The first await in <paramref name="operations"/>: an await expression, an await foreach or an await using.</summary>
     private static IOperation? FirstAwait(IEnumerable<IOperation> operations) =>

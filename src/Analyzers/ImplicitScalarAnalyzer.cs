@@ -65,7 +65,7 @@ public sealed class ImplicitScalarAnalyzer : DiagnosticAnalyzer
             {
                 var call = (IInvocationOperation)c.Operation;
                 var m = call.TargetMethod;
-                if (m.ContainingType?.ContainingNamespace?.ToDisplayString().StartsWith("TorchSharp") != true) return;
+                if (!TorchSharpSymbols.Declares(m)) return;
                 var n = m.Parameters.Length;
                 if ((m.Name is "add" or "add_" && n == 1) || (m.Name is "addcdiv" or "addcdiv_" && n == 2) || m.Name is "square" or "celu" or "celu_" or "elu" or "elu_"
                     || (m.Name == "arange" && m.Parameters.Count(p => IsScalar(p.Type)) < 3))

@@ -15,6 +15,20 @@ public sealed class CoalitionRows
 {
     private static readonly float Selected = BitConverter.Int32BitsToSingle(-1); // every bit set: the select takes x's lane
 
+    /// <summary>Each element's feature, for a row of <paramref name="features"/>' width.</summary>
+    internal static int[] Owners(FeatureGroups features)
+    {
+        var owner = new int[features.Width];
+        for (var f = 0; f < features.Names.Length; f++) owner.AsSpan(features.Offsets[f], features.Widths[f]).Fill(f);
+        return owner;
+    }
+
+    /// <summary>A coalition's select pattern over one row: every bit set on the elements of the features <paramref name="mask"/> holds.</summary>
+    internal static void Pattern(ReadOnlySpan<byte> mask, int[] owner, Span<float> into)
+    {
+        for (var e = 0; e < owner.Length; e++) into[e] = mask[owner[e]] != 0 ? Selected : 0;
+    }
+
     private readonly ReadOnlyMemory<byte> _masks; // [m, K] 0/1
     private readonly float[] _background;          // [B, W]
     private readonly int[] _owner;                 // each element's feature
@@ -30,8 +44,7 @@ public sealed class CoalitionRows
     {
         (_masks, _background, _width) = (masks, background, features.Width);
         _players = features.Names.Length;
-        _owner = new int[_width];
-        for (var f = 0; f < features.Names.Length; f++) _owner.AsSpan(features.Offsets[f], features.Widths[f]).Fill(f);
+        _owner = Owners(features);
         var lanes = Vector<float>.Count;
         _period = _width / Gcd(_width, lanes) * lanes;
         (_x, _select) = (new float[_period + lanes], new float[_period + lanes]);
@@ -71,9 +84,8 @@ public sealed class CoalitionRows
     private void Load(int c)
     {
         if (c == _coalition) return;
-        var mask = _masks.Span.Slice(c * _players, _players);
         var pattern = _select.AsSpan(0, _width);
-        for (var e = 0; e < _width; e++) pattern[e] = mask[_owner[e]] != 0 ? Selected : 0;
+        Pattern(_masks.Span.Slice(c * _players, _players), _owner, pattern);
         for (var j = _width; j < _select.Length; j += _width) pattern[..Math.Min(_width, _select.Length - j)].CopyTo(_select.AsSpan(j));
         _coalition = c;
     }

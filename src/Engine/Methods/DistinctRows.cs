@@ -18,15 +18,18 @@ namespace ExplainCluster.Engine.Methods;
 /// </summary>
 public sealed class DistinctRows(FeatureGroups features, float[] background)
 {
-    private static readonly float Selected = BitConverter.Int32BitsToSingle(-1); // every bit set: the select takes x's lane
-
     private readonly int _width = features.Width;
+    private readonly int[] _owner = CoalitionRows.Owners(features);
     private readonly int _rows = background.Length / features.Width;
     private int[] _coalition = [], _backgroundRow = []; // the rows to forward, background row by background row
     private int[] _of = [];                              // per row c·B + b: the position of its vector among them
     private int[] _seen = [], _first = [];               // per key of one background row: stamp, then its position
     private int _stamp;
     private float[] _patterns = [];                      // [m, W]: every bit set where coalition c takes x's element
+    private ulong[] _bits = [];                          // per coalition: its features as bits
+    private int[] _canonical = [];                       // per coalition: the first with the same bits
+    private readonly Dictionary<ulong, int> _firstOf = [];
+    private readonly ulong[] _differ = new ulong[background.Length / features.Width]; // per background row: the features on which x differs
     private float[] _x = [];
 
     /// <summary>How many rows to forward after a <see cref="Find"/> that returned true.</summary>
@@ -47,9 +50,9 @@ public sealed class DistinctRows(FeatureGroups features, float[] background)
         var all = k == 64 ? ulong.MaxValue : (1UL << k) - 1;
 
         // Each coalition's features as bits, and the first coalition with the same bits.
-        var bits = new ulong[m];
-        var canonical = new int[m];
-        var first = new Dictionary<ulong, int>(m);
+        if (_bits.Length != m) (_bits, _canonical) = (new ulong[m], new int[m]); // a batch's samples share m
+        var (bits, canonical, first) = (_bits, _canonical, _firstOf);
+        first.Clear();
         var repeats = false;
         for (var c = 0; c < m; c++)
         {
@@ -62,7 +65,8 @@ public sealed class DistinctRows(FeatureGroups features, float[] background)
         }
 
         // The features on which x and each background row differ.
-        var differ = new ulong[_rows];
+        var differ = _differ;
+        Array.Clear(differ);
         var partial = false;
         for (var b = 0; b < _rows; b++)
         {
@@ -105,10 +109,7 @@ public sealed class DistinctRows(FeatureGroups features, float[] background)
         Count = count;
 
         if (_patterns.Length < m * _width) _patterns = new float[m * _width];
-        var owner = new int[_width];
-        for (var f = 0; f < k; f++) owner.AsSpan(features.Offsets[f], features.Widths[f]).Fill(f);
-        for (var c = 0; c < m; c++)
-            for (var e = 0; e < _width; e++) _patterns[c * _width + e] = (bits[c] >> owner[e] & 1) != 0 ? Selected : 0;
+        for (var c = 0; c < m; c++) CoalitionRows.Pattern(masks.Slice(c * players, k), _owner, _patterns.AsSpan(c * _width, _width));
         _x = x.ToArray();
         return true;
     }

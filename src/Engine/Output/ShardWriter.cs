@@ -54,10 +54,9 @@ public static class ShardWriter
     /// <summary>A method's per-feature attributions: <c>index</c> (the dataset index), then one float column per feature.</summary>
     private static async Task<byte[]> FeatureColumnsAsync(ShardResult r, MethodMaps method, string[] features, CancellationToken ct)
     {
-        var rows = method.RowCount(r.Count);
-        // A shard with none of a method's subset has no maps to take a shape from: its part has the columns and no rows.
-        if (rows > 0 && !method.MapShape.SequenceEqual([features.Length]))
+        if (!method.MapShape.SequenceEqual([features.Length]))
             throw new InvalidOperationException($"{method.Name}'s maps are [{string.Join(", ", method.MapShape)}], not one value per feature ({features.Length})");
+        var rows = method.RowCount(r.Count);
         var index = new DataField<long>("index");
         var fields = features.Select(f => new DataField<float>(f)).ToArray();
         using var stream = new MemoryStream();

@@ -75,7 +75,8 @@ public sealed class ReportContext
             || data.TryGetProperty("table", out _));
 
     /// <summary>A .npy file of the outputs, by its path relative to the output folder.</summary>
-    public Task<ArrayFile> OpenAsync(string path, CancellationToken ct) => ArrayFile.OpenAsync(Output.Child(path), ct);
+    /// <param name="allowEmpty">Accept a part of no rows (a shard that holds none of a method's subset).</param>
+    public Task<ArrayFile> OpenAsync(string path, CancellationToken ct, bool allowEmpty = false) => ArrayFile.OpenAsync(Output.Child(path), ct, allowEmpty);
 
     /// <summary>
     /// A list of samples (the highest losses, the largest parameter gradients), every one drawn as one figure

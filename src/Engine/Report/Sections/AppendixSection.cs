@@ -152,7 +152,7 @@ public sealed class AppendixSection : IReportSection
     private static async Task<string> ShapeAsync(ReportContext report, string path, CancellationToken ct)
     {
         // The first shard's part of a method with a subset may hold none of its rows: its shape is still the files' shape.
-        var header = (await ArrayFile.OpenAsync(report.Output.Child(path), ct, allowEmpty: true)).Header;
+        var header = (await report.OpenAsync(path, ct, allowEmpty: true)).Header;
         return $"{header.Type.ToString().ToLowerInvariant()} {header.ShapeText}";
     }
 
