@@ -43,7 +43,8 @@ public static class ErrorTreeLevel
         for (var k = 0; k < open.Length; k++) slot[open[k]] = k;
         var nodes = open.Select(_ => NodeCounts.Empty(g, histograms)).ToArray();
         var (n, e) = (new long[open.Length], new long[open.Length]);
-        var rowOf = attributions.Select(a => a.Index.Select((index, row) => (index, row)).ToDictionary(x => x.index, x => x.row)).ToArray();
+        // A method that explained every row staged them in the shard's order; only a subset's rows are looked up by index.
+        var rowOf = attributions.Select(a => InShardOrder(a, rows) ? null : a.Index.Select((index, row) => (index, row)).ToDictionary(x => x.index, x => x.row)).ToArray();
         var codes = new int[rows.Width];
         for (var i = 0; i < rows.Count; i++)
         {
@@ -62,7 +63,8 @@ public static class ErrorTreeLevel
             var index = rows.IndexOf(i);
             for (var m = 0; m < attributions.Length; m++)
             {
-                if (!rowOf[m].TryGetValue(index, out var row)) continue;
+                var row = i;
+                if (rowOf[m] is { } lookup && !lookup.TryGetValue(index, out row)) continue;
                 counts.Explained[m]++;
                 for (var j = 0; j < f; j++) counts.Sums[m * f + j].Add(Math.Abs((double)attributions[m].Values[(long)row * f + j]));
             }
@@ -85,6 +87,15 @@ public static class ErrorTreeLevel
             }
         }
         return stream.ToArray();
+    }
+
+    /// <summary>Whether <paramref name="a"/>'s rows are the shard's rows, in order (row i of both is the same dataset index).</summary>
+    private static bool InShardOrder(StagedAttributions a, TreeRows rows)
+    {
+        if (a.Index.Length != rows.Count) return false;
+        for (var i = 0; i < rows.Count; i++)
+            if (a.Index[i] != rows.IndexOf(i)) return false;
+        return true;
     }
 
     /// <summary>The level a shard's counts are of.</summary>

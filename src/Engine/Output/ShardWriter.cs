@@ -23,14 +23,13 @@ public static class ShardWriter
         foreach (var method in result.Methods)
         {
             if (maps.Stored) await WriteMapsAsync(output, shard, result, method, maps, ct);
-            if (features is not null)
-                await output.Child(OutputLayout.AttributionTable(method.Name, shard)).WriteAsync(await FeatureColumnsAsync(result, method, features, ct), ct);
+            if (features is not null) await FeatureColumnsAsync(output.Child(OutputLayout.AttributionTable(method.Name, shard)), result, method, features, ct);
         }
         if (result.Segments is { } segments)
             await output.Child(OutputLayout.SegmentsPart(shard))
                 .WriteAsync(NpyFormat.Encode(segments.Labels, [result.Count, segments.Height, segments.Width]), ct);
         await output.Child(OutputLayout.LogitsPart(shard)).WriteAsync(NpyFormat.Encode(result.Logits, [result.Count, result.Classes]), ct);
-        await output.Child(OutputLayout.SamplesPart(shard)).WriteAsync(await ParquetAsync(result, scalars, metadata ?? [], ct), ct);
+        await ParquetAsync(output.Child(OutputLayout.SamplesPart(shard)), result, scalars, metadata ?? [], ct);
     }
 
     /// <summary>
@@ -52,25 +51,29 @@ public static class ShardWriter
     }
 
     /// <summary>A method's per-feature attributions: <c>index</c> (the dataset index), then one float column per feature.</summary>
-    private static async Task<byte[]> FeatureColumnsAsync(ShardResult r, MethodMaps method, string[] features, CancellationToken ct)
+    private static async Task FeatureColumnsAsync(IBlob target, ShardResult r, MethodMaps method, string[] features, CancellationToken ct)
     {
         if (!method.MapShape.SequenceEqual([features.Length]))
             throw new InvalidOperationException($"{method.Name}'s maps are [{string.Join(", ", method.MapShape)}], not one value per feature ({features.Length})");
         var rows = method.RowCount(r.Count);
         var index = new DataField<long>("index");
         var fields = features.Select(f => new DataField<float>(f)).ToArray();
-        using var stream = new MemoryStream();
-        await using (var writer = await ParquetWriter.CreateAsync(new ParquetSchema([index, .. fields]), stream, cancellationToken: ct))
+        // About the values' size: the file is written once into this buffer, not grown by doubling and copied out.
+        await ParquetBuffer.WriteAsync(target, (long)rows * (features.Length * 4 + 8), async stream =>
         {
+            await using var writer = await ParquetWriter.CreateAsync(new ParquetSchema([index, .. fields]), stream, cancellationToken: ct);
             using var group = writer.CreateRowGroup();
             await group.WriteAsync(index, new ReadOnlyMemory<long>([.. Enumerable.Range(0, rows).Select(i => r.IndexOf(method.Rows?[i] ?? i))]), cancellationToken: ct);
+            var column = new float[rows];
             for (var f = 0; f < fields.Length; f++)
-                await group.WriteAsync(fields[f], new ReadOnlyMemory<float>([.. Enumerable.Range(0, rows).Select(i => method.Maps[i * features.Length + f])]), cancellationToken: ct);
-        }
-        return stream.ToArray();
+            {
+                for (var i = 0; i < rows; i++) column[i] = method.Maps[i * features.Length + f];
+                await group.WriteAsync(fields[f], new ReadOnlyMemory<float>(column), cancellationToken: ct);
+            }
+        }, ct);
     }
 
-    private static async Task<byte[]> ParquetAsync(ShardResult r, IReadOnlyList<MethodScalars> methodScalars, IReadOnlyList<TextColumn> text, CancellationToken ct)
+    private static async Task ParquetAsync(IBlob target, ShardResult r, IReadOnlyList<MethodScalars> methodScalars, IReadOnlyList<TextColumn> text, CancellationToken ct)
     {
         var index = new DataField<long>("index");
         var label = new DataField<int?>("label");
@@ -105,9 +108,9 @@ public static class ShardWriter
             corrects[i] = r.Labels[i] == r.Predictions[i];
         }
 
-        using var stream = new MemoryStream();
-        await using (var writer = await ParquetWriter.CreateAsync(schema, stream, cancellationToken: ct))
+        await ParquetBuffer.WriteAsync(target, (long)n * (fields.Length * 5 + 8), async stream =>
         {
+            await using var writer = await ParquetWriter.CreateAsync(schema, stream, cancellationToken: ct);
             using var group = writer.CreateRowGroup();
             await group.WriteAsync(index, new ReadOnlyMemory<long>([.. Enumerable.Range(0, n).Select(r.IndexOf)]), cancellationToken: ct);
             await group.WriteAsync(label, new ReadOnlyMemory<int?>(labels), cancellationToken: ct);
@@ -121,7 +124,6 @@ public static class ShardWriter
                 else await group.WriteAsync(field, new ReadOnlyMemory<float>(values), cancellationToken: ct);
             }
             foreach (var (field, values) in texts) await group.WriteAsync(field, values);
-        }
-        return stream.ToArray();
+        }, ct);
     }
 }
