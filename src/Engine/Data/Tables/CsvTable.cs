@@ -50,18 +50,17 @@ public sealed class CsvTable : ITableFile
         return new CsvTable(blob, offsets, records, every, [.. header[0].Select(h => h.Trim())], version);
     }
 
-    public async Task<object?[][]> ReadAsync(long start, int count, int[] columns, CancellationToken ct)
+    public async Task<ColumnCells[]> ReadColumnsAsync(long start, int count, int[] columns, CancellationToken ct)
     {
         var records = await RecordsAsync(start + 1, count, $"{_blob.Location} (rows {start}–{start + count - 1})", ct);
-        var cells = columns.Select(_ => new object?[count]).ToArray();
+        var cells = columns.Select(_ => new string?[count]).ToArray();
         for (var r = 0; r < count; r++)
         {
             if (records[r].Length != Columns.Length)
                 throw new ExplainException($"{_blob.Location}: row {start + r} has {records[r].Length} fields, the header {Columns.Length}");
-            for (var c = 0; c < columns.Length; c++)
-                cells[c][r] = records[r][columns[c]] is { Length: > 0 } text ? text : null;
+            for (var c = 0; c < columns.Length; c++) cells[c][r] = records[r][columns[c]];
         }
-        return cells;
+        return [.. cells.Select(c => new ColumnCells(new DecodedColumn.Texts(c), 0, count))];
     }
 
     /// <summary>Records [<paramref name="first"/>, +<paramref name="count"/>) (record 0 is the header): the indexed blocks that hold them, read at once.</summary>

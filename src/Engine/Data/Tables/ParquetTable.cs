@@ -57,9 +57,9 @@ public sealed class ParquetTable : ITableFile
     /// <summary>The fewest rows of a group that a read must take for the group to be kept (<see cref="RowGroupCache"/>).</summary>
     private const int KeepFrom = 64;
 
-    public async Task<object?[][]> ReadAsync(long start, int count, int[] columns, CancellationToken ct)
+    public async Task<ColumnCells[]> ReadColumnsAsync(long start, int count, int[] columns, CancellationToken ct)
     {
-        var cells = columns.Select(_ => new object?[count]).ToArray();
+        var pieces = columns.Select(_ => new List<ColumnCells>(1)).ToArray();
         // Opened only for a group read outside the cache: a shard whose groups are all kept reads no footer again.
         ParquetReader? reader = null;
         try
@@ -77,9 +77,9 @@ public sealed class ParquetTable : ITableFile
                         return await DecodeAsync(own, g, columns, CancellationToken.None);
                     }, keep: to - from >= KeepFrom, ct)
                     : await DecodeAsync(reader ??= await CreateReaderAsync(_blob, _length, ct), g, columns, ct);
-                for (var c = 0; c < columns.Length; c++) decoded[c].CopyTo((int)(from - _groupStarts[g]), (int)(to - from), cells[c], (int)(from - start));
+                for (var c = 0; c < columns.Length; c++) pieces[c].Add(new ColumnCells(decoded[c], (int)(from - _groupStarts[g]), (int)(to - from)));
             }
-            return cells;
+            return [.. pieces.Select(ColumnCells.Join)];
         }
         finally
         {

@@ -42,9 +42,9 @@ public sealed class TableEncoder
     public int[] ReadColumns => [.. FeatureColumns, .. LabelColumn is { } l ? [l] : Array.Empty<int>(), .. MetadataColumns];
 
     /// <summary>Rows' cells (one array per column of <see cref="ReadColumns"/>) as [count, Width] float32, row-major.</summary>
-    public float[] Encode(object?[][] cells, RowOrigin start)
+    public float[] Encode(ColumnCells[] cells, RowOrigin start)
     {
-        var count = cells.Length == 0 ? 0 : cells[0].Length;
+        var count = cells.Length == 0 ? 0 : cells[0].Count;
         var vectors = new float[(long)count * Width];
         for (var r = 0; r < count; r++)
         {
@@ -52,8 +52,8 @@ public sealed class TableEncoder
             for (var f = 0; f < _spec.Features.Length; f++)
             {
                 var feature = _spec.Features[f];
-                var cell = cells[f][r] ?? feature.Missing
-                    ?? throw Bad(start + r, feature.Name, "", "is missing, and the feature's missing is \"fail\"");
+                var cell = cells[f].IsMissing(r) ? feature.Missing ?? throw Bad(start + r, feature.Name, "", "is missing, and the feature's missing is \"fail\"")
+                    : cells[f].TryNumber(r, out var number) ? (object)number : cells[f].Text(r);
                 switch (feature.Encoding)
                 {
                     case FeatureEncoding.Identity:
@@ -76,13 +76,13 @@ public sealed class TableEncoder
     }
 
     /// <summary>The label column's cells as class indices: integers, or names among <c>model.classes</c>.</summary>
-    public long[] Labels(object?[] cells, RowOrigin start)
+    public long[] Labels(ColumnCells cells, RowOrigin start)
     {
         var name = _spec.Label!;
-        var labels = new long[cells.Length];
-        for (var r = 0; r < cells.Length; r++)
+        var labels = new long[cells.Count];
+        for (var r = 0; r < cells.Count; r++)
         {
-            var text = cells[r] is { } cell ? Text(cell) : throw Bad(start + r, name, "", "is missing; every sample needs its label");
+            var text = !cells.IsMissing(r) ? cells.Text(r) : throw Bad(start + r, name, "", "is missing; every sample needs its label");
             labels[r] = _classes is not null && Array.IndexOf(_classes, text) is var k and >= 0 ? k
                 : long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var i) ? i
                 : throw Bad(start + r, name, text, _classes is null ? "is not an integer class (or give model.classes to name them)"

@@ -89,14 +89,11 @@ public sealed class TableSource
     private async Task<TableRows> ReadAsync(Part part, long start, int count, CancellationToken ct)
     {
         var origin = new RowOrigin(part.Location, start - part.Start, _split ? start : null);
-        var cells = await part.File.ReadAsync(start - part.Start, count, _encoder.ReadColumns, ct);
+        var cells = await part.File.ReadColumnsAsync(start - part.Start, count, _encoder.ReadColumns, ct);
         var features = _spec.Features.Length;
         var labels = _encoder.LabelColumn is null ? null : _encoder.Labels(cells[features], origin);
-        var metadata = cells.Skip(features + (labels is null ? 0 : 1)).Select(c => c.Select(v => v switch
-        {
-            double d => d.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            var other => (string?)other,
-        }).ToArray()).ToArray();
+        var metadata = cells.Skip(features + (labels is null ? 0 : 1))
+            .Select(c => Enumerable.Range(0, c.Count).Select(r => c.IsMissing(r) ? null : c.Text(r)).ToArray()).ToArray();
         return new TableRows(_encoder.Encode(cells[..features], origin), labels, metadata);
     }
 
