@@ -7,7 +7,8 @@ namespace ExplainCluster.Engine.Data.Tables;
 /// <summary>
 /// A Parquet table read by row groups: a range of rows reads only the row groups it overlaps, and of them only the
 /// columns asked for, through ranged reads (<see cref="BlobStream"/>). Text columns give strings (empty: missing),
-/// numeric ones doubles; nulls are missing values.
+/// numeric ones doubles; nulls are missing values. The footer and text columns are read by Parquet.Net, numeric column chunks by
+/// <see cref="ColumnChunkReader"/> where it decodes them (into buffers the read reuses) and by Parquet.Net otherwise.
 /// </summary>
 public sealed class ParquetTable : ITableFile
 {
@@ -35,6 +36,17 @@ public sealed class ParquetTable : ITableFile
 
     public string Version => _version;
 
+    /// <summary>
+    /// Whether numeric column chunks are decoded by <see cref="ColumnChunkReader"/> where it can (the default), or all of them by
+    /// Parquet.Net, as before it (for comparisons: the tests and <c>explain-bench parquet-read</c>).
+    /// </summary>
+    public bool OwnChunkReader { get; set; } = true;
+
+    private int _ownChunks, _parquetNetChunks;
+
+    /// <summary>How many column chunks this table decoded with <see cref="ColumnChunkReader"/>, and how many with Parquet.Net.</summary>
+    internal (int Own, int ParquetNet) ChunksDecoded => (Volatile.Read(ref _ownChunks), Volatile.Read(ref _parquetNetChunks));
+
     /// <summary>Whether <paramref name="blob"/> starts with Parquet's magic (PAR1).</summary>
     public static async Task<bool> IsParquetAsync(IBlob blob, long length, CancellationToken ct) =>
         length >= 4 && await blob.ReadRangeAsync(0, 4, ct) is var magic && "PAR1"u8.SequenceEqual(magic);
@@ -60,6 +72,8 @@ public sealed class ParquetTable : ITableFile
     public async Task<ColumnCells[]> ReadColumnsAsync(long start, int count, int[] columns, CancellationToken ct)
     {
         var pieces = columns.Select(_ => new List<ColumnCells>(1)).ToArray();
+        // One set of decoding buffers for the read, group after group; a decode the cache runs for it is awaited before the next.
+        var buffers = new ColumnBuffers();
         // Opened only for a group read outside the cache: a shard whose groups are all kept reads no footer again.
         ParquetReader? reader = null;
         try
@@ -74,9 +88,9 @@ public sealed class ParquetTable : ITableFile
                     {
                         // Its own reader: the shard that started the decode may be cancelled while others wait for it.
                         await using var own = await CreateReaderAsync(_blob, _length, CancellationToken.None);
-                        return await DecodeAsync(own, g, columns, CancellationToken.None);
+                        return await DecodeAsync(own, g, columns, buffers, CancellationToken.None);
                     }, keep: to - from >= KeepFrom, ct)
-                    : await DecodeAsync(reader ??= await CreateReaderAsync(_blob, _length, ct), g, columns, ct);
+                    : await DecodeAsync(reader ??= await CreateReaderAsync(_blob, _length, ct), g, columns, buffers, ct);
                 for (var c = 0; c < columns.Length; c++) pieces[c].Add(new ColumnCells(decoded[c], (int)(from - _groupStarts[g]), (int)(to - from)));
             }
             return [.. pieces.Select(ColumnCells.Join)];
@@ -97,16 +111,26 @@ public sealed class ParquetTable : ITableFile
     }
 
     /// <summary>
-    /// Row group <paramref name="g"/>'s <paramref name="columns"/>, each column chunk decoded whole (Parquet.Net reads no less)
-    /// through a buffer that the group's columns of a type share.
+    /// Row group <paramref name="g"/>'s <paramref name="columns"/>, each column chunk decoded whole: numbers by
+    /// <see cref="ColumnChunkReader"/> where it can, the rest by Parquet.Net, through buffers that the read's columns share.
     /// </summary>
-    private async Task<DecodedColumn[]> DecodeAsync(ParquetReader reader, int g, int[] columns, CancellationToken ct)
+    private async Task<DecodedColumn[]> DecodeAsync(ParquetReader reader, int g, int[] columns, ColumnBuffers buffers, CancellationToken ct)
     {
         using var group = reader.OpenRowGroupReader(g);
         var rows = checked((int)group.RowCount);
-        var buffers = new ColumnBuffers();
         var decoded = new DecodedColumn[columns.Length];
-        for (var c = 0; c < columns.Length; c++) decoded[c] = await ColumnAsync(group, _fields[columns[c]], rows, buffers, _blob.Location, ct);
+        for (var c = 0; c < columns.Length; c++)
+        {
+            var field = _fields[columns[c]];
+            if (OwnChunkReader && !IsText(field) && await buffers.Chunks.ReadAsync(_blob, _length, group.GetMetadata(field), field, rows, ct) is { } own)
+            {
+                Interlocked.Increment(ref _ownChunks);
+                decoded[c] = own;
+                continue;
+            }
+            Interlocked.Increment(ref _parquetNetChunks);
+            decoded[c] = await ColumnAsync(group, field, rows, buffers, _blob.Location, ct);
+        }
         return decoded;
     }
 
@@ -159,12 +183,14 @@ public sealed class ParquetTable : ITableFile
 
     /// <summary>
     /// One decoding buffer per element type for the columns of one read, reused column after column and row group after row group
-    /// (a row group's rows at most). Not the shared array pool: it keeps what it is given per thread and per core, and a silo's
-    /// threads would hold a row group's worth of each type for minutes.
+    /// (a row group's rows at most), and <see cref="ColumnChunkReader"/>'s buffers. Not the shared array pool: it keeps what it is
+    /// given per thread and per core, and a silo's threads would hold a row group's worth of each type for minutes.
     /// </summary>
     private sealed class ColumnBuffers
     {
         private readonly Dictionary<Type, Array> _buffers = [];
+
+        public ColumnChunkReader Chunks { get; } = new();
 
         public Memory<T> Get<T>(int n)
         {

@@ -1,0 +1,198 @@
+using ExplainCluster.Engine;
+using ExplainCluster.Engine.Data.Tables;
+using ExplainCluster.Engine.Storage;
+using ExplainCluster.Tests.Infrastructure;
+using Parquet;
+using Parquet.Schema;
+
+namespace ExplainCluster.Tests.Data;
+
+/// <summary>
+/// <see cref="ColumnChunkReader"/> against Parquet.Net's own decode of the same files: the values bit for bit (NaN, ±0, ±∞) and
+/// which are missing, for every layout Parquet.Net writes and, through <see cref="ParquetPages"/>, those it reads but does not
+/// write (several pages a chunk, data pages v2, a dictionary that gives way to PLAIN pages); chunks it does not decode go to
+/// Parquet.Net; a corrupt chunk is a one-line error naming the file and the column.
+/// </summary>
+public sealed class ColumnChunkReaderTests
+{
+    /// <summary>Values that a decoder could get wrong without a test noticing: NaN, ±0, ±∞, extremes, repeats (for dictionaries).</summary>
+    private static readonly double[] Specials =
+        [double.NaN, 0.0, -0.0, double.PositiveInfinity, double.NegativeInfinity, double.MaxValue, double.Epsilon, -1.5, 1e-300, 3.0];
+
+    /// <summary>
+    /// A file of <paramref name="rows"/> rows in groups of <paramref name="group"/>: a column of each numeric type ParquetTable
+    /// reads, required and nullable (every fifth row and a run of 40 null), and a text column.
+    /// </summary>
+    internal static async Task<string> WriteAsync(string path, int rows, int group, ParquetOptions options)
+    {
+        var fields = new DataField[]
+        {
+            new DataField<double>("d"), new DataField<double?>("dn"), new DataField<float>("f"), new DataField<float?>("fn"),
+            new DataField<int>("i"), new DataField<int?>("in"), new DataField<long>("l"), new DataField<long?>("ln"),
+            new DataField<short>("s"), new DataField<short?>("sn"), new DataField<string>("t"),
+        };
+        var random = new Random(7);
+        await using var stream = File.Create(path);
+        await using var writer = await ParquetWriter.CreateAsync(new ParquetSchema(fields), stream, options);
+        for (var start = 0; start < rows; start += group)
+        {
+            var n = Math.Min(group, rows - start);
+            // Few distinct values in the first half of each group (a dictionary takes them), many in the second.
+            var d = Enumerable.Range(0, n).Select(r => r < n / 2 ? Specials[random.Next(Specials.Length)] : random.NextDouble() * 1e6 - 5e5).ToArray();
+            bool Null(int r) => r % 5 == 3 || (r >= 100 && r < 140);
+            T? Maybe<T>(int r, T value) where T : struct => Null(r) ? null : value;
+            using var g = writer.CreateRowGroup();
+            await g.WriteAsync(fields[0], new ReadOnlyMemory<double>(d));
+            await g.WriteAsync(fields[1], new ReadOnlyMemory<double?>([.. d.Select((x, r) => Maybe(r, x))]));
+            await g.WriteAsync(fields[2], new ReadOnlyMemory<float>([.. d.Select(x => (float)x)]));
+            await g.WriteAsync(fields[3], new ReadOnlyMemory<float?>([.. d.Select((x, r) => Maybe(r, (float)x))]));
+            var i = d.Select((x, r) => r < n / 2 ? r % 7 - 3 : random.Next(int.MinValue, int.MaxValue)).ToArray();
+            await g.WriteAsync(fields[4], new ReadOnlyMemory<int>(i));
+            await g.WriteAsync(fields[5], new ReadOnlyMemory<int?>([.. i.Select((x, r) => Maybe(r, x))]));
+            var l = i.Select((x, r) => r % 3 == 0 ? (long)x << 20 : x).ToArray();
+            await g.WriteAsync(fields[6], new ReadOnlyMemory<long>(l));
+            await g.WriteAsync(fields[7], new ReadOnlyMemory<long?>([.. l.Select((x, r) => Maybe(r, x))]));
+            var s = i.Select(x => (short)x).ToArray();
+            await g.WriteAsync(fields[8], new ReadOnlyMemory<short>(s));
+            await g.WriteAsync(fields[9], new ReadOnlyMemory<short?>([.. s.Select((x, r) => Maybe(r, x))]));
+            await g.WriteAsync(fields[10], i.Select((x, r) => Null(r) ? null : $"v{x % 10}").ToArray());
+        }
+        return path;
+    }
+
+    internal static async Task<ParquetTable> OpenAsync(string path, bool own)
+    {
+        var blob = new LocalBlob(path);
+        var table = await ParquetTable.OpenAsync(blob, await blob.LengthAsync(), CancellationToken.None, new RowGroupCache(groups: 0));
+        table.OwnChunkReader = own;
+        return table;
+    }
+
+    /// <summary>
+    /// Reads <paramref name="path"/> whole (in reads that straddle groups) both ways and asserts the cells are the same bits;
+    /// returns the chunks each table decoded its own way.
+    /// </summary>
+    internal static async Task<((int Own, int ParquetNet) Own, (int Own, int ParquetNet) ParquetNet)> AssertSameAsync(string path, int read)
+    {
+        var (own, parquetNet) = (await OpenAsync(path, own: true), await OpenAsync(path, own: false));
+        int[] columns = [.. Enumerable.Range(0, own.Columns.Length)];
+        for (long start = 0; start < own.Count; start += read)
+        {
+            var count = (int)Math.Min(read, own.Count - start);
+            var (a, b) = (await own.ReadAsync(start, count, columns, CancellationToken.None), await parquetNet.ReadAsync(start, count, columns, CancellationToken.None));
+            for (var c = 0; c < columns.Length; c++)
+                for (var r = 0; r < count; r++)
+                    Assert.True(Same(b[c][r], a[c][r]), $"{own.Columns[c]} row {start + r}: Parquet.Net {b[c][r]}, own {a[c][r]}");
+        }
+        return (own.ChunksDecoded, parquetNet.ChunksDecoded);
+    }
+
+    private static bool Same(object? expected, object? actual) => (expected, actual) switch
+    {
+        (null, null) => true,
+        (double x, double y) => BitConverter.DoubleToInt64Bits(x) == BitConverter.DoubleToInt64Bits(y),
+        _ => Equals(expected, actual),
+    };
+
+    /// <summary>The encodings that <paramref name="path"/>'s numeric column chunks list.</summary>
+    internal static async Task<HashSet<Parquet.Meta.Encoding>> EncodingsAsync(string path)
+    {
+        await using var stream = File.OpenRead(path);
+        await using var reader = await ParquetReader.CreateAsync(stream);
+        return [.. reader.Metadata!.RowGroups.SelectMany(g => g.Columns).Where(c => c.MetaData!.Type != Parquet.Meta.Type.BYTE_ARRAY)
+            .SelectMany(c => c.MetaData!.Encodings)];
+    }
+
+    /// <summary>Parquet.Net 6.1 writes numbers PLAIN whatever its dictionary options say (checked here), so dictionaries come from <see cref="ParquetPages"/>.</summary>
+    [Theory]
+    [InlineData(CompressionMethod.None)]
+    [InlineData(CompressionMethod.Snappy)]
+    [InlineData(CompressionMethod.Gzip)]
+    public async Task FilesParquetNetWrites_DecodeToItsValuesBitForBit(CompressionMethod compression)
+    {
+        var options = new ParquetOptions { CompressionMethod = compression };
+        foreach (var name in new[] { "d", "dn", "f", "fn", "i", "in", "l", "ln", "s", "sn" }) options.ColumnEncodingHints[name] = EncodingHint.Dictionary;
+        var path = await WriteAsync(Path.Combine(TestPaths.NewFolder(), "t.parquet"), rows: 2_500, group: 1_000, options);
+        Assert.Equal([Parquet.Meta.Encoding.PLAIN, Parquet.Meta.Encoding.RLE], (await EncodingsAsync(path)).Order());
+        var (own, parquetNet) = await AssertSameAsync(path, read: 700);
+        Assert.Equal(0, parquetNet.Own);
+        Assert.Equal(parquetNet.ParquetNet, own.Own + own.ParquetNet);
+        Assert.Equal(own.Own, 10 * own.ParquetNet); // every numeric chunk decoded here, only the text column by Parquet.Net
+    }
+
+    public static TheoryData<int, bool, ParquetPages.Dictionary, Parquet.Meta.CompressionCodec> PageLayouts => new()
+    {
+        { 300, false, ParquetPages.Dictionary.None, Parquet.Meta.CompressionCodec.SNAPPY },
+        { 300, false, ParquetPages.Dictionary.All, Parquet.Meta.CompressionCodec.UNCOMPRESSED },
+        { 256, false, ParquetPages.Dictionary.ThenPlain, Parquet.Meta.CompressionCodec.SNAPPY },
+        { 1_000, true, ParquetPages.Dictionary.None, Parquet.Meta.CompressionCodec.UNCOMPRESSED },
+        { 300, true, ParquetPages.Dictionary.All, Parquet.Meta.CompressionCodec.SNAPPY },
+        { 128, true, ParquetPages.Dictionary.ThenPlain, Parquet.Meta.CompressionCodec.GZIP },
+        { 37, false, ParquetPages.Dictionary.All, Parquet.Meta.CompressionCodec.GZIP },
+    };
+
+    [Theory]
+    [MemberData(nameof(PageLayouts))]
+    public async Task PagesParquetNetDoesNotWrite_DecodeToItsValuesBitForBit(int pageRows, bool v2, ParquetPages.Dictionary dictionary, Parquet.Meta.CompressionCodec codec)
+    {
+        var folder = TestPaths.NewFolder();
+        var written = await WriteAsync(Path.Combine(folder, "written.parquet"), rows: 2_500, group: 1_000, new ParquetOptions { CompressionMethod = CompressionMethod.None });
+        var paged = Path.Combine(folder, "paged.parquet");
+        await ParquetPages.RewriteAsync(written, paged, new ParquetPages.Layout(pageRows, v2, dictionary, codec));
+        var (own, _) = await AssertSameAsync(paged, read: 700);
+        Assert.Equal(own.Own, 10 * own.ParquetNet);
+        // And the pages hold the values Parquet.Net wrote (so the rewrite is not what both readers agree on by accident).
+        var (before, after) = (await OpenAsync(written, own: false), await OpenAsync(paged, own: true));
+        int[] columns = [.. Enumerable.Range(0, before.Columns.Length)];
+        var (x, y) = (await before.ReadAsync(0, 2_500, columns, CancellationToken.None), await after.ReadAsync(0, 2_500, columns, CancellationToken.None));
+        for (var c = 0; c < columns.Length; c++)
+            for (var r = 0; r < 2_500; r++) Assert.True(Same(x[c][r], y[c][r]), $"{before.Columns[c]} row {r}: written {x[c][r]}, read {y[c][r]}");
+    }
+
+    [Fact]
+    public async Task CreditTableAsParquet_ReadsTheSameBothWays()
+    {
+        var folder = TestPaths.NewFolder();
+        var path = await TableFiles.ParquetOfAsync(TableFiles.Credit, Path.Combine(folder, "credit.parquet"), rowGroup: 700);
+        var (own, _) = await AssertSameAsync(path, read: 500);
+        Assert.True(own.Own > 0);
+        var paged = Path.Combine(folder, "paged.parquet");
+        await ParquetPages.RewriteAsync(path, paged, new ParquetPages.Layout(100, V2: true, ParquetPages.Dictionary.ThenPlain, Parquet.Meta.CompressionCodec.SNAPPY));
+        await AssertSameAsync(paged, read: 500);
+    }
+
+    [Theory]
+    [InlineData("delta")]
+    [InlineData("zstd")]
+    public async Task ChunksItDoesNotDecode_GoToParquetNet(string what)
+    {
+        var options = what == "zstd" ? new ParquetOptions { CompressionMethod = CompressionMethod.Zstd } : new ParquetOptions();
+        if (what == "delta") foreach (var name in new[] { "i", "in", "l", "ln" }) options.ColumnEncodingHints[name] = EncodingHint.DeltaBinaryPacked;
+        var path = await WriteAsync(Path.Combine(TestPaths.NewFolder(), "t.parquet"), rows: 2_000, group: 1_000, options);
+        var (own, parquetNet) = await AssertSameAsync(path, read: 1_000);
+        Assert.Equal(0, parquetNet.Own);
+        // 2 groups of 11 columns: zstd, none decoded here; delta, the 4 delta-encoded int and long columns and the text go to Parquet.Net.
+        Assert.Equal(what == "zstd" ? (0, 22) : (12, 10), own);
+    }
+
+    [Theory]
+    [InlineData(0, 0xFF)]    // the page header's first byte: a field of no compact type
+    [InlineData(0, 0x00)]    // a header that stops at once, without its type
+    [InlineData(40, 0x7F)]   // the Snappy-compressed values
+    public async Task CorruptChunk_OneLineErrorNamingFileAndColumn(int at, byte value)
+    {
+        var path = await WriteAsync(Path.Combine(TestPaths.NewFolder(), "t.parquet"), rows: 2_000, group: 1_000, new ParquetOptions { CompressionMethod = CompressionMethod.Snappy });
+        long offset;
+        await using (var stream = File.OpenRead(path))
+        await using (var reader = await ParquetReader.CreateAsync(stream))
+            offset = reader.Metadata!.RowGroups[1].Columns[1].MetaData!.DataPageOffset;
+        var bytes = await File.ReadAllBytesAsync(path);
+        for (var i = 0; i < 8; i++) bytes[offset + at + i] = value;
+        await File.WriteAllBytesAsync(path, bytes);
+        var table = await OpenAsync(path, own: true);
+        Assert.Equal(1_000, (await table.ReadAsync(0, 1_000, [1], CancellationToken.None))[0].Length); // group 0 is intact
+        var e = await Assert.ThrowsAsync<ExplainException>(() => table.ReadAsync(1_000, 1_000, [1], CancellationToken.None));
+        Assert.StartsWith($"{path}: column \"dn\" is not readable Parquet: ", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+}
