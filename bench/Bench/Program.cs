@@ -78,6 +78,11 @@ if (args is ["trust", .. var trustArgs])
     await TrustCost.RunAsync(trustArgs, Path.Combine(AppContext.BaseDirectory, "samples", "fashion-mnist"));
     return;
 }
+if (args is ["parquet-read", .. var parquetReadArgs])
+{
+    await ParquetRead.RunAsync(parquetReadArgs);
+    return;
+}
 if (args is ["synthetic-table", .. var syntheticArgs])
 {
     await SyntheticTable.RunAsync(syntheticArgs);
