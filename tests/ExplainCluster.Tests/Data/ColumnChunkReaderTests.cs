@@ -195,4 +195,52 @@ public sealed class ColumnChunkReaderTests
         Assert.StartsWith($"{path}: column \"dn\" is not readable Parquet: ", e.Message);
         Assert.DoesNotContain('\n', e.Message);
     }
+
+    [Fact]
+    public void Hybrid_FormatSpecExamples_DecodeExactly()
+    {
+        // parquet-format's Encodings.md: 0..7 bit-packed in 3 bits are the bytes 10001000 11000110 11111010 (one group: header 3).
+        var packed = new int[8];
+        Hybrid.Decode<int>(new byte[] { 0x03, 0x88, 0xC6, 0xFA }, 3, packed);
+        Assert.Equal([0, 1, 2, 3, 4, 5, 6, 7], packed);
+        // An RLE run of 300 fives (header 600, a two-byte varint), then the same group, of which 3 values are taken.
+        var mixed = new int[303];
+        Hybrid.Decode<int>(new byte[] { 0xD8, 0x04, 0x05, 0x03, 0x88, 0xC6, 0xFA }, 3, mixed);
+        Assert.Equal([.. Enumerable.Repeat(5, 300), 0, 1, 2], mixed);
+        Assert.Throws<InvalidDataException>(() => Hybrid.Decode<int>(new byte[] { 0x03, 0x88 }, 3, new int[8]));      // a group cut short
+        Assert.Throws<InvalidDataException>(() => Hybrid.Decode<int>(new byte[] { 0x10, 0x09 }, 3, new int[8]));      // an RLE value of 4 bits
+        Assert.Throws<InvalidDataException>(() => Hybrid.Decode<byte>(new byte[] { 0x08, 0x01 }, 1, new byte[8 + 1])); // runs that end before the values
+    }
+
+    [Fact]
+    public void PageHeader_ReadsWhatParquetNetWrites_SkippingFieldsItDoesNotUse()
+    {
+        var v2 = new Parquet.Meta.PageHeader
+        {
+            Type = Parquet.Meta.PageType.DATA_PAGE_V2, UncompressedPageSize = 70_000, CompressedPageSize = 1_234, Crc = -5,
+            DataPageHeaderV2 = new Parquet.Meta.DataPageHeaderV2
+            {
+                NumValues = 1_000, NumNulls = 7, NumRows = 1_000, Encoding = Parquet.Meta.Encoding.RLE_DICTIONARY, DefinitionLevelsByteLength = 130,
+                RepetitionLevelsByteLength = 0, IsCompressed = false,
+                Statistics = new Parquet.Meta.Statistics { Max = [1, 2, 3], MaxValue = [9, 9], NullCount = 7, DistinctCount = 3, IsMaxValueExact = true },
+            },
+        };
+        var dictionary = new Parquet.Meta.PageHeader
+        {
+            Type = Parquet.Meta.PageType.DICTIONARY_PAGE, UncompressedPageSize = 800, CompressedPageSize = 800,
+            DictionaryPageHeader = new Parquet.Meta.DictionaryPageHeader { NumValues = 100, Encoding = Parquet.Meta.Encoding.PLAIN_DICTIONARY, IsSorted = true },
+        };
+        using var stream = new MemoryStream();
+        ParquetPages.Thrift(v2, stream);
+        var first = (int)stream.Length;
+        ParquetPages.Thrift(dictionary, stream);
+        var bytes = stream.ToArray();
+        var a = PageHeader.Read(bytes, out var length);
+        Assert.Equal(first, length);
+        Assert.Equal((3, 70_000, 1_234, 1_000, 8, 130, 0, false), (a.Type, a.UncompressedSize, a.CompressedSize, a.Values, a.Encoding, a.DefinitionBytes, a.RepetitionBytes, a.Compressed));
+        var b = PageHeader.Read(bytes.AsSpan(first), out length);
+        Assert.Equal(bytes.Length - first, length);
+        Assert.Equal((2, 800, 100, 2, true), (b.Type, b.CompressedSize, b.Values, b.Encoding, b.Compressed));
+        Assert.Throws<InvalidDataException>(() => PageHeader.Read(bytes.AsSpan(0, first - 1), out _));
+    }
 }

@@ -218,7 +218,7 @@ public static class ParquetPages
     }
 
     /// <summary>A Parquet.Net Thrift struct in the compact protocol, through its internal writer.</summary>
-    private static void Thrift(object value, Stream stream)
+    public static void Thrift(object value, Stream stream)
     {
         var writerType = typeof(ParquetReader).Assembly.GetType("Parquet.Meta.Proto.ThriftCompactProtocolWriter", throwOnError: true)!;
         var writer = Activator.CreateInstance(writerType, stream)!;
