@@ -176,10 +176,11 @@ public sealed class ColumnChunkReaderTests
     }
 
     [Theory]
-    [InlineData(0, 0xFF)]    // the page header's first byte: a field of no compact type
-    [InlineData(0, 0x00)]    // a header that stops at once, without its type
-    [InlineData(40, 0x7F)]   // the Snappy-compressed values
-    public async Task CorruptChunk_OneLineErrorNamingFileAndColumn(int at, byte value)
+    [InlineData(true, 0, 0xFF)]    // the page header's first byte: a field of no compact type
+    [InlineData(true, 0, 0x00)]    // a header that stops at once, without its type
+    [InlineData(false, 0, 0x7F)]   // the Snappy stream's length and first tags
+    [InlineData(false, 2, 0xFF)]   // its first tags: copies from before the start
+    public async Task CorruptChunk_OneLineErrorNamingFileAndColumn(bool header, int at, byte value)
     {
         var path = await WriteAsync(Path.Combine(TestPaths.NewFolder(), "t.parquet"), rows: 2_000, group: 1_000, new ParquetOptions { CompressionMethod = CompressionMethod.Snappy });
         long offset;
@@ -187,6 +188,11 @@ public sealed class ColumnChunkReaderTests
         await using (var reader = await ParquetReader.CreateAsync(stream))
             offset = reader.Metadata!.RowGroups[1].Columns[1].MetaData!.DataPageOffset;
         var bytes = await File.ReadAllBytesAsync(path);
+        if (!header)
+        {
+            PageHeader.Read(bytes.AsSpan((int)offset), out var length);
+            offset += length;
+        }
         for (var i = 0; i < 8; i++) bytes[offset + at + i] = value;
         await File.WriteAllBytesAsync(path, bytes);
         var table = await OpenAsync(path, own: true);
