@@ -4,7 +4,7 @@ using ExplainCluster.Engine.Data.Tables;
 using ExplainCluster.Engine.Storage;
 
 /// <summary>
-/// What one shard's read of a Parquet table costs: <c>ParquetTable.ReadAsync</c> of ROWS rows, every column, from a row group
+/// What one shard's read of a Parquet table costs: <c>ParquetTable.ReadColumnsAsync</c> of ROWS rows, every column, from a row group
 /// that no read has decoded yet (a new <see cref="RowGroupCache"/> each time, so the group is decoded and kept, as a shard's
 /// first read of it is), with numeric chunks decoded by ParquetTable's own ColumnChunkReader ("own") and by Parquet.Net alone
 /// ("parquet-net"), in alternation. Bytes are all the process allocated during the read (the decode runs on a pool thread).
@@ -27,7 +27,7 @@ public static class ParquetRead
         for (var round = -2; round < rounds; round++) // two rounds of warm-up
         {
             var start = (long)Math.Abs(round) * rows % Math.Max(1, probe.Count - rows);
-            object?[][]? first = null;
+            ColumnCells[]? first = null;
             foreach (var own in round % 2 == 0 ? new[] { true, false } : [false, true])
             {
                 var table = await ParquetTable.OpenAsync(blob, length, CancellationToken.None, new RowGroupCache());
@@ -36,11 +36,11 @@ public static class ParquetRead
                 GC.WaitForPendingFinalizers();
                 var before = GC.GetTotalAllocatedBytes(precise: true);
                 var clock = Stopwatch.StartNew();
-                var cells = await table.ReadAsync(start, rows, columns, CancellationToken.None);
+                var cells = await table.ReadColumnsAsync(start, rows, columns, CancellationToken.None);
                 clock.Stop();
                 var allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
                 if (first is null) first = cells;
-                else if (!first.Zip(cells).All(p => p.First.SequenceEqual(p.Second))) throw new InvalidOperationException($"rows {start}+{rows}: the two readers differ");
+                else if (!first.Zip(cells).All(p => Same(p.First, p.Second))) throw new InvalidOperationException($"rows {start}+{rows}: the two readers differ");
                 if (round < 0) continue;
                 bytes[own].Add(allocated / 1e6);
                 times[own].Add(clock.Elapsed.TotalMilliseconds);
@@ -58,19 +58,25 @@ public static class ParquetRead
             {
                 var table = await ParquetTable.OpenAsync(blob, length, CancellationToken.None, new RowGroupCache());
                 table.OwnChunkReader = own;
-                await table.ReadAsync((long)round * rows % Math.Max(1, probe.Count - rows), rows, columns, CancellationToken.None);
+                await table.ReadColumnsAsync((long)round * rows % Math.Max(1, probe.Count - rows), rows, columns, CancellationToken.None);
             }
             await Task.Delay(2000);
             large[own] = (ticks.Large - from) / 1e6 / rounds;
         }
         static double Median(List<double> x) => x.Order().ElementAt(x.Count / 2);
-        Console.WriteLine($"{blob.Location}: ReadAsync of {rows} rows × {columns.Length} columns from a group not decoded yet, {rounds} rounds each, alternating; medians");
+        Console.WriteLine($"{blob.Location}: ReadColumnsAsync of {rows} rows × {columns.Length} columns from a group not decoded yet, {rounds} rounds each, alternating; medians");
         Console.WriteLine("reader        allocated (MB)   wall (ms)");
         foreach (var own in new[] { false, true })
             Console.WriteLine($"{(own ? "own" : "parquet-net"),-13} {Median(bytes[own]),14:F1}   {Median(times[own]),9:F1}   large objects about {large[own]:F1} MB a read");
         Console.WriteLine($"ratio own / parquet-net: allocated {Median(bytes[true]) / Median(bytes[false]):F3}, wall {Median(times[true]) / Median(times[false]):F3} " +
             $"(per round, median of ratios: wall {Median([.. times[true].Zip(times[false], (a, b) => a / b)]):F3})");
     }
+
+    /// <summary>Whether two reads of a column give the same cells: missing alike, numbers with the same bits, texts equal.</summary>
+    private static bool Same(ColumnCells a, ColumnCells b) => a.Count == b.Count && Enumerable.Range(0, a.Count).All(r =>
+        a.IsMissing(r) == b.IsMissing(r) && (a.IsMissing(r) || (a.TryNumber(r, out var x) && b.TryNumber(r, out var y)
+            ? BitConverter.DoubleToInt64Bits(x) == BitConverter.DoubleToInt64Bits(y)
+            : a.Text(r) == b.Text(r))));
 }
 
 /// <summary>The bytes allocated in large objects (85,000 bytes and more), from the runtime's sampled allocation-tick events.</summary>

@@ -18,7 +18,8 @@ namespace ExplainCluster.Engine.Data.Tables;
 /// the one <see cref="ParquetTable"/> turns into doubles; codecs UNCOMPRESSED, SNAPPY and GZIP; data pages v1 and v2; PLAIN
 /// values and dictionaries (a PLAIN dictionary page, RLE/bit-packed indices), mixed in one chunk as pyarrow writes when a
 /// dictionary grows too large. Anything else gives null and the caller reads the chunk with Parquet.Net. Not thread-safe: one
-/// reader for the columns of one read.
+/// reader for the columns of one read. Per chunk it allocates the column's values (and missing flags, where a value is
+/// missing); per page nothing but, for a gzip page, the inflating stream (small objects).
 /// </remarks>
 internal sealed class ColumnChunkReader
 {
