@@ -249,4 +249,19 @@ public sealed class ColumnChunkReaderTests
         Assert.Equal((2, 800, 100, 2, true), (b.Type, b.CompressedSize, b.Values, b.Encoding, b.Compressed));
         Assert.Throws<InvalidDataException>(() => PageHeader.Read(bytes.AsSpan(0, first - 1), out _));
     }
+
+    [Fact]
+    public async Task ChunkItFindsCorrupt_ParquetNetReads_ReadByParquetNetAsBefore()
+    {
+        var folder = TestPaths.NewFolder();
+        var written = await WriteAsync(Path.Combine(folder, "written.parquet"), rows: 2_000, group: 1_000, new ParquetOptions { CompressionMethod = CompressionMethod.Snappy });
+        var changed = Path.Combine(folder, "changed.parquet");
+        // A chunk said to run past the file's end: this reader refuses it; Parquet.Net reads its pages by their headers.
+        await ParquetPages.RewriteFooterAsync(written, changed, meta => meta.RowGroups[1].Columns[1].MetaData!.TotalCompressedSize += 1L << 30);
+        var (expected, actual) = (await OpenAsync(written, own: false), await OpenAsync(changed, own: true));
+        var (a, b) = (await expected.ReadAsync(0, 2_000, [1, 2], CancellationToken.None), await actual.ReadAsync(0, 2_000, [1, 2], CancellationToken.None));
+        for (var c = 0; c < 2; c++)
+            for (var r = 0; r < 2_000; r++) Assert.True(Same(a[c][r], b[c][r]), $"column {c} row {r}");
+        Assert.Equal((3, 1), actual.ChunksDecoded);
+    }
 }

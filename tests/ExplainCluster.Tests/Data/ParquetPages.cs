@@ -62,6 +62,22 @@ public static class ParquetPages
         await File.WriteAllBytesAsync(destination, output.ToArray());
     }
 
+    /// <summary><paramref name="source"/> with its footer changed by <paramref name="change"/>, the pages as they are.</summary>
+    public static async Task RewriteFooterAsync(string source, string destination, Action<FileMetaData> change)
+    {
+        var bytes = await File.ReadAllBytesAsync(source);
+        FileMetaData meta;
+        await using (var reader = await ParquetReader.CreateAsync(new MemoryStream(bytes))) meta = reader.Metadata!;
+        change(meta);
+        using var output = new MemoryStream();
+        output.Write(bytes, 0, bytes.Length - 8 - BitConverter.ToInt32(bytes, bytes.Length - 8));
+        var footer = output.Position;
+        Thrift(meta, output);
+        output.Write(BitConverter.GetBytes((int)(output.Position - footer)));
+        output.Write("PAR1"u8);
+        await File.WriteAllBytesAsync(destination, output.ToArray());
+    }
+
     /// <summary>A numeric column's values as their stored bits (null: missing), by Parquet.Net; null for other columns.</summary>
     private static async Task<long?[]?> BitsAsync(ParquetRowGroupReader group, DataField field, int n) => field.ClrType switch
     {

@@ -122,14 +122,22 @@ public sealed class ParquetTable : ITableFile
         for (var c = 0; c < columns.Length; c++)
         {
             var field = _fields[columns[c]];
-            if (OwnChunkReader && !IsText(field) && await buffers.Chunks.ReadAsync(_blob, _length, group.GetMetadata(field), field, rows, ct) is { } own)
+            ExplainException? corrupt = null;
+            try
             {
-                Interlocked.Increment(ref _ownChunks);
-                decoded[c] = own;
-                continue;
+                if (OwnChunkReader && !IsText(field) && await buffers.Chunks.ReadAsync(_blob, _length, group.GetMetadata(field), field, rows, ct) is { } own)
+                {
+                    Interlocked.Increment(ref _ownChunks);
+                    decoded[c] = own;
+                    continue;
+                }
             }
+            catch (ExplainException e) { corrupt = e; }
             Interlocked.Increment(ref _parquetNetChunks);
-            decoded[c] = await ColumnAsync(group, field, rows, buffers, _blob.Location, ct);
+            // A chunk the reader found corrupt is given to Parquet.Net too, so that no file it read before is refused now; the
+            // reader's one-line error stands when Parquet.Net fails as well.
+            try { decoded[c] = await ColumnAsync(group, field, rows, buffers, _blob.Location, ct); }
+            catch (Exception e) when (corrupt is not null && e is not OperationCanceledException) { throw corrupt; }
         }
         return decoded;
     }
