@@ -1,46 +1,67 @@
+using System.Numerics;
+using ExplainCluster.Engine.Data.Tables;
 using ExplainCluster.Engine.Storage;
 using Parquet;
 using Parquet.Schema;
 
 namespace ExplainCluster.Engine.ErrorTree;
 
-/// <summary>What the tree pass reads of an explain attempt's staged parts: each row's prediction, and a method's per-feature attributions.</summary>
+/// <summary>
+/// What the tree pass reads of an explain attempt's staged parts: each row's prediction, and a method's per-feature attributions.
+/// Read at every level of the tree, so through ranged reads of the footer and of the columns needed, decoded by
+/// <see cref="ColumnChunkReader"/> into one buffer (Parquet.Net where it does not decode a chunk): reading a part whole and
+/// decoding it with Parquet.Net made about 15 MB of large-object garbage per method, shard and level (docs/benchmarks.md).
+/// </summary>
 public static class StagedParts
 {
     /// <summary>The samples part's <c>prediction</c> column, in row order.</summary>
     public static async Task<long[]> PredictionsAsync(IBlob part, CancellationToken ct)
     {
-        await using var reader = await OpenAsync(part, ct);
+        var length = await LengthAsync(part, ct);
+        await using var reader = await ParquetReader.CreateAsync(new BlobStream(part, length), cancellationToken: ct);
         using var group = reader.OpenRowGroupReader(0);
-        var values = new int[(int)group.RowCount];
-        await group.ReadAsync(Field(reader, part, "prediction"), values.AsMemory(), cancellationToken: ct);
-        return [.. values.Select(v => (long)v)];
+        var rows = (int)group.RowCount;
+        var column = new double[rows];
+        await ColumnAsync<int>(group, Field(reader, part, "prediction"), part, length, new ColumnChunkReader(), column, rows, ct);
+        return [.. column.Select(v => (long)v)];
     }
 
     /// <summary>A method's attribution table (<see cref="Output.OutputLayout.AttributionTable"/>): its rows' dataset indices and the features' columns, row-major.</summary>
     public static async Task<StagedAttributions> AttributionsAsync(IBlob part, string[] features, CancellationToken ct)
     {
-        await using var reader = await OpenAsync(part, ct);
+        var length = await LengthAsync(part, ct);
+        await using var reader = await ParquetReader.CreateAsync(new BlobStream(part, length), cancellationToken: ct);
         using var group = reader.OpenRowGroupReader(0);
         var rows = (int)group.RowCount;
+        var (chunks, column) = (new ColumnChunkReader(), new double[rows]);
+        await ColumnAsync<long>(group, Field(reader, part, "index"), part, length, chunks, column, rows, ct);
         var index = new long[rows];
-        await group.ReadAsync(Field(reader, part, "index"), index.AsMemory(), cancellationToken: ct);
+        for (var r = 0; r < rows; r++) index[r] = (long)column[r];
         var values = new float[(long)rows * features.Length];
-        var column = new float[rows];
         for (var j = 0; j < features.Length; j++)
         {
-            await group.ReadAsync(Field(reader, part, features[j]), column.AsMemory(), cancellationToken: ct);
-            for (var r = 0; r < rows; r++) values[(long)r * features.Length + j] = column[r];
+            await ColumnAsync<float>(group, Field(reader, part, features[j]), part, length, chunks, column, rows, ct);
+            for (var r = 0; r < rows; r++) values[(long)r * features.Length + j] = (float)column[r];
         }
         return new StagedAttributions(index, values);
     }
 
-    private static async Task<ParquetReader> OpenAsync(IBlob part, CancellationToken ct)
+    /// <summary>
+    /// A column the explain pass wrote (no nulls) into <paramref name="into"/>'s first <paramref name="rows"/>, as doubles (exact for
+    /// its floats, ints and dataset indices).
+    /// </summary>
+    private static async Task ColumnAsync<T>(ParquetRowGroupReader group, DataField field, IBlob part, long length, ColumnChunkReader chunks, double[] into,
+        int rows, CancellationToken ct)
+        where T : struct, INumberBase<T>
     {
-        if (!await part.ExistsAsync(ct)) throw new IOException($"{Redaction.Location(part.Location)} is missing: the explain attempt's staged part");
-        var bytes = await part.ReadRangeAsync(0, checked((int)await part.LengthAsync(ct)), ct);
-        return await ParquetReader.CreateAsync(new MemoryStream(bytes, writable: false), cancellationToken: ct);
+        if ((await chunks.ReadIntoAsync(part, length, group.GetMetadata(field), field, into, rows, ct)).Read) return;
+        var values = new T[rows];
+        await group.ReadAsync(field, values.AsMemory(), cancellationToken: ct);
+        for (var r = 0; r < rows; r++) into[r] = double.CreateTruncating(values[r]);
     }
+
+    private static async Task<long> LengthAsync(IBlob part, CancellationToken ct) =>
+        (await part.StatAsync(ct))?.Length ?? throw new IOException($"{Redaction.Location(part.Location)} is missing: the explain attempt's staged part");
 
     private static DataField Field(ParquetReader reader, IBlob part, string name) =>
         reader.Schema.GetDataFields().FirstOrDefault(f => f.Name == name)

@@ -36,23 +36,31 @@ internal sealed class ColumnChunkReader
     /// <exception cref="ExplainException">The chunk is corrupt: names the file and the column.</exception>
     public async Task<DecodedColumn.Numbers?> ReadAsync(IBlob blob, long length, ColumnChunk? chunk, DataField field, int rows, CancellationToken ct)
     {
-        if (chunk?.MetaData is not { } meta || chunk.FilePath is not null || KindOf(field, meta) is not { } kind) return null;
-        if (meta.Codec is not (CompressionCodec.UNCOMPRESSED or CompressionCodec.SNAPPY or CompressionCodec.GZIP)) return null;
+        var values = new double[rows];
+        return await ReadIntoAsync(blob, length, chunk, field, values, rows, ct) is (true, var missing) ? new DecodedColumn.Numbers(values, missing) : null;
+    }
+
+    /// <summary>
+    /// As <see cref="ReadAsync"/>, into the first <paramref name="rows"/> of <paramref name="values"/> (a buffer the caller reuses):
+    /// whether this reader decodes such a chunk, and which rows are missing (null when none is).
+    /// </summary>
+    public async Task<(bool Read, bool[]? Missing)> ReadIntoAsync(IBlob blob, long length, ColumnChunk? chunk, DataField field, double[] values, int rows,
+        CancellationToken ct)
+    {
+        if (chunk?.MetaData is not { } meta || chunk.FilePath is not null || KindOf(field, meta) is not { } kind) return (false, null);
+        if (meta.Codec is not (CompressionCodec.UNCOMPRESSED or CompressionCodec.SNAPPY or CompressionCodec.GZIP)) return (false, null);
         if (meta.Encodings.Any(e => e is not (Encoding.PLAIN or Encoding.PLAIN_DICTIONARY or Encoding.RLE_DICTIONARY or Encoding.RLE or Encoding.BIT_PACKED)))
-            return null;
+            return (false, null);
         var start = meta.DictionaryPageOffset is > 0 and var d && d < meta.DataPageOffset ? d : meta.DataPageOffset;
         if (start < 0 || meta.TotalCompressedSize < 0 || start > length - meta.TotalCompressedSize) throw Corrupt(blob, field, "the chunk lies outside the file");
-        if (meta.TotalCompressedSize > Array.MaxLength) return null;
+        if (meta.TotalCompressedSize > Array.MaxLength) return (false, null);
         var size = (int)meta.TotalCompressedSize;
         if (_chunk.Length < size) _chunk = new byte[size];
         await blob.ReadRangeAsync(start, _chunk.AsMemory(0, size), ct);
-        var values = new double[rows];
         bool[]? missing = null;
         try
         {
-            return Decode(size, meta.Codec, kind, field.MaxDefinitionLevel, values, ref missing)
-                ? new DecodedColumn.Numbers(values, missing)
-                : null;
+            return (Decode(size, meta.Codec, kind, field.MaxDefinitionLevel, values.AsSpan(0, rows), ref missing), missing);
         }
         catch (Exception e) when (e is InvalidDataException or EndOfStreamException or IndexOutOfRangeException or ArgumentException or OverflowException)
         {
@@ -92,7 +100,7 @@ internal sealed class ColumnChunkReader
     };
 
     /// <summary>The chunk's <paramref name="size"/> bytes, page by page, into <paramref name="values"/>; false at a page this reader does not decode.</summary>
-    private bool Decode(int size, CompressionCodec codec, Kind kind, int maxDefinition, double[] values, ref bool[]? missing)
+    private bool Decode(int size, CompressionCodec codec, Kind kind, int maxDefinition, Span<double> values, ref bool[]? missing)
     {
         var (row, dictionary, position) = (0, -1, 0);
         while (row < values.Length)
@@ -126,7 +134,7 @@ internal sealed class ColumnChunkReader
 
     /// <summary>A data page's values into <paramref name="values"/> from <paramref name="row"/> on; false where this reader does not decode it.</summary>
     private bool DataPage(in PageHeader header, (int Offset, int Count) raw, CompressionCodec codec, Kind kind, int maxDefinition, int dictionary,
-        double[] values, int row, ref bool[]? missing)
+        Span<double> values, int row, ref bool[]? missing)
     {
         var n = header.Values;
         ReadOnlySpan<byte> levels, body;
