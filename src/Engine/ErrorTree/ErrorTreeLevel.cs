@@ -37,65 +37,129 @@ public static class ErrorTreeLevel
     /// <summary>The shard's counts of the growth's open nodes from its rows' codes and errors (<see cref="TreeRows"/>, the same at every level).</summary>
     public static byte[] Compute(ErrorTreeGrowth g, TreeRows rows, StagedAttributions[] attributions, CancellationToken ct = default)
     {
-        var (open, f) = (g.Open, g.Features.Length);
-        var histograms = g.Level < g.Options.Depth;
-        var slot = new Dictionary<int, int>();
-        for (var k = 0; k < open.Length; k++) slot[open[k]] = k;
-        var nodes = open.Select(_ => NodeCounts.Empty(g, histograms)).ToArray();
-        var (n, e) = (new long[open.Length], new long[open.Length]);
-        // A method that explained every row staged them in the shard's order; only a subset's rows are looked up by index.
-        var rowOf = attributions.Select(a => InShardOrder(a, rows) ? null : a.Index.Select((index, row) => (index, row)).ToDictionary(x => x.index, x => x.row)).ToArray();
-        var codes = new int[rows.Width];
-        for (var i = 0; i < rows.Count; i++)
+        var counter = new Counter(g, rows, ct);
+        var f = g.Features.Length;
+        var column = new double[attributions.Select(a => a.Index.Length).DefaultIfEmpty().Max()];
+        for (var m = 0; m < attributions.Length; m++)
         {
-            if ((i & 4095) == 0) ct.ThrowIfCancellationRequested();
-            rows.CodesOf(i, codes);
-            if (g.NodeOf(codes) is var node && node < 0) continue;
-            var (k, error) = (slot[node], rows.Errors[i] ? 1L : 0L);
-            var counts = nodes[k];
-            (n[k], e[k]) = (n[k] + 1, e[k] + error);
-            if (counts.Hn is { } hn)
+            var a = attributions[m];
+            var staged = counter.Explained(m, a.Index.Select(i => (double)i).ToArray());
+            for (var j = 0; j < f; j++)
+            {
+                for (var r = 0; r < a.Index.Length; r++) column[r] = a.Values[(long)r * f + j];
+                counter.Add(m, j, staged, column.AsSpan(0, a.Index.Length));
+            }
+        }
+        return counter.Encode();
+    }
+
+    /// <summary>
+    /// One shard's counts of a level, in two steps: its rows routed to the open nodes (samples, errors, histograms), then each
+    /// method's staged attributions added a feature column at a time (<see cref="StagedParts.ColumnsAsync"/>), so that a method's
+    /// [rows, features] is never held whole. The sums are exact, so the counts do not depend on the order they are added in.
+    /// </summary>
+    public sealed class Counter
+    {
+        private readonly ErrorTreeGrowth _g;
+        private readonly TreeRows _rows;
+        private readonly int[] _slot; // per row of the shard: its open node's place in _nodes, or −1
+        private readonly NodeCounts[] _nodes;
+        private readonly long[] _n, _e;
+
+        public Counter(ErrorTreeGrowth g, TreeRows rows, CancellationToken ct = default)
+        {
+            (_g, _rows) = (g, rows);
+            var open = g.Open;
+            var histograms = g.Level < g.Options.Depth;
+            var slot = new Dictionary<int, int>();
+            for (var k = 0; k < open.Length; k++) slot[open[k]] = k;
+            _nodes = [.. open.Select(_ => NodeCounts.Empty(g, histograms))];
+            (_n, _e) = (new long[open.Length], new long[open.Length]);
+            _slot = new int[rows.Count];
+            var codes = new int[rows.Width];
+            for (var i = 0; i < rows.Count; i++)
+            {
+                if ((i & 4095) == 0) ct.ThrowIfCancellationRequested();
+                rows.CodesOf(i, codes);
+                if (g.NodeOf(codes) is var node && node < 0)
+                {
+                    _slot[i] = -1;
+                    continue;
+                }
+                var (k, error) = (_slot[i] = slot[node], rows.Errors[i] ? 1L : 0L);
+                (_n[k], _e[k]) = (_n[k] + 1, _e[k] + error);
+                if (_nodes[k].Hn is not { } hn) continue;
                 for (var c = 0; c < codes.Length; c++)
                 {
                     hn[c][codes[c]]++;
-                    counts.He![c][codes[c]] += error;
+                    _nodes[k].He![c][codes[c]] += error;
                 }
-            var index = rows.IndexOf(i);
-            for (var m = 0; m < attributions.Length; m++)
-            {
-                var row = i;
-                if (rowOf[m] is { } lookup && !lookup.TryGetValue(index, out row)) continue;
-                counts.Explained[m]++;
-                for (var j = 0; j < f; j++) counts.Sums[m * f + j].Add(Math.Abs((double)attributions[m].Values[(long)row * f + j]));
             }
         }
-        using var stream = new MemoryStream();
-        using (var w = new BinaryWriter(stream))
-        {
-            w.Write(g.Level);
-            w.Write(open.Length);
-            for (var k = 0; k < open.Length; k++)
-            {
-                w.Write(n[k]);
-                w.Write(e[k]);
-                PartialIO.Write(w, nodes[k].Explained);
-                foreach (var sum in nodes[k].Sums) PartialIO.Write(w, sum.Partials);
-                w.Write(histograms);
-                if (!histograms) continue;
-                foreach (var h in nodes[k].Hn!) PartialIO.Write(w, h);
-                foreach (var h in nodes[k].He!) PartialIO.Write(w, h);
-            }
-        }
-        return stream.ToArray();
-    }
 
-    /// <summary>Whether <paramref name="a"/>'s rows are the shard's rows, in order (row i of both is the same dataset index).</summary>
-    private static bool InShardOrder(StagedAttributions a, TreeRows rows)
-    {
-        if (a.Index.Length != rows.Count) return false;
-        for (var i = 0; i < rows.Count; i++)
-            if (a.Index[i] != rows.IndexOf(i)) return false;
-        return true;
+        /// <summary>
+        /// Method <paramref name="m"/>'s staged rows, by their dataset indices: counts them explained in their nodes, and returns
+        /// the shard's row of each (−1: not one of the shard's rows). A method that explained every row staged them in the
+        /// shard's order; only a subset's rows are looked up.
+        /// </summary>
+        public int[] Explained(int m, ReadOnlySpan<double> index)
+        {
+            var shardRows = new int[index.Length];
+            if (InShardOrder(index, _rows))
+                for (var r = 0; r < index.Length; r++) shardRows[r] = r;
+            else
+            {
+                var stagedRow = new Dictionary<long, int>(index.Length);
+                for (var r = 0; r < index.Length; r++) stagedRow.Add((long)index[r], r);
+                Array.Fill(shardRows, -1);
+                for (var i = 0; i < _rows.Count; i++)
+                    if (stagedRow.TryGetValue(_rows.IndexOf(i), out var r)) shardRows[r] = i;
+            }
+            foreach (var i in shardRows)
+                if (i >= 0 && _slot[i] >= 0) _nodes[_slot[i]].Explained[m]++;
+            return shardRows;
+        }
+
+        /// <summary>Adds |attribution| of feature <paramref name="j"/> of method <paramref name="m"/>, one value per staged row, to its row's node.</summary>
+        public void Add(int m, int j, int[] shardRows, ReadOnlySpan<double> column)
+        {
+            var at = m * _g.Features.Length + j;
+            for (var r = 0; r < column.Length; r++)
+                if (shardRows[r] is var i && i >= 0 && _slot[i] is var k && k >= 0) _nodes[k].Sums[at].Add(Math.Abs(column[r]));
+        }
+
+        /// <summary>The counts, encoded for <see cref="Fold.Add"/>.</summary>
+        public byte[] Encode()
+        {
+            var histograms = _g.Level < _g.Options.Depth;
+            using var stream = new MemoryStream();
+            using (var w = new BinaryWriter(stream))
+            {
+                w.Write(_g.Level);
+                w.Write(_nodes.Length);
+                for (var k = 0; k < _nodes.Length; k++)
+                {
+                    w.Write(_n[k]);
+                    w.Write(_e[k]);
+                    PartialIO.Write(w, _nodes[k].Explained);
+                    foreach (var sum in _nodes[k].Sums) PartialIO.Write(w, sum.Partials);
+                    w.Write(histograms);
+                    if (!histograms) continue;
+                    foreach (var h in _nodes[k].Hn!) PartialIO.Write(w, h);
+                    foreach (var h in _nodes[k].He!) PartialIO.Write(w, h);
+                }
+            }
+            return stream.ToArray();
+        }
+
+        /// <summary>Whether the staged rows are the shard's rows, in order (row i of both is the same dataset index).</summary>
+        private static bool InShardOrder(ReadOnlySpan<double> index, TreeRows rows)
+        {
+            if (index.Length != rows.Count) return false;
+            for (var i = 0; i < rows.Count; i++)
+                if ((long)index[i] != rows.IndexOf(i)) return false;
+            return true;
+        }
     }
 
     /// <summary>The level a shard's counts are of.</summary>

@@ -26,8 +26,14 @@ public static class StagedParts
         return [.. column.Select(v => (long)v)];
     }
 
-    /// <summary>A method's attribution table (<see cref="Output.OutputLayout.AttributionTable"/>): its rows' dataset indices and the features' columns, row-major.</summary>
-    public static async Task<StagedAttributions> AttributionsAsync(IBlob part, string[] features, CancellationToken ct)
+    /// <summary>A column of a staged attribution table as it is read: <paramref name="column"/> −1 is the rows' dataset indices, j ≥ 0 feature j.</summary>
+    public delegate void ColumnSink(int column, ReadOnlySpan<double> values);
+
+    /// <summary>
+    /// A method's attribution table (<see cref="Output.OutputLayout.AttributionTable"/>) a column at a time, through one buffer: its
+    /// rows' dataset indices, then each feature's values in the order of <paramref name="features"/> (as doubles: exact for both).
+    /// </summary>
+    public static async Task ColumnsAsync(IBlob part, string[] features, ColumnSink sink, CancellationToken ct)
     {
         var length = await LengthAsync(part, ct);
         await using var reader = await ParquetReader.CreateAsync(new BlobStream(part, length), cancellationToken: ct);
@@ -35,14 +41,30 @@ public static class StagedParts
         var rows = (int)group.RowCount;
         var (chunks, column) = (new ColumnChunkReader(), new double[rows]);
         await ColumnAsync<long>(group, Field(reader, part, "index"), part, length, chunks, column, rows, ct);
-        var index = new long[rows];
-        for (var r = 0; r < rows; r++) index[r] = (long)column[r];
-        var values = new float[(long)rows * features.Length];
+        sink(-1, column);
         for (var j = 0; j < features.Length; j++)
         {
             await ColumnAsync<float>(group, Field(reader, part, features[j]), part, length, chunks, column, rows, ct);
-            for (var r = 0; r < rows; r++) values[(long)r * features.Length + j] = (float)column[r];
+            sink(j, column);
         }
+    }
+
+    /// <summary>A method's attribution table whole: its rows' dataset indices and the features' columns, row-major.</summary>
+    public static async Task<StagedAttributions> AttributionsAsync(IBlob part, string[] features, CancellationToken ct)
+    {
+        long[] index = [];
+        float[] values = [];
+        await ColumnsAsync(part, features, (j, column) =>
+        {
+            if (j < 0)
+            {
+                index = new long[column.Length];
+                for (var r = 0; r < column.Length; r++) index[r] = (long)column[r];
+                values = new float[(long)column.Length * features.Length];
+            }
+            else
+                for (var r = 0; r < column.Length; r++) values[(long)r * features.Length + j] = (float)column[r];
+        }, ct);
         return new StagedAttributions(index, values);
     }
 

@@ -133,9 +133,20 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
                 rows = await Task.Run(() => ErrorTree.TreeRows.Of(growth, job.Data.Table!, data, predictions, ct), ct);
                 _treeRows.Keep(key, rows);
             }
-            var attributions = await Task.WhenAll(growth.Methods.Select(m =>
-                ErrorTree.StagedParts.AttributionsAsync(staged.Child(OutputLayout.AttributionTable(m, shard.Index)), [.. growth.Features.Select(x => x.Name)], ct)));
-            var counts = await Task.Run(() => ErrorTree.ErrorTreeLevel.Compute(growth, rows, attributions, ct), ct);
+            // Each method's attributions added a feature column at a time, as they are read: a method's [rows, features] is never held whole.
+            var counter = await Task.Run(() => new ErrorTree.ErrorTreeLevel.Counter(growth, rows, ct), ct);
+            string[] features = [.. growth.Features.Select(x => x.Name)];
+            for (var m = 0; m < growth.Methods.Length; m++)
+            {
+                int[] shardRows = [];
+                var method = m;
+                await ErrorTree.StagedParts.ColumnsAsync(staged.Child(OutputLayout.AttributionTable(growth.Methods[m], shard.Index)), features, (j, values) =>
+                {
+                    if (j < 0) shardRows = counter.Explained(method, values);
+                    else counter.Add(method, j, shardRows, values);
+                }, ct);
+            }
+            var counts = counter.Encode();
             if (growth.Level >= growth.Options.Depth) _treeRows.Drop(key); // the tree's last level
             return new TreeLevelPartial(shard.Index, attempt, silo, watch.Elapsed.TotalSeconds, counts);
         }, ct);
