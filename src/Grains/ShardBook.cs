@@ -20,6 +20,7 @@ public sealed class ShardBook
     public const int MaxAttempts = 5;
 
     private readonly SortedSet<int> _waiting = [];
+    private readonly Dictionary<SiloAddress, SortedSet<int>> _waitingFor = [];
     private readonly SortedSet<int> _running = [];
     private readonly Dictionary<SiloAddress, HashSet<int>> _placed = [];
     private readonly SortedDictionary<string, int> _doneBySilo = new(StringComparer.Ordinal);
@@ -86,12 +87,18 @@ public sealed class ShardBook
     /// <summary>Puts every finished shard back to waiting, for a pass whose results were not kept; attempt numbers go on. Returns how many.</summary>
     public int Reopen() => Reopen([.. Records.Where(r => r.Done).Select(r => r.Spec.Index)]);
 
-    /// <summary>Puts the given finished shards back to waiting; attempt numbers go on. Returns how many.</summary>
+    /// <summary>
+    /// Puts the given finished shards back to waiting; attempt numbers go on. Each prefers the silo its accepted attempt ran on
+    /// (<see cref="WaitingFor"/>), which may have kept what the next attempt reads (the error tree's rows, decoded row groups). Returns how many.
+    /// </summary>
     public int Reopen(int[] done)
     {
-        foreach (var shard in done) Change(shard, r => (r.Done, r.DoneSilo, r.Seconds, r.Silo, r.Waiting) = (false, null, 0, null, true));
+        foreach (var shard in done) Change(shard, r => (r.Done, r.DoneSilo, r.Seconds, r.Prefer, r.Silo, r.Waiting) = (false, null, 0, r.Silo, null, true));
         return done.Length;
     }
+
+    /// <summary>Waiting shards that prefer <paramref name="silo"/> (<see cref="Reopen(int[])"/>), in shard order (the set itself: take what you need before changing the book).</summary>
+    public IEnumerable<int> WaitingFor(SiloAddress silo) => _waitingFor.TryGetValue(silo, out var shards) ? shards : [];
 
     /// <summary>Shards waiting for an attempt, in shard order (the set itself: take what you need before changing the book).</summary>
     public IEnumerable<int> Waiting() => _waiting;
@@ -176,6 +183,13 @@ public sealed class ShardBook
         {
             if (sign > 0) _waiting.Add(shard);
             else _waiting.Remove(shard);
+            if (r.Prefer is not { } prefer) return;
+            if (sign > 0)
+            {
+                if (!_waitingFor.TryGetValue(prefer, out var waiting)) _waitingFor[prefer] = waiting = [];
+                waiting.Add(shard);
+            }
+            else if (_waitingFor[prefer].Remove(shard) && _waitingFor[prefer].Count == 0) _waitingFor.Remove(prefer);
             return;
         }
         if (r.Attempt == 0) return;
@@ -211,4 +225,7 @@ public sealed class ShardRecord
 
     /// <summary>Needs a new attempt as soon as a silo has room: not started yet, or its attempt was lost or failed.</summary>
     [Id(6)] public bool Waiting { get; set; }
+
+    /// <summary>Where the shard ran before it was reopened for this pass's next round: placed there while that silo has room.</summary>
+    [Id(7)] public SiloAddress? Prefer { get; set; }
 }

@@ -93,7 +93,14 @@ public sealed partial class ShardDispatcher(string jobId, IGrainFactory grains, 
         // A silo a start could not reach lately gets none: until membership declares it dead, the placement still names it.
         var free = workers.Now().Where(w => !(_unreachable.TryGetValue(w.Silo, out var until) && until > now))
             .ToDictionary(w => w.Silo, w => w.Capacity - inFlight.GetValueOrDefault(w.Silo));
-        // Only as many waiting shards as there is room for (a silo over its capacity has none, and takes none from the others'):
+        // First the shards that prefer a silo with room (they ran there in the round before, and it may have kept their rows).
+        foreach (var (silo, room) in free.Where(f => f.Value > 0).ToArray())
+            foreach (var shard in book.WaitingFor(silo).Take(room).ToArray())
+            {
+                free[silo]--;
+                Start(book, shard, silo);
+            }
+        // Then only as many waiting shards as there is room for (a silo over its capacity has none, and takes none from the others'):
         // a dispatch costs the same however many shards wait.
         foreach (var shard in book.Waiting().Take(free.Values.Where(room => room > 0).Sum()).ToArray())
         {

@@ -120,5 +120,34 @@ public class ShardBookTests
         Assert.Equal(r.Where(x => !x.Done && !x.Waiting && x.Silo is not null).GroupBy(x => x.Silo!).ToDictionary(g => g.Key, g => g.Count()), book.InFlight());
         Assert.Equal(r.Where(x => x.Done).GroupBy(x => x.DoneSilo!).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => KeyValuePair.Create(g.Key, g.Count())), book.DoneBySilo);
         Assert.Equal(r.Where(x => !x.Done && !x.Waiting && x.Silo == SiloB).Select(x => x.Spec.Index), book.Lost(silo => silo == SiloB));
+        foreach (var silo in new[] { SiloA, SiloB })
+            Assert.Equal(r.Where(x => x.Waiting && !x.Done && x.Prefer == silo).Select(x => x.Spec.Index), book.WaitingFor(silo));
+    }
+
+    /// <summary>
+    /// A reopened shard prefers the silo its accepted attempt ran on (the error tree's next level finds its rows kept there), until
+    /// it starts again; a shard that never ran prefers none; a book rebuilt from the records keeps the preferences.
+    /// </summary>
+    [Fact]
+    public void Reopen_ShardsPreferTheSiloTheyRanOn()
+    {
+        var book = Book();
+        foreach (var (shard, silo) in new[] { (0, SiloA), (1, SiloB) })
+        {
+            book.NewAttempt(shard);
+            book.Placed(shard, 1, silo);
+            Assert.True(book.Accept(shard, 1, silo.ToString(), 1));
+        }
+        Assert.Empty(book.WaitingFor(SiloA));
+
+        Assert.Equal(2, book.Reopen());
+        Assert.Equal([0], book.WaitingFor(SiloA));
+        Assert.Equal([1], book.WaitingFor(SiloB));
+        Assert.Equal([0, 1, 2], book.Waiting());
+        Assert.Equal([0], new ShardBook(book.Records).WaitingFor(SiloA));
+
+        book.NewAttempt(0);
+        Assert.Empty(book.WaitingFor(SiloA));
+        Assert.Equal([1], book.WaitingFor(SiloB));
     }
 }
