@@ -5,6 +5,8 @@
 # report after each job (PROBE_GCDUMP=1) or PROBE_MIDDUMP seconds into the 1,000,000-row job.
 #   PROBE_ROWS="100000 1000000" PROBE_FRESH=1 (new silos per size) PROBE_NOTREE=1 ("errorTree": false) PROBE_GROUP=1048576 (rows a row group)
 #   PROBE_JOB=bench/jobs/table-tree.json PROBE_ENV="DOTNET_GCConserveMemory=5" (the silos' extra environment) PROBE_OUT=folder
+#   PROBE_ALLOC=1: each silo loads bench/AllocHook (a startup hook, built here) and writes its allocation by type and heap every
+#   5 s to PROBE_OUT/alloc.PID (running totals: a pass's allocation is the difference of two blocks)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 silo=src/Silo/bin/Release/net10.0/explain-silo
@@ -15,11 +17,16 @@ port=$((20000 + RANDOM % 10000))
 pids=(); samplers=()
 cleanup() { for p in "${samplers[@]:-}"; do kill "$p" 2>/dev/null || true; done; for p in "${pids[@]:-}"; do kill -9 "$p" 2>/dev/null || true; done; redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT
+alloc_env=""
+if [ -n "${PROBE_ALLOC:-}" ]; then
+  dotnet build bench/AllocHook -c Release -v quiet -nologo >&2
+  alloc_env="DOTNET_STARTUP_HOOKS=$PWD/bench/AllocHook/bin/Release/net10.0/ExplainCluster.AllocHook.dll ALLOC_HOOK_OUT=$out/alloc"
+fi
 redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes >/dev/null
 redis="127.0.0.1:$port"
 start_silos() {
   for i in 1 2; do
-    env ${PROBE_ENV:-} Cluster__Provider=redis Cluster__Redis=$redis Cluster__SiloPort=$((port + 10 + i)) Cluster__GatewayPort=$((port + 40 + i)) \
+    env ${PROBE_ENV:-} $alloc_env Cluster__Provider=redis Cluster__Redis=$redis Cluster__SiloPort=$((port + 10 + i)) Cluster__GatewayPort=$((port + 40 + i)) \
       Health__Port=0 ModelHost__WorkerThreads=1 ModelHost__IntraOpThreads=1 \
       Logging__LogLevel__Default=Information Logging__LogLevel__Orleans=Warning Logging__LogLevel__Microsoft=Warning 'Logging__LogLevel__Orleans.Runtime.MembershipService.MembershipAgent=Information' \
       "$silo" > "$out/silo$i.$1.log" 2>&1 &
