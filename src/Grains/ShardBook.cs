@@ -105,6 +105,13 @@ public sealed class ShardBook
 
     public int WaitingCount => _waiting.Count;
 
+    /// <summary>The first waiting shard from <paramref name="from"/> on, else the first waiting one; null when none waits.</summary>
+    public int? NextWaiting(int from)
+    {
+        foreach (var shard in _waiting.GetViewBetween(from, int.MaxValue)) return shard;
+        return _waiting.Count > 0 ? _waiting.Min : null;
+    }
+
     /// <summary>Attempts running on each silo now (placed, unfinished, not waiting).</summary>
     public Dictionary<SiloAddress, int> InFlight() => _placed.Where(p => p.Value.Count > 0).ToDictionary(p => p.Key, p => p.Value.Count);
 

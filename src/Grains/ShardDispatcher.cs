@@ -40,6 +40,9 @@ public sealed partial class ShardDispatcher(string jobId, IGrainFactory grains, 
     private readonly Dictionary<SiloAddress, DateTime> _unreachable = [];
     private readonly Dictionary<int, int> _unreached = [];
 
+    // Per silo, the shard after the last one it was given (Dispatch): where it goes on from.
+    private readonly Dictionary<SiloAddress, int> _next = [];
+
     /// <summary>Makes a shard wait for a new attempt, and records why: "fault", "lost" or "unplaced".</summary>
     public void Requeue(ShardBook book, int shard, string reason)
     {
@@ -100,15 +103,17 @@ public sealed partial class ShardDispatcher(string jobId, IGrainFactory grains, 
                 free[silo]--;
                 Start(book, shard, silo);
             }
-        // Then only as many waiting shards as there is room for (a silo over its capacity has none, and takes none from the others'):
-        // a dispatch costs the same however many shards wait.
-        foreach (var shard in book.Waiting().Take(free.Values.Where(room => room > 0).Sum()).ToArray())
-        {
-            var (silo, room) = free.OrderByDescending(f => f.Value).FirstOrDefault();
-            if (silo is null || room <= 0) break;
-            free[silo] = room - 1;
-            Start(book, shard, silo);
-        }
+        // Then each silo goes on from the shard after the last one it was given, so that it works through a stretch of consecutive
+        // shards (whose rows share row groups, which it decodes once) rather than every other shard. The silos first seen start
+        // evenly spread over the shards; one that joins later starts halfway. A dispatch costs the same however many shards wait.
+        var fresh = free.Keys.Where(s => !_next.ContainsKey(s)).OrderBy(s => s.ToParsableString(), StringComparer.Ordinal).ToArray();
+        for (var i = 0; i < fresh.Length; i++) _next[fresh[i]] = _next.Count == i ? i * book.Records.Length / fresh.Length : book.Records.Length / 2;
+        foreach (var silo in free.Where(f => f.Value > 0).OrderByDescending(f => f.Value).Select(f => f.Key).ToArray())
+            for (var room = free[silo]; room > 0 && book.NextWaiting(_next[silo]) is { } shard; room--)
+            {
+                _next[silo] = shard + 1;
+                Start(book, shard, silo);
+            }
     }
 
     /// <summary>

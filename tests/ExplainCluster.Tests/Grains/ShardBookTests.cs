@@ -150,4 +150,20 @@ public class ShardBookTests
         Assert.Empty(book.WaitingFor(SiloA));
         Assert.Equal([1], book.WaitingFor(SiloB));
     }
+
+    /// <summary>A silo goes on from the shard after its last one: the next waiting shard from there, else the first waiting one.</summary>
+    [Fact]
+    public void NextWaiting_FromAShard_ThenWrapsToTheFirst()
+    {
+        var book = ShardBook.Plan([.. Enumerable.Range(0, 6).Select(i => new ShardSpec(i, i * 10L, 10))]);
+        Assert.Equal(3, book.NextWaiting(3));
+        book.NewAttempt(3);
+        book.NewAttempt(4);
+        Assert.Equal(5, book.NextWaiting(3));
+        book.NewAttempt(5);
+        Assert.Equal(0, book.NextWaiting(3));
+        Assert.Equal(0, book.NextWaiting(99));
+        foreach (var shard in new[] { 0, 1, 2 }) book.NewAttempt(shard);
+        Assert.Null(book.NextWaiting(0));
+    }
 }
