@@ -51,22 +51,26 @@ public sealed class TableEncoder
             var at = r * Width;
             for (var f = 0; f < _spec.Features.Length; f++)
             {
-                var feature = _spec.Features[f];
-                var cell = cells[f].IsMissing(r) ? feature.Missing ?? throw Bad(start + r, feature.Name, "", "is missing, and the feature's missing is \"fail\"")
-                    : cells[f].TryNumber(r, out var number) ? (object)number : cells[f].Text(r);
+                var (feature, column) = (_spec.Features[f], cells[f]);
+                // A number read as a number is used as it is (no cell boxed per row); text, and a missing value's stand-in, as before.
+                var missing = column.IsMissing(r)
+                    ? feature.Missing ?? throw Bad(start + r, feature.Name, "", "is missing, and the feature's missing is \"fail\"")
+                    : null;
+                var number = 0.0;
+                var isNumber = missing is null && column.TryNumber(r, out number);
                 switch (feature.Encoding)
                 {
                     case FeatureEncoding.Identity:
-                        vectors[at] = (float)Number(cell, start + r, feature.Name);
+                        vectors[at] = (float)(isNumber ? number : Number(missing ?? column.Text(r), start + r, feature.Name));
                         break;
                     case FeatureEncoding.Standardize:
-                        vectors[at] = (float)((Number(cell, start + r, feature.Name) - feature.Mean) / feature.Std);
+                        vectors[at] = (float)(((isNumber ? number : Number(missing ?? column.Text(r), start + r, feature.Name)) - feature.Mean) / feature.Std);
                         break;
                     case FeatureEncoding.OneHot:
-                        vectors[at + Level(cell, start + r, feature)] = 1f;
+                        vectors[at + Level(missing ?? column.Text(r), start + r, feature)] = 1f;
                         break;
                     case FeatureEncoding.Index:
-                        vectors[at] = Level(cell, start + r, feature);
+                        vectors[at] = Level(missing ?? column.Text(r), start + r, feature);
                         break;
                 }
                 at += feature.Width;
