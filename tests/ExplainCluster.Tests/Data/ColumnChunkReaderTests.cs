@@ -167,6 +167,7 @@ public sealed class ColumnChunkReaderTests
         var (own, _) = await AssertSameAsync(paged, read: 700);
         Assert.Equal(0, own.ParquetNet);
         Assert.True(own.Own > 0);
+        await AssertSameAsync(paged, read: 29); // reads of a few rows, each only its own: pages passed over, pages read in part
         // And the pages hold the values Parquet.Net wrote (so the rewrite is not what both readers agree on by accident).
         var (before, after) = (await OpenAsync(written, own: false), await OpenAsync(paged, own: true));
         int[] columns = [.. Enumerable.Range(0, before.Columns.Length)];
@@ -245,13 +246,15 @@ public sealed class ColumnChunkReaderTests
     [InlineData(true, 0, 0x00)]    // a header that stops at once, without its type
     [InlineData(false, 0, 0x7F)]   // the Snappy stream's length and first tags
     [InlineData(false, 2, 0xFF)]   // its first tags: copies from before the start
-    public async Task CorruptChunk_OneLineErrorNamingFileAndColumn(bool header, int at, byte value)
+    [InlineData(true, 0, 0xFF, 11)] // the same in the text column tu
+    [InlineData(false, 0, 0x7F, 11)]
+    public async Task CorruptChunk_OneLineErrorNamingFileAndColumn(bool header, int at, byte value, int column = 1)
     {
         var path = await WriteAsync(Path.Combine(TestPaths.NewFolder(), "t.parquet"), rows: 2_000, group: 1_000, new ParquetOptions { CompressionMethod = CompressionMethod.Snappy });
         long offset;
         await using (var stream = File.OpenRead(path))
         await using (var reader = await ParquetReader.CreateAsync(stream))
-            offset = reader.Metadata!.RowGroups[1].Columns[1].MetaData!.DataPageOffset;
+            offset = reader.Metadata!.RowGroups[1].Columns[column].MetaData!.DataPageOffset;
         var bytes = await File.ReadAllBytesAsync(path);
         if (!header)
         {
@@ -261,9 +264,9 @@ public sealed class ColumnChunkReaderTests
         for (var i = 0; i < 8; i++) bytes[offset + at + i] = value;
         await File.WriteAllBytesAsync(path, bytes);
         var table = await OpenAsync(path, own: true);
-        Assert.Equal(1_000, (await table.ReadAsync(0, 1_000, [1], CancellationToken.None))[0].Length); // group 0 is intact
-        var e = await Assert.ThrowsAsync<ExplainException>(() => table.ReadAsync(1_000, 1_000, [1], CancellationToken.None));
-        Assert.StartsWith($"{path}: column \"dn\" is not readable Parquet: ", e.Message);
+        Assert.Equal(1_000, (await table.ReadAsync(0, 1_000, [column], CancellationToken.None))[0].Length); // group 0 is intact
+        var e = await Assert.ThrowsAsync<ExplainException>(() => table.ReadAsync(1_000, 1_000, [column], CancellationToken.None));
+        Assert.StartsWith($"{path}: column \"{table.Columns[column]}\" is not readable Parquet: ", e.Message);
         Assert.DoesNotContain('\n', e.Message);
     }
 
