@@ -6,7 +6,7 @@ using ExplainCluster.Engine.Storage;
 /// <summary>
 /// What one shard's read of a Parquet table costs: <c>ParquetTable.ReadColumnsAsync</c> of ROWS rows, every column, from a row group
 /// that no read has decoded yet (a new <see cref="RowGroupCache"/> each time, so the group is decoded and kept, as a shard's
-/// first read of it is), with numeric chunks decoded by ParquetTable's own ColumnChunkReader ("own") and by Parquet.Net alone
+/// first read of it is), with column chunks decoded by ParquetTable's own ColumnChunkReader ("own") and by Parquet.Net alone
 /// ("parquet-net"), in alternation. Bytes are all the process allocated during the read (the decode runs on a pool thread).
 ///   dotnet run --project bench/Bench -c Release -- parquet-read TABLE.parquet [ROWS=16384] [ROUNDS=20] [COLUMNS]
 /// TABLE from `synthetic-table` (30 doubles, a long and a text column, in groups of 65,536); COLUMNS: how many of its columns to

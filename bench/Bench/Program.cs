@@ -83,6 +83,11 @@ if (args is ["parquet-read", .. var parquetReadArgs])
     await ParquetRead.RunAsync(parquetReadArgs);
     return;
 }
+if (args is ["parquet-reads", .. var parquetReadsArgs])
+{
+    await ParquetReads.RunAsync(parquetReadsArgs);
+    return;
+}
 if (args is ["synthetic-table", .. var syntheticArgs])
 {
     await SyntheticTable.RunAsync(syntheticArgs);

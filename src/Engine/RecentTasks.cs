@@ -22,27 +22,36 @@ public sealed class RecentTasks<TKey, TValue>(int capacity)
     /// <paramref name="key"/>'s value, computed by <paramref name="compute"/> unless it is kept. With <paramref name="keep"/> false,
     /// a value not kept is computed for this caller alone and displaces none.
     /// </summary>
-    public async Task<TValue> GetAsync(TKey key, Func<Task<TValue>> compute, CancellationToken ct, bool keep = true)
+    public async Task<TValue> GetAsync(TKey key, Func<Task<TValue>> compute, CancellationToken ct, bool keep = true) =>
+        await AwaitAsync(Find(key, keep ? compute : null) ?? compute(), ct);
+
+    /// <summary><paramref name="key"/>'s value if it is kept (or being computed), without computing it; default otherwise.</summary>
+    public async Task<TValue?> FindAsync(TKey key, CancellationToken ct) =>
+        Find(key, null) is { } value ? await AwaitAsync(value, ct) : default;
+
+    /// <summary>The key's value kept (made the one asked for last), else the one <paramref name="compute"/> starts and keeps, else null.</summary>
+    private Task<TValue>? Find(TKey key, Func<Task<TValue>>? compute)
     {
-        Task<TValue>? value = null;
         lock (_lock)
         {
             var node = _recent.First;
             while (node is not null && !node.Value.Key.Equals(key)) node = node.Next;
             if (node is not null) _recent.Remove(node);
-            else if (keep && capacity > 0)
+            else if (compute is not null && capacity > 0)
             {
                 Interlocked.Increment(ref _computed);
                 node = new LinkedListNode<(TKey, Task<TValue>)>((key, Task.Run(compute, CancellationToken.None)));
             }
-            if (node is not null)
-            {
-                _recent.AddFirst(node);
-                while (_recent.Count > capacity) _recent.RemoveLast();
-                value = node.Value.Value;
-            }
+            if (node is null) return null;
+            _recent.AddFirst(node);
+            while (_recent.Count > capacity) _recent.RemoveLast();
+            return node.Value.Value;
         }
-        value ??= compute();
+    }
+
+    /// <summary>The value, awaited with this caller's cancellation; one that failed is dropped, so that the next caller tries again.</summary>
+    private async Task<TValue> AwaitAsync(Task<TValue> value, CancellationToken ct)
+    {
         try { return await value.WaitAsync(ct); }
         catch when (value.IsFaulted || value.IsCanceled)
         {

@@ -21,7 +21,9 @@ public sealed class ColumnChunkReaderTests
 
     /// <summary>
     /// A file of <paramref name="rows"/> rows in groups of <paramref name="group"/>: a column of each numeric type ParquetTable
-    /// reads, required and nullable (every fifth row and a run of 40 null), and a text column.
+    /// reads, required and nullable (every fifth row and a run of 40 null), and two text columns: <c>t</c>, nullable, of few
+    /// values (Parquet.Net writes it with a dictionary), and <c>tu</c>, required, a value a row (written PLAIN); both with empty
+    /// strings and non-ASCII UTF-8.
     /// </summary>
     internal static async Task<string> WriteAsync(string path, int rows, int group, ParquetOptions options)
     {
@@ -29,8 +31,9 @@ public sealed class ColumnChunkReaderTests
         {
             new DataField<double>("d"), new DataField<double?>("dn"), new DataField<float>("f"), new DataField<float?>("fn"),
             new DataField<int>("i"), new DataField<int?>("in"), new DataField<long>("l"), new DataField<long?>("ln"),
-            new DataField<short>("s"), new DataField<short?>("sn"), new DataField<string>("t"),
+            new DataField<short>("s"), new DataField<short?>("sn"), new DataField<string>("t"), new DataField("tu", typeof(string), isNullable: false),
         };
+        string[] words = ["", "v", "é", "北京", "🙂 ok", "naïve", "x\u0000y"];
         var random = new Random(7);
         await using var stream = File.Create(path);
         await using var writer = await ParquetWriter.CreateAsync(new ParquetSchema(fields), stream, options);
@@ -55,7 +58,8 @@ public sealed class ColumnChunkReaderTests
             var s = i.Select(x => (short)x).ToArray();
             await g.WriteAsync(fields[8], new ReadOnlyMemory<short>(s));
             await g.WriteAsync(fields[9], new ReadOnlyMemory<short?>([.. s.Select((x, r) => Maybe(r, x))]));
-            await g.WriteAsync(fields[10], i.Select((x, r) => Null(r) ? null : $"v{x % 10}").ToArray());
+            await g.WriteAsync(fields[10], i.Select((x, r) => Null(r) ? null : r % 9 == 0 ? words[(uint)x % words.Length] : $"v{x % 10}").ToArray());
+            await g.WriteAsync(fields[11], i.Select((x, r) => r % 13 == 0 ? "" : $"{words[r % words.Length]}{start + r}").ToArray());
         }
         return path;
     }
@@ -69,8 +73,8 @@ public sealed class ColumnChunkReaderTests
     }
 
     /// <summary>
-    /// Reads <paramref name="path"/> whole (in reads that straddle groups) both ways and asserts the cells are the same bits;
-    /// returns the chunks each table decoded its own way.
+    /// Reads <paramref name="path"/> whole (in reads that straddle groups) both ways and asserts the cells are the same bits
+    /// (a text as it was decoded: null and empty told apart); returns the chunks each table decoded its own way.
     /// </summary>
     internal static async Task<((int Own, int ParquetNet) Own, (int Own, int ParquetNet) ParquetNet)> AssertSameAsync(string path, int read)
     {
@@ -79,13 +83,29 @@ public sealed class ColumnChunkReaderTests
         for (long start = 0; start < own.Count; start += read)
         {
             var count = (int)Math.Min(read, own.Count - start);
-            var (a, b) = (await own.ReadAsync(start, count, columns, CancellationToken.None), await parquetNet.ReadAsync(start, count, columns, CancellationToken.None));
-            for (var c = 0; c < columns.Length; c++)
-                for (var r = 0; r < count; r++)
-                    Assert.True(Same(b[c][r], a[c][r]), $"{own.Columns[c]} row {start + r}: Parquet.Net {b[c][r]}, own {a[c][r]}");
+            var (a, b) = (await own.ReadColumnsAsync(start, count, columns, CancellationToken.None), await parquetNet.ReadColumnsAsync(start, count, columns, CancellationToken.None));
+            for (var c = 0; c < columns.Length; c++) AssertSame(b[c], a[c], $"{own.Columns[c]} from row {start}");
         }
         return (own.ChunksDecoded, parquetNet.ChunksDecoded);
     }
+
+    /// <summary>The same cells: missing alike, numbers the same bits, texts the same strings as decoded (null is not empty).</summary>
+    internal static void AssertSame(ColumnCells expected, ColumnCells actual, string what)
+    {
+        Assert.Equal(expected.Count, actual.Count);
+        for (var r = 0; r < expected.Count; r++)
+        {
+            var (x, y) = (Raw(expected, r), Raw(actual, r));
+            Assert.True(Equals(x, y), $"{what}, row {r}: expected {x ?? "null"}, read {y ?? "null"}");
+        }
+    }
+
+    private static object? Raw(ColumnCells cells, int r) => cells.Column switch
+    {
+        DecodedColumn.Texts t => t.Values[cells.Offset + r],
+        _ when cells.IsMissing(r) => null,
+        _ => cells.TryNumber(r, out var x) ? BitConverter.DoubleToInt64Bits(x) : throw new InvalidOperationException("a number column without a number"),
+    };
 
     private static bool Same(object? expected, object? actual) => (expected, actual) switch
     {
@@ -94,16 +114,20 @@ public sealed class ColumnChunkReaderTests
         _ => Equals(expected, actual),
     };
 
-    /// <summary>The encodings that <paramref name="path"/>'s numeric column chunks list.</summary>
-    internal static async Task<HashSet<Parquet.Meta.Encoding>> EncodingsAsync(string path)
+    /// <summary>The encodings that <paramref name="path"/>'s numeric column chunks list, or those of the column <paramref name="name"/>.</summary>
+    internal static async Task<HashSet<Parquet.Meta.Encoding>> EncodingsAsync(string path, string? name = null)
     {
         await using var stream = File.OpenRead(path);
         await using var reader = await ParquetReader.CreateAsync(stream);
-        return [.. reader.Metadata!.RowGroups.SelectMany(g => g.Columns).Where(c => c.MetaData!.Type != Parquet.Meta.Type.BYTE_ARRAY)
+        return [.. reader.Metadata!.RowGroups.SelectMany(g => g.Columns)
+            .Where(c => name is null ? c.MetaData!.Type != Parquet.Meta.Type.BYTE_ARRAY : c.MetaData!.PathInSchema.SequenceEqual([name]))
             .SelectMany(c => c.MetaData!.Encodings)];
     }
 
-    /// <summary>Parquet.Net 6.1 writes numbers PLAIN whatever its dictionary options say (checked here), so dictionaries come from <see cref="ParquetPages"/>.</summary>
+    /// <summary>
+    /// Parquet.Net 6.1 writes numbers PLAIN whatever its dictionary options say (checked here), so their dictionaries come from
+    /// <see cref="ParquetPages"/>; it writes text with a dictionary where asked and the values repeat enough (<c>t</c>, not <c>tu</c>).
+    /// </summary>
     [Theory]
     [InlineData(CompressionMethod.None)]
     [InlineData(CompressionMethod.Snappy)]
@@ -111,13 +135,14 @@ public sealed class ColumnChunkReaderTests
     public async Task FilesParquetNetWrites_DecodeToItsValuesBitForBit(CompressionMethod compression)
     {
         var options = new ParquetOptions { CompressionMethod = compression };
-        foreach (var name in new[] { "d", "dn", "f", "fn", "i", "in", "l", "ln", "s", "sn" }) options.ColumnEncodingHints[name] = EncodingHint.Dictionary;
+        foreach (var name in new[] { "d", "dn", "f", "fn", "i", "in", "l", "ln", "s", "sn", "t", "tu" }) options.ColumnEncodingHints[name] = EncodingHint.Dictionary;
         var path = await WriteAsync(Path.Combine(TestPaths.NewFolder(), "t.parquet"), rows: 2_500, group: 1_000, options);
         Assert.Equal([Parquet.Meta.Encoding.PLAIN, Parquet.Meta.Encoding.RLE], (await EncodingsAsync(path)).Order());
+        Assert.Contains(Parquet.Meta.Encoding.PLAIN_DICTIONARY, await EncodingsAsync(path, "t"));
+        Assert.DoesNotContain(Parquet.Meta.Encoding.PLAIN_DICTIONARY, await EncodingsAsync(path, "tu"));
         var (own, parquetNet) = await AssertSameAsync(path, read: 700);
         Assert.Equal(0, parquetNet.Own);
-        Assert.Equal(parquetNet.ParquetNet, own.Own + own.ParquetNet);
-        Assert.Equal(own.Own, 10 * own.ParquetNet); // every numeric chunk decoded here, only the text column by Parquet.Net
+        Assert.Equal((parquetNet.ParquetNet, 0), own); // every chunk decoded here, text too
     }
 
     public static TheoryData<int, bool, ParquetPages.Dictionary, Parquet.Meta.CompressionCodec> PageLayouts => new()
@@ -140,7 +165,9 @@ public sealed class ColumnChunkReaderTests
         var paged = Path.Combine(folder, "paged.parquet");
         await ParquetPages.RewriteAsync(written, paged, new ParquetPages.Layout(pageRows, v2, dictionary, codec));
         var (own, _) = await AssertSameAsync(paged, read: 700);
-        Assert.Equal(own.Own, 10 * own.ParquetNet);
+        Assert.Equal(0, own.ParquetNet);
+        Assert.True(own.Own > 0);
+        await AssertSameAsync(paged, read: 29); // reads of a few rows, each only its own: pages passed over, pages read in part
         // And the pages hold the values Parquet.Net wrote (so the rewrite is not what both readers agree on by accident).
         var (before, after) = (await OpenAsync(written, own: false), await OpenAsync(paged, own: true));
         int[] columns = [.. Enumerable.Range(0, before.Columns.Length)];
@@ -155,6 +182,7 @@ public sealed class ColumnChunkReaderTests
         var folder = TestPaths.NewFolder();
         var path = await TableFiles.ParquetOfAsync(TableFiles.Credit, Path.Combine(folder, "credit.parquet"), rowGroup: 700);
         var (own, _) = await AssertSameAsync(path, read: 500);
+        Assert.Equal(0, own.ParquetNet); // its categorical columns (nullable text) too
         Assert.True(own.Own > 0);
         var paged = Path.Combine(folder, "paged.parquet");
         await ParquetPages.RewriteAsync(path, paged, new ParquetPages.Layout(100, V2: true, ParquetPages.Dictionary.ThenPlain, Parquet.Meta.CompressionCodec.SNAPPY));
@@ -171,8 +199,46 @@ public sealed class ColumnChunkReaderTests
         var path = await WriteAsync(Path.Combine(TestPaths.NewFolder(), "t.parquet"), rows: 2_000, group: 1_000, options);
         var (own, parquetNet) = await AssertSameAsync(path, read: 1_000);
         Assert.Equal(0, parquetNet.Own);
-        // 2 groups of 11 columns: zstd, none decoded here; delta, the 4 delta-encoded int and long columns and the text go to Parquet.Net.
-        Assert.Equal(what == "zstd" ? (0, 22) : (12, 10), own);
+        // 2 groups of 12 columns: zstd, none decoded here; delta, the 4 delta-encoded int and long columns go to Parquet.Net.
+        Assert.Equal(what == "zstd" ? (0, 24) : (16, 8), own);
+    }
+
+    [Fact]
+    public async Task GroupDecodedByThisReader_OpensNoParquetNetReader_OneWhenAChunkFallsBack()
+    {
+        var folder = TestPaths.NewFolder();
+        var plain = await WriteAsync(Path.Combine(folder, "plain.parquet"), rows: 3_000, group: 1_000, new ParquetOptions { CompressionMethod = CompressionMethod.Snappy });
+        var deltaOptions = new ParquetOptions { CompressionMethod = CompressionMethod.Snappy };
+        deltaOptions.ColumnEncodingHints["i"] = EncodingHint.DeltaBinaryPacked;
+        var delta = await WriteAsync(Path.Combine(folder, "delta.parquet"), rows: 3_000, group: 1_000, deltaOptions);
+        async Task<ParquetTable> OpenCachedAsync(string path)
+        {
+            var blob = new LocalBlob(path);
+            return await ParquetTable.OpenAsync(blob, await blob.LengthAsync(), CancellationToken.None, new RowGroupCache(groups: 2));
+        }
+        int[] all = [.. Enumerable.Range(0, 12)];
+        // A whole group; group 1 decoded whole into the cache (300 rows); a few rows of group 2, not kept; rows across groups 1
+        // (kept) and 2 (decoded into the cache); the table whole (three groups in one read).
+        async Task ReadAsync(ParquetTable table, int[] columns)
+        {
+            await table.ReadColumnsAsync(0, 1_000, columns, CancellationToken.None);
+            await table.ReadColumnsAsync(1_100, 300, columns, CancellationToken.None);
+            await table.ReadColumnsAsync(2_500, 3, columns, CancellationToken.None);
+            await table.ReadColumnsAsync(1_900, 200, columns, CancellationToken.None);
+            await table.ReadColumnsAsync(0, 3_000, columns, CancellationToken.None);
+        }
+        var table = await OpenCachedAsync(plain);
+        await ReadAsync(table, all);
+        Assert.Equal(0, table.ReadersOpened);
+        Assert.Equal(0, table.ChunksDecoded.ParquetNet);
+        table = await OpenCachedAsync(delta);
+        await ReadAsync(table, [0, 1, 11]);
+        Assert.Equal(0, table.ReadersOpened);
+        // With column i (delta-encoded), one reader for each decode of a group in the cache (groups 1 and 2) and for each read
+        // that decodes outside it (the first, the third, the last: one for its three groups): 5 readers for 7 chunks of i.
+        await ReadAsync(table, [0, 4, 11]);
+        Assert.Equal(5, table.ReadersOpened);
+        Assert.Equal(7, table.ChunksDecoded.ParquetNet);
     }
 
     [Theory]
@@ -180,13 +246,15 @@ public sealed class ColumnChunkReaderTests
     [InlineData(true, 0, 0x00)]    // a header that stops at once, without its type
     [InlineData(false, 0, 0x7F)]   // the Snappy stream's length and first tags
     [InlineData(false, 2, 0xFF)]   // its first tags: copies from before the start
-    public async Task CorruptChunk_OneLineErrorNamingFileAndColumn(bool header, int at, byte value)
+    [InlineData(true, 0, 0xFF, 11)] // the same in the text column tu
+    [InlineData(false, 0, 0x7F, 11)]
+    public async Task CorruptChunk_OneLineErrorNamingFileAndColumn(bool header, int at, byte value, int column = 1)
     {
         var path = await WriteAsync(Path.Combine(TestPaths.NewFolder(), "t.parquet"), rows: 2_000, group: 1_000, new ParquetOptions { CompressionMethod = CompressionMethod.Snappy });
         long offset;
         await using (var stream = File.OpenRead(path))
         await using (var reader = await ParquetReader.CreateAsync(stream))
-            offset = reader.Metadata!.RowGroups[1].Columns[1].MetaData!.DataPageOffset;
+            offset = reader.Metadata!.RowGroups[1].Columns[column].MetaData!.DataPageOffset;
         var bytes = await File.ReadAllBytesAsync(path);
         if (!header)
         {
@@ -196,9 +264,9 @@ public sealed class ColumnChunkReaderTests
         for (var i = 0; i < 8; i++) bytes[offset + at + i] = value;
         await File.WriteAllBytesAsync(path, bytes);
         var table = await OpenAsync(path, own: true);
-        Assert.Equal(1_000, (await table.ReadAsync(0, 1_000, [1], CancellationToken.None))[0].Length); // group 0 is intact
-        var e = await Assert.ThrowsAsync<ExplainException>(() => table.ReadAsync(1_000, 1_000, [1], CancellationToken.None));
-        Assert.StartsWith($"{path}: column \"dn\" is not readable Parquet: ", e.Message);
+        Assert.Equal(1_000, (await table.ReadAsync(0, 1_000, [column], CancellationToken.None))[0].Length); // group 0 is intact
+        var e = await Assert.ThrowsAsync<ExplainException>(() => table.ReadAsync(1_000, 1_000, [column], CancellationToken.None));
+        Assert.StartsWith($"{path}: column \"{table.Columns[column]}\" is not readable Parquet: ", e.Message);
         Assert.DoesNotContain('\n', e.Message);
     }
 

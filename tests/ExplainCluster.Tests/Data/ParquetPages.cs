@@ -1,17 +1,15 @@
-using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Reflection;
 using Parquet;
 using Parquet.Meta;
 using Parquet.Schema;
 using Encoding = Parquet.Meta.Encoding;
-using ParquetType = Parquet.Meta.Type;
 
 namespace ExplainCluster.Tests.Data;
 
 /// <summary>
-/// Rewrites a Parquet file's numeric column chunks in page layouts that Parquet.Net 6.1 reads but does not write (it writes a
-/// chunk as one PLAIN data page v1, and numbers never with a dictionary): several pages a chunk, data pages v2, dictionary
+/// Rewrites a Parquet file's numeric and text column chunks in page layouts that Parquet.Net 6.1 reads but does not write (it
+/// writes a chunk as one data page v1, and numbers never with a dictionary): several pages a chunk, data pages v2, dictionary
 /// pages with RLE or bit-packed indices, and a dictionary that gives way to PLAIN pages part-way (pyarrow's fallback when a
 /// dictionary grows too large). Other chunks are copied. The page headers and the footer are written with Parquet.Net's own
 /// Thrift classes (internal to it, reached by reflection), so the file is one that Parquet.Net can read back.
@@ -42,7 +40,7 @@ public static class ParquetPages
                 var chunk = rowGroup.Columns[c];
                 var column = chunk.MetaData!;
                 var start = output.Position;
-                if (await BitsAsync(group, fields[c], (int)group.RowCount) is { } values) WriteChunk(output, column, values, fields[c].IsNullable, layout);
+                if (await PlainAsync(group, fields[c], (int)group.RowCount) is { } values) WriteChunk(output, column, values, fields[c].IsNullable, layout);
                 else
                 {
                     var from = column.DictionaryPageOffset ?? column.DataPageOffset;
@@ -78,48 +76,60 @@ public static class ParquetPages
         await File.WriteAllBytesAsync(destination, output.ToArray());
     }
 
-    /// <summary>A numeric column's values as their stored bits (null: missing), by Parquet.Net; null for other columns.</summary>
-    private static async Task<long?[]?> BitsAsync(ParquetRowGroupReader group, DataField field, int n) => field.ClrType switch
+    /// <summary>
+    /// A numeric or text column's values, read by Parquet.Net, each as its PLAIN encoding (a number's bytes; a text's 4-byte
+    /// length and UTF-8 bytes), null where missing; null for other columns.
+    /// </summary>
+    private static async Task<byte[]?[]?> PlainAsync(ParquetRowGroupReader group, DataField field, int n)
     {
-        var t when t == typeof(double) => await ReadAsync<double>(group, field, n, BitConverter.DoubleToInt64Bits),
-        var t when t == typeof(float) => await ReadAsync<float>(group, field, n, x => BitConverter.SingleToInt32Bits(x)),
-        var t when t == typeof(long) => await ReadAsync<long>(group, field, n, x => x),
-        var t when t == typeof(int) => await ReadAsync<int>(group, field, n, x => x),
-        var t when t == typeof(short) => await ReadAsync<short>(group, field, n, x => x),
-        _ => null,
-    };
+        static byte[] Bits(long bits, int width) => BitConverter.GetBytes(bits)[..width];
+        if (field.ClrType == typeof(string) || field.ClrType == typeof(ReadOnlyMemory<char>))
+        {
+            var text = new string?[n];
+            await group.ReadAsync(field, text.AsMemory());
+            return [.. text.Select(t => t is null ? null : (byte[])[.. BitConverter.GetBytes(System.Text.Encoding.UTF8.GetByteCount(t)), .. System.Text.Encoding.UTF8.GetBytes(t)])];
+        }
+        return field.ClrType switch
+        {
+            var t when t == typeof(double) => await ReadAsync<double>(group, field, n, x => Bits(BitConverter.DoubleToInt64Bits(x), 8)),
+            var t when t == typeof(float) => await ReadAsync<float>(group, field, n, x => Bits(BitConverter.SingleToInt32Bits(x), 4)),
+            var t when t == typeof(long) => await ReadAsync<long>(group, field, n, x => Bits(x, 8)),
+            var t when t == typeof(int) => await ReadAsync<int>(group, field, n, x => Bits(x, 4)),
+            var t when t == typeof(short) => await ReadAsync<short>(group, field, n, x => Bits(x, 4)),
+            _ => null,
+        };
+    }
 
-    private static async Task<long?[]> ReadAsync<T>(ParquetRowGroupReader group, DataField field, int n, Func<T, long> bits)
+    private static async Task<byte[]?[]> ReadAsync<T>(ParquetRowGroupReader group, DataField field, int n, Func<T, byte[]> plain)
         where T : struct
     {
         if (!field.IsNullable)
         {
             var dense = new T[n];
             await group.ReadAsync<T>(field, dense.AsMemory());
-            return [.. dense.Select(x => (long?)bits(x))];
+            return [.. dense.Select(plain)];
         }
         var values = new T?[n];
         await group.ReadAsync<T>(field, values.AsMemory());
-        return [.. values.Select(x => x is { } v ? bits(v) : (long?)null)];
+        return [.. values.Select(x => x is { } v ? plain(v) : null)];
     }
 
-    private static void WriteChunk(MemoryStream output, ColumnMetaData column, long?[] values, bool nullable, Layout layout)
+    private static void WriteChunk(MemoryStream output, ColumnMetaData column, byte[]?[] values, bool nullable, Layout layout)
     {
-        var width = column.Type is ParquetType.DOUBLE or ParquetType.INT64 ? 8 : 4;
         var pages = (values.Length + layout.PageRows - 1) / layout.PageRows;
         bool Dictionary(int page) => layout.Dictionary == ParquetPages.Dictionary.All || (layout.Dictionary == ParquetPages.Dictionary.ThenPlain && page < pages / 2);
-        var dictionary = new List<long>();
-        var index = new Dictionary<long, int>();
+        var dictionary = new List<byte[]>();
+        var index = new Dictionary<string, int>();
         for (var p = 0; p < pages; p++)
             if (Dictionary(p))
                 foreach (var v in values.Skip(p * layout.PageRows).Take(layout.PageRows))
-                    if (v is { } x && index.TryAdd(x, dictionary.Count)) dictionary.Add(x);
+                    if (v is { } x && index.TryAdd(Convert.ToHexString(x), dictionary.Count)) dictionary.Add(x);
         var (start, uncompressed) = (output.Position, 0L);
         column.DictionaryPageOffset = null;
         if (dictionary.Count > 0)
         {
             column.DictionaryPageOffset = output.Position;
-            var plain = Plain(dictionary, width);
+            byte[] plain = [.. dictionary.SelectMany(x => x)];
             uncompressed += Page(output, new PageHeader
             {
                 Type = PageType.DICTIONARY_PAGE,
@@ -131,10 +141,10 @@ public static class ParquetPages
         for (var p = 0; p < pages; p++)
         {
             var rows = values.Skip(p * layout.PageRows).Take(layout.PageRows).ToArray();
-            var present = rows.Where(v => v is not null).Select(v => v!.Value).ToList();
+            var present = rows.Where(v => v is not null).Select(v => v!).ToList();
             var packed = p % 2 == 1; // levels and indices bit-packed on odd pages, in RLE runs on even ones
             var levels = nullable ? Hybrid([.. rows.Select(v => v is null ? 0 : 1)], 1, packed) : [];
-            var body = Dictionary(p) ? [(byte)bitWidth, .. Hybrid([.. present.Select(x => index[x])], bitWidth, packed)] : Plain(present, width);
+            var body = Dictionary(p) ? [(byte)bitWidth, .. Hybrid([.. present.Select(x => index[Convert.ToHexString(x)])], bitWidth, packed)] : (byte[])[.. present.SelectMany(x => x)];
             var encoding = Dictionary(p) ? (layout.V2 ? Encoding.RLE_DICTIONARY : Encoding.PLAIN_DICTIONARY) : Encoding.PLAIN;
             uncompressed += layout.V2
                 ? Page(output, new PageHeader
@@ -184,18 +194,6 @@ public static class ParquetPages
         using var buffer = new MemoryStream();
         using (var gzip = new GZipStream(buffer, CompressionLevel.Optimal)) gzip.Write(data);
         return buffer.ToArray();
-    }
-
-    private static byte[] Plain(IEnumerable<long> values, int width)
-    {
-        var bytes = new List<byte>();
-        foreach (var v in values)
-        {
-            var b = new byte[8];
-            BinaryPrimitives.WriteInt64LittleEndian(b, v);
-            bytes.AddRange(b.Take(width));
-        }
-        return [.. bytes];
     }
 
     /// <summary>Parquet's RLE/bit-packed hybrid: one bit-packed run of all the values (padded to 8), or a run for each repeat.</summary>

@@ -1,6 +1,7 @@
 using ExplainCluster.Engine.Data.Tables;
 using ExplainCluster.Engine.Storage;
 using ExplainCluster.Tests.Infrastructure;
+using Parquet;
 
 namespace ExplainCluster.Tests.Data;
 
@@ -112,5 +113,122 @@ public sealed class RowGroupCacheTests
             Assert.Equal(await uncached.ReadAsync(row, 1, [0, 2], CancellationToken.None), await table.ReadAsync(row, 1, [0, 2], CancellationToken.None));
         await table.ReadAsync(300, 300, [0, 2], CancellationToken.None);
         Assert.Equal(1, cache.Decodes); // group 0, kept through the reads of one row
+    }
+
+    /// <summary>16 groups of 500 rows of <see cref="ColumnChunkReaderTests.WriteAsync"/>'s 12 columns (numbers and text, nulls).</summary>
+    private static Task<string> SixteenGroupsAsync(string folder, int group = 500) =>
+        ColumnChunkReaderTests.WriteAsync(Path.Combine(folder, "t.parquet"), rows: 16 * group, group, new ParquetOptions { CompressionMethod = CompressionMethod.Snappy });
+
+    [Theory]
+    [InlineData(true, true)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(false, false)]
+    public async Task FewRowReadsAcrossGroups_EqualTheRowsOfAWholeRead(bool cached, bool own)
+    {
+        var path = await SixteenGroupsAsync(TestPaths.NewFolder());
+        var cache = new RowGroupCache(groups: cached ? 2 : 0);
+        var table = await OpenAsync(path, cache);
+        table.OwnChunkReader = own;
+        int[] columns = [.. Enumerable.Range(0, table.Columns.Length)];
+        var whole = await (await OpenAsync(path, new RowGroupCache(groups: 0))).ReadColumnsAsync(0, 8_000, columns, CancellationToken.None);
+        // Group 3 read in part first, so that with the cache on it is kept and the reads of a few of its rows are views of it.
+        await table.ReadColumnsAsync(1_600, 300, columns, CancellationToken.None);
+        // Kernel-shap's background: a row here and there over every group; and a few rows across a group's end.
+        var reads = Enumerable.Range(0, 20).Select(i => (Start: i * 8_000L / 20 + 7 * i, Count: 1)).Append((1_498, 3)).Append((1_999, 2)).Append((7_990, 10));
+        foreach (var (start, count) in reads)
+        {
+            var cells = await table.ReadColumnsAsync(start, count, columns, CancellationToken.None);
+            for (var c = 0; c < columns.Length; c++)
+                ColumnChunkReaderTests.AssertSame(new ColumnCells(whole[c].Column, (int)start, count), cells[c], $"{table.Columns[c]} at {start}");
+        }
+        Assert.Equal(cached ? 1 : 0, cache.Decodes); // group 3, for the read of 300 rows; the reads of a few rows keep none
+        if (own) Assert.Equal((0, 0), (table.ReadersOpened, table.ChunksDecoded.ParquetNet));
+    }
+
+    [Fact]
+    public async Task FewRowReadsAcrossGroups_AllocateLessThanOneGroupDecoded()
+    {
+        // The shape of a table job's table (synthetic-table: 30 doubles, a long, a text column), 16 groups of 4,096 rows, in a
+        // blob read synchronously, so that the whole read runs on this thread and its allocations are this thread's.
+        var bytes = await WideTableAsync(groups: 16, group: 4_096);
+        var blob = new MemoryBlob(bytes);
+        async Task<ParquetTable> OpenAsync() => await ParquetTable.OpenAsync(blob, bytes.Length, CancellationToken.None, new RowGroupCache(groups: 2));
+        int[] columns = [.. Enumerable.Range(0, 32)];
+        long[] rows = [.. Enumerable.Range(0, 20).Select(i => i * 16L * 4_096 / 20 + 11)];
+        long Allocated(ParquetTable table, Func<ParquetTable, Task> read)
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            var task = read(table);
+            var after = GC.GetAllocatedBytesForCurrentThread();
+            Assert.True(task.IsCompletedSuccessfully); // ran here, at once
+            return after - before;
+        }
+        async Task BackgroundAsync(ParquetTable table)
+        {
+            foreach (var row in rows) await table.ReadColumnsAsync(row, 1, columns, CancellationToken.None);
+        }
+        Allocated(await OpenAsync(), BackgroundAsync); // code paths run once before
+        var background = Allocated(await OpenAsync(), BackgroundAsync);
+        // One group's 31 numeric columns and its text column decoded (doubles, and references to strings): what each of the 16
+        // groups took before, for one row.
+        var group = 4_096L * 32 * 8;
+        Assert.True(background < group, $"20 rows over 16 groups allocated {background} bytes; one group decoded is {group}");
+        // And the measure sees a decode: a group read whole allocates its columns.
+        var whole = Allocated(await OpenAsync(), table => table.ReadColumnsAsync(4_096, 4_096, columns, CancellationToken.None));
+        Assert.True(whole > group, $"a group read whole allocated {whole} bytes");
+    }
+
+    /// <summary>30 doubles (every seventh value of f00 null), a long and a text column of five values, Snappy, in memory.</summary>
+    private static async Task<byte[]> WideTableAsync(int groups, int group)
+    {
+        Parquet.Schema.DataField[] fields =
+            [new Parquet.Schema.DataField<double?>("f00"), .. Enumerable.Range(1, 29).Select(j => new Parquet.Schema.DataField<double>($"f{j:D2}")),
+             new Parquet.Schema.DataField<long>("label"), new Parquet.Schema.DataField<string>("region")];
+        string[] regions = ["north", "south", "", "wèst", "centre"];
+        var random = new Random(5);
+        using var stream = new MemoryStream();
+        await using (var writer = await ParquetWriter.CreateAsync(new Parquet.Schema.ParquetSchema(fields), stream))
+            for (var g = 0; g < groups; g++)
+            {
+                using var rowGroup = writer.CreateRowGroup();
+                await rowGroup.WriteAsync(fields[0], new ReadOnlyMemory<double?>([.. Enumerable.Range(0, group).Select(r => r % 7 == 0 ? null : (double?)random.NextDouble())]));
+                for (var j = 1; j < 30; j++) await rowGroup.WriteAsync(fields[j], new ReadOnlyMemory<double>([.. Enumerable.Range(0, group).Select(_ => random.NextDouble())]));
+                await rowGroup.WriteAsync(fields[30], new ReadOnlyMemory<long>([.. Enumerable.Range(0, group).Select(r => (long)(r % 2))]));
+                await rowGroup.WriteAsync(fields[31], Enumerable.Range(0, group).Select(_ => regions[random.Next(regions.Length)]).ToArray());
+            }
+        return stream.ToArray();
+    }
+
+    /// <summary>A file held in memory whose reads complete before they return.</summary>
+    private sealed class MemoryBlob(byte[] bytes) : IBlob
+    {
+        public string Location => "memory://t.parquet";
+
+        public Task<bool> ExistsAsync(CancellationToken ct = default) => Task.FromResult(true);
+
+        public Task<long> LengthAsync(CancellationToken ct = default) => Task.FromResult((long)bytes.Length);
+
+        public Task<string> VersionAsync(CancellationToken ct = default) => Task.FromResult("1");
+
+        public Task<byte[]> ReadRangeAsync(long offset, int count, CancellationToken ct = default) => Task.FromResult(bytes[(int)offset..((int)offset + count)]);
+
+        public Task ReadRangeAsync(long offset, Memory<byte> destination, CancellationToken ct = default)
+        {
+            bytes.AsMemory((int)offset, destination.Length).CopyTo(destination);
+            return Task.CompletedTask;
+        }
+
+        public Task<Stream> OpenReadAsync(CancellationToken ct = default) => Task.FromResult<Stream>(new MemoryStream(bytes, writable: false));
+
+        public Task WriteAsync(ReadOnlyMemory<byte> content, CancellationToken ct = default) => throw new NotSupportedException();
+
+        public Task<bool> CreateAsync(ReadOnlyMemory<byte> content, CancellationToken ct = default) => throw new NotSupportedException();
+
+        public Task<bool> MoveToAsync(IBlob destination, CancellationToken ct = default) => throw new NotSupportedException();
+
+        public Task DeleteTreeAsync(CancellationToken ct = default) => throw new NotSupportedException();
+
+        public IBlob Child(string relativePath) => throw new NotSupportedException();
     }
 }

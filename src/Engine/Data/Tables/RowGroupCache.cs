@@ -41,6 +41,12 @@ public sealed class RowGroupCache(int groups = 2, long maxBytes = 1L << 30)
     /// </summary>
     public Task<DecodedColumn[]> GetAsync(GroupKey key, Func<Task<DecodedColumn[]>> decode, bool keep, CancellationToken ct) =>
         _groups.GetAsync(key, decode, ct, keep);
+
+    /// <summary>
+    /// The columns of <paramref name="key"/>'s group if a shard has decoded them (or is decoding them) and they are kept; null
+    /// otherwise. For a read of a few rows, which decodes only its own rows of a group not kept.
+    /// </summary>
+    public Task<DecodedColumn[]?> FindAsync(GroupKey key, CancellationToken ct) => _groups.FindAsync(key, ct);
 }
 
 /// <summary>One row group of one version of a file, with the columns read from it (<see cref="Columns"/>: their indices, joined).</summary>
