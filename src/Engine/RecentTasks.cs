@@ -18,12 +18,9 @@ public sealed class RecentTasks<TKey, TValue>(int capacity)
     /// <summary>How many values were computed and kept (each once, until it was dropped).</summary>
     public int Computed => Volatile.Read(ref _computed);
 
-    /// <summary>
-    /// <paramref name="key"/>'s value, computed by <paramref name="compute"/> unless it is kept. With <paramref name="keep"/> false,
-    /// a value not kept is computed for this caller alone and displaces none.
-    /// </summary>
-    public async Task<TValue> GetAsync(TKey key, Func<Task<TValue>> compute, CancellationToken ct, bool keep = true) =>
-        await AwaitAsync(Find(key, keep ? compute : null) ?? compute(), ct);
+    /// <summary><paramref name="key"/>'s value, computed by <paramref name="compute"/> and kept unless it is kept already.</summary>
+    public async Task<TValue> GetAsync(TKey key, Func<Task<TValue>> compute, CancellationToken ct) =>
+        await AwaitAsync(Find(key, compute) ?? compute(), ct);
 
     /// <summary><paramref name="key"/>'s value if it is kept (or being computed), without computing it; default otherwise.</summary>
     public async Task<TValue?> FindAsync(TKey key, CancellationToken ct) =>

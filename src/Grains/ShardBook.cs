@@ -190,25 +190,25 @@ public sealed class ShardBook
         {
             if (sign > 0) _waiting.Add(shard);
             else _waiting.Remove(shard);
-            if (r.Prefer is not { } prefer) return;
-            if (sign > 0)
-            {
-                if (!_waitingFor.TryGetValue(prefer, out var waiting)) _waitingFor[prefer] = waiting = [];
-                waiting.Add(shard);
-            }
-            else if (_waitingFor[prefer].Remove(shard) && _waitingFor[prefer].Count == 0) _waitingFor.Remove(prefer);
+            if (r.Prefer is { } prefer) Count(_waitingFor, prefer, shard, sign);
             return;
         }
         if (r.Attempt == 0) return;
         if (sign > 0) _running.Add(shard);
         else _running.Remove(shard);
-        if (r.Silo is not { } placed) return;
+        if (r.Silo is { } placed) Count(_placed, placed, shard, sign);
+    }
+
+    /// <summary>Adds or removes a shard in its silo's set of <paramref name="bySilo"/>; a silo whose set empties is dropped.</summary>
+    private static void Count<TSet>(Dictionary<SiloAddress, TSet> bySilo, SiloAddress silo, int shard, int sign)
+        where TSet : ISet<int>, new()
+    {
         if (sign > 0)
         {
-            if (!_placed.TryGetValue(placed, out var on)) _placed[placed] = on = [];
-            on.Add(shard);
+            if (!bySilo.TryGetValue(silo, out var shards)) bySilo[silo] = shards = new TSet();
+            shards.Add(shard);
         }
-        else _placed[placed].Remove(shard);
+        else if (bySilo[silo].Remove(shard) && bySilo[silo].Count == 0) bySilo.Remove(silo);
     }
 }
 

@@ -107,7 +107,8 @@ public sealed partial class ShardDispatcher(string jobId, IGrainFactory grains, 
         // shards (whose rows share row groups, which it decodes once) rather than every other shard. The silos first seen start
         // evenly spread over the shards; one that joins later starts halfway. A dispatch costs the same however many shards wait.
         var fresh = free.Keys.Where(s => !_next.ContainsKey(s)).OrderBy(s => s.ToParsableString(), StringComparer.Ordinal).ToArray();
-        for (var i = 0; i < fresh.Length; i++) _next[fresh[i]] = _next.Count == i ? i * book.Records.Length / fresh.Length : book.Records.Length / 2;
+        var first = _next.Count == 0;
+        for (var i = 0; i < fresh.Length; i++) _next[fresh[i]] = first ? i * book.Records.Length / fresh.Length : book.Records.Length / 2;
         foreach (var silo in free.Where(f => f.Value > 0).OrderByDescending(f => f.Value).Select(f => f.Key).ToArray())
             for (var room = free[silo]; room > 0 && book.NextWaiting(_next[silo]) is { } shard; room--)
             {

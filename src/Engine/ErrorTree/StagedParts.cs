@@ -49,25 +49,6 @@ public static class StagedParts
         }
     }
 
-    /// <summary>A method's attribution table whole: its rows' dataset indices and the features' columns, row-major.</summary>
-    public static async Task<StagedAttributions> AttributionsAsync(IBlob part, string[] features, CancellationToken ct)
-    {
-        long[] index = [];
-        float[] values = [];
-        await ColumnsAsync(part, features, (j, column) =>
-        {
-            if (j < 0)
-            {
-                index = new long[column.Length];
-                for (var r = 0; r < column.Length; r++) index[r] = (long)column[r];
-                values = new float[(long)column.Length * features.Length];
-            }
-            else
-                for (var r = 0; r < column.Length; r++) values[(long)r * features.Length + j] = (float)column[r];
-        }, ct);
-        return new StagedAttributions(index, values);
-    }
-
     /// <summary>
     /// A column the explain pass wrote (no nulls) into <paramref name="into"/>'s first <paramref name="rows"/>, as doubles (exact for
     /// its floats, ints and dataset indices).

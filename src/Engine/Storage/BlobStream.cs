@@ -35,7 +35,8 @@ public sealed class BlobStream(IBlob blob, long length, int bufferSize = 1 << 20
                 return direct;
             }
             // No larger than what is left from here: opening a Parquet file reads its last 8 bytes and its footer, not 1 MiB.
-            if (_buffer is null || _buffer.Length < Math.Min(bufferSize, length - Position)) _buffer = new byte[(int)Math.Min(bufferSize, length - Position)];
+            var size = (int)Math.Min(bufferSize, length - Position);
+            if (_buffer is null || _buffer.Length < size) _buffer = new byte[size];
             _bufferStart = Position;
             _buffered = (int)Math.Min(_buffer.Length, length - Position);
             await blob.ReadRangeAsync(Position, _buffer.AsMemory(0, _buffered), ct);

@@ -39,7 +39,7 @@ public sealed class StagedPartsTests : IDisposable
             for (var j = 0; j < features.Length; j++) await group.WriteAsync(fields[j + 1], new ReadOnlyMemory<float>(columns[j]));
         }
 
-        var staged = await StagedParts.AttributionsAsync(new LocalBlob(path), features, CancellationToken.None);
+        var staged = await ReadAsync(new LocalBlob(path), features);
 
         var (expectedIndex, expected) = await DecodeAsync(path, features);
         Assert.Equal(expectedIndex, staged.Index);
@@ -71,8 +71,26 @@ public sealed class StagedPartsTests : IDisposable
     public async Task AMissingPart_IsAnIOErrorNamingIt()
     {
         var error = await Assert.ThrowsAsync<IOException>(() =>
-            StagedParts.AttributionsAsync(new LocalBlob(Path.Combine(_folder, "gone.parquet")), ["f0"], CancellationToken.None));
+            ReadAsync(new LocalBlob(Path.Combine(_folder, "gone.parquet")), ["f0"]));
         Assert.Contains("gone.parquet is missing", error.Message);
+    }
+
+    /// <summary>The table as the tree pass reads it (<see cref="StagedParts.ColumnsAsync"/>, a column at a time), gathered row-major.</summary>
+    private static async Task<StagedAttributions> ReadAsync(IBlob part, string[] features)
+    {
+        long[] index = [];
+        float[] values = [];
+        await StagedParts.ColumnsAsync(part, features, (j, column) =>
+        {
+            if (j < 0)
+            {
+                index = [.. column.ToArray().Select(v => (long)v)];
+                values = new float[column.Length * features.Length];
+            }
+            else
+                for (var r = 0; r < column.Length; r++) values[r * features.Length + j] = (float)column[r];
+        }, CancellationToken.None);
+        return new StagedAttributions(index, values);
     }
 
     /// <summary>The other path: Parquet.Net reads the file whole, row-major as StagedParts gives it.</summary>

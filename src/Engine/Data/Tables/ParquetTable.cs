@@ -125,7 +125,7 @@ public sealed class ParquetTable : ITableFile
             // Its own Parquet.Net reader where one is needed: the shard that started the decode may be cancelled while others wait for it.
             await using var parquetNet = new ParquetNetGroups(this);
             return await DecodeAsync(parquetNet, g, columns, 0, (int)(_groupStarts[g + 1] - _groupStarts[g]), buffers, CancellationToken.None);
-        }, keep: true, ct);
+        }, ct);
     }
 
     private static async Task<ParquetReader> CreateReaderAsync(IBlob blob, long length, CancellationToken ct)

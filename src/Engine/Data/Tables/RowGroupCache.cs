@@ -35,12 +35,11 @@ public sealed class RowGroupCache(int groups = 2, long maxBytes = 1L << 30)
     public static long Bytes(long rows, bool text) => rows * (text ? 16 : 9);
 
     /// <summary>
-    /// The columns of <paramref name="key"/>'s group, decoded by <paramref name="decode"/> unless a shard already has. With
-    /// <paramref name="keep"/> false (a read of a few rows, such as kernel-shap's background rows spread over the table) a group
-    /// not kept is decoded for this read alone and displaces none that shards are reading.
+    /// The columns of <paramref name="key"/>'s group, decoded by <paramref name="decode"/> and kept unless a shard already has (a read
+    /// of a few rows, such as kernel-shap's background rows spread over the table, uses <see cref="FindAsync"/> instead).
     /// </summary>
-    public Task<DecodedColumn[]> GetAsync(GroupKey key, Func<Task<DecodedColumn[]>> decode, bool keep, CancellationToken ct) =>
-        _groups.GetAsync(key, decode, ct, keep);
+    public Task<DecodedColumn[]> GetAsync(GroupKey key, Func<Task<DecodedColumn[]>> decode, CancellationToken ct) =>
+        _groups.GetAsync(key, decode, ct);
 
     /// <summary>
     /// The columns of <paramref name="key"/>'s group if a shard has decoded them (or is decoding them) and they are kept; null
@@ -55,8 +54,6 @@ public readonly record struct GroupKey(string Location, long Length, string Vers
 /// <summary>A column chunk decoded: numbers as doubles (with which are missing), or text (null or empty: missing).</summary>
 public abstract class DecodedColumn
 {
-    public abstract int Length { get; }
-
     public abstract bool IsMissing(int row);
 
     /// <summary>The row's number, when the column holds numbers (false for text, which the reader parses).</summary>
@@ -70,8 +67,6 @@ public abstract class DecodedColumn
 
     public sealed class Numbers(double[] values, bool[]? missing) : DecodedColumn
     {
-        public override int Length => values.Length;
-
         public override bool IsMissing(int row) => missing is not null && missing[row];
 
         public override bool TryNumber(int row, out double value)
@@ -104,8 +99,6 @@ public abstract class DecodedColumn
 
     public sealed class Texts(string?[] values) : DecodedColumn
     {
-        public override int Length => values.Length;
-
         public override bool IsMissing(int row) => string.IsNullOrEmpty(values[row]);
 
         public override bool TryNumber(int row, out double value)
