@@ -125,6 +125,17 @@ public sealed class TableDatasetTests
     }
 
     [Fact]
+    public async Task Parquet_AFooterThatDoesNotParse_IsAOneLineErrorNamingTheFile()
+    {
+        // The magic at both ends and zeros between: Parquet.Net's Thrift reader fails on the footer with an exception of its own.
+        var path = Path.Combine(TestPaths.NewFolder(), "corrupt.parquet");
+        await File.WriteAllBytesAsync(path, [.. "PAR1"u8, .. new byte[100], .. "PAR1"u8]);
+        var error = await Assert.ThrowsAsync<ExplainException>(() => OpenAsync(TableFiles.LinearData(path)));
+        Assert.StartsWith($"{path}: not a readable Parquet file: ", error.Message);
+        Assert.DoesNotContain('\n', error.Message);
+    }
+
+    [Fact]
     public async Task Linear_EncodedByHand_EachFeatureInOrder()
     {
         var dataset = await OpenAsync(TableFiles.LinearData(TestPaths.Fixture("tabular/tabular_linear.csv")), "[\"no\", \"yes\"]");

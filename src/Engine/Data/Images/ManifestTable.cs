@@ -41,12 +41,7 @@ public sealed class ManifestTable
 
     private static async Task<ManifestTable> ParquetAsync(Stream stream, string location, string[] wanted, CancellationToken ct)
     {
-        ParquetReader reader;
-        try { reader = await ParquetReader.CreateAsync(stream, cancellationToken: ct); }
-        catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or ArgumentException)
-        {
-            throw new ExplainException($"{location}: not a readable Parquet file: {e.Message}", e);
-        }
+        var reader = await Tables.ParquetTable.ReaderAsync(stream, location, ct);
         await using (reader)
         {
             var all = reader.Schema.GetDataFields();

@@ -128,12 +128,19 @@ public sealed class ParquetTable : ITableFile
         }, ct);
     }
 
-    private static async Task<ParquetReader> CreateReaderAsync(IBlob blob, long length, CancellationToken ct)
+    private static Task<ParquetReader> CreateReaderAsync(IBlob blob, long length, CancellationToken ct) =>
+        ReaderAsync(new BlobStream(blob, length), blob.Location, ct);
+
+    /// <summary>
+    /// Parquet.Net's reader of <paramref name="stream"/>, or a one-line error naming <paramref name="location"/> when the file is not
+    /// Parquet or its footer does not parse (Parquet.Net's Thrift error included, which derives from none of the I/O exceptions).
+    /// </summary>
+    internal static async Task<ParquetReader> ReaderAsync(Stream stream, string location, CancellationToken ct)
     {
-        try { return await ParquetReader.CreateAsync(new BlobStream(blob, length), cancellationToken: ct); }
-        catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or ArgumentException)
+        try { return await ParquetReader.CreateAsync(stream, cancellationToken: ct); }
+        catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or ArgumentException or Parquet.Meta.Proto.ThriftProtocolException)
         {
-            throw new ExplainException($"{blob.Location}: not a readable Parquet file: {e.Message}", e);
+            throw new ExplainException($"{location}: not a readable Parquet file: {e.Message}", e);
         }
     }
 
