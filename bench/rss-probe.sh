@@ -5,6 +5,7 @@
 # report after each job (PROBE_GCDUMP=1) or PROBE_MIDDUMP seconds into the 1,000,000-row job.
 #   PROBE_ROWS="100000 1000000" PROBE_FRESH=1 (new silos per size) PROBE_NOTREE=1 ("errorTree": false) PROBE_GROUP=1048576 (rows a row group)
 #   PROBE_JOB=bench/jobs/table-tree.json PROBE_ENV="DOTNET_GCConserveMemory=5" (the silos' extra environment) PROBE_OUT=folder
+#   PROBE_HOLD=60: the silos live 60 s after the last job (a dotnet-trace attached to them ends cleanly)
 #   PROBE_ALLOC=1: each silo loads bench/AllocHook (a startup hook, built here) and writes its allocation by type and heap every
 #   5 s to PROBE_OUT/alloc.PID (running totals: a pass's allocation is the difference of two blocks)
 set -euo pipefail
@@ -71,4 +72,5 @@ for rows in ${PROBE_ROWS:-100000 1000000}; do
   fi
   rm -rf "$work/out-t$rows"
 done
+[ -n "${PROBE_HOLD:-}" ] && sleep "$PROBE_HOLD"  # seconds the silos live on after the last job, so that a trace attached to them can end
 cat "$out/summary.txt"

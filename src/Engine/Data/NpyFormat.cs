@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.RegularExpressions;
+using ExplainCluster.Engine.Storage;
 
 namespace ExplainCluster.Engine.Data;
 
@@ -87,6 +88,34 @@ public static partial class NpyFormat
     public static byte[] Encode(int[] data, IReadOnlyList<long> shape) => Encode<int>(data, shape, "<i4");
 
     public static byte[] Encode(long[] data, IReadOnlyList<long> shape) => Encode<long>(data, shape, "<i8");
+
+    /// <summary>
+    /// A .npy file of <paramref name="data"/> written to <paramref name="target"/> through a buffer rented from the shared pool:
+    /// a shard's maps and logits are written once and dropped, and <see cref="Encode(float[], IReadOnlyList{long})"/> would
+    /// leave an array of their size on the large object heap each time.
+    /// </summary>
+    public static Task WriteAsync(IBlob target, float[] data, IReadOnlyList<long> shape, CancellationToken ct) => WriteAsync<float>(target, data, shape, "<f4", ct);
+
+    public static Task WriteAsync(IBlob target, Half[] data, IReadOnlyList<long> shape, CancellationToken ct) => WriteAsync<Half>(target, data, shape, "<f2", ct);
+
+    public static Task WriteAsync(IBlob target, long[] data, IReadOnlyList<long> shape, CancellationToken ct) => WriteAsync<long>(target, data, shape, "<i8", ct);
+
+    private static async Task WriteAsync<T>(IBlob target, T[] data, IReadOnlyList<long> shape, string descr, CancellationToken ct) where T : unmanaged
+    {
+        var header = Header(shape, descr);
+        var size = checked(header.Length + data.Length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
+        var bytes = System.Buffers.ArrayPool<byte>.Shared.Rent(size);
+        try
+        {
+            header.CopyTo(bytes, 0);
+            System.Runtime.InteropServices.MemoryMarshal.AsBytes(data.AsSpan()).CopyTo(bytes.AsSpan(header.Length));
+            await target.WriteAsync(bytes.AsMemory(0, size), ct);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(bytes);
+        }
+    }
 
     private static byte[] Encode<T>(ReadOnlySpan<T> data, IReadOnlyList<long> shape, string descr) where T : unmanaged
     {

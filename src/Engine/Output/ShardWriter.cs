@@ -28,7 +28,7 @@ public static class ShardWriter
         if (result.Segments is { } segments)
             await output.Child(OutputLayout.SegmentsPart(shard))
                 .WriteAsync(NpyFormat.Encode(segments.Labels, [result.Count, segments.Height, segments.Width]), ct);
-        await output.Child(OutputLayout.LogitsPart(shard)).WriteAsync(NpyFormat.Encode(result.Logits, [result.Count, result.Classes]), ct);
+        await NpyFormat.WriteAsync(output.Child(OutputLayout.LogitsPart(shard)), result.Logits, [result.Count, result.Classes], ct);
         await ParquetAsync(output.Child(OutputLayout.SamplesPart(shard)), result, scalars, metadata ?? [], ct);
     }
 
@@ -44,10 +44,9 @@ public static class ShardWriter
             : [.. Enumerable.Range(0, explained.Length)];
         long[] shape = [kept.Length, .. maps.Shape(method.MapShape).Select(d => (long)d)];
         var values = maps.Spec == MapsSpec.Default ? method.Maps : maps.Reduce(method.Maps, kept, method.MapShape);
-        await output.Child(OutputLayout.AttributionPart(method.Name, shard)).WriteAsync(maps.Encode(values, shape), ct);
+        await maps.WriteAsync(output.Child(OutputLayout.AttributionPart(method.Name, shard)), values, shape, ct);
         if (method.Rows is not null || subset)
-            await output.Child(OutputLayout.AttributionIndex(method.Name, shard))
-                .WriteAsync(NpyFormat.Encode([.. kept.Select(i => result.IndexOf(explained[i]))], [kept.Length]), ct);
+            await NpyFormat.WriteAsync(output.Child(OutputLayout.AttributionIndex(method.Name, shard)), kept.Select(i => result.IndexOf(explained[i])).ToArray(), [kept.Length], ct);
     }
 
     /// <summary>A method's per-feature attributions: <c>index</c> (the dataset index), then one float column per feature.</summary>

@@ -1,6 +1,7 @@
 using ExplainCluster.Contracts;
 using ExplainCluster.Engine.Data;
 using ExplainCluster.Engine.Methods;
+using ExplainCluster.Engine.Storage;
 
 namespace ExplainCluster.Engine.Output;
 
@@ -96,7 +97,10 @@ public sealed record StoredMaps(MapsSpec Spec, int[] InputShape)
             + (spec == MapsSpec.Default ? "" : "; statistics were computed from the full float32 maps");
     }
 
-    /// <summary>Stored values as a .npy file of <paramref name="shape"/>, float32 or float16 (each value rounded to the nearest half).</summary>
-    public byte[] Encode(float[] values, IReadOnlyList<long> shape) =>
-        Spec.Dtype == MapDtype.Float16 ? NpyFormat.Encode(Array.ConvertAll(values, v => (Half)v), shape) : NpyFormat.Encode(values, shape);
+    /// <summary>
+    /// Stored values as a .npy file of <paramref name="shape"/>, float32 or float16 (each value rounded to the nearest half),
+    /// written to <paramref name="target"/> through a pooled buffer.
+    /// </summary>
+    public Task WriteAsync(IBlob target, float[] values, IReadOnlyList<long> shape, CancellationToken ct) =>
+        Spec.Dtype == MapDtype.Float16 ? NpyFormat.WriteAsync(target, Array.ConvertAll(values, v => (Half)v), shape, ct) : NpyFormat.WriteAsync(target, values, shape, ct);
 }

@@ -4,10 +4,13 @@ namespace ExplainCluster.Engine.Storage;
 /// A read-only, seekable stream over a blob's ranged reads, buffered by <paramref name="bufferSize"/> bytes: lets a
 /// reader that seeks (Parquet's footer, then a row group's pages) read a local file or an Azure blob alike, without
 /// reading the whole object. The buffer is allocated once and refilled in place; a read larger than it goes straight
-/// to the caller's memory (a Parquet row group of 32 columns refilled a fresh 1 MiB buffer 16 to 32 times).
+/// to the caller's memory (a Parquet row group of 32 columns refilled a fresh 1 MiB buffer 16 to 32 times). It fills the
+/// whole buffer only for reads that run on from the last fill: a read after a seek fills what it needs (at least 64 KiB).
 /// </summary>
 public sealed class BlobStream(IBlob blob, long length, int bufferSize = 1 << 20) : Stream
 {
+    private const int MinFill = 64 * 1024;
+
     private byte[]? _buffer;
     private long _bufferStart;
     private int _buffered;
@@ -34,11 +37,14 @@ public sealed class BlobStream(IBlob blob, long length, int bufferSize = 1 << 20
                 Position += direct;
                 return direct;
             }
-            // No larger than what is left from here: opening a Parquet file reads its last 8 bytes and its footer, not 1 MiB.
-            var size = (int)Math.Min(bufferSize, length - Position);
+            // A full buffer only where the reads run on from the last fill; a first read or one after a seek fills what it asks
+            // for, at least 64 KiB, and never more than what is left from here. Opening a Parquet file reads its first 4 bytes,
+            // its last 8 and its footer: a 1 MiB buffer filled for the first 4 allocated 1 MiB for every staged part opened.
+            var sequential = _buffered > 0 && Position == _bufferStart + _buffered;
+            var size = (int)Math.Min(sequential ? bufferSize : Math.Min(bufferSize, Math.Max(destination.Length, MinFill)), length - Position);
             if (_buffer is null || _buffer.Length < size) _buffer = new byte[size];
             _bufferStart = Position;
-            _buffered = (int)Math.Min(_buffer.Length, length - Position);
+            _buffered = size;
             await blob.ReadRangeAsync(Position, _buffer.AsMemory(0, _buffered), ct);
         }
         var offset = (int)(Position - _bufferStart);
