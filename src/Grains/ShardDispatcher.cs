@@ -40,8 +40,8 @@ public sealed partial class ShardDispatcher(string jobId, IGrainFactory grains, 
     private readonly Dictionary<SiloAddress, DateTime> _unreachable = [];
     private readonly Dictionary<int, int> _unreached = [];
 
-    // Per silo, the shard after the last one it was given (Dispatch): where it goes on from.
-    private readonly Dictionary<SiloAddress, int> _next = [];
+    // Where each silo goes on from, and the stretches still ahead (Dispatch).
+    private readonly StretchPicker _picker = new();
 
     /// <summary>Makes a shard wait for a new attempt, and records why: "fault", "lost" or "unplaced".</summary>
     public void Requeue(ShardBook book, int shard, string reason)
@@ -103,18 +103,11 @@ public sealed partial class ShardDispatcher(string jobId, IGrainFactory grains, 
                 free[silo]--;
                 Start(book, shard, silo);
             }
-        // Then each silo goes on from the shard after the last one it was given, so that it works through a stretch of consecutive
-        // shards (whose rows share row groups, which it decodes once) rather than every other shard. The silos first seen start
-        // evenly spread over the shards; one that joins later starts halfway. A dispatch costs the same however many shards wait.
-        var fresh = free.Keys.Where(s => !_next.ContainsKey(s)).OrderBy(s => s.ToParsableString(), StringComparer.Ordinal).ToArray();
-        var first = _next.Count == 0;
-        for (var i = 0; i < fresh.Length; i++) _next[fresh[i]] = first ? i * book.Records.Length / fresh.Length : book.Records.Length / 2;
+        // Then stretches of consecutive shards in shard order, and what falls behind first (StretchPicker).
+        var silos = free.Count;
         foreach (var silo in free.Where(f => f.Value > 0).OrderByDescending(f => f.Value).Select(f => f.Key).ToArray())
-            for (var room = free[silo]; room > 0 && book.NextWaiting(_next[silo]) is { } shard; room--)
-            {
-                _next[silo] = shard + 1;
+            for (var room = free[silo]; room > 0 && _picker.Pick(book, silo, silos) is { } shard; room--)
                 Start(book, shard, silo);
-            }
     }
 
     /// <summary>
