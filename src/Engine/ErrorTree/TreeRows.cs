@@ -44,6 +44,55 @@ public sealed class TreeRows
         else _large.AsSpan(row * Width, Width).CopyTo(codes);
     }
 
+    private const int Magic = 0x31525445; // "ETR1"
+
+    /// <summary>
+    /// Compact rows as the file a tree attempt stages beside the explain attempt's parts (<see cref="Output.OutputLayout.TreeRows"/>),
+    /// read back at the tree's later levels on any silo instead of the shard's rows from the table: the first row, the kept rows'
+    /// indices (none when the shard is every row of its range), the codes a byte each and the errors a byte each, little-endian.
+    /// </summary>
+    public byte[] Encode()
+    {
+        if (_small is not { } small) throw new InvalidOperationException("only compact rows (a byte a code) are staged");
+        var kept = _kept ?? [];
+        var bytes = new byte[4 + 8 + 4 + 4 + 4 + kept.Length * 8L + small.Length + Count];
+        var span = bytes.AsSpan();
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(span, Magic);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(span[4..], _start);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(span[12..], Count);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(span[16..], Width);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(span[20..], _kept is null ? -1 : kept.Length);
+        var at = 24;
+        foreach (var index in kept)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(span[at..], index);
+            at += 8;
+        }
+        small.CopyTo(span[at..]);
+        at += small.Length;
+        for (var i = 0; i < Count; i++) span[at + i] = Errors[i] ? (byte)1 : (byte)0;
+        return bytes;
+    }
+
+    /// <summary>Rows staged by <see cref="Encode"/>; null when the bytes are not such a file (the caller reads the table instead).</summary>
+    public static TreeRows? Decode(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length < 24 || System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bytes) != Magic) return null;
+        var start = System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(bytes[4..]);
+        var count = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bytes[12..]);
+        var width = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bytes[16..]);
+        var keptCount = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bytes[20..]);
+        if (count < 0 || width < 0 || keptCount < -1 || bytes.Length != 24 + Math.Max(0, keptCount) * 8L + (long)count * width + count) return null;
+        var at = 24;
+        long[]? kept = keptCount < 0 ? null : new long[keptCount];
+        for (var k = 0; k < keptCount; k++, at += 8) kept![k] = System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(bytes[at..]);
+        var small = bytes.Slice(at, count * width).ToArray();
+        at += small.Length;
+        var errors = new bool[count];
+        for (var i = 0; i < count; i++) errors[i] = bytes[at + i] != 0;
+        return new TreeRows(start, kept, count, width, small, null, errors);
+    }
+
     /// <param name="predictions">Each row's predicted class, in the shard's row order.</param>
     public static TreeRows Of(ErrorTreeGrowth g, TableSpec table, ShardData data, long[] predictions, CancellationToken ct = default)
     {

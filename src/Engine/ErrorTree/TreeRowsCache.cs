@@ -5,10 +5,12 @@ namespace ExplainCluster.Engine.ErrorTree;
 /// from the table again, and in a Parquet table that is row groups decoded whole each time (the tree pass of the 1,000,000-row
 /// benchmark allocated more than its explain pass, and set the silos' peak memory: docs/benchmarks.md). Rows of one job at a time
 /// (another job's first request drops the rest), up to <see cref="MaxBytes"/> (a byte a row and usable column): the shards past it
-/// are read at each level as before, so what a silo keeps does not grow with the table. A shard's rows are dropped after the
-/// tree's last level.
+/// are read at each level from the file the first level staged beside the explain attempt's parts (<see cref="TreeRows.Encode"/>),
+/// so what a silo keeps does not grow with the table. A shard's rows are dropped after the tree's last level. 8 MB by default
+/// (<see cref="Jobs.Limits.TreeRowsBytes"/>; 16 shards of 16,384 rows and 32 columns): at 64 MB a 3,000,000-row job kept 46 MB a silo, a 100,000-row job 2 MB, and the silos' peak
+/// memory grew with the rows (docs/benchmarks.md).
 /// </summary>
-public sealed class TreeRowsCache(long maxBytes = 64L << 20)
+public sealed class TreeRowsCache(long maxBytes = 8L << 20)
 {
     private readonly object _lock = new();
     private readonly Dictionary<TreeRowsKey, TreeRows> _rows = [];

@@ -28,6 +28,12 @@ public sealed class Limits
     /// </summary>
     public TimeSpan BatchTimeout { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// Bytes of error-tree rows a silo keeps in memory from one level of a job's tree to the next (<see cref="ErrorTree.TreeRowsCache"/>);
+    /// the shards past it read the rows their first level staged. 0 keeps none.
+    /// </summary>
+    public long TreeRowsBytes { get; set; } = 8L << 20;
+
     /// <summary>The longest <see cref="BatchTimeout"/> accepted.</summary>
     public static readonly TimeSpan MaxBatchTimeout = TimeSpan.FromDays(1);
 
@@ -35,6 +41,7 @@ public sealed class Limits
         MaxSamples < 1 ? $"{Section}:MaxSamples must be at least 1"
         : MaxModelBytes < 1 ? $"{Section}:MaxModelBytes must be at least 1"
         : MaxSampleBytes < 1 ? $"{Section}:MaxSampleBytes must be at least 1"
+        : TreeRowsBytes < 0 ? $"{Section}:TreeRowsBytes must be at least 0"
         : BatchTimeout <= TimeSpan.Zero || BatchTimeout > MaxBatchTimeout ? $"{Section}:BatchTimeout must be more than 0 and at most {MaxBatchTimeout:c}"
         : null;
 

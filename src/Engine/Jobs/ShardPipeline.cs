@@ -29,7 +29,7 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
     private readonly RecentTasks<(string Job, string Output, string Version, string Rows), RowSet> _background = new(8);
 
     /// <summary>The error tree's rows of a job's shards from one level to the next (<see cref="ErrorTree.TreeRowsCache"/>).</summary>
-    private readonly ErrorTree.TreeRowsCache _treeRows = new();
+    private readonly ErrorTree.TreeRowsCache _treeRows = new((limits ?? new Limits()).TreeRowsBytes);
 
     /// <summary>How many shards' error-tree rows this silo keeps now.</summary>
     public int TreeRowsKept => _treeRows.Count;
@@ -125,12 +125,19 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
             var staged = locator.Resolve(job.Output).Child(OutputLayout.Attempt(shard.Index, explainAttempt));
             // The shard's codes and errors from the level before on this silo, or its rows read from the table again.
             var key = new ErrorTree.TreeRowsKey($"{job.Output}\n{job.SourceJson}", shard.Index, explainAttempt, growth.ColumnsKey);
+            // Else the rows a tree attempt staged beside the explain attempt's parts at an earlier level (on any silo), else the table.
             if (_treeRows.Get(key) is not { } rows)
             {
-                var dataset = await Dataset.OpenAsync(job, locator, ct, _limits.MaxSampleBytes, policy);
-                var data = await dataset.ReadAsync(shard, ct);
-                var predictions = await ErrorTree.StagedParts.PredictionsAsync(staged.Child(OutputLayout.SamplesPart(shard.Index)), ct);
-                rows = await Task.Run(() => ErrorTree.TreeRows.Of(growth, job.Data.Table!, data, predictions, ct), ct);
+                var stagedRows = staged.Child(OutputLayout.TreeRows(growth.ColumnsKey));
+                rows = await ReadTreeRowsAsync(stagedRows, ct);
+                if (rows is null)
+                {
+                    var dataset = await Dataset.OpenAsync(job, locator, ct, _limits.MaxSampleBytes, policy);
+                    var data = await dataset.ReadAsync(shard, ct);
+                    var predictions = await ErrorTree.StagedParts.PredictionsAsync(staged.Child(OutputLayout.SamplesPart(shard.Index)), ct);
+                    rows = await Task.Run(() => ErrorTree.TreeRows.Of(growth, job.Data.Table!, data, predictions, ct), ct);
+                    if (rows.Compact && growth.Level < growth.Options.Depth) await stagedRows.WriteAsync(rows.Encode(), ct);
+                }
                 _treeRows.Keep(key, rows);
             }
             // Each method's attributions added a feature column at a time, as they are read: a method's [rows, features] is never held whole.
@@ -150,6 +157,12 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
             if (growth.Level >= growth.Options.Depth) _treeRows.Drop(key); // the tree's last level
             return new TreeLevelPartial(shard.Index, attempt, silo, watch.Elapsed.TotalSeconds, counts);
         }, ct);
+
+    /// <summary>A shard's staged tree rows, or null when none were staged (or the file is not such rows: the table is read instead).</summary>
+    private static async Task<ErrorTree.TreeRows?> ReadTreeRowsAsync(IBlob blob, CancellationToken ct) =>
+        await blob.StatAsync(ct) is { } stat && stat.Length <= int.MaxValue
+            ? ErrorTree.TreeRows.Decode(await blob.ReadRangeAsync(0, (int)stat.Length, ct))
+            : null;
 
     /// <summary>
     /// The concepts pass (TCAV): the job's concept activation vectors, trained once on this silo's model host from the concept and

@@ -46,6 +46,12 @@ public static class OutputLayout
     /// <summary>In a post attempt's staging: its per-sample columns (<see cref="ParquetColumns"/>), joined to the shard's samples part at commit.</summary>
     public const string SampleColumns = "sample-columns.parquet";
 
+    /// <summary>
+    /// In an explain attempt's staging: the shard's error-tree rows for the tree's columns (<see cref="ErrorTree.TreeRows.Encode"/>,
+    /// named by <see cref="ErrorTree.ErrorTreeGrowth.ColumnsKey"/>), written by the tree's first level and read by the later ones.
+    /// </summary>
+    public static string TreeRows(string columnsKey) => $"tree-rows-{columnsKey[..Math.Min(16, columnsKey.Length)]}.bin";
+
     /// <summary>An attempt's partial statistics (<see cref="Jobs.PartialCodec"/>), read when the job takes them by reference or resumes.</summary>
     public static string Partial(int shard, int attempt) => $"{Attempt(shard, attempt)}/partial.bin";
 

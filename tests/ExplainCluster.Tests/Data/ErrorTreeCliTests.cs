@@ -11,17 +11,35 @@ namespace ExplainCluster.Tests.Data;
 /// </summary>
 public sealed class ErrorTreeCliTests
 {
-    private static async Task<string> RunCreditAsync(string folder, int shardSize)
+    private static async Task<string> RunCreditAsync(string folder, int shardSize, IReadOnlyDictionary<string, string>? environment = null)
     {
-        var job = Path.Combine(folder, $"job-{shardSize}.json");
-        var output = Path.Combine(folder, $"out-{shardSize}");
+        var name = $"{shardSize}{(environment is null ? "" : "-env")}";
+        var job = Path.Combine(folder, $"job-{name}.json");
+        var output = Path.Combine(folder, $"out-{name}");
         await File.WriteAllTextAsync(job, $$"""
             { "model": { "uri": "{{TestPaths.Fixture("tabular/credit_mlp.pt")}}", "classes": ["bad", "good"] }, "data": {{TableFiles.CreditData(TableFiles.Credit)}},
               "methods": { "saliency": {} }, "target": "label", "shardSize": {{shardSize}}, "batchSize": 512, "output": "{{output}}" }
             """);
-        var run = await CliResult.RunAsync(TimeSpan.FromMinutes(3), "run", job);
+        var run = await CliResult.RunAsync(TimeSpan.FromMinutes(3), environment ?? new Dictionary<string, string>(), "run", job);
         Assert.True(run.ExitCode == 0, run.ToString());
         return output;
+    }
+
+    /// <summary>
+    /// With no tree rows kept in memory (<c>Limits:TreeRowsBytes</c> 0), each level after the first reads the rows the first staged
+    /// beside the explain attempt's parts (<see cref="Engine.ErrorTree.TreeRows.Encode"/>): the same tree, bit for bit.
+    /// </summary>
+    [Fact]
+    public async Task Run_NoTreeRowsKept_LaterLevelsReadTheStagedRows_SameTree()
+    {
+        var folder = TestPaths.NewFolder();
+        var kept = await RunCreditAsync(folder, 1500);
+        var staged = await RunCreditAsync(folder, 1500, new Dictionary<string, string> { ["Limits__TreeRowsBytes"] = "0" });
+        using var a = Jobs.ReadJson(Path.Combine(kept, "summary.json"));
+        using var b = Jobs.ReadJson(Path.Combine(staged, "summary.json"));
+        Assert.Equal(3, a.RootElement.GetProperty("errorTree").GetProperty("depth").GetInt32());
+        Assert.Equal(a.RootElement.GetProperty("errorTree").GetRawText(), b.RootElement.GetProperty("errorTree").GetRawText());
+        Assert.False(Directory.Exists(Path.Combine(staged, "_attempts")), "the staging, tree rows with it, is gone once the job completes");
     }
 
     [Fact]

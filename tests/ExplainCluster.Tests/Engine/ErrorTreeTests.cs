@@ -139,6 +139,38 @@ public sealed class ErrorTreeTests
         Assert.Equal(3, kept.Grown.Nodes.Max(n => n.Depth));
     }
 
+    /// <summary>
+    /// A shard's rows as a tree attempt stages them and a later level reads them back: every row's codes, error and dataset
+    /// index as computed, for a shard of consecutive rows and one of kept rows; a file cut short or of another kind reads as none.
+    /// </summary>
+    [Fact]
+    public void TreeRows_EncodedAndDecoded_SameCodesErrorsAndIndices()
+    {
+        var table = Mixed();
+        var (grown, _, _) = table.Grow(3000);
+        var shard = table.Shard(1000, 1000);
+        var kept = shard.Outcome.Data with { Kept = [.. Enumerable.Range(0, 1000).Select(i => 5000L + 3 * i)] };
+        foreach (var data in new[] { shard.Outcome.Data, kept })
+        {
+            var rows = TreeRows.Of(grown, ErrorTreeTable.Spec, data, shard.Predictions);
+            var bytes = rows.Encode();
+            var back = TreeRows.Decode(bytes)!;
+            Assert.Equal((rows.Count, rows.Width, rows.Bytes), (back.Count, back.Width, back.Bytes));
+            Assert.Equal(rows.Errors, back.Errors);
+            Assert.Contains(true, back.Errors);
+            var (a, b) = (new int[rows.Width], new int[rows.Width]);
+            for (var r = 0; r < rows.Count; r++)
+            {
+                rows.CodesOf(r, a);
+                back.CodesOf(r, b);
+                Assert.Equal(a, b);
+                Assert.Equal(rows.IndexOf(r), back.IndexOf(r));
+            }
+            Assert.Null(TreeRows.Decode(bytes.AsSpan(0, bytes.Length - 1)));
+            Assert.Null(TreeRows.Decode("PAR1PAR1PAR1PAR1PAR1PAR1PAR1"u8));
+        }
+    }
+
     [Fact]
     public void TreeRowsCache_KeepsOneJobsRowsUpToItsBytes()
     {
