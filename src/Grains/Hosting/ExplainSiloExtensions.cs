@@ -14,6 +14,9 @@ namespace ExplainCluster.Grains.Hosting;
 
 public static class ExplainSiloExtensions
 {
+    /// <summary>Grains whose directory entries a silo caches (Orleans' default is 1,000,000).</summary>
+    public const int DirectoryCacheSize = 100_000;
+
     /// <summary>
     /// The ExplainCluster grains, their placement, storage and (unless <c>ModelHost:Enabled</c> is false)
     /// this silo's model host, announced in silo metadata so shard grains are placed here.
@@ -46,6 +49,10 @@ public static class ExplainSiloExtensions
         services.AddOptions<ModelHostOptions>().BindConfiguration(ModelHostOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ModelHostOptions>, ModelHostOptionsValidator>();
         services.AddOptions<RangeOptions>().BindConfiguration(RangeOptions.Section);
+        // Orleans sizes its grain directory cache for a million grains up front: two arrays of 9.3 MB on the large object heap,
+        // a third of what a table job's silo kept there, and the GC's budget for that heap grows with what survives on it
+        // (docs/benchmarks.md). A job's grains are its shards' attempts and ranges; past 100,000 a lookup goes to the directory.
+        services.Configure<GrainDirectoryOptions>(o => o.CacheSize = DirectoryCacheSize);
         services.AddSingleton(sp => new BlobLocator(sp.GetRequiredService<IConfiguration>()["Storage:ConnectionString"]));
         services.AddSingleton(sp => LocationPolicyFrom(sp.GetRequiredService<IConfiguration>()));
         services.AddSingleton(sp => LimitsFrom(sp.GetRequiredService<IConfiguration>()));
