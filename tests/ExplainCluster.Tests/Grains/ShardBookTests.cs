@@ -7,8 +7,8 @@ namespace ExplainCluster.Tests.Grains;
 
 public class ShardBookTests
 {
-    private static readonly SiloAddress SiloA = SiloAddress.New(new IPEndPoint(IPAddress.Loopback, 1111), 1);
-    private static readonly SiloAddress SiloB = SiloAddress.New(new IPEndPoint(IPAddress.Loopback, 2222), 1);
+    internal static readonly SiloAddress SiloA = SiloAddress.New(new IPEndPoint(IPAddress.Loopback, 1111), 1);
+    internal static readonly SiloAddress SiloB = SiloAddress.New(new IPEndPoint(IPAddress.Loopback, 2222), 1);
 
     private static ShardBook Book() => ShardBook.Plan([new ShardSpec(0, 0, 10), new ShardSpec(1, 10, 10), new ShardSpec(2, 20, 5)]);
 

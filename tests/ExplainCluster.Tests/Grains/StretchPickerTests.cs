@@ -1,4 +1,3 @@
-using System.Net;
 using ExplainCluster.Contracts;
 using ExplainCluster.Grains;
 using Orleans.Runtime;
@@ -11,8 +10,8 @@ namespace ExplainCluster.Tests.Grains;
 /// </summary>
 public class StretchPickerTests
 {
-    private static readonly SiloAddress SiloA = SiloAddress.New(new IPEndPoint(IPAddress.Loopback, 1111), 1);
-    private static readonly SiloAddress SiloB = SiloAddress.New(new IPEndPoint(IPAddress.Loopback, 2222), 1);
+    private static readonly SiloAddress SiloA = ShardBookTests.SiloA;
+    private static readonly SiloAddress SiloB = ShardBookTests.SiloB;
 
     /// <summary>
     /// Equal silos: each works through stretches of consecutive shards (so a row group is decoded by one of them), and the
