@@ -10,10 +10,11 @@ namespace ExplainCluster.Grains;
 /// <remarks>
 /// The job folds shard partials in shard order (<see cref="Engine.Stats.SummaryBuilder"/>), holding every partial that arrives
 /// before its predecessors. Stretches that started the silos evenly spread over the shards (one at shard 0, the other halfway)
-/// held the second silo's partials until the first had worked through half the job: at 1.4 MB a partial in the table benchmark,
-/// 250 MB on the job grain's silo at 3,000,000 rows, growing with the rows (docs/benchmarks.md, "The job grain's merge held half a
-/// job"). Here stretches are handed out in shard order, and what a slower silo leaves behind is taken by the faster one once it is
-/// <see cref="Lag"/> behind, so what waits for the merge is bounded by the silos and the stretch, not by the job's length.
+/// held the second silo's partials until the first had worked through half the job: at 1.36 MB a partial in the table benchmark,
+/// 68 of them (92 MB) on the job grain's silo 110 s into 3,000,000 rows, growing with the rows (docs/benchmarks.md, "A table
+/// job's peak against the rows"). Here stretches are handed out in shard order, and what a slower silo leaves behind is taken
+/// by the faster one once it is <see cref="Lag"/> behind, so what waits for the merge is bounded by the silos and the stretch,
+/// not by the job's length.
 /// A shard run again (a failed attempt, a lost silo) waits among the rest and is taken as its turn or its lag comes.
 /// Used on the job grain's turn only (not thread-safe).
 /// </remarks>
