@@ -107,8 +107,7 @@ public static partial class NpyFormat
         var bytes = System.Buffers.ArrayPool<byte>.Shared.Rent(size);
         try
         {
-            header.CopyTo(bytes, 0);
-            System.Runtime.InteropServices.MemoryMarshal.AsBytes(data.AsSpan()).CopyTo(bytes.AsSpan(header.Length));
+            Fill<T>(header, data, bytes);
             await target.WriteAsync(bytes.AsMemory(0, size), ct);
         }
         finally
@@ -120,11 +119,16 @@ public static partial class NpyFormat
     private static byte[] Encode<T>(ReadOnlySpan<T> data, IReadOnlyList<long> shape, string descr) where T : unmanaged
     {
         var header = Header(shape, descr);
-        var values = System.Runtime.InteropServices.MemoryMarshal.AsBytes(data);
-        var bytes = new byte[header.Length + values.Length];
-        header.CopyTo(bytes, 0);
-        values.CopyTo(bytes.AsSpan(header.Length));
+        var bytes = new byte[header.Length + System.Runtime.InteropServices.MemoryMarshal.AsBytes(data).Length];
+        Fill(header, data, bytes);
         return bytes;
+    }
+
+    /// <summary>The file's bytes, <paramref name="header"/> then <paramref name="data"/>'s, into the start of <paramref name="into"/>.</summary>
+    private static void Fill<T>(byte[] header, ReadOnlySpan<T> data, Span<byte> into) where T : unmanaged
+    {
+        header.CopyTo(into);
+        System.Runtime.InteropServices.MemoryMarshal.AsBytes(data).CopyTo(into[header.Length..]);
     }
 
     [GeneratedRegex(@"'descr'\s*:\s*'([^']+)'")]

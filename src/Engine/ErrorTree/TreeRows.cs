@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using ExplainCluster.Contracts;
 using ExplainCluster.Engine.Jobs;
 
@@ -57,15 +58,15 @@ public sealed class TreeRows
         var kept = _kept ?? [];
         var bytes = new byte[4 + 8 + 4 + 4 + 4 + kept.Length * 8L + small.Length + Count];
         var span = bytes.AsSpan();
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(span, Magic);
-        System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(span[4..], _start);
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(span[12..], Count);
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(span[16..], Width);
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(span[20..], _kept is null ? -1 : kept.Length);
+        BinaryPrimitives.WriteInt32LittleEndian(span, Magic);
+        BinaryPrimitives.WriteInt64LittleEndian(span[4..], _start);
+        BinaryPrimitives.WriteInt32LittleEndian(span[12..], Count);
+        BinaryPrimitives.WriteInt32LittleEndian(span[16..], Width);
+        BinaryPrimitives.WriteInt32LittleEndian(span[20..], _kept is null ? -1 : kept.Length);
         var at = 24;
         foreach (var index in kept)
         {
-            System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(span[at..], index);
+            BinaryPrimitives.WriteInt64LittleEndian(span[at..], index);
             at += 8;
         }
         small.CopyTo(span[at..]);
@@ -77,15 +78,15 @@ public sealed class TreeRows
     /// <summary>Rows staged by <see cref="Encode"/>; null when the bytes are not such a file (the caller reads the table instead).</summary>
     public static TreeRows? Decode(ReadOnlySpan<byte> bytes)
     {
-        if (bytes.Length < 24 || System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bytes) != Magic) return null;
-        var start = System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(bytes[4..]);
-        var count = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bytes[12..]);
-        var width = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bytes[16..]);
-        var keptCount = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bytes[20..]);
+        if (bytes.Length < 24 || BinaryPrimitives.ReadInt32LittleEndian(bytes) != Magic) return null;
+        var start = BinaryPrimitives.ReadInt64LittleEndian(bytes[4..]);
+        var count = BinaryPrimitives.ReadInt32LittleEndian(bytes[12..]);
+        var width = BinaryPrimitives.ReadInt32LittleEndian(bytes[16..]);
+        var keptCount = BinaryPrimitives.ReadInt32LittleEndian(bytes[20..]);
         if (count < 0 || width < 0 || keptCount < -1 || bytes.Length != 24 + Math.Max(0, keptCount) * 8L + (long)count * width + count) return null;
         var at = 24;
         long[]? kept = keptCount < 0 ? null : new long[keptCount];
-        for (var k = 0; k < keptCount; k++, at += 8) kept![k] = System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(bytes[at..]);
+        for (var k = 0; k < keptCount; k++, at += 8) kept![k] = BinaryPrimitives.ReadInt64LittleEndian(bytes[at..]);
         var small = bytes.Slice(at, count * width).ToArray();
         at += small.Length;
         var errors = new bool[count];

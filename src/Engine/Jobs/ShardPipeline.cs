@@ -129,7 +129,8 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
             if (_treeRows.Get(key) is not { } rows)
             {
                 var stagedRows = staged.Child(OutputLayout.TreeRows(growth.ColumnsKey));
-                rows = await ReadTreeRowsAsync(stagedRows, ct);
+                // The first level has nothing staged to find (a retried attempt at it computes the rows again).
+                rows = growth.Level > 0 ? await ReadTreeRowsAsync(stagedRows, ct) : null;
                 if (rows is null)
                 {
                     var dataset = await Dataset.OpenAsync(job, locator, ct, _limits.MaxSampleBytes, policy);

@@ -41,7 +41,8 @@ public sealed class BlobStream(IBlob blob, long length, int bufferSize = 1 << 20
             // for, at least 64 KiB, and never more than what is left from here. Opening a Parquet file reads its first 4 bytes,
             // its last 8 and its footer: a 1 MiB buffer filled for the first 4 allocated 1 MiB for every staged part opened.
             var sequential = _buffered > 0 && Position == _bufferStart + _buffered;
-            var size = (int)Math.Min(sequential ? bufferSize : Math.Min(bufferSize, Math.Max(destination.Length, MinFill)), length - Position);
+            var wanted = sequential ? bufferSize : Math.Min(bufferSize, Math.Max(destination.Length, MinFill));
+            var size = (int)Math.Min(wanted, length - Position);
             if (_buffer is null || _buffer.Length < size) _buffer = new byte[size];
             _bufferStart = Position;
             _buffered = size;

@@ -7,7 +7,7 @@ namespace ExplainCluster.Engine.Storage;
 /// (its parquet parts, its maps, its partials) is serialised into memory, written once and dropped, a few MB of large objects
 /// a part. A <see cref="MemoryStream"/> allocates each of them anew (doubling as it grows, the last steps on the large object
 /// heap, which only a full collection frees), and a job of many shards left a silo's heap growing with its length
-/// (docs/benchmarks.md, "What a shard allocates, pooled").
+/// (docs/benchmarks.md, "A table job's peak against the rows").
 /// </summary>
 /// <remarks>
 /// <see cref="Written"/> views the rented array: it is valid until the stream grows again or is disposed, so a caller writes it
