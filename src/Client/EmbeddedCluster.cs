@@ -27,6 +27,8 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         builder.Logging.ClearProviders().AddStderr(verbose);
         // The job's outcome is the CLI's own one-line error; the job grain's warning would say it twice.
         if (!verbose) builder.Logging.AddFilter("ExplainCluster.Grains.JobGrain", LogLevel.Error);
+        // A wrong setting is the CLI's own "error:" line; the host's report of its failed start would say it twice.
+        if (!verbose) builder.Logging.AddFilter(StartupFailure.HostCategory, LogLevel.Critical);
         builder.Services.AddExplainTracing(builder.Configuration).AddCliLifetime();
         builder.UseOrleans(silo => silo
             .UseLocalhostClustering(FreePort(), FreePort())

@@ -18,7 +18,7 @@ using Orleans.Dashboard;
 //   Storage:ConnectionString, OpenTelemetry:Otlp:Endpoint, Health:Port (8080; 0 for none),
 //   Dashboard:Enabled (false), Dashboard:Port (8081), Storage:LocalRoots:N (folders local paths must be under),
 //   ModelHost:ModelLocations:N (prefixes models must be under), Limits:MaxSamples, Limits:MaxModelBytes,
-//   Limits:MaxSampleBytes, Limits:BatchTimeout (00:10:00), Cluster:SubmitToken, Cluster:SubmitTokenFile,
+//   Limits:MaxSampleBytes, Limits:BatchTimeout (00:10:00), Limits:TreeRowsBytes (8 MiB), Cluster:SubmitToken, Cluster:SubmitTokenFile,
 //   Cluster:ConnectTimeout (00:01:00: how long a starting silo waits for its Redis).
 // Any start-up failure (a wrong setting, a port in use, Redis not answering in time) is one line on stderr, exit 1.
 var stopping = CancellationToken.None;

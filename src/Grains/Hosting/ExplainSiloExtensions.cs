@@ -47,7 +47,11 @@ public static class ExplainSiloExtensions
 
         var services = silo.Services;
         services.AddOptions<ModelHostOptions>().BindConfiguration(ModelHostOptions.Section).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<ModelHostOptions>, ModelHostOptionsValidator>();
+        services.AddSingleton<IValidateOptions<ModelHostOptions>>(new SettingsValidator<ModelHostOptions>(o => o.Validate()));
+        // Checked at start-up too, so that a wrong limit stops an embedded run (explain run, demo) in one line before any job, as
+        // it stops a silo; the Limits the engine takes are read below, as before.
+        services.AddOptions<Limits>().BindConfiguration(Limits.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<Limits>>(new SettingsValidator<Limits>(l => l.Validate()));
         services.AddOptions<RangeOptions>().BindConfiguration(RangeOptions.Section);
         // Orleans sizes its grain directory cache for a million grains up front: two arrays of 9.3 MB on the large object heap,
         // a third of what a table job's silo kept there, and the GC's budget for that heap grows with what survives on it
@@ -100,9 +104,9 @@ public static class JobStorageExtensions
     }
 }
 
-/// <summary>Stops the silo at start-up with a message naming the wrong key.</summary>
-internal sealed class ModelHostOptionsValidator : IValidateOptions<ModelHostOptions>
+/// <summary>Stops the silo (or an embedded run) at start-up with a message naming the wrong key: the settings' own check.</summary>
+internal sealed class SettingsValidator<T>(Func<T, string?> validate) : IValidateOptions<T> where T : class
 {
-    public ValidateOptionsResult Validate(string? name, ModelHostOptions options) =>
-        options.Validate() is { } problem ? ValidateOptionsResult.Fail(problem) : ValidateOptionsResult.Success;
+    public ValidateOptionsResult Validate(string? name, T options) =>
+        validate(options) is { } problem ? ValidateOptionsResult.Fail(problem) : ValidateOptionsResult.Success;
 }

@@ -42,6 +42,29 @@ public sealed class ErrorTreeCliTests
         Assert.False(Directory.Exists(Path.Combine(staged, "_attempts")), "the staging, tree rows with it, is gone once the job completes");
     }
 
+    /// <summary>
+    /// A wrong limit stops an embedded run before any job, as it stops a silo: one line naming the key, exit 1, no output. It
+    /// used to surface from the job grain's activation as a stack trace, and the host's own report of a failed start (a wrong
+    /// ModelHost setting) printed the error twice.
+    /// </summary>
+    [Theory]
+    [InlineData("Limits__TreeRowsBytes", "-1", "Limits:TreeRowsBytes must be at least 0")]
+    [InlineData("ModelHost__WorkerThreads", "-3", "ModelHost:WorkerThreads must be from 0 (one per core) to 64")]
+    public async Task Run_WrongSetting_OneLineAndNothingWritten(string key, string value, string problem)
+    {
+        var folder = TestPaths.NewFolder();
+        var job = Path.Combine(folder, "job.json");
+        var output = Path.Combine(folder, "out");
+        await File.WriteAllTextAsync(job, $$"""
+            { "model": { "uri": "{{TestPaths.Fixture("tabular/credit_mlp.pt")}}", "classes": ["bad", "good"] }, "data": {{TableFiles.CreditData(TableFiles.Credit)}},
+              "methods": { "saliency": {} }, "target": "label", "output": "{{output}}" }
+            """);
+        var run = await CliResult.RunAsync(TimeSpan.FromMinutes(2), new Dictionary<string, string> { [key] = value }, "run", job);
+        Assert.Equal(1, run.ExitCode);
+        Assert.Equal($"error: {problem}", Assert.Single(run.Stderr.TrimEnd().Split('\n')));
+        Assert.False(Directory.Exists(output));
+    }
+
     [Fact]
     public async Task Run_CreditMlp_TreeEqualsAPlainGrowerOnTheWholeTableAndShardingChangesNoBit()
     {
