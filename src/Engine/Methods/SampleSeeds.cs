@@ -9,7 +9,12 @@ public static class SampleSeeds
     public static ulong For(long seed, long index) => Mix((ulong)seed ^ Mix((ulong)index + 0x9E3779B97F4A7C15UL));
 
     /// <summary>The next uniform on [0, 1) of the SplitMix64 stream whose state is <paramref name="state"/> (53 bits, as Random.NextDouble).</summary>
-    public static double Uniform(ref ulong state) => (Mix(state += 0x9E3779B97F4A7C15UL) >> 11) * (1.0 / (1UL << 53));
+    public static double Uniform(ref ulong state) => (Mix(state += Golden) >> 11) * (1.0 / (1UL << 53));
+
+    /// <summary>The state of the stream <paramref name="state"/> after <paramref name="drawn"/> uniforms.</summary>
+    public static ulong Advance(ulong state, long drawn) => state + (ulong)drawn * Golden;
+
+    private const ulong Golden = 0x9E3779B97F4A7C15UL;
 
     private static ulong Mix(ulong z)
     {

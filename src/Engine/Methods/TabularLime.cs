@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using ExplainCluster.Engine.Data.Tables;
@@ -54,23 +55,27 @@ public sealed class TabularLime(int samples, double? kernelWidth, double alpha, 
 
         var words = (k + 63) / 64;
         var agree = new ulong[n * samples * words]; // each row's surrogate features as bits: its bin or level is the instance's
-        var rows = new float[samples * features.Width];
         var picks = new int[samples * k];
         var outputs = new Tensor[n];
         if (shared)
-            Shared(batch, stats, input, n, k, rows, picks, agree, outputs);
+            Shared(batch, stats, input, n, k, picks, agree, outputs);
         else
         {
-            var binary = new float[samples * k];
+            // Each row's perturbations a chunk at a time, drawn into one reused buffer just before its forward (the chunks
+            // of a forward over all of them, from the same stream: the same rows as drawing them at once).
+            var budget = maxRows ?? batch.MaxRows;
+            using var buffer = empty([Math.Min(budget, samples), features.Width], ScalarType.Float32);
             for (var i = 0; i < n; i++)
             {
-                var random = new StreamUniforms(SampleSeeds.For(seed, batch.Indices[i]));
-                var x = input.AsSpan(i * features.Width, features.Width);
-                stats.Perturb(x, samples, ref random, rows, binary, picks);
-                stats.Agreement(x, picks, samples, agree.AsSpan(i * samples * words, samples * words));
-                using var perturbed = tensor(rows, [samples, features.Width]).to(batch.Input.device);
-                outputs[i] = TargetGradients.Outputs(batch.Model, samples, (start, count) => perturbed.narrow(0, start, count),
-                    batch.Targets.narrow(0, i, 1).expand(samples), maxRows ?? batch.MaxRows, probability);
+                var stream = SampleSeeds.For(seed, batch.Indices[i]);
+                var x = input.AsMemory(i * features.Width, features.Width);
+                outputs[i] = TargetGradients.Outputs(batch.Model, samples, (start, count) =>
+                {
+                    var random = StreamUniforms.At(stream, Math.Max(start - 1, 0) * k);
+                    stats.Draw(x.Span, (int)start, (int)count, ref random, MemoryMarshal.Cast<byte, float>(buffer.bytes), picks);
+                    return buffer.narrow(0, 0, count);
+                }, batch.Targets.narrow(0, i, 1).expand(samples), budget, probability);
+                stats.Agreement(x.Span, picks, samples, agree.AsSpan(i * samples * words, samples * words));
             }
         }
         var y = stack(outputs, 0).cpu().data<float>().ToArray();
@@ -124,10 +129,11 @@ public sealed class TabularLime(int samples, double? kernelWidth, double alpha, 
     /// against its own. lime's perturbations depend on the instance only through row 0, so each row's explanation is lime's
     /// with that stream; what the rows share is one Monte Carlo sample (their errors are correlated).
     /// </summary>
-    private void Shared(MethodBatch batch, Discretiser stats, float[] input, int n, int k, float[] rows, int[] picks, ulong[] agree, Tensor[] outputs)
+    private void Shared(MethodBatch batch, Discretiser stats, float[] input, int n, int k, int[] picks, ulong[] agree, Tensor[] outputs)
     {
         var random = new StreamUniforms(SampleSeeds.For(seed, SharedStream));
-        stats.Perturb(input.AsSpan(0, stats.Width), samples, ref random, rows, new float[samples * k], picks);
+        var rows = new float[samples * stats.Width];
+        stats.Perturb(input.AsSpan(0, stats.Width), samples, ref random, rows, default, picks);
         using var perturbed = tensor(rows, [samples, stats.Width]).narrow(0, 1, samples - 1).to(batch.Input.device);
         var budget = maxRows ?? batch.MaxRows;
         using var noGrad = no_grad();
@@ -159,7 +165,30 @@ public sealed class TabularLime(int samples, double? kernelWidth, double alpha, 
         private readonly FeatureGroups _features;
         private readonly Feature[] _stats;
 
-        private Discretiser(FeatureGroups features, Feature[] stats) => (_features, _stats) = (features, stats);
+        private Discretiser(FeatureGroups features, Feature[] stats)
+        {
+            (_features, _stats) = (features, stats);
+            var k = stats.Length;
+            (_kind, _at, _first, _last) = (new int[k], new int[k], new int[k], new int[k]);
+            var picks = stats.Sum(s => s.Values.Length);
+            (_cut, _value, _from, _scale, _tableAt) = (new double[picks], new int[picks], new double[picks], new double[picks], new int[picks]);
+            var tables = new List<double>();
+            for (int f = 0, p = 0; f < k; f++)
+            {
+                var s = stats[f];
+                _kind[f] = s.Quantiles is not null ? Numeric : features.Widths[f] > 1 ? OneHot : Index;
+                _at[f] = features.Offsets[f];
+                (_first[f], _last[f]) = (p, p + s.Values.Length - 1);
+                for (var q = 0; q < s.Values.Length; q++, p++)
+                {
+                    (_cut[p], _value[p], _from[p], _scale[p]) = (s.Cumulative[q], s.Values[q], s.From[q], s.Scale[q]);
+                    if (s.Quantiles is null) continue;
+                    _tableAt[p] = tables.Count;
+                    tables.AddRange(s.Quantiles[s.Values[q]]);
+                }
+            }
+            _table = [.. tables];
+        }
 
         /// <summary>One feature: its values' frequencies (cumulative), and for a numeric one its quartile edges and each bin's mean, std and bounds.</summary>
         private sealed record Feature(int[] Values, double[] Cumulative, double[]? Edges, double[] Mean, double[] Std, double[] Min, double[] Max)
@@ -212,12 +241,7 @@ public sealed class TabularLime(int samples, double? kernelWidth, double alpha, 
         /// lime's surrogate features of drawn rows as bits, (K + 63) / 64 words a row: feature f of row r is set where its pick
         /// (<paramref name="picks"/> [samples, K]) is <paramref name="x"/>'s bin or level; row 0, the instance, has every feature.
         /// </summary>
-        public void Agreement(ReadOnlySpan<float> x, ReadOnlySpan<int> picks, int samples, Span<ulong> bits)
-        {
-            var own = new int[_stats.Length];
-            for (var f = 0; f < own.Length; f++) own[f] = Value(f, x);
-            Agree(own, picks, samples, bits);
-        }
+        public void Agreement(ReadOnlySpan<float> x, ReadOnlySpan<int> picks, int samples, Span<ulong> bits) => Agree(Own(x), picks, samples, bits);
 
         /// <summary>
         /// The bits of <see cref="Agreement"/> from x's own bins or levels: each row's picks compared with them
@@ -274,52 +298,141 @@ public sealed class TabularLime(int samples, double? kernelWidth, double alpha, 
             return rows;
         }
 
-        /// <summary>
-        /// The perturbed vectors into <paramref name="rows"/> [samples, width], in one pass without allocation: one uniform
-        /// u per row and feature gives both of lime's draws. The bin or level is where u falls among the cumulative
-        /// frequencies; u's place within that interval, uniform on [0, 1) and independent of the pick, is the quantile of
-        /// the bin's truncated normal, read from its table (<see cref="Grid"/>).
-        /// </summary>
         /// <summary>The width of the vectors the model takes.</summary>
         public int Width => _features.Width;
 
+        /// <summary>
+        /// The perturbed vectors into <paramref name="rows"/> [samples, width], in one pass without allocation (<see cref="Draw"/>).
+        /// </summary>
+        /// <param name="binary">When given, [samples, features]: 1 where the row's bin or level is x's.</param>
         /// <param name="picks">When given, [samples, features]: each drawn row's bin or level per feature (row 0: x's).</param>
         public void Perturb<TUniforms>(ReadOnlySpan<float> x, int samples, ref TUniforms random, Span<float> rows, Span<float> binary, Span<int> picks = default)
             where TUniforms : struct, IUniforms
         {
+            var k = _stats.Length;
+            var drawn = picks.Length > 0 ? picks[..(samples * k)] : binary.Length > 0 ? new int[samples * k] : default;
+            Draw(x, 0, samples, ref random, rows, drawn);
+            if (binary.Length == 0) return;
+            var own = Own(x);
+            for (var r = 0; r < samples; r++)
+                for (var f = 0; f < k; f++) binary[r * k + f] = r == 0 || drawn[r * k + f] == own[f] ? 1 : 0;
+        }
+
+        /// <summary>x's bin or level per feature.</summary>
+        public int[] Own(ReadOnlySpan<float> x)
+        {
+            var own = new int[_stats.Length];
+            for (var f = 0; f < own.Length; f++) own[f] = Value(f, x);
+            return own;
+        }
+
+        /// <summary>
+        /// Rows <paramref name="from"/> .. <paramref name="from"/> + <paramref name="count"/> of x's perturbed vectors into
+        /// <paramref name="rows"/> [count, width] (row 0 is x), and their picks into <paramref name="picks"/> at their own
+        /// rows [samples, K] when given. <paramref name="random"/> is the stream positioned at row <paramref name="from"/>'s
+        /// first value (<see cref="StreamUniforms.At"/>): one uniform u per drawn row and feature, in row-major order, makes
+        /// both of lime's draws. The bin or level is where u falls among the cumulative frequencies; u's place within that
+        /// interval, uniform on [0, 1) and independent of the pick, is the quantile of the bin's truncated normal, read from
+        /// its table (<see cref="Grid"/>). The uniforms of a block of rows are drawn first, then each feature's column of
+        /// them is turned into values in a loop of its own, with the pick counted with no branch (a predictor cannot guess
+        /// random draws).
+        /// </summary>
+        public void Draw<TUniforms>(ReadOnlySpan<float> x, int from, int count, ref TUniforms random, Span<float> rows, Span<int> picks)
+            where TUniforms : struct, IUniforms
+        {
             var (width, k) = (_features.Width, _stats.Length);
-            x.CopyTo(rows);
-            rows[width..(samples * width)].Clear();
-            binary[..k].Fill(1);
-            var own = new int[k];
-            for (var f = 0; f < k; f++) own[f] = Value(f, x);
+            rows = rows[..(count * width)];
+            rows.Clear();
             var keep = picks.Length > 0;
-            if (keep) own.CopyTo(picks);
-            for (var r = 1; r < samples; r++)
+            var r = 0;
+            if (from == 0 && count > 0)
             {
-                var row = rows.Slice(r * width, width);
-                for (var f = 0; f < k; f++)
+                x.CopyTo(rows);
+                if (keep) Own(x).CopyTo(picks);
+                r = 1;
+            }
+            var uniforms = System.Buffers.ArrayPool<double>.Shared.Rent(Block * k);
+            try
+            {
+                for (; r < count; r += Block)
                 {
-                    var s = _stats[f];
-                    var u = random.Next();
-                    var pick = 0;
-                    while (pick < s.Values.Length - 1 && u >= s.Cumulative[pick]) pick++;
-                    var value = s.Values[pick];
-                    binary[r * k + f] = value == own[f] ? 1 : 0;
-                    if (keep) picks[r * k + f] = value;
-                    var at = _features.Offsets[f];
-                    if (s.Quantiles is { } quantiles)
+                    var size = Math.Min(Block, count - r);
+                    for (var i = 0; i < size; i++) // the stream's order, row by row; kept feature by feature
+                        for (var f = 0; f < k; f++) uniforms[f * Block + i] = random.Next();
+                    for (var f = 0; f < k; f++)
                     {
-                        var place = Math.Clamp((u - s.From[pick]) * s.Scale[pick], 0, Grid);
-                        var j = Math.Min((int)place, Grid - 1);
-                        var table = quantiles[value];
-                        row[at] = (float)(table[j] + (table[j + 1] - table[j]) * (place - j));
+                        var column = uniforms.AsSpan(f * Block, size);
+                        var into = rows[(r * width + _at[f])..];
+                        var drawn = keep ? picks[((from + r) * k + f)..] : default;
+                        if (_kind[f] == Numeric) DrawNumeric(f, column, into, width, drawn, k);
+                        else DrawLevels(f, column, into, width, drawn, k);
                     }
-                    else if (_features.Widths[f] > 1) row[at + value] = 1; // one-hot
-                    else row[at] = value;                                  // the level's index
                 }
             }
+            finally
+            {
+                System.Buffers.ArrayPool<double>.Shared.Return(uniforms);
+            }
         }
+
+        /// <summary>Rows drawn a block at a time: each feature's uniforms of a block are 4 KB.</summary>
+        private const int Block = 512;
+
+        /// <summary>A numeric feature's values from its uniforms: its bin (at most four: three cuts, the missing ones never passed), then the bin's quantile.</summary>
+        private void DrawNumeric(int f, ReadOnlySpan<double> u, Span<float> into, int width, Span<int> picks, int k)
+        {
+            var (first, cuts) = (_first[f], _last[f] - _first[f]);
+            var c0 = cuts > 0 ? _cut[first] : double.PositiveInfinity;
+            var c1 = cuts > 1 ? _cut[first + 1] : double.PositiveInfinity;
+            var c2 = cuts > 2 ? _cut[first + 2] : double.PositiveInfinity;
+            ref var start = ref _from[first];
+            ref var scale = ref _scale[first];
+            ref var tableAt = ref _tableAt[first];
+            ref var value = ref _value[first];
+            ref var table = ref MemoryMarshal.GetArrayDataReference(_table);
+            ref var row = ref MemoryMarshal.GetReference(into);
+            ref var pick = ref MemoryMarshal.GetReference(picks);
+            var keep = picks.Length > 0;
+            if (u.Length > 0 && ((u.Length - 1) * width >= into.Length || keep && (u.Length - 1) * k >= picks.Length)) throw new ArgumentOutOfRangeException(nameof(u));
+            for (var i = 0; i < u.Length; i++)
+            {
+                var v = u[i];
+                var p = Bit(v >= c0) + Bit(v >= c1) + Bit(v >= c2); // 0..3: each cut a bin's end, the missing ones +∞
+                if (keep) Unsafe.Add(ref pick, i * k) = Unsafe.Add(ref value, p);
+                var place = Math.Clamp((v - Unsafe.Add(ref start, p)) * Unsafe.Add(ref scale, p), 0, Grid);
+                var j = Math.Min((int)place, Grid - 1);
+                ref var cell = ref Unsafe.Add(ref table, Unsafe.Add(ref tableAt, p) + j);
+                Unsafe.Add(ref row, i * width) = (float)(cell + (Unsafe.Add(ref cell, 1) - cell) * (place - j));
+            }
+        }
+
+        /// <summary>A categorical feature's levels from its uniforms: the one-hot element set, or the level's index.</summary>
+        private void DrawLevels(int f, ReadOnlySpan<double> u, Span<float> into, int width, Span<int> picks, int k)
+        {
+            var (first, last) = (_first[f], _last[f]);
+            var (cut, value) = (_cut, _value);
+            var (keep, hot) = (picks.Length > 0, _kind[f] == OneHot);
+            for (var i = 0; i < u.Length; i++)
+            {
+                var v = u[i];
+                var p = first;
+                for (var t = first; t < last; t++) p += Bit(v >= cut[t]);
+                var level = value[p];
+                if (keep) picks[i * k] = level;
+                if (hot) into[i * width + level] = 1;
+                else into[i * width] = level;
+            }
+        }
+
+        private static int Bit(bool b) => Unsafe.As<bool, byte>(ref b);
+
+        private const int Numeric = 0, OneHot = 1, Index = 2;
+
+        // The features' draws laid out flat: feature f's picks are first[f]..last[f] (inclusive) in cut (each pick's
+        // cumulative frequency), value (its bin or level), from and scale (its interval of u: start, and Grid over its
+        // width) and tableAt (a numeric pick's quantile table in table).
+        private readonly int[] _kind, _at, _first, _last, _value, _tableAt;
+        private readonly double[] _cut, _from, _scale, _table;
 
         private static Feature Frequencies(int[] values, double[]? edges, double[] mean, double[] std, double[] min, double[] max)
         {
@@ -388,6 +501,9 @@ public sealed class TabularLime(int samples, double? kernelWidth, double alpha, 
         private ulong _state = state;
 
         public double Next() => SampleSeeds.Uniform(ref _state);
+
+        /// <summary>The stream of <paramref name="seed"/> after <paramref name="drawn"/> values (SplitMix64's state advances by a constant).</summary>
+        public static StreamUniforms At(ulong seed, long drawn) => new(SampleSeeds.Advance(seed, drawn));
     }
 
     /// <summary>A <see cref="Random"/>'s uniforms.</summary>

@@ -99,6 +99,62 @@ public sealed class TabularLimeTests
         Assert.InRange(same[3] / (double)Samples, 0.29, 0.38);
     }
 
+    [Theory]
+    [InlineData(700)]   // chunks that straddle the draw's blocks of 512 rows
+    [InlineData(3001)]  // one chunk of every row
+    [InlineData(1)]     // a row at a time
+    public void Draw_InChunks_IsTheSameRowsAsDrawingAtOnce(int chunk)
+    {
+        // Numeric, one-hot and index-coded features; each chunk starts its stream where the rows before it ended.
+        var groups = TableGames.Groups("""
+            { "table": "t.csv", "features": [
+                { "name": "x0", "type": "numeric" }, { "name": "c", "type": "categorical", "encode": { "oneHot": ["x", "y", "z"] } },
+                { "name": "x1", "type": "numeric" }, { "name": "d", "type": "categorical", "encode": { "index": ["p", "q", "r", "s", "t"] } } ] }
+            """);
+        float[] sample = [.. Enumerable.Range(0, 100).SelectMany(r => new float[] { r * 37 % 100, r % 3 == 0 ? 1 : 0, r % 3 == 1 ? 1 : 0, r % 3 == 2 ? 1 : 0, r % 7, r % 5 })];
+        var stats = TabularLime.Discretiser.Of(groups, sample);
+        float[] x = [12, 0, 1, 0, 3, 4];
+        const int Samples = 3001, K = 4;
+        var stream = SampleSeeds.For(7, 42);
+        var (whole, picks) = (new float[Samples * 6], new int[Samples * K]);
+        var random = new TabularLime.StreamUniforms(stream);
+        stats.Perturb(x, Samples, ref random, whole, default, picks);
+        var (rows, chunkPicks) = (new float[chunk * 6], new int[Samples * K]);
+        for (var start = 0; start < Samples; start += chunk)
+        {
+            var count = Math.Min(chunk, Samples - start);
+            var at = TabularLime.StreamUniforms.At(stream, Math.Max(start - 1, 0) * K);
+            stats.Draw(x, start, count, ref at, rows, chunkPicks);
+            Assert.Equal(whole.AsSpan(start * 6, count * 6).ToArray(), rows.AsSpan(0, count * 6).ToArray());
+        }
+        Assert.Equal(picks, chunkPicks);
+        Assert.Equal(x, whole[..6]);
+        for (var r = 1; r < Samples; r++)
+        {
+            var row = whole.AsSpan(r * 6, 6);
+            Assert.Equal(1, row[1] + row[2] + row[3]);          // one level of the one-hot group
+            Assert.Equal(picks[r * K + 1], row[2] == 1 ? 1 : row[3] == 1 ? 2 : 0);
+            Assert.Equal(picks[r * K + 3], row[5]);             // the level's index
+            Assert.InRange(row[5], 0, 4);
+            foreach (var f in new[] { 0, 2 }) Assert.Equal(picks[r * K + f], stats.Value(f, row)); // a value in its drawn bin
+        }
+    }
+
+    [Fact]
+    public void Attribute_PerRowDraws_DoNotDependOnTheRowBudget()
+    {
+        // Each row's perturbations are drawn a forward's chunk at a time: budgets of 700, 256 and 8192 rows give the same fits.
+        using var model = TinyModels.Load("tabular/tabular_steps.pt");
+        float[][] rows = [[90, 80, 99, 0, 0, 1], [10, 75, 30, 1, 0, 0], [50, 20, 76, 0, 1, 0]];
+        var runs = new[] { 700, 256, 8192 }.Select(budget => TableGames.Run(Method("""{ "samples": 3001 }"""), model, rows, Groups, Sample, targets: [1, 0, 1], maxRows: budget)).ToArray();
+        foreach (var run in runs[1..])
+        {
+            Assert.Equal(runs[0].Maps, run.Maps);
+            Assert.Equal(runs[0].Columns[0], run.Columns[0]);
+        }
+        Assert.NotEqual(runs[0].Maps[0..4], runs[0].Maps[4..8]);
+    }
+
     [Fact]
     public void Perturb_NumericDraws_FollowTheBinsTruncatedNormal()
     {
