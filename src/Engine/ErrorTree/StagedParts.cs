@@ -21,9 +21,20 @@ public static class StagedParts
         await using var reader = await ParquetReader.CreateAsync(new BlobStream(part, length), cancellationToken: ct);
         using var group = reader.OpenRowGroupReader(0);
         var rows = (int)group.RowCount;
-        var column = new double[rows];
-        await ColumnAsync<int>(group, Field(reader, part, "prediction"), part, length, new ColumnChunkReader(), column, rows, ct);
-        return [.. column.Select(v => (long)v)];
+        var chunks = Interlocked.Exchange(ref _spare, null) ?? new ColumnChunkReader();
+        var column = System.Buffers.ArrayPool<double>.Shared.Rent(rows);
+        try
+        {
+            await ColumnAsync<int>(group, Field(reader, part, "prediction"), part, length, chunks, column, rows, ct);
+            Volatile.Write(ref _spare, chunks);
+            var predictions = new long[rows];
+            for (var r = 0; r < rows; r++) predictions[r] = (long)column[r];
+            return predictions;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<double>.Shared.Return(column);
+        }
     }
 
     /// <summary>A column of a staged attribution table as it is read: <paramref name="column"/> −1 is the rows' dataset indices, j ≥ 0 feature j.</summary>
@@ -39,15 +50,28 @@ public static class StagedParts
         await using var reader = await ParquetReader.CreateAsync(new BlobStream(part, length), cancellationToken: ct);
         using var group = reader.OpenRowGroupReader(0);
         var rows = (int)group.RowCount;
-        var (chunks, column) = (new ColumnChunkReader(), new double[rows]);
-        await ColumnAsync<long>(group, Field(reader, part, "index"), part, length, chunks, column, rows, ct);
-        sink(-1, column);
-        for (var j = 0; j < features.Length; j++)
+        // The decoder's buffers and the column from one read to the next (a shard's tree level reads a part per method).
+        var chunks = Interlocked.Exchange(ref _spare, null) ?? new ColumnChunkReader();
+        var column = System.Buffers.ArrayPool<double>.Shared.Rent(rows);
+        try
         {
-            await ColumnAsync<float>(group, Field(reader, part, features[j]), part, length, chunks, column, rows, ct);
-            sink(j, column);
+            await ColumnAsync<long>(group, Field(reader, part, "index"), part, length, chunks, column, rows, ct);
+            sink(-1, column.AsSpan(0, rows));
+            for (var j = 0; j < features.Length; j++)
+            {
+                await ColumnAsync<float>(group, Field(reader, part, features[j]), part, length, chunks, column, rows, ct);
+                sink(j, column.AsSpan(0, rows));
+            }
+            Volatile.Write(ref _spare, chunks); // only a read that ended well leaves its decoder
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<double>.Shared.Return(column);
         }
     }
+
+    /// <summary>A decoder no read is using (reads run on several threads: each takes it or makes its own, and leaves its own when it ends well).</summary>
+    private static ColumnChunkReader? _spare;
 
     /// <summary>
     /// A column the explain pass wrote (no nulls) into <paramref name="into"/>'s first <paramref name="rows"/>, as doubles (exact for

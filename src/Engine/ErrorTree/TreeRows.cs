@@ -13,10 +13,10 @@ public sealed class TreeRows
 {
     private readonly long _start;
     private readonly long[]? _kept;
-    private readonly byte[]? _small;
+    private readonly ReadOnlyMemory<byte>? _small; // a byte a code: its own array, or a slice of the staged file's bytes as read
     private readonly int[]? _large;
 
-    private TreeRows(long start, long[]? kept, int count, int width, byte[]? small, int[]? large, bool[] errors)
+    private TreeRows(long start, long[]? kept, int count, int width, ReadOnlyMemory<byte>? small, int[]? large, bool[] errors)
     {
         (_start, _kept, Count, Width, _small, _large, Errors) = (start, kept, count, width, small, large, errors);
     }
@@ -33,7 +33,7 @@ public sealed class TreeRows
     public bool Compact => _small is not null;
 
     /// <summary>What the rows hold, about.</summary>
-    public long Bytes => (_small?.LongLength ?? 0) + (_large?.LongLength ?? 0) * sizeof(int) + Errors.LongLength + (_kept?.LongLength ?? 0) * sizeof(long);
+    public long Bytes => (_small?.Length ?? 0) + (_large?.LongLength ?? 0) * sizeof(int) + Errors.LongLength + (_kept?.LongLength ?? 0) * sizeof(long);
 
     public long IndexOf(int row) => SampleRows.IndexOf(_start, _kept, row);
 
@@ -41,7 +41,10 @@ public sealed class TreeRows
     public void CodesOf(int row, int[] codes)
     {
         if (_small is { } small)
-            for (var c = 0; c < Width; c++) codes[c] = small[row * Width + c];
+        {
+            var own = small.Span.Slice(row * Width, Width);
+            for (var c = 0; c < Width; c++) codes[c] = own[c];
+        }
         else _large.AsSpan(row * Width, Width).CopyTo(codes);
     }
 
@@ -54,10 +57,19 @@ public sealed class TreeRows
     /// </summary>
     public byte[] Encode()
     {
+        var bytes = new byte[EncodedLength];
+        Encode(bytes);
+        return bytes;
+    }
+
+    /// <summary>The length of <see cref="Encode()"/>'s bytes.</summary>
+    public int EncodedLength => checked(24 + (_kept?.Length ?? 0) * 8 + (_small?.Length ?? 0) + Count);
+
+    /// <summary><see cref="Encode()"/> into the first <see cref="EncodedLength"/> bytes of <paramref name="span"/> (a rented buffer).</summary>
+    public void Encode(Span<byte> span)
+    {
         if (_small is not { } small) throw new InvalidOperationException("only compact rows (a byte a code) are staged");
         var kept = _kept ?? [];
-        var bytes = new byte[4 + 8 + 4 + 4 + 4 + kept.Length * 8L + small.Length + Count];
-        var span = bytes.AsSpan();
         BinaryPrimitives.WriteInt32LittleEndian(span, Magic);
         BinaryPrimitives.WriteInt64LittleEndian(span[4..], _start);
         BinaryPrimitives.WriteInt32LittleEndian(span[12..], Count);
@@ -69,15 +81,18 @@ public sealed class TreeRows
             BinaryPrimitives.WriteInt64LittleEndian(span[at..], index);
             at += 8;
         }
-        small.CopyTo(span[at..]);
+        small.Span.CopyTo(span[at..]);
         at += small.Length;
         for (var i = 0; i < Count; i++) span[at + i] = Errors[i] ? (byte)1 : (byte)0;
-        return bytes;
     }
 
-    /// <summary>Rows staged by <see cref="Encode"/>; null when the bytes are not such a file (the caller reads the table instead).</summary>
-    public static TreeRows? Decode(ReadOnlySpan<byte> bytes)
+    /// <summary>
+    /// Rows staged by <see cref="Encode()"/>; null when the bytes are not such a file (the caller reads the table instead). The codes
+    /// stay in <paramref name="file"/>, not copied: the caller hands over the bytes it read.
+    /// </summary>
+    public static TreeRows? Decode(ReadOnlyMemory<byte> file)
     {
+        var bytes = file.Span;
         if (bytes.Length < 24 || BinaryPrimitives.ReadInt32LittleEndian(bytes) != Magic) return null;
         var start = BinaryPrimitives.ReadInt64LittleEndian(bytes[4..]);
         var count = BinaryPrimitives.ReadInt32LittleEndian(bytes[12..]);
@@ -87,7 +102,7 @@ public sealed class TreeRows
         var at = 24;
         long[]? kept = keptCount < 0 ? null : new long[keptCount];
         for (var k = 0; k < keptCount; k++, at += 8) kept![k] = BinaryPrimitives.ReadInt64LittleEndian(bytes[at..]);
-        var small = bytes.Slice(at, count * width).ToArray();
+        var small = file.Slice(at, count * width);
         at += small.Length;
         var errors = new bool[count];
         for (var i = 0; i < count; i++) errors[i] = bytes[at + i] != 0;
@@ -115,6 +130,6 @@ public sealed class TreeRows
                 else large![i * codes.Length + c] = codes[c];
             errors[i] = labels[i] != predictions[i];
         }
-        return new TreeRows(data.Start, data.Kept, data.Count, usable.Length, small, large, errors);
+        return new TreeRows(data.Start, data.Kept, data.Count, usable.Length, small is null ? null : small, large, errors); // a null array is no codes, not empty ones
     }
 }

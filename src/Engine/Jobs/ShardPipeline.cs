@@ -137,7 +137,16 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
                     var data = await dataset.ReadAsync(shard, ct);
                     var predictions = await ErrorTree.StagedParts.PredictionsAsync(staged.Child(OutputLayout.SamplesPart(shard.Index)), ct);
                     rows = await Task.Run(() => ErrorTree.TreeRows.Of(growth, job.Data.Table!, data, predictions, ct), ct);
-                    if (rows.Compact && growth.Level < growth.Options.Depth) await stagedRows.WriteAsync(rows.Encode(), ct);
+                    if (rows.Compact && growth.Level < growth.Options.Depth)
+                    {
+                        var encoded = System.Buffers.ArrayPool<byte>.Shared.Rent(rows.EncodedLength);
+                        try
+                        {
+                            rows.Encode(encoded);
+                            await stagedRows.WriteAsync(encoded.AsMemory(0, rows.EncodedLength), ct);
+                        }
+                        finally { System.Buffers.ArrayPool<byte>.Shared.Return(encoded); }
+                    }
                 }
                 _treeRows.Keep(key, rows);
             }

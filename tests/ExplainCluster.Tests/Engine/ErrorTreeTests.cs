@@ -154,7 +154,13 @@ public sealed class ErrorTreeTests
         {
             var rows = TreeRows.Of(grown, ErrorTreeTable.Spec, data, shard.Predictions);
             var bytes = rows.Encode();
-            var back = TreeRows.Decode(bytes)!;
+            // Encoded into a larger buffer (as a rented one) and decoded from bytes at an offset of a larger array: the codes stay
+            // in the array read, so they must be read at the slice's own offset.
+            var buffer = new byte[rows.EncodedLength + 40];
+            Array.Fill(buffer, (byte)0xAB);
+            rows.Encode(buffer.AsSpan(7));
+            Assert.Equal(bytes, buffer.AsSpan(7, bytes.Length).ToArray());
+            var back = TreeRows.Decode(buffer.AsMemory(7, bytes.Length))!;
             Assert.Equal((rows.Count, rows.Width, rows.Bytes), (back.Count, back.Width, back.Bytes));
             Assert.Equal(rows.Errors, back.Errors);
             Assert.Contains(true, back.Errors);
@@ -166,8 +172,8 @@ public sealed class ErrorTreeTests
                 Assert.Equal(a, b);
                 Assert.Equal(rows.IndexOf(r), back.IndexOf(r));
             }
-            Assert.Null(TreeRows.Decode(bytes.AsSpan(0, bytes.Length - 1)));
-            Assert.Null(TreeRows.Decode("PAR1PAR1PAR1PAR1PAR1PAR1PAR1"u8));
+            Assert.Null(TreeRows.Decode(bytes.AsMemory(0, bytes.Length - 1)));
+            Assert.Null(TreeRows.Decode("PAR1PAR1PAR1PAR1PAR1PAR1PAR1"u8.ToArray()));
         }
     }
 
