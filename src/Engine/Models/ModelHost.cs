@@ -26,6 +26,7 @@ public sealed class ModelHost : IDisposable
     public ModelHost(ModelHostOptions options, BlobLocator locator)
     {
         if (options.Validate() is { } problem) throw new ExplainException(problem);
+        NativeHeap.Configure(); // before the first tensor
         _options = options;
         _locator = locator;
         if (options.Device == "cuda" && !torch.cuda.is_available())
