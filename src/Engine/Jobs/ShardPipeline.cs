@@ -245,7 +245,7 @@ public sealed class ShardPipeline(ModelHost host, BlobLocator locator, LocationP
             ExplainMetrics.InFlight.Add(-1, tag);
             Interlocked.Decrement(ref _inFlight);
             _admission.Release();
-            Models.NativeHeap.Trim(); // the shard's freed tensors leave the arenas' pages (NativeHeap)
+            _ = Task.Run(Models.NativeHeap.Trim); // the shard's freed tensors' pages go back (NativeHeap), off the caller's scheduler
         }
     }
 
