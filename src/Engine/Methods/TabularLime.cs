@@ -176,31 +176,26 @@ public sealed class TabularLime(int samples, double? kernelWidth, double alpha, 
             for (int f = 0, p = 0; f < k; f++)
             {
                 var s = stats[f];
-                _kind[f] = s.Quantiles is not null ? Numeric : features.Widths[f] > 1 ? OneHot : Index;
+                var quantiles = s.Edges is null ? null : Quantiles(s.Mean, s.Std, s.Min, s.Max); // per bin, on the grid of Grid
+                _kind[f] = quantiles is not null ? Numeric : features.Widths[f] > 1 ? OneHot : Index;
                 _at[f] = features.Offsets[f];
                 (_first[f], _last[f]) = (p, p + s.Values.Length - 1);
                 for (var q = 0; q < s.Values.Length; q++, p++)
                 {
-                    (_cut[p], _value[p], _from[p], _scale[p]) = (s.Cumulative[q], s.Values[q], s.From[q], s.Scale[q]);
-                    if (s.Quantiles is null) continue;
+                    // The pick's interval of u: its start, and Grid over its width (the last pick's ends at 1).
+                    var from = q == 0 ? 0 : s.Cumulative[q - 1];
+                    (_cut[p], _value[p], _from[p]) = (s.Cumulative[q], s.Values[q], from);
+                    _scale[p] = Grid / ((q == s.Values.Length - 1 ? 1 : s.Cumulative[q]) - from);
+                    if (quantiles is null) continue;
                     _tableAt[p] = tables.Count;
-                    tables.AddRange(s.Quantiles[s.Values[q]]);
+                    tables.AddRange(quantiles[s.Values[q]]);
                 }
             }
             _table = [.. tables];
         }
 
         /// <summary>One feature: its values' frequencies (cumulative), and for a numeric one its quartile edges and each bin's mean, std and bounds.</summary>
-        private sealed record Feature(int[] Values, double[] Cumulative, double[]? Edges, double[] Mean, double[] Std, double[] Min, double[] Max)
-        {
-            /// <summary>A numeric feature's quantile table per bin (<see cref="Grid"/>); null for a categorical one.</summary>
-            public double[][]? Quantiles { get; } = Edges is null ? null : Discretiser.Quantiles(Mean, Std, Min, Max);
-
-            /// <summary>Each pick's interval of u: its start, and Grid over its width (the last pick's ends at 1).</summary>
-            public double[] From { get; } = [.. Cumulative.Select((_, p) => p == 0 ? 0 : Cumulative[p - 1])];
-
-            public double[] Scale { get; } = [.. Cumulative.Select((c, p) => Grid / ((p == Cumulative.Length - 1 ? 1 : c) - (p == 0 ? 0 : Cumulative[p - 1])))];
-        }
+        private sealed record Feature(int[] Values, double[] Cumulative, double[]? Edges, double[] Mean, double[] Std, double[] Min, double[] Max);
 
         /// <param name="rows">The sample's vectors [B, width], row-major.</param>
         public static Discretiser Of(FeatureGroups features, float[] rows)
