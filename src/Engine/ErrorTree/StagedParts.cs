@@ -21,20 +21,13 @@ public static class StagedParts
         await using var reader = await ParquetReader.CreateAsync(new BlobStream(part, length), cancellationToken: ct);
         using var group = reader.OpenRowGroupReader(0);
         var rows = (int)group.RowCount;
-        var chunks = Interlocked.Exchange(ref _spare, null) ?? new ColumnChunkReader();
-        var column = System.Buffers.ArrayPool<double>.Shared.Rent(rows);
-        try
+        return await WithBuffersAsync(rows, async (chunks, column) =>
         {
             await ColumnAsync<int>(group, Field(reader, part, "prediction"), part, length, chunks, column, rows, ct);
-            Volatile.Write(ref _spare, chunks);
             var predictions = new long[rows];
             for (var r = 0; r < rows; r++) predictions[r] = (long)column[r];
             return predictions;
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<double>.Shared.Return(column);
-        }
+        });
     }
 
     /// <summary>A column of a staged attribution table as it is read: <paramref name="column"/> −1 is the rows' dataset indices, j ≥ 0 feature j.</summary>
@@ -50,10 +43,7 @@ public static class StagedParts
         await using var reader = await ParquetReader.CreateAsync(new BlobStream(part, length), cancellationToken: ct);
         using var group = reader.OpenRowGroupReader(0);
         var rows = (int)group.RowCount;
-        // The decoder's buffers and the column from one read to the next (a shard's tree level reads a part per method).
-        var chunks = Interlocked.Exchange(ref _spare, null) ?? new ColumnChunkReader();
-        var column = System.Buffers.ArrayPool<double>.Shared.Rent(rows);
-        try
+        await WithBuffersAsync(rows, async (chunks, column) =>
         {
             await ColumnAsync<long>(group, Field(reader, part, "index"), part, length, chunks, column, rows, ct);
             sink(-1, column.AsSpan(0, rows));
@@ -62,7 +52,23 @@ public static class StagedParts
                 await ColumnAsync<float>(group, Field(reader, part, features[j]), part, length, chunks, column, rows, ct);
                 sink(j, column.AsSpan(0, rows));
             }
+            return true;
+        });
+    }
+
+    /// <summary>
+    /// <paramref name="read"/> with a decoder and a column of at least <paramref name="rows"/> kept from one read of a part to the next
+    /// (a shard's tree level reads a part per method): the spare decoder or a new one, and a column rented from the shared pool.
+    /// </summary>
+    private static async Task<T> WithBuffersAsync<T>(int rows, Func<ColumnChunkReader, double[], Task<T>> read)
+    {
+        var chunks = Interlocked.Exchange(ref _spare, null) ?? new ColumnChunkReader();
+        var column = System.Buffers.ArrayPool<double>.Shared.Rent(rows);
+        try
+        {
+            var result = await read(chunks, column);
             Volatile.Write(ref _spare, chunks); // only a read that ended well leaves its decoder
+            return result;
         }
         finally
         {
