@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using ExplainCluster.Engine.Data.Tables;
 using static TorchSharp.torch;
 
@@ -346,6 +347,23 @@ public sealed class TabularLime(int samples, double? kernelWidth, double alpha, 
                 if (keep) Own(x).CopyTo(picks);
                 r = 1;
             }
+            if (typeof(TUniforms) == typeof(StreamUniforms) && Avx2.IsSupported && r < count)
+            {
+                // The stream's values by their counters (SplitMix64 is a counter: value n of a state S is Mix(S + (n + 1)·γ)),
+                // a feature's column of rows at a time, four rows a vector.
+                ref var stream = ref Unsafe.As<TUniforms, StreamUniforms>(ref random);
+                var state = stream.State;
+                for (var f = 0; f < k; f++)
+                {
+                    var into = rows[(r * width + _at[f])..];
+                    var drawn = keep ? picks[((from + r) * k + f)..] : default;
+                    var first = SampleSeeds.Advance(state, f);
+                    if (_kind[f] == Numeric) DrawNumeric(f, first, k, count - r, into, width, drawn);
+                    else DrawLevels(f, first, k, count - r, into, width, drawn);
+                }
+                stream = StreamUniforms.At(state, (long)(count - r) * k);
+                return;
+            }
             var uniforms = System.Buffers.ArrayPool<double>.Shared.Rent(Block * k);
             try
             {
@@ -399,6 +417,125 @@ public sealed class TabularLime(int samples, double? kernelWidth, double alpha, 
                 ref var cell = ref Unsafe.Add(ref table, Unsafe.Add(ref tableAt, p) + j);
                 Unsafe.Add(ref row, i * width) = (float)(cell + (Unsafe.Add(ref cell, 1) - cell) * (place - j));
             }
+        }
+
+        /// <summary>
+        /// <see cref="DrawNumeric(int, ReadOnlySpan{double}, Span{float}, int, Span{int}, int)"/> with the uniforms drawn
+        /// here, four rows a vector (AVX2): row i's is the stream's value at <paramref name="first"/> + i·K (the stream
+        /// positioned at the feature's first value), by its counter. Every lane's arithmetic is the scalar loop's, in the same
+        /// order (the bin by the three comparisons; the pick's interval, table and value looked up by it), so the values are
+        /// the same to the bit.
+        /// </summary>
+        private unsafe void DrawNumeric(int f, ulong first, int k, int count, Span<float> into, int width, Span<int> picks)
+        {
+            var (at, cuts) = (_first[f], _last[f] - _first[f]);
+            var c0 = Vector256.Create(cuts > 0 ? _cut[at] : double.PositiveInfinity);
+            var c1 = Vector256.Create(cuts > 1 ? _cut[at + 1] : double.PositiveInfinity);
+            var c2 = Vector256.Create(cuts > 2 ? _cut[at + 2] : double.PositiveInfinity);
+            // The bin's entries, four lanes each (bins past the feature's last repeat it; no draw reaches them).
+            var (start, scale) = (PerBin(_from, at, cuts), PerBin(_scale, at, cuts));
+            var (tableAt, value) = (PerBin(_tableAt, at, cuts), PerBin(_value, at, cuts));
+            var keep = picks.Length > 0;
+            if (count > 0 && ((count - 1) * width >= into.Length || keep && (count - 1) * k >= picks.Length)) throw new ArgumentOutOfRangeException(nameof(count));
+            ref var row = ref MemoryMarshal.GetReference(into);
+            ref var pick = ref MemoryMarshal.GetReference(picks);
+            var step = (ulong)k * Golden;
+            var counter = Vector256.Create(first + Golden, first + Golden + step, first + Golden + 2 * step, first + Golden + 3 * step);
+            var advance = Vector256.Create(4 * step);
+            var (grid, last, zero) = (Vector256.Create((double)Grid), Vector128.Create(Grid - 1), Vector256<double>.Zero);
+            var i = 0;
+            fixed (double* table = _table)
+            {
+                for (; i + 4 <= count; i += 4, counter += advance)
+                {
+                    var u = Uniforms(counter);
+                    var bin = -(Vector256.GreaterThanOrEqual(u, c0).AsInt64() + Vector256.GreaterThanOrEqual(u, c1).AsInt64() + Vector256.GreaterThanOrEqual(u, c2).AsInt64());
+                    var lanes = Lanes(bin);
+                    // x86's min and max (no NaN here, nor −0: u is past its bin's start) and a truncation to 32 bits (place ≤ Grid).
+                    var place = Avx.Min(Avx.Max((u - Entry(start, lanes)) * Entry(scale, lanes), zero), grid);
+                    var j = Vector128.Min(Avx.ConvertToVector128Int32WithTruncation(place), last);
+                    var cell = Entry(tableAt, lanes).AsInt64() + Avx2.ConvertToVector256Int64(j);
+                    var (low, high) = (Avx2.GatherVector256(table, cell, 8), Avx2.GatherVector256(table + 1, cell, 8));
+                    var drawn = Avx.ConvertToVector128Single(low + (high - low) * (place - Avx.ConvertToVector256Double(j)));
+                    for (var l = 0; l < 4; l++) Unsafe.Add(ref row, (i + l) * width) = drawn.GetElement(l);
+                    if (!keep) continue;
+                    var picked = Entry(value, lanes).AsInt64();
+                    for (var l = 0; l < 4; l++) Unsafe.Add(ref pick, (i + l) * k) = (int)picked.GetElement(l);
+                }
+            }
+            if (i == count) return;
+            Span<double> rest = stackalloc double[count - i];
+            Rest(first, k, i, rest);
+            DrawNumeric(f, rest, into[(i * width)..], width, keep ? picks[(i * k)..] : default, k);
+        }
+
+        /// <summary>A numeric feature's entries for its (at most four) bins as one vector; bins past its last repeat it.</summary>
+        private static Vector256<double> PerBin(double[] entries, int at, int cuts) =>
+            Vector256.Create(entries[at], entries[at + Math.Min(1, cuts)], entries[at + Math.Min(2, cuts)], entries[at + Math.Min(3, cuts)]);
+
+        /// <summary>Integer entries as longs, their bits in a vector of doubles (<see cref="Entry"/> moves bits).</summary>
+        private static Vector256<double> PerBin(int[] entries, int at, int cuts) =>
+            Vector256.Create((long)entries[at], entries[at + Math.Min(1, cuts)], entries[at + Math.Min(2, cuts)], entries[at + Math.Min(3, cuts)]).AsDouble();
+
+        /// <summary>The permutation that moves each lane's bin's 64 bits into it: 32-bit elements 2b and 2b + 1 of the entries.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<int> Lanes(Vector256<long> bin)
+        {
+            var twice = bin + bin;
+            return (twice | ((twice + Vector256<long>.One) << 32)).AsInt32();
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<double> Entry(Vector256<double> entries, Vector256<int> lanes) => Avx2.PermuteVar8x32(entries.AsSingle(), lanes).AsDouble();
+
+        /// <summary><see cref="DrawLevels(int, ReadOnlySpan{double}, Span{float}, int, Span{int}, int)"/> with the uniforms drawn here, by their counters (<see cref="DrawNumeric(int, ulong, int, int, Span{float}, int, Span{int})"/>).</summary>
+        private void DrawLevels(int f, ulong first, int k, int count, Span<float> into, int width, Span<int> picks)
+        {
+            var (at, last) = (_first[f], _last[f]);
+            var keep = picks.Length > 0;
+            var hot = _kind[f] == OneHot;
+            var step = (ulong)k * Golden;
+            var counter = Vector256.Create(first + Golden, first + Golden + step, first + Golden + 2 * step, first + Golden + 3 * step);
+            var i = 0;
+            for (; i + 4 <= count; i += 4, counter += Vector256.Create(4 * step))
+            {
+                var u = Uniforms(counter);
+                var p = Vector256.Create((long)at);
+                for (var t = at; t < last; t++) p -= Vector256.GreaterThanOrEqual(u, Vector256.Create(_cut[t])).AsInt64();
+                for (var l = 0; l < 4; l++)
+                {
+                    var level = _value[(int)p.GetElement(l)];
+                    if (keep) picks[(i + l) * k] = level;
+                    if (hot) into[(i + l) * width + level] = 1;
+                    else into[(i + l) * width] = level;
+                }
+            }
+            if (i == count) return;
+            Span<double> rest = stackalloc double[count - i];
+            Rest(first, k, i, rest);
+            DrawLevels(f, rest, into[(i * width)..], width, keep ? picks[(i * k)..] : default, k);
+        }
+
+        /// <summary>The uniforms of the rows from <paramref name="i"/> on, fewer than a vector, for the scalar loop.</summary>
+        private static void Rest(ulong first, int k, int i, Span<double> into)
+        {
+            for (var l = 0; l < into.Length; l++)
+            {
+                var state = SampleSeeds.Advance(first, (long)(i + l) * k);
+                into[l] = SampleSeeds.Uniform(ref state);
+            }
+        }
+
+        private const ulong Golden = 0x9E3779B97F4A7C15UL;
+
+        /// <summary>SplitMix64's values at four counters, as uniforms on [0, 1) (<see cref="SampleSeeds.Uniform"/>).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<double> Uniforms(Vector256<ulong> z)
+        {
+            z = (z ^ (z >> 30)) * Vector256.Create(0xBF58476D1CE4E5B9UL);
+            z = (z ^ (z >> 27)) * Vector256.Create(0x94D049BB133111EBUL);
+            z ^= z >> 31;
+            return Vector256.ConvertToDouble(z >> 11) * Vector256.Create(1.0 / (1UL << 53));
         }
 
         /// <summary>A categorical feature's levels from its uniforms: the one-hot element set, or the level's index.</summary>
@@ -496,6 +633,9 @@ public sealed class TabularLime(int samples, double? kernelWidth, double alpha, 
         private ulong _state = state;
 
         public double Next() => SampleSeeds.Uniform(ref _state);
+
+        /// <summary>The state: the stream's next value is <see cref="SampleSeeds.Uniform"/> of it.</summary>
+        public readonly ulong State => _state;
 
         /// <summary>The stream of <paramref name="seed"/> after <paramref name="drawn"/> values (SplitMix64's state advances by a constant).</summary>
         public static StreamUniforms At(ulong seed, long drawn) => new(SampleSeeds.Advance(seed, drawn));

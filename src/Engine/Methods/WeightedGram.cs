@@ -57,6 +57,9 @@ public sealed class WeightedGram
     /// <summary>The most features whose 0/1 rows <see cref="OfBits"/> sums by a table of every row value (2^16 doubles, twice).</summary>
     public const int TableFeatures = 16;
 
+    /// <summary>Whether <see cref="OfBits"/> sums <paramref name="rows"/> rows of <paramref name="features"/> 0/1 features (one word each) by a table of every row value.</summary>
+    public static bool ByTable(int features, int rows) => features <= TableFeatures && 1L << features <= 4L * rows;
+
     /// <summary>
     /// The sums of many 0/1 rows (one word each, as <see cref="Add(ReadOnlySpan{ulong}, double, double)"/>) with no
     /// product per pair of set bits: each row adds w and w·y to its value's cell of two tables of 2^p cells, then every
@@ -69,7 +72,7 @@ public sealed class WeightedGram
     {
         var gram = new WeightedGram(features);
         var (rows, words) = (y.Length, (features + 63) / 64);
-        if (features > TableFeatures || 1L << features > 4L * rows)
+        if (!ByTable(features, rows))
         {
             for (var r = 0; r < rows; r++) gram.Add(bits.Slice(r * words, words), w[r], y[r]);
             return gram;

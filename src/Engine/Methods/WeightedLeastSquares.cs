@@ -86,7 +86,10 @@ public static class WeightedLeastSquares
 
     /// <summary>
     /// The weighted R² of one sample's fit on 0/1 features (as <see cref="WeightedR2(Tensor, Tensor, Tensor, Tensor, Tensor)"/>),
-    /// in one pass over its rows on the host: 1 − Σw(y − b − x·β)² / Σw(y − ȳ_w)², ȳ_w from the sample's sums.
+    /// in one pass over its rows on the host: 1 − Σw(y − b − x·β)² / Σw(y − ȳ_w)², ȳ_w from the sample's sums. A row's
+    /// prediction b + Σ β over its set bits depends on its bits alone: where <see cref="WeightedGram.OfBits"/> sums by a
+    /// table of every row value, the predictions are a table too, each value's from the value without its highest bit
+    /// (so the same additions in the same order as bit by bit, and the same R² to the bit).
     /// </summary>
     /// <param name="bits">The rows' features as bits, <paramref name="words"/> a row (<see cref="WeightedGram.Add(ReadOnlySpan{ulong}, double, double)"/>).</param>
     public static double WeightedR2(WeightedGram gram, ReadOnlySpan<ulong> bits, int words, ReadOnlySpan<float> y, ReadOnlySpan<double> w, ReadOnlySpan<double> coef, double intercept)
@@ -94,6 +97,30 @@ public static class WeightedLeastSquares
         var p = gram.Features;
         var mean = gram[p + 1, p] / gram[p, p];
         var (residual, spread) = (0.0, 0.0);
+        if (WeightedGram.ByTable(p, y.Length))
+        {
+            var predictions = System.Buffers.ArrayPool<double>.Shared.Rent(1 << p);
+            try
+            {
+                predictions[0] = intercept;
+                for (var value = 1; value < 1 << p; value++)
+                {
+                    var high = 31 - System.Numerics.BitOperations.LeadingZeroCount((uint)value);
+                    predictions[value] = predictions[value ^ (1 << high)] + coef[high];
+                }
+                for (var r = 0; r < y.Length; r++)
+                {
+                    var (error, deviation) = (y[r] - predictions[(int)bits[r]], y[r] - mean);
+                    residual += w[r] * error * error;
+                    spread += w[r] * deviation * deviation;
+                }
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<double>.Shared.Return(predictions);
+            }
+            return spread == 0 ? (residual == 0 ? 1 : 0) : 1 - residual / spread;
+        }
         for (var r = 0; r < y.Length; r++)
         {
             var predicted = intercept;

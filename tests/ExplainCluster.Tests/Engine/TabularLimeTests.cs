@@ -140,6 +140,46 @@ public sealed class TabularLimeTests
         }
     }
 
+    [Theory]
+    [InlineData(0, 3001)]
+    [InlineData(1, 5)]   // a vector and one row
+    [InlineData(17, 3)]  // fewer rows than a vector
+    [InlineData(700, 2301)]
+    public void Draw_ByCounters_IsTheStreamValueByValue(int from, int count)
+    {
+        // The stream's draw goes four rows a vector, each value from its counter; a source that only gives the next value
+        // takes the scalar loop. Both must give the same values to the bit, and leave the stream at the same place.
+        // Numeric features with three cuts and with one (x2: 90 % zeros, so its quartiles meet), one-hot and index-coded.
+        var groups = TableGames.Groups("""
+            { "table": "t.csv", "features": [
+                { "name": "x0", "type": "numeric" }, { "name": "c", "type": "categorical", "encode": { "oneHot": ["x", "y", "z"] } },
+                { "name": "x1", "type": "numeric" }, { "name": "d", "type": "categorical", "encode": { "index": ["p", "q", "r", "s", "t"] } },
+                { "name": "x2", "type": "numeric" } ] }
+            """);
+        float[] sample = [.. Enumerable.Range(0, 100).SelectMany(r => new float[] { r * 37 % 100, r % 3 == 0 ? 1 : 0, r % 3 == 1 ? 1 : 0, r % 3 == 2 ? 1 : 0, r % 7, r % 5, r < 90 ? 0 : r })];
+        var stats = TabularLime.Discretiser.Of(groups, sample);
+        float[] x = [12, 0, 1, 0, 3, 4, 0];
+        const int K = 5, Width = 7;
+        var start = TabularLime.StreamUniforms.At(SampleSeeds.For(3, 9), Math.Max(from - 1, 0) * K);
+        var (byCounter, byValue) = (start, new OneAtATime(start));
+        var (rows, picks) = (new float[count * Width], new int[(from + count) * K]);
+        var (expected, expectedPicks) = (new float[count * Width], new int[(from + count) * K]);
+        stats.Draw(x, from, count, ref byCounter, rows, picks);
+        stats.Draw(x, from, count, ref byValue, expected, expectedPicks);
+        Assert.Equal(expected, rows);
+        Assert.Equal(expectedPicks, picks);
+        Assert.Equal(byValue.Next(), byCounter.Next());
+        if (count > 1000) Assert.Contains(picks.Skip(from * K).Where((_, i) => i % K == 4), p => p == 1); // x2's second bin is drawn
+    }
+
+    /// <summary>The stream's values one at a time, as any source: <see cref="TabularLime.Discretiser.Draw"/>'s scalar loop.</summary>
+    private struct OneAtATime(TabularLime.StreamUniforms stream) : TabularLime.IUniforms
+    {
+        private TabularLime.StreamUniforms _stream = stream;
+
+        public double Next() => _stream.Next();
+    }
+
     [Fact]
     public void Attribute_PerRowDraws_DoNotDependOnTheRowBudget()
     {

@@ -62,6 +62,34 @@ public sealed class WeightedLeastSquaresTests
     }
 
     [Fact]
+    public void WeightedR2_ByATableOfPredictions_IsTheRowByRowSumToTheBit()
+    {
+        // 400 rows of 6 features: the predictions come from a table of the 64 row values. Each row's prediction summed
+        // here bit by bit, in ascending order from the intercept, must give the same R² to the last bit.
+        var (x, y, w) = Draw(9, signed: false);
+        var bits = new ulong[Rows];
+        var gram = new WeightedGram(Features);
+        for (var r = 0; r < Rows; r++)
+        {
+            for (var j = 0; j < Features; j++) bits[r] |= (x[r * Features + j] != 0 ? 1UL : 0) << j;
+            gram.Add(bits.AsSpan(r, 1), w[r], y[r]);
+        }
+        Assert.True(WeightedGram.ByTable(Features, Rows));
+        double[] beta = [0.1, -2.3, 1e-3, 7.5, -0.25, 3.3];
+        const double Intercept = 0.7;
+        var mean = gram[Features + 1, Features] / gram[Features, Features];
+        var (residual, spread) = (0.0, 0.0);
+        for (var r = 0; r < Rows; r++)
+        {
+            var predicted = Intercept;
+            for (var j = 0; j < Features; j++) if ((bits[r] >> j & 1) != 0) predicted += beta[j];
+            residual += w[r] * (y[r] - predicted) * (y[r] - predicted);
+            spread += w[r] * (y[r] - mean) * (y[r] - mean);
+        }
+        Assert.Equal(1 - residual / spread, WeightedLeastSquares.WeightedR2(gram, bits, 1, y.AsSpan(0, Rows), w.AsSpan(0, Rows), beta, Intercept));
+    }
+
+    [Fact]
     public void Solve_FromSums_WithoutInterceptAndAnAbsentFeature_EqualsTheTensorFit()
     {
         // kernel-shap's form: features in {−1, 0, 1}, no penalty, no intercept, one feature eliminated (absent: β = 0).
