@@ -331,7 +331,9 @@ public sealed class TabularLime(int samples, double? kernelWidth, double alpha, 
         /// interval, uniform on [0, 1) and independent of the pick, is the quantile of the bin's truncated normal, read from
         /// its table (<see cref="Grid"/>). The uniforms of a block of rows are drawn first, then each feature's column of
         /// them is turned into values in a loop of its own, with the pick counted with no branch (a predictor cannot guess
-        /// random draws).
+        /// random draws). A <see cref="StreamUniforms"/> on a CPU with AVX2 takes the vector loops instead (each uniform from
+        /// its counter, four rows at a time), which give the same values to the bit; the stream is left where the scalar
+        /// loop leaves it.
         /// </summary>
         public void Draw<TUniforms>(ReadOnlySpan<float> x, int from, int count, ref TUniforms random, Span<float> rows, Span<int> picks)
             where TUniforms : struct, IUniforms
