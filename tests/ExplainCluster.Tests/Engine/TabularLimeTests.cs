@@ -169,6 +169,9 @@ public sealed class TabularLimeTests
         Assert.Equal(expected, rows);
         Assert.Equal(expectedPicks, picks);
         Assert.Equal(byValue.Next(), byCounter.Next());
+        var (again, unpicked) = (start, new float[count * Width]); // no picks asked for: the same rows
+        stats.Draw(x, from, count, ref again, unpicked, default);
+        Assert.Equal(expected, unpicked);
         if (count > 1000) Assert.Contains(picks.Skip(from * K).Where((_, i) => i % K == 4), p => p == 1); // x2's second bin is drawn
     }
 
