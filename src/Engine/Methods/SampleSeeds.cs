@@ -14,12 +14,16 @@ public static class SampleSeeds
     /// <summary>The state of the stream <paramref name="state"/> after <paramref name="drawn"/> uniforms.</summary>
     public static ulong Advance(ulong state, long drawn) => state + (ulong)drawn * Golden;
 
-    private const ulong Golden = 0x9E3779B97F4A7C15UL;
+    /// <summary>SplitMix64's increment γ: the stream's value n from state S is Mix(S + (n + 1)·γ).</summary>
+    public const ulong Golden = 0x9E3779B97F4A7C15UL;
+
+    /// <summary>SplitMix64's two multipliers (<see cref="Mix"/>), for those that compute its values in vectors.</summary>
+    public const ulong MixFirst = 0xBF58476D1CE4E5B9UL, MixSecond = 0x94D049BB133111EBUL;
 
     private static ulong Mix(ulong z)
     {
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        z = (z ^ (z >> 30)) * MixFirst;
+        z = (z ^ (z >> 27)) * MixSecond;
         return z ^ (z >> 31);
     }
 }

@@ -441,9 +441,7 @@ public sealed class TabularLime(int samples, double? kernelWidth, double alpha, 
             if (count > 0 && ((count - 1) * width >= into.Length || keep && (count - 1) * k >= picks.Length)) throw new ArgumentOutOfRangeException(nameof(count));
             ref var row = ref MemoryMarshal.GetReference(into);
             ref var pick = ref MemoryMarshal.GetReference(picks);
-            var step = (ulong)k * Golden;
-            var counter = Vector256.Create(first + Golden, first + Golden + step, first + Golden + 2 * step, first + Golden + 3 * step);
-            var advance = Vector256.Create(4 * step);
+            var (counter, advance) = Counters(first, k);
             var (grid, last, zero) = (Vector256.Create((double)Grid), Vector128.Create(Grid - 1), Vector256<double>.Zero);
             var i = 0;
             fixed (double* table = _table)
@@ -496,10 +494,9 @@ public sealed class TabularLime(int samples, double? kernelWidth, double alpha, 
             var (at, last) = (_first[f], _last[f]);
             var keep = picks.Length > 0;
             var hot = _kind[f] == OneHot;
-            var step = (ulong)k * Golden;
-            var counter = Vector256.Create(first + Golden, first + Golden + step, first + Golden + 2 * step, first + Golden + 3 * step);
+            var (counter, advance) = Counters(first, k);
             var i = 0;
-            for (; i + 4 <= count; i += 4, counter += Vector256.Create(4 * step))
+            for (; i + 4 <= count; i += 4, counter += advance)
             {
                 var u = Uniforms(counter);
                 var p = Vector256.Create((long)at);
@@ -528,14 +525,19 @@ public sealed class TabularLime(int samples, double? kernelWidth, double alpha, 
             }
         }
 
-        private const ulong Golden = 0x9E3779B97F4A7C15UL;
+        /// <summary>The counters of a feature's values in four rows (K values apart), and what takes them four rows on.</summary>
+        private static (Vector256<ulong> Counter, Vector256<ulong> Advance) Counters(ulong first, int k)
+        {
+            var (start, step) = (first + SampleSeeds.Golden, (ulong)k * SampleSeeds.Golden);
+            return (Vector256.Create(start, start + step, start + 2 * step, start + 3 * step), Vector256.Create(4 * step));
+        }
 
         /// <summary>SplitMix64's values at four counters, as uniforms on [0, 1) (<see cref="SampleSeeds.Uniform"/>).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static Vector256<double> Uniforms(Vector256<ulong> z)
         {
-            z = (z ^ (z >> 30)) * Vector256.Create(0xBF58476D1CE4E5B9UL);
-            z = (z ^ (z >> 27)) * Vector256.Create(0x94D049BB133111EBUL);
+            z = (z ^ (z >> 30)) * Vector256.Create(SampleSeeds.MixFirst);
+            z = (z ^ (z >> 27)) * Vector256.Create(SampleSeeds.MixSecond);
             z ^= z >> 31;
             return Vector256.ConvertToDouble(z >> 11) * Vector256.Create(1.0 / (1UL << 53));
         }
