@@ -41,6 +41,9 @@ public static class ShardExplainer
         var n = data.Count;
         var preprocess = Preprocessor.Create(job.Data.Preprocess, data.SampleShape);
         var batchSize = job.BatchSize;
+        // On a table, the methods that forward perturbed rows built from the data's (a background, lime's training rows)
+        // send up to RowBudget of them through the model at once; the others batchSize.
+        var perturbedRows = plan.Features is null ? batchSize : Data.Tables.FeatureGroups.RowBudget(batchSize, plan.Features.Width);
 
         float[] logits = [];
         var predictions = new int[n];
@@ -140,6 +143,7 @@ public static class ShardExplainer
                     rowsBatch = methods[m].BackgroundSummary is { } summary
                         ? WithSummary(rowsBatch, summaries[m] ??= summary.Summarise(background.cpu().data<float>().ToArray(), plan.Features!), model.Device)
                         : rowsBatch.WithBackground(background);
+                    rowsBatch = rowsBatch.WithMaxRows(perturbedRows);
                 }
                 var output = methods[m].Attribute(rowsBatch);
                 if (plan.Features is { } features) output = features.Sum(output);

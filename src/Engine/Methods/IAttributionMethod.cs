@@ -115,6 +115,9 @@ public sealed class MethodBatch(ExplainCluster.Engine.Models.ExplainModel model,
     /// <summary>The same batch with a method's background rows (and their weights, when they differ).</summary>
     public MethodBatch WithBackground(Tensor rows, Tensor? weights = null) => new(model, shared, indices, maxRows, segments, labels, features, rows, weights);
 
+    /// <summary>The same batch with another budget of rows a pass (<see cref="MaxRows"/>).</summary>
+    public MethodBatch WithMaxRows(int rows) => new(model, shared, indices, rows, segments, labels, features, background, backgroundWeights);
+
     /// <summary>The rows at <paramref name="rows"/> (positions in this batch) as a batch of their own: a method's subset.</summary>
     public MethodBatch Select(int[] rows)
     {

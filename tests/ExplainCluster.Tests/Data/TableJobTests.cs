@@ -1,4 +1,5 @@
 using System.Text.Json;
+using ExplainCluster.Engine.Data.Tables;
 using ExplainCluster.Tests.Infrastructure;
 using Parquet;
 
@@ -286,6 +287,41 @@ public sealed class TableJobTests
                 Assert.Equal(rows.Average(i => Math.Abs((double)phi["Income"][i])), p.GetProperty("meanAbs")[incomeAt].GetProperty("value").GetDouble(), 6);
         }
         Assert.Equal(phi["Income"].Length, kernel.GetProperty("perClass").EnumerateArray().Sum(p => p.GetProperty("samples").GetInt64()));
+    }
+
+    [Theory]
+    [InlineData(26, 256, 8192)]      // the credit MLP's vector: the most rows
+    [InlineData(1000, 256, 1048)]    // a wide table: 4 MiB of input
+    [InlineData(100_000, 256, 256)]  // wider still: the job's batch
+    [InlineData(26, 10_000, 10_000)] // a batch larger than the budget
+    public void RowBudget_IsThousandsOfRowsOrFourMebibytesOfInput(int width, int batchSize, int rows)
+    {
+        Assert.Equal(rows, FeatureGroups.RowBudget(batchSize, width));
+    }
+
+    [Fact]
+    public async Task Run_CreditPerturbation_TheTablesRowBudgetGivesTheBitsOfBatchSizeRows()
+    {
+        // A table job sends up to 8192 perturbed rows through the model at once where a batch is 256: kernel-shap's 4,800
+        // rows per explained row, permutation-shap's 2,616 and lime's 3,001 go in one forward instead of 12–19. Each row's
+        // output, and so every attribution, must be the same as with "maxBatch": 256.
+        var folder = TestPaths.NewFolder();
+        const string Methods = """
+            { "kernel-shap": { "samples": 200, "background": { "samples": 24, "seed": 3 }, "subset": { "fraction": 0.004, "seed": 1 }MAX },
+              "permutation-shap": { "permutations": 4, "background": { "samples": 24, "seed": 3 }, "subset": { "fraction": 0.004, "seed": 1 }MAX },
+              "lime": { "samples": 3001, "training": { "samples": 200 }, "subset": { "fraction": 0.004, "seed": 1 }MAX } }
+            """;
+        var data = TableFiles.CreditData(TableFiles.Credit);
+        var budget = await RunAsync(folder, data, Methods.Replace("MAX", "", StringComparison.Ordinal), shardSize: 4454, extra: ", \"classes\": [\"bad\", \"good\"]");
+        var batch = await RunAsync(TestPaths.NewFolder(), data, Methods.Replace("MAX", ", \"maxBatch\": 256", StringComparison.Ordinal), shardSize: 4454, extra: ", \"classes\": [\"bad\", \"good\"]");
+        foreach (var method in new[] { "kernel-shap", "permutation-shap", "lime" })
+        {
+            var (indexA, a) = await AttributionsAsync(budget, method);
+            var (indexB, b) = await AttributionsAsync(batch, method);
+            Assert.InRange(indexA.Length, 5, 40);
+            Assert.Equal(indexA, indexB);
+            foreach (var (feature, values) in a) Assert.Equal(values, b[feature]);
+        }
     }
 
     [Fact]

@@ -32,6 +32,18 @@ public sealed class FeatureGroups
     /// <summary>The model's vector length.</summary>
     public int Width { get; }
 
+    /// <summary>
+    /// The most rows a perturbation method (kernel-shap, permutation-shap, lime) sends through the model at once on a table
+    /// whose vectors are <paramref name="width"/> floats, where <paramref name="batchSize"/> rows are a batch: a table's row
+    /// is a few hundred bytes, and their forwards cost about half as much per row in chunks of thousands as in chunks of 256
+    /// (docs/benchmarks.md).
+    /// So <see cref="MaxRowBudget"/> rows, or <see cref="MaxInputBytes"/> of input for wide tables, or
+    /// <paramref name="batchSize"/> where that is more. A method's <c>maxBatch</c> overrides it.
+    /// </summary>
+    public static int RowBudget(int batchSize, int width) => Math.Max(batchSize, Math.Min(MaxRowBudget, MaxInputBytes / (sizeof(float) * width)));
+
+    public const int MaxRowBudget = 8192, MaxInputBytes = 4 << 20;
+
     public static FeatureGroups? Of(TableSpec? table) =>
         table is null ? null : new FeatureGroups([.. table.Features.Select(f => f.Name)], [.. table.Features.Select(f => f.Width)], [.. table.Features.Select(f => f.Categorical)]);
 
