@@ -46,6 +46,35 @@ public sealed class WeightedGramTests
     }
 
     [Theory]
+    [InlineData(2, 40)]
+    [InlineData(6, 400)]
+    [InlineData(13, 5000)]
+    public void OfBits_SupersetSums_AreTheBitByBitPassesToTheBit(int features, int rows)
+    {
+        // The table's superset sums, here one bit at a time in plain loops; OfBits may take bits 0 and 1 together in vectors,
+        // and must make the same additions in the same order.
+        var random = new Random(features);
+        var (bits, w, y) = (new ulong[rows], new double[rows], new float[rows]);
+        for (var r = 0; r < rows; r++)
+            (bits[r], w[r], y[r]) = ((ulong)random.Next(1 << features), 1 - random.NextDouble(), (float)(random.NextDouble() * 4 - 2));
+        var (sw, swy) = (new double[1 << features], new double[1 << features]);
+        for (var r = 0; r < rows; r++) (sw[bits[r]], swy[bits[r]]) = (sw[bits[r]] + w[r], swy[bits[r]] + w[r] * y[r]);
+        foreach (var table in new[] { sw, swy })
+            for (var j = 0; j < features; j++)
+                for (var cell = 0; cell < table.Length; cell++)
+                    if ((cell >> j & 1) == 0) table[cell] += table[cell | 1 << j];
+        var gram = WeightedGram.OfBits(features, bits, w, y);
+        for (var j = 0; j < features; j++)
+        {
+            Assert.Equal(sw[1 << j], gram[j, j]);
+            Assert.Equal(swy[1 << j], gram[j, features + 1]);
+            for (var l = j + 1; l < features; l++) Assert.Equal(sw[1 << j | 1 << l], gram[j, l]);
+        }
+        Assert.Equal(sw[0], gram[features, features]);
+        Assert.Equal(swy[0], gram[features, features + 1]);
+    }
+
+    [Theory]
     [InlineData(1)]
     [InlineData(8)]
     [InlineData(13)]
