@@ -289,6 +289,27 @@ public sealed class TableJobTests
         Assert.Equal(phi["Income"].Length, kernel.GetProperty("perClass").EnumerateArray().Sum(p => p.GetProperty("samples").GetInt64()));
     }
 
+    [Fact]
+    public async Task Run_Credit_ReportsProvenanceNamesTheTableItsLabelColumnAndEachFeaturesEncoding()
+    {
+        // A regulator reads the data's provenance in the report: the table as the job named it, the column the labels come
+        // from (the report used to say "none" beside its own error analysis), and how each column became the model's vector.
+        var folder = TestPaths.NewFolder();
+        var output = await RunAsync(folder, TableFiles.CreditData(TableFiles.Credit), """{ "saliency": {} }""", shardSize: 4454, extra: ", \"classes\": [\"bad\", \"good\"]");
+        var html = await File.ReadAllTextAsync(Path.Combine(output, "report.html"));
+        var start = html.IndexOf("<h4>Data</h4>", StringComparison.Ordinal);
+        var data = html[start..html.IndexOf("<h4>Job</h4>", start, StringComparison.Ordinal)];
+        var rows = System.Text.RegularExpressions.Regex.Matches(data, "<tr><th[^>]*>([^<]*)</th><td class=\"l\">([^<]*)</td></tr>")
+            .ToDictionary(m => System.Net.WebUtility.HtmlDecode(m.Groups[1].Value), m => System.Net.WebUtility.HtmlDecode(m.Groups[2].Value));
+        Assert.Equal("…/" + Path.GetFileName(TableFiles.Credit), rows["table"]);
+        Assert.Equal("the table's column \"Status\"", rows["label source"]);
+        Assert.StartsWith("13 columns of the table, encoded into the model's vector of 26", rows["features"], StringComparison.Ordinal);
+        Assert.DoesNotContain("preprocessing", rows.Keys);
+        var encodings = System.Net.WebUtility.HtmlDecode(data);
+        Assert.Contains("<td class=\"l\">Home</td><td class=\"l\">categorical</td><td class=\"l\">one-hot over 6 levels: ignore, other, owner, parents, priv, rent</td><td class=\"l\">becomes \"owner\"</td>", encodings, StringComparison.Ordinal);
+        Assert.Contains("<td class=\"l\">Seniority</td><td class=\"l\">numeric</td><td class=\"l\">(x − 7.986753480017962) / 8.173387912732847</td><td class=\"l\">becomes 5.0</td>", encodings, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(26, 256, 8192)]      // the credit MLP's vector: the most rows
     [InlineData(1000, 256, 1048)]    // a wide table: 4 MiB of input

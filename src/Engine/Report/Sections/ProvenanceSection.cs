@@ -37,7 +37,7 @@ public sealed class ProvenanceSection : IReportSection
 
         html.Append("<h4>Data</h4><table>");
         var kind = JobFileValues.At(job, "data", "images") is not null ? "images" : JobFileValues.At(job, "data", "manifest") is not null ? "manifest"
-            : JobFileValues.At(job, "data", "tar") is not null ? "tar" : "inputs";
+            : JobFileValues.At(job, "data", "tar") is not null ? "tar" : JobFileValues.At(job, "data", "table") is not null ? "table" : "inputs";
         Row(html, kind, JobFileValues.LocationAt(job, "data", kind) ?? JobFileValues.Location(m.Inputs));
         Row(html, "inputs sha256", m.InputsSha256 ?? "not computed");
         Row(html, "samples", string.Create(inv, $"{m.Samples:N0}, each [{string.Join(", ", m.SampleShape)}]"));
@@ -51,14 +51,26 @@ public sealed class ProvenanceSection : IReportSection
             Row(html, "label source", "the first folder under the images (as torchvision's ImageFolder): its index in the classes");
         else if (kind == "tar")
             Row(html, "label source", "each image's KEY.cls member beside it in its tar (WebDataset naming); none when the tars have none");
-        else if (kind == "manifest" && JobFileValues.At(job, "data", "label") is { } column)
-            Row(html, "label source", $"the manifest's column {column.GetRawText()}");
+        else if (kind is "manifest" or "table" && JobFileValues.At(job, "data", "label") is { } column)
+            Row(html, "label source", $"the {kind}'s column {column.GetRawText()}");
         else Row(html, "label source", "none: no error analysis, and every explanation is for the predicted class");
         Row(html, "explained class", m.Target == "label" ? "each sample's label" : "each sample's predicted class");
-        Row(html, "preprocessing", kind == "inputs" ? Preprocessing(JobFileValues.At(job, "data", "preprocess"))
-            : "torchvision transforms, decoded with SkiaSharp as RGB (alpha dropped): "
-                + (JobFileValues.At(job, "data", "transforms") is { } transforms ? transforms.GetRawText() : "[{\"toTensor\": {}}]"));
-        html.Append("</table>");
+        if (kind == "table")
+        {
+            var features = JobFileValues.At(job, "data", "features") is { ValueKind: JsonValueKind.Array } list ? list.EnumerateArray().ToArray() : [];
+            Row(html, "features", string.Create(inv, $"{features.Length} columns of the table, encoded into the model's vector of {string.Join(" × ", m.SampleShape)} as the job names each (below)"));
+            if (JobFileValues.At(job, "data", "metadata") is { ValueKind: JsonValueKind.Array } metadata)
+                Row(html, "metadata", "columns the model never sees, for cohorts and the error tree: " + string.Join(", ", metadata.EnumerateArray().Select(c => c.ToString())));
+            html.Append("</table>");
+            Encodings(html, features);
+        }
+        else
+        {
+            Row(html, "preprocessing", kind == "inputs" ? Preprocessing(JobFileValues.At(job, "data", "preprocess"))
+                : "torchvision transforms, decoded with SkiaSharp as RGB (alpha dropped): "
+                    + (JobFileValues.At(job, "data", "transforms") is { } transforms ? transforms.GetRawText() : "[{\"toTensor\": {}}]"));
+            html.Append("</table>");
+        }
 
         html.Append("<h4>Job</h4><table>");
         Row(html, "name", m.Job);
@@ -77,6 +89,33 @@ public sealed class ProvenanceSection : IReportSection
         if (m.TraceId is { } trace) Row(html, "trace id", trace);
         if (JobFileValues.LocationAt(job, "output") is { } output) Row(html, "output", output);
         return new ReportText(null, html.Append("</table>").ToString());
+    }
+
+    /// <summary>A table's features as the job file encodes them: name, type, encoding and what a missing value becomes.</summary>
+    private static void Encodings(StringBuilder html, JsonElement[] features)
+    {
+        html.Append(string.Create(CultureInfo.InvariantCulture, $"<details><summary>The {features.Length} features' encodings</summary>"))
+            .Append("<table><tr><th class=\"l\">feature</th><th class=\"l\">type</th><th class=\"l\">encoding</th><th class=\"l\">a missing value</th></tr>");
+        foreach (var feature in features)
+        {
+            string Text(string key) => JobFileValues.At(feature, key) is { } v ? v.ToString() : "";
+            var missing = JobFileValues.At(feature, "missing") is { } m ? (m.ValueKind == JsonValueKind.String && m.GetString() == "fail" ? "fails the job" : "becomes " + m.GetRawText()) : "fails the job";
+            html.Append("<tr><td class=\"l\">").Append(E(Text("name"))).Append("</td><td class=\"l\">").Append(E(Text("type")))
+                .Append("</td><td class=\"l\">").Append(E(Encoding(JobFileValues.At(feature, "encode")))).Append("</td><td class=\"l\">").Append(E(missing)).Append("</td></tr>");
+        }
+        html.Append("</table></details>");
+    }
+
+    /// <summary>A feature's <c>encode</c> block in words: standardised (x − mean) / std, one-hot or index over its levels, or the value as it is.</summary>
+    private static string Encoding(JsonElement? encode)
+    {
+        if (encode is not { ValueKind: JsonValueKind.Object } e) return "the value as it is";
+        if (JobFileValues.At(e, "standardize") is { } z)
+            return $"(x − {JobFileValues.At(z, "mean")?.GetRawText() ?? "0"}) / {JobFileValues.At(z, "std")?.GetRawText() ?? "1"}";
+        foreach (var (key, words) in new[] { ("oneHot", "one-hot over"), ("index", "the index among") })
+            if (JobFileValues.At(e, key) is { ValueKind: JsonValueKind.Array } levels)
+                return $"{words} {levels.GetArrayLength()} levels: {string.Join(", ", levels.EnumerateArray().Select(l => l.ToString()))}";
+        return e.GetRawText();
     }
 
     /// <summary>The job file's <c>data.preprocess</c> as the formula it stands for.</summary>
