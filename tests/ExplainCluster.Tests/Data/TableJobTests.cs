@@ -290,7 +290,7 @@ public sealed class TableJobTests
     }
 
     [Fact]
-    public async Task Run_Credit_ReportsProvenanceNamesTheTableItsLabelColumnAndEachFeaturesEncoding()
+    public async Task Run_Credit_ReportNamesTheTableItsLabelColumnAndEachFeaturesEncoding()
     {
         // A regulator reads the data's provenance in the report: the table as the job named it, the column the labels come
         // from (the report used to say "none" beside its own error analysis), and how each column became the model's vector.
@@ -308,6 +308,12 @@ public sealed class TableJobTests
         var encodings = System.Net.WebUtility.HtmlDecode(data);
         Assert.Contains("<td class=\"l\">Home</td><td class=\"l\">categorical</td><td class=\"l\">one-hot over 6 levels: ignore, other, owner, parents, priv, rent</td><td class=\"l\">becomes \"owner\"</td>", encodings, StringComparison.Ordinal);
         Assert.Contains("<td class=\"l\">Seniority</td><td class=\"l\">numeric</td><td class=\"l\">(x − 7.986753480017962) / 8.173387912732847</td><td class=\"l\">becomes 5.0</td>", encodings, StringComparison.Ordinal);
+        // The limitations and the appendix know the labels too (the labels came from no labels file), and a table's report
+        // draws no sample images, so it does not apologise for leaving them out.
+        Assert.Contains("Accuracy", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("The job had no labels", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("made without access to the inputs", html, StringComparison.Ordinal);
+        Assert.Contains("WHERE correct = false ORDER BY loss DESC", System.Net.WebUtility.HtmlDecode(html), StringComparison.Ordinal);
     }
 
     [Theory]
