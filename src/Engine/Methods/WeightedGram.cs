@@ -121,10 +121,9 @@ public sealed class WeightedGram
     /// </summary>
     private static void Supersets(Span<double> table, int p)
     {
-        var j = 0;
-        ref var cells = ref MemoryMarshal.GetReference(table);
         if (Avx2.IsSupported && p >= 2 && table.Length == 1 << p)
         {
+            ref var cells = ref MemoryMarshal.GetReference(table);
             for (nuint e = 0; e < (nuint)table.Length; e += 4)
             {
                 var v = Vector256.LoadUnsafe(ref cells, e);
@@ -132,7 +131,7 @@ public sealed class WeightedGram
                 v = Avx.Blend(v, v + Avx2.Permute4x64(v, 0b_11_10_11_10), 0b0011); // lanes 0 and 1: (a + b) + (c + d), b + d
                 v.StoreUnsafe(ref cells, e);
             }
-            for (j = 2; j < p; j++)
+            for (var j = 2; j < p; j++)
             {
                 var half = (nuint)1 << j;
                 for (nuint from = 0; from < (nuint)table.Length; from += 2 * half)
@@ -142,7 +141,7 @@ public sealed class WeightedGram
             return;
         }
         var lanes = Vector<double>.Count;
-        for (; j < p; j++)
+        for (var j = 0; j < p; j++)
         {
             var half = 1 << j;
             for (var from = 0; from < table.Length; from += 2 * half)

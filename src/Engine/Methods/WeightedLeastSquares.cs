@@ -97,10 +97,10 @@ public static class WeightedLeastSquares
         var p = gram.Features;
         var mean = gram[p + 1, p] / gram[p, p];
         var (residual, spread) = (0.0, 0.0);
-        if (WeightedGram.ByTable(p, y.Length))
+        var predictions = WeightedGram.ByTable(p, y.Length) ? System.Buffers.ArrayPool<double>.Shared.Rent(1 << p) : null;
+        try
         {
-            var predictions = System.Buffers.ArrayPool<double>.Shared.Rent(1 << p);
-            try
+            if (predictions is not null)
             {
                 predictions[0] = intercept;
                 for (var value = 1; value < 1 << p; value++)
@@ -108,28 +108,22 @@ public static class WeightedLeastSquares
                     var high = 31 - System.Numerics.BitOperations.LeadingZeroCount((uint)value);
                     predictions[value] = predictions[value ^ (1 << high)] + coef[high];
                 }
-                for (var r = 0; r < y.Length; r++)
-                {
-                    var (error, deviation) = (y[r] - predictions[(int)bits[r]], y[r] - mean);
-                    residual += w[r] * error * error;
-                    spread += w[r] * deviation * deviation;
-                }
             }
-            finally
+            for (var r = 0; r < y.Length; r++)
             {
-                System.Buffers.ArrayPool<double>.Shared.Return(predictions);
+                var predicted = predictions is null ? intercept : predictions[(int)bits[r]];
+                if (predictions is null)
+                    for (var word = 0; word < words; word++)
+                        for (var left = bits[r * words + word]; left != 0; left &= left - 1)
+                            predicted += coef[word * 64 + System.Numerics.BitOperations.TrailingZeroCount(left)];
+                var (error, deviation) = (y[r] - predicted, y[r] - mean);
+                residual += w[r] * error * error;
+                spread += w[r] * deviation * deviation;
             }
-            return spread == 0 ? (residual == 0 ? 1 : 0) : 1 - residual / spread;
         }
-        for (var r = 0; r < y.Length; r++)
+        finally
         {
-            var predicted = intercept;
-            for (var word = 0; word < words; word++)
-                for (var left = bits[r * words + word]; left != 0; left &= left - 1)
-                    predicted += coef[word * 64 + System.Numerics.BitOperations.TrailingZeroCount(left)];
-            var (error, deviation) = (y[r] - predicted, y[r] - mean);
-            residual += w[r] * error * error;
-            spread += w[r] * deviation * deviation;
+            if (predictions is not null) System.Buffers.ArrayPool<double>.Shared.Return(predictions);
         }
         // As scikit-learn for a constant y: 1 for a perfect fit, else 0.
         return spread == 0 ? (residual == 0 ? 1 : 0) : 1 - residual / spread;

@@ -39,6 +39,15 @@ public sealed class ReportContext
     /// <summary>Whether the report can read the job's inputs: when it cannot, sections leave the samples' images out.</summary>
     public bool HasInputs => _readSample is not null;
 
+    /// <summary>
+    /// Whether the job had labels. They come from a labels file, an image folder's names, a manifest's or a table's column,
+    /// so the error analysis, not the manifest's labels file, says there were some.
+    /// </summary>
+    public bool Labelled => Summary.ErrorAnalysis is not null;
+
+    /// <summary>Whether the job explained a table (<c>data.table</c>): its samples are rows, and the report draws none of them.</summary>
+    public bool IsTable => JobFileValues.At(Manifest.JobFile, "data", "table") is not null;
+
     /// <summary>One sample's raw input values by dataset index; null when the report cannot read the job's inputs.</summary>
     public async Task<float[]?> ReadSampleAsync(long index, CancellationToken ct) => _readSample is null ? null : await _readSample(index, ct);
 

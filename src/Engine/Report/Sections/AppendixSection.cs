@@ -79,11 +79,9 @@ public sealed class AppendixSection : IReportSection
     /// <summary>Queries written with this job's names: they run as they stand in the output folder.</summary>
     private static void Recipes(StringBuilder html, ReportContext report, IReadOnlySet<string> columns)
     {
-        var (manifest, summary) = (report.Manifest, report.Summary);
-        // Labels come from a labels file, an image folder's names, a manifest's or a table's column: the error analysis says there were some.
-        var labelled = summary.ErrorAnalysis is not null;
-        var order = columns.Contains("loss") && labelled ? "loss" : "confidence";
-        var filter = columns.Contains("correct") && labelled ? "WHERE correct = false " : "";
+        var summary = report.Summary;
+        var order = columns.Contains("loss") && report.Labelled ? "loss" : "confidence";
+        var filter = columns.Contains("correct") && report.Labelled ? "WHERE correct = false " : "";
         var method = summary.Methods.Keys.FirstOrDefault(m => columns.Contains(OutputLayout.Column(m) + "_mean_abs"));
         var sql = new StringBuilder($"-- the ten samples with the highest {order}\nSELECT \"index\", prediction, confidence{(order == "loss" ? ", label, loss" : "")}\n")
             .Append($"FROM read_parquet('samples/part-*.parquet') {filter}ORDER BY {order} DESC LIMIT 10;\n");

@@ -49,10 +49,9 @@ public sealed class LimitationsSection : IReportSection
         if (summary.Dependence is not null)
             caveats.Add("Partial dependence sets a feature to each grid value in every row, including combinations the data never has when features are correlated "
                 + "(ALE avoids them); neither curve shows interactions, which the ICE curves only hint at. Permutation importance says what accuracy needs, not which decisions a feature changes.");
-        // Labels come from a labels file, an image folder's names, a manifest's or a table's column: the error analysis says there were some.
-        if (summary.ErrorAnalysis is null)
+        if (!report.Labelled)
             caveats.Add("The job had no labels: there is no accuracy or error analysis, and every explanation is for the class the model predicted, right or wrong.");
-        if (!report.HasInputs && JobFileValues.At(manifest.JobFile, "data", "table") is null) // a table's report draws no samples
+        if (!report.HasInputs && !report.IsTable)
             caveats.Add("This report was made without access to the inputs (their location is redacted or unreadable), so sample images and their overlays are left out.");
 
         var html = new StringBuilder("<h4>What was sampled</h4>")
