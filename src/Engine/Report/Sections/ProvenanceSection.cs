@@ -94,7 +94,7 @@ public sealed class ProvenanceSection : IReportSection
     /// <summary>A table's features as the job file encodes them: name, type, encoding and what a missing value becomes.</summary>
     private static void Encodings(StringBuilder html, JsonElement[] features)
     {
-        html.Append(string.Create(CultureInfo.InvariantCulture, $"<details><summary>The {features.Length} features' encodings</summary>"))
+        html.Append(string.Create(CultureInfo.InvariantCulture, $"<details open><summary>The {features.Length} features' encodings</summary>"))
             .Append("<table><tr><th class=\"l\">feature</th><th class=\"l\">type</th><th class=\"l\">encoding</th><th class=\"l\">a missing value</th></tr>");
         foreach (var feature in features)
         {
