@@ -29,6 +29,10 @@ fi
 dotnet restore ExplainCluster.sln >/dev/null || { echo "tests: 0 passed, 1 failed"; exit 1; }
 dotnet build ExplainCluster.sln -c Release --no-restore -v quiet -nologo || { echo "tests: 0 passed, 1 failed"; exit 1; }
 
+# Every test's files (TestPaths.Root, GBs a run) go under a temporary folder of this run's own, removed when it ends:
+# runs on one machine then neither fill its disk over time nor see each other's files.
+TMPDIR=$(mktemp -d); export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
 results=$(mktemp -d)
 dotnet test ExplainCluster.sln -c Release --no-build --logger "trx;LogFileName=results.trx" --results-directory "$results"
 status=$?
